@@ -1,0 +1,61 @@
+/* accounts/accounts - local domains, users and aliases in the store.
+ * Addresses are stored lowercased.  Functions return 0 on success, -1 with
+ * ERR set to a sentence an admin can act on ("no such domain example.org:
+ * add it first with 'floodctl domain add example.org'"). */
+#ifndef FLOODGATE_ACCOUNTS_ACCOUNTS_H
+#define FLOODGATE_ACCOUNTS_ACCOUNTS_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ALIAS_DEPTH_MAX 8     /* alias chains longer than this are an error */
+#define ALIAS_TARGETS_MAX 100 /* addresses one alias may expand to */
+
+int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errlen);
+/* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
+int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, size_t errlen);
+bool accounts_domain_is_local(sqlite3 *db, const char *domain);
+
+/* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h). */
+int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err,
+                      size_t errlen);
+int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen);
+int accounts_user_set_password(sqlite3 *db, const char *address, const char *hash, char *err,
+                               size_t errlen);
+
+/* accounts_user_credentials - for AUTH: the stored hash of ADDRESS into
+ * HASH (HASHLEN >= 128) and whether the account is suspended.  Returns 1
+ * when found, 0 when there is no such user, -1 on a store error. */
+int accounts_user_credentials(sqlite3 *db, const char *address, char *hash, size_t hashlen,
+                              bool *suspended);
+
+/* accounts_alias_add - ADDRESS must be in a local domain and not a user. */
+int accounts_alias_add(sqlite3 *db, const char *address, const char *target, char *err,
+                       size_t errlen);
+/* accounts_alias_del - TARGET NULL removes every target of ADDRESS. */
+int accounts_alias_del(sqlite3 *db, const char *address, const char *target, char *err,
+                       size_t errlen);
+
+enum accounts_rcpt_kind { ACCOUNTS_RCPT_UNKNOWN, ACCOUNTS_RCPT_USER, ACCOUNTS_RCPT_ALIAS,
+                          ACCOUNTS_RCPT_ERROR };
+
+struct accounts_target {
+    char address[256]; /* lowercased */
+    bool local;        /* a user of a local domain (Maildir here) */
+};
+
+/* accounts_resolve - what ADDRESS (in a local domain) delivers to.  A user
+ * gives itself; an alias gives its expansion, recursively (depth at most
+ * ALIAS_DEPTH_MAX, duplicates removed, at most MAX entries written to OUT);
+ * *N receives the count.  Remote targets of aliases have local=false. */
+enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
+                                         struct accounts_target *out, size_t max, size_t *n);
+
+/* Listings for floodctl: arrays of objects. */
+json_t *accounts_domain_list(sqlite3 *db);      /* [{name, created, users, aliases}] */
+json_t *accounts_user_list(sqlite3 *db, const char *domain); /* [{address, created, suspended}] */
+json_t *accounts_alias_list(sqlite3 *db, const char *domain); /* [{address, target, created}] */
+
+#endif

@@ -1,0 +1,26 @@
+/* control/control - the UNIX control socket of the daemon: one JSON object
+ * per line in each direction.  Request {"cmd": NAME, ...}; reply
+ * {"ok": true, "result": ...} or {"ok": false, "error": TEXT}. */
+#ifndef FLOODGATE_CONTROL_CONTROL_H
+#define FLOODGATE_CONTROL_CONTROL_H
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#define CONTROL_SOCKET "control.sock"
+#define CONTROL_LINE_MAX 65536 /* request lines longer than this are refused */
+
+struct control_server;
+
+/* A handler returns the result (a new reference) or NULL with ERR set. */
+typedef json_t *(*control_handler_fn)(void *ctx, json_t *request, char *err, size_t errlen);
+
+/* control_server_start - listen on PATH (mode 0600; a stale socket is
+ * replaced).  NULL with ERR set on failure. */
+struct control_server *control_server_start(struct event_base *base, const char *path, char *err,
+                                            size_t errlen);
+void control_server_register(struct control_server *srv, const char *cmd, control_handler_fn fn,
+                             void *ctx);
+void control_server_free(struct control_server *srv);
+
+#endif

@@ -1,0 +1,88 @@
+/* core/config - the daemon configuration: load floodgate.conf with libconfig,
+ * validate every key, and report errors as "FILE:LINE: KEY: what is wrong". */
+#ifndef FLOODGATE_CORE_CONFIG_H
+#define FLOODGATE_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "core/ipset.h"
+
+enum tls_mode { TLS_MODE_NONE, TLS_MODE_STARTTLS, TLS_MODE_IMPLICIT };
+enum auth_mode { AUTH_MODE_OFF, AUTH_MODE_OPTIONAL, AUTH_MODE_REQUIRED };
+/* What DATA does with a bare LF (one not preceded by CR): reject the message
+ * with 554 5.6.0, or store it as CR LF.  Neither ever ends the DATA phase. */
+enum bare_lf_mode { BARE_LF_REJECT, BARE_LF_NORMALIZE };
+
+struct listener_config {
+    char *name;                   /* unique, used in logs and the envelope */
+    char *address;                /* as written: "127.0.0.1:2525", "[::1]:25" */
+    struct sockaddr_storage addr; /* parsed address */
+    socklen_t addrlen;
+    enum tls_mode tls;
+    enum auth_mode auth;
+    bool plaintext_auth; /* offer AUTH before TLS (default false) */
+};
+
+struct ip_group {
+    char *name;
+    struct ipset *set; /* includes the members of included groups */
+};
+
+struct config_limits {
+    size_t max_message_size;    /* octets, SIZE= and DATA; default 25 MiB */
+    unsigned max_recipients;    /* per message; default 100 */
+    unsigned max_errors;        /* per session before 421; default 10 */
+    unsigned max_connections;   /* whole server; default 1000 */
+    unsigned command_timeout;   /* seconds; RFC 5321 4.5.3.2: 5 min */
+    unsigned data_timeout;      /* seconds per DATA block; 3 min */
+    unsigned data_end_timeout;  /* seconds waiting after "."; 10 min */
+    enum bare_lf_mode bare_lf;
+};
+
+struct config_queue {
+    unsigned retry_initial;  /* seconds before the first retry; default 300 */
+    unsigned retry_max;      /* cap of the doubling backoff; default 3600 */
+    unsigned lifetime;       /* seconds before a message bounces; default 5 days */
+    unsigned group_commit_max; /* messages per transaction at most; default 64 */
+};
+
+struct config {
+    char *path;       /* the file it was read from */
+    char *hostname;   /* greeting, Received:, HELO; default: gethostname() */
+    char *state_dir;  /* store, mail, control socket; required */
+    char *user;       /* user to drop to when started as root; NULL = none */
+    char *log_file;   /* default "<state_dir>/floodgate.log"; "-" = stderr */
+    char *tls_certificate; /* PEM; required when a listener uses TLS */
+    char *tls_key;
+    bool disclose_auth_user; /* name the AUTH user in Received:; default no */
+
+    struct listener_config *listeners;
+    size_t n_listeners;
+
+    struct ip_group *groups;
+    size_t n_groups;
+
+    struct ipset *relay_clients; /* union of relay.allow_groups */
+    bool open_relay;             /* relay.open_relay_i_know_what_i_am_doing */
+
+    struct config_limits limits;
+    struct config_queue queue;
+
+    char **dns_servers; /* "ip:port" strings; none = system resolver */
+    size_t n_dns_servers;
+
+    char **warnings; /* non-fatal findings with file:line, for the log */
+    size_t n_warnings;
+};
+
+/* config_load - read and validate PATH.  On error returns NULL and writes
+ * "PATH:LINE: KEY: message" into ERR. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* config_group - the IP group called NAME, or NULL. */
+const struct ip_group *config_group(const struct config *cfg, const char *name);
+
+#endif

@@ -1,0 +1,26 @@
+/* core/util - small helpers shared by every room: bounded string copy,
+ * number parsing, lowercase, time. */
+#ifndef FLOODGATE_CORE_UTIL_H
+#define FLOODGATE_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* strlcpy_checked - copy SRC into DST of LEN octets; false when truncated. */
+bool str_copy(char *dst, const char *src, size_t len);
+/* str_lower - ASCII lowercase in place; returns S. */
+char *str_lower(char *s);
+/* parse_u64 - a decimal number of at most 20 digits, all of S; -1 on error. */
+int parse_u64(const char *s, size_t len, uint64_t *out);
+/* xstrdup - strdup that aborts on allocation failure (start-up data only). */
+char *xstrdup(const char *s);
+/* now_ms - monotonic milliseconds. */
+uint64_t now_ms(void);
+/* queue_id_new - a fresh queue id: 16 uppercase hex chars, time-ordered. */
+void queue_id_new(char out[17]);
+/* rfc5322_date - "Wed, 25 Nov 2026 08:30:00 +0000" for T into BUF. */
+char *rfc5322_date(time_t t, char *buf, size_t len);
+
+#endif

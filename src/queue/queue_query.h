@@ -1,0 +1,27 @@
+/* queue/queue_query - read-only views of the queue for floodctl and the
+ * control socket: the listing an admin reads when mail piles up. */
+#ifndef FLOODGATE_QUEUE_QUEUE_QUERY_H
+#define FLOODGATE_QUEUE_QUEUE_QUERY_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+struct queue_filter {
+    const char *auth_user; /* exact, or NULL */
+    const char *state;     /* recipient state, or NULL */
+    unsigned limit;        /* 0: no limit */
+};
+
+/* queue_list - messages that still have undelivered recipients, oldest
+ * first, as [{id, created, next_try, size, sender, recipients:[{address,
+ * orig, local, state, status, next_try, attempts, last_error}], auth_user,
+ * client_ip, client_port, helo, tls, listener, header_from, subject,
+ * message_id, state}] where "state" summarises the recipients and
+ * "status" is a human phrase ("waiting for remote delivery").  NULL on a
+ * store error (logged). */
+json_t *queue_list(sqlite3 *db, const struct queue_filter *filter);
+
+/* queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
+json_t *queue_counts(sqlite3 *db);
+
+#endif

@@ -1,0 +1,117 @@
+/* queue/store - open the SQLite store and keep its schema.
+ *
+ * Why these pragmas: journal_mode=WAL lets floodctl read while the daemon
+ * writes; synchronous=FULL makes COMMIT wait for fsync of the WAL, which is
+ * what allows the SMTP server to answer 250 after a commit and mean it. */
+#include "queue/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+
+/* The schema.  Message bodies live apart from envelopes so that listing a
+ * million-message queue never touches the blobs. */
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS domains("
+    "  name TEXT PRIMARY KEY, created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS users("
+    "  address TEXT PRIMARY KEY,"          /* lowercased local@domain */
+    "  domain TEXT NOT NULL REFERENCES domains(name) ON DELETE CASCADE,"
+    "  password TEXT NOT NULL,"            /* crypto_pwhash_str (argon2id) */
+    "  created INTEGER NOT NULL,"
+    "  suspended INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS aliases("
+    "  address TEXT NOT NULL,"             /* lowercased, in a local domain */
+    "  target TEXT NOT NULL,"              /* local or remote address */
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY(address, target));"
+    "CREATE TABLE IF NOT EXISTS messages("
+    "  id TEXT PRIMARY KEY,"
+    "  created INTEGER NOT NULL,"          /* unix seconds */
+    "  size INTEGER NOT NULL,"             /* octets of the stored body */
+    "  sender TEXT NOT NULL,"              /* envelope MAIL FROM, '' for <> */
+    "  auth_user TEXT,"                    /* NULL when not authenticated */
+    "  client_ip TEXT NOT NULL,"
+    "  client_port INTEGER NOT NULL,"
+    "  helo TEXT,"
+    "  tls TEXT,"                          /* 'TLSv1.3 TLS_AES_256_GCM_SHA384' or NULL */
+    "  listener TEXT NOT NULL,"
+    "  header_from TEXT,"
+    "  subject TEXT,"
+    "  message_id TEXT);"
+    "CREATE INDEX IF NOT EXISTS messages_auth_user ON messages(auth_user);"
+    "CREATE INDEX IF NOT EXISTS messages_client_ip ON messages(client_ip);"
+    "CREATE INDEX IF NOT EXISTS messages_created ON messages(created);"
+    "CREATE TABLE IF NOT EXISTS bodies("
+    "  message TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    "  data BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS recipients("
+    "  id INTEGER PRIMARY KEY,"
+    "  message TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"             /* where it goes (after alias expansion) */
+    "  orig TEXT NOT NULL,"                /* as given in RCPT TO */
+    "  local INTEGER NOT NULL,"            /* 1: Maildir here, 0: remote */
+    "  state TEXT NOT NULL,"               /* queued deferred delivered bounced held */
+    "  next_try INTEGER NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  updated INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message);"
+    "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(local, state, next_try);"
+    "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
+
+char *store_path(const char *state_dir, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", state_dir, STORE_FILE);
+    return buf;
+}
+
+int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    snprintf(err, errlen, "%s", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        log_warnx("event=store_error op=prepare error=%s", log_quote(sqlite3_errmsg(db)));
+        return NULL;
+    }
+    return st;
+}
+
+sqlite3 *store_open(const char *path, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                            SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "%s: cannot open store: %s", path,
+                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    char why[256];
+    if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                       "PRAGMA foreign_keys=ON;", why, sizeof why) < 0 ||
+        store_exec(db, schema_sql, why, sizeof why) < 0) {
+        snprintf(err, errlen, "%s: cannot prepare store: %s", path, why);
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+void store_close(sqlite3 *db)
+{
+    sqlite3_close(db);
+}

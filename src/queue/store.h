@@ -1,0 +1,27 @@
+/* queue/store - the SQLite store: open it with the pragmas that make an
+ * acknowledged message durable, and create or upgrade the schema.  The store
+ * knows no SMTP. */
+#ifndef FLOODGATE_QUEUE_STORE_H
+#define FLOODGATE_QUEUE_STORE_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#define STORE_FILE "store.db"
+
+/* store_open - open (creating if needed) the store at PATH in WAL mode with
+ * synchronous=FULL, a busy timeout, foreign keys on, and the schema in place.
+ * Returns NULL with ERR set on failure. */
+sqlite3 *store_open(const char *path, char *err, size_t errlen);
+void store_close(sqlite3 *db);
+
+/* store_exec - run SQL that returns no rows; -1 and ERR on failure. */
+int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
+
+/* store_prepare - prepare SQL, logging the error; NULL on failure. */
+sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql);
+
+/* store_path - "<state_dir>/store.db" into BUF. */
+char *store_path(const char *state_dir, char *buf, size_t len);
+
+#endif
