@@ -22,7 +22,6 @@ int log_open(const char *ident, const char *path)
     FILE *fp = fopen(path, "a");
     if (fp == NULL)
         return -1;
-    setvbuf(fp, NULL, _IOLBF, 0);
     if (log_fp && log_fp != stderr)
         fclose(log_fp);
     log_fp = fp;
@@ -36,20 +35,31 @@ void log_close(void)
     log_fp = NULL;
 }
 
+/* log_write - format the whole line first and write it with one write(2):
+ * lines from the daemon's threads and from floodctl, appending to the same
+ * file, never interleave. */
 static void log_write(const char *level, const char *fmt, va_list ap)
 {
-    char stamp[32];
+    char line[4096], stamp[32];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    int n = snprintf(line, sizeof line, "%s.%03ldZ %s[%d]: %s ", stamp, ts.tv_nsec / 1000000,
+                     log_ident, (int)getpid(), level);
+    if (n < 0)
+        return;
+    int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    size_t len = m < 0 ? (size_t)n : (size_t)n + (size_t)m;
+    if (len > sizeof line - 2)
+        len = sizeof line - 2; /* an over-long line is cut, never split */
+    line[len++] = '\n';
     FILE *fp = log_fp ? log_fp : stderr;
     pthread_mutex_lock(&log_lock);
-    fprintf(fp, "%s.%03ldZ %s[%d]: %s ", stamp, ts.tv_nsec / 1000000, log_ident, (int)getpid(),
-            level);
-    vfprintf(fp, fmt, ap);
-    fputc('\n', fp);
+    fflush(fp);
+    ssize_t w = write(fileno(fp), line, len);
+    (void)w;
     pthread_mutex_unlock(&log_lock);
 }
 

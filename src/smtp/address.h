@@ -10,6 +10,9 @@
 #define ADDRESS_LOCAL_MAX 64   /* RFC 5321 4.5.3.1.1 */
 #define ADDRESS_DOMAIN_MAX 255 /* RFC 5321 4.5.3.1.2 */
 #define ADDRESS_PATH_MAX 256   /* RFC 5321 4.5.3.1.3, with the brackets */
+/* A buffer this big always holds address_format's text, even a local part
+ * that needs quoting with every octet escaped. */
+#define ADDRESS_TEXT_MAX (2 * ADDRESS_LOCAL_MAX + 2 + 1 + ADDRESS_DOMAIN_MAX + 1)
 
 struct mailbox {
     char local[ADDRESS_LOCAL_MAX + 1];   /* as sent, quotes removed */

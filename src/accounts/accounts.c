@@ -1,0 +1,729 @@
+/* accounts/accounts - local domains, users and aliases kept in the store.
+ *
+ * Room: accounts.  Everything here is a short SQL statement against the
+ * store; the SMTP session asks accounts_resolve() and
+ * accounts_user_credentials(), floodctl calls the rest.  Addresses and
+ * domains are lowercased on the way in, so every comparison in SQL is a
+ * plain '=' that the primary keys can answer. */
+#include "accounts/accounts.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "queue/store.h"
+
+#define ADDRESS_LEN_MAX 254 /* RFC 5321 path limit minus the brackets */
+#define DOMAIN_LEN_MAX 253  /* RFC 1035 name limit in text form */
+
+/* How many alias look-ups one resolve may make: bounds the work an alias
+ * tree that fans out at every level can cause for a single RCPT. */
+#define RESOLVE_LOOKUPS_MAX (ALIAS_TARGETS_MAX * ALIAS_DEPTH_MAX)
+
+/* set_err - format a message for the admin into ERR.  A message cut short
+ * by a small buffer is still a message, so truncation is accepted here. */
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* store_failed - log a store error and tell the admin about it. */
+static int store_failed(sqlite3 *db, const char *op, char *err, size_t errlen)
+{
+    log_warnx("event=store_error op=%s error=%s", op, log_quote(sqlite3_errmsg(db)));
+    set_err(err, errlen, "store error during %s: %s", op, sqlite3_errmsg(db));
+    return -1;
+}
+
+/* domain_char_ok - letters, digits, '-', '_' and '.' make a host name. */
+static bool domain_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+/* norm_domain - lowercase IN into OUT (256) and check it looks like a
+ * domain name: no empty labels, only host-name characters. */
+static int norm_domain(const char *in, char *out, char *err, size_t errlen)
+{
+    size_t len = in ? strlen(in) : 0;
+    if (len == 0 || len > DOMAIN_LEN_MAX) {
+        set_err(err, errlen, "invalid domain '%s': must be 1 to %d characters", in ? in : "",
+                DOMAIN_LEN_MAX);
+        return -1;
+    }
+    memcpy(out, in, len + 1);
+    str_lower(out);
+    for (size_t i = 0; i < len; i++) {
+        if (!domain_char_ok(out[i])) {
+            set_err(err, errlen, "invalid domain '%s': character '%c' not allowed", in, in[i]);
+            return -1;
+        }
+    }
+    if (out[0] == '.' || out[len - 1] == '.' || strstr(out, "..") != NULL) {
+        set_err(err, errlen, "invalid domain '%s': empty label", in);
+        return -1;
+    }
+    return 0;
+}
+
+/* local_char_ok - anything printable except space and '@' in a local part;
+ * quoting and stranger forms are left to the SMTP parser. */
+static bool local_char_ok(char c)
+{
+    return (unsigned char)c > 0x20 && (unsigned char)c != 0x7f && c != '@';
+}
+
+/* norm_address - lowercase IN into OUT (256) and check local@domain shape:
+ * exactly one '@', non-empty parts, at most ADDRESS_LEN_MAX octets. */
+static int norm_address(const char *in, char *out, char *err, size_t errlen)
+{
+    size_t len = in ? strlen(in) : 0;
+    const char *at = in ? strchr(in, '@') : NULL;
+    if (len == 0 || len > ADDRESS_LEN_MAX || at == NULL || at == in ||
+        strchr(at + 1, '@') != NULL || at[1] == '\0') {
+        /* The reason comes first: a long address may be cut short. */
+        set_err(err, errlen,
+                "invalid address (expected local@domain with one '@', "
+                "at most %d characters): '%s'",
+                ADDRESS_LEN_MAX, in ? in : "");
+        return -1;
+    }
+    for (const char *p = in; p < at; p++) {
+        if (!local_char_ok(*p)) {
+            set_err(err, errlen, "invalid address '%s': bad character in local part", in);
+            return -1;
+        }
+    }
+    size_t local_len = (size_t)(at - in);
+    memcpy(out, in, local_len);
+    out[local_len] = '@';
+    if (norm_domain(at + 1, out + local_len + 1, err, errlen) < 0)
+        return -1;
+    str_lower(out);
+    return 0;
+}
+
+/* addr_domain - the part of a normalised address after its '@'. */
+static const char *addr_domain(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    return at ? at + 1 : addr;
+}
+
+/* query_exists - 1 when SQL with one text parameter ARG returns a row,
+ * 0 when not, -1 on a store error. */
+static int query_exists(sqlite3 *db, const char *sql, const char *arg)
+{
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    if (found < 0)
+        log_warnx("event=store_error op=lookup error=%s", log_quote(sqlite3_errmsg(db)));
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* exec_text - run SQL binding the given texts to ?1..?N; returns the
+ * number of rows changed, or -1 on a store error (SQLITE_CONSTRAINT is
+ * reported as -2 so callers can name the duplicate). */
+static int exec_text(sqlite3 *db, const char *sql, int n, const char *const *args,
+                     sqlite3_int64 when)
+{
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return -1;
+    int rc = SQLITE_OK;
+    for (int i = 0; i < n && rc == SQLITE_OK; i++)
+        rc = sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) > n)
+        rc = sqlite3_bind_int64(st, n + 1, when);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_DONE)
+        return sqlite3_changes(db);
+    return (rc & 0xff) == SQLITE_CONSTRAINT ? -2 : -1;
+}
+
+/* is_user - 1 when ADDR (normalised) is a user, 0 if not, -1 on error. */
+static int is_user(sqlite3 *db, const char *addr)
+{
+    return query_exists(db, "SELECT 1 FROM users WHERE address = ?1", addr);
+}
+
+/* is_alias - 1 when ADDR (normalised) has alias targets. */
+static int is_alias(sqlite3 *db, const char *addr)
+{
+    return query_exists(db, "SELECT 1 FROM aliases WHERE address = ?1 LIMIT 1", addr);
+}
+
+/* accounts_domain_is_local - true when DOMAIN is one of ours. */
+bool accounts_domain_is_local(sqlite3 *db, const char *domain)
+{
+    char d[256];
+    if (norm_domain(domain, d, NULL, 0) < 0)
+        return false;
+    return query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d) == 1;
+}
+
+/* accounts_domain_add - make DOMAIN local. */
+int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errlen)
+{
+    char d[256];
+    if (norm_domain(domain, d, err, errlen) < 0)
+        return -1;
+    const char *args[] = {d};
+    int rc = exec_text(db, "INSERT INTO domains(name, created) VALUES(?1, ?2)", 1, args,
+                       (sqlite3_int64)time(NULL));
+    if (rc == -2) {
+        set_err(err, errlen, "domain %s already exists: see 'floodctl domain list'", d);
+        return -1;
+    }
+    if (rc < 0)
+        return store_failed(db, "domain add", err, errlen);
+    log_info("event=domain_added domain=%s", log_quote(d));
+    return 0;
+}
+
+/* count_domain - users and alias addresses still in domain D. */
+static int count_domain(sqlite3 *db, const char *d, long long *users, long long *aliases)
+{
+    static const char sql[] =
+        "SELECT (SELECT count(*) FROM users WHERE domain = ?1),"
+        " (SELECT count(DISTINCT address) FROM aliases"
+        "   WHERE substr(address, instr(address, '@') + 1) = ?1)";
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, d, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *users = sqlite3_column_int64(st, 0);
+        *aliases = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* delete_domain_rows - remove D with its users and aliases; the caller
+ * holds a transaction so a failure leaves the domain whole. */
+static int delete_domain_rows(sqlite3 *db, const char *d)
+{
+    const char *args[] = {d};
+    if (exec_text(db,
+                  "DELETE FROM aliases WHERE substr(address, instr(address, '@') + 1) = ?1",
+                  1, args, 0) < 0)
+        return -1;
+    if (exec_text(db, "DELETE FROM users WHERE domain = ?1", 1, args, 0) < 0)
+        return -1;
+    return exec_text(db, "DELETE FROM domains WHERE name = ?1", 1, args, 0);
+}
+
+/* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
+int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, size_t errlen)
+{
+    char d[256], why[256];
+    long long users = 0, aliases = 0;
+    if (norm_domain(domain, d, err, errlen) < 0)
+        return -1;
+    if (store_exec(db, "BEGIN IMMEDIATE", why, sizeof why) < 0)
+        return store_failed(db, "domain del", err, errlen);
+    if (count_domain(db, d, &users, &aliases) < 0)
+        goto store_error;
+    if (!force && users + aliases > 0) {
+        store_exec(db, "ROLLBACK", why, sizeof why);
+        set_err(err, errlen,
+                "domain %s still has %lld user(s) and %lld alias(es): remove them first "
+                "or run 'floodctl domain del %s --force'",
+                d, users, aliases, d);
+        return -1;
+    }
+    int changed = delete_domain_rows(db, d);
+    if (changed < 0)
+        goto store_error;
+    if (changed == 0) {
+        store_exec(db, "ROLLBACK", why, sizeof why);
+        set_err(err, errlen, "no such domain %s: see 'floodctl domain list'", d);
+        return -1;
+    }
+    if (store_exec(db, "COMMIT", why, sizeof why) < 0)
+        goto store_error;
+    log_info("event=domain_deleted domain=%s users=%lld aliases=%lld", log_quote(d), users,
+             aliases);
+    return 0;
+store_error:
+    store_failed(db, "domain del", err, errlen);
+    store_exec(db, "ROLLBACK", why, sizeof why);
+    return -1;
+}
+
+/* check_new_user - refuse a user whose domain is not local or whose
+ * address already names an alias (the two would fight over delivery). */
+static int check_new_user(sqlite3 *db, const char *a, char *err, size_t errlen)
+{
+    const char *d = addr_domain(a);
+    int local = query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d);
+    if (local < 0)
+        return store_failed(db, "user add", err, errlen);
+    if (local == 0) {
+        set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d,
+                d);
+        return -1;
+    }
+    int alias = is_alias(db, a);
+    if (alias < 0)
+        return store_failed(db, "user add", err, errlen);
+    if (alias == 1) {
+        set_err(err, errlen,
+                "%s is an alias: remove it first with 'floodctl alias del %s'", a, a);
+        return -1;
+    }
+    return 0;
+}
+
+/* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h). */
+int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err,
+                      size_t errlen)
+{
+    char a[256];
+    if (norm_address(address, a, err, errlen) < 0)
+        return -1;
+    if (hash == NULL || hash[0] == '\0') {
+        set_err(err, errlen, "user %s: no password hash given", a);
+        return -1;
+    }
+    if (check_new_user(db, a, err, errlen) < 0)
+        return -1;
+    const char *args[] = {a, addr_domain(a), hash};
+    int rc = exec_text(db,
+                       "INSERT INTO users(address, domain, password, created) "
+                       "VALUES(?1, ?2, ?3, ?4)",
+                       3, args, (sqlite3_int64)time(NULL));
+    if (rc == -2) {
+        set_err(err, errlen, "user %s already exists: change its password with "
+                "'floodctl user passwd %s'", a, a);
+        return -1;
+    }
+    if (rc < 0)
+        return store_failed(db, "user add", err, errlen);
+    log_info("event=user_added user=%s", log_quote(a));
+    return 0;
+}
+
+/* accounts_user_del - remove a user. */
+int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen)
+{
+    char a[256];
+    if (norm_address(address, a, err, errlen) < 0)
+        return -1;
+    const char *args[] = {a};
+    int rc = exec_text(db, "DELETE FROM users WHERE address = ?1", 1, args, 0);
+    if (rc < 0)
+        return store_failed(db, "user del", err, errlen);
+    if (rc == 0) {
+        set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
+        return -1;
+    }
+    log_info("event=user_deleted user=%s", log_quote(a));
+    return 0;
+}
+
+/* accounts_user_set_password - replace the stored hash of a user. */
+int accounts_user_set_password(sqlite3 *db, const char *address, const char *hash, char *err,
+                               size_t errlen)
+{
+    char a[256];
+    if (norm_address(address, a, err, errlen) < 0)
+        return -1;
+    if (hash == NULL || hash[0] == '\0') {
+        set_err(err, errlen, "user %s: no password hash given", a);
+        return -1;
+    }
+    const char *args[] = {hash, a};
+    int rc = exec_text(db, "UPDATE users SET password = ?1 WHERE address = ?2", 2, args, 0);
+    if (rc < 0)
+        return store_failed(db, "user passwd", err, errlen);
+    if (rc == 0) {
+        set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
+        return -1;
+    }
+    log_info("event=password_changed user=%s", log_quote(a));
+    return 0;
+}
+
+/* accounts_user_credentials - the stored hash and suspension of a user. */
+int accounts_user_credentials(sqlite3 *db, const char *address, char *hash, size_t hashlen,
+                              bool *suspended)
+{
+    char a[256];
+    if (norm_address(address, a, NULL, 0) < 0)
+        return 0; /* not an address, so certainly not a user */
+    sqlite3_stmt *st =
+        store_prepare(db, "SELECT password, suspended FROM users WHERE address = ?1");
+    if (st == NULL)
+        return -1;
+    int found = -1;
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        found = 0;
+    } else if (rc == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 0);
+        /* A hash that does not fit is corrupt: refusing the login is the
+         * safe answer, so report it as a store error. */
+        if (h != NULL && str_copy(hash, h, hashlen)) {
+            *suspended = sqlite3_column_int(st, 1) != 0;
+            found = 1;
+        } else {
+            log_warnx("event=store_error op=credentials user=%s error=bad_hash", log_quote(a));
+        }
+    } else {
+        log_warnx("event=store_error op=credentials error=%s", log_quote(sqlite3_errmsg(db)));
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* alias_target_count - how many targets alias A has now; -1 on error. */
+static long long alias_target_count(sqlite3 *db, const char *a)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT count(*) FROM aliases WHERE address = ?1");
+    if (st == NULL)
+        return -1;
+    long long n = -1;
+    if (sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* check_new_alias - the alias must be in a local domain, not a user, not
+ * pointing at itself, and not over ALIAS_TARGETS_MAX targets. */
+static int check_new_alias(sqlite3 *db, const char *a, const char *t, char *err, size_t errlen)
+{
+    const char *d = addr_domain(a);
+    if (strcmp(a, t) == 0) {
+        set_err(err, errlen, "alias %s cannot point to itself", a);
+        return -1;
+    }
+    int local = query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d);
+    int user = local == 1 ? is_user(db, a) : 0;
+    long long n = user == 0 ? alias_target_count(db, a) : 0;
+    if (local < 0 || user < 0 || n < 0)
+        return store_failed(db, "alias add", err, errlen);
+    if (local == 0) {
+        set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d,
+                d);
+        return -1;
+    }
+    if (user == 1) {
+        set_err(err, errlen, "%s is a user: an address cannot be both a user and an alias", a);
+        return -1;
+    }
+    if (n >= ALIAS_TARGETS_MAX) {
+        set_err(err, errlen, "alias %s already has %d targets, the most allowed", a,
+                ALIAS_TARGETS_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* accounts_alias_add - ADDRESS must be in a local domain and not a user. */
+int accounts_alias_add(sqlite3 *db, const char *address, const char *target, char *err,
+                       size_t errlen)
+{
+    char a[256], t[256];
+    if (norm_address(address, a, err, errlen) < 0 || norm_address(target, t, err, errlen) < 0)
+        return -1;
+    if (check_new_alias(db, a, t, err, errlen) < 0)
+        return -1;
+    const char *args[] = {a, t};
+    int rc = exec_text(db, "INSERT INTO aliases(address, target, created) VALUES(?1, ?2, ?3)",
+                       2, args, (sqlite3_int64)time(NULL));
+    if (rc == -2) {
+        set_err(err, errlen, "alias %s -> %s already exists: see 'floodctl alias list'", a, t);
+        return -1;
+    }
+    if (rc < 0)
+        return store_failed(db, "alias add", err, errlen);
+    log_info("event=alias_added alias=%s target=%s", log_quote(a), log_quote(t));
+    return 0;
+}
+
+/* accounts_alias_del - TARGET NULL removes every target of ADDRESS. */
+int accounts_alias_del(sqlite3 *db, const char *address, const char *target, char *err,
+                       size_t errlen)
+{
+    char a[256], t[256];
+    int rc;
+    if (norm_address(address, a, err, errlen) < 0)
+        return -1;
+    if (target != NULL) {
+        if (norm_address(target, t, err, errlen) < 0)
+            return -1;
+        const char *args[] = {a, t};
+        rc = exec_text(db, "DELETE FROM aliases WHERE address = ?1 AND target = ?2", 2, args, 0);
+    } else {
+        const char *args[] = {a};
+        rc = exec_text(db, "DELETE FROM aliases WHERE address = ?1", 1, args, 0);
+    }
+    if (rc < 0)
+        return store_failed(db, "alias del", err, errlen);
+    if (rc == 0) {
+        if (target != NULL)
+            set_err(err, errlen, "alias %s has no target %s: see 'floodctl alias list'", a, t);
+        else
+            set_err(err, errlen, "no such alias %s: see 'floodctl alias list'", a);
+        return -1;
+    }
+    log_info("event=alias_deleted alias=%s target=%s targets=%d", log_quote(a),
+             log_quote(target ? t : NULL), rc);
+    return 0;
+}
+
+/* The state of one accounts_resolve call. */
+struct resolve {
+    sqlite3 *db;
+    struct accounts_target *out;
+    size_t max;
+    size_t n;
+    unsigned lookups; /* alias expansions so far, against RESOLVE_LOOKUPS_MAX */
+};
+
+/* resolve_add - append ADDR to the result unless already there; -1 when
+ * the result would exceed its room (delivering to part of an alias
+ * silently would lose mail, so the caller gets an error instead). */
+static int resolve_add(struct resolve *r, const char *addr, bool local)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->out[i].address, addr) == 0)
+            return 0;
+    if (r->n >= r->max) {
+        log_warnx("event=alias_error error=too_many_targets max=%zu", r->max);
+        return -1;
+    }
+    if (!str_copy(r->out[r->n].address, addr, sizeof r->out[r->n].address))
+        return -1;
+    r->out[r->n].local = local;
+    r->n++;
+    return 0;
+}
+
+/* alias_targets - read the targets of alias A into a fresh array (the
+ * statement is finished before recursing, so depth costs no open cursors).
+ * Returns the count, or -1 on error; *LIST must be freed. */
+static int alias_targets(sqlite3 *db, const char *a, char (**list)[256])
+{
+    sqlite3_stmt *st =
+        store_prepare(db, "SELECT target FROM aliases WHERE address = ?1 ORDER BY target LIMIT ?2");
+    *list = NULL;
+    if (st == NULL)
+        return -1;
+    char(*l)[256] = calloc(ALIAS_TARGETS_MAX, sizeof *l);
+    int n = 0, rc = l ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_NOMEM;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 2, ALIAS_TARGETS_MAX);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        if (t != NULL && str_copy(l[n], t, sizeof l[n]))
+            n++;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(l);
+        return -1;
+    }
+    *list = l;
+    return n;
+}
+
+static int resolve_alias(struct resolve *r, const char *alias, unsigned depth);
+
+/* resolve_target - place one alias target T: a user, another alias, a
+ * remote address, or (a local address that is neither) nothing. */
+static int resolve_target(struct resolve *r, const char *alias, const char *t, unsigned depth)
+{
+    int user = is_user(r->db, t);
+    if (user != 0)
+        return user < 0 ? -1 : resolve_add(r, t, true);
+    int more = is_alias(r->db, t);
+    if (more != 0)
+        return more < 0 ? -1 : resolve_alias(r, t, depth + 1);
+    int local = query_exists(r->db, "SELECT 1 FROM domains WHERE name = ?1", addr_domain(t));
+    if (local < 0)
+        return -1;
+    if (local == 0)
+        return resolve_add(r, t, false);
+    log_warnx("event=alias_dangling alias=%s target=%s", log_quote(alias), log_quote(t));
+    return 0;
+}
+
+/* resolve_alias - expand ALIAS at DEPTH into R; -1 on loops that run too
+ * deep, trees too wide, or store errors. */
+static int resolve_alias(struct resolve *r, const char *alias, unsigned depth)
+{
+    char(*list)[256];
+    if (depth > ALIAS_DEPTH_MAX) {
+        log_warnx("event=alias_error alias=%s error=too_deep max=%d", log_quote(alias),
+                  ALIAS_DEPTH_MAX);
+        return -1;
+    }
+    if (++r->lookups > RESOLVE_LOOKUPS_MAX) {
+        log_warnx("event=alias_error alias=%s error=too_many_lookups", log_quote(alias));
+        return -1;
+    }
+    int n = alias_targets(r->db, alias, &list);
+    if (n < 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++)
+        rc = resolve_target(r, alias, list[i], depth);
+    free(list);
+    return rc;
+}
+
+/* accounts_resolve - what ADDRESS (in a local domain) delivers to. */
+enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
+                                         struct accounts_target *out, size_t max, size_t *n)
+{
+    char a[256];
+    struct resolve r = {.db = db, .out = out, .max = max};
+    *n = 0;
+    if (norm_address(address, a, NULL, 0) < 0)
+        return ACCOUNTS_RCPT_UNKNOWN;
+    int user = is_user(db, a);
+    if (user < 0)
+        return ACCOUNTS_RCPT_ERROR;
+    if (user == 1) {
+        if (resolve_add(&r, a, true) < 0)
+            return ACCOUNTS_RCPT_ERROR;
+        *n = r.n;
+        return ACCOUNTS_RCPT_USER;
+    }
+    int alias = is_alias(db, a);
+    if (alias <= 0)
+        return alias < 0 ? ACCOUNTS_RCPT_ERROR : ACCOUNTS_RCPT_UNKNOWN;
+    if (resolve_alias(&r, a, 1) < 0)
+        return ACCOUNTS_RCPT_ERROR;
+    *n = r.n;
+    return ACCOUNTS_RCPT_ALIAS;
+}
+
+/* column_json - one result column as a JSON value of its SQLite type. */
+static json_t *column_json(sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, i));
+    case SQLITE_NULL:
+        return json_null();
+    default:
+        return json_string((const char *)sqlite3_column_text(st, i));
+    }
+}
+
+/* list_rows - run ST (already bound) and turn each row into an object
+ * whose keys are the column names; suspended-like columns listed in BOOLS
+ * become JSON booleans.  Finalises ST.  NULL on error. */
+static json_t *list_rows(sqlite3 *db, sqlite3_stmt *st, const char *bools)
+{
+    json_t *arr = json_array();
+    int rc = SQLITE_ERROR;
+    while (arr != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_object();
+        for (int i = 0; row != NULL && i < sqlite3_column_count(st); i++) {
+            const char *name = sqlite3_column_name(st, i);
+            json_t *v = bools && strcmp(name, bools) == 0
+                            ? json_boolean(sqlite3_column_int(st, i) != 0)
+                            : column_json(st, i);
+            if (v == NULL || json_object_set_new(row, name, v) < 0) {
+                json_decref(row);
+                row = NULL;
+            }
+        }
+        if (row == NULL || json_array_append_new(arr, row) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (arr != NULL && rc != SQLITE_DONE) {
+        log_warnx("event=store_error op=list error=%s", log_quote(sqlite3_errmsg(db)));
+        json_decref(arr);
+        arr = NULL;
+    }
+    sqlite3_finalize(st);
+    return arr;
+}
+
+/* list_by_domain - prepare SQL, bind ?1 (when it has one) to the
+ * lowercased DOMAIN or NULL for all, and list its rows. */
+static json_t *list_by_domain(sqlite3 *db, const char *sql, const char *domain,
+                              const char *bools)
+{
+    char d[256];
+    if (domain != NULL && norm_domain(domain, d, NULL, 0) < 0)
+        return json_array(); /* no domain by that name can exist */
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return NULL;
+    int rc = SQLITE_OK;
+    if (sqlite3_bind_parameter_count(st) >= 1)
+        rc = domain ? sqlite3_bind_text(st, 1, d, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return list_rows(db, st, bools);
+}
+
+/* accounts_domain_list - [{name, created, users, aliases}] */
+json_t *accounts_domain_list(sqlite3 *db)
+{
+    static const char sql[] =
+        "SELECT d.name AS name, d.created AS created,"
+        " coalesce(u.n, 0) AS users, coalesce(a.n, 0) AS aliases"
+        " FROM domains d"
+        " LEFT JOIN (SELECT domain, count(*) AS n FROM users GROUP BY domain) u"
+        "   ON u.domain = d.name"
+        " LEFT JOIN (SELECT substr(address, instr(address, '@') + 1) AS domain,"
+        "   count(DISTINCT address) AS n FROM aliases GROUP BY 1) a ON a.domain = d.name"
+        " ORDER BY d.name";
+    return list_by_domain(db, sql, NULL, NULL);
+}
+
+/* accounts_user_list - [{address, created, suspended}] */
+json_t *accounts_user_list(sqlite3 *db, const char *domain)
+{
+    static const char sql[] = "SELECT address, created, suspended FROM users"
+                              " WHERE ?1 IS NULL OR domain = ?1 ORDER BY address";
+    return list_by_domain(db, sql, domain, "suspended");
+}
+
+/* accounts_alias_list - [{address, target, created}] */
+json_t *accounts_alias_list(sqlite3 *db, const char *domain)
+{
+    static const char sql[] =
+        "SELECT address, target, created FROM aliases"
+        " WHERE ?1 IS NULL OR substr(address, instr(address, '@') + 1) = ?1"
+        " ORDER BY address, target";
+    return list_by_domain(db, sql, domain, NULL);
+}

@@ -1,0 +1,285 @@
+/* cmd/floodgated - the Floodgate SMTP server: read the config, bind the
+ * listeners, drop privileges, open the store and run the event loop.
+ *   floodgated -c FILE [-d] [-n] */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control/control.h"
+#include "control/daemon_commands.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/privs.h"
+#include "queue/committer.h"
+#include "queue/scheduler.h"
+#include "queue/store.h"
+#include "smtp/listener.h"
+#include "smtp/server.h"
+#include "smtp/session.h"
+#include "smtp/tls.h"
+
+#define WORKER_THREADS 2
+#define SHUTDOWN_GRACE_S 30
+
+struct daemon {
+    struct smtp_server srv;
+    struct listener *listeners;
+    struct control_server *control;
+    struct config **retired; /* configs replaced by SIGHUP; live sessions point into them */
+    size_t n_retired;
+    struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
+    time_t shutdown_started;
+};
+
+static void usage(void)
+{
+    fputs("usage: floodgated -c FILE [-d] [-n]\n"
+          "  -c FILE  configuration file (default /etc/floodgate/floodgate.conf)\n"
+          "  -d       stay in the foreground and log to stderr\n"
+          "  -n       check the configuration and exit\n",
+          stderr);
+    exit(2);
+}
+
+static bool uses_tls(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++)
+        if (cfg->listeners[i].tls != TLS_MODE_NONE)
+            return true;
+    return false;
+}
+
+static void log_warnings(const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_warnings; i++)
+        log_warnx("event=config_warning warning=%s", log_quote(cfg->warnings[i]));
+}
+
+/* reload - SIGHUP: a config that does not load is rejected and the old one
+ * stays.  Listeners are not re-bound (that needs a restart); relay groups,
+ * limits and the rest take effect for new sessions. */
+static void reload(struct daemon *d)
+{
+    char err[1024];
+    struct config *cfg = config_load(d->srv.cfg->path, err, sizeof err);
+    if (cfg == NULL) {
+        log_warnx("event=reload result=rejected error=%s", log_quote(err));
+        return;
+    }
+    log_warnings(cfg);
+    if (uses_tls(cfg)) {
+        SSL_CTX *ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, sizeof err);
+        if (ctx == NULL) {
+            log_warnx("event=reload result=rejected error=%s", log_quote(err));
+            config_free(cfg);
+            return;
+        }
+        SSL_CTX_free(d->srv.ssl_ctx);
+        d->srv.ssl_ctx = ctx;
+    }
+    struct config **retired = realloc(d->retired, (d->n_retired + 1) * sizeof *retired);
+    if (retired == NULL) {
+        log_warnx("event=reload result=rejected error=out_of_memory");
+        config_free(cfg);
+        return;
+    }
+    d->retired = retired;
+    d->retired[d->n_retired++] = d->srv.cfg;
+    d->srv.cfg = cfg;
+    log_info("event=reload result=ok config=%s", log_quote(cfg->path));
+}
+
+static void drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct daemon *d = arg;
+    bool idle = d->srv.connections == 0 && scheduler_busy(d->srv.scheduler) == 0;
+    if (idle || time(NULL) - d->shutdown_started > SHUTDOWN_GRACE_S) {
+        event_base_loopexit(d->srv.base, NULL);
+        return;
+    }
+    struct timeval tv = {0, 50000};
+    evtimer_add(d->drain_timer, &tv);
+}
+
+/* shutdown - SIGTERM: stop accepting, let messages in flight be stored and
+ * answered, then exit. */
+static void shutdown_begin(struct daemon *d)
+{
+    if (d->srv.stopping)
+        return;
+    log_info("event=stop connections=%u", d->srv.connections);
+    d->srv.stopping = true;
+    d->shutdown_started = time(NULL);
+    listeners_close(d->listeners);
+    d->listeners = NULL;
+    smtp_session_shutdown_all(&d->srv);
+    d->drain_timer = evtimer_new(d->srv.base, drain_check, d);
+    drain_check(-1, 0, d);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct daemon *d = arg;
+    if (sig == SIGHUP)
+        reload(d);
+    else
+        shutdown_begin(d);
+}
+
+static void prepare_state_dir(const char *dir)
+{
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        fatal("event=start error=%s", log_quote("cannot create state_dir"));
+}
+
+static void write_pidfile(void)
+{
+    FILE *fp = fopen("floodgated.pid", "w");
+    if (fp) {
+        fprintf(fp, "%d\n", (int)getpid());
+        fclose(fp);
+    }
+}
+
+/* daemonize - without -d: detach from the terminal like any daemon. */
+static void daemonize(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        fatal("event=start error=fork_failed");
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+}
+
+static void start(struct daemon *d, bool foreground)
+{
+    struct smtp_server *srv = &d->srv;
+    struct config *cfg = srv->cfg;
+    char err[1024];
+    prepare_state_dir(cfg->state_dir);
+    if (log_open("floodgated", foreground ? "-" : cfg->log_file) < 0)
+        fatal("event=start error=%s", log_quote("cannot open log_file"));
+    log_warnings(cfg);
+    if (uses_tls(cfg) &&
+        (srv->ssl_ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, sizeof err)) == NULL)
+        fatal("event=start error=%s", log_quote(err));
+    if ((d->listeners = listeners_open(srv, err, sizeof err)) == NULL)
+        fatal("event=start error=%s", log_quote(err));
+    if (chdir(cfg->state_dir) < 0)
+        fatal("event=start error=%s", log_quote("cannot enter state_dir"));
+    if (privs_drop(cfg->user, ".", err, sizeof err) < 0)
+        fatal("event=start error=%s", log_quote(err));
+    if (!foreground) {
+        daemonize();
+        event_reinit(srv->base);
+    }
+    write_pidfile();
+    if ((srv->db = store_open(STORE_FILE, err, sizeof err)) == NULL)
+        fatal("event=start error=%s", log_quote(err));
+    srv->workers = worker_pool_new(srv->base, WORKER_THREADS);
+    srv->committer = committer_start(STORE_FILE, srv->workers, cfg->queue.group_commit_max, err,
+                                     sizeof err);
+    if (srv->committer == NULL)
+        fatal("event=start error=%s", log_quote(err));
+    if ((srv->scheduler = scheduler_new(srv)) == NULL)
+        fatal("event=start error=out_of_memory");
+    if ((d->control = control_server_start(srv->base, CONTROL_SOCKET, err, sizeof err)) == NULL)
+        fatal("event=start error=%s", log_quote(err));
+    daemon_commands_register(d->control, srv);
+}
+
+static void install_signals(struct daemon *d)
+{
+    signal(SIGPIPE, SIG_IGN);
+    d->sig_hup = evsignal_new(d->srv.base, SIGHUP, on_signal, d);
+    d->sig_term = evsignal_new(d->srv.base, SIGTERM, on_signal, d);
+    d->sig_int = evsignal_new(d->srv.base, SIGINT, on_signal, d);
+    evsignal_add(d->sig_hup, NULL);
+    evsignal_add(d->sig_term, NULL);
+    evsignal_add(d->sig_int, NULL);
+}
+
+static void stop(struct daemon *d)
+{
+    struct smtp_server *srv = &d->srv;
+    committer_stop(srv->committer);
+    worker_pool_free(srv->workers);
+    scheduler_free(srv->scheduler);
+    control_server_free(d->control);
+    listeners_close(d->listeners);
+    event_free(d->sig_hup);
+    event_free(d->sig_term);
+    event_free(d->sig_int);
+    if (d->drain_timer)
+        event_free(d->drain_timer);
+    store_close(srv->db);
+    SSL_CTX_free(srv->ssl_ctx);
+    unlink("floodgated.pid");
+    log_info("event=exit");
+    for (size_t i = 0; i < d->n_retired; i++)
+        config_free(d->retired[i]);
+    free(d->retired);
+    config_free(srv->cfg);
+    event_base_free(srv->base);
+    log_close();
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = getenv("FLOODGATE_CONFIG") ? getenv("FLOODGATE_CONFIG")
+                                                  : "/etc/floodgate/floodgate.conf";
+    bool foreground = false, check_only = false;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:dnh")) != -1) {
+        switch (opt) {
+        case 'c': path = optarg; break;
+        case 'd': foreground = true; break;
+        case 'n': check_only = true; break;
+        default: usage();
+        }
+    }
+    char err[1024], abspath[4096];
+    struct daemon d = {0};
+    /* Absolute, because the daemon works from inside state_dir and SIGHUP
+     * reads the file again from there. */
+    if (realpath(path, abspath) != NULL)
+        path = abspath;
+    if ((d.srv.cfg = config_load(path, err, sizeof err)) == NULL) {
+        fprintf(stderr, "floodgated: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        for (size_t i = 0; i < d.srv.cfg->n_warnings; i++)
+            fprintf(stderr, "floodgated: warning: %s\n", d.srv.cfg->warnings[i]);
+        printf("%s: configuration OK\n", path);
+        config_free(d.srv.cfg);
+        return 0;
+    }
+    evthread_use_pthreads();
+    if ((d.srv.base = event_base_new()) == NULL)
+        fatal("event=start error=event_base_new");
+    d.srv.started = time(NULL);
+    start(&d, foreground);
+    install_signals(&d);
+    log_info("event=start pid=%d config=%s hostname=%s", (int)getpid(), log_quote(path),
+             d.srv.cfg->hostname);
+    event_base_dispatch(d.srv.base);
+    stop(&d);
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* control/daemon_commands - handlers for the control socket. */
+#include "control/daemon_commands.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "queue/committer.h"
+#include "queue/queue_query.h"
+
+static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    json_t *queue = queue_counts(srv->db);
+    if (queue == NULL) {
+        snprintf(err, errlen, "cannot read the queue from the store");
+        return NULL;
+    }
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "version",
+                     "0.1.0", "pid", (json_int_t)getpid(), "uptime",
+                     (json_int_t)(time(NULL) - srv->started), "connections",
+                     (json_int_t)srv->connections, "sessions_total",
+                     (json_int_t)srv->sessions_total, "messages_accepted",
+                     (json_int_t)srv->messages_accepted, "messages_rejected",
+                     (json_int_t)srv->messages_rejected, "store_commits",
+                     (json_int_t)committer_commits(srv->committer), "store_jobs",
+                     (json_int_t)committer_jobs(srv->committer), "queue", queue);
+}
+
+static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    struct queue_filter f = {
+        .auth_user = json_string_value(json_object_get(req, "auth_user")),
+        .state = json_string_value(json_object_get(req, "state")),
+        .limit = (unsigned)json_integer_value(json_object_get(req, "limit")),
+    };
+    json_t *list = queue_list(srv->db, &f);
+    if (list == NULL)
+        snprintf(err, errlen, "cannot read the queue from the store");
+    return list;
+}
+
+void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
+{
+    control_server_register(ctl, "status", cmd_status, srv);
+    control_server_register(ctl, "queue.list", cmd_queue_list, srv);
+}

@@ -1,0 +1,1201 @@
+/* core/config - load and validate floodgate.conf (room: core).
+ *
+ * libconfig does the parsing; this file walks the tree it builds, refuses
+ * every key it does not know (a typo must not silently become a default),
+ * checks types and ranges, and reports the first problem as
+ * "FILE:LINE: KEY: what is wrong", KEY being the dotted path of the setting
+ * ("listeners.[1].tls").  Findings that are legal but suspicious go to
+ * cfg->warnings in the same form, for the daemon to log.
+ *
+ * The one check that is more than hygiene is the open-relay guard: a group
+ * named in relay.allow_groups that covers the whole Internet is refused
+ * unless relay.open_relay says the administrator wants exactly that. */
+#include "core/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util.h"
+
+/* A config file over this size is surely not one; reading stops there. */
+#define CONFIG_FILE_MAX (4 * 1024 * 1024)
+/* Room for a dotted key path; longer ones are cut with "...". */
+#define KEY_MAX 256
+/* Room for one formatted error or warning line. */
+#define MSG_MAX 1024
+/* "@group" includes may nest this deep; it also bounds the recursion. */
+#define INCLUDE_DEPTH_MAX 32
+/* Entries one group (or the relay union) may hold once includes are merged:
+ * without a bound, groups including each other many times over would grow
+ * exponentially. */
+#define GROUP_ENTRIES_MAX 100000
+#define LISTENER_NAME_MAX 64
+#define ADDRESS_MAX 64
+#define DNS_SERVERS_MAX 16
+#define HOSTNAME_MAX 253
+
+/* Bookkeeping for one entry of ip_groups while the sets are built. */
+struct group_build {
+    const config_setting_t *s;
+    int state;      /* 0 not built, 1 being built (a cycle if met again), 2 built */
+    int everything; /* index of its first entry covering the whole Internet, or -1 */
+    unsigned height; /* longest chain of "@group" includes below it */
+    bool relay_checked;
+};
+
+/* Everything one config_load call carries around. */
+struct loader {
+    const char *path;
+    struct config *cfg;
+    struct group_build *gb; /* one per cfg->groups entry */
+    char *err;
+    size_t errlen;
+};
+
+static const char *const tls_names[] = {"none", "starttls", "implicit", NULL};
+static const char *const auth_names[] = {"off", "optional", "required", NULL};
+static const char *const bare_lf_names[] = {"reject", "normalize", NULL};
+
+/* key_mark_cut - end a truncated key path with "..." so nobody takes it as whole. */
+static void key_mark_cut(char *buf, size_t len)
+{
+    if (len >= 4)
+        memcpy(buf + len - 4, "...", 4);
+}
+
+/* key_child - the path of member NAME under the path PARENT ("" is the root). */
+static const char *key_child(char *buf, size_t len, const char *parent, const char *name)
+{
+    int n = parent[0] ? snprintf(buf, len, "%s.%s", parent, name)
+                      : snprintf(buf, len, "%s", name);
+    if (n < 0 || (size_t)n >= len)
+        key_mark_cut(buf, len);
+    return buf;
+}
+
+/* key_index - the path of element I of the list or array at PARENT. */
+static const char *key_index(char *buf, size_t len, const char *parent, unsigned i)
+{
+    int n = snprintf(buf, len, "%s.[%u]", parent, i);
+    if (n < 0 || (size_t)n >= len)
+        key_mark_cut(buf, len);
+    return buf;
+}
+
+/* format_at - "FILE:LINE: KEY: message" for setting S into BUF.  The root
+ * and missing top-level keys have no line of their own; they get line 1 so
+ * that the message keeps the one shape editors and scripts parse. */
+static void format_at(char *buf, size_t len, const struct loader *ld, const config_setting_t *s,
+                      const char *key, const char *fmt, va_list ap)
+{
+    const char *file = s ? config_setting_source_file(s) : NULL;
+    unsigned line = s ? config_setting_source_line(s) : 0;
+    int n = snprintf(buf, len, "%s:%u: %s: ", file ? file : ld->path, line ? line : 1, key);
+    if (n < 0 || (size_t)n >= len)
+        return; /* already cut; the prefix is the part that matters */
+    n = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+    if (n < 0)
+        buf[0] = '\0';
+}
+
+/* fail - record the error for setting S at KEY; always returns -1. */
+static int fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    format_at(ld->err, ld->errlen, ld, s, key, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* fail_oom - the error for a failed allocation. */
+static int fail_oom(struct loader *ld, const config_setting_t *s, const char *key)
+{
+    return fail(ld, s, key, "out of memory");
+}
+
+/* warn - append a warning for setting S at KEY; -1 only when memory runs out. */
+static int warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+static int warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+{
+    struct config *cfg = ld->cfg;
+    char buf[MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    format_at(buf, sizeof(buf), ld, s, key, fmt, ap);
+    va_end(ap);
+    char **w = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*w));
+    if (w == NULL)
+        return fail_oom(ld, s, key);
+    cfg->warnings = w;
+    if ((w[cfg->n_warnings] = strdup(buf)) == NULL)
+        return fail_oom(ld, s, key);
+    cfg->n_warnings++;
+    return 0;
+}
+
+/* type_wanted - how an error names the libconfig type TYPE. */
+static const char *type_wanted(int type)
+{
+    switch (type) {
+    case CONFIG_TYPE_GROUP:
+        return "a group { ... }";
+    case CONFIG_TYPE_LIST:
+        return "a list ( ... )";
+    case CONFIG_TYPE_ARRAY:
+        return "an array [ ... ]";
+    case CONFIG_TYPE_STRING:
+        return "a string in double quotes";
+    case CONFIG_TYPE_BOOL:
+        return "true or false";
+    default:
+        return "an integer";
+    }
+}
+
+/* expect - S must have type TYPE. */
+static int expect(struct loader *ld, const config_setting_t *s, const char *key, int type)
+{
+    if (config_setting_type(s) == type)
+        return 0;
+    return fail(ld, s, key, "expected %s", type_wanted(type));
+}
+
+/* expect_sequence - S must be an array [ ... ] or a list ( ... ). */
+static int expect_sequence(struct loader *ld, const config_setting_t *s, const char *key)
+{
+    if (config_setting_is_array(s) || config_setting_is_list(s))
+        return 0;
+    return fail(ld, s, key, "expected an array [ ... ]");
+}
+
+/* check_keys - every member of group G (at KEY) must be one of ALLOWED:
+ * a misspelt key would otherwise be ignored and its default used. */
+static int check_keys(struct loader *ld, const config_setting_t *g, const char *key,
+                      const char *const allowed[])
+{
+    for (unsigned i = 0; i < (unsigned)config_setting_length(g); i++) {
+        const config_setting_t *m = config_setting_get_elem(g, i);
+        const char *name = config_setting_name(m);
+        size_t k = 0;
+        while (allowed[k] && strcmp(allowed[k], name) != 0)
+            k++;
+        if (allowed[k] == NULL) {
+            char mkey[KEY_MAX];
+            return fail(ld, m, key_child(mkey, sizeof(mkey), key, name), "unknown key");
+        }
+    }
+    return 0;
+}
+
+/* get_group - the member NAME of G as a group, or NULL in *OUT when absent. */
+static int get_group(struct loader *ld, const config_setting_t *g, const char *gkey,
+                     const char *name, const char *const allowed[], const config_setting_t **out)
+{
+    char key[KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, name);
+    *out = s;
+    if (s == NULL)
+        return 0;
+    key_child(key, sizeof(key), gkey, name);
+    if (expect(ld, s, key, CONFIG_TYPE_GROUP) < 0)
+        return -1;
+    return check_keys(ld, s, key, allowed);
+}
+
+/* get_string - member NAME of G as a fresh non-empty string in *OUT (left
+ * alone when absent, unless REQUIRED). */
+static int get_string(struct loader *ld, const config_setting_t *g, const char *gkey,
+                      const char *name, bool required, char **out)
+{
+    char key[KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, name);
+    key_child(key, sizeof(key), gkey, name);
+    if (s == NULL)
+        return required ? fail(ld, g, key, "required key is missing") : 0;
+    if (expect(ld, s, key, CONFIG_TYPE_STRING) < 0)
+        return -1;
+    const char *v = config_setting_get_string(s);
+    if (v[0] == '\0')
+        return fail(ld, s, key, "must not be empty");
+    char *copy = strdup(v);
+    if (copy == NULL)
+        return fail_oom(ld, s, key);
+    free(*out);
+    *out = copy;
+    return 0;
+}
+
+/* get_bool - member NAME of G into *OUT, left alone when absent. */
+static int get_bool(struct loader *ld, const config_setting_t *g, const char *gkey,
+                    const char *name, bool *out)
+{
+    char key[KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, name);
+    if (s == NULL)
+        return 0;
+    if (expect(ld, s, key_child(key, sizeof(key), gkey, name), CONFIG_TYPE_BOOL) < 0)
+        return -1;
+    *out = config_setting_get_bool(s) != 0;
+    return 0;
+}
+
+/* get_number - member NAME of G, an integer in [MIN, MAX], into *OUT (left
+ * alone when absent).  Both int and int64 ("123L") settings are accepted. */
+static int get_number(struct loader *ld, const config_setting_t *g, const char *gkey,
+                      const char *name, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char key[KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, name);
+    if (s == NULL)
+        return 0;
+    key_child(key, sizeof(key), gkey, name);
+    int type = config_setting_type(s);
+    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
+        return fail(ld, s, key, "expected an integer");
+    long long v = config_setting_get_int64(s);
+    if (v < 0 || (uint64_t)v < min || (uint64_t)v > max)
+        return fail(ld, s, key, "%lld is out of range (%llu to %llu)", v,
+                    (unsigned long long)min, (unsigned long long)max);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* get_unsigned - get_number into an unsigned. */
+static int get_unsigned(struct loader *ld, const config_setting_t *g, const char *gkey,
+                        const char *name, unsigned min, unsigned max, unsigned *out)
+{
+    uint64_t v = *out;
+    if (get_number(ld, g, gkey, name, min, max, &v) < 0)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* get_choice - member NAME of G, one of the strings NAMES, as its index in *OUT. */
+static int get_choice(struct loader *ld, const config_setting_t *g, const char *gkey,
+                      const char *name, const char *const names[], int *out)
+{
+    char key[KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, name);
+    if (s == NULL)
+        return 0;
+    key_child(key, sizeof(key), gkey, name);
+    if (expect(ld, s, key, CONFIG_TYPE_STRING) < 0)
+        return -1;
+    const char *v = config_setting_get_string(s);
+    for (int i = 0; names[i]; i++) {
+        if (strcmp(names[i], v) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    char choices[128] = "";
+    for (int i = 0; names[i]; i++) {
+        size_t used = strlen(choices);
+        snprintf(choices + used, sizeof(choices) - used, "%s\"%s\"", i ? ", " : "", names[i]);
+    }
+    return fail(ld, s, key, "\"%s\" is not one of %s", v, choices);
+}
+
+/* valid_hostname - a domain name: dot-separated labels of letters, digits
+ * and inner hyphens, at most 63 octets each (RFC 1035 2.3.1).  It goes into
+ * the greeting and Received:, so nothing else may slip through. */
+static bool valid_hostname(const char *h)
+{
+    size_t len = strlen(h), label = 0;
+    if (len == 0 || len > HOSTNAME_MAX)
+        return false;
+    for (size_t i = 0; i <= len; i++) {
+        char c = h[i];
+        if (c == '.' || c == '\0') {
+            if (label == 0 || label > 63 || h[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c == '-' && label > 0)) {
+            label++;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* parse_port - 1 to 65535 in decimal. */
+static int parse_port(const char *s, unsigned *port)
+{
+    uint64_t v;
+    if (strlen(s) > 5 || parse_u64(s, strlen(s), &v) < 0 || v == 0 || v > 65535)
+        return -1;
+    *port = (unsigned)v;
+    return 0;
+}
+
+/* split_bracketed - "[IPv6]" or "[IPv6]:PORT" (the port may be omitted only
+ * when DEFPORT is not 0). */
+static int split_bracketed(const char *text, unsigned defport, char *host, size_t hostlen,
+                           unsigned *port)
+{
+    const char *close = strchr(text, ']');
+    if (close == NULL || (size_t)(close - text - 1) >= hostlen)
+        return -1;
+    memcpy(host, text + 1, (size_t)(close - text - 1));
+    host[close - text - 1] = '\0';
+    if (close[1] == '\0' && defport) {
+        *port = defport;
+        return 0;
+    }
+    return close[1] == ':' ? parse_port(close + 2, port) : -1;
+}
+
+/* split_host_port - TEXT as "IPv4:PORT" or "[IPv6]:PORT", or, when DEFPORT
+ * is not 0, also a bare address.  HOST receives the address, checked with
+ * inet_pton: numeric only, no "1.2.3" or octal forms getaddrinfo would take. */
+static int split_host_port(const char *text, unsigned defport, char *host, size_t hostlen,
+                           int *family, unsigned *port)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    const char *colon = strchr(text, ':');
+    if (strlen(text) > ADDRESS_MAX)
+        return -1;
+    if (text[0] == '[') {
+        *family = AF_INET6;
+        if (split_bracketed(text, defport, host, hostlen, port) < 0)
+            return -1;
+    } else if (colon == NULL || (strchr(colon + 1, ':') != NULL && defport)) {
+        /* A bare IPv4 or IPv6 address: only where a default port exists. */
+        if (defport == 0 || !str_copy(host, text, hostlen))
+            return -1;
+        *family = colon ? AF_INET6 : AF_INET;
+        *port = defport;
+    } else {
+        *family = AF_INET;
+        if ((size_t)(colon - text) >= hostlen || parse_port(colon + 1, port) < 0)
+            return -1;
+        memcpy(host, text, (size_t)(colon - text));
+        host[colon - text] = '\0';
+    }
+    return inet_pton(*family, host, buf) == 1 ? 0 : -1;
+}
+
+/* resolve_numeric - HOST and PORT into a socket address, without DNS. */
+static int resolve_numeric(const char *host, unsigned port, int family,
+                           struct sockaddr_storage *ss, socklen_t *len)
+{
+    char service[8];
+    struct addrinfo hints = {.ai_family = family,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    snprintf(service, sizeof(service), "%u", port);
+    if (getaddrinfo(host, service, &hints, &ai) != 0 || ai == NULL)
+        return -1;
+    int rc = -1;
+    if (ai->ai_addrlen <= sizeof(*ss)) {
+        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+        *len = (socklen_t)ai->ai_addrlen;
+        rc = 0;
+    }
+    freeaddrinfo(ai);
+    return rc;
+}
+
+/* valid_listener_name - non-empty, short, [A-Za-z0-9_-]: it appears in logs
+ * and envelopes without quoting. */
+static bool valid_listener_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > LISTENER_NAME_MAX)
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+/* load_listener_address - listeners.[i].address into L. */
+static int load_listener_address(struct loader *ld, const config_setting_t *g, const char *gkey,
+                                 struct listener_config *l)
+{
+    char key[KEY_MAX], host[INET6_ADDRSTRLEN + 1];
+    int family;
+    unsigned port;
+    if (get_string(ld, g, gkey, "address", true, &l->address) < 0)
+        return -1;
+    const config_setting_t *s = config_setting_get_member(g, "address");
+    key_child(key, sizeof(key), gkey, "address");
+    if (split_host_port(l->address, 0, host, sizeof(host), &family, &port) < 0)
+        return fail(ld, s, key,
+                    "\"%s\" is not \"IPv4:PORT\" or \"[IPv6]:PORT\" "
+                    "(numeric address, port 1 to 65535)",
+                    l->address);
+    if (resolve_numeric(host, port, family, &l->addr, &l->addrlen) < 0)
+        return fail(ld, s, key, "\"%s\": cannot be used as a socket address", l->address);
+    return 0;
+}
+
+/* check_listener_tls - a TLS listener needs the certificate; an AUTH that
+ * can never be offered is worth a warning. */
+static int check_listener_tls(struct loader *ld, const config_setting_t *g, const char *gkey,
+                              const struct listener_config *l)
+{
+    char key[KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, "tls");
+    if (l->tls != TLS_MODE_NONE && ld->cfg->tls_certificate == NULL)
+        return fail(ld, s, key_child(key, sizeof(key), gkey, "tls"),
+                    "\"%s\" needs tls.certificate and tls.key", tls_names[l->tls]);
+    if (l->tls == TLS_MODE_NONE && l->auth == AUTH_MODE_REQUIRED && !l->plaintext_auth)
+        return warn(ld, config_setting_get_member(g, "auth"),
+                    key_child(key, sizeof(key), gkey, "auth"),
+                    "\"required\" without TLS or plaintext_auth = true: no client can "
+                    "ever authenticate here");
+    return 0;
+}
+
+/* load_listener - one element of listeners, the group G at GKEY, into L. */
+static int load_listener(struct loader *ld, const config_setting_t *g, const char *gkey,
+                         struct listener_config *l)
+{
+    static const char *const keys[] = {"name", "address", "tls", "auth", "plaintext_auth", NULL};
+    char key[KEY_MAX];
+    int tls = TLS_MODE_NONE, auth = AUTH_MODE_OFF;
+    if (expect(ld, g, gkey, CONFIG_TYPE_GROUP) < 0 || check_keys(ld, g, gkey, keys) < 0)
+        return -1;
+    if (get_string(ld, g, gkey, "name", true, &l->name) < 0)
+        return -1;
+    if (!valid_listener_name(l->name))
+        return fail(ld, config_setting_get_member(g, "name"),
+                    key_child(key, sizeof(key), gkey, "name"),
+                    "\"%s\": use up to %d of A-Z, a-z, 0-9, '_' and '-'", l->name,
+                    LISTENER_NAME_MAX);
+    if (load_listener_address(ld, g, gkey, l) < 0)
+        return -1;
+    if (get_choice(ld, g, gkey, "tls", tls_names, &tls) < 0 ||
+        get_choice(ld, g, gkey, "auth", auth_names, &auth) < 0 ||
+        get_bool(ld, g, gkey, "plaintext_auth", &l->plaintext_auth) < 0)
+        return -1;
+    l->tls = (enum tls_mode)tls;
+    l->auth = (enum auth_mode)auth;
+    return check_listener_tls(ld, g, gkey, l);
+}
+
+/* same_sockaddr - whether two parsed listener addresses are one. */
+static bool same_sockaddr(const struct listener_config *a, const struct listener_config *b)
+{
+    return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
+}
+
+/* check_listener_unique - listener I must differ in name and address from
+ * the ones before it: two listeners on one address could never both bind. */
+static int check_listener_unique(struct loader *ld, const config_setting_t *g, const char *gkey,
+                                 size_t i)
+{
+    char key[KEY_MAX];
+    const struct listener_config *ls = ld->cfg->listeners;
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(ls[j].name, ls[i].name) == 0)
+            return fail(ld, config_setting_get_member(g, "name"),
+                        key_child(key, sizeof(key), gkey, "name"),
+                        "\"%s\" is already the name of listeners.[%zu]", ls[i].name, j);
+        if (same_sockaddr(&ls[j], &ls[i]))
+            return fail(ld, config_setting_get_member(g, "address"),
+                        key_child(key, sizeof(key), gkey, "address"),
+                        "\"%s\" is already the address of listeners.[%zu]", ls[i].address, j);
+    }
+    return 0;
+}
+
+/* load_listeners - the listeners list; at least one is required. */
+static int load_listeners(struct loader *ld, const config_setting_t *root)
+{
+    struct config *cfg = ld->cfg;
+    const config_setting_t *s = config_setting_get_member(root, "listeners");
+    if (s == NULL)
+        return fail(ld, root, "listeners", "at least one listener is required");
+    if (!config_setting_is_list(s))
+        return fail(ld, s, "listeners", "expected a list ( { ... }, ... )");
+    unsigned n = (unsigned)config_setting_length(s);
+    if (n == 0)
+        return fail(ld, s, "listeners", "at least one listener is required");
+    cfg->listeners = calloc(n, sizeof(*cfg->listeners));
+    if (cfg->listeners == NULL)
+        return fail_oom(ld, s, "listeners");
+    for (unsigned i = 0; i < n; i++) {
+        char key[KEY_MAX];
+        const config_setting_t *g = config_setting_get_elem(s, i);
+        key_index(key, sizeof(key), "listeners", i);
+        cfg->n_listeners = i + 1; /* so that config_free sees what was filled */
+        if (load_listener(ld, g, key, &cfg->listeners[i]) < 0 ||
+            check_listener_unique(ld, g, key, i) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* group_index - the position of the IP group NAME, or -1. */
+static int group_index(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_groups; i++) {
+        if (strcmp(cfg->groups[i].name, name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static int build_group(struct loader *ld, size_t i, unsigned depth);
+
+/* group_entry_include - "@NAME" in group I: build NAME, then add its members. */
+static int group_entry_include(struct loader *ld, size_t i, const config_setting_t *e,
+                               const char *key, unsigned depth)
+{
+    const char *name = config_setting_get_string(e) + 1;
+    int k = group_index(ld->cfg, name);
+    if (k < 0)
+        return fail(ld, e, key, "\"@%s\": there is no IP group \"%s\"", name, name);
+    if (ld->gb[k].state == 1)
+        return fail(ld, e, key, "\"@%s\": groups include each other in a cycle", name);
+    if (ld->gb[k].state == 0 && build_group(ld, (size_t)k, depth + 1) < 0)
+        return -1;
+    if (ld->gb[k].height + 1 > ld->gb[i].height)
+        ld->gb[i].height = ld->gb[k].height + 1;
+    if (ld->gb[i].height > INCLUDE_DEPTH_MAX)
+        return fail(ld, e, key, "\"@%s\": includes nest deeper than %d", name, INCLUDE_DEPTH_MAX);
+    struct ipset *set = ld->cfg->groups[i].set, *from = ld->cfg->groups[k].set;
+    if (ipset_count(set) + ipset_count(from) > GROUP_ENTRIES_MAX)
+        return fail(ld, e, key, "\"@%s\": the group would hold more than %d entries", name,
+                    GROUP_ENTRIES_MAX);
+    if (ipset_merge(set, from) < 0)
+        return fail_oom(ld, e, key);
+    return 0;
+}
+
+/* group_entry_address - an address, network or range in group I. */
+static int group_entry_address(struct loader *ld, size_t i, unsigned j, const config_setting_t *e,
+                               const char *key)
+{
+    char why[256];
+    enum ipset_breadth b = IPSET_BREADTH_OK;
+    const char *v = config_setting_get_string(e);
+    if (ipset_count(ld->cfg->groups[i].set) >= GROUP_ENTRIES_MAX)
+        return fail(ld, e, key, "the group would hold more than %d entries", GROUP_ENTRIES_MAX);
+    if (ipset_add(ld->cfg->groups[i].set, v, &b, why, sizeof(why)) < 0)
+        return fail(ld, e, key, "%s", why);
+    /* Whether "everything" is an error depends on relay.allow_groups, read
+     * later; remember the first such entry for the open-relay guard. */
+    if (b == IPSET_BREADTH_EVERYTHING && ld->gb[i].everything < 0)
+        ld->gb[i].everything = (int)j;
+    if (b == IPSET_BREADTH_WIDE)
+        return warn(ld, e, key, "\"%s\" covers a public network larger than /%d", v,
+                    strchr(v, ':') ? 32 : 16);
+    return 0;
+}
+
+/* build_group - fill the set of group I from its entries, building the
+ * groups it includes first.  DEPTH bounds this recursion; the height check
+ * in group_entry_include bounds the nesting however the groups are ordered,
+ * and with it the recursion of guard_open_relay. */
+static int build_group(struct loader *ld, size_t i, unsigned depth)
+{
+    char gkey[KEY_MAX], key[KEY_MAX];
+    const config_setting_t *s = ld->gb[i].s;
+    key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[i].name);
+    if (depth > INCLUDE_DEPTH_MAX)
+        return fail(ld, s, gkey, "\"@group\" includes nest deeper than %d", INCLUDE_DEPTH_MAX);
+    if (expect_sequence(ld, s, gkey) < 0)
+        return -1;
+    ld->gb[i].state = 1;
+    for (unsigned j = 0; j < (unsigned)config_setting_length(s); j++) {
+        const config_setting_t *e = config_setting_get_elem(s, j);
+        key_index(key, sizeof(key), gkey, j);
+        if (expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+            return -1;
+        int rc = config_setting_get_string(e)[0] == '@'
+                     ? group_entry_include(ld, i, e, key, depth)
+                     : group_entry_address(ld, i, j, e, key);
+        if (rc < 0)
+            return -1;
+    }
+    ld->gb[i].state = 2;
+    return 0;
+}
+
+/* alloc_groups - one struct ip_group (name, empty set) per member of S. */
+static int alloc_groups(struct loader *ld, const config_setting_t *s)
+{
+    struct config *cfg = ld->cfg;
+    unsigned n = (unsigned)config_setting_length(s);
+    if (n == 0)
+        return 0;
+    cfg->groups = calloc(n, sizeof(*cfg->groups));
+    ld->gb = calloc(n, sizeof(*ld->gb));
+    if (cfg->groups == NULL || ld->gb == NULL)
+        return fail_oom(ld, s, "ip_groups");
+    for (unsigned i = 0; i < n; i++) {
+        const config_setting_t *g = config_setting_get_elem(s, i);
+        struct ip_group *grp = &cfg->groups[i];
+        cfg->n_groups = i + 1;
+        ld->gb[i].s = g;
+        ld->gb[i].everything = -1;
+        grp->name = strdup(config_setting_name(g));
+        grp->set = ipset_new();
+        if (grp->name == NULL || grp->set == NULL)
+            return fail_oom(ld, g, "ip_groups");
+    }
+    return 0;
+}
+
+/* load_groups - ip_groups: every group is named first, so that "@name" may
+ * refer forward, then built. */
+static int load_groups(struct loader *ld, const config_setting_t *root)
+{
+    const config_setting_t *s = config_setting_get_member(root, "ip_groups");
+    if (s == NULL)
+        return 0;
+    if (expect(ld, s, "ip_groups", CONFIG_TYPE_GROUP) < 0 || alloc_groups(ld, s) < 0)
+        return -1;
+    for (size_t i = 0; i < ld->cfg->n_groups; i++) {
+        if (ld->gb[i].state == 0 && build_group(ld, i, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* guard_open_relay - refuse (or, with relay.open_relay, warn about) an entry
+ * covering the whole Internet in relay group K or any group it includes.
+ * Each group is looked at once, however many relay groups reach it. */
+static int guard_open_relay(struct loader *ld, size_t k)
+{
+    struct group_build *gb = &ld->gb[k];
+    char gkey[KEY_MAX], key[KEY_MAX];
+    if (gb->relay_checked)
+        return 0;
+    gb->relay_checked = true;
+    key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[k].name);
+    if (gb->everything >= 0) {
+        const config_setting_t *e = config_setting_get_elem(gb->s, (unsigned)gb->everything);
+        const char *v = config_setting_get_string(e);
+        key_index(key, sizeof(key), gkey, (unsigned)gb->everything);
+        if (!ld->cfg->open_relay)
+            return fail(ld, e, key,
+                        "\"%s\" covers the whole Internet; relaying for it makes an open "
+                        "relay (set relay.open_relay = true if you really want that)",
+                        v);
+        if (warn(ld, e, key, "\"%s\" covers the whole Internet: this server is an open relay",
+                 v) < 0)
+            return -1;
+    }
+    for (unsigned j = 0; j < (unsigned)config_setting_length(gb->s); j++) {
+        const char *v = config_setting_get_string(config_setting_get_elem(gb->s, j));
+        if (v[0] == '@' && guard_open_relay(ld, (size_t)group_index(ld->cfg, v + 1)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* load_allow_group - element I of relay.allow_groups: add the group to the
+ * relay clients and run the open-relay guard on it. */
+static int load_allow_group(struct loader *ld, const config_setting_t *e, unsigned i)
+{
+    char key[KEY_MAX];
+    key_index(key, sizeof(key), "relay.allow_groups", i);
+    if (expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+        return -1;
+    const char *name = config_setting_get_string(e);
+    int k = group_index(ld->cfg, name);
+    if (k < 0)
+        return fail(ld, e, key, "there is no IP group \"%s\" in ip_groups", name);
+    struct ipset *from = ld->cfg->groups[k].set;
+    if (ipset_count(ld->cfg->relay_clients) + ipset_count(from) > GROUP_ENTRIES_MAX)
+        return fail(ld, e, key, "the relay groups would hold more than %d entries",
+                    GROUP_ENTRIES_MAX);
+    if (ipset_merge(ld->cfg->relay_clients, from) < 0)
+        return fail_oom(ld, e, key);
+    return guard_open_relay(ld, (size_t)k);
+}
+
+/* load_relay - relay: who may relay without AUTH. */
+static int load_relay(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"allow_groups", "open_relay", NULL};
+    const config_setting_t *g, *s;
+    if (get_group(ld, root, "", "relay", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (get_bool(ld, g, "relay", "open_relay", &ld->cfg->open_relay) < 0)
+        return -1;
+    if ((s = config_setting_get_member(g, "allow_groups")) == NULL)
+        return 0;
+    if (expect_sequence(ld, s, "relay.allow_groups") < 0)
+        return -1;
+    for (unsigned i = 0; i < (unsigned)config_setting_length(s); i++) {
+        if (load_allow_group(ld, config_setting_get_elem(s, i), i) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* warn_below_rfc - a legal value under what RFC 5321 asks for (4.5.3.1.8
+ * for recipients, 4.5.3.2 for timeouts) is worth a line in the log. */
+static int warn_below_rfc(struct loader *ld, const config_setting_t *g, const char *name,
+                          unsigned value, unsigned rfc_min, const char *section)
+{
+    char key[KEY_MAX];
+    if (value >= rfc_min)
+        return 0;
+    return warn(ld, config_setting_get_member(g, name), key_child(key, sizeof(key), "limits", name),
+                "%u is below the %u of RFC 5321 %s", value, rfc_min, section);
+}
+
+/* load_limit_numbers - the numeric members of limits. */
+static int load_limit_numbers(struct loader *ld, const config_setting_t *g)
+{
+    struct config_limits *l = &ld->cfg->limits;
+    /* Bodies are SQLite blobs, whose default ceiling is 1e9 octets; half a
+     * GiB leaves room for the headers added on the way. */
+    uint64_t size = l->max_message_size;
+    if (get_number(ld, g, "limits", "max_message_size", 1024, 512u * 1024 * 1024, &size) < 0)
+        return -1;
+    l->max_message_size = (size_t)size;
+    if (get_unsigned(ld, g, "limits", "max_recipients", 1, 100000, &l->max_recipients) < 0 ||
+        get_unsigned(ld, g, "limits", "max_errors", 1, 1000, &l->max_errors) < 0 ||
+        get_unsigned(ld, g, "limits", "max_connections", 1, 1000000, &l->max_connections) < 0 ||
+        get_unsigned(ld, g, "limits", "command_timeout", 1, 86400, &l->command_timeout) < 0 ||
+        get_unsigned(ld, g, "limits", "data_timeout", 1, 86400, &l->data_timeout) < 0 ||
+        get_unsigned(ld, g, "limits", "data_end_timeout", 1, 86400, &l->data_end_timeout) < 0)
+        return -1;
+    return 0;
+}
+
+/* load_limits - limits: per-message and per-session bounds. */
+static int load_limits(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {
+        "max_message_size", "max_recipients", "max_errors",       "max_connections",
+        "command_timeout",  "data_timeout",   "data_end_timeout", "bare_lf",
+        NULL};
+    struct config_limits *l = &ld->cfg->limits;
+    const config_setting_t *g;
+    int bare_lf = BARE_LF_REJECT;
+    if (get_group(ld, root, "", "limits", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (load_limit_numbers(ld, g) < 0 ||
+        get_choice(ld, g, "limits", "bare_lf", bare_lf_names, &bare_lf) < 0)
+        return -1;
+    l->bare_lf = (enum bare_lf_mode)bare_lf;
+    if (warn_below_rfc(ld, g, "max_recipients", l->max_recipients, 100, "4.5.3.1.8") < 0 ||
+        warn_below_rfc(ld, g, "command_timeout", l->command_timeout, 300, "4.5.3.2.7") < 0 ||
+        warn_below_rfc(ld, g, "data_timeout", l->data_timeout, 180, "4.5.3.2.5") < 0 ||
+        warn_below_rfc(ld, g, "data_end_timeout", l->data_end_timeout, 600, "4.5.3.2.6") < 0)
+        return -1;
+    return 0;
+}
+
+/* load_queue - queue: retry schedule, lifetime, group commit size. */
+static int load_queue(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"retry_initial", "retry_max", "lifetime",
+                                       "group_commit_max", NULL};
+    const unsigned year = 365 * 86400;
+    struct config_queue *q = &ld->cfg->queue;
+    const config_setting_t *g;
+    if (get_group(ld, root, "", "queue", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (get_unsigned(ld, g, "queue", "retry_initial", 1, year, &q->retry_initial) < 0 ||
+        get_unsigned(ld, g, "queue", "retry_max", 1, year, &q->retry_max) < 0 ||
+        get_unsigned(ld, g, "queue", "lifetime", 1, year, &q->lifetime) < 0 ||
+        get_unsigned(ld, g, "queue", "group_commit_max", 1, 10000, &q->group_commit_max) < 0)
+        return -1;
+    if (q->retry_max < q->retry_initial) {
+        const config_setting_t *s = config_setting_get_member(g, "retry_max");
+        return fail(ld, s ? s : config_setting_get_member(g, "retry_initial"),
+                    s ? "queue.retry_max" : "queue.retry_initial",
+                    "the retry cap (%u) is below the first retry (%u)", q->retry_max,
+                    q->retry_initial);
+    }
+    return 0;
+}
+
+/* dns_server - one "ip:port", "[v6]:port" or bare address, written back in
+ * the "ip:port" / "[v6]:port" form c-ares reads. */
+static int dns_server(struct loader *ld, const config_setting_t *e, const char *key, char **out)
+{
+    char host[INET6_ADDRSTRLEN + 1], buf[ADDRESS_MAX + 1];
+    int family;
+    unsigned port;
+    if (expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+        return -1;
+    const char *v = config_setting_get_string(e);
+    if (split_host_port(v, 53, host, sizeof(host), &family, &port) < 0)
+        return fail(ld, e, key,
+                    "\"%s\" is not \"IPv4\", \"IPv4:PORT\", \"IPv6\" or \"[IPv6]:PORT\"", v);
+    int n = family == AF_INET6 ? snprintf(buf, sizeof(buf), "[%s]:%u", host, port)
+                               : snprintf(buf, sizeof(buf), "%s:%u", host, port);
+    if (n < 0 || (size_t)n >= sizeof(buf))
+        return fail(ld, e, key, "\"%s\" is too long", v);
+    if ((*out = strdup(buf)) == NULL)
+        return fail_oom(ld, e, key);
+    return 0;
+}
+
+/* load_dns - dns.servers; none means the system resolver. */
+static int load_dns(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"servers", NULL};
+    struct config *cfg = ld->cfg;
+    const config_setting_t *g, *s;
+    if (get_group(ld, root, "", "dns", keys, &g) < 0)
+        return -1;
+    if (g == NULL || (s = config_setting_get_member(g, "servers")) == NULL)
+        return 0;
+    if (expect_sequence(ld, s, "dns.servers") < 0)
+        return -1;
+    unsigned n = (unsigned)config_setting_length(s);
+    if (n > DNS_SERVERS_MAX)
+        return fail(ld, s, "dns.servers", "more than %d servers", DNS_SERVERS_MAX);
+    if (n == 0)
+        return 0;
+    if ((cfg->dns_servers = calloc(n, sizeof(char *))) == NULL)
+        return fail_oom(ld, s, "dns.servers");
+    for (unsigned i = 0; i < n; i++) {
+        char key[KEY_MAX];
+        key_index(key, sizeof(key), "dns.servers", i);
+        if (dns_server(ld, config_setting_get_elem(s, i), key, &cfg->dns_servers[i]) < 0)
+            return -1;
+        cfg->n_dns_servers = i + 1;
+    }
+    return 0;
+}
+
+/* load_tls - tls: the certificate and key, which go together. */
+static int load_tls(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"certificate", "key", NULL};
+    struct config *cfg = ld->cfg;
+    const config_setting_t *g;
+    if (get_group(ld, root, "", "tls", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (get_string(ld, g, "tls", "certificate", true, &cfg->tls_certificate) < 0 ||
+        get_string(ld, g, "tls", "key", true, &cfg->tls_key) < 0)
+        return -1;
+    return 0;
+}
+
+/* load_smtp - smtp: protocol switches. */
+static int load_smtp(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"disclose_auth_user", NULL};
+    const config_setting_t *g;
+    if (get_group(ld, root, "", "smtp", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    return get_bool(ld, g, "smtp", "disclose_auth_user", &ld->cfg->disclose_auth_user);
+}
+
+/* default_hostname - gethostname(), which must still be a valid domain. */
+static int default_hostname(struct loader *ld, const config_setting_t *root)
+{
+    char buf[HOSTNAME_MAX + 2];
+    if (gethostname(buf, sizeof(buf)) < 0)
+        return fail(ld, root, "hostname", "not set, and gethostname() failed: %s",
+                    strerror(errno));
+    buf[sizeof(buf) - 1] = '\0'; /* POSIX leaves truncation unterminated */
+    if (!valid_hostname(buf))
+        return fail(ld, root, "hostname",
+                    "not set, and the system name \"%s\" is not a domain name; set it", buf);
+    if ((ld->cfg->hostname = strdup(buf)) == NULL)
+        return fail_oom(ld, root, "hostname");
+    return 0;
+}
+
+/* load_hostname - hostname, or the system's name. */
+static int load_hostname(struct loader *ld, const config_setting_t *root)
+{
+    if (get_string(ld, root, "", "hostname", false, &ld->cfg->hostname) < 0)
+        return -1;
+    if (ld->cfg->hostname == NULL)
+        return default_hostname(ld, root);
+    if (!valid_hostname(ld->cfg->hostname))
+        return fail(ld, config_setting_get_member(root, "hostname"), "hostname",
+                    "\"%s\" is not a domain name (letters, digits, '-' and dots)",
+                    ld->cfg->hostname);
+    return 0;
+}
+
+/* default_log_file - "<state_dir>/floodgate.log". */
+static int default_log_file(struct loader *ld, const config_setting_t *root)
+{
+    const char *dir = ld->cfg->state_dir;
+    size_t len = strlen(dir) + sizeof("/floodgate.log");
+    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
+    if ((ld->cfg->log_file = malloc(len)) == NULL)
+        return fail_oom(ld, root, "log_file");
+    int n = snprintf(ld->cfg->log_file, len, "%s%sfloodgate.log", dir, sep);
+    if (n < 0 || (size_t)n >= len)
+        return fail(ld, root, "log_file", "cannot build the default path");
+    return 0;
+}
+
+/* load_top - the plain top-level keys. */
+static int load_top(struct loader *ld, const config_setting_t *root)
+{
+    struct config *cfg = ld->cfg;
+    if (load_hostname(ld, root) < 0 ||
+        get_string(ld, root, "", "state_dir", true, &cfg->state_dir) < 0 ||
+        get_string(ld, root, "", "user", false, &cfg->user) < 0 ||
+        get_string(ld, root, "", "log_file", false, &cfg->log_file) < 0)
+        return -1;
+    return cfg->log_file ? 0 : default_log_file(ld, root);
+}
+
+/* load_root - every section, in an order where each finds what it needs:
+ * tls before the listeners that use it, ip_groups before relay. */
+static int load_root(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"hostname", "state_dir", "user",      "log_file",
+                                       "tls",      "smtp",      "listeners", "ip_groups",
+                                       "relay",    "limits",    "queue",     "dns",
+                                       NULL};
+    if (check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
+        load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
+        load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
+        load_dns(ld, root) < 0)
+        return -1;
+    return 0;
+}
+
+/* read_all - the whole of PATH as a NUL-terminated string, at most
+ * CONFIG_FILE_MAX octets and with no NUL inside (libconfig would stop there
+ * and silently ignore the rest). */
+static char *read_all(struct loader *ld)
+{
+    int fd = open(ld->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(ld->err, ld->errlen, "%s: cannot open: %s", ld->path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(CONFIG_FILE_MAX + 1);
+    size_t len = 0;
+    ssize_t n = 1;
+    while (buf && len <= CONFIG_FILE_MAX && n > 0) {
+        n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
+        if (n < 0 && errno == EINTR)
+            n = 1;
+        else if (n > 0)
+            len += (size_t)n;
+    }
+    int saved = errno;
+    close(fd);
+    if (buf == NULL)
+        snprintf(ld->err, ld->errlen, "%s: out of memory", ld->path);
+    else if (n < 0)
+        snprintf(ld->err, ld->errlen, "%s: cannot read: %s", ld->path, strerror(saved));
+    else if (len > CONFIG_FILE_MAX)
+        snprintf(ld->err, ld->errlen, "%s: larger than %d octets", ld->path, CONFIG_FILE_MAX);
+    else if (memchr(buf, '\0', len) != NULL)
+        snprintf(ld->err, ld->errlen, "%s: contains a NUL octet", ld->path);
+    else {
+        buf[len] = '\0';
+        return buf;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* scan_state - where the scan of unterminated() stands. */
+enum scan_state { SCAN_CODE, SCAN_STRING, SCAN_LINE_COMMENT, SCAN_BLOCK_COMMENT };
+
+/* scan_opens - what starts at P in code: a string, a comment, or nothing. */
+static enum scan_state scan_opens(const char *p)
+{
+    if (p[0] == '"')
+        return SCAN_STRING;
+    if (p[0] == '#' || (p[0] == '/' && p[1] == '/'))
+        return SCAN_LINE_COMMENT;
+    if (p[0] == '/' && p[1] == '*')
+        return SCAN_BLOCK_COMMENT;
+    return SCAN_CODE;
+}
+
+/* unterminated - the line where a string or block comment opened in TEXT
+ * is still open at the end, or 0.  libconfig 1.5 silently drops the rest of
+ * a file after a stray double quote or comment opener, which would turn
+ * every later key into its default without a word. */
+static unsigned unterminated(const char *text)
+{
+    enum scan_state st = SCAN_CODE;
+    unsigned line = 1, opened = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n')
+            line++;
+        if (st == SCAN_CODE) {
+            st = scan_opens(p);
+            opened = line;
+            /* Skip the star too: a slash right after it does not close. */
+            p += st == SCAN_BLOCK_COMMENT;
+        } else if (st == SCAN_STRING && p[0] == '\\' && p[1] != '\0') {
+            line += p[1] == '\n';
+            p++;
+        } else if ((st == SCAN_STRING && *p == '"') || (st == SCAN_LINE_COMMENT && *p == '\n')) {
+            st = SCAN_CODE;
+        } else if (st == SCAN_BLOCK_COMMENT && p[0] == '*' && p[1] == '/') {
+            st = SCAN_CODE;
+            p++;
+        }
+    }
+    return st == SCAN_STRING || st == SCAN_BLOCK_COMMENT ? opened : 0;
+}
+
+/* set_include_dir - make "@include" paths relative to the config file's
+ * directory, not to wherever the daemon was started from. */
+static int set_include_dir(struct loader *ld, config_t *lc)
+{
+    const char *slash = strrchr(ld->path, '/');
+    if (slash == NULL)
+        return 0;
+    size_t n = slash == ld->path ? 1 : (size_t)(slash - ld->path);
+    char *dir = strndup(ld->path, n);
+    if (dir == NULL) {
+        snprintf(ld->err, ld->errlen, "%s: out of memory", ld->path);
+        return -1;
+    }
+    config_set_include_dir(lc, dir);
+    free(dir);
+    return 0;
+}
+
+/* parse_text - TEXT through libconfig into LC, with its error reported as
+ * "FILE:LINE: syntax error: ...". */
+static int parse_text(struct loader *ld, config_t *lc, const char *text)
+{
+    unsigned open_line = unterminated(text);
+    if (open_line) {
+        snprintf(ld->err, ld->errlen, "%s:%u: syntax error: string or comment never ends",
+                 ld->path, open_line);
+        return -1;
+    }
+    if (set_include_dir(ld, lc) < 0)
+        return -1;
+    if (config_read_string(lc, text) == CONFIG_TRUE)
+        return 0;
+    const char *file = config_error_file(lc);
+    snprintf(ld->err, ld->errlen, "%s:%d: %s%s", file ? file : ld->path, config_error_line(lc),
+             config_error_type(lc) == CONFIG_ERR_PARSE ? "syntax error: " : "",
+             config_error_text(lc) ? config_error_text(lc) : "cannot read");
+    return -1;
+}
+
+/* config_new - an empty configuration holding the defaults of config.h. */
+static struct config *config_new(const char *path)
+{
+    struct config *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL)
+        return NULL;
+    cfg->path = strdup(path);
+    cfg->relay_clients = ipset_new();
+    if (cfg->path == NULL || cfg->relay_clients == NULL) {
+        config_free(cfg);
+        return NULL;
+    }
+    cfg->limits = (struct config_limits){.max_message_size = 25 * 1024 * 1024,
+                                         .max_recipients = 100,
+                                         .max_errors = 10,
+                                         .max_connections = 1000,
+                                         .command_timeout = 300,
+                                         .data_timeout = 180,
+                                         .data_end_timeout = 600,
+                                         .bare_lf = BARE_LF_REJECT};
+    cfg->queue = (struct config_queue){
+        .retry_initial = 300, .retry_max = 3600, .lifetime = 5 * 86400, .group_commit_max = 64};
+    return cfg;
+}
+
+/* config_load - read, parse and validate PATH. */
+struct config *config_load(const char *path, char *err, size_t errlen)
+{
+    struct loader ld = {.path = path, .err = err, .errlen = errlen};
+    config_t lc;
+    if (errlen > 0)
+        err[0] = '\0';
+    char *text = read_all(&ld);
+    if (text == NULL)
+        return NULL;
+    if ((ld.cfg = config_new(path)) == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        free(text);
+        return NULL;
+    }
+    config_init(&lc);
+    int rc = parse_text(&ld, &lc, text);
+    if (rc == 0)
+        rc = load_root(&ld, config_root_setting(&lc));
+    config_destroy(&lc);
+    free(text);
+    free(ld.gb);
+    if (rc < 0) {
+        config_free(ld.cfg);
+        return NULL;
+    }
+    return ld.cfg;
+}
+
+/* free_strings - an array of N strings and the array. */
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* config_free - release CFG and everything it owns; NULL is allowed. */
+void config_free(struct config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; cfg->listeners && i < cfg->n_listeners; i++) {
+        free(cfg->listeners[i].name);
+        free(cfg->listeners[i].address);
+    }
+    free(cfg->listeners);
+    for (size_t i = 0; cfg->groups && i < cfg->n_groups; i++) {
+        free(cfg->groups[i].name);
+        ipset_free(cfg->groups[i].set);
+    }
+    free(cfg->groups);
+    ipset_free(cfg->relay_clients);
+    free_strings(cfg->dns_servers, cfg->n_dns_servers);
+    free_strings(cfg->warnings, cfg->n_warnings);
+    free(cfg->path);
+    free(cfg->hostname);
+    free(cfg->state_dir);
+    free(cfg->user);
+    free(cfg->log_file);
+    free(cfg->tls_certificate);
+    free(cfg->tls_key);
+    free(cfg);
+}
+
+/* config_group - the IP group called NAME, or NULL. */
+const struct ip_group *config_group(const struct config *cfg, const char *name)
+{
+    int i = group_index(cfg, name);
+    return i < 0 ? NULL : &cfg->groups[i];
+}

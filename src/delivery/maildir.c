@@ -1,0 +1,165 @@
+/* delivery/maildir - local delivery into Maildir.
+ *
+ * Durability: the file is fsync'd in tmp/ before it is linked into new/,
+ * and new/ is fsync'd after, so a delivery reported as done survives a
+ * crash; a crash before that leaves the recipient queued, to be delivered
+ * again (twice at worst, never lost). */
+#include "delivery/maildir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* safe_part - a path component an address may produce: no '/', not
+ * starting with '.', no control characters. */
+static int safe_part(const char *s, size_t n)
+{
+    if (n == 0 || s[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '/' || (unsigned char)s[i] < 0x20)
+            return 0;
+    return 1;
+}
+
+int maildir_path(const char *base, const char *address, char *buf, size_t len)
+{
+    const char *at = strrchr(address, '@');
+    if (at == NULL || !safe_part(address, (size_t)(at - address)) ||
+        !safe_part(at + 1, strlen(at + 1)))
+        return -1;
+    int n = snprintf(buf, len, "%s/mail/%s/%.*s/Maildir", base, at + 1, (int)(at - address),
+                     address);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* mkdirs - mkdir -p for PATH. */
+static int mkdirs(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+        return -1;
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int ensure_maildir(const char *dir)
+{
+    char sub[4200];
+    static const char *const parts[] = {"tmp", "new", "cur"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(sub, sizeof sub, "%s/%s", dir, parts[i]);
+        if (mkdirs(sub) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int copy_message(int fd, const char *address, const char *sender, maildir_read_fn read,
+                        void *ctx, size_t *size)
+{
+    char head[700];
+    int n = snprintf(head, sizeof head, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender,
+                     address);
+    if (n < 0 || (size_t)n >= sizeof head || write_all(fd, head, (size_t)n) < 0)
+        return -1;
+    *size = (size_t)n;
+    char buf[65536];
+    for (size_t off = 0;;) {
+        long r = read(ctx, off, buf, sizeof buf);
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return 0;
+        if (write_all(fd, buf, (size_t)r) < 0)
+            return -1;
+        off += (size_t)r;
+        *size += (size_t)r;
+    }
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int maildir_deliver(const char *base, const char *address, const char *sender,
+                    maildir_read_fn read, void *ctx, char *err, size_t errlen)
+{
+    static atomic_uint seq;
+    char dir[4096], tmp[4400], new[4400], host[128] = "localhost";
+    if (maildir_path(base, address, dir, sizeof dir) < 0) {
+        snprintf(err, errlen, "address cannot name a mailbox directory");
+        return -1;
+    }
+    if (ensure_maildir(dir) < 0) {
+        snprintf(err, errlen, "%s: cannot create Maildir: %s", dir, strerror(errno));
+        return -1;
+    }
+    gethostname(host, sizeof host - 1);
+    for (char *h = host; *h; h++)
+        if (*h == '/' || *h == ':')
+            *h = '_';
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    unsigned q = seq++;
+    snprintf(tmp, sizeof tmp, "%s/tmp/%ld.M%ldP%dQ%u.%s", dir, (long)tv.tv_sec,
+             (long)tv.tv_usec, (int)getpid(), q, host);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
+        return -1;
+    }
+    size_t size = 0;
+    if (copy_message(fd, address, sender, read, ctx, &size) < 0 || fsync(fd) < 0) {
+        snprintf(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    close(fd);
+    snprintf(new, sizeof new, "%s/new/%ld.M%ldP%dQ%u.%s,S=%zu", dir, (long)tv.tv_sec,
+             (long)tv.tv_usec, (int)getpid(), q, host, size);
+    if (rename(tmp, new) < 0) {
+        snprintf(err, errlen, "%s: cannot move into new/: %s", new, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    snprintf(tmp, sizeof tmp, "%s/new", dir);
+    if (fsync_dir(tmp) < 0) {
+        snprintf(err, errlen, "%s: fsync failed: %s", tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,168 @@
+/* queue/envelope - recipients of a message and its insertion in the store. */
+#include "queue/envelope.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int envelope_add_rcpt(struct envelope *env, const char *address, const char *orig, bool local)
+{
+    for (size_t i = 0; i < env->n_rcpts; i++)
+        if (strcmp(env->rcpts[i].address, address) == 0)
+            return 0;
+    if (env->n_rcpts == env->cap_rcpts) {
+        size_t cap = env->cap_rcpts ? env->cap_rcpts * 2 : 4;
+        struct envelope_rcpt *r = realloc(env->rcpts, cap * sizeof *r);
+        if (r == NULL)
+            return -1;
+        env->rcpts = r;
+        env->cap_rcpts = cap;
+    }
+    struct envelope_rcpt *r = &env->rcpts[env->n_rcpts];
+    r->address = strdup(address);
+    r->orig = strdup(orig);
+    r->local = local;
+    if (r->address == NULL || r->orig == NULL) {
+        free(r->address);
+        free(r->orig);
+        return -1;
+    }
+    env->n_rcpts++;
+    return 1;
+}
+
+void envelope_clear(struct envelope *env)
+{
+    char **fields[] = {&env->sender,      &env->auth_user, &env->client_ip, &env->helo,
+                       &env->tls,         &env->listener,  &env->header_from,
+                       &env->subject,     &env->message_id, &env->trace};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        free(*fields[i]);
+        *fields[i] = NULL;
+    }
+    for (size_t i = 0; i < env->n_rcpts; i++) {
+        free(env->rcpts[i].address);
+        free(env->rcpts[i].orig);
+    }
+    env->n_rcpts = 0;
+    env->body = NULL;
+}
+
+size_t envelope_size(const struct envelope *env)
+{
+    return (env->trace ? strlen(env->trace) : 0) + (env->body ? spool_size(env->body) : 0);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static int fail(sqlite3 *db, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return -1;
+}
+
+static int insert_message(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO messages(id, created, size, sender, auth_user, client_ip,"
+                           " client_port, helo, tls, listener, header_from, subject, message_id)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(db, st, "insert message", err, errlen);
+    bind_text(st, 1, env->id);
+    sqlite3_bind_int64(st, 2, env->created);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)envelope_size(env));
+    bind_text(st, 4, env->sender ? env->sender : "");
+    bind_text(st, 5, env->auth_user);
+    bind_text(st, 6, env->client_ip);
+    sqlite3_bind_int(st, 7, env->client_port);
+    bind_text(st, 8, env->helo);
+    bind_text(st, 9, env->tls);
+    bind_text(st, 10, env->listener);
+    bind_text(st, 11, env->header_from);
+    bind_text(st, 12, env->subject);
+    bind_text(st, 13, env->message_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, "insert message", err, errlen);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO recipients(message, address, orig, local, state, next_try,"
+                           " updated) VALUES(?,?,?,?,'queued',?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(db, st, "insert recipient", err, errlen);
+    for (size_t i = 0; i < env->n_rcpts; i++) {
+        sqlite3_reset(st);
+        bind_text(st, 1, env->id);
+        bind_text(st, 2, env->rcpts[i].address);
+        bind_text(st, 3, env->rcpts[i].orig);
+        sqlite3_bind_int(st, 4, env->rcpts[i].local);
+        sqlite3_bind_int64(st, 5, env->created);
+        sqlite3_bind_int64(st, 6, env->created);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            return fail(db, st, "insert recipient", err, errlen);
+    }
+    sqlite3_finalize(st);
+    return 0;
+}
+
+/* insert_body - a zeroblob of the final size, then filled by incremental
+ * blob I/O in chunks, so the body is never copied whole into memory. */
+static int insert_body(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    size_t trace_len = env->trace ? strlen(env->trace) : 0;
+    size_t size = envelope_size(env);
+    if (sqlite3_prepare_v2(db, "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))", -1,
+                           &st, NULL) != SQLITE_OK)
+        return fail(db, st, "insert body", err, errlen);
+    bind_text(st, 1, env->id);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, st, "insert body", err, errlen);
+    sqlite3_finalize(st);
+
+    sqlite3_blob *blob = NULL;
+    if (sqlite3_blob_open(db, "main", "bodies", "data", sqlite3_last_insert_rowid(db), 1,
+                          &blob) != SQLITE_OK)
+        return fail(db, NULL, "open body blob", err, errlen);
+    int rc = trace_len ? sqlite3_blob_write(blob, env->trace, (int)trace_len, 0) : SQLITE_OK;
+    char buf[65536];
+    size_t off = 0;
+    while (rc == SQLITE_OK && env->body) {
+        long n = spool_read(env->body, off, buf, sizeof buf);
+        if (n < 0) {
+            sqlite3_blob_close(blob);
+            snprintf(err, errlen, "read spool: I/O error");
+            return -1;
+        }
+        if (n == 0)
+            break;
+        rc = sqlite3_blob_write(blob, buf, (int)n, (int)(trace_len + off));
+        off += (size_t)n;
+    }
+    if (sqlite3_blob_close(blob) != SQLITE_OK || rc != SQLITE_OK)
+        return fail(db, NULL, "write body blob", err, errlen);
+    return 0;
+}
+
+int envelope_store(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+{
+    if (insert_message(db, env, err, errlen) < 0 || insert_recipients(db, env, err, errlen) < 0 ||
+        insert_body(db, env, err, errlen) < 0)
+        return -1;
+    return 0;
+}

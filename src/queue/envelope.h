@@ -1,0 +1,52 @@
+/* queue/envelope - who sent a message and to whom: the facts an admin (or
+ * the detector) needs to answer "whose account is this?", and the one
+ * transaction that makes envelope and body durable together. */
+#ifndef FLOODGATE_QUEUE_ENVELOPE_H
+#define FLOODGATE_QUEUE_ENVELOPE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "queue/spool.h"
+
+struct envelope_rcpt {
+    char *address; /* final destination, lowercased domain */
+    char *orig;    /* as given in RCPT TO */
+    bool local;    /* delivered to a Maildir here */
+};
+
+struct envelope {
+    char id[17];
+    time_t created;
+    char *sender;  /* "" for the null reverse-path */
+    char *auth_user;
+    char *client_ip;
+    int client_port;
+    char *helo;
+    char *tls;     /* "TLSv1.3 TLS_AES_128_GCM_SHA256" or NULL */
+    char *listener;
+    char *header_from;
+    char *subject;
+    char *message_id;
+    char *trace;   /* the Received: header written before the body */
+    struct envelope_rcpt *rcpts;
+    size_t n_rcpts;
+    size_t cap_rcpts;
+    const struct spool *body;
+};
+
+/* envelope_add_rcpt - append a recipient unless it is already there;
+ * returns 1 added, 0 duplicate, -1 out of memory. */
+int envelope_add_rcpt(struct envelope *env, const char *address, const char *orig, bool local);
+/* envelope_clear - free the fields and recipients, ready for reuse. */
+void envelope_clear(struct envelope *env);
+/* envelope_size - octets that will be stored: trace header plus body. */
+size_t envelope_size(const struct envelope *env);
+
+/* envelope_store - insert message, recipients and body in DB.  Runs inside
+ * a transaction the caller commits (see committer.h).  -1 with ERR set. */
+int envelope_store(sqlite3 *db, const struct envelope *env, char *err, size_t errlen);
+
+#endif

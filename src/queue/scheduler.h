@@ -1,0 +1,21 @@
+/* queue/scheduler - picks recipients that are due and hands them to
+ * delivery; records each attempt's outcome through the committer. */
+#ifndef FLOODGATE_QUEUE_SCHEDULER_H
+#define FLOODGATE_QUEUE_SCHEDULER_H
+
+#include "smtp/server.h"
+
+struct scheduler;
+
+struct scheduler *scheduler_new(struct smtp_server *srv);
+/* scheduler_kick - look for due work soon (after a message was queued). */
+void scheduler_kick(struct scheduler *sch);
+/* scheduler_busy - deliveries in flight (shutdown waits for them). */
+unsigned scheduler_busy(const struct scheduler *sch);
+void scheduler_free(struct scheduler *sch);
+
+/* scheduler_backoff - seconds to wait after ATTEMPTS failed attempts:
+ * retry_initial, doubling, capped at retry_max. */
+unsigned scheduler_backoff(const struct config_queue *q, unsigned attempts);
+
+#endif

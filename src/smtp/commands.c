@@ -1,0 +1,392 @@
+/* smtp/commands - the command table of the SMTP server (RFC 5321 4.1).
+ * Each row pairs a verb with a check, which refuses out-of-sequence or
+ * forbidden commands before anything happens, and a proceed function, which
+ * does the work.  Adding a command is adding a row. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts/accounts.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "policy/relay.h"
+#include "smtp/session_internal.h"
+
+struct command_entry {
+    enum smtp_verb verb;
+    bool (*check)(struct smtp_session *s, const struct smtp_command *c);
+    void (*proceed)(struct smtp_session *s, const struct smtp_command *c);
+};
+
+static bool in_transaction(const struct smtp_session *s)
+{
+    return s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT;
+}
+
+bool smtp_auth_offered(const struct smtp_session *s)
+{
+    /* RFC 4954 4: never ask for a password over plaintext unless the
+     * admin explicitly allowed it for this listener. */
+    return s->lc->auth != AUTH_MODE_OFF && s->auth_user == NULL &&
+           (s->tls || s->lc->plaintext_auth);
+}
+
+/* ---- checks ---- */
+
+static bool check_any(struct smtp_session *s, const struct smtp_command *c)
+{
+    return true;
+}
+
+static bool check_no_args(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (c->args_len == 0)
+        return true;
+    smtp_reply(s, "501 5.5.4 Syntax: %s takes no arguments", smtp_verb_name(c->verb));
+    return false;
+}
+
+static bool check_helo(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (c->args_len > 0 && c->args_len < sizeof s->helo)
+        return true;
+    smtp_reply(s, "501 5.5.4 Syntax: %s hostname", smtp_verb_name(c->verb));
+    return false;
+}
+
+static bool check_mail(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (s->state == SMTP_STATE_CONNECTED) {
+        smtp_reply(s, "503 5.5.1 Send HELO or EHLO first");
+        return false;
+    }
+    if (in_transaction(s)) {
+        smtp_reply(s, "503 5.5.1 Nested MAIL command");
+        return false;
+    }
+    if (s->lc->auth == AUTH_MODE_REQUIRED && s->auth_user == NULL) {
+        smtp_reply(s, "530 5.7.0 Authentication required");
+        return false;
+    }
+    return true;
+}
+
+static bool check_rcpt(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (in_transaction(s))
+        return true;
+    smtp_reply(s, "503 5.5.1 Need MAIL command first");
+    return false;
+}
+
+static bool check_data(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (s->state != SMTP_STATE_RCPT) {
+        smtp_reply(s, s->state == SMTP_STATE_MAIL ? "503 5.5.1 Need RCPT command first"
+                                                  : "503 5.5.1 Need MAIL command first");
+        return false;
+    }
+    return check_no_args(s, c);
+}
+
+static bool check_starttls(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (s->lc->tls != TLS_MODE_STARTTLS || s->srv->ssl_ctx == NULL) {
+        smtp_reply(s, "502 5.5.1 STARTTLS not available on this port");
+        return false;
+    }
+    if (s->tls) {
+        smtp_reply(s, "503 5.5.1 TLS already active");
+        return false;
+    }
+    if (in_transaction(s)) {
+        smtp_reply(s, "503 5.5.1 STARTTLS not permitted during a mail transaction");
+        return false;
+    }
+    return check_no_args(s, c);
+}
+
+static bool check_auth(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (s->lc->auth == AUTH_MODE_OFF) {
+        smtp_reply(s, "503 5.5.1 AUTH not available on this port");
+        return false;
+    }
+    if (!s->esmtp) {
+        smtp_reply(s, "503 5.5.1 Send EHLO first");
+        return false;
+    }
+    if (s->auth_user) {
+        smtp_reply(s, "503 5.5.1 Already authenticated");
+        return false;
+    }
+    if (in_transaction(s)) {
+        smtp_reply(s, "503 5.5.1 AUTH not permitted during a mail transaction");
+        return false;
+    }
+    if (!smtp_auth_offered(s)) {
+        smtp_reply(s, "538 5.7.11 Encryption required for requested authentication mechanism");
+        return false;
+    }
+    return true;
+}
+
+/* ---- proceed ---- */
+
+void smtp_commands_ehlo_reply(struct smtp_session *s)
+{
+    smtp_reply(s, "250-%s Hello %s [%s]", s->cfg->hostname, s->helo, s->ip);
+    smtp_reply(s, "250-PIPELINING");
+    smtp_reply(s, "250-SIZE %zu", s->cfg->limits.max_message_size);
+    smtp_reply(s, "250-8BITMIME");
+    smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+    if (s->lc->tls == TLS_MODE_STARTTLS && !s->tls && s->srv->ssl_ctx)
+        smtp_reply(s, "250-STARTTLS");
+    if (smtp_auth_offered(s))
+        smtp_reply(s, "250-AUTH PLAIN LOGIN");
+    smtp_reply(s, "250 SMTPUTF8");
+}
+
+/* copy_helo - keep the HELO name printable: it goes into logs and Received:. */
+static void copy_helo(struct smtp_session *s, const struct smtp_command *c)
+{
+    size_t n = c->args_len < sizeof s->helo - 1 ? c->args_len : sizeof s->helo - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)c->args[i];
+        s->helo[i] = (ch > 0x20 && ch < 0x7f && ch != '(' && ch != ')') ? (char)ch : '_';
+    }
+    s->helo[n] = '\0';
+}
+
+static void proceed_helo(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_session_reset_transaction(s);
+    copy_helo(s, c);
+    s->state = SMTP_STATE_HELO;
+    s->esmtp = c->verb == SMTP_VERB_EHLO;
+    if (s->esmtp)
+        smtp_commands_ehlo_reply(s);
+    else
+        smtp_reply(s, "250 %s", s->cfg->hostname);
+}
+
+static void reply_address_error(struct smtp_session *s, enum address_status st, bool sender)
+{
+    switch (st) {
+    case ADDRESS_SOURCE_ROUTE:
+        smtp_reply(s, "553 5.7.1 Source routes are not accepted");
+        break;
+    case ADDRESS_NEEDS_UTF8:
+        smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+        break;
+    case ADDRESS_TOO_LONG:
+        smtp_reply(s, "501 %s Address too long", sender ? "5.1.7" : "5.1.3");
+        break;
+    default:
+        smtp_reply(s, "501 %s Bad %s address syntax", sender ? "5.1.7" : "5.1.3",
+                   sender ? "sender" : "recipient");
+    }
+}
+
+static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
+{
+    enum address_status as = ADDRESS_OK;
+    switch (smtp_parse_mail(c->args, c->args_len, &s->mail, &as)) {
+    case SMTP_PARAM_OK:
+        break;
+    case SMTP_PARAM_UNKNOWN:
+        smtp_reply(s, "555 5.5.4 MAIL parameter not recognized");
+        return;
+    case SMTP_PARAM_ADDRESS:
+        reply_address_error(s, as, true);
+        return;
+    default:
+        smtp_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+        return;
+    }
+    /* RFC 1870 6.1: refuse early when the announced size is too big. */
+    if (s->mail.size > s->cfg->limits.max_message_size) {
+        smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size (%zu)",
+                   s->cfg->limits.max_message_size);
+        return;
+    }
+    char from[ADDRESS_PATH_MAX + 8];
+    address_format(&s->mail.from, from, sizeof from);
+    if ((s->env.sender = strdup(from)) == NULL) {
+        smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+        return;
+    }
+    s->state = SMTP_STATE_MAIL;
+    smtp_reply(s, "250 2.1.0 Ok");
+}
+
+/* rcpt_accept_local - add the user or every target of the alias. */
+static bool rcpt_accept_local(struct smtp_session *s, const struct accounts_target *t, size_t n,
+                              const char *orig)
+{
+    for (size_t i = 0; i < n; i++)
+        if (envelope_add_rcpt(&s->env, t[i].address, orig, t[i].local) < 0)
+            return false;
+    return true;
+}
+
+static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
+{
+    char addr[ADDRESS_PATH_MAX + 8];
+    address_format(to, addr, sizeof addr);
+    struct relay_facts f = {.authenticated = s->auth_user != NULL,
+                            .client_trusted = s->trusted,
+                            .address_literal = to->literal};
+    static struct accounts_target targets[ALIAS_TARGETS_MAX];
+    size_t n = 0;
+    if (!to->literal && (f.domain_local = accounts_domain_is_local(s->srv->db, to->domain))) {
+        char key[ADDRESS_PATH_MAX + 8];
+        str_copy(key, addr, sizeof key);
+        enum accounts_rcpt_kind kind =
+            accounts_resolve(s->srv->db, str_lower(key), targets, ALIAS_TARGETS_MAX, &n);
+        if (kind == ACCOUNTS_RCPT_ERROR) {
+            smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", orig);
+            return;
+        }
+        f.recipient_known = kind != ACCOUNTS_RCPT_UNKNOWN && n > 0;
+    }
+    bool ok = true;
+    switch (policy_relay_decide(&f)) {
+    case RELAY_ACCEPT_LOCAL:
+        ok = rcpt_accept_local(s, targets, n, orig);
+        break;
+    case RELAY_ACCEPT_REMOTE:
+        ok = envelope_add_rcpt(&s->env, addr, orig, false) >= 0;
+        break;
+    case RELAY_UNKNOWN_USER:
+        smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", orig);
+        return;
+    case RELAY_LITERAL_DENIED:
+        smtp_reply(s, "550 5.7.1 <%s>: Address literals are not accepted", orig);
+        return;
+    case RELAY_DENIED:
+        smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", orig);
+        return;
+    }
+    if (!ok) {
+        smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+        return;
+    }
+    s->rcpt_count++;
+    s->state = SMTP_STATE_RCPT;
+    smtp_reply(s, "250 2.1.5 Ok");
+}
+
+static void proceed_rcpt(struct smtp_session *s, const struct smtp_command *c)
+{
+    struct smtp_rcpt_args a;
+    enum address_status as = ADDRESS_OK;
+    switch (smtp_parse_rcpt(c->args, c->args_len, s->mail.smtputf8, &a, &as)) {
+    case SMTP_PARAM_OK:
+        break;
+    case SMTP_PARAM_UNKNOWN:
+        smtp_reply(s, "555 5.5.4 RCPT parameter not recognized");
+        return;
+    case SMTP_PARAM_ADDRESS:
+        reply_address_error(s, as, false);
+        return;
+    default:
+        smtp_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+        return;
+    }
+    if (s->rcpt_count >= s->cfg->limits.max_recipients) {
+        smtp_reply(s, "452 4.5.3 Too many recipients");
+        return;
+    }
+    /* RFC 5321 4.5.1: <postmaster> without a domain means ours. */
+    if (a.to.domain[0] == '\0')
+        str_copy(a.to.domain, s->cfg->hostname, sizeof a.to.domain);
+    char orig[ADDRESS_PATH_MAX + 8];
+    address_format(&a.to, orig, sizeof orig);
+    rcpt_decide(s, &a.to, orig);
+}
+
+static void proceed_data(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_session_begin_data(s);
+}
+
+static void proceed_rset(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_session_reset_transaction(s);
+    smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void proceed_noop(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void proceed_quit(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_reply(s, "221 2.0.0 Bye");
+    smtp_session_close(s);
+}
+
+static void proceed_help(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT HELP VRFY%s%s",
+               s->lc->tls == TLS_MODE_STARTTLS ? " STARTTLS" : "",
+               s->lc->auth != AUTH_MODE_OFF ? " AUTH" : "");
+}
+
+/* proceed_vrfy - RFC 5321 3.5.3: 252 says nothing about whether a user
+ * exists, so VRFY cannot harvest addresses. */
+static void proceed_vrfy(struct smtp_session *s, const struct smtp_command *c)
+{
+    if (c->args_len == 0) {
+        smtp_reply(s, "501 5.5.4 Syntax: VRFY address");
+        return;
+    }
+    smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message and attempt delivery");
+}
+
+static void proceed_expn(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_reply(s, "502 5.5.1 EXPN not available");
+}
+
+static void proceed_starttls(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_session_starttls(s);
+}
+
+static void proceed_auth(struct smtp_session *s, const struct smtp_command *c)
+{
+    smtp_auth_start(s, c->args, c->args_len);
+}
+
+static const struct command_entry commands[] = {
+    {SMTP_VERB_HELO, check_helo, proceed_helo},
+    {SMTP_VERB_EHLO, check_helo, proceed_helo},
+    {SMTP_VERB_MAIL, check_mail, proceed_mail},
+    {SMTP_VERB_RCPT, check_rcpt, proceed_rcpt},
+    {SMTP_VERB_DATA, check_data, proceed_data},
+    {SMTP_VERB_RSET, check_no_args, proceed_rset},
+    {SMTP_VERB_NOOP, check_any, proceed_noop},
+    {SMTP_VERB_QUIT, check_no_args, proceed_quit},
+    {SMTP_VERB_HELP, check_any, proceed_help},
+    {SMTP_VERB_VRFY, check_any, proceed_vrfy},
+    {SMTP_VERB_EXPN, check_any, proceed_expn},
+    {SMTP_VERB_STARTTLS, check_starttls, proceed_starttls},
+    {SMTP_VERB_AUTH, check_auth, proceed_auth},
+};
+
+void smtp_commands_dispatch(struct smtp_session *s, const char *line, size_t len)
+{
+    struct smtp_command c;
+    smtp_command_split(line, len, &c);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (commands[i].verb != c.verb)
+            continue;
+        if (commands[i].check(s, &c))
+            commands[i].proceed(s, &c);
+        return;
+    }
+    smtp_reply(s, "500 5.5.1 Command unrecognized");
+}

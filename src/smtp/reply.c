@@ -1,0 +1,32 @@
+/* smtp/reply - write one reply to the client.  Replies are buffered in the
+ * bufferevent and flushed by libevent when the read callback returns, so a
+ * pipelined batch of commands gets its replies in one write. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <event2/buffer.h>
+
+#include "core/log.h"
+#include "smtp/session_internal.h"
+
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof line - 3)
+        n = (int)sizeof line - 3;
+    /* Every 5xx counts toward max_errors (a client stuck in errors is a
+     * client probing us). */
+    if (line[0] == '5')
+        s->errors++;
+    if (line[0] == '4' || line[0] == '5')
+        log_info("event=reject session=%lu ip=%s reply=%s", s->serial, s->ip, log_quote(line));
+    line[n++] = '\r';
+    line[n++] = '\n';
+    evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
+}

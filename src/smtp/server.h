@@ -1,0 +1,36 @@
+/* smtp/server - what every SMTP session shares: configuration, the store,
+ * the committer, worker threads and counters.  Owned by floodgated. */
+#ifndef FLOODGATE_SMTP_SERVER_H
+#define FLOODGATE_SMTP_SERVER_H
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/workers.h"
+#include "queue/committer.h"
+
+struct scheduler;
+struct smtp_session;
+
+struct smtp_server {
+    struct event_base *base;
+    struct config *cfg;      /* current; sessions keep the one they started with */
+    sqlite3 *db;             /* loop-thread connection: lookups and reads */
+    struct committer *committer;
+    struct worker_pool *workers;
+    struct scheduler *scheduler;
+    SSL_CTX *ssl_ctx;        /* NULL when no listener uses TLS */
+    bool stopping;           /* SIGTERM: no new sessions */
+    time_t started;
+    unsigned connections;    /* sessions open now */
+    unsigned long sessions_total;
+    unsigned long messages_accepted;
+    unsigned long messages_rejected;
+    struct smtp_session *sessions; /* every open session, for shutdown */
+};
+
+#endif

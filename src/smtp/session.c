@@ -1,0 +1,550 @@
+/* smtp/session - the life of one inbound connection: greeting, reading
+ * command lines under their length limits, the DATA phase, the hand-over of
+ * the message to the store, STARTTLS, timeouts and closing. */
+#include "smtp/session.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "queue/committer.h"
+#include "queue/scheduler.h"
+#include "smtp/header_scan.h"
+#include "smtp/session_internal.h"
+#include "smtp/tls.h"
+
+static void session_read_cb(struct bufferevent *bev, void *arg);
+static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* session_link - keep every session on the server's list for shutdown. */
+static void session_link(struct smtp_session *s)
+{
+    s->next = s->srv->sessions;
+    if (s->next)
+        s->next->prev = s;
+    s->srv->sessions = s;
+    s->srv->connections++;
+}
+
+static void session_unlink(struct smtp_session *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        s->srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    s->srv->connections--;
+}
+
+static void session_free(struct smtp_session *s)
+{
+    log_info("event=disconnect session=%lu ip=%s errors=%u", s->serial, s->ip, s->errors);
+    session_unlink(s);
+    bufferevent_free(s->bev);
+    envelope_clear(&s->env);
+    free(s->env.rcpts);
+    spool_free(&s->spool);
+    free(s->auth_user);
+    free(s);
+}
+
+/* session_drained - the last reply has left our buffer.  Under STARTTLS it
+ * may still sit, encrypted, in the socket stream below the TLS filter:
+ * wait for that to empty too, or the client never sees our 221. */
+static void session_drained_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtp_session *s = arg;
+    struct bufferevent *under = bufferevent_get_underlying(s->bev);
+    if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
+        s->close_polls++ < 200) {
+        struct timeval tv = {0, 10000};
+        event_base_once(s->srv->base, -1, EV_TIMEOUT, session_drained_cb, s, &tv);
+        return;
+    }
+    session_free(s);
+}
+
+static void session_write_cb(struct bufferevent *bev, void *arg)
+{
+    session_drained_cb(-1, 0, arg);
+}
+
+/* closing_event_cb - the peer went away while we were closing: free now,
+ * unless a drain poll is pending, which then frees at its next turn. */
+static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtp_session *s = arg;
+    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+    if (s->close_polls == 0)
+        session_free(s);
+    else
+        bufferevent_setcb(s->bev, NULL, NULL, NULL, s);
+}
+
+void smtp_session_close(struct smtp_session *s)
+{
+    s->closing = true;
+    s->state = SMTP_STATE_QUIT;
+    bufferevent_disable(s->bev, EV_READ);
+    if (s->wait != SMTP_WAIT_NONE)
+        return; /* freed when the store or auth answer comes back */
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+        session_drained_cb(-1, 0, s);
+        return;
+    }
+    bufferevent_setcb(s->bev, NULL, session_write_cb, closing_event_cb, s);
+}
+
+void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds)
+{
+    struct timeval tv = {.tv_sec = seconds, .tv_usec = 0};
+    bufferevent_set_timeouts(s->bev, seconds ? &tv : NULL, &tv);
+}
+
+void smtp_session_reset_transaction(struct smtp_session *s)
+{
+    envelope_clear(&s->env);
+    spool_reset(&s->spool);
+    memset(&s->mail, 0, sizeof s->mail);
+    s->rcpt_count = 0;
+    if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT ||
+        s->state == SMTP_STATE_BODY)
+        s->state = SMTP_STATE_HELO;
+}
+
+static bool too_many_errors(struct smtp_session *s)
+{
+    if (s->errors < s->cfg->limits.max_errors)
+        return false;
+    smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection", s->cfg->hostname);
+    smtp_session_close(s);
+    return true;
+}
+
+/* line_limit - RFC 5321 4.5.3.1.4 gives 512 octets; RFC 4954 4 lets an
+ * AUTH command or response run to 12288. */
+static size_t line_limit(struct smtp_session *s, struct evbuffer *in)
+{
+    if (s->state == SMTP_STATE_AUTH)
+        return SMTP_AUTH_LINE_MAX;
+    char head[5];
+    if (evbuffer_copyout(in, head, 5) == 5 && strncasecmp(head, "AUTH ", 5) == 0)
+        return SMTP_AUTH_LINE_MAX;
+    return SMTP_LINE_MAX;
+}
+
+/* take_line - the next complete command line without its CR LF, into LINE.
+ * Returns its length, -1 when there is no complete line yet, or -2 when the
+ * line was refused (and answered).  An over-long line is skipped to its end,
+ * never cut, so the client and we stay in step (as Postfix's smtpd_chat). */
+static long take_line(struct smtp_session *s, struct evbuffer *in, char *line)
+{
+    size_t limit = line_limit(s, in);
+    struct evbuffer_ptr lf = evbuffer_search(in, "\n", 1, NULL);
+    if (lf.pos < 0) {
+        size_t have = evbuffer_get_length(in);
+        if (have > limit || s->skipping) {
+            s->skipping = true;
+            evbuffer_drain(in, have);
+        }
+        return -1;
+    }
+    size_t len = (size_t)lf.pos + 1;
+    if (s->skipping || len > limit) {
+        s->skipping = false;
+        evbuffer_drain(in, len);
+        smtp_reply(s, "500 5.5.2 Line too long (limit %zu octets)", limit);
+        return -2;
+    }
+    evbuffer_remove(in, line, len);
+    /* RFC 5321 2.3.8: lines end in CR LF; a bare LF or CR is not one. */
+    if (len < 2 || line[len - 2] != '\r') {
+        smtp_reply(s, "500 5.5.2 Bare LF in command; lines must end with CR LF");
+        return -2;
+    }
+    len -= 2;
+    line[len] = '\0';
+    if (memchr(line, '\r', len) || memchr(line, '\0', len)) {
+        smtp_reply(s, "500 5.5.2 Bare CR or NUL in command");
+        return -2;
+    }
+    return (long)len;
+}
+
+static void read_commands(struct smtp_session *s, struct evbuffer *in)
+{
+    static char line[SMTP_AUTH_LINE_MAX + 1];
+    while (!s->closing && s->wait == SMTP_WAIT_NONE && s->state != SMTP_STATE_BODY &&
+           s->state != SMTP_STATE_TLS) {
+        long len = take_line(s, in, line);
+        if (len == -1)
+            return;
+        if (len >= 0) {
+            if (s->state == SMTP_STATE_AUTH)
+                smtp_auth_continue(s, line, (size_t)len);
+            else
+                smtp_commands_dispatch(s, line, (size_t)len);
+        }
+        if (too_many_errors(s))
+            return;
+    }
+}
+
+static void spool_emit(void *ctx, const char *p, size_t n)
+{
+    struct smtp_session *s = ctx;
+    spool_append(&s->spool, p, n);
+}
+
+void smtp_session_begin_data(struct smtp_session *s)
+{
+    s->state = SMTP_STATE_BODY;
+    spool_reset(&s->spool);
+    data_reader_init(&s->data, s->cfg->limits.bare_lf, s->cfg->limits.max_message_size,
+                     spool_emit, s);
+    smtp_session_set_timeout(s, s->cfg->limits.data_timeout);
+    smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void finish_data(struct smtp_session *s);
+
+/* read_data - feed the DATA decoder straight from libevent's buffers. */
+static void read_data(struct smtp_session *s, struct evbuffer *in)
+{
+    while (s->state == SMTP_STATE_BODY && evbuffer_get_length(in) > 0) {
+        struct evbuffer_iovec v;
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            return;
+        size_t used = data_reader_feed(&s->data, v.iov_base, v.iov_len);
+        evbuffer_drain(in, used);
+        if (s->data.done)
+            finish_data(s);
+    }
+}
+
+static void session_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct smtp_session *s = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (!s->closing && s->wait == SMTP_WAIT_NONE && evbuffer_get_length(in) > 0) {
+        size_t before = evbuffer_get_length(in);
+        enum smtp_state state = s->state;
+        if (s->state == SMTP_STATE_BODY)
+            read_data(s, in);
+        else
+            read_commands(s, in);
+        if (evbuffer_get_length(in) == before && s->state == state)
+            break; /* waiting for more input */
+    }
+}
+
+void smtp_session_resume(struct smtp_session *s)
+{
+    s->wait = SMTP_WAIT_NONE;
+    if (s->closing) {
+        smtp_session_close(s);
+        return;
+    }
+    if (s->srv->stopping) {
+        smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+        smtp_session_close(s);
+        return;
+    }
+    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    bufferevent_enable(s->bev, EV_READ);
+    session_read_cb(s->bev, s);
+}
+
+/* ---- the end of DATA and the hand-over to the store ---- */
+
+static const char *protocol_name(const struct smtp_session *s)
+{
+    /* RFC 3848: ESMTP, plus S for TLS and A for AUTH. */
+    static const char *names[2][2][2] = {{{"SMTP", "SMTP"}, {"SMTP", "SMTP"}},
+                                         {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}}};
+    return names[s->esmtp][s->tls][s->auth_user != NULL];
+}
+
+/* build_trace - the Received: header (RFC 5321 4.4).  The AUTH user is
+ * named only when the config asks for it: it is in the envelope anyway. */
+static char *build_trace(struct smtp_session *s)
+{
+    char date[64], tls[192] = "", auth[320] = "", rcpt[300] = "";
+    rfc5322_date(s->env.created, date, sizeof date);
+    if (s->tls)
+        snprintf(tls, sizeof tls, "\r\n\t(using %s)", s->tls_info);
+    if (s->auth_user && s->cfg->disclose_auth_user)
+        snprintf(auth, sizeof auth, "\r\n\t(authenticated as %s)", s->auth_user);
+    if (s->env.n_rcpts == 1)
+        snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", s->env.rcpts[0].orig);
+    char *trace = NULL;
+    if (asprintf(&trace, "Received: from %s ([%s])%s%s\r\n\tby %s (Floodgate) with %s id %s%s;\r\n\t%s\r\n",
+                 s->helo[0] ? s->helo : "unknown", s->ip, tls, auth, s->cfg->hostname,
+                 protocol_name(s), s->env.id, rcpt, date) < 0)
+        return NULL;
+    return trace;
+}
+
+static char *dup_or_null(const char *v)
+{
+    return v && *v ? strdup(v) : NULL;
+}
+
+static void fill_envelope(struct smtp_session *s)
+{
+    struct header_facts facts;
+    header_scan(s->spool.mem, s->spool.mem_len, &facts);
+    queue_id_new(s->env.id);
+    s->env.created = time(NULL);
+    s->env.auth_user = dup_or_null(s->auth_user);
+    s->env.client_ip = strdup(s->ip);
+    s->env.client_port = s->port;
+    s->env.helo = dup_or_null(s->helo);
+    s->env.tls = s->tls ? strdup(s->tls_info) : NULL;
+    s->env.listener = strdup(s->lc->name);
+    s->env.header_from = dup_or_null(facts.from);
+    s->env.subject = dup_or_null(facts.subject);
+    s->env.message_id = dup_or_null(facts.message_id);
+    s->env.trace = build_trace(s);
+    s->env.body = &s->spool;
+}
+
+static int store_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct smtp_session *s = arg;
+    return envelope_store(db, &s->env, err, errlen);
+}
+
+static void log_accepted(struct smtp_session *s)
+{
+    char rcpts[1024] = "";
+    size_t o = 0;
+    for (size_t i = 0; i < s->env.n_rcpts && o < sizeof rcpts; i++)
+        o += (size_t)snprintf(rcpts + o, sizeof rcpts - o, "%s%s", i ? "," : "",
+                              s->env.rcpts[i].address);
+    log_info("event=accepted qid=%s session=%lu from=<%s> rcpts=%s nrcpt=%zu size=%zu "
+             "auth_user=%s ip=%s listener=%s header_from=%s",
+             s->env.id, s->serial, s->env.sender, log_quote(rcpts), s->env.n_rcpts,
+             envelope_size(&s->env), log_quote(s->env.auth_user), s->ip, s->lc->name,
+             log_quote(s->env.header_from));
+}
+
+/* store_done - the store has answered.  Only now, with the transaction
+ * committed and fsync'd, do we take responsibility for the message: better
+ * to deliver twice than to lose mail, so a failure is a 4xx and the client
+ * keeps its copy. */
+static void store_done(void *arg, int status, const char *err)
+{
+    struct smtp_session *s = arg;
+    if (status == 0) {
+        s->srv->messages_accepted++;
+        log_accepted(s);
+        smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->env.id);
+        scheduler_kick(s->srv->scheduler);
+    } else {
+        log_warnx("event=store_error qid=%s session=%lu error=%s", s->env.id, s->serial,
+                  log_quote(err));
+        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+    }
+    smtp_session_reset_transaction(s);
+    smtp_session_resume(s);
+}
+
+static void finish_data(struct smtp_session *s)
+{
+    struct data_reader *d = &s->data;
+    s->state = SMTP_STATE_HELO;
+    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    if (d->bare_lf && d->mode == BARE_LF_REJECT) {
+        smtp_reply(s, "554 5.6.0 Message contains bare LF; lines must end with CR LF");
+    } else if (d->bare_cr && d->mode == BARE_LF_REJECT) {
+        smtp_reply(s, "554 5.6.0 Message contains bare CR; lines must end with CR LF");
+    } else if (d->too_big) {
+        smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size (%zu)",
+                   d->max_size);
+    } else if (s->spool.failed) {
+        log_warnx("event=spool_error session=%lu ip=%s", s->serial, s->ip);
+        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+    } else {
+        fill_envelope(s);
+        s->wait = SMTP_WAIT_STORE;
+        bufferevent_disable(s->bev, EV_READ);
+        smtp_session_set_timeout(s, 0);
+        committer_submit(s->srv->committer, store_apply, store_done, s);
+        return;
+    }
+    s->srv->messages_rejected++;
+    smtp_session_reset_transaction(s);
+}
+
+/* ---- TLS ---- */
+
+static void note_tls(struct smtp_session *s)
+{
+    SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+    if (ssl == NULL || s->tls)
+        return;
+    s->tls = true;
+    tls_describe(ssl, s->tls_info, sizeof s->tls_info);
+    log_info("event=tls session=%lu ip=%s tls=%s", s->serial, s->ip, log_quote(s->tls_info));
+}
+
+/* smtp_session_starttls - RFC 3207: after "220 Ready", the TLS handshake;
+ * whatever plaintext the client pipelined after STARTTLS is thrown away
+ * (it could otherwise be injected into the protected session). */
+void smtp_session_starttls(struct smtp_session *s)
+{
+    SSL *ssl = SSL_new(s->srv->ssl_ctx);
+    if (ssl == NULL) {
+        smtp_reply(s, "454 4.7.0 TLS not available due to temporary reason");
+        return;
+    }
+    smtp_reply(s, "220 2.0.0 Ready to start TLS");
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+    struct bufferevent *tls = bufferevent_openssl_filter_new(
+        s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
+        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (tls == NULL) {
+        SSL_free(ssl);
+        smtp_session_close(s);
+        return;
+    }
+    s->bev = tls;
+    s->state = SMTP_STATE_TLS;
+    /* RFC 3207 4.2: the client starts over with EHLO. */
+    s->esmtp = false;
+    s->helo[0] = '\0';
+    bufferevent_setcb(tls, session_read_cb, NULL, session_event_cb, s);
+    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    bufferevent_enable(tls, EV_READ | EV_WRITE);
+}
+
+static void session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct smtp_session *s = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        note_tls(s);
+        if (s->state == SMTP_STATE_TLS)
+            s->state = SMTP_STATE_CONNECTED;
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        log_info("event=timeout session=%lu ip=%s", s->serial, s->ip);
+        if (!s->closing) {
+            smtp_reply(s, "421 4.4.2 %s Timeout, closing connection", s->cfg->hostname);
+            smtp_session_close(s);
+            return;
+        }
+    }
+    if (what & BEV_EVENT_ERROR) {
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        if (e)
+            log_info("event=tls_error session=%lu ip=%s error=%s", s->serial, s->ip,
+                     log_quote(ERR_reason_error_string(e)));
+    }
+    /* EOF, error, or a timeout while closing: the peer is gone. */
+    if (s->wait != SMTP_WAIT_NONE) {
+        s->closing = true; /* freed when the pending answer comes back */
+        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    session_free(s);
+}
+
+/* ---- start and shutdown ---- */
+
+static bool session_setup_io(struct smtp_session *s, evutil_socket_t fd)
+{
+    struct event_base *base = s->srv->base;
+    if (s->lc->tls == TLS_MODE_IMPLICIT) {
+        SSL *ssl = SSL_new(s->srv->ssl_ctx);
+        if (ssl == NULL)
+            return false;
+        s->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        if (s->bev == NULL)
+            SSL_free(ssl);
+    } else {
+        s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    }
+    if (s->bev == NULL)
+        return false;
+    bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
+    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    return true;
+}
+
+static void describe_peer(struct smtp_session *s, const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+        if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+            inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], s->ip, sizeof s->ip);
+        else
+            inet_ntop(AF_INET6, &a6->sin6_addr, s->ip, sizeof s->ip);
+        s->port = ntohs(a6->sin6_port);
+    } else {
+        const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &a4->sin_addr, s->ip, sizeof s->ip);
+        s->port = ntohs(a4->sin_port);
+    }
+}
+
+void smtp_session_start(struct smtp_server *srv, const struct listener_config *lc,
+                        evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen)
+{
+    struct smtp_session *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        evutil_closesocket(fd);
+        log_warnx("event=session_error error=out_of_memory");
+        return;
+    }
+    s->srv = srv;
+    s->cfg = srv->cfg;
+    s->lc = lc;
+    s->serial = ++srv->sessions_total;
+    memcpy(&s->sa, sa, salen < sizeof s->sa ? salen : sizeof s->sa);
+    describe_peer(s, sa);
+    s->trusted = ipset_contains(s->cfg->relay_clients, sa);
+    spool_init(&s->spool, ".");
+    if (!session_setup_io(s, fd)) {
+        evutil_closesocket(fd);
+        free(s);
+        log_warnx("event=session_error error=cannot_create_stream");
+        return;
+    }
+    session_link(s);
+    log_info("event=connect session=%lu ip=%s port=%d listener=%s", s->serial, s->ip, s->port,
+             lc->name);
+    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    if (srv->stopping) {
+        smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+        smtp_session_close(s);
+    } else if (srv->connections > s->cfg->limits.max_connections) {
+        smtp_reply(s, "421 4.7.0 %s Too many connections, try again later", s->cfg->hostname);
+        smtp_session_close(s);
+    } else {
+        smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
+    }
+}
+
+void smtp_session_shutdown_all(struct smtp_server *srv)
+{
+    for (struct smtp_session *s = srv->sessions, *next; s; s = next) {
+        next = s->next;
+        if (s->closing || s->wait != SMTP_WAIT_NONE || s->state == SMTP_STATE_BODY)
+            continue; /* let the message in flight finish; closed after its reply */
+        smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+        smtp_session_close(s);
+    }
+}

@@ -1,0 +1,91 @@
+/* smtp/session_internal - the session structure shared by session.c (I/O),
+ * commands.c (the command table) and auth.c (SMTP AUTH).  Not for other rooms. */
+#ifndef FLOODGATE_SMTP_SESSION_INTERNAL_H
+#define FLOODGATE_SMTP_SESSION_INTERNAL_H
+
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+#include "smtp/command.h"
+#include "smtp/data_reader.h"
+#include "smtp/server.h"
+#include "queue/envelope.h"
+#include "queue/spool.h"
+
+/* The session states, after OpenSMTPD's: a command's check function looks
+ * at the state before anything happens. */
+enum smtp_state {
+    SMTP_STATE_CONNECTED, /* greeting sent, no HELO/EHLO yet */
+    SMTP_STATE_HELO,      /* ready for MAIL */
+    SMTP_STATE_MAIL,      /* MAIL accepted, collecting RCPT */
+    SMTP_STATE_RCPT,      /* at least one RCPT accepted */
+    SMTP_STATE_BODY,      /* reading DATA content */
+    SMTP_STATE_AUTH,      /* in an AUTH exchange (334 sent) */
+    SMTP_STATE_TLS,       /* STARTTLS handshake running */
+    SMTP_STATE_QUIT,      /* closing after the last reply is flushed */
+};
+
+/* What the session is waiting for; input is not read meanwhile. */
+enum smtp_wait { SMTP_WAIT_NONE, SMTP_WAIT_STORE, SMTP_WAIT_AUTH };
+
+enum auth_step { AUTH_STEP_PLAIN, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
+
+struct smtp_session {
+    struct smtp_server *srv;
+    const struct config *cfg;
+    const struct listener_config *lc;
+    struct bufferevent *bev;
+    struct smtp_session *next, *prev; /* srv->sessions */
+    unsigned long serial;             /* session number for log lines */
+
+    char ip[INET6_ADDRSTRLEN];
+    int port;
+    struct sockaddr_storage sa;
+    bool trusted;                    /* client IP in relay.allow_groups */
+
+    enum smtp_state state;
+    enum smtp_wait wait;
+    bool esmtp;
+    bool tls;
+    char tls_info[128];
+    char helo[256];
+    char *auth_user;
+    unsigned errors;
+    bool skipping;                   /* discarding the rest of an over-long line */
+    bool closing;
+    unsigned close_polls;            /* waits for the TLS stream to drain */
+
+    /* AUTH exchange in progress */
+    enum auth_step auth_step;
+    char auth_login_user[256];
+
+    /* current transaction */
+    struct smtp_mail_args mail;
+    struct envelope env;
+    unsigned rcpt_count;
+    struct data_reader data;
+    struct spool spool;
+};
+
+/* reply.c */
+void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* session.c */
+void smtp_session_close(struct smtp_session *s);
+void smtp_session_resume(struct smtp_session *s);
+void smtp_session_reset_transaction(struct smtp_session *s);
+void smtp_session_begin_data(struct smtp_session *s);
+void smtp_session_starttls(struct smtp_session *s);
+void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds);
+
+/* commands.c */
+void smtp_commands_dispatch(struct smtp_session *s, const char *line, size_t len);
+void smtp_commands_ehlo_reply(struct smtp_session *s);
+bool smtp_auth_offered(const struct smtp_session *s);
+
+/* auth.c */
+void smtp_auth_start(struct smtp_session *s, const char *args, size_t len);
+void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
+
+#endif

@@ -1,0 +1,311 @@
+/* tests/unit/test_ipset - unit tests of core/ipset (room: tests): every
+ * entry form, IPv4-mapped matching, bad entries and breadth classification. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "core/ipset.h"
+
+/* add_ok - add ENTRY to SET, which must succeed; returns its breadth. */
+static enum ipset_breadth add_ok(struct ipset *set, const char *entry)
+{
+    char err[256] = "";
+    enum ipset_breadth b = IPSET_BREADTH_OK;
+    int rc = ipset_add(set, entry, &b, err, sizeof(err));
+    if (rc != 0)
+        print_error("ipset_add(\"%s\") failed: %s\n", entry, err);
+    assert_int_equal(rc, 0);
+    return b;
+}
+
+/* breadth_of - the breadth of ENTRY alone. */
+static enum ipset_breadth breadth_of(const char *entry)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    enum ipset_breadth b = add_ok(set, entry);
+    ipset_free(set);
+    return b;
+}
+
+/* test_single_v4 - one IPv4 address matches itself only. */
+static void test_single_v4(void **state)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    assert_int_equal(add_ok(set, "192.0.2.1"), IPSET_BREADTH_OK);
+    assert_true(ipset_contains_str(set, "192.0.2.1"));
+    assert_false(ipset_contains_str(set, "192.0.2.2"));
+    assert_false(ipset_contains_str(set, "192.0.2.0"));
+    assert_int_equal(ipset_count(set), 1);
+    ipset_free(set);
+}
+
+/* test_cidr_v4 - a network covers its first and last address, with host bits masked. */
+static void test_cidr_v4(void **state)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    add_ok(set, "192.168.1.5/24");
+    assert_true(ipset_contains_str(set, "192.168.1.0"));
+    assert_true(ipset_contains_str(set, "192.168.1.255"));
+    assert_false(ipset_contains_str(set, "192.168.2.0"));
+    assert_false(ipset_contains_str(set, "192.168.0.255"));
+    add_ok(set, "10.1.2.3/32");
+    assert_true(ipset_contains_str(set, "10.1.2.3"));
+    assert_false(ipset_contains_str(set, "10.1.2.4"));
+    ipset_free(set);
+}
+
+/* test_range_v4 - a range includes both ends. */
+static void test_range_v4(void **state)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    add_ok(set, "10.0.0.1-10.0.0.50");
+    assert_true(ipset_contains_str(set, "10.0.0.1"));
+    assert_true(ipset_contains_str(set, "10.0.0.50"));
+    assert_true(ipset_contains_str(set, "10.0.0.20"));
+    assert_false(ipset_contains_str(set, "10.0.0.0"));
+    assert_false(ipset_contains_str(set, "10.0.0.51"));
+    add_ok(set, "10.9.9.9-10.9.9.9");
+    assert_true(ipset_contains_str(set, "10.9.9.9"));
+    ipset_free(set);
+}
+
+/* test_v6_forms - single, network and range in IPv6. */
+static void test_v6_forms(void **state)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    add_ok(set, "2001:db8::1");
+    add_ok(set, "2001:db8:1::/48");
+    add_ok(set, "2001:db8:2::10-2001:db8:2::ff");
+    assert_true(ipset_contains_str(set, "2001:db8::1"));
+    assert_false(ipset_contains_str(set, "2001:db8::2"));
+    assert_true(ipset_contains_str(set, "2001:db8:1:ffff:ffff:ffff:ffff:ffff"));
+    assert_false(ipset_contains_str(set, "2001:db8:3::"));
+    assert_true(ipset_contains_str(set, "2001:db8:2::10"));
+    assert_true(ipset_contains_str(set, "2001:db8:2::ff"));
+    assert_false(ipset_contains_str(set, "2001:db8:2::100"));
+    assert_false(ipset_contains_str(set, "192.0.2.1"));
+    add_ok(set, "2001:db8:5::7/64");
+    assert_true(ipset_contains_str(set, "2001:db8:5::"));
+    add_ok(set, "::/0");
+    assert_true(ipset_contains_str(set, "ffff::1"));
+    assert_true(ipset_contains_str(set, "8.8.8.8"));
+    assert_int_equal(ipset_count(set), 5);
+    ipset_free(set);
+}
+
+/* test_sockaddr - AF_INET, AF_INET6 and IPv4-mapped IPv6 all match IPv4 entries. */
+static void test_sockaddr(void **state)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    add_ok(set, "192.0.2.0/24");
+    add_ok(set, "2001:db8::/32");
+
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "192.0.2.77", &sin.sin_addr);
+    assert_true(ipset_contains(set, (struct sockaddr *)&sin));
+    inet_pton(AF_INET, "198.51.100.1", &sin.sin_addr);
+    assert_false(ipset_contains(set, (struct sockaddr *)&sin));
+
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "::ffff:192.0.2.77", &sin6.sin6_addr);
+    assert_true(ipset_contains(set, (struct sockaddr *)&sin6));
+    inet_pton(AF_INET6, "::ffff:198.51.100.1", &sin6.sin6_addr);
+    assert_false(ipset_contains(set, (struct sockaddr *)&sin6));
+    inet_pton(AF_INET6, "2001:db8:ffff::1", &sin6.sin6_addr);
+    assert_true(ipset_contains(set, (struct sockaddr *)&sin6));
+    inet_pton(AF_INET6, "2001:db9::1", &sin6.sin6_addr);
+    assert_false(ipset_contains(set, (struct sockaddr *)&sin6));
+
+    struct sockaddr sa = {.sa_family = AF_UNIX};
+    assert_false(ipset_contains(set, &sa));
+    assert_true(ipset_contains_str(set, "::ffff:192.0.2.1"));
+    ipset_free(set);
+}
+
+/* test_mapped_entry - an entry written as IPv4-mapped IPv6 matches IPv4 clients. */
+static void test_mapped_entry(void **state)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    add_ok(set, "::ffff:10.0.0.0/104");
+    assert_true(ipset_contains_str(set, "10.200.1.1"));
+    assert_false(ipset_contains_str(set, "11.0.0.1"));
+    ipset_free(set);
+}
+
+/* test_bad_entries - each malformed entry is refused with a message. */
+static void test_bad_entries(void **state)
+{
+    static const char *bad[] = {
+        "",
+        "256.0.0.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        " 1.2.3.4",
+        "1.2.3.4 ",
+        "x1.2.3.4",
+        "1.2.3.4x",
+        "0x7f.0.0.1",
+        "1.2.3.0/33",
+        "1.2.3.0/",
+        "1.2.3.0/-1",
+        "1.2.3.0/+8",
+        "1.2.3.0/1a",
+        "/24",
+        "2001:db8::/129",
+        "2001:db8::/1000",
+        "2001:db8:::1",
+        "fe80::1%eth0",
+        "10.0.0.50-10.0.0.1",
+        "2001:db8::ff-2001:db8::1",
+        "10.0.0.1-2001:db8::1",
+        "2001:db8::1-10.0.0.1",
+        "10.0.0.1-",
+        "-10.0.0.1",
+        "10.0.0.1-10.0.0.2-10.0.0.3",
+        "10.0.0.0/8-10.1.0.0",
+        "localhost",
+        "@lan",
+        "1111:2222:3333:4444:5555:6666:7777:8888-1111:2222:3333:4444:5555:6666:7777:8889/"
+        "1234567890",
+    };
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char err[256] = "";
+        if (ipset_add(set, bad[i], NULL, err, sizeof(err)) == 0)
+            fail_msg("\"%s\" was accepted", bad[i]);
+        assert_true(err[0] != '\0');
+    }
+    assert_int_equal(ipset_count(set), 0);
+    ipset_free(set);
+}
+
+/* test_too_long - over 100 characters is refused before parsing. */
+static void test_too_long(void **state)
+{
+    char entry[200];
+    memset(entry, '1', sizeof(entry) - 1);
+    entry[sizeof(entry) - 1] = '\0';
+    char err[256] = "";
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    assert_int_equal(ipset_add(set, entry, NULL, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "longer than 100"));
+    ipset_free(set);
+}
+
+/* test_breadth_everything - /0 to /7 and ranges as large are the whole Internet. */
+static void test_breadth_everything(void **state)
+{
+    assert_int_equal(breadth_of("0.0.0.0/0"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("192.168.1.0/0"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("8.0.0.0/7"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("0.0.0.0-255.255.255.255"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("1.0.0.0-3.0.0.0"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("::/0"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("2000::/3"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                     IPSET_BREADTH_EVERYTHING);
+    /* These let every IPv4 client in through the IPv4-mapped space. */
+    assert_int_equal(breadth_of("::ffff:0.0.0.0/96"), IPSET_BREADTH_EVERYTHING);
+    assert_int_equal(breadth_of("::/8"), IPSET_BREADTH_EVERYTHING);
+}
+
+/* test_breadth_wide - public space over a /16 (v4) or /32 (v6) is wide. */
+static void test_breadth_wide(void **state)
+{
+    assert_int_equal(breadth_of("8.0.0.0/8"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("0.0.0.0/8"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("203.0.0.0/15"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("203.0.0.0-203.1.0.0"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("2001:db8::/31"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("2001::/16"), IPSET_BREADTH_WIDE);
+    /* Mostly private but a public /16 and one more address. */
+    assert_int_equal(breadth_of("9.255.255.255-10.1.0.0"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("9.255.0.0-11.0.0.0"), IPSET_BREADTH_WIDE);
+}
+
+/* test_breadth_ok - ordinary and private networks are fine. */
+static void test_breadth_ok(void **state)
+{
+    assert_int_equal(breadth_of("192.0.2.1"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("203.0.0.0/16"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("10.0.0.0/8"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("172.16.0.0/12"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("192.168.0.0/16"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("127.0.0.0/8"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("169.254.0.0/16"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("100.64.0.0/10"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("2001:db8::/32"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("fc00::/7"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("fd00::/8"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("fe80::/10"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("::1"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("::ffff:10.0.0.0/104"), IPSET_BREADTH_OK);
+}
+
+/* test_merge - merging copies every range, also into itself. */
+static void test_merge(void **state)
+{
+    struct ipset *a = ipset_new();
+    struct ipset *b = ipset_new();
+    assert_non_null(a);
+    assert_non_null(b);
+    add_ok(a, "192.0.2.1");
+    add_ok(b, "198.51.100.0/24");
+    add_ok(b, "2001:db8::/32");
+    assert_int_equal(ipset_merge(a, b), 0);
+    assert_int_equal(ipset_count(a), 3);
+    assert_true(ipset_contains_str(a, "198.51.100.9"));
+    assert_true(ipset_contains_str(a, "2001:db8::9"));
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ipset_merge(a, a), 0);
+    assert_int_equal(ipset_count(a), 96);
+    assert_true(ipset_contains_str(a, "192.0.2.1"));
+    ipset_free(a);
+    ipset_free(b);
+}
+
+/* test_empty - an empty set contains nothing; junk addresses never match. */
+static void test_empty(void **state)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    assert_int_equal(ipset_count(set), 0);
+    assert_false(ipset_contains_str(set, "127.0.0.1"));
+    add_ok(set, "0.0.0.0/0");
+    assert_false(ipset_contains_str(set, "not an address"));
+    assert_false(ipset_contains_str(set, ""));
+    assert_false(ipset_contains_str(set, NULL));
+    ipset_free(set);
+    ipset_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_single_v4),    cmocka_unit_test(test_cidr_v4),
+        cmocka_unit_test(test_range_v4),     cmocka_unit_test(test_v6_forms),
+        cmocka_unit_test(test_sockaddr),     cmocka_unit_test(test_mapped_entry),
+        cmocka_unit_test(test_bad_entries),  cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_breadth_everything), cmocka_unit_test(test_breadth_wide),
+        cmocka_unit_test(test_breadth_ok),   cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
