@@ -203,10 +203,9 @@ int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errle
 /* count_domain - users and alias addresses still in domain D. */
 static int count_domain(sqlite3 *db, const char *d, long long *users, long long *aliases)
 {
-    static const char sql[] =
-        "SELECT (SELECT count(*) FROM users WHERE domain = ?1),"
-        " (SELECT count(DISTINCT address) FROM aliases"
-        "   WHERE substr(address, instr(address, '@') + 1) = ?1)";
+    static const char sql[] = "SELECT (SELECT count(*) FROM users WHERE domain = ?1),"
+                              " (SELECT count(DISTINCT address) FROM aliases"
+                              "   WHERE substr(address, instr(address, '@') + 1) = ?1)";
     sqlite3_stmt *st = store_prepare(db, sql);
     if (st == NULL)
         return -1;
@@ -226,9 +225,8 @@ static int count_domain(sqlite3 *db, const char *d, long long *users, long long 
 static int delete_domain_rows(sqlite3 *db, const char *d)
 {
     const char *args[] = {d};
-    if (exec_text(db,
-                  "DELETE FROM aliases WHERE substr(address, instr(address, '@') + 1) = ?1",
-                  1, args, 0) < 0)
+    if (exec_text(db, "DELETE FROM aliases WHERE substr(address, instr(address, '@') + 1) = ?1", 1,
+                  args, 0) < 0)
         return -1;
     if (exec_text(db, "DELETE FROM users WHERE domain = ?1", 1, args, 0) < 0)
         return -1;
@@ -282,24 +280,21 @@ static int check_new_user(sqlite3 *db, const char *a, char *err, size_t errlen)
     if (local < 0)
         return store_failed(db, "user add", err, errlen);
     if (local == 0) {
-        set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d,
-                d);
+        set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d, d);
         return -1;
     }
     int alias = is_alias(db, a);
     if (alias < 0)
         return store_failed(db, "user add", err, errlen);
     if (alias == 1) {
-        set_err(err, errlen,
-                "%s is an alias: remove it first with 'floodctl alias del %s'", a, a);
+        set_err(err, errlen, "%s is an alias: remove it first with 'floodctl alias del %s'", a, a);
         return -1;
     }
     return 0;
 }
 
 /* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h). */
-int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err,
-                      size_t errlen)
+int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err, size_t errlen)
 {
     char a[256];
     if (norm_address(address, a, err, errlen) < 0)
@@ -316,8 +311,10 @@ int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *
                        "VALUES(?1, ?2, ?3, ?4)",
                        3, args, (sqlite3_int64)time(NULL));
     if (rc == -2) {
-        set_err(err, errlen, "user %s already exists: change its password with "
-                "'floodctl user passwd %s'", a, a);
+        set_err(err, errlen,
+                "user %s already exists: change its password with "
+                "'floodctl user passwd %s'",
+                a, a);
         return -1;
     }
     if (rc < 0)
@@ -430,8 +427,7 @@ static int check_new_alias(sqlite3 *db, const char *a, const char *t, char *err,
     if (local < 0 || user < 0 || n < 0)
         return store_failed(db, "alias add", err, errlen);
     if (local == 0) {
-        set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d,
-                d);
+        set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d, d);
         return -1;
     }
     if (user == 1) {
@@ -456,8 +452,8 @@ int accounts_alias_add(sqlite3 *db, const char *address, const char *target, cha
     if (check_new_alias(db, a, t, err, errlen) < 0)
         return -1;
     const char *args[] = {a, t};
-    int rc = exec_text(db, "INSERT INTO aliases(address, target, created) VALUES(?1, ?2, ?3)",
-                       2, args, (sqlite3_int64)time(NULL));
+    int rc = exec_text(db, "INSERT INTO aliases(address, target, created) VALUES(?1, ?2, ?3)", 2,
+                       args, (sqlite3_int64)time(NULL));
     if (rc == -2) {
         set_err(err, errlen, "alias %s -> %s already exists: see 'floodctl alias list'", a, t);
         return -1;
@@ -676,8 +672,7 @@ static json_t *list_rows(sqlite3 *db, sqlite3_stmt *st, const char *bools)
 
 /* list_by_domain - prepare SQL, bind ?1 (when it has one) to the
  * lowercased DOMAIN or NULL for all, and list its rows. */
-static json_t *list_by_domain(sqlite3 *db, const char *sql, const char *domain,
-                              const char *bools)
+static json_t *list_by_domain(sqlite3 *db, const char *sql, const char *domain, const char *bools)
 {
     char d[256];
     if (domain != NULL && norm_domain(domain, d, NULL, 0) < 0)
@@ -721,9 +716,8 @@ json_t *accounts_user_list(sqlite3 *db, const char *domain)
 /* accounts_alias_list - [{address, target, created}] */
 json_t *accounts_alias_list(sqlite3 *db, const char *domain)
 {
-    static const char sql[] =
-        "SELECT address, target, created FROM aliases"
-        " WHERE ?1 IS NULL OR substr(address, instr(address, '@') + 1) = ?1"
-        " ORDER BY address, target";
+    static const char sql[] = "SELECT address, target, created FROM aliases"
+                              " WHERE ?1 IS NULL OR substr(address, instr(address, '@') + 1) = ?1"
+                              " ORDER BY address, target";
     return list_by_domain(db, sql, domain, NULL);
 }

@@ -37,9 +37,9 @@
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 #define DEFAULT_CONFIG "/etc/floodgate/floodgate.conf"
-#define PASSWORD_MIN 8     /* until the password policy library arrives */
-#define CELL_MAX 40        /* display columns of a truncated table cell */
-#define ARGS_MAX 8         /* positional arguments of any subcommand */
+#define PASSWORD_MIN 8 /* until the password policy library arrives */
+#define CELL_MAX 40    /* display columns of a truncated table cell */
+#define ARGS_MAX 8     /* positional arguments of any subcommand */
 #define ADDRESS_LEN_MAX 254
 
 /* Everything one run of floodctl needs. */
@@ -95,10 +95,11 @@ static const char usage_queue[] =
 /* usage_all - the whole synopsis to FP. */
 static void usage_all(FILE *fp)
 {
-    fprintf(fp, "usage: floodctl [-c CONFIG] [--json] COMMAND ...\n\n"
-                "CONFIG defaults to $FLOODGATE_CONFIG, else " DEFAULT_CONFIG ".\n"
-                "Passwords are read from the terminal (twice) or one line of stdin.\n\n"
-                "commands:\n%s%s%s%s%s  floodctl help [COMMAND]\n",
+    fprintf(fp,
+            "usage: floodctl [-c CONFIG] [--json] COMMAND ...\n\n"
+            "CONFIG defaults to $FLOODGATE_CONFIG, else " DEFAULT_CONFIG ".\n"
+            "Passwords are read from the terminal (twice) or one line of stdin.\n\n"
+            "commands:\n%s%s%s%s%s  floodctl help [COMMAND]\n",
             usage_domain, usage_user, usage_alias, usage_status, usage_queue);
 }
 
@@ -107,8 +108,11 @@ static const char *usage_of(const char *name)
 {
     static const struct {
         const char *name, *text;
-    } table[] = {{"domain", usage_domain}, {"user", usage_user},   {"alias", usage_alias},
-                 {"status", usage_status}, {"queue", usage_queue}};
+    } table[] = {{"domain", usage_domain},
+                 {"user", usage_user},
+                 {"alias", usage_alias},
+                 {"status", usage_status},
+                 {"queue", usage_queue}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].text;
@@ -546,7 +550,8 @@ static int domain_list(struct ctl *c, struct args *a, struct opt *o)
     json_array_foreach(list, i, d)
     {
         char users[24], aliases[24], when[32];
-        snprintf(users, sizeof users, "%lld", (long long)json_integer_value(json_object_get(d, "users")));
+        snprintf(users, sizeof users, "%lld",
+                 (long long)json_integer_value(json_object_get(d, "users")));
         snprintf(aliases, sizeof aliases, "%lld",
                  (long long)json_integer_value(json_object_get(d, "aliases")));
         const char *row[] = {str_of(d, "name"), users, aliases,
@@ -847,10 +852,9 @@ static int queue_filter_from(struct opt *o, struct queue_filter *f)
     f->state = o[1].value;
     if (f->state && strcmp(f->state, "queued") != 0 && strcmp(f->state, "deferred") != 0 &&
         strcmp(f->state, "held") != 0)
-        return usage_error("queue", "--state must be queued, deferred or held, not '%s'",
-                           f->state);
-    if (o[2].value && (parse_u64(o[2].value, strlen(o[2].value), &limit) < 0 || limit == 0 ||
-                       limit > UINT_MAX))
+        return usage_error("queue", "--state must be queued, deferred or held, not '%s'", f->state);
+    if (o[2].value &&
+        (parse_u64(o[2].value, strlen(o[2].value), &limit) < 0 || limit == 0 || limit > UINT_MAX))
         return usage_error("queue", "--limit must be a positive number, not '%s'", o[2].value);
     f->limit = (unsigned)limit;
     return EXIT_OK;
@@ -914,8 +918,9 @@ static int queue_row(struct table *t, json_t *m)
 /* queue_print - the listing as an aligned table. */
 static int queue_print(json_t *list)
 {
-    static const char *const head[] = {"ID",   "Created", "Next try", "Size", "From", "To",
-                                       "Status", "Authenticated sender", "Sender IP"};
+    static const char *const head[] = {"ID",       "Created", "Next try", "Size",
+                                       "From",     "To",      "Status",   "Authenticated sender",
+                                       "Sender IP"};
     struct table t = {.ncols = 9, .head = head};
     size_t i;
     json_t *m;
@@ -961,8 +966,10 @@ static const struct subcommand domain_subs[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 static const struct subcommand user_subs[] = {
-    {"add", 1, 1, user_add, NULL},     {"del", 1, 1, user_del, NULL},
-    {"passwd", 1, 1, user_passwd, NULL}, {"list", 0, 1, user_list, NULL},
+    {"add", 1, 1, user_add, NULL},
+    {"del", 1, 1, user_del, NULL},
+    {"passwd", 1, 1, user_passwd, NULL},
+    {"list", 0, 1, user_list, NULL},
     {NULL, 0, 0, NULL, NULL},
 };
 static const struct subcommand alias_subs[] = {

@@ -218,8 +218,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /* accept_cb - a new client: give it a bufferevent and start reading. */
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      void *arg)
 {
     struct control_server *srv = arg;
     struct control_conn *c = calloc(1, sizeof *c);

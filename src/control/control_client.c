@@ -129,16 +129,15 @@ static char *read_reply(int fd, size_t *len, char *err, size_t errlen)
 
 /* control_call - send REQUEST to the daemon at PATH and return its reply
  * object (new reference). */
-json_t *control_call(const char *path, json_t *request, int *not_running, char *err,
-                     size_t errlen)
+json_t *control_call(const char *path, json_t *request, int *not_running, char *err, size_t errlen)
 {
     size_t len = 0;
     *not_running = 0;
     int fd = client_connect(path, not_running, err, errlen);
     if (fd < 0)
         return NULL;
-    char *line = send_request(fd, request, err, errlen) < 0 ? NULL
-                                                             : read_reply(fd, &len, err, errlen);
+    char *line =
+        send_request(fd, request, err, errlen) < 0 ? NULL : read_reply(fd, &len, err, errlen);
     close(fd);
     if (line == NULL)
         return NULL;

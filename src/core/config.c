@@ -47,8 +47,8 @@
 /* Bookkeeping for one entry of ip_groups while the sets are built. */
 struct group_build {
     const config_setting_t *s;
-    int state;      /* 0 not built, 1 being built (a cycle if met again), 2 built */
-    int everything; /* index of its first entry covering the whole Internet, or -1 */
+    int state;       /* 0 not built, 1 being built (a cycle if met again), 2 built */
+    int everything;  /* index of its first entry covering the whole Internet, or -1 */
     unsigned height; /* longest chain of "@group" includes below it */
     bool relay_checked;
 };
@@ -76,8 +76,7 @@ static void key_mark_cut(char *buf, size_t len)
 /* key_child - the path of member NAME under the path PARENT ("" is the root). */
 static const char *key_child(char *buf, size_t len, const char *parent, const char *name)
 {
-    int n = parent[0] ? snprintf(buf, len, "%s.%s", parent, name)
-                      : snprintf(buf, len, "%s", name);
+    int n = parent[0] ? snprintf(buf, len, "%s.%s", parent, name) : snprintf(buf, len, "%s", name);
     if (n < 0 || (size_t)n >= len)
         key_mark_cut(buf, len);
     return buf;
@@ -109,8 +108,8 @@ static void format_at(char *buf, size_t len, const struct loader *ld, const conf
 }
 
 /* fail - record the error for setting S at KEY; always returns -1. */
-static int fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+static int fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
 {
     va_list ap;
@@ -127,8 +126,8 @@ static int fail_oom(struct loader *ld, const config_setting_t *s, const char *ke
 }
 
 /* warn - append a warning for setting S at KEY; -1 only when memory runs out. */
-static int warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt,
-                ...) __attribute__((format(printf, 4, 5)));
+static int warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
 {
     struct config *cfg = ld->cfg;
@@ -268,8 +267,8 @@ static int get_number(struct loader *ld, const config_setting_t *g, const char *
         return fail(ld, s, key, "expected an integer");
     long long v = config_setting_get_int64(s);
     if (v < 0 || (uint64_t)v < min || (uint64_t)v > max)
-        return fail(ld, s, key, "%lld is out of range (%llu to %llu)", v,
-                    (unsigned long long)min, (unsigned long long)max);
+        return fail(ld, s, key, "%lld is out of range (%llu to %llu)", v, (unsigned long long)min,
+                    (unsigned long long)max);
     *out = (uint64_t)v;
     return 0;
 }
@@ -393,8 +392,8 @@ static int split_host_port(const char *text, unsigned defport, char *host, size_
 }
 
 /* resolve_numeric - HOST and PORT into a socket address, without DNS. */
-static int resolve_numeric(const char *host, unsigned port, int family,
-                           struct sockaddr_storage *ss, socklen_t *len)
+static int resolve_numeric(const char *host, unsigned port, int family, struct sockaddr_storage *ss,
+                           socklen_t *len)
 {
     char service[8];
     struct addrinfo hints = {.ai_family = family,
@@ -475,10 +474,9 @@ static int load_listener(struct loader *ld, const config_setting_t *g, const cha
     if (get_string(ld, g, gkey, "name", true, &l->name) < 0)
         return -1;
     if (!valid_listener_name(l->name))
-        return fail(ld, config_setting_get_member(g, "name"),
-                    key_child(key, sizeof(key), gkey, "name"),
-                    "\"%s\": use up to %d of A-Z, a-z, 0-9, '_' and '-'", l->name,
-                    LISTENER_NAME_MAX);
+        return fail(
+            ld, config_setting_get_member(g, "name"), key_child(key, sizeof(key), gkey, "name"),
+            "\"%s\": use up to %d of A-Z, a-z, 0-9, '_' and '-'", l->name, LISTENER_NAME_MAX);
     if (load_listener_address(ld, g, gkey, l) < 0)
         return -1;
     if (get_choice(ld, g, gkey, "tls", tls_names, &tls) < 0 ||
@@ -620,9 +618,8 @@ static int build_group(struct loader *ld, size_t i, unsigned depth)
         key_index(key, sizeof(key), gkey, j);
         if (expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
             return -1;
-        int rc = config_setting_get_string(e)[0] == '@'
-                     ? group_entry_include(ld, i, e, key, depth)
-                     : group_entry_address(ld, i, j, e, key);
+        int rc = config_setting_get_string(e)[0] == '@' ? group_entry_include(ld, i, e, key, depth)
+                                                        : group_entry_address(ld, i, j, e, key);
         if (rc < 0)
             return -1;
     }
@@ -691,8 +688,8 @@ static int guard_open_relay(struct loader *ld, size_t k)
                         "\"%s\" covers the whole Internet; relaying for it makes an open "
                         "relay (set relay.open_relay = true if you really want that)",
                         v);
-        if (warn(ld, e, key, "\"%s\" covers the whole Internet: this server is an open relay",
-                 v) < 0)
+        if (warn(ld, e, key, "\"%s\" covers the whole Internet: this server is an open relay", v) <
+            0)
             return -1;
     }
     for (unsigned j = 0; j < (unsigned)config_setting_length(gb->s); j++) {
@@ -781,10 +778,9 @@ static int load_limit_numbers(struct loader *ld, const config_setting_t *g)
 /* load_limits - limits: per-message and per-session bounds. */
 static int load_limits(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {
-        "max_message_size", "max_recipients", "max_errors",       "max_connections",
-        "command_timeout",  "data_timeout",   "data_end_timeout", "bare_lf",
-        NULL};
+    static const char *const keys[] = {"max_message_size", "max_recipients",  "max_errors",
+                                       "max_connections",  "command_timeout", "data_timeout",
+                                       "data_end_timeout", "bare_lf",         NULL};
     struct config_limits *l = &ld->cfg->limits;
     const config_setting_t *g;
     int bare_lf = BARE_LF_REJECT;
@@ -807,8 +803,8 @@ static int load_limits(struct loader *ld, const config_setting_t *root)
 /* load_queue - queue: retry schedule, lifetime, group commit size. */
 static int load_queue(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {"retry_initial", "retry_max", "lifetime",
-                                       "group_commit_max", NULL};
+    static const char *const keys[] = {"retry_initial", "retry_max", "lifetime", "group_commit_max",
+                                       NULL};
     const unsigned year = 365 * 86400;
     struct config_queue *q = &ld->cfg->queue;
     const config_setting_t *g;
@@ -915,8 +911,7 @@ static int default_hostname(struct loader *ld, const config_setting_t *root)
 {
     char buf[HOSTNAME_MAX + 2];
     if (gethostname(buf, sizeof(buf)) < 0)
-        return fail(ld, root, "hostname", "not set, and gethostname() failed: %s",
-                    strerror(errno));
+        return fail(ld, root, "hostname", "not set, and gethostname() failed: %s", strerror(errno));
     buf[sizeof(buf) - 1] = '\0'; /* POSIX leaves truncation unterminated */
     if (!valid_hostname(buf))
         return fail(ld, root, "hostname",
@@ -970,10 +965,9 @@ static int load_top(struct loader *ld, const config_setting_t *root)
  * tls before the listeners that use it, ip_groups before relay. */
 static int load_root(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {"hostname", "state_dir", "user",      "log_file",
-                                       "tls",      "smtp",      "listeners", "ip_groups",
-                                       "relay",    "limits",    "queue",     "dns",
-                                       NULL};
+    static const char *const keys[] = {"hostname", "state_dir", "user",      "log_file", "tls",
+                                       "smtp",     "listeners", "ip_groups", "relay",    "limits",
+                                       "queue",    "dns",       NULL};
     if (check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
@@ -1088,8 +1082,8 @@ static int parse_text(struct loader *ld, config_t *lc, const char *text)
 {
     unsigned open_line = unterminated(text);
     if (open_line) {
-        snprintf(ld->err, ld->errlen, "%s:%u: syntax error: string or comment never ends",
-                 ld->path, open_line);
+        snprintf(ld->err, ld->errlen, "%s:%u: syntax error: string or comment never ends", ld->path,
+                 open_line);
         return -1;
     }
     if (set_include_dir(ld, lc) < 0)

@@ -242,8 +242,7 @@ static int parse_cidr(const char *s, const char *slash, struct ip_range *r, char
 }
 
 /* parse_span - "FIRST-LAST" of one family, FIRST not above LAST. */
-static int parse_span(const char *s, const char *dash, struct ip_range *r, char *err,
-                      size_t errlen)
+static int parse_span(const char *s, const char *dash, struct ip_range *r, char *err, size_t errlen)
 {
     int f1, f2;
     if (parse_addr(s, (size_t)(dash - s), &r->lo, &f1) < 0 ||

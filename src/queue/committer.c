@@ -96,7 +96,7 @@ static void run_batch(struct committer *c, struct commit_job *batch)
         next = j->next;
         if (rc != 0) {
             j->status = -1;
-            snprintf(j->err, sizeof j->err, "store commit failed: %s", why);
+            snprintf(j->err, sizeof j->err, "store commit failed: %.200s", why);
         }
         n++;
         worker_pool_post(c->loop, job_finish, j);

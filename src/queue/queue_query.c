@@ -35,8 +35,8 @@ static const char messages_sql[] =
 
 /* Names of the messages_sql columns, in order, as they appear in JSON. */
 static const char *const message_keys[] = {
-    "id",        "created", "size",     "sender",      "auth_user",  "client_ip",  "client_port",
-    "helo",      "tls",     "listener", "header_from", "subject",    "message_id",
+    "id",   "created", "size",     "sender",      "auth_user", "client_ip",  "client_port",
+    "helo", "tls",     "listener", "header_from", "subject",   "message_id",
 };
 
 /* column_value - one column as JSON: integer, string or null. */
@@ -158,9 +158,9 @@ static json_t *recipient_row(sqlite3_stmt *st)
     const char *last_error = (const char *)sqlite3_column_text(st, 7);
     bool local = sqlite3_column_int(st, 3) != 0;
     json_t *r = json_object();
-    if (r == NULL || state == NULL ||
-        set_new(r, "address", column_value(st, 1)) < 0 ||
-        set_new(r, "orig", column_value(st, 2)) < 0 || set_new(r, "local", json_boolean(local)) < 0 ||
+    if (r == NULL || state == NULL || set_new(r, "address", column_value(st, 1)) < 0 ||
+        set_new(r, "orig", column_value(st, 2)) < 0 ||
+        set_new(r, "local", json_boolean(local)) < 0 ||
         set_new(r, "state", json_string(state)) < 0 ||
         set_new(r, "status",
                 recipient_status(state, local, sqlite3_column_int64(st, 6), last_error)) < 0 ||
@@ -257,8 +257,8 @@ static int summarise(json_t *m)
     }
     if (worst == NULL) /* a recipient vanished between the two queries */
         return set_new(m, "state", json_string("queued")) < 0 ||
-               set_new(m, "status", json_string("delivery in progress")) < 0 ||
-               set_new(m, "next_try", json_null()) < 0
+                       set_new(m, "status", json_string("delivery in progress")) < 0 ||
+                       set_new(m, "next_try", json_null()) < 0
                    ? -1
                    : 0;
     if (set_new(m, "state", json_copy(json_object_get(worst, "state"))) < 0 ||
@@ -338,8 +338,7 @@ static json_t *count_recipients(sqlite3 *db)
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *state = (const char *)sqlite3_column_text(st, 0);
-        if (state != NULL &&
-            set_new(o, state, json_integer(sqlite3_column_int64(st, 1))) < 0)
+        if (state != NULL && set_new(o, state, json_integer(sqlite3_column_int64(st, 1))) < 0)
             break;
     }
     sqlite3_finalize(st);

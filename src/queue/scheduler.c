@@ -7,6 +7,7 @@
  * wait for the remote delivery agent and are not picked here. */
 #include "queue/scheduler.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,13 +115,32 @@ static long blob_read(void *ctx, size_t off, char *buf, size_t n)
     return sqlite3_blob_read(r->blob, buf, (int)n, (int)off) == SQLITE_OK ? (long)n : -1;
 }
 
-/* worker_db - each worker thread reads bodies through its own connection. */
+static pthread_key_t worker_db_key;
+static pthread_once_t worker_db_once = PTHREAD_ONCE_INIT;
+
+static void worker_db_close(void *db)
+{
+    store_close(db);
+}
+
+static void worker_db_init(void)
+{
+    pthread_key_create(&worker_db_key, worker_db_close);
+}
+
+/* worker_db - each worker thread reads bodies through a connection of its
+ * own, closed when the thread ends. */
 static sqlite3 *worker_db(void)
 {
-    static __thread sqlite3 *db;
+    pthread_once(&worker_db_once, worker_db_init);
+    sqlite3 *db = pthread_getspecific(worker_db_key);
     char err[256];
-    if (db == NULL && (db = store_open(STORE_FILE, err, sizeof err)) == NULL)
-        log_warnx("event=store_error op=open error=%s", log_quote(err));
+    if (db == NULL) {
+        if ((db = store_open(STORE_FILE, err, sizeof err)) == NULL)
+            log_warnx("event=store_error op=open error=%s", log_quote(err));
+        else
+            pthread_setspecific(worker_db_key, db);
+    }
     return db;
 }
 

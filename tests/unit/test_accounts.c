@@ -150,14 +150,12 @@ static void test_users(void **state)
 {
     struct fixture *f = *state;
     char err[256];
-    assert_int_equal(accounts_user_add(f->db, "bob@example.org", hash_secret, err, sizeof err),
-                     -1);
+    assert_int_equal(accounts_user_add(f->db, "bob@example.org", hash_secret, err, sizeof err), -1);
     assert_string_equal(err, "no such domain example.org: add it first with "
                              "'floodctl domain add example.org'");
     assert_int_equal(accounts_domain_add(f->db, "example.org", err, sizeof err), 0);
     add_user(f->db, "Bob@Example.ORG");
-    assert_int_equal(accounts_user_add(f->db, "bob@example.org", hash_secret, err, sizeof err),
-                     -1);
+    assert_int_equal(accounts_user_add(f->db, "bob@example.org", hash_secret, err, sizeof err), -1);
     assert_non_null(strstr(err, "user bob@example.org already exists"));
     add_user(f->db, "alice@example.org");
 
@@ -171,9 +169,8 @@ static void test_users(void **state)
     assert_int_equal(json_array_size(list), 0);
     json_decref(list);
 
-    assert_int_equal(accounts_user_set_password(f->db, "BOB@example.org", "$argon2id$x", err,
-                                                sizeof err),
-                     0);
+    assert_int_equal(
+        accounts_user_set_password(f->db, "BOB@example.org", "$argon2id$x", err, sizeof err), 0);
     assert_int_equal(
         accounts_user_set_password(f->db, "nobody@example.org", hash_secret, err, sizeof err), -1);
     assert_string_equal(err, "no such user nobody@example.org: see 'floodctl user list'");
@@ -189,8 +186,8 @@ static void test_bad_addresses(void **state)
     struct fixture *f = *state;
     char err[256], longaddr[300];
     assert_int_equal(accounts_domain_add(f->db, "example.org", err, sizeof err), 0);
-    static const char *const bad[] = {"noat", "a@b@example.org", "@example.org", "bob@",
-                                      "b ob@example.org", ""};
+    static const char *const bad[] = {"noat", "a@b@example.org",  "@example.org",
+                                      "bob@", "b ob@example.org", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(accounts_user_add(f->db, bad[i], hash_secret, err, sizeof err), -1);
         assert_non_null(strstr(err, "invalid"));
@@ -225,9 +222,8 @@ static void test_credentials(void **state)
 
     assert_int_equal(
         accounts_user_credentials(f->db, "eve@example.org", hash, sizeof hash, &suspended), 0);
-    assert_int_equal(accounts_user_credentials(f->db, "not an address", hash, sizeof hash,
-                                               &suspended),
-                     0);
+    assert_int_equal(
+        accounts_user_credentials(f->db, "not an address", hash, sizeof hash, &suspended), 0);
 }
 
 /* test_aliases - the refusals of alias add, listing, deleting. */
@@ -238,24 +234,20 @@ static void test_aliases(void **state)
     assert_int_equal(accounts_domain_add(f->db, "example.org", err, sizeof err), 0);
     add_user(f->db, "bob@example.org");
 
-    assert_int_equal(accounts_alias_add(f->db, "bob@example.org", "x@example.net", err,
-                                        sizeof err),
+    assert_int_equal(accounts_alias_add(f->db, "bob@example.org", "x@example.net", err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "is a user"));
-    assert_int_equal(accounts_alias_add(f->db, "info@example.net", "bob@example.org", err,
-                                        sizeof err),
-                     -1);
+    assert_int_equal(
+        accounts_alias_add(f->db, "info@example.net", "bob@example.org", err, sizeof err), -1);
     assert_non_null(strstr(err, "floodctl domain add example.net"));
-    assert_int_equal(accounts_alias_add(f->db, "info@example.org", "INFO@example.org", err,
-                                        sizeof err),
-                     -1);
+    assert_int_equal(
+        accounts_alias_add(f->db, "info@example.org", "INFO@example.org", err, sizeof err), -1);
     assert_non_null(strstr(err, "itself"));
 
     add_alias(f->db, "Info@Example.org", "Bob@Example.org");
     add_alias(f->db, "info@example.org", "ext@example.net");
-    assert_int_equal(accounts_alias_add(f->db, "info@example.org", "bob@example.org", err,
-                                        sizeof err),
-                     -1);
+    assert_int_equal(
+        accounts_alias_add(f->db, "info@example.org", "bob@example.org", err, sizeof err), -1);
     assert_non_null(strstr(err, "already exists"));
     /* An address that is an alias cannot become a user. */
     assert_int_equal(accounts_user_add(f->db, "info@example.org", hash_secret, err, sizeof err),
@@ -269,12 +261,10 @@ static void test_aliases(void **state)
     assert_string_equal(json_string_value(json_object_get(a, "target")), "bob@example.org");
     json_decref(list);
 
-    assert_int_equal(accounts_alias_del(f->db, "info@example.org", "ext@example.net", err,
-                                        sizeof err),
-                     0);
-    assert_int_equal(accounts_alias_del(f->db, "info@example.org", "ext@example.net", err,
-                                        sizeof err),
-                     -1);
+    assert_int_equal(
+        accounts_alias_del(f->db, "info@example.org", "ext@example.net", err, sizeof err), 0);
+    assert_int_equal(
+        accounts_alias_del(f->db, "info@example.org", "ext@example.net", err, sizeof err), -1);
     assert_non_null(strstr(err, "has no target ext@example.net"));
     assert_int_equal(accounts_alias_del(f->db, "info@example.org", NULL, err, sizeof err), 0);
     assert_int_equal(accounts_alias_del(f->db, "info@example.org", NULL, err, sizeof err), -1);
@@ -302,8 +292,7 @@ static void resolve_setup(sqlite3 *db)
 }
 
 /* has_target - whether OUT[0..N) holds ADDRESS with LOCAL. */
-static bool has_target(const struct accounts_target *out, size_t n, const char *address,
-                       bool local)
+static bool has_target(const struct accounts_target *out, size_t n, const char *address, bool local)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(out[i].address, address) == 0)
@@ -331,8 +320,7 @@ static void test_resolve(void **state)
     assert_true(has_target(out, n, "ext@example.net", false));
 
     /* team -> bob, carol, sales(-> bob, ext): bob only once. */
-    assert_int_equal(accounts_resolve(f->db, "team@example.org", out, 10, &n),
-                     ACCOUNTS_RCPT_ALIAS);
+    assert_int_equal(accounts_resolve(f->db, "team@example.org", out, 10, &n), ACCOUNTS_RCPT_ALIAS);
     assert_int_equal(n, 3);
     assert_true(has_target(out, n, "bob@example.org", true));
     assert_true(has_target(out, n, "carol@example.org", true));
@@ -352,8 +340,7 @@ static void test_resolve(void **state)
     assert_int_equal(n, 0);
 
     /* Three targets do not fit in two: an error, not a silent loss. */
-    assert_int_equal(accounts_resolve(f->db, "team@example.org", out, 2, &n),
-                     ACCOUNTS_RCPT_ERROR);
+    assert_int_equal(accounts_resolve(f->db, "team@example.org", out, 2, &n), ACCOUNTS_RCPT_ERROR);
 }
 
 /* test_alias_chain - a chain of ALIAS_DEPTH_MAX aliases resolves, one

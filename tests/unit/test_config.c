@@ -226,10 +226,9 @@ static void test_unknown_keys(void **state)
                  "listeners = ( { name = \"mx\"; address = \"127.0.0.1:25\"; tsl = \"none\"; } "
                  ");\n",
                  "2: listeners.[0].tsl: ", "unknown key");
-    expect_error(BASE "limits = {\n  max_recipient = 5;\n};\n", "4: limits.max_recipient: ",
-                 "unknown key");
-    expect_error(BASE "relay = { allow_group = []; };\n", "3: relay.allow_group: ",
-                 "unknown key");
+    expect_error(BASE "limits = {\n  max_recipient = 5;\n};\n",
+                 "4: limits.max_recipient: ", "unknown key");
+    expect_error(BASE "relay = { allow_group = []; };\n", "3: relay.allow_group: ", "unknown key");
     expect_error(BASE "tls = { certificate = \"a\"; key = \"b\"; chain = \"c\"; };\n",
                  "3: tls.chain: ", "unknown key");
     expect_error(BASE "smtp = { disclose = true; };\n", "3: smtp.disclose: ", "unknown key");
@@ -251,8 +250,8 @@ static void test_bad_choices(void **state)
                  "listeners = ( { name = \"mx\"; address = \"127.0.0.1:25\"; auth = \"yes\"; } "
                  ");\n",
                  "2: listeners.[0].auth: ", "not one of");
-    expect_error(BASE "limits = { bare_lf = \"strip\"; };\n", "3: limits.bare_lf: ",
-                 "\"strip\" is not one of \"reject\", \"normalize\"");
+    expect_error(BASE "limits = { bare_lf = \"strip\"; };\n",
+                 "3: limits.bare_lf: ", "\"strip\" is not one of \"reject\", \"normalize\"");
 }
 
 /* test_listener_errors - duplicate names and addresses, bad names, none at all. */
@@ -282,13 +281,13 @@ static void test_listener_errors(void **state)
     expect_error("state_dir = \"/tmp/x\";\n"
                  "listeners = ( { name = \"mx\"; } );\n",
                  "2: listeners.[0].address: ", "required key is missing");
-    expect_error("state_dir = \"/tmp/x\";\nlisteners = ();\n", "2: listeners: ",
-                 "at least one listener");
+    expect_error("state_dir = \"/tmp/x\";\nlisteners = ();\n",
+                 "2: listeners: ", "at least one listener");
     expect_error("state_dir = \"/tmp/x\";\n", "1: listeners: ", "at least one listener");
-    expect_error("state_dir = \"/tmp/x\";\nlisteners = { mx = 1; };\n", "2: listeners: ",
-                 "expected a list");
-    expect_error("state_dir = \"/tmp/x\";\nlisteners = ( \"mx\" );\n", "2: listeners.[0]: ",
-                 "expected a group");
+    expect_error("state_dir = \"/tmp/x\";\nlisteners = { mx = 1; };\n",
+                 "2: listeners: ", "expected a list");
+    expect_error("state_dir = \"/tmp/x\";\nlisteners = ( \"mx\" );\n",
+                 "2: listeners.[0]: ", "expected a group");
     expect_error("state_dir = \"/tmp/x\";\n"
                  "listeners = ( { name = \"mx\"; address = \"127.0.0.1:25\";\n"
                  "  plaintext_auth = \"yes\"; } );\n",
@@ -299,10 +298,10 @@ static void test_listener_errors(void **state)
 static void test_bad_addresses(void **state)
 {
     static const char *bad[] = {
-        "127.0.0.1",    "127.0.0.1:",       "127.0.0.1:0",   "127.0.0.1:65536",
-        "localhost:25", "::1:25",           "[::1]",         "[::1]25",
-        "[127.0.0.1]:25", "1.2.3:25",       "0x7f.0.0.1:25", "127.0.0.1:smtp",
-        "127.0.0.1:25 ", " 127.0.0.1:25",  "[::1:25",       "256.1.1.1:25",
+        "127.0.0.1",      "127.0.0.1:",    "127.0.0.1:0",   "127.0.0.1:65536",
+        "localhost:25",   "::1:25",        "[::1]",         "[::1]25",
+        "[127.0.0.1]:25", "1.2.3:25",      "0x7f.0.0.1:25", "127.0.0.1:smtp",
+        "127.0.0.1:25 ",  " 127.0.0.1:25", "[::1:25",       "256.1.1.1:25",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[512];
@@ -331,17 +330,17 @@ static void test_types(void **state)
 {
     expect_error(BASE "limits = { max_message_size = \"25M\"; };\n",
                  "3: limits.max_message_size: ", "expected an integer");
-    expect_error(BASE "limits = { max_recipients = 1.5; };\n", "3: limits.max_recipients: ",
-                 "expected an integer");
-    expect_error(BASE "smtp = { disclose_auth_user = 1; };\n", "3: smtp.disclose_auth_user: ",
-                 "expected true or false");
+    expect_error(BASE "limits = { max_recipients = 1.5; };\n",
+                 "3: limits.max_recipients: ", "expected an integer");
+    expect_error(BASE "smtp = { disclose_auth_user = 1; };\n",
+                 "3: smtp.disclose_auth_user: ", "expected true or false");
     expect_error(BASE "limits = 5;\n", "3: limits: ", "expected a group");
-    expect_error(BASE "ip_groups = { lan = \"10.0.0.0/8\"; };\n", "3: ip_groups.lan: ",
-                 "expected an array");
-    expect_error(BASE "ip_groups = { lan = [ 10 ]; };\n", "3: ip_groups.lan.[0]: ",
-                 "expected a string");
-    expect_error(BASE "relay = { open_relay = \"no\"; };\n", "3: relay.open_relay: ",
-                 "expected true or false");
+    expect_error(BASE "ip_groups = { lan = \"10.0.0.0/8\"; };\n",
+                 "3: ip_groups.lan: ", "expected an array");
+    expect_error(BASE "ip_groups = { lan = [ 10 ]; };\n",
+                 "3: ip_groups.lan.[0]: ", "expected a string");
+    expect_error(BASE "relay = { open_relay = \"no\"; };\n",
+                 "3: relay.open_relay: ", "expected true or false");
 }
 
 /* test_ranges - numbers must be positive and sane; int64 values are accepted. */
@@ -349,16 +348,16 @@ static void test_ranges(void **state)
 {
     expect_error(BASE "limits = { max_message_size = 1000; };\n",
                  "3: limits.max_message_size: ", "1000 is out of range (1024 to");
-    expect_error(BASE "limits = { command_timeout = 0; };\n", "3: limits.command_timeout: ",
-                 "out of range");
-    expect_error(BASE "limits = { max_errors = -1; };\n", "3: limits.max_errors: ",
-                 "-1 is out of range");
-    expect_error(BASE "queue = { group_commit_max = 0; };\n", "3: queue.group_commit_max: ",
-                 "out of range");
+    expect_error(BASE "limits = { command_timeout = 0; };\n",
+                 "3: limits.command_timeout: ", "out of range");
+    expect_error(BASE "limits = { max_errors = -1; };\n",
+                 "3: limits.max_errors: ", "-1 is out of range");
+    expect_error(BASE "queue = { group_commit_max = 0; };\n",
+                 "3: queue.group_commit_max: ", "out of range");
     expect_error(BASE "queue = { retry_initial = 600;\n retry_max = 300; };\n",
                  "4: queue.retry_max: ", "below the first retry");
-    expect_error(BASE "queue = { retry_initial = 7200; };\n", "3: queue.retry_initial: ",
-                 "below the first retry");
+    expect_error(BASE "queue = { retry_initial = 7200; };\n",
+                 "3: queue.retry_initial: ", "below the first retry");
     struct config *cfg = load_ok(BASE "limits = { max_message_size = 52428800L; };\n");
     assert_int_equal(cfg->limits.max_message_size, 52428800);
     config_free(cfg);
@@ -367,10 +366,10 @@ static void test_ranges(void **state)
 /* test_rfc_warnings - legal values below RFC 5321's minimums are logged. */
 static void test_rfc_warnings(void **state)
 {
-    expect_warning(BASE "limits = { max_recipients = 2; };\n", "3: limits.max_recipients: ",
-                   "below the 100 of RFC 5321 4.5.3.1.8");
-    expect_warning(BASE "limits = { data_timeout = 5; };\n", "3: limits.data_timeout: ",
-                   "RFC 5321 4.5.3.2.5");
+    expect_warning(BASE "limits = { max_recipients = 2; };\n",
+                   "3: limits.max_recipients: ", "below the 100 of RFC 5321 4.5.3.1.8");
+    expect_warning(BASE "limits = { data_timeout = 5; };\n",
+                   "3: limits.data_timeout: ", "RFC 5321 4.5.3.2.5");
 }
 
 /* test_tls_needed - a TLS listener without a certificate is refused. */
@@ -380,8 +379,8 @@ static void test_tls_needed(void **state)
                  "listeners = ( { name = \"s\"; address = \"127.0.0.1:465\";\n"
                  "  tls = \"implicit\"; } );\n",
                  "3: listeners.[0].tls: ", "\"implicit\" needs tls.certificate and tls.key");
-    expect_error(BASE "tls = { certificate = \"/c.pem\"; };\n", "3: tls.key: ",
-                 "required key is missing");
+    expect_error(BASE "tls = { certificate = \"/c.pem\"; };\n",
+                 "3: tls.key: ", "required key is missing");
     expect_warning("state_dir = \"/tmp/x\";\n"
                    "listeners = ( { name = \"s\"; address = \"127.0.0.1:587\";\n"
                    "  auth = \"required\"; } );\n",
@@ -423,8 +422,8 @@ static void test_groups(void **state)
                       "};\n",
                  "6: ip_groups.b.[1]: ", "\"@a\": groups include each other in a cycle");
     expect_error(BASE "ip_groups = { a = [ \"@a\" ]; };\n", "3: ip_groups.a.[0]: ", "cycle");
-    expect_error(BASE "ip_groups = { a = [ \"@nope\" ]; };\n", "3: ip_groups.a.[0]: ",
-                 "there is no IP group \"nope\"");
+    expect_error(BASE "ip_groups = { a = [ \"@nope\" ]; };\n",
+                 "3: ip_groups.a.[0]: ", "there is no IP group \"nope\"");
     expect_error(BASE "ip_groups = {\n  lan = [ \"192.168.1.0/24\",\n  \"10.0.0.300\" ];\n};\n",
                  "5: ip_groups.lan.[1]: ", "\"10.0.0.300\": bad address");
 }
@@ -455,8 +454,8 @@ static void test_relay_unknown_group(void **state)
                       "relay = { allow_groups = [ \"lan\",\n"
                       "  \"trusted\" ]; };\n",
                  "5: relay.allow_groups.[1]: ", "there is no IP group \"trusted\"");
-    expect_error(BASE "relay = { allow_groups = [ \"lan\" ]; };\n", "3: relay.allow_groups.[0]: ",
-                 "no IP group \"lan\"");
+    expect_error(BASE "relay = { allow_groups = [ \"lan\" ]; };\n",
+                 "3: relay.allow_groups.[0]: ", "no IP group \"lan\"");
 }
 
 /* test_open_relay_refused - "the whole Internet" in a relay group fails at
@@ -517,11 +516,11 @@ static void test_everything_outside_relay(void **state)
 /* test_wide_warning - a public network over a /16 or /32 is warned about. */
 static void test_wide_warning(void **state)
 {
-    expect_warning(BASE "ip_groups = {\n  partners = [ \"192.0.2.1\", \"8.0.0.0/8\" ];\n};\n",
-                   "4: ip_groups.partners.[1]: ",
-                   "\"8.0.0.0/8\" covers a public network larger than /16");
-    expect_warning(BASE "ip_groups = { p = [ \"2001:db8::/31\" ]; };\n", "3: ip_groups.p.[0]: ",
-                   "public network larger than /32");
+    expect_warning(
+        BASE "ip_groups = {\n  partners = [ \"192.0.2.1\", \"8.0.0.0/8\" ];\n};\n",
+        "4: ip_groups.partners.[1]: ", "\"8.0.0.0/8\" covers a public network larger than /16");
+    expect_warning(BASE "ip_groups = { p = [ \"2001:db8::/31\" ]; };\n",
+                   "3: ip_groups.p.[0]: ", "public network larger than /32");
     struct config *cfg = load_ok(BASE "ip_groups = { lan = [ \"10.0.0.0/8\", \"fc00::/7\" ]; "
                                       "};\n");
     assert_int_equal(cfg->n_warnings, 0);
@@ -533,10 +532,9 @@ static void test_dns(void **state)
 {
     expect_error(BASE "dns = { servers = [ \"127.0.0.1:5353\",\n  \"ns.example:53\" ]; };\n",
                  "4: dns.servers.[1]: ", "\"ns.example:53\" is not");
-    expect_error(BASE "dns = { servers = [ \"[::1]:0\" ]; };\n", "3: dns.servers.[0]: ",
-                 "is not");
-    expect_error(BASE "dns = { servers = \"127.0.0.1\"; };\n", "3: dns.servers: ",
-                 "expected an array");
+    expect_error(BASE "dns = { servers = [ \"[::1]:0\" ]; };\n", "3: dns.servers.[0]: ", "is not");
+    expect_error(BASE "dns = { servers = \"127.0.0.1\"; };\n",
+                 "3: dns.servers: ", "expected an array");
 }
 
 /* test_syntax_error - libconfig's own errors keep FILE:LINE. */

@@ -180,8 +180,9 @@ static void test_bad_entries(void **state)
         "10.0.0.0/8-10.1.0.0",
         "localhost",
         "@lan",
-        "1111:2222:3333:4444:5555:6666:7777:8888-1111:2222:3333:4444:5555:6666:7777:8889/"
-        "1234567890",
+        "1111:2222:3333:4444:5555:6666:7777:8888-1111:2222:3333:4444:5555:6666:7777:8889",
+        "10.0.0.0/7x",
+        "10.0.0.0/0008",
     };
     struct ipset *set = ipset_new();
     assert_non_null(set);
@@ -238,6 +239,8 @@ static void test_breadth_wide(void **state)
     /* Mostly private but a public /16 and one more address. */
     assert_int_equal(breadth_of("9.255.255.255-10.1.0.0"), IPSET_BREADTH_OK);
     assert_int_equal(breadth_of("9.255.0.0-11.0.0.0"), IPSET_BREADTH_WIDE);
+    /* A /7 that is half private is only wide: what counts is public space. */
+    assert_int_equal(breadth_of("10.0.0.0/7"), IPSET_BREADTH_WIDE);
 }
 
 /* test_breadth_ok - ordinary and private networks are fine. */
@@ -299,12 +302,18 @@ static void test_empty(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_single_v4),    cmocka_unit_test(test_cidr_v4),
-        cmocka_unit_test(test_range_v4),     cmocka_unit_test(test_v6_forms),
-        cmocka_unit_test(test_sockaddr),     cmocka_unit_test(test_mapped_entry),
-        cmocka_unit_test(test_bad_entries),  cmocka_unit_test(test_too_long),
-        cmocka_unit_test(test_breadth_everything), cmocka_unit_test(test_breadth_wide),
-        cmocka_unit_test(test_breadth_ok),   cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_single_v4),
+        cmocka_unit_test(test_cidr_v4),
+        cmocka_unit_test(test_range_v4),
+        cmocka_unit_test(test_v6_forms),
+        cmocka_unit_test(test_sockaddr),
+        cmocka_unit_test(test_mapped_entry),
+        cmocka_unit_test(test_bad_entries),
+        cmocka_unit_test(test_too_long),
+        cmocka_unit_test(test_breadth_everything),
+        cmocka_unit_test(test_breadth_wide),
+        cmocka_unit_test(test_breadth_ok),
+        cmocka_unit_test(test_merge),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
