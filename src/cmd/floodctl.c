@@ -197,6 +197,10 @@ static int run_group(struct ctl *c, const char *group, const struct subcommand *
             return usage_error(group, "unexpected or incomplete argument '%s'", bad);
         if (a.n < s->min || a.n > s->max)
             return usage_error(group, "wrong number of arguments for '%s'", argv[0]);
+        /* Domains and addresses are case-insensitive and stored lowercased:
+         * echo them back the way they are stored. */
+        for (int i = 0; i < a.n; i++)
+            str_lower(a.pos[i]);
         return s->run(c, &a, opts);
     }
     return usage_error(group, "unknown subcommand '%s'", argv[0]);
@@ -385,14 +389,6 @@ static int check_address(const char *a)
         return fail("invalid address '%s': expected local@domain (at most %d characters)", a,
                     ADDRESS_LEN_MAX);
     return EXIT_OK;
-}
-
-/* lowered - a lowercased copy of S in BUF (256), or NULL if too long. */
-static char *lowered(const char *s, char *buf, size_t len)
-{
-    if (!str_copy(buf, s, len))
-        return NULL;
-    return str_lower(buf);
 }
 
 /* ------------------------------------------------------------ passwords */
@@ -593,10 +589,10 @@ static int user_precheck(sqlite3 *db, const char *address, bool must_exist)
 /* user_add - floodctl user add ADDRESS (password from terminal or stdin) */
 static int user_add(struct ctl *c, struct args *a, struct opt *o)
 {
-    char addr[256], hash[PASSWORD_HASH_MAX], err[512];
-    if (check_address(a->pos[0]) != EXIT_OK)
+    char hash[PASSWORD_HASH_MAX], err[512];
+    const char *addr = a->pos[0];
+    if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    lowered(a->pos[0], addr, sizeof addr); /* fits: checked above */
     sqlite3 *db = ctl_store(c);
     if (db == NULL || user_precheck(db, addr, false) != EXIT_OK || new_hash(hash) != EXIT_OK)
         return EXIT_FAIL;
@@ -622,10 +618,10 @@ static int user_del(struct ctl *c, struct args *a, struct opt *o)
 /* user_passwd - floodctl user passwd ADDRESS */
 static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
 {
-    char addr[256], hash[PASSWORD_HASH_MAX], err[512];
-    if (check_address(a->pos[0]) != EXIT_OK)
+    char hash[PASSWORD_HASH_MAX], err[512];
+    const char *addr = a->pos[0];
+    if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    lowered(a->pos[0], addr, sizeof addr);
     sqlite3 *db = ctl_store(c);
     if (db == NULL || user_precheck(db, addr, true) != EXIT_OK || new_hash(hash) != EXIT_OK)
         return EXIT_FAIL;
@@ -1089,7 +1085,9 @@ int main(int argc, char **argv)
     argc = strip_json(argc - 1, argv + 1, &c.json);
     argv++;
     while (argc > 0 && argv[0][0] == '-') {
-        if (strcmp(argv[0], "-c") == 0 && argc > 1) {
+        if (strcmp(argv[0], "-c") == 0 && argc < 2) {
+            return usage_error(NULL, "%s needs a CONFIG file argument", argv[0]);
+        } else if (strcmp(argv[0], "-c") == 0) {
             c.config_path = argv[1];
             argc -= 2, argv += 2;
         } else if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {

@@ -58,6 +58,7 @@ struct loader {
     const char *path;
     struct config *cfg;
     struct group_build *gb; /* one per cfg->groups entry */
+    char *include_dir;      /* directory of PATH, or NULL when PATH has none */
     char *err;
     size_t errlen;
 };
@@ -91,15 +92,31 @@ static const char *key_index(char *buf, size_t len, const char *parent, unsigned
     return buf;
 }
 
+/* source_name - the file to name for text libconfig attributes to FILE:
+ * NULL is the main file (read from memory); an included file is named as
+ * written in "@include", which is relative to the include directory. */
+static const char *source_name(const struct loader *ld, const char *file, char *buf, size_t len)
+{
+    if (file == NULL)
+        return ld->path;
+    if (file[0] == '/' || ld->include_dir == NULL)
+        return file;
+    const char *sep = strcmp(ld->include_dir, "/") == 0 ? "" : "/";
+    int n = snprintf(buf, len, "%s%s%s", ld->include_dir, sep, file);
+    return n < 0 || (size_t)n >= len ? file : buf;
+}
+
 /* format_at - "FILE:LINE: KEY: message" for setting S into BUF.  The root
  * and missing top-level keys have no line of their own; they get line 1 so
  * that the message keeps the one shape editors and scripts parse. */
 static void format_at(char *buf, size_t len, const struct loader *ld, const config_setting_t *s,
                       const char *key, const char *fmt, va_list ap)
 {
-    const char *file = s ? config_setting_source_file(s) : NULL;
+    char name[4096];
+    const char *file =
+        source_name(ld, s ? config_setting_source_file(s) : NULL, name, sizeof(name));
     unsigned line = s ? config_setting_source_line(s) : 0;
-    int n = snprintf(buf, len, "%s:%u: %s: ", file ? file : ld->path, line ? line : 1, key);
+    int n = snprintf(buf, len, "%s:%u: %s: ", file, line ? line : 1, key);
     if (n < 0 || (size_t)n >= len)
         return; /* already cut; the prefix is the part that matters */
     n = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
@@ -1066,13 +1083,11 @@ static int set_include_dir(struct loader *ld, config_t *lc)
     if (slash == NULL)
         return 0;
     size_t n = slash == ld->path ? 1 : (size_t)(slash - ld->path);
-    char *dir = strndup(ld->path, n);
-    if (dir == NULL) {
+    if ((ld->include_dir = strndup(ld->path, n)) == NULL) {
         snprintf(ld->err, ld->errlen, "%s: out of memory", ld->path);
         return -1;
     }
-    config_set_include_dir(lc, dir);
-    free(dir);
+    config_set_include_dir(lc, ld->include_dir);
     return 0;
 }
 
@@ -1090,8 +1105,9 @@ static int parse_text(struct loader *ld, config_t *lc, const char *text)
         return -1;
     if (config_read_string(lc, text) == CONFIG_TRUE)
         return 0;
-    const char *file = config_error_file(lc);
-    snprintf(ld->err, ld->errlen, "%s:%d: %s%s", file ? file : ld->path, config_error_line(lc),
+    char name[4096];
+    snprintf(ld->err, ld->errlen, "%s:%d: %s%s",
+             source_name(ld, config_error_file(lc), name, sizeof(name)), config_error_line(lc),
              config_error_type(lc) == CONFIG_ERR_PARSE ? "syntax error: " : "",
              config_error_text(lc) ? config_error_text(lc) : "cannot read");
     return -1;
@@ -1144,6 +1160,7 @@ struct config *config_load(const char *path, char *err, size_t errlen)
     config_destroy(&lc);
     free(text);
     free(ld.gb);
+    free(ld.include_dir);
     if (rc < 0) {
         config_free(ld.cfg);
         return NULL;

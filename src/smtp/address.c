@@ -334,8 +334,7 @@ static enum address_status check_spans(const struct path_spans *sp, size_t path_
 }
 
 /* fill_mailbox - copy the checked spans into OUT. */
-static void fill_mailbox(const char *s, const struct path_spans *sp, bool utf8,
-                         struct mailbox *out)
+static void fill_mailbox(const char *s, const struct path_spans *sp, bool utf8, struct mailbox *out)
 {
     if (sp->postmaster) {
         memcpy(out->local, "postmaster", sizeof("postmaster"));

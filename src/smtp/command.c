@@ -12,12 +12,10 @@
 
 /* The verbs by name, indexed by enum smtp_verb. */
 static const char *const verb_names[SMTP_VERB_COUNT] = {
-    [SMTP_VERB_UNKNOWN] = "UNKNOWN", [SMTP_VERB_HELO] = "HELO",
-    [SMTP_VERB_EHLO] = "EHLO",       [SMTP_VERB_MAIL] = "MAIL",
-    [SMTP_VERB_RCPT] = "RCPT",       [SMTP_VERB_DATA] = "DATA",
-    [SMTP_VERB_RSET] = "RSET",       [SMTP_VERB_NOOP] = "NOOP",
-    [SMTP_VERB_QUIT] = "QUIT",       [SMTP_VERB_HELP] = "HELP",
-    [SMTP_VERB_VRFY] = "VRFY",       [SMTP_VERB_EXPN] = "EXPN",
+    [SMTP_VERB_UNKNOWN] = "UNKNOWN",   [SMTP_VERB_HELO] = "HELO", [SMTP_VERB_EHLO] = "EHLO",
+    [SMTP_VERB_MAIL] = "MAIL",         [SMTP_VERB_RCPT] = "RCPT", [SMTP_VERB_DATA] = "DATA",
+    [SMTP_VERB_RSET] = "RSET",         [SMTP_VERB_NOOP] = "NOOP", [SMTP_VERB_QUIT] = "QUIT",
+    [SMTP_VERB_HELP] = "HELP",         [SMTP_VERB_VRFY] = "VRFY", [SMTP_VERB_EXPN] = "EXPN",
     [SMTP_VERB_STARTTLS] = "STARTTLS", [SMTP_VERB_AUTH] = "AUTH",
 };
 
@@ -278,8 +276,7 @@ static enum smtp_param_status rcpt_params(const char *s, size_t len, size_t pos)
 /* smtp_parse_rcpt - "TO:" Forward-path [SP Rcpt-parameters]; the null
  * path is never a recipient (RFC 5321 4.1.1.3). */
 enum smtp_param_status smtp_parse_rcpt(const char *args, size_t len, bool utf8,
-                                       struct smtp_rcpt_args *out,
-                                       enum address_status *addr_status)
+                                       struct smtp_rcpt_args *out, enum address_status *addr_status)
 {
     size_t pos = path_offset(args, len, "TO:");
     size_t used = 0;

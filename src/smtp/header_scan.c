@@ -270,8 +270,10 @@ static void scan_message_id(struct value_iter *it, char *out)
         while ((ch = vnext(it)) != -1 && ch != '>')
             if (ch != ' ')
                 fact_put(&fb, ch);
-        if (ch != '>')
-            return; /* never closed: nothing to report */
+        if (ch != '>') {
+            out[0] = '\0'; /* never closed: nothing to report */
+            return;
+        }
         if (fb.n + 1 >= HEADER_FACT_MAX)
             fb.n = HEADER_FACT_MAX - 2; /* keep the closing bracket */
         fb.buf[fb.n++] = '>';

@@ -121,10 +121,8 @@ static void test_bad_octets(void **state)
     assert_int_equal(status_of("<a\nb@c>"), ADDRESS_SYNTAX);
     assert_int_equal(status_of("<a@b\r\n>"), ADDRESS_SYNTAX);
     assert_int_equal(status_of("<a\x7f@b>"), ADDRESS_SYNTAX);
-    assert_int_equal(address_parse_path("<a\0b@c>", 7, false, false, &mb, &used),
-                     ADDRESS_SYNTAX);
-    assert_int_equal(address_parse_path("<ab@c\0>", 7, false, false, &mb, &used),
-                     ADDRESS_SYNTAX);
+    assert_int_equal(address_parse_path("<a\0b@c>", 7, false, false, &mb, &used), ADDRESS_SYNTAX);
+    assert_int_equal(address_parse_path("<ab@c\0>", 7, false, false, &mb, &used), ADDRESS_SYNTAX);
     assert_int_equal(address_parse_path("<\"a\0b\"@c>", 9, false, false, &mb, &used),
                      ADDRESS_SYNTAX);
 }
@@ -332,8 +330,9 @@ static void test_utf8(void **state)
     /* Uppercase ASCII in a UTF-8 domain is lowered, UTF-8 left alone. */
     expect_ok("<a@\xc3\x9c"
               "B.example>",
-              false, true, "a", "\xc3\x9c"
-                                "b.example");
+              false, true, "a",
+              "\xc3\x9c"
+              "b.example");
     /* Four-octet sequence, in a quoted local part. */
     expect_ok("<\"\xf0\x9f\x93\xa7 x\"@x>", false, true, "\xf0\x9f\x93\xa7 x", "x");
     /* Only the domain non-ASCII. */
@@ -427,9 +426,9 @@ static void test_format_truncates(void **state)
 static void test_round_trip(void **state)
 {
     static const char *paths[] = {
-        "<a@b>",          "<\"a b\"@c>",      "<\"\\\\\\\"\"@c>", "<\"\"@c>",
-        "<\"a.\"@c>",     "<!#%@c.d>",        "<u@[1.2.3.4]>",    "<u@[IPv6:::1]>",
-        "<postmaster>",   "<\"a@b\"@c>",      "<\"(x)\"@c>",      "<\xc3\xa9.\xc3\xa9@x>",
+        "<a@b>",        "<\"a b\"@c>", "<\"\\\\\\\"\"@c>", "<\"\"@c>",
+        "<\"a.\"@c>",   "<!#%@c.d>",   "<u@[1.2.3.4]>",    "<u@[IPv6:::1]>",
+        "<postmaster>", "<\"a@b\"@c>", "<\"(x)\"@c>",      "<\xc3\xa9.\xc3\xa9@x>",
     };
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         struct mailbox a, b;
@@ -460,26 +459,16 @@ static void test_status_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple),
-        cmocka_unit_test(test_consumed),
-        cmocka_unit_test(test_all_atext),
-        cmocka_unit_test(test_dot_string),
-        cmocka_unit_test(test_brackets),
-        cmocka_unit_test(test_bad_octets),
-        cmocka_unit_test(test_multiple_at),
-        cmocka_unit_test(test_labels),
-        cmocka_unit_test(test_null_path),
-        cmocka_unit_test(test_postmaster),
-        cmocka_unit_test(test_source_route),
-        cmocka_unit_test(test_literal),
-        cmocka_unit_test(test_quoted),
-        cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_utf8_malformed),
-        cmocka_unit_test(test_format),
-        cmocka_unit_test(test_format_truncates),
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_status_text),
+        cmocka_unit_test(test_simple),       cmocka_unit_test(test_consumed),
+        cmocka_unit_test(test_all_atext),    cmocka_unit_test(test_dot_string),
+        cmocka_unit_test(test_brackets),     cmocka_unit_test(test_bad_octets),
+        cmocka_unit_test(test_multiple_at),  cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_null_path),    cmocka_unit_test(test_postmaster),
+        cmocka_unit_test(test_source_route), cmocka_unit_test(test_literal),
+        cmocka_unit_test(test_quoted),       cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_utf8),         cmocka_unit_test(test_utf8_malformed),
+        cmocka_unit_test(test_format),       cmocka_unit_test(test_format_truncates),
+        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_status_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,12 +35,15 @@ static void test_split_verbs(void **state)
         const char *line;
         enum smtp_verb verb;
     } cases[] = {
-        {"HELO", SMTP_VERB_HELO}, {"ehlo", SMTP_VERB_EHLO},         {"Mail", SMTP_VERB_MAIL},
-        {"rCpT", SMTP_VERB_RCPT}, {"DATA", SMTP_VERB_DATA},         {"RSET", SMTP_VERB_RSET},
-        {"NOOP", SMTP_VERB_NOOP}, {"QUIT", SMTP_VERB_QUIT},         {"HELP", SMTP_VERB_HELP},
-        {"VRFY", SMTP_VERB_VRFY}, {"EXPN", SMTP_VERB_EXPN},         {"StartTLS", SMTP_VERB_STARTTLS},
-        {"AUTH", SMTP_VERB_AUTH}, {"BDAT", SMTP_VERB_UNKNOWN},      {"HEL", SMTP_VERB_UNKNOWN},
-        {"HELOO", SMTP_VERB_UNKNOWN}, {"UNKNOWN", SMTP_VERB_UNKNOWN}, {"", SMTP_VERB_UNKNOWN},
+        {"HELO", SMTP_VERB_HELO},       {"ehlo", SMTP_VERB_EHLO},
+        {"Mail", SMTP_VERB_MAIL},       {"rCpT", SMTP_VERB_RCPT},
+        {"DATA", SMTP_VERB_DATA},       {"RSET", SMTP_VERB_RSET},
+        {"NOOP", SMTP_VERB_NOOP},       {"QUIT", SMTP_VERB_QUIT},
+        {"HELP", SMTP_VERB_HELP},       {"VRFY", SMTP_VERB_VRFY},
+        {"EXPN", SMTP_VERB_EXPN},       {"StartTLS", SMTP_VERB_STARTTLS},
+        {"AUTH", SMTP_VERB_AUTH},       {"BDAT", SMTP_VERB_UNKNOWN},
+        {"HEL", SMTP_VERB_UNKNOWN},     {"HELOO", SMTP_VERB_UNKNOWN},
+        {"UNKNOWN", SMTP_VERB_UNKNOWN}, {"", SMTP_VERB_UNKNOWN},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         expect_split(cases[i].line, cases[i].verb, "");
@@ -223,8 +226,7 @@ static void test_mail_smtputf8(void **state)
     assert_int_equal(mail("FROM:<j\xc3\xb6rg@b> SMTPUTF8", &m, &ast), SMTP_PARAM_OK);
     assert_true(m.from.utf8);
     assert_string_equal(m.from.local, "j\xc3\xb6rg");
-    assert_int_equal(mail("FROM:<j\xc3\xb6rg@b> smtputf8 BODY=8BITMIME", &m, &ast),
-                     SMTP_PARAM_OK);
+    assert_int_equal(mail("FROM:<j\xc3\xb6rg@b> smtputf8 BODY=8BITMIME", &m, &ast), SMTP_PARAM_OK);
     assert_int_equal(mail("FROM:<j\xc3\xb6rg@b>", &m, &ast), SMTP_PARAM_ADDRESS);
     assert_int_equal(ast, ADDRESS_NEEDS_UTF8);
     assert_int_equal(mail("FROM:<j\xc3\xb6rg@b> BODY=8BITMIME", &m, &ast), SMTP_PARAM_ADDRESS);

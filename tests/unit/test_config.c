@@ -157,6 +157,19 @@ static void test_full(void **state)
     config_free(cfg);
 }
 
+/* test_example - etc/floodgate.conf.example loads without a warning. */
+static void test_example(void **state)
+{
+    char err[1024] = "";
+    struct config *cfg = config_load("../../etc/floodgate.conf.example", err, sizeof(err));
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->n_listeners, 3);
+    assert_int_equal(cfg->n_warnings, 0);
+    assert_true(ipset_contains_str(cfg->relay_clients, "10.0.0.7"));
+    config_free(cfg);
+}
+
 /* test_defaults - the smallest valid file gets every default of config.h. */
 static void test_defaults(void **state)
 {
@@ -447,6 +460,18 @@ static void test_deep_includes(void **state)
     assert_non_null(strstr(err, "nest deeper than 32"));
 }
 
+/* test_include - "@include" is read relative to the main file, and errors
+ * inside the included file name that file and its line. */
+static void test_include(void **state)
+{
+    char err[1024] = "";
+    assert_null(config_load("configs/include_main.conf", err, sizeof(err)));
+    const char *want = "configs/include_part.conf:4: ip_groups.world.[0]: \"0.0.0.0/0\" covers "
+                       "the whole Internet";
+    if (strncmp(err, want, strlen(want)) != 0)
+        fail_msg("got \"%s\"", err);
+}
+
 /* test_relay_unknown_group - allow_groups must name defined groups. */
 static void test_relay_unknown_group(void **state)
 {
@@ -582,6 +607,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),
+        cmocka_unit_test(test_example),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_log_file),
         cmocka_unit_test(test_empty_sections),
@@ -597,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_hostname),
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_deep_includes),
+        cmocka_unit_test(test_include),
         cmocka_unit_test(test_relay_unknown_group),
         cmocka_unit_test(test_open_relay_refused),
         cmocka_unit_test(test_open_relay_allowed),

@@ -313,8 +313,7 @@ static void test_large(void **state)
     static struct result whole;
     size_t n = 0;
     for (int line = 0; line < 100; line++) {
-        n += (size_t)snprintf(in + n, sizeof(in) - n, "%sline %d\r\n", line % 7 ? "" : "..",
-                              line);
+        n += (size_t)snprintf(in + n, sizeof(in) - n, "%sline %d\r\n", line % 7 ? "" : "..", line);
     }
     memcpy(in + n, ".\r\n", 3);
     n += 3;
