@@ -60,6 +60,12 @@ static const char schema_sql[] =
     "  updated INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message);"
     "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(local, state, next_try);"
+    "CREATE TABLE IF NOT EXISTS dkim_keys("
+    "  domain TEXT PRIMARY KEY,"           /* signing domain (d=) */
+    "  selector TEXT NOT NULL,"            /* s= */
+    "  algorithm TEXT NOT NULL,"           /* 'rsa' or 'ed25519' */
+    "  key_file TEXT NOT NULL,"            /* PEM, mode 0600, relative to state_dir */
+    "  created INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 char *store_path(const char *state_dir, char *buf, size_t len)

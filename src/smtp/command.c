@@ -131,7 +131,7 @@ static bool value_is(const struct esmtp_param *p, const char *name)
 }
 
 /* Which MAIL parameters were seen, to refuse duplicates. */
-enum { SEEN_SIZE = 1, SEEN_BODY = 2, SEEN_UTF8 = 4 };
+enum { SEEN_SIZE = 1, SEEN_BODY = 2, SEEN_UTF8 = 4, SEEN_AUTH = 8 };
 
 /* mail_param_size - SIZE=n (RFC 1870 3): digits only, parsed bounded. */
 static enum smtp_param_status mail_param_size(const struct esmtp_param *p,
@@ -169,6 +169,8 @@ static enum smtp_param_status mail_param(const struct esmtp_param *p, unsigned *
         bit = SEEN_BODY;
     else if (key_is(p, "SMTPUTF8"))
         bit = SEEN_UTF8;
+    else if (key_is(p, "AUTH"))
+        bit = SEEN_AUTH;
     else
         return SMTP_PARAM_UNKNOWN; /* RFC 5321 4.1.1.11: 555 */
     if (*seen & bit)
@@ -178,6 +180,11 @@ static enum smtp_param_status mail_param(const struct esmtp_param *p, unsigned *
         return mail_param_size(p, out);
     if (bit == SEEN_BODY)
         return mail_param_body(p, out);
+    /* RFC 4954 5: a server offering AUTH accepts AUTH=<mailbox> on MAIL.
+     * We never trust a client's claim of who submitted the message, so the
+     * value is checked for presence and otherwise ignored. */
+    if (bit == SEEN_AUTH)
+        return p->value != NULL && p->value_len > 0 ? SMTP_PARAM_OK : SMTP_PARAM_SYNTAX;
     if (p->value != NULL) /* RFC 6531 3.4: SMTPUTF8 takes no value */
         return SMTP_PARAM_SYNTAX;
     out->smtputf8 = true;

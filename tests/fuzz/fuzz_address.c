@@ -20,6 +20,10 @@ static void check_round_trip(const struct mailbox *mb)
     if (mb->null_path)
         return;
     address_format(mb, text, sizeof(text));
+    /* The text is never longer than the path it came from, so callers may
+     * size their buffers by ADDRESS_PATH_MAX. */
+    if (strlen(text) + 2 > ADDRESS_PATH_MAX && mb->domain[0] != '\0')
+        abort();
     n = snprintf(path, sizeof(path), "<%s>", text);
     if (n < 0 || (size_t)n >= sizeof(path))
         abort();

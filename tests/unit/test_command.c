@@ -249,7 +249,9 @@ static void test_mail_params(void **state)
     assert_int_equal(mail("FROM:<> SMTPUTF8  SIZE=5", &m, &ast), SMTP_PARAM_OK);
     assert_int_equal(m.size, 5);
     assert_int_equal(mail_status("FROM:<a@b> RET=HDRS"), SMTP_PARAM_UNKNOWN);
-    assert_int_equal(mail_status("FROM:<a@b> AUTH=<>"), SMTP_PARAM_UNKNOWN);
+    assert_int_equal(mail_status("FROM:<a@b> AUTH=<>"), SMTP_PARAM_OK); /* RFC 4954 5 */
+    assert_int_equal(mail_status("FROM:<a@b> AUTH="), SMTP_PARAM_SYNTAX);
+    assert_int_equal(mail_status("FROM:<a@b> AUTH=<> AUTH=<>"), SMTP_PARAM_SYNTAX);
     assert_int_equal(mail_status("FROM:<a@b> X-FOO"), SMTP_PARAM_UNKNOWN);
     assert_int_equal(mail_status("FROM:<a@b> SIZE=1 ENVID=x"), SMTP_PARAM_UNKNOWN);
     assert_int_equal(mail_status("FROM:<a@b>SIZE=1"), SMTP_PARAM_SYNTAX);

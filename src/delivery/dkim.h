@@ -1,0 +1,45 @@
+/* delivery/dkim - DKIM signing (RFC 6376, and RFC 8463 for ed25519) of mail
+ * from local domains, with libopendkim; and the keys' life cycle. */
+#ifndef FLOODGATE_DELIVERY_DKIM_H
+#define FLOODGATE_DELIVERY_DKIM_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define DKIM_DIR "dkim" /* under state_dir, mode 0700; keys mode 0600 */
+
+struct dkim_key {
+    char domain[256];
+    char selector[64];
+    char algorithm[16]; /* "rsa" or "ed25519" */
+    char *pem;          /* the private key, PEM; wiped by dkim_key_clear */
+    size_t pem_len;
+};
+
+/* A source of the message octets (header and body, CR LF line ends):
+ * returns the count read at OFF (0 at the end), -1 on error. */
+typedef long (*dkim_read_fn)(void *ctx, size_t off, char *buf, size_t n);
+
+/* dkim_key_generate - make a key for DOMAIN (RSA 2048 or Ed25519) under
+ * STATE_DIR/dkim/, record it in DB, replacing an older one.  -1 and ERR. */
+int dkim_key_generate(sqlite3 *db, const char *state_dir, const char *domain,
+                      const char *selector, const char *algorithm, char *err, size_t errlen);
+
+/* dkim_key_load - the key of DOMAIN: 1 found, 0 none, -1 error. */
+int dkim_key_load(sqlite3 *db, const char *state_dir, const char *domain, struct dkim_key *key,
+                  char *err, size_t errlen);
+void dkim_key_clear(struct dkim_key *key);
+
+/* dkim_dns_record - the TXT record to publish for KEY:
+ * name ("SELECTOR._domainkey.DOMAIN") and value ("v=DKIM1; k=rsa; p=...").
+ * Returns a malloc'd "NAME. IN TXT ( "..." "..." )" zone-file line. */
+char *dkim_dns_record(const struct dkim_key *key, char *err, size_t errlen);
+
+/* dkim_sign - the DKIM-Signature header field (folded, ending in CR LF)
+ * for the message read through READ; relaxed/relaxed, a fixed list of
+ * signed headers.  malloc'd, or NULL with ERR set. */
+char *dkim_sign(const struct dkim_key *key, dkim_read_fn read, void *ctx, char *err,
+                size_t errlen);
+
+#endif
