@@ -66,6 +66,7 @@ struct loader {
 static const char *const tls_names[] = {"none", "starttls", "implicit", NULL};
 static const char *const auth_names[] = {"off", "optional", "required", NULL};
 static const char *const bare_lf_names[] = {"reject", "normalize", NULL};
+static const char *const delivery_tls_names[] = {"opportunistic", "required", "off", NULL};
 
 /* key_mark_cut - end a truncated key path with "..." so nobody takes it as whole. */
 static void key_mark_cut(char *buf, size_t len)
@@ -844,6 +845,60 @@ static int load_queue(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
+/* load_relayhost - delivery.relayhost: a smarthost instead of MX routing. */
+static int load_relayhost(struct loader *ld, const config_setting_t *g)
+{
+    static const char *const keys[] = {"host", "port", "tls", "user", "password", NULL};
+    struct config_delivery *d = &ld->cfg->delivery;
+    const config_setting_t *r;
+    int tls = (int)d->relayhost_tls;
+    if (get_group(ld, g, "delivery", "relayhost", keys, &r) < 0)
+        return -1;
+    if (r == NULL)
+        return 0;
+    if (get_string(ld, r, "delivery.relayhost", "host", true, &d->relayhost) < 0 ||
+        get_unsigned(ld, r, "delivery.relayhost", "port", 1, 65535, &d->relayhost_port) < 0 ||
+        get_choice(ld, r, "delivery.relayhost", "tls", tls_names, &tls) < 0 ||
+        get_string(ld, r, "delivery.relayhost", "user", false, &d->relayhost_user) < 0 ||
+        get_string(ld, r, "delivery.relayhost", "password", false, &d->relayhost_password) < 0)
+        return -1;
+    d->relayhost_tls = (enum tls_mode)tls;
+    if ((d->relayhost_user == NULL) != (d->relayhost_password == NULL))
+        return fail(ld, r, "delivery.relayhost", "user and password go together");
+    if (d->relayhost_user && d->relayhost_tls == TLS_MODE_NONE)
+        return fail(ld, config_setting_get_member(r, "tls"), "delivery.relayhost.tls",
+                    "AUTH credentials must not be sent without TLS");
+    return 0;
+}
+
+/* load_delivery - delivery: the SMTP client toward other servers. */
+static int load_delivery(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"mx_port",         "tls",          "tls_verify",
+                                       "connect_timeout", "command_timeout", "data_timeout",
+                                       "max_connections", "max_per_domain", "delay_warning",
+                                       "relayhost",       NULL};
+    struct config_delivery *d = &ld->cfg->delivery;
+    const config_setting_t *g;
+    int tls = (int)d->tls;
+    if (get_group(ld, root, "", "delivery", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (get_unsigned(ld, g, "delivery", "mx_port", 1, 65535, &d->mx_port) < 0 ||
+        get_choice(ld, g, "delivery", "tls", delivery_tls_names, &tls) < 0 ||
+        get_bool(ld, g, "delivery", "tls_verify", &d->tls_verify) < 0 ||
+        get_unsigned(ld, g, "delivery", "connect_timeout", 1, 3600, &d->connect_timeout) < 0 ||
+        get_unsigned(ld, g, "delivery", "command_timeout", 1, 3600, &d->command_timeout) < 0 ||
+        get_unsigned(ld, g, "delivery", "data_timeout", 1, 3600, &d->data_timeout) < 0 ||
+        get_unsigned(ld, g, "delivery", "max_connections", 1, 10000, &d->max_connections) < 0 ||
+        get_unsigned(ld, g, "delivery", "max_per_domain", 1, 1000, &d->max_per_domain) < 0 ||
+        get_unsigned(ld, g, "delivery", "delay_warning", 0, 30 * 86400, &d->delay_warning) < 0)
+        return -1;
+    d->tls = (enum delivery_tls)tls;
+    return load_relayhost(ld, g);
+}
+
 /* dns_server - one "ip:port", "[v6]:port" or bare address, written back in
  * the "ip:port" / "[v6]:port" form c-ares reads. */
 static int dns_server(struct loader *ld, const config_setting_t *e, const char *key, char **out)
@@ -984,11 +1039,11 @@ static int load_root(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"hostname", "state_dir", "user",      "log_file", "tls",
                                        "smtp",     "listeners", "ip_groups", "relay",    "limits",
-                                       "queue",    "dns",       NULL};
+                                       "queue",    "dns",       "delivery", NULL};
     if (check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
-        load_dns(ld, root) < 0)
+        load_dns(ld, root) < 0 || load_delivery(ld, root) < 0)
         return -1;
     return 0;
 }
@@ -1135,6 +1190,16 @@ static struct config *config_new(const char *path)
                                          .bare_lf = BARE_LF_REJECT};
     cfg->queue = (struct config_queue){
         .retry_initial = 300, .retry_max = 3600, .lifetime = 5 * 86400, .group_commit_max = 64};
+    cfg->delivery = (struct config_delivery){.mx_port = 25,
+                                             .tls = DELIVERY_TLS_OPPORTUNISTIC,
+                                             .connect_timeout = 30,
+                                             .command_timeout = 300,
+                                             .data_timeout = 600,
+                                             .max_connections = 20,
+                                             .max_per_domain = 4,
+                                             .delay_warning = 4 * 3600,
+                                             .relayhost_port = 587,
+                                             .relayhost_tls = TLS_MODE_STARTTLS};
     return cfg;
 }
 
@@ -1201,6 +1266,12 @@ void config_free(struct config *cfg)
     free(cfg->log_file);
     free(cfg->tls_certificate);
     free(cfg->tls_key);
+    free(cfg->delivery.relayhost);
+    free(cfg->delivery.relayhost_user);
+    if (cfg->delivery.relayhost_password) {
+        explicit_bzero(cfg->delivery.relayhost_password, strlen(cfg->delivery.relayhost_password));
+        free(cfg->delivery.relayhost_password);
+    }
     free(cfg);
 }
 

@@ -48,6 +48,27 @@ struct config_queue {
     unsigned group_commit_max; /* messages per transaction at most; default 64 */
 };
 
+/* How the SMTP client uses STARTTLS toward MX hosts (RFC 3207). */
+enum delivery_tls { DELIVERY_TLS_OPPORTUNISTIC, DELIVERY_TLS_REQUIRED, DELIVERY_TLS_OFF };
+
+struct config_delivery {
+    unsigned mx_port;         /* 25; other values are for test setups */
+    enum delivery_tls tls;    /* default opportunistic */
+    bool tls_verify;          /* refuse certificates that do not verify; default no */
+    unsigned connect_timeout; /* seconds; default 30 */
+    unsigned command_timeout; /* RFC 5321 4.5.3.2: 300 */
+    unsigned data_timeout;    /* waiting for the reply to the final "."; 600 */
+    unsigned max_connections; /* outbound connections at once; default 20 */
+    unsigned max_per_domain;  /* per destination domain; default 4 */
+    unsigned delay_warning;   /* seconds before a delay DSN; 0 = never; default 4 h */
+    /* delivery.relayhost: send everything through this smarthost */
+    char *relayhost;          /* host name or address; NULL = MX routing */
+    unsigned relayhost_port;  /* default 587 */
+    enum tls_mode relayhost_tls; /* default starttls */
+    char *relayhost_user;     /* AUTH; NULL = none */
+    char *relayhost_password;
+};
+
 struct config {
     char *path;       /* the file it was read from */
     char *hostname;   /* greeting, Received:, HELO; default: gethostname() */
@@ -65,10 +86,11 @@ struct config {
     size_t n_groups;
 
     struct ipset *relay_clients; /* union of relay.allow_groups */
-    bool open_relay;             /* relay.open_relay_i_know_what_i_am_doing */
+    bool open_relay;             /* relay.open_relay */
 
     struct config_limits limits;
     struct config_queue queue;
+    struct config_delivery delivery;
 
     char **dns_servers; /* "ip:port" strings; none = system resolver */
     size_t n_dns_servers;

@@ -31,15 +31,25 @@ int dkim_key_load(sqlite3 *db, const char *state_dir, const char *domain, struct
                   char *err, size_t errlen);
 void dkim_key_clear(struct dkim_key *key);
 
+/* dkim_dns_name - "SELECTOR._domainkey.DOMAIN" (RFC 6376 3.6.2.1) into
+ * BUF; -1 and ERR when it does not fit. */
+int dkim_dns_name(const struct dkim_key *key, char *buf, size_t len, char *err, size_t errlen);
+
+/* dkim_dns_value - the TXT value to publish for KEY, "v=DKIM1; k=rsa;
+ * p=<base64>" (RFC 6376 3.6.1, RFC 8463 4 for ed25519).  malloc'd, or NULL
+ * with ERR set. */
+char *dkim_dns_value(const struct dkim_key *key, char *err, size_t errlen);
+
 /* dkim_dns_record - the TXT record to publish for KEY:
  * name ("SELECTOR._domainkey.DOMAIN") and value ("v=DKIM1; k=rsa; p=...").
  * Returns a malloc'd "NAME. IN TXT ( "..." "..." )" zone-file line. */
 char *dkim_dns_record(const struct dkim_key *key, char *err, size_t errlen);
 
-/* dkim_sign - the DKIM-Signature header field (folded, ending in CR LF)
- * for the message read through READ; relaxed/relaxed, a fixed list of
- * signed headers.  malloc'd, or NULL with ERR set. */
-char *dkim_sign(const struct dkim_key *key, dkim_read_fn read, void *ctx, char *err,
+/* dkim_sign_message - the DKIM-Signature header field (folded, ending in
+ * CR LF) for the message read through READ; relaxed/relaxed, a fixed list
+ * of signed headers.  malloc'd, or NULL with ERR set.  (Not "dkim_sign":
+ * libopendkim exports a function of that name.) */
+char *dkim_sign_message(const struct dkim_key *key, dkim_read_fn read, void *ctx, char *err,
                 size_t errlen);
 
 #endif

@@ -3,6 +3,7 @@ a fresh state dir, and talk to it with real clients.
 
 FLOODGATE_BUILD selects the build directory (default: build)."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +21,9 @@ FLOODGATED = BUILD / "floodgated"
 FLOODCTL = BUILD / "floodctl"
 DOMAIN = "example.test"
 PASSWORDS = {"alice@example.test": "alice-Secret-2026", "bob@example.test": "bob-Secret-2026"}
+
+
+SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
 
 
 def free_port(host="127.0.0.1"):
@@ -40,15 +44,18 @@ def wait_port(host, port, timeout=10.0):
 
 
 @pytest.fixture(scope="session")
-def tls_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("tls")
+def tls_files():
+    # Not under pytest's tmp_path: /tmp/pytest-of-root is 0700, so a daemon
+    # that has dropped to "nobody" could not read the files again on SIGHUP.
+    d = Path(tempfile.mkdtemp(prefix="fg-tls-"))
     os.chmod(d, 0o755)
     cert, key = d / "cert.pem", d / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                     "-subj", "/CN=mail.example.test", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     os.chmod(key, 0o644)  # the daemon may run as nobody in CI
-    return cert, key
+    yield cert, key
+    shutil.rmtree(d, ignore_errors=True)
 
 
 class Server:
@@ -130,6 +137,13 @@ queue = {{ retry_initial = 1; retry_max = 2; }};
 
     def cleanup(self):
         self.stop()
+        # keep what a sanitizer build (ASan/UBSan) reported before the
+        # directory goes: the fixtures fail the test on it
+        try:
+            self.sanitizer = [l for l in self.log().splitlines()
+                              if SANITIZER_RE.search(l)]
+        except OSError:
+            self.sanitizer = []
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- inspection --
@@ -184,6 +198,8 @@ def make_server(tls_files):
     yield make
     for s in made:
         s.cleanup()
+    reports = [l for s in made for l in s.sanitizer]
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 @pytest.fixture(scope="module")
@@ -192,14 +208,16 @@ def server(tls_files):
     s = Server(tls_files).start().provision()
     yield s
     s.cleanup()
+    assert not s.sanitizer, "sanitizer reports:\n" + "\n".join(s.sanitizer)
 
 
 # ---------------------------------------------------------------------------
-# Helpers shared by the test files (added with the integration suite).  They
-# leave everything above unchanged.
+# Helpers shared by the test files (added with the integration suite).  The
+# harness above gained two things with them: the TLS files live outside
+# pytest's 0700 tmp dir (a daemon running as nobody must read them again on
+# SIGHUP), and the fixtures fail on what a sanitizer build logged.
 
 import json  # noqa: E402
-import re  # noqa: E402
 import smtplib  # noqa: E402
 import ssl  # noqa: E402
 import uuid  # noqa: E402

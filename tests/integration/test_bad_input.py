@@ -185,6 +185,7 @@ def normalizing_server(tls_files):
     s.start().provision()
     yield s
     s.cleanup()
+    assert not s.sanitizer, "sanitizer reports:\n" + "\n".join(s.sanitizer)
 
 
 @pytest.mark.parametrize("fake_end", SMUGGLING_ENDS, ids=["LF.CRLF", "CRLF.LF", "LF.LF", "CR.CRLF"])
@@ -411,3 +412,68 @@ def test_pipelined_command_after_starttls_is_discarded(server):
         assert not any(l.startswith("STARTTLS") for l in caps)
         assert c.cmd("RCPT TO:<alice@example.test>")[0] == 503
         assert c.cmd(f"MAIL FROM:<{SENDER}>")[0] == 250
+
+
+def wait_idle(server, timeout=15):
+    """Wait until the daemon counts no open connection."""
+    import json
+    import time
+    deadline = time.time() + timeout
+    st = {}
+    while time.time() < deadline:
+        st = json.loads(server.ctl("status", "--json").stdout)
+        if st["connections"] == 0:
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"connections never went back to 0: {st}")
+
+
+def test_client_vanishing_mid_data_stores_nothing(server):
+    marker = token()
+    c = RawClient(server.ports["mx"])
+    c.ehlo()
+    assert c.cmd(f"MAIL FROM:<{SENDER}>")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(f"Subject: {marker}\r\n\r\nhalf a mess".encode())
+    c.close()
+    wait_idle(server)
+    stored_nowhere(server, marker)
+    with RawClient(server.ports["mx"]) as c:
+        c.ehlo()
+        send_good_message(c, server)
+
+
+def test_client_vanishing_during_auth_check(server):
+    """The password check runs on a worker; the client leaving meanwhile
+    (with a reset) must not hurt the daemon."""
+    import socket
+    import struct
+    for _ in range(3):
+        c = auth_raw(server)
+        c.send("AUTH PLAIN " + base64.b64encode(b"\0alice@example.test\0wrong-password").decode()
+               + "\r\n")
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    wait_idle(server)
+    assert server.proc.poll() is None
+    with auth_raw(server) as c:
+        good = base64.b64encode(
+            b"\0alice@example.test\0" + PASSWORDS["alice@example.test"].encode()).decode()
+        assert c.cmd("AUTH PLAIN " + good)[0] == 235
+
+
+def test_client_vanishing_right_after_the_final_dot(server):
+    """Closing without waiting for the 250: the message is taken (the store
+    commits it) and the session is released."""
+    marker = token()
+    c = RawClient(server.ports["mx"])
+    c.ehlo()
+    assert c.cmd(f"MAIL FROM:<{SENDER}>")[0] == 250
+    assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(message(marker) + b"\r\n.\r\n")
+    c.close()
+    wait_idle(server)
+    # delivered at most once (the store may have committed before the close)
+    assert len(maildir_grep(server, "alice@example.test", marker)) <= 1

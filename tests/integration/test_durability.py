@@ -1,12 +1,18 @@
 """Durability: a 250 to DATA means the message survives kill -9; a burst is
 delivered completely; SIGTERM drains cleanly; SIGHUP never trades a working
 config for a broken one."""
+import os
 import re
+import shutil
 import signal
 import smtplib
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from conftest import QUEUED_RE, RawClient, message, wait_log
 
@@ -204,3 +210,38 @@ def test_sighup_with_valid_change_applies_to_new_sessions(make_server):
         c.ehlo()
         assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
         assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 250
+
+
+def test_sighup_applies_change_with_a_root_only_tls_key(make_server, tls_files):
+    """The usual deployment: started as root, the TLS key readable by root
+    only (0600), the daemon running as another user.  A SIGHUP that changes
+    the relay groups must still take effect; the TLS files did not change."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the daemon only drops privileges when started as root")
+    d = Path(tempfile.mkdtemp(prefix="fg-key-"))
+    os.chmod(d, 0o755)
+    try:
+        cert, key = d / "cert.pem", d / "key.pem"
+        shutil.copy(tls_files[0], cert)
+        shutil.copy(tls_files[1], key)
+        os.chmod(key, 0o600)
+        s = make_server()
+        s.conf.write_text(s.conf.read_text().replace(str(tls_files[0]), str(cert))
+                          .replace(str(tls_files[1]), str(key)))
+        s.start().provision()
+        text = s.conf.read_text()
+        s.conf.write_text(text.replace('"127.0.0.3"', '"127.0.0.3", "127.0.0.2"'))
+        s.proc.send_signal(signal.SIGHUP)
+        m = wait_log(s, r"event=reload result=\w+.*")
+        assert "result=ok" in m.group(0), m.group(0)
+        with RawClient(s.ports["mx"], source="127.0.0.2") as c:
+            c.ehlo()
+            assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+            assert c.cmd("RCPT TO:<someone@remote.test>")[0] == 250
+        # TLS still works after the reload
+        with RawClient(s.ports["mx"]) as c:
+            c.ehlo()
+            c.starttls()
+            assert c.ehlo()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -165,3 +165,86 @@ def test_several_messages_on_one_connection(server):
     for subj in subjects:
         delivered_with(server, "alice@example.test", subj)
         delivered_with(server, "bob@example.test", subj)
+
+
+def test_pipelined_transactions_in_one_write(server):
+    """PIPELINING (RFC 2920): two whole transactions and QUIT in one write
+    get their replies in order, and both messages are delivered."""
+    from conftest import RawClient
+    s1, s2 = token(), token()
+    with RawClient(server.ports["mx"]) as c:
+        assert "PIPELINING" in c.ehlo()
+        c.send(b"MAIL FROM:<sender@remote.test>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n" +
+               message(s1) + b"\r\n.\r\n" +
+               b"MAIL FROM:<sender@remote.test>\r\nRCPT TO:<bob@example.test>\r\n"
+               b"RCPT TO:<nobody-here@example.test>\r\nDATA\r\n" +
+               message(s2) + b"\r\n.\r\nQUIT\r\n")
+        codes = [c.reply()[0] for _ in range(10)]
+        assert codes == [250, 250, 354, 250, 250, 250, 550, 354, 250, 221]
+    delivered_with(server, "alice@example.test", s1)
+    delivered_with(server, "bob@example.test", s2)
+
+
+def test_end_of_data_split_across_writes(server):
+    """The end-of-data sequence may arrive one octet at a time."""
+    import socket
+    from conftest import RawClient
+    subject = token()
+    body = message(subject, body=b"one\r\n.two\r\n")
+    with RawClient(server.ports["mx"]) as c:
+        c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+        assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        stuffed = body.replace(b"\r\n.", b"\r\n..")
+        c.send(stuffed)
+        for ch in b"\r\n.\r\n":
+            c.send(bytes([ch]))
+        code, text = c.reply()
+        assert code == 250, text
+    [data] = delivered_with(server, "alice@example.test", subject)
+    assert data.endswith(body + b"\r\n")
+
+
+def test_null_sender_is_accepted(server):
+    """Bounces come from <> (RFC 5321 4.5.5)."""
+    subject = token()
+    with smtplib.SMTP("127.0.0.1", server.ports["mx"], timeout=30) as c:
+        c.ehlo("client.test")
+        assert c.mail("<>")[0] == 250
+        assert c.rcpt("alice@example.test")[0] == 250
+        assert c.data(message(subject, sender="MAILER-DAEMON@remote.test"))[0] == 250
+    [data] = delivered_with(server, "alice@example.test", subject)
+    assert data.startswith(b"Return-Path: <>\r\n")
+
+
+def test_received_for_authenticated_submission(server):
+    """Mail from a logged-in user to a local user: the trace says ESMTPSA
+    and TLS, and does not name the account (smtp.disclose_auth_user is off)."""
+    subject = token()
+    qid = smtp_send(server.ports["submission"], "alice@example.test", "bob@example.test",
+                    message(subject, sender="alice@example.test", to="bob@example.test"),
+                    helo="laptop.test", starttls=True,
+                    login=("alice@example.test", PASSWORDS["alice@example.test"]))
+    [data] = delivered_with(server, "bob@example.test", subject)
+    received = data.split(b"\r\nFrom: ", 1)[0].split(b"Received: ", 1)[1]
+    assert b"with ESMTPSA id " + qid.encode() in received, received
+    assert b"(using TLSv1." in received
+    assert b"alice" not in received
+
+
+def test_helo_cannot_inject_into_received(server):
+    """The HELO name goes into Received:; characters that could close the
+    comment or fake a header are replaced."""
+    from conftest import RawClient
+    subject = token()
+    with RawClient(server.ports["mx"]) as c:
+        c.ehlo("evil)(by.trusted.test")
+        assert c.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
+        assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        c.send(message(subject) + b"\r\n.\r\n")
+        assert c.reply()[0] == 250
+    [data] = delivered_with(server, "alice@example.test", subject)
+    assert b"Received: from evil__by.trusted.test ([127.0.0.1])" in data
