@@ -495,6 +495,8 @@ int accounts_alias_del(sqlite3 *db, const char *address, const char *target, cha
     return 0;
 }
 
+#define RESOLVE_SEEN_MAX 64 /* past this, the lookup cap still ends loops */
+
 /* The state of one accounts_resolve call. */
 struct resolve {
     sqlite3 *db;
@@ -502,7 +504,22 @@ struct resolve {
     size_t max;
     size_t n;
     unsigned lookups; /* alias expansions so far, against RESOLVE_LOOKUPS_MAX */
+    char seen[RESOLVE_SEEN_MAX][256]; /* aliases already expanded */
+    size_t n_seen;
 };
+
+/* resolve_seen - true when ALIAS was expanded already: aliases that
+ * include each other (staff -> teachers -> staff) are a cycle the admin
+ * may well mean; each member still gets one copy. */
+static bool resolve_seen(struct resolve *r, const char *alias)
+{
+    for (size_t i = 0; i < r->n_seen; i++)
+        if (strcmp(r->seen[i], alias) == 0)
+            return true;
+    if (r->n_seen < RESOLVE_SEEN_MAX)
+        str_copy(r->seen[r->n_seen++], alias, sizeof r->seen[0]);
+    return false;
+}
 
 /* resolve_add - append ADDR to the result unless already there; -1 when
  * the result would exceed its room (delivering to part of an alias
@@ -578,6 +595,8 @@ static int resolve_target(struct resolve *r, const char *alias, const char *t, u
 static int resolve_alias(struct resolve *r, const char *alias, unsigned depth)
 {
     char(*list)[256];
+    if (resolve_seen(r, alias))
+        return 0;
     if (depth > ALIAS_DEPTH_MAX) {
         log_warnx("event=alias_error alias=%s error=too_deep max=%d", log_quote(alias),
                   ALIAS_DEPTH_MAX);

@@ -4,7 +4,8 @@
  * store directly: SQLite in WAL mode lets floodctl write while the daemon
  * runs, and it works the same with the daemon stopped.  "status" and
  * "queue list" ask the daemon over the control socket when it runs and
- * fall back to the store when it does not.  Exit codes: 0 done,
+ * fall back to the store when it does not.  DKIM keys are made here too,
+ * as files in the state dir and rows in the store.  Exit codes: 0 done,
  * 1 operational error (the message says what to do next), 2 usage error. */
 #include <errno.h>
 #include <grp.h>
@@ -31,6 +32,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "delivery/dkim.h"
 #include "queue/queue_query.h"
 #include "queue/store.h"
 
@@ -88,6 +90,9 @@ static const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
                                   "  floodctl alias del ADDRESS [TARGET]\n"
                                   "  floodctl alias list [DOMAIN] [--json]\n";
 static const char usage_status[] = "  floodctl status [--json]\n";
+static const char usage_dkim[] =
+    "  floodctl dkim generate DOMAIN [--selector S] [--algorithm rsa|ed25519] [--json]\n"
+    "  floodctl dkim show DOMAIN [--json]\n";
 static const char usage_queue[] =
     "  floodctl queue list [--auth-user USER] [--state queued|deferred|held]\n"
     "                      [--limit N] [--json]\n";
@@ -99,8 +104,8 @@ static void usage_all(FILE *fp)
             "usage: floodctl [-c CONFIG] [--json] COMMAND ...\n\n"
             "CONFIG defaults to $FLOODGATE_CONFIG, else " DEFAULT_CONFIG ".\n"
             "Passwords are read from the terminal (twice) or one line of stdin.\n\n"
-            "commands:\n%s%s%s%s%s  floodctl help [COMMAND]\n",
-            usage_domain, usage_user, usage_alias, usage_status, usage_queue);
+            "commands:\n%s%s%s%s%s%s  floodctl help [COMMAND]\n",
+            usage_domain, usage_user, usage_alias, usage_status, usage_queue, usage_dkim);
 }
 
 /* usage_of - the synopsis of command NAME, or NULL if there is none. */
@@ -108,11 +113,8 @@ static const char *usage_of(const char *name)
 {
     static const struct {
         const char *name, *text;
-    } table[] = {{"domain", usage_domain},
-                 {"user", usage_user},
-                 {"alias", usage_alias},
-                 {"status", usage_status},
-                 {"queue", usage_queue}};
+    } table[] = {{"domain", usage_domain}, {"user", usage_user},   {"alias", usage_alias},
+                 {"status", usage_status}, {"queue", usage_queue}, {"dkim", usage_dkim}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].name, name) == 0)
             return table[i].text;
@@ -953,6 +955,133 @@ static int queue_list_cmd(struct ctl *c, struct args *a, struct opt *o)
     return rc;
 }
 
+/* ----------------------------------------------------------------- dkim */
+
+/* opts_dkim_generate - the options of dkim generate. */
+static struct opt *opts_dkim_generate(void)
+{
+    static struct opt opts[] = {{"--selector", true, false, NULL},
+                                {"--algorithm", true, false, NULL},
+                                {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* dkim_default_selector - "fg" and this month, YYYYMM: a new month gives
+ * a new name, so a key made later never clobbers the published one. */
+static int dkim_default_selector(char *buf, size_t len)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    if (localtime_r(&now, &tm) == NULL || strftime(buf, len, "fg%Y%m", &tm) == 0)
+        return fail("cannot read the clock to name a selector; give one with --selector");
+    return EXIT_OK;
+}
+
+/* dkim_key_exists - whether STATE_DIR/dkim/DOMAIN.SELECTOR.key is there
+ * already (dkim_key_generate refuses it; this gives the better message). */
+static bool dkim_key_exists(const char *state_dir, const char *domain, const char *selector)
+{
+    char path[PATH_MAX], sel[64];
+    struct stat st;
+    if (!str_copy(sel, selector, sizeof sel))
+        return false; /* too long: dkim_key_generate says so */
+    str_lower(sel);
+    int n = snprintf(path, sizeof path, "%s/%s/%s.%s.key", state_dir, DKIM_DIR, domain, sel);
+    return n > 0 && (size_t)n < sizeof path && lstat(path, &st) == 0;
+}
+
+/* dkim_print - KEY as the TXT record to publish and a hint (or as JSON):
+ * what an administrator pastes into the zone of the domain. */
+static int dkim_print(struct ctl *c, const struct dkim_key *key, const char *headline)
+{
+    char name[DKIM_NAME_MAX], err[512];
+    if (dkim_dns_name(key, name, sizeof name, err, sizeof err) < 0)
+        return fail("%s", err);
+    char *value = dkim_dns_value(key, err, sizeof err);
+    char *line = value ? dkim_dns_record(key, err, sizeof err) : NULL;
+    int rc = EXIT_OK;
+    if (line == NULL) {
+        rc = fail("%s", err);
+    } else if (c->json) {
+        json_t *out =
+            json_pack("{s:s, s:s, s:s, s:s, s:s}", "domain", key->domain, "selector", key->selector,
+                      "algorithm", key->algorithm, "name", name, "value", value);
+        rc = out ? print_json(out) : fail("out of memory");
+        json_decref(out);
+    } else {
+        printf("%s\nPublish this TXT record in the DNS zone of %s:\n\n%s\n\n"
+               "hint: once published, 'dig +short TXT %s' must print the value above; "
+               "receivers check signatures against it.\n",
+               headline, key->domain, line, name);
+        if (strcmp(key->algorithm, "ed25519") == 0)
+            puts("note: not every receiver verifies Ed25519 signatures yet (RFC 8463); "
+                 "an RSA key is understood everywhere.");
+    }
+    free(line);
+    free(value);
+    return rc;
+}
+
+/* dkim_load_print - load the key of DOMAIN from the store and print it,
+ * saying whether it was CREATED just now. */
+static int dkim_load_print(struct ctl *c, sqlite3 *db, const char *domain, bool created)
+{
+    char err[512], headline[512];
+    struct dkim_key key;
+    int found = dkim_key_load(db, c->cfg->state_dir, domain, &key, err, sizeof err);
+    if (found < 0)
+        return fail("%s", err);
+    if (found == 0)
+        return fail("no DKIM key for %s: create one with 'floodctl dkim generate %s'", domain,
+                    domain);
+    snprintf(headline, sizeof headline, "DKIM key %s %s: selector %s, %s.",
+             created ? "created for" : "of", key.domain, key.selector, key.algorithm);
+    int rc = dkim_print(c, &key, headline);
+    dkim_key_clear(&key);
+    return rc;
+}
+
+/* dkim_generate_cmd - floodctl dkim generate DOMAIN [--selector S]
+ * [--algorithm rsa|ed25519] */
+static int dkim_generate_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    char sel[64], err[512];
+    const char *domain = a->pos[0];
+    const char *alg = o[1].value ? o[1].value : "rsa";
+    if (strcmp(alg, "rsa") != 0 && strcmp(alg, "ed25519") != 0)
+        return usage_error("dkim", "--algorithm must be rsa or ed25519, not '%s'", alg);
+    if (o[0].value == NULL && dkim_default_selector(sel, sizeof sel) != EXIT_OK)
+        return EXIT_FAIL;
+    const char *selector = o[0].value ? o[0].value : sel;
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    /* Only our own domains are signed: a key for another would be of no
+     * use and would suggest we may send as it. */
+    if (!accounts_domain_is_local(db, domain))
+        return fail("%s is not a local domain: add it first with 'floodctl domain add %s'", domain,
+                    domain);
+    if (dkim_key_exists(c->cfg->state_dir, domain, selector))
+        return fail("%s already has a key with selector %s; a new key needs a new selector "
+                    "(its record may be published): "
+                    "floodctl dkim generate %s --selector NEW",
+                    domain, selector, domain);
+    if (dkim_key_generate(db, c->cfg->state_dir, domain, selector, alg, err, sizeof err) < 0)
+        return fail("%s", err);
+    log_info("event=dkim_key_generated domain=%s selector=%s algorithm=%s", log_quote(domain),
+             log_quote(selector), alg);
+    return dkim_load_print(c, db, domain, true);
+}
+
+/* dkim_show_cmd - floodctl dkim show DOMAIN */
+static int dkim_show_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    return dkim_load_print(c, db, a->pos[0], false);
+}
+
 /* ------------------------------------------------------------- commands */
 
 static const struct subcommand domain_subs[] = {
@@ -978,6 +1107,11 @@ static const struct subcommand queue_subs[] = {
     {"list", 0, 0, queue_list_cmd, opts_queue},
     {NULL, 0, 0, NULL, NULL},
 };
+static const struct subcommand dkim_subs[] = {
+    {"generate", 1, 1, dkim_generate_cmd, opts_dkim_generate},
+    {"show", 1, 1, dkim_show_cmd, NULL},
+    {NULL, 0, 0, NULL, NULL},
+};
 
 /* run_command - dispatch ARGV[0], the command word. */
 static int run_command(struct ctl *c, int argc, char **argv)
@@ -991,6 +1125,8 @@ static int run_command(struct ctl *c, int argc, char **argv)
         return run_group(c, cmd, alias_subs, argc - 1, argv + 1);
     if (strcmp(cmd, "queue") == 0)
         return run_group(c, cmd, queue_subs, argc - 1, argv + 1);
+    if (strcmp(cmd, "dkim") == 0)
+        return run_group(c, cmd, dkim_subs, argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0) {
         if (argc > 1)
             return usage_error(cmd, "status takes no arguments, not '%s'", argv[1]);

@@ -62,6 +62,34 @@ static void log_warnings(const struct config *cfg)
         log_warnx("event=config_warning warning=%s", log_quote(cfg->warnings[i]));
 }
 
+static bool same_path(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/* reload_tls - load the certificate again (it may have been renewed).  A
+ * key only root can read cannot be re-read after privileges were dropped:
+ * when the paths did not change, the running context simply stays. */
+static int reload_tls(struct daemon *d, const struct config *cfg)
+{
+    char err[1024];
+    SSL_CTX *ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, sizeof err);
+    if (ctx) {
+        SSL_CTX_free(d->srv.ssl_ctx);
+        d->srv.ssl_ctx = ctx;
+        return 0;
+    }
+    if (d->srv.ssl_ctx && same_path(cfg->tls_certificate, d->srv.cfg->tls_certificate) &&
+        same_path(cfg->tls_key, d->srv.cfg->tls_key)) {
+        log_warnx("event=reload warning=%s", log_quote("TLS files not re-read, keeping the loaded "
+                                                       "certificate; restart to load new ones"));
+        log_info("event=reload tls_error=%s", log_quote(err));
+        return 0;
+    }
+    log_warnx("event=reload result=rejected error=%s", log_quote(err));
+    return -1;
+}
+
 /* reload - SIGHUP: a config that does not load is rejected and the old one
  * stays.  Listeners are not re-bound (that needs a restart); relay groups,
  * limits and the rest take effect for new sessions. */
@@ -74,15 +102,9 @@ static void reload(struct daemon *d)
         return;
     }
     log_warnings(cfg);
-    if (uses_tls(cfg)) {
-        SSL_CTX *ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, sizeof err);
-        if (ctx == NULL) {
-            log_warnx("event=reload result=rejected error=%s", log_quote(err));
-            config_free(cfg);
-            return;
-        }
-        SSL_CTX_free(d->srv.ssl_ctx);
-        d->srv.ssl_ctx = ctx;
+    if (uses_tls(cfg) && reload_tls(d, cfg) < 0) {
+        config_free(cfg);
+        return;
     }
     struct config **retired = realloc(d->retired, (d->n_retired + 1) * sizeof *retired);
     if (retired == NULL) {

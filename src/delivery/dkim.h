@@ -8,6 +8,8 @@
 #include <stddef.h>
 
 #define DKIM_DIR "dkim" /* under state_dir, mode 0700; keys mode 0600 */
+/* Room for "SELECTOR._domainkey.DOMAIN" and its NUL. */
+#define DKIM_NAME_MAX (64 + sizeof "._domainkey." + 256)
 
 struct dkim_key {
     char domain[256];
@@ -23,8 +25,8 @@ typedef long (*dkim_read_fn)(void *ctx, size_t off, char *buf, size_t n);
 
 /* dkim_key_generate - make a key for DOMAIN (RSA 2048 or Ed25519) under
  * STATE_DIR/dkim/, record it in DB, replacing an older one.  -1 and ERR. */
-int dkim_key_generate(sqlite3 *db, const char *state_dir, const char *domain,
-                      const char *selector, const char *algorithm, char *err, size_t errlen);
+int dkim_key_generate(sqlite3 *db, const char *state_dir, const char *domain, const char *selector,
+                      const char *algorithm, char *err, size_t errlen);
 
 /* dkim_key_load - the key of DOMAIN: 1 found, 0 none, -1 error. */
 int dkim_key_load(sqlite3 *db, const char *state_dir, const char *domain, struct dkim_key *key,
@@ -50,6 +52,6 @@ char *dkim_dns_record(const struct dkim_key *key, char *err, size_t errlen);
  * of signed headers.  malloc'd, or NULL with ERR set.  (Not "dkim_sign":
  * libopendkim exports a function of that name.) */
 char *dkim_sign_message(const struct dkim_key *key, dkim_read_fn read, void *ctx, char *err,
-                size_t errlen);
+                        size_t errlen);
 
 #endif

@@ -1,51 +1,42 @@
-/* queue/scheduler - local delivery scheduling.
+/* queue/scheduler - picks recipients that are due, hands them to local
+ * (Maildir) or remote (SMTP) delivery, and records each attempt's outcome.
  *
  * A recipient is "in flight" only in memory: the store knows queued,
  * deferred, delivered, bounced and held.  After a crash every recipient that
- * was in flight is simply queued again - the Maildir may then get the
- * message twice, which is the price of never losing one.  Remote recipients
- * wait for the remote delivery agent and are not picked here. */
+ * was in flight is simply queued again - it may then be delivered twice,
+ * which is the price of never losing a message.  The outcome of an attempt,
+ * and the DSN for its failed recipients, are written in one transaction. */
 #include "queue/scheduler.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "accounts/accounts.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "delivery/bounce.h"
 #include "delivery/maildir.h"
+#include "delivery/remote.h"
 #include "queue/committer.h"
+#include "queue/delivery_job.h"
+#include "queue/envelope.h"
 #include "queue/store.h"
 
-#define PASS_RCPTS_MAX 256      /* recipients fetched per pass */
-#define PASS_JOBS_MAX 16    /* messages being delivered at once */
+#define PASS_RCPTS_MAX 512   /* recipients looked at per pass */
+#define JOB_RCPTS_MAX 100    /* recipients in one job */
+#define LOCAL_JOBS_MAX 16    /* messages being written to Maildirs at once */
 #define PASS_INTERVAL_MS 1000
-#define PASS_KICK_MS 10     /* a burst of new messages shares one pass */
-
-struct delivery_rcpt {
-    sqlite3_int64 id;
-    char *address;
-    unsigned attempts;
-    int status;
-    char error[256];
-};
-
-struct delivery_job {
-    struct scheduler *sch;
-    char qid[17];
-    char *sender;
-    time_t created;
-    struct delivery_rcpt *rcpts;
-    size_t n;
-};
+#define PASS_KICK_MS 10      /* a burst of new messages shares one pass */
 
 struct scheduler {
     struct smtp_server *srv;
+    struct remote *remote;
     struct event *timer;
-    unsigned jobs;
-    bool kicked;             /* a run is already due soon */
+    unsigned local_jobs;
+    bool kicked;             /* a pass is already due soon */
+    bool paused;             /* no new jobs (shutdown) */
     sqlite3_int64 *inflight; /* recipient ids being delivered */
     size_t n_inflight, cap_inflight;
 };
@@ -57,6 +48,8 @@ unsigned scheduler_backoff(const struct config_queue *q, unsigned attempts)
         delay *= 2;
     return delay > q->retry_max ? q->retry_max : (unsigned)delay;
 }
+
+/* ---- in-flight bookkeeping ---- */
 
 static bool is_inflight(const struct scheduler *sch, sqlite3_int64 id)
 {
@@ -95,10 +88,18 @@ static void job_free(struct delivery_job *j)
         free(j->rcpts[i].address);
     free(j->rcpts);
     free(j->sender);
+    free(j->auth_user);
+    free(j->prefix);
+    spool_free(&j->body);
+    if (j->dsn) {
+        spool_free(j->dsn);
+        free(j->dsn);
+    }
+    free(j->dsn_rcpt);
     free(j);
 }
 
-/* ---- on a worker thread ---- */
+/* ---- local delivery (worker thread) ---- */
 
 struct blob_reader {
     sqlite3_blob *blob;
@@ -115,81 +116,127 @@ static long blob_read(void *ctx, size_t off, char *buf, size_t n)
     return sqlite3_blob_read(r->blob, buf, (int)n, (int)off) == SQLITE_OK ? (long)n : -1;
 }
 
-static pthread_key_t worker_db_key;
-static pthread_once_t worker_db_once = PTHREAD_ONCE_INIT;
-
-static void worker_db_close(void *db)
-{
-    store_close(db);
-}
-
-static void worker_db_init(void)
-{
-    pthread_key_create(&worker_db_key, worker_db_close);
-}
-
-/* worker_db - each worker thread reads bodies through a connection of its
- * own, closed when the thread ends. */
-static sqlite3 *worker_db(void)
-{
-    pthread_once(&worker_db_once, worker_db_init);
-    sqlite3 *db = pthread_getspecific(worker_db_key);
-    char err[256];
-    if (db == NULL) {
-        if ((db = store_open(STORE_FILE, err, sizeof err)) == NULL)
-            log_warnx("event=store_error op=open error=%s", log_quote(err));
-        else
-            pthread_setspecific(worker_db_key, db);
-    }
-    return db;
-}
-
-static int open_body(sqlite3 *db, const char *qid, struct blob_reader *r, char *err, size_t len)
-{
-    sqlite3_stmt *st = store_prepare(db, "SELECT rowid FROM bodies WHERE message = ?");
-    if (st == NULL) {
-        snprintf(err, len, "store error");
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-    sqlite3_int64 rowid = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        rowid = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (rowid < 0 || sqlite3_blob_open(db, "main", "bodies", "data", rowid, 0, &r->blob) != SQLITE_OK) {
-        snprintf(err, len, "message body missing from the store");
-        return -1;
-    }
-    r->size = sqlite3_blob_bytes(r->blob);
-    return 0;
-}
-
-static void deliver_work(void *arg)
+static void local_work(void *arg)
 {
     struct delivery_job *j = arg;
     struct blob_reader r = {0};
-    char err[256] = "store unavailable";
-    sqlite3 *db = worker_db();
-    int rc = db ? open_body(db, j->qid, &r, err, sizeof err) : -1;
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    bool have_body = db && store_body_open(db, j->qid, &r.blob) == 0;
+    if (have_body)
+        r.size = sqlite3_blob_bytes(r.blob);
     for (size_t i = 0; i < j->n; i++) {
         struct delivery_rcpt *d = &j->rcpts[i];
-        if (rc < 0) {
-            d->status = -1;
-            str_copy(d->error, err, sizeof d->error);
-            continue;
-        }
-        d->status = maildir_deliver(".", d->address, j->sender, blob_read, &r, d->error,
-                                    sizeof d->error);
+        if (!have_body)
+            str_copy(d->error, "message body missing from the store", sizeof d->error);
+        bool ok = have_body && maildir_deliver(".", d->address, j->sender, blob_read, &r,
+                                               d->error, sizeof d->error) == 0;
+        d->outcome = ok ? OUTCOME_DELIVERED : OUTCOME_DEFERRED;
     }
     if (r.blob)
         sqlite3_blob_close(r.blob);
 }
 
-/* ---- recording the outcome (committer thread) ---- */
+/* ---- bounces (worker thread) ---- */
 
-static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+static bool has_bounces(const struct delivery_job *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        if (j->rcpts[i].outcome == OUTCOME_BOUNCED)
+            return true;
+    return false;
+}
+
+static size_t read_headers(sqlite3 *db, const char *qid, char *buf, size_t len)
+{
+    sqlite3_blob *blob;
+    if (store_body_open(db, qid, &blob) < 0)
+        return 0;
+    int size = sqlite3_blob_bytes(blob);
+    size_t n = (size_t)size < len ? (size_t)size : len;
+    size_t got = sqlite3_blob_read(blob, buf, (int)n, 0) == SQLITE_OK ? n : 0;
+    sqlite3_blob_close(blob);
+    return bounce_header_end(buf, got);
+}
+
+/* dsn_work - build the DSN to the original sender and find where it goes. */
+static void dsn_work(void *arg)
 {
     struct delivery_job *j = arg;
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    static __thread char headers[BOUNCE_HEADERS_MAX];
+    if (db == NULL || (j->dsn = calloc(1, sizeof *j->dsn)) == NULL)
+        return;
+    spool_init(j->dsn, ".");
+    struct bounce_info bi = {.hostname = j->sch->srv->cfg->hostname,
+                             .qid = j->qid,
+                             .sender = j->sender,
+                             .arrival = j->created,
+                             .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
+    size_t hlen = read_headers(db, j->qid, headers, sizeof headers);
+    struct accounts_target t[ALIAS_TARGETS_MAX];
+    size_t n = 0;
+    char key[256];
+    str_copy(key, j->sender, sizeof key);
+    const char *at = strrchr(key, '@');
+    bool local = at && accounts_domain_is_local(db, at + 1) &&
+                 accounts_resolve(db, str_lower(key), t, ALIAS_TARGETS_MAX, &n) ==
+                     ACCOUNTS_RCPT_USER;
+    if (bounce_build(j->dsn, &bi, j->rcpts, j->n, headers, hlen) < 0 ||
+        (j->dsn_rcpt = strdup(local ? t[0].address : j->sender)) == NULL) {
+        spool_free(j->dsn);
+        free(j->dsn);
+        j->dsn = NULL;
+        return;
+    }
+    j->dsn_rcpt_local = local;
+}
+
+/* ---- recording (committer thread) ---- */
+
+static int insert_dsn(sqlite3 *db, struct delivery_job *j, char *err, size_t errlen)
+{
+    struct envelope env = {.created = time(NULL),
+                           .sender = "",
+                           .client_ip = "127.0.0.1",
+                           .listener = "bounce",
+                           .subject = "Undelivered Mail Returned to Sender",
+                           .body = j->dsn};
+    queue_id_new(env.id);
+    struct envelope_rcpt r = {.address = j->dsn_rcpt, .orig = j->dsn_rcpt,
+                              .local = j->dsn_rcpt_local};
+    env.rcpts = &r;
+    env.n_rcpts = 1;
+    if (envelope_store(db, &env, err, errlen) < 0)
+        return -1;
+    log_info("event=bounce qid=%s dsn_qid=%s to=<%s>", j->qid, env.id, j->sender);
+    return 0;
+}
+
+/* count_bounce - charge the bounce to the account that sent the original:
+ * a rising bounce rate is how a stolen account shows. */
+static int count_bounce(sqlite3 *db, const struct delivery_job *j)
+{
+    if (j->auth_user == NULL)
+        return 0;
+    sqlite3_stmt *st = store_prepare(
+        db, "INSERT INTO sender_stats(auth_user, bounces, last_bounce) VALUES(?1, 1, ?2)"
+            " ON CONFLICT(auth_user) DO UPDATE SET bounces = bounces + 1, last_bounce = ?2");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, j->auth_user, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, time(NULL));
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const char *outcome_state(enum delivery_outcome o)
+{
+    return o == OUTCOME_DELIVERED ? "delivered" : o == OUTCOME_BOUNCED ? "bounced" : "deferred";
+}
+
+static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t errlen)
+{
     const struct config_queue *q = &j->sch->srv->cfg->queue;
     time_t now = time(NULL);
     sqlite3_stmt *st = store_prepare(db, "UPDATE recipients SET state = ?, attempts = ?,"
@@ -198,16 +245,11 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
         return -1;
     for (size_t i = 0; i < j->n; i++) {
         struct delivery_rcpt *d = &j->rcpts[i];
-        bool expired = d->status != 0 && now - j->created > (time_t)q->lifetime;
-        const char *state = d->status == 0 ? "delivered" : expired ? "bounced" : "deferred";
         sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, outcome_state(d->outcome), -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, (int)d->attempts + 1);
         sqlite3_bind_int64(st, 3, now + scheduler_backoff(q, d->attempts + 1));
-        if (d->status == 0)
-            sqlite3_bind_null(st, 4);
-        else
-            sqlite3_bind_text(st, 4, d->error, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, d->error, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, now);
         sqlite3_bind_int64(st, 6, d->id);
         if (sqlite3_step(st) != SQLITE_DONE) {
@@ -217,9 +259,20 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
         }
     }
     sqlite3_finalize(st);
+    return 0;
+}
+
+static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct delivery_job *j = arg;
+    if (update_rcpts(db, j, err, errlen) < 0)
+        return -1;
+    if (has_bounces(j) && (count_bounce(db, j) < 0 || (j->dsn && insert_dsn(db, j, err, errlen) < 0)))
+        return -1;
     /* A message leaves the queue when no recipient is left to deliver. */
-    st = store_prepare(db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
-                           " recipients WHERE message = ?1 AND state IN ('queued','deferred','held'))");
+    sqlite3_stmt *st = store_prepare(
+        db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients"
+            " WHERE message = ?1 AND state IN ('queued','deferred','held'))");
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
@@ -231,12 +284,16 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
 static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt *d)
 {
     long delay = (long)(time(NULL) - j->created);
-    if (d->status == 0)
-        log_info("event=delivered qid=%s rcpt=%s mailer=maildir delay=%lds", j->qid,
-                 log_quote(d->address), delay);
+    const char *mailer = j->remote ? "smtp" : "maildir";
+    if (d->outcome == OUTCOME_DELIVERED)
+        log_info("event=delivered qid=%s rcpt=%s mailer=%s mx=%s delay=%lds reply=%s", j->qid,
+                 log_quote(d->address), mailer, log_quote(j->remote ? j->mx : NULL), delay,
+                 log_quote(j->remote ? d->error : NULL));
     else
-        log_info("event=deferred qid=%s rcpt=%s mailer=maildir delay=%lds attempts=%u error=%s",
-                 j->qid, log_quote(d->address), delay, d->attempts + 1, log_quote(d->error));
+        log_info("event=%s qid=%s rcpt=%s mailer=%s delay=%lds attempts=%u code=%d error=%s",
+                 d->outcome == OUTCOME_BOUNCED ? "bounced" : "deferred", j->qid,
+                 log_quote(d->address), mailer, delay, d->attempts + 1, d->code,
+                 log_quote(d->error));
 }
 
 static void record_done(void *arg, int status, const char *err)
@@ -250,83 +307,142 @@ static void record_done(void *arg, int status, const char *err)
             log_outcome(j, &j->rcpts[i]);
     for (size_t i = 0; i < j->n; i++)
         inflight_del(sch, j->rcpts[i].id);
-    sch->jobs--;
+    if (!j->remote)
+        sch->local_jobs--;
     job_free(j);
     scheduler_kick(sch);
 }
 
-static void deliver_done(void *arg)
+static void record(void *arg)
 {
     struct delivery_job *j = arg;
     committer_submit(j->sch->srv->committer, record_apply, record_done, j);
 }
 
+/* finish_job - an attempt is over: expire what waited too long, write a
+ * DSN when something bounced (never to the null sender), then record. */
+static void finish_job(struct delivery_job *j)
+{
+    const struct config_queue *q = &j->sch->srv->cfg->queue;
+    bool expired = time(NULL) - j->created > (time_t)q->lifetime;
+    for (size_t i = 0; i < j->n; i++) {
+        struct delivery_rcpt *d = &j->rcpts[i];
+        if (d->outcome != OUTCOME_DEFERRED || !expired)
+            continue;
+        char last[DELIVERY_ERROR_MAX];
+        str_copy(last, d->error, sizeof last);
+        snprintf(d->error, sizeof d->error, "delivery time expired; last error: %.400s", last);
+        d->outcome = OUTCOME_BOUNCED;
+        d->code = 0;
+    }
+    if (has_bounces(j) && j->sender[0] != '\0')
+        worker_pool_submit(j->sch->srv->workers, dsn_work, record, j);
+    else
+        record(j);
+}
+
+static void local_done(void *arg)
+{
+    finish_job(arg);
+}
+
 /* ---- picking due recipients (loop thread) ---- */
 
+static const char *rcpt_domain(const char *address)
+{
+    const char *at = strrchr(address, '@');
+    return at ? at + 1 : "";
+}
+
+/* job_for - the open job this row belongs to, or a new one. */
 static struct delivery_job *job_for(struct scheduler *sch, struct delivery_job **open,
-                                    sqlite3_stmt *st)
+                                    size_t *n_open, size_t max_open, sqlite3_stmt *st,
+                                    bool remote)
 {
     const char *qid = (const char *)sqlite3_column_text(st, 1);
-    for (struct delivery_job **p = open; *p; p++)
-        if (strcmp((*p)->qid, qid) == 0)
-            return *p;
+    const char *domain = remote ? rcpt_domain((const char *)sqlite3_column_text(st, 2)) : "";
+    for (size_t i = 0; i < *n_open; i++)
+        if (strcmp(open[i]->qid, qid) == 0 && strcmp(open[i]->domain, domain) == 0)
+            return open[i]->n < JOB_RCPTS_MAX ? open[i] : NULL;
+    if (*n_open >= max_open || (remote && !remote_can_take(sch->remote, domain)))
+        return NULL;
     struct delivery_job *j = calloc(1, sizeof *j);
     if (j == NULL)
         return NULL;
     j->sch = sch;
+    j->remote = remote;
     str_copy(j->qid, qid, sizeof j->qid);
+    str_copy(j->domain, domain, sizeof j->domain);
     j->sender = strdup((const char *)sqlite3_column_text(st, 4));
     j->created = sqlite3_column_int64(st, 5);
-    j->rcpts = calloc(PASS_RCPTS_MAX, sizeof *j->rcpts);
+    const unsigned char *au = sqlite3_column_text(st, 6);
+    j->auth_user = au ? strdup((const char *)au) : NULL;
+    j->rcpts = calloc(JOB_RCPTS_MAX, sizeof *j->rcpts);
+    spool_init(&j->body, ".");
     if (j->sender == NULL || j->rcpts == NULL) {
         job_free(j);
         return NULL;
     }
+    open[(*n_open)++] = j;
     return j;
+}
+
+static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, sqlite3_stmt *st)
+{
+    sqlite3_int64 id = sqlite3_column_int64(st, 0);
+    struct delivery_rcpt *d = &j->rcpts[j->n];
+    d->id = id;
+    d->address = strdup((const char *)sqlite3_column_text(st, 2));
+    d->attempts = (unsigned)sqlite3_column_int(st, 3);
+    if (d->address == NULL || !inflight_add(sch, id)) {
+        free(d->address);
+        return false;
+    }
+    j->n++;
+    return true;
+}
+
+/* collect - due recipients of one kind, grouped into at most MAX_OPEN jobs. */
+static size_t collect(struct scheduler *sch, bool remote, struct delivery_job **open,
+                      size_t max_open)
+{
+    size_t n_open = 0;
+    sqlite3_stmt *st = store_prepare(
+        sch->srv->db,
+        "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user"
+        " FROM recipients r JOIN messages m ON m.id = r.message WHERE r.local = ? AND"
+        " r.state IN ('queued','deferred') AND r.next_try <= ? ORDER BY r.next_try LIMIT ?");
+    if (st == NULL)
+        return 0;
+    sqlite3_bind_int(st, 1, remote ? 0 : 1);
+    sqlite3_bind_int64(st, 2, time(NULL));
+    sqlite3_bind_int(st, 3, PASS_RCPTS_MAX);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (is_inflight(sch, sqlite3_column_int64(st, 0)))
+            continue;
+        struct delivery_job *j = job_for(sch, open, &n_open, max_open, st, remote);
+        if (j && !add_rcpt(sch, j, st))
+            break;
+    }
+    sqlite3_finalize(st);
+    return n_open;
 }
 
 static void scheduler_run(evutil_socket_t fd, short what, void *arg)
 {
     struct scheduler *sch = arg;
-    struct delivery_job *open[PASS_JOBS_MAX + 1] = {0};
     sch->kicked = false;
-    size_t n_open = 0;
-    sqlite3_stmt *st = store_prepare(
-        sch->srv->db,
-        "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created FROM recipients r"
-        " JOIN messages m ON m.id = r.message WHERE r.local = 1 AND r.state IN"
-        " ('queued','deferred') AND r.next_try <= ? ORDER BY r.next_try LIMIT ?");
-    if (st != NULL) {
-        sqlite3_bind_int64(st, 1, time(NULL));
-        sqlite3_bind_int(st, 2, PASS_RCPTS_MAX);
-        while (sch->jobs + n_open < PASS_JOBS_MAX && sqlite3_step(st) == SQLITE_ROW) {
-            sqlite3_int64 id = sqlite3_column_int64(st, 0);
-            if (is_inflight(sch, id))
-                continue;
-            struct delivery_job *j = job_for(sch, open, st);
-            if (j == NULL)
-                break;
-            if (j->n == 0)
-                open[n_open++] = j;
-            struct delivery_rcpt *d = &j->rcpts[j->n];
-            d->id = id;
-            d->address = strdup((const char *)sqlite3_column_text(st, 2));
-            d->attempts = (unsigned)sqlite3_column_int(st, 3);
-            if (d->address == NULL || !inflight_add(sch, id)) {
-                free(d->address);
-                break;
-            }
-            j->n++;
+    if (!sch->paused) {
+        struct delivery_job *open[LOCAL_JOBS_MAX];
+        size_t n = collect(sch, false, open, LOCAL_JOBS_MAX - sch->local_jobs);
+        for (size_t i = 0; i < n; i++) {
+            sch->local_jobs++;
+            worker_pool_submit(sch->srv->workers, local_work, local_done, open[i]);
         }
-        sqlite3_finalize(st);
-    }
-    for (size_t i = 0; i < n_open; i++) {
-        if (open[i]->n == 0) {
-            job_free(open[i]);
-            continue;
-        }
-        sch->jobs++;
-        worker_pool_submit(sch->srv->workers, deliver_work, deliver_done, open[i]);
+        struct delivery_job *ropen[64];
+        n = collect(sch, true, ropen, 64);
+        for (size_t i = 0; i < n; i++)
+            remote_deliver(sch->remote, ropen[i], finish_job);
     }
     struct timeval tv = {.tv_sec = PASS_INTERVAL_MS / 1000, .tv_usec = 0};
     evtimer_add(sch->timer, &tv);
@@ -335,12 +451,16 @@ static void scheduler_run(evutil_socket_t fd, short what, void *arg)
 struct scheduler *scheduler_new(struct smtp_server *srv)
 {
     struct scheduler *sch = calloc(1, sizeof *sch);
+    char err[256];
     if (sch == NULL)
         return NULL;
     sch->srv = srv;
     sch->timer = evtimer_new(srv->base, scheduler_run, sch);
-    if (sch->timer == NULL) {
-        free(sch);
+    sch->remote = remote_new(srv, err, sizeof err);
+    if (sch->timer == NULL || sch->remote == NULL) {
+        if (sch->remote == NULL)
+            log_warnx("event=start error=%s", log_quote(err));
+        scheduler_free(sch);
         return NULL;
     }
     scheduler_kick(sch);
@@ -356,16 +476,23 @@ void scheduler_kick(struct scheduler *sch)
     sch->kicked = true;
 }
 
+void scheduler_pause(struct scheduler *sch)
+{
+    sch->paused = true;
+}
+
 unsigned scheduler_busy(const struct scheduler *sch)
 {
-    return sch->jobs;
+    return sch->local_jobs + remote_busy(sch->remote);
 }
 
 void scheduler_free(struct scheduler *sch)
 {
     if (sch == NULL)
         return;
-    event_free(sch->timer);
+    if (sch->timer)
+        event_free(sch->timer);
+    remote_free(sch->remote);
     free(sch->inflight);
     free(sch);
 }

@@ -10,6 +10,8 @@ struct scheduler;
 struct scheduler *scheduler_new(struct smtp_server *srv);
 /* scheduler_kick - look for due work soon (after a message was queued). */
 void scheduler_kick(struct scheduler *sch);
+/* scheduler_pause - start no new deliveries (shutdown). */
+void scheduler_pause(struct scheduler *sch);
 /* scheduler_busy - deliveries in flight (shutdown waits for them). */
 unsigned scheduler_busy(const struct scheduler *sch);
 void scheduler_free(struct scheduler *sch);

@@ -5,6 +5,7 @@
  * what allows the SMTP server to answer 250 after a commit and mean it. */
 #include "queue/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,6 +67,10 @@ static const char schema_sql[] =
     "  algorithm TEXT NOT NULL,"           /* 'rsa' or 'ed25519' */
     "  key_file TEXT NOT NULL,"            /* PEM, mode 0600, relative to state_dir */
     "  created INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sender_stats("
+    "  auth_user TEXT PRIMARY KEY,"        /* bounces charged to the account that sent */
+    "  bounces INTEGER NOT NULL DEFAULT 0,"
+    "  last_bounce INTEGER);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 char *store_path(const char *state_dir, char *buf, size_t len)
@@ -120,4 +125,46 @@ sqlite3 *store_open(const char *path, char *err, size_t errlen)
 void store_close(sqlite3 *db)
 {
     sqlite3_close(db);
+}
+
+static pthread_key_t thread_db_key;
+static pthread_once_t thread_db_once = PTHREAD_ONCE_INIT;
+
+static void thread_db_close(void *db)
+{
+    store_close(db);
+}
+
+static void thread_db_init(void)
+{
+    pthread_key_create(&thread_db_key, thread_db_close);
+}
+
+sqlite3 *store_thread_db(const char *path)
+{
+    pthread_once(&thread_db_once, thread_db_init);
+    sqlite3 *db = pthread_getspecific(thread_db_key);
+    char err[256];
+    if (db == NULL) {
+        if ((db = store_open(path, err, sizeof err)) == NULL)
+            log_warnx("event=store_error op=open error=%s", log_quote(err));
+        else
+            pthread_setspecific(thread_db_key, db);
+    }
+    return db;
+}
+
+int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT rowid FROM bodies WHERE message = ?");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+    sqlite3_int64 rowid = -1;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        rowid = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (rowid < 0 || sqlite3_blob_open(db, "main", "bodies", "data", rowid, 0, blob) != SQLITE_OK)
+        return -1;
+    return 0;
 }

@@ -21,6 +21,15 @@ int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen);
 /* store_prepare - prepare SQL, logging the error; NULL on failure. */
 sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql);
 
+/* store_thread_db - a connection to the store at PATH owned by the calling
+ * (worker) thread, opened on first use and closed when the thread ends.
+ * NULL (logged) when the store cannot be opened. */
+sqlite3 *store_thread_db(const char *path);
+
+/* store_body_open - the body blob of message QID for reading; -1 when
+ * missing. */
+int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob);
+
 /* store_path - "<state_dir>/store.db" into BUF. */
 char *store_path(const char *state_dir, char *buf, size_t len);
 

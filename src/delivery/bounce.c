@@ -1,0 +1,125 @@
+/* delivery/bounce - build DSN messages. */
+#include "delivery/bounce.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+
+static int put(struct spool *sp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int put(struct spool *sp, const char *fmt, ...)
+{
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    return spool_append(sp, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+char *bounce_status(int code, const char *text, char *buf, size_t len)
+{
+    /* "550 5.1.1 text": class.subject.detail right after the code */
+    const char *p = text ? strchr(text, ' ') : NULL;
+    unsigned a, b, c;
+    int used = 0;
+    if (p && sscanf(p + 1, "%1u.%3u.%3u%n", &a, &b, &c, &used) == 3 && (a == 4 || a == 5) &&
+        (p[1 + used] == ' ' || p[1 + used] == '\0')) {
+        snprintf(buf, len, "5.%u.%u", b, c); /* a permanent failure, whatever the class said */
+        return buf;
+    }
+    snprintf(buf, len, "%s", code == 0 ? "4.4.7" : "5.0.0");
+    return buf;
+}
+
+size_t bounce_header_end(const char *msg, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (msg[i] == '\n' && (msg[i + 1] == '\n' ||
+                               (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')))
+            return i + (msg[i + 1] == '\n' ? 2 : 3);
+    }
+    return len;
+}
+
+/* clean - a one-line printable copy of S for a header field. */
+static const char *clean(const char *s, char *buf, size_t len)
+{
+    size_t o = 0;
+    for (; s && *s && o + 1 < len; s++)
+        buf[o++] = isprint((unsigned char)*s) ? *s : ' ';
+    buf[o] = '\0';
+    return buf;
+}
+
+static int put_notification(struct spool *sp, const struct bounce_info *bi,
+                            const struct delivery_rcpt *r, size_t n, const char *boundary)
+{
+    char c[DELIVERY_ERROR_MAX];
+    int rc = put(sp, "--%s\r\nContent-Description: Notification\r\n"
+                     "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+                     "This is the mail system at host %s.\r\n\r\n"
+                     "Your message could not be delivered to one or more recipients.\r\n"
+                     "It is attached below, with the reasons.\r\n\r\n",
+                 boundary, bi->hostname);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (r[i].outcome == OUTCOME_BOUNCED)
+            rc = put(sp, "<%s>: %s\r\n", r[i].address, clean(r[i].error, c, sizeof c));
+    return rc;
+}
+
+static int put_report(struct spool *sp, const struct bounce_info *bi,
+                      const struct delivery_rcpt *r, size_t n, const char *boundary)
+{
+    char date[64], status[32], c[DELIVERY_ERROR_MAX];
+    int rc = put(sp, "\r\n--%s\r\nContent-Description: Delivery report\r\n"
+                     "Content-Type: message/delivery-status\r\n\r\n"
+                     "Reporting-MTA: dns; %s\r\nX-Floodgate-Queue-ID: %s\r\n"
+                     "Arrival-Date: %s\r\n",
+                 boundary, bi->hostname, bi->qid, rfc5322_date(bi->arrival, date, sizeof date));
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (r[i].outcome != OUTCOME_BOUNCED)
+            continue;
+        rc = put(sp, "\r\nFinal-Recipient: rfc822; %s\r\nAction: failed\r\nStatus: %s\r\n",
+                 r[i].address, bounce_status(r[i].code, r[i].error, status, sizeof status));
+        if (rc == 0 && bi->remote_mta && r[i].code != 0)
+            rc = put(sp, "Remote-MTA: dns; %s\r\n", bi->remote_mta);
+        if (rc == 0)
+            rc = put(sp, "Diagnostic-Code: %s; %s\r\n", r[i].code ? "smtp" : "x-floodgate",
+                     clean(r[i].error, c, sizeof c));
+    }
+    return rc;
+}
+
+int bounce_build(struct spool *out, const struct bounce_info *bi, const struct delivery_rcpt *r,
+                 size_t n, const char *headers, size_t hlen)
+{
+    char date[64], boundary[128];
+    snprintf(boundary, sizeof boundary, "%s.dsn/%s", bi->qid, bi->hostname);
+    int rc = put(out,
+                 "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
+                 "To: <%s>\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+                 "Date: %s\r\nMessage-ID: <%s.dsn@%s>\r\nAuto-Submitted: auto-replied\r\n"
+                 "MIME-Version: 1.0\r\n"
+                 "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+                 "\tboundary=\"%s\"\r\n\r\nThis is a MIME-encapsulated message.\r\n\r\n",
+                 bi->hostname, bi->sender, rfc5322_date(time(NULL), date, sizeof date), bi->qid,
+                 bi->hostname, boundary);
+    if (rc == 0)
+        rc = put_notification(out, bi, r, n, boundary);
+    if (rc == 0)
+        rc = put_report(out, bi, r, n, boundary);
+    if (rc == 0)
+        rc = put(out, "\r\n--%s\r\nContent-Description: Undelivered Message Headers\r\n"
+                      "Content-Type: text/rfc822-headers\r\n\r\n",
+                 boundary);
+    if (rc == 0 && hlen > 0)
+        rc = spool_append(out, headers, hlen > BOUNCE_HEADERS_MAX ? BOUNCE_HEADERS_MAX : hlen);
+    if (rc == 0)
+        rc = put(out, "\r\n--%s--\r\n", boundary);
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* delivery/remote - deliver a job to another domain's MX (or to the
+ * smarthost): copy the body out of the store and DKIM-sign it on a worker,
+ * route through DNS, try the MX hosts in order, speak SMTP, and keep the
+ * connection a moment for the next message to the same place. */
+#ifndef FLOODGATE_DELIVERY_REMOTE_H
+#define FLOODGATE_DELIVERY_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "queue/delivery_job.h"
+#include "smtp/server.h"
+
+struct remote;
+
+typedef void (*remote_done_fn)(struct delivery_job *job);
+
+struct remote *remote_new(struct smtp_server *srv, char *err, size_t errlen);
+void remote_free(struct remote *rm);
+
+/* remote_can_take - would a job for DOMAIN start now, within the
+ * connection limits (delivery.max_connections, max_per_domain)? */
+bool remote_can_take(struct remote *rm, const char *domain);
+/* remote_deliver - run JOB; every recipient ends with an outcome and
+ * DONE(JOB) runs on the loop. */
+void remote_deliver(struct remote *rm, struct delivery_job *job, remote_done_fn done);
+unsigned remote_busy(const struct remote *rm);
+
+#endif

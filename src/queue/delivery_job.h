@@ -1,0 +1,49 @@
+/* queue/delivery_job - one delivery attempt: a message and the recipients
+ * of it that go the same way (one Maildir pass, or one destination domain),
+ * and what became of each. */
+#ifndef FLOODGATE_QUEUE_DELIVERY_JOB_H
+#define FLOODGATE_QUEUE_DELIVERY_JOB_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "queue/spool.h"
+
+#define DELIVERY_ERROR_MAX 512
+
+enum delivery_outcome { OUTCOME_PENDING, OUTCOME_DELIVERED, OUTCOME_DEFERRED, OUTCOME_BOUNCED };
+
+struct delivery_rcpt {
+    sqlite3_int64 id;
+    char *address;
+    unsigned attempts;                /* before this attempt */
+    enum delivery_outcome outcome;
+    int code;                         /* SMTP reply code, 0 when none */
+    char error[DELIVERY_ERROR_MAX];   /* what went wrong, for last_error and DSNs */
+};
+
+struct scheduler;
+
+struct delivery_job {
+    struct scheduler *sch;
+    bool remote;
+    char qid[17];
+    char *sender;
+    char *auth_user;
+    char domain[256];                 /* remote: the destination domain */
+    time_t created;
+    size_t size;
+    struct delivery_rcpt *rcpts;
+    size_t n;
+    char mx[300];                     /* remote: the host that answered last */
+    /* remote: the body copied out of the store, and a DKIM-Signature */
+    struct spool body;
+    char *prefix;
+    /* a DSN for the bounced recipients, inserted with the outcome */
+    struct spool *dsn;
+    char *dsn_rcpt;
+    bool dsn_rcpt_local;
+};
+
+#endif
