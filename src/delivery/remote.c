@@ -384,8 +384,13 @@ static void sign(sqlite3 *db, struct delivery_job *j)
     const char *at = strrchr(j->sender, '@');
     struct dkim_key key;
     char err[256];
-    if (at == NULL || dkim_key_load(db, ".", at + 1, &key, err, sizeof err) != 1)
+    if (at == NULL)
         return;
+    int found = dkim_key_load(db, ".", at + 1, &key, err, sizeof err);
+    if (found < 0)
+        log_warnx("event=dkim_error qid=%s domain=%s error=%s", j->qid, at + 1, log_quote(err));
+    if (found != 1)
+        return; /* sent unsigned: better than not at all */
     j->prefix = dkim_sign_message(&key, (dkim_read_fn)spool_read, &j->body, err, sizeof err);
     if (j->prefix == NULL)
         log_warnx("event=dkim_error qid=%s domain=%s error=%s", j->qid, at + 1, log_quote(err));

@@ -83,6 +83,9 @@ class Server:
                         for k, vs in groups.items())
         user = 'user = "nobody";' if os.geteuid() == 0 else ""
         allow = ", ".join(f'"{g}"' for g in relay_groups)
+        # No DNS query may leave loopback: unless a test brings its own DNS
+        # server, point the resolver at a loopback port where nothing listens.
+        dns = "" if "dns" in extra else f'dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};'
         self.conf_text = f"""
 hostname = "mail.example.test";
 state_dir = "{self.state}";
@@ -98,6 +101,7 @@ relay = {{ allow_groups = [ {allow} ]; }};
 limits = {{ max_message_size = 1048576; max_recipients = 20; max_errors = 10;
            command_timeout = 30; }};
 queue = {{ retry_initial = 1; retry_max = 2; }};
+{dns}
 {extra}
 """
         self.conf.write_text(self.conf_text)
