@@ -7,6 +7,7 @@
  * fall back to the store when it does not.  DKIM keys are made here too,
  * as files in the state dir and rows in the store.  Exit codes: 0 done,
  * 1 operational error (the message says what to do next), 2 usage error. */
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "delivery/dkim.h"
+#include "queue/queue_actions.h"
 #include "queue/queue_query.h"
 #include "queue/store.h"
 
@@ -95,7 +97,8 @@ static const char usage_dkim[] =
     "  floodctl dkim show DOMAIN [--json]\n";
 static const char usage_queue[] =
     "  floodctl queue list [--auth-user USER] [--state queued|deferred|held]\n"
-    "                      [--limit N] [--json]\n";
+    "                      [--limit N] [--json]\n"
+    "  floodctl queue retry ID|--all\n";
 
 /* usage_all - the whole synopsis to FP. */
 static void usage_all(FILE *fp)
@@ -955,6 +958,40 @@ static int queue_list_cmd(struct ctl *c, struct args *a, struct opt *o)
     return rc;
 }
 
+/* opts_all - the --all option of queue retry. */
+static struct opt *opts_all(void)
+{
+    static struct opt opts[] = {{"--all", false, false, NULL}, {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* queue_retry_cmd - floodctl queue retry ID|--all: due now.  The store is
+ * changed directly; a running daemon is nudged to look at once. */
+static int queue_retry_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    const char *qid = a->n ? a->pos[0] : NULL;
+    if ((qid == NULL) == !o[0].set)
+        return usage_error("queue", "give either a queue ID or --all%s", "");
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    char id[32] = "";
+    /* arguments arrive lowercased; queue ids are upper-case hex */
+    for (size_t i = 0; qid && qid[i] && i + 1 < sizeof id; i++)
+        id[i] = (char)toupper((unsigned char)qid[i]);
+    long n = queue_retry(db, qid ? id : NULL);
+    if (n < 0)
+        return fail("cannot update the queue (details in the log)");
+    if (qid && n == 0)
+        return fail("no pending message %s: see 'floodctl queue list'", id);
+    int not_running;
+    json_decref(ctl_call(c, json_pack("{s:s}", "cmd", "queue.kick"), &not_running));
+    log_info("event=queue_retry qid=%s messages=%ld", qid ? id : "all", n);
+    printf("%ld message%s will be retried now%s\n", n, n == 1 ? "" : "s",
+           not_running ? " (floodgated is not running: when it starts)" : "");
+    return EXIT_OK;
+}
+
 /* ----------------------------------------------------------------- dkim */
 
 /* opts_dkim_generate - the options of dkim generate. */
@@ -1105,6 +1142,7 @@ static const struct subcommand alias_subs[] = {
 };
 static const struct subcommand queue_subs[] = {
     {"list", 0, 0, queue_list_cmd, opts_queue},
+    {"retry", 0, 1, queue_retry_cmd, opts_all},
     {NULL, 0, 0, NULL, NULL},
 };
 static const struct subcommand dkim_subs[] = {

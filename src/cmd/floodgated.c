@@ -139,6 +139,7 @@ static void shutdown_begin(struct daemon *d)
     log_info("event=stop connections=%u", d->srv.connections);
     d->srv.stopping = true;
     d->shutdown_started = time(NULL);
+    scheduler_pause(d->srv.scheduler);
     listeners_close(d->listeners);
     d->listeners = NULL;
     smtp_session_shutdown_all(&d->srv);

@@ -7,6 +7,7 @@
 
 #include "queue/committer.h"
 #include "queue/queue_query.h"
+#include "queue/scheduler.h"
 
 static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
 {
@@ -41,8 +42,17 @@ static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
     return list;
 }
 
+/* cmd_queue_kick - floodctl changed the queue in the store: look now. */
+static json_t *cmd_queue_kick(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    scheduler_kick(srv->scheduler);
+    return json_object();
+}
+
 void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
 {
     control_server_register(ctl, "status", cmd_status, srv);
     control_server_register(ctl, "queue.list", cmd_queue_list, srv);
+    control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
 }
