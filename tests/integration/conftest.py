@@ -62,7 +62,9 @@ class Server:
     """One floodgated with its own state dir, config and ports."""
 
     def __init__(self, tls_files, listeners=None, extra="", relay_groups=("trusted",),
-                 groups=None):
+                 groups=None, queue=""):
+        # queue: more keys for the queue group, e.g. "lifetime = 2;" (a
+        # second queue group in EXTRA would be a duplicate key)
         self.dir = Path(tempfile.mkdtemp(prefix="fg-"))
         os.chmod(self.dir, 0o755)
         self.state = self.dir / "state"
@@ -100,7 +102,7 @@ ip_groups = {{
 relay = {{ allow_groups = [ {allow} ]; }};
 limits = {{ max_message_size = 1048576; max_recipients = 20; max_errors = 10;
            command_timeout = 30; }};
-queue = {{ retry_initial = 1; retry_max = 2; }};
+queue = {{ retry_initial = 1; retry_max = 2; {queue} }};
 {dns}
 {extra}
 """
