@@ -285,10 +285,12 @@ static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt
 {
     long delay = (long)(time(NULL) - j->created);
     const char *mailer = j->remote ? "smtp" : "maildir";
-    if (d->outcome == OUTCOME_DELIVERED)
+    if (d->outcome == OUTCOME_DELIVERED && j->remote)
         log_info("event=delivered qid=%s rcpt=%s mailer=%s mx=%s delay=%lds reply=%s", j->qid,
-                 log_quote(d->address), mailer, log_quote(j->remote ? j->mx : NULL), delay,
-                 log_quote(j->remote ? d->error : NULL));
+                 log_quote(d->address), mailer, log_quote(j->mx), delay, log_quote(d->error));
+    else if (d->outcome == OUTCOME_DELIVERED)
+        log_info("event=delivered qid=%s rcpt=%s mailer=%s delay=%lds", j->qid,
+                 log_quote(d->address), mailer, delay);
     else
         log_info("event=%s qid=%s rcpt=%s mailer=%s delay=%lds attempts=%u code=%d error=%s",
                  d->outcome == OUTCOME_BOUNCED ? "bounced" : "deferred", j->qid,
