@@ -1,0 +1,591 @@
+"""bench/lib.py - the pieces of the Floodgate benchmark (bench/run).
+
+Two servers side by side, each started fresh by this script on loopback:
+Floodgate (build/floodgated -d) and a private Postfix instance (own
+config_directory, queue and data directory under the bench temp dir; the
+system's Postfix is never touched).  Plus the clients: Postfix's smtp-source
+for acceptance, a Python client holding idle connections, and a raw disk
+fsync probe."""
+import os
+import platform
+import re
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SMTP_SOURCE = "/usr/sbin/smtp-source"
+POSTFIX = "/usr/sbin/postfix"
+POSTSUPER = "/usr/sbin/postsuper"
+POSTCONF = "/usr/sbin/postconf"
+BENCH_DOMAIN = "bench.invalid"
+
+
+class BenchError(Exception):
+    """A scenario could not run (a server did not start, a client failed...).
+    bench/run exits non-zero on it; slow figures never raise this."""
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20.0, proc=None, what="server"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise BenchError(f"{what} exited with status {proc.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.settimeout(5)
+                greeting = s.recv(512)
+                if greeting.startswith(b"220"):
+                    s.sendall(b"QUIT\r\n")
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise BenchError(f"{what}: nothing answers 220 on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def raise_nofile(want=20000):
+    """Raise RLIMIT_NOFILE of this process (inherited by both servers and the
+    idle client); returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return want
+        except (ValueError, OSError):
+            want = hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return want
+
+
+def make_tmpdir(base=None):
+    d = Path(tempfile.mkdtemp(prefix="fg-bench-", dir=base))
+    # floodgated drops to "nobody" and Postfix' daemons run as "postfix":
+    # both must traverse the bench dir
+    os.chmod(d, 0o755)
+    return d
+
+
+def run(cmd, check=True, timeout=120, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and r.returncode != 0:
+        raise BenchError(f"{' '.join(map(str, cmd))} failed ({r.returncode}): "
+                         f"{(r.stdout + r.stderr).strip()[-2000:]}")
+    return r
+
+
+# --------------------------------------------------------------------------
+# /proc helpers
+
+def proc_status(pid):
+    """VmRSS / VmHWM of PID in KiB, as a dict (empty if the process is gone)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(v.split()[0])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return out
+
+
+def proc_pss(pid):
+    """Proportional set size of PID in KiB (shared pages split among sharers)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        pass
+    return 0
+
+
+def proc_children_map():
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # comm may hold spaces and parens: ppid is the 2nd field after the last ')'
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def proc_tree(pid):
+    kids = proc_children_map()
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of PID (and its reaped children) in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    # fields[11..14] = utime stime cutime cstime (stat fields 14..17)
+    return sum(int(x) for x in fields[11:15]) / tck
+
+
+# --------------------------------------------------------------------------
+# Floodgate
+
+class Floodgate:
+    name = "Floodgate"
+
+    def __init__(self, tmp, tag="fg"):
+        self.build = Path(os.environ.get("FLOODGATE_BUILD", ROOT / "build"))
+        self.binary = self.build / "floodgated"
+        if not os.access(self.binary, os.X_OK):
+            raise BenchError(f"{self.binary} is missing: build first (ninja -C build)")
+        self.dir = Path(tempfile.mkdtemp(prefix=tag + "-", dir=tmp))
+        os.chmod(self.dir, 0o755)
+        self.state = self.dir / "state"
+        self.conf = self.dir / "floodgate.conf"
+        self.port = free_port()
+        self.proc = None
+        self.err = None
+        user = 'user = "nobody";' if os.geteuid() == 0 else ""
+        # The resolver points at a loopback port where nothing listens: the MX
+        # lookup of bench.invalid fails at once and delivery is deferred
+        # (retry in 300 s), so every accepted message stays queued.
+        self.conf.write_text(f"""
+hostname = "floodgate.bench.test";
+state_dir = "{self.state}";
+{user}
+listeners = (
+  {{ name = "mx"; address = "127.0.0.1:{self.port}"; tls = "none"; auth = "off"; }}
+);
+ip_groups = {{ trusted = [ "127.0.0.1" ]; }};
+relay = {{ allow_groups = [ "trusted" ]; }};
+limits = {{ max_connections = 10000; max_recipients = 1000; }};
+dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};
+""")
+
+    def start(self):
+        self.err = open(self.dir / "stderr.log", "ab")
+        self.proc = subprocess.Popen([str(self.binary), "-d", "-c", str(self.conf)],
+                                     stdout=self.err, stderr=subprocess.STDOUT)
+        try:
+            wait_port(self.port, proc=self.proc, what="floodgated")
+        except BenchError as e:
+            raise BenchError(f"{e}\n--- floodgated log ---\n{self.log_tail()}") from None
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def pids(self):
+        return [self.proc.pid]
+
+    def log_tail(self, n=3000):
+        try:
+            return (self.dir / "stderr.log").read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.err:
+            self.err.close()
+            self.err = None
+
+    def queued(self):
+        """Messages in the store (the daemon may be running: WAL, read-only)."""
+        db = sqlite3.connect(f"file:{self.state / 'store.db'}?mode=ro", uri=True, timeout=30)
+        try:
+            return db.execute("SELECT count(*) FROM messages").fetchone()[0]
+        finally:
+            db.close()
+
+    def delivered_or_bounced(self):
+        log_text = self.log_tail(10**9)
+        return len(re.findall(r"event=(delivered|bounced)\b", log_text))
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def floodgate_version():
+    r = run(["git", "-C", str(ROOT), "describe", "--always", "--dirty", "--tags"], check=False)
+    return r.stdout.strip() or "unknown"
+
+
+# --------------------------------------------------------------------------
+# Postfix (a private instance)
+
+POSTFIX_MASTER_CF = """\
+# master.cf of the benchmark's private Postfix instance (written by bench/lib.py)
+# service type  private unpriv  chroot  wakeup  maxproc command
+{port} inet  n       -       n       -       -       smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+local     unix  -       n       n       -       -       local
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+# Queue subdirectories that hold messages (not logs such as defer/).
+POSTFIX_MSG_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
+
+
+class Postfix:
+    name = "Postfix"
+
+    def __init__(self, tmp):
+        self.dir = Path(tempfile.mkdtemp(prefix="postfix-", dir=tmp))
+        os.chmod(self.dir, 0o755)
+        self.conf_dir = self.dir / "etc"
+        self.queue = self.dir / "queue"
+        self.data = self.dir / "data"
+        self.conf_dir.mkdir()
+        self.queue.mkdir(mode=0o755)
+        self.data.mkdir()
+        shutil.chown(self.data, "postfix", "postfix")
+        self.port = free_port()
+        self.maillog = self.dir / "maillog"
+        (self.conf_dir / "main.cf").write_text(f"""\
+# main.cf of the benchmark's private Postfix instance (written by bench/lib.py)
+compatibility_level = 3.6
+queue_directory = {self.queue}
+data_directory = {self.data}
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.bench.test
+mydomain = bench.test
+myorigin = $myhostname
+mydestination =
+local_recipient_maps =
+alias_maps =
+alias_database =
+relay_domains =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+# the client of the benchmark relays without AUTH, like Floodgate's relay group
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+# keep the mail queued: the smtp transport (every remote domain) is deferred
+defer_transports = smtp
+# 5,000 idle connections = 5,000 smtpd processes
+default_process_limit = 6000
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+# Postfix' own acceptance throttle (pause smtpd when arrivals outrun the
+# queue manager) is switched off so Postfix is measured at its fastest
+in_flow_delay = 0s
+# log to a file through postlogd (there is no syslog daemon here)
+maillog_file = {self.maillog}
+maillog_file_prefixes = {self.dir}
+biff = no
+smtpd_banner = $myhostname ESMTP
+message_size_limit = 52428800
+""")
+        (self.conf_dir / "master.cf").write_text(
+            POSTFIX_MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
+        self.env = dict(os.environ, MAIL_CONFIG=str(self.conf_dir))
+        self.started = False
+
+    def _postfix(self, *args, check=True, timeout=120):
+        try:
+            return run([POSTFIX, "-c", str(self.conf_dir), *args], check=check, timeout=timeout)
+        except BenchError as e:
+            # postfix(1) reports to its log, not to a stderr that is no tty
+            raise BenchError(f"{e}\n--- maillog ---\n{self.log_tail()}") from None
+
+    def start(self):
+        if os.geteuid() != 0:
+            raise BenchError("the private Postfix instance needs root (postfix start)")
+        # creates the queue directories with their owners, then starts master
+        self._postfix("check")
+        self._postfix("start")
+        self.started = True
+        try:
+            wait_port(self.port, what="postfix smtpd")
+        except BenchError as e:
+            raise BenchError(f"{e}\n--- maillog ---\n{self.log_tail()}") from None
+        return self
+
+    @property
+    def pid(self):
+        try:
+            return int((self.queue / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def pids(self):
+        master = self.pid
+        return proc_tree(master) if master else []
+
+    def log_tail(self, n=3000):
+        try:
+            return self.maillog.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def queued(self):
+        n = 0
+        for q in POSTFIX_MSG_QUEUES:
+            for _, _, files in os.walk(self.queue / q):
+                n += len(files)
+        return n
+
+    def purge(self):
+        """Delete every queued message (a fresh queue for the next repetition)."""
+        run([POSTSUPER, "-c", str(self.conf_dir), "-d", "ALL"])
+        deadline = time.time() + 30
+        while self.queued() and time.time() < deadline:
+            time.sleep(0.1)
+            run([POSTSUPER, "-c", str(self.conf_dir), "-d", "ALL"])
+        for q in ("defer", "bounce", "trace"):
+            for root, _, files in os.walk(self.queue / q):
+                for f in files:
+                    try:
+                        os.unlink(os.path.join(root, f))
+                    except OSError:
+                        pass
+
+    def stop(self):
+        if not self.started:
+            return
+        master = self.pid
+        pids = self.pids()
+        self._postfix("stop", check=False, timeout=60)
+        deadline = time.time() + 15
+        while master and os.path.exists(f"/proc/{master}") and time.time() < deadline:
+            time.sleep(0.1)
+        # leftovers (a stuck smtpd): this instance's processes only, by pid
+        for p in pids:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.started = False
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def postfix_version():
+    r = run([POSTCONF, "-d", "mail_version"], check=False)
+    return r.stdout.strip().split("=")[-1].strip() or "unknown"
+
+
+# --------------------------------------------------------------------------
+# clients
+
+def smtp_source(port, count, size, sessions, timeout=900):
+    """Send COUNT messages of SIZE payload octets over SESSIONS parallel
+    sessions (one message per connection); returns the elapsed seconds."""
+    cmd = [SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size),
+           "-M", "client.bench.test", "-f", "sender@client.bench.test",
+           "-t", f"rcpt@{BENCH_DOMAIN}", f"127.0.0.1:{port}"]
+    t0 = time.perf_counter()
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"smtp-source did not finish in {timeout}s") from None
+    elapsed = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise BenchError(f"smtp-source failed ({r.returncode}): {(r.stdout + r.stderr).strip()[-1500:]}")
+    return elapsed
+
+
+def hold_idle_connections(port, count, on_open, timeout=300, batch=250):
+    """Open COUNT connections to 127.0.0.1:PORT, read each greeting, then call
+    on_open() while they are all open; returns (on_open's result, seconds to
+    open them all).  Connections are opened BATCH at a time so the listen
+    queue of neither server overflows."""
+    sel = selectors.DefaultSelector()
+    socks = []
+    greeted = 0
+    t0 = time.perf_counter()
+    deadline = time.time() + timeout
+    try:
+        while greeted < count:
+            # keep at most BATCH connections waiting for their greeting
+            while len(socks) - greeted < batch and len(socks) < count:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                try:
+                    s.connect_ex(("127.0.0.1", port))
+                except OSError as e:
+                    s.close()
+                    raise BenchError(f"connection {len(socks) + 1}: {e}") from None
+                socks.append(s)
+                sel.register(s, selectors.EVENT_READ, len(socks) - 1)
+            if time.time() > deadline:
+                raise BenchError(f"only {greeted} of {count} connections greeted after {timeout}s")
+            for key, _ in sel.select(timeout=1):
+                s = key.fileobj
+                try:
+                    data = s.recv(512)
+                except (ConnectionError, OSError) as e:
+                    raise BenchError(f"connection {key.data + 1}: {e} (after {greeted} greeted)") \
+                        from None
+                if not data.startswith(b"220"):
+                    raise BenchError(f"connection {key.data + 1}: no 220 greeting but {data[:100]!r} "
+                                     f"(after {greeted} greeted)")
+                sel.unregister(s)
+                greeted += 1
+        opened = time.perf_counter() - t0
+        time.sleep(1)  # let the servers settle (lazy allocations) before measuring
+        # a connection the server closed meanwhile would read EOF now
+        for s in socks:
+            try:
+                if s.recv(1, socket.MSG_PEEK) == b"":
+                    raise BenchError("a server closed an idle connection")
+            except BlockingIOError:
+                pass
+        return on_open(), opened
+    finally:
+        sel.close()
+        for s in socks:
+            s.close()
+
+
+def measure_rss(server):
+    """RSS of a server now, in KiB: {'rss': sum VmRSS, 'pss': sum Pss,
+    'hwm': VmHWM (Floodgate), 'procs': number of processes}."""
+    pids = server.pids()
+    rss = hwm = pss = 0
+    n = 0
+    for p in pids:
+        st = proc_status(p)
+        if not st:
+            continue
+        n += 1
+        rss += st.get("VmRSS", 0)
+        hwm += st.get("VmHWM", 0)
+        pss += proc_pss(p)
+    return {"rss": rss, "hwm": hwm, "pss": pss, "procs": n}
+
+
+def disk_fsync_rate(directory, files=2000, size=5120):
+    """Single writer: create FILES files of SIZE octets, fsync each; returns
+    files/s.  Then the same number of appends of SIZE octets to one file with
+    fdatasync each (what a write-ahead log does); returns both rates."""
+    d = Path(tempfile.mkdtemp(prefix="fsync-", dir=directory))
+    payload = os.urandom(size)
+    try:
+        dfd = os.open(d, os.O_RDONLY)
+        t0 = time.perf_counter()
+        for i in range(files):
+            fd = os.open(d / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, payload)
+            os.fsync(fd)
+            os.close(fd)
+        os.fsync(dfd)
+        per_file = files / (time.perf_counter() - t0)
+        os.close(dfd)
+        fd = os.open(d / "log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        t0 = time.perf_counter()
+        for i in range(files):
+            os.write(fd, payload)
+            os.fdatasync(fd)
+        append = files / (time.perf_counter() - t0)
+        os.close(fd)
+        return per_file, append
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# machine
+
+def machine_info(tmp):
+    info = {}
+    info["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    info["cores"] = os.cpu_count()
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info["cpu"] = model or platform.processor() or "unknown"
+    mem = 0
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1])
+    info["memory"] = f"{mem / 1048576:.1f} GiB"
+    df = run(["df", "-hT", str(tmp)], check=False).stdout.strip().splitlines()
+    info["disk"] = df[-1] if df else "unknown"
+    info["kernel"] = platform.release()
+    info["floodgate"] = floodgate_version()
+    info["postfix"] = postfix_version()
+    info["sqlite"] = sqlite_version()
+    return info
+
+
+def sqlite_version():
+    r = run(["sqlite3", "--version"], check=False)
+    cli = r.stdout.split()[0] if r.stdout else "?"
+    lib = ""
+    r = run(["pkg-config", "--modversion", "sqlite3"], check=False)
+    if r.returncode == 0:
+        lib = r.stdout.strip()
+    return f"{lib or cli} (library linked by floodgated; sqlite3 CLI {cli})" if lib else cli
+
+
+def stats(values):
+    """(median, min, max)."""
+    return statistics.median(values), min(values), max(values)
