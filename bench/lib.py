@@ -6,6 +6,7 @@ config_directory, queue and data directory under the bench temp dir; the
 system's Postfix is never touched).  Plus the clients: Postfix's smtp-source
 for acceptance, a Python client holding idle connections, and a raw disk
 fsync probe."""
+import json
 import os
 import platform
 import re
@@ -166,9 +167,12 @@ def proc_cpu_seconds(pid):
 class Floodgate:
     name = "Floodgate"
 
+    # set by bench/run to a copy taken at start, so that a rebuild of the
+    # tree during a run cannot change or remove the binary under test
+    binary = None
+
     def __init__(self, tmp, tag="fg"):
-        self.build = Path(os.environ.get("FLOODGATE_BUILD", ROOT / "build"))
-        self.binary = self.build / "floodgated"
+        self.binary = Floodgate.binary or floodgated_path()
         if not os.access(self.binary, os.X_OK):
             raise BenchError(f"{self.binary} is missing: build first (ninja -C build)")
         self.dir = Path(tempfile.mkdtemp(prefix=tag + "-", dir=tmp))
@@ -230,6 +234,28 @@ dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};
             self.err.close()
             self.err = None
 
+    def status(self):
+        """floodctl status, straight from the control socket (JSON lines)."""
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(10)
+        try:
+            c.connect(str(self.state / "control.sock"))
+            c.sendall(b'{"cmd":"status"}\n')
+            buf = b""
+            while not buf.endswith(b"\n"):
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+        except OSError as e:
+            raise BenchError(f"control socket: {e}") from None
+        finally:
+            c.close()
+        try:
+            return json.loads(buf)["result"]
+        except (ValueError, KeyError) as e:
+            raise BenchError(f"control socket: bad status reply {buf[:200]!r}") from e
+
     def queued(self):
         """Messages in the store (the daemon may be running: WAL, read-only)."""
         db = sqlite3.connect(f"file:{self.state / 'store.db'}?mode=ro", uri=True, timeout=30)
@@ -245,6 +271,10 @@ dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def floodgated_path():
+    return Path(os.environ.get("FLOODGATE_BUILD", ROOT / "build")) / "floodgated"
 
 
 def floodgate_version():
@@ -351,8 +381,8 @@ message_size_limit = 52428800
     def start(self):
         if os.geteuid() != 0:
             raise BenchError("the private Postfix instance needs root (postfix start)")
-        # creates the queue directories with their owners, then starts master
-        self._postfix("check")
+        # postfix-script creates the queue directories with their owners
+        # (post-install create-missing), checks them, then starts master
         self._postfix("start")
         self.started = True
         try:
@@ -409,11 +439,14 @@ message_size_limit = 52428800
         deadline = time.time() + 15
         while master and os.path.exists(f"/proc/{master}") and time.time() < deadline:
             time.sleep(0.1)
-        # leftovers (a stuck smtpd): this instance's processes only, by pid
+        # leftovers (a stuck smtpd): this instance's processes only, by pid,
+        # and only if the pid still runs a Postfix daemon
         for p in pids:
             try:
+                if not os.readlink(f"/proc/{p}/exe").startswith("/usr/lib/postfix/"):
+                    continue
                 os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
+            except (FileNotFoundError, ProcessLookupError):
                 pass
         self.started = False
 
@@ -432,19 +465,23 @@ def postfix_version():
 
 def smtp_source(port, count, size, sessions, timeout=900):
     """Send COUNT messages of SIZE payload octets over SESSIONS parallel
-    sessions (one message per connection); returns the elapsed seconds."""
+    sessions (one message per connection); returns (elapsed seconds, CPU
+    seconds smtp-source used)."""
     cmd = [SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size),
            "-M", "client.bench.test", "-f", "sender@client.bench.test",
            "-t", f"rcpt@{BENCH_DOMAIN}", f"127.0.0.1:{port}"]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise BenchError(f"smtp-source did not finish in {timeout}s") from None
     elapsed = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if r.returncode != 0:
         raise BenchError(f"smtp-source failed ({r.returncode}): {(r.stdout + r.stderr).strip()[-1500:]}")
-    return elapsed
+    return elapsed, client_cpu
 
 
 def hold_idle_connections(port, count, on_open, timeout=300, batch=250):

@@ -2,6 +2,7 @@
 #include "control/daemon_commands.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,18 +29,41 @@ static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
                      (json_int_t)committer_jobs(srv->committer), "queue", queue);
 }
 
+/* read_filter - the selection carried by a request. */
+static int read_filter(json_t *req, struct queue_filter *f, const char **ids, char *err,
+                       size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    if (queue_filter_from_json(req, f, ids, FILTER_IDS_MAX) < 0) {
+        snprintf(err, errlen, "too many queue ids (at most %d)", FILTER_IDS_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
-    struct queue_filter f = {
-        .auth_user = json_string_value(json_object_get(req, "auth_user")),
-        .state = json_string_value(json_object_get(req, "state")),
-        .limit = (unsigned)json_integer_value(json_object_get(req, "limit")),
-    };
+    static const char *ids[FILTER_IDS_MAX];
+    struct queue_filter f;
+    if (read_filter(req, &f, ids, err, errlen) < 0)
+        return NULL;
     json_t *list = queue_list(srv->db, &f);
     if (list == NULL)
         snprintf(err, errlen, "cannot read the queue from the store");
     return list;
+}
+
+static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    static const char *ids[FILTER_IDS_MAX];
+    struct queue_filter f;
+    if (read_filter(req, &f, ids, err, errlen) < 0)
+        return NULL;
+    const char *by = json_string_value(json_object_get(req, "by"));
+    unsigned limit = (unsigned)json_integer_value(json_object_get(req, "top"));
+    return queue_top(srv->db, &f, by ? by : "auth-user", limit, err, errlen);
 }
 
 /* cmd_queue_kick - floodctl changed the queue in the store: look now. */
@@ -55,4 +79,5 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
     control_server_register(ctl, "status", cmd_status, srv);
     control_server_register(ctl, "queue.list", cmd_queue_list, srv);
     control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
+    control_server_register(ctl, "queue.top", cmd_queue_top, srv);
 }

@@ -23,12 +23,15 @@ static int put(struct spool *sp, const char *fmt, ...)
 
 char *bounce_status(int code, const char *text, char *buf, size_t len)
 {
-    /* "550 5.1.1 text": class.subject.detail right after the code */
-    const char *p = text ? strchr(text, ' ') : NULL;
+    /* The reply in TEXT ("mx said: 550 5.1.1 ...") carries class.subject.detail
+     * right after its code (RFC 3463). */
+    char needle[8];
+    snprintf(needle, sizeof needle, "%d ", code);
+    const char *p = code && text ? strstr(text, needle) : NULL;
     unsigned a, b, c;
     int used = 0;
-    if (p && sscanf(p + 1, "%1u.%3u.%3u%n", &a, &b, &c, &used) == 3 && (a == 4 || a == 5) &&
-        (p[1 + used] == ' ' || p[1 + used] == '\0')) {
+    if (p && sscanf(p + 4, "%1u.%3u.%3u%n", &a, &b, &c, &used) == 3 && (a == 4 || a == 5) &&
+        (p[4 + used] == ' ' || p[4 + used] == '\0')) {
         snprintf(buf, len, "5.%u.%u", b, c); /* a permanent failure, whatever the class said */
         return buf;
     }

@@ -29,7 +29,8 @@ struct remote {
     struct dns_resolver *dns;
     SSL_CTX *tls;
     struct remote_conn *conns; /* every open connection, busy or idle */
-    unsigned active;           /* jobs running */
+    struct attempt *attempts;  /* jobs running; each uses one connection at most */
+    unsigned active;
 };
 
 /* One connection, and the job it is doing (NULL while idle). */
@@ -46,6 +47,7 @@ struct remote_conn {
 /* One job on its way: the routes found and which one is being tried. */
 struct attempt {
     struct remote *rm;
+    struct attempt *next;
     struct delivery_job *job;
     remote_done_fn done;
     struct mx_target targets[DNS_TARGETS_MAX];
@@ -59,26 +61,6 @@ struct attempt {
 static void try_next_target(struct attempt *at);
 
 /* ---- connections ---- */
-
-static unsigned conns_for(const struct remote *rm, const char *domain, bool *idle_found)
-{
-    unsigned n = 0;
-    for (struct remote_conn *c = rm->conns; c; c = c->next)
-        if (strcmp(c->domain, domain) == 0) {
-            n++;
-            if (c->at == NULL && idle_found)
-                *idle_found = true;
-        }
-    return n;
-}
-
-static unsigned conns_total(const struct remote *rm)
-{
-    unsigned n = 0;
-    for (struct remote_conn *c = rm->conns; c; c = c->next)
-        n++;
-    return n;
-}
 
 static void conn_unlink(struct remote_conn *conn)
 {
@@ -109,14 +91,16 @@ static void conn_park(struct remote_conn *conn)
         evtimer_add(conn->idle_timer, &tv);
 }
 
-bool remote_can_take(struct remote *rm, const char *domain)
+bool remote_can_take(struct remote *rm, const char *domain, unsigned planned_here,
+                     unsigned planned)
 {
-    bool idle = false;
-    unsigned here = conns_for(rm, domain, &idle);
-    if (idle)
-        return true;
+    /* Count jobs, not sockets: a job holds its slot from the moment it is
+     * taken, while its body is still being read and its MX looked up. */
     const struct config_delivery *d = &rm->srv->cfg->delivery;
-    return here < d->max_per_domain && conns_total(rm) < d->max_connections;
+    unsigned here = planned_here;
+    for (struct attempt *a = rm->attempts; a; a = a->next)
+        here += strcmp(a->job->domain, domain) == 0;
+    return here < d->max_per_domain && rm->active + planned < d->max_connections;
 }
 
 unsigned remote_busy(const struct remote *rm)
@@ -139,6 +123,11 @@ static void attempt_finish(struct attempt *at)
                  sizeof r->error);
     }
     at->rm->active--;
+    for (struct attempt **p = &at->rm->attempts; *p; p = &(*p)->next)
+        if (*p == at) {
+            *p = at->next;
+            break;
+        }
     remote_done_fn done = at->done;
     free(at->crcpts);
     free(at);
@@ -445,6 +434,8 @@ void remote_deliver(struct remote *rm, struct delivery_job *job, remote_done_fn 
     at->rm = rm;
     at->job = job;
     at->done = done;
+    at->next = rm->attempts;
+    rm->attempts = at;
     p->at = at;
     spool_init(&job->body, ".");
     worker_pool_submit(rm->srv->workers, prepare_work, prepare_done, p);

@@ -40,10 +40,6 @@ struct delivery_job {
     /* remote: the body copied out of the store, and a DKIM-Signature */
     struct spool body;
     char *prefix;
-    /* a DSN for the bounced recipients, inserted with the outcome */
-    struct spool *dsn;
-    char *dsn_rcpt;
-    bool dsn_rcpt_local;
 };
 
 #endif

@@ -100,8 +100,8 @@ static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err,
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO recipients(message, address, orig, local, state, next_try,"
-                           " updated) VALUES(?,?,?,?,'queued',?,?)",
+                           "INSERT INTO recipients(message, address, domain, orig, local, state,"
+                           " next_try, updated) VALUES(?1,?2,lower(?7),?3,?4,'queued',?5,?6)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(db, st, "insert recipient", err, errlen);
     for (size_t i = 0; i < env->n_rcpts; i++) {
@@ -112,6 +112,8 @@ static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err,
         sqlite3_bind_int(st, 4, env->rcpts[i].local);
         sqlite3_bind_int64(st, 5, env->created);
         sqlite3_bind_int64(st, 6, env->created);
+        const char *at = strrchr(env->rcpts[i].address, '@');
+        bind_text(st, 7, at ? at + 1 : "");
         if (sqlite3_step(st) != SQLITE_DONE)
             return fail(db, st, "insert recipient", err, errlen);
     }

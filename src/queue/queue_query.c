@@ -11,7 +11,9 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "queue/store.h"
@@ -23,17 +25,13 @@
 /* The recipient states that mean "still ours to deliver". */
 #define PENDING_STATES "'queued', 'deferred', 'held'"
 
-/* The page of messages, oldest first.  ?1 auth_user or NULL, ?2 one
- * recipient state or NULL, ?3 the limit (-1: none). */
-static const char messages_sql[] =
+/* The page of messages: the filter's condition and order are appended,
+ * ?1 is the limit (-1: none). */
+static const char messages_head[] =
     "SELECT id, created, size, sender, auth_user, client_ip, client_port, helo, tls,"
-    " listener, header_from, subject, message_id FROM messages m"
-    " WHERE (?1 IS NULL OR m.auth_user = ?1)"
-    " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
-    "   AND r.state IN (" PENDING_STATES ") AND (?2 IS NULL OR r.state = ?2))"
-    " ORDER BY m.created, m.id LIMIT ?3";
+    " listener, header_from, subject, message_id FROM messages m WHERE 1";
 
-/* Names of the messages_sql columns, in order, as they appear in JSON. */
+/* Names of the messages_head columns, in order, as they appear in JSON. */
 static const char *const message_keys[] = {
     "id",   "created", "size",     "sender",      "auth_user", "client_ip",  "client_port",
     "helo", "tls",     "listener", "header_from", "subject",   "message_id",
@@ -60,7 +58,7 @@ static int set_new(json_t *obj, const char *key, json_t *v)
     return json_object_set_new(obj, key, v);
 }
 
-/* message_row - the current row of messages_sql as a JSON object with an
+/* message_row - the current row of messages_head as a JSON object with an
  * empty recipients array, or NULL on allocation failure. */
 static json_t *message_row(sqlite3_stmt *st)
 {
@@ -81,28 +79,16 @@ static json_t *message_row(sqlite3_stmt *st)
     return m;
 }
 
-/* bind_filter - bind the three parameters of messages_sql. */
-static int bind_filter(sqlite3_stmt *st, const struct queue_filter *f)
-{
-    int rc = f && f->auth_user ? sqlite3_bind_text(st, 1, f->auth_user, -1, SQLITE_STATIC)
-                               : sqlite3_bind_null(st, 1);
-    if (rc == SQLITE_OK)
-        rc = f && f->state ? sqlite3_bind_text(st, 2, f->state, -1, SQLITE_STATIC)
-                           : sqlite3_bind_null(st, 2);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, f && f->limit ? (sqlite3_int64)f->limit : -1);
-    return rc;
-}
-
 /* load_messages - the page of messages as a JSON array (recipients still
  * empty), and an object from id to message for the recipient pass. */
 static json_t *load_messages(sqlite3 *db, const struct queue_filter *f, json_t *by_id)
 {
-    sqlite3_stmt *st = store_prepare(db, messages_sql);
+    sqlite3_stmt *st = queue_filter_prepare(db, messages_head, f, true, " LIMIT ?1");
     if (st == NULL)
         return NULL;
     json_t *arr = json_array();
-    int rc = arr ? bind_filter(st, f) : SQLITE_NOMEM;
+    int rc = arr ? sqlite3_bind_int64(st, 1, f->limit ? (sqlite3_int64)f->limit : -1)
+                 : SQLITE_NOMEM;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *m = message_row(st);
         const char *id = (const char *)sqlite3_column_text(st, 0);

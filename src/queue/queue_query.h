@@ -6,11 +6,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-struct queue_filter {
-    const char *auth_user; /* exact, or NULL */
-    const char *state;     /* recipient state, or NULL */
-    unsigned limit;        /* 0: no limit */
-};
+#include "queue/queue_filter.h"
 
 /* queue_list - messages that still have undelivered recipients, oldest
  * first, as [{id, created, next_try, size, sender, recipients:[{address,
@@ -20,6 +16,14 @@ struct queue_filter {
  * "status" is a human phrase ("waiting for remote delivery").  NULL on a
  * store error (logged). */
 json_t *queue_list(sqlite3 *db, const struct queue_filter *filter);
+
+/* queue_top - the selection grouped BY "auth-user", "ip", "from",
+ * "header-from", "rcpt-domain" or "subject", biggest first, at most LIMIT
+ * groups: [{key, messages, share, distinct_from, distinct_rcpt_domains,
+ * oldest, newest}] where share is the group's part of the selection.
+ * NULL with ERR set on an unknown grouping or a store error. */
+json_t *queue_top(sqlite3 *db, const struct queue_filter *filter, const char *by, unsigned limit,
+                  char *err, size_t errlen);
 
 /* queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
 json_t *queue_counts(sqlite3 *db);

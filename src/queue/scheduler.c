@@ -13,15 +13,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "accounts/accounts.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "delivery/bounce.h"
 #include "delivery/maildir.h"
 #include "delivery/remote.h"
 #include "queue/committer.h"
 #include "queue/delivery_job.h"
-#include "queue/envelope.h"
+#include "queue/dsn.h"
 #include "queue/store.h"
 
 #define PASS_RCPTS_MAX 512   /* recipients looked at per pass */
@@ -91,11 +89,6 @@ static void job_free(struct delivery_job *j)
     free(j->auth_user);
     free(j->prefix);
     spool_free(&j->body);
-    if (j->dsn) {
-        spool_free(j->dsn);
-        free(j->dsn);
-    }
-    free(j->dsn_rcpt);
     free(j);
 }
 
@@ -136,7 +129,7 @@ static void local_work(void *arg)
         sqlite3_blob_close(r.blob);
 }
 
-/* ---- bounces (worker thread) ---- */
+/* ---- recording (committer thread) ---- */
 
 static bool has_bounces(const struct delivery_job *j)
 {
@@ -144,72 +137,6 @@ static bool has_bounces(const struct delivery_job *j)
         if (j->rcpts[i].outcome == OUTCOME_BOUNCED)
             return true;
     return false;
-}
-
-static size_t read_headers(sqlite3 *db, const char *qid, char *buf, size_t len)
-{
-    sqlite3_blob *blob;
-    if (store_body_open(db, qid, &blob) < 0)
-        return 0;
-    int size = sqlite3_blob_bytes(blob);
-    size_t n = (size_t)size < len ? (size_t)size : len;
-    size_t got = sqlite3_blob_read(blob, buf, (int)n, 0) == SQLITE_OK ? n : 0;
-    sqlite3_blob_close(blob);
-    return bounce_header_end(buf, got);
-}
-
-/* dsn_work - build the DSN to the original sender and find where it goes. */
-static void dsn_work(void *arg)
-{
-    struct delivery_job *j = arg;
-    sqlite3 *db = store_thread_db(STORE_FILE);
-    static __thread char headers[BOUNCE_HEADERS_MAX];
-    if (db == NULL || (j->dsn = calloc(1, sizeof *j->dsn)) == NULL)
-        return;
-    spool_init(j->dsn, ".");
-    struct bounce_info bi = {.hostname = j->sch->srv->cfg->hostname,
-                             .qid = j->qid,
-                             .sender = j->sender,
-                             .arrival = j->created,
-                             .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
-    size_t hlen = read_headers(db, j->qid, headers, sizeof headers);
-    struct accounts_target t[ALIAS_TARGETS_MAX];
-    size_t n = 0;
-    char key[256];
-    str_copy(key, j->sender, sizeof key);
-    const char *at = strrchr(key, '@');
-    bool local = at && accounts_domain_is_local(db, at + 1) &&
-                 accounts_resolve(db, str_lower(key), t, ALIAS_TARGETS_MAX, &n) ==
-                     ACCOUNTS_RCPT_USER;
-    if (bounce_build(j->dsn, &bi, j->rcpts, j->n, headers, hlen) < 0 ||
-        (j->dsn_rcpt = strdup(local ? t[0].address : j->sender)) == NULL) {
-        spool_free(j->dsn);
-        free(j->dsn);
-        j->dsn = NULL;
-        return;
-    }
-    j->dsn_rcpt_local = local;
-}
-
-/* ---- recording (committer thread) ---- */
-
-static int insert_dsn(sqlite3 *db, struct delivery_job *j, char *err, size_t errlen)
-{
-    struct envelope env = {.created = time(NULL),
-                           .sender = "",
-                           .client_ip = "127.0.0.1",
-                           .listener = "bounce",
-                           .subject = "Undelivered Mail Returned to Sender",
-                           .body = j->dsn};
-    queue_id_new(env.id);
-    struct envelope_rcpt r = {.address = j->dsn_rcpt, .orig = j->dsn_rcpt,
-                              .local = j->dsn_rcpt_local};
-    env.rcpts = &r;
-    env.n_rcpts = 1;
-    if (envelope_store(db, &env, err, errlen) < 0)
-        return -1;
-    log_info("event=bounce qid=%s dsn_qid=%s to=<%s>", j->qid, env.id, j->sender);
-    return 0;
 }
 
 /* count_bounce - charge the bounce to the account that sent the original:
@@ -240,7 +167,9 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
     const struct config_queue *q = &j->sch->srv->cfg->queue;
     time_t now = time(NULL);
     sqlite3_stmt *st = store_prepare(db, "UPDATE recipients SET state = ?, attempts = ?,"
-                                         " next_try = ?, last_error = ?, updated = ? WHERE id = ?");
+                                         " next_try = ?, last_error = ?, updated = ? WHERE id = ?"
+                                         /* an admin may have held, quarantined or purged it meanwhile */
+                                         " AND state IN ('queued','deferred')");
     if (st == NULL)
         return -1;
     for (size_t i = 0; i < j->n; i++) {
@@ -267,7 +196,11 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
     struct delivery_job *j = arg;
     if (update_rcpts(db, j, err, errlen) < 0)
         return -1;
-    if (has_bounces(j) && (count_bounce(db, j) < 0 || (j->dsn && insert_dsn(db, j, err, errlen) < 0)))
+    struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
+                                .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
+    if (has_bounces(j) &&
+        (count_bounce(db, j) < 0 ||
+         dsn_enqueue(db, j->sch->srv->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0))
         return -1;
     /* A message leaves the queue when no recipient is left to deliver. */
     sqlite3_stmt *st = store_prepare(
@@ -321,8 +254,8 @@ static void record(void *arg)
     committer_submit(j->sch->srv->committer, record_apply, record_done, j);
 }
 
-/* finish_job - an attempt is over: expire what waited too long, write a
- * DSN when something bounced (never to the null sender), then record. */
+/* finish_job - an attempt is over: expire what waited too long, then
+ * record the outcome (with a DSN when something bounced). */
 static void finish_job(struct delivery_job *j)
 {
     const struct config_queue *q = &j->sch->srv->cfg->queue;
@@ -337,10 +270,7 @@ static void finish_job(struct delivery_job *j)
         d->outcome = OUTCOME_BOUNCED;
         d->code = 0;
     }
-    if (has_bounces(j) && j->sender[0] != '\0')
-        worker_pool_submit(j->sch->srv->workers, dsn_work, record, j);
-    else
-        record(j);
+    record(j);
 }
 
 static void local_done(void *arg)
@@ -363,10 +293,14 @@ static struct delivery_job *job_for(struct scheduler *sch, struct delivery_job *
 {
     const char *qid = (const char *)sqlite3_column_text(st, 1);
     const char *domain = remote ? rcpt_domain((const char *)sqlite3_column_text(st, 2)) : "";
-    for (size_t i = 0; i < *n_open; i++)
+    unsigned same_domain = 0;
+    for (size_t i = 0; i < *n_open; i++) {
         if (strcmp(open[i]->qid, qid) == 0 && strcmp(open[i]->domain, domain) == 0)
             return open[i]->n < JOB_RCPTS_MAX ? open[i] : NULL;
-    if (*n_open >= max_open || (remote && !remote_can_take(sch->remote, domain)))
+        same_domain += strcmp(open[i]->domain, domain) == 0;
+    }
+    if (*n_open >= max_open ||
+        (remote && !remote_can_take(sch->remote, domain, same_domain, (unsigned)*n_open)))
         return NULL;
     struct delivery_job *j = calloc(1, sizeof *j);
     if (j == NULL)

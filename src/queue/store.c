@@ -52,6 +52,7 @@ static const char schema_sql[] =
     "  id INTEGER PRIMARY KEY,"
     "  message TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
     "  address TEXT NOT NULL,"             /* where it goes (after alias expansion) */
+    "  domain TEXT NOT NULL,"              /* of address, lowercased: grouping and routing */
     "  orig TEXT NOT NULL,"                /* as given in RCPT TO */
     "  local INTEGER NOT NULL,"            /* 1: Maildir here, 0: remote */
     "  state TEXT NOT NULL,"               /* queued deferred delivered bounced held */

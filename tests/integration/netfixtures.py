@@ -24,7 +24,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSLabel, DNSRecord
-from dnslib.server import BaseResolver, DNSLogger, DNSServer
+from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
 from conftest import free_port
 
@@ -89,10 +89,14 @@ class _ZoneResolver(BaseResolver):
         return reply  # NOERROR, possibly with no answer (NODATA)
 
 
+class _Handler(DNSHandler):
+    udplen = 512   # RFC 1035: a longer UDP answer is truncated (TC): ask over TCP
+
+
 class DNSZone:
     """An authoritative-for-everything DNS server on 127.0.0.1:port (UDP and
     TCP).  Unknown names get NXDOMAIN, known names without the asked type
-    NOERROR with no answer."""
+    NOERROR with no answer; a UDP answer over 512 octets comes truncated."""
 
     def __init__(self):
         self.records = {}        # name -> [(type, rdata)]
@@ -105,9 +109,9 @@ class DNSZone:
             self.port = free_port()
             try:
                 self.udp = DNSServer(resolver, port=self.port, address="127.0.0.1",
-                                     logger=quiet)
+                                     logger=quiet, handler=_Handler)
                 self.tcp = DNSServer(resolver, port=self.port, address="127.0.0.1",
-                                     tcp=True, logger=quiet)
+                                     tcp=True, logger=quiet, handler=_Handler)
                 break
             except OSError:
                 continue
@@ -241,6 +245,8 @@ class _SinkHandler:
             finally:
                 with sink.lock:
                     sink.held -= 1
+            if server.transport is None or server.transport.is_closing():
+                return "421 4.4.2 the client is gone"   # never acknowledged: not received
         if sink.data_delay:
             await asyncio.sleep(sink.data_delay)
         reply = sink.data_reply(envelope) if sink.data_reply else None

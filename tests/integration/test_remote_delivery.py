@@ -119,6 +119,20 @@ def test_implicit_mx_is_the_domain_address(make_server, net):
     queue_empty(s)
 
 
+def test_big_mx_answer_is_fetched_over_tcp(make_server, net):
+    sink = net.sink()
+    long = "x" * 50
+    for pref in range(20, 100, 10):   # eight more MX, all refusing: > 512 octets
+        net.dns.mx("bigdns.test", pref, f"mx{pref}-{long}.bigdns.test", net.refusing())
+    net.dns.mx("bigdns.test", 10, f"mx10-{long}.bigdns.test", sink.address)
+    s = remote_server(make_server, net)
+    qid, msg = send(s, "user@bigdns.test")
+    [t] = sink.wait(1, message_id(msg))
+    assert ("bigdns.test", "MX", "tcp") in net.dns.queries   # after a truncated UDP answer
+    wait_log(s, rf"event=delivered qid={qid} .*mx=\"?mx10-x+\.bigdns\.test\[")
+    queue_empty(s)
+
+
 # ---- TLS ----
 
 def test_starttls_is_used_when_offered(make_server, net):

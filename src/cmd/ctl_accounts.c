@@ -1,0 +1,405 @@
+/* cmd/ctl_accounts - floodctl domain, user and alias.
+ *
+ * Room: cmd.  Domains, users and aliases are changed in the store
+ * directly: SQLite in WAL mode lets floodctl write while the daemon runs,
+ * and it works the same with the daemon stopped.  New passwords are read
+ * here, from the terminal with echo off or from one line of stdin. */
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "accounts/accounts.h"
+#include "accounts/password.h"
+#include "cmd/ctl.h"
+
+#define PASSWORD_MIN 8 /* until the password policy library arrives */
+#define ADDRESS_LEN_MAX 254
+
+/* ---------------------------------------------------------------- usage */
+
+const char usage_domain[] = "  floodctl domain add DOMAIN\n"
+                            "  floodctl domain del DOMAIN [--force]\n"
+                            "  floodctl domain list [--json]\n";
+const char usage_user[] = "  floodctl user add ADDRESS\n"
+                          "  floodctl user del ADDRESS\n"
+                          "  floodctl user passwd ADDRESS\n"
+                          "  floodctl user list [DOMAIN] [--json]\n";
+const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
+                           "  floodctl alias del ADDRESS [TARGET]\n"
+                           "  floodctl alias list [DOMAIN] [--json]\n";
+
+/* ------------------------------------------------------------ addresses */
+
+/* check_address - the light shape check floodctl does before asking for
+ * a password: one '@', both parts non-empty, at most 254 octets. */
+static int check_address(const char *a)
+{
+    const char *at = strchr(a, '@');
+    if (strlen(a) > ADDRESS_LEN_MAX || at == NULL || at == a || at[1] == '\0' ||
+        strchr(at + 1, '@') != NULL)
+        return fail("invalid address '%s': expected local@domain (at most %d characters)", a,
+                    ADDRESS_LEN_MAX);
+    return EXIT_OK;
+}
+
+/* ------------------------------------------------------------ passwords */
+
+static struct termios saved_tty;
+static volatile sig_atomic_t tty_changed;
+
+/* restore_tty - signal handler: turn echo back on, then die of SIG as
+ * the shell expects. */
+static void restore_tty(int sig)
+{
+    if (tty_changed)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* read_line - one line of stdin without its newline into BUF; -1 at end
+ * of input, -2 when longer than LEN-1 (the rest of the line is skipped). */
+static int read_line(char *buf, size_t len)
+{
+    size_t n = 0;
+    int ch;
+    while ((ch = getchar()) != EOF && ch != '\n') {
+        if (n + 1 >= len) {
+            while ((ch = getchar()) != EOF && ch != '\n')
+                ;
+            return -2;
+        }
+        buf[n++] = (char)ch;
+    }
+    buf[n] = '\0';
+    return ch == EOF && n == 0 ? -1 : 0;
+}
+
+/* read_hidden - prompt on stderr and read a line from the terminal with
+ * echo off; the signal handlers make sure ^C does not leave it off. */
+static int read_hidden(const char *prompt, char *buf, size_t len)
+{
+    struct termios quiet;
+    struct sigaction sa = {.sa_handler = restore_tty};
+    if (tcgetattr(STDIN_FILENO, &saved_tty) < 0)
+        return -1;
+    quiet = saved_tty;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGQUIT, &sa, NULL);
+    fputs(prompt, stderr);
+    fflush(stderr);
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
+        return -1;
+    tty_changed = 1;
+    int rc = read_line(buf, len);
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tty);
+    tty_changed = 0;
+    fputc('\n', stderr);
+    return rc;
+}
+
+/* check_password - the rules a new password must meet. */
+static int check_password(const char *pw, int read_rc)
+{
+    if (read_rc == -2 || strlen(pw) > PASSWORD_MAX)
+        return fail("password longer than %d characters refused", PASSWORD_MAX);
+    if (read_rc < 0 || pw[0] == '\0')
+        return fail("empty password refused");
+    if (strlen(pw) < PASSWORD_MIN)
+        return fail("password shorter than %d characters refused", PASSWORD_MIN);
+    return EXIT_OK;
+}
+
+/* get_password - a new password into PW (PASSWORD_MAX + 2): asked twice
+ * on a terminal, else one line of stdin (for scripts: never from argv,
+ * where every user of the machine could read it in ps). */
+static int get_password(char *pw, size_t len)
+{
+    char again[PASSWORD_MAX + 2];
+    if (!isatty(STDIN_FILENO))
+        return check_password(pw, read_line(pw, len));
+    int rc = read_hidden("New password: ", pw, len);
+    if (check_password(pw, rc) != EXIT_OK)
+        return EXIT_FAIL;
+    rc = read_hidden("Retype new password: ", again, sizeof again);
+    bool same = rc == 0 && strcmp(pw, again) == 0;
+    sodium_memzero(again, sizeof again);
+    if (!same)
+        return fail("the two passwords do not match; nothing changed");
+    return EXIT_OK;
+}
+
+/* new_hash - read a new password and hash it into HASH. */
+static int new_hash(char *hash)
+{
+    char pw[PASSWORD_MAX + 2];
+    int rc = get_password(pw, sizeof pw);
+    if (rc == EXIT_OK && password_hash(pw, hash) < 0)
+        rc = fail("cannot hash the password (out of memory?)");
+    sodium_memzero(pw, sizeof pw);
+    return rc;
+}
+
+/* -------------------------------------------------------------- domains */
+
+/* domain_add - floodctl domain add DOMAIN */
+static int domain_add(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512];
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_domain_add(db, a->pos[0], err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("domain %s added\n", a->pos[0]);
+    return EXIT_OK;
+}
+
+/* opts_force - the options of domain del. */
+static struct opt *opts_force(void)
+{
+    static struct opt opts[] = {{"--force", false, false, NULL}, {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* domain_del - floodctl domain del DOMAIN [--force] */
+static int domain_del(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512];
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_domain_del(db, a->pos[0], o[0].set, err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("domain %s deleted\n", a->pos[0]);
+    return EXIT_OK;
+}
+
+/* domain_list - floodctl domain list */
+static int domain_list(struct ctl *c, struct args *a, struct opt *o)
+{
+    static const char *const head[] = {"Domain", "Users", "Aliases", "Created"};
+    sqlite3 *db = ctl_store(c);
+    json_t *list = db ? accounts_domain_list(db) : NULL, *d;
+    struct table t = {.ncols = 4, .head = head};
+    size_t i;
+    if (list == NULL)
+        return db ? fail("cannot list domains (details in the log)") : EXIT_FAIL;
+    if (c->json || json_array_size(list) == 0) {
+        int rc = c->json ? print_json(list)
+                         : print_empty("no domains; add one with 'floodctl domain add DOMAIN'");
+        json_decref(list);
+        return rc;
+    }
+    json_array_foreach(list, i, d)
+    {
+        char users[24], aliases[24], when[32];
+        snprintf(users, sizeof users, "%lld",
+                 (long long)json_integer_value(json_object_get(d, "users")));
+        snprintf(aliases, sizeof aliases, "%lld",
+                 (long long)json_integer_value(json_object_get(d, "aliases")));
+        const char *row[] = {str_of(d, "name"), users, aliases,
+                             fmt_time(json_object_get(d, "created"), when, sizeof when)};
+        if (table_add(&t, row, NULL) < 0) {
+            table_discard(&t);
+            json_decref(list);
+            return fail("out of memory");
+        }
+    }
+    json_decref(list);
+    return table_print(&t);
+}
+
+/* ---------------------------------------------------------------- users */
+
+/* user_precheck - before asking for a password, make sure it will be of
+ * use: the domain exists and the user does (or does not) yet. */
+static int user_precheck(sqlite3 *db, const char *address, bool must_exist)
+{
+    char hash[PASSWORD_HASH_MAX];
+    bool suspended;
+    const char *domain = strchr(address, '@') + 1;
+    if (!must_exist && !accounts_domain_is_local(db, domain))
+        return fail("no such domain %s: add it first with 'floodctl domain add %s'", domain,
+                    domain);
+    int found = accounts_user_credentials(db, address, hash, sizeof hash, &suspended);
+    if (found < 0)
+        return fail("cannot read the store (details in the log)");
+    if (must_exist && found == 0)
+        return fail("no such user %s: see 'floodctl user list'", address);
+    if (!must_exist && found == 1)
+        return fail("user %s already exists: change its password with "
+                    "'floodctl user passwd %s'",
+                    address, address);
+    return EXIT_OK;
+}
+
+/* user_add - floodctl user add ADDRESS (password from terminal or stdin) */
+static int user_add(struct ctl *c, struct args *a, struct opt *o)
+{
+    char hash[PASSWORD_HASH_MAX], err[512];
+    const char *addr = a->pos[0];
+    if (check_address(addr) != EXIT_OK)
+        return EXIT_FAIL;
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL || user_precheck(db, addr, false) != EXIT_OK || new_hash(hash) != EXIT_OK)
+        return EXIT_FAIL;
+    if (accounts_user_add(db, addr, hash, err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("user %s added\n", addr);
+    return EXIT_OK;
+}
+
+/* user_del - floodctl user del ADDRESS */
+static int user_del(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512];
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_user_del(db, a->pos[0], err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("user %s deleted\n", a->pos[0]);
+    return EXIT_OK;
+}
+
+/* user_passwd - floodctl user passwd ADDRESS */
+static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
+{
+    char hash[PASSWORD_HASH_MAX], err[512];
+    const char *addr = a->pos[0];
+    if (check_address(addr) != EXIT_OK)
+        return EXIT_FAIL;
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL || user_precheck(db, addr, true) != EXIT_OK || new_hash(hash) != EXIT_OK)
+        return EXIT_FAIL;
+    if (accounts_user_set_password(db, addr, hash, err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("password of %s changed\n", addr);
+    return EXIT_OK;
+}
+
+/* user_list - floodctl user list [DOMAIN] */
+static int user_list(struct ctl *c, struct args *a, struct opt *o)
+{
+    static const char *const head[] = {"Address", "Created", "Suspended"};
+    sqlite3 *db = ctl_store(c);
+    json_t *list = db ? accounts_user_list(db, a->n ? a->pos[0] : NULL) : NULL, *u;
+    struct table t = {.ncols = 3, .head = head};
+    size_t i;
+    if (list == NULL)
+        return db ? fail("cannot list users (details in the log)") : EXIT_FAIL;
+    if (c->json || json_array_size(list) == 0) {
+        int rc = c->json ? print_json(list)
+                         : print_empty("no users; add one with 'floodctl user add ADDRESS'");
+        json_decref(list);
+        return rc;
+    }
+    json_array_foreach(list, i, u)
+    {
+        char when[32];
+        const char *row[] = {str_of(u, "address"),
+                             fmt_time(json_object_get(u, "created"), when, sizeof when),
+                             json_is_true(json_object_get(u, "suspended")) ? "yes" : "no"};
+        if (table_add(&t, row, NULL) < 0) {
+            table_discard(&t);
+            json_decref(list);
+            return fail("out of memory");
+        }
+    }
+    json_decref(list);
+    return table_print(&t);
+}
+
+/* -------------------------------------------------------------- aliases */
+
+/* alias_add - floodctl alias add ADDRESS TARGET */
+static int alias_add(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512];
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_alias_add(db, a->pos[0], a->pos[1], err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("alias %s -> %s added\n", a->pos[0], a->pos[1]);
+    return EXIT_OK;
+}
+
+/* alias_del - floodctl alias del ADDRESS [TARGET] */
+static int alias_del(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512];
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_alias_del(db, a->pos[0], a->n > 1 ? a->pos[1] : NULL, err, sizeof err) < 0)
+        return fail("%s", err);
+    if (a->n > 1)
+        printf("alias %s -> %s deleted\n", a->pos[0], a->pos[1]);
+    else
+        printf("alias %s deleted\n", a->pos[0]);
+    return EXIT_OK;
+}
+
+/* alias_list - floodctl alias list [DOMAIN] */
+static int alias_list(struct ctl *c, struct args *a, struct opt *o)
+{
+    static const char *const head[] = {"Address", "Target", "Created"};
+    sqlite3 *db = ctl_store(c);
+    json_t *list = db ? accounts_alias_list(db, a->n ? a->pos[0] : NULL) : NULL, *al;
+    struct table t = {.ncols = 3, .head = head};
+    size_t i;
+    if (list == NULL)
+        return db ? fail("cannot list aliases (details in the log)") : EXIT_FAIL;
+    if (c->json || json_array_size(list) == 0) {
+        int rc = c->json ? print_json(list)
+                         : print_empty("no aliases; add one with "
+                                       "'floodctl alias add ADDRESS TARGET'");
+        json_decref(list);
+        return rc;
+    }
+    json_array_foreach(list, i, al)
+    {
+        char when[32];
+        const char *row[] = {str_of(al, "address"), str_of(al, "target"),
+                             fmt_time(json_object_get(al, "created"), when, sizeof when)};
+        if (table_add(&t, row, NULL) < 0) {
+            table_discard(&t);
+            json_decref(list);
+            return fail("out of memory");
+        }
+    }
+    json_decref(list);
+    return table_print(&t);
+}
+
+/* ------------------------------------------------------------- commands */
+
+const struct subcommand domain_subs[] = {
+    {"add", 1, 1, domain_add, NULL},
+    {"del", 1, 1, domain_del, opts_force},
+    {"list", 0, 0, domain_list, NULL},
+    {NULL, 0, 0, NULL, NULL},
+};
+const struct subcommand user_subs[] = {
+    {"add", 1, 1, user_add, NULL},
+    {"del", 1, 1, user_del, NULL},
+    {"passwd", 1, 1, user_passwd, NULL},
+    {"list", 0, 1, user_list, NULL},
+    {NULL, 0, 0, NULL, NULL},
+};
+const struct subcommand alias_subs[] = {
+    {"add", 2, 2, alias_add, NULL},
+    {"del", 1, 2, alias_del, NULL},
+    {"list", 0, 1, alias_list, NULL},
+    {NULL, 0, 0, NULL, NULL},
+};
