@@ -222,17 +222,28 @@ dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};
         except OSError:
             return ""
 
-    def stop(self):
+    def stop(self, grace=40):
+        """SIGTERM, then SIGKILL after GRACE seconds; returns the seconds the
+        daemon took to exit, or None if it had to be killed."""
+        took = 0.0
         if self.proc and self.proc.poll() is None:
+            t0 = time.perf_counter()
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(40)
+                self.proc.wait(grace)
+                took = time.perf_counter() - t0
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                took = None
         if self.err:
             self.err.close()
             self.err = None
+        return took
+
+    def alive(self):
+        if self.proc is None or self.proc.poll() is not None:
+            raise BenchError(f"floodgated died (status {self.proc.returncode if self.proc else '?'})")
 
     def status(self):
         """floodctl status, straight from the control socket (JSON lines)."""

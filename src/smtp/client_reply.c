@@ -77,10 +77,11 @@ enum reply_status reply_feed_line(struct smtp_reply *r, const char *line, size_t
         *err = "reply code changed inside a multi-line reply";
         return REPLY_BAD;
     }
-    if (++r->lines > SMTP_REPLY_LINES_MAX) {
+    if (r->lines >= SMTP_REPLY_LINES_MAX) {
         *err = "multi-line reply too long";
         return REPLY_BAD;
     }
+    r->lines++;
     r->code = code;
     const char *text = len > 4 ? line + 4 : "";
     size_t tlen = len > 4 ? len - 4 : 0;
