@@ -1,42 +1,259 @@
-/* queue/queue_actions - admin actions on queued messages. */
+/* queue/queue_actions - admin actions on selections of queued messages.
+ *
+ * The selection is read first (ids only), then acted on in batches of
+ * BATCH messages, each batch one short write transaction: the daemon's own
+ * commits wait at most one batch.  Quarantine writes each message to
+ * quarantine/ID.eml and makes the whole batch of files durable (syncfs)
+ * before the transaction that removes the bodies from the store commits:
+ * a message is always in one place or the other, never in neither. */
 #include "queue/queue_actions.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
+#include "queue/dsn.h"
+#include "queue/quarantine_files.h"
 #include "queue/store.h"
 
-/* Held recipients stay held: retry is not release. */
-#define PENDING "state IN ('queued','deferred') AND (?1 IS NULL OR message = ?1)"
+#define BATCH 500
 
-static long run(sqlite3 *db, const char *sql, const char *qid, sqlite3_int64 now)
+static const char *const action_names[] = {"hold",       "release", "retry",     "bounce",
+                                           "quarantine", "purge",   "unquarantine"};
+
+const char *queue_action_name(enum queue_action act)
+{
+    return action_names[act];
+}
+
+/* ---- the selection ---- */
+
+struct id_list {
+    char (*ids)[17];
+    size_t n, cap;
+};
+
+static int id_push(struct id_list *l, const char *id)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        void *p = realloc(l->ids, cap * sizeof *l->ids);
+        if (p == NULL)
+            return -1;
+        l->ids = p;
+        l->cap = cap;
+    }
+    str_copy(l->ids[l->n++], id, sizeof l->ids[0]);
+    return 0;
+}
+
+static int select_ids(sqlite3 *db, const struct queue_filter *f, struct id_list *out)
+{
+    sqlite3_stmt *st = queue_filter_prepare(db, "SELECT m.id FROM messages m WHERE 1", f, true, "");
+    if (st == NULL)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (id_push(out, (const char *)sqlite3_column_text(st, 0)) < 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- one message ---- */
+
+static int exec_changes(sqlite3 *db, const char *sql, const char *qid, const char *text)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
     if (st == NULL)
         return -1;
-    if (qid)
-        sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, time(NULL));
+    if (text)
+        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    long n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+    return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
+/* delete_if_done - a message leaves the store when nothing is pending. */
+static int delete_if_done(sqlite3 *db, const char *qid)
+{
+    return exec_changes(db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS"
+                            " (SELECT 1 FROM recipients WHERE message = ?1 AND state IN"
+                            " ('queued','deferred','held','quarantined'))",
+                        qid, NULL) < 0
+               ? -1
+               : 0;
+}
+
+/* bounce_one - every pending recipient fails with the admin's reason, and
+ * the sender gets one DSN listing them. */
+static int bounce_one(sqlite3 *db, const char *qid, const struct queue_action_ctx *ctx, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st = store_prepare(
+        db, "SELECT r.id, r.address, m.sender, m.created FROM recipients r JOIN messages m ON"
+            " m.id = r.message WHERE r.message = ?1 AND r.state IN ('queued','deferred','held')");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+    struct delivery_rcpt r[100];
+    size_t n = 0;
+    char sender[300] = "";
+    time_t created = 0;
+    while (n < 100 && sqlite3_step(st) == SQLITE_ROW) {
+        r[n] = (struct delivery_rcpt){.id = sqlite3_column_int64(st, 0),
+                                      .outcome = OUTCOME_BOUNCED, .code = 550};
+        r[n].address = strdup((const char *)sqlite3_column_text(st, 1));
+        snprintf(r[n].error, sizeof r[n].error, "550 5.7.1 returned by the administrator: %s",
+                 ctx->reason ? ctx->reason : "no reason given");
+        str_copy(sender, (const char *)sqlite3_column_text(st, 2), sizeof sender);
+        created = sqlite3_column_int64(st, 3);
+        n += r[n].address != NULL;
+    }
+    sqlite3_finalize(st);
+    struct dsn_original orig = {.qid = qid, .sender = sender, .created = created};
+    int rc = n == 0 ? 0 : dsn_enqueue(db, ctx->hostname, ctx->state_dir, &orig, r, n, err, errlen);
+    if (rc >= 0 && n > 0 &&
+        (exec_changes(db, "UPDATE recipients SET state = 'bounced', updated = ?2, last_error = ?3"
+                          " WHERE message = ?1 AND state IN ('queued','deferred','held')",
+                      qid, r[0].error) < 0 ||
+         delete_if_done(db, qid) < 0))
+        rc = -1;
+    for (size_t i = 0; i < n; i++)
+        free(r[i].address);
+    return rc < 0 ? -1 : (int)n;
+}
+
+/* act_one - ACT on QID inside the batch transaction: >0 when it changed
+ * something, 0 when the message was not in a state for it, -1 on error. */
+static int act_one(sqlite3 *db, enum queue_action act, const char *qid,
+                   const struct queue_action_ctx *ctx, char *err, size_t errlen)
+{
+    switch (act) {
+    case QUEUE_HOLD:
+        return exec_changes(db, "UPDATE recipients SET state = 'held', updated = ?2 WHERE"
+                                " message = ?1 AND state IN ('queued','deferred')",
+                            qid, NULL);
+    case QUEUE_RELEASE:
+        return exec_changes(db, "UPDATE recipients SET state = 'queued', next_try = ?2,"
+                                " updated = ?2 WHERE message = ?1 AND state = 'held'",
+                            qid, NULL);
+    case QUEUE_RETRY:
+        return exec_changes(db, "UPDATE recipients SET next_try = ?2 WHERE message = ?1 AND"
+                                " state IN ('queued','deferred')",
+                            qid, NULL);
+    case QUEUE_BOUNCE:
+        return bounce_one(db, qid, ctx, err, errlen);
+    case QUEUE_PURGE: {
+        int n = exec_changes(db, "DELETE FROM messages WHERE id = ?1", qid, NULL);
+        if (n > 0)
+            quarantine_file_remove(ctx->state_dir, qid); /* if it was quarantined */
+        return n;
+    }
+    case QUEUE_QUARANTINE:
+        return quarantine_commit(db, ctx->state_dir, qid, ctx->admin, ctx->reason);
+    case QUEUE_UNQUARANTINE:
+        return quarantine_restore(db, ctx->state_dir, qid, ctx->admin);
+    }
+    return -1;
+}
+
+/* ---- batches ---- */
+
+static void log_action(enum queue_action act, const char *qid, const struct queue_action_ctx *ctx)
+{
+    log_info("event=queue_%s qid=%s admin=%s reason=%s", action_names[act], qid,
+             log_quote(ctx->admin), log_quote(ctx->reason));
+}
+
+static long run_batch(sqlite3 *db, enum queue_action act, char (*ids)[17], size_t n,
+                      const struct queue_action_ctx *ctx, char *err, size_t errlen)
+{
+    bool *done = calloc(n, sizeof *done);
+    if (done == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    /* Quarantine: the files first, durable, outside the transaction. */
+    if (act == QUEUE_QUARANTINE && quarantine_write_batch(db, ctx->state_dir, ids, n, err, errlen) < 0) {
+        free(done);
+        return -1;
+    }
+    long changed = 0;
+    char why[256];
+    int rc = store_exec(db, "BEGIN IMMEDIATE", why, sizeof why);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int k = act_one(db, act, ids[i], ctx, err, errlen);
+        if (k < 0)
+            rc = -1;
+        else if (k > 0)
+            done[i] = true, changed++;
+    }
+    if (rc == 0 && store_exec(db, "COMMIT", why, sizeof why) < 0)
+        rc = -1;
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "store: %s", why[0] ? why : sqlite3_errmsg(db));
+        store_exec(db, "ROLLBACK", why, sizeof why);
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* a file for a message that turned out not to be pending is dropped */
+        if (act == QUEUE_QUARANTINE && (rc < 0 || !done[i]))
+            quarantine_file_remove(ctx->state_dir, ids[i]);
+        if (act == QUEUE_UNQUARANTINE && rc == 0 && done[i])
+            quarantine_file_remove(ctx->state_dir, ids[i]);
+        if (rc == 0 && done[i])
+            log_action(act, ids[i], ctx);
+    }
+    free(done);
+    return rc < 0 ? -1 : changed;
+}
+
+long queue_act(sqlite3 *db, enum queue_action act, const struct queue_filter *f,
+               const struct queue_action_ctx *ctx, char *err, size_t errlen)
+{
+    struct id_list l = {0};
+    err[0] = '\0';
+    if (queue_filter_register(db) < 0 || select_ids(db, f, &l) < 0) {
+        snprintf(err, errlen, "cannot read the selection: %s", sqlite3_errmsg(db));
+        free(l.ids);
+        return -1;
+    }
+    long total = 0;
+    for (size_t first = 0; first < l.n; first += BATCH) {
+        size_t n = l.n - first < BATCH ? l.n - first : BATCH;
+        long k = run_batch(db, act, l.ids + first, n, ctx, err, errlen);
+        if (k < 0) {
+            total = -1;
+            break;
+        }
+        total += k;
+        if (ctx->progress)
+            ctx->progress(ctx->progress_arg, first + n, l.n);
+    }
+    free(l.ids);
+    return total;
 }
 
 long queue_retry(sqlite3 *db, const char *qid)
 {
+    const char *ids[1] = {qid};
+    struct queue_filter f = {.ids = qid ? ids : NULL, .n_ids = qid ? 1 : 0};
+    struct queue_action_ctx ctx = {.state_dir = ".", .admin = "floodctl"};
     char err[256];
-    if (store_exec(db, "BEGIN IMMEDIATE", err, sizeof err) < 0) {
+    long n = queue_act(db, QUEUE_RETRY, &f, &ctx, err, sizeof err);
+    if (n < 0)
         log_warnx("event=store_error op=queue_retry error=%s", log_quote(err));
-        return -1;
-    }
-    long messages = run(db, "SELECT COUNT(DISTINCT message) FROM recipients WHERE " PENDING, qid, 0);
-    if (messages < 0 ||
-        run(db, "UPDATE recipients SET next_try = ?2 WHERE " PENDING, qid, time(NULL)) < 0 ||
-        store_exec(db, "COMMIT", err, sizeof err) < 0) {
-        log_warnx("event=store_error op=queue_retry error=%s", log_quote(sqlite3_errmsg(db)));
-        store_exec(db, "ROLLBACK", err, sizeof err);
-        return -1;
-    }
-    return messages;
+    return n;
 }

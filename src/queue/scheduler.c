@@ -205,7 +205,7 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
     /* A message leaves the queue when no recipient is left to deliver. */
     sqlite3_stmt *st = store_prepare(
         db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients"
-            " WHERE message = ?1 AND state IN ('queued','deferred','held'))");
+            " WHERE message = ?1 AND state IN ('queued','deferred','held','quarantined'))");
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);

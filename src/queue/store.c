@@ -72,6 +72,13 @@ static const char schema_sql[] =
     "  auth_user TEXT PRIMARY KEY,"        /* bounces charged to the account that sent */
     "  bounces INTEGER NOT NULL DEFAULT 0,"
     "  last_bounce INTEGER);"
+    "CREATE TABLE IF NOT EXISTS quarantine("
+    "  message TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    "  reason TEXT,"
+    "  quarantined_at INTEGER NOT NULL,"
+    "  quarantined_by TEXT,"
+    "  released_at INTEGER,"               /* NULL while in quarantine */
+    "  released_by TEXT);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 char *store_path(const char *state_dir, char *buf, size_t len)

@@ -1,0 +1,230 @@
+/* queue/quarantine_files - quarantined messages as .eml files. */
+#include "queue/quarantine_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "queue/store.h"
+
+#define QDIR "quarantine"
+
+static void file_path(char *buf, size_t len, const char *state_dir, const char *qid,
+                      const char *suffix)
+{
+    snprintf(buf, len, "%s/" QDIR "/%s%s", state_dir, qid, suffix);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* write_one - the body of QID into ID.eml (written as .tmp, then renamed,
+ * so a crash never leaves a half file under the final name).  1 written,
+ * 0 no body (already quarantined or gone), -1 error. */
+static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *err,
+                     size_t errlen)
+{
+    sqlite3_blob *blob;
+    if (store_body_open(db, qid, &blob) < 0)
+        return 0;
+    char tmp[4200], final[4200], buf[65536];
+    file_path(tmp, sizeof tmp, state_dir, qid, ".eml.tmp");
+    file_path(final, sizeof final, state_dir, qid, ".eml");
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int size = sqlite3_blob_bytes(blob), rc = fd < 0 ? -1 : 0;
+    for (int off = 0; rc == 0 && off < size;) {
+        int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
+        rc = sqlite3_blob_read(blob, buf, k, off) == SQLITE_OK ? write_all(fd, buf, (size_t)k) : -1;
+        off += k;
+    }
+    sqlite3_blob_close(blob);
+    if (fd >= 0 && close(fd) < 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, final) < 0)
+        rc = -1;
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot write: %s", final, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 1;
+}
+
+int quarantine_write_batch(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
+                           char *err, size_t errlen)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/" QDIR, state_dir);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (write_one(db, state_dir, ids[i], err, errlen) < 0)
+            return -1;
+    /* One flush for the whole batch: the files are durable before the
+     * store lets go of the bodies (fsync per file would cap us near the
+     * disk's few thousand syncs a second). */
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 ? -1 : syncfs(fd);
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s: cannot flush to disk: %s", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int changes(sqlite3 *db, const char *sql, const char *qid, const char *a, const char *b)
+{
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, time(NULL));
+    sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, b, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
+int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const char *admin,
+                      const char *reason)
+{
+    char path[4200];
+    file_path(path, sizeof path, state_dir, qid, ".eml");
+    if (access(path, R_OK) != 0)
+        return 0; /* no file, so the body must stay where it is */
+    int n = changes(db, "UPDATE recipients SET state = 'quarantined', updated = ?2 WHERE"
+                        " message = ?1 AND state IN ('queued','deferred','held')",
+                    qid, NULL, NULL);
+    if (n <= 0)
+        return n;
+    if (changes(db, "INSERT OR REPLACE INTO quarantine(message, reason, quarantined_at,"
+                    " quarantined_by) VALUES(?1, ?4, ?2, ?3)",
+                qid, admin, reason) < 0 ||
+        changes(db, "DELETE FROM bodies WHERE message = ?1", qid, NULL, NULL) < 0)
+        return -1;
+    return n;
+}
+
+/* insert_body - the .eml back into the bodies table, by incremental blob I/O. */
+static int insert_body(sqlite3 *db, const char *path, const char *qid)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat stt;
+    if (fd < 0 || fstat(fd, &stt) < 0 || stt.st_size > 1024L * 1024 * 1024) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    sqlite3_stmt *st = store_prepare(db, "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))");
+    int rc = st ? 0 : -1;
+    if (st) {
+        sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, stt.st_size);
+        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+        sqlite3_finalize(st);
+    }
+    sqlite3_blob *blob = NULL;
+    if (rc == 0 && sqlite3_blob_open(db, "main", "bodies", "data", sqlite3_last_insert_rowid(db),
+                                     1, &blob) != SQLITE_OK)
+        rc = -1;
+    char buf[65536];
+    for (off_t off = 0; rc == 0 && off < stt.st_size;) {
+        ssize_t k = pread(fd, buf, sizeof buf, off);
+        if (k <= 0 || sqlite3_blob_write(blob, buf, (int)k, (int)off) != SQLITE_OK)
+            rc = -1;
+        off += k > 0 ? k : 0;
+    }
+    if (blob && sqlite3_blob_close(blob) != SQLITE_OK)
+        rc = -1;
+    close(fd);
+    return rc;
+}
+
+int quarantine_restore(sqlite3 *db, const char *state_dir, const char *qid, const char *admin)
+{
+    char path[4200];
+    file_path(path, sizeof path, state_dir, qid, ".eml");
+    if (access(path, R_OK) != 0) {
+        log_warnx("event=quarantine_error qid=%s error=%s", qid, log_quote("file missing"));
+        return 0;
+    }
+    if (insert_body(db, path, qid) < 0)
+        return -1;
+    int n = changes(db, "UPDATE recipients SET state = 'queued', next_try = ?2, updated = ?2"
+                        " WHERE message = ?1 AND state = 'quarantined'",
+                    qid, NULL, NULL);
+    if (n < 0 || changes(db, "UPDATE quarantine SET released_at = ?2, released_by = ?3"
+                             " WHERE message = ?1",
+                         qid, admin, NULL) < 0)
+        return -1;
+    return n;
+}
+
+void quarantine_file_remove(const char *state_dir, const char *qid)
+{
+    char path[4200];
+    file_path(path, sizeof path, state_dir, qid, ".eml");
+    unlink(path);
+}
+
+int quarantine_export(const char *state_dir, const char *qid, FILE *out)
+{
+    char path[4200], buf[65536];
+    file_path(path, sizeof path, state_dir, qid, ".eml");
+    FILE *in = fopen(path, "rb");
+    if (in == NULL)
+        return -1;
+    size_t k;
+    int rc = 0;
+    while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, k, out) != k)
+            rc = -1;
+    fclose(in);
+    return rc;
+}
+
+char (*quarantine_expired(sqlite3 *db, time_t before, size_t *n))[17]
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT message FROM quarantine WHERE released_at IS NULL"
+                                         " AND quarantined_at < ?");
+    char(*ids)[17] = NULL;
+    size_t cap = 0;
+    *n = 0;
+    if (st == NULL)
+        return NULL;
+    sqlite3_bind_int64(st, 1, before);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 256;
+            void *p = realloc(ids, cap * sizeof *ids);
+            if (p == NULL)
+                break;
+            ids = p;
+        }
+        snprintf(ids[(*n)++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    return ids;
+}

@@ -1,0 +1,34 @@
+/* queue/quarantine_files - the quarantine on disk: each quarantined
+ * message as a plain quarantine/ID.eml an admin can read, copy and send
+ * again with ordinary tools, while its envelope and the reason stay in the
+ * store. */
+#ifndef FLOODGATE_QUEUE_QUARANTINE_FILES_H
+#define FLOODGATE_QUEUE_QUARANTINE_FILES_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+/* quarantine_write_batch - write the stored body of each of the N messages
+ * IDS to STATE_DIR/quarantine/ID.eml and make them durable together (one
+ * syncfs).  Messages without a body are skipped.  -1 with ERR. */
+int quarantine_write_batch(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
+                           char *err, size_t errlen);
+/* quarantine_commit - in the caller's transaction: QID's pending
+ * recipients become quarantined, the reason is recorded and the body
+ * leaves the store - only if its file is there.  Returns recipients moved. */
+int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const char *admin,
+                      const char *reason);
+/* quarantine_restore - in the caller's transaction: the body comes back
+ * from the file, the recipients are queued again, and who released it and
+ * when is recorded.  Returns recipients moved. */
+int quarantine_restore(sqlite3 *db, const char *state_dir, const char *qid, const char *admin);
+void quarantine_file_remove(const char *state_dir, const char *qid);
+/* quarantine_export - copy QID's .eml to OUT; -1 when there is none. */
+int quarantine_export(const char *state_dir, const char *qid, FILE *out);
+/* quarantine_expired - ids of entries quarantined before BEFORE and never
+ * released, as a malloc'd array (*N entries). */
+char (*quarantine_expired(sqlite3 *db, time_t before, size_t *n))[17];
+
+#endif
