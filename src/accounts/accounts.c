@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "queue/store.h"
@@ -362,6 +363,37 @@ int accounts_user_set_password(sqlite3 *db, const char *address, const char *has
     }
     log_info("event=password_changed user=%s", log_quote(a));
     return 0;
+}
+
+/* accounts_user_suspend - ON: the user can no longer log in or submit. */
+int accounts_user_suspend(sqlite3 *db, const char *address, bool on, char *err, size_t errlen)
+{
+    char a[256];
+    if (norm_address(address, a, err, errlen) < 0)
+        return -1;
+    const char *args[] = {a};
+    int rc = exec_text(db, on ? "UPDATE users SET suspended = 1 WHERE address = ?1"
+                              : "UPDATE users SET suspended = 0 WHERE address = ?1",
+                       1, args, 0);
+    if (rc < 0)
+        return store_failed(db, "user suspend", err, errlen);
+    if (rc == 0) {
+        set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
+        return -1;
+    }
+    log_info("event=%s user=%s", on ? "user_suspended" : "user_unsuspended", log_quote(a));
+    return 0;
+}
+
+/* accounts_user_suspended - is ADDRESS a suspended user?  (A store error
+ * answers yes: better to refuse a submission than to let a frozen account
+ * through.) */
+bool accounts_user_suspended(sqlite3 *db, const char *address)
+{
+    char hash[PASSWORD_HASH_MAX];
+    bool suspended = false;
+    int found = accounts_user_credentials(db, address, hash, sizeof hash, &suspended);
+    return found < 0 || (found == 1 && suspended);
 }
 
 /* accounts_user_credentials - the stored hash and suspension of a user. */

@@ -31,6 +31,12 @@ int accounts_user_set_password(sqlite3 *db, const char *address, const char *has
 int accounts_user_credentials(sqlite3 *db, const char *address, char *hash, size_t hashlen,
                               bool *suspended);
 
+/* accounts_user_suspend - suspend (ON) or unsuspend a user: a suspended
+ * user's AUTH is refused and its sessions may submit nothing. */
+int accounts_user_suspend(sqlite3 *db, const char *address, bool on, char *err, size_t errlen);
+/* accounts_user_suspended - true for a suspended user (or a store error). */
+bool accounts_user_suspended(sqlite3 *db, const char *address);
+
 /* accounts_alias_add - ADDRESS must be in a local domain and not a user. */
 int accounts_alias_add(sqlite3 *db, const char *address, const char *target, char *err,
                        size_t errlen);

@@ -220,6 +220,7 @@ static void start(struct daemon *d, bool foreground)
                                      sizeof err);
     if (srv->committer == NULL)
         fatal("event=start error=%s", log_quote(err));
+    server_reload_pauses(srv); /* pauses survive a restart */
     if ((srv->scheduler = scheduler_new(srv)) == NULL)
         fatal("event=start error=out_of_memory");
     if ((d->control = control_server_start(srv->base, CONTROL_SOCKET, err, sizeof err)) == NULL)
@@ -253,6 +254,7 @@ static void stop(struct daemon *d)
         event_free(d->drain_timer);
     store_close(srv->db);
     SSL_CTX_free(srv->ssl_ctx);
+    json_decref(srv->pauses);
     unlink("floodgated.pid");
     log_info("event=exit");
     for (size_t i = 0; i < d->n_retired; i++)

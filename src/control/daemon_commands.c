@@ -74,10 +74,20 @@ static json_t *cmd_queue_kick(void *ctx, json_t *req, char *err, size_t errlen)
     return json_object();
 }
 
+/* cmd_state_reload - floodctl changed pauses in the store: read them. */
+static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    server_reload_pauses(srv);
+    scheduler_kick(srv->scheduler);
+    return json_pack("{s:O}", "paused", srv->pauses);
+}
+
 void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
 {
     control_server_register(ctl, "status", cmd_status, srv);
     control_server_register(ctl, "queue.list", cmd_queue_list, srv);
     control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
     control_server_register(ctl, "queue.top", cmd_queue_top, srv);
+    control_server_register(ctl, "state.reload", cmd_state_reload, srv);
 }

@@ -20,6 +20,7 @@
 #include "queue/committer.h"
 #include "queue/delivery_job.h"
 #include "queue/dsn.h"
+#include "queue/pause_state.h"
 #include "queue/store.h"
 
 #define PASS_RCPTS_MAX 512   /* recipients looked at per pass */
@@ -376,7 +377,9 @@ static void scheduler_run(evutil_socket_t fd, short what, void *arg)
             worker_pool_submit(sch->srv->workers, local_work, local_done, open[i]);
         }
         struct delivery_job *ropen[64];
-        n = collect(sch, true, ropen, 64);
+        /* "floodctl pause delivery" stops outbound mail only: local users
+         * keep receiving theirs. */
+        n = server_paused(sch->srv, PAUSE_DELIVERY) ? 0 : collect(sch, true, ropen, 64);
         for (size_t i = 0; i < n; i++)
             remote_deliver(sch->remote, ropen[i], finish_job);
     }

@@ -68,6 +68,11 @@ static bool check_mail(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply(s, "530 5.7.0 Authentication required");
         return false;
     }
+    /* An account suspended while its session is open submits nothing more. */
+    if (s->auth_user && accounts_user_suspended(s->srv->db, s->auth_user)) {
+        smtp_reply(s, "550 5.7.1 Account suspended; contact the administrator");
+        return false;
+    }
     return true;
 }
 

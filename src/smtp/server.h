@@ -4,6 +4,7 @@
 #define FLOODGATE_SMTP_SERVER_H
 
 #include <event2/event.h>
+#include <jansson.h>
 #include <openssl/ssl.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -31,6 +32,12 @@ struct smtp_server {
     unsigned long messages_accepted;
     unsigned long messages_rejected;
     struct smtp_session *sessions; /* every open session, for shutdown */
+    json_t *pauses;          /* "delivery", "listener:NAME": see queue/pause_state.h */
 };
+
+/* server_paused - did the admin pause WHAT ("delivery", "listener:mx")? */
+bool server_paused(const struct smtp_server *srv, const char *what);
+/* server_reload_pauses - read the pauses from the store again. */
+void server_reload_pauses(struct smtp_server *srv);
 
 #endif

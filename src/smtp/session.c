@@ -527,8 +527,14 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     log_info("event=connect session=%lu ip=%s port=%d listener=%s", s->serial, s->ip, s->port,
              lc->name);
     smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    char pause_key[300];
+    snprintf(pause_key, sizeof pause_key, "listener:%s", lc->name);
     if (srv->stopping) {
         smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+        smtp_session_close(s);
+    } else if (server_paused(srv, pause_key)) {
+        smtp_reply(s, "421 4.3.2 %s Service paused by the administrator, try again later",
+                   s->cfg->hostname);
         smtp_session_close(s);
     } else if (srv->connections > s->cfg->limits.max_connections) {
         smtp_reply(s, "421 4.7.0 %s Too many connections, try again later", s->cfg->hostname);

@@ -201,6 +201,11 @@ class _CountingSMTP(SMTP):
                 self._sink.max_open = max(self._sink.max_open, self._sink.open)
         super().connection_made(transport)
 
+    async def smtp_QUIT(self, arg):
+        with self._sink.lock:
+            self._sink.quits += 1
+        await super().smtp_QUIT(arg)
+
     def connection_lost(self, error):
         with self._sink.lock:
             self._sink.open -= 1
@@ -284,6 +289,7 @@ class Sink:
         self.connections = 0     # connections accepted
         self.open = 0            # connections open now
         self.max_open = 0        # connections open at once, at most
+        self.quits = 0           # QUIT commands
         self.rcpt_seen = {}
         self.data_seen = 0
         self.held = 0

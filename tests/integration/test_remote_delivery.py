@@ -3,6 +3,7 @@ loopback, STARTTLS, several recipients and connection reuse, temporary
 failures and retries, a smarthost with AUTH, servers that misbehave, and a
 crash in the middle of a burst."""
 import re
+import time
 
 from conftest import PASSWORDS, free_port, message, server_queue, smtp_send, token, wait_log
 from netfixtures import net, remote_server, tempfail_first, wait_for  # noqa: F401
@@ -181,6 +182,23 @@ def test_connection_is_reused_for_a_burst(make_server, net):
     assert sorted(message_id(t.data) for t in got) == sorted(ids)
     queue_empty(s)
     assert 1 <= sink.connections < 5, sink.connections
+
+
+def test_shutdown_closes_an_idle_connection(make_server, net):
+    sink = net.sink()
+    net.dns.mx("idle.test", 10, "mx.idle.test", sink.address)
+    s = remote_server(make_server, net)
+    _, msg = send(s, "user@idle.test")
+    sink.wait(1, message_id(msg))
+    wait_for(lambda: server_queue(s) == [], 10, "an empty queue")
+    assert sink.open == 1          # parked for the next message to idle.test
+    t0 = time.time()
+    assert s.stop() == 0
+    assert time.time() - t0 < 5
+    # the connection ends with QUIT, not just a dropped socket, and nothing
+    # of it is left behind (a sanitizer build would report a leak)
+    wait_for(lambda: sink.open == 0, 5, "the idle connection to close")
+    assert sink.quits == 1
 
 
 def test_max_per_domain_limits_parallel_connections(make_server, net):
