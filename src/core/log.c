@@ -85,6 +85,14 @@ void fatal(const char *fmt, ...)
     va_start(ap, fmt);
     log_write("fatal", fmt, ap);
     va_end(ap);
+    /* Whoever started us should see why we stopped, not only the log. */
+    if (log_fp && log_fp != stderr) {
+        va_start(ap, fmt);
+        fputs("floodgated: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+    }
     exit(1);
 }
 

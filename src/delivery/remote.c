@@ -105,7 +105,7 @@ bool remote_can_take(struct remote *rm, const char *domain, unsigned planned_her
 
 unsigned remote_busy(const struct remote *rm)
 {
-    return rm->active;
+    return rm->active + smtp_client_live();
 }
 
 /* ---- outcome ---- */
@@ -458,16 +458,24 @@ struct remote *remote_new(struct smtp_server *srv, char *err, size_t errlen)
     return rm;
 }
 
+void remote_close_idle(struct remote *rm)
+{
+    for (struct remote_conn *c = rm->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->at == NULL) {
+            smtp_client_quit(c->client); /* frees itself once QUIT is answered */
+            conn_unlink(c);
+        }
+    }
+}
+
 void remote_free(struct remote *rm)
 {
     if (rm == NULL)
         return;
-    while (rm->conns) {
-        struct remote_conn *c = rm->conns;
-        if (c->client)
-            smtp_client_quit(c->client);
-        conn_unlink(c);
-    }
+    while (rm->conns)
+        conn_unlink(rm->conns);
+    smtp_client_abort_all();
     dns_resolver_free(rm->dns);
     SSL_CTX_free(rm->tls);
     free(rm);

@@ -26,6 +26,9 @@ bool remote_can_take(struct remote *rm, const char *domain, unsigned planned_her
 /* remote_deliver - run JOB; every recipient ends with an outcome and
  * DONE(JOB) runs on the loop. */
 void remote_deliver(struct remote *rm, struct delivery_job *job, remote_done_fn done);
+/* remote_busy - jobs running, plus connections still saying goodbye. */
 unsigned remote_busy(const struct remote *rm);
+/* remote_close_idle - QUIT every idle connection (shutdown). */
+void remote_close_idle(struct remote *rm);
 
 #endif

@@ -418,6 +418,7 @@ void scheduler_kick(struct scheduler *sch)
 void scheduler_pause(struct scheduler *sch)
 {
     sch->paused = true;
+    remote_close_idle(sch->remote);
 }
 
 unsigned scheduler_busy(const struct scheduler *sch)

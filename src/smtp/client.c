@@ -53,7 +53,13 @@ struct smtp_client {
     bool body_prefix_sent, line_start, body_done;
     bool busy; /* inside the read loop */
     bool dead; /* to be freed when the read loop ends */
+    struct smtp_client *next_live, *prev_live;
 };
+
+/* Every client alive, so that shutdown can wait for QUITs to finish and
+ * free whatever is left. */
+static struct smtp_client *live;
+static unsigned n_live;
 
 static void client_read_cb(struct bufferevent *bev, void *arg);
 static void client_write_cb(struct bufferevent *bev, void *arg);
@@ -86,9 +92,27 @@ const char *smtp_client_peer(const struct smtp_client *c)
 
 static void client_release(struct smtp_client *c)
 {
+    if (c->prev_live)
+        c->prev_live->next_live = c->next_live;
+    else
+        live = c->next_live;
+    if (c->next_live)
+        c->next_live->prev_live = c->prev_live;
+    n_live--;
     if (c->bev)
         bufferevent_free(c->bev);
     free(c);
+}
+
+unsigned smtp_client_live(void)
+{
+    return n_live;
+}
+
+void smtp_client_abort_all(void)
+{
+    while (live)
+        client_release(live);
 }
 
 /* client_free - free now, or mark for freeing when the read loop that is
@@ -630,9 +654,13 @@ struct smtp_client *smtp_client_open(struct event_base *base, SSL_CTX *tls,
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     set_timeout(c, p->connect_timeout);
     c->state = CS_CONNECT;
+    c->next_live = live;
+    if (live)
+        live->prev_live = c;
+    live = c;
+    n_live++;
     if (bufferevent_socket_connect(c->bev, (struct sockaddr *)sa, (int)salen) < 0) {
-        bufferevent_free(c->bev);
-        free(c);
+        client_release(c);
         return NULL;
     }
     return c;

@@ -75,6 +75,11 @@ void smtp_client_quit(struct smtp_client *c);
 const char *smtp_client_tls(const struct smtp_client *c);
 const char *smtp_client_peer(const struct smtp_client *c);
 
+/* smtp_client_live - clients not yet freed (shutdown waits for them). */
+unsigned smtp_client_live(void);
+/* smtp_client_abort_all - free every client at once (end of shutdown). */
+void smtp_client_abort_all(void);
+
 /* client_tls_ctx - the client-side TLS context. */
 SSL_CTX *client_tls_ctx(char *err, size_t errlen);
 
