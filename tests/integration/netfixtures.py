@@ -528,7 +528,8 @@ def net(tls_files):
     n.close()
 
 
-def remote_server(make_server, net, queue="", relayhost=None, **delivery):
+def remote_server(make_server, net, queue="", relayhost=None, full_leak_stacks=False,
+                  **delivery):
     """A started, provisioned daemon that routes with NET's DNS."""
-    return make_server(extra=net.config(relayhost=relayhost, **delivery),
-                       queue=queue).start().provision()
+    return make_server(extra=net.config(relayhost=relayhost, **delivery), queue=queue,
+                       full_leak_stacks=full_leak_stacks).start().provision()

@@ -42,10 +42,12 @@ def signature_tags(data):
 
 
 @pytest.fixture
-def signing(make_server, net):
+def signing(request, make_server, net):
     sink = net.sink()
     net.dns.mx("remote.test", 10, "mx1.remote.test", sink.address)
-    return remote_server(make_server, net), sink
+    params = getattr(request.node, "callspec", None)
+    ed25519 = params is not None and params.params.get("algorithm") == "ed25519"
+    return remote_server(make_server, net, full_leak_stacks=ed25519), sink
 
 
 def send_as_alice(s, subject):
