@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/privs.h"
 #include "queue/committer.h"
+#include "queue/housekeeping.h"
 #include "queue/scheduler.h"
 #include "queue/store.h"
 #include "smtp/listener.h"
@@ -32,6 +33,7 @@ struct daemon {
     struct smtp_server srv;
     struct listener *listeners;
     struct control_server *control;
+    struct housekeeping *housekeeping;
     struct config **retired; /* configs replaced by SIGHUP; live sessions point into them */
     size_t n_retired;
     struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
@@ -223,6 +225,8 @@ static void start(struct daemon *d, bool foreground)
     server_reload_pauses(srv); /* pauses survive a restart */
     if ((srv->scheduler = scheduler_new(srv)) == NULL)
         fatal("event=start error=out_of_memory");
+    if ((d->housekeeping = housekeeping_start(srv)) == NULL)
+        fatal("event=start error=out_of_memory");
     if ((d->control = control_server_start(srv->base, CONTROL_SOCKET, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
     daemon_commands_register(d->control, srv);
@@ -243,7 +247,8 @@ static void stop(struct daemon *d)
 {
     struct smtp_server *srv = &d->srv;
     committer_stop(srv->committer);
-    worker_pool_free(srv->workers);
+    worker_pool_free(srv->workers); /* runs the last done callbacks */
+    housekeeping_free(d->housekeeping);
     scheduler_free(srv->scheduler);
     control_server_free(d->control);
     listeners_close(d->listeners);

@@ -821,8 +821,9 @@ static int load_limits(struct loader *ld, const config_setting_t *root)
 /* load_queue - queue: retry schedule, lifetime, group commit size. */
 static int load_queue(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {"retry_initial", "retry_max", "lifetime", "group_commit_max",
-                                       NULL};
+    static const char *const keys[] = {"retry_initial",    "retry_max",
+                                       "lifetime",         "group_commit_max",
+                                       "quarantine_retention", NULL};
     const unsigned year = 365 * 86400;
     struct config_queue *q = &ld->cfg->queue;
     const config_setting_t *g;
@@ -833,7 +834,9 @@ static int load_queue(struct loader *ld, const config_setting_t *root)
     if (get_unsigned(ld, g, "queue", "retry_initial", 1, year, &q->retry_initial) < 0 ||
         get_unsigned(ld, g, "queue", "retry_max", 1, year, &q->retry_max) < 0 ||
         get_unsigned(ld, g, "queue", "lifetime", 1, year, &q->lifetime) < 0 ||
-        get_unsigned(ld, g, "queue", "group_commit_max", 1, 10000, &q->group_commit_max) < 0)
+        get_unsigned(ld, g, "queue", "group_commit_max", 1, 10000, &q->group_commit_max) < 0 ||
+        get_unsigned(ld, g, "queue", "quarantine_retention", 0, 10 * year,
+                     &q->quarantine_retention) < 0)
         return -1;
     if (q->retry_max < q->retry_initial) {
         const config_setting_t *s = config_setting_get_member(g, "retry_max");
@@ -1189,7 +1192,8 @@ static struct config *config_new(const char *path)
                                          .data_end_timeout = 600,
                                          .bare_lf = BARE_LF_REJECT};
     cfg->queue = (struct config_queue){
-        .retry_initial = 300, .retry_max = 3600, .lifetime = 5 * 86400, .group_commit_max = 64};
+        .retry_initial = 300, .retry_max = 3600, .lifetime = 5 * 86400, .group_commit_max = 64,
+        .quarantine_retention = 30 * 86400};
     cfg->delivery = (struct config_delivery){.mx_port = 25,
                                              .tls = DELIVERY_TLS_OPPORTUNISTIC,
                                              .connect_timeout = 30,

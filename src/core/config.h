@@ -42,6 +42,7 @@ struct config_limits {
 };
 
 struct config_queue {
+    unsigned quarantine_retention; /* seconds a quarantined message is kept; 0 = always; 30 d */
     unsigned retry_initial;  /* seconds before the first retry; default 300 */
     unsigned retry_max;      /* cap of the doubling backoff; default 3600 */
     unsigned lifetime;       /* seconds before a message bounces; default 5 days */

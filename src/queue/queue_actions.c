@@ -56,7 +56,7 @@ static int id_push(struct id_list *l, const char *id)
 
 static int select_ids(sqlite3 *db, const struct queue_filter *f, struct id_list *out)
 {
-    sqlite3_stmt *st = queue_filter_prepare(db, "SELECT m.id FROM messages m WHERE 1", f, true, "");
+    sqlite3_stmt *st = queue_filter_prepare(db, "SELECT m.id FROM messages m WHERE 1", f, FILTER_ORDERED, "");
     if (st == NULL)
         return -1;
     int rc;

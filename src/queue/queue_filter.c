@@ -98,15 +98,24 @@ static int ip_clause(struct filter_sql *fs, const char *ip, char *err, size_t er
     return text_clause(fs, " AND ip_in(m.client_ip, ?%d)", ip);
 }
 
-static int recipient_clauses(struct filter_sql *fs, const struct queue_filter *f)
+/* recipient_clauses - the state, recipient and domain conditions.  When
+ * the statement joins recipients r itself (JOINED), the state is a
+ * condition on r; otherwise some recipient of m must be in it. */
+static int recipient_clauses(struct filter_sql *fs, const struct queue_filter *f, bool joined)
 {
     /* A message is in the queue while a recipient is still pending. */
-    if (f->state)
-        return text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
-                               " AND r.state = ?%d)",
-                           f->state);
-    if (add_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id AND"
-                       " r.state IN ('queued','deferred','held'))") < 0)
+    int rc;
+    if (joined)
+        rc = f->state ? text_clause(fs, " AND r.state = ?%d", f->state)
+                      : add_clause(fs, " AND r.state IN ('queued','deferred','held')");
+    else if (f->state)
+        rc = text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
+                             " AND r.state = ?%d)",
+                         f->state);
+    else
+        rc = add_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id AND"
+                            " r.state IN ('queued','deferred','held'))");
+    if (rc < 0)
         return -1;
     if (f->rcpt && text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE"
                                    " r.message = m.id AND r.address = ?%d COLLATE NOCASE)",
@@ -140,8 +149,8 @@ static int order_clause(struct filter_sql *fs, const struct queue_filter *f, cha
     return 0;
 }
 
-int queue_filter_build(const struct queue_filter *f, time_t now, struct filter_sql *fs,
-                       char *err, size_t errlen)
+int queue_filter_build(const struct queue_filter *f, time_t now, unsigned flags,
+                       struct filter_sql *fs, char *err, size_t errlen)
 {
     memset(fs, 0, sizeof *fs);
     snprintf(err, errlen, "the selection is too long");
@@ -169,7 +178,7 @@ int queue_filter_build(const struct queue_filter *f, time_t now, struct filter_s
         rc = i < 0 ? -1 : add_clause(fs, " AND m.created >= ?%d", FIRST + i - 1);
     }
     if (rc == 0)
-        rc = recipient_clauses(fs, f);
+        rc = recipient_clauses(fs, f, flags & FILTER_JOINED);
     if (rc == 0)
         rc = order_clause(fs, f, err, errlen);
     return rc;
@@ -304,15 +313,16 @@ int parse_duration(const char *s, long long *out)
 /* queue_filter_prepare - HEAD, then the condition and order of F, then TAIL,
  * prepared and bound (the filter's values at ?100 and up). */
 sqlite3_stmt *queue_filter_prepare(sqlite3 *db, const char *head, const struct queue_filter *f,
-                                       bool ordered, const char *tail)
+                                   unsigned flags, const char *tail)
 {
     struct filter_sql fs;
     char err[256], *sql = NULL;
     sqlite3_stmt *st = NULL;
-    if (queue_filter_build(f, time(NULL), &fs, err, sizeof err) < 0) {
+    if (queue_filter_build(f, time(NULL), flags, &fs, err, sizeof err) < 0) {
         log_warnx("event=queue_query error=%s", log_quote(err));
     } else if (queue_filter_register(db) < 0 ||
-               asprintf(&sql, "%s%s%s%s", head, fs.where, ordered ? fs.order : "", tail) < 0) {
+               asprintf(&sql, "%s%s%s%s", head, fs.where, flags & FILTER_ORDERED ? fs.order : "",
+                        tail) < 0) {
         sql = NULL;
     } else if ((st = store_prepare(db, sql)) != NULL && queue_filter_bind(st, &fs) < 0) {
         sqlite3_finalize(st);

@@ -48,10 +48,16 @@ struct filter_sql {
     char *ids_json;     /* the explicit ids, as a JSON array */
 };
 
-/* queue_filter_build - the SQL for F at time NOW; -1 with ERR set when a
- * value is invalid (a bad network, an unknown sort column). */
-int queue_filter_build(const struct queue_filter *f, time_t now, struct filter_sql *out,
-                       char *err, size_t errlen);
+/* How a statement embeds a filter. */
+enum {
+    FILTER_ORDERED = 1, /* append the filter's ORDER BY */
+    FILTER_JOINED = 2,  /* the statement joins recipients r: state is a condition on r */
+};
+
+/* queue_filter_build - the SQL for F at time NOW (FLAGS as above); -1 with
+ * ERR set when a value is invalid (a bad network, an unknown sort column). */
+int queue_filter_build(const struct queue_filter *f, time_t now, unsigned flags,
+                       struct filter_sql *out, char *err, size_t errlen);
 /* queue_filter_bind - bind the values of FS (they use ?100 and up). */
 int queue_filter_bind(sqlite3_stmt *st, const struct filter_sql *fs);
 /* queue_filter_release - free what queue_filter_build allocated. */
@@ -60,10 +66,10 @@ void queue_filter_release(struct filter_sql *fs);
 int queue_filter_register(sqlite3 *db);
 
 /* queue_filter_prepare - the statement HEAD + condition of F (+ its order
- * when ORDERED) + TAIL, prepared and bound; HEAD must select FROM messages m
- * WHERE 1 (and may GROUP after TAIL's start).  NULL (logged) on error. */
+ * with FILTER_ORDERED) + TAIL, prepared and bound; HEAD ends in a WHERE over
+ * messages m (and recipients r with FILTER_JOINED).  NULL (logged) on error. */
 sqlite3_stmt *queue_filter_prepare(sqlite3 *db, const char *head, const struct queue_filter *f,
-                                   bool ordered, const char *tail);
+                                   unsigned flags, const char *tail);
 
 /* queue_filter_from_json - a filter sent over the control socket (keys
  * as in struct queue_filter); strings point into OBJ, ids into IDS (room

@@ -83,7 +83,7 @@ static json_t *message_row(sqlite3_stmt *st)
  * empty), and an object from id to message for the recipient pass. */
 static json_t *load_messages(sqlite3 *db, const struct queue_filter *f, json_t *by_id)
 {
-    sqlite3_stmt *st = queue_filter_prepare(db, messages_head, f, true, " LIMIT ?1");
+    sqlite3_stmt *st = queue_filter_prepare(db, messages_head, f, FILTER_ORDERED, " LIMIT ?1");
     if (st == NULL)
         return NULL;
     json_t *arr = json_array();

@@ -42,7 +42,8 @@ static const char schema_sql[] =
     "  header_from TEXT,"
     "  subject TEXT,"
     "  message_id TEXT);"
-    "CREATE INDEX IF NOT EXISTS messages_auth_user ON messages(auth_user);"
+    /* "queue list --auth-user X" pages in arrival order */
+    "CREATE INDEX IF NOT EXISTS messages_auth_user ON messages(auth_user, created);"
     "CREATE INDEX IF NOT EXISTS messages_client_ip ON messages(client_ip);"
     "CREATE INDEX IF NOT EXISTS messages_created ON messages(created);"
     "CREATE TABLE IF NOT EXISTS bodies("
@@ -60,7 +61,8 @@ static const char schema_sql[] =
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT,"
     "  updated INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message);"
+    /* covering the "is anything pending" checks and the per-domain counts */
+    "CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message, state, domain);"
     "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(local, state, next_try);"
     "CREATE TABLE IF NOT EXISTS dkim_keys("
     "  domain TEXT PRIMARY KEY,"           /* signing domain (d=) */
