@@ -4,6 +4,7 @@
 #ifndef FLOODGATE_DELIVERY_BOUNCE_H
 #define FLOODGATE_DELIVERY_BOUNCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -18,17 +19,20 @@ struct bounce_info {
     const char *sender;     /* who gets the DSN */
     time_t arrival;
     const char *remote_mta; /* NULL for local failures */
+    bool delayed;           /* a delay warning (RFC 3464 "delayed") for the
+                             * OUTCOME_DEFERRED recipients, not a bounce */
 };
 
 /* bounce_build - write the DSN for the recipients of R whose outcome is
- * OUTCOME_BOUNCED into OUT, returning the original HEADERS (HLEN octets).
- * -1 when the spool fails. */
+ * OUTCOME_BOUNCED (OUTCOME_DEFERRED for a delay warning) into OUT,
+ * returning the original HEADERS (HLEN octets).  -1 when the spool fails. */
 int bounce_build(struct spool *out, const struct bounce_info *bi, const struct delivery_rcpt *r,
                  size_t n, const char *headers, size_t hlen);
 
 /* bounce_status - the RFC 3463 status of a failure: the enhanced code in
- * TEXT ("550 5.1.1 ..."), else one derived from CODE, into BUF. */
-char *bounce_status(int code, const char *text, char *buf, size_t len);
+ * TEXT ("550 5.1.1 ..."), else one derived from CODE, into BUF; class 5,
+ * or 4 when the failure is TRANSIENT. */
+char *bounce_status(int code, const char *text, bool transient, char *buf, size_t len);
 
 /* bounce_header_end - length of the header section of MSG (up to and
  * including the empty line), at most LEN. */

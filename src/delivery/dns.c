@@ -150,6 +150,11 @@ void dns_resolver_free(struct dns_resolver *r)
     free(r);
 }
 
+void dns_cancel(struct dns_resolver *r)
+{
+    ares_cancel(r->channel);
+}
+
 /* ---- routing ---- */
 
 static void route_finish(struct route_req *q)

@@ -36,6 +36,9 @@ struct dns_resolver;
 struct dns_resolver *dns_resolver_new(struct event_base *base, char **servers, size_t n,
                                       char *err, size_t errlen);
 void dns_resolver_free(struct dns_resolver *r);
+/* dns_cancel - end every lookup in flight now (their callbacks report a
+ * temporary failure): shutdown does not wait for DNS timeouts. */
+void dns_cancel(struct dns_resolver *r);
 
 /* dns_route - MX routing for DOMAIN; CB runs later on the loop. */
 void dns_route(struct dns_resolver *r, const char *domain, dns_route_cb cb, void *arg);

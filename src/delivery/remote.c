@@ -458,8 +458,9 @@ struct remote *remote_new(struct smtp_server *srv, char *err, size_t errlen)
     return rm;
 }
 
-void remote_close_idle(struct remote *rm)
+void remote_wind_down(struct remote *rm)
 {
+    dns_cancel(rm->dns); /* jobs waiting for DNS are deferred at once */
     for (struct remote_conn *c = rm->conns, *next; c; c = next) {
         next = c->next;
         if (c->at == NULL) {

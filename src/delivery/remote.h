@@ -28,7 +28,8 @@ bool remote_can_take(struct remote *rm, const char *domain, unsigned planned_her
 void remote_deliver(struct remote *rm, struct delivery_job *job, remote_done_fn done);
 /* remote_busy - jobs running, plus connections still saying goodbye. */
 unsigned remote_busy(const struct remote *rm);
-/* remote_close_idle - QUIT every idle connection (shutdown). */
-void remote_close_idle(struct remote *rm);
+/* remote_wind_down - shutdown: QUIT every idle connection, and cancel
+ * the DNS lookups in flight (their jobs are deferred). */
+void remote_wind_down(struct remote *rm);
 
 #endif

@@ -13,10 +13,10 @@
 #include "queue/envelope.h"
 #include "queue/store.h"
 
-static bool any_bounced(const struct delivery_rcpt *r, size_t n)
+static bool any_in(const struct delivery_rcpt *r, size_t n, enum delivery_outcome o)
 {
     for (size_t i = 0; i < n; i++)
-        if (r[i].outcome == OUTCOME_BOUNCED)
+        if (r[i].outcome == o)
             return true;
     return false;
 }
@@ -57,19 +57,23 @@ int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
                 char *err, size_t errlen)
 {
     /* RFC 5321 6.1 / RFC 3464: never a bounce to <>, so bounces cannot loop */
-    if (orig->sender[0] == '\0' || !any_bounced(r, n))
+    if (orig->sender[0] == '\0' ||
+        !any_in(r, n, orig->delayed ? OUTCOME_DEFERRED : OUTCOME_BOUNCED))
         return 0;
     static __thread char headers[BOUNCE_HEADERS_MAX];
     size_t hlen = read_headers(db, orig->qid, headers, sizeof headers);
     struct bounce_info bi = {.hostname = hostname, .qid = orig->qid, .sender = orig->sender,
-                             .arrival = orig->created, .remote_mta = orig->remote_mta};
+                             .arrival = orig->created, .remote_mta = orig->remote_mta,
+                             .delayed = orig->delayed};
     struct spool body;
     spool_init(&body, spool_dir);
     char to[256];
     struct envelope_rcpt rcpt = {.address = to, .orig = to};
     rcpt.local = dsn_recipient(db, orig->sender, to, sizeof to);
     struct envelope env = {.created = time(NULL), .sender = "", .client_ip = "127.0.0.1",
-                           .listener = "bounce", .subject = "Undelivered Mail Returned to Sender",
+                           .listener = "bounce",
+                           .subject = orig->delayed ? "Delayed Mail (still being retried)"
+                                                    : "Undelivered Mail Returned to Sender",
                            .rcpts = &rcpt, .n_rcpts = 1, .body = &body};
     queue_id_new(env.id);
     int rc = bounce_build(&body, &bi, r, n, headers, hlen) == 0 ? 0 : -1;
@@ -80,6 +84,7 @@ int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
     spool_free(&body);
     if (rc < 0)
         return -1;
-    log_info("event=bounce qid=%s dsn_qid=%s to=<%s>", orig->qid, env.id, orig->sender);
+    log_info("event=%s qid=%s dsn_qid=%s to=<%s>", orig->delayed ? "delay_warning" : "bounce",
+             orig->qid, env.id, orig->sender);
     return 1;
 }

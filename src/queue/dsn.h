@@ -6,6 +6,7 @@
 #define FLOODGATE_QUEUE_DSN_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -16,10 +17,11 @@ struct dsn_original {
     const char *sender;     /* "" (the null sender) gets no DSN, ever */
     time_t created;
     const char *remote_mta; /* NULL for local or admin failures */
+    bool delayed;           /* a delay warning for the deferred recipients */
 };
 
 /* dsn_enqueue - insert the DSN for the OUTCOME_BOUNCED recipients of R
- * (N entries) of ORIG into DB; HOSTNAME names the reporting MTA and SPOOL_DIR
+ * (the OUTCOME_DEFERRED ones for a delay warning) (N entries) of ORIG into DB; HOSTNAME names the reporting MTA and SPOOL_DIR
  * holds a spill file for large header sections.  Returns 1 when a DSN was
  * queued, 0 when none is due (null sender, nothing bounced), -1 with ERR. */
 int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,

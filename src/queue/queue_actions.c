@@ -23,7 +23,7 @@
 #include "queue/quarantine_files.h"
 #include "queue/store.h"
 
-#define BATCH 500
+#define BATCH 2000 /* one syncfs and one short transaction per batch */
 
 static const char *const action_names[] = {"hold",       "release", "retry",     "bounce",
                                            "quarantine", "purge",   "unquarantine"};

@@ -192,10 +192,40 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
     return 0;
 }
 
+/* warn_delay - once per message, after delivery.delay_warning seconds of
+ * trying, tell the sender it is late (RFC 3464 "delayed").  The flag on
+ * the message makes "once" hold across attempts and restarts. */
+static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size_t errlen)
+{
+    unsigned after = j->sch->srv->cfg->delivery.delay_warning;
+    bool deferred = false;
+    for (size_t i = 0; i < j->n; i++)
+        deferred |= j->rcpts[i].outcome == OUTCOME_DEFERRED;
+    if (after == 0 || !deferred || time(NULL) - j->created < (time_t)after ||
+        j->sender[0] == '\0')
+        return 0;
+    sqlite3_stmt *st = store_prepare(db, "UPDATE messages SET warned = 1 WHERE id = ? AND warned = 0");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    if (sqlite3_changes(db) == 0)
+        return 0; /* warned before */
+    struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
+                                .remote_mta = j->remote && j->mx[0] ? j->mx : NULL,
+                                .delayed = true};
+    return dsn_enqueue(db, j->sch->srv->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0
+               ? -1
+               : 0;
+}
+
 static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct delivery_job *j = arg;
-    if (update_rcpts(db, j, err, errlen) < 0)
+    if (update_rcpts(db, j, err, errlen) < 0 || warn_delay(db, j, err, errlen) < 0)
         return -1;
     struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
@@ -418,7 +448,7 @@ void scheduler_kick(struct scheduler *sch)
 void scheduler_pause(struct scheduler *sch)
 {
     sch->paused = true;
-    remote_close_idle(sch->remote);
+    remote_wind_down(sch->remote);
 }
 
 unsigned scheduler_busy(const struct scheduler *sch)

@@ -41,7 +41,8 @@ static const char schema_sql[] =
     "  listener TEXT NOT NULL,"
     "  header_from TEXT,"
     "  subject TEXT,"
-    "  message_id TEXT);"
+    "  message_id TEXT,"
+    "  warned INTEGER NOT NULL DEFAULT 0);"  /* a delay warning went out */
     /* "queue list --auth-user X" pages in arrival order */
     "CREATE INDEX IF NOT EXISTS messages_auth_user ON messages(auth_user, created);"
     "CREATE INDEX IF NOT EXISTS messages_client_ip ON messages(client_ip);"
@@ -63,7 +64,12 @@ static const char schema_sql[] =
     "  updated INTEGER NOT NULL);"
     /* covering the "is anything pending" checks and the per-domain counts */
     "CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message, state, domain);"
-    "CREATE INDEX IF NOT EXISTS recipients_due ON recipients(local, state, next_try);"
+    /* The scheduler's "what is due next": partial, so that it walks
+     * next_try in order and stops at its LIMIT instead of sorting every
+     * pending recipient on each pass. */
+    "DROP INDEX IF EXISTS recipients_due;"
+    "CREATE INDEX IF NOT EXISTS recipients_next_try ON recipients(local, next_try)"
+    "  WHERE state IN ('queued','deferred');"
     "CREATE TABLE IF NOT EXISTS dkim_keys("
     "  domain TEXT PRIMARY KEY,"           /* signing domain (d=) */
     "  selector TEXT NOT NULL,"            /* s= */

@@ -138,6 +138,29 @@ def test_lifetime_expiry_bounces(make_server, net):
     queue_empty(s)
 
 
+def test_delay_warning_is_sent_once(make_server, net):
+    """After delivery.delay_warning seconds of failed attempts the sender
+    hears that the message is late - once, however often it is retried."""
+    net.dns.mx("slow.test", 10, "mx.slow.test", net.refusing())
+    s = remote_server(make_server, net, delay_warning=1)
+    subject = token()
+    qid = send_as_alice(s, "someone@slow.test", subject)
+    m, text, fields, [r], headers = dsn(the_dsn(s, subject, timeout=15))
+    assert m["Subject"] == "Delayed Mail (still being retried)"
+    assert "you do not need to send it" in text.replace("\r\n", " ")
+    assert r["Action"] == "delayed"
+    assert r["Status"].startswith("4."), r["Status"]
+    assert r["Final-Recipient"] == "rfc822; someone@slow.test"
+    assert f"Subject: {subject}" in headers
+    # more attempts follow (retry every 1-2 s), and no second warning
+    wait_for(lambda: len(re.findall(rf"event=deferred qid={qid} ", s.log())) >= 3, 15,
+             "three attempts")
+    assert len(re.findall(rf"event=delay_warning qid={qid} ", s.log())) == 1
+    assert len(delivered_with(s, "alice@example.test", subject, timeout=1)) == 1
+    # the message itself is still queued for delivery
+    assert any(q["id"] == qid for q in server_queue(s))
+
+
 def test_bounces_are_counted_for_the_sending_account(make_server, net):
     s = remote_server(make_server, net)
     subjects = [token(), token()]
