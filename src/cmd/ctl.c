@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -160,6 +161,30 @@ json_t *ctl_call(struct ctl *c, json_t *request, int *not_running)
     return result;
 }
 
+/* ctl_kick - tell a running daemon that the queue changed in the store;
+ * false when it is not running (the change waits for its start). */
+bool ctl_kick(struct ctl *c)
+{
+    int not_running;
+    json_decref(ctl_call(c, json_pack("{s:s}", "cmd", "queue.kick"), &not_running));
+    return !not_running;
+}
+
+/* ctl_who - remember who runs floodctl, for the log and the quarantine
+ * records: the user behind sudo, else the user of the real uid.  Must run
+ * before the switch to the owner of the state dir, which loses both. */
+void ctl_who(struct ctl *c)
+{
+    const char *sudo = getenv("SUDO_USER");
+    struct passwd *pw = sudo && *sudo ? NULL : getpwuid(getuid());
+    if (sudo && *sudo)
+        str_copy(c->admin, sudo, sizeof c->admin);
+    else if (pw != NULL)
+        str_copy(c->admin, pw->pw_name, sizeof c->admin);
+    else
+        snprintf(c->admin, sizeof c->admin, "uid:%u", (unsigned)getuid());
+}
+
 /* ctl_close - close the store and free the config, if they were opened. */
 void ctl_close(struct ctl *c)
 {
@@ -180,53 +205,105 @@ static struct opt *find_opt(struct opt *opts, const char *name)
     return NULL;
 }
 
-/* parse_args - split ARGV into positionals and the OPTS the subcommand
- * knows; -1 with the offending word in *BAD on anything else. */
+/* The initial value of an option that may be given many times. */
+const char OPT_MANY[] = "(many)";
+
+/* parse_args - split ARGV into positionals (moved to the front of ARGV,
+ * in order: A->raw) and the OPTS the subcommand knows; the values of the
+ * OPT_MANY option go to A->many (room for ARGC).  -1 with the offending
+ * word in *BAD on anything else. */
 static int parse_args(int argc, char **argv, struct opt *opts, struct args *a, const char **bad)
 {
-    a->n = 0;
+    a->n = a->n_many = 0;
+    a->raw = argv;
     for (int i = 0; i < argc; i++) {
         *bad = argv[i];
         if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0') {
-            if (a->n == ARGS_MAX)
-                return -1;
-            a->pos[a->n++] = argv[i];
+            argv[a->n++] = argv[i]; /* a->n <= i: that slot was read already */
             continue;
         }
         struct opt *o = find_opt(opts, argv[i]);
-        if (o == NULL || o->set || (o->has_value && i + 1 >= argc))
+        bool many = o && o->value == OPT_MANY;
+        if (o == NULL || (o->set && !many) || (o->has_value && i + 1 >= argc))
             return -1;
         o->set = true;
-        if (o->has_value)
+        if (many)
+            a->many[a->n_many++] = argv[++i];
+        else if (o->has_value)
             o->value = argv[++i];
     }
     return 0;
 }
 
-/* run_group - find the subcommand named by ARGV[0] in SUBS, check its
- * arguments, and run it. */
+/* lower_copies - the N strings RAW lowercased, in one allocation (the
+ * pointers, then the strings); NULL when memory runs out. */
+static char **lower_copies(char **raw, int n)
+{
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(raw[i]) + 1;
+    char **pos = malloc((size_t)n * sizeof *pos + len);
+    if (pos == NULL)
+        return NULL;
+    char *p = (char *)(pos + n);
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(raw[i]) + 1;
+        pos[i] = memcpy(p, raw[i], k);
+        /* Domains and addresses are case-insensitive and stored lowercased:
+         * echo them back the way they are stored. */
+        str_lower(pos[i]);
+        p += k;
+    }
+    return pos;
+}
+
+/* run_sub - parse the arguments of subcommand S, check them, and run it. */
+static int run_sub(struct ctl *c, const char *group, const struct subcommand *s, int argc,
+                   char **argv)
+{
+    struct opt *opts = s->options ? s->options() : NULL;
+    struct args a = {.many = calloc((size_t)argc + 1, sizeof *a.many)};
+    const char *bad = NULL;
+    int rc = EXIT_FAIL;
+    if (a.many == NULL)
+        return fail("out of memory");
+    if (parse_args(argc, argv, opts, &a, &bad) < 0)
+        rc = usage_error(group, "unexpected or incomplete argument '%s'", bad);
+    else if (a.n < s->min || a.n > s->max)
+        rc = usage_error(group, "wrong number of arguments for '%s'", s->name);
+    else if ((a.pos = lower_copies(a.raw, a.n)) == NULL)
+        rc = fail("out of memory");
+    else
+        rc = s->run(c, &a, opts);
+    free(a.pos);
+    free(a.many);
+    return rc;
+}
+
+/* run_group - find the subcommand named by ARGV[0] in SUBS and run it. */
 int run_group(struct ctl *c, const char *group, const struct subcommand *subs, int argc,
               char **argv)
 {
     if (argc < 1)
         return usage_error(group, "%s: which subcommand?", group);
-    for (const struct subcommand *s = subs; s->name; s++) {
-        if (strcmp(s->name, argv[0]) != 0)
-            continue;
-        struct opt *opts = s->options ? s->options() : NULL;
-        struct args a;
-        const char *bad = NULL;
-        if (parse_args(argc - 1, argv + 1, opts, &a, &bad) < 0)
-            return usage_error(group, "unexpected or incomplete argument '%s'", bad);
-        if (a.n < s->min || a.n > s->max)
-            return usage_error(group, "wrong number of arguments for '%s'", argv[0]);
-        /* Domains and addresses are case-insensitive and stored lowercased:
-         * echo them back the way they are stored. */
-        for (int i = 0; i < a.n; i++)
-            str_lower(a.pos[i]);
-        return s->run(c, &a, opts);
-    }
+    for (const struct subcommand *s = subs; s->name; s++)
+        if (strcmp(s->name, argv[0]) == 0)
+            return run_sub(c, group, s, argc - 1, argv + 1);
     return usage_error(group, "unknown subcommand '%s'", argv[0]);
+}
+
+/* parse_count - the value of option NAME of GROUP as a positive number
+ * into *OUT; a usage error otherwise. */
+int parse_count(const char *group, const char *name, const char *value, unsigned *out)
+{
+    uint64_t v = 0;
+    char msg[300];
+    if (parse_u64(value, strlen(value), &v) < 0 || v == 0 || v > UINT_MAX) {
+        snprintf(msg, sizeof msg, "%s must be a positive number, not '%.200s'", name, value);
+        return usage_error(group, "%s", msg);
+    }
+    *out = (unsigned)v;
+    return EXIT_OK;
 }
 
 /* --------------------------------------------------------------- output */

@@ -18,11 +18,14 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "queue/queue_actions.h"
+#include "queue/queue_filter.h"
+
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 #define DEFAULT_CONFIG "/etc/floodgate/floodgate.conf"
-#define CELL_MAX 40 /* display columns of a truncated table cell */
-#define ARGS_MAX 8  /* positional arguments of any subcommand */
+#define CELL_MAX 40  /* display columns of a truncated table cell */
+#define ADMIN_MAX 64 /* octets of the invoking admin's name */
 
 /* Everything one run of floodctl needs. */
 struct ctl {
@@ -34,20 +37,27 @@ struct ctl {
     sqlite3 *db; /* opened on first use */
     bool setup_done;
     int setup_rc;
+    char admin[ADMIN_MAX]; /* who runs floodctl, taken before the switch of user */
 };
 
-/* One option a subcommand accepts: a flag, or an option with a value. */
+/* One option a subcommand accepts: a flag, or an option with a value.
+ * An option whose value starts as OPT_MANY may be given many times; its
+ * values are collected in struct args (one such option per subcommand). */
 struct opt {
     const char *name;
     bool has_value;
     bool set;
     const char *value;
 };
+extern const char OPT_MANY[];
 
-/* Parsed arguments of one subcommand. */
+/* Parsed arguments of one subcommand: any number of positionals. */
 struct args {
     int n;
-    char *pos[ARGS_MAX];
+    char **pos; /* lowercased (domains, addresses are stored so) */
+    char **raw; /* as typed (file names, listener names) */
+    int n_many;
+    const char **many; /* the values of the OPT_MANY option */
 };
 
 /* One row of a group's subcommand table. */
@@ -68,11 +78,14 @@ struct table {
 /* ctl.c: context, errors, arguments, output */
 sqlite3 *ctl_store(struct ctl *c);
 json_t *ctl_call(struct ctl *c, json_t *request, int *not_running);
+bool ctl_kick(struct ctl *c);
+void ctl_who(struct ctl *c);
 void ctl_close(struct ctl *c);
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_error(const char *group, const char *fmt, const char *arg);
 int run_group(struct ctl *c, const char *group, const struct subcommand *subs, int argc,
               char **argv);
+int parse_count(const char *group, const char *name, const char *value, unsigned *out);
 int print_json(json_t *v);
 int print_empty(const char *text);
 void print_kv(const char *prefix, json_t *v);
@@ -90,10 +103,70 @@ const char *usage_of(const char *name);
 extern const char usage_domain[], usage_user[], usage_alias[];
 extern const struct subcommand domain_subs[], user_subs[], alias_subs[];
 
+/* ctl_select.c: selections of queued messages, and the actions on them.
+ * The selection options come first in a subcommand's option table (in
+ * this order: SELECT_OPTS), its own options follow from SEL_N on. */
+enum {
+    SEL_AUTH_USER,
+    SEL_IP,
+    SEL_FROM,
+    SEL_HEADER_FROM,
+    SEL_RCPT,
+    SEL_RCPT_DOMAIN,
+    SEL_SUBJECT,
+    SEL_STATE,
+    SEL_OLDER,
+    SEL_NEWER,
+    SEL_LISTENER,
+    SEL_UNAUTH,
+    SEL_ALL,
+    SEL_N
+};
+/* clang-format off */
+#define SELECT_OPTS                                                                              \
+    {"--auth-user", true, false, NULL},     {"--ip", true, false, NULL},                         \
+    {"--from", true, false, NULL},          {"--header-from", true, false, NULL},                \
+    {"--rcpt", true, false, NULL},          {"--rcpt-domain", true, false, NULL},                \
+    {"--subject", true, false, NULL},       {"--state", true, false, NULL},                      \
+    {"--older-than", true, false, NULL},    {"--newer-than", true, false, NULL},                 \
+    {"--listener", true, false, NULL},      {"--unauthenticated", false, false, NULL},           \
+    {"--all", false, false, NULL}
+/* clang-format on */
+#define USAGE_SELECTION                                                                            \
+    "    SELECTION: [ID ...] [--all] [--auth-user USER] [--ip ADDR|CIDR] [--from ADDR]\n"          \
+    "      [--header-from ADDR] [--rcpt ADDR] [--rcpt-domain DOMAIN] [--subject TEXT]\n"           \
+    "      [--state queued|deferred|held] [--older-than DUR] [--newer-than DUR]\n"                 \
+    "      [--listener NAME] [--unauthenticated]   (DUR: 90s, 15m, 2h, 3d, 1w or seconds)\n"
+char *qid_upper(char *s);
+int select_parse(const char *group, struct args *a, struct opt *o, const char *state,
+                 struct queue_filter *f);
+int select_check(const char *group, const struct queue_filter *f);
+bool select_chosen(const struct args *a, const struct opt *o);
+int select_act(struct ctl *c, const char *group, enum queue_action act,
+               const struct queue_filter *f, const char *reason);
+
 /* ctl_queue.c: status, queue */
 extern const char usage_status[], usage_queue[];
 extern const struct subcommand queue_subs[];
 int status_cmd(struct ctl *c, struct args *a, struct opt *o);
+
+/* ctl_columns.c: the columns of queue list */
+int columns_check(const char *spec);
+int columns_print(json_t *list, const char *spec, bool csv, const char *empty);
+
+/* ctl_message.c: one message, queued or quarantined */
+int message_show(struct ctl *c, const char *group, const char *id);
+int message_export(struct ctl *c, const char *group, const char *id);
+
+/* ctl_quarantine.c: quarantine */
+extern const char usage_quarantine[];
+extern const struct subcommand quarantine_subs[];
+int quarantine_attach(sqlite3 *db, json_t *list);
+
+/* ctl_flow.c: pause, resume */
+extern const char usage_pause[], usage_resume[];
+extern const struct subcommand pause_subs[], resume_subs[];
+void print_paused(const char *label, json_t *paused);
 
 /* ctl_dkim.c: dkim */
 extern const char usage_dkim[];

@@ -28,6 +28,8 @@ const char usage_domain[] = "  floodctl domain add DOMAIN\n"
 const char usage_user[] = "  floodctl user add ADDRESS\n"
                           "  floodctl user del ADDRESS\n"
                           "  floodctl user passwd ADDRESS\n"
+                          "  floodctl user suspend ADDRESS\n"
+                          "  floodctl user unsuspend ADDRESS\n"
                           "  floodctl user list [DOMAIN] [--json]\n";
 const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
                            "  floodctl alias del ADDRESS [TARGET]\n"
@@ -287,6 +289,37 @@ static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
     return EXIT_OK;
 }
 
+/* user_suspend_set - suspend (ON) or unsuspend the user of A. */
+static int user_suspend_set(struct ctl *c, struct args *a, bool on)
+{
+    char err[512];
+    const char *addr = a->pos[0];
+    if (check_address(addr) != EXIT_OK)
+        return EXIT_FAIL;
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_user_suspend(db, addr, on, err, sizeof err) < 0)
+        return fail("%s", err);
+    if (on)
+        printf("user %s suspended: its logins and submissions are refused\n", addr);
+    else
+        printf("user %s unsuspended: it may log in and submit again\n", addr);
+    return EXIT_OK;
+}
+
+/* user_suspend - floodctl user suspend ADDRESS */
+static int user_suspend(struct ctl *c, struct args *a, struct opt *o)
+{
+    return user_suspend_set(c, a, true);
+}
+
+/* user_unsuspend - floodctl user unsuspend ADDRESS */
+static int user_unsuspend(struct ctl *c, struct args *a, struct opt *o)
+{
+    return user_suspend_set(c, a, false);
+}
+
 /* user_list - floodctl user list [DOMAIN] */
 static int user_list(struct ctl *c, struct args *a, struct opt *o)
 {
@@ -394,6 +427,8 @@ const struct subcommand user_subs[] = {
     {"add", 1, 1, user_add, NULL},
     {"del", 1, 1, user_del, NULL},
     {"passwd", 1, 1, user_passwd, NULL},
+    {"suspend", 1, 1, user_suspend, NULL},
+    {"unsuspend", 1, 1, user_unsuspend, NULL},
     {"list", 0, 1, user_list, NULL},
     {NULL, 0, 0, NULL, NULL},
 };

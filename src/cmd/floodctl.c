@@ -2,12 +2,14 @@
  *
  * Room: cmd (a thin main).  This file reads the global options and maps
  * each command word to its group: ctl_accounts.c (domain, user, alias),
- * ctl_queue.c (status, queue), ctl_dkim.c (dkim); ctl.c holds what they
- * share.  Domains, users and aliases are changed in the store directly;
- * "status" and "queue list" ask the daemon over the control socket when
- * it runs and fall back to the store when it does not.  Exit codes: 0
- * done, 1 operational error (the message says what to do next), 2 usage
- * error. */
+ * ctl_queue.c (status, queue), ctl_quarantine.c (quarantine), ctl_flow.c
+ * (pause, resume), ctl_dkim.c (dkim); ctl.c holds what they share, and
+ * ctl_select.c the selections of queued messages and the actions on them.
+ * Domains, users, aliases, queue actions and pauses are changed in the
+ * store directly; "status", "queue list" and "queue top" ask the daemon
+ * over the control socket when it runs and fall back to the store when it
+ * does not.  Exit codes: 0 done, 1 operational error (the message says
+ * what to do next), 2 usage error. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +27,9 @@ static const struct group {
 } groups[] = {
     {"domain", usage_domain, domain_subs}, {"user", usage_user, user_subs},
     {"alias", usage_alias, alias_subs},    {"status", usage_status, NULL},
-    {"queue", usage_queue, queue_subs},    {"dkim", usage_dkim, dkim_subs},
+    {"queue", usage_queue, queue_subs},    {"quarantine", usage_quarantine, quarantine_subs},
+    {"pause", usage_pause, pause_subs},    {"resume", usage_resume, resume_subs},
+    {"dkim", usage_dkim, dkim_subs},
 };
 
 /* usage_all - the whole synopsis to FP. */
@@ -119,6 +123,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[0], "help") == 0)
         return help(argc, argv);
     log_open("floodctl", NULL); /* store warnings go to stderr */
+    ctl_who(&c);                /* before the switch to the state dir's owner */
     int rc = run_command(&c, argc, argv);
     ctl_close(&c);
     if (fflush(stdout) != 0 && rc == EXIT_OK)

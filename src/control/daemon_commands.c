@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "queue/committer.h"
+#include "queue/pause_state.h"
 #include "queue/queue_query.h"
 #include "queue/scheduler.h"
 
@@ -18,7 +19,13 @@ static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read the queue from the store");
         return NULL;
     }
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "version",
+    json_t *paused = pause_list(srv->db);
+    if (paused == NULL) {
+        json_decref(queue);
+        snprintf(err, errlen, "cannot read the pauses from the store");
+        return NULL;
+    }
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "version",
                      "0.1.0", "pid", (json_int_t)getpid(), "uptime",
                      (json_int_t)(time(NULL) - srv->started), "connections",
                      (json_int_t)srv->connections, "sessions_total",
@@ -26,7 +33,8 @@ static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
                      (json_int_t)srv->messages_accepted, "messages_rejected",
                      (json_int_t)srv->messages_rejected, "store_commits",
                      (json_int_t)committer_commits(srv->committer), "store_jobs",
-                     (json_int_t)committer_jobs(srv->committer), "queue", queue);
+                     (json_int_t)committer_jobs(srv->committer), "queue", queue, "paused",
+                     paused);
 }
 
 /* read_filter - the selection carried by a request. */

@@ -18,7 +18,7 @@
 static int read_message(const struct inject_request *req, struct spool *sp, char *err,
                         size_t errlen)
 {
-    FILE *in = fopen(req->path, "rb");
+    FILE *in = req->in ? req->in : fopen(req->path, "rb");
     if (in == NULL) {
         snprintf(err, errlen, "%s: cannot open", req->path);
         return -1;
@@ -48,7 +48,8 @@ static int read_message(const struct inject_request *req, struct spool *sp, char
         rc = spool_append(sp, "\r\n", 2);
     if (rc < 0 && !err[0])
         snprintf(err, errlen, "%s: cannot read or spool it", req->path);
-    fclose(in);
+    if (in != req->in)
+        fclose(in);
     return rc;
 }
 

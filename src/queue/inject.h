@@ -5,9 +5,12 @@
 
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct inject_request {
     const char *path;     /* the message, RFC 5322; LF or CR LF line ends */
+    FILE *in;             /* PATH already open (floodctl opens it before it gives
+                           * up root), or NULL: open PATH; not closed */
     const char *sender;   /* envelope sender; "" for <> */
     const char *const *rcpts;
     size_t n_rcpts;

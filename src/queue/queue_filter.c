@@ -190,12 +190,15 @@ void queue_filter_release(struct filter_sql *fs)
     fs->ids_json = NULL;
 }
 
+/* queue_filter_bind - the texts are copied (SQLITE_TRANSIENT): the ids
+ * array lives in FS, which queue_filter_prepare releases before the
+ * statement runs. */
 int queue_filter_bind(sqlite3_stmt *st, const struct filter_sql *fs)
 {
     for (int i = 0; i < fs->n; i++) {
         int rc = fs->binds[i].is_int
                      ? sqlite3_bind_int64(st, FIRST + i, fs->binds[i].num)
-                     : sqlite3_bind_text(st, FIRST + i, fs->binds[i].text, -1, SQLITE_STATIC);
+                     : sqlite3_bind_text(st, FIRST + i, fs->binds[i].text, -1, SQLITE_TRANSIENT);
         if (rc != SQLITE_OK)
             return -1;
     }
