@@ -14,6 +14,9 @@ bool str_copy(char *dst, const char *src, size_t len);
 char *str_lower(char *s);
 /* parse_u64 - a decimal number of at most 20 digits, all of S; -1 on error. */
 int parse_u64(const char *s, size_t len, uint64_t *out);
+/* write_full - all N octets of P to FD, through short writes and EINTR;
+ * -1 with errno set. */
+int write_full(int fd, const void *p, size_t n);
 /* xstrdup - strdup that aborts on allocation failure (start-up data only). */
 char *xstrdup(const char *s);
 /* now_ms - monotonic milliseconds. */

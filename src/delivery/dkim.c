@@ -288,21 +288,6 @@ static int key_dir_make(const char *state_dir, char *dir, size_t len, char *err,
     return 0;
 }
 
-/* write_all - N octets of DATA to FD; -1 with errno set. */
-static int write_all(int fd, const char *data, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, data, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        data += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* file_write_new - DATA into a new file TMP, mode 0600 from birth (so the
  * secret is never readable by others, not even for a moment), made
  * durable with fsync. */
@@ -313,7 +298,7 @@ static int file_write_new(const char *tmp, const char *data, size_t n, char *err
         snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));
         return -1;
     }
-    if (write_all(fd, data, n) < 0 || fsync(fd) < 0) {
+    if (write_full(fd, data, n) < 0 || fsync(fd) < 0) {
         snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);

@@ -15,6 +15,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/util.h"
+
 /* safe_part - a path component an address may produce: no '/', not
  * starting with '.', no control characters. */
 static int safe_part(const char *s, size_t n)
@@ -67,27 +69,13 @@ static int ensure_maildir(const char *dir)
     return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int copy_message(int fd, const char *address, const char *sender, maildir_read_fn read,
                         void *ctx, size_t *size)
 {
     char head[700];
     int n = snprintf(head, sizeof head, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender,
                      address);
-    if (n < 0 || (size_t)n >= sizeof head || write_all(fd, head, (size_t)n) < 0)
+    if (n < 0 || (size_t)n >= sizeof head || write_full(fd, head, (size_t)n) < 0)
         return -1;
     *size = (size_t)n;
     char buf[65536];
@@ -97,7 +85,7 @@ static int copy_message(int fd, const char *address, const char *sender, maildir
             return -1;
         if (r == 0)
             return 0;
-        if (write_all(fd, buf, (size_t)r) < 0)
+        if (write_full(fd, buf, (size_t)r) < 0)
             return -1;
         off += (size_t)r;
         *size += (size_t)r;

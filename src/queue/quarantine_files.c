@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "queue/store.h"
+#include "core/util.h"
 
 #define QDIR "quarantine"
 
@@ -19,20 +20,6 @@ static void file_path(char *buf, size_t len, const char *state_dir, const char *
                       const char *suffix)
 {
     snprintf(buf, len, "%s/" QDIR "/%s%s", state_dir, qid, suffix);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
 }
 
 /* write_one - the body of QID into ID.eml (written as .tmp, then renamed,
@@ -51,7 +38,7 @@ static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *
     int size = sqlite3_blob_bytes(blob), rc = fd < 0 ? -1 : 0;
     for (int off = 0; rc == 0 && off < size;) {
         int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
-        rc = sqlite3_blob_read(blob, buf, k, off) == SQLITE_OK ? write_all(fd, buf, (size_t)k) : -1;
+        rc = sqlite3_blob_read(blob, buf, k, off) == SQLITE_OK ? write_full(fd, buf, (size_t)k) : -1;
         off += k;
     }
     sqlite3_blob_close(blob);
