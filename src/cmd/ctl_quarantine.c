@@ -1,0 +1,273 @@
+/* cmd/ctl_quarantine - floodctl quarantine.
+ *
+ * Room: cmd.  Quarantined messages left the queue: their bodies are
+ * STATE/quarantine/ID.eml, their envelopes and recipients stay in the
+ * store, and the quarantine table says why, when and by whom.  Listing
+ * them is queue_list with the state "quarantined" plus that record (read
+ * here in two queries for the whole page); release and purge are
+ * queue_act on the same selection, directly in the store. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/ctl.h"
+#include "queue/queue_actions.h"
+#include "queue/queue_query.h"
+#include "queue/store.h"
+
+#define QUARANTINED "quarantined"
+
+/* ---------------------------------------------------------------- usage */
+
+const char usage_quarantine[] = "  floodctl quarantine list [SELECTION] [--limit N] [--json]\n"
+                                "  floodctl quarantine show ID [--json]\n"
+                                "  floodctl quarantine export ID > FILE\n"
+                                "  floodctl quarantine release SELECTION [--json]\n"
+                                "  floodctl quarantine purge SELECTION --yes [--json]\n"
+                                "    (SELECTION as for queue, without --state)\n";
+
+/* ------------------------------------------------------ the records */
+
+/* page_ids - the ids of LIST as a JSON array text, and an object from
+ * id to message in BY_ID; NULL when memory runs out. */
+static char *page_ids(json_t *list, json_t *by_id)
+{
+    json_t *ids = json_array(), *m;
+    size_t i;
+    int bad = ids == NULL;
+    json_array_foreach(list, i, m)
+    {
+        json_t *id = json_object_get(m, "id");
+        bad |= !json_is_string(id) || json_array_append(ids, id) < 0 ||
+               json_object_set(by_id, json_string_value(id), m) < 0 ||
+               json_object_set_new(m, "recipients", json_array()) < 0;
+    }
+    char *text = bad ? NULL : json_dumps(ids, JSON_COMPACT);
+    json_decref(ids);
+    return text;
+}
+
+/* attach_record - the current quarantine row (message, reason, at, by)
+ * into its message M: "reason", "quarantined_at", "quarantined_by", and
+ * the state and status they mean. */
+static int attach_record(sqlite3_stmt *st, json_t *m)
+{
+    const char *reason = (const char *)sqlite3_column_text(st, 1);
+    const char *by = (const char *)sqlite3_column_text(st, 3);
+    char status[600];
+    snprintf(status, sizeof status, "quarantined: %s", reason ? reason : "no reason given");
+    if (json_object_set_new(m, "reason", reason ? json_string(reason) : json_null()) < 0 ||
+        json_object_set_new(m, "quarantined_at", json_integer(sqlite3_column_int64(st, 2))) < 0 ||
+        json_object_set_new(m, "quarantined_by", by ? json_string(by) : json_null()) < 0 ||
+        json_object_set_new(m, "state", json_string(QUARANTINED)) < 0 ||
+        json_object_set_new(m, "status", json_string(status)) < 0 ||
+        json_object_set_new(m, "next_try", json_null()) < 0)
+        return -1;
+    return 0;
+}
+
+/* attach_recipient - the current recipient row (message, address, orig,
+ * local, next_try, attempts, last_error) into its message M. */
+static int attach_recipient(sqlite3_stmt *st, json_t *m)
+{
+    const char *err = (const char *)sqlite3_column_text(st, 6);
+    json_t *r = json_pack("{s:s?, s:s?, s:b, s:s, s:s, s:I, s:I, s:s?}", "address",
+                          (const char *)sqlite3_column_text(st, 1), "orig",
+                          (const char *)sqlite3_column_text(st, 2), "local",
+                          sqlite3_column_int(st, 3), "state", QUARANTINED, "status", QUARANTINED,
+                          "next_try", (json_int_t)sqlite3_column_int64(st, 4), "attempts",
+                          (json_int_t)sqlite3_column_int64(st, 5), "last_error", err);
+    return r ? json_array_append_new(json_object_get(m, "recipients"), r) : -1;
+}
+
+/* attach_rows - run SQL (?1: the ids as JSON) and hand each row to ADD
+ * with the message its first column names. */
+static int attach_rows(sqlite3 *db, const char *sql, const char *ids, json_t *by_id,
+                       int (*add)(sqlite3_stmt *, json_t *))
+{
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, ids, -1, SQLITE_STATIC);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        json_t *m = id ? json_object_get(by_id, id) : NULL;
+        rc = m == NULL || add(st, m) == 0 ? SQLITE_OK : SQLITE_NOMEM;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* quarantine_attach - to each message of LIST (queue_list's, selected
+ * in state quarantined): its quarantined recipients, and its "reason",
+ * "quarantined_at" and "quarantined_by".  -1 on a store error. */
+int quarantine_attach(sqlite3 *db, json_t *list)
+{
+    json_t *by_id = json_object();
+    char *ids = by_id ? page_ids(list, by_id) : NULL;
+    int rc = ids ? 0 : -1;
+    if (rc == 0)
+        rc = attach_rows(db,
+                         "SELECT message, reason, quarantined_at, quarantined_by FROM quarantine"
+                         " WHERE message IN (SELECT value FROM json_each(?1))",
+                         ids, by_id, attach_record);
+    if (rc == 0)
+        rc = attach_rows(db,
+                         "SELECT message, address, orig, local, next_try, attempts, last_error"
+                         " FROM recipients WHERE state = '" QUARANTINED "' AND message IN"
+                         " (SELECT value FROM json_each(?1)) ORDER BY message, id",
+                         ids, by_id, attach_recipient);
+    free(ids);
+    json_decref(by_id);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- list */
+
+enum { QLIST_LIMIT = SEL_N };
+
+/* opts_qlist - the options of quarantine list. */
+static struct opt *opts_qlist(void)
+{
+    static struct opt opts[] = {
+        SELECT_OPTS, {"--limit", true, false, NULL}, {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* qlist_row - the table cells of quarantined message M. */
+static int qlist_row(struct table *t, json_t *m)
+{
+    static const size_t maxw[] = {0, 0, CELL_MAX, CELL_MAX, CELL_MAX, CELL_MAX, CELL_MAX, 0};
+    char when[32], to[300];
+    json_t *rcpts = json_object_get(m, "recipients");
+    const char *first = str_of(json_array_get(rcpts, 0), "address");
+    const char *sender = str_of(m, "sender");
+    if (json_array_size(rcpts) > 1)
+        snprintf(to, sizeof to, "%s +%zu", first ? first : "-", json_array_size(rcpts) - 1);
+    else
+        snprintf(to, sizeof to, "%s", first ? first : "-");
+    const char *row[] = {str_of(m, "id"),
+                         fmt_time(json_object_get(m, "quarantined_at"), when, sizeof when),
+                         str_of(m, "quarantined_by"),
+                         str_of(m, "reason"),
+                         sender && *sender ? sender : "<>",
+                         to,
+                         str_of(m, "auth_user"),
+                         str_of(m, "client_ip")};
+    return table_add(t, row, maxw);
+}
+
+/* qlist_print - the quarantined messages as a table. */
+static int qlist_print(json_t *list, const char *empty)
+{
+    static const char *const head[] = {"ID", "Quarantined",          "By",       "Reason", "From",
+                                       "To", "Authenticated sender", "Sender IP"};
+    struct table t = {.ncols = 8, .head = head};
+    size_t i;
+    json_t *m;
+    if (json_array_size(list) == 0)
+        return print_empty(empty);
+    json_array_foreach(list, i, m)
+    {
+        if (qlist_row(&t, m) < 0) {
+            table_discard(&t);
+            return fail("out of memory");
+        }
+    }
+    return table_print(&t);
+}
+
+/* quarantine_list_cmd - floodctl quarantine list [SELECTION] [--limit N] */
+static int quarantine_list_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    struct queue_filter f;
+    int rc = select_parse("quarantine", a, o, QUARANTINED, &f);
+    if (rc != EXIT_OK)
+        return rc;
+    if (o[QLIST_LIMIT].value &&
+        parse_count("quarantine", "--limit", o[QLIST_LIMIT].value, &f.limit) != EXIT_OK)
+        return EXIT_USAGE;
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    json_t *list = queue_list(db, &f);
+    if (list == NULL || quarantine_attach(db, list) < 0) {
+        json_decref(list);
+        return fail("cannot read the quarantine (details in the log)");
+    }
+    if (c->json)
+        rc = print_json(list);
+    else
+        rc = qlist_print(list, select_chosen(a, o) ? "no quarantined message matches the selection"
+                                                   : "quarantine is empty");
+    json_decref(list);
+    return rc;
+}
+
+/* ------------------------------------------------------------- messages */
+
+/* quarantine_show_cmd - floodctl quarantine show ID */
+static int quarantine_show_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    return message_show(c, "quarantine", qid_upper(a->pos[0]));
+}
+
+/* quarantine_export_cmd - floodctl quarantine export ID: the .eml file. */
+static int quarantine_export_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    return message_export(c, "quarantine", qid_upper(a->pos[0]));
+}
+
+/* -------------------------------------------------------------- actions */
+
+enum { QACT_YES = SEL_N, QACT_REASON };
+
+/* opts_qact - the options of release and purge. */
+static struct opt *opts_qact(void)
+{
+    static struct opt opts[] = {SELECT_OPTS,
+                                {"--yes", false, false, NULL},
+                                {"--reason", true, false, NULL},
+                                {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* quarantine_act_cmd - ACT on the quarantined messages selected. */
+static int quarantine_act_cmd(struct ctl *c, struct args *a, struct opt *o, enum queue_action act)
+{
+    struct queue_filter f;
+    int rc = select_parse("quarantine", a, o, QUARANTINED, &f);
+    if (rc != EXIT_OK)
+        return rc;
+    if (!select_chosen(a, o))
+        return usage_error("quarantine", "%s", "select messages with IDs, filters or --all");
+    if (act == QUEUE_PURGE && !o[QACT_YES].set)
+        return usage_error("quarantine", "%s",
+                           "purge deletes the messages for good: add --yes to go ahead");
+    if (act != QUEUE_PURGE && o[QACT_YES].set)
+        return usage_error("quarantine", "%s", "only purge takes --yes");
+    return select_act(c, "quarantine", act, &f, o[QACT_REASON].value);
+}
+
+/* quarantine_release_cmd - back into the queue, due now. */
+static int quarantine_release_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    return quarantine_act_cmd(c, a, o, QUEUE_UNQUARANTINE);
+}
+
+/* quarantine_purge_cmd - gone for good: envelope and file. */
+static int quarantine_purge_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    return quarantine_act_cmd(c, a, o, QUEUE_PURGE);
+}
+
+/* ------------------------------------------------------------- commands */
+
+const struct subcommand quarantine_subs[] = {
+    {"list", 0, FILTER_IDS_MAX, quarantine_list_cmd, opts_qlist},
+    {"show", 1, 1, quarantine_show_cmd, NULL},
+    {"export", 1, 1, quarantine_export_cmd, NULL},
+    {"release", 0, FILTER_IDS_MAX, quarantine_release_cmd, opts_qact},
+    {"purge", 0, FILTER_IDS_MAX, quarantine_purge_cmd, opts_qact},
+    {NULL, 0, 0, NULL, NULL},
+};
