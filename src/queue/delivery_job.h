@@ -40,6 +40,7 @@ struct delivery_job {
     /* remote: the body copied out of the store, and a DKIM-Signature */
     struct spool body;
     char *prefix;
+    bool drop_quarantine_file; /* delivered while quarantined: its .eml goes */
 };
 
 #endif

@@ -21,6 +21,7 @@
 #include "queue/delivery_job.h"
 #include "queue/dsn.h"
 #include "queue/pause_state.h"
+#include "queue/quarantine_files.h"
 #include "queue/store.h"
 
 #define PASS_RCPTS_MAX 512   /* recipients looked at per pass */
@@ -167,10 +168,14 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
 {
     const struct config_queue *q = &j->sch->srv->cfg->queue;
     time_t now = time(NULL);
-    sqlite3_stmt *st = store_prepare(db, "UPDATE recipients SET state = ?, attempts = ?,"
-                                         " next_try = ?, last_error = ?, updated = ? WHERE id = ?"
-                                         /* an admin may have held, quarantined or purged it meanwhile */
-                                         " AND state IN ('queued','deferred')");
+    /* An admin may have held or quarantined the recipient while this
+     * attempt ran.  A delivery or a bounce has happened all the same and
+     * is recorded, so a later release cannot send the message twice; a
+     * mere deferral leaves the admin's state alone. */
+    sqlite3_stmt *st = store_prepare(db, "UPDATE recipients SET state = ?1, attempts = ?2,"
+                                         " next_try = ?3, last_error = ?4, updated = ?5"
+                                         " WHERE id = ?6 AND (state IN ('queued','deferred') OR"
+                                         " (?1 <> 'deferred' AND state IN ('held','quarantined')))");
     if (st == NULL)
         return -1;
     for (size_t i = 0; i < j->n; i++) {
@@ -233,14 +238,20 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
         (count_bounce(db, j) < 0 ||
          dsn_enqueue(db, j->sch->srv->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0))
         return -1;
-    /* A message leaves the queue when no recipient is left to deliver. */
+    /* A message leaves the queue when no recipient is left to deliver;
+     * if it was in quarantine meanwhile, its .eml goes after the commit. */
     sqlite3_stmt *st = store_prepare(
         db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients"
-            " WHERE message = ?1 AND state IN ('queued','deferred','held','quarantined'))");
+            " WHERE message = ?1 AND state IN ('queued','deferred','held','quarantined'))"
+            " RETURNING EXISTS (SELECT 1 FROM quarantine WHERE message = ?1)");
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        j->drop_quarantine_file = sqlite3_column_int(st, 0) != 0;
+        rc = sqlite3_step(st);
+    }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -271,6 +282,8 @@ static void record_done(void *arg, int status, const char *err)
     else
         for (size_t i = 0; i < j->n; i++)
             log_outcome(j, &j->rcpts[i]);
+    if (status == 0 && j->drop_quarantine_file)
+        quarantine_file_remove(".", j->qid);
     for (size_t i = 0; i < j->n; i++)
         inflight_del(sch, j->rcpts[i].id);
     if (!j->remote)
