@@ -28,6 +28,7 @@ struct scheduler;
 struct delivery_job {
     struct scheduler *sch;
     bool remote;
+    bool returning;                   /* an admin's bounce, not a delivery */
     char qid[17];
     char *sender;
     char *auth_user;

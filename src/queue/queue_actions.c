@@ -19,7 +19,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/dsn.h"
+#include "queue/delivery_job.h"
 #include "queue/quarantine_files.h"
 #include "queue/store.h"
 
@@ -85,54 +85,21 @@ static int exec_changes(sqlite3 *db, const char *sql, const char *qid, const cha
     return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
 }
 
-/* delete_if_done - a message leaves the store when nothing is pending. */
-static int delete_if_done(sqlite3 *db, const char *qid)
+/* bounce_one - every pending recipient is marked to be returned with the
+ * admin's reason.  The daemon's scheduler then bounces them with one DSN
+ * per message - but only recipients whose delivery is not in flight: one
+ * that the remote MX takes meanwhile is recorded as delivered, and its
+ * sender gets no false bounce.  With the daemon stopped, this happens
+ * when it starts. */
+static int bounce_one(sqlite3 *db, const char *qid, const struct queue_action_ctx *ctx)
 {
-    return exec_changes(db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS"
-                            " (SELECT 1 FROM recipients WHERE message = ?1 AND state IN"
-                            " ('queued','deferred','held','quarantined'))",
-                        qid, NULL) < 0
-               ? -1
-               : 0;
-}
-
-/* bounce_one - every pending recipient fails with the admin's reason, and
- * the sender gets one DSN listing them. */
-static int bounce_one(sqlite3 *db, const char *qid, const struct queue_action_ctx *ctx, char *err,
-                      size_t errlen)
-{
-    sqlite3_stmt *st = store_prepare(
-        db, "SELECT r.id, r.address, m.sender, m.created FROM recipients r JOIN messages m ON"
-            " m.id = r.message WHERE r.message = ?1 AND r.state IN ('queued','deferred','held')");
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-    struct delivery_rcpt r[100];
-    size_t n = 0;
-    char sender[300] = "";
-    time_t created = 0;
-    while (n < 100 && sqlite3_step(st) == SQLITE_ROW) {
-        r[n] = (struct delivery_rcpt){.id = sqlite3_column_int64(st, 0),
-                                      .outcome = OUTCOME_BOUNCED, .code = 550};
-        r[n].address = strdup((const char *)sqlite3_column_text(st, 1));
-        snprintf(r[n].error, sizeof r[n].error, "550 5.7.1 returned by the administrator: %s",
-                 ctx->reason ? ctx->reason : "no reason given");
-        str_copy(sender, (const char *)sqlite3_column_text(st, 2), sizeof sender);
-        created = sqlite3_column_int64(st, 3);
-        n += r[n].address != NULL;
-    }
-    sqlite3_finalize(st);
-    struct dsn_original orig = {.qid = qid, .sender = sender, .created = created};
-    int rc = n == 0 ? 0 : dsn_enqueue(db, ctx->hostname, ctx->state_dir, &orig, r, n, err, errlen);
-    if (rc >= 0 && n > 0 &&
-        (exec_changes(db, "UPDATE recipients SET state = 'bounced', updated = ?2, last_error = ?3"
-                          " WHERE message = ?1 AND state IN ('queued','deferred','held')",
-                      qid, r[0].error) < 0 ||
-         delete_if_done(db, qid) < 0))
-        rc = -1;
-    for (size_t i = 0; i < n; i++)
-        free(r[i].address);
-    return rc < 0 ? -1 : (int)n;
+    char text[DELIVERY_ERROR_MAX];
+    snprintf(text, sizeof text, "550 5.7.1 returned by the administrator: %s",
+             ctx->reason ? ctx->reason : "no reason given");
+    return exec_changes(db, "UPDATE recipients SET state = 'returning', next_try = ?2,"
+                            " updated = ?2, last_error = ?3 WHERE message = ?1 AND state IN"
+                            " ('queued','deferred','held')",
+                        qid, text);
 }
 
 /* act_one - ACT on QID inside the batch transaction: >0 when it changed
@@ -154,7 +121,7 @@ static int act_one(sqlite3 *db, enum queue_action act, const char *qid,
                                 " state IN ('queued','deferred')",
                             qid, NULL);
     case QUEUE_BOUNCE:
-        return bounce_one(db, qid, ctx, err, errlen);
+        return bounce_one(db, qid, ctx);
     case QUEUE_PURGE: {
         int n = exec_changes(db, "DELETE FROM messages WHERE id = ?1", qid, NULL);
         if (n > 0)

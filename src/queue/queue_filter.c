@@ -107,14 +107,14 @@ static int recipient_clauses(struct filter_sql *fs, const struct queue_filter *f
     int rc;
     if (joined)
         rc = f->state ? text_clause(fs, " AND r.state = ?%d", f->state)
-                      : add_clause(fs, " AND r.state IN ('queued','deferred','held')");
+                      : add_clause(fs, " AND r.state IN ('queued','deferred','held','returning')");
     else if (f->state)
         rc = text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
                              " AND r.state = ?%d)",
                          f->state);
     else
         rc = add_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id AND"
-                            " r.state IN ('queued','deferred','held'))");
+                            " r.state IN ('queued','deferred','held','returning'))");
     if (rc < 0)
         return -1;
     if (f->rcpt && text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE"

@@ -23,7 +23,7 @@
 #define QUERY_CHUNK 256
 
 /* The recipient states that mean "still ours to deliver". */
-#define PENDING_STATES "'queued', 'deferred', 'held'"
+#define PENDING_STATES "'queued', 'deferred', 'held', 'returning'"
 
 /* The page of messages: the filter's condition and order are appended,
  * ?1 is the limit (-1: none). */
@@ -121,6 +121,9 @@ static json_t *recipient_status(const char *state, bool local, long long attempt
         n = snprintf(buf, sizeof buf, "deferred: %s", last_error ? last_error : "no reason given");
     else if (strcmp(state, "held") == 0)
         n = snprintf(buf, sizeof buf, "on hold");
+    else if (strcmp(state, "returning") == 0)
+        n = snprintf(buf, sizeof buf, "being returned to the sender: %s",
+                     last_error ? last_error : "by the administrator");
     else if (strcmp(state, "queued") == 0 && attempts > 0)
         n = snprintf(buf, sizeof buf, "waiting for %s delivery (retry %lld)",
                      local ? "local" : "remote", attempts);

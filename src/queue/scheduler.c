@@ -175,7 +175,7 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
     sqlite3_stmt *st = store_prepare(db, "UPDATE recipients SET state = ?1, attempts = ?2,"
                                          " next_try = ?3, last_error = ?4, updated = ?5"
                                          " WHERE id = ?6 AND (state IN ('queued','deferred') OR"
-                                         " (?1 <> 'deferred' AND state IN ('held','quarantined')))");
+                                         " (?1 <> 'deferred' AND state IN ('held','quarantined','returning')))");
     if (st == NULL)
         return -1;
     for (size_t i = 0; i < j->n; i++) {
@@ -242,7 +242,8 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
      * if it was in quarantine meanwhile, its .eml goes after the commit. */
     sqlite3_stmt *st = store_prepare(
         db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients"
-            " WHERE message = ?1 AND state IN ('queued','deferred','held','quarantined'))"
+            " WHERE message = ?1 AND state IN ('queued','deferred','held','quarantined',"
+            "'returning'))"
             " RETURNING EXISTS (SELECT 1 FROM quarantine WHERE message = ?1)");
     if (st == NULL)
         return -1;
@@ -286,7 +287,7 @@ static void record_done(void *arg, int status, const char *err)
         quarantine_file_remove(".", j->qid);
     for (size_t i = 0; i < j->n; i++)
         inflight_del(sch, j->rcpts[i].id);
-    if (!j->remote)
+    if (!j->remote && !j->returning)
         sch->local_jobs--;
     job_free(j);
     scheduler_kick(sch);
@@ -408,6 +409,41 @@ static size_t collect(struct scheduler *sch, bool remote, struct delivery_job **
     return n_open;
 }
 
+/* bounce_returning - recipients an admin returned ("floodctl queue
+ * bounce") and that are not being delivered right now: bounced, with the
+ * usual DSN, through the same recording path as a remote 5xx. */
+static void bounce_returning(struct scheduler *sch)
+{
+    struct delivery_job *open[16];
+    size_t n_open = 0;
+    sqlite3_stmt *st = store_prepare(
+        sch->srv->db,
+        "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user,"
+        " r.last_error FROM recipients r JOIN messages m ON m.id = r.message"
+        " WHERE r.state = 'returning' ORDER BY r.next_try LIMIT ?");
+    if (st == NULL)
+        return;
+    sqlite3_bind_int(st, 1, PASS_RCPTS_MAX);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (is_inflight(sch, sqlite3_column_int64(st, 0)))
+            continue; /* its delivery decides first */
+        struct delivery_job *j = job_for(sch, open, &n_open, 16, st, false);
+        if (j == NULL || !add_rcpt(sch, j, st))
+            break;
+        struct delivery_rcpt *d = &j->rcpts[j->n - 1];
+        d->outcome = OUTCOME_BOUNCED;
+        d->code = 550;
+        const unsigned char *why = sqlite3_column_text(st, 7);
+        str_copy(d->error, why ? (const char *)why : "returned by the administrator",
+                 sizeof d->error);
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n_open; i++) {
+        open[i]->returning = true;
+        finish_job(open[i]);
+    }
+}
+
 static void scheduler_run(evutil_socket_t fd, short what, void *arg)
 {
     struct scheduler *sch = arg;
@@ -425,6 +461,7 @@ static void scheduler_run(evutil_socket_t fd, short what, void *arg)
         n = server_paused(sch->srv, PAUSE_DELIVERY) ? 0 : collect(sch, true, ropen, 64);
         for (size_t i = 0; i < n; i++)
             remote_deliver(sch->remote, ropen[i], finish_job);
+        bounce_returning(sch);
     }
     struct timeval tv = {.tv_sec = PASS_INTERVAL_MS / 1000, .tv_usec = 0};
     evtimer_add(sch->timer, &tv);

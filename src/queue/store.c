@@ -57,7 +57,8 @@ static const char schema_sql[] =
     "  domain TEXT NOT NULL,"              /* of address, lowercased: grouping and routing */
     "  orig TEXT NOT NULL,"                /* as given in RCPT TO */
     "  local INTEGER NOT NULL,"            /* 1: Maildir here, 0: remote */
-    "  state TEXT NOT NULL,"               /* queued deferred delivered bounced held */
+    "  state TEXT NOT NULL,"               /* queued deferred held quarantined returning
+                                              delivered bounced */
     "  next_try INTEGER NOT NULL,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT,"
@@ -70,6 +71,9 @@ static const char schema_sql[] =
     "DROP INDEX IF EXISTS recipients_due;"
     "CREATE INDEX IF NOT EXISTS recipients_next_try ON recipients(local, next_try)"
     "  WHERE state IN ('queued','deferred');"
+    /* recipients an admin returned, waiting for their DSN (usually none) */
+    "CREATE INDEX IF NOT EXISTS recipients_returning ON recipients(next_try)"
+    "  WHERE state = 'returning';"
     "CREATE TABLE IF NOT EXISTS dkim_keys("
     "  domain TEXT PRIMARY KEY,"           /* signing domain (d=) */
     "  selector TEXT NOT NULL,"            /* s= */
