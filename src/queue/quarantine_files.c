@@ -80,20 +80,6 @@ int quarantine_write_batch(sqlite3 *db, const char *state_dir, char (*ids)[17], 
     return 0;
 }
 
-static int changes(sqlite3 *db, const char *sql, const char *qid, const char *a, const char *b)
-{
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, time(NULL));
-    sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, b, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
-}
-
 int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const char *admin,
                       const char *reason)
 {
@@ -101,15 +87,15 @@ int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const
     file_path(path, sizeof path, state_dir, qid, ".eml");
     if (access(path, R_OK) != 0)
         return 0; /* no file, so the body must stay where it is */
-    int n = changes(db, "UPDATE recipients SET state = 'quarantined', updated = ?2 WHERE"
+    int n = store_run(db, "UPDATE recipients SET state = 'quarantined', updated = ?2 WHERE"
                         " message = ?1 AND state IN ('queued','deferred','held')",
                     qid, NULL, NULL);
     if (n <= 0)
         return n;
-    if (changes(db, "INSERT OR REPLACE INTO quarantine(message, reason, quarantined_at,"
+    if (store_run(db, "INSERT OR REPLACE INTO quarantine(message, reason, quarantined_at,"
                     " quarantined_by) VALUES(?1, ?4, ?2, ?3)",
                 qid, admin, reason) < 0 ||
-        changes(db, "DELETE FROM bodies WHERE message = ?1", qid, NULL, NULL) < 0)
+        store_run(db, "DELETE FROM bodies WHERE message = ?1", qid, NULL, NULL) < 0)
         return -1;
     return n;
 }
@@ -159,10 +145,10 @@ int quarantine_restore(sqlite3 *db, const char *state_dir, const char *qid, cons
     }
     if (insert_body(db, path, qid) < 0)
         return -1;
-    int n = changes(db, "UPDATE recipients SET state = 'queued', next_try = ?2, updated = ?2"
+    int n = store_run(db, "UPDATE recipients SET state = 'queued', next_try = ?2, updated = ?2"
                         " WHERE message = ?1 AND state = 'quarantined'",
                     qid, NULL, NULL);
-    if (n < 0 || changes(db, "UPDATE quarantine SET released_at = ?2, released_by = ?3"
+    if (n < 0 || store_run(db, "UPDATE quarantine SET released_at = ?2, released_by = ?3"
                              " WHERE message = ?1",
                          qid, admin, NULL) < 0)
         return -1;

@@ -71,20 +71,6 @@ static int select_ids(sqlite3 *db, const struct queue_filter *f, struct id_list 
 
 /* ---- one message ---- */
 
-static int exec_changes(sqlite3 *db, const char *sql, const char *qid, const char *text)
-{
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, time(NULL));
-    if (text)
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
-}
-
 /* bounce_one - every pending recipient is marked to be returned with the
  * admin's reason.  The daemon's scheduler then bounces them with one DSN
  * per message - but only recipients whose delivery is not in flight: one
@@ -96,10 +82,9 @@ static int bounce_one(sqlite3 *db, const char *qid, const struct queue_action_ct
     char text[DELIVERY_ERROR_MAX];
     snprintf(text, sizeof text, "550 5.7.1 returned by the administrator: %s",
              ctx->reason ? ctx->reason : "no reason given");
-    return exec_changes(db, "UPDATE recipients SET state = 'returning', next_try = ?2,"
+    return store_run(db, "UPDATE recipients SET state = 'returning', next_try = ?2,"
                             " updated = ?2, last_error = ?3 WHERE message = ?1 AND state IN"
-                            " ('queued','deferred','held')",
-                        qid, text);
+                            " ('queued','deferred','held')", qid, text, NULL);
 }
 
 /* act_one - ACT on QID inside the batch transaction: >0 when it changed
@@ -109,21 +94,18 @@ static int act_one(sqlite3 *db, enum queue_action act, const char *qid,
 {
     switch (act) {
     case QUEUE_HOLD:
-        return exec_changes(db, "UPDATE recipients SET state = 'held', updated = ?2 WHERE"
-                                " message = ?1 AND state IN ('queued','deferred')",
-                            qid, NULL);
+        return store_run(db, "UPDATE recipients SET state = 'held', updated = ?2 WHERE"
+                                " message = ?1 AND state IN ('queued','deferred')", qid, NULL, NULL);
     case QUEUE_RELEASE:
-        return exec_changes(db, "UPDATE recipients SET state = 'queued', next_try = ?2,"
-                                " updated = ?2 WHERE message = ?1 AND state = 'held'",
-                            qid, NULL);
+        return store_run(db, "UPDATE recipients SET state = 'queued', next_try = ?2,"
+                                " updated = ?2 WHERE message = ?1 AND state = 'held'", qid, NULL, NULL);
     case QUEUE_RETRY:
-        return exec_changes(db, "UPDATE recipients SET next_try = ?2 WHERE message = ?1 AND"
-                                " state IN ('queued','deferred')",
-                            qid, NULL);
+        return store_run(db, "UPDATE recipients SET next_try = ?2 WHERE message = ?1 AND"
+                                " state IN ('queued','deferred')", qid, NULL, NULL);
     case QUEUE_BOUNCE:
         return bounce_one(db, qid, ctx);
     case QUEUE_PURGE: {
-        int n = exec_changes(db, "DELETE FROM messages WHERE id = ?1", qid, NULL);
+        int n = store_run(db, "DELETE FROM messages WHERE id = ?1", qid, NULL, NULL);
         if (n > 0)
             quarantine_file_remove(ctx->state_dir, qid); /* if it was quarantined */
         return n;

@@ -6,8 +6,10 @@
 #include "queue/store.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 
@@ -142,8 +144,82 @@ sqlite3 *store_open(const char *path, char *err, size_t errlen)
     return db;
 }
 
+/* Prepared statements kept per connection for the statements run once per
+ * message in bulk actions: preparing costs more than running them.  Keyed
+ * by the address of the SQL text (a string literal).  A connection is used
+ * by one thread at a time, so only the table itself needs the lock. */
+#define STMT_CACHE_MAX 64
+static struct {
+    sqlite3 *db;
+    const char *sql;
+    sqlite3_stmt *st;
+} stmt_cache[STMT_CACHE_MAX];
+static pthread_mutex_t stmt_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* cached_prepare - the kept statement for DB and SQL, prepared on first
+ * use; *KEPT false when the table is full and the caller must finalize. */
+static sqlite3_stmt *cached_prepare(sqlite3 *db, const char *sql, bool *kept)
+{
+    size_t free_slot = STMT_CACHE_MAX;
+    *kept = true;
+    pthread_mutex_lock(&stmt_cache_lock);
+    for (size_t i = 0; i < STMT_CACHE_MAX; i++) {
+        if (stmt_cache[i].db == db && stmt_cache[i].sql == sql) {
+            sqlite3_stmt *st = stmt_cache[i].st;
+            pthread_mutex_unlock(&stmt_cache_lock);
+            return st;
+        }
+        if (stmt_cache[i].db == NULL && free_slot == STMT_CACHE_MAX)
+            free_slot = i;
+    }
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st && free_slot < STMT_CACHE_MAX) {
+        stmt_cache[free_slot].db = db;
+        stmt_cache[free_slot].sql = sql;
+        stmt_cache[free_slot].st = st;
+    } else {
+        *kept = false;
+    }
+    pthread_mutex_unlock(&stmt_cache_lock);
+    return st;
+}
+
+static void cached_done(sqlite3_stmt *st, bool kept)
+{
+    if (kept) {
+        sqlite3_reset(st); /* ends its read: a kept statement must not pin a snapshot */
+        sqlite3_clear_bindings(st);
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+int store_run(sqlite3 *db, const char *sql, const char *qid, const char *a, const char *b)
+{
+    bool kept;
+    sqlite3_stmt *st = cached_prepare(db, sql, &kept);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, time(NULL));
+    sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, b, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    cached_done(st, kept);
+    return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
 void store_close(sqlite3 *db)
 {
+    pthread_mutex_lock(&stmt_cache_lock);
+    for (size_t i = 0; i < STMT_CACHE_MAX; i++)
+        if (stmt_cache[i].db == db) {
+            sqlite3_finalize(stmt_cache[i].st);
+            stmt_cache[i].db = NULL;
+            stmt_cache[i].sql = NULL;
+            stmt_cache[i].st = NULL;
+        }
+    pthread_mutex_unlock(&stmt_cache_lock);
     sqlite3_close(db);
 }
 
@@ -176,14 +252,16 @@ sqlite3 *store_thread_db(const char *path)
 
 int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob)
 {
-    sqlite3_stmt *st = store_prepare(db, "SELECT rowid FROM bodies WHERE message = ?");
+    static const char sql[] = "SELECT rowid FROM bodies WHERE message = ?";
+    bool kept;
+    sqlite3_stmt *st = cached_prepare(db, sql, &kept);
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
     sqlite3_int64 rowid = -1;
     if (sqlite3_step(st) == SQLITE_ROW)
         rowid = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
+    cached_done(st, kept);
     if (rowid < 0 || sqlite3_blob_open(db, "main", "bodies", "data", rowid, 0, blob) != SQLITE_OK)
         return -1;
     return 0;

@@ -30,6 +30,11 @@ sqlite3 *store_thread_db(const char *path);
  * missing. */
 int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob);
 
+/* store_run - run SQL (a string literal: its statement is kept prepared
+ * for DB) with ?1 = QID, ?2 = now, ?3 = A, ?4 = B (NULL binds NULL).
+ * Returns the rows changed, or -1. */
+int store_run(sqlite3 *db, const char *sql, const char *qid, const char *a, const char *b);
+
 /* store_path - "<state_dir>/store.db" into BUF. */
 char *store_path(const char *state_dir, char *buf, size_t len);
 
