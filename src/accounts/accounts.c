@@ -324,65 +324,53 @@ int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *
     return 0;
 }
 
-/* accounts_user_del - remove a user. */
-int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen)
+/* change_user - run SQL (?1 the normalised ADDRESS, ?2 VALUE) on one
+ * existing user; OP names the change in errors, EVENT in the log. */
+static int change_user(sqlite3 *db, const char *sql, const char *address, const char *value,
+                       const char *op, const char *event, char *err, size_t errlen)
 {
     char a[256];
     if (norm_address(address, a, err, errlen) < 0)
         return -1;
-    const char *args[] = {a};
-    int rc = exec_text(db, "DELETE FROM users WHERE address = ?1", 1, args, 0);
+    const char *args[] = {a, value};
+    int rc = exec_text(db, sql, value ? 2 : 1, args, 0);
     if (rc < 0)
-        return store_failed(db, "user del", err, errlen);
+        return store_failed(db, op, err, errlen);
     if (rc == 0) {
         set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
         return -1;
     }
-    log_info("event=user_deleted user=%s", log_quote(a));
+    log_info("event=%s user=%s", event, log_quote(a));
     return 0;
+}
+
+/* accounts_user_del - remove a user. */
+int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen)
+{
+    return change_user(db, "DELETE FROM users WHERE address = ?1", address, NULL, "user del",
+                       "user_deleted", err, errlen);
 }
 
 /* accounts_user_set_password - replace the stored hash of a user. */
 int accounts_user_set_password(sqlite3 *db, const char *address, const char *hash, char *err,
                                size_t errlen)
 {
-    char a[256];
-    if (norm_address(address, a, err, errlen) < 0)
-        return -1;
     if (hash == NULL || hash[0] == '\0') {
-        set_err(err, errlen, "user %s: no password hash given", a);
+        set_err(err, errlen, "user %s: no password hash given", address);
         return -1;
     }
-    const char *args[] = {hash, a};
-    int rc = exec_text(db, "UPDATE users SET password = ?1 WHERE address = ?2", 2, args, 0);
-    if (rc < 0)
-        return store_failed(db, "user passwd", err, errlen);
-    if (rc == 0) {
-        set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
-        return -1;
-    }
-    log_info("event=password_changed user=%s", log_quote(a));
-    return 0;
+    return change_user(db, "UPDATE users SET password = ?2 WHERE address = ?1", address, hash,
+                       "user passwd", "password_changed", err, errlen);
 }
 
 /* accounts_user_suspend - ON: the user can no longer log in or submit. */
 int accounts_user_suspend(sqlite3 *db, const char *address, bool on, char *err, size_t errlen)
 {
-    char a[256];
-    if (norm_address(address, a, err, errlen) < 0)
-        return -1;
-    const char *args[] = {a};
-    int rc = exec_text(db, on ? "UPDATE users SET suspended = 1 WHERE address = ?1"
-                              : "UPDATE users SET suspended = 0 WHERE address = ?1",
-                       1, args, 0);
-    if (rc < 0)
-        return store_failed(db, "user suspend", err, errlen);
-    if (rc == 0) {
-        set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
-        return -1;
-    }
-    log_info("event=%s user=%s", on ? "user_suspended" : "user_unsuspended", log_quote(a));
-    return 0;
+    return change_user(db,
+                       on ? "UPDATE users SET suspended = 1 WHERE address = ?1"
+                          : "UPDATE users SET suspended = 0 WHERE address = ?1",
+                       address, NULL, "user suspend", on ? "user_suspended" : "user_unsuspended",
+                       err, errlen);
 }
 
 /* accounts_user_suspended - is ADDRESS a suspended user?  (A store error
@@ -675,19 +663,6 @@ enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
     return ACCOUNTS_RCPT_ALIAS;
 }
 
-/* column_json - one result column as a JSON value of its SQLite type. */
-static json_t *column_json(sqlite3_stmt *st, int i)
-{
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER:
-        return json_integer(sqlite3_column_int64(st, i));
-    case SQLITE_NULL:
-        return json_null();
-    default:
-        return json_string((const char *)sqlite3_column_text(st, i));
-    }
-}
-
 /* list_rows - run ST (already bound) and turn each row into an object
  * whose keys are the column names; suspended-like columns listed in BOOLS
  * become JSON booleans.  Finalises ST.  NULL on error. */
@@ -701,7 +676,7 @@ static json_t *list_rows(sqlite3 *db, sqlite3_stmt *st, const char *bools)
             const char *name = sqlite3_column_name(st, i);
             json_t *v = bools && strcmp(name, bools) == 0
                             ? json_boolean(sqlite3_column_int(st, i) != 0)
-                            : column_json(st, i);
+                            : store_column_json(st, i);
             if (v == NULL || json_object_set_new(row, name, v) < 0) {
                 json_decref(row);
                 row = NULL;

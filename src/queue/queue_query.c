@@ -37,19 +37,6 @@ static const char *const message_keys[] = {
     "helo", "tls",     "listener", "header_from", "subject",   "message_id",
 };
 
-/* column_value - one column as JSON: integer, string or null. */
-static json_t *column_value(sqlite3_stmt *st, int i)
-{
-    switch (sqlite3_column_type(st, i)) {
-    case SQLITE_INTEGER:
-        return json_integer(sqlite3_column_int64(st, i));
-    case SQLITE_NULL:
-        return json_null();
-    default:
-        return json_string((const char *)sqlite3_column_text(st, i));
-    }
-}
-
 /* set_new - json_object_set_new that reports a NULL value as a failure. */
 static int set_new(json_t *obj, const char *key, json_t *v)
 {
@@ -67,7 +54,7 @@ static json_t *message_row(sqlite3_stmt *st)
         return NULL;
     size_t n = sizeof message_keys / sizeof message_keys[0];
     for (size_t i = 0; i < n; i++) {
-        if (set_new(m, message_keys[i], column_value(st, (int)i)) < 0) {
+        if (set_new(m, message_keys[i], store_column_json(st, (int)i)) < 0) {
             json_decref(m);
             return NULL;
         }
@@ -147,15 +134,15 @@ static json_t *recipient_row(sqlite3_stmt *st)
     const char *last_error = (const char *)sqlite3_column_text(st, 7);
     bool local = sqlite3_column_int(st, 3) != 0;
     json_t *r = json_object();
-    if (r == NULL || state == NULL || set_new(r, "address", column_value(st, 1)) < 0 ||
-        set_new(r, "orig", column_value(st, 2)) < 0 ||
+    if (r == NULL || state == NULL || set_new(r, "address", store_column_json(st, 1)) < 0 ||
+        set_new(r, "orig", store_column_json(st, 2)) < 0 ||
         set_new(r, "local", json_boolean(local)) < 0 ||
         set_new(r, "state", json_string(state)) < 0 ||
         set_new(r, "status",
                 recipient_status(state, local, sqlite3_column_int64(st, 6), last_error)) < 0 ||
-        set_new(r, "next_try", column_value(st, 5)) < 0 ||
-        set_new(r, "attempts", column_value(st, 6)) < 0 ||
-        set_new(r, "last_error", column_value(st, 7)) < 0) {
+        set_new(r, "next_try", store_column_json(st, 5)) < 0 ||
+        set_new(r, "attempts", store_column_json(st, 6)) < 0 ||
+        set_new(r, "last_error", store_column_json(st, 7)) < 0) {
         json_decref(r);
         return NULL;
     }

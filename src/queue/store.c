@@ -266,3 +266,15 @@ int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob)
         return -1;
     return 0;
 }
+
+json_t *store_column_json(sqlite3_stmt *st, int i)
+{
+    switch (sqlite3_column_type(st, i)) {
+    case SQLITE_INTEGER:
+        return json_integer(sqlite3_column_int64(st, i));
+    case SQLITE_NULL:
+        return json_null();
+    default:
+        return json_string((const char *)sqlite3_column_text(st, i));
+    }
+}

@@ -4,6 +4,7 @@
 #ifndef FLOODGATE_QUEUE_STORE_H
 #define FLOODGATE_QUEUE_STORE_H
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stddef.h>
 
@@ -34,6 +35,10 @@ int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob);
  * for DB) with ?1 = QID, ?2 = now, ?3 = A, ?4 = B (NULL binds NULL).
  * Returns the rows changed, or -1. */
 int store_run(sqlite3 *db, const char *sql, const char *qid, const char *a, const char *b);
+
+/* store_column_json - column I of the current row of ST as JSON: integer,
+ * string or null (a new reference; NULL when memory runs out). */
+json_t *store_column_json(sqlite3_stmt *st, int i);
 
 /* store_path - "<state_dir>/store.db" into BUF. */
 char *store_path(const char *state_dir, char *buf, size_t len);
