@@ -19,6 +19,7 @@ import sqlite3
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ SMTP_SOURCE = "/usr/sbin/smtp-source"
 POSTFIX = "/usr/sbin/postfix"
 POSTSUPER = "/usr/sbin/postsuper"
 POSTCONF = "/usr/sbin/postconf"
+SMTP_SINK = "/usr/sbin/smtp-sink"
 BENCH_DOMAIN = "bench.invalid"
 
 
@@ -171,7 +173,8 @@ class Floodgate:
     # tree during a run cannot change or remove the binary under test
     binary = None
 
-    def __init__(self, tmp, tag="fg"):
+    def __init__(self, tmp, tag="fg", dns_port=None, extra="",
+                 trusted=("127.0.0.1",)):
         self.binary = Floodgate.binary or floodgated_path()
         if not os.access(self.binary, os.X_OK):
             raise BenchError(f"{self.binary} is missing: build first (ninja -C build)")
@@ -183,9 +186,12 @@ class Floodgate:
         self.proc = None
         self.err = None
         user = 'user = "nobody";' if os.geteuid() == 0 else ""
-        # The resolver points at a loopback port where nothing listens: the MX
-        # lookup of bench.invalid fails at once and delivery is deferred
-        # (retry in 300 s), so every accepted message stays queued.
+        # By default the resolver points at a loopback port where nothing
+        # listens: the MX lookup of bench.invalid fails at once and delivery is
+        # deferred (retry in 300 s), so every accepted message stays queued.
+        # The relay scenario passes the port of its loopback DNS server.
+        dns = dns_port or free_port()
+        groups = ", ".join(f'"{a}"' for a in trusted)
         self.conf.write_text(f"""
 hostname = "floodgate.bench.test";
 state_dir = "{self.state}";
@@ -193,10 +199,11 @@ state_dir = "{self.state}";
 listeners = (
   {{ name = "mx"; address = "127.0.0.1:{self.port}"; tls = "none"; auth = "off"; }}
 );
-ip_groups = {{ trusted = [ "127.0.0.1" ]; }};
+ip_groups = {{ trusted = [ {groups} ]; }};
 relay = {{ allow_groups = [ "trusted" ]; }};
 limits = {{ max_connections = 10000; max_recipients = 1000; }};
-dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};
+dns = {{ servers = [ "127.0.0.1:{dns}" ]; }};
+{extra}
 """)
 
     def start(self):
@@ -329,7 +336,9 @@ POSTFIX_MSG_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 class Postfix:
     name = "Postfix"
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, extra=""):
+        """EXTRA: main.cf lines appended at the end (a later line overrides
+        an earlier one of the same parameter)."""
         self.dir = Path(tempfile.mkdtemp(prefix="postfix-", dir=tmp))
         os.chmod(self.dir, 0o755)
         self.conf_dir = self.dir / "etc"
@@ -341,7 +350,7 @@ class Postfix:
         shutil.chown(self.data, "postfix", "postfix")
         self.port = free_port()
         self.maillog = self.dir / "maillog"
-        (self.conf_dir / "main.cf").write_text(f"""\
+        main_cf = f"""\
 # main.cf of the benchmark's private Postfix instance (written by bench/lib.py)
 compatibility_level = 3.6
 queue_directory = {self.queue}
@@ -376,7 +385,14 @@ maillog_file_prefixes = {self.dir}
 biff = no
 smtpd_banner = $myhostname ESMTP
 message_size_limit = 52428800
-""")
+"""
+        # EXTRA replaces the lines of the parameters it sets (no "overriding
+        # earlier entry" warnings)
+        for line in extra.splitlines():
+            name = line.partition("=")[0].strip()
+            if name and not name.startswith("#"):
+                main_cf = re.sub(rf"(?m)^{re.escape(name)}\s*=.*\n", "", main_cf)
+        (self.conf_dir / "main.cf").write_text(main_cf + extra)
         (self.conf_dir / "master.cf").write_text(
             POSTFIX_MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
         self.env = dict(os.environ, MAIL_CONFIG=str(self.conf_dir))
@@ -474,13 +490,13 @@ def postfix_version():
 # --------------------------------------------------------------------------
 # clients
 
-def smtp_source(port, count, size, sessions, timeout=900):
+def smtp_source(port, count, size, sessions, timeout=900, domain=BENCH_DOMAIN):
     """Send COUNT messages of SIZE payload octets over SESSIONS parallel
     sessions (one message per connection); returns (elapsed seconds, CPU
     seconds smtp-source used)."""
     cmd = [SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size),
            "-M", "client.bench.test", "-f", "sender@client.bench.test",
-           "-t", f"rcpt@{BENCH_DOMAIN}", f"127.0.0.1:{port}"]
+           "-t", f"rcpt@{domain}", f"127.0.0.1:{port}"]
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     try:
@@ -632,6 +648,188 @@ def sqlite_version():
     if r.returncode == 0:
         lib = r.stdout.strip()
     return f"{lib or cli} (library linked by floodgated; sqlite3 CLI {cli})" if lib else cli
+
+
+# --------------------------------------------------------------------------
+# the remote side of the relay scenario: a DNS server and an SMTP sink
+
+class DNSServer:
+    """A tiny authoritative DNS server on 127.0.0.1:PORT (UDP and TCP, dnslib)
+    serving RECORDS = {(name, type): [rdata, ...]}, e.g.
+    {("relay.invalid.", "MX"): [(10, "mx.relay.invalid.")],
+     ("mx.relay.invalid.", "A"): ["127.0.0.1"]}.  A known name without the
+    asked type answers NOERROR with no records; an unknown one NXDOMAIN."""
+
+    def __init__(self, records):
+        from dnslib import MX, QTYPE, RCODE, RR, A, DNSLabel
+        from dnslib.server import BaseResolver, DNSLogger, DNSServer as _Srv
+
+        zone = {}
+        for (name, rtype), values in records.items():
+            for v in values:
+                if rtype == "MX":
+                    rd = MX(DNSLabel(v[1]), v[0])
+                elif rtype == "A":
+                    rd = A(v)
+                else:
+                    raise ValueError(rtype)
+                zone.setdefault((DNSLabel(name), rtype), []).append(rd)
+        names = {n for n, _ in zone}
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):
+                reply = request.reply()
+                q = request.q
+                rtype = QTYPE[q.qtype]
+                rds = zone.get((q.qname, rtype))
+                if rds:
+                    for rd in rds:
+                        reply.add_answer(RR(q.qname, q.qtype, rdata=rd, ttl=3600))
+                elif q.qname not in names:
+                    reply.header.rcode = RCODE.NXDOMAIN
+                return reply
+
+        self.port = free_port()
+        quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data",
+                          prefix=False)
+        self.servers = [_Srv(Resolver(), port=self.port, address="127.0.0.1", tcp=tcp,
+                             logger=quiet) for tcp in (False, True)]
+
+    def start(self):
+        for s in self.servers:
+            s.start_thread()
+        return self
+
+    def stop(self):
+        for s in self.servers:
+            try:
+                s.stop()
+                s.server.server_close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class SmtpSink:
+    """Postfix's smtp-sink on 127.0.0.1:PORT (answers 250 to everything,
+    stores nothing), with its counters (-c) read by a thread: .mesg is the
+    number of messages received (final "." seen), .reached(n) the
+    perf_counter time at which the count reached n."""
+
+    def __init__(self, backlog=1024):
+        self.port = free_port()
+        self.backlog = backlog
+        self.proc = None
+        self.mesg = 0
+        self.times = {}
+        self.cond = threading.Condition()
+        self.thread = None
+
+    def start(self):
+        cmd = [SMTP_SINK, "-c", "127.0.0.1:%d" % self.port, str(self.backlog)]
+        if os.geteuid() == 0:
+            cmd[1:1] = ["-u", "nobody"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     bufsize=0)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        wait_port(self.port, proc=self.proc, what="smtp-sink")
+        with self.cond:  # wait_port's probe is a session, not a message
+            self.mesg = 0
+            self.times = {}
+        return self
+
+    def _read(self):
+        buf = b""
+        rx = re.compile(rb"mesg=(\d+)")
+        while True:
+            chunk = self.proc.stdout.read(65536)
+            if not chunk:
+                break
+            now = time.perf_counter()
+            buf += chunk
+            # counter lines end with \r; keep the last partial one
+            *lines, buf = re.split(rb"[\r\n]", buf)
+            last = None
+            for line in lines:
+                m = rx.search(line)
+                if m:
+                    last = int(m.group(1))
+            if last is not None:
+                with self.cond:
+                    if last > self.mesg:
+                        self.mesg = last
+                        self.times[last] = now
+                    self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def reset(self):
+        """Forget the times (the counter itself is smtp-sink's and keeps
+        counting: callers note .mesg before a run)."""
+        with self.cond:
+            self.times = {}
+            return self.mesg
+
+    def wait_count(self, n, timeout):
+        """Wait until N messages have arrived; returns the time the N-th
+        arrived (perf_counter) or raises BenchError with the count."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while self.mesg < n:
+                left = deadline - time.time()
+                if left <= 0 or self.proc.poll() is not None:
+                    raise BenchError(f"smtp-sink received {self.mesg} messages, expected {n} "
+                                     f"(waited {timeout:.0f}s)")
+                self.cond.wait(min(left, 0.5))
+            return min(t for c, t in self.times.items() if c >= n) if self.times else time.perf_counter()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def smtp_source_start(port, size, sessions, count=10**8, domain=BENCH_DOMAIN):
+    """smtp-source in the background (the flood of the isolation scenario);
+    the caller terminates it."""
+    cmd = [SMTP_SOURCE, "-s", str(sessions), "-m", str(count), "-l", str(size),
+           "-M", "client.bench.test", "-f", "sender@client.bench.test",
+           "-t", f"rcpt@{domain}", f"127.0.0.1:{port}"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def probe_submit(port, source="127.0.0.2", size=1024, timeout=30):
+    """One message over one connection from SOURCE; returns the seconds from
+    connect to the 250 after the final "." (QUIT not counted), or raises."""
+    import smtplib
+    body = ("Subject: probe\r\n\r\n" + ("x" * 72 + "\r\n") * max(1, size // 74)).encode()
+    t0 = time.perf_counter()
+    s = smtplib.SMTP(timeout=timeout, source_address=(source, 0))
+    try:
+        s.connect("127.0.0.1", port)
+        s.ehlo("probe.bench.test")
+        s.sendmail("probe@client.bench.test", [f"probe@{BENCH_DOMAIN}"], body)
+        took = time.perf_counter() - t0
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+        return took
+    finally:
+        s.close()
+
+
+def percentile(values, p):
+    """Nearest-rank percentile (P in 0..100) of VALUES."""
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = max(1, -(-len(v) * p // 100))  # ceil
+    return v[int(k) - 1]
 
 
 def stats(values):
