@@ -274,6 +274,14 @@ static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt
                  log_quote(d->error));
 }
 
+/* kick_in - a pass in USEC microseconds (sooner than one already due). */
+static void kick_in(struct scheduler *sch, long usec)
+{
+    struct timeval tv = {0, usec};
+    evtimer_add(sch->timer, &tv);
+    sch->kicked = true;
+}
+
 static void record_done(void *arg, int status, const char *err)
 {
     struct delivery_job *j = arg;
@@ -290,7 +298,10 @@ static void record_done(void *arg, int status, const char *err)
     if (!j->remote && !j->returning)
         sch->local_jobs--;
     job_free(j);
-    scheduler_kick(sch);
+    /* A slot (and maybe a warm connection) just came free: look at once.
+     * Waiting even the few milliseconds a burst of arrivals shares would
+     * cap each outbound connection near one message per pass. */
+    kick_in(sch, 0);
 }
 
 static void record(void *arg)
@@ -488,11 +499,8 @@ struct scheduler *scheduler_new(struct smtp_server *srv)
 
 void scheduler_kick(struct scheduler *sch)
 {
-    if (sch->kicked)
-        return;
-    struct timeval soon = {0, PASS_KICK_MS * 1000};
-    evtimer_add(sch->timer, &soon);
-    sch->kicked = true;
+    if (!sch->kicked)
+        kick_in(sch, PASS_KICK_MS * 1000);
 }
 
 void scheduler_pause(struct scheduler *sch)
