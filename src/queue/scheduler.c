@@ -394,62 +394,67 @@ static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, sqlite3_stmt
     return true;
 }
 
-/* collect - due recipients of one kind, grouped into at most MAX_OPEN jobs. */
-static size_t collect(struct scheduler *sch, bool remote, struct delivery_job **open,
-                      size_t max_open)
+/* The columns every pass reads, for job_for and add_rcpt. */
+#define DUE_COLUMNS                                                                                \
+    "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user,"           \
+    " r.last_error FROM recipients r JOIN messages m ON m.id = r.message"
+
+/* group_rows - the rows of ST not in flight, grouped into at most MAX_OPEN
+ * jobs in OPEN, each recipient's last_error kept when KEEP_ERROR; finalizes
+ * ST.  Returns the number of jobs. */
+static size_t group_rows(struct scheduler *sch, sqlite3_stmt *st, bool remote, bool keep_error,
+                         struct delivery_job **open, size_t max_open)
 {
     size_t n_open = 0;
-    sqlite3_stmt *st = store_prepare(
-        sch->srv->db,
-        "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user"
-        " FROM recipients r JOIN messages m ON m.id = r.message WHERE r.local = ? AND"
-        " r.state IN ('queued','deferred') AND r.next_try <= ? ORDER BY r.next_try LIMIT ?");
-    if (st == NULL)
-        return 0;
-    sqlite3_bind_int(st, 1, remote ? 0 : 1);
-    sqlite3_bind_int64(st, 2, time(NULL));
-    sqlite3_bind_int(st, 3, PASS_RCPTS_MAX);
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (is_inflight(sch, sqlite3_column_int64(st, 0)))
-            continue;
+            continue; /* its delivery decides first */
         struct delivery_job *j = job_for(sch, open, &n_open, max_open, st, remote);
         if (j && !add_rcpt(sch, j, st))
             break;
+        if (j && keep_error) {
+            const unsigned char *last = sqlite3_column_text(st, 7);
+            str_copy(j->rcpts[j->n - 1].error, last ? (const char *)last : "",
+                     sizeof j->rcpts[0].error);
+        }
     }
     sqlite3_finalize(st);
     return n_open;
 }
 
+/* collect - due recipients of one kind, grouped into at most MAX_OPEN jobs. */
+static size_t collect(struct scheduler *sch, bool remote, struct delivery_job **open,
+                      size_t max_open)
+{
+    sqlite3_stmt *st = store_prepare(sch->srv->db, DUE_COLUMNS
+                                     " WHERE r.local = ? AND r.state IN ('queued','deferred')"
+                                     " AND r.next_try <= ? ORDER BY r.next_try LIMIT ?");
+    if (st == NULL)
+        return 0;
+    sqlite3_bind_int(st, 1, remote ? 0 : 1);
+    sqlite3_bind_int64(st, 2, time(NULL));
+    sqlite3_bind_int(st, 3, PASS_RCPTS_MAX);
+    return group_rows(sch, st, remote, false, open, max_open);
+}
+
 /* bounce_returning - recipients an admin returned ("floodctl queue
  * bounce") and that are not being delivered right now: bounced, with the
- * usual DSN, through the same recording path as a remote 5xx. */
+ * usual DSN (the admin's reason is their last_error), through the same
+ * recording path as a remote 5xx. */
 static void bounce_returning(struct scheduler *sch)
 {
     struct delivery_job *open[16];
-    size_t n_open = 0;
-    sqlite3_stmt *st = store_prepare(
-        sch->srv->db,
-        "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user,"
-        " r.last_error FROM recipients r JOIN messages m ON m.id = r.message"
-        " WHERE r.state = 'returning' ORDER BY r.next_try LIMIT ?");
+    sqlite3_stmt *st = store_prepare(sch->srv->db, DUE_COLUMNS
+                                     " WHERE r.state = 'returning' ORDER BY r.next_try LIMIT ?");
     if (st == NULL)
         return;
     sqlite3_bind_int(st, 1, PASS_RCPTS_MAX);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (is_inflight(sch, sqlite3_column_int64(st, 0)))
-            continue; /* its delivery decides first */
-        struct delivery_job *j = job_for(sch, open, &n_open, 16, st, false);
-        if (j == NULL || !add_rcpt(sch, j, st))
-            break;
-        struct delivery_rcpt *d = &j->rcpts[j->n - 1];
-        d->outcome = OUTCOME_BOUNCED;
-        d->code = 550;
-        const unsigned char *why = sqlite3_column_text(st, 7);
-        str_copy(d->error, why ? (const char *)why : "returned by the administrator",
-                 sizeof d->error);
-    }
-    sqlite3_finalize(st);
+    size_t n_open = group_rows(sch, st, false, true, open, 16);
     for (size_t i = 0; i < n_open; i++) {
+        for (size_t k = 0; k < open[i]->n; k++) {
+            open[i]->rcpts[k].outcome = OUTCOME_BOUNCED;
+            open[i]->rcpts[k].code = 550;
+        }
         open[i]->returning = true;
         finish_job(open[i]);
     }
