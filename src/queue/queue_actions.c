@@ -194,15 +194,3 @@ long queue_act(sqlite3 *db, enum queue_action act, const struct queue_filter *f,
     free(l.ids);
     return total;
 }
-
-long queue_retry(sqlite3 *db, const char *qid)
-{
-    const char *ids[1] = {qid};
-    struct queue_filter f = {.ids = qid ? ids : NULL, .n_ids = qid ? 1 : 0};
-    struct queue_action_ctx ctx = {.state_dir = ".", .admin = "floodctl"};
-    char err[256];
-    long n = queue_act(db, QUEUE_RETRY, &f, &ctx, err, sizeof err);
-    if (n < 0)
-        log_warnx("event=store_error op=queue_retry error=%s", log_quote(err));
-    return n;
-}

@@ -41,8 +41,4 @@ long queue_act(sqlite3 *db, enum queue_action act, const struct queue_filter *f,
 /* queue_action_name - "hold", "release", ... */
 const char *queue_action_name(enum queue_action act);
 
-/* queue_retry - every pending recipient of QID (all messages when NULL)
- * due now; the number of messages, or -1. */
-long queue_retry(sqlite3 *db, const char *qid);
-
 #endif

@@ -85,11 +85,6 @@ const char *smtp_client_tls(const struct smtp_client *c)
     return c->tls_active ? c->tls_info : NULL;
 }
 
-const char *smtp_client_peer(const struct smtp_client *c)
-{
-    return c->peer;
-}
-
 static void client_release(struct smtp_client *c)
 {
     if (c->prev_live)

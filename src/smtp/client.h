@@ -73,7 +73,6 @@ void smtp_client_send(struct smtp_client *c, struct client_txn *t, client_done_c
 void smtp_client_quit(struct smtp_client *c);
 /* smtp_client_tls - "TLSv1.3 ... verified|unverified", or NULL. */
 const char *smtp_client_tls(const struct smtp_client *c);
-const char *smtp_client_peer(const struct smtp_client *c);
 
 /* smtp_client_live - clients not yet freed (shutdown waits for them). */
 unsigned smtp_client_live(void);
