@@ -26,10 +26,20 @@ PASSWORDS = {"alice@example.test": "alice-Secret-2026", "bob@example.test": "bob
 SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
 
 
+_ports_handed_out = set()
+
+
 def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, never one this test run handed out before:
+    the kernel may give a just-closed port again, and a server whose
+    listeners share a port refuses its config."""
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_handed_out:
+            _ports_handed_out.add(port)
+            return port
 
 
 def wait_port(host, port, timeout=10.0):
