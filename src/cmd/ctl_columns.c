@@ -133,12 +133,13 @@ static const struct column columns[] = {
     {"header_from", "Header From", CELL_MAX, text_value, "header_from"},
     {"subject", "Subject", CELL_MAX, text_value, "subject"},
     {"message_id", "Message-ID", CELL_MAX, text_value, "message_id"},
+    {"app_password", "App password", CELL_MAX, text_value, "auth_app_password"},
 };
 
 #define DEFAULT_COLUMNS "id,created,next_try,size,sender,to,status,auth_user,client_ip"
 #define COLUMN_NAMES                                                                               \
     "id, created, next_try, size, sender (or from), to, recipients, status, state, auth_user, "    \
-    "client_ip, client_port, helo, tls, listener, header_from, subject, message_id"
+    "client_ip, client_port, helo, tls, listener, header_from, subject, message_id, app_password"
 
 /* ------------------------------------------------------------- choosing */
 

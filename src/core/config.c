@@ -25,43 +25,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config_loader.h"
 #include "core/util.h"
 
 /* A config file over this size is surely not one; reading stops there. */
 #define CONFIG_FILE_MAX (4 * 1024 * 1024)
-/* Room for a dotted key path; longer ones are cut with "...". */
-#define KEY_MAX 256
-/* Room for one formatted error or warning line. */
-#define MSG_MAX 1024
 /* "@group" includes may nest this deep; it also bounds the recursion. */
 #define INCLUDE_DEPTH_MAX 32
-/* Entries one group (or the relay union) may hold once includes are merged:
- * without a bound, groups including each other many times over would grow
- * exponentially. */
-#define GROUP_ENTRIES_MAX 100000
 #define LISTENER_NAME_MAX 64
 #define ADDRESS_MAX 64
 #define DNS_SERVERS_MAX 16
 #define HOSTNAME_MAX 253
-
-/* Bookkeeping for one entry of ip_groups while the sets are built. */
-struct group_build {
-    const config_setting_t *s;
-    int state;       /* 0 not built, 1 being built (a cycle if met again), 2 built */
-    int everything;  /* index of its first entry covering the whole Internet, or -1 */
-    unsigned height; /* longest chain of "@group" includes below it */
-    bool relay_checked;
-};
-
-/* Everything one config_load call carries around. */
-struct loader {
-    const char *path;
-    struct config *cfg;
-    struct group_build *gb; /* one per cfg->groups entry */
-    char *include_dir;      /* directory of PATH, or NULL when PATH has none */
-    char *err;
-    size_t errlen;
-};
 
 static const char *const tls_names[] = {"none", "starttls", "implicit", NULL};
 static const char *const auth_names[] = {"off", "optional", "required", NULL};
@@ -76,7 +50,7 @@ static void key_mark_cut(char *buf, size_t len)
 }
 
 /* key_child - the path of member NAME under the path PARENT ("" is the root). */
-static const char *key_child(char *buf, size_t len, const char *parent, const char *name)
+const char *cfg_key_child(char *buf, size_t len, const char *parent, const char *name)
 {
     int n = parent[0] ? snprintf(buf, len, "%s.%s", parent, name) : snprintf(buf, len, "%s", name);
     if (n < 0 || (size_t)n >= len)
@@ -85,7 +59,7 @@ static const char *key_child(char *buf, size_t len, const char *parent, const ch
 }
 
 /* key_index - the path of element I of the list or array at PARENT. */
-static const char *key_index(char *buf, size_t len, const char *parent, unsigned i)
+const char *cfg_key_index(char *buf, size_t len, const char *parent, unsigned i)
 {
     int n = snprintf(buf, len, "%s.[%u]", parent, i);
     if (n < 0 || (size_t)n >= len)
@@ -126,9 +100,7 @@ static void format_at(char *buf, size_t len, const struct loader *ld, const conf
 }
 
 /* fail - record the error for setting S at KEY; always returns -1. */
-static int fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+int cfg_fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -138,15 +110,13 @@ static int fail(struct loader *ld, const config_setting_t *s, const char *key, c
 }
 
 /* fail_oom - the error for a failed allocation. */
-static int fail_oom(struct loader *ld, const config_setting_t *s, const char *key)
+int cfg_fail_oom(struct loader *ld, const config_setting_t *s, const char *key)
 {
-    return fail(ld, s, key, "out of memory");
+    return cfg_fail(ld, s, key, "out of memory");
 }
 
 /* warn - append a warning for setting S at KEY; -1 only when memory runs out. */
-static int warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+int cfg_warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
 {
     struct config *cfg = ld->cfg;
     char buf[MSG_MAX];
@@ -156,10 +126,10 @@ static int warn(struct loader *ld, const config_setting_t *s, const char *key, c
     va_end(ap);
     char **w = realloc(cfg->warnings, (cfg->n_warnings + 1) * sizeof(*w));
     if (w == NULL)
-        return fail_oom(ld, s, key);
+        return cfg_fail_oom(ld, s, key);
     cfg->warnings = w;
     if ((w[cfg->n_warnings] = strdup(buf)) == NULL)
-        return fail_oom(ld, s, key);
+        return cfg_fail_oom(ld, s, key);
     cfg->n_warnings++;
     return 0;
 }
@@ -184,24 +154,24 @@ static const char *type_wanted(int type)
 }
 
 /* expect - S must have type TYPE. */
-static int expect(struct loader *ld, const config_setting_t *s, const char *key, int type)
+int cfg_expect(struct loader *ld, const config_setting_t *s, const char *key, int type)
 {
     if (config_setting_type(s) == type)
         return 0;
-    return fail(ld, s, key, "expected %s", type_wanted(type));
+    return cfg_fail(ld, s, key, "expected %s", type_wanted(type));
 }
 
 /* expect_sequence - S must be an array [ ... ] or a list ( ... ). */
-static int expect_sequence(struct loader *ld, const config_setting_t *s, const char *key)
+int cfg_expect_sequence(struct loader *ld, const config_setting_t *s, const char *key)
 {
     if (config_setting_is_array(s) || config_setting_is_list(s))
         return 0;
-    return fail(ld, s, key, "expected an array [ ... ]");
+    return cfg_fail(ld, s, key, "expected an array [ ... ]");
 }
 
 /* check_keys - every member of group G (at KEY) must be one of ALLOWED:
  * a misspelt key would otherwise be ignored and its default used. */
-static int check_keys(struct loader *ld, const config_setting_t *g, const char *key,
+int cfg_check_keys(struct loader *ld, const config_setting_t *g, const char *key,
                       const char *const allowed[])
 {
     for (unsigned i = 0; i < (unsigned)config_setting_length(g); i++) {
@@ -212,14 +182,14 @@ static int check_keys(struct loader *ld, const config_setting_t *g, const char *
             k++;
         if (allowed[k] == NULL) {
             char mkey[KEY_MAX];
-            return fail(ld, m, key_child(mkey, sizeof(mkey), key, name), "unknown key");
+            return cfg_fail(ld, m, cfg_key_child(mkey, sizeof(mkey), key, name), "unknown key");
         }
     }
     return 0;
 }
 
 /* get_group - the member NAME of G as a group, or NULL in *OUT when absent. */
-static int get_group(struct loader *ld, const config_setting_t *g, const char *gkey,
+int cfg_get_group(struct loader *ld, const config_setting_t *g, const char *gkey,
                      const char *name, const char *const allowed[], const config_setting_t **out)
 {
     char key[KEY_MAX];
@@ -227,44 +197,44 @@ static int get_group(struct loader *ld, const config_setting_t *g, const char *g
     *out = s;
     if (s == NULL)
         return 0;
-    key_child(key, sizeof(key), gkey, name);
-    if (expect(ld, s, key, CONFIG_TYPE_GROUP) < 0)
+    cfg_key_child(key, sizeof(key), gkey, name);
+    if (cfg_expect(ld, s, key, CONFIG_TYPE_GROUP) < 0)
         return -1;
-    return check_keys(ld, s, key, allowed);
+    return cfg_check_keys(ld, s, key, allowed);
 }
 
 /* get_string - member NAME of G as a fresh non-empty string in *OUT (left
  * alone when absent, unless REQUIRED). */
-static int get_string(struct loader *ld, const config_setting_t *g, const char *gkey,
+int cfg_get_string(struct loader *ld, const config_setting_t *g, const char *gkey,
                       const char *name, bool required, char **out)
 {
     char key[KEY_MAX];
     const config_setting_t *s = config_setting_get_member(g, name);
-    key_child(key, sizeof(key), gkey, name);
+    cfg_key_child(key, sizeof(key), gkey, name);
     if (s == NULL)
-        return required ? fail(ld, g, key, "required key is missing") : 0;
-    if (expect(ld, s, key, CONFIG_TYPE_STRING) < 0)
+        return required ? cfg_fail(ld, g, key, "required key is missing") : 0;
+    if (cfg_expect(ld, s, key, CONFIG_TYPE_STRING) < 0)
         return -1;
     const char *v = config_setting_get_string(s);
     if (v[0] == '\0')
-        return fail(ld, s, key, "must not be empty");
+        return cfg_fail(ld, s, key, "must not be empty");
     char *copy = strdup(v);
     if (copy == NULL)
-        return fail_oom(ld, s, key);
+        return cfg_fail_oom(ld, s, key);
     free(*out);
     *out = copy;
     return 0;
 }
 
 /* get_bool - member NAME of G into *OUT, left alone when absent. */
-static int get_bool(struct loader *ld, const config_setting_t *g, const char *gkey,
+int cfg_get_bool(struct loader *ld, const config_setting_t *g, const char *gkey,
                     const char *name, bool *out)
 {
     char key[KEY_MAX];
     const config_setting_t *s = config_setting_get_member(g, name);
     if (s == NULL)
         return 0;
-    if (expect(ld, s, key_child(key, sizeof(key), gkey, name), CONFIG_TYPE_BOOL) < 0)
+    if (cfg_expect(ld, s, cfg_key_child(key, sizeof(key), gkey, name), CONFIG_TYPE_BOOL) < 0)
         return -1;
     *out = config_setting_get_bool(s) != 0;
     return 0;
@@ -272,46 +242,46 @@ static int get_bool(struct loader *ld, const config_setting_t *g, const char *gk
 
 /* get_number - member NAME of G, an integer in [MIN, MAX], into *OUT (left
  * alone when absent).  Both int and int64 ("123L") settings are accepted. */
-static int get_number(struct loader *ld, const config_setting_t *g, const char *gkey,
+int cfg_get_number(struct loader *ld, const config_setting_t *g, const char *gkey,
                       const char *name, uint64_t min, uint64_t max, uint64_t *out)
 {
     char key[KEY_MAX];
     const config_setting_t *s = config_setting_get_member(g, name);
     if (s == NULL)
         return 0;
-    key_child(key, sizeof(key), gkey, name);
+    cfg_key_child(key, sizeof(key), gkey, name);
     int type = config_setting_type(s);
     if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-        return fail(ld, s, key, "expected an integer");
+        return cfg_fail(ld, s, key, "expected an integer");
     long long v = config_setting_get_int64(s);
     if (v < 0 || (uint64_t)v < min || (uint64_t)v > max)
-        return fail(ld, s, key, "%lld is out of range (%llu to %llu)", v, (unsigned long long)min,
+        return cfg_fail(ld, s, key, "%lld is out of range (%llu to %llu)", v, (unsigned long long)min,
                     (unsigned long long)max);
     *out = (uint64_t)v;
     return 0;
 }
 
 /* get_unsigned - get_number into an unsigned. */
-static int get_unsigned(struct loader *ld, const config_setting_t *g, const char *gkey,
+int cfg_get_unsigned(struct loader *ld, const config_setting_t *g, const char *gkey,
                         const char *name, unsigned min, unsigned max, unsigned *out)
 {
     uint64_t v = *out;
-    if (get_number(ld, g, gkey, name, min, max, &v) < 0)
+    if (cfg_get_number(ld, g, gkey, name, min, max, &v) < 0)
         return -1;
     *out = (unsigned)v;
     return 0;
 }
 
 /* get_choice - member NAME of G, one of the strings NAMES, as its index in *OUT. */
-static int get_choice(struct loader *ld, const config_setting_t *g, const char *gkey,
+int cfg_get_choice(struct loader *ld, const config_setting_t *g, const char *gkey,
                       const char *name, const char *const names[], int *out)
 {
     char key[KEY_MAX];
     const config_setting_t *s = config_setting_get_member(g, name);
     if (s == NULL)
         return 0;
-    key_child(key, sizeof(key), gkey, name);
-    if (expect(ld, s, key, CONFIG_TYPE_STRING) < 0)
+    cfg_key_child(key, sizeof(key), gkey, name);
+    if (cfg_expect(ld, s, key, CONFIG_TYPE_STRING) < 0)
         return -1;
     const char *v = config_setting_get_string(s);
     for (int i = 0; names[i]; i++) {
@@ -325,7 +295,7 @@ static int get_choice(struct loader *ld, const config_setting_t *g, const char *
         size_t used = strlen(choices);
         snprintf(choices + used, sizeof(choices) - used, "%s\"%s\"", i ? ", " : "", names[i]);
     }
-    return fail(ld, s, key, "\"%s\" is not one of %s", v, choices);
+    return cfg_fail(ld, s, key, "\"%s\" is not one of %s", v, choices);
 }
 
 /* valid_hostname - a domain name: dot-separated labels of letters, digits
@@ -448,17 +418,17 @@ static int load_listener_address(struct loader *ld, const config_setting_t *g, c
     char key[KEY_MAX], host[INET6_ADDRSTRLEN + 1];
     int family;
     unsigned port;
-    if (get_string(ld, g, gkey, "address", true, &l->address) < 0)
+    if (cfg_get_string(ld, g, gkey, "address", true, &l->address) < 0)
         return -1;
     const config_setting_t *s = config_setting_get_member(g, "address");
-    key_child(key, sizeof(key), gkey, "address");
+    cfg_key_child(key, sizeof(key), gkey, "address");
     if (split_host_port(l->address, 0, host, sizeof(host), &family, &port) < 0)
-        return fail(ld, s, key,
+        return cfg_fail(ld, s, key,
                     "\"%s\" is not \"IPv4:PORT\" or \"[IPv6]:PORT\" "
                     "(numeric address, port 1 to 65535)",
                     l->address);
     if (resolve_numeric(host, port, family, &l->addr, &l->addrlen) < 0)
-        return fail(ld, s, key, "\"%s\": cannot be used as a socket address", l->address);
+        return cfg_fail(ld, s, key, "\"%s\": cannot be used as a socket address", l->address);
     return 0;
 }
 
@@ -470,11 +440,11 @@ static int check_listener_tls(struct loader *ld, const config_setting_t *g, cons
     char key[KEY_MAX];
     const config_setting_t *s = config_setting_get_member(g, "tls");
     if (l->tls != TLS_MODE_NONE && ld->cfg->tls_certificate == NULL)
-        return fail(ld, s, key_child(key, sizeof(key), gkey, "tls"),
+        return cfg_fail(ld, s, cfg_key_child(key, sizeof(key), gkey, "tls"),
                     "\"%s\" needs tls.certificate and tls.key", tls_names[l->tls]);
     if (l->tls == TLS_MODE_NONE && l->auth == AUTH_MODE_REQUIRED && !l->plaintext_auth)
-        return warn(ld, config_setting_get_member(g, "auth"),
-                    key_child(key, sizeof(key), gkey, "auth"),
+        return cfg_warn(ld, config_setting_get_member(g, "auth"),
+                    cfg_key_child(key, sizeof(key), gkey, "auth"),
                     "\"required\" without TLS or plaintext_auth = true: no client can "
                     "ever authenticate here");
     return 0;
@@ -487,19 +457,19 @@ static int load_listener(struct loader *ld, const config_setting_t *g, const cha
     static const char *const keys[] = {"name", "address", "tls", "auth", "plaintext_auth", NULL};
     char key[KEY_MAX];
     int tls = TLS_MODE_NONE, auth = AUTH_MODE_OFF;
-    if (expect(ld, g, gkey, CONFIG_TYPE_GROUP) < 0 || check_keys(ld, g, gkey, keys) < 0)
+    if (cfg_expect(ld, g, gkey, CONFIG_TYPE_GROUP) < 0 || cfg_check_keys(ld, g, gkey, keys) < 0)
         return -1;
-    if (get_string(ld, g, gkey, "name", true, &l->name) < 0)
+    if (cfg_get_string(ld, g, gkey, "name", true, &l->name) < 0)
         return -1;
     if (!valid_listener_name(l->name))
-        return fail(
-            ld, config_setting_get_member(g, "name"), key_child(key, sizeof(key), gkey, "name"),
+        return cfg_fail(
+            ld, config_setting_get_member(g, "name"), cfg_key_child(key, sizeof(key), gkey, "name"),
             "\"%s\": use up to %d of A-Z, a-z, 0-9, '_' and '-'", l->name, LISTENER_NAME_MAX);
     if (load_listener_address(ld, g, gkey, l) < 0)
         return -1;
-    if (get_choice(ld, g, gkey, "tls", tls_names, &tls) < 0 ||
-        get_choice(ld, g, gkey, "auth", auth_names, &auth) < 0 ||
-        get_bool(ld, g, gkey, "plaintext_auth", &l->plaintext_auth) < 0)
+    if (cfg_get_choice(ld, g, gkey, "tls", tls_names, &tls) < 0 ||
+        cfg_get_choice(ld, g, gkey, "auth", auth_names, &auth) < 0 ||
+        cfg_get_bool(ld, g, gkey, "plaintext_auth", &l->plaintext_auth) < 0)
         return -1;
     l->tls = (enum tls_mode)tls;
     l->auth = (enum auth_mode)auth;
@@ -521,12 +491,12 @@ static int check_listener_unique(struct loader *ld, const config_setting_t *g, c
     const struct listener_config *ls = ld->cfg->listeners;
     for (size_t j = 0; j < i; j++) {
         if (strcmp(ls[j].name, ls[i].name) == 0)
-            return fail(ld, config_setting_get_member(g, "name"),
-                        key_child(key, sizeof(key), gkey, "name"),
+            return cfg_fail(ld, config_setting_get_member(g, "name"),
+                        cfg_key_child(key, sizeof(key), gkey, "name"),
                         "\"%s\" is already the name of listeners.[%zu]", ls[i].name, j);
         if (same_sockaddr(&ls[j], &ls[i]))
-            return fail(ld, config_setting_get_member(g, "address"),
-                        key_child(key, sizeof(key), gkey, "address"),
+            return cfg_fail(ld, config_setting_get_member(g, "address"),
+                        cfg_key_child(key, sizeof(key), gkey, "address"),
                         "\"%s\" is already the address of listeners.[%zu]", ls[i].address, j);
     }
     return 0;
@@ -538,19 +508,19 @@ static int load_listeners(struct loader *ld, const config_setting_t *root)
     struct config *cfg = ld->cfg;
     const config_setting_t *s = config_setting_get_member(root, "listeners");
     if (s == NULL)
-        return fail(ld, root, "listeners", "at least one listener is required");
+        return cfg_fail(ld, root, "listeners", "at least one listener is required");
     if (!config_setting_is_list(s))
-        return fail(ld, s, "listeners", "expected a list ( { ... }, ... )");
+        return cfg_fail(ld, s, "listeners", "expected a list ( { ... }, ... )");
     unsigned n = (unsigned)config_setting_length(s);
     if (n == 0)
-        return fail(ld, s, "listeners", "at least one listener is required");
+        return cfg_fail(ld, s, "listeners", "at least one listener is required");
     cfg->listeners = calloc(n, sizeof(*cfg->listeners));
     if (cfg->listeners == NULL)
-        return fail_oom(ld, s, "listeners");
+        return cfg_fail_oom(ld, s, "listeners");
     for (unsigned i = 0; i < n; i++) {
         char key[KEY_MAX];
         const config_setting_t *g = config_setting_get_elem(s, i);
-        key_index(key, sizeof(key), "listeners", i);
+        cfg_key_index(key, sizeof(key), "listeners", i);
         cfg->n_listeners = i + 1; /* so that config_free sees what was filled */
         if (load_listener(ld, g, key, &cfg->listeners[i]) < 0 ||
             check_listener_unique(ld, g, key, i) < 0)
@@ -560,7 +530,7 @@ static int load_listeners(struct loader *ld, const config_setting_t *root)
 }
 
 /* group_index - the position of the IP group NAME, or -1. */
-static int group_index(const struct config *cfg, const char *name)
+int cfg_group_index(const struct config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_groups; i++) {
         if (strcmp(cfg->groups[i].name, name) == 0)
@@ -576,23 +546,23 @@ static int group_entry_include(struct loader *ld, size_t i, const config_setting
                                const char *key, unsigned depth)
 {
     const char *name = config_setting_get_string(e) + 1;
-    int k = group_index(ld->cfg, name);
+    int k = cfg_group_index(ld->cfg, name);
     if (k < 0)
-        return fail(ld, e, key, "\"@%s\": there is no IP group \"%s\"", name, name);
+        return cfg_fail(ld, e, key, "\"@%s\": there is no IP group \"%s\"", name, name);
     if (ld->gb[k].state == 1)
-        return fail(ld, e, key, "\"@%s\": groups include each other in a cycle", name);
+        return cfg_fail(ld, e, key, "\"@%s\": groups include each other in a cycle", name);
     if (ld->gb[k].state == 0 && build_group(ld, (size_t)k, depth + 1) < 0)
         return -1;
     if (ld->gb[k].height + 1 > ld->gb[i].height)
         ld->gb[i].height = ld->gb[k].height + 1;
     if (ld->gb[i].height > INCLUDE_DEPTH_MAX)
-        return fail(ld, e, key, "\"@%s\": includes nest deeper than %d", name, INCLUDE_DEPTH_MAX);
+        return cfg_fail(ld, e, key, "\"@%s\": includes nest deeper than %d", name, INCLUDE_DEPTH_MAX);
     struct ipset *set = ld->cfg->groups[i].set, *from = ld->cfg->groups[k].set;
     if (ipset_count(set) + ipset_count(from) > GROUP_ENTRIES_MAX)
-        return fail(ld, e, key, "\"@%s\": the group would hold more than %d entries", name,
+        return cfg_fail(ld, e, key, "\"@%s\": the group would hold more than %d entries", name,
                     GROUP_ENTRIES_MAX);
     if (ipset_merge(set, from) < 0)
-        return fail_oom(ld, e, key);
+        return cfg_fail_oom(ld, e, key);
     return 0;
 }
 
@@ -604,15 +574,15 @@ static int group_entry_address(struct loader *ld, size_t i, unsigned j, const co
     enum ipset_breadth b = IPSET_BREADTH_OK;
     const char *v = config_setting_get_string(e);
     if (ipset_count(ld->cfg->groups[i].set) >= GROUP_ENTRIES_MAX)
-        return fail(ld, e, key, "the group would hold more than %d entries", GROUP_ENTRIES_MAX);
+        return cfg_fail(ld, e, key, "the group would hold more than %d entries", GROUP_ENTRIES_MAX);
     if (ipset_add(ld->cfg->groups[i].set, v, &b, why, sizeof(why)) < 0)
-        return fail(ld, e, key, "%s", why);
+        return cfg_fail(ld, e, key, "%s", why);
     /* Whether "everything" is an error depends on relay.allow_groups, read
      * later; remember the first such entry for the open-relay guard. */
     if (b == IPSET_BREADTH_EVERYTHING && ld->gb[i].everything < 0)
         ld->gb[i].everything = (int)j;
     if (b == IPSET_BREADTH_WIDE)
-        return warn(ld, e, key, "\"%s\" covers a public network larger than /%d", v,
+        return cfg_warn(ld, e, key, "\"%s\" covers a public network larger than /%d", v,
                     strchr(v, ':') ? 32 : 16);
     return 0;
 }
@@ -625,16 +595,16 @@ static int build_group(struct loader *ld, size_t i, unsigned depth)
 {
     char gkey[KEY_MAX], key[KEY_MAX];
     const config_setting_t *s = ld->gb[i].s;
-    key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[i].name);
+    cfg_key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[i].name);
     if (depth > INCLUDE_DEPTH_MAX)
-        return fail(ld, s, gkey, "\"@group\" includes nest deeper than %d", INCLUDE_DEPTH_MAX);
-    if (expect_sequence(ld, s, gkey) < 0)
+        return cfg_fail(ld, s, gkey, "\"@group\" includes nest deeper than %d", INCLUDE_DEPTH_MAX);
+    if (cfg_expect_sequence(ld, s, gkey) < 0)
         return -1;
     ld->gb[i].state = 1;
     for (unsigned j = 0; j < (unsigned)config_setting_length(s); j++) {
         const config_setting_t *e = config_setting_get_elem(s, j);
-        key_index(key, sizeof(key), gkey, j);
-        if (expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+        cfg_key_index(key, sizeof(key), gkey, j);
+        if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
             return -1;
         int rc = config_setting_get_string(e)[0] == '@' ? group_entry_include(ld, i, e, key, depth)
                                                         : group_entry_address(ld, i, j, e, key);
@@ -655,7 +625,7 @@ static int alloc_groups(struct loader *ld, const config_setting_t *s)
     cfg->groups = calloc(n, sizeof(*cfg->groups));
     ld->gb = calloc(n, sizeof(*ld->gb));
     if (cfg->groups == NULL || ld->gb == NULL)
-        return fail_oom(ld, s, "ip_groups");
+        return cfg_fail_oom(ld, s, "ip_groups");
     for (unsigned i = 0; i < n; i++) {
         const config_setting_t *g = config_setting_get_elem(s, i);
         struct ip_group *grp = &cfg->groups[i];
@@ -665,7 +635,7 @@ static int alloc_groups(struct loader *ld, const config_setting_t *s)
         grp->name = strdup(config_setting_name(g));
         grp->set = ipset_new();
         if (grp->name == NULL || grp->set == NULL)
-            return fail_oom(ld, g, "ip_groups");
+            return cfg_fail_oom(ld, g, "ip_groups");
     }
     return 0;
 }
@@ -677,7 +647,7 @@ static int load_groups(struct loader *ld, const config_setting_t *root)
     const config_setting_t *s = config_setting_get_member(root, "ip_groups");
     if (s == NULL)
         return 0;
-    if (expect(ld, s, "ip_groups", CONFIG_TYPE_GROUP) < 0 || alloc_groups(ld, s) < 0)
+    if (cfg_expect(ld, s, "ip_groups", CONFIG_TYPE_GROUP) < 0 || alloc_groups(ld, s) < 0)
         return -1;
     for (size_t i = 0; i < ld->cfg->n_groups; i++) {
         if (ld->gb[i].state == 0 && build_group(ld, i, 0) < 0)
@@ -696,23 +666,23 @@ static int guard_open_relay(struct loader *ld, size_t k)
     if (gb->relay_checked)
         return 0;
     gb->relay_checked = true;
-    key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[k].name);
+    cfg_key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[k].name);
     if (gb->everything >= 0) {
         const config_setting_t *e = config_setting_get_elem(gb->s, (unsigned)gb->everything);
         const char *v = config_setting_get_string(e);
-        key_index(key, sizeof(key), gkey, (unsigned)gb->everything);
+        cfg_key_index(key, sizeof(key), gkey, (unsigned)gb->everything);
         if (!ld->cfg->open_relay)
-            return fail(ld, e, key,
+            return cfg_fail(ld, e, key,
                         "\"%s\" covers the whole Internet; relaying for it makes an open "
                         "relay (set relay.open_relay = true if you really want that)",
                         v);
-        if (warn(ld, e, key, "\"%s\" covers the whole Internet: this server is an open relay", v) <
+        if (cfg_warn(ld, e, key, "\"%s\" covers the whole Internet: this server is an open relay", v) <
             0)
             return -1;
     }
     for (unsigned j = 0; j < (unsigned)config_setting_length(gb->s); j++) {
         const char *v = config_setting_get_string(config_setting_get_elem(gb->s, j));
-        if (v[0] == '@' && guard_open_relay(ld, (size_t)group_index(ld->cfg, v + 1)) < 0)
+        if (v[0] == '@' && guard_open_relay(ld, (size_t)cfg_group_index(ld->cfg, v + 1)) < 0)
             return -1;
     }
     return 0;
@@ -723,19 +693,19 @@ static int guard_open_relay(struct loader *ld, size_t k)
 static int load_allow_group(struct loader *ld, const config_setting_t *e, unsigned i)
 {
     char key[KEY_MAX];
-    key_index(key, sizeof(key), "relay.allow_groups", i);
-    if (expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+    cfg_key_index(key, sizeof(key), "relay.allow_groups", i);
+    if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
         return -1;
     const char *name = config_setting_get_string(e);
-    int k = group_index(ld->cfg, name);
+    int k = cfg_group_index(ld->cfg, name);
     if (k < 0)
-        return fail(ld, e, key, "there is no IP group \"%s\" in ip_groups", name);
+        return cfg_fail(ld, e, key, "there is no IP group \"%s\" in ip_groups", name);
     struct ipset *from = ld->cfg->groups[k].set;
     if (ipset_count(ld->cfg->relay_clients) + ipset_count(from) > GROUP_ENTRIES_MAX)
-        return fail(ld, e, key, "the relay groups would hold more than %d entries",
+        return cfg_fail(ld, e, key, "the relay groups would hold more than %d entries",
                     GROUP_ENTRIES_MAX);
     if (ipset_merge(ld->cfg->relay_clients, from) < 0)
-        return fail_oom(ld, e, key);
+        return cfg_fail_oom(ld, e, key);
     return guard_open_relay(ld, (size_t)k);
 }
 
@@ -744,15 +714,15 @@ static int load_relay(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"allow_groups", "open_relay", NULL};
     const config_setting_t *g, *s;
-    if (get_group(ld, root, "", "relay", keys, &g) < 0)
+    if (cfg_get_group(ld, root, "", "relay", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
-    if (get_bool(ld, g, "relay", "open_relay", &ld->cfg->open_relay) < 0)
+    if (cfg_get_bool(ld, g, "relay", "open_relay", &ld->cfg->open_relay) < 0)
         return -1;
     if ((s = config_setting_get_member(g, "allow_groups")) == NULL)
         return 0;
-    if (expect_sequence(ld, s, "relay.allow_groups") < 0)
+    if (cfg_expect_sequence(ld, s, "relay.allow_groups") < 0)
         return -1;
     for (unsigned i = 0; i < (unsigned)config_setting_length(s); i++) {
         if (load_allow_group(ld, config_setting_get_elem(s, i), i) < 0)
@@ -769,7 +739,7 @@ static int warn_below_rfc(struct loader *ld, const config_setting_t *g, const ch
     char key[KEY_MAX];
     if (value >= rfc_min)
         return 0;
-    return warn(ld, config_setting_get_member(g, name), key_child(key, sizeof(key), "limits", name),
+    return cfg_warn(ld, config_setting_get_member(g, name), cfg_key_child(key, sizeof(key), "limits", name),
                 "%u is below the %u of RFC 5321 %s", value, rfc_min, section);
 }
 
@@ -780,15 +750,15 @@ static int load_limit_numbers(struct loader *ld, const config_setting_t *g)
     /* Bodies are SQLite blobs, whose default ceiling is 1e9 octets; half a
      * GiB leaves room for the headers added on the way. */
     uint64_t size = l->max_message_size;
-    if (get_number(ld, g, "limits", "max_message_size", 1024, 512u * 1024 * 1024, &size) < 0)
+    if (cfg_get_number(ld, g, "limits", "max_message_size", 1024, 512u * 1024 * 1024, &size) < 0)
         return -1;
     l->max_message_size = (size_t)size;
-    if (get_unsigned(ld, g, "limits", "max_recipients", 1, 100000, &l->max_recipients) < 0 ||
-        get_unsigned(ld, g, "limits", "max_errors", 1, 1000, &l->max_errors) < 0 ||
-        get_unsigned(ld, g, "limits", "max_connections", 1, 1000000, &l->max_connections) < 0 ||
-        get_unsigned(ld, g, "limits", "command_timeout", 1, 86400, &l->command_timeout) < 0 ||
-        get_unsigned(ld, g, "limits", "data_timeout", 1, 86400, &l->data_timeout) < 0 ||
-        get_unsigned(ld, g, "limits", "data_end_timeout", 1, 86400, &l->data_end_timeout) < 0)
+    if (cfg_get_unsigned(ld, g, "limits", "max_recipients", 1, 100000, &l->max_recipients) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "max_errors", 1, 1000, &l->max_errors) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "max_connections", 1, 1000000, &l->max_connections) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "command_timeout", 1, 86400, &l->command_timeout) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "data_timeout", 1, 86400, &l->data_timeout) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "data_end_timeout", 1, 86400, &l->data_end_timeout) < 0)
         return -1;
     return 0;
 }
@@ -802,12 +772,12 @@ static int load_limits(struct loader *ld, const config_setting_t *root)
     struct config_limits *l = &ld->cfg->limits;
     const config_setting_t *g;
     int bare_lf = BARE_LF_REJECT;
-    if (get_group(ld, root, "", "limits", keys, &g) < 0)
+    if (cfg_get_group(ld, root, "", "limits", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
     if (load_limit_numbers(ld, g) < 0 ||
-        get_choice(ld, g, "limits", "bare_lf", bare_lf_names, &bare_lf) < 0)
+        cfg_get_choice(ld, g, "limits", "bare_lf", bare_lf_names, &bare_lf) < 0)
         return -1;
     l->bare_lf = (enum bare_lf_mode)bare_lf;
     if (warn_below_rfc(ld, g, "max_recipients", l->max_recipients, 100, "4.5.3.1.8") < 0 ||
@@ -827,20 +797,20 @@ static int load_queue(struct loader *ld, const config_setting_t *root)
     const unsigned year = 365 * 86400;
     struct config_queue *q = &ld->cfg->queue;
     const config_setting_t *g;
-    if (get_group(ld, root, "", "queue", keys, &g) < 0)
+    if (cfg_get_group(ld, root, "", "queue", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
-    if (get_unsigned(ld, g, "queue", "retry_initial", 1, year, &q->retry_initial) < 0 ||
-        get_unsigned(ld, g, "queue", "retry_max", 1, year, &q->retry_max) < 0 ||
-        get_unsigned(ld, g, "queue", "lifetime", 1, year, &q->lifetime) < 0 ||
-        get_unsigned(ld, g, "queue", "group_commit_max", 1, 10000, &q->group_commit_max) < 0 ||
-        get_unsigned(ld, g, "queue", "quarantine_retention", 0, 10 * year,
+    if (cfg_get_unsigned(ld, g, "queue", "retry_initial", 1, year, &q->retry_initial) < 0 ||
+        cfg_get_unsigned(ld, g, "queue", "retry_max", 1, year, &q->retry_max) < 0 ||
+        cfg_get_unsigned(ld, g, "queue", "lifetime", 1, year, &q->lifetime) < 0 ||
+        cfg_get_unsigned(ld, g, "queue", "group_commit_max", 1, 10000, &q->group_commit_max) < 0 ||
+        cfg_get_unsigned(ld, g, "queue", "quarantine_retention", 0, 10 * year,
                      &q->quarantine_retention) < 0)
         return -1;
     if (q->retry_max < q->retry_initial) {
         const config_setting_t *s = config_setting_get_member(g, "retry_max");
-        return fail(ld, s ? s : config_setting_get_member(g, "retry_initial"),
+        return cfg_fail(ld, s ? s : config_setting_get_member(g, "retry_initial"),
                     s ? "queue.retry_max" : "queue.retry_initial",
                     "the retry cap (%u) is below the first retry (%u)", q->retry_max,
                     q->retry_initial);
@@ -855,21 +825,21 @@ static int load_relayhost(struct loader *ld, const config_setting_t *g)
     struct config_delivery *d = &ld->cfg->delivery;
     const config_setting_t *r;
     int tls = (int)d->relayhost_tls;
-    if (get_group(ld, g, "delivery", "relayhost", keys, &r) < 0)
+    if (cfg_get_group(ld, g, "delivery", "relayhost", keys, &r) < 0)
         return -1;
     if (r == NULL)
         return 0;
-    if (get_string(ld, r, "delivery.relayhost", "host", true, &d->relayhost) < 0 ||
-        get_unsigned(ld, r, "delivery.relayhost", "port", 1, 65535, &d->relayhost_port) < 0 ||
-        get_choice(ld, r, "delivery.relayhost", "tls", tls_names, &tls) < 0 ||
-        get_string(ld, r, "delivery.relayhost", "user", false, &d->relayhost_user) < 0 ||
-        get_string(ld, r, "delivery.relayhost", "password", false, &d->relayhost_password) < 0)
+    if (cfg_get_string(ld, r, "delivery.relayhost", "host", true, &d->relayhost) < 0 ||
+        cfg_get_unsigned(ld, r, "delivery.relayhost", "port", 1, 65535, &d->relayhost_port) < 0 ||
+        cfg_get_choice(ld, r, "delivery.relayhost", "tls", tls_names, &tls) < 0 ||
+        cfg_get_string(ld, r, "delivery.relayhost", "user", false, &d->relayhost_user) < 0 ||
+        cfg_get_string(ld, r, "delivery.relayhost", "password", false, &d->relayhost_password) < 0)
         return -1;
     d->relayhost_tls = (enum tls_mode)tls;
     if ((d->relayhost_user == NULL) != (d->relayhost_password == NULL))
-        return fail(ld, r, "delivery.relayhost", "user and password go together");
+        return cfg_fail(ld, r, "delivery.relayhost", "user and password go together");
     if (d->relayhost_user && d->relayhost_tls == TLS_MODE_NONE)
-        return fail(ld, config_setting_get_member(r, "tls"), "delivery.relayhost.tls",
+        return cfg_fail(ld, config_setting_get_member(r, "tls"), "delivery.relayhost.tls",
                     "AUTH credentials must not be sent without TLS");
     return 0;
 }
@@ -884,19 +854,19 @@ static int load_delivery(struct loader *ld, const config_setting_t *root)
     struct config_delivery *d = &ld->cfg->delivery;
     const config_setting_t *g;
     int tls = (int)d->tls;
-    if (get_group(ld, root, "", "delivery", keys, &g) < 0)
+    if (cfg_get_group(ld, root, "", "delivery", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
-    if (get_unsigned(ld, g, "delivery", "mx_port", 1, 65535, &d->mx_port) < 0 ||
-        get_choice(ld, g, "delivery", "tls", delivery_tls_names, &tls) < 0 ||
-        get_bool(ld, g, "delivery", "tls_verify", &d->tls_verify) < 0 ||
-        get_unsigned(ld, g, "delivery", "connect_timeout", 1, 3600, &d->connect_timeout) < 0 ||
-        get_unsigned(ld, g, "delivery", "command_timeout", 1, 3600, &d->command_timeout) < 0 ||
-        get_unsigned(ld, g, "delivery", "data_timeout", 1, 3600, &d->data_timeout) < 0 ||
-        get_unsigned(ld, g, "delivery", "max_connections", 1, 10000, &d->max_connections) < 0 ||
-        get_unsigned(ld, g, "delivery", "max_per_domain", 1, 1000, &d->max_per_domain) < 0 ||
-        get_unsigned(ld, g, "delivery", "delay_warning", 0, 30 * 86400, &d->delay_warning) < 0)
+    if (cfg_get_unsigned(ld, g, "delivery", "mx_port", 1, 65535, &d->mx_port) < 0 ||
+        cfg_get_choice(ld, g, "delivery", "tls", delivery_tls_names, &tls) < 0 ||
+        cfg_get_bool(ld, g, "delivery", "tls_verify", &d->tls_verify) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "connect_timeout", 1, 3600, &d->connect_timeout) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "command_timeout", 1, 3600, &d->command_timeout) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "data_timeout", 1, 3600, &d->data_timeout) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "max_connections", 1, 10000, &d->max_connections) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "max_per_domain", 1, 1000, &d->max_per_domain) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "delay_warning", 0, 30 * 86400, &d->delay_warning) < 0)
         return -1;
     d->tls = (enum delivery_tls)tls;
     return load_relayhost(ld, g);
@@ -909,18 +879,18 @@ static int dns_server(struct loader *ld, const config_setting_t *e, const char *
     char host[INET6_ADDRSTRLEN + 1], buf[ADDRESS_MAX + 1];
     int family;
     unsigned port;
-    if (expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+    if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
         return -1;
     const char *v = config_setting_get_string(e);
     if (split_host_port(v, 53, host, sizeof(host), &family, &port) < 0)
-        return fail(ld, e, key,
+        return cfg_fail(ld, e, key,
                     "\"%s\" is not \"IPv4\", \"IPv4:PORT\", \"IPv6\" or \"[IPv6]:PORT\"", v);
     int n = family == AF_INET6 ? snprintf(buf, sizeof(buf), "[%s]:%u", host, port)
                                : snprintf(buf, sizeof(buf), "%s:%u", host, port);
     if (n < 0 || (size_t)n >= sizeof(buf))
-        return fail(ld, e, key, "\"%s\" is too long", v);
+        return cfg_fail(ld, e, key, "\"%s\" is too long", v);
     if ((*out = strdup(buf)) == NULL)
-        return fail_oom(ld, e, key);
+        return cfg_fail_oom(ld, e, key);
     return 0;
 }
 
@@ -930,22 +900,22 @@ static int load_dns(struct loader *ld, const config_setting_t *root)
     static const char *const keys[] = {"servers", NULL};
     struct config *cfg = ld->cfg;
     const config_setting_t *g, *s;
-    if (get_group(ld, root, "", "dns", keys, &g) < 0)
+    if (cfg_get_group(ld, root, "", "dns", keys, &g) < 0)
         return -1;
     if (g == NULL || (s = config_setting_get_member(g, "servers")) == NULL)
         return 0;
-    if (expect_sequence(ld, s, "dns.servers") < 0)
+    if (cfg_expect_sequence(ld, s, "dns.servers") < 0)
         return -1;
     unsigned n = (unsigned)config_setting_length(s);
     if (n > DNS_SERVERS_MAX)
-        return fail(ld, s, "dns.servers", "more than %d servers", DNS_SERVERS_MAX);
+        return cfg_fail(ld, s, "dns.servers", "more than %d servers", DNS_SERVERS_MAX);
     if (n == 0)
         return 0;
     if ((cfg->dns_servers = calloc(n, sizeof(char *))) == NULL)
-        return fail_oom(ld, s, "dns.servers");
+        return cfg_fail_oom(ld, s, "dns.servers");
     for (unsigned i = 0; i < n; i++) {
         char key[KEY_MAX];
-        key_index(key, sizeof(key), "dns.servers", i);
+        cfg_key_index(key, sizeof(key), "dns.servers", i);
         if (dns_server(ld, config_setting_get_elem(s, i), key, &cfg->dns_servers[i]) < 0)
             return -1;
         cfg->n_dns_servers = i + 1;
@@ -959,12 +929,12 @@ static int load_tls(struct loader *ld, const config_setting_t *root)
     static const char *const keys[] = {"certificate", "key", NULL};
     struct config *cfg = ld->cfg;
     const config_setting_t *g;
-    if (get_group(ld, root, "", "tls", keys, &g) < 0)
+    if (cfg_get_group(ld, root, "", "tls", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
-    if (get_string(ld, g, "tls", "certificate", true, &cfg->tls_certificate) < 0 ||
-        get_string(ld, g, "tls", "key", true, &cfg->tls_key) < 0)
+    if (cfg_get_string(ld, g, "tls", "certificate", true, &cfg->tls_certificate) < 0 ||
+        cfg_get_string(ld, g, "tls", "key", true, &cfg->tls_key) < 0)
         return -1;
     return 0;
 }
@@ -974,11 +944,11 @@ static int load_smtp(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"disclose_auth_user", NULL};
     const config_setting_t *g;
-    if (get_group(ld, root, "", "smtp", keys, &g) < 0)
+    if (cfg_get_group(ld, root, "", "smtp", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
-    return get_bool(ld, g, "smtp", "disclose_auth_user", &ld->cfg->disclose_auth_user);
+    return cfg_get_bool(ld, g, "smtp", "disclose_auth_user", &ld->cfg->disclose_auth_user);
 }
 
 /* default_hostname - gethostname(), which must still be a valid domain. */
@@ -986,25 +956,25 @@ static int default_hostname(struct loader *ld, const config_setting_t *root)
 {
     char buf[HOSTNAME_MAX + 2];
     if (gethostname(buf, sizeof(buf)) < 0)
-        return fail(ld, root, "hostname", "not set, and gethostname() failed: %s", strerror(errno));
+        return cfg_fail(ld, root, "hostname", "not set, and gethostname() failed: %s", strerror(errno));
     buf[sizeof(buf) - 1] = '\0'; /* POSIX leaves truncation unterminated */
     if (!valid_hostname(buf))
-        return fail(ld, root, "hostname",
+        return cfg_fail(ld, root, "hostname",
                     "not set, and the system name \"%s\" is not a domain name; set it", buf);
     if ((ld->cfg->hostname = strdup(buf)) == NULL)
-        return fail_oom(ld, root, "hostname");
+        return cfg_fail_oom(ld, root, "hostname");
     return 0;
 }
 
 /* load_hostname - hostname, or the system's name. */
 static int load_hostname(struct loader *ld, const config_setting_t *root)
 {
-    if (get_string(ld, root, "", "hostname", false, &ld->cfg->hostname) < 0)
+    if (cfg_get_string(ld, root, "", "hostname", false, &ld->cfg->hostname) < 0)
         return -1;
     if (ld->cfg->hostname == NULL)
         return default_hostname(ld, root);
     if (!valid_hostname(ld->cfg->hostname))
-        return fail(ld, config_setting_get_member(root, "hostname"), "hostname",
+        return cfg_fail(ld, config_setting_get_member(root, "hostname"), "hostname",
                     "\"%s\" is not a domain name (letters, digits, '-' and dots)",
                     ld->cfg->hostname);
     return 0;
@@ -1017,10 +987,10 @@ static int default_log_file(struct loader *ld, const config_setting_t *root)
     size_t len = strlen(dir) + sizeof("/floodgate.log");
     const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
     if ((ld->cfg->log_file = malloc(len)) == NULL)
-        return fail_oom(ld, root, "log_file");
+        return cfg_fail_oom(ld, root, "log_file");
     int n = snprintf(ld->cfg->log_file, len, "%s%sfloodgate.log", dir, sep);
     if (n < 0 || (size_t)n >= len)
-        return fail(ld, root, "log_file", "cannot build the default path");
+        return cfg_fail(ld, root, "log_file", "cannot build the default path");
     return 0;
 }
 
@@ -1029,9 +999,9 @@ static int load_top(struct loader *ld, const config_setting_t *root)
 {
     struct config *cfg = ld->cfg;
     if (load_hostname(ld, root) < 0 ||
-        get_string(ld, root, "", "state_dir", true, &cfg->state_dir) < 0 ||
-        get_string(ld, root, "", "user", false, &cfg->user) < 0 ||
-        get_string(ld, root, "", "log_file", false, &cfg->log_file) < 0)
+        cfg_get_string(ld, root, "", "state_dir", true, &cfg->state_dir) < 0 ||
+        cfg_get_string(ld, root, "", "user", false, &cfg->user) < 0 ||
+        cfg_get_string(ld, root, "", "log_file", false, &cfg->log_file) < 0)
         return -1;
     return cfg->log_file ? 0 : default_log_file(ld, root);
 }
@@ -1042,11 +1012,14 @@ static int load_root(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"hostname", "state_dir", "user",      "log_file", "tls",
                                        "smtp",     "listeners", "ip_groups", "relay",    "limits",
-                                       "queue",    "dns",       "delivery", NULL};
-    if (check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
+                                       "queue",    "dns",       "delivery", "passwords",
+                                       "lockout",  "hammering", "client_limits",
+                                       "sending_limits", "sender_policy", NULL};
+    if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
-        load_dns(ld, root) < 0 || load_delivery(ld, root) < 0)
+        load_dns(ld, root) < 0 || load_delivery(ld, root) < 0 ||
+        config_load_security(ld, root) < 0)
         return -1;
     return 0;
 }
@@ -1179,7 +1152,7 @@ static struct config *config_new(const char *path)
         return NULL;
     cfg->path = strdup(path);
     cfg->relay_clients = ipset_new();
-    if (cfg->path == NULL || cfg->relay_clients == NULL) {
+    if (cfg->path == NULL || cfg->relay_clients == NULL || config_security_defaults(cfg) < 0) {
         config_free(cfg);
         return NULL;
     }
@@ -1270,6 +1243,7 @@ void config_free(struct config *cfg)
     free(cfg->log_file);
     free(cfg->tls_certificate);
     free(cfg->tls_key);
+    config_free_security(cfg);
     free(cfg->delivery.relayhost);
     free(cfg->delivery.relayhost_user);
     if (cfg->delivery.relayhost_password) {
@@ -1282,6 +1256,6 @@ void config_free(struct config *cfg)
 /* config_group - the IP group called NAME, or NULL. */
 const struct ip_group *config_group(const struct config *cfg, const char *name)
 {
-    int i = group_index(cfg, name);
+    int i = cfg_group_index(cfg, name);
     return i < 0 ? NULL : &cfg->groups[i];
 }

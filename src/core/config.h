@@ -70,6 +70,68 @@ struct config_delivery {
     char *relayhost_password;
 };
 
+/* passwords: what floodctl accepts as a new password (libpwquality), and
+ * how long one lasts. */
+struct config_passwords {
+    unsigned min_length;    /* default 12 */
+    unsigned min_classes;   /* of lower, upper, digit, other; default 3 */
+    bool dictionary_check;  /* cracklib dictionary; default yes */
+    unsigned max_age;       /* seconds before a password expires; 0 = never (default) */
+    unsigned warn_before;   /* seconds before expiry to warn; default 14 days */
+};
+
+/* lockout: failed AUTH per account, from any IP, within WINDOW locks the
+ * account's main password for DURATION.  App passwords stay usable (they
+ * are long random strings nobody guesses), so a botnet hammering an
+ * account cannot lock its owner's devices out. */
+struct config_lockout {
+    unsigned failures; /* default 10; 0 = no lockout */
+    unsigned window;   /* seconds; default 900 */
+    unsigned duration; /* seconds; default 900 */
+};
+
+/* hammering: failed AUTH (and other failed commands) per client IP within
+ * WINDOW ban the IP for BAN seconds, doubling for a repeat offender up to
+ * BAN_MAX. */
+struct config_hammering {
+    unsigned failures;    /* default 10; 0 = never ban */
+    unsigned window;      /* seconds; default 60 */
+    unsigned ban;         /* seconds; default 300 */
+    unsigned ban_max;     /* seconds; default 86400 */
+    struct ipset *exempt; /* union of hammering.exempt_groups */
+};
+
+/* client_limits: per client IP (SMTP security options). */
+struct config_client_limits {
+    unsigned max_connections;        /* at once per IP; default 20; 0 = no limit */
+    unsigned messages_per_hour;      /* per IP; default 0 = no limit */
+    unsigned max_unknown_recipients; /* per IP per hour before a ban; default 20; 0 = off */
+    unsigned unknown_recipients_ban; /* seconds; default 3600 */
+    unsigned greeting_delay;         /* seconds; default 0; talking early is refused */
+    bool require_reverse_dns;        /* refuse clients without PTR; default no */
+    bool require_sender_domain;      /* refuse MAIL FROM domains without A/AAAA/MX; default no */
+    struct ipset *exempt;            /* union of client_limits.exempt_groups */
+};
+
+/* sending_limits: per authenticated user (or trusted unauthenticated IP),
+ * over the last hour; per-user overrides live in the store. 0 = no limit. */
+struct config_sending_limits {
+    unsigned messages_per_hour;   /* default 500 */
+    unsigned recipients_per_hour; /* default 2000 */
+    unsigned domains_per_hour;    /* distinct recipient domains; default 300 */
+};
+
+enum sender_policy_mode { SENDER_POLICY_REJECT, SENDER_POLICY_LOG };
+
+/* sender_policy: which addresses an authenticated user may send as. */
+struct config_sender_policy {
+    enum sender_policy_mode mode; /* default reject */
+    char **log_domains;           /* local domains where violations are only logged */
+    size_t n_log_domains;
+    bool anti_spoofing; /* unauthenticated + untrusted IP may not use a local sender domain;
+                           default yes */
+};
+
 struct config {
     char *path;       /* the file it was read from */
     char *hostname;   /* greeting, Received:, HELO; default: gethostname() */
@@ -92,6 +154,13 @@ struct config {
     struct config_limits limits;
     struct config_queue queue;
     struct config_delivery delivery;
+
+    struct config_passwords passwords;
+    struct config_lockout lockout;
+    struct config_hammering hammering;
+    struct config_client_limits client_limits;
+    struct config_sending_limits sending_limits;
+    struct config_sender_policy sender_policy;
 
     char **dns_servers; /* "ip:port" strings; none = system resolver */
     size_t n_dns_servers;

@@ -33,9 +33,10 @@ int envelope_add_rcpt(struct envelope *env, const char *address, const char *ori
 
 void envelope_clear(struct envelope *env)
 {
-    char **fields[] = {&env->sender,      &env->auth_user, &env->client_ip, &env->helo,
-                       &env->tls,         &env->listener,  &env->header_from,
-                       &env->subject,     &env->message_id, &env->trace};
+    char **fields[] = {&env->sender,      &env->auth_user,   &env->auth_app_password,
+                       &env->client_ip,   &env->helo,        &env->tls,
+                       &env->listener,    &env->header_from, &env->subject,
+                       &env->message_id,  &env->trace};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -73,8 +74,8 @@ static int insert_message(sqlite3 *db, const struct envelope *env, char *err, si
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO messages(id, created, size, sender, auth_user, client_ip,"
-                           " client_port, helo, tls, listener, header_from, subject, message_id)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           " client_port, helo, tls, listener, header_from, subject, message_id,"
+                           " auth_app_password) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(db, st, "insert message", err, errlen);
     bind_text(st, 1, env->id);
@@ -90,6 +91,7 @@ static int insert_message(sqlite3 *db, const struct envelope *env, char *err, si
     bind_text(st, 11, env->header_from);
     bind_text(st, 12, env->subject);
     bind_text(st, 13, env->message_id);
+    bind_text(st, 14, env->auth_app_password);
     if (sqlite3_step(st) != SQLITE_DONE)
         return fail(db, st, "insert message", err, errlen);
     sqlite3_finalize(st);

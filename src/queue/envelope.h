@@ -22,6 +22,7 @@ struct envelope {
     time_t created;
     char *sender;  /* "" for the null reverse-path */
     char *auth_user;
+    char *auth_app_password; /* label of the app password used for AUTH, or NULL */
     char *client_ip;
     int client_port;
     char *helo;

@@ -22,7 +22,7 @@ static const struct {
     {"sender", "m.sender"},   {"from", "m.sender"},             {"auth_user", "m.auth_user"},
     {"client_ip", "m.client_ip"}, {"ip", "m.client_ip"},        {"helo", "m.helo"},
     {"listener", "m.listener"}, {"header_from", "m.header_from"}, {"subject", "m.subject"},
-    {"message_id", "m.message_id"},
+    {"message_id", "m.message_id"}, {"auth_app_password", "m.auth_app_password"},
 };
 
 static int add_clause(struct filter_sql *fs, const char *fmt, ...)

@@ -29,12 +29,12 @@
  * ?1 is the limit (-1: none). */
 static const char messages_head[] =
     "SELECT id, created, size, sender, auth_user, client_ip, client_port, helo, tls,"
-    " listener, header_from, subject, message_id FROM messages m WHERE 1";
+    " listener, header_from, subject, message_id, auth_app_password FROM messages m WHERE 1";
 
 /* Names of the messages_head columns, in order, as they appear in JSON. */
 static const char *const message_keys[] = {
     "id",   "created", "size",     "sender",      "auth_user", "client_ip",  "client_port",
-    "helo", "tls",     "listener", "header_from", "subject",   "message_id",
+    "helo", "tls",     "listener", "header_from", "subject",   "message_id", "auth_app_password",
 };
 
 /* set_new - json_object_set_new that reports a NULL value as a failure. */

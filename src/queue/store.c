@@ -24,7 +24,36 @@ static const char schema_sql[] =
     "  domain TEXT NOT NULL REFERENCES domains(name) ON DELETE CASCADE,"
     "  password TEXT NOT NULL,"            /* crypto_pwhash_str (argon2id) */
     "  created INTEGER NOT NULL,"
-    "  suspended INTEGER NOT NULL DEFAULT 0);"
+    "  suspended INTEGER NOT NULL DEFAULT 0,"
+    "  password_changed INTEGER,"          /* when the password was last set */
+    "  password_expired INTEGER NOT NULL DEFAULT 0," /* the admin forced a change */
+    "  locked_until INTEGER,"              /* lockout after password guessing */
+    "  totp_secret TEXT,"                  /* 2FA: hex secret (set at enrolment) */
+    "  totp_enabled INTEGER NOT NULL DEFAULT 0," /* 1: only app passwords log in */
+    "  limit_messages INTEGER,"            /* per-user sending_limits; NULL = config */
+    "  limit_recipients INTEGER,"
+    "  limit_domains INTEGER);"
+    "CREATE TABLE IF NOT EXISTS app_passwords("
+    "  id INTEGER PRIMARY KEY,"
+    "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
+    "  label TEXT NOT NULL,"               /* the device it was made for */
+    "  hash TEXT NOT NULL,"                /* crypto_pwhash_str */
+    "  created INTEGER NOT NULL,"
+    "  last_used INTEGER,"
+    "  last_ip TEXT,"
+    "  UNIQUE(user, label));"
+    "CREATE TABLE IF NOT EXISTS send_as("     /* explicit grants of sender addresses */
+    "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
+    "  address TEXT NOT NULL,"             /* lowercased address, or '@domain' for all of it */
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY(user, address));"
+    "CREATE TABLE IF NOT EXISTS bans("
+    "  ip TEXT PRIMARY KEY,"               /* address or CIDR network */
+    "  until INTEGER NOT NULL,"            /* unix seconds */
+    "  reason TEXT NOT NULL,"
+    "  offenses INTEGER NOT NULL DEFAULT 1," /* bans so far: the next one lasts longer */
+    "  created INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL);"         /* 'floodgated' or the admin's name */
     "CREATE TABLE IF NOT EXISTS aliases("
     "  address TEXT NOT NULL,"             /* lowercased, in a local domain */
     "  target TEXT NOT NULL,"              /* local or remote address */
@@ -36,6 +65,7 @@ static const char schema_sql[] =
     "  size INTEGER NOT NULL,"             /* octets of the stored body */
     "  sender TEXT NOT NULL,"              /* envelope MAIL FROM, '' for <> */
     "  auth_user TEXT,"                    /* NULL when not authenticated */
+    "  auth_app_password TEXT,"            /* label of the app password used, if one */
     "  client_ip TEXT NOT NULL,"
     "  client_port INTEGER NOT NULL,"
     "  helo TEXT,"
@@ -95,6 +125,52 @@ static const char schema_sql[] =
     "  released_by TEXT);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
+/* Columns added after a table was first released: a store made by an older
+ * build gains them on open (CREATE TABLE IF NOT EXISTS leaves it alone). */
+static const struct {
+    const char *table, *column, *decl;
+} added_columns[] = {
+    {"messages", "auth_app_password", "TEXT"},
+    {"users", "password_changed", "INTEGER"},
+    {"users", "password_expired", "INTEGER NOT NULL DEFAULT 0"},
+    {"users", "locked_until", "INTEGER"},
+    {"users", "totp_secret", "TEXT"},
+    {"users", "totp_enabled", "INTEGER NOT NULL DEFAULT 0"},
+    {"users", "limit_messages", "INTEGER"},
+    {"users", "limit_recipients", "INTEGER"},
+    {"users", "limit_domains", "INTEGER"},
+};
+
+/* has_column - does TABLE have COLUMN?  -1 on a store error. */
+static int has_column(sqlite3 *db, const char *table, const char *column)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int add_missing_columns(sqlite3 *db, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof added_columns / sizeof added_columns[0]; i++) {
+        int has = has_column(db, added_columns[i].table, added_columns[i].column);
+        if (has < 0) {
+            snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+            return -1;
+        }
+        char sql[256];
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i].table,
+                 added_columns[i].column, added_columns[i].decl);
+        if (!has && store_exec(db, sql, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 char *store_path(const char *state_dir, char *buf, size_t len)
 {
     snprintf(buf, len, "%s/%s", state_dir, STORE_FILE);
@@ -136,7 +212,8 @@ sqlite3 *store_open(const char *path, char *err, size_t errlen)
     char why[256];
     if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                        "PRAGMA foreign_keys=ON;", why, sizeof why) < 0 ||
-        store_exec(db, schema_sql, why, sizeof why) < 0) {
+        store_exec(db, schema_sql, why, sizeof why) < 0 ||
+        add_missing_columns(db, why, sizeof why) < 0) {
         snprintf(err, errlen, "%s: cannot prepare store: %s", path, why);
         sqlite3_close(db);
         return NULL;

@@ -54,6 +54,7 @@ static void session_free(struct smtp_session *s)
     free(s->env.rcpts);
     spool_free(&s->spool);
     free(s->auth_user);
+    free(s->auth_app_password);
     free(s);
 }
 
@@ -306,6 +307,7 @@ static void fill_envelope(struct smtp_session *s)
     queue_id_new(s->env.id);
     s->env.created = time(NULL);
     s->env.auth_user = dup_or_null(s->auth_user);
+    s->env.auth_app_password = dup_or_null(s->auth_app_password);
     s->env.client_ip = strdup(s->ip);
     s->env.client_port = s->port;
     s->env.helo = dup_or_null(s->helo);
@@ -332,9 +334,10 @@ static void log_accepted(struct smtp_session *s)
         o += (size_t)snprintf(rcpts + o, sizeof rcpts - o, "%s%s", i ? "," : "",
                               s->env.rcpts[i].address);
     log_info("event=accepted qid=%s session=%lu from=<%s> rcpts=%s nrcpt=%zu size=%zu "
-             "auth_user=%s ip=%s listener=%s header_from=%s",
+             "auth_user=%s app_password=%s ip=%s listener=%s header_from=%s",
              s->env.id, s->serial, s->env.sender, log_quote(rcpts), s->env.n_rcpts,
-             envelope_size(&s->env), log_quote(s->env.auth_user), s->ip, s->lc->name,
+             envelope_size(&s->env), log_quote(s->env.auth_user),
+             log_quote(s->env.auth_app_password), s->ip, s->lc->name,
              log_quote(s->env.header_from));
 }
 

@@ -51,6 +51,7 @@ struct smtp_session {
     char tls_info[128];
     char helo[256];
     char *auth_user;
+    char *auth_app_password;         /* label, when AUTH used an app password */
     unsigned errors;
     bool skipping;                   /* discarding the rest of an over-long line */
     bool closing;

@@ -1,0 +1,84 @@
+/* core/config_loader - what the files that load floodgate.conf share
+ * (config.c and the section loaders beside it).  Not for other rooms: they
+ * see only struct config.
+ *
+ * Every cfg_get_* leaves *OUT alone when the key is absent, so the caller
+ * sets the default first; each returns -1 after recording the error
+ * ("FILE:LINE: KEY: ...") in the loader. */
+#ifndef FLOODGATE_CORE_CONFIG_LOADER_H
+#define FLOODGATE_CORE_CONFIG_LOADER_H
+
+#include <libconfig.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+
+/* Room for a dotted key path; longer ones are cut with "...". */
+#define KEY_MAX 256
+/* Room for one formatted error or warning line. */
+#define MSG_MAX 1024
+/* Entries one group (or a union of groups) may hold once includes are
+ * merged: without a bound, groups including each other many times over
+ * would grow exponentially. */
+#define GROUP_ENTRIES_MAX 100000
+
+/* Bookkeeping for one entry of ip_groups while the sets are built. */
+struct group_build {
+    const config_setting_t *s;
+    int state;       /* 0 not built, 1 being built (a cycle if met again), 2 built */
+    int everything;  /* index of its first entry covering the whole Internet, or -1 */
+    unsigned height; /* longest chain of "@group" includes below it */
+    bool relay_checked;
+};
+
+/* Everything one config_load call carries around. */
+struct loader {
+    const char *path;
+    struct config *cfg;
+    struct group_build *gb; /* one per cfg->groups entry */
+    char *include_dir;      /* directory of PATH, or NULL when PATH has none */
+    char *err;
+    size_t errlen;
+};
+
+/* Dotted key paths: "limits" + "max_errors", "listeners" + [1]. */
+const char *cfg_key_child(char *buf, size_t len, const char *parent, const char *name);
+const char *cfg_key_index(char *buf, size_t len, const char *parent, unsigned i);
+
+int cfg_fail(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int cfg_fail_oom(struct loader *ld, const config_setting_t *s, const char *key);
+/* cfg_warn - a legal but suspicious setting, kept for the log. */
+int cfg_warn(struct loader *ld, const config_setting_t *s, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+int cfg_expect(struct loader *ld, const config_setting_t *s, const char *key, int type);
+int cfg_expect_sequence(struct loader *ld, const config_setting_t *s, const char *key);
+/* cfg_check_keys - every member of G must be one of ALLOWED (NULL-ended). */
+int cfg_check_keys(struct loader *ld, const config_setting_t *g, const char *key,
+                   const char *const allowed[]);
+
+int cfg_get_group(struct loader *ld, const config_setting_t *g, const char *gkey,
+                  const char *name, const char *const allowed[], const config_setting_t **out);
+int cfg_get_string(struct loader *ld, const config_setting_t *g, const char *gkey,
+                   const char *name, bool required, char **out);
+int cfg_get_bool(struct loader *ld, const config_setting_t *g, const char *gkey,
+                 const char *name, bool *out);
+int cfg_get_number(struct loader *ld, const config_setting_t *g, const char *gkey,
+                   const char *name, uint64_t min, uint64_t max, uint64_t *out);
+int cfg_get_unsigned(struct loader *ld, const config_setting_t *g, const char *gkey,
+                     const char *name, unsigned min, unsigned max, unsigned *out);
+int cfg_get_choice(struct loader *ld, const config_setting_t *g, const char *gkey,
+                   const char *name, const char *const names[], int *out);
+
+/* cfg_group_index - the index of IP group NAME in cfg->groups, or -1. */
+int cfg_group_index(const struct config *cfg, const char *name);
+
+/* config_load_security - the sections that shut the doors a spammer uses
+ * (config_security.c). */
+int config_security_defaults(struct config *cfg); /* -1: out of memory */
+int config_load_security(struct loader *ld, const config_setting_t *root);
+void config_free_security(struct config *cfg);
+
+#endif
