@@ -168,6 +168,20 @@ extern const char usage_pause[], usage_resume[];
 extern const struct subcommand pause_subs[], resume_subs[];
 void print_paused(const char *label, json_t *paused);
 
+/* ctl_sending.c: what a user may send (user subcommands grant-send-as,
+ * revoke-send-as, limits), and the part of "user show" about it */
+int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o);
+int user_revoke_send_as(struct ctl *c, struct args *a, struct opt *o);
+int user_limits(struct ctl *c, struct args *a, struct opt *o);
+struct opt *user_limits_options(void);
+/* sending_facts - {"send_as": [...], "limits": {...}, "counters": {...}}
+ * of ADDRESS (counters only while the daemon runs), or NULL. */
+json_t *sending_facts(struct ctl *c, const char *address);
+
+/* ctl_bans.c: ban */
+extern const char usage_ban[];
+extern const struct subcommand ban_subs[];
+
 /* ctl_dkim.c: dkim */
 extern const char usage_dkim[];
 extern const struct subcommand dkim_subs[];

@@ -430,6 +430,9 @@ const struct subcommand user_subs[] = {
     {"suspend", 1, 1, user_suspend, NULL},
     {"unsuspend", 1, 1, user_unsuspend, NULL},
     {"list", 0, 1, user_list, NULL},
+    {"grant-send-as", 2, 2, user_grant_send_as, NULL},
+    {"revoke-send-as", 2, 2, user_revoke_send_as, NULL},
+    {"limits", 1, 1, user_limits, user_limits_options},
     {NULL, 0, 0, NULL, NULL},
 };
 const struct subcommand alias_subs[] = {

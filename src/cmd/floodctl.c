@@ -29,7 +29,7 @@ static const struct group {
     {"alias", usage_alias, alias_subs},    {"status", usage_status, NULL},
     {"queue", usage_queue, queue_subs},    {"quarantine", usage_quarantine, quarantine_subs},
     {"pause", usage_pause, pause_subs},    {"resume", usage_resume, resume_subs},
-    {"dkim", usage_dkim, dkim_subs},
+    {"dkim", usage_dkim, dkim_subs},       {"ban", usage_ban, ban_subs},
 };
 
 /* usage_all - the whole synopsis to FP. */
