@@ -75,6 +75,7 @@ static void auth_verify_done(void *arg)
         log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s",
                  s->serial, log_quote(j->user), s->ip, s->lc->name, why);
         smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+        smtp_session_note_failure(s, "auth");
     }
     free(j);
     smtp_session_resume(s);

@@ -111,6 +111,12 @@ void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds)
     bufferevent_set_timeouts(s->bev, seconds ? &tv : NULL, &tv);
 }
 
+void smtp_session_note_failure(struct smtp_session *s, const char *what)
+{
+    (void)s;
+    (void)what; /* counted by policy/hammering (being written) */
+}
+
 void smtp_session_reset_transaction(struct smtp_session *s)
 {
     envelope_clear(&s->env);
