@@ -308,8 +308,8 @@ int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *
         return -1;
     const char *args[] = {a, addr_domain(a), hash};
     int rc = exec_text(db,
-                       "INSERT INTO users(address, domain, password, created) "
-                       "VALUES(?1, ?2, ?3, ?4)",
+                       "INSERT INTO users(address, domain, password, created, password_changed) "
+                       "VALUES(?1, ?2, ?3, ?4, ?4)",
                        3, args, (sqlite3_int64)time(NULL));
     if (rc == -2) {
         set_err(err, errlen,
@@ -333,7 +333,7 @@ static int change_user(sqlite3 *db, const char *sql, const char *address, const 
     if (norm_address(address, a, err, errlen) < 0)
         return -1;
     const char *args[] = {a, value};
-    int rc = exec_text(db, sql, value ? 2 : 1, args, 0);
+    int rc = exec_text(db, sql, value ? 2 : 1, args, (sqlite3_int64)time(NULL));
     if (rc < 0)
         return store_failed(db, op, err, errlen);
     if (rc == 0) {
@@ -351,7 +351,8 @@ int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen
                        "user_deleted", err, errlen);
 }
 
-/* accounts_user_set_password - replace the stored hash of a user. */
+/* accounts_user_set_password - replace the stored hash of a user; a new
+ * password is a fresh one: no longer expired, its age counted from now. */
 int accounts_user_set_password(sqlite3 *db, const char *address, const char *hash, char *err,
                                size_t errlen)
 {
@@ -359,7 +360,10 @@ int accounts_user_set_password(sqlite3 *db, const char *address, const char *has
         set_err(err, errlen, "user %s: no password hash given", address);
         return -1;
     }
-    return change_user(db, "UPDATE users SET password = ?2 WHERE address = ?1", address, hash,
+    return change_user(db,
+                       "UPDATE users SET password = ?2, password_changed = ?3,"
+                       " password_expired = 0 WHERE address = ?1",
+                       address, hash,
                        "user passwd", "password_changed", err, errlen);
 }
 
@@ -663,6 +667,16 @@ enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
     return ACCOUNTS_RCPT_ALIAS;
 }
 
+/* is_bool_column - is NAME one of BOOLS ("a b c ", each followed by a space)? */
+static bool is_bool_column(const char *bools, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = bools; p && (p = strstr(p, name)) != NULL; p += n)
+        if ((p == bools || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
 /* list_rows - run ST (already bound) and turn each row into an object
  * whose keys are the column names; suspended-like columns listed in BOOLS
  * become JSON booleans.  Finalises ST.  NULL on error. */
@@ -674,7 +688,7 @@ static json_t *list_rows(sqlite3 *db, sqlite3_stmt *st, const char *bools)
         json_t *row = json_object();
         for (int i = 0; row != NULL && i < sqlite3_column_count(st); i++) {
             const char *name = sqlite3_column_name(st, i);
-            json_t *v = bools && strcmp(name, bools) == 0
+            json_t *v = is_bool_column(bools, name)
                             ? json_boolean(sqlite3_column_int(st, i) != 0)
                             : store_column_json(st, i);
             if (v == NULL || json_object_set_new(row, name, v) < 0) {
@@ -731,12 +745,15 @@ json_t *accounts_domain_list(sqlite3 *db)
     return list_by_domain(db, sql, NULL, NULL);
 }
 
-/* accounts_user_list - [{address, created, suspended}] */
+/* accounts_user_list - [{address, created, suspended, password_changed,
+ * password_expired, locked_until, totp_enabled, app_passwords}] */
 json_t *accounts_user_list(sqlite3 *db, const char *domain)
 {
-    static const char sql[] = "SELECT address, created, suspended FROM users"
-                              " WHERE ?1 IS NULL OR domain = ?1 ORDER BY address";
-    return list_by_domain(db, sql, domain, "suspended");
+    static const char sql[] =
+        "SELECT address, created, suspended, password_changed, password_expired, locked_until,"
+        " totp_enabled, (SELECT count(*) FROM app_passwords a WHERE a.user = users.address)"
+        " AS app_passwords FROM users WHERE ?1 IS NULL OR domain = ?1 ORDER BY address";
+    return list_by_domain(db, sql, domain, "suspended password_expired totp_enabled ");
 }
 
 /* accounts_alias_list - [{address, target, created}] */

@@ -18,7 +18,8 @@ int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errle
 int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, size_t errlen);
 bool accounts_domain_is_local(sqlite3 *db, const char *domain);
 
-/* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h). */
+/* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h);
+ * the check of the password's quality is the caller's (password_policy.h). */
 int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err,
                       size_t errlen);
 int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen);
@@ -61,7 +62,9 @@ enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
 
 /* Listings for floodctl: arrays of objects. */
 json_t *accounts_domain_list(sqlite3 *db);      /* [{name, created, users, aliases}] */
-json_t *accounts_user_list(sqlite3 *db, const char *domain); /* [{address, created, suspended}] */
+/* accounts_user_list - [{address, created, suspended, password_changed,
+ * password_expired, locked_until, totp_enabled, app_passwords}] */
+json_t *accounts_user_list(sqlite3 *db, const char *domain);
 json_t *accounts_alias_list(sqlite3 *db, const char *domain); /* [{address, target, created}] */
 
 #endif

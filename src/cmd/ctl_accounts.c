@@ -9,15 +9,19 @@
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "accounts/accounts.h"
+#include "accounts/login_state.h"
 #include "accounts/password.h"
+#include "accounts/password_policy.h"
 #include "cmd/ctl.h"
+#include "cmd/ctl_users.h"
+#include "core/config.h"
 
-#define PASSWORD_MIN 8 /* until the password policy library arrives */
 #define ADDRESS_LEN_MAX 254
 
 /* ---------------------------------------------------------------- usage */
@@ -30,7 +34,15 @@ const char usage_user[] = "  floodctl user add ADDRESS\n"
                           "  floodctl user passwd ADDRESS\n"
                           "  floodctl user suspend ADDRESS\n"
                           "  floodctl user unsuspend ADDRESS\n"
-                          "  floodctl user list [DOMAIN] [--json]\n";
+                          "  floodctl user list [DOMAIN] [--json]\n"
+                          "  floodctl user show ADDRESS [--json]\n"
+                          "  floodctl user expire ADDRESS|--all\n"
+                          "  floodctl user unlock ADDRESS|--all\n"
+                          "  floodctl user 2fa enable ADDRESS [--code CODE]\n"
+                          "  floodctl user 2fa disable ADDRESS\n"
+                          "  floodctl user app-password add ADDRESS --label TEXT [--json]\n"
+                          "  floodctl user app-password list ADDRESS [--json]\n"
+                          "  floodctl user app-password revoke ADDRESS LABEL\n";
 const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
                            "  floodctl alias del ADDRESS [TARGET]\n"
                            "  floodctl alias list [DOMAIN] [--json]\n";
@@ -39,7 +51,7 @@ const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
 
 /* check_address - the light shape check floodctl does before asking for
  * a password: one '@', both parts non-empty, at most 254 octets. */
-static int check_address(const char *a)
+int check_address(const char *a)
 {
     const char *at = strchr(a, '@');
     if (strlen(a) > ADDRESS_LEN_MAX || at == NULL || at == a || at[1] == '\0' ||
@@ -108,28 +120,31 @@ static int read_hidden(const char *prompt, char *buf, size_t len)
     return rc;
 }
 
-/* check_password - the rules a new password must meet. */
-static int check_password(const char *pw, int read_rc)
+/* check_password - the rules a new password for ADDRESS must meet: the
+ * length limit of the hash, then the policy (passwords in the config). */
+static int check_password(const struct config *cfg, const char *address, const char *pw,
+                          int read_rc)
 {
+    char msg[1024];
     if (read_rc == -2 || strlen(pw) > PASSWORD_MAX)
         return fail("password longer than %d characters refused", PASSWORD_MAX);
     if (read_rc < 0 || pw[0] == '\0')
         return fail("empty password refused");
-    if (strlen(pw) < PASSWORD_MIN)
-        return fail("password shorter than %d characters refused", PASSWORD_MIN);
+    if (password_policy_check(&cfg->passwords, address, pw, msg, sizeof msg) != 0)
+        return fail("%s", msg);
     return EXIT_OK;
 }
 
-/* get_password - a new password into PW (PASSWORD_MAX + 2): asked twice
- * on a terminal, else one line of stdin (for scripts: never from argv,
- * where every user of the machine could read it in ps). */
-static int get_password(char *pw, size_t len)
+/* get_password - a new password for ADDRESS into PW (PASSWORD_MAX + 2):
+ * asked twice on a terminal, else one line of stdin (for scripts: never
+ * from argv, where every user of the machine could read it in ps). */
+static int get_password(const struct config *cfg, const char *address, char *pw, size_t len)
 {
     char again[PASSWORD_MAX + 2];
     if (!isatty(STDIN_FILENO))
-        return check_password(pw, read_line(pw, len));
+        return check_password(cfg, address, pw, read_line(pw, len));
     int rc = read_hidden("New password: ", pw, len);
-    if (check_password(pw, rc) != EXIT_OK)
+    if (check_password(cfg, address, pw, rc) != EXIT_OK)
         return EXIT_FAIL;
     rc = read_hidden("Retype new password: ", again, sizeof again);
     bool same = rc == 0 && strcmp(pw, again) == 0;
@@ -139,11 +154,11 @@ static int get_password(char *pw, size_t len)
     return EXIT_OK;
 }
 
-/* new_hash - read a new password and hash it into HASH. */
-static int new_hash(char *hash)
+/* new_hash - read a new password for ADDRESS and hash it into HASH. */
+static int new_hash(const struct config *cfg, const char *address, char *hash)
 {
     char pw[PASSWORD_MAX + 2];
-    int rc = get_password(pw, sizeof pw);
+    int rc = get_password(cfg, address, pw, sizeof pw);
     if (rc == EXIT_OK && password_hash(pw, hash) < 0)
         rc = fail("cannot hash the password (out of memory?)");
     sodium_memzero(pw, sizeof pw);
@@ -252,7 +267,8 @@ static int user_add(struct ctl *c, struct args *a, struct opt *o)
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
     sqlite3 *db = ctl_store(c);
-    if (db == NULL || user_precheck(db, addr, false) != EXIT_OK || new_hash(hash) != EXIT_OK)
+    if (db == NULL || user_precheck(db, addr, false) != EXIT_OK ||
+        new_hash(c->cfg, addr, hash) != EXIT_OK)
         return EXIT_FAIL;
     if (accounts_user_add(db, addr, hash, err, sizeof err) < 0)
         return fail("%s", err);
@@ -281,11 +297,18 @@ static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
     sqlite3 *db = ctl_store(c);
-    if (db == NULL || user_precheck(db, addr, true) != EXIT_OK || new_hash(hash) != EXIT_OK)
+    if (db == NULL || user_precheck(db, addr, true) != EXIT_OK ||
+        new_hash(c->cfg, addr, hash) != EXIT_OK)
         return EXIT_FAIL;
     if (accounts_user_set_password(db, addr, hash, err, sizeof err) < 0)
         return fail("%s", err);
     printf("password of %s changed\n", addr);
+    /* A new password does not lift a lockout: the guessing goes on. */
+    json_t *u = login_facts(db, &c->cfg->passwords, addr, err, sizeof err);
+    if (json_is_true(json_object_get(u, "locked")))
+        printf("note: %s is locked after failed logins; 'floodctl user unlock %s' lifts it\n",
+               addr, addr);
+    json_decref(u);
     return EXIT_OK;
 }
 
@@ -323,13 +346,15 @@ static int user_unsuspend(struct ctl *c, struct args *a, struct opt *o)
 /* user_list - floodctl user list [DOMAIN] */
 static int user_list(struct ctl *c, struct args *a, struct opt *o)
 {
-    static const char *const head[] = {"Address", "Created", "Suspended"};
+    static const char *const head[] = {"Address", "Created", "Suspended", "Password", "2FA",
+                                       "App passwords"};
     sqlite3 *db = ctl_store(c);
     json_t *list = db ? accounts_user_list(db, a->n ? a->pos[0] : NULL) : NULL, *u;
-    struct table t = {.ncols = 3, .head = head};
+    struct table t = {.ncols = 6, .head = head};
     size_t i;
     if (list == NULL)
         return db ? fail("cannot list users (details in the log)") : EXIT_FAIL;
+    json_array_foreach(list, i, u) login_annotate(u, &c->cfg->passwords, time(NULL));
     if (c->json || json_array_size(list) == 0) {
         int rc = c->json ? print_json(list)
                          : print_empty("no users; add one with 'floodctl user add ADDRESS'");
@@ -338,10 +363,15 @@ static int user_list(struct ctl *c, struct args *a, struct opt *o)
     }
     json_array_foreach(list, i, u)
     {
-        char when[32];
+        char when[32], state[96], apps[24];
+        snprintf(apps, sizeof apps, "%lld",
+                 (long long)json_integer_value(json_object_get(u, "app_passwords")));
         const char *row[] = {str_of(u, "address"),
                              fmt_time(json_object_get(u, "created"), when, sizeof when),
-                             json_is_true(json_object_get(u, "suspended")) ? "yes" : "no"};
+                             json_is_true(json_object_get(u, "suspended")) ? "yes" : "no",
+                             login_summary(u, state, sizeof state),
+                             json_is_true(json_object_get(u, "totp_enabled")) ? "on" : "off",
+                             apps};
         if (table_add(&t, row, NULL) < 0) {
             table_discard(&t);
             json_decref(list);
@@ -430,6 +460,11 @@ const struct subcommand user_subs[] = {
     {"suspend", 1, 1, user_suspend, NULL},
     {"unsuspend", 1, 1, user_unsuspend, NULL},
     {"list", 0, 1, user_list, NULL},
+    {"show", 1, 1, user_show, NULL},
+    {"expire", 0, 1, user_expire, opts_all},
+    {"unlock", 0, 1, user_unlock, opts_all},
+    {"2fa", 2, 2, user_2fa, opts_2fa},
+    {"app-password", 2, 3, user_app_password, opts_app_password},
     {"grant-send-as", 2, 2, user_grant_send_as, NULL},
     {"revoke-send-as", 2, 2, user_revoke_send_as, NULL},
     {"limits", 1, 1, user_limits, user_limits_options},

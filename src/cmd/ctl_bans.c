@@ -1,5 +1,205 @@
-/* cmd/ctl_bans - floodctl ban.  (Being written; see the issue note.) */
-#include "cmd/ctl.h"
+/* cmd/ctl_bans - floodctl ban: list, add and lift anti-hammering bans.
+ *
+ * Room: cmd.  Bans live in the store (queue/ban_state.h), so these work
+ * with the daemon stopped too; a running daemon is told to read them
+ * again, and a new ban shuts the IP out from its next connection. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
 
-const char usage_ban[] = "  floodctl ban list|add|del\n";
-const struct subcommand ban_subs[] = {{NULL, 0, 0, NULL, NULL}};
+#include "cmd/ctl.h"
+#include "core/ipset.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "queue/ban_state.h"
+
+#define DEFAULT_BAN (24 * 3600)
+#define BAN_MAX (10LL * 365 * 86400)
+
+const char usage_ban[] =
+    "  floodctl ban list [--all]             bans in force (--all: with a day of history)\n"
+    "  floodctl ban add IP|CIDR [--duration DUR] [--reason TEXT]   (default 1d)\n"
+    "  floodctl ban del IP|CIDR|--all        lift a ban\n";
+
+/* canonical_ip - IP as the daemon writes client addresses (inet_ntop), or
+ * a CIDR network checked by the IP-set parser; into BUF (64). */
+static int canonical_ip(const char *ip, char *buf, size_t len)
+{
+    unsigned char addr[16];
+    char err[256];
+    if (inet_pton(AF_INET, ip, addr) == 1)
+        return inet_ntop(AF_INET, addr, buf, (socklen_t)len) ? 0 : -1;
+    if (inet_pton(AF_INET6, ip, addr) == 1)
+        return inet_ntop(AF_INET6, addr, buf, (socklen_t)len) ? 0 : -1;
+    struct ipset *set = ipset_new();
+    int rc = set && strchr(ip, '/') && ipset_add(set, ip, NULL, err, sizeof err) == 0 &&
+                     str_copy(buf, ip, len)
+                 ? 0
+                 : -1;
+    ipset_free(set);
+    return rc;
+}
+
+/* tell_daemon - a running daemon reads the bans again. */
+static int tell_daemon(struct ctl *c)
+{
+    int not_running;
+    json_t *res = ctl_call(c, json_pack("{s:s}", "cmd", "state.reload"), &not_running);
+    json_decref(res);
+    if (res == NULL && !not_running)
+        return fail("the change is stored, but floodgated did not read it: restart it, or run "
+                    "this command again");
+    if (not_running && !c->json)
+        puts("(floodgated is not running: it applies this when it starts)");
+    return EXIT_OK;
+}
+
+static const char *remaining(json_t *until, time_t now, char *buf, size_t len)
+{
+    long long left = json_integer_value(until) - now;
+    if (left <= 0)
+        return "ended";
+    if (left < 3600)
+        snprintf(buf, len, "%lldm%02llds", left / 60, left % 60);
+    else if (left < 86400)
+        snprintf(buf, len, "%lldh%02lldm", left / 3600, left % 3600 / 60);
+    else
+        snprintf(buf, len, "%lldd%02lldh", left / 86400, left % 86400 / 3600);
+    return buf;
+}
+
+static struct opt *opts_list(void)
+{
+    static struct opt opts[] = {{"--all", false, false, NULL}, {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* ban_list - floodctl ban list [--all] */
+static int ban_list(struct ctl *c, struct args *a, struct opt *o)
+{
+    static const char *const head[] = {"IP", "Until", "Left", "Reason", "Offenses", "By"};
+    sqlite3 *db = ctl_store(c);
+    time_t now = time(NULL);
+    json_t *list = db ? ban_state_list(db, now, o[0].set) : NULL, *b;
+    struct table t = {.ncols = 6, .head = head};
+    size_t i;
+    if (list == NULL)
+        return db ? fail("cannot read the bans from the store (details in the log)") : EXIT_FAIL;
+    if (c->json || json_array_size(list) == 0) {
+        int rc = c->json ? print_json(list) : print_empty("no IP is banned");
+        json_decref(list);
+        return rc;
+    }
+    json_array_foreach(list, i, b)
+    {
+        char until[32], left[32], offenses[16];
+        snprintf(offenses, sizeof offenses, "%lld",
+                 (long long)json_integer_value(json_object_get(b, "offenses")));
+        const char *row[] = {str_of(b, "ip"),
+                             fmt_time(json_object_get(b, "until"), until, sizeof until),
+                             remaining(json_object_get(b, "until"), now, left, sizeof left),
+                             str_of(b, "reason"), offenses, str_of(b, "created_by")};
+        if (table_add(&t, row, NULL) < 0) {
+            table_discard(&t);
+            json_decref(list);
+            return fail("out of memory");
+        }
+    }
+    json_decref(list);
+    return table_print(&t);
+}
+
+static struct opt *opts_add(void)
+{
+    static struct opt opts[] = {{"--duration", true, false, NULL},
+                                {"--reason", true, false, NULL},
+                                {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* ban_add - floodctl ban add IP|CIDR [--duration DUR] [--reason TEXT] */
+static int ban_add(struct ctl *c, struct args *a, struct opt *o)
+{
+    char ip[64];
+    long long seconds = DEFAULT_BAN;
+    if (canonical_ip(a->raw[0], ip, sizeof ip) < 0)
+        return usage_error("ban", "'%s' is not an IP address or a CIDR network "
+                                  "(e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/48)",
+                           a->raw[0]);
+    if (o[0].set && (parse_duration(o[0].value, &seconds) < 0 || seconds <= 0 ||
+                     seconds > BAN_MAX))
+        return usage_error("ban", "--duration '%s': give a duration such as 30m, 12h, 7d "
+                                  "(at most ten years)",
+                           o[0].value);
+    const char *reason = o[1].set ? o[1].value : "banned by the administrator";
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    time_t until = time(NULL) + (time_t)seconds;
+    if (ban_state_save(db, ip, until, 1, reason, c->admin) < 0)
+        return fail("cannot write the ban to the store (details in the log)");
+    log_info("event=ban ip=%s reason=%s seconds=%lld admin=%s", ip, log_quote(reason), seconds,
+             log_quote(c->admin));
+    if (!c->json)
+        printf("%s banned for %llds: connections from it get 421 4.7.0\n", ip, seconds);
+    return tell_daemon(c);
+}
+
+static struct opt *opts_del(void)
+{
+    static struct opt opts[] = {{"--all", false, false, NULL}, {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* ban_del_all - lift every ban in force. */
+static int ban_del_all(struct ctl *c, sqlite3 *db)
+{
+    json_t *list = ban_state_list(db, time(NULL), 0), *b;
+    size_t i, n = 0;
+    if (list == NULL)
+        return fail("cannot read the bans from the store (details in the log)");
+    json_array_foreach(list, i, b)
+    {
+        if (ban_state_delete(db, str_of(b, "ip")) == 1) {
+            log_info("event=unban ip=%s reason=admin admin=%s", str_of(b, "ip"),
+                     log_quote(c->admin));
+            n++;
+        }
+    }
+    json_decref(list);
+    if (!c->json)
+        printf("%zu ban(s) lifted\n", n);
+    return tell_daemon(c);
+}
+
+/* ban_del - floodctl ban del IP|CIDR|--all */
+static int ban_del(struct ctl *c, struct args *a, struct opt *o)
+{
+    char ip[64];
+    sqlite3 *db;
+    if (o[0].set != (a->n == 0))
+        return usage_error("ban", "give one IP or network, or --all%s", "");
+    if ((db = ctl_store(c)) == NULL)
+        return EXIT_FAIL;
+    if (o[0].set)
+        return ban_del_all(c, db);
+    if (canonical_ip(a->raw[0], ip, sizeof ip) < 0)
+        return usage_error("ban", "'%s' is not an IP address or a CIDR network", a->raw[0]);
+    int rc = ban_state_delete(db, ip);
+    if (rc < 0)
+        return fail("cannot write to the store (details in the log)");
+    if (rc == 0)
+        return fail("%s is not banned: see 'floodctl ban list'", ip);
+    log_info("event=unban ip=%s reason=admin admin=%s", ip, log_quote(c->admin));
+    if (!c->json)
+        printf("ban of %s lifted\n", ip);
+    return tell_daemon(c);
+}
+
+const struct subcommand ban_subs[] = {
+    {"list", 0, 0, ban_list, opts_list},
+    {"add", 1, 1, ban_add, opts_add},
+    {"del", 0, 1, ban_del, opts_del},
+    {NULL, 0, 0, NULL, NULL},
+};

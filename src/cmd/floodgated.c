@@ -21,6 +21,7 @@
 #include "queue/housekeeping.h"
 #include "queue/scheduler.h"
 #include "queue/store.h"
+#include "smtp/gate.h"
 #include "smtp/listener.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
@@ -223,6 +224,8 @@ static void start(struct daemon *d, bool foreground)
     if (srv->committer == NULL)
         fatal("event=start error=%s", log_quote(err));
     server_reload_pauses(srv); /* pauses survive a restart */
+    if ((srv->gate = gate_new(srv)) == NULL) /* and so do bans */
+        fatal("event=start error=out_of_memory");
     if ((srv->scheduler = scheduler_new(srv)) == NULL)
         fatal("event=start error=out_of_memory");
     if ((d->housekeeping = housekeeping_start(srv)) == NULL)
@@ -249,6 +252,7 @@ static void stop(struct daemon *d)
     committer_stop(srv->committer);
     worker_pool_free(srv->workers); /* runs the last done callbacks */
     housekeeping_free(d->housekeeping);
+    gate_free(srv->gate);
     scheduler_free(srv->scheduler);
     control_server_free(d->control);
     listeners_close(d->listeners);

@@ -10,6 +10,7 @@
 #include "queue/pause_state.h"
 #include "queue/queue_query.h"
 #include "queue/scheduler.h"
+#include "smtp/gate.h"
 
 static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
 {
@@ -25,7 +26,7 @@ static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read the pauses from the store");
         return NULL;
     }
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "version",
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "version",
                      "0.1.0", "pid", (json_int_t)getpid(), "uptime",
                      (json_int_t)(time(NULL) - srv->started), "connections",
                      (json_int_t)srv->connections, "sessions_total",
@@ -34,7 +35,7 @@ static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
                      (json_int_t)srv->messages_rejected, "store_commits",
                      (json_int_t)committer_commits(srv->committer), "store_jobs",
                      (json_int_t)committer_jobs(srv->committer), "queue", queue, "paused",
-                     paused);
+                     paused, "gate", gate_status(srv->gate));
 }
 
 /* read_filter - the selection carried by a request. */
@@ -87,6 +88,7 @@ static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen
 {
     struct smtp_server *srv = ctx;
     server_reload_pauses(srv);
+    gate_reload(srv->gate);
     scheduler_kick(srv->scheduler);
     return json_pack("{s:O}", "paused", srv->pauses);
 }

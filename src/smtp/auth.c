@@ -1,14 +1,27 @@
 /* smtp/auth - SMTP AUTH (RFC 4954) with the PLAIN (RFC 4616) and LOGIN
  * mechanisms.  The password check runs argon2id on a worker thread, and an
  * unknown user is checked against a dummy hash, so the reply takes the same
- * time whether the account exists or not and the loop never blocks. */
+ * time whether the account exists or not and the loop never blocks.
+ *
+ * Besides the main password an account may have app passwords (one per
+ * device); a candidate in their shape is checked against each of them too
+ * (at most APP_PASSWORDS_MAX more verifications).  The main password is
+ * refused while the account is locked after guessing, once 2FA is on, and
+ * once it has expired; app passwords keep working in all three cases: a
+ * botnet guessing alice's password must not lock her phone out, and they
+ * are long random strings nobody guesses.  Every refusal spends the same
+ * verification, so the timing tells a guesser nothing about the reason. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
-#include "accounts/accounts.h"
+#include "accounts/app_passwords.h"
+#include "accounts/lockout.h"
+#include "accounts/login_state.h"
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -17,11 +30,21 @@
 struct auth_job {
     struct smtp_session *s;
     char user[256];
-    char hash[PASSWORD_HASH_MAX];
     char *password;
     bool known;
-    bool suspended;
-    bool ok;
+    struct login_state st; /* read on the loop, before the worker runs */
+    bool main_ok;          /* the main password matched */
+    int app;               /* index of the matching app password, or -1 */
+};
+
+/* The store writes AUTH asks of the committer: a lockout, or the last use
+ * of an app password.  Neither holds up the reply. */
+struct auth_write {
+    char user[256];
+    long long until;  /* lock: users.locked_until */
+    long long app_id; /* app password: its id (0: this is a lock) */
+    long long when;
+    char ip[64];
 };
 
 /* b64_decode - decode IN (LEN octets) into a new NUL-terminated buffer;
@@ -52,37 +75,177 @@ static void auth_fail_reply(struct smtp_session *s, const char *reply)
     smtp_reply(s, "%s", reply);
 }
 
+/* iso_time - T as "2026-11-25T08:30:00Z", the form of the log's own stamps. */
+static const char *iso_time(long long t, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, len, "%lld", t);
+    return buf;
+}
+
+/* auth_verify_work - on a worker: the main password (or the dummy hash),
+ * then, when the candidate has their shape, the app passwords. */
 static void auth_verify_work(void *arg)
 {
     struct auth_job *j = arg;
-    const char *hash = j->known ? j->hash : password_dummy_hash();
-    j->ok = password_verify(hash, j->password) && j->known;
+    char canon[APP_PASSWORD_SYMBOLS + 1];
+    const char *hash = j->known ? j->st.hash : password_dummy_hash();
+    j->main_ok = password_verify(hash, j->password) && j->known;
+    j->app = -1;
+    if (j->main_ok || !j->known || !app_password_canonical(j->password, canon))
+        return;
+    for (size_t i = 0; i < j->st.n_app && j->app < 0; i++)
+        if (password_verify(j->st.app[i].hash, canon))
+            j->app = (int)i;
+    OPENSSL_cleanse(canon, sizeof canon);
+}
+
+/* auth_write_apply - on the committer thread, inside its transaction. */
+static int auth_write_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct auth_write *w = arg;
+    int rc = w->app_id ? login_app_password_used(db, w->app_id, w->when, w->ip)
+                       : login_lock(db, w->user, w->until);
+    if (rc < 0)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    return rc;
+}
+
+/* auth_write_done - on the loop: a failed write is logged, nothing more
+ * (the lock is then only as long as the next successful write). */
+static void auth_write_done(void *arg, int status, const char *err)
+{
+    struct auth_write *w = arg;
+    if (status < 0)
+        log_warnx("event=store_error op=%s user=%s error=%s",
+                  w->app_id ? "app_password_used" : "account_lock", log_quote(w->user),
+                  log_quote(err));
+    free(w);
+}
+
+/* auth_write - hand one store write to the committer. */
+static void auth_write(struct smtp_session *s, const char *user, long long until, long long app_id)
+{
+    struct auth_write *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        log_warnx("event=store_error op=auth_write user=%s error=out_of_memory", log_quote(user));
+        return;
+    }
+    str_copy(w->user, user, sizeof w->user);
+    str_lower(w->user);
+    w->until = until;
+    w->app_id = app_id;
+    w->when = (long long)time(NULL);
+    str_copy(w->ip, s->ip, sizeof w->ip);
+    committer_submit(s->srv->committer, auth_write_apply, auth_write_done, w);
+}
+
+/* auth_bad_password - a wrong password for a known account: count it, and
+ * lock the main password when there were too many within the window. */
+static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t now)
+{
+    char key[256], when[32];
+    unsigned count;
+    const struct config_lockout *l = &s->cfg->lockout;
+    str_copy(key, j->user, sizeof key);
+    str_lower(key);
+    if (!lockout_failure(l, key, now, &count))
+        return;
+    long long until = (long long)now + l->duration;
+    log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s",
+             log_quote(key), count, l->window, iso_time(until, when, sizeof when), s->ip);
+    auth_write(s, key, until, 0);
+}
+
+/* auth_main_verdict - why a matching main password may still not log in:
+ * NULL when it may. */
+static const char *auth_main_verdict(struct smtp_session *s, struct auth_job *j, time_t now)
+{
+    long long expires;
+    if (j->st.suspended)
+        return "suspended";
+    if (j->st.locked_until > now)
+        return "locked";
+    if (j->st.totp_enabled)
+        return "2fa_requires_app_password";
+    enum password_age age = password_age_of(&s->cfg->passwords, j->st.password_expired,
+                                            j->st.password_changed, now, &expires);
+    if (age == PASSWORD_EXPIRED)
+        return "expired";
+    if (age == PASSWORD_EXPIRING) {
+        char when[32];
+        log_info("event=password_expiring user=%s expires=%s session=%lu", log_quote(j->user),
+                 iso_time(expires, when, sizeof when), s->serial);
+    }
+    return NULL;
+}
+
+/* auth_verdict - the reason to refuse, or NULL to accept; *LABEL gets the
+ * app password that matched. */
+static const char *auth_verdict(struct smtp_session *s, struct auth_job *j, const char **label)
+{
+    time_t now = time(NULL);
+    *label = NULL;
+    if (!j->known)
+        return "unknown_user";
+    if (j->app >= 0) {
+        *label = j->st.app[j->app].label;
+        return j->st.suspended ? "suspended" : NULL;
+    }
+    if (j->main_ok) {
+        const char *why = auth_main_verdict(s, j, now);
+        if (why == NULL) {
+            char key[256];
+            str_copy(key, j->user, sizeof key);
+            lockout_success(str_lower(key));
+        }
+        return why;
+    }
+    /* While locked, a wrong password is "locked" too, and counts nothing. */
+    if (j->st.locked_until > now)
+        return "locked";
+    auth_bad_password(s, j, now);
+    return "bad_password";
 }
 
 static void auth_verify_done(void *arg)
 {
     struct auth_job *j = arg;
     struct smtp_session *s = j->s;
+    const char *label;
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
     s->state = SMTP_STATE_HELO;
-    if (j->ok && !j->suspended && (s->auth_user = strdup(j->user)) != NULL) {
-        log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s", s->serial,
-                 log_quote(j->user), s->ip, s->lc->name);
+    const char *why = auth_verdict(s, j, &label);
+    if (why == NULL && (s->auth_user = strdup(j->user)) != NULL &&
+        (label == NULL || (s->auth_app_password = strdup(label)) != NULL)) {
+        log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
+                 s->serial, log_quote(j->user), s->ip, s->lc->name, log_quote(label));
+        if (label)
+            auth_write(s, j->user, 0, j->st.app[j->app].id);
         smtp_reply(s, "235 2.7.0 Authentication successful");
+    } else if (why == NULL) {
+        free(s->auth_user);
+        s->auth_user = NULL;
+        log_warnx("event=auth result=fail session=%lu user=%s reason=out_of_memory", s->serial,
+                  log_quote(j->user));
+        smtp_reply(s, "454 4.7.0 Temporary authentication failure");
     } else {
-        const char *why = !j->known ? "unknown_user" : !j->ok ? "bad_password" : "suspended";
-        log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s",
-                 s->serial, log_quote(j->user), s->ip, s->lc->name, why);
+        log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s%s%s",
+                 s->serial, log_quote(j->user), s->ip, s->lc->name, why,
+                 label ? " app_password=" : "", label ? log_quote(label) : "");
         smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
         smtp_session_note_failure(s, "auth");
     }
+    OPENSSL_cleanse(&j->st, sizeof j->st);
     free(j);
     smtp_session_resume(s);
 }
 
-/* auth_verify - look the user up here (a quick indexed read) and hand the
- * expensive hash comparison to a worker. */
+/* auth_verify - read the account's login state here (quick indexed reads)
+ * and hand the expensive hash comparisons to a worker. */
 static void auth_verify(struct smtp_session *s, const char *user, const char *password)
 {
     struct auth_job *j = calloc(1, sizeof *j);
@@ -93,10 +256,7 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     }
     j->s = s;
     str_copy(j->user, user, sizeof j->user);
-    char key[256];
-    str_copy(key, user, sizeof key);
-    int found = accounts_user_credentials(s->srv->db, str_lower(key), j->hash, sizeof j->hash,
-                                          &j->suspended);
+    int found = login_state_read(s->srv->db, user, &j->st);
     if (found < 0) {
         OPENSSL_cleanse(j->password, strlen(j->password));
         free(j->password);

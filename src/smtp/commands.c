@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/relay.h"
+#include "smtp/sender_check.h"
 #include "smtp/session_internal.h"
 
 struct command_entry {
@@ -217,6 +218,8 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
     }
     char from[ADDRESS_PATH_MAX + 8];
     address_format(&s->mail.from, from, sizeof from);
+    if (!smtp_sender_check(s, from, false) || !smtp_limits_mail(s))
+        return;
     if ((s->env.sender = strdup(from)) == NULL) {
         smtp_reply(s, "451 4.3.0 Out of memory, try again later");
         return;
@@ -233,6 +236,17 @@ static bool rcpt_accept_local(struct smtp_session *s, const struct accounts_targ
         if (envelope_add_rcpt(&s->env, t[i].address, orig, t[i].local) < 0)
             return false;
     return true;
+}
+
+/* rcpt_unknown - directory harvesting: past client_limits'
+ * max_unknown_recipients in an hour the client IP is banned. */
+static void rcpt_unknown(struct smtp_session *s)
+{
+    if (s->closing || !gate_unknown_recipient(s->srv->gate, s->ip))
+        return;
+    smtp_reply(s, "421 4.7.0 %s Too many unknown recipients from your address, closing",
+               s->cfg->hostname);
+    smtp_session_close(s);
 }
 
 static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
@@ -256,7 +270,10 @@ static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const 
         f.recipient_known = kind != ACCOUNTS_RCPT_UNKNOWN && n > 0;
     }
     bool ok = true;
-    switch (policy_relay_decide(&f)) {
+    enum relay_verdict v = policy_relay_decide(&f);
+    if ((v == RELAY_ACCEPT_LOCAL || v == RELAY_ACCEPT_REMOTE) && !smtp_limits_rcpt(s, to->domain))
+        return;
+    switch (v) {
     case RELAY_ACCEPT_LOCAL:
         ok = rcpt_accept_local(s, targets, n, orig);
         break;
@@ -265,12 +282,14 @@ static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const 
         break;
     case RELAY_UNKNOWN_USER:
         smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", orig);
+        rcpt_unknown(s);
         return;
     case RELAY_LITERAL_DENIED:
         smtp_reply(s, "550 5.7.1 <%s>: Address literals are not accepted", orig);
         return;
     case RELAY_DENIED:
         smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", orig);
+        smtp_session_note_failure(s, "relay");
         return;
     }
     if (!ok) {

@@ -17,7 +17,9 @@
 #include "core/util.h"
 #include "queue/committer.h"
 #include "queue/scheduler.h"
+#include "smtp/gate.h"
 #include "smtp/header_scan.h"
+#include "smtp/sender_check.h"
 #include "smtp/session_internal.h"
 #include "smtp/tls.h"
 
@@ -48,6 +50,8 @@ static void session_unlink(struct smtp_session *s)
 static void session_free(struct smtp_session *s)
 {
     log_info("event=disconnect session=%lu ip=%s errors=%u", s->serial, s->ip, s->errors);
+    if (s->gate_counted)
+        gate_disconnect(s->srv->gate, s->ip);
     session_unlink(s);
     bufferevent_free(s->bev);
     envelope_clear(&s->env);
@@ -113,8 +117,11 @@ void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds)
 
 void smtp_session_note_failure(struct smtp_session *s, const char *what)
 {
-    (void)s;
-    (void)what; /* counted by policy/hammering (being written) */
+    if (s->closing || !gate_failure(s->srv->gate, s->ip, what))
+        return;
+    smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
+               s->cfg->hostname);
+    smtp_session_close(s);
 }
 
 void smtp_session_reset_transaction(struct smtp_session *s)
@@ -132,6 +139,7 @@ static bool too_many_errors(struct smtp_session *s)
 {
     if (s->errors < s->cfg->limits.max_errors)
         return false;
+    gate_failure(s->srv->gate, s->ip, "command"); /* a session that failed as a whole */
     smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection", s->cfg->hostname);
     smtp_session_close(s);
     return true;
@@ -357,6 +365,7 @@ static void store_done(void *arg, int status, const char *err)
     if (status == 0) {
         s->srv->messages_accepted++;
         log_accepted(s);
+        smtp_limits_count(s);
         smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->env.id);
         scheduler_kick(s->srv->scheduler);
     } else {
@@ -385,11 +394,15 @@ static void finish_data(struct smtp_session *s)
         smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
     } else {
         fill_envelope(s);
-        s->wait = SMTP_WAIT_STORE;
-        bufferevent_disable(s->bev, EV_READ);
-        smtp_session_set_timeout(s, 0);
-        committer_submit(s->srv->committer, store_apply, store_done, s);
-        return;
+        /* The From: a reader sees is held to the same rule as MAIL FROM. */
+        if (s->auth_user == NULL || s->env.header_from == NULL ||
+            smtp_sender_check(s, s->env.header_from, true)) {
+            s->wait = SMTP_WAIT_STORE;
+            bufferevent_disable(s->bev, EV_READ);
+            smtp_session_set_timeout(s, 0);
+            committer_submit(s->srv->committer, store_apply, store_done, s);
+            return;
+        }
     }
     s->srv->messages_rejected++;
     smtp_session_reset_transaction(s);
@@ -509,6 +522,34 @@ static void describe_peer(struct smtp_session *s, const struct sockaddr *sa)
     }
 }
 
+/* admit - the gate's word on a new client: a banned IP is refused before
+ * it can say anything (no password check is spent on it), and one IP may
+ * hold only so many sessions. */
+static void admit(struct smtp_session *s)
+{
+    long remaining = 0;
+    switch (gate_connect(s->srv->gate, s->ip, &remaining)) {
+    case GATE_BANNED:
+        log_info("event=refused session=%lu ip=%s reason=banned remaining=%ld", s->serial, s->ip,
+                 remaining);
+        smtp_reply(s, "421 4.7.0 %s Your address is blocked for %ld more seconds after too many "
+                      "failures",
+                   s->cfg->hostname, remaining);
+        smtp_session_close(s);
+        return;
+    case GATE_TOO_MANY_CONNECTIONS:
+        log_info("event=refused session=%lu ip=%s reason=connections_per_ip", s->serial, s->ip);
+        smtp_reply(s, "421 4.7.0 %s Too many connections from your address, try again later",
+                   s->cfg->hostname);
+        smtp_session_close(s);
+        return;
+    case GATE_OPEN:
+        break;
+    }
+    s->gate_counted = true;
+    smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
+}
+
 void smtp_session_start(struct smtp_server *srv, const struct listener_config *lc,
                         evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen)
 {
@@ -549,7 +590,7 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
         smtp_reply(s, "421 4.7.0 %s Too many connections, try again later", s->cfg->hostname);
         smtp_session_close(s);
     } else {
-        smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
+        admit(s);
     }
 }
 

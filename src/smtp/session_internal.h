@@ -9,6 +9,7 @@
 
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
+#include "smtp/gate.h"
 #include "smtp/server.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
@@ -43,6 +44,7 @@ struct smtp_session {
     int port;
     struct sockaddr_storage sa;
     bool trusted;                    /* client IP in relay.allow_groups */
+    bool gate_counted;               /* counted by gate_connect: tell gate_disconnect */
 
     enum smtp_state state;
     enum smtp_wait wait;
@@ -65,6 +67,7 @@ struct smtp_session {
     struct smtp_mail_args mail;
     struct envelope env;
     unsigned rcpt_count;
+    struct sending_limits_of limits; /* of this sender, read at MAIL */
     struct data_reader data;
     struct spool spool;
 };

@@ -1,0 +1,214 @@
+/* accounts/app_passwords - generated per-device passwords in the store.
+ *
+ * Room: accounts.  A password is 16 symbols of [a-z0-9] drawn with
+ * libsodium's randombytes_uniform (no modulo bias), shown in four groups
+ * of four; it is hashed in its canonical form so "ABCD EFGH IJKL MNOP"
+ * typed on a phone still matches.  At most APP_PASSWORDS_MAX per user:
+ * each one may cost an argon2id verification at AUTH. */
+#include "accounts/app_passwords.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "queue/store.h"
+
+static const char symbols[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/* app_password_generate - a fresh random password into OUT; -1 when
+ * libsodium cannot start (no source of randomness). */
+int app_password_generate(char out[APP_PASSWORD_LEN + 1])
+{
+    size_t o = 0;
+    if (sodium_init() < 0)
+        return -1;
+    for (int g = 0; g < APP_PASSWORD_GROUPS; g++) {
+        if (g)
+            out[o++] = '-';
+        for (int i = 0; i < APP_PASSWORD_GROUP_LEN; i++)
+            out[o++] = symbols[randombytes_uniform(sizeof symbols - 1)];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+/* app_password_canonical - the 16 symbols of PW, lowercased. */
+bool app_password_canonical(const char *pw, char out[APP_PASSWORD_SYMBOLS + 1])
+{
+    size_t n = 0;
+    for (const char *p = pw; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '-' || c == ' ')
+            continue;
+        if (!isascii(c) || !isalnum(c) || n >= APP_PASSWORD_SYMBOLS)
+            return false;
+        out[n++] = (char)tolower(c);
+    }
+    out[n] = '\0';
+    return n == APP_PASSWORD_SYMBOLS;
+}
+
+/* label_ok - 1 to APP_LABEL_MAX octets, printable, no leading space. */
+static bool label_ok(const char *label)
+{
+    size_t len = strlen(label);
+    if (len == 0 || len > APP_LABEL_MAX || label[0] == ' ')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)label; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* user_app_count - app passwords of A, or -1 when A is no user (-2 on a
+ * store error). */
+static long long user_app_count(sqlite3 *db, const char *a)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT (SELECT count(*) FROM app_passwords"
+                                         " WHERE user = ?1) FROM users WHERE address = ?1");
+    if (st == NULL)
+        return -2;
+    long long n = -2;
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        n = -1;
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* norm_user - the lowercased ADDRESS into A (256) and the check that it
+ * is a user; *COUNT gets its number of app passwords. */
+static int norm_user(sqlite3 *db, const char *address, char *a, long long *count, char *err,
+                     size_t errlen)
+{
+    if (!str_copy(a, address, 256)) {
+        snprintf(err, errlen, "invalid address '%.60s...': too long", address);
+        return -1;
+    }
+    str_lower(a);
+    *count = user_app_count(db, a);
+    if (*count == -1)
+        snprintf(err, errlen, "no such user %s: see 'floodctl user list'", a);
+    else if (*count < 0)
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+    return *count < 0 ? -1 : 0;
+}
+
+/* app_password_add - store HASH as the app password LABEL of ADDRESS. */
+int app_password_add(sqlite3 *db, const char *address, const char *label, const char *hash,
+                     char *err, size_t errlen)
+{
+    char a[256];
+    long long count;
+    if (!label_ok(label)) {
+        snprintf(err, errlen,
+                 "invalid label: give 1 to %d printable characters naming the device, "
+                 "e.g. --label \"alice's phone\"",
+                 APP_LABEL_MAX);
+        return -1;
+    }
+    if (norm_user(db, address, a, &count, err, errlen) < 0)
+        return -1;
+    if (count >= APP_PASSWORDS_MAX) {
+        snprintf(err, errlen,
+                 "%s has %lld app passwords, the most allowed: revoke one it no longer needs "
+                 "with 'floodctl user app-password revoke %s LABEL'",
+                 a, count, a);
+        return -1;
+    }
+    sqlite3_stmt *st = store_prepare(db, "INSERT INTO app_passwords(user, label, hash, created)"
+                                         " VALUES(?1, ?2, ?3, ?4)");
+    if (st == NULL) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        snprintf(err, errlen,
+                 "%s already has an app password labelled '%s': choose another label, or "
+                 "revoke it first",
+                 a, label);
+        return -1;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    log_info("event=app_password_added user=%s label=%s", log_quote(a), log_quote(label));
+    return 0;
+}
+
+/* app_password_revoke - delete the app password LABEL of ADDRESS. */
+int app_password_revoke(sqlite3 *db, const char *address, const char *label, char *err,
+                        size_t errlen)
+{
+    char a[256];
+    long long count;
+    if (norm_user(db, address, a, &count, err, errlen) < 0)
+        return -1;
+    sqlite3_stmt *st =
+        store_prepare(db, "DELETE FROM app_passwords WHERE user = ?1 AND label = ?2");
+    if (st == NULL) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (sqlite3_changes(db) == 0) {
+        snprintf(err, errlen,
+                 "%s has no app password labelled '%s': see 'floodctl user app-password list %s'",
+                 a, label, a);
+        return -1;
+    }
+    log_info("event=app_password_revoked user=%s label=%s", log_quote(a), log_quote(label));
+    return 0;
+}
+
+/* app_password_list - [{label, created, last_used, last_ip}] of ADDRESS. */
+json_t *app_password_list(sqlite3 *db, const char *address, char *err, size_t errlen)
+{
+    char a[256];
+    long long count;
+    if (norm_user(db, address, a, &count, err, errlen) < 0)
+        return NULL;
+    sqlite3_stmt *st = store_prepare(db, "SELECT label, created, last_used, last_ip"
+                                         " FROM app_passwords WHERE user = ?1 ORDER BY created, id");
+    json_t *arr = st ? json_array() : NULL;
+    int rc = st ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_ERROR;
+    while (arr && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_object();
+        for (int i = 0; row && i < 4; i++)
+            json_object_set_new(row, sqlite3_column_name(st, i), store_column_json(st, i));
+        if (row == NULL || json_array_append_new(arr, row) < 0)
+            rc = SQLITE_NOMEM;
+        else
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        json_decref(arr);
+        arr = NULL;
+    }
+    sqlite3_finalize(st);
+    return arr;
+}

@@ -1,0 +1,285 @@
+/* accounts/login_state - expiry, lockout, 2FA and app passwords as AUTH and
+ * floodctl see them.
+ *
+ * Room: accounts.  The daemon reads the state at every AUTH rather than
+ * caching it, so that 'floodctl user expire', 'unlock', '2fa' and
+ * 'app-password revoke' take effect at the very next login without any
+ * message to the daemon: SQLite in WAL mode makes the read cheap. */
+#include "accounts/login_state.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "queue/store.h"
+
+/* norm - the lowercased ADDRESS into OUT (256); false when too long. */
+static bool norm(const char *address, char *out)
+{
+    if (address == NULL || !str_copy(out, address, 256))
+        return false;
+    str_lower(out);
+    return true;
+}
+
+/* read_apps - the app passwords of A (at most APP_PASSWORDS_MAX). */
+static int read_apps(sqlite3 *db, const char *a, struct login_state *out)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT id, label, hash FROM app_passwords"
+                                         " WHERE user = ?1 ORDER BY id LIMIT ?2");
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 2, APP_PASSWORDS_MAX);
+    out->n_app = 0;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct login_app_password *ap = &out->app[out->n_app];
+        const char *label = (const char *)sqlite3_column_text(st, 1);
+        const char *hash = (const char *)sqlite3_column_text(st, 2);
+        /* A row that does not fit cannot be verified: skip it, as if revoked. */
+        if (label && hash && str_copy(ap->label, label, sizeof ap->label) &&
+            str_copy(ap->hash, hash, sizeof ap->hash)) {
+            ap->id = sqlite3_column_int64(st, 0);
+            out->n_app++;
+        }
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* login_state_read - the state of ADDRESS into OUT. */
+int login_state_read(sqlite3 *db, const char *address, struct login_state *out)
+{
+    char a[256];
+    if (!norm(address, a))
+        return 0;
+    sqlite3_stmt *st = store_prepare(
+        db, "SELECT password, suspended, password_expired, coalesce(password_changed, created),"
+            " coalesce(locked_until, 0), totp_enabled FROM users WHERE address = ?1");
+    if (st == NULL)
+        return -1;
+    int found = -1;
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        found = 0;
+    } else if (rc == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 0);
+        /* A hash that does not fit is corrupt: refusing is the safe answer. */
+        if (h != NULL && str_copy(out->hash, h, sizeof out->hash)) {
+            out->suspended = sqlite3_column_int(st, 1) != 0;
+            out->password_expired = sqlite3_column_int(st, 2) != 0;
+            out->password_changed = sqlite3_column_int64(st, 3);
+            out->locked_until = sqlite3_column_int64(st, 4);
+            out->totp_enabled = sqlite3_column_int(st, 5) != 0;
+            found = 1;
+        } else {
+            log_warnx("event=store_error op=credentials user=%s error=bad_hash", log_quote(a));
+        }
+    }
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        log_warnx("event=store_error op=credentials error=%s", log_quote(sqlite3_errmsg(db)));
+    sqlite3_finalize(st);
+    if (found == 1 && read_apps(db, a, out) < 0) {
+        log_warnx("event=store_error op=app_passwords error=%s", log_quote(sqlite3_errmsg(db)));
+        return -1;
+    }
+    return found;
+}
+
+/* password_age_of - where a password stands. */
+enum password_age password_age_of(const struct config_passwords *p, bool forced,
+                                  long long changed, time_t now, long long *expires)
+{
+    *expires = p->max_age ? changed + (long long)p->max_age : 0;
+    if (forced || (*expires && *expires <= now))
+        return PASSWORD_EXPIRED;
+    if (*expires && *expires - now <= (long long)p->warn_before)
+        return PASSWORD_EXPIRING;
+    return PASSWORD_FRESH;
+}
+
+/* update_users - run SQL (?1 the address when it has one) and count the
+ * rows changed into *N; "no such user" when one address matched none. */
+static int update_users(sqlite3 *db, const char *sql, const char *address, long long when,
+                        long *n, char *err, size_t errlen)
+{
+    char a[256];
+    if (address && !norm(address, a)) {
+        snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
+        return -1;
+    }
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    int rc = address ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_OK;
+    if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) >= 2)
+        rc = sqlite3_bind_int64(st, 2, when);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        log_warnx("event=store_error op=update_users error=%s", log_quote(sqlite3_errmsg(db)));
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    *n = sqlite3_changes(db);
+    return 0;
+}
+
+/* user_exists - 1 when A is a user, 0 when not, -1 on error. */
+static int user_exists(sqlite3 *db, const char *a)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT 1 FROM users WHERE address = ?1");
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* login_expire - force a new password on ADDRESS (NULL: every user). */
+int login_expire(sqlite3 *db, const char *address, long *n, char *err, size_t errlen)
+{
+    int rc = address ? update_users(db, "UPDATE users SET password_expired = 1 WHERE address = ?1",
+                                    address, 0, n, err, errlen)
+                     : update_users(db, "UPDATE users SET password_expired = 1", NULL, 0, n, err,
+                                    errlen);
+    if (rc < 0)
+        return -1;
+    if (address && *n == 0) {
+        snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
+        return -1;
+    }
+    log_info("event=password_expired user=%s users=%ld", address ? log_quote(address) : "*", *n);
+    return 0;
+}
+
+/* login_unlock - lift the lockout of ADDRESS (NULL: of every user).  *N
+ * counts the accounts that were locked. */
+int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t errlen)
+{
+    char a[256];
+    if (address) {
+        int e = norm(address, a) ? user_exists(db, a) : 0;
+        if (e <= 0) {
+            if (e < 0)
+                snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+            else
+                snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
+            return -1;
+        }
+    }
+    /* A lock that ran out needs no lifting: only the live ones count. */
+    int rc = update_users(db,
+                          address ? "UPDATE users SET locked_until = NULL"
+                                    " WHERE address = ?1 AND locked_until > ?2"
+                                  : "UPDATE users SET locked_until = NULL WHERE locked_until > ?2",
+                          address, (long long)time(NULL), n, err, errlen);
+    if (rc < 0)
+        return -1;
+    log_info("event=account_unlocked user=%s users=%ld", address ? log_quote(address) : "*", *n);
+    return 0;
+}
+
+/* login_lock - lock the main password of ADDRESS until UNTIL. */
+int login_lock(sqlite3 *db, const char *address, long long until)
+{
+    char err[256];
+    long n;
+    return update_users(db, "UPDATE users SET locked_until = ?2 WHERE address = ?1", address, until,
+                        &n, err, sizeof err);
+}
+
+/* login_app_password_used - note a successful login with app password ID. */
+int login_app_password_used(sqlite3 *db, long long id, long long when, const char *ip)
+{
+    sqlite3_stmt *st =
+        store_prepare(db, "UPDATE app_passwords SET last_used = ?2, last_ip = ?3 WHERE id = ?1");
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_int64(st, 1, id);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, when);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 3, ip, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* login_annotate - add the derived facts to a user object. */
+void login_annotate(json_t *u, const struct config_passwords *p, time_t now)
+{
+    static const char *const names[] = {"ok", "expiring", "expired"};
+    json_t *changed = json_object_get(u, "password_changed");
+    long long when = json_is_integer(changed) ? json_integer_value(changed)
+                                              : json_integer_value(json_object_get(u, "created"));
+    json_t *forced = json_object_get(u, "password_expired");
+    long long expires, locked = json_integer_value(json_object_get(u, "locked_until"));
+    enum password_age age =
+        password_age_of(p, json_is_true(forced) || json_integer_value(forced) != 0, when, now,
+                        &expires);
+    json_object_set_new(u, "password_expires", expires ? json_integer(expires) : json_null());
+    json_object_set_new(u, "password_state", json_string(names[age]));
+    json_object_set_new(u, "locked", json_boolean(locked > now));
+}
+
+/* facts_row - the current row of ST as an object; the columns named in
+ * BOOLS (space-separated, each followed by a space) become booleans. */
+static json_t *facts_row(sqlite3_stmt *st, const char *bools)
+{
+    json_t *o = json_object();
+    for (int i = 0; o && i < sqlite3_column_count(st); i++) {
+        char key[64];
+        const char *name = sqlite3_column_name(st, i);
+        snprintf(key, sizeof key, "%s ", name);
+        json_t *v = strstr(bools, key) ? json_boolean(sqlite3_column_int(st, i) != 0)
+                                       : store_column_json(st, i);
+        if (v == NULL || json_object_set_new(o, name, v) < 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
+}
+
+/* login_facts - the login facts of ADDRESS for floodctl. */
+json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address,
+                    char *err, size_t errlen)
+{
+    char a[256];
+    json_t *o = NULL;
+    sqlite3_stmt *st = norm(address, a) ? store_prepare(
+        db, "SELECT address, created, suspended, password_changed, password_expired,"
+            " locked_until, totp_enabled, totp_secret IS NOT NULL AND totp_enabled = 0"
+            " AS totp_pending,"
+            " (SELECT count(*) FROM app_passwords WHERE user = users.address) AS app_passwords"
+            " FROM users WHERE address = ?1") : NULL;
+    if (st == NULL) {
+        snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
+        return NULL;
+    }
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        o = facts_row(st, "suspended password_expired totp_enabled totp_pending ");
+    if (rc == SQLITE_DONE)
+        snprintf(err, errlen, "no such user %s: see 'floodctl user list'", a);
+    else if (o == NULL)
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    if (o)
+        login_annotate(o, p, time(NULL));
+    return o;
+}

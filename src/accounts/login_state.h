@@ -1,0 +1,74 @@
+/* accounts/login_state - what decides a login besides the password:
+ * suspension, a forced or aged-out password, a lockout after guessing, 2FA,
+ * and the app passwords of the account.  AUTH reads it all in one go on
+ * the loop thread (indexed reads); floodctl expires and unlocks.  Addresses
+ * are normalised (lowercased) by the caller or here. */
+#ifndef FLOODGATE_ACCOUNTS_LOGIN_STATE_H
+#define FLOODGATE_ACCOUNTS_LOGIN_STATE_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "accounts/password.h"
+#include "core/config.h"
+
+#define APP_PASSWORDS_MAX 20 /* per user: bounds the hashes one AUTH may verify */
+#define APP_LABEL_MAX 64     /* octets of a label */
+
+/* One app password as AUTH sees it. */
+struct login_app_password {
+    long long id;
+    char label[APP_LABEL_MAX + 1];
+    char hash[PASSWORD_HASH_MAX];
+};
+
+/* Everything AUTH needs to know about one account. */
+struct login_state {
+    char hash[PASSWORD_HASH_MAX]; /* the main password */
+    bool suspended;
+    bool password_expired;     /* forced by 'floodctl user expire' */
+    long long password_changed; /* unix time (account creation when never set) */
+    long long locked_until;     /* unix time, 0 when not locked */
+    bool totp_enabled;          /* only app passwords log in */
+    size_t n_app;
+    struct login_app_password app[APP_PASSWORDS_MAX];
+};
+
+/* login_state_read - the state of ADDRESS into OUT.  1 when found, 0 when
+ * there is no such user, -1 on a store error (logged). */
+int login_state_read(sqlite3 *db, const char *address, struct login_state *out);
+
+enum password_age { PASSWORD_FRESH, PASSWORD_EXPIRING, PASSWORD_EXPIRED };
+
+/* password_age_of - where a password stands: FORCED (expired by the admin)
+ * or older than passwords.max_age is EXPIRED; within warn_before of
+ * max_age is EXPIRING.  *EXPIRES gets the end of its life (0: none). */
+enum password_age password_age_of(const struct config_passwords *p, bool forced,
+                                  long long changed, time_t now, long long *expires);
+
+/* login_expire - force a new password on ADDRESS (NULL: on every user).
+ * *N gets the number of users changed.  -1 with ERR on failure. */
+int login_expire(sqlite3 *db, const char *address, long *n, char *err, size_t errlen);
+/* login_unlock - lift the lockout of ADDRESS (NULL: of every user). */
+int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t errlen);
+/* login_lock - lock the main password of ADDRESS until UNTIL (the daemon,
+ * from the committer thread).  -1 on a store error. */
+int login_lock(sqlite3 *db, const char *address, long long until);
+/* login_app_password_used - note a successful login with app password ID. */
+int login_app_password_used(sqlite3 *db, long long id, long long when, const char *ip);
+
+/* login_facts - the login facts of ADDRESS for floodctl, as an object:
+ * {address, created, suspended, password_changed, password_expired,
+ * password_expires, password_state, locked_until, totp_enabled,
+ * totp_pending, app_passwords}; NULL with ERR when there is no such user. */
+json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address,
+                    char *err, size_t errlen);
+/* login_annotate - add password_expires, password_state ("ok", "expiring",
+ * "expired") and locked (bool) to a user object holding created,
+ * password_changed, password_expired and locked_until. */
+void login_annotate(json_t *user, const struct config_passwords *p, time_t now);
+
+#endif

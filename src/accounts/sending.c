@@ -1,0 +1,204 @@
+/* accounts/sending - send-as grants and per-user sending limits in the
+ * store (room: accounts).  The session asks accounts_may_send_as at MAIL
+ * and after DATA; floodctl changes grants and limits. */
+#include "accounts/sending.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "accounts/accounts.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "queue/store.h"
+
+/* one_row - run SQL with text parameters ?1, ?2 (B may be NULL); 1 when
+ * it returns a row (or, for a change, changed one), 0 when not, -1 on a
+ * store error. */
+static int one_row(sqlite3 *db, const char *sql, const char *a, const char *b)
+{
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    bool changed = !sqlite3_stmt_readonly(st) && sqlite3_changes(db) > 0;
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    return rc == SQLITE_DONE ? changed : -1;
+}
+
+/* alias_reaches - does ADDRESS, an alias, deliver (also) to USER? */
+static int alias_reaches(sqlite3 *db, const char *user, const char *address)
+{
+    static struct accounts_target targets[ALIAS_TARGETS_MAX];
+    size_t n = 0;
+    enum accounts_rcpt_kind k = accounts_resolve(db, address, targets, ALIAS_TARGETS_MAX, &n);
+    if (k == ACCOUNTS_RCPT_ERROR)
+        return -1;
+    if (k != ACCOUNTS_RCPT_ALIAS)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(targets[i].address, user) == 0)
+            return 1;
+    return 0;
+}
+
+int accounts_may_send_as(sqlite3 *db, const char *user, const char *address)
+{
+    char a[256];
+    if (!str_copy(a, address, sizeof a))
+        return 0;
+    str_lower(a);
+    if (strcmp(a, user) == 0)
+        return 1;
+    const char *at = strrchr(a, '@');
+    int granted = one_row(db, "SELECT 1 FROM send_as WHERE user = ?1 AND address = ?2", user, a);
+    if (granted == 0 && at)
+        granted = one_row(db, "SELECT 1 FROM send_as WHERE user = ?1 AND address = ?2", user, at);
+    if (granted != 0)
+        return granted < 0 ? -1 : 1;
+    return at && accounts_domain_is_local(db, at + 1) ? alias_reaches(db, user, a) : 0;
+}
+
+/* norm_grant - ADDRESS or "@domain", lowercased, into OUT (256). */
+static int norm_grant(const char *address, char *out, char *err, size_t errlen)
+{
+    const char *at = address ? strchr(address, '@') : NULL;
+    if (at == NULL || strchr(at + 1, '@') || at[1] == '\0' || !str_copy(out, address, 256) ||
+        strpbrk(address, " \t<>\"")) {
+        snprintf(err, errlen,
+                 "invalid address '%s': give local@domain, or @domain to grant the whole domain",
+                 address ? address : "");
+        return -1;
+    }
+    str_lower(out);
+    return 0;
+}
+
+/* user_exists - refuse grants and limits for a user that is not there. */
+static int user_exists(sqlite3 *db, const char *user, char *err, size_t errlen)
+{
+    int found = one_row(db, "SELECT 1 FROM users WHERE address = ?1", user, NULL);
+    if (found == 1)
+        return 0;
+    if (found == 0)
+        snprintf(err, errlen, "no such user %s: see 'floodctl user list'", user);
+    else
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+    return -1;
+}
+
+int accounts_send_as_grant(sqlite3 *db, const char *user, const char *address, char *err,
+                           size_t errlen)
+{
+    char a[256];
+    if (norm_grant(address, a, err, errlen) < 0 || user_exists(db, user, err, errlen) < 0)
+        return -1;
+    sqlite3_stmt *st = store_prepare(
+        db, "INSERT OR IGNORE INTO send_as(user, address, created) VALUES(?1, ?2, ?3)");
+    if (st == NULL) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, a, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, time(NULL));
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    log_info("event=send_as_granted user=%s address=%s", log_quote(user), log_quote(a));
+    return 0;
+}
+
+int accounts_send_as_revoke(sqlite3 *db, const char *user, const char *address, char *err,
+                            size_t errlen)
+{
+    char a[256];
+    if (norm_grant(address, a, err, errlen) < 0)
+        return -1;
+    int rc = one_row(db, "DELETE FROM send_as WHERE user = ?1 AND address = ?2", user, a);
+    if (rc < 0) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (rc == 0) {
+        snprintf(err, errlen, "%s has no grant to send as %s: see 'floodctl user show %s'", user,
+                 a, user);
+        return -1;
+    }
+    log_info("event=send_as_revoked user=%s address=%s", log_quote(user), log_quote(a));
+    return 0;
+}
+
+json_t *accounts_send_as_list(sqlite3 *db, const char *user)
+{
+    sqlite3_stmt *st =
+        store_prepare(db, "SELECT address FROM send_as WHERE user = ?1 ORDER BY address");
+    json_t *arr = json_array();
+    if (st == NULL || arr == NULL) {
+        sqlite3_finalize(st);
+        json_decref(arr);
+        return NULL;
+    }
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    return arr;
+}
+
+int accounts_user_limits(sqlite3 *db, const char *user, struct user_limits *out)
+{
+    sqlite3_stmt *st = store_prepare(
+        db, "SELECT limit_messages, limit_recipients, limit_domains FROM users WHERE address = ?1");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    long long *f[] = {&out->messages, &out->recipients, &out->domains};
+    for (int i = 0; i < 3; i++)
+        *f[i] = rc == SQLITE_ROW && sqlite3_column_type(st, i) != SQLITE_NULL
+                    ? sqlite3_column_int64(st, i)
+                    : -1;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_limits *l,
+                             char *err, size_t errlen)
+{
+    if (user_exists(db, user, err, errlen) < 0)
+        return -1;
+    sqlite3_stmt *st = store_prepare(db, "UPDATE users SET limit_messages = ?2,"
+                                         " limit_recipients = ?3, limit_domains = ?4"
+                                         " WHERE address = ?1");
+    if (st == NULL) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    const long long v[] = {l->messages, l->recipients, l->domains};
+    for (int i = 0; i < 3; i++) {
+        if (v[i] < 0)
+            sqlite3_bind_null(st, i + 2);
+        else
+            sqlite3_bind_int64(st, i + 2, v[i]);
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    log_info("event=user_limits user=%s messages=%lld recipients=%lld domains=%lld",
+             log_quote(user), l->messages, l->recipients, l->domains);
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* cmd/ctl_users - the user subcommands that live outside ctl_accounts.c:
+ * password expiry, lockout and 'user show' (ctl_logins.c), 2FA and app
+ * passwords (ctl_twofactor.c).  ctl_accounts.c puts them in the table of
+ * the "user" command and reads new passwords for all of them. */
+#ifndef FLOODGATE_CMD_CTL_USERS_H
+#define FLOODGATE_CMD_CTL_USERS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "cmd/ctl.h"
+
+/* ctl_accounts.c */
+int check_address(const char *a);
+
+/* ctl_logins.c */
+int user_expire(struct ctl *c, struct args *a, struct opt *o);
+int user_unlock(struct ctl *c, struct args *a, struct opt *o);
+int user_show(struct ctl *c, struct args *a, struct opt *o);
+struct opt *opts_all(void);
+/* login_summary - "expired", "expires in 3d", "locked until ..." or "ok"
+ * for a user object of accounts_user_list annotated by login_annotate. */
+const char *login_summary(json_t *u, char *buf, size_t len);
+
+/* ctl_twofactor.c */
+int user_2fa(struct ctl *c, struct args *a, struct opt *o);
+struct opt *opts_2fa(void);
+int user_app_password(struct ctl *c, struct args *a, struct opt *o);
+struct opt *opts_app_password(void);
+
+#endif

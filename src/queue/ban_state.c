@@ -1,0 +1,77 @@
+/* queue/ban_state - the bans table (room: queue, the store). */
+#include "queue/ban_state.h"
+
+#include "queue/store.h"
+
+#define HISTORY 86400 /* as policy/bans.c: how long an ended ban is remembered */
+
+int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses,
+                   const char *reason, const char *by)
+{
+    /* Each new ban also forgets the history no ban needs any more. */
+    sqlite3_stmt *st = store_prepare(db, "DELETE FROM bans WHERE until < ?1");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_int64(st, 1, time(NULL) - HISTORY);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    st = store_prepare(
+        db, "INSERT INTO bans(ip, until, reason, offenses, created, created_by)"
+            " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ip) DO UPDATE SET until = ?2,"
+            " reason = ?3, offenses = ?4, created = ?5, created_by = ?6");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, until);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, (int)offenses);
+    sqlite3_bind_int64(st, 5, time(NULL));
+    sqlite3_bind_text(st, 6, by, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ban_state_delete(sqlite3 *db, const char *ip)
+{
+    sqlite3_stmt *st = store_prepare(db, "DELETE FROM bans WHERE ip = ?1");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? sqlite3_changes(db) > 0 : -1;
+}
+
+json_t *ban_state_list(sqlite3 *db, time_t now, int all)
+{
+    static const char *const keys[] = {"ip", "until", "reason", "offenses", "created",
+                                       "created_by"};
+    sqlite3_stmt *st = store_prepare(
+        db, "SELECT ip, until, reason, offenses, created, created_by FROM bans"
+            " WHERE until > ?1 - CASE WHEN ?2 THEN ?3 ELSE 0 END ORDER BY until, ip");
+    json_t *arr = json_array();
+    if (st == NULL || arr == NULL) {
+        sqlite3_finalize(st);
+        json_decref(arr);
+        return NULL;
+    }
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int(st, 2, all);
+    sqlite3_bind_int(st, 3, HISTORY);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = json_object();
+        for (int i = 0; row && i < 6; i++)
+            json_object_set_new(row, keys[i], store_column_json(st, i));
+        json_array_append_new(arr, row);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}

@@ -1,0 +1,161 @@
+/* tests/unit/test_password_policy - the password policy (libpwquality),
+ * app password shapes, TOTP codes (RFC 6238 test vectors) and the lockout
+ * counter: the pure parts of the login rules, without a store. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts/app_passwords.h"
+#include "accounts/lockout.h"
+#include "accounts/login_state.h"
+#include "accounts/password_policy.h"
+#include "accounts/totp.h"
+
+static const struct config_passwords defaults = {
+    .min_length = 12, .min_classes = 3, .dictionary_check = true, .warn_before = 14 * 86400};
+
+/* refused - the message for PW of ADDRESS, or NULL when accepted. */
+static const char *refused(const struct config_passwords *p, const char *address, const char *pw)
+{
+    static char msg[1024];
+    int rc = password_policy_check(p, address, pw, msg, sizeof msg);
+    assert_true(rc == 0 || rc == -1);
+    return rc == 0 ? NULL : msg;
+}
+
+static void test_good_password(void **state)
+{
+    assert_null(refused(&defaults, "alice@example.test", "Tulip-Harbor-47"));
+    assert_null(refused(&defaults, "bob@example.org", "Kq7#vR2!mZp9xw"));
+}
+
+static void test_length_and_classes(void **state)
+{
+    const char *m = refused(&defaults, "alice@example.test", "Xq7-bnz");
+    assert_non_null(m);
+    assert_non_null(strstr(m, "password refused: it has 7 characters"));
+    assert_non_null(strstr(m, "Required: at least 12 characters"));
+    m = refused(&defaults, "alice@example.test", "zebratideharbor");
+    assert_non_null(strstr(m, "it uses 1 character class (lowercase)"));
+    /* characters, not octets: 12 two-octet letters are 12 characters */
+    struct config_passwords p = defaults;
+    p.min_classes = 1;
+    p.dictionary_check = false;
+    assert_null(refused(&p, "a@example.test", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
+    m = refused(&p, "a@example.test", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+    assert_non_null(strstr(m, "it has 6 characters"));
+}
+
+static void test_names(void **state)
+{
+    const char *m = refused(&defaults, "alice@example.test", "alice-Secret-2026");
+    assert_non_null(m);
+    assert_non_null(strstr(m, "password refused: it contains the user name 'alice'"));
+    m = refused(&defaults, "alice@example.test", "Kq7-ECILA-tide");
+    assert_non_null(strstr(m, "it contains the user name 'alice'"));
+    m = refused(&defaults, "alice@example.test", "Kq7-Example-tide");
+    assert_non_null(strstr(m, "it contains 'example' from the domain name example.test"));
+    m = refused(&defaults, "john.smith@mail.school.org", "Kq7-School-tide");
+    assert_non_null(strstr(m, "'school' from the domain name"));
+    m = refused(&defaults, "john.smith@mail.school.org", "Kq7-Smith-tide");
+    assert_non_null(strstr(m, "the user name 'smith'"));
+    /* the top-level domain and parts shorter than 3 are no secret */
+    assert_null(refused(&defaults, "al@example.org", "Kq7-Organ-al-tide"));
+}
+
+static void test_dictionary(void **state)
+{
+    const char *m = refused(&defaults, "alice@example.test", "Dictionary1!");
+    assert_non_null(m);
+    assert_non_null(strstr(m, "dictionary check"));
+    struct config_passwords p = defaults;
+    p.dictionary_check = false;
+    assert_null(refused(&p, "alice@example.test", "Dictionary1!"));
+}
+
+static void test_app_password_shape(void **state)
+{
+    char pw[APP_PASSWORD_LEN + 1], canon[APP_PASSWORD_SYMBOLS + 1], other[APP_PASSWORD_LEN + 1];
+    assert_int_equal(app_password_generate(pw), 0);
+    assert_int_equal(app_password_generate(other), 0);
+    assert_string_not_equal(pw, other);
+    assert_int_equal(strlen(pw), 19);
+    assert_true(pw[4] == '-' && pw[9] == '-' && pw[14] == '-');
+    assert_true(app_password_canonical(pw, canon));
+    assert_int_equal(strlen(canon), 16);
+    assert_true(app_password_canonical("ABCD EFGH-ijkl mnop", canon));
+    assert_string_equal(canon, "abcdefghijklmnop");
+    assert_false(app_password_canonical("Tulip-Harbor-47", canon));
+    assert_false(app_password_canonical("abcd-efgh-ijkl-mnop-q", canon));
+}
+
+static void test_totp_rfc6238(void **state)
+{
+    /* RFC 6238 appendix B, SHA1, the last 6 of the 8 digits */
+    const unsigned char secret[] = "12345678901234567890";
+    assert_true(totp_check(secret, 20, "287082", 59));
+    assert_true(totp_check(secret, 20, "081804", 1111111109));
+    assert_true(totp_check(secret, 20, "081804", 1111111109 + 30)); /* one step late */
+    assert_false(totp_check(secret, 20, "081804", 1111111109 + 90));
+    assert_false(totp_check(secret, 20, "94287082", 59)); /* 8 digits: not ours */
+    assert_false(totp_check(secret, 20, "28708", 59));
+    char uri[TOTP_URI_MAX];
+    assert_int_equal(totp_uri("alice@example.test", "GEZDGNBV", uri, sizeof uri), 0);
+    assert_non_null(strstr(uri, "otpauth://totp/Floodgate:alice@example.test?secret=GEZDGNBV"
+                                "&issuer=Floodgate"));
+}
+
+static void test_lockout_counts(void **state)
+{
+    struct config_lockout l = {.failures = 3, .window = 60, .duration = 900};
+    unsigned n;
+    assert_false(lockout_failure(&l, "a@x.test", 1000, &n));
+    assert_false(lockout_failure(&l, "b@x.test", 1000, &n));
+    assert_false(lockout_failure(&l, "a@x.test", 1001, &n));
+    assert_int_equal(n, 2);
+    assert_true(lockout_failure(&l, "a@x.test", 1002, &n));
+    assert_int_equal(n, 3);
+    assert_false(lockout_failure(&l, "a@x.test", 1003, &n)); /* counts from zero again */
+    assert_int_equal(n, 1);
+    /* outside the window the count starts over */
+    assert_false(lockout_failure(&l, "b@x.test", 1100, &n));
+    assert_int_equal(n, 1);
+    lockout_success("b@x.test");
+    assert_false(lockout_failure(&l, "b@x.test", 1101, &n));
+    assert_int_equal(n, 1);
+    struct config_lockout off = {.failures = 0, .window = 60, .duration = 900};
+    for (int i = 0; i < 10; i++)
+        assert_false(lockout_failure(&off, "c@x.test", 1000, &n));
+}
+
+static void test_password_age(void **state)
+{
+    struct config_passwords p = defaults;
+    long long exp;
+    assert_int_equal(password_age_of(&p, false, 1000, 5000000, &exp), PASSWORD_FRESH);
+    assert_int_equal(exp, 0);
+    assert_int_equal(password_age_of(&p, true, 1000, 1001, &exp), PASSWORD_EXPIRED);
+    p.max_age = 100 * 86400;
+    assert_int_equal(password_age_of(&p, false, 0, 10 * 86400, &exp), PASSWORD_FRESH);
+    assert_int_equal(exp, 100 * 86400);
+    assert_int_equal(password_age_of(&p, false, 0, 90 * 86400, &exp), PASSWORD_EXPIRING);
+    assert_int_equal(password_age_of(&p, false, 0, 100 * 86400, &exp), PASSWORD_EXPIRED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_password),    cmocka_unit_test(test_length_and_classes),
+        cmocka_unit_test(test_names),            cmocka_unit_test(test_dictionary),
+        cmocka_unit_test(test_app_password_shape), cmocka_unit_test(test_totp_rfc6238),
+        cmocka_unit_test(test_lockout_counts),   cmocka_unit_test(test_password_age),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
