@@ -177,6 +177,8 @@ struct opt *user_limits_options(void);
 /* sending_facts - {"send_as": [...], "limits": {...}, "counters": {...}}
  * of ADDRESS (counters only while the daemon runs), or NULL. */
 json_t *sending_facts(struct ctl *c, const char *address);
+/* sending_print - FACTS from sending_facts as lines for "user show". */
+void sending_print(json_t *facts);
 
 /* ctl_bans.c: ban */
 extern const char usage_ban[];

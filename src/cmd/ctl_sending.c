@@ -1,9 +1,185 @@
-/* cmd/ctl_sending - what a user may send: send-as grants and sending limits.
- * (Being written; see the issue note.) */
-#include "cmd/ctl.h"
+/* cmd/ctl_sending - what a user may send: floodctl user grant-send-as,
+ * revoke-send-as and limits, and the part of "user show" about sending.
+ *
+ * Room: cmd.  Grants and limits are rows in the store, read by the daemon
+ * at each MAIL, so a change needs no reload; the hourly counters live in
+ * the running daemon and are asked for over the control socket. */
+#include <stdio.h>
+#include <string.h>
 
-int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o) { return fail("not yet"); }
-int user_revoke_send_as(struct ctl *c, struct args *a, struct opt *o) { return fail("not yet"); }
-int user_limits(struct ctl *c, struct args *a, struct opt *o) { return fail("not yet"); }
-struct opt *user_limits_options(void) { return NULL; }
-json_t *sending_facts(struct ctl *c, const char *address) { return json_object(); }
+#include "accounts/sending.h"
+#include "cmd/ctl.h"
+#include "core/config.h"
+#include "core/util.h"
+
+/* grant_target - ADDRESS as given, but a bare domain means "@domain". */
+static const char *grant_target(const char *arg, char *buf, size_t len)
+{
+    if (strchr(arg, '@'))
+        return arg;
+    snprintf(buf, len, "@%s", arg);
+    return buf;
+}
+
+/* user_grant_send_as - floodctl user grant-send-as USER ADDRESS|@DOMAIN */
+int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512], buf[300];
+    sqlite3 *db = ctl_store(c);
+    const char *target = grant_target(a->pos[1], buf, sizeof buf);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_send_as_grant(db, a->pos[0], target, err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("%s may now send as %s%s\n", a->pos[0], target[0] == '@' ? "any address " : "",
+           target);
+    return EXIT_OK;
+}
+
+/* user_revoke_send_as - floodctl user revoke-send-as USER ADDRESS|@DOMAIN */
+int user_revoke_send_as(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512], buf[300];
+    sqlite3 *db = ctl_store(c);
+    const char *target = grant_target(a->pos[1], buf, sizeof buf);
+    if (db == NULL)
+        return EXIT_FAIL;
+    if (accounts_send_as_revoke(db, a->pos[0], target, err, sizeof err) < 0)
+        return fail("%s", err);
+    printf("%s may no longer send as %s\n", a->pos[0], target);
+    return EXIT_OK;
+}
+
+struct opt *user_limits_options(void)
+{
+    static struct opt opts[] = {{"--messages", true, false, NULL},
+                                {"--recipients", true, false, NULL},
+                                {"--domains", true, false, NULL},
+                                {NULL, false, false, NULL}};
+    return opts;
+}
+
+/* limit_value - an option's value: a number (0 = no limit) or "default"
+ * (-1: the config's value). */
+static int limit_value(const char *name, const char *value, long long *out)
+{
+    uint64_t v;
+    if (strcmp(value, "default") == 0) {
+        *out = -1;
+        return EXIT_OK;
+    }
+    if (parse_u64(value, strlen(value), &v) < 0 || v > 10000000)
+        return usage_error("user", "%s takes a number per hour (0: no limit) or 'default'",
+                           name);
+    *out = (long long)v;
+    return EXIT_OK;
+}
+
+/* limits_json - {"messages_per_hour": {"limit": N, "source": "user"|"config"}, ...} */
+static json_t *limits_json(const struct config *cfg, const struct user_limits *u)
+{
+    const long long mine[] = {u->messages, u->recipients, u->domains};
+    const unsigned conf[] = {cfg->sending_limits.messages_per_hour,
+                             cfg->sending_limits.recipients_per_hour,
+                             cfg->sending_limits.domains_per_hour};
+    static const char *const names[] = {"messages_per_hour", "recipients_per_hour",
+                                        "domains_per_hour"};
+    json_t *out = json_object();
+    for (int i = 0; out && i < 3; i++)
+        json_object_set_new(out, names[i],
+                            json_pack("{s:I, s:s}", "limit",
+                                      (json_int_t)(mine[i] >= 0 ? mine[i] : conf[i]), "source",
+                                      mine[i] >= 0 ? "user" : "config"));
+    return out;
+}
+
+/* print_limits - the limits of USER, as "user show" prints them. */
+static void print_limits(json_t *limits, json_t *counters)
+{
+    static const char *const names[] = {"messages_per_hour", "recipients_per_hour",
+                                        "domains_per_hour"};
+    static const char *const used[] = {"messages", "recipients", "domains"};
+    for (int i = 0; i < 3; i++) {
+        json_t *l = json_object_get(limits, names[i]);
+        long long limit = json_integer_value(json_object_get(l, "limit"));
+        char lim[32];
+        snprintf(lim, sizeof lim, "%lld", limit);
+        printf("  %-20s %-10s (%s)", names[i], limit ? lim : "no limit", str_of(l, "source"));
+        if (counters)
+            printf("  used in the last hour: %lld",
+                   (long long)json_integer_value(json_object_get(counters, used[i])));
+        putchar('\n');
+    }
+}
+
+/* daemon_counters - the running daemon's hourly counters of SENDER, or
+ * NULL when it is not running. */
+static json_t *daemon_counters(struct ctl *c, const char *sender)
+{
+    int not_running;
+    return ctl_call(c, json_pack("{s:s, s:s}", "cmd", "sending.counters", "sender", sender),
+                    &not_running);
+}
+
+json_t *sending_facts(struct ctl *c, const char *address)
+{
+    sqlite3 *db = ctl_store(c);
+    struct user_limits u;
+    if (db == NULL || accounts_user_limits(db, address, &u) < 0)
+        return NULL;
+    json_t *counters = daemon_counters(c, address);
+    return json_pack("{s:o, s:o, s:o}", "send_as", accounts_send_as_list(db, address), "limits",
+                     limits_json(c->cfg, &u), "counters",
+                     counters ? counters : json_null());
+}
+
+/* user_limits - floodctl user limits USER [--messages N] [--recipients N]
+ * [--domains N]: set (a number, 0 = no limit, or "default"), then show. */
+int user_limits(struct ctl *c, struct args *a, struct opt *o)
+{
+    char err[512];
+    sqlite3 *db = ctl_store(c);
+    struct user_limits u;
+    if (db == NULL)
+        return EXIT_FAIL;
+    int found = accounts_user_limits(db, a->pos[0], &u);
+    if (found < 0)
+        return fail("cannot read the store (details in the log)");
+    if (found == 0)
+        return fail("no such user %s: see 'floodctl user list'", a->pos[0]);
+    long long *field[] = {&u.messages, &u.recipients, &u.domains};
+    bool change = false;
+    for (int i = 0; i < 3; i++) {
+        if (o[i].set && limit_value(o[i].name, o[i].value, field[i]) != EXIT_OK)
+            return EXIT_USAGE;
+        change |= o[i].set;
+    }
+    if (change && accounts_user_set_limits(db, a->pos[0], &u, err, sizeof err) < 0)
+        return fail("%s", err);
+    json_t *limits = limits_json(c->cfg, &u), *counters = daemon_counters(c, a->pos[0]);
+    int rc = EXIT_OK;
+    if (c->json) {
+        json_t *out = json_pack("{s:s, s:O, s:O}", "user", a->pos[0], "limits", limits,
+                                "counters", counters ? counters : json_null());
+        rc = out ? print_json(out) : fail("out of memory");
+        json_decref(out);
+    } else {
+        printf("sending limits of %s%s:\n", a->pos[0], change ? " (changed)" : "");
+        print_limits(limits, counters);
+    }
+    json_decref(limits);
+    json_decref(counters);
+    return rc;
+}
+
+void sending_print(json_t *facts)
+{
+    json_t *grants = json_object_get(facts, "send_as"), *g;
+    json_t *counters = json_object_get(facts, "counters");
+    size_t i;
+    printf("may send as: its own address, aliases that deliver to it");
+    json_array_foreach(grants, i, g) printf(", %s", json_string_value(g));
+    printf("\nsending limits%s:\n", json_is_object(counters) ? "" : " (floodgated is not running: "
+                                                                     "no counters)");
+    print_limits(json_object_get(facts, "limits"), json_is_object(counters) ? counters : NULL);
+}

@@ -84,6 +84,19 @@ static json_t *cmd_queue_kick(void *ctx, json_t *req, char *err, size_t errlen)
 }
 
 /* cmd_state_reload - floodctl changed pauses in the store: read them. */
+/* cmd_sending_counters - {"sender": S}: S's messages, recipients and new
+ * domains over the last hour. */
+static json_t *cmd_sending_counters(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    const char *sender = json_string_value(json_object_get(req, "sender"));
+    if (sender == NULL) {
+        snprintf(err, errlen, "sender missing");
+        return NULL;
+    }
+    return gate_counters(srv->gate, sender);
+}
+
 static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
@@ -100,4 +113,5 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
     control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
     control_server_register(ctl, "queue.top", cmd_queue_top, srv);
     control_server_register(ctl, "state.reload", cmd_state_reload, srv);
+    control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
 }
