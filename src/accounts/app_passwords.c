@@ -191,8 +191,9 @@ json_t *app_password_list(sqlite3 *db, const char *address, char *err, size_t er
     long long count;
     if (norm_user(db, address, a, &count, err, errlen) < 0)
         return NULL;
-    sqlite3_stmt *st = store_prepare(db, "SELECT label, created, last_used, last_ip"
-                                         " FROM app_passwords WHERE user = ?1 ORDER BY created, id");
+    sqlite3_stmt *st =
+        store_prepare(db, "SELECT label, created, last_used, last_ip"
+                          " FROM app_passwords WHERE user = ?1 ORDER BY created, id");
     json_t *arr = st ? json_array() : NULL;
     int rc = st ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_ERROR;
     while (arr && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -92,8 +92,8 @@ int login_state_read(sqlite3 *db, const char *address, struct login_state *out)
 }
 
 /* password_age_of - where a password stands. */
-enum password_age password_age_of(const struct config_passwords *p, bool forced,
-                                  long long changed, time_t now, long long *expires)
+enum password_age password_age_of(const struct config_passwords *p, bool forced, long long changed,
+                                  time_t now, long long *expires)
 {
     *expires = p->max_age ? changed + (long long)p->max_age : 0;
     if (forced || (*expires && *expires <= now))
@@ -105,8 +105,8 @@ enum password_age password_age_of(const struct config_passwords *p, bool forced,
 
 /* update_users - run SQL (?1 the address when it has one) and count the
  * rows changed into *N; "no such user" when one address matched none. */
-static int update_users(sqlite3 *db, const char *sql, const char *address, long long when,
-                        long *n, char *err, size_t errlen)
+static int update_users(sqlite3 *db, const char *sql, const char *address, long long when, long *n,
+                        char *err, size_t errlen)
 {
     char a[256];
     if (address && !norm(address, a)) {
@@ -226,9 +226,8 @@ void login_annotate(json_t *u, const struct config_passwords *p, time_t now)
                                               : json_integer_value(json_object_get(u, "created"));
     json_t *forced = json_object_get(u, "password_expired");
     long long expires, locked = json_integer_value(json_object_get(u, "locked_until"));
-    enum password_age age =
-        password_age_of(p, json_is_true(forced) || json_integer_value(forced) != 0, when, now,
-                        &expires);
+    enum password_age age = password_age_of(
+        p, json_is_true(forced) || json_integer_value(forced) != 0, when, now, &expires);
     json_object_set_new(u, "password_expires", expires ? json_integer(expires) : json_null());
     json_object_set_new(u, "password_state", json_string(names[age]));
     json_object_set_new(u, "locked", json_boolean(locked > now));
@@ -254,17 +253,21 @@ static json_t *facts_row(sqlite3_stmt *st, const char *bools)
 }
 
 /* login_facts - the login facts of ADDRESS for floodctl. */
-json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address,
-                    char *err, size_t errlen)
+json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address, char *err,
+                    size_t errlen)
 {
     char a[256];
     json_t *o = NULL;
-    sqlite3_stmt *st = norm(address, a) ? store_prepare(
-        db, "SELECT address, created, suspended, password_changed, password_expired,"
-            " locked_until, totp_enabled, totp_secret IS NOT NULL AND totp_enabled = 0"
-            " AS totp_pending,"
-            " (SELECT count(*) FROM app_passwords WHERE user = users.address) AS app_passwords"
-            " FROM users WHERE address = ?1") : NULL;
+    sqlite3_stmt *st =
+        norm(address, a)
+            ? store_prepare(
+                  db, "SELECT address, created, suspended, password_changed, password_expired,"
+                      " locked_until, totp_enabled, totp_secret IS NOT NULL AND totp_enabled = 0"
+                      " AS totp_pending,"
+                      " (SELECT count(*) FROM app_passwords WHERE user = users.address) AS "
+                      "app_passwords"
+                      " FROM users WHERE address = ?1")
+            : NULL;
     if (st == NULL) {
         snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
         return NULL;

@@ -29,7 +29,7 @@ struct login_app_password {
 struct login_state {
     char hash[PASSWORD_HASH_MAX]; /* the main password */
     bool suspended;
-    bool password_expired;     /* forced by 'floodctl user expire' */
+    bool password_expired;      /* forced by 'floodctl user expire' */
     long long password_changed; /* unix time (account creation when never set) */
     long long locked_until;     /* unix time, 0 when not locked */
     bool totp_enabled;          /* only app passwords log in */
@@ -46,8 +46,8 @@ enum password_age { PASSWORD_FRESH, PASSWORD_EXPIRING, PASSWORD_EXPIRED };
 /* password_age_of - where a password stands: FORCED (expired by the admin)
  * or older than passwords.max_age is EXPIRED; within warn_before of
  * max_age is EXPIRING.  *EXPIRES gets the end of its life (0: none). */
-enum password_age password_age_of(const struct config_passwords *p, bool forced,
-                                  long long changed, time_t now, long long *expires);
+enum password_age password_age_of(const struct config_passwords *p, bool forced, long long changed,
+                                  time_t now, long long *expires);
 
 /* login_expire - force a new password on ADDRESS (NULL: on every user).
  * *N gets the number of users changed.  -1 with ERR on failure. */
@@ -64,8 +64,8 @@ int login_app_password_used(sqlite3 *db, long long id, long long when, const cha
  * {address, created, suspended, password_changed, password_expired,
  * password_expires, password_state, locked_until, totp_enabled,
  * totp_pending, app_passwords}; NULL with ERR when there is no such user. */
-json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address,
-                    char *err, size_t errlen);
+json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address, char *err,
+                    size_t errlen);
 /* login_annotate - add password_expires, password_state ("ok", "expiring",
  * "expired") and locked (bool) to a user object holding created,
  * password_changed, password_expired and locked_until. */

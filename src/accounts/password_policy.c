@@ -164,8 +164,7 @@ static void check_classes(const struct config_passwords *p, const char *pw, stru
             strcat(which, ", ");
         strcat(which, names[i]);
     }
-    add_problem(pr, "it uses %u character class%s (%s)", n, n == 1 ? "" : "es",
-                n ? which : "none");
+    add_problem(pr, "it uses %u character class%s (%s)", n, n == 1 ? "" : "es", n ? which : "none");
 }
 
 /* pwq_new - libpwquality settings that check nothing but what the caller
@@ -175,11 +174,10 @@ static pwquality_settings_t *pwq_new(bool dict, bool user, const char *badwords)
     pwquality_settings_t *q = pwquality_default_settings();
     if (q == NULL)
         return NULL;
-    static const int zero[] = {PWQ_SETTING_DIG_CREDIT, PWQ_SETTING_UP_CREDIT,
-                               PWQ_SETTING_LOW_CREDIT, PWQ_SETTING_OTH_CREDIT,
-                               PWQ_SETTING_MIN_CLASS,  PWQ_SETTING_MAX_REPEAT,
-                               PWQ_SETTING_MAX_CLASS_REPEAT, PWQ_SETTING_MAX_SEQUENCE,
-                               PWQ_SETTING_GECOS_CHECK};
+    static const int zero[] = {
+        PWQ_SETTING_DIG_CREDIT,       PWQ_SETTING_UP_CREDIT,    PWQ_SETTING_LOW_CREDIT,
+        PWQ_SETTING_OTH_CREDIT,       PWQ_SETTING_MIN_CLASS,    PWQ_SETTING_MAX_REPEAT,
+        PWQ_SETTING_MAX_CLASS_REPEAT, PWQ_SETTING_MAX_SEQUENCE, PWQ_SETTING_GECOS_CHECK};
     int rc = pwquality_set_int_value(q, PWQ_SETTING_MIN_LENGTH, PWQ_LENGTH_FLOOR);
     for (size_t i = 0; rc == 0 && i < sizeof zero / sizeof zero[0]; i++)
         rc = pwquality_set_int_value(q, zero[i], 0);
@@ -243,8 +241,8 @@ static int pwq_dictionary(const char *pw, struct problems *pr)
 }
 
 /* format_refusal - "password refused: A; B. Required: ..." into MSG. */
-static void format_refusal(const struct config_passwords *p, const struct problems *pr,
-                           char *msg, size_t msglen)
+static void format_refusal(const struct config_passwords *p, const struct problems *pr, char *msg,
+                           size_t msglen)
 {
     size_t o = 0;
     int n = snprintf(msg, msglen, "password refused: ");

@@ -142,8 +142,10 @@ int totp_uri(const char *address, const char *b32, char *out, size_t len)
         o += (size_t)(uri_char_ok(*p) ? snprintf(label + o, 2, "%c", *p)
                                       : snprintf(label + o, 4, "%%%02X", *p));
     label[o] = '\0';
-    int n = snprintf(out, len, "otpauth://totp/Floodgate:%s?secret=%s&issuer=Floodgate"
-                     "&algorithm=SHA1&digits=%d&period=%d", label, b32, TOTP_DIGITS, TOTP_STEP);
+    int n = snprintf(out, len,
+                     "otpauth://totp/Floodgate:%s?secret=%s&issuer=Floodgate"
+                     "&algorithm=SHA1&digits=%d&period=%d",
+                     label, b32, TOTP_DIGITS, TOTP_STEP);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
@@ -163,8 +165,7 @@ bool totp_check(const unsigned char *secret, size_t len, const char *code, time_
 {
     if (!code_ok(code) || !totp_ready())
         return false;
-    return oath_totp_validate((const char *)secret, len, now, TOTP_STEP, 0, TOTP_WINDOW, code) >=
-           0;
+    return oath_totp_validate((const char *)secret, len, now, TOTP_STEP, 0, TOTP_WINDOW, code) >= 0;
 }
 
 /* totp_confirm - turn 2FA on when CODE fits the pending secret. */
@@ -181,8 +182,9 @@ int totp_confirm(sqlite3 *db, const char *address, const char *code, time_t now,
         snprintf(err, errlen, "2FA is already on for %s", a);
         return -1;
     }
-    if (hex[0] == '\0' || sodium_hex2bin(secret, sizeof secret, hex, strlen(hex), NULL, &n,
-                                         NULL) != 0 || n != sizeof secret) {
+    if (hex[0] == '\0' ||
+        sodium_hex2bin(secret, sizeof secret, hex, strlen(hex), NULL, &n, NULL) != 0 ||
+        n != sizeof secret) {
         snprintf(err, errlen,
                  "no 2FA enrolment is pending for %s: start one with 'floodctl user 2fa enable %s'",
                  a, a);
@@ -214,11 +216,12 @@ int totp_disable(sqlite3 *db, const char *address, char *err, size_t errlen)
     bool enabled = false;
     if (lookup(db, address, a, &enabled, hex, sizeof hex, err, errlen) < 0)
         return -1;
-    if (set_columns(db,
-                    "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE address = ?1", a,
-                    NULL, err, errlen) < 0)
+    if (set_columns(db, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE address = ?1",
+                    a, NULL, err, errlen) < 0)
         return -1;
     log_info("event=2fa_disabled user=%s was=%s", log_quote(a),
-             enabled ? "on" : hex[0] ? "pending" : "off");
+             enabled  ? "on"
+             : hex[0] ? "pending"
+                      : "off");
     return 0;
 }

@@ -123,9 +123,9 @@ const char *login_summary(json_t *u, char *buf, size_t len)
     if (state && strcmp(state, "expired") == 0)
         o += (size_t)snprintf(buf, len, "expired");
     else if (json_is_integer(expires))
-        o += (size_t)snprintf(buf, len, "expires in %s",
-                              fmt_in(json_integer_value(expires) - (long long)time(NULL), in,
-                                     sizeof in));
+        o += (size_t)snprintf(
+            buf, len, "expires in %s",
+            fmt_in(json_integer_value(expires) - (long long)time(NULL), in, sizeof in));
     if (o < len && json_is_true(json_object_get(u, "locked")))
         snprintf(buf + o, len - o, "%slocked until %s", o ? ", " : "",
                  fmt_time(json_object_get(u, "locked_until"), when, sizeof when));
@@ -174,6 +174,31 @@ static void show_password(json_t *u)
         printf("locked:           no\n");
 }
 
+/* show_sending - the sending facts of ctl_sending.c: send-as grants and
+ * limits in the style above, anything else as "key: value" lines. */
+static void show_sending(json_t *sending)
+{
+    const char *key;
+    json_t *v, *e;
+    size_t i;
+    if (!json_is_object(sending))
+        return;
+    json_object_foreach(sending, key, v)
+    {
+        if (strcmp(key, "send_as") == 0 && json_is_array(v)) {
+            printf("send-as grants:   %s\n", json_array_size(v) ? "" : "none");
+            json_array_foreach(v, i, e)
+                printf("  %s\n", json_is_string(e)      ? json_string_value(e)
+                                 : str_of(e, "address") ? str_of(e, "address")
+                                                        : "?");
+        } else if (json_is_null(v)) {
+            printf("%s: none (the daemon is not running)\n", key);
+        } else {
+            print_kv(key, v);
+        }
+    }
+}
+
 /* show_text - 'user show' for a person. */
 static void show_text(json_t *u, json_t *apps, json_t *sending)
 {
@@ -189,8 +214,7 @@ static void show_text(json_t *u, json_t *apps, json_t *sending)
            : pending ? "off (enrolment pending: 'floodctl user 2fa enable ADDRESS --code CODE')"
                      : "off");
     show_apps(apps);
-    if (sending && json_object_size(sending) > 0)
-        print_kv("", sending);
+    show_sending(sending);
 }
 
 /* user_show - floodctl user show ADDRESS */

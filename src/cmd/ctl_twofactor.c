@@ -219,10 +219,9 @@ static int app_list(struct ctl *c, sqlite3 *db, const char *addr)
     json_array_foreach(list, i, ap)
     {
         char made[32], used[32];
-        const char *row[] = {str_of(ap, "label"),
-                             fmt_time(json_object_get(ap, "created"), made, sizeof made),
-                             fmt_time(json_object_get(ap, "last_used"), used, sizeof used),
-                             str_of(ap, "last_ip")};
+        const char *row[] = {
+            str_of(ap, "label"), fmt_time(json_object_get(ap, "created"), made, sizeof made),
+            fmt_time(json_object_get(ap, "last_used"), used, sizeof used), str_of(ap, "last_ip")};
         if (table_add(&t, row, NULL) < 0) {
             table_discard(&t);
             json_decref(list);
@@ -256,7 +255,6 @@ int user_app_password(struct ctl *c, struct args *a, struct opt *o)
     /* The label as typed: labels keep their case ("Alice's iPhone"). */
     if (app_password_revoke(db, addr, a->raw[2], err, sizeof err) < 0)
         return fail("%s", err);
-    printf("app password '%s' of %s revoked: that device can no longer log in\n", a->raw[2],
-           addr);
+    printf("app password '%s' of %s revoked: that device can no longer log in\n", a->raw[2], addr);
     return EXIT_OK;
 }

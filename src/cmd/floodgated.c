@@ -14,6 +14,7 @@
 
 #include "control/control.h"
 #include "control/daemon_commands.h"
+#include "delivery/dns.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/privs.h"
@@ -146,6 +147,7 @@ static void shutdown_begin(struct daemon *d)
     listeners_close(d->listeners);
     d->listeners = NULL;
     smtp_session_shutdown_all(&d->srv);
+    dns_cancel(d->srv.dns); /* sessions waiting on DNS end now */
     d->drain_timer = evtimer_new(d->srv.base, drain_check, d);
     drain_check(-1, 0, d);
 }
@@ -226,6 +228,9 @@ static void start(struct daemon *d, bool foreground)
     server_reload_pauses(srv); /* pauses survive a restart */
     if ((srv->gate = gate_new(srv)) == NULL) /* and so do bans */
         fatal("event=start error=out_of_memory");
+    srv->dns = dns_resolver_new(srv->base, cfg->dns_servers, cfg->n_dns_servers, err, sizeof err);
+    if (srv->dns == NULL)
+        fatal("event=start error=%s", log_quote(err));
     if ((srv->scheduler = scheduler_new(srv)) == NULL)
         fatal("event=start error=out_of_memory");
     if ((d->housekeeping = housekeeping_start(srv)) == NULL)
@@ -253,6 +258,7 @@ static void stop(struct daemon *d)
     worker_pool_free(srv->workers); /* runs the last done callbacks */
     housekeeping_free(d->housekeeping);
     gate_free(srv->gate);
+    dns_resolver_free(srv->dns);
     scheduler_free(srv->scheduler);
     control_server_free(d->control);
     listeners_close(d->listeners);

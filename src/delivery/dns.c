@@ -9,6 +9,7 @@
 #include <arpa/nameser.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,4 +318,63 @@ void dns_route_host(struct dns_resolver *r, const char *host, dns_route_cb cb, v
     str_copy(q->hosts[0].host, host, sizeof q->hosts[0].host);
     q->n_hosts = 1;
     resolve_hosts(q);
+}
+
+/* ---- reverse names ---- */
+
+/* Asked as a plain PTR query rather than with ares_gethostbyaddr: that
+ * one falls back to /etc/hosts after any DNS failure and so reports a
+ * server outage as "no such name" - a rejection instead of a retry. */
+
+struct ptr_req {
+    dns_ptr_cb cb;
+    void *arg;
+};
+
+static void on_ptr(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
+{
+    struct ptr_req *q = arg;
+    struct hostent *h = NULL;
+    if (status == ARES_SUCCESS)
+        status = ares_parse_ptr_reply(abuf, alen, NULL, 0, AF_INET, &h);
+    if (status == ARES_SUCCESS && h && h->h_name && h->h_name[0])
+        q->cb(q->arg, DNS_PTR_FOUND, h->h_name);
+    else if (status == ARES_ENOTFOUND || status == ARES_ENODATA || status == ARES_SUCCESS)
+        q->cb(q->arg, DNS_PTR_NONE, NULL);
+    else
+        q->cb(q->arg, DNS_PTR_TEMPFAIL, NULL);
+    if (h)
+        ares_free_hostent(h);
+    free(q);
+}
+
+/* reverse_name - "4.3.2.1.in-addr.arpa" or the ip6.arpa nibbles of SA. */
+static void reverse_name(const struct sockaddr *sa, char *buf, size_t len)
+{
+    size_t o = 0;
+    if (sa->sa_family == AF_INET6) {
+        const unsigned char *a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        for (int i = 15; i >= 0 && o + 4 < len; i--)
+            o += (size_t)snprintf(buf + o, len - o, "%x.%x.", a[i] & 0xf, a[i] >> 4);
+        snprintf(buf + o, len - o, "ip6.arpa");
+    } else {
+        const unsigned char *a =
+            (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr.s_addr;
+        snprintf(buf, len, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
+    }
+}
+
+void dns_ptr(struct dns_resolver *r, const struct sockaddr *sa, dns_ptr_cb cb, void *arg)
+{
+    struct ptr_req *q = malloc(sizeof *q);
+    if (q == NULL) {
+        cb(arg, DNS_PTR_TEMPFAIL, NULL);
+        return;
+    }
+    char name[80];
+    reverse_name(sa, name, sizeof name);
+    q->cb = cb;
+    q->arg = arg;
+    ares_query(r->channel, name, ns_c_in, ns_t_ptr, on_ptr, q);
+    arm_timer(r);
 }

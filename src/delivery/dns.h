@@ -46,4 +46,12 @@ void dns_route(struct dns_resolver *r, const char *domain, dns_route_cb cb, void
  * its only MX. */
 void dns_route_host(struct dns_resolver *r, const char *host, dns_route_cb cb, void *arg);
 
+enum dns_ptr_status { DNS_PTR_FOUND, DNS_PTR_NONE, DNS_PTR_TEMPFAIL };
+/* NAME is the first host name found, or NULL. */
+typedef void (*dns_ptr_cb)(void *arg, enum dns_ptr_status st, const char *name);
+
+/* dns_ptr - the reverse name (PTR) of address SA; CB runs later on the
+ * loop (or at once when memory runs out). */
+void dns_ptr(struct dns_resolver *r, const struct sockaddr *sa, dns_ptr_cb cb, void *arg);
+
 #endif

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/relay.h"
+#include "smtp/client_checks.h"
 #include "smtp/sender_check.h"
 #include "smtp/session_internal.h"
 
@@ -216,6 +217,12 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
                    s->cfg->limits.max_message_size);
         return;
     }
+    if (!smtp_checks_sender_domain(s, s->mail.from.domain))
+        smtp_mail_accept(s);
+}
+
+void smtp_mail_accept(struct smtp_session *s)
+{
     char from[ADDRESS_PATH_MAX + 8];
     address_format(&s->mail.from, from, sizeof from);
     if (!smtp_sender_check(s, from, false) || !smtp_limits_mail(s))

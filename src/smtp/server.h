@@ -14,6 +14,7 @@
 #include "core/workers.h"
 #include "queue/committer.h"
 
+struct dns_resolver;
 struct gate;
 struct scheduler;
 struct smtp_session;
@@ -26,6 +27,7 @@ struct smtp_server {
     struct worker_pool *workers;
     struct scheduler *scheduler;
     struct gate *gate;       /* bans, per-IP and per-user limits (smtp/gate.h) */
+    struct dns_resolver *dns; /* client checks: reverse names, sender domains */
     SSL_CTX *ssl_ctx;        /* NULL when no listener uses TLS */
     bool stopping;           /* SIGTERM: no new sessions */
     time_t started;

@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "queue/committer.h"
 #include "queue/scheduler.h"
+#include "smtp/client_checks.h"
 #include "smtp/gate.h"
 #include "smtp/header_scan.h"
 #include "smtp/sender_check.h"
@@ -250,6 +251,10 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
 {
     struct smtp_session *s = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
+    if (s->wait == SMTP_WAIT_GREETING && evbuffer_get_length(in) > 0) {
+        smtp_checks_early_talker(s);
+        return;
+    }
     while (!s->closing && s->wait == SMTP_WAIT_NONE && evbuffer_get_length(in) > 0) {
         size_t before = evbuffer_get_length(in);
         enum smtp_state state = s->state;
@@ -547,7 +552,7 @@ static void admit(struct smtp_session *s)
         break;
     }
     s->gate_counted = true;
-    smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
+    smtp_checks_greet(s);
 }
 
 void smtp_session_start(struct smtp_server *srv, const struct listener_config *lc,
@@ -598,6 +603,7 @@ void smtp_session_shutdown_all(struct smtp_server *srv)
 {
     for (struct smtp_session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
+        smtp_checks_shutdown(s);
         if (s->closing || s->wait != SMTP_WAIT_NONE || s->state == SMTP_STATE_BODY)
             continue; /* let the message in flight finish; closed after its reply */
         smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);

@@ -4,6 +4,7 @@
 #define FLOODGATE_SMTP_SESSION_INTERNAL_H
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 
@@ -28,7 +29,13 @@ enum smtp_state {
 };
 
 /* What the session is waiting for; input is not read meanwhile. */
-enum smtp_wait { SMTP_WAIT_NONE, SMTP_WAIT_STORE, SMTP_WAIT_AUTH };
+enum smtp_wait {
+    SMTP_WAIT_NONE,
+    SMTP_WAIT_STORE,
+    SMTP_WAIT_AUTH,
+    SMTP_WAIT_GREETING, /* greeting delay or reverse lookup (input is still read: early talkers) */
+    SMTP_WAIT_DNS,      /* the sender domain's lookup */
+};
 
 enum auth_step { AUTH_STEP_PLAIN, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
 
@@ -45,6 +52,8 @@ struct smtp_session {
     struct sockaddr_storage sa;
     bool trusted;                    /* client IP in relay.allow_groups */
     bool gate_counted;               /* counted by gate_connect: tell gate_disconnect */
+    struct event *greet_timer;       /* client_limits.greeting_delay */
+    unsigned greet_pending;          /* waits before the 220 (client_checks.c) */
 
     enum smtp_state state;
     enum smtp_wait wait;
@@ -87,6 +96,7 @@ void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds);
 void smtp_session_note_failure(struct smtp_session *s, const char *what);
 
 /* commands.c */
+void smtp_mail_accept(struct smtp_session *s); /* MAIL passed its checks: policy, limits, 250 */
 void smtp_commands_dispatch(struct smtp_session *s, const char *line, size_t len);
 void smtp_commands_ehlo_reply(struct smtp_session *s);
 bool smtp_auth_offered(const struct smtp_session *s);

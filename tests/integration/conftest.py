@@ -103,7 +103,8 @@ class Server:
         allow = ", ".join(f'"{g}"' for g in relay_groups)
         # No DNS query may leave loopback: unless a test brings its own DNS
         # server, point the resolver at a loopback port where nothing listens.
-        dns = "" if "dns" in extra else f'dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};'
+        dns = "" if re.search(r"^\s*dns\s*=", extra, re.M) else \
+            f'dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};'
         # Every test talks from loopback, and many fail on purpose: the
         # per-IP bans and limits are off unless a test (tests of those
         # features) brings its own sections.

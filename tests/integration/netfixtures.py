@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
-from dnslib import AAAA, MX, QTYPE, RCODE, RR, TXT, A, DNSLabel, DNSRecord
+from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSLabel, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from conftest import free_port
@@ -146,6 +146,10 @@ class DNSZone:
         self._add(domain, "MX", MX(host, preference))
         if address:
             self.a(host, address)
+
+    def ptr(self, address, host):
+        """The reverse name of an IPv4 ADDRESS."""
+        self._add(".".join(reversed(address.split("."))) + ".in-addr.arpa", "PTR", PTR(host))
 
     def null_mx(self, domain):
         """RFC 7505: MX 0 "."."""

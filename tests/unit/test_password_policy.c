@@ -47,8 +47,9 @@ static void test_length_and_classes(void **state)
     struct config_passwords p = defaults;
     p.min_classes = 1;
     p.dictionary_check = false;
-    assert_null(refused(&p, "a@example.test", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                                              "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
+    assert_null(refused(&p, "a@example.test",
+                        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
     m = refused(&p, "a@example.test", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
     assert_non_null(strstr(m, "it has 6 characters"));
 }
@@ -152,10 +153,14 @@ static void test_password_age(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_password),    cmocka_unit_test(test_length_and_classes),
-        cmocka_unit_test(test_names),            cmocka_unit_test(test_dictionary),
-        cmocka_unit_test(test_app_password_shape), cmocka_unit_test(test_totp_rfc6238),
-        cmocka_unit_test(test_lockout_counts),   cmocka_unit_test(test_password_age),
+        cmocka_unit_test(test_good_password),
+        cmocka_unit_test(test_length_and_classes),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_dictionary),
+        cmocka_unit_test(test_app_password_shape),
+        cmocka_unit_test(test_totp_rfc6238),
+        cmocka_unit_test(test_lockout_counts),
+        cmocka_unit_test(test_password_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

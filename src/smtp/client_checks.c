@@ -1,0 +1,151 @@
+/* smtp/client_checks - greeting delay, reverse DNS and sender-domain
+ * checks (room: smtp).
+ *
+ * A session in one of these waits is never freed under our feet: the
+ * session code keeps it (closing) until the wait ends, so each callback
+ * finds its session and ends the wait with smtp_session_resume. */
+#include "smtp/client_checks.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "delivery/dns.h"
+#include "smtp/session_internal.h"
+
+static bool exempt(const struct smtp_session *s)
+{
+    return ipset_contains_str(s->cfg->client_limits.exempt, s->ip);
+}
+
+/* greet_step_done - one of the waits before the greeting ended. */
+static void greet_step_done(struct smtp_session *s)
+{
+    if (--s->greet_pending > 0)
+        return;
+    if (s->greet_timer) {
+        event_free(s->greet_timer);
+        s->greet_timer = NULL;
+    }
+    if (!s->closing)
+        smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
+    smtp_session_resume(s);
+}
+
+static void on_greet_timer(evutil_socket_t fd, short what, void *arg)
+{
+    greet_step_done(arg);
+}
+
+static void on_client_ptr(void *arg, enum dns_ptr_status st, const char *name)
+{
+    struct smtp_session *s = arg;
+    if (st != DNS_PTR_FOUND && !s->closing) {
+        log_info("event=refused session=%lu ip=%s reason=%s", s->serial, s->ip,
+                 st == DNS_PTR_NONE ? "no_reverse_dns" : "reverse_dns_tempfail");
+        if (st == DNS_PTR_NONE)
+            smtp_reply(s, "554 5.7.25 %s Client host rejected: cannot find your reverse "
+                          "hostname, [%s]",
+                       s->cfg->hostname, s->ip);
+        else
+            smtp_reply(s, "421 4.7.25 %s Cannot check your reverse hostname now, try again "
+                          "later",
+                       s->cfg->hostname);
+        s->closing = true;
+        bufferevent_disable(s->bev, EV_READ);
+    }
+    greet_step_done(s);
+}
+
+void smtp_checks_greet(struct smtp_session *s)
+{
+    const struct config_client_limits *cl = &s->cfg->client_limits;
+    bool ptr = cl->require_reverse_dns && !exempt(s) && s->srv->dns;
+    unsigned delay = exempt(s) ? 0 : cl->greeting_delay;
+    if (!ptr && delay == 0) {
+        smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
+        return;
+    }
+    s->wait = SMTP_WAIT_GREETING;
+    /* Counted before either starts: a lookup may answer at once. */
+    s->greet_pending = 1 + ptr + (delay > 0);
+    if (delay > 0) {
+        struct timeval tv = {delay, 0};
+        if ((s->greet_timer = evtimer_new(s->srv->base, on_greet_timer, s)) == NULL ||
+            evtimer_add(s->greet_timer, &tv) < 0)
+            s->greet_pending--; /* no memory for the delay: greet without it */
+    }
+    if (ptr)
+        dns_ptr(s->srv->dns, (const struct sockaddr *)&s->sa, on_client_ptr, s);
+    greet_step_done(s); /* the extra count taken above */
+}
+
+void smtp_checks_early_talker(struct smtp_session *s)
+{
+    if (s->closing)
+        return;
+    log_info("event=refused session=%lu ip=%s reason=talked_before_greeting", s->serial, s->ip);
+    smtp_reply(s, "554 5.5.0 %s SMTP protocol violation: you talked before the greeting",
+               s->cfg->hostname);
+    s->closing = true;
+    bufferevent_disable(s->bev, EV_READ);
+    if (s->greet_timer && evtimer_pending(s->greet_timer, NULL)) {
+        evtimer_del(s->greet_timer);
+        greet_step_done(s);
+    }
+}
+
+void smtp_checks_shutdown(struct smtp_session *s)
+{
+    if (s->wait != SMTP_WAIT_GREETING || s->closing)
+        return;
+    smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+    s->closing = true;
+    bufferevent_disable(s->bev, EV_READ);
+    if (s->greet_timer && evtimer_pending(s->greet_timer, NULL)) {
+        evtimer_del(s->greet_timer);
+        greet_step_done(s);
+    }
+}
+
+static void on_sender_domain(void *arg, enum dns_route_status st, const struct mx_target *t,
+                             size_t n, const char *err)
+{
+    struct smtp_session *s = arg;
+    if (s->closing) {
+        smtp_session_resume(s);
+        return;
+    }
+    char from[ADDRESS_PATH_MAX + 8];
+    address_format(&s->mail.from, from, sizeof from);
+    switch (st) {
+    case DNS_ROUTE_OK:
+        smtp_mail_accept(s);
+        break;
+    case DNS_ROUTE_TEMPFAIL:
+        smtp_reply(s, "451 4.1.8 <%s>: Sender address rejected: cannot look the domain up "
+                      "now, try again later",
+                   from);
+        break;
+    case DNS_ROUTE_NOT_FOUND:
+    case DNS_ROUTE_NULL_MX:
+        log_info("event=sender_domain result=rejected session=%lu ip=%s from=%s why=%s",
+                 s->serial, s->ip, log_quote(from), log_quote(err));
+        smtp_reply(s, "550 5.1.8 <%s>: Sender address rejected: %s", from,
+                   st == DNS_ROUTE_NULL_MX ? "the domain accepts no mail" : "domain not found");
+        break;
+    }
+    smtp_session_resume(s);
+}
+
+bool smtp_checks_sender_domain(struct smtp_session *s, const char *domain)
+{
+    if (!s->cfg->client_limits.require_sender_domain || s->auth_user || s->srv->dns == NULL ||
+        domain[0] == '\0' || exempt(s) || s->trusted)
+        return false;
+    s->wait = SMTP_WAIT_DNS;
+    bufferevent_disable(s->bev, EV_READ);
+    dns_route(s->srv->dns, domain, on_sender_domain, s);
+    return true;
+}
