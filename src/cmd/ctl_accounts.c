@@ -42,7 +42,12 @@ const char usage_user[] = "  floodctl user add ADDRESS\n"
                           "  floodctl user 2fa disable ADDRESS\n"
                           "  floodctl user app-password add ADDRESS --label TEXT [--json]\n"
                           "  floodctl user app-password list ADDRESS [--json]\n"
-                          "  floodctl user app-password revoke ADDRESS LABEL\n";
+                          "  floodctl user app-password revoke ADDRESS LABEL\n"
+                          "  floodctl user grant-send-as ADDRESS SENDER|@DOMAIN\n"
+                          "  floodctl user revoke-send-as ADDRESS SENDER|@DOMAIN\n"
+                          "  floodctl user limits ADDRESS [--messages N] [--recipients N]"
+                          " [--domains N] [--json]\n"
+                          "    (per hour; 0: no limit; 'default': the config's value)\n";
 const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
                            "  floodctl alias del ADDRESS [TARGET]\n"
                            "  floodctl alias list [DOMAIN] [--json]\n";

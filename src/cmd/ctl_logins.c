@@ -174,31 +174,6 @@ static void show_password(json_t *u)
         printf("locked:           no\n");
 }
 
-/* show_sending - the sending facts of ctl_sending.c: send-as grants and
- * limits in the style above, anything else as "key: value" lines. */
-static void show_sending(json_t *sending)
-{
-    const char *key;
-    json_t *v, *e;
-    size_t i;
-    if (!json_is_object(sending))
-        return;
-    json_object_foreach(sending, key, v)
-    {
-        if (strcmp(key, "send_as") == 0 && json_is_array(v)) {
-            printf("send-as grants:   %s\n", json_array_size(v) ? "" : "none");
-            json_array_foreach(v, i, e)
-                printf("  %s\n", json_is_string(e)      ? json_string_value(e)
-                                 : str_of(e, "address") ? str_of(e, "address")
-                                                        : "?");
-        } else if (json_is_null(v)) {
-            printf("%s: none (the daemon is not running)\n", key);
-        } else {
-            print_kv(key, v);
-        }
-    }
-}
-
 /* show_text - 'user show' for a person. */
 static void show_text(json_t *u, json_t *apps, json_t *sending)
 {
@@ -209,12 +184,15 @@ static void show_text(json_t *u, json_t *apps, json_t *sending)
     printf("created:          %s\n", fmt_time(json_object_get(u, "created"), when, sizeof when));
     printf("suspended:        %s\n", json_is_true(json_object_get(u, "suspended")) ? "yes" : "no");
     show_password(u);
-    printf("2FA:              %s\n",
-           totp      ? "on (SMTP accepts app passwords only)"
-           : pending ? "off (enrolment pending: 'floodctl user 2fa enable ADDRESS --code CODE')"
-                     : "off");
+    if (pending && !totp)
+        printf("2FA:              off (enrolment pending: 'floodctl user 2fa enable %s --code "
+               "CODE')\n",
+               str_of(u, "address"));
+    else
+        printf("2FA:              %s\n", totp ? "on (SMTP accepts app passwords only)" : "off");
     show_apps(apps);
-    show_sending(sending);
+    if (json_is_object(sending))
+        sending_print(sending);
 }
 
 /* user_show - floodctl user show ADDRESS */

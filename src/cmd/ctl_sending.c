@@ -102,9 +102,10 @@ static void print_limits(json_t *limits, json_t *counters)
     for (int i = 0; i < 3; i++) {
         json_t *l = json_object_get(limits, names[i]);
         long long limit = json_integer_value(json_object_get(l, "limit"));
-        char lim[32];
+        char lim[32], source[32];
         snprintf(lim, sizeof lim, "%lld", limit);
-        printf("  %-20s %-10s (%s)", names[i], limit ? lim : "no limit", str_of(l, "source"));
+        snprintf(source, sizeof source, "(%s)", str_of(l, "source"));
+        printf("  %-20s %-10s %-9s", names[i], limit ? lim : "no limit", source);
         if (counters)
             printf("  used in the last hour: %lld",
                    (long long)json_integer_value(json_object_get(counters, used[i])));
