@@ -14,11 +14,6 @@
 #include "delivery/dns.h"
 #include "smtp/session_internal.h"
 
-static bool exempt(const struct smtp_session *s)
-{
-    return ipset_contains_str(s->cfg->client_limits.exempt, s->ip);
-}
-
 /* greet_step_done - one of the waits before the greeting ended. */
 static void greet_step_done(struct smtp_session *s)
 {
@@ -61,8 +56,8 @@ static void on_client_ptr(void *arg, enum dns_ptr_status st, const char *name)
 void smtp_checks_greet(struct smtp_session *s)
 {
     const struct config_client_limits *cl = &s->cfg->client_limits;
-    bool ptr = cl->require_reverse_dns && !exempt(s) && s->srv->dns;
-    unsigned delay = exempt(s) ? 0 : cl->greeting_delay;
+    bool ptr = cl->require_reverse_dns && !s->exempt && s->srv->dns;
+    unsigned delay = s->exempt ? 0 : cl->greeting_delay;
     if (!ptr && delay == 0) {
         smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
         return;
@@ -142,7 +137,7 @@ static void on_sender_domain(void *arg, enum dns_route_status st, const struct m
 bool smtp_checks_sender_domain(struct smtp_session *s, const char *domain)
 {
     if (!s->cfg->client_limits.require_sender_domain || s->auth_user || s->srv->dns == NULL ||
-        domain[0] == '\0' || exempt(s) || s->trusted)
+        domain[0] == '\0' || s->exempt || s->trusted)
         return false;
     s->wait = SMTP_WAIT_DNS;
     bufferevent_disable(s->bev, EV_READ);

@@ -325,7 +325,7 @@ static void proceed_rcpt(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
-    if (s->rcpt_count >= s->cfg->limits.max_recipients) {
+    if (s->rcpt_count >= s->cfg->limits.max_recipients && !s->exempt) {
         smtp_reply(s, "452 4.5.3 Too many recipients");
         return;
     }

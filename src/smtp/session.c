@@ -138,7 +138,7 @@ void smtp_session_reset_transaction(struct smtp_session *s)
 
 static bool too_many_errors(struct smtp_session *s)
 {
-    if (s->errors < s->cfg->limits.max_errors)
+    if (s->errors < s->cfg->limits.max_errors || s->exempt)
         return false;
     gate_failure(s->srv->gate, s->ip, "command"); /* a session that failed as a whole */
     smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection", s->cfg->hostname);
@@ -571,6 +571,7 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     memcpy(&s->sa, sa, salen < sizeof s->sa ? salen : sizeof s->sa);
     describe_peer(s, sa);
     s->trusted = ipset_contains(s->cfg->relay_clients, sa);
+    s->exempt = ipset_contains(s->cfg->client_limits.exempt, sa);
     spool_init(&s->spool, ".");
     if (!session_setup_io(s, fd)) {
         evutil_closesocket(fd);

@@ -51,6 +51,7 @@ struct smtp_session {
     int port;
     struct sockaddr_storage sa;
     bool trusted;                    /* client IP in relay.allow_groups */
+    bool exempt;                     /* client IP in client_limits.exempt_groups */
     bool gate_counted;               /* counted by gate_connect: tell gate_disconnect */
     struct event *greet_timer;       /* client_limits.greeting_delay */
     unsigned greet_pending;          /* waits before the 220 (client_checks.c) */

@@ -85,3 +85,19 @@ def test_config_errors_name_the_key(make_server):
     s = make_server(extra="hammering = { ban = 600; ban_max = 60; };")
     rc, _, err = check_config(s.conf)
     assert rc != 0 and "hammering.ban_max: the cap (60) is below the first ban (600)" in err, err
+
+
+def test_exempt_group_lifts_per_message_and_session_limits(make_server):
+    # the harness sets limits.max_recipients = 20 and max_errors = 10
+    s = make_server(extra=limits(), groups=GROUPS).start().provision()
+    for source, want in ((OUTSIDE, 452), (OFFICE, 250)):
+        c = RawClient(s.ports["mx"], source=source)
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<list@remote.test>")[0] == 250
+        codes = [c.cmd("RCPT TO:<alice@example.test>")[0] for _ in range(25)]
+        assert codes[:20] == [250] * 20 and codes[20] == want, (source, codes)
+        c.cmd("RSET")
+        errors = []
+        while len(errors) < 12 and 421 not in errors:
+            errors.append(c.cmd("BOGUS")[0])
+        assert (421 in errors) == (source == OUTSIDE), (source, errors)
