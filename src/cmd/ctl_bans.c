@@ -4,12 +4,12 @@
  * with the daemon stopped too; a running daemon is told to read them
  * again, and a new ban shuts the IP out from its next connection. */
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cmd/ctl.h"
-#include "core/ipset.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "queue/ban_state.h"
@@ -18,27 +18,48 @@
 #define BAN_MAX (10LL * 365 * 86400)
 
 const char usage_ban[] =
-    "  floodctl ban list [--all]             bans in force (--all: with a day of history)\n"
+    "  floodctl ban list [--all] [--json]    bans in force (--all: with a day of history)\n"
     "  floodctl ban add IP|CIDR [--duration DUR] [--reason TEXT]   (default 1d)\n"
     "  floodctl ban del IP|CIDR|--all        lift a ban\n";
 
+/* canonical_network - "ADDR/PREFIX" with the host bits cleared and the
+ * address as inet_ntop writes it, so one network has one spelling (and
+ * "ban del" finds what "ban add" stored). */
+static int canonical_network(const char *text, char *buf, size_t len)
+{
+    char addr_text[INET6_ADDRSTRLEN];
+    unsigned char addr[16];
+    const char *slash = strchr(text, '/');
+    uint64_t prefix;
+    if (slash == NULL || (size_t)(slash - text) >= sizeof addr_text ||
+        parse_u64(slash + 1, strlen(slash + 1), &prefix) < 0)
+        return -1;
+    memcpy(addr_text, text, (size_t)(slash - text));
+    addr_text[slash - text] = '\0';
+    int family = strchr(addr_text, ':') ? AF_INET6 : AF_INET;
+    unsigned bits = family == AF_INET ? 32 : 128;
+    if (prefix > bits || inet_pton(family, addr_text, addr) != 1)
+        return -1;
+    for (unsigned i = 0; i < bits / 8; i++) {
+        unsigned keep = prefix > i * 8 ? (unsigned)prefix - i * 8 : 0;
+        addr[i] &= keep >= 8 ? 0xff : (unsigned char)(0xff << (8 - keep));
+    }
+    if (inet_ntop(family, addr, addr_text, sizeof addr_text) == NULL)
+        return -1;
+    int n = snprintf(buf, len, "%s/%u", addr_text, (unsigned)prefix);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
 /* canonical_ip - IP as the daemon writes client addresses (inet_ntop), or
- * a CIDR network checked by the IP-set parser; into BUF (64). */
+ * a CIDR network; into BUF (64). */
 static int canonical_ip(const char *ip, char *buf, size_t len)
 {
     unsigned char addr[16];
-    char err[256];
     if (inet_pton(AF_INET, ip, addr) == 1)
         return inet_ntop(AF_INET, addr, buf, (socklen_t)len) ? 0 : -1;
     if (inet_pton(AF_INET6, ip, addr) == 1)
         return inet_ntop(AF_INET6, addr, buf, (socklen_t)len) ? 0 : -1;
-    struct ipset *set = ipset_new();
-    int rc = set && strchr(ip, '/') && ipset_add(set, ip, NULL, err, sizeof err) == 0 &&
-                     str_copy(buf, ip, len)
-                 ? 0
-                 : -1;
-    ipset_free(set);
-    return rc;
+    return canonical_network(ip, buf, len);
 }
 
 /* tell_daemon - a running daemon reads the bans again. */
@@ -53,6 +74,16 @@ static int tell_daemon(struct ctl *c)
     if (not_running && !c->json)
         puts("(floodgated is not running: it applies this when it starts)");
     return EXIT_OK;
+}
+
+/* print_json_new - print V (NULL: out of memory, said on stderr) and drop it. */
+static void print_json_new(json_t *v)
+{
+    if (v == NULL)
+        fail("out of memory");
+    else
+        print_json(v);
+    json_decref(v);
 }
 
 static const char *remaining(json_t *until, time_t now, char *buf, size_t len)
@@ -141,7 +172,10 @@ static int ban_add(struct ctl *c, struct args *a, struct opt *o)
         return fail("cannot write the ban to the store (details in the log)");
     log_info("event=ban ip=%s reason=%s seconds=%lld admin=%s", ip, log_quote(reason), seconds,
              log_quote(c->admin));
-    if (!c->json)
+    if (c->json)
+        print_json_new(json_pack("{s:s, s:I, s:s}", "ip", ip, "until", (json_int_t)until,
+                                 "reason", reason));
+    else
         printf("%s banned for %llds: connections from it get 421 4.7.0\n", ip, seconds);
     return tell_daemon(c);
 }
@@ -159,17 +193,23 @@ static int ban_del_all(struct ctl *c, sqlite3 *db)
     size_t i, n = 0;
     if (list == NULL)
         return fail("cannot read the bans from the store (details in the log)");
+    json_t *lifted = json_array();
     json_array_foreach(list, i, b)
     {
         if (ban_state_delete(db, str_of(b, "ip")) == 1) {
             log_info("event=unban ip=%s reason=admin admin=%s", str_of(b, "ip"),
                      log_quote(c->admin));
+            json_array_append(lifted, json_object_get(b, "ip"));
             n++;
         }
     }
     json_decref(list);
-    if (!c->json)
+    if (c->json)
+        print_json_new(json_pack("{s:o}", "lifted", lifted));
+    else
         printf("%zu ban(s) lifted\n", n);
+    if (!c->json)
+        json_decref(lifted);
     return tell_daemon(c);
 }
 
@@ -192,7 +232,9 @@ static int ban_del(struct ctl *c, struct args *a, struct opt *o)
     if (rc == 0)
         return fail("%s is not banned: see 'floodctl ban list'", ip);
     log_info("event=unban ip=%s reason=admin admin=%s", ip, log_quote(c->admin));
-    if (!c->json)
+    if (c->json)
+        print_json_new(json_pack("{s:[s]}", "lifted", ip));
+    else
         printf("ban of %s lifted\n", ip);
     return tell_daemon(c);
 }

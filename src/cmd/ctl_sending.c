@@ -21,6 +21,15 @@ static const char *grant_target(const char *arg, char *buf, size_t len)
     return buf;
 }
 
+/* print_grants - {"user": USER, "send_as": [...]} after a change (--json). */
+static int print_grants(sqlite3 *db, const char *user)
+{
+    json_t *v = json_pack("{s:s, s:o}", "user", user, "send_as", accounts_send_as_list(db, user));
+    int rc = v ? print_json(v) : fail("cannot read the grants (details in the log)");
+    json_decref(v);
+    return rc;
+}
+
 /* user_grant_send_as - floodctl user grant-send-as USER ADDRESS|@DOMAIN */
 int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
 {
@@ -31,6 +40,8 @@ int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
         return EXIT_FAIL;
     if (accounts_send_as_grant(db, a->pos[0], target, err, sizeof err) < 0)
         return fail("%s", err);
+    if (c->json)
+        return print_grants(db, a->pos[0]);
     printf("%s may now send as %s%s\n", a->pos[0], target[0] == '@' ? "any address " : "",
            target);
     return EXIT_OK;
@@ -46,6 +57,8 @@ int user_revoke_send_as(struct ctl *c, struct args *a, struct opt *o)
         return EXIT_FAIL;
     if (accounts_send_as_revoke(db, a->pos[0], target, err, sizeof err) < 0)
         return fail("%s", err);
+    if (c->json)
+        return print_grants(db, a->pos[0]);
     printf("%s may no longer send as %s\n", a->pos[0], target);
     return EXIT_OK;
 }

@@ -150,7 +150,7 @@ static unsigned ban_length(const struct config_hammering *h, unsigned offenses)
 bool bans_failure(struct bans *b, const struct config_hammering *h, const char *ip,
                   const char *reason, time_t now, struct ban *out)
 {
-    if (h->failures == 0 || ipset_contains_str(h->exempt, ip))
+    if (h->failures == 0 || ipset_contains_str(h->exempt, ip) || bans_active(b, ip, now))
         return false;
     if (b->failures == NULL || b->failure_window != h->window) {
         counters_free(b->failures);

@@ -20,7 +20,7 @@ int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses,
     st = store_prepare(
         db, "INSERT INTO bans(ip, until, reason, offenses, created, created_by)"
             " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ip) DO UPDATE SET until = ?2,"
-            " reason = ?3, offenses = ?4, created = ?5, created_by = ?6");
+            " reason = ?3, offenses = max(bans.offenses, ?4), created = ?5, created_by = ?6");
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, ip, -1, SQLITE_STATIC);

@@ -25,6 +25,7 @@
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "smtp/gate.h"
 #include "smtp/session_internal.h"
 
 struct auth_job {
@@ -309,6 +310,12 @@ void smtp_auth_start(struct smtp_session *s, const char *args, size_t len)
     size_t mech_len = sp ? (size_t)(sp - args) : len;
     const char *initial = sp ? sp + 1 : NULL;
     size_t initial_len = sp ? len - mech_len - 1 : 0;
+    if (gate_banned(s->srv->gate, s->ip)) { /* banned while this session was open */
+        smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
+                   s->cfg->hostname);
+        smtp_session_close(s);
+        return;
+    }
     s->state = SMTP_STATE_AUTH;
     if (mech_len == 5 && strncasecmp(args, "PLAIN", 5) == 0) {
         s->auth_step = AUTH_STEP_PLAIN;

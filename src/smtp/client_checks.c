@@ -56,8 +56,12 @@ static void on_client_ptr(void *arg, enum dns_ptr_status st, const char *name)
 void smtp_checks_greet(struct smtp_session *s)
 {
     const struct config_client_limits *cl = &s->cfg->client_limits;
-    bool ptr = cl->require_reverse_dns && !s->exempt && s->srv->dns;
-    unsigned delay = s->exempt ? 0 : cl->greeting_delay;
+    /* Submission listeners (AUTH required) are for our roaming users, whose
+     * hotel or mobile IPs often have no reverse name: checked only where
+     * mail comes in from other servers. */
+    bool skip = s->exempt || s->lc->auth == AUTH_MODE_REQUIRED;
+    bool ptr = cl->require_reverse_dns && !skip && s->srv->dns;
+    unsigned delay = skip ? 0 : cl->greeting_delay;
     if (!ptr && delay == 0) {
         smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
         return;
@@ -119,6 +123,8 @@ static void on_sender_domain(void *arg, enum dns_route_status st, const struct m
         smtp_mail_accept(s);
         break;
     case DNS_ROUTE_TEMPFAIL:
+        log_info("event=sender_domain result=tempfail session=%lu ip=%s from=%s why=%s", s->serial,
+                 s->ip, log_quote(from), log_quote(err));
         smtp_reply(s, "451 4.1.8 <%s>: Sender address rejected: cannot look the domain up "
                       "now, try again later",
                    from);

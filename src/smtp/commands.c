@@ -249,8 +249,8 @@ static bool rcpt_accept_local(struct smtp_session *s, const struct accounts_targ
  * max_unknown_recipients in an hour the client IP is banned. */
 static void rcpt_unknown(struct smtp_session *s)
 {
-    if (s->closing || !gate_unknown_recipient(s->srv->gate, s->ip))
-        return;
+    if (s->closing || s->auth_user || s->trusted || !gate_unknown_recipient(s->srv->gate, s->ip))
+        return; /* our own users' typos are not harvesting */
     smtp_reply(s, "421 4.7.0 %s Too many unknown recipients from your address, closing",
                s->cfg->hostname);
     smtp_session_close(s);

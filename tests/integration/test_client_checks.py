@@ -88,3 +88,13 @@ def test_sender_domain_must_exist(make_server, dns):
     o = RawClient(s.ports["mx"], source=OFFICE)
     o.ehlo()
     assert o.cmd("MAIL FROM:<a@made-up.test>")[0] == 250     # exempt
+
+
+def test_submission_listeners_skip_the_greeting_checks(make_server, dns):
+    # roaming users log in from hotel and mobile IPs without reverse names
+    s = make_server(extra=checks(dns, greeting_delay=2, require_reverse_dns="true"),
+                    groups=GROUPS).start()
+    t0 = time.time()
+    code, _ = RawClient(s.ports["submission"], source=NAMELESS).greeting
+    assert code == 220 and time.time() - t0 < 1.5
+    assert RawClient(s.ports["mx"], source=NAMELESS).greeting[0] == 554

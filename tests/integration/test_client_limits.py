@@ -73,6 +73,13 @@ def test_unknown_recipients_ban_the_harvester(make_server):
     for i in range(6):
         assert c.cmd(f"RCPT TO:<typo{i}@example.test>")[0] == 550
     assert RawClient(s.ports["mx"], source=OFFICE).greeting[0] == 220
+    # nor are the relay group's typos (the office LAN) counted as harvesting
+    c = RawClient(s.ports["mx"], source="127.0.0.3")
+    c.ehlo()
+    c.cmd("MAIL FROM:<x@remote.test>")
+    for i in range(6):
+        assert c.cmd(f"RCPT TO:<typo{i}@example.test>")[0] == 550
+    assert RawClient(s.ports["mx"], source="127.0.0.3").greeting[0] == 220
 
 
 def test_config_errors_name_the_key(make_server):

@@ -152,3 +152,26 @@ def test_bans_work_with_the_daemon_stopped(make_server):
     assert ATTACKER in bans(s)
     s.start()
     assert greeting(s, ATTACKER)[0] == 421
+
+
+def test_a_ban_closes_the_ips_other_sessions(make_server):
+    s = make_server(extra=hammering()).start().provision()
+    idle = RawClient(s.ports["mx"], source=ATTACKER)
+    idle.ehlo()
+    bystander = RawClient(s.ports["mx"], source=OTHER)
+    bystander.ehlo()
+    guess(s, 3)
+    code, text = idle.reply()   # told without asking: the session is over
+    assert code == 421 and "Too many failed attempts" in text
+    assert bystander.cmd("NOOP")[0] == 250
+
+
+def test_networks_have_one_spelling(make_server):
+    s = make_server(extra=hammering()).start()
+    out = json.loads(s.ctl("--json", "ban", "add", "127.0.0.9/29", "--duration", "1h").stdout)
+    assert out["ip"] == "127.0.0.8/29" and out["reason"] == "banned by the administrator"
+    assert list(bans(s)) == ["127.0.0.8/29"]
+    out = json.loads(s.ctl("--json", "ban", "del", "127.0.0.13/29").stdout)
+    assert out == {"lifted": ["127.0.0.8/29"]}
+    r = s.ctl("ban", "add", "127.0.0.1/33", check=False)
+    assert r.returncode == 2
