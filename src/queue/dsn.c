@@ -34,22 +34,31 @@ static size_t read_headers(sqlite3 *db, const char *qid, char *buf, size_t len)
     return bounce_header_end(buf, got);
 }
 
-/* dsn_recipient - where the DSN goes: the sender's mailbox here when the
- * sender is one of our users, else the address itself (remote). */
-static bool dsn_recipient(sqlite3 *db, const char *sender, char *out, size_t len)
+/* dsn_recipient - where the DSN goes: for a sender in one of our domains,
+ * what that address delivers to (the user, or the first target of an
+ * alias); for any other sender the address itself, remotely.  -1 when a
+ * sender of ours has no mailbox: MX routing would only bring the DSN back
+ * here, so it is dropped instead; -2 on a store error. */
+static int dsn_recipient(sqlite3 *db, const char *sender, char *out, size_t len, bool *local)
 {
-    struct accounts_target t[ALIAS_TARGETS_MAX];
+    static __thread struct accounts_target t[ALIAS_TARGETS_MAX];
     size_t n = 0;
     char key[256];
     str_copy(key, sender, sizeof key);
     const char *at = strrchr(key, '@');
-    if (at && accounts_domain_is_local(db, at + 1) &&
-        accounts_resolve(db, str_lower(key), t, ALIAS_TARGETS_MAX, &n) == ACCOUNTS_RCPT_USER) {
-        str_copy(out, t[0].address, len);
-        return true;
+    *local = false;
+    if (at == NULL || !accounts_domain_is_local(db, at + 1)) {
+        str_copy(out, sender, len);
+        return 0;
     }
-    str_copy(out, sender, len);
-    return false;
+    enum accounts_rcpt_kind k = accounts_resolve(db, str_lower(key), t, ALIAS_TARGETS_MAX, &n);
+    if (k == ACCOUNTS_RCPT_ERROR)
+        return -2;
+    if ((k != ACCOUNTS_RCPT_USER && k != ACCOUNTS_RCPT_ALIAS) || n == 0)
+        return -1;
+    str_copy(out, t[0].address, len);
+    *local = t[0].local;
+    return 0;
 }
 
 int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
@@ -65,11 +74,20 @@ int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
     struct bounce_info bi = {.hostname = hostname, .qid = orig->qid, .sender = orig->sender,
                              .arrival = orig->created, .remote_mta = orig->remote_mta,
                              .delayed = orig->delayed};
-    struct spool body;
-    spool_init(&body, spool_dir);
     char to[256];
     struct envelope_rcpt rcpt = {.address = to, .orig = to};
-    rcpt.local = dsn_recipient(db, orig->sender, to, sizeof to);
+    int found = dsn_recipient(db, orig->sender, to, sizeof to, &rcpt.local);
+    if (found == -2) {
+        snprintf(err, errlen, "cannot look up the sender %s of %s", orig->sender, orig->qid);
+        return -1;
+    }
+    if (found < 0) {
+        log_info("event=dsn_dropped qid=%s to=<%s> reason=%s", orig->qid, orig->sender,
+                 log_quote("the sender is in a local domain but has no mailbox"));
+        return 0;
+    }
+    struct spool body;
+    spool_init(&body, spool_dir);
     struct envelope env = {.created = time(NULL), .sender = "", .client_ip = "127.0.0.1",
                            .listener = "bounce",
                            .subject = orig->delayed ? "Delayed Mail (still being retried)"

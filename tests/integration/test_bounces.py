@@ -178,3 +178,22 @@ def test_bounces_are_counted_for_the_sending_account(make_server, net):
         return r.stdout.strip()
     assert bounces("alice@example.test") == "2"
     assert bounces("bob@example.test") == ""
+
+
+def test_bounce_to_a_local_alias_or_nonexistent_local_sender(make_server, net):
+    # from the office LAN (a relay group), without AUTH, as the alias team@
+    net.dns.null_mx("nullmx.test")
+    s = remote_server(make_server, net)
+    subject = token()
+    msg = message(subject, sender="team@example.test", to="someone@nullmx.test")
+    smtp_send(s.ports["mx"], "team@example.test", "someone@nullmx.test", msg, source=TRUSTED)
+    _, text, _, [r], _ = dsn(the_dsn(s, subject, timeout=10))   # delivered here, to alice
+    assert r["Final-Recipient"] == "rfc822; someone@nullmx.test"
+    # a sender of ours without a mailbox: MX routing would only bring it back
+    subject = token()
+    msg = message(subject, sender="ghost@example.test", to="someone@nullmx.test")
+    qid = smtp_send(s.ports["mx"], "ghost@example.test", "someone@nullmx.test", msg,
+                    source=TRUSTED)
+    wait_log(s, rf"event=dsn_dropped qid={qid} to=<ghost@example\.test>")
+    queue_empty(s)
+    assert "domain not found" not in s.log()
