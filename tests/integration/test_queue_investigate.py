@@ -149,7 +149,11 @@ def outbreak(tls_files):
     # jack's From changes on every message, so violations are only logged.
     s = Server(tls_files, extra="delivery = { delay_warning = 0; };\n"
                                 "sender_policy = { mode = \"log\"; };").start().provision()
-    o = Outbreak(s)
+    try:
+        o = Outbreak(s)
+    except BaseException:
+        s.cleanup()  # a failed setup must not leave the daemon running
+        raise
     yield o
     s.cleanup()
     assert not s.sanitizer, "sanitizer reports:\n" + "\n".join(s.sanitizer)
