@@ -29,6 +29,8 @@ POSTFIX = "/usr/sbin/postfix"
 POSTSUPER = "/usr/sbin/postsuper"
 POSTCONF = "/usr/sbin/postconf"
 SMTP_SINK = "/usr/sbin/smtp-sink"
+SASLPASSWD2 = "/usr/sbin/saslpasswd2"
+AUTHLOAD = Path(__file__).resolve().parent / "authload.py"
 BENCH_DOMAIN = "bench.invalid"
 
 
@@ -181,9 +183,13 @@ class Floodgate:
     # set by bench/run to a copy taken at start, so that a rebuild of the
     # tree during a run cannot change or remove the binary under test
     binary = None
+    floodctl = None
 
     def __init__(self, tmp, tag="fg", dns_port=None, extra="",
-                 trusted=("127.0.0.1",)):
+                 trusted=("127.0.0.1",), submission=False, groups=None):
+        """SUBMISSION: add a listener "submission" on .sub_port with AUTH
+        required over plain TCP (plaintext_auth: loopback only, no TLS cost
+        in the figures).  GROUPS: more IP groups, {name: [address, ...]}."""
         self.binary = Floodgate.binary or floodgated_path()
         if not os.access(self.binary, os.X_OK):
             raise BenchError(f"{self.binary} is missing: build first (ninja -C build)")
@@ -192,25 +198,33 @@ class Floodgate:
         self.state = self.dir / "state"
         self.conf = self.dir / "floodgate.conf"
         self.port = free_port()
+        self.sub_port = free_port() if submission else None
         self.proc = None
         self.err = None
         user = 'user = "nobody";' if os.geteuid() == 0 else ""
+        sub = (f',\n  {{ name = "submission"; address = "127.0.0.1:{self.sub_port}"; tls = "none"; '
+               'auth = "required"; plaintext_auth = true; }' if submission else "")
         # By default the resolver points at a loopback port where nothing
         # listens: the MX lookup of bench.invalid fails at once and delivery is
         # deferred (retry in 300 s), so every accepted message stays queued.
         # The relay scenario passes the port of its loopback DNS server.
         dns = dns_port or free_port()
-        groups = ", ".join(f'"{a}"' for a in trusted)
+        groups = "; ".join(f'{name} = [ {", ".join(chr(34) + a + chr(34) for a in addrs)} ]'
+                           for name, addrs in {"trusted": trusted, **(groups or {})}.items())
         self.conf.write_text(f"""
 hostname = "floodgate.bench.test";
 state_dir = "{self.state}";
 {user}
 listeners = (
-  {{ name = "mx"; address = "127.0.0.1:{self.port}"; tls = "none"; auth = "off"; }}
+  {{ name = "mx"; address = "127.0.0.1:{self.port}"; tls = "none"; auth = "off"; }}{sub}
 );
-ip_groups = {{ trusted = [ {groups} ]; }};
+ip_groups = {{ {groups}; }};
 relay = {{ allow_groups = [ "trusted" ]; }};
 limits = {{ max_connections = 10000; max_recipients = 1000; }};
+# a benchmark measures speed, not the security defaults (0 = no limit):
+# per-user / per-IP hourly sending limits and connections per IP
+sending_limits = {{ messages_per_hour = 0; recipients_per_hour = 0; domains_per_hour = 0; }};
+client_limits = {{ max_connections = 0; }};
 dns = {{ servers = [ "127.0.0.1:{dns}" ]; }};
 {extra}
 """)
@@ -256,6 +270,39 @@ dns = {{ servers = [ "127.0.0.1:{dns}" ]; }};
             self.err.close()
             self.err = None
         return took
+
+    def ctl(self, *args, input=None, check=True):
+        """floodctl ARGS against this daemon (its config)."""
+        env = dict(os.environ, FLOODGATE_CONFIG=str(self.conf))
+        r = subprocess.run([str(Floodgate.floodctl or floodctl_path()), *args], input=input,
+                           capture_output=True, text=True, env=env, timeout=60)
+        if check and r.returncode != 0:
+            raise BenchError(f"floodctl {' '.join(args)} failed ({r.returncode}): "
+                             f"{(r.stdout + r.stderr).strip()[-1000:]}")
+        return r
+
+    def add_users(self, users):
+        """Create the domains and users of USERS = {address: password}
+        (the daemon must be running: floodctl goes through its socket or store)."""
+        for domain in sorted({a.split("@")[1] for a in users}):
+            if domain not in self.ctl("domain", "list", check=False).stdout:
+                self.ctl("domain", "add", domain)
+        for address, password in users.items():
+            self.ctl("user", "add", address, input=password + "\n")
+
+    def bans(self):
+        """`floodctl ban list --json` as text, or None where the command does
+        not exist yet (anti-hammering not built in this binary)."""
+        r = self.ctl("ban", "list", "--json", check=False)
+        if r.returncode != 0:
+            return None
+        try:
+            return json.dumps(json.loads(r.stdout), separators=(", ", ": "))
+        except ValueError:
+            return r.stdout.strip()
+
+    def log_count(self, pattern):
+        return len(re.findall(pattern, self.log_tail(10**9)))
 
     def alive(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -304,6 +351,10 @@ def floodgated_path():
     return Path(os.environ.get("FLOODGATE_BUILD", ROOT / "build")) / "floodgated"
 
 
+def floodctl_path():
+    return Path(os.environ.get("FLOODGATE_BUILD", ROOT / "build")) / "floodctl"
+
+
 def floodgate_version():
     r = run(["git", "-C", str(ROOT), "describe", "--always", "--dirty", "--tags"], check=False)
     return r.stdout.strip() or "unknown"
@@ -345,9 +396,11 @@ POSTFIX_MSG_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 class Postfix:
     name = "Postfix"
 
-    def __init__(self, tmp, extra=""):
+    def __init__(self, tmp, extra="", sasl_users=None):
         """EXTRA: main.cf lines appended at the end (a later line overrides
-        an earlier one of the same parameter)."""
+        an earlier one of the same parameter).  SASL_USERS = {address:
+        password}: SMTP AUTH (PLAIN, LOGIN) through Cyrus SASL with a sasldb
+        of these users, and relaying for authenticated clients only."""
         self.dir = Path(tempfile.mkdtemp(prefix="postfix-", dir=tmp))
         os.chmod(self.dir, 0o755)
         self.conf_dir = self.dir / "etc"
@@ -395,6 +448,8 @@ biff = no
 smtpd_banner = $myhostname ESMTP
 message_size_limit = 52428800
 """
+        if sasl_users:
+            extra = self._sasl(sasl_users) + extra
         # EXTRA replaces the lines of the parameters it sets (no "overriding
         # earlier entry" warnings)
         for line in extra.splitlines():
@@ -406,6 +461,34 @@ message_size_limit = 52428800
             POSTFIX_MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
         self.env = dict(os.environ, MAIL_CONFIG=str(self.conf_dir))
         self.started = False
+
+    def _sasl(self, users):
+        """Write the sasldb and the Cyrus SASL application config; return the
+        main.cf lines that use them."""
+        sasl = self.conf_dir / "sasl"
+        sasl.mkdir()
+        db = self.dir / "sasldb2"
+        for address, password in users.items():
+            user, _, realm = address.partition("@")
+            # -p: password on stdin; -u: the realm, so that the client's
+            # "user@realm" login finds the entry
+            run([SASLPASSWD2, "-c", "-p", "-f", str(db), "-u", realm, user],
+                input=password)
+        # smtpd runs as mail_owner (postfix), not chrooted (master.cf)
+        shutil.chown(db, "postfix", "postfix")
+        os.chmod(db, 0o600)
+        # Debian's Postfix reads $config_directory/sasl/smtpd.conf whatever
+        # cyrus_sasl_config_path says (seen with strace: it never opened the
+        # file named there); both point at the same file here
+        (sasl / "smtpd.conf").write_text(
+            "pwcheck_method: auxprop\nauxprop_plugin: sasldb\n"
+            f"sasldb_path: {db}\nmech_list: PLAIN LOGIN\n")
+        return ("# SMTP AUTH through Cyrus SASL (sasldb); only authenticated clients relay\n"
+                "smtpd_sasl_auth_enable = yes\n"
+                "smtpd_sasl_type = cyrus\n"
+                "smtpd_sasl_path = smtpd\n"
+                f"cyrus_sasl_config_path = {sasl}\n"
+                "smtpd_relay_restrictions = permit_sasl_authenticated, reject\n")
 
     def _postfix(self, *args, check=True, timeout=120):
         try:
@@ -828,6 +911,60 @@ def probe_submit(port, source="127.0.0.2", size=1024, timeout=30):
         except smtplib.SMTPException:
             pass
         return took
+    finally:
+        s.close()
+
+
+def authload_start(mode, port, user, password="", sessions=20, seconds=10.0,
+                   measure_from=0.0, size=1024, source="127.0.0.1"):
+    """bench/authload.py in the background (its own process: its CPU is not
+    the prober's); read its figures with authload_result()."""
+    cmd = ["/usr/bin/python3", str(AUTHLOAD), mode, "--port", str(port), "--user", user,
+           "--password", password, "--sessions", str(sessions), "--seconds", str(seconds),
+           "--measure-from", str(measure_from), "--size", str(size), "--source", source]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def authload_result(proc, timeout=60):
+    """Wait for an authload process; its JSON figures as a dict."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise BenchError(f"authload did not finish {timeout}s after its end") from None
+    if proc.returncode != 0:
+        raise BenchError(f"authload failed ({proc.returncode}): "
+                         f"{err.decode(errors='replace')[-1500:]}")
+    return json.loads(out)
+
+
+def probe_submit_auth(port, user, password, source="127.0.0.2", size=1024, timeout=60):
+    """One authenticated message over one connection from SOURCE: connect,
+    EHLO, AUTH PLAIN, MAIL FROM:<USER>, RCPT, DATA.  Returns (seconds from
+    connect to the 250 after the final ".", seconds of the AUTH exchange);
+    QUIT not counted.  Raises on any failure."""
+    import smtplib
+    body = (f"From: <{user}>\r\nSubject: probe\r\n\r\n"
+            + ("x" * 72 + "\r\n") * max(1, size // 74)).encode()
+    t0 = time.perf_counter()
+    s = smtplib.SMTP(timeout=timeout, source_address=(source, 0))
+    try:
+        s.connect("127.0.0.1", port)
+        s.ehlo("probe.bench.test")
+        s.user, s.password = user, password
+        t1 = time.perf_counter()
+        code, resp = s.auth("PLAIN", s.auth_plain, initial_response_ok=True)
+        auth = time.perf_counter() - t1
+        if code != 235:
+            raise smtplib.SMTPAuthenticationError(code, resp)
+        s.sendmail(user, [f"probe@{BENCH_DOMAIN}"], body)
+        took = time.perf_counter() - t0
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+        return took, auth
     finally:
         s.close()
 
