@@ -22,6 +22,8 @@
 #include "queue/housekeeping.h"
 #include "queue/scheduler.h"
 #include "queue/store.h"
+#include "accounts/login_cache.h"
+#include "smtp/auth_queue.h"
 #include "smtp/gate.h"
 #include "smtp/listener.h"
 #include "smtp/server.h"
@@ -221,6 +223,10 @@ static void start(struct daemon *d, bool foreground)
     if ((srv->db = store_open(STORE_FILE, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
     srv->workers = worker_pool_new(srv->base, WORKER_THREADS);
+    srv->auth_queue = auth_queue_new(srv->workers, WORKER_THREADS);
+    srv->logins = login_cache_new();
+    if (srv->auth_queue == NULL || srv->logins == NULL)
+        fatal("event=start error=out_of_memory");
     srv->committer = committer_start(STORE_FILE, srv->workers, cfg->queue.group_commit_max, err,
                                      sizeof err);
     if (srv->committer == NULL)
@@ -255,7 +261,10 @@ static void stop(struct daemon *d)
 {
     struct smtp_server *srv = &d->srv;
     committer_stop(srv->committer);
+    auth_queue_stop(srv->auth_queue);
     worker_pool_free(srv->workers); /* runs the last done callbacks */
+    auth_queue_free(srv->auth_queue);
+    login_cache_free(srv->logins);
     housekeeping_free(d->housekeeping);
     gate_free(srv->gate);
     dns_resolver_free(srv->dns);

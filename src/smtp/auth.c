@@ -21,16 +21,19 @@
 
 #include "accounts/app_passwords.h"
 #include "accounts/lockout.h"
+#include "accounts/login_cache.h"
 #include "accounts/login_state.h"
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "smtp/auth_queue.h"
 #include "smtp/gate.h"
 #include "smtp/session_internal.h"
 
 struct auth_job {
     struct smtp_session *s;
     char user[256];
+    char key[256];         /* USER lowercased: the account */
     char *password;
     bool known;
     struct login_state st; /* read on the loop, before the worker runs */
@@ -216,10 +219,13 @@ static void auth_verify_done(void *arg)
     struct auth_job *j = arg;
     struct smtp_session *s = j->s;
     const char *label;
-    OPENSSL_cleanse(j->password, strlen(j->password));
-    free(j->password);
     s->state = SMTP_STATE_HELO;
     const char *why = auth_verdict(s, j, &label);
+    if (j->main_ok || j->app >= 0) /* verified, whatever the account's state says */
+        login_cache_remember(s->srv->logins, j->key, j->password,
+                             j->main_ok ? j->st.hash : j->st.app[j->app].hash, time(NULL));
+    OPENSSL_cleanse(j->password, strlen(j->password));
+    free(j->password);
     if (why == NULL && (s->auth_user = strdup(j->user)) != NULL &&
         (label == NULL || (s->auth_app_password = strdup(label)) != NULL)) {
         log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
@@ -245,6 +251,44 @@ static void auth_verify_done(void *arg)
     smtp_session_resume(s);
 }
 
+/* auth_recently_verified - this password of this account verified within
+ * the login cache's lifetime against a hash the account still has: the
+ * worker's verdict is known without asking it again. */
+static bool auth_recently_verified(struct smtp_session *s, struct auth_job *j)
+{
+    const char *hash = login_cache_match(s->srv->logins, j->key, j->password, time(NULL));
+    j->app = -1;
+    if (hash == NULL)
+        return false;
+    j->main_ok = strcmp(hash, j->st.hash) == 0;
+    for (size_t i = 0; i < j->st.n_app && !j->main_ok && j->app < 0; i++)
+        if (strcmp(hash, j->st.app[i].hash) == 0)
+            j->app = (int)i;
+    return j->main_ok || j->app >= 0;
+}
+
+/* smtp_auth_drop_ip - IP was banned: its logins still waiting for a worker
+ * are not checked; each session gets the ban's 421 and is closed. */
+static void auth_dropped(void *arg)
+{
+    struct auth_job *j = arg;
+    struct smtp_session *s = j->s;
+    OPENSSL_cleanse(j->password, strlen(j->password));
+    free(j->password);
+    OPENSSL_cleanse(&j->st, sizeof j->st);
+    free(j);
+    s->state = SMTP_STATE_HELO;
+    smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
+               s->cfg->hostname);
+    s->closing = true;
+    smtp_session_resume(s);
+}
+
+void smtp_auth_drop_ip(struct smtp_server *srv, const char *ip)
+{
+    auth_queue_drop(srv->auth_queue, ip, auth_dropped);
+}
+
 /* auth_verify - read the account's login state here (quick indexed reads)
  * and hand the expensive hash comparisons to a worker. */
 static void auth_verify(struct smtp_session *s, const char *user, const char *password)
@@ -266,9 +310,15 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
         return;
     }
     j->known = found == 1;
+    str_copy(j->key, user, sizeof j->key);
+    str_lower(j->key);
     s->wait = SMTP_WAIT_AUTH;
     bufferevent_disable(s->bev, EV_READ);
-    worker_pool_submit(s->srv->workers, auth_verify_work, auth_verify_done, j);
+    if (j->known && auth_recently_verified(s, j)) {
+        worker_pool_post(s->srv->workers, auth_verify_done, j);
+        return;
+    }
+    auth_queue_submit(s->srv->auth_queue, s->ip, auth_verify_work, auth_verify_done, j);
 }
 
 /* auth_plain - RFC 4616: [authzid] NUL authcid NUL passwd.  We act only

@@ -14,7 +14,9 @@
 #include "core/workers.h"
 #include "queue/committer.h"
 
+struct auth_queue;
 struct dns_resolver;
+struct login_cache;
 struct gate;
 struct scheduler;
 struct smtp_session;
@@ -28,6 +30,8 @@ struct smtp_server {
     struct scheduler *scheduler;
     struct gate *gate;       /* bans, per-IP and per-user limits (smtp/gate.h) */
     struct dns_resolver *dns; /* client checks: reverse names, sender domains */
+    struct auth_queue *auth_queue; /* password checks, fair per client IP */
+    struct login_cache *logins;    /* logins verified recently */
     SSL_CTX *ssl_ctx;        /* NULL when no listener uses TLS */
     bool stopping;           /* SIGTERM: no new sessions */
     time_t started;

@@ -141,6 +141,7 @@ void smtp_session_note_failure(struct smtp_session *s, const char *what)
                s->cfg->hostname);
     smtp_session_close(s);
     close_banned(s->srv, s->ip);
+    smtp_auth_drop_ip(s->srv, s->ip);
 }
 
 void smtp_session_reset_transaction(struct smtp_session *s)

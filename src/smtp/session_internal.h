@@ -103,6 +103,7 @@ void smtp_commands_ehlo_reply(struct smtp_session *s);
 bool smtp_auth_offered(const struct smtp_session *s);
 
 /* auth.c */
+void smtp_auth_drop_ip(struct smtp_server *srv, const char *ip);
 void smtp_auth_start(struct smtp_session *s, const char *args, size_t len);
 void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
 

@@ -1,0 +1,92 @@
+"""Password checks under a guessing attack: they are queued fairly per
+client IP (a legitimate login does not wait behind a botnet host's many),
+a ban drops the banned IP's checks still waiting, and a login that
+verified recently is not checked again — but only while the account still
+has that password and is allowed in."""
+import re
+import smtplib
+import threading
+
+from authcheck import login
+from conftest import PASSWORDS
+from netfixtures import wait_for
+
+ALICE = "alice@example.test"
+ATTACKER = "127.0.0.2"
+USER_IP = "127.0.0.4"
+GUESSERS = 30
+
+
+def attack(s, n=GUESSERS):
+    """N wrong logins from ATTACKER at once, each on its own connection
+    (threads); returns the threads and a list their results land in."""
+    results = []
+
+    def guess(i):
+        try:
+            results.append(login(s, ALICE, f"Wrong-{i}-x9Q", source=ATTACKER)[0])
+        except (OSError, smtplib.SMTPException) as e:
+            results.append(getattr(e, "smtp_code", type(e).__name__))
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def auth_lines(s):
+    return [l for l in s.log().splitlines() if "event=auth result=" in l]
+
+
+def test_a_login_does_not_wait_behind_anothers_queue(make_server):
+    # the attacker is exempt from bans: only fair queueing protects alice
+    s = make_server(extra="lockout = { failures = 0; };\n"
+                          'hammering = { exempt_groups = [ "botnet" ]; };',
+                    groups={"trusted": ["127.0.0.3"], "botnet": [ATTACKER]}).start().provision()
+    threads, results = attack(s)
+    wait_for(lambda: sum(f"ip={ATTACKER}" in l for l in auth_lines(s)) >= 2,
+             what="the attack under way")
+    assert login(s, ALICE, PASSWORDS[ALICE], source=USER_IP)[0] == 235
+    for t in threads:
+        t.join()
+    assert results.count(535) == GUESSERS
+    lines = auth_lines(s)
+    ok = next(i for i, l in enumerate(lines) if "result=ok" in l)
+    after = sum(f"ip={ATTACKER}" in l for l in lines[ok + 1:])
+    # in arrival order alice would come last; in turn she waits for about
+    # one check per other IP
+    assert after >= GUESSERS // 2, f"only {after} of the guesses were checked after alice's login"
+
+
+def test_a_ban_drops_the_checks_still_waiting(make_server):
+    s = make_server(extra="lockout = { failures = 0; };\n"
+                          "hammering = { failures = 3; window = 60; ban = 600; };").start()
+    s.provision()
+    threads, results = attack(s)
+    for t in threads:
+        t.join()
+    checked = sum(f"ip={ATTACKER}" in l and "result=fail" in l for l in auth_lines(s))
+    # three earn the ban, the two worker slots may hold two more; the rest
+    # are answered 421 without spending a password check
+    assert 3 <= checked <= 3 + 4, checked
+    assert results.count(421) >= GUESSERS - checked - 2, results
+    assert f"event=ban ip={ATTACKER}" in s.log()
+
+
+def test_a_recent_login_is_trusted_only_while_still_valid(make_server):
+    s = make_server().start().provision()
+    pw = PASSWORDS[ALICE]
+    assert login(s, ALICE, pw)[0] == 235
+    assert login(s, ALICE, pw)[0] == 235                  # from the cache
+    s.ctl("user", "suspend", ALICE)
+    assert login(s, ALICE, pw)[0] == 535
+    assert re.search(r"event=auth result=fail .*user=alice@example.test .*reason=suspended",
+                     s.log())
+    s.ctl("user", "unsuspend", ALICE)
+    assert login(s, ALICE, pw)[0] == 235
+    s.ctl("user", "passwd", ALICE, input="Granite-Willow-58\n")
+    assert login(s, ALICE, pw)[0] == 535                  # the old password is gone
+    assert login(s, ALICE, "Granite-Willow-58")[0] == 235
+    s.ctl("user", "expire", ALICE)
+    assert login(s, ALICE, "Granite-Willow-58")[0] == 535
+    assert login(s, ALICE, "Wrong-Guess-1x")[0] == 535    # a guess is never cached
