@@ -10,7 +10,11 @@
  * once it has expired; app passwords keep working in all three cases: a
  * botnet guessing alice's password must not lock her phone out, and they
  * are long random strings nobody guesses.  Every refusal spends the same
- * verification, so the timing tells a guesser nothing about the reason. */
+ * verification, so the timing tells a guesser nothing about the reason.
+ *
+ * The checks wait their turn per client IP (auth_queue.h), so one host's
+ * hundred guesses do not delay another's login, and a login verified a
+ * moment ago is not verified again (accounts/login_cache.h). */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
