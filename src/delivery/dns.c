@@ -165,12 +165,17 @@ static void route_finish(struct route_req *q)
     for (size_t h = 0; h < q->n_hosts; h++)
         for (size_t a = 0; a < q->n_found[h] && n < DNS_TARGETS_MAX; a++)
             out[n++] = q->found[h][a];
+    /* No address for any mail exchanger is a deferral, never a bounce:
+     * ares_getaddrinfo falls back to /etc/hosts after a DNS failure and
+     * then reports "not found", so a resolver outage looks exactly like a
+     * missing host.  The message bounces at the end of its lifetime with
+     * this as its last error, as Postfix does with "Host not found". */
     if (n > 0)
         q->cb(q->arg, DNS_ROUTE_OK, out, n, NULL);
-    else if (q->tempfail)
-        q->cb(q->arg, DNS_ROUTE_TEMPFAIL, NULL, 0, "cannot resolve the mail exchangers");
     else
-        q->cb(q->arg, DNS_ROUTE_NOT_FOUND, NULL, 0, "mail exchanger host not found");
+        q->cb(q->arg, DNS_ROUTE_TEMPFAIL, NULL, 0,
+              q->tempfail ? "cannot resolve the mail exchangers"
+                          : "no address found for the mail exchangers");
     free(q);
 }
 

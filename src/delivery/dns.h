@@ -22,7 +22,7 @@ struct mx_target {
 enum dns_route_status {
     DNS_ROUTE_OK,
     DNS_ROUTE_NULL_MX,   /* RFC 7505: the domain accepts no mail - bounce */
-    DNS_ROUTE_NOT_FOUND, /* the domain (or every MX host) does not exist - bounce */
+    DNS_ROUTE_NOT_FOUND, /* the domain does not exist (NXDOMAIN for its MX) - bounce */
     DNS_ROUTE_TEMPFAIL,  /* try again later */
 };
 

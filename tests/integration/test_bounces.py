@@ -197,3 +197,16 @@ def test_bounce_to_a_local_alias_or_nonexistent_local_sender(make_server, net):
     wait_log(s, rf"event=dsn_dropped qid={qid} to=<ghost@example\.test>")
     queue_empty(s)
     assert "domain not found" not in s.log()
+
+
+def test_mx_host_without_address_defers_not_bounces(make_server, net):
+    # the MX names a host the DNS has no address for: a resolver outage
+    # looks the same through c-ares, so this waits and retries
+    net.dns.mx("broken.test", 10, "mx.broken.test")
+    s = remote_server(make_server, net)
+    subject = token()
+    qid = send_as_alice(s, "someone@broken.test", subject)
+    wait_log(s, rf"event=deferred qid={qid} .*no address found for the mail exchangers")
+    [m] = [m for m in server_queue(s) if m["id"] == qid]
+    assert {r["state"] for r in m["recipients"]} == {"deferred"}
+    assert not re.search(rf"event=bounce qid={qid}", s.log())
