@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "accounts/accounts.h"
-#include "core/log.h"
 #include "core/util.h"
 #include "queue/store.h"
 
@@ -114,7 +113,6 @@ int accounts_send_as_grant(sqlite3 *db, const char *user, const char *address, c
         snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
         return -1;
     }
-    log_info("event=send_as_granted user=%s address=%s", log_quote(user), log_quote(a));
     return 0;
 }
 
@@ -134,7 +132,6 @@ int accounts_send_as_revoke(sqlite3 *db, const char *user, const char *address, 
                  a, user);
         return -1;
     }
-    log_info("event=send_as_revoked user=%s address=%s", log_quote(user), log_quote(a));
     return 0;
 }
 
@@ -198,7 +195,5 @@ int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_li
         snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
         return -1;
     }
-    log_info("event=user_limits user=%s messages=%lld recipients=%lld domains=%lld",
-             log_quote(user), l->messages, l->recipients, l->domains);
     return 0;
 }

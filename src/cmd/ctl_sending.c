@@ -10,6 +10,7 @@
 #include "accounts/sending.h"
 #include "cmd/ctl.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/util.h"
 
 /* grant_target - ADDRESS as given, but a bare domain means "@domain". */
@@ -40,6 +41,8 @@ int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
         return EXIT_FAIL;
     if (accounts_send_as_grant(db, a->pos[0], target, err, sizeof err) < 0)
         return fail("%s", err);
+    log_info("event=send_as_granted user=%s address=%s admin=%s", log_quote(a->pos[0]),
+             log_quote(target), log_quote(c->admin));
     if (c->json)
         return print_grants(db, a->pos[0]);
     printf("%s may now send as %s%s\n", a->pos[0], target[0] == '@' ? "any address " : "",
@@ -57,6 +60,8 @@ int user_revoke_send_as(struct ctl *c, struct args *a, struct opt *o)
         return EXIT_FAIL;
     if (accounts_send_as_revoke(db, a->pos[0], target, err, sizeof err) < 0)
         return fail("%s", err);
+    log_info("event=send_as_revoked user=%s address=%s admin=%s", log_quote(a->pos[0]),
+             log_quote(target), log_quote(c->admin));
     if (c->json)
         return print_grants(db, a->pos[0]);
     printf("%s may no longer send as %s\n", a->pos[0], target);
@@ -170,6 +175,9 @@ int user_limits(struct ctl *c, struct args *a, struct opt *o)
     }
     if (change && accounts_user_set_limits(db, a->pos[0], &u, err, sizeof err) < 0)
         return fail("%s", err);
+    if (change)
+        log_info("event=user_limits user=%s messages=%lld recipients=%lld domains=%lld admin=%s",
+                 log_quote(a->pos[0]), u.messages, u.recipients, u.domains, log_quote(c->admin));
     json_t *limits = limits_json(c->cfg, &u), *counters = daemon_counters(c, a->pos[0]);
     int rc = EXIT_OK;
     if (c->json) {
