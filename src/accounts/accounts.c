@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "accounts/accounts_sql.h"
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -39,8 +40,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* store_failed - log a store error and tell the admin about it. */
-static int store_failed(sqlite3 *db, const char *op, char *err, size_t errlen)
+int accounts_store_failed(sqlite3 *db, const char *op, char *err, size_t errlen)
 {
     log_warnx("event=store_error op=%s error=%s", op, log_quote(sqlite3_errmsg(db)));
     set_err(err, errlen, "store error during %s: %s", op, sqlite3_errmsg(db));
@@ -122,14 +122,14 @@ static const char *addr_domain(const char *addr)
     return at ? at + 1 : addr;
 }
 
-/* query_exists - 1 when SQL with one text parameter ARG returns a row,
- * 0 when not, -1 on a store error. */
-static int query_exists(sqlite3 *db, const char *sql, const char *arg)
+int accounts_query_exists(sqlite3 *db, const char *sql, const char *arg, const char *arg2)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
     if (st == NULL)
         return -1;
     int rc = sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && arg2)
+        rc = sqlite3_bind_text(st, 2, arg2, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
@@ -139,11 +139,8 @@ static int query_exists(sqlite3 *db, const char *sql, const char *arg)
     return found;
 }
 
-/* exec_text - run SQL binding the given texts to ?1..?N; returns the
- * number of rows changed, or -1 on a store error (SQLITE_CONSTRAINT is
- * reported as -2 so callers can name the duplicate). */
-static int exec_text(sqlite3 *db, const char *sql, int n, const char *const *args,
-                     sqlite3_int64 when)
+int accounts_exec_text(sqlite3 *db, const char *sql, int n, const char *const *args,
+                       sqlite3_int64 when)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
     if (st == NULL)
@@ -164,13 +161,14 @@ static int exec_text(sqlite3 *db, const char *sql, int n, const char *const *arg
 /* is_user - 1 when ADDR (normalised) is a user, 0 if not, -1 on error. */
 static int is_user(sqlite3 *db, const char *addr)
 {
-    return query_exists(db, "SELECT 1 FROM users WHERE address = ?1", addr);
+    return accounts_query_exists(db, "SELECT 1 FROM users WHERE address = ?1", addr, NULL);
 }
 
 /* is_alias - 1 when ADDR (normalised) has alias targets. */
 static int is_alias(sqlite3 *db, const char *addr)
 {
-    return query_exists(db, "SELECT 1 FROM aliases WHERE address = ?1 LIMIT 1", addr);
+    return accounts_query_exists(db, "SELECT 1 FROM aliases WHERE address = ?1 LIMIT 1", addr,
+                                 NULL);
 }
 
 /* accounts_domain_is_local - true when DOMAIN is one of ours. */
@@ -179,7 +177,7 @@ bool accounts_domain_is_local(sqlite3 *db, const char *domain)
     char d[256];
     if (norm_domain(domain, d, NULL, 0) < 0)
         return false;
-    return query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d) == 1;
+    return accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL) == 1;
 }
 
 /* accounts_domain_add - make DOMAIN local. */
@@ -189,14 +187,14 @@ int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errle
     if (norm_domain(domain, d, err, errlen) < 0)
         return -1;
     const char *args[] = {d};
-    int rc = exec_text(db, "INSERT INTO domains(name, created) VALUES(?1, ?2)", 1, args,
-                       (sqlite3_int64)time(NULL));
+    int rc = accounts_exec_text(db, "INSERT INTO domains(name, created) VALUES(?1, ?2)", 1, args,
+                                (sqlite3_int64)time(NULL));
     if (rc == -2) {
         set_err(err, errlen, "domain %s already exists: see 'floodctl domain list'", d);
         return -1;
     }
     if (rc < 0)
-        return store_failed(db, "domain add", err, errlen);
+        return accounts_store_failed(db, "domain add", err, errlen);
     log_info("event=domain_added domain=%s", log_quote(d));
     return 0;
 }
@@ -226,12 +224,13 @@ static int count_domain(sqlite3 *db, const char *d, long long *users, long long 
 static int delete_domain_rows(sqlite3 *db, const char *d)
 {
     const char *args[] = {d};
-    if (exec_text(db, "DELETE FROM aliases WHERE substr(address, instr(address, '@') + 1) = ?1", 1,
-                  args, 0) < 0)
+    if (accounts_exec_text(
+            db, "DELETE FROM aliases WHERE substr(address, instr(address, '@') + 1) = ?1", 1, args,
+            0) < 0)
         return -1;
-    if (exec_text(db, "DELETE FROM users WHERE domain = ?1", 1, args, 0) < 0)
+    if (accounts_exec_text(db, "DELETE FROM users WHERE domain = ?1", 1, args, 0) < 0)
         return -1;
-    return exec_text(db, "DELETE FROM domains WHERE name = ?1", 1, args, 0);
+    return accounts_exec_text(db, "DELETE FROM domains WHERE name = ?1", 1, args, 0);
 }
 
 /* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
@@ -242,7 +241,7 @@ int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, 
     if (norm_domain(domain, d, err, errlen) < 0)
         return -1;
     if (store_exec(db, "BEGIN IMMEDIATE", why, sizeof why) < 0)
-        return store_failed(db, "domain del", err, errlen);
+        return accounts_store_failed(db, "domain del", err, errlen);
     if (count_domain(db, d, &users, &aliases) < 0)
         goto store_error;
     if (!force && users + aliases > 0) {
@@ -267,7 +266,7 @@ int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, 
              aliases);
     return 0;
 store_error:
-    store_failed(db, "domain del", err, errlen);
+    accounts_store_failed(db, "domain del", err, errlen);
     store_exec(db, "ROLLBACK", why, sizeof why);
     return -1;
 }
@@ -277,16 +276,16 @@ store_error:
 static int check_new_user(sqlite3 *db, const char *a, char *err, size_t errlen)
 {
     const char *d = addr_domain(a);
-    int local = query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d);
+    int local = accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
     if (local < 0)
-        return store_failed(db, "user add", err, errlen);
+        return accounts_store_failed(db, "user add", err, errlen);
     if (local == 0) {
         set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d, d);
         return -1;
     }
     int alias = is_alias(db, a);
     if (alias < 0)
-        return store_failed(db, "user add", err, errlen);
+        return accounts_store_failed(db, "user add", err, errlen);
     if (alias == 1) {
         set_err(err, errlen, "%s is an alias: remove it first with 'floodctl alias del %s'", a, a);
         return -1;
@@ -307,10 +306,11 @@ int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *
     if (check_new_user(db, a, err, errlen) < 0)
         return -1;
     const char *args[] = {a, addr_domain(a), hash};
-    int rc = exec_text(db,
-                       "INSERT INTO users(address, domain, password, created, password_changed) "
-                       "VALUES(?1, ?2, ?3, ?4, ?4)",
-                       3, args, (sqlite3_int64)time(NULL));
+    int rc = accounts_exec_text(
+        db,
+        "INSERT INTO users(address, domain, password, created, password_changed) "
+        "VALUES(?1, ?2, ?3, ?4, ?4)",
+        3, args, (sqlite3_int64)time(NULL));
     if (rc == -2) {
         set_err(err, errlen,
                 "user %s already exists: change its password with "
@@ -319,7 +319,7 @@ int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *
         return -1;
     }
     if (rc < 0)
-        return store_failed(db, "user add", err, errlen);
+        return accounts_store_failed(db, "user add", err, errlen);
     log_info("event=user_added user=%s", log_quote(a));
     return 0;
 }
@@ -333,9 +333,9 @@ static int change_user(sqlite3 *db, const char *sql, const char *address, const 
     if (norm_address(address, a, err, errlen) < 0)
         return -1;
     const char *args[] = {a, value};
-    int rc = exec_text(db, sql, value ? 2 : 1, args, (sqlite3_int64)time(NULL));
+    int rc = accounts_exec_text(db, sql, value ? 2 : 1, args, (sqlite3_int64)time(NULL));
     if (rc < 0)
-        return store_failed(db, op, err, errlen);
+        return accounts_store_failed(db, op, err, errlen);
     if (rc == 0) {
         set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
         return -1;
@@ -363,8 +363,7 @@ int accounts_user_set_password(sqlite3 *db, const char *address, const char *has
     return change_user(db,
                        "UPDATE users SET password = ?2, password_changed = ?3,"
                        " password_expired = 0 WHERE address = ?1",
-                       address, hash,
-                       "user passwd", "password_changed", err, errlen);
+                       address, hash, "user passwd", "password_changed", err, errlen);
 }
 
 /* accounts_user_suspend - ON: the user can no longer log in or submit. */
@@ -445,11 +444,11 @@ static int check_new_alias(sqlite3 *db, const char *a, const char *t, char *err,
         set_err(err, errlen, "alias %s cannot point to itself", a);
         return -1;
     }
-    int local = query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d);
+    int local = accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
     int user = local == 1 ? is_user(db, a) : 0;
     long long n = user == 0 ? alias_target_count(db, a) : 0;
     if (local < 0 || user < 0 || n < 0)
-        return store_failed(db, "alias add", err, errlen);
+        return accounts_store_failed(db, "alias add", err, errlen);
     if (local == 0) {
         set_err(err, errlen, "no such domain %s: add it first with 'floodctl domain add %s'", d, d);
         return -1;
@@ -476,14 +475,15 @@ int accounts_alias_add(sqlite3 *db, const char *address, const char *target, cha
     if (check_new_alias(db, a, t, err, errlen) < 0)
         return -1;
     const char *args[] = {a, t};
-    int rc = exec_text(db, "INSERT INTO aliases(address, target, created) VALUES(?1, ?2, ?3)", 2,
-                       args, (sqlite3_int64)time(NULL));
+    int rc =
+        accounts_exec_text(db, "INSERT INTO aliases(address, target, created) VALUES(?1, ?2, ?3)",
+                           2, args, (sqlite3_int64)time(NULL));
     if (rc == -2) {
         set_err(err, errlen, "alias %s -> %s already exists: see 'floodctl alias list'", a, t);
         return -1;
     }
     if (rc < 0)
-        return store_failed(db, "alias add", err, errlen);
+        return accounts_store_failed(db, "alias add", err, errlen);
     log_info("event=alias_added alias=%s target=%s", log_quote(a), log_quote(t));
     return 0;
 }
@@ -500,13 +500,14 @@ int accounts_alias_del(sqlite3 *db, const char *address, const char *target, cha
         if (norm_address(target, t, err, errlen) < 0)
             return -1;
         const char *args[] = {a, t};
-        rc = exec_text(db, "DELETE FROM aliases WHERE address = ?1 AND target = ?2", 2, args, 0);
+        rc = accounts_exec_text(db, "DELETE FROM aliases WHERE address = ?1 AND target = ?2", 2,
+                                args, 0);
     } else {
         const char *args[] = {a};
-        rc = exec_text(db, "DELETE FROM aliases WHERE address = ?1", 1, args, 0);
+        rc = accounts_exec_text(db, "DELETE FROM aliases WHERE address = ?1", 1, args, 0);
     }
     if (rc < 0)
-        return store_failed(db, "alias del", err, errlen);
+        return accounts_store_failed(db, "alias del", err, errlen);
     if (rc == 0) {
         if (target != NULL)
             set_err(err, errlen, "alias %s has no target %s: see 'floodctl alias list'", a, t);
@@ -527,7 +528,7 @@ struct resolve {
     struct accounts_target *out;
     size_t max;
     size_t n;
-    unsigned lookups; /* alias expansions so far, against RESOLVE_LOOKUPS_MAX */
+    unsigned lookups;                 /* alias expansions so far, against RESOLVE_LOOKUPS_MAX */
     char seen[RESOLVE_SEEN_MAX][256]; /* aliases already expanded */
     size_t n_seen;
 };
@@ -605,7 +606,8 @@ static int resolve_target(struct resolve *r, const char *alias, const char *t, u
     int more = is_alias(r->db, t);
     if (more != 0)
         return more < 0 ? -1 : resolve_alias(r, t, depth + 1);
-    int local = query_exists(r->db, "SELECT 1 FROM domains WHERE name = ?1", addr_domain(t));
+    int local =
+        accounts_query_exists(r->db, "SELECT 1 FROM domains WHERE name = ?1", addr_domain(t), NULL);
     if (local < 0)
         return -1;
     if (local == 0)
@@ -688,9 +690,8 @@ static json_t *list_rows(sqlite3 *db, sqlite3_stmt *st, const char *bools)
         json_t *row = json_object();
         for (int i = 0; row != NULL && i < sqlite3_column_count(st); i++) {
             const char *name = sqlite3_column_name(st, i);
-            json_t *v = is_bool_column(bools, name)
-                            ? json_boolean(sqlite3_column_int(st, i) != 0)
-                            : store_column_json(st, i);
+            json_t *v = is_bool_column(bools, name) ? json_boolean(sqlite3_column_int(st, i) != 0)
+                                                    : store_column_json(st, i);
             if (v == NULL || json_object_set_new(row, name, v) < 0) {
                 json_decref(row);
                 row = NULL;

@@ -3,33 +3,14 @@
  * and after DATA; floodctl changes grants and limits. */
 #include "accounts/sending.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "accounts/accounts.h"
+#include "accounts/accounts_sql.h"
 #include "core/util.h"
 #include "queue/store.h"
-
-/* one_row - run SQL with text parameters ?1, ?2 (B may be NULL); 1 when
- * it returns a row (or, for a change, changed one), 0 when not, -1 on a
- * store error. */
-static int one_row(sqlite3 *db, const char *sql, const char *a, const char *b)
-{
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (b)
-        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    bool changed = !sqlite3_stmt_readonly(st) && sqlite3_changes(db) > 0;
-    sqlite3_finalize(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    return rc == SQLITE_DONE ? changed : -1;
-}
 
 /* alias_reaches - does ADDRESS, an alias, deliver (also) to USER? */
 static int alias_reaches(sqlite3 *db, const char *user, const char *address)
@@ -56,9 +37,10 @@ int accounts_may_send_as(sqlite3 *db, const char *user, const char *address)
     if (strcmp(a, user) == 0)
         return 1;
     const char *at = strrchr(a, '@');
-    int granted = one_row(db, "SELECT 1 FROM send_as WHERE user = ?1 AND address = ?2", user, a);
+    static const char grant_sql[] = "SELECT 1 FROM send_as WHERE user = ?1 AND address = ?2";
+    int granted = accounts_query_exists(db, grant_sql, user, a);
     if (granted == 0 && at)
-        granted = one_row(db, "SELECT 1 FROM send_as WHERE user = ?1 AND address = ?2", user, at);
+        granted = accounts_query_exists(db, grant_sql, user, at);
     if (granted != 0)
         return granted < 0 ? -1 : 1;
     return at && accounts_domain_is_local(db, at + 1) ? alias_reaches(db, user, a) : 0;
@@ -80,39 +62,30 @@ static int norm_grant(const char *address, char *out, char *err, size_t errlen)
 }
 
 /* user_exists - refuse grants and limits for a user that is not there. */
-static int user_exists(sqlite3 *db, const char *user, char *err, size_t errlen)
+static int user_exists(sqlite3 *db, const char *user, const char *op, char *err, size_t errlen)
 {
-    int found = one_row(db, "SELECT 1 FROM users WHERE address = ?1", user, NULL);
-    if (found == 1)
-        return 0;
-    if (found == 0)
+    int found = accounts_query_exists(db, "SELECT 1 FROM users WHERE address = ?1", user, NULL);
+    if (found < 0)
+        return accounts_store_failed(db, op, err, errlen);
+    if (found == 0) {
         snprintf(err, errlen, "no such user %s: see 'floodctl user list'", user);
-    else
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-    return -1;
+        return -1;
+    }
+    return 0;
 }
 
 int accounts_send_as_grant(sqlite3 *db, const char *user, const char *address, char *err,
                            size_t errlen)
 {
     char a[256];
-    if (norm_grant(address, a, err, errlen) < 0 || user_exists(db, user, err, errlen) < 0)
+    if (norm_grant(address, a, err, errlen) < 0 ||
+        user_exists(db, user, "send-as grant", err, errlen) < 0)
         return -1;
-    sqlite3_stmt *st = store_prepare(
-        db, "INSERT OR IGNORE INTO send_as(user, address, created) VALUES(?1, ?2, ?3)");
-    if (st == NULL) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, time(NULL));
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    const char *args[] = {user, a};
+    if (accounts_exec_text(
+            db, "INSERT OR IGNORE INTO send_as(user, address, created) VALUES(?1, ?2, ?3)", 2, args,
+            (sqlite3_int64)time(NULL)) < 0)
+        return accounts_store_failed(db, "send-as grant", err, errlen);
     return 0;
 }
 
@@ -122,14 +95,14 @@ int accounts_send_as_revoke(sqlite3 *db, const char *user, const char *address, 
     char a[256];
     if (norm_grant(address, a, err, errlen) < 0)
         return -1;
-    int rc = one_row(db, "DELETE FROM send_as WHERE user = ?1 AND address = ?2", user, a);
-    if (rc < 0) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    const char *args[] = {user, a};
+    int rc =
+        accounts_exec_text(db, "DELETE FROM send_as WHERE user = ?1 AND address = ?2", 2, args, 0);
+    if (rc < 0)
+        return accounts_store_failed(db, "send-as revoke", err, errlen);
     if (rc == 0) {
-        snprintf(err, errlen, "%s has no grant to send as %s: see 'floodctl user show %s'", user,
-                 a, user);
+        snprintf(err, errlen, "%s has no grant to send as %s: see 'floodctl user show %s'", user, a,
+                 user);
         return -1;
     }
     return 0;
@@ -169,18 +142,16 @@ int accounts_user_limits(sqlite3 *db, const char *user, struct user_limits *out)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_limits *l,
-                             char *err, size_t errlen)
+int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_limits *l, char *err,
+                             size_t errlen)
 {
-    if (user_exists(db, user, err, errlen) < 0)
+    if (user_exists(db, user, "user limits", err, errlen) < 0)
         return -1;
     sqlite3_stmt *st = store_prepare(db, "UPDATE users SET limit_messages = ?2,"
                                          " limit_recipients = ?3, limit_domains = ?4"
                                          " WHERE address = ?1");
-    if (st == NULL) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
+    if (st == NULL)
+        return accounts_store_failed(db, "user limits", err, errlen);
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     const long long v[] = {l->messages, l->recipients, l->domains};
     for (int i = 0; i < 3; i++) {
@@ -191,9 +162,5 @@ int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_li
     }
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
+    return rc == SQLITE_DONE ? 0 : accounts_store_failed(db, "user limits", err, errlen);
 }
