@@ -12,6 +12,7 @@ import platform
 import re
 import resource
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ POSTSUPER = "/usr/sbin/postsuper"
 POSTCONF = "/usr/sbin/postconf"
 SMTP_SINK = "/usr/sbin/smtp-sink"
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"
+UNSHARE = "/usr/bin/unshare"
 AUTHLOAD = Path(__file__).resolve().parent / "authload.py"
 BENCH_DOMAIN = "bench.invalid"
 
@@ -58,13 +60,13 @@ def free_port(host="127.0.0.1"):
             return port
 
 
-def wait_port(port, timeout=20.0, proc=None, what="server"):
+def wait_port(port, timeout=20.0, proc=None, what="server", host="127.0.0.1"):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc is not None and proc.poll() is not None:
             raise BenchError(f"{what} exited with status {proc.returncode} before listening")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            with socket.create_connection((host, port), timeout=1) as s:
                 s.settimeout(5)
                 greeting = s.recv(512)
                 if greeting.startswith(b"220"):
@@ -73,7 +75,7 @@ def wait_port(port, timeout=20.0, proc=None, what="server"):
         except OSError:
             pass
         time.sleep(0.05)
-    raise BenchError(f"{what}: nothing answers 220 on 127.0.0.1:{port} after {timeout:.0f}s")
+    raise BenchError(f"{what}: nothing answers 220 on {host}:{port} after {timeout:.0f}s")
 
 
 def raise_nofile(want=20000):
@@ -185,7 +187,7 @@ class Floodgate:
     binary = None
     floodctl = None
 
-    def __init__(self, tmp, tag="fg", dns_port=None, extra="",
+    def __init__(self, tmp, tag="fg", dns=None, extra="",
                  trusted=("127.0.0.1",), submission=False, groups=None):
         """SUBMISSION: add a listener "submission" on .sub_port with AUTH
         required over plain TCP (plaintext_auth: loopback only, no TLS cost
@@ -207,8 +209,8 @@ class Floodgate:
         # By default the resolver points at a loopback port where nothing
         # listens: the MX lookup of bench.invalid fails at once and delivery is
         # deferred (retry in 300 s), so every accepted message stays queued.
-        # The relay scenario passes the port of its loopback DNS server.
-        dns = dns_port or free_port()
+        # The relay scenario passes the address of its loopback DNS server.
+        dns = dns or f"127.0.0.1:{free_port()}"
         groups = "; ".join(f'{name} = [ {", ".join(chr(34) + a + chr(34) for a in addrs)} ]'
                            for name, addrs in {"trusted": trusted, **(groups or {})}.items())
         self.conf.write_text(f"""
@@ -225,7 +227,7 @@ limits = {{ max_connections = 10000; max_recipients = 1000; }};
 # per-user / per-IP hourly sending limits and connections per IP
 sending_limits = {{ messages_per_hour = 0; recipients_per_hour = 0; domains_per_hour = 0; }};
 client_limits = {{ max_connections = 0; }};
-dns = {{ servers = [ "127.0.0.1:{dns}" ]; }};
+dns = {{ servers = [ "{dns}" ]; }};
 {extra}
 """)
 
@@ -396,11 +398,15 @@ POSTFIX_MSG_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 class Postfix:
     name = "Postfix"
 
-    def __init__(self, tmp, extra="", sasl_users=None):
+    def __init__(self, tmp, extra="", sasl_users=None, nameserver=None):
         """EXTRA: main.cf lines appended at the end (a later line overrides
         an earlier one of the same parameter).  SASL_USERS = {address:
         password}: SMTP AUTH (PLAIN, LOGIN) through Cyrus SASL with a sasldb
-        of these users, and relaying for authenticated clients only."""
+        of these users, and relaying for authenticated clients only.
+        NAMESERVER: an IPv4 address whose port 53 answers DNS; Postfix then
+        runs in a mount namespace of its own where /etc/resolv.conf names
+        only it (the libc resolver Postfix uses takes no port and no other
+        file)."""
         self.dir = Path(tempfile.mkdtemp(prefix="postfix-", dir=tmp))
         os.chmod(self.dir, 0o755)
         self.conf_dir = self.dir / "etc"
@@ -461,6 +467,10 @@ message_size_limit = 52428800
             POSTFIX_MASTER_CF.format(port=f"127.0.0.1:{self.port}"))
         self.env = dict(os.environ, MAIL_CONFIG=str(self.conf_dir))
         self.started = False
+        self.resolv_conf = None
+        if nameserver:
+            self.resolv_conf = self.dir / "resolv.conf"
+            self.resolv_conf.write_text(f"nameserver {nameserver}\noptions timeout:2 attempts:2\n")
 
     def _sasl(self, users):
         """Write the sasldb and the Cyrus SASL application config; return the
@@ -502,7 +512,17 @@ message_size_limit = 52428800
             raise BenchError("the private Postfix instance needs root (postfix start)")
         # postfix-script creates the queue directories with their owners
         # (post-install create-missing), checks them, then starts master
-        self._postfix("start")
+        if self.resolv_conf:
+            # master and every process it forks stay in this namespace,
+            # where the bind mount replaces /etc/resolv.conf for them alone
+            cmd = (f"mount --bind {shlex.quote(str(self.resolv_conf))} /etc/resolv.conf && "
+                   f"exec {POSTFIX} -c {shlex.quote(str(self.conf_dir))} start")
+            try:
+                run([UNSHARE, "--mount", "--propagation", "private", "sh", "-c", cmd])
+            except BenchError as e:
+                raise BenchError(f"{e}\n--- maillog ---\n{self.log_tail()}") from None
+        else:
+            self._postfix("start")
         self.started = True
         try:
             wait_port(self.port, what="postfix smtpd")
@@ -750,9 +770,11 @@ class DNSServer:
     serving RECORDS = {(name, type): [rdata, ...]}, e.g.
     {("relay.invalid.", "MX"): [(10, "mx.relay.invalid.")],
      ("mx.relay.invalid.", "A"): ["127.0.0.1"]}.  A known name without the
-    asked type answers NOERROR with no records; an unknown one NXDOMAIN."""
+    asked type answers NOERROR with no records; an unknown one NXDOMAIN.
+    ADDRESS, PORT: where it listens (default a free port on 127.0.0.1);
+    .endpoint is "ADDRESS:PORT"."""
 
-    def __init__(self, records):
+    def __init__(self, records, address="127.0.0.1", port=None):
         from dnslib import MX, QTYPE, RCODE, RR, A, DNSLabel
         from dnslib.server import BaseResolver, DNSLogger, DNSServer as _Srv
 
@@ -781,10 +803,11 @@ class DNSServer:
                     reply.header.rcode = RCODE.NXDOMAIN
                 return reply
 
-        self.port = free_port()
+        self.address, self.port = address, port or free_port()
+        self.endpoint = f"{address}:{self.port}"
         quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data",
                           prefix=False)
-        self.servers = [_Srv(Resolver(), port=self.port, address="127.0.0.1", tcp=tcp,
+        self.servers = [_Srv(Resolver(), port=self.port, address=address, tcp=tcp,
                              logger=quiet) for tcp in (False, True)]
 
     def start(self):
@@ -802,13 +825,13 @@ class DNSServer:
 
 
 class SmtpSink:
-    """Postfix's smtp-sink on 127.0.0.1:PORT (answers 250 to everything,
+    """Postfix's smtp-sink on ADDRESS:PORT (answers 250 to everything,
     stores nothing), with its counters (-c) read by a thread: .mesg is the
     number of messages received (final "." seen), .reached(n) the
     perf_counter time at which the count reached n."""
 
-    def __init__(self, backlog=1024):
-        self.port = free_port()
+    def __init__(self, backlog=1024, address="127.0.0.1"):
+        self.address, self.port = address, free_port(address)
         self.backlog = backlog
         self.proc = None
         self.mesg = 0
@@ -817,14 +840,14 @@ class SmtpSink:
         self.thread = None
 
     def start(self):
-        cmd = [SMTP_SINK, "-c", "127.0.0.1:%d" % self.port, str(self.backlog)]
+        cmd = [SMTP_SINK, "-c", f"{self.address}:{self.port}", str(self.backlog)]
         if os.geteuid() == 0:
             cmd[1:1] = ["-u", "nobody"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      bufsize=0)
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
-        wait_port(self.port, proc=self.proc, what="smtp-sink")
+        wait_port(self.port, proc=self.proc, what="smtp-sink", host=self.address)
         with self.cond:  # wait_port's probe is a session, not a message
             self.mesg = 0
             self.times = {}
