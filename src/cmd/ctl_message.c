@@ -1,7 +1,7 @@
 /* cmd/ctl_message - one message: floodctl queue|quarantine show and export.
  *
  * Room: cmd.  A message is looked up in the store: in the queue first,
- * then in quarantine, whose body is the file quarantine/ID.eml instead of
+ * then in quarantine, whose body is the file quarantine/XY/ID.eml instead of
  * a row of the bodies table.  "show" prints the envelope, the recipients
  * and the header section; "export" writes the stored octets unchanged, so
  * that the file can be read, kept as evidence or injected again. */

@@ -1,7 +1,7 @@
 /* cmd/ctl_quarantine - floodctl quarantine.
  *
  * Room: cmd.  Quarantined messages left the queue: their bodies are
- * STATE/quarantine/ID.eml, their envelopes and recipients stay in the
+ * STATE/quarantine/XY/ID.eml, their envelopes and recipients stay in the
  * store, and the quarantine table says why, when and by whom.  Listing
  * them is queue_list with the state "quarantined" plus that record (read
  * here in two queries for the whole page); release and purge are

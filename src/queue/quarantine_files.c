@@ -1,12 +1,22 @@
-/* queue/quarantine_files - quarantined messages as .eml files. */
+/* queue/quarantine_files - quarantined messages as .eml files.
+ *
+ * The files are spread over 256 subdirectories named by the last two hex
+ * digits of the id (quarantine/7F/ID.eml): a quarantine of a whole outbreak
+ * creates hundreds of thousands of files, and in one directory every
+ * creation waits for the directory's lock while the filesystem looks for a
+ * free inode.  The quarantine directory is marked as a top of hierarchy
+ * (chattr +T) so that ext4 spreads the subdirectories, and with them their
+ * files, over its block groups. */
 #include "queue/quarantine_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,25 +27,88 @@
 
 #define QDIR "quarantine"
 
+/* subdir - the two characters naming QID's subdirectory: its last two,
+ * the fastest-changing digits of a queue id. */
+static const char *subdir(const char *qid)
+{
+    size_t n = strlen(qid);
+    return n >= 2 ? qid + n - 2 : "00";
+}
+
 static void file_path(char *buf, size_t len, const char *state_dir, const char *qid,
                       const char *suffix)
 {
-    snprintf(buf, len, "%s/" QDIR "/%s%s", state_dir, qid, suffix);
+    snprintf(buf, len, "%s/" QDIR "/%.2s/%s%s", state_dir, subdir(qid), qid, suffix);
 }
 
-/* write_one - the body of QID into ID.eml (written as .tmp, then renamed,
- * so a crash never leaves a half file under the final name).  1 written,
- * 0 no body (already quarantined or gone), -1 error. */
+/* open_in_dir - open(PATH's directory, ...) creating that directory (the
+ * last component) when it is not there yet. */
+static int open_in_dir(const char *path, char *dir, size_t dirlen, int flags)
+{
+    snprintf(dir, dirlen, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        return -1;
+    *slash = '\0';
+    int fd = open(dir, flags, 0600);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    return open(dir, flags, 0600);
+}
+
+/* file_create - an unnamed file in PATH's directory, to be given its name
+ * by file_name once complete: a crash before that leaves nothing behind,
+ * and naming it is the one change to the directory. */
+static int file_create(const char *path)
+{
+    char dir[4200];
+    return open_in_dir(path, dir, sizeof dir, O_TMPFILE | O_WRONLY | O_CLOEXEC);
+}
+
+/* file_name - link the unnamed file FD as PATH (replacing a file left
+ * there by a quarantine that never committed). */
+static int file_name(int fd, const char *path)
+{
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    if (errno != EEXIST || unlink(path) < 0)
+        return -1;
+    return linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+}
+
+/* make_top_dir - create DIR, marked as a top of directory hierarchy (best
+ * effort: filesystems without the flag just ignore the hint). */
+static int make_top_dir(const char *dir)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags;
+    if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL)) {
+        flags |= FS_TOPDIR_FL;
+        (void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+/* write_one - the body of QID into ID.eml (written unnamed, then named, so
+ * a crash never leaves a half file under the final name).  1 written, 0 no
+ * body (already quarantined or gone), -1 error. */
 static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *err,
                      size_t errlen)
 {
     sqlite3_blob *blob;
     if (store_body_open(db, qid, &blob) < 0)
         return 0;
-    char tmp[4200], final[4200], buf[65536];
-    file_path(tmp, sizeof tmp, state_dir, qid, ".eml.tmp");
+    char final[4200], buf[65536];
     file_path(final, sizeof final, state_dir, qid, ".eml");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = file_create(final);
     int size = sqlite3_blob_bytes(blob), rc = fd < 0 ? -1 : 0;
     for (int off = 0; rc == 0 && off < size;) {
         int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
@@ -43,16 +116,13 @@ static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *
         off += k;
     }
     sqlite3_blob_close(blob);
-    if (fd >= 0 && close(fd) < 0)
-        rc = -1;
-    if (rc == 0 && rename(tmp, final) < 0)
-        rc = -1;
-    if (rc < 0) {
+    if (rc == 0)
+        rc = file_name(fd, final);
+    if (rc < 0)
         snprintf(err, errlen, "%.400s: cannot write: %s", final, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 1;
+    if (fd >= 0)
+        close(fd);
+    return rc < 0 ? -1 : 1;
 }
 
 /* One writer of a batch: most of a quarantine's time is the kernel
@@ -100,29 +170,47 @@ static int write_all(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t
     return failed ? -1 : 0;
 }
 
-int quarantine_write_batch(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
+int quarantine_write_files(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
                            char *err, size_t errlen)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/" QDIR, state_dir);
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+    if (make_top_dir(dir) < 0) {
         snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(errno));
         return -1;
     }
-    if (write_all(db, state_dir, ids, n, err, errlen) < 0)
-        return -1;
-    /* One flush for the whole batch: the files are durable before the
-     * store lets go of the bodies (fsync per file would cap us near the
-     * disk's few thousand syncs a second). */
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc = fd < 0 ? -1 : syncfs(fd);
+    return write_all(db, state_dir, ids, n, err, errlen);
+}
+
+static void *flush_run(void *arg)
+{
+    struct quarantine_flush *fl = arg;
+    int fd = open(fl->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    fl->rc = fd < 0 ? -1 : syncfs(fd);
+    fl->error = fl->rc < 0 ? errno : 0;
     if (fd >= 0)
         close(fd);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s: cannot flush to disk: %s", dir, strerror(errno));
-        return -1;
-    }
-    return 0;
+    return NULL;
+}
+
+/* One flush for a whole batch: fsync per file would cap us near the
+ * disk's few thousand syncs a second. */
+void quarantine_flush_start(struct quarantine_flush *fl, const char *state_dir)
+{
+    snprintf(fl->dir, sizeof fl->dir, "%s/" QDIR, state_dir);
+    fl->started = pthread_create(&fl->thread, NULL, flush_run, fl) == 0;
+    if (!fl->started)
+        flush_run(fl); /* no thread to spare: flush here */
+}
+
+int quarantine_flush_wait(struct quarantine_flush *fl, char *err, size_t errlen)
+{
+    if (fl->started)
+        pthread_join(fl->thread, NULL);
+    fl->started = false;
+    if (fl->rc < 0)
+        snprintf(err, errlen, "%s: cannot flush to disk: %s", fl->dir, strerror(fl->error));
+    return fl->rc;
 }
 
 int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const char *admin,

@@ -1,20 +1,34 @@
 /* queue/quarantine_files - the quarantine on disk: each quarantined
- * message as a plain quarantine/ID.eml an admin can read, copy and send
- * again with ordinary tools, while its envelope and the reason stay in the
- * store. */
+ * message as a plain quarantine/XY/ID.eml (XY: the id's last two
+ * characters) an admin can read, copy and send again with ordinary tools,
+ * while its envelope and the reason stay in the store. */
 #ifndef FLOODGATE_QUEUE_QUARANTINE_FILES_H
 #define FLOODGATE_QUEUE_QUARANTINE_FILES_H
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
 
-/* quarantine_write_batch - write the stored body of each of the N messages
- * IDS to STATE_DIR/quarantine/ID.eml and make them durable together (one
- * syncfs).  Messages without a body are skipped.  -1 with ERR. */
-int quarantine_write_batch(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
+/* quarantine_write_files - write the stored body of each of the N
+ * messages IDS to its file under STATE_DIR/quarantine/, not yet durable.
+ * Messages without a body are skipped.  -1 with ERR. */
+int quarantine_write_files(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
                            char *err, size_t errlen);
+
+/* A flush of every quarantine file written so far, run on a thread of its
+ * own so that the next batch's files are written meanwhile. */
+struct quarantine_flush {
+    char dir[4200];
+    pthread_t thread;
+    bool started;
+    int rc, error;
+};
+void quarantine_flush_start(struct quarantine_flush *fl, const char *state_dir);
+/* quarantine_flush_wait - 0 once the files are durable; -1 with ERR. */
+int quarantine_flush_wait(struct quarantine_flush *fl, char *err, size_t errlen);
 /* quarantine_commit - in the caller's transaction: QID's pending
  * recipients become quarantined, the reason is recorded and the body
  * leaves the store - only if its file is there.  Returns recipients moved. */

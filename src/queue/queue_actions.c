@@ -3,9 +3,10 @@
  * The selection is read first (ids only), then acted on in batches of
  * BATCH messages, each batch one short write transaction: the daemon's own
  * commits wait at most one batch.  Quarantine writes each message to
- * quarantine/ID.eml and makes the whole batch of files durable (syncfs)
+ * quarantine/XY/ID.eml and makes the whole batch of files durable (syncfs)
  * before the transaction that removes the bodies from the store commits:
- * a message is always in one place or the other, never in neither. */
+ * a message is always in one place or the other, never in neither.  The
+ * flush of one batch runs while the next batch's files are written. */
 #include "queue/queue_actions.h"
 
 #include <errno.h>
@@ -126,17 +127,15 @@ static void log_action(enum queue_action act, const char *qid, const struct queu
              log_quote(ctx->admin), log_quote(ctx->reason));
 }
 
-static long run_batch(sqlite3 *db, enum queue_action act, char (*ids)[17], size_t n,
-                      const struct queue_action_ctx *ctx, char *err, size_t errlen)
+/* commit_batch - ACT on the N messages IDS in one write transaction (for
+ * a quarantine, their files are already durable).  Returns the number of
+ * messages changed, -1 with ERR. */
+static long commit_batch(sqlite3 *db, enum queue_action act, char (*ids)[17], size_t n,
+                         const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
     bool *done = calloc(n, sizeof *done);
     if (done == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    /* Quarantine: the files first, durable, outside the transaction. */
-    if (act == QUEUE_QUARANTINE && quarantine_write_batch(db, ctx->state_dir, ids, n, err, errlen) < 0) {
-        free(done);
         return -1;
     }
     long changed = 0;
@@ -169,6 +168,85 @@ static long run_batch(sqlite3 *db, enum queue_action act, char (*ids)[17], size_
     return rc < 0 ? -1 : changed;
 }
 
+/* Batch I of the selection L: its first id and its length. */
+#define BATCH_IDS(l, i) ((l)->ids + (i) * BATCH)
+#define BATCH_LEN(l, i) ((l)->n - (i) * BATCH < BATCH ? (l)->n - (i) * BATCH : BATCH)
+
+static void progress(const struct queue_action_ctx *ctx, const struct id_list *l, size_t batch)
+{
+    if (ctx->progress)
+        ctx->progress(ctx->progress_arg, batch * BATCH + BATCH_LEN(l, batch), l->n);
+}
+
+/* drop_batch_files - the files of batch I of a quarantine that will not
+ * commit (the bodies stay in the store). */
+static void drop_batch_files(const struct queue_action_ctx *ctx, const struct id_list *l,
+                             size_t i)
+{
+    for (size_t k = 0; k < BATCH_LEN(l, i); k++)
+        quarantine_file_remove(ctx->state_dir, BATCH_IDS(l, i)[k]);
+}
+
+/* quarantine_batches - a quarantine, pipelined: the files of batch I are
+ * written while those of batch I-1 are being flushed to disk, then batch
+ * I-1 commits while batch I's flush runs.  A batch commits (and its bodies
+ * leave the store) only after its files are durable. */
+static long quarantine_batches(sqlite3 *db, const struct id_list *l,
+                               const struct queue_action_ctx *ctx, char *err, size_t errlen)
+{
+    size_t batches = (l->n + BATCH - 1) / BATCH;
+    struct quarantine_flush fl = {0};
+    bool flushing = false;
+    long total = 0;
+    size_t i;
+    for (i = 0; i <= batches; i++) {
+        if (i < batches && quarantine_write_files(db, ctx->state_dir, BATCH_IDS(l, i),
+                                                  BATCH_LEN(l, i), err, errlen) < 0)
+            goto failed;
+        flushing = false;
+        if (i > 0 && quarantine_flush_wait(&fl, err, errlen) < 0)
+            goto failed;
+        if (i < batches) {
+            quarantine_flush_start(&fl, ctx->state_dir);
+            flushing = true;
+        }
+        if (i > 0) {
+            long k = commit_batch(db, QUEUE_QUARANTINE, BATCH_IDS(l, i - 1), BATCH_LEN(l, i - 1),
+                                  ctx, err, errlen);
+            if (k < 0)
+                goto failed;
+            total += k;
+            progress(ctx, l, i - 1);
+        }
+    }
+    return total;
+failed:
+    if (flushing) {
+        char ignored[8]; /* ERR already says what went wrong first */
+        quarantine_flush_wait(&fl, ignored, sizeof ignored);
+    }
+    if (i < batches)
+        drop_batch_files(ctx, l, i);
+    if (i > 0)
+        drop_batch_files(ctx, l, i - 1);
+    return -1;
+}
+
+/* batches_in_turn - every other action: one transaction after the other. */
+static long batches_in_turn(sqlite3 *db, enum queue_action act, const struct id_list *l,
+                            const struct queue_action_ctx *ctx, char *err, size_t errlen)
+{
+    long total = 0;
+    for (size_t i = 0; i * BATCH < l->n; i++) {
+        long k = commit_batch(db, act, BATCH_IDS(l, i), BATCH_LEN(l, i), ctx, err, errlen);
+        if (k < 0)
+            return -1;
+        total += k;
+        progress(ctx, l, i);
+    }
+    return total;
+}
+
 long queue_act(sqlite3 *db, enum queue_action act, const struct queue_filter *f,
                const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
@@ -179,18 +257,8 @@ long queue_act(sqlite3 *db, enum queue_action act, const struct queue_filter *f,
         free(l.ids);
         return -1;
     }
-    long total = 0;
-    for (size_t first = 0; first < l.n; first += BATCH) {
-        size_t n = l.n - first < BATCH ? l.n - first : BATCH;
-        long k = run_batch(db, act, l.ids + first, n, ctx, err, errlen);
-        if (k < 0) {
-            total = -1;
-            break;
-        }
-        total += k;
-        if (ctx->progress)
-            ctx->progress(ctx->progress_arg, first + n, l.n);
-    }
+    long total = act == QUEUE_QUARANTINE ? quarantine_batches(db, &l, ctx, err, errlen)
+                                         : batches_in_turn(db, act, &l, ctx, err, errlen);
     free(l.ids);
     return total;
 }

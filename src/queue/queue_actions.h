@@ -19,7 +19,7 @@ enum queue_action {
     QUEUE_RELEASE,    /* held -> queued, due now */
     QUEUE_RETRY,      /* queued or deferred -> due now */
     QUEUE_BOUNCE,     /* pending -> bounced, with a DSN to the sender */
-    QUEUE_QUARANTINE, /* out of the queue into quarantine/ID.eml, envelope kept */
+    QUEUE_QUARANTINE, /* out of the queue into quarantine/XY/ID.eml, envelope kept */
     QUEUE_PURGE,      /* gone for good */
     QUEUE_UNQUARANTINE, /* back from quarantine into the queue */
 };

@@ -78,7 +78,9 @@ def reachable(net, domain, sink):
 
 
 def quarantine_file(s, qid):
-    return s.state / "quarantine" / f"{qid}.eml"
+    """Where a quarantined message is kept: a subdirectory per last two
+    characters of the id."""
+    return s.state / "quarantine" / qid[-2:] / f"{qid}.eml"
 
 
 def wait_deferred(s, ids, timeout=15):
@@ -158,7 +160,7 @@ def test_action_without_selection_is_refused(make_server, argv):
     assert "--all" in r.stderr        # tells how to mean everything
     [m] = server_queue(s)
     assert m["id"] == q and m["state"] in ("queued", "deferred")
-    assert not (s.state / "quarantine" / f"{q}.eml").exists()
+    assert not quarantine_file(s, q).exists()
 
 
 def test_action_on_an_empty_selection(make_server):
@@ -456,6 +458,39 @@ def test_quarantine_of_a_partly_delivered_message(make_server, net):
     assert t.rcpt_tos == ["far@part.test"] and t.data.endswith(msg)
     time.sleep(1.0)
     assert len(maildir_grep(s, "alice@example.test", subject)) == 1
+
+
+def test_quarantine_that_cannot_write_a_file_loses_nothing(make_server):
+    """A quarantine file that cannot be written stops the quarantine before
+    the store lets go of any body of its batch: every message stays queued
+    with its stored octets, nothing is listed as quarantined, and no file of
+    the failed batch is left behind."""
+    s = make_server().start().provision()
+    tag = token()
+    sent = dict(relay(s, f"u{i}@far.test", f"stuck {tag} {i}") for i in range(6))
+    first = sorted(sent)[0]
+    # the subdirectory the first message's file goes to is a plain file
+    qdir = s.state / "quarantine"
+    qdir.mkdir(mode=0o700)
+    blocker = qdir / first[-2:]
+    blocker.write_text("in the way\n")
+    owner = s.state.stat()
+    for p in (qdir, blocker):
+        os.chown(p, owner.st_uid, owner.st_gid)
+
+    r = s.ctl("queue", "quarantine", "--subject", f"stuck {tag}", "--reason", "x", check=False)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"{first[-2:]}/{first}.eml" in r.stderr and "run the command again" in r.stderr
+    assert queue_ids(s) == set(sent)
+    for q, msg in sent.items():
+        assert ctl_bytes(s, "queue", "export", q).endswith(msg)
+    assert ctl_json(s, "quarantine", "list") == []
+    assert list(qdir.rglob("*.eml")) == []
+    # out of the way, the same command goes through
+    blocker.unlink()
+    r = s.ctl("queue", "quarantine", "--subject", f"stuck {tag}", "--reason", "x")
+    assert re.search(r"\bquarantined 6 messages\b", r.stdout), r.stdout
+    assert all(quarantine_file(s, q).read_bytes().endswith(msg) for q, msg in sent.items())
 
 
 def test_release_when_the_file_was_removed(make_server):
