@@ -230,7 +230,14 @@ static void auth_verify_done(void *arg)
                              j->main_ok ? j->st.hash : j->st.app[j->app].hash, time(NULL));
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
-    if (why == NULL && (s->auth_user = strdup(j->user)) != NULL &&
+    if (gate_banned(s->srv->gate, s->ip)) {
+        /* The IP was banned while this check ran on a worker: the client
+         * learns nothing from it, not even a 535. */
+        log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=banned",
+                 s->serial, log_quote(j->user), s->ip, s->lc->name);
+        smtp_reply_banned(s);
+        s->closing = true;
+    } else if (why == NULL && (s->auth_user = strdup(j->user)) != NULL &&
         (label == NULL || (s->auth_app_password = strdup(label)) != NULL)) {
         log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
                  s->serial, log_quote(j->user), s->ip, s->lc->name, log_quote(label));
@@ -282,8 +289,7 @@ static void auth_dropped(void *arg)
     OPENSSL_cleanse(&j->st, sizeof j->st);
     free(j);
     s->state = SMTP_STATE_HELO;
-    smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
-               s->cfg->hostname);
+    smtp_reply_banned(s);
     s->closing = true;
     smtp_session_resume(s);
 }
@@ -365,8 +371,7 @@ void smtp_auth_start(struct smtp_session *s, const char *args, size_t len)
     const char *initial = sp ? sp + 1 : NULL;
     size_t initial_len = sp ? len - mech_len - 1 : 0;
     if (gate_banned(s->srv->gate, s->ip)) { /* banned while this session was open */
-        smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
-                   s->cfg->hostname);
+        smtp_reply_banned(s);
         smtp_session_close(s);
         return;
     }

@@ -116,6 +116,12 @@ void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds)
     bufferevent_set_timeouts(s->bev, seconds ? &tv : NULL, &tv);
 }
 
+void smtp_reply_banned(struct smtp_session *s)
+{
+    smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
+               s->cfg->hostname);
+}
+
 /* close_banned - a ban ends every session of that IP, not only the one
  * whose failure earned it: a botnet keeps many open.  Sessions waiting on
  * a worker or the store are told when their answer comes (their next
@@ -127,8 +133,7 @@ static void close_banned(struct smtp_server *srv, const char *ip)
         if (x->closing || x->wait != SMTP_WAIT_NONE || x->state == SMTP_STATE_BODY ||
             strcmp(x->ip, ip) != 0)
             continue;
-        smtp_reply(x, "421 4.7.0 %s Too many failed attempts from your address, try again later",
-                   x->cfg->hostname);
+        smtp_reply_banned(x);
         smtp_session_close(x);
     }
 }
@@ -137,8 +142,7 @@ void smtp_session_note_failure(struct smtp_session *s, const char *what)
 {
     if (s->closing || !gate_failure(s->srv->gate, s->ip, what))
         return;
-    smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
-               s->cfg->hostname);
+    smtp_reply_banned(s);
     smtp_session_close(s);
     close_banned(s->srv, s->ip);
     smtp_auth_drop_ip(s->srv, s->ip);

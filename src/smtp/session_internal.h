@@ -92,6 +92,9 @@ void smtp_session_reset_transaction(struct smtp_session *s);
 void smtp_session_begin_data(struct smtp_session *s);
 void smtp_session_starttls(struct smtp_session *s);
 void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds);
+/* smtp_reply_banned - the 421 of a client whose IP is banned (the caller
+ * closes the session). */
+void smtp_reply_banned(struct smtp_session *s);
 /* smtp_session_note_failure - a failed AUTH (WHAT "auth") or a refused
  * command counts toward banning the client IP (anti-hammering). */
 void smtp_session_note_failure(struct smtp_session *s, const char *what);

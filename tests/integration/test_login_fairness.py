@@ -69,9 +69,10 @@ def test_a_ban_drops_the_checks_still_waiting(make_server):
     # three earn the ban, the two worker slots may hold two more; the rest
     # are answered 421 without spending a password check
     assert 3 <= checked <= 3 + 4, checked
-    # every other guess was turned away: a 421 (at connect, or for the
-    # session the ban closed) or a connection cut mid-exchange
-    assert len(results) == GUESSERS and results.count(535) <= checked, results
+    # only the three that earned the ban got an answer; a check that was on
+    # a worker when it fell ends in a 421 like every other guess (at
+    # connect, or for the session the ban closed) or in a cut connection
+    assert len(results) == GUESSERS and results.count(535) <= 3, results
     assert 235 not in results and results.count(421) >= 1, results
     assert f"event=ban ip={ATTACKER}" in s.log()
 
