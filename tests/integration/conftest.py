@@ -284,15 +284,18 @@ def message(subject, body="Hello.\r\n", sender="sender@remote.test", to="alice@e
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
-def smtp_send(port, sender, rcpts, msg, *, source=None, helo="client.test", starttls=False,
-              implicit=False, login=None, mail_options=()):
-    """Send one message with smtplib and return its queue id (every step must succeed)."""
+def smtp_send_many(port, mails, *, source=None, helo="client.test", starttls=False,
+                   implicit=False, login=None, mail_options=()):
+    """Send MAILS [(sender, rcpt or [rcpts], bytes)] in ONE session with
+    smtplib (a spammer does not reconnect for every message) and return
+    their queue ids (every step must succeed)."""
     src = (source, 0) if source else None
     if implicit:
         c = smtplib.SMTP_SSL("127.0.0.1", port, source_address=src, timeout=30,
                              context=tls_client_context())
     else:
         c = smtplib.SMTP("127.0.0.1", port, source_address=src, timeout=30)
+    ids = []
     with c:
         c.ehlo(helo)
         if starttls:
@@ -301,16 +304,38 @@ def smtp_send(port, sender, rcpts, msg, *, source=None, helo="client.test", star
             c.ehlo(helo)
         if login:
             c.login(*login)
-        code, resp = c.mail(sender, list(mail_options))
-        assert code == 250, (code, resp)
-        for r in ([rcpts] if isinstance(rcpts, str) else rcpts):
-            code, resp = c.rcpt(r)
-            assert code == 250, (r, code, resp)
-        code, resp = c.data(msg)
-        assert code == 250, (code, resp)
-        m = QUEUED_RE.search(resp.decode())
-        assert m, resp
-        return m.group(1)
+        for sender, rcpts, msg in mails:
+            code, resp = c.mail(sender, list(mail_options))
+            assert code == 250, (sender, code, resp)
+            for r in ([rcpts] if isinstance(rcpts, str) else rcpts):
+                code, resp = c.rcpt(r)
+                assert code == 250, (r, code, resp)
+            code, resp = c.data(msg)
+            assert code == 250, (code, resp)
+            m = QUEUED_RE.search(resp.decode())
+            assert m, resp
+            ids.append(m.group(1))
+    return ids
+
+
+def smtp_send(port, sender, rcpts, msg, **session):
+    """Send one message (SESSION: the options of smtp_send_many) and return
+    its queue id."""
+    [qid] = smtp_send_many(port, [(sender, rcpts, msg)], **session)
+    return qid
+
+
+def quarantine_file(s, qid):
+    """Where a quarantined message is kept: state_dir/quarantine/XY/ID.eml,
+    XY the last two characters of the id."""
+    return s.state / "quarantine" / qid[-2:] / f"{qid}.eml"
+
+
+def ctl_log(s):
+    """What floodctl logged (its log_file: <state>/floodgate.log) and what
+    the daemon logged (its stderr)."""
+    f = s.state / "floodgate.log"
+    return (f.read_text(errors="replace") if f.exists() else "") + s.log()
 
 
 class RawClient:

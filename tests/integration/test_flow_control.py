@@ -9,7 +9,6 @@ import re
 import smtplib
 import time
 
-import pytest
 
 from conftest import (PASSWORDS, RawClient, delivered_with, message, server_queue, smtp_send,
                       tls_client_context, token)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from authcheck import login
-from conftest import PASSWORDS, Server, token, wait_log
+from conftest import PASSWORDS, token, wait_log
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -153,8 +153,8 @@ def test_max_age_warns_then_expires(make_server):
     s.ctl("domain", "add", "example.test")
     add(s, ALICE, PASSWORDS[ALICE], check=True)
     assert login(s, ALICE, PASSWORDS[ALICE])[0] == 235
-    m = wait_log(s, rf"event=password_expiring user={re.escape(ALICE)} "
-                    r"expires=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
+    wait_log(s, rf"event=password_expiring user={re.escape(ALICE)} "
+                r"expires=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")
     assert "expires in" in s.ctl("user", "list").stdout
     time.sleep(4.5)
     code, _ = login(s, ALICE, PASSWORDS[ALICE])

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from conftest import (FLOODCTL, delivered_with, maildir_grep, message, server_queue,
-                      smtp_send, token)
+from conftest import (FLOODCTL, ctl_log, delivered_with, maildir_grep, message,
+                      quarantine_file, server_queue, smtp_send, token)
 from netfixtures import net, remote_server, wait_for  # noqa: F401
 
 TRUSTED = "127.0.0.3"   # relay.allow_groups = ["trusted"]
@@ -30,13 +30,6 @@ def relay(s, rcpts, subject, sender="app@example.test"):
     rcpts = [rcpts] if isinstance(rcpts, str) else rcpts
     msg = message(subject, sender=sender, to=", ".join(rcpts))
     return smtp_send(s.ports["mx"], sender, rcpts, msg, source=TRUSTED), msg
-
-
-def ctl_log(s):
-    """What floodctl logged (its log_file: <state>/floodgate.log) and what
-    the daemon logged (its stderr)."""
-    f = s.state / "floodgate.log"
-    return (f.read_text(errors="replace") if f.exists() else "") + s.log()
 
 
 def action_logged(s, action, qid, reason=None):
@@ -75,12 +68,6 @@ def unreachable(net, domain):
 def reachable(net, domain, sink):
     net.dns.servfail.discard(domain)
     net.route(domain, sink)
-
-
-def quarantine_file(s, qid):
-    """Where a quarantined message is kept: a subdirectory per last two
-    characters of the id."""
-    return s.state / "quarantine" / qid[-2:] / f"{qid}.eml"
 
 
 def wait_deferred(s, ids, timeout=15):

@@ -13,7 +13,6 @@ import csv
 import io
 import json
 import os
-import smtplib
 import sqlite3
 import subprocess
 import time
@@ -21,7 +20,7 @@ import time
 import pytest
 
 from conftest import (FLOODCTL, PASSWORDS, Server, message, server_queue, smtp_send,
-                      tls_client_context, token)
+                      smtp_send_many)
 from netfixtures import wait_for
 
 JACK = ("jack@example.test", "Violet-Canyon-52")
@@ -36,35 +35,6 @@ SPAM_DOMAINS = ["yahoo.test", "aol.test", "hotmail.test", "outlook.test"]
 N_SPAM = 40
 
 HOUR, DAY = 3600, 86400
-
-
-def session_send(port, login, mails, *, source, starttls=False, implicit=False,
-                 helo="client.test"):
-    """Send MAILS [(sender, [rcpts], bytes)] in ONE authenticated session (a
-    spammer does not reconnect for every message); returns the queue ids."""
-    src = (source, 0)
-    if implicit:
-        c = smtplib.SMTP_SSL("127.0.0.1", port, source_address=src, timeout=30,
-                             context=tls_client_context())
-    else:
-        c = smtplib.SMTP("127.0.0.1", port, source_address=src, timeout=30)
-    ids = []
-    with c:
-        c.ehlo(helo)
-        if starttls:
-            c.starttls(context=tls_client_context())
-            c.ehlo(helo)
-        if login:
-            c.login(*login)
-        for sender, rcpts, msg in mails:
-            assert c.mail(sender)[0] == 250
-            for r in rcpts:
-                code, resp = c.rcpt(r)
-                assert code == 250, (r, code, resp)
-            code, resp = c.data(msg)
-            assert code == 250, (code, resp)
-            ids.append(resp.decode().split("queued as ")[1].split()[0])
-    return ids
 
 
 def age(s, ids, seconds):
@@ -111,8 +81,8 @@ class Outbreak:
             rcpts = [f"victim{i}@{dom}"]
             spam.append((frm, rcpts, message(f"You have won {i}", sender=frm, to=rcpts[0])))
         self.spam_msgs = [m for _, _, m in spam]
-        self.jack = session_send(s.ports["submission"], JACK, spam, source=SPAM_IP,
-                                 starttls=True, helo="win10-pc")
+        self.jack = smtp_send_many(s.ports["submission"], spam, login=JACK, source=SPAM_IP,
+                                   starttls=True, helo="win10-pc")
         self.alice_msgs = []
         mails = []
         for i in range(3):
@@ -122,13 +92,13 @@ class Outbreak:
                         sender='"Alice Liddell" <alice@example.test>')
             mails.append(("alice@example.test", rcpts, m))
             self.alice_msgs.append(m)
-        self.alice = session_send(s.ports["submission"], ALICE, mails, source=ALICE_IP,
-                                  starttls=True)
-        self.bob = session_send(s.ports["submissions"], BOB,
-                                [("bob@example.test", ["sales@supplier.test"],
-                                  message(f"Order {i}", sender="bob@example.test",
-                                          to="sales@supplier.test")) for i in range(2)],
-                                source=BOB_IP, implicit=True)
+        self.alice = smtp_send_many(s.ports["submission"], mails, login=ALICE, source=ALICE_IP,
+                                    starttls=True)
+        self.bob = smtp_send_many(s.ports["submissions"],
+                                  [("bob@example.test", ["sales@supplier.test"],
+                                    message(f"Order {i}", sender="bob@example.test",
+                                            to="sales@supplier.test")) for i in range(2)],
+                                  login=BOB, source=BOB_IP, implicit=True)
         self.app = [smtp_send(s.ports["mx"], "app@example.test", "customer@shop.test",
                               message("Invoice 42", sender="app@example.test",
                                       to="customer@shop.test"), source=APP_IP)]

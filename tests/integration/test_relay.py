@@ -1,7 +1,6 @@
 """Relay policy: the server relays to remote domains only for authenticated
 users and trusted IP groups, refuses every trick that would make it an open
 relay, and refuses a config that would open it to the whole Internet."""
-import json
 import os
 import smtplib
 

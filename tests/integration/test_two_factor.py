@@ -11,7 +11,6 @@ import re
 import subprocess
 import time
 
-import pytest
 
 from authcheck import login, rfc6238_selftest, totp
 from conftest import (FLOODCTL, PASSWORDS, message, queued_message, smtp_send, token,
