@@ -803,7 +803,7 @@ class DNSServer:
                     reply.header.rcode = RCODE.NXDOMAIN
                 return reply
 
-        self.address, self.port = address, port or free_port()
+        self.address, self.port = address, port or free_port(address)
         self.endpoint = f"{address}:{self.port}"
         quiet = DNSLogger(log="-request,-reply,-truncated,-error,-recv,-send,-data",
                           prefix=False)
