@@ -324,6 +324,31 @@ int print_empty(const char *text)
     return EXIT_OK;
 }
 
+/* print_list - a listing: LIST as JSON with --json; otherwise EMPTY when
+ * it has no entry, else table T with a row per entry made by ROW.  LIST is
+ * dropped. */
+int print_list(bool json, json_t *list, struct table *t, table_row_fn row, void *arg,
+               const char *empty)
+{
+    size_t i;
+    json_t *entry;
+    int rc = EXIT_OK;
+    if (json)
+        rc = print_json(list);
+    else if (json_array_size(list) == 0)
+        rc = print_empty(empty);
+    else {
+        json_array_foreach(list, i, entry)
+        {
+            if (rc == EXIT_OK && row(t, entry, arg) < 0)
+                rc = fail("out of memory");
+        }
+        rc = rc == EXIT_OK ? table_print(t) : (table_discard(t), rc);
+    }
+    json_decref(list);
+    return rc;
+}
+
 /* utf8_width - display columns of S, counting code points (good enough
  * for addresses and status lines). */
 static size_t utf8_width(const char *s)

@@ -88,6 +88,10 @@ int run_group(struct ctl *c, const char *group, const struct subcommand *subs, i
 int parse_count(const char *group, const char *name, const char *value, unsigned *out);
 int print_json(json_t *v);
 int print_empty(const char *text);
+/* A table_row_fn adds ENTRY's row to T (table_add's result). */
+typedef int (*table_row_fn)(struct table *t, json_t *entry, void *arg);
+int print_list(bool json, json_t *list, struct table *t, table_row_fn row, void *arg,
+               const char *empty);
 void print_kv(const char *prefix, json_t *v);
 int table_add(struct table *t, const char *const *row, const size_t *maxw);
 int table_print(struct table *t);

@@ -205,39 +205,29 @@ static int domain_del(struct ctl *c, struct args *a, struct opt *o)
     return EXIT_OK;
 }
 
+static int domain_row(struct table *t, json_t *d, void *unused)
+{
+    char users[24], aliases[24], when[32];
+    snprintf(users, sizeof users, "%lld",
+             (long long)json_integer_value(json_object_get(d, "users")));
+    snprintf(aliases, sizeof aliases, "%lld",
+             (long long)json_integer_value(json_object_get(d, "aliases")));
+    const char *row[] = {str_of(d, "name"), users, aliases,
+                         fmt_time(json_object_get(d, "created"), when, sizeof when)};
+    return table_add(t, row, NULL);
+}
+
 /* domain_list - floodctl domain list */
 static int domain_list(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"Domain", "Users", "Aliases", "Created"};
     sqlite3 *db = ctl_store(c);
-    json_t *list = db ? accounts_domain_list(db) : NULL, *d;
+    json_t *list = db ? accounts_domain_list(db) : NULL;
     struct table t = {.ncols = 4, .head = head};
-    size_t i;
     if (list == NULL)
         return db ? fail("cannot list domains (details in the log)") : EXIT_FAIL;
-    if (c->json || json_array_size(list) == 0) {
-        int rc = c->json ? print_json(list)
-                         : print_empty("no domains; add one with 'floodctl domain add DOMAIN'");
-        json_decref(list);
-        return rc;
-    }
-    json_array_foreach(list, i, d)
-    {
-        char users[24], aliases[24], when[32];
-        snprintf(users, sizeof users, "%lld",
-                 (long long)json_integer_value(json_object_get(d, "users")));
-        snprintf(aliases, sizeof aliases, "%lld",
-                 (long long)json_integer_value(json_object_get(d, "aliases")));
-        const char *row[] = {str_of(d, "name"), users, aliases,
-                             fmt_time(json_object_get(d, "created"), when, sizeof when)};
-        if (table_add(&t, row, NULL) < 0) {
-            table_discard(&t);
-            json_decref(list);
-            return fail("out of memory");
-        }
-    }
-    json_decref(list);
-    return table_print(&t);
+    return print_list(c->json, list, &t, domain_row, NULL,
+                      "no domains; add one with 'floodctl domain add DOMAIN'");
 }
 
 /* ---------------------------------------------------------------- users */
@@ -348,6 +338,20 @@ static int user_unsuspend(struct ctl *c, struct args *a, struct opt *o)
     return user_suspend_set(c, a, false);
 }
 
+static int user_row(struct table *t, json_t *u, void *unused)
+{
+    char when[32], state[96], apps[24];
+    snprintf(apps, sizeof apps, "%lld",
+             (long long)json_integer_value(json_object_get(u, "app_passwords")));
+    const char *row[] = {str_of(u, "address"),
+                         fmt_time(json_object_get(u, "created"), when, sizeof when),
+                         json_is_true(json_object_get(u, "suspended")) ? "yes" : "no",
+                         login_summary(u, state, sizeof state),
+                         json_is_true(json_object_get(u, "totp_enabled")) ? "on" : "off",
+                         apps};
+    return table_add(t, row, NULL);
+}
+
 /* user_list - floodctl user list [DOMAIN] */
 static int user_list(struct ctl *c, struct args *a, struct opt *o)
 {
@@ -360,31 +364,8 @@ static int user_list(struct ctl *c, struct args *a, struct opt *o)
     if (list == NULL)
         return db ? fail("cannot list users (details in the log)") : EXIT_FAIL;
     json_array_foreach(list, i, u) login_annotate(u, &c->cfg->passwords, time(NULL));
-    if (c->json || json_array_size(list) == 0) {
-        int rc = c->json ? print_json(list)
-                         : print_empty("no users; add one with 'floodctl user add ADDRESS'");
-        json_decref(list);
-        return rc;
-    }
-    json_array_foreach(list, i, u)
-    {
-        char when[32], state[96], apps[24];
-        snprintf(apps, sizeof apps, "%lld",
-                 (long long)json_integer_value(json_object_get(u, "app_passwords")));
-        const char *row[] = {str_of(u, "address"),
-                             fmt_time(json_object_get(u, "created"), when, sizeof when),
-                             json_is_true(json_object_get(u, "suspended")) ? "yes" : "no",
-                             login_summary(u, state, sizeof state),
-                             json_is_true(json_object_get(u, "totp_enabled")) ? "on" : "off",
-                             apps};
-        if (table_add(&t, row, NULL) < 0) {
-            table_discard(&t);
-            json_decref(list);
-            return fail("out of memory");
-        }
-    }
-    json_decref(list);
-    return table_print(&t);
+    return print_list(c->json, list, &t, user_row, NULL,
+                      "no users; add one with 'floodctl user add ADDRESS'");
 }
 
 /* -------------------------------------------------------------- aliases */
@@ -418,36 +399,25 @@ static int alias_del(struct ctl *c, struct args *a, struct opt *o)
     return EXIT_OK;
 }
 
+static int alias_row(struct table *t, json_t *al, void *unused)
+{
+    char when[32];
+    const char *row[] = {str_of(al, "address"), str_of(al, "target"),
+                         fmt_time(json_object_get(al, "created"), when, sizeof when)};
+    return table_add(t, row, NULL);
+}
+
 /* alias_list - floodctl alias list [DOMAIN] */
 static int alias_list(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"Address", "Target", "Created"};
     sqlite3 *db = ctl_store(c);
-    json_t *list = db ? accounts_alias_list(db, a->n ? a->pos[0] : NULL) : NULL, *al;
+    json_t *list = db ? accounts_alias_list(db, a->n ? a->pos[0] : NULL) : NULL;
     struct table t = {.ncols = 3, .head = head};
-    size_t i;
     if (list == NULL)
         return db ? fail("cannot list aliases (details in the log)") : EXIT_FAIL;
-    if (c->json || json_array_size(list) == 0) {
-        int rc = c->json ? print_json(list)
-                         : print_empty("no aliases; add one with "
-                                       "'floodctl alias add ADDRESS TARGET'");
-        json_decref(list);
-        return rc;
-    }
-    json_array_foreach(list, i, al)
-    {
-        char when[32];
-        const char *row[] = {str_of(al, "address"), str_of(al, "target"),
-                             fmt_time(json_object_get(al, "created"), when, sizeof when)};
-        if (table_add(&t, row, NULL) < 0) {
-            table_discard(&t);
-            json_decref(list);
-            return fail("out of memory");
-        }
-    }
-    json_decref(list);
-    return table_print(&t);
+    return print_list(c->json, list, &t, alias_row, NULL,
+                      "no aliases; add one with 'floodctl alias add ADDRESS TARGET'");
 }
 
 /* ------------------------------------------------------------- commands */

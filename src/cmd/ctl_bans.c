@@ -106,39 +106,29 @@ static struct opt *opts_list(void)
     return opts;
 }
 
+static int ban_row(struct table *t, json_t *b, void *now)
+{
+    char until[32], left[32], offenses[16];
+    snprintf(offenses, sizeof offenses, "%lld",
+             (long long)json_integer_value(json_object_get(b, "offenses")));
+    const char *row[] = {str_of(b, "ip"),
+                         fmt_time(json_object_get(b, "until"), until, sizeof until),
+                         remaining(json_object_get(b, "until"), *(time_t *)now, left, sizeof left),
+                         str_of(b, "reason"), offenses, str_of(b, "created_by")};
+    return table_add(t, row, NULL);
+}
+
 /* ban_list - floodctl ban list [--all] */
 static int ban_list(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"IP", "Until", "Left", "Reason", "Offenses", "By"};
     sqlite3 *db = ctl_store(c);
     time_t now = time(NULL);
-    json_t *list = db ? ban_state_list(db, now, o[0].set) : NULL, *b;
+    json_t *list = db ? ban_state_list(db, now, o[0].set) : NULL;
     struct table t = {.ncols = 6, .head = head};
-    size_t i;
     if (list == NULL)
         return db ? fail("cannot read the bans from the store (details in the log)") : EXIT_FAIL;
-    if (c->json || json_array_size(list) == 0) {
-        int rc = c->json ? print_json(list) : print_empty("no IP is banned");
-        json_decref(list);
-        return rc;
-    }
-    json_array_foreach(list, i, b)
-    {
-        char until[32], left[32], offenses[16];
-        snprintf(offenses, sizeof offenses, "%lld",
-                 (long long)json_integer_value(json_object_get(b, "offenses")));
-        const char *row[] = {str_of(b, "ip"),
-                             fmt_time(json_object_get(b, "until"), until, sizeof until),
-                             remaining(json_object_get(b, "until"), now, left, sizeof left),
-                             str_of(b, "reason"), offenses, str_of(b, "created_by")};
-        if (table_add(&t, row, NULL) < 0) {
-            table_discard(&t);
-            json_decref(list);
-            return fail("out of memory");
-        }
-    }
-    json_decref(list);
-    return table_print(&t);
+    return print_list(c->json, list, &t, ban_row, &now, "no IP is banned");
 }
 
 static struct opt *opts_add(void)

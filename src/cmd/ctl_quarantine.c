@@ -135,7 +135,7 @@ static struct opt *opts_qlist(void)
 }
 
 /* qlist_row - the table cells of quarantined message M. */
-static int qlist_row(struct table *t, json_t *m)
+static int qlist_row(struct table *t, json_t *m, void *unused)
 {
     static const size_t maxw[] = {0, 0, CELL_MAX, CELL_MAX, CELL_MAX, CELL_MAX, CELL_MAX, 0};
     char when[32], to[300];
@@ -157,26 +157,6 @@ static int qlist_row(struct table *t, json_t *m)
     return table_add(t, row, maxw);
 }
 
-/* qlist_print - the quarantined messages as a table. */
-static int qlist_print(json_t *list, const char *empty)
-{
-    static const char *const head[] = {"ID", "Quarantined",          "By",       "Reason", "From",
-                                       "To", "Authenticated sender", "Sender IP"};
-    struct table t = {.ncols = 8, .head = head};
-    size_t i;
-    json_t *m;
-    if (json_array_size(list) == 0)
-        return print_empty(empty);
-    json_array_foreach(list, i, m)
-    {
-        if (qlist_row(&t, m) < 0) {
-            table_discard(&t);
-            return fail("out of memory");
-        }
-    }
-    return table_print(&t);
-}
-
 /* quarantine_list_cmd - floodctl quarantine list [SELECTION] [--limit N] */
 static int quarantine_list_cmd(struct ctl *c, struct args *a, struct opt *o)
 {
@@ -195,13 +175,12 @@ static int quarantine_list_cmd(struct ctl *c, struct args *a, struct opt *o)
         json_decref(list);
         return fail("cannot read the quarantine (details in the log)");
     }
-    if (c->json)
-        rc = print_json(list);
-    else
-        rc = qlist_print(list, select_chosen(a, o) ? "no quarantined message matches the selection"
-                                                   : "quarantine is empty");
-    json_decref(list);
-    return rc;
+    static const char *const head[] = {"ID", "Quarantined",          "By",       "Reason", "From",
+                                       "To", "Authenticated sender", "Sender IP"};
+    struct table t = {.ncols = 8, .head = head};
+    return print_list(c->json, list, &t, qlist_row, NULL,
+                      select_chosen(a, o) ? "no quarantined message matches the selection"
+                                          : "quarantine is empty");
 }
 
 /* ------------------------------------------------------------- messages */

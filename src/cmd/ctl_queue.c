@@ -218,7 +218,7 @@ static json_t *top_fetch(struct ctl *c, const struct queue_filter *f, const char
 }
 
 /* top_row - the table cells of group G. */
-static int top_row(struct table *t, json_t *g)
+static int top_row(struct table *t, json_t *g, void *unused)
 {
     static const size_t maxw[] = {CELL_MAX * 2, 0, 0, 0, 0, 0, 0};
     char n[24], share[16], from[24], domains[24], oldest[32], newest[32];
@@ -236,26 +236,6 @@ static int top_row(struct table *t, json_t *g)
                          fmt_time(json_object_get(g, "oldest"), oldest, sizeof oldest),
                          fmt_time(json_object_get(g, "newest"), newest, sizeof newest)};
     return table_add(t, row, maxw);
-}
-
-/* top_print - the groups as a table whose first column is named after BY. */
-static int top_print(json_t *top, const char *head, const char *empty)
-{
-    const char *const heads[] = {head,           "Messages", "Share", "Distinct From",
-                                 "Rcpt domains", "Oldest",   "Newest"};
-    struct table t = {.ncols = 7, .head = heads};
-    size_t i;
-    json_t *g;
-    if (json_array_size(top) == 0)
-        return print_empty(empty);
-    json_array_foreach(top, i, g)
-    {
-        if (top_row(&t, g) < 0) {
-            table_discard(&t);
-            return fail("out of memory");
-        }
-    }
-    return table_print(&t);
 }
 
 /* queue_top_cmd - floodctl queue top --by KEY [--limit N] [SELECTION] */
@@ -285,14 +265,13 @@ static int queue_top_cmd(struct ctl *c, struct args *a, struct opt *o)
     json_t *top = top_fetch(c, &f, by, limit);
     if (top == NULL)
         return EXIT_FAIL;
-    if (c->json)
-        rc = print_json(top);
-    else
-        rc = top_print(top, head,
-                       select_chosen(a, o) ? "no queued message matches the selection"
-                                           : "queue is empty");
-    json_decref(top);
-    return rc;
+    /* the first column is named after what the messages are grouped by */
+    const char *const heads[] = {head,           "Messages", "Share", "Distinct From",
+                                 "Rcpt domains", "Oldest",   "Newest"};
+    struct table t = {.ncols = 7, .head = heads};
+    return print_list(c->json, top, &t, top_row, NULL,
+                      select_chosen(a, o) ? "no queued message matches the selection"
+                                          : "queue is empty");
 }
 
 /* ------------------------------------------------------------- messages */

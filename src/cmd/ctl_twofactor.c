@@ -196,40 +196,30 @@ static int app_add(struct ctl *c, sqlite3 *db, const char *addr, const char *lab
     return rc;
 }
 
+static int app_row(struct table *t, json_t *ap, void *unused)
+{
+    char made[32], used[32];
+    const char *row[] = {str_of(ap, "label"),
+                         fmt_time(json_object_get(ap, "created"), made, sizeof made),
+                         fmt_time(json_object_get(ap, "last_used"), used, sizeof used),
+                         str_of(ap, "last_ip")};
+    return table_add(t, row, NULL);
+}
+
 /* app_list - floodctl user app-password list ADDRESS */
 static int app_list(struct ctl *c, sqlite3 *db, const char *addr)
 {
     static const char *const head[] = {"Label", "Created", "Last used", "Last IP"};
-    char err[512];
+    char err[512], empty[400];
     struct table t = {.ncols = 4, .head = head};
-    json_t *list = app_password_list(db, addr, err, sizeof err), *ap;
-    size_t i;
+    json_t *list = app_password_list(db, addr, err, sizeof err);
     if (list == NULL)
         return fail("%s", err);
-    if (c->json || json_array_size(list) == 0) {
-        char empty[400];
-        snprintf(empty, sizeof empty,
-                 "%s has no app passwords; make one with "
-                 "'floodctl user app-password add %s --label LABEL'",
-                 addr, addr);
-        int rc = c->json ? print_json(list) : print_empty(empty);
-        json_decref(list);
-        return rc;
-    }
-    json_array_foreach(list, i, ap)
-    {
-        char made[32], used[32];
-        const char *row[] = {
-            str_of(ap, "label"), fmt_time(json_object_get(ap, "created"), made, sizeof made),
-            fmt_time(json_object_get(ap, "last_used"), used, sizeof used), str_of(ap, "last_ip")};
-        if (table_add(&t, row, NULL) < 0) {
-            table_discard(&t);
-            json_decref(list);
-            return fail("out of memory");
-        }
-    }
-    json_decref(list);
-    return table_print(&t);
+    snprintf(empty, sizeof empty,
+             "%s has no app passwords; make one with "
+             "'floodctl user app-password add %s --label LABEL'",
+             addr, addr);
+    return print_list(c->json, list, &t, app_row, NULL, empty);
 }
 
 /* user_app_password - floodctl user app-password add|list|revoke ... */
