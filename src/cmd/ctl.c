@@ -463,6 +463,13 @@ const char *fmt_time(json_t *v, char *buf, size_t len)
     return buf;
 }
 
+/* fmt_count - the integer member KEY of OBJ in decimal (0 when absent). */
+const char *fmt_count(json_t *obj, const char *key, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lld", (long long)json_integer_value(json_object_get(obj, key)));
+    return buf;
+}
+
 /* str_of - the string member KEY of OBJ, or NULL. */
 const char *str_of(json_t *obj, const char *key)
 {

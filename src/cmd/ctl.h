@@ -97,6 +97,7 @@ int table_add(struct table *t, const char *const *row, const size_t *maxw);
 int table_print(struct table *t);
 void table_discard(struct table *t);
 const char *fmt_time(json_t *v, char *buf, size_t len);
+const char *fmt_count(json_t *obj, const char *key, char *buf, size_t len);
 const char *str_of(json_t *obj, const char *key);
 
 /* floodctl.c: the command map */

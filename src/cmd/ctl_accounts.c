@@ -208,11 +208,8 @@ static int domain_del(struct ctl *c, struct args *a, struct opt *o)
 static int domain_row(struct table *t, json_t *d, void *unused)
 {
     char users[24], aliases[24], when[32];
-    snprintf(users, sizeof users, "%lld",
-             (long long)json_integer_value(json_object_get(d, "users")));
-    snprintf(aliases, sizeof aliases, "%lld",
-             (long long)json_integer_value(json_object_get(d, "aliases")));
-    const char *row[] = {str_of(d, "name"), users, aliases,
+    const char *row[] = {str_of(d, "name"), fmt_count(d, "users", users, sizeof users),
+                         fmt_count(d, "aliases", aliases, sizeof aliases),
                          fmt_time(json_object_get(d, "created"), when, sizeof when)};
     return table_add(t, row, NULL);
 }
@@ -341,14 +338,12 @@ static int user_unsuspend(struct ctl *c, struct args *a, struct opt *o)
 static int user_row(struct table *t, json_t *u, void *unused)
 {
     char when[32], state[96], apps[24];
-    snprintf(apps, sizeof apps, "%lld",
-             (long long)json_integer_value(json_object_get(u, "app_passwords")));
     const char *row[] = {str_of(u, "address"),
                          fmt_time(json_object_get(u, "created"), when, sizeof when),
                          json_is_true(json_object_get(u, "suspended")) ? "yes" : "no",
                          login_summary(u, state, sizeof state),
                          json_is_true(json_object_get(u, "totp_enabled")) ? "on" : "off",
-                         apps};
+                         fmt_count(u, "app_passwords", apps, sizeof apps)};
     return table_add(t, row, NULL);
 }
 

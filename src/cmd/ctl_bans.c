@@ -108,13 +108,12 @@ static struct opt *opts_list(void)
 
 static int ban_row(struct table *t, json_t *b, void *now)
 {
-    char until[32], left[32], offenses[16];
-    snprintf(offenses, sizeof offenses, "%lld",
-             (long long)json_integer_value(json_object_get(b, "offenses")));
+    char until[32], left[32], offenses[24];
     const char *row[] = {str_of(b, "ip"),
                          fmt_time(json_object_get(b, "until"), until, sizeof until),
                          remaining(json_object_get(b, "until"), *(time_t *)now, left, sizeof left),
-                         str_of(b, "reason"), offenses, str_of(b, "created_by")};
+                         str_of(b, "reason"), fmt_count(b, "offenses", offenses, sizeof offenses),
+                         str_of(b, "created_by")};
     return table_add(t, row, NULL);
 }
 

@@ -222,17 +222,12 @@ static int top_row(struct table *t, json_t *g, void *unused)
 {
     static const size_t maxw[] = {CELL_MAX * 2, 0, 0, 0, 0, 0, 0};
     char n[24], share[16], from[24], domains[24], oldest[32], newest[32];
-    snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(g, "messages")));
     snprintf(share, sizeof share, "%.1f%%", 100.0 * json_number_value(json_object_get(g, "share")));
-    snprintf(from, sizeof from, "%lld",
-             (long long)json_integer_value(json_object_get(g, "distinct_from")));
-    snprintf(domains, sizeof domains, "%lld",
-             (long long)json_integer_value(json_object_get(g, "distinct_rcpt_domains")));
     const char *row[] = {str_of(g, "key"),
-                         n,
+                         fmt_count(g, "messages", n, sizeof n),
                          share,
-                         from,
-                         domains,
+                         fmt_count(g, "distinct_from", from, sizeof from),
+                         fmt_count(g, "distinct_rcpt_domains", domains, sizeof domains),
                          fmt_time(json_object_get(g, "oldest"), oldest, sizeof oldest),
                          fmt_time(json_object_get(g, "newest"), newest, sizeof newest)};
     return table_add(t, row, maxw);
