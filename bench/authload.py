@@ -85,16 +85,21 @@ async def open_session(args):
         asyncio.open_connection(HOST, args.port, local_addr=(args.source, 0)), TIMEOUT)
 
 
-async def run_until(deadline, coros):
-    """Run the sessions; at DEADLINE (plus a grace for a reply in flight)
-    cancel those still waiting, so that a server slow to answer does not
-    stretch the run."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
+async def run_sessions(args, st, session):
+    """Run ARGS.sessions copies of SESSION(args, st, t0, deadline, serial)
+    for ARGS.seconds, counting into ST; at the deadline (plus a grace for a
+    reply in flight) cancel those still waiting, so that a server slow to
+    answer does not stretch the run.  Returns ST with "seconds"."""
+    t0 = time.perf_counter()
+    deadline = t0 + args.seconds
+    tasks = [asyncio.ensure_future(session(args, st, t0, deadline, i))
+             for i in range(args.sessions)]
     _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.perf_counter()) + 0.5)
     for t in pending:
         t.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
-    return len(pending)
+    st["seconds"] = time.perf_counter() - t0
+    return st
 
 
 # --------------------------------------------------------------------------
@@ -151,13 +156,9 @@ async def flood_session(args, st, t0, deadline, serial):
 
 
 async def flood(args):
-    st = {"accepted": 0, "measured": 0, "auth_ok": 0, "reconnects": 0, "closed_by_server": 0,
-          "greeting": {}, "auth_failed": {}, "refused": {}, "errors": {}}
-    t0 = time.perf_counter()
-    deadline = t0 + args.seconds
-    await run_until(deadline, [flood_session(args, st, t0, deadline, i)
-                               for i in range(args.sessions)])
-    st["seconds"] = time.perf_counter() - t0
+    st = await run_sessions(args, {"accepted": 0, "measured": 0, "auth_ok": 0, "reconnects": 0,
+                                   "closed_by_server": 0, "greeting": {}, "auth_failed": {},
+                                   "refused": {}, "errors": {}}, flood_session)
     st["measured_seconds"] = max(0.0, st["seconds"] - args.measure_from)
     return st
 
@@ -225,15 +226,10 @@ async def guess_session(args, st, t0, deadline, serial):
 
 
 async def guess(args):
-    st = {"sent": 0, "r535": 0, "r535_before_ban": 0, "connects": 0, "closed_in_session": 0,
-          "first_turned_away": None, "last_535_s": None, "turned_away": {}, "other": {},
-          "errors": {}}
-    t0 = time.perf_counter()
-    deadline = t0 + args.seconds
-    await run_until(deadline, [guess_session(args, st, t0, deadline, i)
-                               for i in range(args.sessions)])
-    st["seconds"] = time.perf_counter() - t0
-    return st
+    return await run_sessions(args, {"sent": 0, "r535": 0, "r535_before_ban": 0, "connects": 0,
+                                     "closed_in_session": 0, "first_turned_away": None,
+                                     "last_535_s": None, "turned_away": {}, "other": {},
+                                     "errors": {}}, guess_session)
 
 
 def main():
