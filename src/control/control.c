@@ -25,6 +25,7 @@
 #include <event2/listener.h>
 
 #include "core/log.h"
+#include "core/workers.h"
 
 #define CONTROL_OUTPUT_MAX (64u * 1024 * 1024) /* replies queued for one client */
 #define CONTROL_CMD_MAX 64                     /* longest command name */
@@ -33,6 +34,7 @@ struct control_cmd {
     char name[CONTROL_CMD_MAX];
     control_handler_fn fn;
     void *ctx;
+    bool off_loop; /* runs on the reader thread (control_server_register_reader) */
 };
 
 struct control_conn {
@@ -40,6 +42,16 @@ struct control_conn {
     struct bufferevent *bev;
     struct control_conn *prev, *next;
     bool closing; /* flush the output, then free */
+    bool busy;    /* a request is on the reader thread: read nothing more */
+    bool gone;    /* the client left while busy: free when the answer comes */
+};
+
+/* A request handed to the reader thread, and its answer. */
+struct control_job {
+    struct control_conn *conn;
+    struct control_cmd cmd; /* a copy: registrations may move the array */
+    json_t *request;
+    json_t *reply;
 };
 
 struct control_server {
@@ -49,11 +61,19 @@ struct control_server {
     struct control_cmd *cmds;
     size_t n_cmds, cap_cmds;
     struct control_conn *conns; /* every open client, to free them at exit */
+    struct worker_pool *reader; /* one thread for store reads; NULL until needed */
+    bool stopping;              /* control_server_free: answer, start nothing new */
 };
 
-/* conn_free - close one client and forget it. */
+/* conn_free - close one client and forget it.  A client whose request is
+ * still on the reader thread is only closed: the job's answer frees it. */
 static void conn_free(struct control_conn *c)
 {
+    if (c->busy) {
+        c->gone = true;
+        bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+        return;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -98,27 +118,91 @@ static struct control_cmd *find_cmd(struct control_server *srv, const char *name
     return NULL;
 }
 
-/* run_request - dispatch one parsed REQUEST and build its reply. */
-static json_t *run_request(struct control_server *srv, json_t *request)
+/* reply_of - the reply to command NAME: its RESULT (taken), or its error. */
+static json_t *reply_of(const char *name, json_t *result, char *err, size_t errlen)
+{
+    if (result == NULL) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "command %s failed", name);
+        log_warnx("event=control_error cmd=%s error=%s", log_quote(name), log_quote(err));
+        return json_pack("{s:b, s:s}", "ok", 0, "error", err);
+    }
+    return json_pack("{s:b, s:o}", "ok", 1, "result", result);
+}
+
+/* reader_work - on the reader thread: run a command that reads the store,
+ * so that however long it takes, no SMTP session waits for it. */
+static void reader_work(void *arg)
+{
+    struct control_job *j = arg;
+    char err[512] = "";
+    json_t *result = j->cmd.fn(j->cmd.ctx, j->request, err, sizeof err);
+    j->reply = reply_of(j->cmd.name, result, err, sizeof err);
+}
+
+static void process_lines(struct control_conn *c);
+
+/* reader_done - on the loop: send the answer and go on with the client's
+ * next request. */
+static void reader_done(void *arg)
+{
+    struct control_job *j = arg;
+    struct control_conn *c = j->conn;
+    c->busy = false;
+    if (c->gone) {
+        conn_free(c);
+    } else {
+        if (j->reply == NULL || conn_send(c, j->reply) < 0 || c->srv->stopping)
+            c->closing = true;
+        bufferevent_enable(c->bev, EV_READ);
+        process_lines(c);
+        if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            conn_free(c);
+    }
+    json_decref(j->request);
+    json_decref(j->reply);
+    free(j);
+}
+
+/* hand_to_reader - queue REQUEST for CMD on the reader thread; the client
+ * is not read until the answer is sent.  -1 when memory runs out. */
+static int hand_to_reader(struct control_conn *c, struct control_cmd *cmd, json_t *request)
+{
+    struct control_job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return -1;
+    j->conn = c;
+    j->cmd = *cmd;
+    j->request = json_incref(request);
+    c->busy = true;
+    bufferevent_disable(c->bev, EV_READ);
+    worker_pool_submit(c->srv->reader, reader_work, reader_done, j);
+    return 0;
+}
+
+/* run_request - dispatch one parsed REQUEST and build its reply; NULL with
+ * *QUEUED set when it went to the reader thread. */
+static json_t *run_request(struct control_conn *c, json_t *request, bool *queued)
 {
     char err[512] = "";
     const char *name = json_string_value(json_object_get(request, "cmd"));
     if (!json_is_object(request) || name == NULL)
         return json_pack("{s:b, s:s}", "ok", 0, "error",
                          "request must be a JSON object with a string \"cmd\"");
-    struct control_cmd *cmd = find_cmd(srv, name);
+    struct control_cmd *cmd = find_cmd(c->srv, name);
     if (cmd == NULL) {
         snprintf(err, sizeof err, "unknown command %s", name);
         return json_pack("{s:b, s:s}", "ok", 0, "error", err);
     }
-    json_t *result = cmd->fn(cmd->ctx, request, err, sizeof err);
-    if (result == NULL) {
-        if (err[0] == '\0')
-            snprintf(err, sizeof err, "command %s failed", name);
-        log_warnx("event=control_error cmd=%s error=%s", log_quote(name), log_quote(err));
-        return json_pack("{s:b, s:s}", "ok", 0, "error", err);
+    if (cmd->off_loop) {
+        if (hand_to_reader(c, cmd, request) == 0) {
+            *queued = true;
+            return NULL;
+        }
+        return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
     }
-    return json_pack("{s:b, s:o}", "ok", 1, "result", result);
+    json_t *result = cmd->fn(cmd->ctx, request, err, sizeof err);
+    return reply_of(name, result, err, sizeof err);
 }
 
 /* handle_line - parse LINE (LEN octets) and queue the reply. */
@@ -131,8 +215,11 @@ static int handle_line(struct control_conn *c, const char *line, size_t len)
         snprintf(msg, sizeof msg, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         return conn_send_error(c, msg);
     }
-    json_t *reply = run_request(c->srv, request);
+    bool queued = false;
+    json_t *reply = run_request(c, request, &queued);
     json_decref(request);
+    if (queued)
+        return 0;
     if (reply == NULL) /* json_pack only fails when memory runs out */
         return conn_send_error(c, "out of memory");
     int rc = conn_send(c, reply);
@@ -159,7 +246,7 @@ static void process_lines(struct control_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    while (!c->closing) {
+    while (!c->closing && !c->busy) {
         if (evbuffer_get_length(out) > CONTROL_OUTPUT_MAX) {
             bufferevent_disable(c->bev, EV_READ); /* resumed by write_cb */
             return;
@@ -197,7 +284,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
         conn_free(c);
         return;
     }
-    if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+    if (!c->busy && !(bufferevent_get_enabled(bev) & EV_READ)) {
         bufferevent_enable(bev, EV_READ);
         process_lines(c);
     }
@@ -345,10 +432,10 @@ struct control_server *control_server_start(struct event_base *base, const char 
     return srv;
 }
 
-/* control_server_register - route CMD to FN; a second registration of the
- * same name replaces the first. */
-void control_server_register(struct control_server *srv, const char *cmd, control_handler_fn fn,
-                             void *ctx)
+/* add_cmd - route CMD to FN; a second registration of the same name
+ * replaces the first. */
+static void add_cmd(struct control_server *srv, const char *cmd, control_handler_fn fn, void *ctx,
+                    bool off_loop)
 {
     struct control_cmd *c = find_cmd(srv, cmd);
     if (c == NULL) {
@@ -367,6 +454,21 @@ void control_server_register(struct control_server *srv, const char *cmd, contro
     }
     c->fn = fn;
     c->ctx = ctx;
+    c->off_loop = off_loop;
+}
+
+void control_server_register(struct control_server *srv, const char *cmd, control_handler_fn fn,
+                             void *ctx)
+{
+    add_cmd(srv, cmd, fn, ctx, false);
+}
+
+void control_server_register_reader(struct control_server *srv, const char *cmd,
+                                    control_handler_fn fn, void *ctx)
+{
+    if (srv->reader == NULL && (srv->reader = worker_pool_new(srv->base, 1)) == NULL)
+        fatal("control: out of memory starting the reader thread");
+    add_cmd(srv, cmd, fn, ctx, true);
 }
 
 /* control_server_free - stop listening, drop clients, remove the socket. */
@@ -374,6 +476,11 @@ void control_server_free(struct control_server *srv)
 {
     if (srv == NULL)
         return;
+    /* Finish the requests on the reader thread first: their answers refer
+     * to clients, which are freed next. */
+    srv->stopping = true;
+    worker_pool_free(srv->reader);
+    srv->reader = NULL;
     while (srv->conns)
         conn_free(srv->conns);
     evconnlistener_free(srv->listener);

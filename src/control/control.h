@@ -21,6 +21,12 @@ struct control_server *control_server_start(struct event_base *base, const char 
                                             size_t errlen);
 void control_server_register(struct control_server *srv, const char *cmd, control_handler_fn fn,
                              void *ctx);
+/* control_server_register_reader - like control_server_register, but FN
+ * runs on the control room's own reader thread, for commands that read the
+ * store (FN opens its own connection with store_thread_db, and touches no
+ * loop-thread state); the client's next request waits for the answer. */
+void control_server_register_reader(struct control_server *srv, const char *cmd,
+                                    control_handler_fn fn, void *ctx);
 void control_server_free(struct control_server *srv);
 
 #endif

@@ -10,6 +10,7 @@
 #include "queue/pause_state.h"
 #include "queue/queue_query.h"
 #include "queue/scheduler.h"
+#include "queue/store.h"
 #include "smtp/gate.h"
 
 static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
@@ -26,16 +27,15 @@ static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read the pauses from the store");
         return NULL;
     }
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "version",
-                     "0.1.0", "pid", (json_int_t)getpid(), "uptime",
-                     (json_int_t)(time(NULL) - srv->started), "connections",
-                     (json_int_t)srv->connections, "sessions_total",
-                     (json_int_t)srv->sessions_total, "messages_accepted",
-                     (json_int_t)srv->messages_accepted, "messages_rejected",
-                     (json_int_t)srv->messages_rejected, "store_commits",
-                     (json_int_t)committer_commits(srv->committer), "store_jobs",
-                     (json_int_t)committer_jobs(srv->committer), "queue", queue, "paused",
-                     paused, "gate", gate_status(srv->gate));
+    return json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "version", "0.1.0", "pid",
+        (json_int_t)getpid(), "uptime", (json_int_t)(time(NULL) - srv->started), "connections",
+        (json_int_t)srv->connections, "sessions_total", (json_int_t)srv->sessions_total,
+        "messages_accepted", (json_int_t)srv->messages_accepted, "messages_rejected",
+        (json_int_t)srv->messages_rejected, "store_commits",
+        (json_int_t)committer_commits(srv->committer), "store_jobs",
+        (json_int_t)committer_jobs(srv->committer), "queue", queue, "paused", paused, "gate",
+        gate_status(srv->gate));
 }
 
 /* read_filter - the selection carried by a request. */
@@ -52,12 +52,13 @@ static int read_filter(json_t *req, struct queue_filter *f, const char **ids, ch
 
 static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
+    /* static: too big for a stack; only the one reader thread runs this */
     static const char *ids[FILTER_IDS_MAX];
     struct queue_filter f;
     if (read_filter(req, &f, ids, err, errlen) < 0)
         return NULL;
-    json_t *list = queue_list(srv->db, &f);
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    json_t *list = db ? queue_list(db, &f) : NULL;
     if (list == NULL)
         snprintf(err, errlen, "cannot read the queue from the store");
     return list;
@@ -65,14 +66,19 @@ static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
 
 static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
+    /* static: too big for a stack; only the one reader thread runs this */
     static const char *ids[FILTER_IDS_MAX];
     struct queue_filter f;
     if (read_filter(req, &f, ids, err, errlen) < 0)
         return NULL;
     const char *by = json_string_value(json_object_get(req, "by"));
     unsigned limit = (unsigned)json_integer_value(json_object_get(req, "top"));
-    return queue_top(srv->db, &f, by ? by : "auth-user", limit, err, errlen);
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    if (db == NULL) {
+        snprintf(err, errlen, "cannot open the store");
+        return NULL;
+    }
+    return queue_top(db, &f, by ? by : "auth-user", limit, err, errlen);
 }
 
 /* cmd_queue_kick - floodctl changed the queue in the store: look now. */
@@ -109,9 +115,11 @@ static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen
 void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
 {
     control_server_register(ctl, "status", cmd_status, srv);
-    control_server_register(ctl, "queue.list", cmd_queue_list, srv);
+    /* Listings read the store on the control room's reader thread: a long
+     * one must not make open SMTP sessions wait (docs/design.md). */
+    control_server_register_reader(ctl, "queue.list", cmd_queue_list, srv);
     control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
-    control_server_register(ctl, "queue.top", cmd_queue_top, srv);
+    control_server_register_reader(ctl, "queue.top", cmd_queue_top, srv);
     control_server_register(ctl, "state.reload", cmd_state_reload, srv);
     control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
 }
