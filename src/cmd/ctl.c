@@ -20,6 +20,7 @@
 #include "control/control_client.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/privs.h"
 #include "core/util.h"
 #include "queue/store.h"
 
@@ -53,12 +54,27 @@ int fail(const char *fmt, ...)
 
 /* -------------------------------------------------------------- context */
 
-/* drop_to_owner - when run as root, become the owner of the state dir, so
- * that a store or WAL file floodctl creates stays usable by the daemon. */
-static int drop_to_owner(const char *dir)
+/* drop_to_owner - when run as root, become the daemon's user (the
+ * config's "user", else the owner of the state dir), so that every file
+ * floodctl creates - the store itself on a fresh state dir, its WAL, DKIM
+ * keys, quarantine files - belongs to the daemon, which could not open a
+ * root-owned 0600 file.  The state dir is created and handed over first,
+ * exactly as floodgated does at its start. */
+static int drop_to_owner(const struct config *cfg)
 {
+    const char *dir = cfg->state_dir;
     struct stat st;
-    if (geteuid() != 0 || stat(dir, &st) < 0 || st.st_uid == 0)
+    char err[512];
+    if (geteuid() != 0)
+        return EXIT_OK;
+    if (cfg->user && *cfg->user) {
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return fail("cannot create state_dir %s: %s", dir, strerror(errno));
+        if (privs_drop(cfg->user, dir, err, sizeof err) < 0)
+            return fail("%s", err);
+        return EXIT_OK;
+    }
+    if (stat(dir, &st) < 0 || st.st_uid == 0)
         return EXIT_OK;
     struct passwd *pw = getpwuid(st.st_uid);
     gid_t gid = pw ? pw->pw_gid : st.st_gid;
@@ -95,7 +111,7 @@ static int ctl_setup(struct ctl *c)
         strlen(dir) + sizeof STORE_FILE + 1 >= sizeof c->store_file)
         return fail("state_dir %s: path too long", dir);
     store_path(dir, c->store_file, sizeof c->store_file);
-    if (drop_to_owner(dir) != EXIT_OK)
+    if (drop_to_owner(c->cfg) != EXIT_OK)
         return EXIT_FAIL;
     open_log(c->cfg->log_file);
     return EXIT_OK;

@@ -62,7 +62,7 @@ static int not_found(const char *group, const char *id)
 /* ------------------------------------------------------------- headers */
 
 /* read_prefix - the first HEADERS_MAX octets of QID's stored message (the
- * bodies table, else STATE_DIR/quarantine/QID.eml) into BUF; their count,
+ * bodies table, else STATE_DIR/quarantine/XY/ID.eml) into BUF; their count,
  * or -1 when there is no body. */
 static long read_prefix(sqlite3 *db, const char *state_dir, const char *qid, char *buf)
 {
@@ -74,9 +74,7 @@ static long read_prefix(sqlite3 *db, const char *state_dir, const char *qid, cha
         sqlite3_blob_close(blob);
         return rc == SQLITE_OK ? n : -1;
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s/%s.eml", state_dir, QUARANTINE_DIR, qid);
-    FILE *in = fopen(path, "rb");
+    FILE *in = quarantine_file_open(state_dir, qid);
     if (in == NULL)
         return -1;
     size_t n = fread(buf, 1, HEADERS_MAX, in);
@@ -210,9 +208,19 @@ static int export_blob(sqlite3 *db, const char *qid)
 int message_export(struct ctl *c, const char *group, const char *id)
 {
     sqlite3 *db = ctl_store(c);
+    json_t *m = NULL;
     if (db == NULL)
         return EXIT_FAIL;
-    int rc = strcmp(group, "queue") == 0 ? export_blob(db, id) : -1;
+    int found = message_find(db, id, strcmp(group, "queue") == 0, &m);
+    json_decref(m);
+    if (found < 0)
+        return fail("cannot read the store (details in the log)");
+    if (found == 0)
+        return not_found(group, id);
+    /* wherever the message lives: the bodies table, or the quarantine
+     * file (a quarantine whose file could not be written leaves the body
+     * in the store) */
+    int rc = export_blob(db, id);
     if (rc == -1)
         rc = quarantine_export(c->cfg->state_dir, id, stdout) < 0 && !ferror(stdout) ? -1 : 0;
     if (rc == -1)

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd/ctl.h"
 #include "core/log.h"
+#include "core/private_state.h"
 
 /* The command words, in the order the synopsis lists them. */
 static const struct group {
@@ -100,6 +102,7 @@ static int help(int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct ctl c = {0};
+    umask(PRIVATE_UMASK); /* the store, its WAL, keys, quarantine files: 0600 */
     const char *env = getenv("FLOODGATE_CONFIG");
     c.config_path = env && *env ? env : DEFAULT_CONFIG;
     argc = strip_json(argc - 1, argv + 1, &c.json);

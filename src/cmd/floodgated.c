@@ -17,6 +17,7 @@
 #include "delivery/dns.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "core/private_state.h"
 #include "core/privs.h"
 #include "queue/committer.h"
 #include "queue/housekeeping.h"
@@ -163,9 +164,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         shutdown_begin(d);
 }
 
+/* prepare_state_dir - create the state dir, private: it holds the store
+ * (password hashes, TOTP secrets, mail), DKIM keys and the Maildirs. */
 static void prepare_state_dir(const char *dir)
 {
-    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         fatal("event=start error=%s", log_quote("cannot create state_dir"));
 }
 
@@ -206,6 +209,9 @@ static void start(struct daemon *d, bool foreground)
     if (log_open("floodgated", foreground ? "-" : cfg->log_file) < 0)
         fatal("event=start error=%s", log_quote("cannot open log_file"));
     log_warnings(cfg);
+    /* what an older version, a restore or a cp left readable by others */
+    if (private_state_narrow(cfg->state_dir, cfg->log_file) < 0)
+        fatal("event=start error=%s", log_quote("cannot read state_dir"));
     if (uses_tls(cfg) &&
         (srv->ssl_ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
@@ -291,6 +297,7 @@ static void stop(struct daemon *d)
 
 int main(int argc, char **argv)
 {
+    umask(PRIVATE_UMASK); /* the store, its WAL, the log, mail: 0600 */
     const char *path = getenv("FLOODGATE_CONFIG") ? getenv("FLOODGATE_CONFIG")
                                                   : "/etc/floodgate/floodgate.conf";
     bool foreground = false, check_only = false;

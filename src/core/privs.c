@@ -21,8 +21,10 @@ static void chown_tree_top(const char *dir, uid_t uid, gid_t gid)
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
+        /* the group stays: a log file the admin gave to a reading group
+         * (adm) keeps it */
         if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
-            if (lchown(path, uid, gid) < 0)
+            if (lchown(path, uid, (gid_t)-1) < 0)
                 continue;
     }
     closedir(d);

@@ -295,11 +295,17 @@ void quarantine_file_remove(const char *state_dir, const char *qid)
     unlink(path);
 }
 
+FILE *quarantine_file_open(const char *state_dir, const char *qid)
+{
+    char path[4200];
+    file_path(path, sizeof path, state_dir, qid, ".eml");
+    return fopen(path, "rb");
+}
+
 int quarantine_export(const char *state_dir, const char *qid, FILE *out)
 {
-    char path[4200], buf[65536];
-    file_path(path, sizeof path, state_dir, qid, ".eml");
-    FILE *in = fopen(path, "rb");
+    char buf[65536];
+    FILE *in = quarantine_file_open(state_dir, qid);
     if (in == NULL)
         return -1;
     size_t k;

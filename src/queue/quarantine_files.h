@@ -39,6 +39,9 @@ int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const
  * when is recorded.  Returns recipients moved. */
 int quarantine_restore(sqlite3 *db, const char *state_dir, const char *qid, const char *admin);
 void quarantine_file_remove(const char *state_dir, const char *qid);
+/* quarantine_file_open - QID's .eml (quarantine/XY/ID.eml) for reading;
+ * NULL (errno set) when there is none. */
+FILE *quarantine_file_open(const char *state_dir, const char *qid);
 /* quarantine_export - copy QID's .eml to OUT; -1 when there is none. */
 int quarantine_export(const char *state_dir, const char *qid, FILE *out);
 /* quarantine_expired - ids of entries quarantined before BEFORE and never
