@@ -2,20 +2,11 @@
 the evidence stays readable (item 7): floodctl quarantine show and export
 read a message wherever it lives."""
 import json
-import os
-import subprocess
 
-from conftest import FLOODCTL, message, quarantine_file, smtp_send, token
+from conftest import message, quarantine_file, smtp_send, token
+from test_queue_investigate import ctl_bytes
 
 TRUSTED = "127.0.0.3"   # relay.allow_groups = ["trusted"] in the harness
-
-
-def ctl_bytes(s, *args):
-    """floodctl's stdout as bytes (an export must come out unchanged)."""
-    env = dict(os.environ, FLOODGATE_CONFIG=str(s.conf))
-    r = subprocess.run([str(FLOODCTL), *args], capture_output=True, env=env, timeout=60)
-    assert r.returncode == 0, (args, r.returncode, r.stdout[-500:], r.stderr)
-    return r.stdout
 
 
 def relay_waiting(s, subject):
