@@ -70,8 +70,7 @@ static void session_drained_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct smtp_session *s = arg;
     struct bufferevent *under = bufferevent_get_underlying(s->bev);
-    if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0 &&
-        s->close_polls++ < 200) {
+    if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0 && s->close_polls++ < 200) {
         struct timeval tv = {0, 10000};
         event_base_once(s->srv->base, -1, EV_TIMEOUT, session_drained_cb, s, &tv);
         return;
@@ -96,6 +95,10 @@ static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
         bufferevent_setcb(s->bev, NULL, NULL, NULL, s);
 }
 
+/* smtp_session_close - flush the last reply, then free.  A client that
+ * already hung up (or whose connection failed) while we waited reads
+ * nothing more: its session is freed at once.  Waiting for that output to
+ * drain, with writing turned off, was the session that never ended. */
 void smtp_session_close(struct smtp_session *s)
 {
     s->closing = true;
@@ -103,11 +106,15 @@ void smtp_session_close(struct smtp_session *s)
     bufferevent_disable(s->bev, EV_READ);
     if (s->wait != SMTP_WAIT_NONE)
         return; /* freed when the store or auth answer comes back */
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-        session_drained_cb(-1, 0, s);
+    if (s->peer_gone) {
+        session_free(s);
         return;
     }
+    /* From here on only the drain and the peer's going matter; the drain
+     * poll (TLS) must not race a free by session_event_cb. */
     bufferevent_setcb(s->bev, NULL, session_write_cb, closing_event_cb, s);
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+        session_drained_cb(-1, 0, s);
 }
 
 void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds)
@@ -154,8 +161,7 @@ void smtp_session_reset_transaction(struct smtp_session *s)
     spool_reset(&s->spool);
     memset(&s->mail, 0, sizeof s->mail);
     s->rcpt_count = 0;
-    if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT ||
-        s->state == SMTP_STATE_BODY)
+    if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT || s->state == SMTP_STATE_BODY)
         s->state = SMTP_STATE_HELO;
 }
 
@@ -248,8 +254,8 @@ void smtp_session_begin_data(struct smtp_session *s)
 {
     s->state = SMTP_STATE_BODY;
     spool_reset(&s->spool);
-    data_reader_init(&s->data, s->cfg->limits.bare_lf, s->cfg->limits.max_message_size,
-                     spool_emit, s);
+    data_reader_init(&s->data, s->cfg->limits.bare_lf, s->cfg->limits.max_message_size, spool_emit,
+                     s);
     smtp_session_set_timeout(s, s->cfg->limits.data_timeout);
     smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -330,7 +336,8 @@ static char *build_trace(struct smtp_session *s)
     if (s->env.n_rcpts == 1)
         snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", s->env.rcpts[0].orig);
     char *trace = NULL;
-    if (asprintf(&trace, "Received: from %s ([%s])%s%s\r\n\tby %s (Floodgate) with %s id %s%s;\r\n\t%s\r\n",
+    if (asprintf(&trace,
+                 "Received: from %s ([%s])%s%s\r\n\tby %s (Floodgate) with %s id %s%s;\r\n\t%s\r\n",
                  s->helo[0] ? s->helo : "unknown", s->ip, tls, auth, s->cfg->hostname,
                  protocol_name(s), s->env.id, rcpt, date) < 0)
         return NULL;
@@ -461,9 +468,9 @@ void smtp_session_starttls(struct smtp_session *s)
     smtp_reply(s, "220 2.0.0 Ready to start TLS");
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
-    struct bufferevent *tls = bufferevent_openssl_filter_new(
-        s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
-        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    struct bufferevent *tls =
+        bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                       BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (tls == NULL) {
         SSL_free(ssl);
         smtp_session_close(s);
@@ -505,6 +512,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
     /* EOF, error, or a timeout while closing: the peer is gone. */
     if (s->wait != SMTP_WAIT_NONE) {
         s->closing = true; /* freed when the pending answer comes back */
+        s->peer_gone = true;
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
         return;
     }
@@ -560,8 +568,9 @@ static void admit(struct smtp_session *s)
     case GATE_BANNED:
         log_info("event=refused session=%lu ip=%s reason=banned remaining=%ld", s->serial, s->ip,
                  remaining);
-        smtp_reply(s, "421 4.7.0 %s Your address is blocked for %ld more seconds after too many "
-                      "failures",
+        smtp_reply(s,
+                   "421 4.7.0 %s Your address is blocked for %ld more seconds after too many "
+                   "failures",
                    s->cfg->hostname, remaining);
         smtp_session_close(s);
         return;

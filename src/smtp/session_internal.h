@@ -67,6 +67,7 @@ struct smtp_session {
     unsigned errors;
     bool skipping;                   /* discarding the rest of an over-long line */
     bool closing;
+    bool peer_gone;                  /* EOF or error seen while waiting: nothing more is written */
     unsigned close_polls;            /* waits for the TLS stream to drain */
 
     /* AUTH exchange in progress */

@@ -76,6 +76,7 @@ class _ZoneResolver(BaseResolver):
         name = str(q.qname).rstrip(".").lower()
         qtype = QTYPE[q.qtype]
         self.zone.queries.append((name, qtype, handler.protocol))
+        self.zone.answering.wait(30)
         if name in self.zone.servfail:
             reply.header.rcode = RCODE.SERVFAIL
             return reply
@@ -102,6 +103,10 @@ class DNSZone:
         self.records = {}        # name -> [(type, rdata)]
         self.servfail = set()
         self.queries = []        # (name, type, "udp"|"tcp")
+        # cleared: questions are recorded but their answers wait until it is
+        # set again (to deliver an answer at a moment the test chooses)
+        self.answering = threading.Event()
+        self.answering.set()
         resolver = _ZoneResolver(self)
         quiet = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data",
                           logf=lambda s: None)
