@@ -323,6 +323,7 @@ int main(int argc, char **argv)
     if (check_only) {
         for (size_t i = 0; i < d.srv.cfg->n_warnings; i++)
             fprintf(stderr, "floodgated: warning: %s\n", d.srv.cfg->warnings[i]);
+        config_describe(d.srv.cfg, stdout);
         printf("%s: configuration OK\n", path);
         config_free(d.srv.cfg);
         return 0;

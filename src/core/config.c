@@ -432,8 +432,7 @@ static int load_listener_address(struct loader *ld, const config_setting_t *g, c
     return 0;
 }
 
-/* check_listener_tls - a TLS listener needs the certificate; an AUTH that
- * can never be offered is worth a warning. */
+/* check_listener_tls - a TLS listener needs the certificate. */
 static int check_listener_tls(struct loader *ld, const config_setting_t *g, const char *gkey,
                               const struct listener_config *l)
 {
@@ -442,6 +441,35 @@ static int check_listener_tls(struct loader *ld, const config_setting_t *g, cons
     if (l->tls != TLS_MODE_NONE && ld->cfg->tls_certificate == NULL)
         return cfg_fail(ld, s, cfg_key_child(key, sizeof(key), gkey, "tls"),
                     "\"%s\" needs tls.certificate and tls.key", tls_names[l->tls]);
+    return 0;
+}
+
+/* check_listener_auth - AUTH where a password would cross the network in
+ * clear text.  RFC 4954 4 and RFC 8314 3 want AUTH only under TLS: on a
+ * listener without TLS that is not on loopback, auth = "optional" or
+ * "required" is refused unless plaintext_auth = true says it is meant, and
+ * then warned about; plaintext_auth on a STARTTLS listener off loopback is
+ * warned about too.  An AUTH that can never be offered is worth a warning. */
+static int check_listener_auth(struct loader *ld, const config_setting_t *g, const char *gkey,
+                               const struct listener_config *l)
+{
+    char key[KEY_MAX];
+    bool loopback = ipset_is_loopback((const struct sockaddr *)&l->addr);
+    if (l->auth == AUTH_MODE_OFF)
+        return 0;
+    if (l->tls == TLS_MODE_NONE && !loopback && !l->plaintext_auth)
+        return cfg_fail(ld, config_setting_get_member(g, "auth"),
+                        cfg_key_child(key, sizeof(key), gkey, "auth"),
+                        "\"%s\" on %s without TLS would ask for passwords in clear text over "
+                        "the network; use tls = \"starttls\" or \"implicit\", a loopback "
+                        "address, or plaintext_auth = true if you really mean it",
+                        auth_names[l->auth], l->address);
+    if (l->plaintext_auth && l->tls != TLS_MODE_IMPLICIT && !loopback)
+        return cfg_warn(ld, config_setting_get_member(g, "plaintext_auth"),
+                        cfg_key_child(key, sizeof(key), gkey, "plaintext_auth"),
+                        "AUTH before TLS on %s, which is not a loopback address: passwords "
+                        "cross the network in clear text",
+                        l->address);
     if (l->tls == TLS_MODE_NONE && l->auth == AUTH_MODE_REQUIRED && !l->plaintext_auth)
         return cfg_warn(ld, config_setting_get_member(g, "auth"),
                     cfg_key_child(key, sizeof(key), gkey, "auth"),
@@ -473,7 +501,9 @@ static int load_listener(struct loader *ld, const config_setting_t *g, const cha
         return -1;
     l->tls = (enum tls_mode)tls;
     l->auth = (enum auth_mode)auth;
-    return check_listener_tls(ld, g, gkey, l);
+    if (check_listener_tls(ld, g, gkey, l) < 0)
+        return -1;
+    return check_listener_auth(ld, g, gkey, l);
 }
 
 /* same_sockaddr - whether two parsed listener addresses are one. */
@@ -529,6 +559,24 @@ static int load_listeners(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
+/* ---- IP groups and the settings that grant them something ----
+ *
+ * Kept together: declaration (two forms), building with includes, the
+ * host-bits check every group gets, and the guards every group a setting
+ * grants something to gets. */
+
+/* What each enum ip_grant setting lets a group's clients do, for messages. */
+static const char *const grant_keys[IP_GRANT_COUNT] = {
+    "relay.allow_groups", "hammering.exempt_groups", "client_limits.exempt_groups"};
+static const char *const grant_effects[IP_GRANT_COUNT] = {
+    "relay mail without AUTH", "escape automatic bans", "escape the per-IP client limits"};
+
+/* config_grant_key - the setting behind GRANT. */
+const char *config_grant_key(enum ip_grant grant)
+{
+    return grant < IP_GRANT_COUNT ? grant_keys[grant] : "?";
+}
+
 /* group_index - the position of the IP group NAME, or -1. */
 int cfg_group_index(const struct config *cfg, const char *name)
 {
@@ -537,6 +585,17 @@ int cfg_group_index(const struct config *cfg, const char *name)
             return (int)i;
     }
     return -1;
+}
+
+/* group_key - the key of group I's entries: "ip_groups.NAME", or
+ * "ip_groups.NAME.addresses" when it is declared as a group { }. */
+static const char *group_key(const struct loader *ld, size_t i, char *buf, size_t len)
+{
+    char name[KEY_MAX];
+    cfg_key_child(name, sizeof(name), "ip_groups", ld->cfg->groups[i].name);
+    if (ld->gb[i].s != ld->gb[i].decl)
+        return cfg_key_child(buf, len, name, "addresses");
+    return cfg_key_child(buf, len, "", name);
 }
 
 static int build_group(struct loader *ld, size_t i, unsigned depth);
@@ -566,36 +625,64 @@ static int group_entry_include(struct loader *ld, size_t i, const config_setting
     return 0;
 }
 
+/* fail_host_bits - "192.168.1.5/24": a network with bits set under its
+ * mask is never what anyone writes on purpose.  It is the typo of the
+ * Kerio article (seeds/): "192.168.1.0/0" meant as a LAN opens the group to
+ * the whole Internet.  Refused in every group, used or not, with the
+ * network the admin most likely meant. */
+static int fail_host_bits(struct loader *ld, const config_setting_t *e, const char *key,
+                          const char *v, const struct ipset_entry_facts *f)
+{
+    if (f->breadth >= IPSET_BREADTH_WIDE)
+        return cfg_fail(ld, e, key,
+                        "\"%s\" has host bits set under its mask, and as written it means "
+                        "\"%s\", %s: did you mean \"%s\"?",
+                        v, f->network,
+                        f->breadth == IPSET_BREADTH_EVERYTHING
+                            ? "the whole Internet"
+                            : "public space wider than a /8 (IPv4) or /32 (IPv6)",
+                        f->meant);
+    return cfg_fail(ld, e, key,
+                    "\"%s\" has host bits set under its mask: did you mean the network \"%s\" "
+                    "(or \"%s\")?",
+                    v, f->network, f->meant);
+}
+
 /* group_entry_address - an address, network or range in group I. */
 static int group_entry_address(struct loader *ld, size_t i, unsigned j, const config_setting_t *e,
                                const char *key)
 {
     char why[256];
-    enum ipset_breadth b = IPSET_BREADTH_OK;
+    struct ipset_entry_facts f;
     const char *v = config_setting_get_string(e);
     if (ipset_count(ld->cfg->groups[i].set) >= GROUP_ENTRIES_MAX)
         return cfg_fail(ld, e, key, "the group would hold more than %d entries", GROUP_ENTRIES_MAX);
-    if (ipset_add(ld->cfg->groups[i].set, v, &b, why, sizeof(why)) < 0)
+    if (ipset_inspect(v, &f, why, sizeof(why)) < 0)
         return cfg_fail(ld, e, key, "%s", why);
-    /* Whether "everything" is an error depends on relay.allow_groups, read
-     * later; remember the first such entry for the open-relay guard. */
-    if (b == IPSET_BREADTH_EVERYTHING && ld->gb[i].everything < 0)
+    if (f.host_bits)
+        return fail_host_bits(ld, e, key, v, &f);
+    if (ipset_add(ld->cfg->groups[i].set, v, NULL, why, sizeof(why)) < 0)
+        return cfg_fail(ld, e, key, "%s", why);
+    /* Whether a wide entry is an error depends on the settings that name
+     * the group, read later; remember the first ones for the guards. */
+    if (f.breadth == IPSET_BREADTH_EVERYTHING && ld->gb[i].everything < 0)
         ld->gb[i].everything = (int)j;
-    if (b == IPSET_BREADTH_WIDE)
-        return cfg_warn(ld, e, key, "\"%s\" covers a public network larger than /%d", v,
-                    strchr(v, ':') ? 32 : 16);
+    if (f.breadth >= IPSET_BREADTH_WIDE && ld->gb[i].wide < 0)
+        ld->gb[i].wide = (int)j;
+    if (f.breadth == IPSET_BREADTH_LARGE)
+        return cfg_warn(ld, e, key, "\"%s\" covers a public network larger than /16", v);
     return 0;
 }
 
 /* build_group - fill the set of group I from its entries, building the
  * groups it includes first.  DEPTH bounds this recursion; the height check
  * in group_entry_include bounds the nesting however the groups are ordered,
- * and with it the recursion of guard_open_relay. */
+ * and with it the recursion of guard_group. */
 static int build_group(struct loader *ld, size_t i, unsigned depth)
 {
     char gkey[KEY_MAX], key[KEY_MAX];
     const config_setting_t *s = ld->gb[i].s;
-    cfg_key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[i].name);
+    group_key(ld, i, gkey, sizeof(gkey));
     if (depth > INCLUDE_DEPTH_MAX)
         return cfg_fail(ld, s, gkey, "\"@group\" includes nest deeper than %d", INCLUDE_DEPTH_MAX);
     if (cfg_expect_sequence(ld, s, gkey) < 0)
@@ -615,6 +702,27 @@ static int build_group(struct loader *ld, size_t i, unsigned depth)
     return 0;
 }
 
+/* declare_group - member G of ip_groups in either form: "NAME = [ ... ];"
+ * or "NAME = { addresses = [ ... ]; allow_wide = true; };". */
+static int declare_group(struct loader *ld, size_t i, const config_setting_t *g)
+{
+    static const char *const keys[] = {"addresses", "allow_wide", NULL};
+    char gkey[KEY_MAX];
+    struct ip_group *grp = &ld->cfg->groups[i];
+    ld->gb[i].decl = ld->gb[i].s = g;
+    if (!config_setting_is_group(g))
+        return 0; /* the array form; build_group checks the type */
+    cfg_key_child(gkey, sizeof(gkey), "ip_groups", grp->name);
+    if (cfg_check_keys(ld, g, gkey, keys) < 0 ||
+        cfg_get_bool(ld, g, gkey, "allow_wide", &grp->allow_wide) < 0)
+        return -1;
+    if ((ld->gb[i].s = config_setting_get_member(g, "addresses")) == NULL)
+        return cfg_fail(ld, g, gkey,
+                        "expected an array [ ... ] or a group { addresses = [ ... ]; "
+                        "allow_wide = true; }: addresses is missing");
+    return 0;
+}
+
 /* alloc_groups - one struct ip_group (name, empty set) per member of S. */
 static int alloc_groups(struct loader *ld, const config_setting_t *s)
 {
@@ -630,12 +738,13 @@ static int alloc_groups(struct loader *ld, const config_setting_t *s)
         const config_setting_t *g = config_setting_get_elem(s, i);
         struct ip_group *grp = &cfg->groups[i];
         cfg->n_groups = i + 1;
-        ld->gb[i].s = g;
-        ld->gb[i].everything = -1;
+        ld->gb[i].everything = ld->gb[i].wide = -1;
         grp->name = strdup(config_setting_name(g));
         grp->set = ipset_new();
         if (grp->name == NULL || grp->set == NULL)
             return cfg_fail_oom(ld, g, "ip_groups");
+        if (declare_group(ld, i, g) < 0)
+            return -1;
     }
     return 0;
 }
@@ -656,79 +765,129 @@ static int load_groups(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
-/* guard_open_relay - refuse (or, with relay.open_relay, warn about) an entry
- * covering the whole Internet in relay group K or any group it includes.
- * Each group is looked at once, however many relay groups reach it. */
-static int guard_open_relay(struct loader *ld, size_t k)
+/* guard_open_relay - refuse (or, with relay.open_relay, warn about) an
+ * entry covering the whole Internet in relay group K, whose entries are at
+ * GKEY.  allow_wide does not lift this: an open relay takes open_relay. */
+static int guard_open_relay(struct loader *ld, size_t k, const char *gkey)
 {
     struct group_build *gb = &ld->gb[k];
-    char gkey[KEY_MAX], key[KEY_MAX];
-    if (gb->relay_checked)
+    char key[KEY_MAX];
+    if (gb->everything < 0)
         return 0;
-    gb->relay_checked = true;
-    cfg_key_child(gkey, sizeof(gkey), "ip_groups", ld->cfg->groups[k].name);
-    if (gb->everything >= 0) {
-        const config_setting_t *e = config_setting_get_elem(gb->s, (unsigned)gb->everything);
-        const char *v = config_setting_get_string(e);
-        cfg_key_index(key, sizeof(key), gkey, (unsigned)gb->everything);
-        if (!ld->cfg->open_relay)
-            return cfg_fail(ld, e, key,
+    const config_setting_t *e = config_setting_get_elem(gb->s, (unsigned)gb->everything);
+    const char *v = config_setting_get_string(e);
+    cfg_key_index(key, sizeof(key), gkey, (unsigned)gb->everything);
+    if (!ld->cfg->open_relay)
+        return cfg_fail(ld, e, key,
                         "\"%s\" covers the whole Internet; relaying for it makes an open "
                         "relay (set relay.open_relay = true if you really want that)",
                         v);
-        if (cfg_warn(ld, e, key, "\"%s\" covers the whole Internet: this server is an open relay", v) <
-            0)
-            return -1;
-    }
+    return cfg_warn(ld, e, key, "\"%s\" covers the whole Internet: this server is an open relay",
+                    v);
+}
+
+/* guard_wide - the first wide entry of group K (entries at GKEY), named by
+ * USE_KEY for GRANT: refused unless the group says allow_wide = true (or,
+ * for relay, relay.open_relay = true), warned about once when allowed. */
+static int guard_wide(struct loader *ld, size_t k, const char *gkey, enum ip_grant grant,
+                      const char *use_key)
+{
+    struct group_build *gb = &ld->gb[k];
+    const struct ip_group *grp = &ld->cfg->groups[k];
+    char key[KEY_MAX];
+    bool open_relay = grant == IP_GRANT_RELAY && ld->cfg->open_relay;
+    if (gb->wide < 0 || (open_relay && gb->wide == gb->everything))
+        return 0; /* nothing wide, or guard_open_relay has warned already */
+    const config_setting_t *e = config_setting_get_elem(gb->s, (unsigned)gb->wide);
+    const char *v = config_setting_get_string(e);
+    const char *what = gb->wide == gb->everything
+                           ? "covers the whole Internet"
+                           : "covers public addresses and is wider than a /8 (IPv4) or /32 (IPv6)";
+    cfg_key_index(key, sizeof(key), gkey, (unsigned)gb->wide);
+    if (!grp->allow_wide && !open_relay)
+        return cfg_fail(ld, e, key,
+                        "\"%s\" %s, and %s lets every client in it %s; write the network you "
+                        "meant or, if you mean all of it, declare ip_groups.%s = { addresses = "
+                        "[ ... ]; allow_wide = true; }",
+                        v, what, use_key, grant_effects[grant], grp->name);
+    if (gb->wide_warned)
+        return 0;
+    gb->wide_warned = true;
+    return cfg_warn(ld, e, key, "\"%s\" %s; %s lets every client in it %s", v, what,
+                    grp->allow_wide ? "allow_wide = true" : "relay.open_relay = true",
+                    grant_effects[grant]);
+}
+
+/* guard_group - the guards for GRANT on group K and every group it
+ * includes, each group looked at once per grant however many settings and
+ * includes reach it.  USE_KEY is the element that named the group. */
+static int guard_group(struct loader *ld, size_t k, enum ip_grant grant, const char *use_key)
+{
+    struct group_build *gb = &ld->gb[k];
+    char gkey[KEY_MAX];
+    if (gb->checked & (1u << grant))
+        return 0;
+    gb->checked |= 1u << grant;
+    ld->cfg->groups[k].reached |= 1u << grant;
+    group_key(ld, k, gkey, sizeof(gkey));
+    if ((grant == IP_GRANT_RELAY && guard_open_relay(ld, k, gkey) < 0) ||
+        guard_wide(ld, k, gkey, grant, use_key) < 0)
+        return -1;
     for (unsigned j = 0; j < (unsigned)config_setting_length(gb->s); j++) {
         const char *v = config_setting_get_string(config_setting_get_elem(gb->s, j));
-        if (v[0] == '@' && guard_open_relay(ld, (size_t)cfg_group_index(ld->cfg, v + 1)) < 0)
+        if (v[0] == '@' &&
+            guard_group(ld, (size_t)cfg_group_index(ld->cfg, v + 1), grant, use_key) < 0)
             return -1;
     }
     return 0;
 }
 
-/* load_allow_group - element I of relay.allow_groups: add the group to the
- * relay clients and run the open-relay guard on it. */
-static int load_allow_group(struct loader *ld, const config_setting_t *e, unsigned i)
+/* cfg_load_group_list - NAME of G, a list of IP groups that get GRANT. */
+int cfg_load_group_list(struct loader *ld, const config_setting_t *g, const char *gkey,
+                        const char *name, enum ip_grant grant, struct ipset *set)
 {
-    char key[KEY_MAX];
-    cfg_key_index(key, sizeof(key), "relay.allow_groups", i);
-    if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+    char skey[KEY_MAX], key[KEY_MAX];
+    const config_setting_t *s = config_setting_get_member(g, name);
+    if (s == NULL)
+        return 0;
+    cfg_key_child(skey, sizeof(skey), gkey, name);
+    if (cfg_expect_sequence(ld, s, skey) < 0)
         return -1;
-    const char *name = config_setting_get_string(e);
-    int k = cfg_group_index(ld->cfg, name);
-    if (k < 0)
-        return cfg_fail(ld, e, key, "there is no IP group \"%s\" in ip_groups", name);
-    struct ipset *from = ld->cfg->groups[k].set;
-    if (ipset_count(ld->cfg->relay_clients) + ipset_count(from) > GROUP_ENTRIES_MAX)
-        return cfg_fail(ld, e, key, "the relay groups would hold more than %d entries",
-                    GROUP_ENTRIES_MAX);
-    if (ipset_merge(ld->cfg->relay_clients, from) < 0)
-        return cfg_fail_oom(ld, e, key);
-    return guard_open_relay(ld, (size_t)k);
+    for (unsigned i = 0; i < (unsigned)config_setting_length(s); i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        cfg_key_index(key, sizeof(key), skey, i);
+        if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+            return -1;
+        const char *gname = config_setting_get_string(e);
+        int k = cfg_group_index(ld->cfg, gname);
+        if (k < 0)
+            return cfg_fail(ld, e, key, "there is no IP group \"%s\" in ip_groups", gname);
+        const struct ipset *from = ld->cfg->groups[k].set;
+        if (ipset_count(set) + ipset_count(from) > GROUP_ENTRIES_MAX)
+            return cfg_fail(ld, e, key, "the groups would hold more than %d entries",
+                            GROUP_ENTRIES_MAX);
+        if (ipset_merge(set, from) < 0)
+            return cfg_fail_oom(ld, e, key);
+        ld->cfg->groups[k].grants |= 1u << grant;
+        if (guard_group(ld, (size_t)k, grant, key) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* load_relay - relay: who may relay without AUTH. */
 static int load_relay(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"allow_groups", "open_relay", NULL};
-    const config_setting_t *g, *s;
+    const config_setting_t *g;
     if (cfg_get_group(ld, root, "", "relay", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
     if (cfg_get_bool(ld, g, "relay", "open_relay", &ld->cfg->open_relay) < 0)
         return -1;
-    if ((s = config_setting_get_member(g, "allow_groups")) == NULL)
-        return 0;
-    if (cfg_expect_sequence(ld, s, "relay.allow_groups") < 0)
-        return -1;
-    for (unsigned i = 0; i < (unsigned)config_setting_length(s); i++) {
-        if (load_allow_group(ld, config_setting_get_elem(s, i), i) < 0)
-            return -1;
-    }
-    return 0;
+    return cfg_load_group_list(ld, g, "relay", "allow_groups", IP_GRANT_RELAY,
+                               ld->cfg->relay_clients);
 }
 
 /* warn_below_rfc - a legal value under what RFC 5321 asks for (4.5.3.1.8

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "core/ipset.h"
@@ -25,9 +26,22 @@ struct listener_config {
     bool plaintext_auth; /* offer AUTH before TLS (default false) */
 };
 
+/* What a setting that names IP groups grants their clients.  Every such
+ * setting is one of these, and every group it names (with the groups those
+ * include) passes the wide-entry guard of config.c. */
+enum ip_grant {
+    IP_GRANT_RELAY,     /* relay.allow_groups: relay without AUTH, trusted sender */
+    IP_GRANT_NO_BANS,   /* hammering.exempt_groups: never banned automatically */
+    IP_GRANT_NO_LIMITS, /* client_limits.exempt_groups: no per-IP client limits */
+    IP_GRANT_COUNT
+};
+
 struct ip_group {
     char *name;
     struct ipset *set; /* includes the members of included groups */
+    bool allow_wide;   /* ip_groups.NAME.allow_wide: its wide public entries are meant */
+    unsigned grants;   /* bit 1 << IP_GRANT_* for each setting naming it directly */
+    unsigned reached;  /* the same, also through "@group" includes */
 };
 
 struct config_limits {
@@ -176,5 +190,12 @@ void config_free(struct config *cfg);
 
 /* config_group - the IP group called NAME, or NULL. */
 const struct ip_group *config_group(const struct config *cfg, const char *name);
+
+/* config_grant_key - the setting behind GRANT ("relay.allow_groups"). */
+const char *config_grant_key(enum ip_grant grant);
+
+/* config_describe - who may do what on each listener, for floodgated -n
+ * (config_describe.c): relay, exemptions, AUTH and TLS, written to OUT. */
+void config_describe(const struct config *cfg, FILE *out);
 
 #endif

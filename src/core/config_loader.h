@@ -25,11 +25,14 @@
 
 /* Bookkeeping for one entry of ip_groups while the sets are built. */
 struct group_build {
-    const config_setting_t *s;
+    const config_setting_t *decl; /* ip_groups.NAME as declared: array or group */
+    const config_setting_t *s;    /* the array of entries (decl, or its addresses) */
     int state;       /* 0 not built, 1 being built (a cycle if met again), 2 built */
     int everything;  /* index of its first entry covering the whole Internet, or -1 */
+    int wide;        /* index of its first IPSET_BREADTH_WIDE-or-worse entry, or -1 */
     unsigned height; /* longest chain of "@group" includes below it */
-    bool relay_checked;
+    unsigned checked; /* 1 << IP_GRANT_* once the wide-entry guard ran for that grant */
+    bool wide_warned; /* allow_wide let a wide entry through, and the log was told */
 };
 
 /* Everything one config_load call carries around. */
@@ -74,6 +77,13 @@ int cfg_get_choice(struct loader *ld, const config_setting_t *g, const char *gke
 
 /* cfg_group_index - the index of IP group NAME in cfg->groups, or -1. */
 int cfg_group_index(const struct config *cfg, const char *name);
+
+/* cfg_load_group_list - member NAME of G (at GKEY), an array of IP group
+ * names whose clients get GRANT: the union of the groups into SET, each
+ * group passing the wide-entry guard (and, for relay, the open-relay
+ * guard).  Every setting that names IP groups is loaded with it. */
+int cfg_load_group_list(struct loader *ld, const config_setting_t *g, const char *gkey,
+                        const char *name, enum ip_grant grant, struct ipset *set);
 
 /* config_load_security - the sections that shut the doors a spammer uses
  * (config_security.c). */

@@ -44,37 +44,6 @@ void config_free_security(struct config *cfg)
     free(cfg->sender_policy.log_domains);
 }
 
-/* load_exempt_groups - member "exempt_groups" of G (at GKEY): the union of
- * the named IP groups into SET. */
-static int load_exempt_groups(struct loader *ld, const config_setting_t *g, const char *gkey,
-                              struct ipset *set)
-{
-    char skey[KEY_MAX], key[KEY_MAX];
-    const config_setting_t *s = config_setting_get_member(g, "exempt_groups");
-    if (s == NULL)
-        return 0;
-    cfg_key_child(skey, sizeof skey, gkey, "exempt_groups");
-    if (cfg_expect_sequence(ld, s, skey) < 0)
-        return -1;
-    for (unsigned i = 0; i < (unsigned)config_setting_length(s); i++) {
-        const config_setting_t *e = config_setting_get_elem(s, i);
-        cfg_key_index(key, sizeof key, skey, i);
-        if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
-            return -1;
-        const char *name = config_setting_get_string(e);
-        int k = cfg_group_index(ld->cfg, name);
-        if (k < 0)
-            return cfg_fail(ld, e, key, "there is no IP group \"%s\" in ip_groups", name);
-        const struct ipset *from = ld->cfg->groups[k].set;
-        if (ipset_count(set) + ipset_count(from) > GROUP_ENTRIES_MAX)
-            return cfg_fail(ld, e, key, "the groups would hold more than %d entries",
-                            GROUP_ENTRIES_MAX);
-        if (ipset_merge(set, from) < 0)
-            return cfg_fail_oom(ld, e, key);
-    }
-    return 0;
-}
-
 /* load_passwords - passwords: quality rules and maximum age. */
 static int load_passwords(struct loader *ld, const config_setting_t *root)
 {
@@ -132,7 +101,7 @@ static int load_hammering(struct loader *ld, const config_setting_t *root)
         cfg_get_unsigned(ld, g, "hammering", "window", 1, YEAR, &h->window) < 0 ||
         cfg_get_unsigned(ld, g, "hammering", "ban", 1, YEAR, &h->ban) < 0 ||
         cfg_get_unsigned(ld, g, "hammering", "ban_max", 1, YEAR, &h->ban_max) < 0 ||
-        load_exempt_groups(ld, g, "hammering", h->exempt) < 0)
+        cfg_load_group_list(ld, g, "hammering", "exempt_groups", IP_GRANT_NO_BANS, h->exempt) < 0)
         return -1;
     if (h->ban_max < h->ban)
         return cfg_fail(ld, config_setting_get_member(g, "ban_max") ?: g, "hammering.ban_max",
@@ -163,7 +132,7 @@ static int load_client_limits(struct loader *ld, const config_setting_t *root)
         cfg_get_unsigned(ld, g, k, "greeting_delay", 0, 300, &c->greeting_delay) < 0 ||
         cfg_get_bool(ld, g, k, "require_reverse_dns", &c->require_reverse_dns) < 0 ||
         cfg_get_bool(ld, g, k, "require_sender_domain", &c->require_sender_domain) < 0 ||
-        load_exempt_groups(ld, g, k, c->exempt) < 0)
+        cfg_load_group_list(ld, g, k, "exempt_groups", IP_GRANT_NO_LIMITS, c->exempt) < 0)
         return -1;
     return 0;
 }

@@ -41,9 +41,10 @@ struct block {
     unsigned prefix;
 };
 
-/* Space that is not "the Internet" for the open-relay guard: RFC 1918,
- * loopback, link-local, RFC 6598 shared space, ULA, IPv6 link-local and ::1.
- * A wide entry inside these is a LAN, not a mistake. */
+/* Space that is not "the Internet" for the guards on IP groups: RFC 1918,
+ * loopback, link-local, RFC 6598 shared space (CGNAT), ULA, IPv6
+ * link-local and ::1.  A wide entry inside these is a LAN, not a mistake;
+ * ipset.h says how each breadth level uses them. */
 static const struct block private_blocks[] = {
     {{0, V4_MAPPED_LO | 0x0a000000u}, 96 + 8},  /* 10.0.0.0/8 */
     {{0, V4_MAPPED_LO | 0xac100000u}, 96 + 12}, /* 172.16.0.0/12 */
@@ -141,22 +142,29 @@ static struct u128 private_count(struct ip_range r)
     return sum;
 }
 
-/* classify - breadth of PUBLIC public addresses, with the thresholds of one
- * family (log2 of "everything" and of "wide").  Only public space counts,
- * so that fc00::/7, all of it ULA, is not "the whole Internet". */
-static enum ipset_breadth classify(struct u128 public, unsigned all_bits, unsigned wide_bits)
+/* family_breadth - the breadth of one family's part of an entry: COUNT
+ * addresses of which PUBLIC are public, with the family's thresholds as
+ * log2 of "everything", "wide" and "large".  Only public space makes an
+ * entry "everything" or "large", so that fc00::/7, all of it ULA, is
+ * neither; "wide" asks only that some of it be public, so that 10.0.0.0/7
+ * (a private /8 and a public /8) is wide. */
+static enum ipset_breadth family_breadth(struct u128 count, struct u128 public, unsigned all_bits,
+                                         unsigned wide_bits, unsigned large_bits)
 {
     if (u128_cmp(public, u128_pow2(all_bits)) >= 0)
         return IPSET_BREADTH_EVERYTHING;
-    if (u128_cmp(public, u128_pow2(wide_bits)) > 0)
+    if (u128_cmp(count, u128_pow2(wide_bits)) > 0 && (public.hi || public.lo))
         return IPSET_BREADTH_WIDE;
+    if (u128_cmp(public, u128_pow2(large_bits)) > 0)
+        return IPSET_BREADTH_LARGE;
     return IPSET_BREADTH_OK;
 }
 
 /* range_breadth - how much of the Internet R covers.  The IPv4-mapped part
- * is judged as IPv4 (a public /7 is everything, more than a /16 is wide),
- * since IPv4 clients match it: "::/8" lets every IPv4 client in.  The rest
- * is judged as IPv6 (/7 and /32). */
+ * is judged as IPv4 (a public /7 is everything, wider than a /8 is wide,
+ * more than a /16 is large), since IPv4 clients match it: "::/8" lets every
+ * IPv4 client in.  The rest is judged as IPv6 (/7 and /32; a /32 is what a
+ * registry gives one provider, so IPv6 has no "large" level below "wide"). */
 static enum ipset_breadth range_breadth(struct ip_range r)
 {
     struct ip_range v4 = block_range(&v4_block);
@@ -171,8 +179,9 @@ static enum ipset_breadth range_breadth(struct ip_range r)
         priv4 = private_count(part);
     }
     struct u128 priv6 = u128_sub(priv, priv4);
-    enum ipset_breadth b4 = classify(u128_sub(count4, priv4), 32 - 7, 32 - 16);
-    enum ipset_breadth b6 = classify(u128_sub(count6, priv6), 128 - 7, 128 - 32);
+    enum ipset_breadth b4 = family_breadth(count4, u128_sub(count4, priv4), 32 - 7, 32 - 8, 32 - 16);
+    enum ipset_breadth b6 =
+        family_breadth(count6, u128_sub(count6, priv6), 128 - 7, 128 - 32, 128 - 32);
     return b4 > b6 ? b4 : b6;
 }
 
@@ -218,53 +227,64 @@ static int parse_addr(const char *s, size_t len, struct u128 *out, int *family)
     return 0;
 }
 
-/* parse_cidr - "ADDR/PREFIX"; host bits under the mask are cleared. */
-static int parse_cidr(const char *s, const char *slash, struct ip_range *r, char *err,
+/* One entry as parsed: the range it matches and, for "ADDR/PREFIX", the
+ * address and prefix as written (in the 128-bit space). */
+struct parsed_entry {
+    struct ip_range r;
+    int family; /* AF_INET or AF_INET6, as written */
+    bool cidr;
+    struct block written;
+};
+
+/* parse_cidr - "ADDR/PREFIX"; the range has the host bits cleared, P->written
+ * keeps them for ipset_inspect. */
+static int parse_cidr(const char *s, const char *slash, struct parsed_entry *p, char *err,
                       size_t errlen)
 {
     struct u128 a;
-    int family;
     uint64_t prefix;
-    if (parse_addr(s, (size_t)(slash - s), &a, &family) < 0) {
+    if (parse_addr(s, (size_t)(slash - s), &a, &p->family) < 0) {
         snprintf(err, errlen, "\"%s\": bad network address", s);
         return -1;
     }
-    unsigned max = family == AF_INET ? 32 : 128;
-    const char *p = slash + 1;
-    if (strlen(p) > 3 || parse_u64(p, strlen(p), &prefix) < 0 || prefix > max) {
+    unsigned max = p->family == AF_INET ? 32 : 128;
+    const char *digits = slash + 1;
+    if (strlen(digits) > 3 || parse_u64(digits, strlen(digits), &prefix) < 0 || prefix > max) {
         snprintf(err, errlen, "\"%s\": bad prefix length (0 to %u)", s, max);
         return -1;
     }
-    unsigned bits = (unsigned)prefix + (family == AF_INET ? 96 : 0);
-    struct block b = {a, bits};
-    *r = block_range(&b);
+    p->cidr = true;
+    p->written = (struct block){a, (unsigned)prefix + (p->family == AF_INET ? 96 : 0)};
+    p->r = block_range(&p->written);
     return 0;
 }
 
 /* parse_span - "FIRST-LAST" of one family, FIRST not above LAST. */
-static int parse_span(const char *s, const char *dash, struct ip_range *r, char *err, size_t errlen)
+static int parse_span(const char *s, const char *dash, struct parsed_entry *p, char *err,
+                      size_t errlen)
 {
-    int f1, f2;
-    if (parse_addr(s, (size_t)(dash - s), &r->lo, &f1) < 0 ||
-        parse_addr(dash + 1, strlen(dash + 1), &r->hi, &f2) < 0) {
+    int f2;
+    if (parse_addr(s, (size_t)(dash - s), &p->r.lo, &p->family) < 0 ||
+        parse_addr(dash + 1, strlen(dash + 1), &p->r.hi, &f2) < 0) {
         snprintf(err, errlen, "\"%s\": bad address in range", s);
         return -1;
     }
-    if (f1 != f2) {
+    if (p->family != f2) {
         snprintf(err, errlen, "\"%s\": range mixes IPv4 and IPv6", s);
         return -1;
     }
-    if (u128_cmp(r->lo, r->hi) > 0) {
+    if (u128_cmp(p->r.lo, p->r.hi) > 0) {
         snprintf(err, errlen, "\"%s\": range ends before it starts", s);
         return -1;
     }
     return 0;
 }
 
-/* parse_entry - any of the three entry forms into R. */
-static int parse_entry(const char *s, struct ip_range *r, char *err, size_t errlen)
+/* parse_entry - any of the three entry forms into P. */
+static int parse_entry(const char *s, struct parsed_entry *p, char *err, size_t errlen)
 {
     size_t len = strnlen(s, IPSET_ENTRY_MAX + 1);
+    *p = (struct parsed_entry){.cidr = false};
     if (len == 0) {
         snprintf(err, errlen, "empty address");
         return -1;
@@ -280,15 +300,91 @@ static int parse_entry(const char *s, struct ip_range *r, char *err, size_t errl
         return -1;
     }
     if (slash)
-        return parse_cidr(s, slash, r, err, errlen);
+        return parse_cidr(s, slash, p, err, errlen);
     if (dash)
-        return parse_span(s, dash, r, err, errlen);
-    int family;
-    if (parse_addr(s, len, &r->lo, &family) < 0) {
+        return parse_span(s, dash, p, err, errlen);
+    if (parse_addr(s, len, &p->r.lo, &p->family) < 0) {
         snprintf(err, errlen, "\"%s\": bad address", s);
         return -1;
     }
-    r->hi = r->lo;
+    p->r.hi = p->r.lo;
+    return 0;
+}
+
+/* in_v4_space - whether A is an IPv4-mapped address. */
+static bool in_v4_space(struct u128 a)
+{
+    return a.hi == 0 && (a.lo >> 32) == 0xffffu;
+}
+
+/* addr_text - A as text in BUF, in IPv4 form when V4 (A is then mapped). */
+static void addr_text(struct u128 a, bool v4, char *buf, size_t len)
+{
+    if (v4) {
+        struct in_addr in = {htonl((uint32_t)a.lo)};
+        if (inet_ntop(AF_INET, &in, buf, (socklen_t)len) == NULL && len)
+            buf[0] = '\0';
+        return;
+    }
+    unsigned char b[16];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(a.hi >> (56 - 8 * i));
+        b[i + 8] = (unsigned char)(a.lo >> (56 - 8 * i));
+    }
+    if (inet_ntop(AF_INET6, b, buf, (socklen_t)len) == NULL && len)
+        buf[0] = '\0';
+}
+
+/* block_text - BASE/PREFIX (128-bit prefix) as text, in IPv4 form when V4;
+ * a full-length block is written as the bare address. */
+static void block_text(struct u128 base, unsigned prefix, bool v4, char *buf, size_t len)
+{
+    char a[INET6_ADDRSTRLEN];
+    addr_text(base, v4, a, sizeof a);
+    if (prefix == 128)
+        snprintf(buf, len, "%s", a);
+    else
+        snprintf(buf, len, "%s/%u", a, v4 ? prefix - 96 : prefix);
+}
+
+/* trailing_zeros - how many low bits of A are 0 (128 for 0). */
+static unsigned trailing_zeros(struct u128 a)
+{
+    if (a.lo)
+        return (unsigned)__builtin_ctzll(a.lo);
+    if (a.hi)
+        return 64 + (unsigned)__builtin_ctzll(a.hi);
+    return 128;
+}
+
+/* meant_prefix - the prefix B's address suggests by its trailing zeros,
+ * rounded up to whole octets (IPv4) or 16-bit groups (IPv6), the way
+ * people write networks: 192.168.1.0 -> /24, 10.0.0.0 -> /8. */
+static unsigned meant_prefix(const struct block *b, bool v4)
+{
+    unsigned tz = trailing_zeros(b->base);
+    unsigned step = v4 ? 8 : 16, room = v4 ? 32 : 128;
+    if (tz > room)
+        tz = room;
+    unsigned bits = room - tz;
+    bits = (bits + step - 1) / step * step;
+    return bits + (v4 ? 96 : 0);
+}
+
+/* ipset_inspect - parse ENTRY and describe it for the config guards. */
+int ipset_inspect(const char *entry, struct ipset_entry_facts *facts, char *err, size_t errlen)
+{
+    struct parsed_entry p;
+    if (parse_entry(entry, &p, err, errlen) < 0)
+        return -1;
+    *facts = (struct ipset_entry_facts){.breadth = range_breadth(p.r)};
+    if (!p.cidr || u128_cmp(p.written.base, p.r.lo) == 0)
+        return 0;
+    bool v4 = p.family == AF_INET;
+    facts->host_bits = true;
+    block_text(p.r.lo, p.written.prefix, v4, facts->network, sizeof facts->network);
+    block_text(p.written.base, meant_prefix(&p.written, v4), v4, facts->meant,
+               sizeof facts->meant);
     return 0;
 }
 
@@ -330,16 +426,16 @@ void ipset_free(struct ipset *set)
 int ipset_add(struct ipset *set, const char *entry, enum ipset_breadth *breadth, char *err,
               size_t errlen)
 {
-    struct ip_range r;
-    if (parse_entry(entry, &r, err, errlen) < 0)
+    struct parsed_entry p;
+    if (parse_entry(entry, &p, err, errlen) < 0)
         return -1;
     if (ipset_reserve(set, 1) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    set->ranges[set->n++] = r;
+    set->ranges[set->n++] = p.r;
     if (breadth)
-        *breadth = range_breadth(r);
+        *breadth = range_breadth(p.r);
     return 0;
 }
 
@@ -399,4 +495,46 @@ bool ipset_contains_str(const struct ipset *set, const char *ip)
 size_t ipset_count(const struct ipset *set)
 {
     return set ? set->n : 0;
+}
+
+/* ipset_entry_text - entry I of SET as the shortest of its textual forms. */
+int ipset_entry_text(const struct ipset *set, size_t i, char *buf, size_t len)
+{
+    if (set == NULL || i >= set->n)
+        return -1;
+    struct ip_range r = set->ranges[i];
+    bool v4 = in_v4_space(r.lo) && in_v4_space(r.hi);
+    struct u128 d = u128_sub(r.hi, r.lo);
+    /* A CIDR block: D is a run of low one bits (D + 1 a power of two, or 0
+     * for the whole space) and LO has none of them set. */
+    struct u128 d1 = u128_add_sat(d, (struct u128){0, 1});
+    bool all = d.hi == UINT64_MAX && d.lo == UINT64_MAX;
+    bool run = all || ((d.hi & d1.hi) == 0 && (d.lo & d1.lo) == 0);
+    if (run && (r.lo.hi & d.hi) == 0 && (r.lo.lo & d.lo) == 0) {
+        unsigned ones = (unsigned)(__builtin_popcountll(d.hi) + __builtin_popcountll(d.lo));
+        block_text(r.lo, 128 - ones, v4, buf, len);
+        return 0;
+    }
+    char lo[INET6_ADDRSTRLEN], hi[INET6_ADDRSTRLEN];
+    addr_text(r.lo, v4, lo, sizeof lo);
+    addr_text(r.hi, v4, hi, sizeof hi);
+    snprintf(buf, len, "%s-%s", lo, hi);
+    return 0;
+}
+
+/* ipset_is_loopback - 127.0.0.0/8 (also IPv4-mapped) or ::1. */
+bool ipset_is_loopback(const struct sockaddr *sa)
+{
+    static const struct block loop4 = {{0, V4_MAPPED_LO | 0x7f000000u}, 96 + 8};
+    struct u128 a;
+    if (sa == NULL)
+        return false;
+    if (sa->sa_family == AF_INET)
+        a = v4_to_u128(&((const struct sockaddr_in *)(const void *)sa)->sin_addr);
+    else if (sa->sa_family == AF_INET6)
+        a = bytes_to_u128(((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr);
+    else
+        return false;
+    struct ip_range r = block_range(&loop4);
+    return (a.hi == 0 && a.lo == 1) || (u128_cmp(a, r.lo) >= 0 && u128_cmp(a, r.hi) <= 0);
 }
