@@ -497,10 +497,14 @@ static void test_open_relay_refused(void **state)
                  "(set relay.open_relay = true if you really want that)");
     expect_error(BASE "ip_groups = {\n"
                       "  trusted = [ \"@lan\" ];\n"
-                      "  lan = [ \"192.168.1.0/0\" ];\n"
+                      "  lan = [ \"128.0.0.0/1\" ];\n"
                       "};\n"
                       "relay = { allow_groups = [ \"trusted\" ]; };\n",
-                 "5: ip_groups.lan.[0]: ", "\"192.168.1.0/0\" covers the whole Internet");
+                 "5: ip_groups.lan.[0]: ", "\"128.0.0.0/1\" covers the whole Internet");
+    /* allow_wide is not open_relay. */
+    expect_error(BASE "ip_groups = { w = { addresses = [ \"::/0\" ]; allow_wide = true; }; };\n"
+                      "relay = { allow_groups = [ \"w\" ]; };\n",
+                 "3: ip_groups.w.addresses.[0]: ", "(set relay.open_relay = true");
     expect_error(BASE "ip_groups = { v6 = [ \"::/0\" ]; };\n"
                       "relay = { allow_groups = [ \"v6\" ]; };\n",
                  "3: ip_groups.v6.[0]: ", "covers the whole Internet");
@@ -538,16 +542,139 @@ static void test_everything_outside_relay(void **state)
     config_free(cfg);
 }
 
-/* test_wide_warning - a public network over a /16 or /32 is warned about. */
+/* test_wide_warning - a public IPv4 network over a /16 (up to a /8) is
+ * warned about in any group; wider ones only matter where a group grants
+ * something. */
 static void test_wide_warning(void **state)
 {
     expect_warning(
         BASE "ip_groups = {\n  partners = [ \"192.0.2.1\", \"8.0.0.0/8\" ];\n};\n",
         "4: ip_groups.partners.[1]: ", "\"8.0.0.0/8\" covers a public network larger than /16");
-    expect_warning(BASE "ip_groups = { p = [ \"2001:db8::/31\" ]; };\n",
-                   "3: ip_groups.p.[0]: ", "public network larger than /32");
+    expect_warning(BASE "ip_groups = { p = [ \"8.0.0.0/8\" ]; };\n"
+                        "hammering = { exempt_groups = [ \"p\" ]; };\n",
+                   "3: ip_groups.p.[0]: ", "larger than /16");
     struct config *cfg = load_ok(BASE "ip_groups = { lan = [ \"10.0.0.0/8\", \"fc00::/7\" ]; "
-                                      "};\n");
+                                      "p = [ \"2001:db8::/31\", \"0.0.0.0/0\" ]; };\n"
+                                      "relay = { allow_groups = [ \"lan\" ]; };\n"
+                                      "hammering = { exempt_groups = [ \"lan\" ]; };\n"
+                                      "client_limits = { exempt_groups = [ \"lan\" ]; };\n");
+    assert_int_equal(cfg->n_warnings, 0);
+    config_free(cfg);
+}
+
+/* test_host_bits - "192.168.1.5/24" is refused in every group, used or
+ * not, with the network meant. */
+static void test_host_bits(void **state)
+{
+    expect_error(BASE "ip_groups = {\n  lan = [ \"10.0.0.1\",\n    \"192.168.1.5/24\" ];\n};\n",
+                 "5: ip_groups.lan.[1]: ",
+                 "\"192.168.1.5/24\" has host bits set under its mask: did you mean the network "
+                 "\"192.168.1.0/24\" (or \"192.168.1.5\")?");
+    expect_error(BASE "ip_groups = { office = [ \"192.168.1.0/0\" ]; };\n"
+                      "hammering = { exempt_groups = [ \"office\" ]; };\n",
+                 "3: ip_groups.office.[0]: ",
+                 "\"192.168.1.0/0\" has host bits set under its mask, and as written it means "
+                 "\"0.0.0.0/0\", the whole Internet: did you mean \"192.168.1.0/24\"?");
+    expect_error(BASE "ip_groups = { v6 = { addresses = [ \"2001:db8:1::/16\" ]; "
+                      "allow_wide = true; }; };\n",
+                 "3: ip_groups.v6.addresses.[0]: ",
+                 "means \"2001::/16\", public space wider than a /8 (IPv4) or /32 (IPv6): did "
+                 "you mean \"2001:db8:1::/48\"?");
+}
+
+/* test_wide_in_grants - a wide public entry in a group that grants an
+ * exemption is refused, also through an include, unless allow_wide. */
+static void test_wide_in_grants(void **state)
+{
+    expect_error(BASE "ip_groups = {\n  nat = [ \"100.0.0.0/6\" ];\n};\n"
+                      "hammering = { exempt_groups = [ \"nat\" ]; };\n",
+                 "4: ip_groups.nat.[0]: ",
+                 "\"100.0.0.0/6\" covers the whole Internet, and hammering.exempt_groups.[0] "
+                 "lets every client in it escape automatic bans; write the network you meant "
+                 "or, if you mean all of it, declare ip_groups.nat = { addresses = [ ... ]; "
+                 "allow_wide = true; }");
+    expect_error(BASE "ip_groups = { office = [ \"@isp\" ]; isp = [ \"2001:db8::/30\" ]; };\n"
+                      "client_limits = { exempt_groups = [ \"office\" ]; };\n",
+                 "3: ip_groups.isp.[0]: ",
+                 "covers public addresses and is wider than a /8 (IPv4) or /32 (IPv6), and "
+                 "client_limits.exempt_groups.[0] lets every client in it escape the per-IP "
+                 "client limits");
+    expect_error(BASE "ip_groups = { half = [ \"10.0.0.0/7\" ]; };\n"
+                      "relay = { allow_groups = [ \"half\" ]; };\n",
+                 "3: ip_groups.half.[0]: ", "lets every client in it relay mail without AUTH");
+    /* allow_wide: loaded, with one warning per group. */
+    expect_warning(BASE "ip_groups = {\n  isp = { addresses = [ \"10.0.0.0/7\", \"2001::/16\" ];\n"
+                        "    allow_wide = true; };\n};\n"
+                        "hammering = { exempt_groups = [ \"isp\" ]; };\n"
+                        "client_limits = { exempt_groups = [ \"isp\" ]; };\n",
+                   "4: ip_groups.isp.addresses.[0]: ",
+                   "\"10.0.0.0/7\" covers public addresses and is wider than a /8 (IPv4) or /32 "
+                   "(IPv6); allow_wide = true lets every client in it escape automatic bans");
+    struct config *cfg = load_ok(BASE "ip_groups = { world = { addresses = [ \"0.0.0.0/0\" ]; "
+                                      "allow_wide = true; }; lan = [ \"192.168.0.0/16\" ]; };\n"
+                                      "hammering = { exempt_groups = [ \"world\" ]; };\n");
+    const struct ip_group *w = config_group(cfg, "world");
+    assert_true(w->allow_wide);
+    assert_int_equal(w->grants, 1u << IP_GRANT_NO_BANS);
+    assert_false(config_group(cfg, "lan")->allow_wide);
+    assert_int_equal(config_group(cfg, "lan")->reached, 0);
+    assert_true(ipset_contains_str(cfg->hammering.exempt, "8.8.8.8"));
+    assert_int_equal(cfg->n_warnings, 1);
+    assert_non_null(strstr(cfg->warnings[0], "covers the whole Internet; allow_wide = true"));
+    config_free(cfg);
+    /* open_relay covers a wide relay group, as it covers "everything". */
+    expect_warning(BASE "ip_groups = { half = [ \"10.0.0.0/7\" ]; };\n"
+                        "relay = { allow_groups = [ \"half\" ]; open_relay = true; };\n",
+                   "3: ip_groups.half.[0]: ", "relay.open_relay = true lets every client");
+    /* The group form: its keys are checked like any other. */
+    expect_error(BASE "ip_groups = { g = { addresses = [ \"10.0.0.1\" ]; allow_wyde = true; }; };\n",
+                 "3: ip_groups.g.allow_wyde: ", "unknown key");
+    expect_error(BASE "ip_groups = { g = { allow_wide = true; }; };\n", "3: ip_groups.g: ",
+                 "addresses is missing");
+    expect_error(BASE "ip_groups = { g = { addresses = [ \"10.0.0.1\" ]; allow_wide = 1; }; };\n",
+                 "3: ip_groups.g.allow_wide: ", "expected true or false");
+    expect_error(BASE "ip_groups = { g = { addresses = \"10.0.0.1\"; }; };\n",
+                 "3: ip_groups.g.addresses: ", "expected an array");
+}
+
+/* test_plaintext_auth - AUTH without TLS off loopback is refused unless
+ * plaintext_auth = true, and warned about then. */
+static void test_plaintext_auth(void **state)
+{
+    expect_error("state_dir = \"/tmp/x\";\n"
+                 "listeners = ( { name = \"sub\"; address = \"0.0.0.0:587\";\n"
+                 "  auth = \"optional\"; } );\n",
+                 "3: listeners.[0].auth: ",
+                 "\"optional\" on 0.0.0.0:587 without TLS would ask for passwords in clear text "
+                 "over the network; use tls = \"starttls\" or \"implicit\", a loopback address, "
+                 "or plaintext_auth = true if you really mean it");
+    expect_error("state_dir = \"/tmp/x\";\n"
+                 "listeners = ( { name = \"sub\"; address = \"[::]:587\"; auth = \"required\"; "
+                 "tls = \"none\"; } );\n",
+                 "2: listeners.[0].auth: ", "\"required\" on [::]:587 without TLS");
+    expect_warning("state_dir = \"/tmp/x\";\n"
+                   "listeners = ( { name = \"sub\"; address = \"192.0.2.1:587\"; auth = \"required\";\n"
+                   "  plaintext_auth = true; } );\n",
+                   "3: listeners.[0].plaintext_auth: ",
+                   "AUTH before TLS on 192.0.2.1:587, which is not a loopback address: passwords "
+                   "cross the network in clear text");
+    expect_warning("state_dir = \"/tmp/x\";\n"
+                   "tls = { certificate = \"/c.pem\"; key = \"/k.pem\"; };\n"
+                   "listeners = ( { name = \"sub\"; address = \"0.0.0.0:587\"; auth = \"required\";\n"
+                   "  tls = \"starttls\"; plaintext_auth = true; } );\n",
+                   "4: listeners.[0].plaintext_auth: ", "AUTH before TLS on 0.0.0.0:587");
+    /* Loopback and TLS listeners, and AUTH off, are fine. */
+    struct config *cfg = load_ok(
+        "state_dir = \"/tmp/x\";\n"
+        "tls = { certificate = \"/c.pem\"; key = \"/k.pem\"; };\n"
+        "listeners = ( { name = \"a\"; address = \"127.0.0.2:587\"; auth = \"optional\"; "
+        "plaintext_auth = true; },\n"
+        "  { name = \"b\"; address = \"[::1]:587\"; auth = \"required\"; plaintext_auth = true; },\n"
+        "  { name = \"c\"; address = \"0.0.0.0:25\"; auth = \"off\"; },\n"
+        "  { name = \"d\"; address = \"0.0.0.0:465\"; auth = \"required\"; tls = \"implicit\"; "
+        "plaintext_auth = true; },\n"
+        "  { name = \"e\"; address = \"0.0.0.0:587\"; auth = \"required\"; tls = \"starttls\"; }"
+        " );\n");
     assert_int_equal(cfg->n_warnings, 0);
     config_free(cfg);
 }
@@ -629,6 +756,9 @@ int main(void)
         cmocka_unit_test(test_open_relay_allowed),
         cmocka_unit_test(test_everything_outside_relay),
         cmocka_unit_test(test_wide_warning),
+        cmocka_unit_test(test_host_bits),
+        cmocka_unit_test(test_wide_in_grants),
+        cmocka_unit_test(test_plaintext_auth),
         cmocka_unit_test(test_dns),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_unreadable),

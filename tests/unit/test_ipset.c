@@ -1,5 +1,6 @@
 /* tests/unit/test_ipset - unit tests of core/ipset (room: tests): every
- * entry form, IPv4-mapped matching, bad entries and breadth classification. */
+ * entry form, IPv4-mapped matching, bad entries, breadth classification,
+ * host bits, entries as text and loopback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,7 +212,7 @@ static void test_too_long(void **state)
     ipset_free(set);
 }
 
-/* test_breadth_everything - /0 to /7 and ranges as large are the whole Internet. */
+/* test_breadth_everything - a public /7 or more is the whole Internet. */
 static void test_breadth_everything(void **state)
 {
     assert_int_equal(breadth_of("0.0.0.0/0"), IPSET_BREADTH_EVERYTHING);
@@ -226,22 +227,40 @@ static void test_breadth_everything(void **state)
     /* These let every IPv4 client in through the IPv4-mapped space. */
     assert_int_equal(breadth_of("::ffff:0.0.0.0/96"), IPSET_BREADTH_EVERYTHING);
     assert_int_equal(breadth_of("::/8"), IPSET_BREADTH_EVERYTHING);
+    /* ULA and one public /7 next to it. */
+    assert_int_equal(breadth_of("f800::/6"), IPSET_BREADTH_EVERYTHING);
 }
 
-/* test_breadth_wide - public space over a /16 (v4) or /32 (v6) is wide. */
+/* test_breadth_wide - wider than a /8 (v4) or a /32 (v6) with any public
+ * address in it: refused in a group that grants something. */
 static void test_breadth_wide(void **state)
 {
-    assert_int_equal(breadth_of("8.0.0.0/8"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("0.0.0.0/8"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("203.0.0.0/15"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("203.0.0.0-203.1.0.0"), IPSET_BREADTH_WIDE);
+    /* A /7 that is half private is wide: one public address is enough. */
+    assert_int_equal(breadth_of("10.0.0.0/7"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("126.0.0.0/7"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("10.0.0.0-11.0.0.0"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("9.255.0.0-11.0.0.0"), IPSET_BREADTH_WIDE);
     assert_int_equal(breadth_of("2001:db8::/31"), IPSET_BREADTH_WIDE);
     assert_int_equal(breadth_of("2001::/16"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("2001:db8::-2001:db9::"), IPSET_BREADTH_WIDE);
+    /* fe80::/9 reaches past link-local into fec0::/10. */
+    assert_int_equal(breadth_of("fe80::/9"), IPSET_BREADTH_WIDE);
+    /* All ULA and a little more. */
+    assert_int_equal(breadth_of("fc00::-fe00::"), IPSET_BREADTH_WIDE);
+}
+
+/* test_breadth_large - more than a /16 of public IPv4, no wider than a /8:
+ * a warning, not an error. */
+static void test_breadth_large(void **state)
+{
+    assert_int_equal(breadth_of("8.0.0.0/8"), IPSET_BREADTH_LARGE);
+    assert_int_equal(breadth_of("0.0.0.0/8"), IPSET_BREADTH_LARGE);
+    assert_int_equal(breadth_of("203.0.0.0/15"), IPSET_BREADTH_LARGE);
+    assert_int_equal(breadth_of("203.0.0.0-203.1.0.0"), IPSET_BREADTH_LARGE);
+    assert_int_equal(breadth_of("::ffff:8.0.0.0/104"), IPSET_BREADTH_LARGE);
     /* Mostly private but a public /16 and one more address. */
     assert_int_equal(breadth_of("9.255.255.255-10.1.0.0"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("9.255.0.0-11.0.0.0"), IPSET_BREADTH_WIDE);
-    /* A /7 that is half private is only wide: what counts is public space. */
-    assert_int_equal(breadth_of("10.0.0.0/7"), IPSET_BREADTH_WIDE);
+    assert_int_equal(breadth_of("9.254.255.255-10.0.0.0"), IPSET_BREADTH_LARGE);
 }
 
 /* test_breadth_ok - ordinary and private networks are fine. */
@@ -261,6 +280,113 @@ static void test_breadth_ok(void **state)
     assert_int_equal(breadth_of("fe80::/10"), IPSET_BREADTH_OK);
     assert_int_equal(breadth_of("::1"), IPSET_BREADTH_OK);
     assert_int_equal(breadth_of("::ffff:10.0.0.0/104"), IPSET_BREADTH_OK);
+    /* Wide but private only: RFC 1918, loopback, CGNAT, ULA, link-local. */
+    assert_int_equal(breadth_of("10.0.0.0-10.255.255.255"), IPSET_BREADTH_OK);
+    assert_int_equal(breadth_of("fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                     IPSET_BREADTH_OK);
+    /* IPv4-compatible space (::a.b.c.d) is not where IPv4 clients appear. */
+    assert_int_equal(breadth_of("::/96"), IPSET_BREADTH_OK);
+}
+
+/* inspect_ok - ipset_inspect on ENTRY, which must parse. */
+static struct ipset_entry_facts inspect_ok(const char *entry)
+{
+    struct ipset_entry_facts f;
+    char err[256] = "";
+    if (ipset_inspect(entry, &f, err, sizeof err) != 0)
+        fail_msg("ipset_inspect(\"%s\") failed: %s", entry, err);
+    return f;
+}
+
+/* expect_host_bits - ENTRY has host bits; it means NETWORK, and MEANT is the guess. */
+static void expect_host_bits(const char *entry, const char *network, const char *meant,
+                             enum ipset_breadth breadth)
+{
+    struct ipset_entry_facts f = inspect_ok(entry);
+    if (!f.host_bits)
+        fail_msg("\"%s\": no host bits found", entry);
+    assert_string_equal(f.network, network);
+    assert_string_equal(f.meant, meant);
+    assert_int_equal(f.breadth, breadth);
+}
+
+/* test_host_bits - a network with bits set under its mask, and the
+ * network most likely meant. */
+static void test_host_bits(void **state)
+{
+    expect_host_bits("192.168.1.5/24", "192.168.1.0/24", "192.168.1.5", IPSET_BREADTH_OK);
+    /* The seed's typo: a LAN mask that opens the group to everyone. */
+    expect_host_bits("192.168.1.0/0", "0.0.0.0/0", "192.168.1.0/24", IPSET_BREADTH_EVERYTHING);
+    expect_host_bits("10.1.0.0/8", "10.0.0.0/8", "10.1.0.0/16", IPSET_BREADTH_OK);
+    expect_host_bits("10.0.0.0/6", "8.0.0.0/6", "10.0.0.0/8", IPSET_BREADTH_EVERYTHING);
+    expect_host_bits("172.16.0.0/4", "160.0.0.0/4", "172.16.0.0/16", IPSET_BREADTH_EVERYTHING);
+    expect_host_bits("8.8.8.8/4", "0.0.0.0/4", "8.8.8.8", IPSET_BREADTH_EVERYTHING);
+    expect_host_bits("2001:db8::1/64", "2001:db8::/64", "2001:db8::1", IPSET_BREADTH_OK);
+    expect_host_bits("2001:db8:1::/16", "2001::/16", "2001:db8:1::/48", IPSET_BREADTH_WIDE);
+    expect_host_bits("::ffff:192.168.1.5/120", "::ffff:192.168.1.0/120", "::ffff:192.168.1.5",
+                     IPSET_BREADTH_OK);
+    /* No host bits: networks as they should be, addresses, ranges. */
+    const char *clean[] = {"192.168.1.0/24", "0.0.0.0/0", "192.168.1.5/32", "192.168.1.5",
+                           "10.0.0.1-10.0.0.50", "2001:db8::/32", "::/0", "fc00::/7"};
+    for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++)
+        if (inspect_ok(clean[i]).host_bits)
+            fail_msg("\"%s\": host bits found", clean[i]);
+    struct ipset_entry_facts f = inspect_ok("0.0.0.0/0");
+    assert_int_equal(f.breadth, IPSET_BREADTH_EVERYTHING);
+    char err[256] = "";
+    assert_int_equal(ipset_inspect("192.168.1.0/33", &f, err, sizeof err), -1);
+    assert_non_null(strstr(err, "bad prefix length"));
+}
+
+/* test_entry_text - entries print back in their shortest form. */
+static void test_entry_text(void **state)
+{
+    const char *in[] = {"192.0.2.1",     "192.168.1.0/24",     "10.0.0.1-10.0.0.50",
+                        "2001:db8::/48", "::1",                "0.0.0.0/0",
+                        "::/0",          "::ffff:10.0.0.0/104", "10.0.0.0-10.0.0.255",
+                        "2001:db8::1-2001:db8::ff"};
+    const char *out[] = {"192.0.2.1",     "192.168.1.0/24", "10.0.0.1-10.0.0.50",
+                         "2001:db8::/48", "::1",            "0.0.0.0/0",
+                         "::/0",          "10.0.0.0/8",     "10.0.0.0/24",
+                         "2001:db8::1-2001:db8::ff"};
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        char text[IPSET_TEXT_MAX];
+        add_ok(set, in[i]);
+        assert_int_equal(ipset_entry_text(set, i, text, sizeof text), 0);
+        assert_string_equal(text, out[i]);
+    }
+    char text[IPSET_TEXT_MAX];
+    assert_int_equal(ipset_entry_text(set, sizeof in / sizeof in[0], text, sizeof text), -1);
+    ipset_free(set);
+}
+
+/* test_loopback - what a listener on loopback is. */
+static void test_loopback(void **state)
+{
+    struct sockaddr_in a4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
+    const char *yes4[] = {"127.0.0.1", "127.255.0.9"}, *no4[] = {"0.0.0.0", "128.0.0.1",
+                                                                "192.168.1.1"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(inet_pton(AF_INET, yes4[i], &a4.sin_addr), 1);
+        assert_true(ipset_is_loopback((struct sockaddr *)&a4));
+    }
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(inet_pton(AF_INET, no4[i], &a4.sin_addr), 1);
+        assert_false(ipset_is_loopback((struct sockaddr *)&a4));
+    }
+    const char *yes6[] = {"::1", "::ffff:127.0.0.1"}, *no6[] = {"::", "::2", "fe80::1"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(inet_pton(AF_INET6, yes6[i], &a6.sin6_addr), 1);
+        assert_true(ipset_is_loopback((struct sockaddr *)&a6));
+    }
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(inet_pton(AF_INET6, no6[i], &a6.sin6_addr), 1);
+        assert_false(ipset_is_loopback((struct sockaddr *)&a6));
+    }
+    assert_false(ipset_is_loopback(NULL));
 }
 
 /* test_merge - merging copies every range, also into itself. */
@@ -313,6 +439,10 @@ int main(void)
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_breadth_everything),
         cmocka_unit_test(test_breadth_wide),
+        cmocka_unit_test(test_breadth_large),
+        cmocka_unit_test(test_host_bits),
+        cmocka_unit_test(test_entry_text),
+        cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_breadth_ok),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_empty),
