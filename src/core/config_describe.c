@@ -59,8 +59,9 @@ static const char *describe_auth(const struct listener_config *l)
     if (l->tls == TLS_MODE_IMPLICIT)
         return " (over TLS)";
     if (l->plaintext_auth)
-        return l->tls == TLS_MODE_STARTTLS ? " (also before STARTTLS, in clear text: plaintext_auth)"
-                                           : " (in clear text: plaintext_auth)";
+        return l->tls == TLS_MODE_STARTTLS
+                   ? " (also before STARTTLS, in clear text: plaintext_auth)"
+                   : " (in clear text: plaintext_auth)";
     return l->tls == TLS_MODE_STARTTLS ? " (only after STARTTLS)"
                                        : " (never offered: no TLS and no plaintext_auth)";
 }

@@ -127,8 +127,8 @@ static int load_client_limits(struct loader *ld, const config_setting_t *root)
         cfg_get_unsigned(ld, g, k, "messages_per_hour", 0, 10000000, &c->messages_per_hour) < 0 ||
         cfg_get_unsigned(ld, g, k, "max_unknown_recipients", 0, 1000000,
                          &c->max_unknown_recipients) < 0 ||
-        cfg_get_unsigned(ld, g, k, "unknown_recipients_ban", 1, YEAR,
-                         &c->unknown_recipients_ban) < 0 ||
+        cfg_get_unsigned(ld, g, k, "unknown_recipients_ban", 1, YEAR, &c->unknown_recipients_ban) <
+            0 ||
         cfg_get_unsigned(ld, g, k, "greeting_delay", 0, 300, &c->greeting_delay) < 0 ||
         cfg_get_bool(ld, g, k, "require_reverse_dns", &c->require_reverse_dns) < 0 ||
         cfg_get_bool(ld, g, k, "require_sender_domain", &c->require_sender_domain) < 0 ||

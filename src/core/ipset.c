@@ -179,7 +179,8 @@ static enum ipset_breadth range_breadth(struct ip_range r)
         priv4 = private_count(part);
     }
     struct u128 priv6 = u128_sub(priv, priv4);
-    enum ipset_breadth b4 = family_breadth(count4, u128_sub(count4, priv4), 32 - 7, 32 - 8, 32 - 16);
+    enum ipset_breadth b4 =
+        family_breadth(count4, u128_sub(count4, priv4), 32 - 7, 32 - 8, 32 - 16);
     enum ipset_breadth b6 =
         family_breadth(count6, u128_sub(count6, priv6), 128 - 7, 128 - 32, 128 - 32);
     return b4 > b6 ? b4 : b6;
@@ -383,8 +384,7 @@ int ipset_inspect(const char *entry, struct ipset_entry_facts *facts, char *err,
     bool v4 = p.family == AF_INET;
     facts->host_bits = true;
     block_text(p.r.lo, p.written.prefix, v4, facts->network, sizeof facts->network);
-    block_text(p.written.base, meant_prefix(&p.written, v4), v4, facts->meant,
-               sizeof facts->meant);
+    block_text(p.written.base, meant_prefix(&p.written, v4), v4, facts->meant, sizeof facts->meant);
     return 0;
 }
 

@@ -16,10 +16,10 @@ struct ipset;
  * fe80::/10 and ::1.  IPv4-mapped IPv6 (::ffff:0:0/96) is judged as
  * IPv4, since IPv4 clients match it.  Ordered: each level is worse. */
 enum ipset_breadth {
-    IPSET_BREADTH_OK,    /* private, or a public part of at most a /16 (v4) */
-    IPSET_BREADTH_LARGE, /* a public part larger than a /16 (v4): worth a warning */
-    IPSET_BREADTH_WIDE,  /* wider than a /8 (v4) or a /32 (v6) and not all of it
-                            private: refused in a group that grants anything */
+    IPSET_BREADTH_OK,        /* private, or a public part of at most a /16 (v4) */
+    IPSET_BREADTH_LARGE,     /* a public part larger than a /16 (v4): worth a warning */
+    IPSET_BREADTH_WIDE,      /* wider than a /8 (v4) or a /32 (v6) and not all of it
+                                private: refused in a group that grants anything */
     IPSET_BREADTH_EVERYTHING /* a public part of a /7 or more: "the whole Internet" */
 };
 
@@ -28,8 +28,8 @@ enum ipset_breadth {
 
 /* What ipset_inspect finds out about one entry. */
 struct ipset_entry_facts {
-    enum ipset_breadth breadth; /* of the entry as it matches, host bits cleared */
-    bool host_bits;             /* "ADDR/PREFIX" with bits set under the prefix */
+    enum ipset_breadth breadth;   /* of the entry as it matches, host bits cleared */
+    bool host_bits;               /* "ADDR/PREFIX" with bits set under the prefix */
     char network[IPSET_TEXT_MAX]; /* when host_bits: what it matches ("192.168.1.0/24") */
     char meant[IPSET_TEXT_MAX];   /* when host_bits: the address at the prefix its
                                      trailing zeros suggest, rounded up to an octet

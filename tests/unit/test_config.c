@@ -627,10 +627,11 @@ static void test_wide_in_grants(void **state)
                         "relay = { allow_groups = [ \"half\" ]; open_relay = true; };\n",
                    "3: ip_groups.half.[0]: ", "relay.open_relay = true lets every client");
     /* The group form: its keys are checked like any other. */
-    expect_error(BASE "ip_groups = { g = { addresses = [ \"10.0.0.1\" ]; allow_wyde = true; }; };\n",
+    expect_error(BASE
+                 "ip_groups = { g = { addresses = [ \"10.0.0.1\" ]; allow_wyde = true; }; };\n",
                  "3: ip_groups.g.allow_wyde: ", "unknown key");
-    expect_error(BASE "ip_groups = { g = { allow_wide = true; }; };\n", "3: ip_groups.g: ",
-                 "addresses is missing");
+    expect_error(BASE "ip_groups = { g = { allow_wide = true; }; };\n",
+                 "3: ip_groups.g: ", "addresses is missing");
     expect_error(BASE "ip_groups = { g = { addresses = [ \"10.0.0.1\" ]; allow_wide = 1; }; };\n",
                  "3: ip_groups.g.allow_wide: ", "expected true or false");
     expect_error(BASE "ip_groups = { g = { addresses = \"10.0.0.1\"; }; };\n",
@@ -652,24 +653,27 @@ static void test_plaintext_auth(void **state)
                  "listeners = ( { name = \"sub\"; address = \"[::]:587\"; auth = \"required\"; "
                  "tls = \"none\"; } );\n",
                  "2: listeners.[0].auth: ", "\"required\" on [::]:587 without TLS");
-    expect_warning("state_dir = \"/tmp/x\";\n"
-                   "listeners = ( { name = \"sub\"; address = \"192.0.2.1:587\"; auth = \"required\";\n"
-                   "  plaintext_auth = true; } );\n",
-                   "3: listeners.[0].plaintext_auth: ",
-                   "AUTH before TLS on 192.0.2.1:587, which is not a loopback address: passwords "
-                   "cross the network in clear text");
-    expect_warning("state_dir = \"/tmp/x\";\n"
-                   "tls = { certificate = \"/c.pem\"; key = \"/k.pem\"; };\n"
-                   "listeners = ( { name = \"sub\"; address = \"0.0.0.0:587\"; auth = \"required\";\n"
-                   "  tls = \"starttls\"; plaintext_auth = true; } );\n",
-                   "4: listeners.[0].plaintext_auth: ", "AUTH before TLS on 0.0.0.0:587");
+    expect_warning(
+        "state_dir = \"/tmp/x\";\n"
+        "listeners = ( { name = \"sub\"; address = \"192.0.2.1:587\"; auth = \"required\";\n"
+        "  plaintext_auth = true; } );\n",
+        "3: listeners.[0].plaintext_auth: ",
+        "AUTH before TLS on 192.0.2.1:587, which is not a loopback address: passwords "
+        "cross the network in clear text");
+    expect_warning(
+        "state_dir = \"/tmp/x\";\n"
+        "tls = { certificate = \"/c.pem\"; key = \"/k.pem\"; };\n"
+        "listeners = ( { name = \"sub\"; address = \"0.0.0.0:587\"; auth = \"required\";\n"
+        "  tls = \"starttls\"; plaintext_auth = true; } );\n",
+        "4: listeners.[0].plaintext_auth: ", "AUTH before TLS on 0.0.0.0:587");
     /* Loopback and TLS listeners, and AUTH off, are fine. */
     struct config *cfg = load_ok(
         "state_dir = \"/tmp/x\";\n"
         "tls = { certificate = \"/c.pem\"; key = \"/k.pem\"; };\n"
         "listeners = ( { name = \"a\"; address = \"127.0.0.2:587\"; auth = \"optional\"; "
         "plaintext_auth = true; },\n"
-        "  { name = \"b\"; address = \"[::1]:587\"; auth = \"required\"; plaintext_auth = true; },\n"
+        "  { name = \"b\"; address = \"[::1]:587\"; auth = \"required\"; plaintext_auth = true; "
+        "},\n"
         "  { name = \"c\"; address = \"0.0.0.0:25\"; auth = \"off\"; },\n"
         "  { name = \"d\"; address = \"0.0.0.0:465\"; auth = \"required\"; tls = \"implicit\"; "
         "plaintext_auth = true; },\n"

@@ -326,8 +326,8 @@ static void test_host_bits(void **state)
     expect_host_bits("::ffff:192.168.1.5/120", "::ffff:192.168.1.0/120", "::ffff:192.168.1.5",
                      IPSET_BREADTH_OK);
     /* No host bits: networks as they should be, addresses, ranges. */
-    const char *clean[] = {"192.168.1.0/24", "0.0.0.0/0", "192.168.1.5/32", "192.168.1.5",
-                           "10.0.0.1-10.0.0.50", "2001:db8::/32", "::/0", "fc00::/7"};
+    const char *clean[] = {"192.168.1.0/24",     "0.0.0.0/0",     "192.168.1.5/32", "192.168.1.5",
+                           "10.0.0.1-10.0.0.50", "2001:db8::/32", "::/0",           "fc00::/7"};
     for (size_t i = 0; i < sizeof clean / sizeof clean[0]; i++)
         if (inspect_ok(clean[i]).host_bits)
             fail_msg("\"%s\": host bits found", clean[i]);
@@ -341,13 +341,25 @@ static void test_host_bits(void **state)
 /* test_entry_text - entries print back in their shortest form. */
 static void test_entry_text(void **state)
 {
-    const char *in[] = {"192.0.2.1",     "192.168.1.0/24",     "10.0.0.1-10.0.0.50",
-                        "2001:db8::/48", "::1",                "0.0.0.0/0",
-                        "::/0",          "::ffff:10.0.0.0/104", "10.0.0.0-10.0.0.255",
+    const char *in[] = {"192.0.2.1",
+                        "192.168.1.0/24",
+                        "10.0.0.1-10.0.0.50",
+                        "2001:db8::/48",
+                        "::1",
+                        "0.0.0.0/0",
+                        "::/0",
+                        "::ffff:10.0.0.0/104",
+                        "10.0.0.0-10.0.0.255",
                         "2001:db8::1-2001:db8::ff"};
-    const char *out[] = {"192.0.2.1",     "192.168.1.0/24", "10.0.0.1-10.0.0.50",
-                         "2001:db8::/48", "::1",            "0.0.0.0/0",
-                         "::/0",          "10.0.0.0/8",     "10.0.0.0/24",
+    const char *out[] = {"192.0.2.1",
+                         "192.168.1.0/24",
+                         "10.0.0.1-10.0.0.50",
+                         "2001:db8::/48",
+                         "::1",
+                         "0.0.0.0/0",
+                         "::/0",
+                         "10.0.0.0/8",
+                         "10.0.0.0/24",
                          "2001:db8::1-2001:db8::ff"};
     struct ipset *set = ipset_new();
     assert_non_null(set);
@@ -367,8 +379,8 @@ static void test_loopback(void **state)
 {
     struct sockaddr_in a4 = {.sin_family = AF_INET};
     struct sockaddr_in6 a6 = {.sin6_family = AF_INET6};
-    const char *yes4[] = {"127.0.0.1", "127.255.0.9"}, *no4[] = {"0.0.0.0", "128.0.0.1",
-                                                                "192.168.1.1"};
+    const char *yes4[] = {"127.0.0.1", "127.255.0.9"},
+               *no4[] = {"0.0.0.0", "128.0.0.1", "192.168.1.1"};
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(inet_pton(AF_INET, yes4[i], &a4.sin_addr), 1);
         assert_true(ipset_is_loopback((struct sockaddr *)&a4));
