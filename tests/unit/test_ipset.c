@@ -36,6 +36,23 @@ static enum ipset_breadth breadth_of(const char *entry)
     return b;
 }
 
+/* One entry and the breadth it must have. */
+struct breadth_case {
+    const char *entry;
+    enum ipset_breadth breadth;
+};
+
+/* expect_breadths - each of the N CASES alone has its breadth. */
+static void expect_breadths(const struct breadth_case *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        enum ipset_breadth b = breadth_of(cases[i].entry);
+        if (b != cases[i].breadth)
+            fail_msg("\"%s\": breadth %d, expected %d", cases[i].entry, (int)b,
+                     (int)cases[i].breadth);
+    }
+}
+
 /* test_single_v4 - one IPv4 address matches itself only. */
 static void test_single_v4(void **state)
 {
@@ -215,77 +232,87 @@ static void test_too_long(void **state)
 /* test_breadth_everything - a public /7 or more is the whole Internet. */
 static void test_breadth_everything(void **state)
 {
-    assert_int_equal(breadth_of("0.0.0.0/0"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("192.168.1.0/0"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("8.0.0.0/7"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("0.0.0.0-255.255.255.255"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("1.0.0.0-3.0.0.0"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("::/0"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("2000::/3"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-                     IPSET_BREADTH_EVERYTHING);
-    /* These let every IPv4 client in through the IPv4-mapped space. */
-    assert_int_equal(breadth_of("::ffff:0.0.0.0/96"), IPSET_BREADTH_EVERYTHING);
-    assert_int_equal(breadth_of("::/8"), IPSET_BREADTH_EVERYTHING);
-    /* ULA and one public /7 next to it. */
-    assert_int_equal(breadth_of("f800::/6"), IPSET_BREADTH_EVERYTHING);
+    static const struct breadth_case cases[] = {
+        {"0.0.0.0/0", IPSET_BREADTH_EVERYTHING},
+        {"192.168.1.0/0", IPSET_BREADTH_EVERYTHING},
+        {"8.0.0.0/7", IPSET_BREADTH_EVERYTHING},
+        {"0.0.0.0-255.255.255.255", IPSET_BREADTH_EVERYTHING},
+        {"1.0.0.0-3.0.0.0", IPSET_BREADTH_EVERYTHING},
+        {"::/0", IPSET_BREADTH_EVERYTHING},
+        {"2000::/3", IPSET_BREADTH_EVERYTHING},
+        {"::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", IPSET_BREADTH_EVERYTHING},
+        /* These let every IPv4 client in through the IPv4-mapped space. */
+        {"::ffff:0.0.0.0/96", IPSET_BREADTH_EVERYTHING},
+        {"::/8", IPSET_BREADTH_EVERYTHING},
+        /* ULA and one public /7 next to it. */
+        {"f800::/6", IPSET_BREADTH_EVERYTHING},
+    };
+    expect_breadths(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* test_breadth_wide - wider than a /8 (v4) or a /32 (v6) with any public
  * address in it: refused in a group that grants something. */
 static void test_breadth_wide(void **state)
 {
-    /* A /7 that is half private is wide: one public address is enough. */
-    assert_int_equal(breadth_of("10.0.0.0/7"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("126.0.0.0/7"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("10.0.0.0-11.0.0.0"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("9.255.0.0-11.0.0.0"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("2001:db8::/31"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("2001::/16"), IPSET_BREADTH_WIDE);
-    assert_int_equal(breadth_of("2001:db8::-2001:db9::"), IPSET_BREADTH_WIDE);
-    /* fe80::/9 reaches past link-local into fec0::/10. */
-    assert_int_equal(breadth_of("fe80::/9"), IPSET_BREADTH_WIDE);
-    /* All ULA and a little more. */
-    assert_int_equal(breadth_of("fc00::-fe00::"), IPSET_BREADTH_WIDE);
+    static const struct breadth_case cases[] = {
+        /* A /7 that is half private is wide: one public address is enough. */
+        {"10.0.0.0/7", IPSET_BREADTH_WIDE},
+        {"126.0.0.0/7", IPSET_BREADTH_WIDE},
+        {"10.0.0.0-11.0.0.0", IPSET_BREADTH_WIDE},
+        {"9.255.0.0-11.0.0.0", IPSET_BREADTH_WIDE},
+        {"2001:db8::/31", IPSET_BREADTH_WIDE},
+        {"2001::/16", IPSET_BREADTH_WIDE},
+        {"2001:db8::-2001:db9::", IPSET_BREADTH_WIDE},
+        /* fe80::/9 reaches past link-local into fec0::/10. */
+        {"fe80::/9", IPSET_BREADTH_WIDE},
+        /* All ULA and a little more. */
+        {"fc00::-fe00::", IPSET_BREADTH_WIDE},
+    };
+    expect_breadths(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* test_breadth_large - more than a /16 of public IPv4, no wider than a /8:
  * a warning, not an error. */
 static void test_breadth_large(void **state)
 {
-    assert_int_equal(breadth_of("8.0.0.0/8"), IPSET_BREADTH_LARGE);
-    assert_int_equal(breadth_of("0.0.0.0/8"), IPSET_BREADTH_LARGE);
-    assert_int_equal(breadth_of("203.0.0.0/15"), IPSET_BREADTH_LARGE);
-    assert_int_equal(breadth_of("203.0.0.0-203.1.0.0"), IPSET_BREADTH_LARGE);
-    assert_int_equal(breadth_of("::ffff:8.0.0.0/104"), IPSET_BREADTH_LARGE);
-    /* Mostly private but a public /16 and one more address. */
-    assert_int_equal(breadth_of("9.255.255.255-10.1.0.0"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("9.254.255.255-10.0.0.0"), IPSET_BREADTH_LARGE);
+    static const struct breadth_case cases[] = {
+        {"8.0.0.0/8", IPSET_BREADTH_LARGE},
+        {"0.0.0.0/8", IPSET_BREADTH_LARGE},
+        {"203.0.0.0/15", IPSET_BREADTH_LARGE},
+        {"203.0.0.0-203.1.0.0", IPSET_BREADTH_LARGE},
+        {"::ffff:8.0.0.0/104", IPSET_BREADTH_LARGE},
+        /* Mostly private but a public /16 and one more address. */
+        {"9.255.255.255-10.1.0.0", IPSET_BREADTH_OK},
+        {"9.254.255.255-10.0.0.0", IPSET_BREADTH_LARGE},
+    };
+    expect_breadths(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* test_breadth_ok - ordinary and private networks are fine. */
 static void test_breadth_ok(void **state)
 {
-    assert_int_equal(breadth_of("192.0.2.1"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("203.0.0.0/16"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("10.0.0.0/8"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("172.16.0.0/12"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("192.168.0.0/16"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("127.0.0.0/8"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("169.254.0.0/16"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("100.64.0.0/10"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("2001:db8::/32"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("fc00::/7"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("fd00::/8"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("fe80::/10"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("::1"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("::ffff:10.0.0.0/104"), IPSET_BREADTH_OK);
-    /* Wide but private only: RFC 1918, loopback, CGNAT, ULA, link-local. */
-    assert_int_equal(breadth_of("10.0.0.0-10.255.255.255"), IPSET_BREADTH_OK);
-    assert_int_equal(breadth_of("fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-                     IPSET_BREADTH_OK);
-    /* IPv4-compatible space (::a.b.c.d) is not where IPv4 clients appear. */
-    assert_int_equal(breadth_of("::/96"), IPSET_BREADTH_OK);
+    static const struct breadth_case cases[] = {
+        {"192.0.2.1", IPSET_BREADTH_OK},
+        {"203.0.0.0/16", IPSET_BREADTH_OK},
+        {"10.0.0.0/8", IPSET_BREADTH_OK},
+        {"172.16.0.0/12", IPSET_BREADTH_OK},
+        {"192.168.0.0/16", IPSET_BREADTH_OK},
+        {"127.0.0.0/8", IPSET_BREADTH_OK},
+        {"169.254.0.0/16", IPSET_BREADTH_OK},
+        {"100.64.0.0/10", IPSET_BREADTH_OK},
+        {"2001:db8::/32", IPSET_BREADTH_OK},
+        {"fc00::/7", IPSET_BREADTH_OK},
+        {"fd00::/8", IPSET_BREADTH_OK},
+        {"fe80::/10", IPSET_BREADTH_OK},
+        {"::1", IPSET_BREADTH_OK},
+        {"::ffff:10.0.0.0/104", IPSET_BREADTH_OK},
+        /* Wide but private only: RFC 1918, loopback, CGNAT, ULA, link-local. */
+        {"10.0.0.0-10.255.255.255", IPSET_BREADTH_OK},
+        {"fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", IPSET_BREADTH_OK},
+        /* IPv4-compatible space (::a.b.c.d) is not where IPv4 clients appear. */
+        {"::/96", IPSET_BREADTH_OK},
+    };
+    expect_breadths(cases, sizeof cases / sizeof cases[0]);
 }
 
 /* inspect_ok - ipset_inspect on ENTRY, which must parse. */
