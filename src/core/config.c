@@ -7,9 +7,13 @@
  * ("listeners.[1].tls").  Findings that are legal but suspicious go to
  * cfg->warnings in the same form, for the daemon to log.
  *
- * The one check that is more than hygiene is the open-relay guard: a group
- * named in relay.allow_groups that covers the whole Internet is refused
- * unless relay.open_relay says the administrator wants exactly that. */
+ * The checks that are more than hygiene are the guards on IP groups, the
+ * typo class of the Kerio article (seeds/): a network with host bits set is
+ * refused in every group; a group that grants something (relay, exemption
+ * from bans or limits: enum ip_grant) may not hold a wide public entry
+ * unless it says allow_wide = true, nor, for relay, the whole Internet
+ * unless relay.open_relay says the administrator wants exactly that.  AUTH
+ * in clear text off loopback needs the listener's plaintext_auth. */
 #include "core/config.h"
 
 #include <arpa/inet.h>
