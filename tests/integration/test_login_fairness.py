@@ -49,7 +49,7 @@ def test_a_login_does_not_wait_behind_anothers_queue(make_server):
     assert login(s, ALICE, PASSWORDS[ALICE], source=USER_IP)[0] == 235
     for t in threads:
         t.join()
-    assert results.count(535) == GUESSERS
+    assert results.count(535) == GUESSERS, results
     lines = auth_lines(s)
     ok = next(i for i, l in enumerate(lines) if "result=ok" in l)
     after = sum(f"ip={ATTACKER}" in l for l in lines[ok + 1:])
