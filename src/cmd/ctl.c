@@ -23,6 +23,7 @@
 #include "core/privs.h"
 #include "core/util.h"
 #include "queue/store.h"
+#include "store/store_check.h"
 
 /* --------------------------------------------------------------- errors */
 
@@ -111,6 +112,8 @@ static int ctl_setup(struct ctl *c)
         strlen(dir) + sizeof STORE_FILE + 1 >= sizeof c->store_file)
         return fail("state_dir %s: path too long", dir);
     store_path(dir, c->store_file, sizeof c->store_file);
+    if (c->stay_root)
+        return EXIT_OK; /* events go to stderr: the log stays the daemon's */
     if (drop_to_owner(c->cfg) != EXIT_OK)
         return EXIT_FAIL;
     open_log(c->cfg->log_file);
@@ -119,7 +122,7 @@ static int ctl_setup(struct ctl *c)
 
 /* ctl_ready - load the config and switch user on first need, so that a
  * usage error is reported even when the config is broken. */
-static bool ctl_ready(struct ctl *c)
+bool ctl_ready(struct ctl *c)
 {
     if (!c->setup_done) {
         c->setup_done = true;
@@ -135,9 +138,16 @@ sqlite3 *ctl_store(struct ctl *c)
     if (!ctl_ready(c))
         return NULL;
     if (c->db == NULL) {
+        /* a lost store is refused here too, never made again empty */
+        if (store_guard(c->cfg->state_dir, STORE_FILE, false, err, sizeof err) == STORE_REFUSED) {
+            fail("%s\n%s", err, STORE_WAY_OUT);
+            return NULL;
+        }
         c->db = store_open(c->store_file, err, sizeof err);
         if (c->db == NULL)
             fail("%s", err);
+        else if (store_mark(c->db, c->cfg->state_dir, err, sizeof err) < 0)
+            fail("%s", err); /* the store itself is usable: go on */
     }
     return c->db;
 }

@@ -38,6 +38,7 @@ struct ctl {
     bool setup_done;
     int setup_rc;
     char admin[ADMIN_MAX]; /* who runs floodctl, taken before the switch of user */
+    bool stay_root;        /* run as invoked: a file written for the admin (store backup) */
 };
 
 /* One option a subcommand accepts: a flag, or an option with a value.
@@ -76,6 +77,7 @@ struct table {
 };
 
 /* ctl.c: context, errors, arguments, output */
+bool ctl_ready(struct ctl *c);
 sqlite3 *ctl_store(struct ctl *c);
 json_t *ctl_call(struct ctl *c, json_t *request, int *not_running);
 bool ctl_kick(struct ctl *c);
@@ -188,6 +190,10 @@ void sending_print(json_t *facts);
 /* ctl_bans.c: ban */
 extern const char usage_ban[];
 extern const struct subcommand ban_subs[];
+
+/* ctl_store.c: store */
+extern const char usage_store[];
+extern const struct subcommand store_subs[];
 
 /* ctl_dkim.c: dkim */
 extern const char usage_dkim[];

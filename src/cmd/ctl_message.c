@@ -149,6 +149,9 @@ static int show_text(json_t *m, const char *headers)
                str_of(m, "reason") ? str_of(m, "reason") : "no reason given",
                fmt_time(json_object_get(m, "quarantined_at"), when, sizeof when),
                str_of(m, "quarantined_by") ? str_of(m, "quarantined_by") : "-");
+    if (json_is_integer(json_object_get(m, "file_missing")))
+        printf("quarantine file: missing (found by floodctl store check, %s)\n",
+               fmt_time(json_object_get(m, "file_missing"), when, sizeof when));
     json_array_foreach(json_object_get(m, "recipients"), i, r) show_recipient(r);
     printf("\n%s", headers ? headers : "(no stored message)\n");
     return ferror(stdout) ? fail("cannot write to stdout") : EXIT_OK;

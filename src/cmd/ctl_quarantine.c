@@ -47,9 +47,10 @@ static char *page_ids(json_t *list, json_t *by_id)
     return text;
 }
 
-/* attach_record - the current quarantine row (message, reason, at, by)
- * into its message M: "reason", "quarantined_at", "quarantined_by", and
- * the state and status they mean. */
+/* attach_record - the current quarantine row (message, reason, at, by,
+ * file_missing) into its message M: "reason", "quarantined_at",
+ * "quarantined_by", "file_missing" (when store check found the file
+ * gone), and the state and status they mean. */
 static int attach_record(sqlite3_stmt *st, json_t *m)
 {
     const char *reason = (const char *)sqlite3_column_text(st, 1);
@@ -61,7 +62,8 @@ static int attach_record(sqlite3_stmt *st, json_t *m)
         json_object_set_new(m, "quarantined_by", by ? json_string(by) : json_null()) < 0 ||
         json_object_set_new(m, "state", json_string(QUARANTINED)) < 0 ||
         json_object_set_new(m, "status", json_string(status)) < 0 ||
-        json_object_set_new(m, "next_try", json_null()) < 0)
+        json_object_set_new(m, "next_try", json_null()) < 0 ||
+        json_object_set_new(m, "file_missing", store_column_json(st, 4)) < 0)
         return -1;
     return 0;
 }
@@ -108,7 +110,8 @@ int quarantine_attach(sqlite3 *db, json_t *list)
     int rc = ids ? 0 : -1;
     if (rc == 0)
         rc = attach_rows(db,
-                         "SELECT message, reason, quarantined_at, quarantined_by FROM quarantine"
+                         "SELECT message, reason, quarantined_at, quarantined_by, file_missing"
+                         " FROM quarantine"
                          " WHERE message IN (SELECT value FROM json_each(?1))",
                          ids, by_id, attach_record);
     if (rc == 0)

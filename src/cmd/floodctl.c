@@ -3,7 +3,7 @@
  * Room: cmd (a thin main).  This file reads the global options and maps
  * each command word to its group: ctl_accounts.c (domain, user, alias),
  * ctl_queue.c (status, queue), ctl_quarantine.c (quarantine), ctl_flow.c
- * (pause, resume), ctl_dkim.c (dkim); ctl.c holds what they share, and
+ * (pause, resume), ctl_dkim.c (dkim), ctl_store.c (store); ctl.c holds what they share, and
  * ctl_select.c the selections of queued messages and the actions on them.
  * Domains, users, aliases, queue actions and pauses are changed in the
  * store directly; "status", "queue list" and "queue top" ask the daemon
@@ -32,6 +32,7 @@ static const struct group {
     {"queue", usage_queue, queue_subs},    {"quarantine", usage_quarantine, quarantine_subs},
     {"pause", usage_pause, pause_subs},    {"resume", usage_resume, resume_subs},
     {"dkim", usage_dkim, dkim_subs},       {"ban", usage_ban, ban_subs},
+    {"store", usage_store, store_subs},
 };
 
 /* usage_all - the whole synopsis to FP. */

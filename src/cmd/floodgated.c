@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "control/control.h"
@@ -19,10 +20,12 @@
 #include "core/log.h"
 #include "core/private_state.h"
 #include "core/privs.h"
+#include "core/util.h"
 #include "queue/committer.h"
 #include "queue/housekeeping.h"
 #include "queue/scheduler.h"
 #include "queue/store.h"
+#include "store/store_check.h"
 #include "accounts/login_cache.h"
 #include "smtp/auth_queue.h"
 #include "smtp/gate.h"
@@ -181,23 +184,112 @@ static void write_pidfile(void)
     }
 }
 
-/* daemonize - without -d: detach from the terminal like any daemon. */
+/* True in a detached child until it serves: its stderr is then the pipe
+ * to the waiting parent, so that fatal()'s message reaches the admin. */
+static bool detached_starting;
+
+/* wait_for_child - the parent of a detaching start: copy what the child
+ * writes on the pipe FD to our stderr until it says it serves (a NUL
+ * octet) or ends.  The exit code of floodgated -c FILE. */
+static int wait_for_child(pid_t pid, int fd)
+{
+    char buf[4096];
+    ssize_t n;
+    bool ready = false, said = false;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        char *nul = memchr(buf, '\0', (size_t)n);
+        size_t text = nul ? (size_t)(nul - buf) : (size_t)n;
+        said |= text > 0;
+        if (text > 0 && write_full(2, buf, text) < 0)
+            break;
+        if (nul) {
+            ready = true;
+            break;
+        }
+    }
+    if (ready)
+        return 0;
+    int status = 0;
+    if (waitpid(pid, &status, 0) == pid && WIFSIGNALED(status))
+        fprintf(stderr, "floodgated: the server was killed by signal %d during start-up\n",
+                WTERMSIG(status));
+    else if (!said)
+        fputs("floodgated: the server stopped during start-up without saying why; see the log\n",
+              stderr);
+    return 1;
+}
+
+/* daemonize - without -d: detach like any daemon, but first, so that
+ * whatever fails later (a port taken, the store refused, the switch of
+ * user) is reported by the command the admin typed: the parent waits on a
+ * pipe that is the child's stderr and exits 0 only when the child serves
+ * (daemon_ready), else 1 with the child's error. */
 static void daemonize(void)
 {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        fatal("event=start error=pipe_failed");
+    fflush(NULL);
     pid_t pid = fork();
     if (pid < 0)
         fatal("event=start error=fork_failed");
-    if (pid > 0)
-        _exit(0);
+    if (pid > 0) {
+        close(p[1]);
+        _exit(wait_for_child(pid, p[0]));
+    }
+    close(p[0]);
+    signal(SIGPIPE, SIG_IGN); /* a parent gone must not kill the start */
     setsid();
     int fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {
         dup2(fd, 0);
         dup2(fd, 1);
+        if (fd > 2)
+            close(fd);
+    }
+    dup2(p[1], 2);
+    close(p[1]);
+    detached_starting = true;
+}
+
+/* daemon_ready - the listeners and the control socket are open: tell the
+ * waiting parent (one NUL octet) and let go of its pipe. */
+static void daemon_ready(void)
+{
+    if (!detached_starting)
+        return;
+    detached_starting = false;
+    ssize_t w = write(2, "", 1);
+    (void)w;
+    int fd = open("/dev/null", O_WRONLY);
+    if (fd >= 0) {
         dup2(fd, 2);
         if (fd > 2)
             close(fd);
     }
+}
+
+/* open_store - refuse a store that was lost or damaged (store_guard), else
+ * open it, creating it in a brand-new state dir, and keep its marker. */
+static sqlite3 *open_store(const char *state_dir)
+{
+    char err[1024];
+    if (store_guard(state_dir, STORE_FILE, true, err, sizeof err) == STORE_REFUSED) {
+        /* two values, each under log_quote's limit, so the line keeps both */
+        fatal("event=start error=store_refused reason=%s help=%s", log_quote(err),
+              log_quote("restore store.db from a backup, or run 'floodctl store init --force' "
+                        "to start empty on purpose (docs/admin-guide.md)"));
+    }
+    sqlite3 *db = store_open(STORE_FILE, err, sizeof err);
+    if (db == NULL)
+        fatal("event=start error=%s", log_quote(err));
+    if (store_mark(db, state_dir, err, sizeof err) < 0)
+        fatal("event=start error=%s", log_quote(err));
+    return db;
 }
 
 static void start(struct daemon *d, bool foreground)
@@ -206,6 +298,10 @@ static void start(struct daemon *d, bool foreground)
     struct config *cfg = srv->cfg;
     char err[1024];
     prepare_state_dir(cfg->state_dir);
+    if (!foreground) {
+        daemonize();
+        event_reinit(srv->base);
+    }
     if (log_open("floodgated", foreground ? "-" : cfg->log_file) < 0)
         fatal("event=start error=%s", log_quote("cannot open log_file"));
     log_warnings(cfg);
@@ -217,17 +313,14 @@ static void start(struct daemon *d, bool foreground)
         fatal("event=start error=%s", log_quote(err));
     if ((d->listeners = listeners_open(srv, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
-    if (chdir(cfg->state_dir) < 0)
+    char *state_dir = realpath(cfg->state_dir, NULL); /* the messages name the real place */
+    if (state_dir == NULL || chdir(cfg->state_dir) < 0)
         fatal("event=start error=%s", log_quote("cannot enter state_dir"));
     if (privs_drop(cfg->user, ".", err, sizeof err) < 0)
         fatal("event=start error=%s", log_quote(err));
-    if (!foreground) {
-        daemonize();
-        event_reinit(srv->base);
-    }
+    srv->db = open_store(state_dir);
+    free(state_dir);
     write_pidfile();
-    if ((srv->db = store_open(STORE_FILE, err, sizeof err)) == NULL)
-        fatal("event=start error=%s", log_quote(err));
     srv->workers = worker_pool_new(srv->base, WORKER_THREADS);
     srv->auth_queue = auth_queue_new(srv->workers, WORKER_THREADS);
     srv->logins = login_cache_new();
@@ -336,6 +429,7 @@ int main(int argc, char **argv)
     install_signals(&d);
     log_info("event=start pid=%d config=%s hostname=%s", (int)getpid(), log_quote(path),
              d.srv.cfg->hostname);
+    daemon_ready();
     event_base_dispatch(d.srv.base);
     stop(&d);
     return 0;

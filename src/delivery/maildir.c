@@ -6,6 +6,7 @@
  * again (twice at worst, never lost). */
 #include "delivery/maildir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -150,4 +151,85 @@ int maildir_deliver(const char *base, const char *address, const char *sender,
         return -1;
     }
     return 0;
+}
+
+/* for_each_subdir - FN(DIR/NAME, ARG) for each directory NAME in DIR (not
+ * starting with '.').  -1 when DIR cannot be read (absent: 0). */
+static int for_each_subdir(const char *dir, int (*fn)(const char *, void *), void *arg)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    char path[4096];
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.' ||
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            continue;
+        rc = fn(path, arg);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* One sweep of the tmp/ directories. */
+struct sweep {
+    time_t before;
+    maildir_swept_fn swept;
+    void *arg;
+    int count;
+    int failed; /* errno of the last file that could not be removed */
+};
+
+/* sweep_tmp - remove the files of MAILBOX/Maildir/tmp untouched since the
+ * sweep's BEFORE (the later of their access and modification times
+ * counts, as the Maildir convention reads "not accessed"). */
+static int sweep_tmp(const char *mailbox, void *arg)
+{
+    struct sweep *sw = arg;
+    char tmp[4200], path[4400];
+    snprintf(tmp, sizeof tmp, "%s/Maildir/tmp", mailbox);
+    DIR *d = opendir(tmp);
+    if (d == NULL)
+        return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (snprintf(path, sizeof path, "%s/%s", tmp, e->d_name) >= (int)sizeof path ||
+            lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        time_t last = st.st_mtime > st.st_atime ? st.st_mtime : st.st_atime;
+        if (last >= sw->before)
+            continue;
+        if (unlink(path) < 0) {
+            sw->failed = errno;
+            continue;
+        }
+        sw->count++;
+        if (sw->swept)
+            sw->swept(path, sw->arg);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* sweep_domain - sweep_tmp for each mailbox of one domain directory. */
+static int sweep_domain(const char *domain_dir, void *arg)
+{
+    return for_each_subdir(domain_dir, sweep_tmp, arg);
+}
+
+int maildir_sweep_tmp(const char *base, time_t before, maildir_swept_fn swept, void *arg)
+{
+    char mail[4096];
+    struct sweep sw = {.before = before, .swept = swept, .arg = arg};
+    if (snprintf(mail, sizeof mail, "%s/mail", base) >= (int)sizeof mail)
+        return -1;
+    if (for_each_subdir(mail, sweep_domain, &sw) < 0)
+        return -1;
+    errno = sw.failed;
+    return sw.failed ? -1 : sw.count;
 }

@@ -4,6 +4,7 @@
 #define FLOODGATE_DELIVERY_MAILDIR_H
 
 #include <stddef.h>
+#include <time.h>
 
 /* A source of the message octets: returns the count read at OFF (0 at
  * the end), -1 on error. */
@@ -19,5 +20,14 @@ int maildir_deliver(const char *base, const char *address, const char *sender,
 /* maildir_path - "<base>/mail/<domain>/<local>/Maildir" for ADDRESS;
  * -1 when the address cannot name a safe directory. */
 int maildir_path(const char *base, const char *address, char *buf, size_t len);
+
+/* maildir_sweep_tmp - the Maildir convention's clean-up: remove every file
+ * in <base>/mail/<domain>/<user>/Maildir/tmp/ not touched since BEFORE
+ * (what a delivery cut short by a crash left; the convention's age is
+ * 36 hours).  SWEPT (may be NULL) is told each path removed.  Returns the
+ * count removed, -1 (errno set) when a directory cannot be read or a
+ * file removed. */
+typedef void (*maildir_swept_fn)(const char *path, void *arg);
+int maildir_sweep_tmp(const char *base, time_t before, maildir_swept_fn swept, void *arg);
 
 #endif

@@ -9,6 +9,7 @@
  * files, over its block groups. */
 #include "queue/quarantine_files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -339,4 +340,76 @@ char (*quarantine_expired(sqlite3 *db, time_t before, size_t *n))[17]
     }
     sqlite3_finalize(st);
     return ids;
+}
+
+/* is_qid_file - is NAME "<16 hex digits>.eml"?  Its id into QID. */
+static bool is_qid_file(const char *name, char qid[17])
+{
+    if (strlen(name) != 20 || strcmp(name + 16, ".eml") != 0)
+        return false;
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789ABCDEF", name[i]))
+            return false;
+    memcpy(qid, name, 16);
+    qid[16] = '\0';
+    return true;
+}
+
+/* each_in_subdir - FN for each quarantine file in the subdirectory DIR. */
+static int each_in_subdir(const char *dir, quarantine_file_fn fn, void *arg)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    char qid[17], path[4400];
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL)
+        if (is_qid_file(e->d_name, qid) &&
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            rc = fn(qid, path, arg);
+    closedir(d);
+    return rc;
+}
+
+int quarantine_files_each(const char *state_dir, quarantine_file_fn fn, void *arg)
+{
+    char top[4200], sub[4300];
+    snprintf(top, sizeof top, "%s/" QDIR, state_dir);
+    DIR *d = opendir(top);
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int rc = 0;
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        if (strlen(e->d_name) != 2 || e->d_name[0] == '.' ||
+            snprintf(sub, sizeof sub, "%s/%s", top, e->d_name) >= (int)sizeof sub)
+            continue;
+        rc = each_in_subdir(sub, fn, arg);
+    }
+    closedir(d);
+    return rc;
+}
+
+bool quarantine_file_exists(const char *state_dir, const char *qid)
+{
+    char path[4200];
+    file_path(path, sizeof path, state_dir, qid, ".eml");
+    return access(path, F_OK) == 0;
+}
+
+int quarantine_file_set_aside(const char *state_dir, const char *qid, char *to, size_t tolen)
+{
+    char from[4200], dir[4200];
+    file_path(from, sizeof from, state_dir, qid, ".eml");
+    snprintf(dir, sizeof dir, "%s/" QUARANTINE_ASIDE, state_dir);
+    snprintf(to, tolen, "%s/%s.eml", dir, qid);
+    char parent[4200];
+    snprintf(parent, sizeof parent, "%s/lost+found", state_dir);
+    if ((mkdir(parent, 0700) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST))
+        return -1;
+    /* never over an earlier one: a second orphan of the same id keeps both */
+    if (access(to, F_OK) == 0)
+        snprintf(to, tolen, "%s/%s.%ld.eml", dir, qid, (long)time(NULL));
+    return rename(from, to);
 }

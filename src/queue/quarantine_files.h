@@ -48,4 +48,17 @@ int quarantine_export(const char *state_dir, const char *qid, FILE *out);
  * released, as a malloc'd array (*N entries). */
 char (*quarantine_expired(sqlite3 *db, time_t before, size_t *n))[17];
 
+/* quarantine_files_each - FN(QID, PATH, ARG) for every quarantine/XY/ID.eml
+ * on disk, until FN returns non-zero (returned).  -1 when the directory
+ * cannot be read, 0 when there is none. */
+typedef int (*quarantine_file_fn)(const char *qid, const char *path, void *arg);
+int quarantine_files_each(const char *state_dir, quarantine_file_fn fn, void *arg);
+/* quarantine_file_exists - is QID's .eml there? */
+bool quarantine_file_exists(const char *state_dir, const char *qid);
+/* Where a quarantine file without its record is moved: never deleted. */
+#define QUARANTINE_ASIDE "lost+found/quarantine" /* under state_dir */
+/* quarantine_file_set_aside - move QID's .eml into STATE_DIR/lost+found/
+ * quarantine/ (its new path into TO).  -1 with errno. */
+int quarantine_file_set_aside(const char *state_dir, const char *qid, char *to, size_t tolen);
+
 #endif

@@ -122,7 +122,8 @@ static const char schema_sql[] =
     "  quarantined_at INTEGER NOT NULL,"
     "  quarantined_by TEXT,"
     "  released_at INTEGER,"               /* NULL while in quarantine */
-    "  released_by TEXT);"
+    "  released_by TEXT,"
+    "  file_missing INTEGER);"             /* when store check found no .eml */
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 /* Columns added after a table was first released: a store made by an older
@@ -139,6 +140,7 @@ static const struct {
     {"users", "limit_messages", "INTEGER"},
     {"users", "limit_recipients", "INTEGER"},
     {"users", "limit_domains", "INTEGER"},
+    {"quarantine", "file_missing", "INTEGER"},
 };
 
 /* has_column - does TABLE have COLUMN?  -1 on a store error. */
