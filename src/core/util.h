@@ -17,6 +17,9 @@ int parse_u64(const char *s, size_t len, uint64_t *out);
 /* write_full - all N octets of P to FD, through short writes and EINTR;
  * -1 with errno set. */
 int write_full(int fd, const void *p, size_t n);
+/* fsync_dir - fsync directory DIR, so that a file created or renamed in
+ * it survives a crash; -1 with errno set. */
+int fsync_dir(const char *dir);
 /* xstrdup - strdup that aborts on allocation failure (start-up data only). */
 char *xstrdup(const char *s);
 /* now_ms - monotonic milliseconds. */

@@ -93,16 +93,6 @@ static int copy_message(int fd, const char *address, const char *sender, maildir
     }
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int maildir_deliver(const char *base, const char *address, const char *sender,
                     maildir_read_fn read, void *ctx, char *err, size_t errlen)
 {

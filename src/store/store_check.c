@@ -55,17 +55,6 @@ static int marker_read(const char *state_dir, char id[ID_HEX + 1], char *created
     return 1;
 }
 
-/* fsync_dir - make a rename or creation in DIR durable. */
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* marker_write - STATE_DIR/floodgate.id with ID, written whole (a
  * temporary file, fsync, rename, fsync of the directory). */
 static int marker_write(const char *state_dir, const char *id, char *err, size_t errlen)
