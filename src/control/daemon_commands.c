@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/log.h"
+#include "core/util.h"
 #include "queue/committer.h"
 #include "queue/pause_state.h"
 #include "queue/queue_query.h"
@@ -13,30 +15,69 @@
 #include "queue/store.h"
 #include "smtp/gate.h"
 
+/* store_status - the store's health for floodctl status: "ok", or
+ * "failing" with why, since when, and the delivery outcomes that wait in
+ * memory to be written. */
+static json_t *store_status(struct smtp_server *srv)
+{
+    struct store_health h;
+    committer_health(srv->committer, &h);
+    json_t *st = json_pack("{s:s, s:I}", "state", h.fault == STORE_FAULT_NONE ? "ok" : "failing",
+                           "unrecorded_outcomes", (json_int_t)scheduler_unrecorded(srv->scheduler));
+    if (st == NULL || h.fault == STORE_FAULT_NONE)
+        return st;
+    char since[32];
+    json_object_set_new(st, "reason", json_string(store_fault_name(h.fault)));
+    json_object_set_new(st, "since", json_string(iso8601_utc(h.since, since, sizeof since)));
+    json_object_set_new(st, "error", json_string(h.error));
+    return st;
+}
+
 static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
+    /* A store that cannot be read is no reason to hide the rest: the
+     * queue and the pauses are then null, and "store" says why. */
     json_t *queue = queue_counts(srv->db);
-    if (queue == NULL) {
-        snprintf(err, errlen, "cannot read the queue from the store");
-        return NULL;
-    }
     json_t *paused = pause_list(srv->db);
-    if (paused == NULL) {
+    json_t *store = store_status(srv);
+    if (store == NULL) {
         json_decref(queue);
-        snprintf(err, errlen, "cannot read the pauses from the store");
+        json_decref(paused);
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     return json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o}", "version", "0.1.0", "pid",
-        (json_int_t)getpid(), "uptime", (json_int_t)(time(NULL) - srv->started), "connections",
-        (json_int_t)srv->connections, "sessions_total", (json_int_t)srv->sessions_total,
-        "messages_accepted", (json_int_t)srv->messages_accepted, "messages_rejected",
-        (json_int_t)srv->messages_rejected, "store_commits",
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o*, s:o*, s:o}", "version", "0.1.0",
+        "pid", (json_int_t)getpid(), "uptime", (json_int_t)(time(NULL) - srv->started),
+        "connections", (json_int_t)srv->connections, "sessions_total",
+        (json_int_t)srv->sessions_total, "messages_accepted", (json_int_t)srv->messages_accepted,
+        "messages_rejected", (json_int_t)srv->messages_rejected, "store_commits",
         (json_int_t)committer_commits(srv->committer), "store_jobs",
-        (json_int_t)committer_jobs(srv->committer), "queue", queue, "paused", paused, "gate",
-        gate_status(srv->gate));
+        (json_int_t)committer_jobs(srv->committer), "store", store, "queue", queue, "paused",
+        paused, "gate", gate_status(srv->gate));
 }
+
+#ifdef FLOODGATE_FAULT_INJECTION
+/* cmd_fault_store - test builds only: {"code": N, "after": K} makes every
+ * store transaction after the next K fail with the SQLite result code N
+ * (0 ends it). */
+static json_t *cmd_fault_store(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    json_t *code = json_object_get(req, "code");
+    if (!json_is_integer(code)) {
+        snprintf(err, errlen, "code missing: an SQLite result code, 0 for none");
+        return NULL;
+    }
+    json_int_t after = json_integer_value(json_object_get(req, "after"));
+    committer_inject_fault(srv->committer, (int)json_integer_value(code),
+                           after > 0 ? (unsigned)after : 0);
+    log_warnx("event=fault_injection target=store code=%d after=%lld",
+              (int)json_integer_value(code), (long long)after);
+    return json_object();
+}
+#endif
 
 /* read_filter - the selection carried by a request. */
 static int read_filter(json_t *req, struct queue_filter *f, const char **ids, char *err,
@@ -122,4 +163,7 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
     control_server_register_reader(ctl, "queue.top", cmd_queue_top, srv);
     control_server_register(ctl, "state.reload", cmd_state_reload, srv);
     control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
+#ifdef FLOODGATE_FAULT_INJECTION
+    control_server_register(ctl, "fault.store", cmd_fault_store, srv);
+#endif
 }

@@ -106,6 +106,14 @@ void queue_id_new(char out[17])
     snprintf(out, 17, "%09llX%07X", (unsigned long long)t, c);
 }
 
+char *iso8601_utc(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, len, "%lld", (long long)t);
+    return buf;
+}
+
 char *rfc5322_date(time_t t, char *buf, size_t len)
 {
     struct tm tm;

@@ -28,5 +28,7 @@ uint64_t now_ms(void);
 void queue_id_new(char out[17]);
 /* rfc5322_date - "Wed, 25 Nov 2026 08:30:00 +0000" for T into BUF. */
 char *rfc5322_date(time_t t, char *buf, size_t len);
+/* iso8601_utc - "2026-11-25T08:30:00Z" for T into BUF. */
+char *iso8601_utc(time_t t, char *buf, size_t len);
 
 #endif

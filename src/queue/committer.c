@@ -5,22 +5,29 @@
  * synchronous=FULL in WAL mode, i.e. after the WAL was fsync'd.  Whatever the
  * SMTP server acknowledges from that callback survives kill -9 and a power
  * cut.  If the commit fails, every job of the batch is told so and the client
- * gets a 4xx: the sender keeps responsibility for the message. */
+ * gets a 4xx: the sender keeps responsibility for the message.
+ *
+ * The committer is also where a failing store shows first: it classifies
+ * each failure by SQLite's result code, keeps the store's health for the
+ * loop (which then stops deliveries and refuses new mail), logs each change
+ * of it once, and probes a failing store with a small write of its own. */
 #include "queue/committer.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "queue/store.h"
 
 struct commit_job {
     committer_apply_fn apply;
-    committer_done_fn done;
+    committer_done_fn done; /* NULL: the committer's own probe */
     void *arg;
     int status;
     char err[COMMITTER_ERR_MAX];
@@ -38,7 +45,118 @@ struct committer {
     bool stopping;
     atomic_ulong commits;
     atomic_ulong jobs;
+    /* health: FAULT is read by the loop without the lock; SINCE and ERROR
+     * change under HEALTH_LOCK */
+    atomic_int fault;
+    pthread_mutex_t health_lock;
+    time_t since;
+    char error[COMMITTER_ERR_MAX];
+    unsigned probe_delay; /* seconds before the next probe of a failing store */
+#ifdef FLOODGATE_FAULT_INJECTION
+    atomic_int inject;        /* SQLite code the transactions fail with, 0: none */
+    atomic_uint inject_after; /* transactions that still succeed before that */
+#endif
 };
+
+const char *store_fault_name(enum store_fault f)
+{
+    switch (f) {
+    case STORE_FAULT_NONE:
+        return "ok";
+    case STORE_FAULT_FULL:
+        return "disk_full";
+    case STORE_FAULT_BUSY:
+        return "locked";
+    case STORE_FAULT_BROKEN:
+        return "store_error";
+    default:
+        return "job";
+    }
+}
+
+/* classify_code - the fault a failed SQLite call stands for, from its
+ * result CODE and the errno SYS under it.  SQLite reports ENOSPC while writing
+ * as SQLITE_FULL, but as an I/O error from some calls (ftruncate, the -shm
+ * file): the errno tells those apart from a failing disk. */
+static enum store_fault classify_code(int code, int sys)
+{
+    switch (code & 0xff) {
+    case SQLITE_FULL:
+        return STORE_FAULT_FULL;
+    case SQLITE_IOERR:
+        return sys == ENOSPC || sys == EDQUOT ? STORE_FAULT_FULL : STORE_FAULT_BROKEN;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return STORE_FAULT_BUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+    case SQLITE_PERM:
+        return STORE_FAULT_BROKEN;
+    default:
+        return STORE_FAULT_JOB;
+    }
+}
+
+/* classify - the fault the last failed call on DB stands for. */
+static enum store_fault classify(sqlite3 *db)
+{
+    return classify_code(sqlite3_extended_errcode(db), sqlite3_system_errno(db));
+}
+
+/* set_health - after a transaction: the store is well (FAULT STORE_FAULT_NONE) or
+ * fails with FAULT (WHY in SQLite's words).  Logs a change, once. */
+static void set_health(struct committer *c, enum store_fault fault, const char *why)
+{
+    enum store_fault was = (enum store_fault)atomic_load(&c->fault);
+    if (fault == was)
+        return;
+    time_t now = time(NULL);
+    pthread_mutex_lock(&c->health_lock);
+    if (fault == STORE_FAULT_NONE) {
+        log_info("event=store_recovered reason=%s failed_for=%llds", store_fault_name(was),
+                 (long long)(now - c->since));
+        c->since = 0;
+        c->error[0] = '\0';
+    } else {
+        /* One line per change of state, not per message: while the store
+         * fails, every message would otherwise log its own. */
+        log_warnx("event=store_failing reason=%s error=%s", store_fault_name(fault),
+                  log_quote(why));
+        if (was == STORE_FAULT_NONE) {
+            c->since = now;
+            c->probe_delay = 1;
+        }
+        snprintf(c->error, sizeof c->error, "%s", why);
+    }
+    atomic_store(&c->fault, fault);
+    pthread_mutex_unlock(&c->health_lock);
+}
+
+enum store_fault committer_fault(const struct committer *c)
+{
+    return (enum store_fault)atomic_load(&c->fault);
+}
+
+void committer_health(struct committer *c, struct store_health *h)
+{
+    pthread_mutex_lock(&c->health_lock);
+    h->fault = (enum store_fault)atomic_load(&c->fault);
+    h->since = c->since;
+    snprintf(h->error, sizeof h->error, "%s", c->error);
+    pthread_mutex_unlock(&c->health_lock);
+}
+
+#ifdef FLOODGATE_FAULT_INJECTION
+void committer_inject_fault(struct committer *c, int code, unsigned after)
+{
+    atomic_store(&c->inject_after, after);
+    atomic_store(&c->inject, code);
+}
+#endif
 
 /* job_finish - on the loop thread: tell the submitter, free the job. */
 static void job_finish(void *arg)
@@ -48,12 +166,53 @@ static void job_finish(void *arg)
     free(j);
 }
 
-/* take_batch - up to max_batch jobs off the queue, waiting for one. */
+/* probe_apply - the committer's own write while the store fails: one row
+ * changed, so that COMMIT must append to the WAL and fsync it.  When this
+ * commits, the store takes writes again. */
+static int probe_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    (void)arg;
+    return store_exec(db,
+                      "INSERT OR REPLACE INTO meta(key, value)"
+                      " VALUES('store_probe', strftime('%s','now'))",
+                      err, errlen);
+}
+
+/* probe_due - wait on the queue's condition until a job comes or, while
+ * the store fails, until the next probe is due.  True when the probe is
+ * due.  Called with the lock held. */
+static bool probe_due(struct committer *c)
+{
+    if (atomic_load(&c->fault) == STORE_FAULT_NONE) {
+        pthread_cond_wait(&c->cond, &c->lock);
+        return false;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += c->probe_delay;
+    if (pthread_cond_timedwait(&c->cond, &c->lock, &until) != ETIMEDOUT)
+        return false;
+    if (c->probe_delay < COMMITTER_PROBE_MAX_S)
+        c->probe_delay *= 2;
+    return true;
+}
+
+/* take_batch - up to max_batch jobs off the queue, waiting for one; a
+ * probe of its own when the store fails and nothing else came. */
 static struct commit_job *take_batch(struct committer *c)
 {
     pthread_mutex_lock(&c->lock);
-    while (c->head == NULL && !c->stopping)
-        pthread_cond_wait(&c->cond, &c->lock);
+    while (c->head == NULL && !c->stopping) {
+        if (probe_due(c) && c->head == NULL && !c->stopping) {
+            pthread_mutex_unlock(&c->lock);
+            struct commit_job *probe = calloc(1, sizeof *probe);
+            if (probe != NULL) {
+                probe->apply = probe_apply;
+                return probe;
+            }
+            pthread_mutex_lock(&c->lock);
+        }
+    }
     struct commit_job *first = c->head, *last = NULL, *j = c->head;
     for (unsigned n = 0; j && n < c->max_batch; n++) {
         last = j;
@@ -69,34 +228,83 @@ static struct commit_job *take_batch(struct committer *c)
     return first;
 }
 
-static void apply_one(struct committer *c, struct commit_job *j)
+/* apply_one - J in a savepoint of its own.  Returns the store's fault
+ * when J failed because of the store (its status says the same). */
+static enum store_fault apply_one(struct committer *c, struct commit_job *j)
 {
     char why[COMMITTER_ERR_MAX];
+    enum store_fault fault = STORE_FAULT_NONE;
     store_exec(c->db, "SAVEPOINT job", why, sizeof why);
     j->status = j->apply(c->db, j->arg, j->err, sizeof j->err);
-    if (j->status != 0)
+    if (j->status != 0) {
+        /* read before ROLLBACK TO resets the connection's error */
+        fault = classify(c->db);
+        j->status = fault;
         store_exec(c->db, "ROLLBACK TO job", why, sizeof why);
+    }
     store_exec(c->db, "RELEASE job", why, sizeof why);
+    return fault == STORE_FAULT_JOB ? STORE_FAULT_NONE : fault;
+}
+
+/* begin - BEGIN IMMEDIATE, or the injected fault of a test build. */
+static int begin(struct committer *c, enum store_fault *fault, char *why, size_t whylen)
+{
+#ifdef FLOODGATE_FAULT_INJECTION
+    int code = atomic_load(&c->inject);
+    unsigned after = atomic_load(&c->inject_after);
+    if (code != 0 && after > 0)
+        atomic_store(&c->inject_after, after - 1);
+    else if (code != 0) {
+        snprintf(why, whylen, "%s (injected)", sqlite3_errstr(code));
+        *fault = classify_code(code, 0);
+        return -1;
+    }
+#endif
+    if (store_exec(c->db, "BEGIN IMMEDIATE", why, whylen) == 0)
+        return 0;
+    *fault = classify(c->db);
+    return -1;
 }
 
 static void run_batch(struct committer *c, struct commit_job *batch)
 {
     char why[COMMITTER_ERR_MAX] = "";
-    int rc = store_exec(c->db, "BEGIN IMMEDIATE", why, sizeof why);
-    for (struct commit_job *j = batch; j; j = j->next) {
-        if (rc == 0)
-            apply_one(c, j);
+    /* the first fault of the store in this batch: it decides the state */
+    enum store_fault fault = STORE_FAULT_NONE;
+    int rc = begin(c, &fault, why, sizeof why);
+    for (struct commit_job *j = batch; j && rc == 0; j = j->next) {
+        enum store_fault f = apply_one(c, j);
+        if (f != STORE_FAULT_NONE && fault == STORE_FAULT_NONE) {
+            fault = f;
+            snprintf(why, sizeof why, "%s", j->err);
+        }
+        /* After SQLITE_FULL, IOERR, BUSY or NOMEM, SQLite may have rolled
+         * the whole transaction back: the jobs applied so far are gone,
+         * and a SAVEPOINT now would start (and RELEASE commit) a
+         * transaction of its own.  The batch has failed. */
+        if (sqlite3_get_autocommit(c->db))
+            rc = -1;
     }
-    if (rc == 0 && (rc = store_exec(c->db, "COMMIT", why, sizeof why)) != 0)
+    if (rc == 0 && (rc = store_exec(c->db, "COMMIT", why, sizeof why)) != 0) {
+        if (fault == STORE_FAULT_NONE)
+            fault = classify(c->db);
         store_exec(c->db, "ROLLBACK", (char[COMMITTER_ERR_MAX]){0}, COMMITTER_ERR_MAX);
-    if (rc != 0)
-        log_warnx("event=store_error op=commit error=%s", log_quote(why));
+    }
+    if (rc != 0 && (fault == STORE_FAULT_NONE || fault == STORE_FAULT_JOB))
+        fault = STORE_FAULT_BROKEN; /* BEGIN or COMMIT failed: the store did */
+    if (rc != 0 && why[0] == '\0')
+        snprintf(why, sizeof why, "the transaction was rolled back");
+    set_health(c, fault, why);
     unsigned long n = 0;
     for (struct commit_job *j = batch, *next; j; j = next) {
         next = j->next;
         if (rc != 0) {
-            j->status = -1;
+            j->status = fault;
             snprintf(j->err, sizeof j->err, "store commit failed: %.200s", why);
+        }
+        if (j->done == NULL) { /* a probe */
+            free(j);
+            continue;
         }
         n++;
         worker_pool_post(c->loop, job_finish, j);
@@ -129,7 +337,14 @@ struct committer *committer_start(const char *store_path, struct worker_pool *lo
     c->loop = loop;
     c->max_batch = max_batch ? max_batch : 64;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->cond, NULL);
+    pthread_mutex_init(&c->health_lock, NULL);
+    /* the probe's timed wait runs on the monotonic clock: a clock set
+     * back must not stop the probes */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &attr);
+    pthread_condattr_destroy(&attr);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
         store_close(c->db);
@@ -169,6 +384,7 @@ void committer_stop(struct committer *c)
     pthread_join(c->thread, NULL);
     store_close(c->db);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->health_lock);
     pthread_cond_destroy(&c->cond);
     free(c);
 }

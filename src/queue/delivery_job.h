@@ -42,6 +42,15 @@ struct delivery_job {
     struct spool body;
     char *prefix;
     bool drop_quarantine_file; /* delivered while quarantined: its .eml goes */
+    /* an outcome the store could not record yet (queue/outcomes.h) */
+    struct {
+        bool kept;       /* waiting in memory for the store */
+        bool submitted;  /* a write of it is with the committer */
+        int fault;       /* enum store_fault of its last failed write */
+        unsigned tries;  /* failed writes so far */
+        time_t retry_at; /* next write, when the store is well */
+        struct delivery_job *next;
+    } unrecorded;
 };
 
 #endif

@@ -5,7 +5,10 @@
  * deferred, delivered, bounced and held.  After a crash every recipient that
  * was in flight is simply queued again - it may then be delivered twice,
  * which is the price of never losing a message.  The outcome of an attempt,
- * and the DSN for its failed recipients, are written in one transaction. */
+ * and the DSN for its failed recipients, are written in one transaction.
+ * When that write fails, the outcome waits in memory (queue/outcomes.h) and
+ * its recipients stay in flight: a message a server accepted is never sent
+ * again while the process runs.  While the store fails no delivery starts. */
 #include "queue/scheduler.h"
 
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include "queue/committer.h"
 #include "queue/delivery_job.h"
 #include "queue/dsn.h"
+#include "queue/outcomes.h"
 #include "queue/pause_state.h"
 #include "queue/quarantine_files.h"
 #include "queue/store.h"
@@ -34,6 +38,7 @@ struct scheduler {
     struct smtp_server *srv;
     struct remote *remote;
     struct event *timer;
+    struct outcomes *unrecorded; /* outcomes the store could not take yet */
     unsigned local_jobs;
     bool kicked;             /* a pass is already due soon */
     bool paused;             /* no new jobs (shutdown) */
@@ -282,21 +287,39 @@ static void kick_in(struct scheduler *sch, long usec)
     sch->kicked = true;
 }
 
+/* release_slot - a local job no longer writes to Maildirs: its slot is
+ * free (once, whether its outcome is recorded now or kept for later). */
+static void release_slot(struct scheduler *sch, struct delivery_job *j)
+{
+    if (!j->remote && !j->returning && !j->unrecorded.kept)
+        sch->local_jobs--;
+}
+
 static void record_done(void *arg, int status, const char *err)
 {
     struct delivery_job *j = arg;
     struct scheduler *sch = j->sch;
-    if (status != 0)
-        log_warnx("event=store_error qid=%s op=record_delivery error=%s", j->qid, log_quote(err));
-    else
-        for (size_t i = 0; i < j->n; i++)
-            log_outcome(j, &j->rcpts[i]);
-    if (status == 0 && j->drop_quarantine_file)
+    if (status != 0) {
+        /* Not recorded: keep the outcome and keep its recipients in
+         * flight.  Handing them back would deliver them again at once, for
+         * as long as the store fails.  A store fault is logged once, by
+         * the committer (event=store_failing); a fault of this job alone
+         * is logged here, on its first try. */
+        if (status == STORE_FAULT_JOB && j->unrecorded.tries == 0)
+            log_warnx("event=store_error qid=%s op=record_delivery error=%s", j->qid,
+                      log_quote(err));
+        release_slot(sch, j);
+        outcomes_keep(sch->unrecorded, j, status);
+        return;
+    }
+    for (size_t i = 0; i < j->n; i++)
+        log_outcome(j, &j->rcpts[i]);
+    if (j->drop_quarantine_file)
         quarantine_file_remove(".", j->qid);
     for (size_t i = 0; i < j->n; i++)
         inflight_del(sch, j->rcpts[i].id);
-    if (!j->remote && !j->returning)
-        sch->local_jobs--;
+    release_slot(sch, j);
+    outcomes_recorded(sch->unrecorded, j);
     job_free(j);
     /* A slot (and maybe a warm connection) just came free: look at once.
      * Waiting even the few milliseconds a burst of arrivals shares would
@@ -304,9 +327,8 @@ static void record_done(void *arg, int status, const char *err)
     kick_in(sch, 0);
 }
 
-static void record(void *arg)
+static void record(struct delivery_job *j)
 {
-    struct delivery_job *j = arg;
     committer_submit(j->sch->srv->committer, record_apply, record_done, j);
 }
 
@@ -464,7 +486,9 @@ static void scheduler_run(evutil_socket_t fd, short what, void *arg)
 {
     struct scheduler *sch = arg;
     sch->kicked = false;
-    if (!sch->paused) {
+    /* A store that cannot record outcomes would turn every delivery into
+     * one that is repeated after a restart: start none until it recovers. */
+    if (!sch->paused && committer_fault(sch->srv->committer) == STORE_FAULT_NONE) {
         struct delivery_job *open[LOCAL_JOBS_MAX];
         size_t n = collect(sch, false, open, LOCAL_JOBS_MAX - sch->local_jobs);
         for (size_t i = 0; i < n; i++) {
@@ -491,8 +515,9 @@ struct scheduler *scheduler_new(struct smtp_server *srv)
         return NULL;
     sch->srv = srv;
     sch->timer = evtimer_new(srv->base, scheduler_run, sch);
+    sch->unrecorded = outcomes_new(srv->base, srv->committer, record);
     sch->remote = remote_new(srv, err, sizeof err);
-    if (sch->timer == NULL || sch->remote == NULL) {
+    if (sch->timer == NULL || sch->unrecorded == NULL || sch->remote == NULL) {
         if (sch->remote == NULL)
             log_warnx("event=start error=%s", log_quote(err));
         scheduler_free(sch);
@@ -512,6 +537,12 @@ void scheduler_pause(struct scheduler *sch)
 {
     sch->paused = true;
     remote_wind_down(sch->remote);
+    outcomes_flush(sch->unrecorded); /* a last try before the committer stops */
+}
+
+size_t scheduler_unrecorded(const struct scheduler *sch)
+{
+    return outcomes_count(sch->unrecorded);
 }
 
 unsigned scheduler_busy(const struct scheduler *sch)
@@ -526,6 +557,7 @@ void scheduler_free(struct scheduler *sch)
     if (sch->timer)
         event_free(sch->timer);
     remote_free(sch->remote);
+    outcomes_free(sch->unrecorded, job_free);
     free(sch->inflight);
     free(sch);
 }

@@ -14,6 +14,9 @@ void scheduler_kick(struct scheduler *sch);
 void scheduler_pause(struct scheduler *sch);
 /* scheduler_busy - deliveries in flight (shutdown waits for them). */
 unsigned scheduler_busy(const struct scheduler *sch);
+/* scheduler_unrecorded - delivery attempts whose outcome waits in memory
+ * for a failing store (queue/outcomes.h). */
+size_t scheduler_unrecorded(const struct scheduler *sch);
 void scheduler_free(struct scheduler *sch);
 
 /* scheduler_backoff - seconds to wait after ATTEMPTS failed attempts:

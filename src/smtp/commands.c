@@ -217,6 +217,13 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
                    s->cfg->limits.max_message_size);
         return;
     }
+    /* A store that fails now would fail at the end of DATA too: say so
+     * before the client sends the message (RFC 5321 4.2.3: 452/451). */
+    enum store_fault fault = committer_fault(s->srv->committer);
+    if (fault != STORE_FAULT_NONE) {
+        smtp_reply_store_fault(s, fault);
+        return;
+    }
     if (!smtp_checks_sender_domain(s, s->mail.from.domain))
         smtp_mail_accept(s);
 }

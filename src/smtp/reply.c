@@ -7,6 +7,7 @@
 #include <event2/buffer.h>
 
 #include "core/log.h"
+#include "queue/committer.h"
 #include "smtp/session_internal.h"
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -29,4 +30,17 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
     line[n++] = '\r';
     line[n++] = '\n';
     evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
+}
+
+/* smtp_reply_store_fault - RFC 5321 4.2.3 and RFC 3463: 452 with X.3.1
+ * ("mail system full") only when the disk is full; a store that is locked,
+ * corrupt or failing is a "local error in processing", 451 with X.3.0.
+ * Both are temporary: the client keeps the message and tries again. */
+void smtp_reply_store_fault(struct smtp_session *s, int fault)
+{
+    if (fault == STORE_FAULT_FULL)
+        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+    else
+        smtp_reply(s, "451 4.3.0 Local error in processing (message store unavailable), "
+                      "try again later");
 }

@@ -406,7 +406,7 @@ static void store_done(void *arg, int status, const char *err)
     } else {
         log_warnx("event=store_error qid=%s session=%lu error=%s", s->env.id, s->serial,
                   log_quote(err));
-        smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+        smtp_reply_store_fault(s, status);
     }
     smtp_session_reset_transaction(s);
     smtp_session_resume(s);

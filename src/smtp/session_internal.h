@@ -85,6 +85,9 @@ struct smtp_session {
 
 /* reply.c */
 void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* smtp_reply_store_fault - the 4xx for a store that failed with FAULT (an
+ * enum store_fault): 452 4.3.1 when it is full, 451 4.3.0 otherwise. */
+void smtp_reply_store_fault(struct smtp_session *s, int fault);
 
 /* session.c */
 void smtp_session_close(struct smtp_session *s);
