@@ -214,6 +214,23 @@ def test_local_delivery_is_not_repeated_while_the_store_fails(make_server):
     assert len(maildir_grep(s, "alice@example.test", subject)) == 1
 
 
+def test_a_stop_while_outcomes_wait_costs_one_copy(make_server):
+    """SIGTERM while an outcome waits for a failing store: the daemon stops
+    as usual (and frees what it kept), and after the restart the message
+    is delivered once more, then never again."""
+    s = make_server().start().provision()
+    inject(s, SQLITE_FULL, after=1)
+    subject = token()
+    smtp_send(s.ports["mx"], "someone@remote.test", "alice@example.test",
+              message(subject, to="alice@example.test"), source=TRUSTED)
+    wait_for(lambda: store_status(s)["unrecorded_outcomes"] == 1, 15, "the kept outcome")
+    assert s.stop() == 0
+    s.start()
+    wait_for(lambda: server_queue(s) == [], 30, "an empty queue")
+    time.sleep(WATCH_S)
+    assert len(maildir_grep(s, "alice@example.test", subject)) == 2
+
+
 # ---- honest replies ----
 
 @pytest.mark.parametrize("code, reason, expected", [
