@@ -37,7 +37,7 @@ static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
     /* A store that cannot be read is no reason to hide the rest: the
-     * queue and the pauses are then null, and "store" says why. */
+     * queue and the pauses are then left out, and "store" says why. */
     json_t *queue = queue_counts(srv->db);
     json_t *paused = pause_list(srv->db);
     json_t *store = store_status(srv);
