@@ -1,0 +1,289 @@
+/* tests/unit/test_committer - queue/committer, the store's single writer,
+ * against a real store in a temporary directory: jobs that arrive while a
+ * commit runs share the next transaction (group commit); a job that fails
+ * is rolled back alone and its caller told, while the others of its batch
+ * commit; a failed COMMIT fails every job of the batch; every done callback
+ * runs on the loop thread after the data is visible to another connection. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/workers.h"
+#include "queue/committer.h"
+#include "tmp_store.h"
+
+#define JOBS_MAX 8
+
+/* One submission: what to insert and how to end, and what came back. */
+struct job {
+    struct fixture *f;
+    const char *name; /* inserted into domains(name) */
+    bool fail_after;  /* insert, then report failure: the insert must vanish */
+    bool gate;        /* wait for the test's go before inserting */
+    int apply_status; /* what apply returned */
+    bool done;        /* the done callback ran */
+    int status;       /* its STATUS */
+    char err[COMMITTER_ERR_MAX];
+    bool on_loop; /* it ran on the loop thread */
+    int visible;  /* rows named NAME another connection saw then */
+};
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    sqlite3 *reader; /* a second connection, as floodctl would have */
+    struct event_base *base;
+    struct event *tick;
+    struct worker_pool *loop;
+    struct committer *c;
+    pthread_t loop_thread;
+    sem_t started, go;
+    int finished;
+};
+
+/* count_rows - rows of domains named NAME seen by DB (-1 on error). */
+static int count_rows(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *st = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM domains WHERE name = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* apply_insert - on the committer thread: insert the job's domain; no
+ * cmocka assertion here (not the test's thread), only results. */
+static int apply_insert(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct job *j = arg;
+    if (j->gate) {
+        sem_post(&j->f->started);
+        sem_wait(&j->f->go);
+    }
+    sqlite3_stmt *st = NULL;
+    int rc =
+        sqlite3_prepare_v2(db, "INSERT INTO domains(name, created) VALUES(?1, 0)", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, j->name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return j->apply_status = -1;
+    }
+    if (j->fail_after) {
+        snprintf(err, errlen, "refused after the insert");
+        return j->apply_status = -1;
+    }
+    return j->apply_status = 0;
+}
+
+/* job_done - on the loop: record what the caller was told. */
+static void job_done(void *arg, int status, const char *err)
+{
+    struct job *j = arg;
+    j->done = true;
+    j->status = status;
+    snprintf(j->err, sizeof j->err, "%s", err ? err : "");
+    j->on_loop = pthread_equal(pthread_self(), j->f->loop_thread);
+    j->visible = count_rows(j->f->reader, j->name);
+    j->f->finished++;
+}
+
+/* tick - keeps the loop with one pending event, so that EVLOOP_ONCE
+ * waits for the committer's wake-up instead of returning at once. */
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* run_until - run the loop until N done callbacks ran in all, then until
+ * the committer counted them (it counts a batch after posting its
+ * callbacks, so they may run first). */
+static void run_until(struct fixture *f, int n)
+{
+    while (f->finished < n)
+        event_base_loop(f->base, EVLOOP_ONCE);
+    while (f->c && committer_jobs(f->c) < (unsigned long)n)
+        sched_yield();
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    char err[256];
+    if (f == NULL)
+        return -1;
+    f->reader = tmp_store_open("test_committer", f->dir, sizeof f->dir, f->path, sizeof f->path);
+    if (f->reader == NULL)
+        return -1;
+    f->base = event_base_new();
+    struct timeval tv = {0, 50000};
+    f->tick = event_new(f->base, -1, EV_PERSIST, tick, NULL);
+    if (f->base == NULL || f->tick == NULL || event_add(f->tick, &tv) < 0)
+        return -1;
+    f->loop = worker_pool_new(f->base, 1);
+    f->loop_thread = pthread_self();
+    sem_init(&f->started, 0, 0);
+    sem_init(&f->go, 0, 0);
+    f->c = committer_start(f->path, f->loop, 64, err, sizeof err);
+    if (f->c == NULL) {
+        fprintf(stderr, "committer_start: %s\n", err);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    committer_stop(f->c);
+    worker_pool_free(f->loop);
+    event_free(f->tick);
+    event_base_free(f->base);
+    store_close(f->reader);
+    sem_destroy(&f->started);
+    sem_destroy(&f->go);
+    int rc = tmp_store_remove(f->dir);
+    free(f);
+    return rc;
+}
+
+/* submit_batch - JOBS[0] holds the committer inside its first transaction
+ * until JOBS[1..N-1] are all queued: those then make one batch. */
+static void submit_batch(struct fixture *f, struct job *jobs, int n)
+{
+    jobs[0].gate = true;
+    for (int i = 0; i < n; i++)
+        jobs[i].f = f;
+    committer_submit(f->c, apply_insert, job_done, &jobs[0]);
+    sem_wait(&f->started);
+    for (int i = 1; i < n; i++)
+        committer_submit(f->c, apply_insert, job_done, &jobs[i]);
+    sem_post(&f->go);
+    run_until(f, n);
+}
+
+/* test_group_commit - five jobs queued while a commit runs share one
+ * transaction: two commits for six jobs; each caller hears 0 on the loop
+ * thread, when its row is already visible to another connection. */
+static void test_group_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct job jobs[6] = {{.name = "first.test"}, {.name = "a.test"}, {.name = "b.test"},
+                          {.name = "c.test"},     {.name = "d.test"}, {.name = "e.test"}};
+    submit_batch(f, jobs, 6);
+    assert_int_equal(committer_commits(f->c), 2);
+    assert_int_equal(committer_jobs(f->c), 6);
+    for (int i = 0; i < 6; i++) {
+        assert_true(jobs[i].done);
+        assert_int_equal(jobs[i].status, 0);
+        assert_true(jobs[i].on_loop);
+        assert_int_equal(jobs[i].visible, 1);
+    }
+}
+
+/* test_one_job_fails - in one batch, a job hitting a constraint and a job
+ * that fails after its insert are rolled back alone: the others commit,
+ * and each caller gets its own status and error. */
+static void test_one_job_fails(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    assert_int_equal(store_exec(f->reader,
+                                "INSERT INTO domains(name, created) VALUES('taken.test', 0)", err,
+                                sizeof err),
+                     0);
+    struct job jobs[5] = {{.name = "first.test"},
+                          {.name = "a.test"},
+                          {.name = "taken.test"}, /* PRIMARY KEY: already there */
+                          {.name = "undone.test", .fail_after = true},
+                          {.name = "b.test"}};
+    submit_batch(f, jobs, 5);
+    assert_int_equal(committer_commits(f->c), 2); /* the failures did not split the batch */
+    assert_int_equal(jobs[0].status, 0);
+    assert_int_equal(jobs[1].status, 0);
+    assert_int_equal(jobs[4].status, 0);
+    assert_int_equal(jobs[2].status, -1);
+    assert_non_null(strstr(jobs[2].err, "UNIQUE"));
+    assert_int_equal(jobs[3].status, -1);
+    assert_string_equal(jobs[3].err, "refused after the insert");
+    assert_int_equal(count_rows(f->reader, "a.test"), 1);
+    assert_int_equal(count_rows(f->reader, "b.test"), 1);
+    assert_int_equal(count_rows(f->reader, "taken.test"), 1);
+    assert_int_equal(count_rows(f->reader, "undone.test"), 0);
+}
+
+/* test_commit_fails - when COMMIT itself fails (here: a deferred foreign
+ * key left dangling by one job), no job of the batch is durable and every
+ * caller is told so, including those whose own work was fine. */
+static void test_commit_fails(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    /* The domains of this test reference a parent row checked at COMMIT. */
+    assert_int_equal(store_exec(f->reader,
+                                "CREATE TABLE parent(name TEXT PRIMARY KEY);"
+                                "CREATE TRIGGER dangling AFTER INSERT ON domains "
+                                "WHEN NEW.name = 'dangling.test' BEGIN "
+                                "INSERT INTO child(parent) VALUES('missing'); END;"
+                                "CREATE TABLE child(parent TEXT REFERENCES parent(name) "
+                                "DEFERRABLE INITIALLY DEFERRED);",
+                                err, sizeof err),
+                     0);
+    struct job jobs[4] = {
+        {.name = "first.test"}, {.name = "a.test"}, {.name = "dangling.test"}, {.name = "b.test"}};
+    submit_batch(f, jobs, 4);
+    assert_int_equal(jobs[0].status, 0); /* its own batch, committed */
+    for (int i = 1; i < 4; i++) {
+        assert_int_equal(jobs[i].apply_status, 0);
+        assert_int_equal(jobs[i].status, -1);
+        assert_non_null(strstr(jobs[i].err, "store commit failed"));
+        assert_int_equal(count_rows(f->reader, jobs[i].name), 0);
+    }
+    assert_int_equal(count_rows(f->reader, "first.test"), 1);
+}
+
+/* test_stop_commits_queued - committer_stop commits what is queued. */
+static void test_stop_commits_queued(void **state)
+{
+    struct fixture *f = *state;
+    struct job j = {.f = f, .name = "late.test"};
+    committer_submit(f->c, apply_insert, job_done, &j);
+    committer_stop(f->c);
+    f->c = NULL;
+    run_until(f, 1);
+    assert_int_equal(j.status, 0);
+    assert_int_equal(count_rows(f->reader, "late.test"), 1);
+}
+
+int main(void)
+{
+    evthread_use_pthreads(); /* the committer wakes the loop from its thread */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_group_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_job_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_commit_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_commits_queued, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
