@@ -127,6 +127,42 @@ def fill(db_path, n, seed=7):
     db.close()
 
 
+def filled_daemon(base, n):
+    """A daemon on a free port whose store holds N queued messages (fill),
+    in BASE; returns (process, config, state dir, port, seconds to fill)."""
+    port = free_port()
+    conf, state = write_config(base, port)
+    proc = run_daemon(conf)  # creates the store and its schema
+    try:
+        wait_socket(state)
+        ctl(conf, "domain", "add", "example.test")
+    finally:
+        stop_daemon(proc)
+    t0 = time.monotonic()
+    fill(state / "store.db", n)
+    fill_s = time.monotonic() - t0
+    if os.geteuid() == 0:
+        shutil.chown(state / "store.db", "nobody")
+    proc = run_daemon(conf)
+    try:
+        wait_socket(state)
+    except BaseException:
+        stop_daemon(proc)
+        raise
+    return proc, conf, state, port, fill_s
+
+
+def stop_daemon(proc):
+    """SIGTERM, then SIGKILL after 60 s."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Prober(threading.Thread):
     """Submits one message every INTERVAL seconds to a local user and
     records each one's latency (connect to 250)."""
@@ -168,22 +204,9 @@ def main():
     n = 20_000 if a.quick else a.messages
     base = Path(tempfile.mkdtemp(prefix="fg-qscale-", dir=os.environ.get("BENCH_DIR", "/var/tmp")))
     os.chmod(base, 0o755)
-    port = free_port()
-    conf, state = write_config(base, port)
     proc = None
     try:
-        proc = run_daemon(conf)  # creates the store and its schema
-        wait_socket(state)
-        ctl(conf, "domain", "add", "example.test")
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        t0 = time.monotonic()
-        fill(state / "store.db", n)
-        fill_s = time.monotonic() - t0
-        if os.geteuid() == 0:
-            shutil.chown(state / "store.db", "nobody")
-        proc = run_daemon(conf)
-        wait_socket(state)
+        proc, conf, state, port, fill_s = filled_daemon(base, n)
         # a local recipient for the probe traffic
         subprocess.run([str(BUILD / "floodctl"), "user", "add", "postmaster@example.test"],
                        input="probe-Password-2026\n", text=True, check=True, capture_output=True,
@@ -228,12 +251,7 @@ def main():
         if moved != files or moved < 0.85 * n:
             raise SystemExit(f"quarantine moved {moved} messages, {files} files: expected ~{int(0.9 * n)}")
     finally:
-        if proc and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_daemon(proc)
         shutil.rmtree(base, ignore_errors=True)
 
 
