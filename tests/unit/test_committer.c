@@ -126,6 +126,7 @@ static void run_until(struct fixture *f, int n)
         sched_yield();
 }
 
+/* setup - a fresh store, a loop with its worker pool, a committer. */
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -153,6 +154,7 @@ static int setup(void **state)
     return 0;
 }
 
+/* teardown - stop the committer (if the test did not), free the rest. */
 static int teardown(void **state)
 {
     struct fixture *f = *state;
@@ -276,6 +278,7 @@ static void test_stop_commits_queued(void **state)
     assert_int_equal(count_rows(f->reader, "late.test"), 1);
 }
 
+/* main - libevent's pthread locking first: threads wake the loop. */
 int main(void)
 {
     evthread_use_pthreads(); /* the committer wakes the loop from its thread */

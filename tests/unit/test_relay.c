@@ -69,6 +69,8 @@ struct fixture {
     sqlite3 *db;
 };
 
+/* setup - a fresh store with example.test, a user, an alias to her and
+ * an alias to a remote address. */
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -91,6 +93,7 @@ static int setup(void **state)
     return 0;
 }
 
+/* teardown - close the store and remove its directory. */
 static int teardown(void **state)
 {
     struct fixture *f = *state;
@@ -151,6 +154,7 @@ static void test_domain_removed(void **state)
     assert_int_equal(decide(f->db, "anna@example.test", true, false), RELAY_ACCEPT_REMOTE);
 }
 
+/* main - the pure rules first, then the store-fed cases. */
 int main(void)
 {
     const struct CMUnitTest tests[] = {
