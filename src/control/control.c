@@ -29,12 +29,14 @@
 
 #define CONTROL_OUTPUT_MAX (64u * 1024 * 1024) /* replies queued for one client */
 #define CONTROL_CMD_MAX 64                     /* longest command name */
+#define CONTROL_READERS 2 /* store reads at once: a long listing leaves one for status */
 
 struct control_cmd {
     char name[CONTROL_CMD_MAX];
     control_handler_fn fn;
     void *ctx;
-    bool off_loop; /* runs on the reader thread (control_server_register_reader) */
+    bool off_loop;            /* runs on the reader thread (control_server_register_reader) */
+    control_finish_fn finish; /* then this, on the loop; may be NULL */
 };
 
 struct control_conn {
@@ -51,7 +53,8 @@ struct control_job {
     struct control_conn *conn;
     struct control_cmd cmd; /* a copy: registrations may move the array */
     json_t *request;
-    json_t *reply;
+    json_t *result; /* what the reader thread found; NULL with err set */
+    char err[512];
 };
 
 struct control_server {
@@ -61,7 +64,7 @@ struct control_server {
     struct control_cmd *cmds;
     size_t n_cmds, cap_cmds;
     struct control_conn *conns; /* every open client, to free them at exit */
-    struct worker_pool *reader; /* one thread for store reads; NULL until needed */
+    struct worker_pool *reader; /* threads for store reads; NULL until needed */
     bool stopping;              /* control_server_free: answer, start nothing new */
 };
 
@@ -135,9 +138,7 @@ static json_t *reply_of(const char *name, json_t *result, char *err, size_t errl
 static void reader_work(void *arg)
 {
     struct control_job *j = arg;
-    char err[512] = "";
-    json_t *result = j->cmd.fn(j->cmd.ctx, j->request, err, sizeof err);
-    j->reply = reply_of(j->cmd.name, result, err, sizeof err);
+    j->result = j->cmd.fn(j->cmd.ctx, j->request, j->err, sizeof j->err);
 }
 
 static void process_lines(struct control_conn *c);
@@ -148,11 +149,17 @@ static void reader_done(void *arg)
 {
     struct control_job *j = arg;
     struct control_conn *c = j->conn;
+    json_t *reply = NULL;
     c->busy = false;
     if (c->gone) {
+        json_decref(j->result);
         conn_free(c);
     } else {
-        if (j->reply == NULL || conn_send(c, j->reply) < 0 || c->srv->stopping)
+        /* The loop's own facts are added here, where they may be read. */
+        if (j->result && j->cmd.finish)
+            j->result = j->cmd.finish(j->cmd.ctx, j->request, j->result, j->err, sizeof j->err);
+        reply = reply_of(j->cmd.name, j->result, j->err, sizeof j->err);
+        if (reply == NULL || conn_send(c, reply) < 0 || c->srv->stopping)
             c->closing = true;
         bufferevent_enable(c->bev, EV_READ);
         process_lines(c);
@@ -160,7 +167,7 @@ static void reader_done(void *arg)
             conn_free(c);
     }
     json_decref(j->request);
-    json_decref(j->reply);
+    json_decref(reply);
     free(j);
 }
 
@@ -435,7 +442,7 @@ struct control_server *control_server_start(struct event_base *base, const char 
 /* add_cmd - route CMD to FN; a second registration of the same name
  * replaces the first. */
 static void add_cmd(struct control_server *srv, const char *cmd, control_handler_fn fn, void *ctx,
-                    bool off_loop)
+                    bool off_loop, control_finish_fn finish)
 {
     struct control_cmd *c = find_cmd(srv, cmd);
     if (c == NULL) {
@@ -455,20 +462,21 @@ static void add_cmd(struct control_server *srv, const char *cmd, control_handler
     c->fn = fn;
     c->ctx = ctx;
     c->off_loop = off_loop;
+    c->finish = finish;
 }
 
 void control_server_register(struct control_server *srv, const char *cmd, control_handler_fn fn,
                              void *ctx)
 {
-    add_cmd(srv, cmd, fn, ctx, false);
+    add_cmd(srv, cmd, fn, ctx, false, NULL);
 }
 
 void control_server_register_reader(struct control_server *srv, const char *cmd,
-                                    control_handler_fn fn, void *ctx)
+                                    control_handler_fn fn, control_finish_fn finish, void *ctx)
 {
-    if (srv->reader == NULL && (srv->reader = worker_pool_new(srv->base, 1)) == NULL)
+    if (srv->reader == NULL && (srv->reader = worker_pool_new(srv->base, CONTROL_READERS)) == NULL)
         fatal("control: out of memory starting the reader thread");
-    add_cmd(srv, cmd, fn, ctx, true);
+    add_cmd(srv, cmd, fn, ctx, true, finish);
 }
 
 /* control_server_free - stop listening, drop clients, remove the socket. */

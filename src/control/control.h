@@ -21,12 +21,18 @@ struct control_server *control_server_start(struct event_base *base, const char 
                                             size_t errlen);
 void control_server_register(struct control_server *srv, const char *cmd, control_handler_fn fn,
                              void *ctx);
+/* A finish function runs on the loop with what the reader thread found
+ * (RESULT, taken) and returns the whole result, or NULL with ERR set. */
+typedef json_t *(*control_finish_fn)(void *ctx, json_t *request, json_t *result, char *err,
+                                     size_t errlen);
+
 /* control_server_register_reader - like control_server_register, but FN
  * runs on the control room's own reader thread, for commands that read the
  * store (FN opens its own connection with store_thread_db, and touches no
- * loop-thread state); the client's next request waits for the answer. */
+ * loop-thread state); then FINISH, when not NULL, adds on the loop what
+ * only the loop may read.  The client's next request waits for the answer. */
 void control_server_register_reader(struct control_server *srv, const char *cmd,
-                                    control_handler_fn fn, void *ctx);
+                                    control_handler_fn fn, control_finish_fn finish, void *ctx);
 void control_server_free(struct control_server *srv);
 
 #endif

@@ -2,6 +2,7 @@
 #include "control/daemon_commands.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,29 +34,45 @@ static json_t *store_status(struct smtp_server *srv)
     return st;
 }
 
-static json_t *cmd_status(void *ctx, json_t *req, char *err, size_t errlen)
+/* status_read - on the control reader thread: the queue by state and the
+ * pauses.  A store that cannot be read is no reason to hide the rest:
+ * they are then left out. */
+static json_t *status_read(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    json_t *queue = db ? queue_counts(db) : NULL;
+    json_t *paused = db ? pause_list(db) : NULL;
+    json_t *r = json_pack("{s:o*, s:o*}", "queue", queue, "paused", paused);
+    if (r == NULL)
+        snprintf(err, errlen, "out of memory");
+    return r;
+}
+
+/* status_finish - on the loop: the counters, the store's health and the
+ * gate, which live in the loop's memory. */
+static json_t *status_finish(void *ctx, json_t *req, json_t *read, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
-    /* A store that cannot be read is no reason to hide the rest: the
-     * queue and the pauses are then left out, and "store" says why. */
-    json_t *queue = queue_counts(srv->db);
-    json_t *paused = pause_list(srv->db);
     json_t *store = store_status(srv);
-    if (store == NULL) {
-        json_decref(queue);
-        json_decref(paused);
+    json_t *r = store ? json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+                                  "version", "0.1.0", "pid", (json_int_t)getpid(), "uptime",
+                                  (json_int_t)(time(NULL) - srv->started), "connections",
+                                  (json_int_t)srv->connections, "sessions_total",
+                                  (json_int_t)srv->sessions_total, "messages_accepted",
+                                  (json_int_t)srv->messages_accepted, "messages_rejected",
+                                  (json_int_t)srv->messages_rejected, "store_commits",
+                                  (json_int_t)committer_commits(srv->committer), "store_jobs",
+                                  (json_int_t)committer_jobs(srv->committer), "store", store,
+                                  "gate", gate_status(srv->gate))
+                      : NULL;
+    if (r == NULL || json_object_update(r, read) < 0) {
+        json_decref(r);
+        json_decref(read);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    return json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o*, s:o*, s:o}", "version", "0.1.0",
-        "pid", (json_int_t)getpid(), "uptime", (json_int_t)(time(NULL) - srv->started),
-        "connections", (json_int_t)srv->connections, "sessions_total",
-        (json_int_t)srv->sessions_total, "messages_accepted", (json_int_t)srv->messages_accepted,
-        "messages_rejected", (json_int_t)srv->messages_rejected, "store_commits",
-        (json_int_t)committer_commits(srv->committer), "store_jobs",
-        (json_int_t)committer_jobs(srv->committer), "store", store, "queue", queue, "paused",
-        paused, "gate", gate_status(srv->gate));
+    json_decref(read);
+    return r;
 }
 
 #ifdef FLOODGATE_FAULT_INJECTION
@@ -93,33 +110,38 @@ static int read_filter(json_t *req, struct queue_filter *f, const char **ids, ch
 
 static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    /* static: too big for a stack; only the one reader thread runs this */
-    static const char *ids[FILTER_IDS_MAX];
+    const char **ids = calloc(FILTER_IDS_MAX, sizeof *ids); /* too big for a stack */
     struct queue_filter f;
-    if (read_filter(req, &f, ids, err, errlen) < 0)
+    if (ids == NULL || read_filter(req, &f, ids, err, errlen) < 0) {
+        free(ids);
         return NULL;
+    }
     sqlite3 *db = store_thread_db(STORE_FILE);
     json_t *list = db ? queue_list(db, &f) : NULL;
     if (list == NULL)
         snprintf(err, errlen, "cannot read the queue from the store");
+    free(ids);
     return list;
 }
 
 static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    /* static: too big for a stack; only the one reader thread runs this */
-    static const char *ids[FILTER_IDS_MAX];
+    const char **ids = calloc(FILTER_IDS_MAX, sizeof *ids); /* too big for a stack */
     struct queue_filter f;
-    if (read_filter(req, &f, ids, err, errlen) < 0)
+    if (ids == NULL || read_filter(req, &f, ids, err, errlen) < 0) {
+        free(ids);
         return NULL;
+    }
     const char *by = json_string_value(json_object_get(req, "by"));
     unsigned limit = (unsigned)json_integer_value(json_object_get(req, "top"));
     sqlite3 *db = store_thread_db(STORE_FILE);
-    if (db == NULL) {
+    json_t *top = NULL;
+    if (db == NULL)
         snprintf(err, errlen, "cannot open the store");
-        return NULL;
-    }
-    return queue_top(db, &f, by ? by : "auth-user", limit, err, errlen);
+    else
+        top = queue_top(db, &f, by ? by : "auth-user", limit, err, errlen);
+    free(ids);
+    return top;
 }
 
 /* cmd_queue_kick - floodctl changed the queue in the store: look now. */
@@ -153,17 +175,30 @@ static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen
     return json_pack("{s:O}", "paused", srv->pauses);
 }
 
+#ifdef FLOODGATE_FAULT_INJECTION
+/* cmd_fault_reader_hold - test builds only: {"seconds": N} keeps one
+ * control reader thread busy for N seconds (at most 60), as a listing of
+ * a huge queue would, to show that nothing on the loop waits for it. */
+static json_t *cmd_fault_reader_hold(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    json_int_t n = json_integer_value(json_object_get(req, "seconds"));
+    sleep((unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
+    return json_object();
+}
+#endif
+
 void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
 {
-    control_server_register(ctl, "status", cmd_status, srv);
+    control_server_register_reader(ctl, "status", status_read, status_finish, srv);
     /* Listings read the store on the control room's reader thread: a long
      * one must not make open SMTP sessions wait (docs/design.md). */
-    control_server_register_reader(ctl, "queue.list", cmd_queue_list, srv);
+    control_server_register_reader(ctl, "queue.list", cmd_queue_list, NULL, srv);
     control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
-    control_server_register_reader(ctl, "queue.top", cmd_queue_top, srv);
+    control_server_register_reader(ctl, "queue.top", cmd_queue_top, NULL, srv);
     control_server_register(ctl, "state.reload", cmd_state_reload, srv);
     control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
 #ifdef FLOODGATE_FAULT_INJECTION
     control_server_register(ctl, "fault.store", cmd_fault_store, srv);
+    control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, srv);
 #endif
 }
