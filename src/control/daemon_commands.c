@@ -153,6 +153,28 @@ static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen
     return json_pack("{s:O}", "paused", srv->pauses);
 }
 
+/* The reload hook: one daemon per process, so one hook. */
+static struct {
+    daemon_reload_fn fn;
+    void *arg;
+} reload_hook;
+
+/* cmd_reload - {"cmd":"reload"}: read the config file again; the error
+ * (file, line, key) goes back to floodctl when it does not load. */
+static json_t *cmd_reload(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    if (reload_hook.fn(reload_hook.arg, err, errlen) < 0)
+        return NULL;
+    return json_pack("{s:b, s:I}", "reloaded", 1, "configs_in_use", (json_int_t)config_count());
+}
+
+void daemon_commands_register_reload(struct control_server *ctl, daemon_reload_fn fn, void *arg)
+{
+    reload_hook.fn = fn;
+    reload_hook.arg = arg;
+    control_server_register(ctl, "reload", cmd_reload, NULL);
+}
+
 void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
 {
     control_server_register(ctl, "status", cmd_status, srv);

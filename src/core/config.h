@@ -181,12 +181,28 @@ struct config {
 
     char **warnings; /* non-fatal findings with file:line, for the log */
     size_t n_warnings;
+
+    unsigned refs; /* its users: see config_ref; 1 after config_load */
 };
 
 /* config_load - read and validate PATH.  On error returns NULL and writes
  * "PATH:LINE: KEY: message" into ERR. */
 struct config *config_load(const char *path, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* config_ref - one more user of CFG.  A reload replaces the daemon's
+ * current config while sessions, delivery jobs and listeners still read
+ * the old one: each holds a reference, and the last config_unref frees
+ * it.  Safe from any thread.  Returns CFG. */
+struct config *config_ref(struct config *cfg);
+/* config_unref - a user is done with CFG (NULL is fine). */
+void config_unref(const struct config *cfg);
+/* config_count - how many configs this process holds now: after a reload
+ * 1 plus those still used by sessions or jobs from before it. */
+unsigned config_count(void);
+
+/* listener_same_address - whether A and B listen on one address. */
+bool listener_same_address(const struct listener_config *a, const struct listener_config *b);
 
 /* config_group - the IP group called NAME, or NULL. */
 const struct ip_group *config_group(const struct config *cfg, const char *name);

@@ -23,10 +23,12 @@ struct delivery_rcpt {
     char error[DELIVERY_ERROR_MAX];   /* what went wrong, for last_error and DSNs */
 };
 
+struct config;
 struct scheduler;
 
 struct delivery_job {
     struct scheduler *sch;
+    const struct config *cfg; /* a reference: the config of its whole life */
     bool remote;
     bool returning;                   /* an admin's bounce, not a delivery */
     char qid[17];

@@ -96,6 +96,7 @@ static void job_free(struct delivery_job *j)
     free(j->auth_user);
     free(j->prefix);
     spool_free(&j->body);
+    config_unref(j->cfg);
     free(j);
 }
 
@@ -171,7 +172,7 @@ static const char *outcome_state(enum delivery_outcome o)
 
 static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t errlen)
 {
-    const struct config_queue *q = &j->sch->srv->cfg->queue;
+    const struct config_queue *q = &j->cfg->queue;
     time_t now = time(NULL);
     /* An admin may have held or quarantined the recipient while this
      * attempt ran.  A delivery or a bounce has happened all the same and
@@ -207,7 +208,7 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
  * the message makes "once" hold across attempts and restarts. */
 static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size_t errlen)
 {
-    unsigned after = j->sch->srv->cfg->delivery.delay_warning;
+    unsigned after = j->cfg->delivery.delay_warning;
     bool deferred = false;
     for (size_t i = 0; i < j->n; i++)
         deferred |= j->rcpts[i].outcome == OUTCOME_DEFERRED;
@@ -227,9 +228,7 @@ static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size
     struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL,
                                 .delayed = true};
-    return dsn_enqueue(db, j->sch->srv->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0
-               ? -1
-               : 0;
+    return dsn_enqueue(db, j->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0 ? -1 : 0;
 }
 
 static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
@@ -239,9 +238,8 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
         return -1;
     struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
-    if (has_bounces(j) &&
-        (count_bounce(db, j) < 0 ||
-         dsn_enqueue(db, j->sch->srv->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0))
+    if (has_bounces(j) && (count_bounce(db, j) < 0 || dsn_enqueue(db, j->cfg->hostname, ".", &orig,
+                                                                  j->rcpts, j->n, err, errlen) < 0))
         return -1;
     /* A message leaves the queue when no recipient is left to deliver;
      * if it was in quarantine meanwhile, its .eml goes after the commit. */
@@ -336,7 +334,7 @@ static void record(struct delivery_job *j)
  * record the outcome (with a DSN when something bounced). */
 static void finish_job(struct delivery_job *j)
 {
-    const struct config_queue *q = &j->sch->srv->cfg->queue;
+    const struct config_queue *q = &j->cfg->queue;
     bool expired = time(NULL) - j->created > (time_t)q->lifetime;
     for (size_t i = 0; i < j->n; i++) {
         struct delivery_rcpt *d = &j->rcpts[i];
@@ -384,6 +382,9 @@ static struct delivery_job *job_for(struct scheduler *sch, struct delivery_job *
     if (j == NULL)
         return NULL;
     j->sch = sch;
+    /* its own reference: the committer thread reads the retry and DSN
+     * settings after a SIGHUP may have replaced srv->cfg */
+    j->cfg = config_ref(sch->srv->cfg);
     j->remote = remote;
     str_copy(j->qid, qid, sizeof j->qid);
     str_copy(j->domain, domain, sizeof j->domain);
