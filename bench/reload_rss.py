@@ -16,9 +16,7 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,13 +40,7 @@ def main():
     sys.path.insert(0, str(ROOT / "tests" / "integration"))
     import conftest  # noqa: E402  (reads FLOODGATE_BUILD)
 
-    tls = Path(tempfile.mkdtemp(prefix="fg-rss-tls-"))
-    os.chmod(tls, 0o755)
-    cert, key = tls / "cert.pem", tls / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=mail.example.test", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    os.chmod(key, 0o644)
+    tls, cert, key = conftest.new_tls_files()
     s = conftest.Server((cert, key))
     try:
         s.start()

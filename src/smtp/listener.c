@@ -81,10 +81,17 @@ static const struct listener_config *find_listener(const struct config *cfg, con
     return NULL;
 }
 
+/* find_bound - the bound listener called NAME, or NULL. */
+static const struct listener *find_bound(const struct listener *list, const char *name)
+{
+    while (list && strcmp(list->lc->name, name) != 0)
+        list = list->next;
+    return list;
+}
+
 int listeners_check(const struct listener *list, const struct config *cfg, char *err, size_t errlen)
 {
-    size_t n = 0;
-    for (const struct listener *l = list; l; l = l->next, n++) {
+    for (const struct listener *l = list; l; l = l->next) {
         const struct listener_config *lc = find_listener(cfg, l->lc->name);
         if (lc == NULL) {
             snprintf(err, errlen,
@@ -101,20 +108,14 @@ int listeners_check(const struct listener *list, const struct config *cfg, char 
             return -1;
         }
     }
-    if (n != cfg->n_listeners) {
-        for (size_t i = 0; i < cfg->n_listeners; i++) {
-            const struct listener *l = list;
-            while (l && strcmp(l->lc->name, cfg->listeners[i].name) != 0)
-                l = l->next;
-            if (l == NULL) {
-                snprintf(err, errlen,
-                         "%s: listeners: listener %s is new; a listener is bound at start: "
-                         "restart floodgated to open it",
-                         cfg->path, cfg->listeners[i].name);
-                break;
-            }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        if (find_bound(list, cfg->listeners[i].name) == NULL) {
+            snprintf(err, errlen,
+                     "%s: listeners: listener %s is new; a listener is bound at start: "
+                     "restart floodgated to open it",
+                     cfg->path, cfg->listeners[i].name);
+            return -1;
         }
-        return -1;
     }
     return 0;
 }

@@ -46,6 +46,16 @@ def set_max_recipients(s, n):
     s.conf.write_text(text)
 
 
+def assert_rcpt_limit(s, n):
+    """A new session on mx takes N recipients, and refuses one more (452)."""
+    with RawClient(s.ports["mx"]) as c:
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+        for _ in range(n):
+            assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 250
+        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 452
+
+
 def finish_message(c, subject):
     """End the open transaction of C with a message: its queue id."""
     assert c.cmd("DATA")[0] == 354
@@ -113,12 +123,7 @@ def test_bad_reload_names_file_line_key_and_keeps_serving(make_server):
     assert smtp_send(s.ports["mx"], "a@remote.test", ALICE, message("after a bad reload"))
     s.wait_delivered(ALICE, 1)
     # ... and the old max_recipients = 20 holds
-    with RawClient(s.ports["mx"]) as c:
-        c.ehlo()
-        assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-        for _ in range(20):
-            assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 250
-        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 452
+    assert_rcpt_limit(s, 20)
     assert s.proc.poll() is None
 
 
@@ -154,12 +159,7 @@ def test_floodctl_reload(make_server):
     r = s.ctl("reload", "--json")
     out = json.loads(r.stdout)
     assert out["reloaded"] is True and out["configs_in_use"] == 1, out
-    with RawClient(s.ports["mx"]) as c:
-        c.ehlo()
-        assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 250
-        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 250
-        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 452
+    assert_rcpt_limit(s, 2)
     assert "floodgated reloaded" in s.ctl("reload").stdout
 
     # a file floodctl cannot read either: the error names file, line, key
@@ -178,12 +178,7 @@ def test_floodctl_reload(make_server):
     assert "running configuration stays" in r.stderr
     wait_log(s, r"event=reload result=rejected")
     # the old config (max_recipients = 2) still holds
-    with RawClient(s.ports["mx"]) as c:
-        c.ehlo()
-        assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 250
-        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 250
-        assert c.cmd(f"RCPT TO:<{ALICE}>")[0] == 452
+    assert_rcpt_limit(s, 2)
     assert s.proc.poll() is None
 
 
