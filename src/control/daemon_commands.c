@@ -122,11 +122,12 @@ static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
     return queue_top(db, &f, by ? by : "auth-user", limit, err, errlen);
 }
 
-/* cmd_queue_kick - floodctl changed the queue in the store: look now. */
+/* cmd_queue_kick - floodctl changed the queue in the store: read it again
+ * (the in-memory active queue may hold what was just held or deleted). */
 static json_t *cmd_queue_kick(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
-    scheduler_kick(srv->scheduler);
+    scheduler_refresh(srv->scheduler);
     return json_object();
 }
 

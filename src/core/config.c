@@ -1013,7 +1013,7 @@ static int load_delivery(struct loader *ld, const config_setting_t *root)
     static const char *const keys[] = {"mx_port",         "tls",          "tls_verify",
                                        "connect_timeout", "command_timeout", "data_timeout",
                                        "max_connections", "max_per_domain", "delay_warning",
-                                       "relayhost",       NULL};
+                                       "relayhost",       "initial_per_domain", NULL};
     struct config_delivery *d = &ld->cfg->delivery;
     const config_setting_t *g;
     int tls = (int)d->tls;
@@ -1029,6 +1029,8 @@ static int load_delivery(struct loader *ld, const config_setting_t *root)
         cfg_get_unsigned(ld, g, "delivery", "data_timeout", 1, 3600, &d->data_timeout) < 0 ||
         cfg_get_unsigned(ld, g, "delivery", "max_connections", 1, 10000, &d->max_connections) < 0 ||
         cfg_get_unsigned(ld, g, "delivery", "max_per_domain", 1, 1000, &d->max_per_domain) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "initial_per_domain", 1, 1000,
+                         &d->initial_per_domain) < 0 ||
         cfg_get_unsigned(ld, g, "delivery", "delay_warning", 0, 30 * 86400, &d->delay_warning) < 0)
         return -1;
     d->tls = (enum delivery_tls)tls;
@@ -1341,8 +1343,9 @@ static struct config *config_new(const char *path)
                                              .connect_timeout = 30,
                                              .command_timeout = 300,
                                              .data_timeout = 600,
-                                             .max_connections = 20,
+                                             .max_connections = 500,
                                              .max_per_domain = 4,
+                                             .initial_per_domain = 2,
                                              .delay_warning = 4 * 3600,
                                              .relayhost_port = 587,
                                              .relayhost_tls = TLS_MODE_STARTTLS};

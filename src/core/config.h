@@ -73,8 +73,9 @@ struct config_delivery {
     unsigned connect_timeout; /* seconds; default 30 */
     unsigned command_timeout; /* RFC 5321 4.5.3.2: 300 */
     unsigned data_timeout;    /* waiting for the reply to the final "."; 600 */
-    unsigned max_connections; /* outbound connections at once; default 20 */
+    unsigned max_connections; /* outbound connections at once; default 500 */
     unsigned max_per_domain;  /* per destination domain; default 4 */
+    unsigned initial_per_domain; /* slow start: a destination's first window; default 2 */
     unsigned delay_warning;   /* seconds before a delay DSN; 0 = never; default 4 h */
     /* delivery.relayhost: send everything through this smarthost */
     char *relayhost;          /* host name or address; NULL = MX routing */

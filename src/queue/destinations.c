@@ -135,7 +135,9 @@ static bool can_start(const struct dest *d, time_t now)
         return false;
     if (d->dead) /* one probe, once rested and once the earlier attempts are over */
         return !d->probing && d->in_flight == 0 && now >= d->probe_at;
-    return d->in_flight < d->window;
+    /* After a failure, no attempt replaces the one that failed until one
+     * gets through: the attempts still running finish the cohort. */
+    return d->in_flight < (d->failures ? 1 : d->window);
 }
 
 /* take - the first entry of the sender whose turn it is in D. */

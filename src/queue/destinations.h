@@ -33,11 +33,11 @@ struct dest_limits {
 
 /* What one delivery attempt says about its destination. */
 enum dest_result {
-    DEST_OK,     /* a server answered and took the transaction (even if it
-                  * refused recipients): the destination is alive */
-    DEST_FAILED, /* no server of the destination answered */
-    DEST_NEUTRAL /* says nothing about the destination (our own error,
-                  * a domain that does not exist, shutdown) */
+    DEST_NEUTRAL, /* says nothing about the destination (our own error,
+                   * a domain that does not exist, shutdown) */
+    DEST_OK,      /* a server answered and took the transaction (even if it
+                   * refused recipients): the destination is alive */
+    DEST_FAILED   /* no server of the destination answered */
 };
 
 struct dest_table *dest_table_new(const struct dest_limits *lim);
