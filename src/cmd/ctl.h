@@ -80,6 +80,7 @@ struct table {
 bool ctl_ready(struct ctl *c);
 sqlite3 *ctl_store(struct ctl *c);
 json_t *ctl_call(struct ctl *c, json_t *request, int *not_running);
+bool ctl_ready(struct ctl *c);
 bool ctl_kick(struct ctl *c);
 void ctl_who(struct ctl *c);
 void ctl_close(struct ctl *c);
@@ -171,8 +172,9 @@ extern const struct subcommand quarantine_subs[];
 int quarantine_attach(sqlite3 *db, json_t *list);
 
 /* ctl_flow.c: pause, resume */
-extern const char usage_pause[], usage_resume[];
+extern const char usage_pause[], usage_resume[], usage_reload[];
 extern const struct subcommand pause_subs[], resume_subs[];
+int reload_cmd(struct ctl *c, struct args *a, struct opt *o);
 void print_paused(const char *label, json_t *paused);
 
 /* ctl_sending.c: what a user may send (user subcommands grant-send-as,

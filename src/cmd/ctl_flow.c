@@ -1,4 +1,5 @@
-/* cmd/ctl_flow - floodctl pause and resume: the admin's brakes.
+/* cmd/ctl_flow - floodctl pause and resume: the admin's brakes; and
+ * floodctl reload, which has the daemon read its config file again.
  *
  * Room: cmd.  A pause is kept in the store (queue/pause_state.h), so it
  * holds across restarts and works with the daemon stopped; a running
@@ -17,6 +18,7 @@
 
 const char usage_pause[] = "  floodctl pause delivery|listener NAME [--json]\n";
 const char usage_resume[] = "  floodctl resume delivery|listener NAME [--json]\n";
+const char usage_reload[] = "  floodctl reload [--json]\n";
 
 /* --------------------------------------------------------------- output */
 
@@ -133,6 +135,37 @@ static int resume_listener(struct ctl *c, struct args *a, struct opt *o)
         (!pause_get(db, what) && listener_what(c, a->raw[0], what, sizeof what) != EXIT_OK))
         return EXIT_FAIL;
     return flow_set(c, what, false);
+}
+
+/* --------------------------------------------------------------- reload */
+
+/* reload_cmd - floodctl reload: the daemon reads its config file again,
+ * as on SIGHUP, and answers whether it took it.  A file that does not
+ * load is refused with the reason, and the running config stays. */
+int reload_cmd(struct ctl *c, struct args *a, struct opt *o)
+{
+    int not_running;
+    if (!ctl_ready(c))
+        return fail("the running configuration of floodgated stays; fix the file (check it with "
+                    "floodgated -n -c %s) and run floodctl reload again",
+                    c->config_path);
+    json_t *res = ctl_call(c, json_pack("{s:s}", "cmd", "reload"), &not_running);
+    if (res == NULL && not_running)
+        return fail("floodgated is not running (no %s): nothing to reload; it reads %s when it "
+                    "starts",
+                    c->socket_file, c->cfg->path);
+    if (res == NULL)
+        return fail("the running configuration stays; fix %s (check it with floodgated -n -c "
+                    "%s) and run floodctl reload again",
+                    c->cfg->path, c->cfg->path);
+    json_object_set_new(res, "config", json_string(c->cfg->path));
+    int rc = EXIT_OK;
+    if (c->json)
+        rc = print_json(res);
+    else
+        printf("floodgated reloaded %s\n", c->cfg->path);
+    json_decref(res);
+    return rc;
 }
 
 /* ------------------------------------------------------------- commands */

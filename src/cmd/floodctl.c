@@ -3,8 +3,9 @@
  * Room: cmd (a thin main).  This file reads the global options and maps
  * each command word to its group: ctl_accounts.c (domain, user, alias),
  * ctl_queue.c (status, queue), ctl_quarantine.c (quarantine), ctl_flow.c
- * (pause, resume), ctl_dkim.c (dkim), ctl_store.c (store); ctl.c holds what they share, and
- * ctl_select.c the selections of queued messages and the actions on them.
+ * (pause, resume, reload), ctl_dkim.c (dkim), ctl_store.c (store); ctl.c
+ * holds what they share, and ctl_select.c the selections of queued
+ * messages and the actions on them.
  * Domains, users, aliases, queue actions and pauses are changed in the
  * store directly; "status", "queue list" and "queue top" ask the daemon
  * over the control socket when it runs and fall back to the store when it
@@ -33,6 +34,7 @@ static const struct group {
     {"pause", usage_pause, pause_subs},    {"resume", usage_resume, resume_subs},
     {"dkim", usage_dkim, dkim_subs},       {"ban", usage_ban, ban_subs},
     {"store", usage_store, store_subs},
+    {"reload", usage_reload, NULL},
 };
 
 /* usage_all - the whole synopsis to FP. */
@@ -65,6 +67,11 @@ static int run_command(struct ctl *c, int argc, char **argv)
         if (argc > 1)
             return usage_error(cmd, "status takes no arguments, not '%s'", argv[1]);
         return status_cmd(c, NULL, NULL);
+    }
+    if (strcmp(cmd, "reload") == 0) {
+        if (argc > 1)
+            return usage_error(cmd, "reload takes no arguments, not '%s'", argv[1]);
+        return reload_cmd(c, NULL, NULL);
     }
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         if (groups[i].subs && strcmp(groups[i].name, cmd) == 0)

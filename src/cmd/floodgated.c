@@ -42,9 +42,7 @@ struct daemon {
     struct listener *listeners;
     struct control_server *control;
     struct housekeeping *housekeeping;
-    struct config **retired; /* configs replaced by SIGHUP; live sessions point into them */
-    size_t n_retired;
-    struct event *sig_hup, *sig_term, *sig_int, *drain_timer;
+    struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *drain_timer;
     time_t shutdown_started;
 };
 
@@ -77,18 +75,16 @@ static bool same_path(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 
-/* reload_tls - load the certificate again (it may have been renewed).  A
- * key only root can read cannot be re-read after privileges were dropped:
- * when the paths did not change, the running context simply stays. */
-static int reload_tls(struct daemon *d, const struct config *cfg)
+/* reload_tls - the certificate loaded again (it may have been renewed)
+ * into *CTX.  A key only root can read cannot be re-read after privileges
+ * were dropped: when the paths did not change, *CTX stays NULL and the
+ * running context simply stays. */
+static int reload_tls(struct daemon *d, const struct config *cfg, SSL_CTX **ctx, char *err,
+                      size_t errlen)
 {
-    char err[1024];
-    SSL_CTX *ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, sizeof err);
-    if (ctx) {
-        SSL_CTX_free(d->srv.ssl_ctx);
-        d->srv.ssl_ctx = ctx;
+    *ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, errlen);
+    if (*ctx)
         return 0;
-    }
     if (d->srv.ssl_ctx && same_path(cfg->tls_certificate, d->srv.cfg->tls_certificate) &&
         same_path(cfg->tls_key, d->srv.cfg->tls_key)) {
         log_warnx("event=reload warning=%s", log_quote("TLS files not re-read, keeping the loaded "
@@ -96,36 +92,75 @@ static int reload_tls(struct daemon *d, const struct config *cfg)
         log_info("event=reload tls_error=%s", log_quote(err));
         return 0;
     }
-    log_warnx("event=reload result=rejected error=%s", log_quote(err));
     return -1;
 }
 
-/* reload - SIGHUP: a config that does not load is rejected and the old one
- * stays.  Listeners are not re-bound (that needs a restart); relay groups,
- * limits and the rest take effect for new sessions. */
-static void reload(struct daemon *d)
+/* same_dns_servers - whether A and B name the same DNS servers. */
+static bool same_dns_servers(const struct config *a, const struct config *b)
 {
-    char err[1024];
-    struct config *cfg = config_load(d->srv.cfg->path, err, sizeof err);
-    if (cfg == NULL) {
-        log_warnx("event=reload result=rejected error=%s", log_quote(err));
-        return;
+    if (a->n_dns_servers != b->n_dns_servers)
+        return false;
+    for (size_t i = 0; i < a->n_dns_servers; i++)
+        if (strcmp(a->dns_servers[i], b->dns_servers[i]) != 0)
+            return false;
+    return true;
+}
+
+/* config_reload - read the config file again and switch to it, or keep the
+ * running one and say why in ERR.  SIGHUP and "floodctl reload" come here.
+ * Listeners are not re-bound (that needs a restart), but their tls and
+ * auth settings, relay groups, limits and the rest take effect for new
+ * sessions; sessions and delivery jobs already running keep a reference
+ * to the config they started with, which is freed when the last of them
+ * ends. */
+static int config_reload(struct daemon *d, char *err, size_t errlen)
+{
+    if (d->srv.stopping) {
+        snprintf(err, errlen, "floodgated is shutting down");
+        return -1;
+    }
+    struct config *cfg = config_load(d->srv.cfg->path, err, errlen);
+    if (cfg == NULL)
+        return -1;
+    SSL_CTX *ctx = NULL;
+    if (listeners_check(d->listeners, cfg, err, errlen) < 0 ||
+        (uses_tls(cfg) && reload_tls(d, cfg, &ctx, err, errlen) < 0)) {
+        config_free(cfg);
+        return -1;
     }
     log_warnings(cfg);
-    if (uses_tls(cfg) && reload_tls(d, cfg) < 0) {
-        config_free(cfg);
-        return;
+    if (!same_dns_servers(cfg, d->srv.cfg))
+        log_warnx("event=reload warning=%s",
+                  log_quote("dns.servers changed: the resolvers keep the old servers until a "
+                            "restart"));
+    if (ctx) { /* TLS sessions hold their own reference to the old context */
+        SSL_CTX_free(d->srv.ssl_ctx);
+        d->srv.ssl_ctx = ctx;
     }
-    struct config **retired = realloc(d->retired, (d->n_retired + 1) * sizeof *retired);
-    if (retired == NULL) {
-        log_warnx("event=reload result=rejected error=out_of_memory");
-        config_free(cfg);
-        return;
-    }
-    d->retired = retired;
-    d->retired[d->n_retired++] = d->srv.cfg;
+    listeners_use(d->listeners, cfg);
+    config_unref(d->srv.cfg);
     d->srv.cfg = cfg;
-    log_info("event=reload result=ok config=%s", log_quote(cfg->path));
+    return 0;
+}
+
+/* reload - SIGHUP and "floodctl reload": a config that does not load is
+ * rejected, logged with the reason (file, line and key) that ERR also
+ * gets, and the old one stays. */
+static int reload(struct daemon *d, char *err, size_t errlen)
+{
+    if (config_reload(d, err, errlen) < 0) {
+        log_warnx("event=reload result=rejected error=%s", log_quote(err));
+        return -1;
+    }
+    log_info("event=reload result=ok config=%s configs_in_use=%u", log_quote(d->srv.cfg->path),
+             config_count());
+    return 0;
+}
+
+/* reload_command - the control socket's "reload" (daemon_commands.h). */
+static int reload_command(void *arg, char *err, size_t errlen)
+{
+    return reload(arg, err, errlen);
 }
 
 static void drain_check(evutil_socket_t fd, short what, void *arg)
@@ -161,8 +196,11 @@ static void shutdown_begin(struct daemon *d)
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
+    char err[1024];
     if (sig == SIGHUP)
-        reload(d);
+        reload(d, err, sizeof err);
+    else if (sig == SIGUSR1)
+        log_reopen(); /* logrotate moved the file away */
     else
         shutdown_begin(d);
 }
@@ -343,15 +381,18 @@ static void start(struct daemon *d, bool foreground)
     if ((d->control = control_server_start(srv->base, CONTROL_SOCKET, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
     daemon_commands_register(d->control, srv);
+    daemon_commands_register_reload(d->control, reload_command, d);
 }
 
 static void install_signals(struct daemon *d)
 {
     signal(SIGPIPE, SIG_IGN);
     d->sig_hup = evsignal_new(d->srv.base, SIGHUP, on_signal, d);
+    d->sig_usr1 = evsignal_new(d->srv.base, SIGUSR1, on_signal, d);
     d->sig_term = evsignal_new(d->srv.base, SIGTERM, on_signal, d);
     d->sig_int = evsignal_new(d->srv.base, SIGINT, on_signal, d);
     evsignal_add(d->sig_hup, NULL);
+    evsignal_add(d->sig_usr1, NULL);
     evsignal_add(d->sig_term, NULL);
     evsignal_add(d->sig_int, NULL);
 }
@@ -371,6 +412,7 @@ static void stop(struct daemon *d)
     control_server_free(d->control);
     listeners_close(d->listeners);
     event_free(d->sig_hup);
+    event_free(d->sig_usr1);
     event_free(d->sig_term);
     event_free(d->sig_int);
     if (d->drain_timer)
@@ -380,10 +422,7 @@ static void stop(struct daemon *d)
     json_decref(srv->pauses);
     unlink("floodgated.pid");
     log_info("event=exit");
-    for (size_t i = 0; i < d->n_retired; i++)
-        config_free(d->retired[i]);
-    free(d->retired);
-    config_free(srv->cfg);
+    config_unref(srv->cfg);
     event_base_free(srv->base);
     log_close();
 }

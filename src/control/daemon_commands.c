@@ -144,11 +144,12 @@ static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
     return top;
 }
 
-/* cmd_queue_kick - floodctl changed the queue in the store: look now. */
+/* cmd_queue_kick - floodctl changed the queue in the store: read it again
+ * (the in-memory active queue may hold what was just held or deleted). */
 static json_t *cmd_queue_kick(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
-    scheduler_kick(srv->scheduler);
+    scheduler_refresh(srv->scheduler);
     return json_object();
 }
 
@@ -186,6 +187,28 @@ static json_t *cmd_fault_reader_hold(void *ctx, json_t *req, char *err, size_t e
     return json_object();
 }
 #endif
+
+/* The reload hook: one daemon per process, so one hook. */
+static struct {
+    daemon_reload_fn fn;
+    void *arg;
+} reload_hook;
+
+/* cmd_reload - {"cmd":"reload"}: read the config file again; the error
+ * (file, line, key) goes back to floodctl when it does not load. */
+static json_t *cmd_reload(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    if (reload_hook.fn(reload_hook.arg, err, errlen) < 0)
+        return NULL;
+    return json_pack("{s:b, s:I}", "reloaded", 1, "configs_in_use", (json_int_t)config_count());
+}
+
+void daemon_commands_register_reload(struct control_server *ctl, daemon_reload_fn fn, void *arg)
+{
+    reload_hook.fn = fn;
+    reload_hook.arg = arg;
+    control_server_register(ctl, "reload", cmd_reload, NULL);
+}
 
 void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
 {

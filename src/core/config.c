@@ -510,8 +510,8 @@ static int load_listener(struct loader *ld, const config_setting_t *g, const cha
     return check_listener_auth(ld, g, gkey, l);
 }
 
-/* same_sockaddr - whether two parsed listener addresses are one. */
-static bool same_sockaddr(const struct listener_config *a, const struct listener_config *b)
+/* listener_same_address - whether two parsed listener addresses are one. */
+bool listener_same_address(const struct listener_config *a, const struct listener_config *b)
 {
     return a->addrlen == b->addrlen && memcmp(&a->addr, &b->addr, a->addrlen) == 0;
 }
@@ -528,7 +528,7 @@ static int check_listener_unique(struct loader *ld, const config_setting_t *g, c
             return cfg_fail(ld, config_setting_get_member(g, "name"),
                         cfg_key_child(key, sizeof(key), gkey, "name"),
                         "\"%s\" is already the name of listeners.[%zu]", ls[i].name, j);
-        if (same_sockaddr(&ls[j], &ls[i]))
+        if (listener_same_address(&ls[j], &ls[i]))
             return cfg_fail(ld, config_setting_get_member(g, "address"),
                         cfg_key_child(key, sizeof(key), gkey, "address"),
                         "\"%s\" is already the address of listeners.[%zu]", ls[i].address, j);
@@ -1013,7 +1013,7 @@ static int load_delivery(struct loader *ld, const config_setting_t *root)
     static const char *const keys[] = {"mx_port",         "tls",          "tls_verify",
                                        "connect_timeout", "command_timeout", "data_timeout",
                                        "max_connections", "max_per_domain", "delay_warning",
-                                       "relayhost",       NULL};
+                                       "relayhost",       "initial_per_domain", NULL};
     struct config_delivery *d = &ld->cfg->delivery;
     const config_setting_t *g;
     int tls = (int)d->tls;
@@ -1029,6 +1029,8 @@ static int load_delivery(struct loader *ld, const config_setting_t *root)
         cfg_get_unsigned(ld, g, "delivery", "data_timeout", 1, 3600, &d->data_timeout) < 0 ||
         cfg_get_unsigned(ld, g, "delivery", "max_connections", 1, 10000, &d->max_connections) < 0 ||
         cfg_get_unsigned(ld, g, "delivery", "max_per_domain", 1, 1000, &d->max_per_domain) < 0 ||
+        cfg_get_unsigned(ld, g, "delivery", "initial_per_domain", 1, 1000,
+                         &d->initial_per_domain) < 0 ||
         cfg_get_unsigned(ld, g, "delivery", "delay_warning", 0, 30 * 86400, &d->delay_warning) < 0)
         return -1;
     d->tls = (enum delivery_tls)tls;
@@ -1307,12 +1309,18 @@ static int parse_text(struct loader *ld, config_t *lc, const char *text)
     return -1;
 }
 
+/* How many configs are in memory: the daemon's current one, and those a
+ * reload replaced that sessions or jobs still use (see config_count). */
+static unsigned configs_alive;
+
 /* config_new - an empty configuration holding the defaults of config.h. */
 static struct config *config_new(const char *path)
 {
     struct config *cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL)
         return NULL;
+    cfg->refs = 1; /* the caller's */
+    __atomic_add_fetch(&configs_alive, 1, __ATOMIC_RELAXED);
     cfg->path = strdup(path);
     cfg->relay_clients = ipset_new();
     if (cfg->path == NULL || cfg->relay_clients == NULL || config_security_defaults(cfg) < 0) {
@@ -1335,8 +1343,9 @@ static struct config *config_new(const char *path)
                                              .connect_timeout = 30,
                                              .command_timeout = 300,
                                              .data_timeout = 600,
-                                             .max_connections = 20,
+                                             .max_connections = 500,
                                              .max_per_domain = 4,
+                                             .initial_per_domain = 2,
                                              .delay_warning = 4 * 3600,
                                              .relayhost_port = 587,
                                              .relayhost_tls = TLS_MODE_STARTTLS};
@@ -1414,6 +1423,29 @@ void config_free(struct config *cfg)
         free(cfg->delivery.relayhost_password);
     }
     free(cfg);
+    __atomic_sub_fetch(&configs_alive, 1, __ATOMIC_RELAXED);
+}
+
+/* config_ref - one more user of CFG (see config.h). */
+struct config *config_ref(struct config *cfg)
+{
+    __atomic_add_fetch(&cfg->refs, 1, __ATOMIC_RELAXED);
+    return cfg;
+}
+
+/* config_unref - the count is the only thing a user may change in a
+ * config it reads as const, so casting the const away is sound here. */
+void config_unref(const struct config *cfg)
+{
+    struct config *c = (struct config *)cfg;
+    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+        config_free(c);
+}
+
+/* config_count - the configs loaded and not yet freed (see config.h). */
+unsigned config_count(void)
+{
+    return __atomic_load_n(&configs_alive, __ATOMIC_RELAXED);
 }
 
 /* config_group - the IP group called NAME, or NULL. */

@@ -73,8 +73,9 @@ struct config_delivery {
     unsigned connect_timeout; /* seconds; default 30 */
     unsigned command_timeout; /* RFC 5321 4.5.3.2: 300 */
     unsigned data_timeout;    /* waiting for the reply to the final "."; 600 */
-    unsigned max_connections; /* outbound connections at once; default 20 */
+    unsigned max_connections; /* outbound connections at once; default 500 */
     unsigned max_per_domain;  /* per destination domain; default 4 */
+    unsigned initial_per_domain; /* slow start: a destination's first window; default 2 */
     unsigned delay_warning;   /* seconds before a delay DSN; 0 = never; default 4 h */
     /* delivery.relayhost: send everything through this smarthost */
     char *relayhost;          /* host name or address; NULL = MX routing */
@@ -181,12 +182,28 @@ struct config {
 
     char **warnings; /* non-fatal findings with file:line, for the log */
     size_t n_warnings;
+
+    unsigned refs; /* its users: see config_ref; 1 after config_load */
 };
 
 /* config_load - read and validate PATH.  On error returns NULL and writes
  * "PATH:LINE: KEY: message" into ERR. */
 struct config *config_load(const char *path, char *err, size_t errlen);
 void config_free(struct config *cfg);
+
+/* config_ref - one more user of CFG.  A reload replaces the daemon's
+ * current config while sessions, delivery jobs and listeners still read
+ * the old one: each holds a reference, and the last config_unref frees
+ * it.  Safe from any thread.  Returns CFG. */
+struct config *config_ref(struct config *cfg);
+/* config_unref - a user is done with CFG (NULL is fine). */
+void config_unref(const struct config *cfg);
+/* config_count - how many configs this process holds now: after a reload
+ * 1 plus those still used by sessions or jobs from before it. */
+unsigned config_count(void);
+
+/* listener_same_address - whether A and B listen on one address. */
+bool listener_same_address(const struct listener_config *a, const struct listener_config *b);
 
 /* config_group - the IP group called NAME, or NULL. */
 const struct ip_group *config_group(const struct config *cfg, const char *name);

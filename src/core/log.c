@@ -1,6 +1,8 @@
 /* core/log - key=value event lines with a timestamp, to a file or stderr. */
 #include "core/log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,30 +11,74 @@
 #include <unistd.h>
 
 static FILE *log_fp;
+static char *log_path; /* the file log_open opened, for log_reopen */
 static const char *log_ident = "floodgate";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* open_file - PATH for appending, created private (0640 at most: the log
+ * names users and addresses; group "adm" may read it). */
+static FILE *open_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return NULL;
+    FILE *fp = fdopen(fd, "a");
+    if (fp == NULL)
+        close(fd);
+    return fp;
+}
+
+/* set_file - write to FP (and remember PATH) from now on; the lock makes
+ * the switch safe against the threads logging meanwhile. */
+static void set_file(FILE *fp, char *path)
+{
+    pthread_mutex_lock(&log_lock);
+    FILE *old = log_fp;
+    log_fp = fp;
+    if (path != log_path) {
+        free(log_path);
+        log_path = path;
+    }
+    pthread_mutex_unlock(&log_lock);
+    if (old && old != stderr && old != fp)
+        fclose(old);
+}
 
 int log_open(const char *ident, const char *path)
 {
     log_ident = ident;
     if (path == NULL || strcmp(path, "-") == 0) {
-        log_fp = stderr;
+        set_file(stderr, NULL);
         return 0;
     }
-    FILE *fp = fopen(path, "a");
-    if (fp == NULL)
+    char *copy = strdup(path);
+    FILE *fp = copy ? open_file(path) : NULL;
+    if (fp == NULL) {
+        free(copy);
         return -1;
-    if (log_fp && log_fp != stderr)
-        fclose(log_fp);
-    log_fp = fp;
+    }
+    set_file(fp, copy);
+    return 0;
+}
+
+int log_reopen(void)
+{
+    if (log_path == NULL)
+        return 0; /* stderr: whoever reads it rotates it */
+    FILE *fp = open_file(log_path);
+    if (fp == NULL) {
+        log_warnx("event=log_reopen result=failed file=%s error=%s", log_quote(log_path),
+                  log_quote(strerror(errno)));
+        return -1;
+    }
+    set_file(fp, log_path);
+    log_info("event=log_reopen result=ok file=%s", log_quote(log_path));
     return 0;
 }
 
 void log_close(void)
 {
-    if (log_fp && log_fp != stderr)
-        fclose(log_fp);
-    log_fp = NULL;
+    set_file(NULL, NULL);
 }
 
 /* log_write - format the whole line first and write it with one write(2):
@@ -55,8 +101,8 @@ static void log_write(const char *level, const char *fmt, va_list ap)
     if (len > sizeof line - 2)
         len = sizeof line - 2; /* an over-long line is cut, never split */
     line[len++] = '\n';
-    FILE *fp = log_fp ? log_fp : stderr;
     pthread_mutex_lock(&log_lock);
+    FILE *fp = log_fp ? log_fp : stderr;
     fflush(fp);
     ssize_t w = write(fileno(fp), line, len);
     (void)w;

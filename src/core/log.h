@@ -7,6 +7,11 @@
 
 /* log_open - send lines to PATH (appending), or stderr when PATH is NULL or "-". */
 int log_open(const char *ident, const char *path);
+/* log_reopen - close the log file and open it again by its name (SIGUSR1,
+ * after logrotate renamed it): the next line goes to a new file at the
+ * same path.  Does nothing when logging to stderr.  On failure the lines
+ * keep going to the old file, and a warning there says why. */
+int log_reopen(void);
 void log_close(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

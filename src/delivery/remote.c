@@ -37,7 +37,7 @@ struct remote {
 struct remote_conn {
     struct remote *rm;
     struct smtp_client *client;
-    char domain[256];
+    char domain[256]; /* the destination: the job's dest_name */
     char peer[300];
     struct event *idle_timer;
     struct remote_conn *next;
@@ -91,16 +91,12 @@ static void conn_park(struct remote_conn *conn)
         evtimer_add(conn->idle_timer, &tv);
 }
 
-bool remote_can_take(struct remote *rm, const char *domain, unsigned planned_here,
-                     unsigned planned)
+bool remote_has_room(const struct remote *rm)
 {
     /* Count jobs, not sockets: a job holds its slot from the moment it is
-     * taken, while its body is still being read and its MX looked up. */
-    const struct config_delivery *d = &rm->srv->cfg->delivery;
-    unsigned here = planned_here;
-    for (struct attempt *a = rm->attempts; a; a = a->next)
-        here += strcmp(a->job->domain, domain) == 0;
-    return here < d->max_per_domain && rm->active + planned < d->max_connections;
+     * taken, while its body is still being read and its MX looked up.  The
+     * share of one destination is the scheduler's (queue/destinations). */
+    return rm->active < rm->srv->cfg->delivery.max_connections;
 }
 
 unsigned remote_busy(const struct remote *rm)
@@ -150,6 +146,9 @@ static void txn_done(struct smtp_client *c, void *arg, bool ok)
     struct attempt *at = conn->at;
     struct delivery_job *j = at->job;
     str_copy(j->mx, conn->peer, sizeof j->mx);
+    /* a server answered and saw the transaction through: the destination
+     * lives, whatever it said about each recipient */
+    j->site = ok ? DEST_OK : DEST_FAILED;
     for (size_t i = 0; i < j->n; i++) {
         struct client_rcpt *cr = &at->crcpts[i];
         struct delivery_rcpt *r = &j->rcpts[i];
@@ -181,7 +180,7 @@ static void conn_ready(struct smtp_client *c, void *arg, bool ok, int code, cons
     struct attempt *at = conn->at;
     if (ok) {
         log_info("event=remote_connect qid=%s domain=%s mx=%s tls=%s", at->job->qid,
-                 conn->domain, conn->peer, log_quote(smtp_client_tls(c)));
+                 at->job->domain, conn->peer, log_quote(smtp_client_tls(c)));
         start_txn(conn);
         return;
     }
@@ -259,9 +258,10 @@ static void try_next_target(struct attempt *at)
         struct remote_conn *conn = calloc(1, sizeof *conn);
         if (conn == NULL)
             break;
+        at->job->site = DEST_FAILED; /* until a server sees a transaction through */
         conn->rm = rm;
         conn->at = at;
-        str_copy(conn->domain, at->job->domain, sizeof conn->domain);
+        str_copy(conn->domain, at->job->dest_name, sizeof conn->domain);
         describe_target(t, conn->peer, sizeof conn->peer);
         struct smtp_client_params p;
         client_params(rm, &p);
@@ -300,6 +300,7 @@ static void routed(void *arg, enum dns_route_status st, const struct mx_target *
         set_all(at->job, OUTCOME_BOUNCED, 550, text);
         break;
     case DNS_ROUTE_TEMPFAIL:
+        at->job->site = DEST_FAILED;
         snprintf(at->last_error, sizeof at->last_error, "DNS lookup for %s failed: %s",
                  at->job->domain, err);
         break;
@@ -311,7 +312,7 @@ static void routed(void *arg, enum dns_route_status st, const struct mx_target *
 static bool use_idle(struct attempt *at)
 {
     for (struct remote_conn *c = at->rm->conns; c; c = c->next) {
-        if (c->at == NULL && strcmp(c->domain, at->job->domain) == 0) {
+        if (c->at == NULL && strcmp(c->domain, at->job->dest_name) == 0) {
             c->at = at;
             start_txn(c);
             return true;
@@ -449,8 +450,8 @@ struct remote *remote_new(struct smtp_server *srv, char *err, size_t errlen)
         return NULL;
     }
     rm->srv = srv;
-    rm->dns = dns_resolver_new(srv->base, srv->cfg->dns_servers, srv->cfg->n_dns_servers, err,
-                               errlen);
+    rm->dns =
+        dns_resolver_new(srv->base, srv->cfg->dns_servers, srv->cfg->n_dns_servers, err, errlen);
     if (rm->dns == NULL || (rm->tls = client_tls_ctx(err, errlen)) == NULL) {
         remote_free(rm);
         return NULL;

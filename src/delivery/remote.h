@@ -18,11 +18,9 @@ typedef void (*remote_done_fn)(struct delivery_job *job);
 struct remote *remote_new(struct smtp_server *srv, char *err, size_t errlen);
 void remote_free(struct remote *rm);
 
-/* remote_can_take - would a job for DOMAIN start now, within the
- * connection limits (delivery.max_connections, max_per_domain), counting
- * PLANNED jobs about to start (PLANNED_HERE of them for DOMAIN)? */
-bool remote_can_take(struct remote *rm, const char *domain, unsigned planned_here,
-                     unsigned planned);
+/* remote_has_room - may another job start now, within
+ * delivery.max_connections? */
+bool remote_has_room(const struct remote *rm);
 /* remote_deliver - run JOB; every recipient ends with an outcome and
  * DONE(JOB) runs on the loop. */
 void remote_deliver(struct remote *rm, struct delivery_job *job, remote_done_fn done);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "queue/destinations.h"
 #include "queue/spool.h"
 
 #define DELIVERY_ERROR_MAX 512
@@ -23,10 +24,13 @@ struct delivery_rcpt {
     char error[DELIVERY_ERROR_MAX];   /* what went wrong, for last_error and DSNs */
 };
 
+struct config;
 struct scheduler;
 
 struct delivery_job {
+    struct dest_entry link;           /* first: its place in the active queue */
     struct scheduler *sch;
+    const struct config *cfg; /* a reference: the config of its whole life */
     bool remote;
     bool returning;                   /* an admin's bounce, not a delivery */
     char qid[17];
@@ -36,7 +40,13 @@ struct delivery_job {
     time_t created;
     size_t size;
     struct delivery_rcpt *rcpts;
-    size_t n;
+    size_t n, cap;
+    /* remote: the destination (domain, or the relayhost) whose active
+     * queue and concurrency window the job belongs to, and what the
+     * attempt says about it (remote sets it; DEST_NEUTRAL until then) */
+    char dest_name[256];
+    struct dest *dest;
+    enum dest_result site;
     char mx[300];                     /* remote: the host that answered last */
     /* remote: the body copied out of the store, and a DKIM-Signature */
     struct spool body;

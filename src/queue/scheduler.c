@@ -8,7 +8,15 @@
  * and the DSN for its failed recipients, are written in one transaction.
  * When that write fails, the outcome waits in memory (queue/outcomes.h) and
  * its recipients stay in flight: a message a server accepted is never sent
- * again while the process runs.  While the store fails no delivery starts. */
+ * again while the process runs.  While the store fails no delivery starts.
+ *
+ * Remote recipients that are due are read into an in-memory active queue
+ * (queue/destinations): one queue per destination, served round-robin, so
+ * that a message to a healthy domain never waits behind a spam run to
+ * hundreds of slow ones, nor a colleague's behind one account's flood to
+ * the same provider.  The store stays the truth: the active queue is
+ * refilled from it (a cursor over next_try) and thrown away when floodctl
+ * changes the queue. */
 #include "queue/scheduler.h"
 
 #include <stdio.h>
@@ -21,7 +29,9 @@
 #include "delivery/maildir.h"
 #include "delivery/remote.h"
 #include "queue/committer.h"
+#include "core/strmap.h"
 #include "queue/delivery_job.h"
+#include "queue/destinations.h"
 #include "queue/dsn.h"
 #include "queue/outcomes.h"
 #include "queue/pause_state.h"
@@ -29,6 +39,9 @@
 #include "queue/store.h"
 
 #define PASS_RCPTS_MAX 512   /* recipients looked at per pass */
+#define FILL_ROWS 2048       /* remote recipients read into memory per pass */
+#define ACTIVE_RCPTS_MAX 20000 /* recipients in memory at most (queued + in flight) */
+#define RESCAN_SECONDS 30    /* the fill cursor starts over this often */
 #define JOB_RCPTS_MAX 100    /* recipients in one job */
 #define LOCAL_JOBS_MAX 16    /* messages being written to Maildirs at once */
 #define PASS_INTERVAL_MS 1000
@@ -42,8 +55,21 @@ struct scheduler {
     unsigned local_jobs;
     bool kicked;             /* a pass is already due soon */
     bool paused;             /* no new jobs (shutdown) */
-    sqlite3_int64 *inflight; /* recipient ids being delivered */
-    size_t n_inflight, cap_inflight;
+    struct strmap *inflight; /* ids of the recipients in memory: queued there or
+                              * being delivered (value unused) */
+    /* the remote active queue */
+    struct dest_table *dests;
+    struct strmap *open_jobs; /* "qid domain" -> a queued job still taking recipients */
+    /* the fill cursor: (next_try, message, id) of the last row read.  The
+     * queue id orders it within a second, not the row id: SQLite hands a
+     * deleted row's id out again, and queue ids only grow. */
+    time_t fill_next_try;
+    char fill_qid[17];
+    sqlite3_int64 fill_id;
+    time_t fill_started;      /* when the cursor last started over */
+    struct dest_limits limits; /* as last applied (a reload may change them) */
+    char *relayhost;           /* as last seen: a new one regroups the queue */
+    time_t expired_at;         /* last sweep for forgotten destinations */
 };
 
 unsigned scheduler_backoff(const struct config_queue *q, unsigned attempts)
@@ -56,35 +82,30 @@ unsigned scheduler_backoff(const struct config_queue *q, unsigned attempts)
 
 /* ---- in-flight bookkeeping ---- */
 
+static void id_key(sqlite3_int64 id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%lld", (long long)id);
+}
+
 static bool is_inflight(const struct scheduler *sch, sqlite3_int64 id)
 {
-    for (size_t i = 0; i < sch->n_inflight; i++)
-        if (sch->inflight[i] == id)
-            return true;
-    return false;
+    char key[24];
+    id_key(id, key, sizeof key);
+    return strmap_get(sch->inflight, key) != NULL;
 }
 
 static bool inflight_add(struct scheduler *sch, sqlite3_int64 id)
 {
-    if (sch->n_inflight == sch->cap_inflight) {
-        size_t cap = sch->cap_inflight ? sch->cap_inflight * 2 : 64;
-        sqlite3_int64 *p = realloc(sch->inflight, cap * sizeof *p);
-        if (p == NULL)
-            return false;
-        sch->inflight = p;
-        sch->cap_inflight = cap;
-    }
-    sch->inflight[sch->n_inflight++] = id;
-    return true;
+    char key[24];
+    id_key(id, key, sizeof key);
+    return strmap_put(sch->inflight, key, sch, NULL) == 0;
 }
 
 static void inflight_del(struct scheduler *sch, sqlite3_int64 id)
 {
-    for (size_t i = 0; i < sch->n_inflight; i++)
-        if (sch->inflight[i] == id) {
-            sch->inflight[i] = sch->inflight[--sch->n_inflight];
-            return;
-        }
+    char key[24];
+    id_key(id, key, sizeof key);
+    strmap_del(sch->inflight, key);
 }
 
 static void job_free(struct delivery_job *j)
@@ -96,6 +117,7 @@ static void job_free(struct delivery_job *j)
     free(j->auth_user);
     free(j->prefix);
     spool_free(&j->body);
+    config_unref(j->cfg);
     free(j);
 }
 
@@ -171,7 +193,7 @@ static const char *outcome_state(enum delivery_outcome o)
 
 static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t errlen)
 {
-    const struct config_queue *q = &j->sch->srv->cfg->queue;
+    const struct config_queue *q = &j->cfg->queue;
     time_t now = time(NULL);
     /* An admin may have held or quarantined the recipient while this
      * attempt ran.  A delivery or a bounce has happened all the same and
@@ -207,7 +229,7 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
  * the message makes "once" hold across attempts and restarts. */
 static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size_t errlen)
 {
-    unsigned after = j->sch->srv->cfg->delivery.delay_warning;
+    unsigned after = j->cfg->delivery.delay_warning;
     bool deferred = false;
     for (size_t i = 0; i < j->n; i++)
         deferred |= j->rcpts[i].outcome == OUTCOME_DEFERRED;
@@ -227,9 +249,7 @@ static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size
     struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL,
                                 .delayed = true};
-    return dsn_enqueue(db, j->sch->srv->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0
-               ? -1
-               : 0;
+    return dsn_enqueue(db, j->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0 ? -1 : 0;
 }
 
 static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
@@ -239,9 +259,8 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
         return -1;
     struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
-    if (has_bounces(j) &&
-        (count_bounce(db, j) < 0 ||
-         dsn_enqueue(db, j->sch->srv->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0))
+    if (has_bounces(j) && (count_bounce(db, j) < 0 || dsn_enqueue(db, j->cfg->hostname, ".", &orig,
+                                                                  j->rcpts, j->n, err, errlen) < 0))
         return -1;
     /* A message leaves the queue when no recipient is left to deliver;
      * if it was in quarantine meanwhile, its .eml goes after the commit. */
@@ -336,7 +355,7 @@ static void record(struct delivery_job *j)
  * record the outcome (with a DSN when something bounced). */
 static void finish_job(struct delivery_job *j)
 {
-    const struct config_queue *q = &j->sch->srv->cfg->queue;
+    const struct config_queue *q = &j->cfg->queue;
     bool expired = time(NULL) - j->created > (time_t)q->lifetime;
     for (size_t i = 0; i < j->n; i++) {
         struct delivery_rcpt *d = &j->rcpts[i];
@@ -355,7 +374,6 @@ static void local_done(void *arg)
 {
     finish_job(arg);
 }
-
 /* ---- picking due recipients (loop thread) ---- */
 
 static const char *rcpt_domain(const char *address)
@@ -364,48 +382,61 @@ static const char *rcpt_domain(const char *address)
     return at ? at + 1 : "";
 }
 
-/* job_for - the open job this row belongs to, or a new one. */
-static struct delivery_job *job_for(struct scheduler *sch, struct delivery_job **open,
-                                    size_t *n_open, size_t max_open, sqlite3_stmt *st,
-                                    bool remote)
+/* job_new - a job for the message of the row ST is on. */
+static struct delivery_job *job_new(struct scheduler *sch, sqlite3_stmt *st, bool remote,
+                                    const char *domain)
 {
-    const char *qid = (const char *)sqlite3_column_text(st, 1);
-    const char *domain = remote ? rcpt_domain((const char *)sqlite3_column_text(st, 2)) : "";
-    unsigned same_domain = 0;
-    for (size_t i = 0; i < *n_open; i++) {
-        if (strcmp(open[i]->qid, qid) == 0 && strcmp(open[i]->domain, domain) == 0)
-            return open[i]->n < JOB_RCPTS_MAX ? open[i] : NULL;
-        same_domain += strcmp(open[i]->domain, domain) == 0;
-    }
-    if (*n_open >= max_open ||
-        (remote && !remote_can_take(sch->remote, domain, same_domain, (unsigned)*n_open)))
-        return NULL;
     struct delivery_job *j = calloc(1, sizeof *j);
     if (j == NULL)
         return NULL;
     j->sch = sch;
+    /* its own reference: the committer thread reads the retry and DSN
+     * settings after a SIGHUP may have replaced srv->cfg */
+    j->cfg = config_ref(sch->srv->cfg);
     j->remote = remote;
-    str_copy(j->qid, qid, sizeof j->qid);
+    str_copy(j->qid, (const char *)sqlite3_column_text(st, 1), sizeof j->qid);
     str_copy(j->domain, domain, sizeof j->domain);
     j->sender = strdup((const char *)sqlite3_column_text(st, 4));
     j->created = sqlite3_column_int64(st, 5);
     const unsigned char *au = sqlite3_column_text(st, 6);
     j->auth_user = au ? strdup((const char *)au) : NULL;
-    j->rcpts = calloc(JOB_RCPTS_MAX, sizeof *j->rcpts);
     spool_init(&j->body, ".");
-    if (j->sender == NULL || j->rcpts == NULL) {
+    if (j->sender == NULL || (au && j->auth_user == NULL)) {
         job_free(j);
         return NULL;
     }
-    open[(*n_open)++] = j;
+    return j;
+}
+
+/* job_for - the open job this row belongs to, or a new one. */
+static struct delivery_job *job_for(struct scheduler *sch, struct delivery_job **open,
+                                    size_t *n_open, size_t max_open, sqlite3_stmt *st)
+{
+    const char *qid = (const char *)sqlite3_column_text(st, 1);
+    for (size_t i = 0; i < *n_open; i++)
+        if (strcmp(open[i]->qid, qid) == 0)
+            return open[i]->n < JOB_RCPTS_MAX ? open[i] : NULL;
+    if (*n_open >= max_open)
+        return NULL;
+    struct delivery_job *j = job_new(sch, st, false, "");
+    if (j)
+        open[(*n_open)++] = j;
     return j;
 }
 
 static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, sqlite3_stmt *st)
 {
     sqlite3_int64 id = sqlite3_column_int64(st, 0);
+    if (j->n == j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 1; /* most messages have one recipient */
+        struct delivery_rcpt *p = realloc(j->rcpts, cap * sizeof *p);
+        if (p == NULL)
+            return false;
+        j->rcpts = p;
+        j->cap = cap;
+    }
     struct delivery_rcpt *d = &j->rcpts[j->n];
-    d->id = id;
+    *d = (struct delivery_rcpt){.id = id};
     d->address = strdup((const char *)sqlite3_column_text(st, 2));
     d->attempts = (unsigned)sqlite3_column_int(st, 3);
     if (d->address == NULL || !inflight_add(sch, id)) {
@@ -416,22 +447,22 @@ static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, sqlite3_stmt
     return true;
 }
 
-/* The columns every pass reads, for job_for and add_rcpt. */
+/* The columns every pass reads, for job_new and add_rcpt. */
 #define DUE_COLUMNS                                                                                \
-    "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user,"           \
-    " r.last_error FROM recipients r JOIN messages m ON m.id = r.message"
+    "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user,"             \
+    " r.last_error, m.client_ip, r.next_try FROM recipients r JOIN messages m ON m.id = r.message"
 
 /* group_rows - the rows of ST not in flight, grouped into at most MAX_OPEN
  * jobs in OPEN, each recipient's last_error kept when KEEP_ERROR; finalizes
  * ST.  Returns the number of jobs. */
-static size_t group_rows(struct scheduler *sch, sqlite3_stmt *st, bool remote, bool keep_error,
+static size_t group_rows(struct scheduler *sch, sqlite3_stmt *st, bool keep_error,
                          struct delivery_job **open, size_t max_open)
 {
     size_t n_open = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (is_inflight(sch, sqlite3_column_int64(st, 0)))
             continue; /* its delivery decides first */
-        struct delivery_job *j = job_for(sch, open, &n_open, max_open, st, remote);
+        struct delivery_job *j = job_for(sch, open, &n_open, max_open, st);
         if (j && !add_rcpt(sch, j, st))
             break;
         if (j && keep_error) {
@@ -444,19 +475,231 @@ static size_t group_rows(struct scheduler *sch, sqlite3_stmt *st, bool remote, b
     return n_open;
 }
 
-/* collect - due recipients of one kind, grouped into at most MAX_OPEN jobs. */
-static size_t collect(struct scheduler *sch, bool remote, struct delivery_job **open,
-                      size_t max_open)
+/* collect_local - due local recipients, grouped into at most MAX_OPEN jobs. */
+static size_t collect_local(struct scheduler *sch, struct delivery_job **open, size_t max_open)
 {
     sqlite3_stmt *st = store_prepare(sch->srv->db, DUE_COLUMNS
-                                     " WHERE r.local = ? AND r.state IN ('queued','deferred')"
+                                     " WHERE r.local = 1 AND r.state IN ('queued','deferred')"
                                      " AND r.next_try <= ? ORDER BY r.next_try LIMIT ?");
     if (st == NULL)
         return 0;
-    sqlite3_bind_int(st, 1, remote ? 0 : 1);
-    sqlite3_bind_int64(st, 2, time(NULL));
-    sqlite3_bind_int(st, 3, PASS_RCPTS_MAX);
-    return group_rows(sch, st, remote, false, open, max_open);
+    sqlite3_bind_int64(st, 1, time(NULL));
+    sqlite3_bind_int(st, 2, PASS_RCPTS_MAX);
+    return group_rows(sch, st, false, open, max_open);
+}
+
+/* ---- the remote active queue (loop thread) ---- */
+
+static struct delivery_job *job_of(struct dest_entry *e)
+{
+    return (struct delivery_job *)e; /* the entry is the job's first member */
+}
+
+static void open_key(const struct delivery_job *j, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s %s", j->qid, j->domain);
+}
+
+/* unqueue - a job leaves the active queue: it takes no more recipients. */
+static void unqueue(struct scheduler *sch, struct delivery_job *j)
+{
+    char key[300];
+    open_key(j, key, sizeof key);
+    if (strmap_get(sch->open_jobs, key) == j)
+        strmap_del(sch->open_jobs, key);
+}
+
+/* drop_queued - forget a job that was only queued in memory. */
+static void drop_queued(struct dest_entry *e)
+{
+    struct delivery_job *j = job_of(e);
+    unqueue(j->sch, j);
+    for (size_t i = 0; i < j->n; i++)
+        inflight_del(j->sch, j->rcpts[i].id);
+    job_free(j);
+}
+
+/* sender_key - whose turn a job takes inside its destination: the
+ * account that sent it, else the client address it came from. */
+static const char *sender_key(sqlite3_stmt *st)
+{
+    const unsigned char *au = sqlite3_column_text(st, 6);
+    const unsigned char *ip = sqlite3_column_text(st, 8);
+    return au ? (const char *)au : ip ? (const char *)ip : "";
+}
+
+/* queue_row - the row ST is on joins the job of its message and domain
+ * still in the active queue, or a new job at the end of its sender's line
+ * in its destination.  False when memory runs out. */
+static bool queue_row(struct scheduler *sch, sqlite3_stmt *st)
+{
+    const char *domain = rcpt_domain((const char *)sqlite3_column_text(st, 2));
+    char key[300];
+    snprintf(key, sizeof key, "%s %s", (const char *)sqlite3_column_text(st, 1), domain);
+    struct delivery_job *j = strmap_get(sch->open_jobs, key);
+    if (j == NULL || j->n >= JOB_RCPTS_MAX) {
+        if ((j = job_new(sch, st, true, domain)) == NULL)
+            return false;
+        str_copy(j->dest_name, sch->relayhost ? sch->relayhost : domain, sizeof j->dest_name);
+        if (dest_add(sch->dests, j->dest_name, sender_key(st), &j->link) < 0) {
+            job_free(j);
+            return false;
+        }
+        strmap_put(sch->open_jobs, key, j, NULL); /* without it: one job per row, still fine */
+    }
+    return add_rcpt(sch, j, st);
+}
+
+/* fill - read the next due remote recipients into the active queue.  The
+ * cursor moves past every row read, so a pass reads only what became due
+ * since: a new message's rows come after it (its next_try is its arrival,
+ * its queue id the largest yet), a deferred row's next_try is in the
+ * future.  It starts over now and then for rows that land behind it (a
+ * failed store write, a DSN queued by the committer while an older
+ * message's commit was pending). */
+static void fill(struct scheduler *sch, time_t now)
+{
+    if (now - sch->fill_started >= RESCAN_SECONDS) {
+        sch->fill_next_try = 0;
+        sch->fill_qid[0] = '\0';
+        sch->fill_id = 0;
+        sch->fill_started = now;
+    }
+    size_t in_memory = strmap_count(sch->inflight);
+    if (in_memory >= ACTIVE_RCPTS_MAX)
+        return; /* the rest waits in the store, as in Postfix's incoming queue */
+    size_t room = ACTIVE_RCPTS_MAX - in_memory;
+    sqlite3_stmt *st = store_prepare(sch->srv->db, DUE_COLUMNS
+                                     " WHERE r.local = 0 AND r.state IN ('queued','deferred')"
+                                     " AND r.next_try <= ?1"
+                                     " AND (r.next_try, r.message, r.id) > (?2, ?3, ?4)"
+                                     " ORDER BY r.next_try, r.message, r.id LIMIT ?5");
+    if (st == NULL)
+        return;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, sch->fill_next_try);
+    sqlite3_bind_text(st, 3, sch->fill_qid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, sch->fill_id);
+    sqlite3_bind_int(st, 5, room < FILL_ROWS ? (int)room : FILL_ROWS);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(st, 0);
+        if (!is_inflight(sch, id) && !queue_row(sch, st))
+            break; /* out of memory: this row again next pass */
+        sch->fill_next_try = sqlite3_column_int64(st, 9);
+        str_copy(sch->fill_qid, (const char *)sqlite3_column_text(st, 1), sizeof sch->fill_qid);
+        sch->fill_id = id;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        log_warnx("event=store_error op=read_queue error=%s",
+                  log_quote(sqlite3_errmsg(sch->srv->db)));
+    sqlite3_finalize(st);
+}
+
+/* defer_suspended - the jobs queued for dead destinations are deferred
+ * without a connection: a tarpit costs one probe, not every message. */
+static void defer_suspended(struct scheduler *sch, time_t now)
+{
+    struct dest_entry *e;
+    struct dest *d;
+    while ((e = dest_next_suspended(sch->dests, now, &d)) != NULL) {
+        struct delivery_job *j = job_of(e);
+        char next_probe[64];
+        if (dest_probe_at(d) > now)
+            snprintf(next_probe, sizeof next_probe, "next probe in %lds",
+                     (long)(dest_probe_at(d) - now));
+        else
+            str_copy(next_probe, "a probe is under way", sizeof next_probe);
+        unqueue(sch, j);
+        for (size_t i = 0; i < j->n; i++) {
+            struct delivery_rcpt *r = &j->rcpts[i];
+            r->outcome = OUTCOME_DEFERRED;
+            r->code = 0;
+            snprintf(r->error, sizeof r->error,
+                     "delivery to %s suspended: %u attempts in a row reached no server, %s;"
+                     " last error: %.300s",
+                     dest_name(d), dest_failures(d), next_probe, dest_last_error(d));
+        }
+        finish_job(j);
+    }
+}
+
+/* remote_finished - feed the attempt back to its destination, then record. */
+static void remote_finished(struct delivery_job *j)
+{
+    struct scheduler *sch = j->sch;
+    time_t now = time(NULL);
+    bool was_dead = dest_dead(j->dest);
+    const char *error = j->n ? j->rcpts[0].error : "";
+    dest_done(sch->dests, j->dest, j->site, now, error);
+    j->dest = NULL;
+    struct dest *d = dest_find(sch->dests, j->dest_name);
+    bool dead = d && dest_dead(d);
+    if (dead && (!was_dead || j->site == DEST_FAILED))
+        log_info("event=destination_dead dest=%s failures=%u probe_in=%lds error=%s",
+                 log_quote(j->dest_name), dest_failures(d), (long)(dest_probe_at(d) - now),
+                 log_quote(error));
+    else if (was_dead && !dead)
+        log_info("event=destination_alive dest=%s qid=%s", log_quote(j->dest_name), j->qid);
+    finish_job(j);
+}
+
+/* dispatch - start jobs from the active queue, destinations taking turns,
+ * while the connection limit allows. */
+static void dispatch(struct scheduler *sch, time_t now)
+{
+    struct dest_entry *e;
+    struct dest *d;
+    while (remote_has_room(sch->remote) && (e = dest_next(sch->dests, now, &d)) != NULL) {
+        struct delivery_job *j = job_of(e);
+        unqueue(sch, j);
+        j->dest = d;
+        if (dest_dead(d))
+            log_info("event=destination_probe dest=%s qid=%s", log_quote(j->dest_name), j->qid);
+        remote_deliver(sch->remote, j, remote_finished);
+    }
+}
+
+/* forget_queue - throw the active queue away and read it again from the
+ * store: floodctl changed the queue (held, deleted, released...). */
+static void forget_queue(struct scheduler *sch)
+{
+    dest_drain(sch->dests, drop_queued);
+    sch->fill_started = 0; /* the next fill starts over */
+}
+
+/* apply_config - the limits of the current config (a reload may change
+ * them); a new relayhost regroups the queue by destination. */
+static void apply_config(struct scheduler *sch)
+{
+    const struct config *cfg = sch->srv->cfg;
+    struct dest_limits lim = {.initial = cfg->delivery.initial_per_domain,
+                              .max = cfg->delivery.max_per_domain,
+                              .rest_min = cfg->queue.retry_initial,
+                              .rest_max = cfg->queue.retry_max};
+    if (memcmp(&lim, &sch->limits, sizeof lim) != 0) {
+        sch->limits = lim;
+        dest_table_limits(sch->dests, &lim);
+    }
+    const char *rh = cfg->delivery.relayhost;
+    if ((rh == NULL) != (sch->relayhost == NULL) || (rh && strcmp(rh, sch->relayhost) != 0)) {
+        free(sch->relayhost);
+        sch->relayhost = rh ? strdup(rh) : NULL;
+        forget_queue(sch);
+    }
+}
+
+static void run_remote(struct scheduler *sch)
+{
+    time_t now = time(NULL);
+    apply_config(sch);
+    fill(sch, now);
+    defer_suspended(sch, now);
+    dispatch(sch, now);
+    if (now != sch->expired_at) { /* a sweep of every destination: once a second */
+        dest_expire(sch->dests, now);
+        sch->expired_at = now;
+    }
 }
 
 /* bounce_returning - recipients an admin returned ("floodctl queue
@@ -471,7 +714,7 @@ static void bounce_returning(struct scheduler *sch)
     if (st == NULL)
         return;
     sqlite3_bind_int(st, 1, PASS_RCPTS_MAX);
-    size_t n_open = group_rows(sch, st, false, true, open, 16);
+    size_t n_open = group_rows(sch, st, true, open, 16);
     for (size_t i = 0; i < n_open; i++) {
         for (size_t k = 0; k < open[i]->n; k++) {
             open[i]->rcpts[k].outcome = OUTCOME_BOUNCED;
@@ -490,17 +733,15 @@ static void scheduler_run(evutil_socket_t fd, short what, void *arg)
      * one that is repeated after a restart: start none until it recovers. */
     if (!sch->paused && committer_fault(sch->srv->committer) == STORE_FAULT_NONE) {
         struct delivery_job *open[LOCAL_JOBS_MAX];
-        size_t n = collect(sch, false, open, LOCAL_JOBS_MAX - sch->local_jobs);
+        size_t n = collect_local(sch, open, LOCAL_JOBS_MAX - sch->local_jobs);
         for (size_t i = 0; i < n; i++) {
             sch->local_jobs++;
             worker_pool_submit(sch->srv->workers, local_work, local_done, open[i]);
         }
-        struct delivery_job *ropen[64];
         /* "floodctl pause delivery" stops outbound mail only: local users
          * keep receiving theirs. */
-        n = server_paused(sch->srv, PAUSE_DELIVERY) ? 0 : collect(sch, true, ropen, 64);
-        for (size_t i = 0; i < n; i++)
-            remote_deliver(sch->remote, ropen[i], finish_job);
+        if (!server_paused(sch->srv, PAUSE_DELIVERY))
+            run_remote(sch);
         bounce_returning(sch);
     }
     struct timeval tv = {.tv_sec = PASS_INTERVAL_MS / 1000, .tv_usec = 0};
@@ -517,7 +758,11 @@ struct scheduler *scheduler_new(struct smtp_server *srv)
     sch->timer = evtimer_new(srv->base, scheduler_run, sch);
     sch->unrecorded = outcomes_new(srv->base, srv->committer, record);
     sch->remote = remote_new(srv, err, sizeof err);
-    if (sch->timer == NULL || sch->unrecorded == NULL || sch->remote == NULL) {
+    sch->inflight = strmap_new();
+    sch->open_jobs = strmap_new();
+    sch->dests = dest_table_new(&sch->limits);
+    if (sch->timer == NULL || sch->unrecorded == NULL || sch->remote == NULL ||
+        sch->inflight == NULL || sch->open_jobs == NULL || sch->dests == NULL) {
         if (sch->remote == NULL)
             log_warnx("event=start error=%s", log_quote(err));
         scheduler_free(sch);
@@ -531,6 +776,12 @@ void scheduler_kick(struct scheduler *sch)
 {
     if (!sch->kicked)
         kick_in(sch, PASS_KICK_MS * 1000);
+}
+
+void scheduler_refresh(struct scheduler *sch)
+{
+    forget_queue(sch);
+    scheduler_kick(sch);
 }
 
 void scheduler_pause(struct scheduler *sch)
@@ -558,6 +809,10 @@ void scheduler_free(struct scheduler *sch)
         event_free(sch->timer);
     remote_free(sch->remote);
     outcomes_free(sch->unrecorded, job_free);
-    free(sch->inflight);
+    if (sch->dests)
+        dest_table_free(sch->dests, drop_queued);
+    strmap_free(sch->open_jobs, NULL);
+    strmap_free(sch->inflight, NULL);
+    free(sch->relayhost);
     free(sch);
 }

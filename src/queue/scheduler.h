@@ -10,6 +10,9 @@ struct scheduler;
 struct scheduler *scheduler_new(struct smtp_server *srv);
 /* scheduler_kick - look for due work soon (after a message was queued). */
 void scheduler_kick(struct scheduler *sch);
+/* scheduler_refresh - floodctl changed the queue in the store: forget the
+ * in-memory active queue, read it again. */
+void scheduler_refresh(struct scheduler *sch);
 /* scheduler_pause - start no new deliveries (shutdown). */
 void scheduler_pause(struct scheduler *sch);
 /* scheduler_busy - deliveries in flight (shutdown waits for them). */

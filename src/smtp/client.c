@@ -85,6 +85,31 @@ const char *smtp_client_tls(const struct smtp_client *c)
     return c->tls_active ? c->tls_info : NULL;
 }
 
+/* params_copy - the client keeps its own copies of the strings in P: they
+ * come from the config, which a SIGHUP may free while an outbound
+ * connection lives on (idle, kept for the next message). */
+static bool params_copy(struct smtp_client *c, const struct smtp_client_params *p)
+{
+    c->p = *p;
+    c->p.helo_name = strdup(p->helo_name);
+    c->p.auth_user = p->auth_user ? strdup(p->auth_user) : NULL;
+    c->p.auth_password = p->auth_password ? strdup(p->auth_password) : NULL;
+    return c->p.helo_name && (p->auth_user == NULL || c->p.auth_user) &&
+           (p->auth_password == NULL || c->p.auth_password);
+}
+
+/* params_free - the copies of params_copy; the password wiped first. */
+static void params_free(struct smtp_client *c)
+{
+    char *pw = (char *)c->p.auth_password;
+    if (pw) {
+        explicit_bzero(pw, strlen(pw));
+        free(pw);
+    }
+    free((char *)c->p.helo_name);
+    free((char *)c->p.auth_user);
+}
+
 static void client_release(struct smtp_client *c)
 {
     if (c->prev_live)
@@ -96,6 +121,7 @@ static void client_release(struct smtp_client *c)
     n_live--;
     if (c->bev)
         bufferevent_free(c->bev);
+    params_free(c);
     free(c);
 }
 
@@ -623,7 +649,11 @@ struct smtp_client *smtp_client_open(struct event_base *base, SSL_CTX *tls,
         return NULL;
     c->base = base;
     c->tls_ctx = tls;
-    c->p = *p;
+    if (!params_copy(c, p)) {
+        params_free(c);
+        free(c);
+        return NULL;
+    }
     c->ready = ready;
     c->arg = arg;
     str_copy(c->peer, peer_name, sizeof c->peer);
@@ -641,6 +671,7 @@ struct smtp_client *smtp_client_open(struct event_base *base, SSL_CTX *tls,
         c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     }
     if (c->bev == NULL) {
+        params_free(c);
         free(c);
         return NULL;
     }

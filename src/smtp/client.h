@@ -20,8 +20,9 @@ enum client_tls {
     CLIENT_TLS_IMPLICIT,      /* TLS from the first byte (port 465) */
 };
 
+/* The client copies the strings: they may be freed once it is open. */
 struct smtp_client_params {
-    const char *helo_name;
+    const char *helo_name;    /* required */
     enum client_tls tls;
     bool tls_verify;          /* refuse a certificate that does not verify */
     const char *auth_user;    /* NULL: no AUTH */

@@ -72,6 +72,63 @@ struct listener *listeners_open(struct smtp_server *srv, char *err, size_t errle
     return list;
 }
 
+/* find_listener - the listener called NAME in CFG, or NULL. */
+static const struct listener_config *find_listener(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_listeners; i++)
+        if (strcmp(cfg->listeners[i].name, name) == 0)
+            return &cfg->listeners[i];
+    return NULL;
+}
+
+/* find_bound - the bound listener called NAME, or NULL. */
+static const struct listener *find_bound(const struct listener *list, const char *name)
+{
+    while (list && strcmp(list->lc->name, name) != 0)
+        list = list->next;
+    return list;
+}
+
+int listeners_check(const struct listener *list, const struct config *cfg, char *err, size_t errlen)
+{
+    for (const struct listener *l = list; l; l = l->next) {
+        const struct listener_config *lc = find_listener(cfg, l->lc->name);
+        if (lc == NULL) {
+            snprintf(err, errlen,
+                     "%s: listeners: listener %s is gone; a listener is bound at start: "
+                     "restart floodgated to close it",
+                     cfg->path, l->lc->name);
+            return -1;
+        }
+        if (!listener_same_address(lc, l->lc)) {
+            snprintf(err, errlen,
+                     "%s: listeners: listener %s moved from %s to %s; a listener is bound at "
+                     "start: restart floodgated to move it",
+                     cfg->path, lc->name, l->lc->address, lc->address);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_listeners; i++) {
+        if (find_bound(list, cfg->listeners[i].name) == NULL) {
+            snprintf(err, errlen,
+                     "%s: listeners: listener %s is new; a listener is bound at start: "
+                     "restart floodgated to open it",
+                     cfg->path, cfg->listeners[i].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void listeners_use(struct listener *list, const struct config *cfg)
+{
+    for (struct listener *l = list; l; l = l->next) {
+        const struct listener_config *lc = find_listener(cfg, l->lc->name);
+        if (lc)
+            l->lc = lc;
+    }
+}
+
 void listeners_close(struct listener *list)
 {
     while (list) {

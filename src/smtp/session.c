@@ -60,6 +60,7 @@ static void session_free(struct smtp_session *s)
     spool_free(&s->spool);
     free(s->auth_user);
     free(s->auth_app_password);
+    config_unref(s->cfg);
     free(s);
 }
 
@@ -597,7 +598,7 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
         return;
     }
     s->srv = srv;
-    s->cfg = srv->cfg;
+    s->cfg = config_ref(srv->cfg); /* the config and listener it starts with, to its end */
     s->lc = lc;
     s->serial = ++srv->sessions_total;
     memcpy(&s->sa, sa, salen < sizeof s->sa ? salen : sizeof s->sa);
@@ -607,6 +608,7 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     spool_init(&s->spool, ".");
     if (!session_setup_io(s, fd)) {
         evutil_closesocket(fd);
+        config_unref(s->cfg);
         free(s);
         log_warnx("event=session_error error=cannot_create_stream");
         return;

@@ -24,34 +24,52 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define ID_HEX 32 /* 16 random octets */
+#define ID_HEX 32       /* 16 random octets */
+#define MARKER_MAX 4096 /* octets of the marker read: it is a few lines */
 
 /* ------------------------------------------------------------- the marker */
 
-/* marker_read - the id and creation time recorded in STATE_DIR's marker.
- * 1 read, 0 no marker, -1 unreadable (ERR). */
-static int marker_read(const char *state_dir, char id[ID_HEX + 1], char *created, size_t clen,
-                       char *err, size_t errlen)
+void store_marker_parse(const char *text, size_t len, char id[STORE_ID_MAX + 1], char *created,
+                        size_t clen)
 {
-    char path[4096], line[256];
-    snprintf(path, sizeof path, "%s/" STORE_MARKER, state_dir);
-    FILE *fp = fopen(path, "r");
-    if (fp == NULL) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, errlen, "%.300s: cannot read: %s", path, strerror(errno));
-        return -1;
-    }
     id[0] = '\0';
     snprintf(created, clen, "an unknown date");
-    while (fgets(line, sizeof line, fp) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (strncmp(line, "id=", 3) == 0)
-            str_copy(id, line + 3, ID_HEX + 1);
-        else if (strncmp(line, "created=", 8) == 0)
-            str_copy(created, line + 8, clen);
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        /* only printable values: the id and the date end up in messages */
+        bool printable = true;
+        for (size_t i = 0; i < n; i++)
+            printable &= (unsigned char)p[i] >= 0x20 && (unsigned char)p[i] < 0x7f;
+        if (printable && n > 3 && strncmp(p, "id=", 3) == 0 && n - 3 <= STORE_ID_MAX)
+            snprintf(id, STORE_ID_MAX + 1, "%.*s", (int)(n - 3), p + 3);
+        else if (printable && n > 8 && strncmp(p, "created=", 8) == 0)
+            snprintf(created, clen, "%.*s", (int)(n - 8), p + 8);
+        p = nl ? nl + 1 : end;
     }
-    fclose(fp);
+}
+
+/* marker_read - the id and creation time recorded in STATE_DIR's marker
+ * (its first MARKER_MAX octets).  1 read, 0 no marker, -1 unreadable (ERR). */
+static int marker_read(const char *state_dir, char id[STORE_ID_MAX + 1], char *created, size_t clen,
+                       char *err, size_t errlen)
+{
+    char path[4096], text[MARKER_MAX];
+    snprintf(path, sizeof path, "%s/" STORE_MARKER, state_dir);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return 0;
+    ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof text);
+    if (n < 0) {
+        snprintf(err, errlen, "%.300s: cannot read: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    store_marker_parse(text, (size_t)n, id, created, clen);
     return 1;
 }
 
@@ -87,7 +105,7 @@ static int marker_write(const char *state_dir, const char *id, char *err, size_t
 
 /* store_id - meta.store_id of DB into ID ("" when there is none); -1 on
  * a store error. */
-static int store_id(sqlite3 *db, char id[ID_HEX + 1])
+static int store_id(sqlite3 *db, char id[STORE_ID_MAX + 1])
 {
     sqlite3_stmt *st = NULL;
     id[0] = '\0';
@@ -96,14 +114,14 @@ static int store_id(sqlite3 *db, char id[ID_HEX + 1])
         return -1;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
-        str_copy(id, (const char *)sqlite3_column_text(st, 0), ID_HEX + 1);
+        str_copy(id, (const char *)sqlite3_column_text(st, 0), STORE_ID_MAX + 1);
     sqlite3_finalize(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* quick_check - open PATH (never creating it) and run PRAGMA quick_check;
  * its id into ID.  0 sound, -1 with the problem in WHY. */
-static int quick_check(const char *path, char id[ID_HEX + 1], char *why, size_t whylen)
+static int quick_check(const char *path, char id[STORE_ID_MAX + 1], char *why, size_t whylen)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -132,7 +150,7 @@ static int quick_check(const char *path, char id[ID_HEX + 1], char *why, size_t 
 enum store_guard store_guard(const char *state_dir, const char *store_file, bool deep, char *err,
                              size_t errlen)
 {
-    char path[4096], marked[ID_HEX + 1], created[64], why[300], id[ID_HEX + 1];
+    char path[4096], marked[STORE_ID_MAX + 1], created[64], why[300], id[STORE_ID_MAX + 1];
     int has_marker = marker_read(state_dir, marked, created, sizeof created, err, errlen);
     if (has_marker < 0)
         return STORE_REFUSED;
@@ -176,7 +194,7 @@ enum store_guard store_guard(const char *state_dir, const char *store_file, bool
 
 int store_mark(sqlite3 *db, const char *state_dir, char *err, size_t errlen)
 {
-    char id[ID_HEX + 1], marked[ID_HEX + 1], created[64];
+    char id[STORE_ID_MAX + 1], marked[STORE_ID_MAX + 1], created[64];
     if (store_id(db, id) < 0) {
         snprintf(err, errlen, "cannot read the store's id: %s", sqlite3_errmsg(db));
         return -1;

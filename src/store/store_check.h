@@ -24,6 +24,14 @@
     "run 'floodctl store init --force' to start with an empty store on purpose (the old file "     \
     "is moved aside, not deleted)"
 
+/* store_marker_parse - the "id=" (at most STORE_ID_MAX characters) and
+ * "created=" lines of the marker's text TEXT (LEN octets) into ID and
+ * CREATED ("" and "an unknown date" when absent); lines with control
+ * characters are ignored. */
+#define STORE_ID_MAX 64
+void store_marker_parse(const char *text, size_t len, char id[STORE_ID_MAX + 1], char *created,
+                        size_t clen);
+
 enum store_guard { STORE_REFUSED = -1, STORE_OK = 0, STORE_NEW = 1 };
 
 /* store_guard - may STATE_DIR/STORE_FILE be opened?  STORE_NEW: a brand-new

@@ -55,10 +55,10 @@ def wait_port(host, port, timeout=10.0):
     raise TimeoutError(f"nothing listens on {host}:{port}")
 
 
-@pytest.fixture(scope="session")
-def tls_files():
-    # Not under pytest's tmp_path: /tmp/pytest-of-root is 0700, so a daemon
-    # that has dropped to "nobody" could not read the files again on SIGHUP.
+def new_tls_files():
+    """A fresh self-signed certificate for mail.example.test: (dir, cert, key).
+    Not under pytest's tmp_path: /tmp/pytest-of-root is 0700, so a daemon
+    that has dropped to "nobody" could not read the files again on SIGHUP."""
     d = Path(tempfile.mkdtemp(prefix="fg-tls-"))
     os.chmod(d, 0o755)
     cert, key = d / "cert.pem", d / "key.pem"
@@ -66,6 +66,12 @@ def tls_files():
                     "-subj", "/CN=mail.example.test", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     os.chmod(key, 0o644)  # the daemon may run as nobody in CI
+    return d, cert, key
+
+
+@pytest.fixture(scope="session")
+def tls_files():
+    d, cert, key = new_tls_files()
     yield cert, key
     shutil.rmtree(d, ignore_errors=True)
 

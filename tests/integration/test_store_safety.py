@@ -139,6 +139,24 @@ def test_a_store_from_before_the_marker_is_adopted(make_server):
     s.start()
     assert (s.state / "floodgate.id").exists()
     assert "alice@example.test" in s.ctl("user", "list").stdout
+    # never under a running daemon
+    r = s.ctl("store", "init", "--force", check=False)
+    assert r.returncode == 1 and "floodgated is running" in r.stderr, r.stderr
+    assert not list(s.state.glob("store.db.broken-*"))
+
+
+def test_another_servers_store_is_refused(make_server):
+    a = make_server().start().provision()
+    b = make_server().start()
+    assert a.stop() == 0 and b.stop() == 0
+    for f in b.state.glob("store.db*"):
+        f.unlink()
+    shutil.copy(a.state / "store.db", b.state / "store.db")
+    text = start_refused(b)
+    assert f"{b.state / 'store.db'} is another store" in text, text
+    (b.state / "floodgate.id").unlink()     # the documented way to adopt it
+    b.start()
+    assert "alice@example.test" in b.ctl("user", "list").stdout
 
 
 # ---- backup ----
