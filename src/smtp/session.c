@@ -70,14 +70,16 @@ static void session_free(struct smtp_session *s)
 
 /* session_drained - the last reply has left our buffer.  Under STARTTLS it
  * may still sit, encrypted, in the socket stream below the TLS filter:
- * wait for that to empty too, or the client never sees our 221. */
-static void session_drained_cb(evutil_socket_t fd, short what, void *arg)
+ * wait for that to empty too (polled on the session's own timer, which
+ * goes with the session), or the client never sees our 221. */
+static void session_drained(struct smtp_session *s)
 {
-    struct smtp_session *s = arg;
     struct bufferevent *under = bufferevent_get_underlying(s->bev);
     if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0 && s->close_polls++ < 200) {
         struct timeval tv = {0, 10000};
-        event_base_once(s->srv->base, -1, EV_TIMEOUT, session_drained_cb, s, &tv);
+        s->deadline_why = SMTP_DEADLINE_CLOSE;
+        s->deadline = s->timer_at = now_ms() + 10;
+        evtimer_add(s->timer, &tv);
         return;
     }
     session_free(s);
@@ -85,19 +87,13 @@ static void session_drained_cb(evutil_socket_t fd, short what, void *arg)
 
 static void session_write_cb(struct bufferevent *bev, void *arg)
 {
-    session_drained_cb(-1, 0, arg);
+    session_drained(arg);
 }
 
-/* closing_event_cb - the peer went away while we were closing: free now,
- * unless a drain poll is pending, which then frees at its next turn. */
+/* closing_event_cb - the peer went away while we were closing. */
 static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-    struct smtp_session *s = arg;
-    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-    if (s->close_polls == 0)
-        session_free(s);
-    else
-        bufferevent_setcb(s->bev, NULL, NULL, NULL, s);
+    session_free(arg);
 }
 
 /* smtp_session_close - flush the last reply, then free.  A client that
@@ -119,7 +115,7 @@ void smtp_session_close(struct smtp_session *s)
      * poll (TLS) must not race a free by session_event_cb. */
     bufferevent_setcb(s->bev, NULL, session_write_cb, closing_event_cb, s);
     if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
-        session_drained_cb(-1, 0, s);
+        session_drained(s);
         return;
     }
     /* a client that does not read our last reply is not waited for */
@@ -182,10 +178,7 @@ static void deadline_expired(struct smtp_session *s)
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
         return;
     }
-    if (s->close_polls == 0)
-        session_free(s);
-    else
-        bufferevent_setcb(s->bev, NULL, NULL, NULL, s); /* the drain poll frees it */
+    session_free(s);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -197,6 +190,10 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     bool waiting = s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING;
     if (s->deadline == 0 || waiting)
         return;
+    if (s->close_polls > 0) {
+        session_drained(s);
+        return;
+    }
     uint64_t now = now_ms();
     if (now < s->deadline)
         deadline_arm(s, now);
@@ -777,14 +774,57 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     }
 }
 
+/* shutdown_close - end S for SIGTERM: 421 where it can be read. */
+static void shutdown_close(struct smtp_session *s)
+{
+    if (s->state == SMTP_STATE_TLS) { /* mid-handshake: there is no channel for a 421 */
+        s->peer_gone = true;
+        smtp_session_close(s);
+        return;
+    }
+    if (s->state == SMTP_STATE_BODY) {
+        /* RFC 5321 3.8: the client keeps the message and tries again. */
+        log_info("event=data_aborted session=%lu ip=%s reason=shutdown", s->serial, s->ip);
+        smtp_session_reset_transaction(s);
+    }
+    smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+    smtp_session_close(s);
+}
+
 void smtp_session_shutdown_all(struct smtp_server *srv)
 {
+    unsigned closed = 0, answering = 0;
     for (struct smtp_session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
         smtp_checks_shutdown(s);
-        if (s->closing || s->wait != SMTP_WAIT_NONE || s->state == SMTP_STATE_BODY)
-            continue; /* let the message in flight finish; closed after its reply */
-        smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
-        smtp_session_close(s);
+        if (s->closing) {
+            closed++; /* its last reply is leaving (bounded by its deadline) */
+        } else if (s->wait != SMTP_WAIT_NONE) {
+            answering++; /* the store, a worker or DNS answers, then 421 */
+        } else {
+            closed++;
+            shutdown_close(s);
+        }
     }
+    log_info("event=sessions_closing closing=%u answering=%u", closed, answering);
+}
+
+unsigned smtp_session_abort_all(struct smtp_server *srv)
+{
+    unsigned left = 0;
+    for (struct smtp_session *s = srv->sessions, *next; s; s = next) {
+        next = s->next;
+        left++;
+        if (s->greet_timer) { /* its lookup was cancelled with the rest of DNS */
+            event_free(s->greet_timer);
+            s->greet_timer = NULL;
+        }
+        s->closing = s->peer_gone = true;
+        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        if (s->wait == SMTP_WAIT_STORE || s->wait == SMTP_WAIT_AUTH)
+            continue; /* its answer is still coming: freed then */
+        s->wait = SMTP_WAIT_NONE;
+        session_free(s);
+    }
+    return left;
 }

@@ -79,7 +79,10 @@ def short_limits(make_server, rate=0, extra=""):
     s = make_server(extra=extra + "\nclient_limits = { max_connections = 2; };")
     s.conf_text = s.conf_text.replace("command_timeout = 30;", f"{SHORT} min_data_rate = {rate};")
     s.conf.write_text(s.conf_text)
-    return s.start()
+    s.start()
+    # the harness' port probes (from 127.0.0.1) count too: let them end first
+    wait_for(lambda: disconnects(s, "127.0.0.1") >= len(s.ports), 10, "the port probes to end")
+    return s
 
 
 def client_hello_start():
@@ -115,6 +118,8 @@ def test_stalled_implicit_tls_handshakes_are_closed(make_server, half_hello):
     s = short_limits(make_server)
     socks = [socket.create_connection(("127.0.0.1", s.ports["submissions"]),
                                       source_address=(STALLER, 0)) for _ in range(2)]
+    wait_for(lambda: len(re.findall(rf"event=connect session=\d+ ip={STALLER} ", s.log())) == 2,
+             10, "the two sessions")
     # both of this IP's two slots are taken
     with RawClient(s.ports["mx"], source=STALLER) as third:
         assert third.greeting[0] == 421 and "Too many connections" in third.greeting[1]
@@ -231,3 +236,66 @@ def test_data_above_the_minimum_rate_may_take_longer_than_data_timeout(make_serv
     code, text = c.cmd(".")
     assert code == 250, (code, text)
     assert timeouts(s, "data_rate") == 0
+
+
+# ---------------------------------------------------------------------------
+# SIGTERM with every kind of session open
+
+def connects(s):
+    return len(re.findall(r"event=connect session=", s.log()))
+
+
+def test_sigterm_closes_every_session(make_server):
+    s = make_server(extra="shutdown_timeout = 20;").start().provision()
+    handshakes = [socket.create_connection(("127.0.0.1", s.ports["submissions"]),
+                                           source_address=(STALLER, 0)) for _ in range(50)]
+    starttls = RawClient(s.ports["mx"])
+    starttls.ehlo()
+    assert starttls.cmd("STARTTLS")[0] == 220         # and then silence
+    dripper = RawClient(s.ports["mx"])
+    dripper.ehlo()
+    dripper.send(b"MAIL FROM:<drip")                   # a command line left open
+    in_data = RawClient(s.ports["mx"])
+    in_data.ehlo()
+    assert in_data.cmd("MAIL FROM:<a@remote.test>")[0] == 250
+    assert in_data.cmd("RCPT TO:<alice@example.test>")[0] == 250
+    assert in_data.cmd("DATA")[0] == 354
+    in_data.send(b"Subject: half a message\r\n\r\nThe rest never comes.\r\n")
+    idle = RawClient(s.ports["mx"])
+    wait_for(lambda: connects(s) >= 54 + 3, 10, "every session to start")
+    s.proc.send_signal(signal.SIGTERM)
+    for c in (dripper, in_data, idle):
+        code, text = c.reply()
+        assert (code, text[:5]) == (421, "4.3.2"), (code, text)
+        assert c.closed()
+    for h in handshakes:
+        assert closed_by_server(h)
+    assert closed_by_server(starttls.sock)
+    assert s.proc.wait(30) == 0
+    log = s.log()
+    assert "event=stop_timeout" not in log, log[-3000:]
+    assert "event=data_aborted" in log
+    assert len(re.findall(r"event=disconnect session=", log)) == connects(s)
+    assert "event=exit" in log
+    with s.db() as db:   # the half message was not taken
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_sigterm_does_not_wait_for_a_client_that_reads_nothing(make_server):
+    # The client asks for replies and never reads them: our 421 cannot
+    # leave.  shutdown_timeout ends the wait.
+    s = make_server(extra="shutdown_timeout = 2;").start()
+    c = socket.socket()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    c.connect(("127.0.0.1", s.ports["mx"]))
+    c.sendall(b"EHLO client.test\r\n" * 20000 + b"XYZZY\r\n")
+    # its 500 is logged once every EHLO before it has been answered
+    wait_for(lambda: "reply=\"500 5.5.1" in s.log(), 20, "the replies to back up")
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(30) == 0
+    log = s.log()
+    assert re.search(r"event=stop_timeout seconds=2 sessions=1 deliveries=0", log), log[-3000:]
+    assert len(re.findall(r"event=disconnect session=", log)) == connects(s)
+    assert "event=exit" in log
+    c.close()
