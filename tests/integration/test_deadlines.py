@@ -178,29 +178,26 @@ def test_a_dripped_command_line_is_cut_off(make_server):
     assert timeouts(s, "command") == 1
 
 
-def test_a_dripped_data_line_is_cut_off(make_server):
-    s = short_limits(make_server).provision()
+def data_session(s):
+    """A session in DATA, past the header."""
     c = RawClient(s.ports["mx"], source=STALLER)
     c.ehlo()
     assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
     assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
     assert c.cmd("DATA")[0] == 354
-    c.send(b"From: a@remote.test\r\nSubject: slow\r\n\r\n")
+    c.send(b"From: a@remote.test\r\nSubject: deadlines\r\n\r\n")
+    return c
+
+
+def test_a_dripped_data_line_is_cut_off(make_server):
+    s = short_limits(make_server).provision()
+    c = data_session(s)
     code, text = drip(c, b"This line never ends in time, one octet at a time.\r\n.\r\n")
     assert (code, text[:5]) == (421, "4.4.2"), (code, text)
     assert closed_by_server(c.sock)
     assert timeouts(s, "data") == 1
     assert s.db().execute("SELECT count(*) FROM messages").fetchone()[0] == 0
 
-
-def data_session(s):
-    c = RawClient(s.ports["mx"], source=STALLER)
-    c.ehlo()
-    assert c.cmd("MAIL FROM:<a@remote.test>")[0] == 250
-    assert c.cmd("RCPT TO:<alice@example.test>")[0] == 250
-    assert c.cmd("DATA")[0] == 354
-    c.send(b"From: a@remote.test\r\nSubject: rate\r\n\r\n")
-    return c
 
 
 def test_data_below_the_minimum_rate_is_cut_off(make_server):
