@@ -118,7 +118,12 @@ void smtp_session_close(struct smtp_session *s)
         session_drained(s);
         return;
     }
-    /* a client that does not read our last reply is not waited for */
+    /* A client that does not read our last reply is not waited for.  One
+     * still in its TLS handshake (refused before it finished) keeps the
+     * handshake's shorter deadline: a flood of refused handshakes must not
+     * hold server slots for command_timeout. */
+    if (s->deadline_why == SMTP_DEADLINE_TLS)
+        return;
     uint64_t now = now_ms();
     deadline_set(s, SMTP_DEADLINE_CLOSE, now, s->cfg->limits.command_timeout, now);
 }
