@@ -35,7 +35,6 @@
 #include "smtp/tls.h"
 
 #define WORKER_THREADS 2
-#define SHUTDOWN_GRACE_S 30
 
 struct daemon {
     struct smtp_server srv;
@@ -43,7 +42,7 @@ struct daemon {
     struct control_server *control;
     struct housekeeping *housekeeping;
     struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *drain_timer;
-    time_t shutdown_started;
+    uint64_t shutdown_deadline; /* monotonic ms: SIGTERM + shutdown_timeout */
 };
 
 static void usage(void)
@@ -163,32 +162,47 @@ static int reload_command(void *arg, char *err, size_t errlen)
     return reload(arg, err, errlen);
 }
 
+/* drain_check - every 50 ms after SIGTERM: leave the loop once the last
+ * session is gone and no delivery runs, or when shutdown_timeout is over,
+ * whatever the clients and remote servers do. */
 static void drain_check(evutil_socket_t fd, short what, void *arg)
 {
     struct daemon *d = arg;
-    bool idle = d->srv.connections == 0 && scheduler_busy(d->srv.scheduler) == 0;
-    if (idle || time(NULL) - d->shutdown_started > SHUTDOWN_GRACE_S) {
-        event_base_loopexit(d->srv.base, NULL);
+    struct smtp_server *srv = &d->srv;
+    unsigned deliveries = scheduler_busy(srv->scheduler);
+    if (srv->connections == 0 && deliveries == 0) {
+        event_base_loopexit(srv->base, NULL);
+        return;
+    }
+    if (now_ms() >= d->shutdown_deadline) {
+        /* A message not yet answered stays the client's; a delivery cut
+         * short stays queued and is tried again after the restart. */
+        log_warnx("event=stop_timeout seconds=%u sessions=%u deliveries=%u",
+                  srv->cfg->shutdown_timeout, srv->connections, deliveries);
+        smtp_session_abort_all(srv);
+        event_base_loopexit(srv->base, NULL);
         return;
     }
     struct timeval tv = {0, 50000};
     evtimer_add(d->drain_timer, &tv);
 }
 
-/* shutdown - SIGTERM: stop accepting, let messages in flight be stored and
- * answered, then exit. */
+/* shutdown - SIGTERM, in this order: stop accepting, end the sessions (421;
+ * a message in the store's hands is answered first), stop starting
+ * deliveries, and wait for them, at most shutdown_timeout.  stop() then
+ * drains the workers, the committer, and closes the store. */
 static void shutdown_begin(struct daemon *d)
 {
     if (d->srv.stopping)
         return;
     log_info("event=stop connections=%u", d->srv.connections);
     d->srv.stopping = true;
-    d->shutdown_started = time(NULL);
-    scheduler_pause(d->srv.scheduler);
+    d->shutdown_deadline = now_ms() + (uint64_t)d->srv.cfg->shutdown_timeout * 1000;
     listeners_close(d->listeners);
     d->listeners = NULL;
     smtp_session_shutdown_all(&d->srv);
     dns_cancel(d->srv.dns); /* sessions waiting on DNS end now */
+    scheduler_pause(d->srv.scheduler);
     d->drain_timer = evtimer_new(d->srv.base, drain_check, d);
     drain_check(-1, 0, d);
 }
@@ -397,12 +411,19 @@ static void install_signals(struct daemon *d)
     evsignal_add(d->sig_int, NULL);
 }
 
+/* stop - after the loop.  Work still on a worker may commit when it is
+ * done, and what the committer finishes is answered through the workers'
+ * done queue: so the workers drain first, then the committer, then the
+ * last answers run, and only then do sessions, the scheduler and the store
+ * go. */
 static void stop(struct daemon *d)
 {
     struct smtp_server *srv = &d->srv;
-    committer_stop(srv->committer);
     auth_queue_stop(srv->auth_queue);
-    worker_pool_free(srv->workers); /* runs the last done callbacks */
+    worker_pool_drain(srv->workers);
+    committer_stop(srv->committer);
+    worker_pool_free(srv->workers); /* the committer's last answers */
+    smtp_session_abort_all(srv);    /* any left after shutdown_timeout */
     auth_queue_free(srv->auth_queue);
     login_cache_free(srv->logins);
     housekeeping_free(d->housekeeping);

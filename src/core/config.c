@@ -921,7 +921,10 @@ static int load_limit_numbers(struct loader *ld, const config_setting_t *g)
         cfg_get_unsigned(ld, g, "limits", "max_connections", 1, 1000000, &l->max_connections) < 0 ||
         cfg_get_unsigned(ld, g, "limits", "command_timeout", 1, 86400, &l->command_timeout) < 0 ||
         cfg_get_unsigned(ld, g, "limits", "data_timeout", 1, 86400, &l->data_timeout) < 0 ||
-        cfg_get_unsigned(ld, g, "limits", "data_end_timeout", 1, 86400, &l->data_end_timeout) < 0)
+        cfg_get_unsigned(ld, g, "limits", "data_end_timeout", 1, 86400, &l->data_end_timeout) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "tls_handshake_timeout", 1, 3600,
+                         &l->tls_handshake_timeout) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "min_data_rate", 0, 1000000000, &l->min_data_rate) < 0)
         return -1;
     return 0;
 }
@@ -931,7 +934,8 @@ static int load_limits(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"max_message_size", "max_recipients",  "max_errors",
                                        "max_connections",  "command_timeout", "data_timeout",
-                                       "data_end_timeout", "bare_lf",         NULL};
+                                       "data_end_timeout", "bare_lf",         "tls_handshake_timeout",
+                                       "min_data_rate",    NULL};
     struct config_limits *l = &ld->cfg->limits;
     const config_setting_t *g;
     int bare_lf = BARE_LF_REJECT;
@@ -1166,7 +1170,8 @@ static int load_top(struct loader *ld, const config_setting_t *root)
     if (load_hostname(ld, root) < 0 ||
         cfg_get_string(ld, root, "", "state_dir", true, &cfg->state_dir) < 0 ||
         cfg_get_string(ld, root, "", "user", false, &cfg->user) < 0 ||
-        cfg_get_string(ld, root, "", "log_file", false, &cfg->log_file) < 0)
+        cfg_get_string(ld, root, "", "log_file", false, &cfg->log_file) < 0 ||
+        cfg_get_unsigned(ld, root, "", "shutdown_timeout", 1, 3600, &cfg->shutdown_timeout) < 0)
         return -1;
     return cfg->log_file ? 0 : default_log_file(ld, root);
 }
@@ -1179,7 +1184,7 @@ static int load_root(struct loader *ld, const config_setting_t *root)
                                        "smtp",     "listeners", "ip_groups", "relay",    "limits",
                                        "queue",    "dns",       "delivery", "passwords",
                                        "lockout",  "hammering", "client_limits",
-                                       "sending_limits", "sender_policy", NULL};
+                                       "sending_limits", "sender_policy", "shutdown_timeout", NULL};
     if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
@@ -1327,6 +1332,7 @@ static struct config *config_new(const char *path)
         config_free(cfg);
         return NULL;
     }
+    cfg->shutdown_timeout = 10;
     cfg->limits = (struct config_limits){.max_message_size = 25 * 1024 * 1024,
                                          .max_recipients = 100,
                                          .max_errors = 10,
@@ -1334,6 +1340,8 @@ static struct config *config_new(const char *path)
                                          .command_timeout = 300,
                                          .data_timeout = 180,
                                          .data_end_timeout = 600,
+                                         .tls_handshake_timeout = 30,
+                                         .min_data_rate = 500,
                                          .bare_lf = BARE_LF_REJECT};
     cfg->queue = (struct config_queue){
         .retry_initial = 300, .retry_max = 3600, .lifetime = 5 * 86400, .group_commit_max = 64,

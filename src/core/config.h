@@ -52,6 +52,8 @@ struct config_limits {
     unsigned command_timeout;   /* seconds; RFC 5321 4.5.3.2: 5 min */
     unsigned data_timeout;      /* seconds per DATA block; 3 min */
     unsigned data_end_timeout;  /* seconds waiting after "."; 10 min */
+    unsigned tls_handshake_timeout; /* seconds for a whole TLS handshake; 30 */
+    unsigned min_data_rate;     /* DATA octets/s that earn more time (smtpd_min_data_rate); 500, 0 = off */
     enum bare_lf_mode bare_lf;
 };
 
@@ -156,6 +158,7 @@ struct config {
     char *tls_certificate; /* PEM; required when a listener uses TLS */
     char *tls_key;
     bool disclose_auth_user; /* name the AUTH user in Received:; default no */
+    unsigned shutdown_timeout; /* seconds SIGTERM waits for sessions and deliveries; 10 */
 
     struct listener_config *listeners;
     size_t n_listeners;

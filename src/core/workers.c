@@ -109,9 +109,9 @@ struct worker_pool *worker_pool_new(struct event_base *base, int nthreads)
     return pool;
 }
 
-void worker_pool_free(struct worker_pool *pool)
+void worker_pool_drain(struct worker_pool *pool)
 {
-    if (pool == NULL)
+    if (pool == NULL || pool->nthreads == 0)
         return;
     pthread_mutex_lock(&pool->lock);
     pool->stopping = true;
@@ -119,7 +119,17 @@ void worker_pool_free(struct worker_pool *pool)
     pthread_mutex_unlock(&pool->lock);
     for (int i = 0; i < pool->nthreads; i++)
         pthread_join(pool->threads[i], NULL);
+    pool->nthreads = 0;
     run_done(-1, 0, pool);
+}
+
+void worker_pool_free(struct worker_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    worker_pool_drain(pool);
+    while (pool->done.head) /* a done callback may post another */
+        run_done(-1, 0, pool);
     event_free(pool->wake);
     pthread_mutex_destroy(&pool->lock);
     pthread_cond_destroy(&pool->cond);
@@ -141,9 +151,18 @@ static struct job *job_new(worker_fn work, worker_fn done, void *arg)
 void worker_pool_submit(struct worker_pool *pool, worker_fn work, worker_fn done, void *arg)
 {
     struct job *j = job_new(work, done, arg);
+    if (pool->nthreads == 0) { /* drained (shutdown): run it here, answer as usual */
+        work(arg);
+        j->work = NULL;
+    }
     pthread_mutex_lock(&pool->lock);
-    list_push(&pool->todo, j);
-    pthread_cond_signal(&pool->cond);
+    if (j->work) {
+        list_push(&pool->todo, j);
+        pthread_cond_signal(&pool->cond);
+    } else {
+        list_push(&pool->done, j);
+        event_active(pool->wake, EV_READ, 0);
+    }
     pthread_mutex_unlock(&pool->lock);
 }
 

@@ -12,8 +12,12 @@ typedef void (*worker_fn)(void *arg);
 
 /* worker_pool_new - start NTHREADS threads; done callbacks run on BASE. */
 struct worker_pool *worker_pool_new(struct event_base *base, int nthreads);
-/* worker_pool_free - finish queued work, join the threads, run remaining
- * done callbacks. */
+/* worker_pool_drain - finish queued work, join the threads, run the done
+ * callbacks so far.  The pool stays usable for posts; work submitted
+ * after it runs at once on the caller's thread (shutdown). */
+void worker_pool_drain(struct worker_pool *pool);
+/* worker_pool_free - drain, then run every remaining done callback (also
+ * those posted meanwhile, e.g. by the committer) and free. */
 void worker_pool_free(struct worker_pool *pool);
 
 /* worker_pool_submit - run WORK(ARG) on a thread, then DONE(ARG) on the loop. */

@@ -26,6 +26,8 @@
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void deadline_set(struct smtp_session *s, enum smtp_deadline why, uint64_t start,
+                         unsigned seconds, uint64_t now);
 
 /* session_link - keep every session on the server's list for shutdown. */
 static void session_link(struct smtp_session *s)
@@ -54,6 +56,8 @@ static void session_free(struct smtp_session *s)
     if (s->gate_counted)
         gate_disconnect(s->srv->gate, s->ip);
     session_unlink(s);
+    if (s->timer)
+        event_free(s->timer);
     bufferevent_free(s->bev);
     envelope_clear(&s->env);
     free(s->env.rcpts);
@@ -66,14 +70,16 @@ static void session_free(struct smtp_session *s)
 
 /* session_drained - the last reply has left our buffer.  Under STARTTLS it
  * may still sit, encrypted, in the socket stream below the TLS filter:
- * wait for that to empty too, or the client never sees our 221. */
-static void session_drained_cb(evutil_socket_t fd, short what, void *arg)
+ * wait for that to empty too (polled on the session's own timer, which
+ * goes with the session), or the client never sees our 221. */
+static void session_drained(struct smtp_session *s)
 {
-    struct smtp_session *s = arg;
     struct bufferevent *under = bufferevent_get_underlying(s->bev);
     if (under && evbuffer_get_length(bufferevent_get_output(under)) > 0 && s->close_polls++ < 200) {
         struct timeval tv = {0, 10000};
-        event_base_once(s->srv->base, -1, EV_TIMEOUT, session_drained_cb, s, &tv);
+        s->deadline_why = SMTP_DEADLINE_CLOSE;
+        s->deadline = s->timer_at = now_ms() + 10;
+        evtimer_add(s->timer, &tv);
         return;
     }
     session_free(s);
@@ -81,19 +87,13 @@ static void session_drained_cb(evutil_socket_t fd, short what, void *arg)
 
 static void session_write_cb(struct bufferevent *bev, void *arg)
 {
-    session_drained_cb(-1, 0, arg);
+    session_drained(arg);
 }
 
-/* closing_event_cb - the peer went away while we were closing: free now,
- * unless a drain poll is pending, which then frees at its next turn. */
+/* closing_event_cb - the peer went away while we were closing. */
 static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-    struct smtp_session *s = arg;
-    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
-    if (s->close_polls == 0)
-        session_free(s);
-    else
-        bufferevent_setcb(s->bev, NULL, NULL, NULL, s);
+    session_free(arg);
 }
 
 /* smtp_session_close - flush the last reply, then free.  A client that
@@ -114,14 +114,145 @@ void smtp_session_close(struct smtp_session *s)
     /* From here on only the drain and the peer's going matter; the drain
      * poll (TLS) must not race a free by session_event_cb. */
     bufferevent_setcb(s->bev, NULL, session_write_cb, closing_event_cb, s);
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
-        session_drained_cb(-1, 0, s);
+    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+        session_drained(s);
+        return;
+    }
+    /* A client that does not read our last reply is not waited for.  One
+     * still in its TLS handshake (refused before it finished) keeps the
+     * handshake's shorter deadline: a flood of refused handshakes must not
+     * hold server slots for command_timeout. */
+    if (s->deadline_why == SMTP_DEADLINE_TLS)
+        return;
+    uint64_t now = now_ms();
+    deadline_set(s, SMTP_DEADLINE_CLOSE, now, s->cfg->limits.command_timeout, now);
 }
 
-void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds)
+/* ---- deadlines: one timer per session ----
+ *
+ * As Postfix's smtpd_per_record_deadline: a timeout bounds a whole record
+ * (a command line, a DATA line, a TLS handshake), not each read, so a
+ * client dripping one octet every few seconds is cut off all the same.
+ * DATA as a whole earns time with its octets (smtpd_min_data_rate). */
+
+static const char *const deadline_names[] = {
+    [SMTP_DEADLINE_NONE] = "none",           [SMTP_DEADLINE_IDLE] = "command",
+    [SMTP_DEADLINE_COMMAND] = "command",     [SMTP_DEADLINE_DATA] = "data",
+    [SMTP_DEADLINE_DATA_RATE] = "data_rate", [SMTP_DEADLINE_TLS] = "tls_handshake",
+    [SMTP_DEADLINE_CLOSE] = "close",
+};
+
+static void deadline_arm(struct smtp_session *s, uint64_t now)
 {
-    struct timeval tv = {.tv_sec = seconds, .tv_usec = 0};
-    bufferevent_set_timeouts(s->bev, seconds ? &tv : NULL, &tv);
+    uint64_t ms = s->deadline > now ? s->deadline - now : 0;
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    s->timer_at = s->deadline;
+    evtimer_add(s->timer, &tv);
+}
+
+/* deadline_set - the session must get past WHY within SECONDS from START
+ * (monotonic ms).  A deadline that moves later costs nothing here: the
+ * timer keeps its earlier time and re-arms itself when it fires, so the
+ * many reads that push a deadline on do no timer work. */
+static void deadline_set(struct smtp_session *s, enum smtp_deadline why, uint64_t start,
+                         unsigned seconds, uint64_t now)
+{
+    s->deadline_why = why;
+    s->deadline = start + (uint64_t)seconds * 1000;
+    if (s->timer_at == 0 || s->deadline < s->timer_at)
+        deadline_arm(s, now);
+}
+
+/* deadline_expired - say why where a reply can still be read, then close.
+ * In a TLS handshake or while closing nothing more can be said. */
+static void deadline_expired(struct smtp_session *s)
+{
+    log_info("event=timeout session=%lu ip=%s reason=%s", s->serial, s->ip,
+             deadline_names[s->deadline_why]);
+    bool mute = s->closing || s->deadline_why == SMTP_DEADLINE_TLS;
+    s->deadline_why = SMTP_DEADLINE_NONE;
+    s->deadline = 0;
+    if (!mute) {
+        smtp_reply(s, "421 4.4.2 %s Timeout, closing connection", s->cfg->hostname);
+        smtp_session_close(s);
+        return;
+    }
+    s->closing = true;
+    if (s->wait != SMTP_WAIT_NONE) { /* freed when the pending answer comes back */
+        s->peer_gone = true;
+        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        return;
+    }
+    session_free(s);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtp_session *s = arg;
+    s->timer_at = 0;
+    /* The store, a worker or DNS answers in its own time; the session goes
+     * on from smtp_session_resume with a fresh deadline. */
+    bool waiting = s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING;
+    if (s->deadline == 0 || waiting)
+        return;
+    if (s->close_polls > 0) {
+        session_drained(s);
+        return;
+    }
+    uint64_t now = now_ms();
+    if (now < s->deadline)
+        deadline_arm(s, now);
+    else
+        deadline_expired(s);
+}
+
+/* deadline_after_commands - reading commands: the open line (if any) has
+ * command_timeout from its first octet, a client between commands as long
+ * from now. */
+static void deadline_after_commands(struct smtp_session *s, struct evbuffer *in, uint64_t now)
+{
+    unsigned t = s->cfg->limits.command_timeout;
+    if (evbuffer_get_length(in) == 0 && !s->skipping) {
+        s->record_start = 0;
+        deadline_set(s, SMTP_DEADLINE_IDLE, now, t, now);
+        return;
+    }
+    if (s->record_start == 0)
+        s->record_start = now;
+    deadline_set(s, SMTP_DEADLINE_COMMAND, s->record_start, t, now);
+}
+
+/* data_progress - DATA took USED octets of CHUNK: a line still open keeps
+ * the time of its first octet, and the octets earn time at
+ * limits.min_data_rate, never more than data_timeout ahead (Postfix's
+ * smtpd_min_data_rate, with data_timeout as its smtpd_timeout). */
+static void data_progress(struct smtp_session *s, const char *chunk, size_t used, uint64_t now)
+{
+    const struct config_limits *l = &s->cfg->limits;
+    if (used == 0)
+        return;
+    if (chunk[used - 1] == '\n')
+        s->record_start = 0;
+    else if (s->record_start == 0 || memchr(chunk, '\n', used) != NULL)
+        s->record_start = now;
+    uint64_t cap = now + (uint64_t)l->data_timeout * 1000;
+    uint64_t earned =
+        l->min_data_rate ? s->data_allowed + (uint64_t)used * 1000 / l->min_data_rate : cap;
+    s->data_allowed = earned < cap ? earned : cap;
+}
+
+/* deadline_in_data - the earlier of the open line's deadline and the
+ * time DATA has earned; named for the rate only when the rate binds. */
+static void deadline_in_data(struct smtp_session *s, uint64_t now)
+{
+    const struct config_limits *l = &s->cfg->limits;
+    uint64_t line_end = s->record_start + (uint64_t)l->data_timeout * 1000;
+    bool rate_binds = l->min_data_rate && s->data_allowed < now + (uint64_t)l->data_timeout * 1000;
+    if (s->record_start != 0 && line_end <= s->data_allowed)
+        deadline_set(s, SMTP_DEADLINE_DATA, s->record_start, l->data_timeout, now);
+    else
+        deadline_set(s, rate_binds ? SMTP_DEADLINE_DATA_RATE : SMTP_DEADLINE_DATA, s->data_allowed,
+                     0, now);
 }
 
 void smtp_reply_banned(struct smtp_session *s)
@@ -234,6 +365,7 @@ static void read_commands(struct smtp_session *s, struct evbuffer *in)
         long len = take_line(s, in, line);
         if (len == -1)
             return;
+        s->record_start = 0; /* a line ended: the next one has its own deadline */
         if (len >= 0) {
             if (s->state == SMTP_STATE_AUTH)
                 smtp_auth_continue(s, line, (size_t)len);
@@ -257,20 +389,24 @@ void smtp_session_begin_data(struct smtp_session *s)
     spool_reset(&s->spool);
     data_reader_init(&s->data, s->cfg->limits.bare_lf, s->cfg->limits.max_message_size, spool_emit,
                      s);
-    smtp_session_set_timeout(s, s->cfg->limits.data_timeout);
+    uint64_t now = now_ms();
+    s->record_start = 0;
+    s->data_allowed = now + (uint64_t)s->cfg->limits.data_timeout * 1000;
+    deadline_in_data(s, now);
     smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void finish_data(struct smtp_session *s);
 
 /* read_data - feed the DATA decoder straight from libevent's buffers. */
-static void read_data(struct smtp_session *s, struct evbuffer *in)
+static void read_data(struct smtp_session *s, struct evbuffer *in, uint64_t now)
 {
     while (s->state == SMTP_STATE_BODY && evbuffer_get_length(in) > 0) {
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             return;
         size_t used = data_reader_feed(&s->data, v.iov_base, v.iov_len);
+        data_progress(s, v.iov_base, used, now);
         evbuffer_drain(in, used);
         if (s->data.done)
             finish_data(s);
@@ -285,16 +421,23 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
         smtp_checks_early_talker(s);
         return;
     }
+    uint64_t now = now_ms();
     while (!s->closing && s->wait == SMTP_WAIT_NONE && evbuffer_get_length(in) > 0) {
         size_t before = evbuffer_get_length(in);
         enum smtp_state state = s->state;
         if (s->state == SMTP_STATE_BODY)
-            read_data(s, in);
+            read_data(s, in, now);
         else
             read_commands(s, in);
         if (evbuffer_get_length(in) == before && s->state == state)
             break; /* waiting for more input */
     }
+    if (s->closing || s->wait != SMTP_WAIT_NONE || s->state == SMTP_STATE_TLS)
+        return; /* their own deadlines (or none) */
+    if (s->state == SMTP_STATE_BODY)
+        deadline_in_data(s, now);
+    else
+        deadline_after_commands(s, in, now);
 }
 
 void smtp_session_resume(struct smtp_session *s)
@@ -309,9 +452,8 @@ void smtp_session_resume(struct smtp_session *s)
         smtp_session_close(s);
         return;
     }
-    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
     bufferevent_enable(s->bev, EV_READ);
-    session_read_cb(s->bev, s);
+    session_read_cb(s->bev, s); /* sets the deadline for what comes next */
 }
 
 /* ---- the end of DATA and the hand-over to the store ---- */
@@ -417,7 +559,7 @@ static void finish_data(struct smtp_session *s)
 {
     struct data_reader *d = &s->data;
     s->state = SMTP_STATE_HELO;
-    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    s->record_start = 0;
     if (d->bare_lf && d->mode == BARE_LF_REJECT) {
         smtp_reply(s, "554 5.6.0 Message contains bare LF; lines must end with CR LF");
     } else if (d->bare_cr && d->mode == BARE_LF_REJECT) {
@@ -435,7 +577,6 @@ static void finish_data(struct smtp_session *s)
             smtp_sender_check(s, s->env.header_from, true)) {
             s->wait = SMTP_WAIT_STORE;
             bufferevent_disable(s->bev, EV_READ);
-            smtp_session_set_timeout(s, 0);
             committer_submit(s->srv->committer, store_apply, store_done, s);
             return;
         }
@@ -483,7 +624,8 @@ void smtp_session_starttls(struct smtp_session *s)
     s->esmtp = false;
     s->helo[0] = '\0';
     bufferevent_setcb(tls, session_read_cb, NULL, session_event_cb, s);
-    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    uint64_t now = now_ms();
+    deadline_set(s, SMTP_DEADLINE_TLS, now, s->cfg->limits.tls_handshake_timeout, now);
     bufferevent_enable(tls, EV_READ | EV_WRITE);
 }
 
@@ -494,15 +636,11 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
         note_tls(s);
         if (s->state == SMTP_STATE_TLS)
             s->state = SMTP_STATE_CONNECTED;
-        return;
-    }
-    if (what & BEV_EVENT_TIMEOUT) {
-        log_info("event=timeout session=%lu ip=%s", s->serial, s->ip);
-        if (!s->closing) {
-            smtp_reply(s, "421 4.4.2 %s Timeout, closing connection", s->cfg->hostname);
-            smtp_session_close(s);
-            return;
+        if (s->deadline_why == SMTP_DEADLINE_TLS) {
+            uint64_t now = now_ms();
+            deadline_set(s, SMTP_DEADLINE_IDLE, now, s->cfg->limits.command_timeout, now);
         }
+        return;
     }
     if (what & BEV_EVENT_ERROR) {
         unsigned long e = bufferevent_get_openssl_error(bev);
@@ -606,9 +744,11 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     s->trusted = ipset_contains(s->cfg->relay_clients, sa);
     s->exempt = ipset_contains(s->cfg->client_limits.exempt, sa);
     spool_init(&s->spool, ".");
-    if (!session_setup_io(s, fd)) {
+    if ((s->timer = evtimer_new(srv->base, deadline_cb, s)) == NULL || !session_setup_io(s, fd)) {
         evutil_closesocket(fd);
         config_unref(s->cfg);
+        if (s->timer)
+            event_free(s->timer);
         free(s);
         log_warnx("event=session_error error=cannot_create_stream");
         return;
@@ -616,7 +756,12 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     session_link(s);
     log_info("event=connect session=%lu ip=%s port=%d listener=%s", s->serial, s->ip, s->port,
              lc->name);
-    smtp_session_set_timeout(s, s->cfg->limits.command_timeout);
+    uint64_t now = now_ms();
+    if (lc->tls == TLS_MODE_IMPLICIT) { /* RFC 8314: TLS first, then the greeting */
+        s->state = SMTP_STATE_TLS;
+        deadline_set(s, SMTP_DEADLINE_TLS, now, s->cfg->limits.tls_handshake_timeout, now);
+    } else
+        deadline_set(s, SMTP_DEADLINE_IDLE, now, s->cfg->limits.command_timeout, now);
     char pause_key[300];
     snprintf(pause_key, sizeof pause_key, "listener:%s", lc->name);
     if (srv->stopping) {
@@ -634,14 +779,57 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     }
 }
 
+/* shutdown_close - end S for SIGTERM: 421 where it can be read. */
+static void shutdown_close(struct smtp_session *s)
+{
+    if (s->state == SMTP_STATE_TLS) { /* mid-handshake: there is no channel for a 421 */
+        s->peer_gone = true;
+        smtp_session_close(s);
+        return;
+    }
+    if (s->state == SMTP_STATE_BODY) {
+        /* RFC 5321 3.8: the client keeps the message and tries again. */
+        log_info("event=data_aborted session=%lu ip=%s reason=shutdown", s->serial, s->ip);
+        smtp_session_reset_transaction(s);
+    }
+    smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
+    smtp_session_close(s);
+}
+
 void smtp_session_shutdown_all(struct smtp_server *srv)
 {
+    unsigned closed = 0, answering = 0;
     for (struct smtp_session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
         smtp_checks_shutdown(s);
-        if (s->closing || s->wait != SMTP_WAIT_NONE || s->state == SMTP_STATE_BODY)
-            continue; /* let the message in flight finish; closed after its reply */
-        smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
-        smtp_session_close(s);
+        if (s->closing) {
+            closed++; /* its last reply is leaving (bounded by its deadline) */
+        } else if (s->wait != SMTP_WAIT_NONE) {
+            answering++; /* the store, a worker or DNS answers, then 421 */
+        } else {
+            closed++;
+            shutdown_close(s);
+        }
     }
+    log_info("event=sessions_closing closing=%u answering=%u", closed, answering);
+}
+
+unsigned smtp_session_abort_all(struct smtp_server *srv)
+{
+    unsigned left = 0;
+    for (struct smtp_session *s = srv->sessions, *next; s; s = next) {
+        next = s->next;
+        left++;
+        if (s->greet_timer) { /* its lookup was cancelled with the rest of DNS */
+            event_free(s->greet_timer);
+            s->greet_timer = NULL;
+        }
+        s->closing = s->peer_gone = true;
+        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        if (s->wait == SMTP_WAIT_STORE || s->wait == SMTP_WAIT_AUTH)
+            continue; /* its answer is still coming: freed then */
+        s->wait = SMTP_WAIT_NONE;
+        session_free(s);
+    }
+    return left;
 }

@@ -12,9 +12,14 @@
 void smtp_session_start(struct smtp_server *srv, const struct listener_config *lc,
                         evutil_socket_t fd, const struct sockaddr *sa, socklen_t salen);
 
-/* smtp_session_shutdown_all - SIGTERM: sessions between transactions get
- * 421 and are closed; sessions in DATA or waiting for the store finish
- * their message first and are closed after the reply. */
+/* smtp_session_shutdown_all - SIGTERM: every session gets 421 4.3.2 and
+ * is closed (one in DATA loses that message, which its client still
+ * holds; one in a TLS handshake is closed without a reply).  A session
+ * waiting for the store, a worker or DNS gets its answer first, then 421. */
 void smtp_session_shutdown_all(struct smtp_server *srv);
+/* smtp_session_abort_all - shutdown_timeout is over: free every session
+ * now, whatever its client does; one still waiting for the store or a
+ * worker is freed when that answer comes.  Returns how many were open. */
+unsigned smtp_session_abort_all(struct smtp_server *srv);
 
 #endif

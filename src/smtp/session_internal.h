@@ -7,6 +7,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
@@ -35,6 +36,17 @@ enum smtp_wait {
     SMTP_WAIT_AUTH,
     SMTP_WAIT_GREETING, /* greeting delay or reverse lookup (input is still read: early talkers) */
     SMTP_WAIT_DNS,      /* the sender domain's lookup */
+};
+
+/* What the session's one timer bounds now (session.c). */
+enum smtp_deadline {
+    SMTP_DEADLINE_NONE,
+    SMTP_DEADLINE_IDLE,      /* the next command's first octet: command_timeout */
+    SMTP_DEADLINE_COMMAND,   /* the rest of a command line, from its first octet */
+    SMTP_DEADLINE_DATA,      /* the rest of a DATA line, from its first octet: data_timeout */
+    SMTP_DEADLINE_DATA_RATE, /* DATA as a whole: min_data_rate */
+    SMTP_DEADLINE_TLS,       /* the TLS handshake: tls_handshake_timeout */
+    SMTP_DEADLINE_CLOSE,     /* our last reply leaving: command_timeout */
 };
 
 enum auth_step { AUTH_STEP_PLAIN, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
@@ -70,6 +82,15 @@ struct smtp_session {
     bool peer_gone;                  /* EOF or error seen while waiting: nothing more is written */
     unsigned close_polls;            /* waits for the TLS stream to drain */
 
+    /* The one timer of the session, re-armed as its deadline moves (never
+     * one per read): monotonic milliseconds, 0 = none. */
+    struct event *timer;
+    enum smtp_deadline deadline_why;
+    uint64_t deadline;               /* when the session is closed unless it progressed */
+    uint64_t timer_at;               /* when the timer fires; at or before deadline */
+    uint64_t record_start;           /* first octet of the unfinished command or DATA line */
+    uint64_t data_allowed;           /* DATA: the time its octets have earned so far */
+
     /* AUTH exchange in progress */
     enum auth_step auth_step;
     char auth_login_user[256];
@@ -95,7 +116,6 @@ void smtp_session_resume(struct smtp_session *s);
 void smtp_session_reset_transaction(struct smtp_session *s);
 void smtp_session_begin_data(struct smtp_session *s);
 void smtp_session_starttls(struct smtp_session *s);
-void smtp_session_set_timeout(struct smtp_session *s, unsigned seconds);
 /* smtp_reply_banned - the 421 of a client whose IP is banned (the caller
  * closes the session). */
 void smtp_reply_banned(struct smtp_session *s);
