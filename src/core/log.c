@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,7 @@ void log_close(void)
  * file, never interleave. */
 static void log_write(const char *level, const char *fmt, va_list ap)
 {
-    char line[4096], stamp[32];
+    char line[LOG_LINE_MAX], stamp[32];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -142,42 +143,101 @@ void fatal(const char *fmt, ...)
     exit(1);
 }
 
-static int needs_quotes(const char *s)
+/* is_bare - S may stand as a value as it is: printable ASCII without the
+ * octets that delimit fields or quoted values, not empty, and not "-" (the
+ * mark of a missing value). */
+static bool is_bare(const char *s)
 {
-    if (*s == '\0')
+    if (*s == '\0' || strcmp(s, "-") == 0)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=')
+            return false;
+    }
+    return true;
+}
+
+size_t log_escape(const char *s, char *buf, size_t len)
+{
+    if (len < 6) { /* no room for "..." in quotes */
+        if (len > 0)
+            buf[0] = '\0';
+        return 0;
+    }
+    if (s == NULL) {
+        memcpy(buf, "-", 2);
         return 1;
-    for (; *s; s++)
-        if (*s == ' ' || *s == '"' || *s == '\\' || *s == '=' || (unsigned char)*s < 0x20 ||
-            *s == 0x7f)
-            return 1;
-    return 0;
+    }
+    size_t n = strlen(s);
+    if (n < len && is_bare(s)) {
+        memcpy(buf, s, n + 1);
+        return n;
+    }
+    /* Quoted: every octet is one of 1, 2 or 4 output octets; stop while
+     * "...", the closing quote and the NUL still fit. */
+    size_t o = 0;
+    buf[o++] = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        char esc[5];
+        size_t k;
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)c;
+            k = 2;
+        } else if (c < 0x20 || c >= 0x7f) {
+            static const char hex[] = "0123456789abcdef";
+            esc[0] = '\\';
+            esc[1] = 'x';
+            esc[2] = hex[c >> 4];
+            esc[3] = hex[c & 0xf];
+            k = 4;
+        } else {
+            esc[0] = (char)c;
+            k = 1;
+        }
+        if (o + k + 5 > len)
+            break;
+        memcpy(buf + o, esc, k);
+        o += k;
+    }
+    if (*s) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return o;
+}
+
+/* quote_buf - the next of the thread's rotating value buffers. */
+static char *quote_buf(void)
+{
+    static __thread char bufs[LOG_QUOTE_BUFS][LOG_VALUE_MAX];
+    static __thread unsigned next;
+    return bufs[next++ % LOG_QUOTE_BUFS];
 }
 
 const char *log_quote(const char *s)
 {
-    static __thread char bufs[8][256];
-    static __thread unsigned next;
     if (s == NULL)
         return "-";
-    if (!needs_quotes(s) && strlen(s) < sizeof bufs[0])
-        return s;
-    char *out = bufs[next++ % 8];
-    size_t o = 0, cap = sizeof bufs[0];
-    out[o++] = '"';
-    for (; *s && o < cap - 6; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    if (*s)
-        o += (size_t)snprintf(out + o, cap - o, "...");
-    out[o++] = '"';
-    out[o] = '\0';
+    char *out = quote_buf();
+    log_escape(s, out, LOG_VALUE_MAX);
+    return out;
+}
+
+const char *log_quote_addr(const char *addr)
+{
+    if (addr == NULL)
+        return "-";
+    /* An address is at most ADDRESS_PATH_MAX octets; a longer one is cut
+     * here and marked "..." by log_escape like any long value. */
+    char path[LOG_VALUE_MAX];
+    if (snprintf(path, sizeof path, "<%s>", addr) < 0)
+        return "-";
+    char *out = quote_buf();
+    log_escape(path, out, LOG_VALUE_MAX);
     return out;
 }

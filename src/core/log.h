@@ -4,6 +4,7 @@
 #define FLOODGATE_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 /* log_open - send lines to PATH (appending), or stderr when PATH is NULL or "-". */
 int log_open(const char *ident, const char *path);
@@ -19,10 +20,31 @@ void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* fatal - log and exit(1): only for impossible states and start-up failures. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* log_quote - S as a log value: unchanged when it has no space, quote,
- * backslash, '=' or control character, else in double quotes with escapes.
- * Returns one of a few rotating thread-local buffers (256 octets, truncated
- * with "..."), so up to 8 may be used in one log call.  NULL gives "-". */
+/* The longest line written (longer ones are cut), and the longest value
+ * log_quote returns, with its quotes: a line holds a dozen such values. */
+#define LOG_LINE_MAX 8192
+#define LOG_VALUE_MAX 512
+#define LOG_QUOTE_BUFS 16
+
+/* log_escape - THE escaping rule of every value in a log line, so that no
+ * value a client sends can look like another field (docs/floodgated.8.md,
+ * "Log format").  S is written into BUF (LEN octets, at least 6) as is when
+ * it is printable ASCII without space, '"', '\\' or '=' (and is neither empty
+ * nor "-"); else in double quotes, with '"' and '\\' preceded by '\\' and
+ * every other octet outside 0x20..0x7e (control characters, DEL, and the
+ * octets of UTF-8) written as \xNN.  A value too long for BUF ends in "..."
+ * inside the quotes.  NULL gives "-", the mark of no value.  Returns the
+ * length written. */
+size_t log_escape(const char *s, char *buf, size_t len);
+
+/* log_quote - S escaped by log_escape, in one of LOG_QUOTE_BUFS rotating
+ * thread-local buffers of LOG_VALUE_MAX octets: up to that many may be used
+ * in one log call.  NULL gives "-". */
 const char *log_quote(const char *s);
+
+/* log_quote_addr - ADDR as "<ADDR>" (the null path "" as "<>"), escaped
+ * as a whole by log_escape: an envelope address with a quoted local part
+ * such as <"a b"@c> becomes "<\"a b\"@c>".  NULL gives "-". */
+const char *log_quote_addr(const char *addr);
 
 #endif

@@ -180,7 +180,8 @@ static void conn_ready(struct smtp_client *c, void *arg, bool ok, int code, cons
     struct attempt *at = conn->at;
     if (ok) {
         log_info("event=remote_connect qid=%s domain=%s mx=%s tls=%s", at->job->qid,
-                 at->job->domain, conn->peer, log_quote(smtp_client_tls(c)));
+                 log_quote(at->job->domain), log_quote(conn->peer),
+                 log_quote(smtp_client_tls(c)));
         start_txn(conn);
         return;
     }
@@ -378,12 +379,14 @@ static void sign(sqlite3 *db, struct delivery_job *j)
         return;
     int found = dkim_key_load(db, ".", at + 1, &key, err, sizeof err);
     if (found < 0)
-        log_warnx("event=dkim_error qid=%s domain=%s error=%s", j->qid, at + 1, log_quote(err));
+        log_warnx("event=dkim_error qid=%s domain=%s error=%s", j->qid, log_quote(at + 1),
+                  log_quote(err));
     if (found != 1)
         return; /* sent unsigned: better than not at all */
     j->prefix = dkim_sign_message(&key, (dkim_read_fn)spool_read, &j->body, err, sizeof err);
     if (j->prefix == NULL)
-        log_warnx("event=dkim_error qid=%s domain=%s error=%s", j->qid, at + 1, log_quote(err));
+        log_warnx("event=dkim_error qid=%s domain=%s error=%s", j->qid, log_quote(at + 1),
+                  log_quote(err));
     dkim_key_clear(&key);
 }
 

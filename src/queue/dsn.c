@@ -82,7 +82,8 @@ int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
         return -1;
     }
     if (found < 0) {
-        log_info("event=dsn_dropped qid=%s to=<%s> reason=%s", orig->qid, orig->sender,
+        log_info("event=dsn_dropped qid=%s to=%s reason=%s", orig->qid,
+                 log_quote_addr(orig->sender),
                  log_quote("the sender is in a local domain but has no mailbox"));
         return 0;
     }
@@ -102,7 +103,7 @@ int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
     spool_free(&body);
     if (rc < 0)
         return -1;
-    log_info("event=%s qid=%s dsn_qid=%s to=<%s>", orig->delayed ? "delay_warning" : "bounce",
-             orig->qid, env.id, orig->sender);
+    log_info("event=%s qid=%s dsn_qid=%s to=%s", orig->delayed ? "delay_warning" : "bounce",
+             orig->qid, env.id, log_quote_addr(orig->sender));
     return 1;
 }

@@ -127,9 +127,9 @@ int queue_inject(sqlite3 *db, const struct inject_request *req, char *qid, char 
     }
     if (rc == 0) {
         memcpy(qid, env.id, sizeof env.id);
-        log_info("event=injected qid=%s from=<%s> nrcpt=%zu size=%zu admin=%s file=%s", env.id,
-                 env.sender, env.n_rcpts, envelope_size(&env), log_quote(req->admin),
-                 log_quote(req->path));
+        log_info("event=injected qid=%s from=%s nrcpt=%zu size=%zu admin=%s file=%s", env.id,
+                 log_quote_addr(env.sender), env.n_rcpts, envelope_size(&env),
+                 log_quote(req->admin), log_quote(req->path));
     }
     envelope_clear(&env);
     free(env.rcpts);

@@ -525,12 +525,15 @@ static void log_accepted(struct smtp_session *s)
     for (size_t i = 0; i < s->env.n_rcpts && o < sizeof rcpts; i++)
         o += (size_t)snprintf(rcpts + o, sizeof rcpts - o, "%s%s", i ? "," : "",
                               s->env.rcpts[i].address);
-    log_info("event=accepted qid=%s session=%lu from=<%s> rcpts=%s nrcpt=%zu size=%zu "
-             "auth_user=%s app_password=%s ip=%s listener=%s header_from=%s",
-             s->env.id, s->serial, s->env.sender, log_quote(rcpts), s->env.n_rcpts,
+    /* Every value a client chose goes through log_quote (core/log.h). */
+    log_info("event=accepted qid=%s session=%lu from=%s rcpts=%s nrcpt=%zu size=%zu "
+             "auth_user=%s app_password=%s ip=%s listener=%s helo=%s header_from=%s "
+             "message_id=%s subject=%s",
+             s->env.id, s->serial, log_quote_addr(s->env.sender), log_quote(rcpts), s->env.n_rcpts,
              envelope_size(&s->env), log_quote(s->env.auth_user),
-             log_quote(s->env.auth_app_password), s->ip, s->lc->name,
-             log_quote(s->env.header_from));
+             log_quote(s->env.auth_app_password), s->ip, s->lc->name, log_quote(s->env.helo),
+             log_quote(s->env.header_from), log_quote(s->env.message_id),
+             log_quote(s->env.subject));
 }
 
 /* store_done - the store has answered.  Only now, with the transaction
