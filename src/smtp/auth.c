@@ -16,7 +16,6 @@
  * hundred guesses do not delay another's login, and a login verified a
  * moment ago is not verified again (accounts/login_cache.h). */
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,28 +53,6 @@ struct auth_write {
     long long when;
     char ip[64];
 };
-
-/* b64_decode - decode IN (LEN octets) into a new NUL-terminated buffer;
- * *OUTLEN gets the decoded length.  NULL on invalid base64. */
-static char *b64_decode(const char *in, size_t len, size_t *outlen)
-{
-    if (len % 4 != 0 || len > SMTP_AUTH_LINE_MAX)
-        return NULL;
-    unsigned char *out = malloc(len / 4 * 3 + 1);
-    if (out == NULL)
-        return NULL;
-    int n = len ? EVP_DecodeBlock(out, (const unsigned char *)in, (int)len) : 0;
-    if (n < 0) {
-        free(out);
-        return NULL;
-    }
-    /* EVP_DecodeBlock counts the padding as zero octets. */
-    for (size_t i = len; i > 0 && in[i - 1] == '='; i--)
-        n--;
-    out[n] = '\0';
-    *outlen = (size_t)n;
-    return (char *)out;
-}
 
 static void auth_fail_reply(struct smtp_session *s, const char *reply)
 {
@@ -331,37 +308,71 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     auth_queue_submit(s->srv->auth_queue, s->ip, auth_verify_work, auth_verify_done, j);
 }
 
-/* auth_plain - RFC 4616: [authzid] NUL authcid NUL passwd.  We act only
- * as ourselves: an authzid naming someone else is refused. */
-static void auth_plain(struct smtp_session *s, const char *b64, size_t len)
+/* auth_end - the exchange ends without a login (RFC 4954 4): REPLY, and
+ * back to command state, so that the client's next line is read as a
+ * command, never as one more response.  It is one failed login for the
+ * client IP (anti-hammering), counted here once.  The account's lockout
+ * counts wrong passwords only: no password was tried. */
+static void auth_end(struct smtp_session *s, const char *user, const char *reply,
+                     const char *reason)
 {
-    size_t n;
-    char *msg = b64_decode(b64, len, &n);
-    if (msg == NULL) {
-        auth_fail_reply(s, "501 5.5.2 Cannot decode the AUTH response (base64)");
+    log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s", s->serial,
+             log_quote(user), s->ip, s->lc->name, reason);
+    OPENSSL_cleanse(s->auth_login_user, sizeof s->auth_login_user);
+    auth_fail_reply(s, reply);
+    smtp_session_note_failure(s, "auth");
+}
+
+void smtp_auth_refuse(struct smtp_session *s, enum auth_decode_status st)
+{
+    const char *user = s->auth_step == AUTH_STEP_LOGIN_PASS ? s->auth_login_user : NULL;
+    const char *why = auth_decode_status_name(st);
+    switch (st) {
+    case AUTH_DECODE_CANCELLED: /* RFC 4954 4: "MUST reject ... with a 501" */
+        auth_end(s, user, "501 5.7.0 Authentication aborted", why);
+        break;
+    case AUTH_DECODE_TOO_LONG: /* RFC 4954 6 */
+        auth_end(s, user, "500 5.5.6 Authentication exchange line is too long", why);
+        break;
+    case AUTH_DECODE_BAD_BASE64: /* RFC 4954 4: 501 with 5.5.2 */
+        auth_end(s, user, "501 5.5.2 Cannot decode the AUTH response (base64)", why);
+        break;
+    case AUTH_DECODE_MALFORMED:
+        auth_end(s, user,
+                 s->auth_step == AUTH_STEP_PLAIN ? "501 5.5.2 Malformed AUTH PLAIN response"
+                                                 : "501 5.5.2 Malformed AUTH LOGIN response",
+                 why);
+        break;
+    default: /* our failure, not the client's: not counted */
+        auth_fail_reply(s, "454 4.7.0 Temporary authentication failure");
+    }
+}
+
+/* auth_response - act on one response of the exchange: the LOGIN name
+ * asks for the password; a PLAIN response or the LOGIN password goes to
+ * the password check. */
+static void auth_response(struct smtp_session *s, const char *line, size_t len)
+{
+    struct auth_response r;
+    enum auth_decode_status st = auth_decode_response(s->auth_step, line, len, &r);
+    if (st != AUTH_DECODE_OK) {
+        smtp_auth_refuse(s, st);
         return;
     }
-    const char *authz = msg;
-    const char *sep1 = memchr(msg, '\0', n);
-    const char *sep2 = sep1 ? memchr(sep1 + 1, '\0', n - (size_t)(sep1 + 1 - msg)) : NULL;
-    if (sep2 == NULL || sep1 + 1 == sep2 ||
-        memchr(sep2 + 1, '\0', n - (size_t)(sep2 + 1 - msg))) {
-        OPENSSL_cleanse(msg, n);
-        free(msg);
-        auth_fail_reply(s, "501 5.5.2 Malformed AUTH PLAIN response");
-        return;
+    if (s->auth_step == AUTH_STEP_LOGIN_USER) {
+        str_copy(s->auth_login_user, r.user, sizeof s->auth_login_user);
+        s->auth_step = AUTH_STEP_LOGIN_PASS;
+        smtp_reply(s, "334 UGFzc3dvcmQ6"); /* "Password:" */
+    } else if (s->auth_step == AUTH_STEP_LOGIN_PASS) {
+        auth_verify(s, s->auth_login_user, r.password);
+    } else if (*r.authzid && strcasecmp(r.authzid, r.user) != 0) {
+        /* RFC 4616 2: we act only as ourselves, an authzid naming someone
+         * else is refused. */
+        auth_end(s, r.user, "535 5.7.8 Authentication credentials invalid", "authzid");
+    } else {
+        auth_verify(s, r.user, r.password);
     }
-    const char *user = sep1 + 1;
-    const char *password = sep2 + 1;
-    if (*authz && strcasecmp(authz, user) != 0) {
-        OPENSSL_cleanse(msg, n);
-        free(msg);
-        auth_fail_reply(s, "535 5.7.8 Authentication credentials invalid");
-        return;
-    }
-    auth_verify(s, user, password);
-    OPENSSL_cleanse(msg, n);
-    free(msg);
+    auth_response_clear(&r);
 }
 
 void smtp_auth_start(struct smtp_session *s, const char *args, size_t len)
@@ -379,16 +390,16 @@ void smtp_auth_start(struct smtp_session *s, const char *args, size_t len)
     if (mech_len == 5 && strncasecmp(args, "PLAIN", 5) == 0) {
         s->auth_step = AUTH_STEP_PLAIN;
         /* RFC 4954 4: "=" is an empty initial response. */
-        if (initial && !(initial_len == 1 && initial[0] == '='))
-            auth_plain(s, initial, initial_len);
+        if (initial && initial_len == 1 && initial[0] == '=')
+            auth_response(s, "", 0);
         else if (initial)
-            auth_plain(s, "", 0);
+            auth_response(s, initial, initial_len);
         else
             smtp_reply(s, "334 ");
     } else if (mech_len == 5 && strncasecmp(args, "LOGIN", 5) == 0) {
         s->auth_step = AUTH_STEP_LOGIN_USER;
         if (initial)
-            smtp_auth_continue(s, initial, initial_len);
+            auth_response(s, initial, initial_len);
         else
             smtp_reply(s, "334 VXNlcm5hbWU6"); /* "Username:" */
     } else {
@@ -398,30 +409,5 @@ void smtp_auth_start(struct smtp_session *s, const char *args, size_t len)
 
 void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len)
 {
-    if (len == 1 && line[0] == '*') {
-        auth_fail_reply(s, "501 5.0.0 Authentication aborted");
-        return;
-    }
-    if (s->auth_step == AUTH_STEP_PLAIN) {
-        auth_plain(s, line, len);
-        return;
-    }
-    size_t n;
-    char *text = b64_decode(line, len, &n);
-    if (text == NULL || strlen(text) != n || n >= sizeof s->auth_login_user) {
-        if (text)
-            OPENSSL_cleanse(text, n);
-        free(text);
-        auth_fail_reply(s, "501 5.5.2 Cannot decode the AUTH response (base64)");
-        return;
-    }
-    if (s->auth_step == AUTH_STEP_LOGIN_USER) {
-        str_copy(s->auth_login_user, text, sizeof s->auth_login_user);
-        s->auth_step = AUTH_STEP_LOGIN_PASS;
-        smtp_reply(s, "334 UGFzc3dvcmQ6"); /* "Password:" */
-    } else {
-        auth_verify(s, s->auth_login_user, text);
-        OPENSSL_cleanse(text, n);
-    }
-    free(text);
+    auth_response(s, line, len);
 }

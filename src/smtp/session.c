@@ -339,19 +339,28 @@ static long take_line(struct smtp_session *s, struct evbuffer *in, char *line)
     if (s->skipping || len > limit) {
         s->skipping = false;
         evbuffer_drain(in, len);
-        smtp_reply(s, "500 5.5.2 Line too long (limit %zu octets)", limit);
+        if (s->state == SMTP_STATE_AUTH)
+            smtp_auth_refuse(s, AUTH_DECODE_TOO_LONG);
+        else
+            smtp_reply(s, "500 5.5.2 Line too long (limit %zu octets)", limit);
         return -2;
     }
     evbuffer_remove(in, line, len);
     /* RFC 5321 2.3.8: lines end in CR LF; a bare LF or CR is not one. */
     if (len < 2 || line[len - 2] != '\r') {
-        smtp_reply(s, "500 5.5.2 Bare LF in command; lines must end with CR LF");
+        if (s->state == SMTP_STATE_AUTH)
+            smtp_auth_refuse(s, AUTH_DECODE_BAD_BASE64);
+        else
+            smtp_reply(s, "500 5.5.2 Bare LF in command; lines must end with CR LF");
         return -2;
     }
     len -= 2;
     line[len] = '\0';
     if (memchr(line, '\r', len) || memchr(line, '\0', len)) {
-        smtp_reply(s, "500 5.5.2 Bare CR or NUL in command");
+        if (s->state == SMTP_STATE_AUTH)
+            smtp_auth_refuse(s, AUTH_DECODE_BAD_BASE64);
+        else
+            smtp_reply(s, "500 5.5.2 Bare CR or NUL in command");
         return -2;
     }
     return (long)len;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "smtp/auth_decode.h"
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
 #include "smtp/gate.h"
@@ -48,8 +49,6 @@ enum smtp_deadline {
     SMTP_DEADLINE_TLS,       /* the TLS handshake: tls_handshake_timeout */
     SMTP_DEADLINE_CLOSE,     /* our last reply leaving: command_timeout */
 };
-
-enum auth_step { AUTH_STEP_PLAIN, AUTH_STEP_LOGIN_USER, AUTH_STEP_LOGIN_PASS };
 
 struct smtp_session {
     struct smtp_server *srv;
@@ -93,7 +92,7 @@ struct smtp_session {
 
     /* AUTH exchange in progress */
     enum auth_step auth_step;
-    char auth_login_user[256];
+    char auth_login_user[AUTH_TEXT_MAX];
 
     /* current transaction */
     struct smtp_mail_args mail;
@@ -133,5 +132,9 @@ bool smtp_auth_offered(const struct smtp_session *s);
 void smtp_auth_drop_ip(struct smtp_server *srv, const char *ip);
 void smtp_auth_start(struct smtp_session *s, const char *args, size_t len);
 void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
+/* smtp_auth_refuse - a response line that cannot be used (ST says why,
+ * also for a line the session refused: too long, bare LF): the exchange
+ * ends with RFC 4954's reply and counts as one failed login. */
+void smtp_auth_refuse(struct smtp_session *s, enum auth_decode_status st);
 
 #endif
