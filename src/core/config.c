@@ -17,6 +17,7 @@
 #include "core/config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
@@ -44,6 +45,7 @@
 static const char *const tls_names[] = {"none", "starttls", "implicit", NULL};
 static const char *const auth_names[] = {"off", "optional", "required", NULL};
 static const char *const bare_lf_names[] = {"reject", "normalize", NULL};
+static const char *const nul_names[] = {"reject", "strip", NULL};
 static const char *const delivery_tls_names[] = {"opportunistic", "required", "off", NULL};
 
 /* key_mark_cut - end a truncated key path with "..." so nobody takes it as whole. */
@@ -935,18 +937,20 @@ static int load_limits(struct loader *ld, const config_setting_t *root)
     static const char *const keys[] = {"max_message_size", "max_recipients",  "max_errors",
                                        "max_connections",  "command_timeout", "data_timeout",
                                        "data_end_timeout", "bare_lf",         "tls_handshake_timeout",
-                                       "min_data_rate",    NULL};
+                                       "min_data_rate",    "nul",             NULL};
     struct config_limits *l = &ld->cfg->limits;
     const config_setting_t *g;
-    int bare_lf = BARE_LF_REJECT;
+    int bare_lf = BARE_LF_REJECT, nul = NUL_REJECT;
     if (cfg_get_group(ld, root, "", "limits", keys, &g) < 0)
         return -1;
     if (g == NULL)
         return 0;
     if (load_limit_numbers(ld, g) < 0 ||
-        cfg_get_choice(ld, g, "limits", "bare_lf", bare_lf_names, &bare_lf) < 0)
+        cfg_get_choice(ld, g, "limits", "bare_lf", bare_lf_names, &bare_lf) < 0 ||
+        cfg_get_choice(ld, g, "limits", "nul", nul_names, &nul) < 0)
         return -1;
     l->bare_lf = (enum bare_lf_mode)bare_lf;
+    l->nul = (enum nul_mode)nul;
     if (warn_below_rfc(ld, g, "max_recipients", l->max_recipients, 100, "4.5.3.1.8") < 0 ||
         warn_below_rfc(ld, g, "command_timeout", l->command_timeout, 300, "4.5.3.2.7") < 0 ||
         warn_below_rfc(ld, g, "data_timeout", l->data_timeout, 180, "4.5.3.2.5") < 0 ||
@@ -1163,6 +1167,28 @@ static int default_log_file(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
+/* load_postmaster - postmaster: one address, local@domain (RFC 5321
+ * 4.5.1), kept lowercased as the accounts keep addresses. */
+static int load_postmaster(struct loader *ld, const config_setting_t *root)
+{
+    char **pm = &ld->cfg->postmaster;
+    if (cfg_get_string(ld, root, "", "postmaster", false, pm) < 0)
+        return -1;
+    if (*pm == NULL)
+        return 0;
+    const char *at = strrchr(*pm, '@');
+    size_t local = at ? (size_t)(at - *pm) : 0;
+    bool ok = at && local > 0 && local <= 64 && valid_hostname(at + 1);
+    for (const char *p = *pm; ok && p < at; p++)
+        ok = *p > ' ' && *p < 0x7f && strchr("\"\\<>()[],;:@", *p) == NULL;
+    if (!ok)
+        return cfg_fail(ld, config_setting_get_member(root, "postmaster"), "postmaster",
+                        "\"%s\" is not an address (local@domain, no quotes or spaces)", *pm);
+    for (char *p = *pm; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return 0;
+}
+
 /* load_top - the plain top-level keys. */
 static int load_top(struct loader *ld, const config_setting_t *root)
 {
@@ -1171,7 +1197,8 @@ static int load_top(struct loader *ld, const config_setting_t *root)
         cfg_get_string(ld, root, "", "state_dir", true, &cfg->state_dir) < 0 ||
         cfg_get_string(ld, root, "", "user", false, &cfg->user) < 0 ||
         cfg_get_string(ld, root, "", "log_file", false, &cfg->log_file) < 0 ||
-        cfg_get_unsigned(ld, root, "", "shutdown_timeout", 1, 3600, &cfg->shutdown_timeout) < 0)
+        cfg_get_unsigned(ld, root, "", "shutdown_timeout", 1, 3600, &cfg->shutdown_timeout) < 0 ||
+        load_postmaster(ld, root) < 0)
         return -1;
     return cfg->log_file ? 0 : default_log_file(ld, root);
 }
@@ -1184,7 +1211,8 @@ static int load_root(struct loader *ld, const config_setting_t *root)
                                        "smtp",     "listeners", "ip_groups", "relay",    "limits",
                                        "queue",    "dns",       "delivery", "passwords",
                                        "lockout",  "hammering", "client_limits",
-                                       "sending_limits", "sender_policy", "shutdown_timeout", NULL};
+                                       "sending_limits", "sender_policy", "shutdown_timeout",
+                                       "postmaster", NULL};
     if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
@@ -1418,6 +1446,7 @@ void config_free(struct config *cfg)
     free_strings(cfg->warnings, cfg->n_warnings);
     free(cfg->path);
     free(cfg->hostname);
+    free(cfg->postmaster);
     free(cfg->state_dir);
     free(cfg->user);
     free(cfg->log_file);

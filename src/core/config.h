@@ -15,6 +15,8 @@ enum auth_mode { AUTH_MODE_OFF, AUTH_MODE_OPTIONAL, AUTH_MODE_REQUIRED };
 /* What DATA does with a bare LF (one not preceded by CR): reject the message
  * with 554 5.6.0, or store it as CR LF.  Neither ever ends the DATA phase. */
 enum bare_lf_mode { BARE_LF_REJECT, BARE_LF_NORMALIZE };
+/* What a NUL octet in DATA does (RFC 5322 2.3, RFC 2045 2.8: never in mail). */
+enum nul_mode { NUL_REJECT, NUL_STRIP };
 
 struct listener_config {
     char *name;                   /* unique, used in logs and the envelope */
@@ -55,6 +57,7 @@ struct config_limits {
     unsigned tls_handshake_timeout; /* seconds for a whole TLS handshake; 30 */
     unsigned min_data_rate;     /* DATA octets/s that earn more time (smtpd_min_data_rate); 500, 0 = off */
     enum bare_lf_mode bare_lf;
+    enum nul_mode nul; /* default reject (554 5.6.0) */
 };
 
 struct config_queue {
@@ -159,6 +162,8 @@ struct config {
     char *tls_key;
     bool disclose_auth_user; /* name the AUTH user in Received:; default no */
     unsigned shutdown_timeout; /* seconds SIGTERM waits for sessions and deliveries; 10 */
+    char *postmaster;        /* RFC 5321 4.5.1: where postmaster@ a local domain without
+                                such a user or alias goes (lowercased); NULL: its own Maildir */
 
     struct listener_config *listeners;
     size_t n_listeners;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "accounts/accounts.h"
 #include "core/log.h"
@@ -263,6 +264,36 @@ static void rcpt_unknown(struct smtp_session *s)
     smtp_session_close(s);
 }
 
+/* is_postmaster - RFC 5321 4.5.1: "postmaster", in any case, at a local
+ * domain or at our own name (where a bare <postmaster> is put). */
+static bool is_postmaster(const struct smtp_session *s, const struct mailbox *to, bool domain_local)
+{
+    return !to->literal && strcasecmp(to->local, "postmaster") == 0 &&
+           (domain_local || strcasecmp(to->domain, s->cfg->hostname) == 0);
+}
+
+/* postmaster_targets - where postmaster ADDR goes when no user or alias
+ * has that name: to the configured postmaster (a user or alias here, or a
+ * remote address), else to ADDR's own Maildir.  RFC 5321 4.5.1: mail to
+ * the postmaster is accepted even when nobody set one up, and kept. */
+static enum accounts_rcpt_kind postmaster_targets(struct smtp_session *s, const char *addr,
+                                                  struct accounts_target *t, size_t max, size_t *n)
+{
+    const char *pm = s->cfg->postmaster ? s->cfg->postmaster : addr;
+    const char *at = strrchr(pm, '@');
+    bool local = pm == addr || (at && accounts_domain_is_local(s->srv->db, at + 1));
+    if (pm != addr && local) {
+        enum accounts_rcpt_kind kind = accounts_resolve(s->srv->db, pm, t, max, n);
+        if (kind == ACCOUNTS_RCPT_ERROR || (kind != ACCOUNTS_RCPT_UNKNOWN && *n > 0))
+            return kind;
+    }
+    if (!str_copy(t[0].address, pm, sizeof t[0].address))
+        return ACCOUNTS_RCPT_ERROR;
+    t[0].local = local;
+    *n = 1;
+    return ACCOUNTS_RCPT_USER;
+}
+
 static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
 {
     char addr[ADDRESS_PATH_MAX + 8];
@@ -272,11 +303,19 @@ static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const 
                             .address_literal = to->literal};
     static struct accounts_target targets[ALIAS_TARGETS_MAX];
     size_t n = 0;
-    if (!to->literal && (f.domain_local = accounts_domain_is_local(s->srv->db, to->domain))) {
+    f.domain_local = !to->literal && accounts_domain_is_local(s->srv->db, to->domain);
+    if (f.domain_local || is_postmaster(s, to, false)) {
         char key[ADDRESS_PATH_MAX + 8];
         str_copy(key, addr, sizeof key);
+        str_lower(key);
         enum accounts_rcpt_kind kind =
-            accounts_resolve(s->srv->db, str_lower(key), targets, ALIAS_TARGETS_MAX, &n);
+            f.domain_local ? accounts_resolve(s->srv->db, key, targets, ALIAS_TARGETS_MAX, &n)
+                           : ACCOUNTS_RCPT_UNKNOWN;
+        /* A user or alias named postmaster keeps precedence. */
+        if (kind == ACCOUNTS_RCPT_UNKNOWN && is_postmaster(s, to, f.domain_local)) {
+            kind = postmaster_targets(s, key, targets, ALIAS_TARGETS_MAX, &n);
+            f.domain_local = true;
+        }
         if (kind == ACCOUNTS_RCPT_ERROR) {
             smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", orig);
             return;

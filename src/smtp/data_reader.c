@@ -1,7 +1,8 @@
 /* smtp/data_reader - room: smtp (parser).  The DATA stream decoder: a
  * five-state machine that survives any chunking of its input, finds the
  * end-of-data "CR LF . CR LF" of RFC 5321 4.1.1.4, removes dot-stuffing
- * (RFC 5321 4.5.2), and notes bare CR and bare LF.
+ * (RFC 5321 4.5.2), and notes bare CR and bare LF, and NUL octets, which
+ * it drops (RFC 5322 2.3, RFC 2045 2.8: mail never holds NUL).
  *
  * Only a real CR LF starts a line.  A bare LF never does, so "\n.\r\n",
  * "\r\n.\n" and "\n.\n" do not end the message: a receiver that took them
@@ -32,6 +33,7 @@ void data_reader_init(struct data_reader *r, enum bare_lf_mode mode, size_t max_
     r->size = 0;
     r->bare_lf = false;
     r->bare_cr = false;
+    r->nul = false;
     r->too_big = false;
     r->done = false;
     r->emit = emit;
@@ -75,11 +77,11 @@ static void bare_lf(struct data_reader *r)
     r->state = DR_MID;
 }
 
-/* run_length - how many octets from IN are plain content (no CR, no LF). */
+/* run_length - how many octets from IN are plain content (no CR, LF, NUL). */
 static size_t run_length(const char *in, size_t len)
 {
     size_t n = 0;
-    while (n < len && in[n] != '\r' && in[n] != '\n')
+    while (n < len && in[n] != '\r' && in[n] != '\n' && in[n] != '\0')
         n++;
     return n;
 }
@@ -94,6 +96,8 @@ static size_t step_mid(struct data_reader *r, const char *in, size_t len)
     }
     if (in[0] == '\r')
         r->state = DR_CR;
+    else if (in[0] == '\0')
+        r->nul = true; /* dropped: a NUL never reaches the store */
     else
         bare_lf(r);
     return 1;

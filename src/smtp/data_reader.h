@@ -1,7 +1,8 @@
 /* smtp/data_reader - decode the DATA stream of RFC 5321 4.1.1.4 and 4.5.2:
  * find the end "CR LF . CR LF", undo dot-stuffing, and watch for bare LF and
  * bare CR, which never end a line that could form the end-of-data (this is
- * what closes SMTP smuggling).  Pure: bytes in, bytes out through a callback. */
+ * what closes SMTP smuggling), and for NUL octets, which are never passed on.
+ * Pure: bytes in, bytes out through a callback. */
 #ifndef FLOODGATE_SMTP_DATA_READER_H
 #define FLOODGATE_SMTP_DATA_READER_H
 
@@ -19,6 +20,7 @@ struct data_reader {
     size_t size;      /* content octets seen (after unstuffing), even if over */
     bool bare_lf;     /* a bare LF was seen */
     bool bare_cr;     /* a bare CR was seen */
+    bool nul;         /* a NUL octet was seen (and dropped) */
     bool too_big;     /* size went over max_size */
     bool done;        /* end-of-data seen */
     data_emit_fn emit;
@@ -32,7 +34,9 @@ void data_reader_init(struct data_reader *r, enum bare_lf_mode mode, size_t max_
  * consumed: all of them, or fewer when end-of-data was reached (r->done) so
  * that what follows (pipelined commands) stays with the caller.  Content
  * lines end in CR LF in the output; the final CR LF before "." is kept as the
- * last line end of the message.  Once too_big, content is no longer emitted. */
+ * last line end of the message.  Once too_big, content is no longer emitted.
+ * NUL octets are dropped, never emitted nor counted: the session refuses
+ * the message (limits.nul = "reject") or keeps it without them ("strip"). */
 size_t data_reader_feed(struct data_reader *r, const char *in, size_t len);
 
 #endif

@@ -576,6 +576,9 @@ static void finish_data(struct smtp_session *s)
         smtp_reply(s, "554 5.6.0 Message contains bare LF; lines must end with CR LF");
     } else if (d->bare_cr && d->mode == BARE_LF_REJECT) {
         smtp_reply(s, "554 5.6.0 Message contains bare CR; lines must end with CR LF");
+    } else if (d->nul && s->cfg->limits.nul == NUL_REJECT) {
+        /* RFC 5322 2.3, RFC 2045 2.8: no NUL in mail, not even 8BITMIME. */
+        smtp_reply(s, "554 5.6.0 Message contains NUL octets, which mail may not hold");
     } else if (d->too_big) {
         smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size (%zu)",
                    d->max_size);

@@ -1,6 +1,7 @@
 /* tests/fuzz/fuzz_data_reader - room: tests.  libFuzzer target for
  * smtp/data_reader: the input fed whole, cut at a point taken from the
- * input, and octet by octet must give identical output and flags. */
+ * input, and octet by octet must give identical output and flags, and
+ * never a NUL octet in the output. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,11 @@ static void absorb(void *ctx, const char *bytes, size_t len)
     struct run *run = ctx;
     if (len == 0)
         abort();
-    for (size_t i = 0; i < len; i++)
+    for (size_t i = 0; i < len; i++) {
+        if (bytes[i] == '\0')
+            abort(); /* a NUL is never passed on */
         run->hash = (run->hash ^ (unsigned char)bytes[i]) * 1099511628211ULL;
+    }
     run->out_len += len;
 }
 
@@ -55,7 +59,7 @@ static void same(const struct data_reader *a, const struct run *ra, const struct
 {
     if (ra->hash != rb->hash || ra->out_len != rb->out_len || ra->consumed != rb->consumed ||
         a->size != b->size || a->done != b->done || a->bare_lf != b->bare_lf ||
-        a->bare_cr != b->bare_cr || a->too_big != b->too_big)
+        a->bare_cr != b->bare_cr || a->too_big != b->too_big || a->nul != b->nul)
         abort();
 }
 

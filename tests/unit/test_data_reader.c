@@ -23,7 +23,7 @@ struct result {
     size_t out_len;
     size_t consumed;
     size_t size;
-    bool done, bare_lf, bare_cr, too_big;
+    bool done, bare_lf, bare_cr, too_big, nul;
 };
 
 /* collect - the emit callback: append to the result's buffer. */
@@ -44,6 +44,7 @@ static void finish(const struct data_reader *r, struct result *res)
     res->bare_lf = r->bare_lf;
     res->bare_cr = r->bare_cr;
     res->too_big = r->too_big;
+    res->nul = r->nul;
 }
 
 /* feed_chunks - feed IN cut at the N positions CUTS (ascending). */
@@ -101,6 +102,7 @@ static void same_result(const struct result *a, const struct result *b)
     assert_int_equal(a->bare_lf, b->bare_lf);
     assert_int_equal(a->bare_cr, b->bare_cr);
     assert_int_equal(a->too_big, b->too_big);
+    assert_int_equal(a->nul, b->nul);
 }
 
 /* check_splits - every one-cut split, byte-by-byte feeding and, for short
@@ -129,7 +131,7 @@ static void check_splits(const char *in, size_t len, enum bare_lf_mode mode, siz
 }
 
 /* Flags expected of a case. */
-enum { F_DONE = 1, F_LF = 2, F_CR = 4, F_BIG = 8 };
+enum { F_DONE = 1, F_LF = 2, F_CR = 4, F_BIG = 8, F_NUL = 16 };
 
 /* expect_case - IN (LEN octets) in MODE with MAX gives OUT, FLAGS and
  * CONSUMED octets, however it is cut. */
@@ -144,6 +146,7 @@ static void expect_case(const char *in, size_t len, enum bare_lf_mode mode, size
     assert_int_equal(whole.bare_lf, (flags & F_LF) != 0);
     assert_int_equal(whole.bare_cr, (flags & F_CR) != 0);
     assert_int_equal(whole.too_big, (flags & F_BIG) != 0);
+    assert_int_equal(whole.nul, (flags & F_NUL) != 0);
     assert_int_equal(whole.consumed, consumed);
     check_splits(in, len, mode, max, &whole);
 }
@@ -265,11 +268,18 @@ static void test_bare_cr(void **state)
     EXPECT(R, "a\r\n.\r.\r\n", "a\r\n\r.\r\n", F_CR, 8);
 }
 
-/* test_binary - NUL and high octets pass through untouched. */
+/* test_binary - high octets pass through untouched; NUL octets are noted
+ * and dropped wherever they stand (the session refuses or strips), and
+ * never count toward the size. */
 static void test_binary(void **state)
 {
-    EXPECT(N, "a\0b\xff\r\n.\r\n", "a\0b\xff\r\n", F_DONE, 9);
-    EXPECT(N, ".\0\r\n.\r\n", "\0\r\n", F_DONE, 7);
+    EXPECT(N, "ab\xff\r\n.\r\n", "ab\xff\r\n", F_DONE, 8);
+    EXPECT(N, "a\0b\xff\r\n.\r\n", "ab\xff\r\n", F_DONE | F_NUL, 9);
+    EXPECT(N, ".\0\r\n.\r\n", "\r\n", F_DONE | F_NUL, 7);
+    /* A NUL between CR and LF is no line end once dropped: no smuggling. */
+    EXPECT(R, "\0\0\r\0\n.\r\n", "\r\n.\r\n", F_CR | F_LF | F_NUL, 8);
+    EXPECT(R, "a\r\0\n\0.\r\n", "a\r\n.\r\n", F_CR | F_LF | F_NUL, 8);
+    EXPECT(N, "a\r\n\0.\r\n.\r\n", "a\r\n.\r\n", F_DONE | F_NUL, 10);
 }
 
 /* test_too_big - exactly the first max_size octets come out; the size
