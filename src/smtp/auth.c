@@ -36,7 +36,7 @@
 struct auth_job {
     struct smtp_session *s;
     char user[256];
-    char key[256];         /* USER lowercased: the account */
+    char key[256]; /* USER lowercased: the account */
     char *password;
     bool known;
     struct login_state st; /* read on the loop, before the worker runs */
@@ -139,8 +139,8 @@ static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t
     if (!lockout_failure(l, key, now, &count))
         return;
     long long until = (long long)now + l->duration;
-    log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s",
-             log_quote(key), count, l->window, iso_time(until, when, sizeof when), s->ip);
+    log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s", log_quote(key),
+             count, l->window, iso_time(until, when, sizeof when), s->ip);
     auth_write(s, key, until, 0);
 }
 
@@ -215,7 +215,7 @@ static void auth_verify_done(void *arg)
         smtp_reply_banned(s);
         s->closing = true;
     } else if (why == NULL && (s->auth_user = strdup(j->user)) != NULL &&
-        (label == NULL || (s->auth_app_password = strdup(label)) != NULL)) {
+               (label == NULL || (s->auth_app_password = strdup(label)) != NULL)) {
         log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
                  s->serial, log_quote(j->user), s->ip, s->lc->name, log_quote(label));
         if (label)
@@ -255,17 +255,24 @@ static bool auth_recently_verified(struct smtp_session *s, struct auth_job *j)
     return j->main_ok || j->app >= 0;
 }
 
-/* smtp_auth_drop_ip - IP was banned: its logins still waiting for a worker
- * are not checked; each session gets the ban's 421 and is closed. */
-static void auth_dropped(void *arg)
+/* auth_job_forget - a login taken out of the queue unchecked: wipe and
+ * free its job; its session is back in command state. */
+static struct smtp_session *auth_job_forget(struct auth_job *j)
 {
-    struct auth_job *j = arg;
     struct smtp_session *s = j->s;
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
     OPENSSL_cleanse(&j->st, sizeof j->st);
     free(j);
     s->state = SMTP_STATE_HELO;
+    return s;
+}
+
+/* smtp_auth_drop_ip - IP was banned: its logins still waiting for a worker
+ * are not checked; each session gets the ban's 421 and is closed. */
+static void auth_dropped(void *arg)
+{
+    struct smtp_session *s = auth_job_forget(arg);
     smtp_reply_banned(s);
     s->closing = true;
     smtp_session_resume(s);
@@ -274,6 +281,18 @@ static void auth_dropped(void *arg)
 void smtp_auth_drop_ip(struct smtp_server *srv, const char *ip)
 {
     auth_queue_drop(srv->auth_queue, ip, auth_dropped);
+}
+
+/* auth_dropped_stopping - shutdown: a login still waiting for a worker is
+ * not checked; resuming the session answers 421 (shutting down). */
+static void auth_dropped_stopping(void *arg)
+{
+    smtp_session_resume(auth_job_forget(arg));
+}
+
+void smtp_auth_drop_all(struct smtp_server *srv)
+{
+    auth_queue_drop_all(srv->auth_queue, auth_dropped_stopping);
 }
 
 /* auth_verify - read the account's login state here (quick indexed reads)

@@ -26,7 +26,7 @@ struct ip_queue {
 struct auth_queue {
     struct worker_pool *pool;
     unsigned slots, running;
-    struct strmap *waiting;           /* ip -> struct ip_queue with checks waiting */
+    struct strmap *waiting;            /* ip -> struct ip_queue with checks waiting */
     struct ip_queue *ring, *ring_tail; /* the same, in turn order */
 };
 
@@ -136,6 +136,15 @@ void auth_queue_submit(struct auth_queue *q, const char *ip, worker_fn work, wor
         iq->head = c;
     iq->tail = c;
     pump(q);
+}
+
+void auth_queue_drop_all(struct auth_queue *q, worker_fn dropped)
+{
+    while (q->ring) {
+        char ip[sizeof q->ring->ip];
+        snprintf(ip, sizeof ip, "%s", q->ring->ip); /* freed by the drop */
+        auth_queue_drop(q, ip, dropped);
+    }
 }
 
 void auth_queue_drop(struct auth_queue *q, const char *ip, worker_fn dropped)

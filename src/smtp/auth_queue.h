@@ -25,5 +25,8 @@ void auth_queue_submit(struct auth_queue *q, const char *ip, worker_fn work, wor
 /* auth_queue_drop - IP was banned: its checks not started yet are taken
  * out and DROPPED(ARG) runs for each, now, instead of WORK and DONE. */
 void auth_queue_drop(struct auth_queue *q, const char *ip, worker_fn dropped);
+/* auth_queue_drop_all - shutdown: every check not started yet is taken out
+ * and DROPPED(ARG) runs for each, now. */
+void auth_queue_drop_all(struct auth_queue *q, worker_fn dropped);
 
 #endif

@@ -814,6 +814,10 @@ static void shutdown_close(struct smtp_session *s)
 void smtp_session_shutdown_all(struct smtp_server *srv)
 {
     unsigned closed = 0, answering = 0;
+    /* Logins still waiting for a worker would hold their sessions until
+     * shutdown_timeout: they are answered 421 now, unchecked (before the
+     * walk below, which their closing sessions would otherwise upset). */
+    smtp_auth_drop_all(srv);
     for (struct smtp_session *s = srv->sessions, *next; s; s = next) {
         next = s->next;
         smtp_checks_shutdown(s);

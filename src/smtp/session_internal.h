@@ -130,6 +130,7 @@ bool smtp_auth_offered(const struct smtp_session *s);
 
 /* auth.c */
 void smtp_auth_drop_ip(struct smtp_server *srv, const char *ip);
+void smtp_auth_drop_all(struct smtp_server *srv); /* shutdown: logins not checked yet */
 void smtp_auth_start(struct smtp_session *s, const char *args, size_t len);
 void smtp_auth_continue(struct smtp_session *s, const char *line, size_t len);
 /* smtp_auth_refuse - a response line that cannot be used (ST says why,

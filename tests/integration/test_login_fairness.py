@@ -94,3 +94,24 @@ def test_a_recent_login_is_trusted_only_while_still_valid(make_server):
     s.ctl("user", "expire", ALICE)
     assert login(s, ALICE, "Granite-Willow-58")[0] == 535
     assert login(s, ALICE, "Wrong-Guess-1x")[0] == 535    # a guess is never cached
+
+
+def test_shutdown_answers_the_logins_still_waiting(make_server):
+    # SIGTERM while guesses wait for a worker: those not started are
+    # answered 421 unchecked; only the ones already on a worker finish
+    s = make_server(extra="lockout = { failures = 0; };\nshutdown_timeout = 60;\n"
+                          'hammering = { exempt_groups = [ "botnet" ]; };',
+                    groups={"trusted": ["127.0.0.3"], "botnet": [ATTACKER]}).start().provision()
+    threads, results = attack(s)
+    wait_for(lambda: sum(f"ip={ATTACKER}" in l for l in auth_lines(s)) >= 2,
+             what="the attack under way")
+    assert s.stop() == 0
+    for t in threads:
+        t.join()
+    log = s.log()
+    assert "event=stop_timeout" not in log
+    stop_at = log.index("event=stop ")
+    after = [l for l in log[stop_at:].splitlines() if "event=auth result=" in l]
+    # the two worker threads may each finish the check they were running
+    assert len(after) <= 2, after
+    assert len(results) == GUESSERS and 235 not in results, results
