@@ -13,7 +13,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -75,7 +77,14 @@ static int narrow_dir_entries(const char *dir, const char *log_file)
 
 int private_state_narrow(const char *state_dir, const char *log_file)
 {
-    char dkim[4096];
+    /* The real places: a state_dir that is a symbolic link (/var/lib/x ->
+     * /srv/x) is narrowed where it points, and the log is recognised
+     * however its path is spelled. */
+    char dkim[4096], real_dir[PATH_MAX], real_log[PATH_MAX];
+    if (realpath(state_dir, real_dir) != NULL)
+        state_dir = real_dir;
+    if (log_file && strcmp(log_file, "-") != 0 && realpath(log_file, real_log) != NULL)
+        log_file = real_log;
     int n = narrow_dir_entries(state_dir, log_file);
     if (n < 0)
         return -1;

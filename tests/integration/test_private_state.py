@@ -105,3 +105,18 @@ def test_floodctl_as_root_creates_files_the_daemon_user_owns(make_server, umask_
     wrong = {os.path.relpath(p, s.state): u for p, u in owners(str(s.state)).items()
              if u != nobody}
     assert wrong == {}, f"not owned by nobody: {wrong}"
+
+
+def test_a_state_dir_behind_a_symlink_is_narrowed_where_it_points(make_server):
+    s = make_server().start().provision()
+    assert s.stop() == 0
+    real = s.dir / "state-real"
+    s.state.rename(real)
+    s.state.symlink_to(real)
+    os.chmod(real, 0o755)
+    s.start()
+    wait_log(s, r"event=start pid=")
+    lines = re.findall(r"event=permissions_narrowed path=(\S+) was=(\d+)", s.log())
+    assert lines == [(str(real), "0755")], lines
+    assert stat.S_IMODE(real.stat().st_mode) == 0o700
+    s.ctl("user", "list")
