@@ -38,14 +38,21 @@ def auth_lines(s):
     return [l for l in s.log().splitlines() if "event=auth result=" in l]
 
 
-def test_a_login_does_not_wait_behind_anothers_queue(make_server):
-    # the attacker is exempt from bans: only fair queueing protects alice
-    s = make_server(extra="lockout = { failures = 0; };\n"
+def attack_unbanned(make_server, extra=""):
+    """A server whose attacker is exempt from bans (only the fair queue
+    stands between it and the others), under attack: the server, the
+    attack's threads and their results."""
+    s = make_server(extra="lockout = { failures = 0; };\n" + extra +
                           'hammering = { exempt_groups = [ "botnet" ]; };',
                     groups={"trusted": ["127.0.0.3"], "botnet": [ATTACKER]}).start().provision()
     threads, results = attack(s)
     wait_for(lambda: sum(f"ip={ATTACKER}" in l for l in auth_lines(s)) >= 2,
              what="the attack under way")
+    return s, threads, results
+
+
+def test_a_login_does_not_wait_behind_anothers_queue(make_server):
+    s, threads, results = attack_unbanned(make_server)
     assert login(s, ALICE, PASSWORDS[ALICE], source=USER_IP)[0] == 235
     for t in threads:
         t.join()
@@ -99,12 +106,7 @@ def test_a_recent_login_is_trusted_only_while_still_valid(make_server):
 def test_shutdown_answers_the_logins_still_waiting(make_server):
     # SIGTERM while guesses wait for a worker: those not started are
     # answered 421 unchecked; only the ones already on a worker finish
-    s = make_server(extra="lockout = { failures = 0; };\nshutdown_timeout = 60;\n"
-                          'hammering = { exempt_groups = [ "botnet" ]; };',
-                    groups={"trusted": ["127.0.0.3"], "botnet": [ATTACKER]}).start().provision()
-    threads, results = attack(s)
-    wait_for(lambda: sum(f"ip={ATTACKER}" in l for l in auth_lines(s)) >= 2,
-             what="the attack under way")
+    s, threads, results = attack_unbanned(make_server, "shutdown_timeout = 60;\n")
     assert s.stop() == 0
     for t in threads:
         t.join()
