@@ -69,15 +69,16 @@ def test_clients_that_leave_during_the_greeting_checks_are_freed(make_server, dn
 # ---------------------------------------------------------------------------
 # Per-record deadlines: small limits, so that each case takes seconds.
 
-SHORT = "command_timeout = 2; data_timeout = 2; tls_handshake_timeout = 2;"
+SHORT = "command_timeout = 2; data_timeout = 2;"
 STALLER = "127.0.0.6"
 
 
-def short_limits(make_server, rate=0, extra=""):
-    """A server with 2 s deadlines and limits.min_data_rate RATE; at most two
-    sessions per client IP."""
+def short_limits(make_server, rate=0, extra="", handshake=2):
+    """A server with 2 s deadlines (HANDSHAKE s for TLS handshakes) and
+    limits.min_data_rate RATE; at most two sessions per client IP."""
     s = make_server(extra=extra + "\nclient_limits = { max_connections = 2; };")
-    s.conf_text = s.conf_text.replace("command_timeout = 30;", f"{SHORT} min_data_rate = {rate};")
+    s.conf_text = s.conf_text.replace("command_timeout = 30;", f"{SHORT} tls_handshake_timeout = {handshake};"
+                                  f" min_data_rate = {rate};")
     s.conf.write_text(s.conf_text)
     s.start()
     # the harness' port probes (from 127.0.0.1) count too: let them end first
@@ -115,7 +116,9 @@ def timeouts(s, reason):
 
 @pytest.mark.parametrize("half_hello", [False, True], ids=["silent", "half-hello"])
 def test_stalled_implicit_tls_handshakes_are_closed(make_server, half_hello):
-    s = short_limits(make_server)
+    # the third connection must find both stalled sessions still open: a
+    # deadline long enough for a loaded machine to get there
+    s = short_limits(make_server, handshake=6)
     socks = [socket.create_connection(("127.0.0.1", s.ports["submissions"]),
                                       source_address=(STALLER, 0)) for _ in range(2)]
     wait_for(lambda: len(re.findall(rf"event=connect session=\d+ ip={STALLER} ", s.log())) == 2,
