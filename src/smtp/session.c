@@ -90,9 +90,14 @@ static void session_write_cb(struct bufferevent *bev, void *arg)
     session_drained(arg);
 }
 
-/* closing_event_cb - the peer went away while we were closing. */
+/* closing_event_cb - the peer went away while we were closing.  A TLS
+ * handshake that completes now is no such news: it opens the channel the
+ * last reply (a refusal's 421) waits for, and session_write_cb frees the
+ * session once that reply has left. */
 static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+    if (what == BEV_EVENT_CONNECTED)
+        return;
     session_free(arg);
 }
 
@@ -823,6 +828,12 @@ void smtp_session_shutdown_all(struct smtp_server *srv)
         smtp_checks_shutdown(s);
         if (s->closing) {
             closed++; /* its last reply is leaving (bounded by its deadline) */
+            if (s->wait == SMTP_WAIT_NONE && s->deadline_why == SMTP_DEADLINE_TLS) {
+                /* refused mid-handshake: its deadline may outlast
+                 * shutdown_timeout, and nobody is owed its 421 now */
+                s->peer_gone = true;
+                smtp_session_close(s);
+            }
         } else if (s->wait != SMTP_WAIT_NONE) {
             answering++; /* the store, a worker or DNS answers, then 421 */
         } else {

@@ -299,3 +299,29 @@ def test_sigterm_does_not_wait_for_a_client_that_reads_nothing(make_server):
     assert len(re.findall(r"event=disconnect session=", log)) == connects(s)
     assert "event=exit" in log
     c.close()
+
+
+def test_a_client_refused_during_its_handshake_reads_the_421(make_server):
+    """Over its per-IP limit on the implicit-TLS port, a client that
+    completes its handshake reads why it is turned away, not a bare close."""
+    from conftest import tls_client_context
+    s = short_limits(make_server, handshake=6)
+    held = [socket.create_connection(("127.0.0.1", s.ports["mx"]), source_address=(STALLER, 0))
+            for _ in range(2)]
+    wait_for(lambda: len(re.findall(rf"event=connect session=\d+ ip={STALLER} ", s.log())) == 2,
+             10, "the two sessions")
+    raw = socket.create_connection(("127.0.0.1", s.ports["submissions"]),
+                                   source_address=(STALLER, 0), timeout=10)
+    with tls_client_context().wrap_socket(raw, server_hostname="mail.example.test") as tls:
+        data = b""
+        try:
+            while not data.endswith(b"\n"):
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except (ssl.SSLError, ConnectionResetError):
+            pass
+    assert data.startswith(b"421 4.7.0") and b"Too many connections" in data, data
+    for c in held:
+        c.close()
