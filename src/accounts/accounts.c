@@ -17,7 +17,7 @@
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 #define ADDRESS_LEN_MAX 254 /* RFC 5321 path limit minus the brackets */
 #define DOMAIN_LEN_MAX 253  /* RFC 1035 name limit in text form */

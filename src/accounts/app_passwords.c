@@ -16,7 +16,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 static const char symbols[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 

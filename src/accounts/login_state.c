@@ -12,7 +12,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 /* norm - the lowercased ADDRESS into OUT (256); false when too long. */
 static bool norm(const char *address, char *out)

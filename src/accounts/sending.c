@@ -10,7 +10,7 @@
 #include "accounts/accounts.h"
 #include "accounts/accounts_sql.h"
 #include "core/util.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 /* alias_reaches - does ADDRESS, an alias, deliver (also) to USER? */
 static int alias_reaches(sqlite3 *db, const char *user, const char *address)

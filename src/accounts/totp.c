@@ -17,7 +17,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 static pthread_once_t oath_once = PTHREAD_ONCE_INIT;
 static int oath_ok;

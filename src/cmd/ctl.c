@@ -22,7 +22,7 @@
 #include "core/log.h"
 #include "core/privs.h"
 #include "core/util.h"
-#include "queue/store.h"
+#include "store/store.h"
 #include "store/store_check.h"
 
 /* --------------------------------------------------------------- errors */

@@ -1,6 +1,6 @@
 /* cmd/ctl_bans - floodctl ban: list, add and lift anti-hammering bans.
  *
- * Room: cmd.  Bans live in the store (queue/ban_state.h), so these work
+ * Room: cmd.  Bans live in the store (store/ban_state.h), so these work
  * with the daemon stopped too; a running daemon is told to read them
  * again, and a new ban shuts the IP out from its next connection. */
 #include <arpa/inet.h>
@@ -12,7 +12,7 @@
 #include "cmd/ctl.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/ban_state.h"
+#include "store/ban_state.h"
 
 #define DEFAULT_BAN (24 * 3600)
 #define BAN_MAX (10LL * 365 * 86400)
@@ -112,7 +112,8 @@ static int ban_row(struct table *t, json_t *b, void *now)
     const char *row[] = {str_of(b, "ip"),
                          fmt_time(json_object_get(b, "until"), until, sizeof until),
                          remaining(json_object_get(b, "until"), *(time_t *)now, left, sizeof left),
-                         str_of(b, "reason"), fmt_count(b, "offenses", offenses, sizeof offenses),
+                         str_of(b, "reason"),
+                         fmt_count(b, "offenses", offenses, sizeof offenses),
                          str_of(b, "created_by")};
     return table_add(t, row, NULL);
 }
@@ -144,13 +145,14 @@ static int ban_add(struct ctl *c, struct args *a, struct opt *o)
     char ip[64];
     long long seconds = DEFAULT_BAN;
     if (canonical_ip(a->raw[0], ip, sizeof ip) < 0)
-        return usage_error("ban", "'%s' is not an IP address or a CIDR network "
-                                  "(e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/48)",
+        return usage_error("ban",
+                           "'%s' is not an IP address or a CIDR network "
+                           "(e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/48)",
                            a->raw[0]);
-    if (o[0].set && (parse_duration(o[0].value, &seconds) < 0 || seconds <= 0 ||
-                     seconds > BAN_MAX))
-        return usage_error("ban", "--duration '%s': give a duration such as 30m, 12h, 7d "
-                                  "(at most ten years)",
+    if (o[0].set && (parse_duration(o[0].value, &seconds) < 0 || seconds <= 0 || seconds > BAN_MAX))
+        return usage_error("ban",
+                           "--duration '%s': give a duration such as 30m, 12h, 7d "
+                           "(at most ten years)",
                            o[0].value);
     const char *reason = o[1].set ? o[1].value : "banned by the administrator";
     sqlite3 *db = ctl_store(c);
@@ -162,8 +164,8 @@ static int ban_add(struct ctl *c, struct args *a, struct opt *o)
     log_info("event=ban ip=%s reason=%s seconds=%lld admin=%s", ip, log_quote(reason), seconds,
              log_quote(c->admin));
     if (c->json)
-        print_json_new(json_pack("{s:s, s:I, s:s}", "ip", ip, "until", (json_int_t)until,
-                                 "reason", reason));
+        print_json_new(
+            json_pack("{s:s, s:I, s:s}", "ip", ip, "until", (json_int_t)until, "reason", reason));
     else
         printf("%s banned for %llds: connections from it get 421 4.7.0\n", ip, seconds);
     return tell_daemon(c);

@@ -15,7 +15,7 @@
 #include "queue/quarantine_files.h"
 #include "queue/queue_actions.h"
 #include "queue/queue_query.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 #define HEADERS_MAX (1024 * 1024) /* octets of a header section shown */
 

@@ -13,7 +13,7 @@
 #include "cmd/ctl.h"
 #include "queue/queue_actions.h"
 #include "queue/queue_query.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 #define QUARANTINED "quarantined"
 

@@ -22,7 +22,7 @@
 #include "core/util.h"
 #include "delivery/maildir.h"
 #include "queue/quarantine_files.h"
-#include "queue/store.h"
+#include "store/store.h"
 #include "store/store_check.h"
 
 #define TMP_MAX_AGE (36 * 3600) /* the Maildir convention: tmp/ files older are junk */

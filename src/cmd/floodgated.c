@@ -21,10 +21,10 @@
 #include "core/private_state.h"
 #include "core/privs.h"
 #include "core/util.h"
-#include "queue/committer.h"
+#include "store/committer.h"
 #include "queue/housekeeping.h"
-#include "queue/scheduler.h"
-#include "queue/store.h"
+#include "delivery/scheduler.h"
+#include "store/store.h"
 #include "store/store_check.h"
 #include "accounts/login_cache.h"
 #include "smtp/auth_queue.h"
@@ -360,8 +360,8 @@ static void start(struct daemon *d, bool foreground)
     /* what an older version, a restore or a cp left readable by others */
     if (private_state_narrow(cfg->state_dir, cfg->log_file) < 0)
         fatal("event=start error=%s", log_quote("cannot read state_dir"));
-    if (uses_tls(cfg) &&
-        (srv->ssl_ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err, sizeof err)) == NULL)
+    if (uses_tls(cfg) && (srv->ssl_ctx = tls_server_ctx(cfg->tls_certificate, cfg->tls_key, err,
+                                                        sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
     if ((d->listeners = listeners_open(srv, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
@@ -378,11 +378,11 @@ static void start(struct daemon *d, bool foreground)
     srv->logins = login_cache_new();
     if (srv->auth_queue == NULL || srv->logins == NULL)
         fatal("event=start error=out_of_memory");
-    srv->committer = committer_start(STORE_FILE, srv->workers, cfg->queue.group_commit_max, err,
-                                     sizeof err);
+    srv->committer =
+        committer_start(STORE_FILE, srv->workers, cfg->queue.group_commit_max, err, sizeof err);
     if (srv->committer == NULL)
         fatal("event=start error=%s", log_quote(err));
-    server_reload_pauses(srv); /* pauses survive a restart */
+    server_reload_pauses(srv);               /* pauses survive a restart */
     if ((srv->gate = gate_new(srv)) == NULL) /* and so do bans */
         fatal("event=start error=out_of_memory");
     srv->dns = dns_resolver_new(srv->base, cfg->dns_servers, cfg->n_dns_servers, err, sizeof err);
@@ -451,16 +451,23 @@ static void stop(struct daemon *d)
 int main(int argc, char **argv)
 {
     umask(PRIVATE_UMASK); /* the store, its WAL, the log, mail: 0600 */
-    const char *path = getenv("FLOODGATE_CONFIG") ? getenv("FLOODGATE_CONFIG")
-                                                  : "/etc/floodgate/floodgate.conf";
+    const char *path =
+        getenv("FLOODGATE_CONFIG") ? getenv("FLOODGATE_CONFIG") : "/etc/floodgate/floodgate.conf";
     bool foreground = false, check_only = false;
     int opt;
     while ((opt = getopt(argc, argv, "c:dnh")) != -1) {
         switch (opt) {
-        case 'c': path = optarg; break;
-        case 'd': foreground = true; break;
-        case 'n': check_only = true; break;
-        default: usage();
+        case 'c':
+            path = optarg;
+            break;
+        case 'd':
+            foreground = true;
+            break;
+        case 'n':
+            check_only = true;
+            break;
+        default:
+            usage();
         }
     }
     char err[1024], abspath[4096];

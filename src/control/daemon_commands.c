@@ -9,11 +9,11 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/committer.h"
+#include "store/committer.h"
 #include "queue/pause_state.h"
 #include "queue/queue_query.h"
-#include "queue/scheduler.h"
-#include "queue/store.h"
+#include "delivery/scheduler.h"
+#include "store/store.h"
 #include "smtp/gate.h"
 
 /* store_status - the store's health for floodctl status: "ok", or

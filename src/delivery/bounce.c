@@ -43,8 +43,8 @@ char *bounce_status(int code, const char *text, bool transient, char *buf, size_
 size_t bounce_header_end(const char *msg, size_t len)
 {
     for (size_t i = 0; i + 1 < len; i++) {
-        if (msg[i] == '\n' && (msg[i + 1] == '\n' ||
-                               (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')))
+        if (msg[i] == '\n' &&
+            (msg[i + 1] == '\n' || (msg[i + 1] == '\r' && i + 2 < len && msg[i + 2] == '\n')))
             return i + (msg[i + 1] == '\n' ? 2 : 3);
     }
     return len;
@@ -70,9 +70,10 @@ static int put_notification(struct spool *sp, const struct bounce_info *bi,
                             const struct delivery_rcpt *r, size_t n, const char *boundary)
 {
     char c[DELIVERY_ERROR_MAX];
-    int rc = put(sp, "--%s\r\nContent-Description: Notification\r\n"
-                     "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-                     "This is the mail system at host %s.\r\n\r\n%s",
+    int rc = put(sp,
+                 "--%s\r\nContent-Description: Notification\r\n"
+                 "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+                 "This is the mail system at host %s.\r\n\r\n%s",
                  boundary, bi->hostname,
                  bi->delayed ? "Your message could not be delivered to one or more recipients\r\n"
                                "yet. The mail system keeps trying; you do not need to send it\r\n"
@@ -85,14 +86,15 @@ static int put_notification(struct spool *sp, const struct bounce_info *bi,
     return rc;
 }
 
-static int put_report(struct spool *sp, const struct bounce_info *bi,
-                      const struct delivery_rcpt *r, size_t n, const char *boundary)
+static int put_report(struct spool *sp, const struct bounce_info *bi, const struct delivery_rcpt *r,
+                      size_t n, const char *boundary)
 {
     char date[64], status[32], c[DELIVERY_ERROR_MAX];
-    int rc = put(sp, "\r\n--%s\r\nContent-Description: Delivery report\r\n"
-                     "Content-Type: message/delivery-status\r\n\r\n"
-                     "Reporting-MTA: dns; %s\r\nX-Floodgate-Queue-ID: %s\r\n"
-                     "Arrival-Date: %s\r\n",
+    int rc = put(sp,
+                 "\r\n--%s\r\nContent-Description: Delivery report\r\n"
+                 "Content-Type: message/delivery-status\r\n\r\n"
+                 "Reporting-MTA: dns; %s\r\nX-Floodgate-Queue-ID: %s\r\n"
+                 "Arrival-Date: %s\r\n",
                  boundary, bi->hostname, bi->qid, rfc5322_date(bi->arrival, date, sizeof date));
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (!reported(bi, &r[i]))
@@ -131,8 +133,9 @@ int bounce_build(struct spool *out, const struct bounce_info *bi, const struct d
     if (rc == 0)
         rc = put_report(out, bi, r, n, boundary);
     if (rc == 0)
-        rc = put(out, "\r\n--%s\r\nContent-Description: Headers of your message\r\n"
-                      "Content-Type: text/rfc822-headers\r\n\r\n",
+        rc = put(out,
+                 "\r\n--%s\r\nContent-Description: Headers of your message\r\n"
+                 "Content-Type: text/rfc822-headers\r\n\r\n",
                  boundary);
     if (rc == 0 && hlen > 0)
         rc = spool_append(out, headers, hlen > BOUNCE_HEADERS_MAX ? BOUNCE_HEADERS_MAX : hlen);

@@ -8,15 +8,15 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "queue/delivery_job.h"
+#include "delivery/delivery_job.h"
 #include "queue/spool.h"
 
 #define BOUNCE_HEADERS_MAX 65536 /* octets of the original headers returned */
 
 struct bounce_info {
-    const char *hostname;   /* Reporting-MTA */
+    const char *hostname; /* Reporting-MTA */
     const char *qid;
-    const char *sender;     /* who gets the DSN */
+    const char *sender; /* who gets the DSN */
     time_t arrival;
     const char *remote_mta; /* NULL for local failures */
     bool delayed;           /* a delay warning (RFC 3464 "delayed") for the

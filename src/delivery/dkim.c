@@ -33,7 +33,7 @@
 
 #include "core/util.h"
 #include "delivery/dkim.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 #define RSA_BITS 2048      /* RFC 8301 3.2: at least 1024, 2048 advised */
 #define ED25519_PUB_LEN 32 /* RFC 8032 5.1.5 */

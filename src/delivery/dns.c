@@ -42,7 +42,7 @@ struct route_req {
     char domain[256];
     struct mx_target hosts[MX_HOSTS_MAX]; /* host and preference only */
     size_t n_hosts;
-    size_t pending;                       /* address lookups not back yet */
+    size_t pending; /* address lookups not back yet */
     struct mx_target found[MX_HOSTS_MAX][ADDRS_PER_HOST];
     size_t n_found[MX_HOSTS_MAX];
     bool tempfail; /* a lookup failed other than "no such host" */
@@ -102,8 +102,8 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
         event_add(w->ev, NULL);
 }
 
-struct dns_resolver *dns_resolver_new(struct event_base *base, char **servers, size_t n,
-                                      char *err, size_t errlen)
+struct dns_resolver *dns_resolver_new(struct event_base *base, char **servers, size_t n, char *err,
+                                      size_t errlen)
 {
     static bool lib_ready;
     if (!lib_ready && ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
@@ -117,8 +117,8 @@ struct dns_resolver *dns_resolver_new(struct event_base *base, char **servers, s
         return NULL;
     }
     r->base = base;
-    struct ares_options opts = {.sock_state_cb = sock_state, .sock_state_cb_data = r,
-                                .timeout = 2000, .tries = 3};
+    struct ares_options opts = {
+        .sock_state_cb = sock_state, .sock_state_cb_data = r, .timeout = 2000, .tries = 3};
     int rc = ares_init_options(&r->channel, &opts,
                                ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
     if (rc != ARES_SUCCESS) {
@@ -189,8 +189,8 @@ static void on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinf
     struct addr_req *a = arg;
     struct route_req *q = a->q;
     if (status == ARES_SUCCESS && res) {
-        for (struct ares_addrinfo_node *n = res->nodes;
-             n && q->n_found[a->host] < ADDRS_PER_HOST; n = n->ai_next) {
+        for (struct ares_addrinfo_node *n = res->nodes; n && q->n_found[a->host] < ADDRS_PER_HOST;
+             n = n->ai_next) {
             struct mx_target *t = &q->found[a->host][q->n_found[a->host]++];
             *t = q->hosts[a->host];
             memcpy(&t->addr, n->ai_addr, (size_t)n->ai_addrlen);
@@ -291,8 +291,8 @@ static void on_mx(void *arg, int status, int timeouts, unsigned char *abuf, int 
     resolve_hosts(q);
 }
 
-static struct route_req *route_req_new(struct dns_resolver *r, const char *name,
-                                       dns_route_cb cb, void *arg)
+static struct route_req *route_req_new(struct dns_resolver *r, const char *name, dns_route_cb cb,
+                                       void *arg)
 {
     struct route_req *q = calloc(1, sizeof *q);
     if (q == NULL) {

@@ -33,8 +33,8 @@ struct dns_resolver;
 
 /* dns_resolver_new - SERVERS are "ip", "ip:port" or "[v6]:port"; none
  * means the system resolver.  NULL with ERR set on failure. */
-struct dns_resolver *dns_resolver_new(struct event_base *base, char **servers, size_t n,
-                                      char *err, size_t errlen);
+struct dns_resolver *dns_resolver_new(struct event_base *base, char **servers, size_t n, char *err,
+                                      size_t errlen);
 void dns_resolver_free(struct dns_resolver *r);
 /* dns_cancel - end every lookup in flight now (their callbacks report a
  * temporary failure): shutdown does not wait for DNS timeouts. */

@@ -36,8 +36,8 @@ int maildir_path(const char *base, const char *address, char *buf, size_t len)
     if (at == NULL || !safe_part(address, (size_t)(at - address)) ||
         !safe_part(at + 1, strlen(at + 1)))
         return -1;
-    int n = snprintf(buf, len, "%s/mail/%s/%.*s/Maildir", base, at + 1, (int)(at - address),
-                     address);
+    int n =
+        snprintf(buf, len, "%s/mail/%s/%.*s/Maildir", base, at + 1, (int)(at - address), address);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
@@ -74,8 +74,8 @@ static int copy_message(int fd, const char *address, const char *sender, maildir
                         void *ctx, size_t *size)
 {
     char head[700];
-    int n = snprintf(head, sizeof head, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender,
-                     address);
+    int n =
+        snprintf(head, sizeof head, "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender, address);
     if (n < 0 || (size_t)n >= sizeof head || write_full(fd, head, (size_t)n) < 0)
         return -1;
     *size = (size_t)n;
@@ -93,8 +93,8 @@ static int copy_message(int fd, const char *address, const char *sender, maildir
     }
 }
 
-int maildir_deliver(const char *base, const char *address, const char *sender,
-                    maildir_read_fn read, void *ctx, char *err, size_t errlen)
+int maildir_deliver(const char *base, const char *address, const char *sender, maildir_read_fn read,
+                    void *ctx, char *err, size_t errlen)
 {
     static atomic_uint seq;
     char dir[4096], tmp[4400], new[4400], host[128] = "localhost";
@@ -113,8 +113,8 @@ int maildir_deliver(const char *base, const char *address, const char *sender,
     struct timeval tv;
     gettimeofday(&tv, NULL);
     unsigned q = seq++;
-    snprintf(tmp, sizeof tmp, "%s/tmp/%ld.M%ldP%dQ%u.%s", dir, (long)tv.tv_sec,
-             (long)tv.tv_usec, (int)getpid(), q, host);
+    snprintf(tmp, sizeof tmp, "%s/tmp/%ld.M%ldP%dQ%u.%s", dir, (long)tv.tv_sec, (long)tv.tv_usec,
+             (int)getpid(), q, host);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "%s: cannot create: %s", tmp, strerror(errno));

@@ -14,8 +14,8 @@ typedef long (*maildir_read_fn)(void *ctx, size_t off, char *buf, size_t n);
  * to tmp/, fsync, link into new/, fsync the directory (the order the
  * Maildir spec asks for).  BASE is the directory holding "mail/".  Returns
  * 0, or -1 with ERR set. */
-int maildir_deliver(const char *base, const char *address, const char *sender,
-                    maildir_read_fn read, void *ctx, char *err, size_t errlen);
+int maildir_deliver(const char *base, const char *address, const char *sender, maildir_read_fn read,
+                    void *ctx, char *err, size_t errlen);
 
 /* maildir_path - "<base>/mail/<domain>/<local>/Maildir" for ADDRESS;
  * -1 when the address cannot name a safe directory. */

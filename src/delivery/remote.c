@@ -17,8 +17,8 @@
 #include "core/util.h"
 #include "delivery/dkim.h"
 #include "delivery/dns.h"
-#include "queue/store.h"
-#include "smtp/client.h"
+#include "store/store.h"
+#include "delivery/client.h"
 
 #define IDLE_SECONDS 3
 
@@ -180,8 +180,7 @@ static void conn_ready(struct smtp_client *c, void *arg, bool ok, int code, cons
     struct attempt *at = conn->at;
     if (ok) {
         log_info("event=remote_connect qid=%s domain=%s mx=%s tls=%s", at->job->qid,
-                 log_quote(at->job->domain), log_quote(conn->peer),
-                 log_quote(smtp_client_tls(c)));
+                 log_quote(at->job->domain), log_quote(conn->peer), log_quote(smtp_client_tls(c)));
         start_txn(conn);
         return;
     }
@@ -202,14 +201,15 @@ static struct client_txn *make_txn(struct attempt *at)
         return NULL;
     for (size_t i = 0; i < j->n; i++)
         at->crcpts[i].address = j->rcpts[i].address;
-    at->txn = (struct client_txn){.sender = j->sender,
-                                  .rcpts = at->crcpts,
-                                  .n_rcpts = j->n,
-                                  .size = spool_size(&j->body) + (j->prefix ? strlen(j->prefix) : 0),
-                                  .eightbit = true,
-                                  .prefix = j->prefix,
-                                  .read = (client_read_fn)spool_read,
-                                  .read_ctx = &j->body};
+    at->txn =
+        (struct client_txn){.sender = j->sender,
+                            .rcpts = at->crcpts,
+                            .n_rcpts = j->n,
+                            .size = spool_size(&j->body) + (j->prefix ? strlen(j->prefix) : 0),
+                            .eightbit = true,
+                            .prefix = j->prefix,
+                            .read = (client_read_fn)spool_read,
+                            .read_ctx = &j->body};
     return &at->txn;
 }
 

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "queue/delivery_job.h"
+#include "delivery/delivery_job.h"
 #include "smtp/server.h"
 
 struct remote;

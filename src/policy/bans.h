@@ -1,6 +1,6 @@
 /* policy/bans - anti-hammering: which client IPs are shut out now, and
  * when a run of failures earns a ban.  In memory, on the event loop; the
- * caller keeps the store in step (queue/ban_state.h) so bans survive a
+ * caller keeps the store in step (store/ban_state.h) so bans survive a
  * restart.  No I/O here. */
 #ifndef FLOODGATE_POLICY_BANS_H
 #define FLOODGATE_POLICY_BANS_H

@@ -7,7 +7,7 @@
 #include "core/log.h"
 #include "queue/quarantine_files.h"
 #include "queue/queue_actions.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 #define HOUSEKEEPING_INTERVAL 3600
 #define HOUSEKEEPING_FIRST 60 /* shortly after start, not in its rush */
@@ -31,8 +31,8 @@ static void expire_work(void *arg)
         list[i] = ids[i];
     if (list) {
         struct queue_filter f = {.ids = list, .n_ids = n, .state = "quarantined"};
-        struct queue_action_ctx ctx = {.state_dir = ".", .admin = "floodgated",
-                                       .reason = "quarantine retention expired"};
+        struct queue_action_ctx ctx = {
+            .state_dir = ".", .admin = "floodgated", .reason = "quarantine retention expired"};
         char err[256];
         long k = queue_act(db, QUEUE_PURGE, &f, &ctx, err, sizeof err);
         if (k < 0)

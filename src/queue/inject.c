@@ -10,8 +10,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "queue/envelope.h"
-#include "queue/store.h"
-#include "smtp/header_scan.h"
+#include "store/store.h"
+#include "core/header_scan.h"
 
 /* read_message - the file into SP with CR LF line ends (files saved on
  * disk usually have bare LF; the queue keeps the wire form). */
@@ -84,8 +84,7 @@ static int add_recipients(sqlite3 *db, const struct inject_request *req, struct 
     return 0;
 }
 
-int queue_inject(sqlite3 *db, const struct inject_request *req, char *qid, char *err,
-                 size_t errlen)
+int queue_inject(sqlite3 *db, const struct inject_request *req, char *qid, char *err, size_t errlen)
 {
     struct spool sp;
     struct envelope env = {0};
@@ -99,13 +98,17 @@ int queue_inject(sqlite3 *db, const struct inject_request *req, char *qid, char 
         queue_id_new(env.id);
         env.created = time(NULL);
         env.body = &sp;
-        if ((env.sender = strdup(req->sender)) == NULL || (env.client_ip = strdup("127.0.0.1")) == NULL ||
+        if ((env.sender = strdup(req->sender)) == NULL ||
+            (env.client_ip = strdup("127.0.0.1")) == NULL ||
             (env.listener = strdup("inject")) == NULL ||
             (facts.from[0] && (env.header_from = strdup(facts.from)) == NULL) ||
             (facts.subject[0] && (env.subject = strdup(facts.subject)) == NULL) ||
             (facts.message_id[0] && (env.message_id = strdup(facts.message_id)) == NULL) ||
-            asprintf(&env.trace, "Received: by %s (Floodgate) with local id %s\r\n\t(injected by %s);\r\n\t%s\r\n",
-                     req->hostname, env.id, req->admin, rfc5322_date(env.created, date, sizeof date)) < 0) {
+            asprintf(
+                &env.trace,
+                "Received: by %s (Floodgate) with local id %s\r\n\t(injected by %s);\r\n\t%s\r\n",
+                req->hostname, env.id, req->admin,
+                rfc5322_date(env.created, date, sizeof date)) < 0) {
             env.trace = NULL;
             snprintf(err, errlen, "out of memory");
             rc = -1;

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "queue/store.h"
+#include "store/store.h"
 
 static void key_of(const char *what, char *buf, size_t len)
 {
@@ -15,8 +15,9 @@ int pause_set(sqlite3 *db, const char *what, bool on)
 {
     char key[300];
     key_of(what, key, sizeof key);
-    sqlite3_stmt *st = store_prepare(db, on ? "INSERT OR REPLACE INTO meta(key, value) VALUES(?, '1')"
-                                            : "DELETE FROM meta WHERE key = ?");
+    sqlite3_stmt *st =
+        store_prepare(db, on ? "INSERT OR REPLACE INTO meta(key, value) VALUES(?, '1')"
+                             : "DELETE FROM meta WHERE key = ?");
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);

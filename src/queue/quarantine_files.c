@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "queue/store.h"
+#include "store/store.h"
 #include "core/util.h"
 
 #define QDIR "quarantine"
@@ -101,8 +101,7 @@ static int make_top_dir(const char *dir)
 /* write_one - the body of QID into ID.eml (written unnamed, then named, so
  * a crash never leaves a half file under the final name).  1 written, 0 no
  * body (already quarantined or gone), -1 error. */
-static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *err,
-                     size_t errlen)
+static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *err, size_t errlen)
 {
     sqlite3_blob *blob;
     if (store_body_open(db, qid, &blob) < 0)
@@ -113,7 +112,8 @@ static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *
     int size = sqlite3_blob_bytes(blob), rc = fd < 0 ? -1 : 0;
     for (int off = 0; rc == 0 && off < size;) {
         int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
-        rc = sqlite3_blob_read(blob, buf, k, off) == SQLITE_OK ? write_full(fd, buf, (size_t)k) : -1;
+        rc =
+            sqlite3_blob_read(blob, buf, k, off) == SQLITE_OK ? write_full(fd, buf, (size_t)k) : -1;
         off += k;
     }
     sqlite3_blob_close(blob);
@@ -171,8 +171,8 @@ static int write_all(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t
     return failed ? -1 : 0;
 }
 
-int quarantine_write_files(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
-                           char *err, size_t errlen)
+int quarantine_write_files(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n, char *err,
+                           size_t errlen)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/" QDIR, state_dir);
@@ -221,14 +221,16 @@ int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const
     file_path(path, sizeof path, state_dir, qid, ".eml");
     if (access(path, R_OK) != 0)
         return 0; /* no file, so the body must stay where it is */
-    int n = store_run(db, "UPDATE recipients SET state = 'quarantined', updated = ?2 WHERE"
-                        " message = ?1 AND state IN ('queued','deferred','held')",
-                    qid, NULL, NULL);
+    int n = store_run(db,
+                      "UPDATE recipients SET state = 'quarantined', updated = ?2 WHERE"
+                      " message = ?1 AND state IN ('queued','deferred','held')",
+                      qid, NULL, NULL);
     if (n <= 0)
         return n;
-    if (store_run(db, "INSERT OR REPLACE INTO quarantine(message, reason, quarantined_at,"
-                    " quarantined_by) VALUES(?1, ?4, ?2, ?3)",
-                qid, admin, reason) < 0 ||
+    if (store_run(db,
+                  "INSERT OR REPLACE INTO quarantine(message, reason, quarantined_at,"
+                  " quarantined_by) VALUES(?1, ?4, ?2, ?3)",
+                  qid, admin, reason) < 0 ||
         store_run(db, "DELETE FROM bodies WHERE message = ?1", qid, NULL, NULL) < 0)
         return -1;
     return n;
@@ -244,7 +246,8 @@ static int insert_body(sqlite3 *db, const char *path, const char *qid)
             close(fd);
         return -1;
     }
-    sqlite3_stmt *st = store_prepare(db, "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))");
+    sqlite3_stmt *st =
+        store_prepare(db, "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))");
     int rc = st ? 0 : -1;
     if (st) {
         sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
@@ -253,8 +256,8 @@ static int insert_body(sqlite3 *db, const char *path, const char *qid)
         sqlite3_finalize(st);
     }
     sqlite3_blob *blob = NULL;
-    if (rc == 0 && sqlite3_blob_open(db, "main", "bodies", "data", sqlite3_last_insert_rowid(db),
-                                     1, &blob) != SQLITE_OK)
+    if (rc == 0 && sqlite3_blob_open(db, "main", "bodies", "data", sqlite3_last_insert_rowid(db), 1,
+                                     &blob) != SQLITE_OK)
         rc = -1;
     char buf[65536];
     for (off_t off = 0; rc == 0 && off < stt.st_size;) {
@@ -279,12 +282,14 @@ int quarantine_restore(sqlite3 *db, const char *state_dir, const char *qid, cons
     }
     if (insert_body(db, path, qid) < 0)
         return -1;
-    int n = store_run(db, "UPDATE recipients SET state = 'queued', next_try = ?2, updated = ?2"
-                        " WHERE message = ?1 AND state = 'quarantined'",
-                    qid, NULL, NULL);
-    if (n < 0 || store_run(db, "UPDATE quarantine SET released_at = ?2, released_by = ?3"
-                             " WHERE message = ?1",
-                         qid, admin, NULL) < 0)
+    int n = store_run(db,
+                      "UPDATE recipients SET state = 'queued', next_try = ?2, updated = ?2"
+                      " WHERE message = ?1 AND state = 'quarantined'",
+                      qid, NULL, NULL);
+    if (n < 0 || store_run(db,
+                           "UPDATE quarantine SET released_at = ?2, released_by = ?3"
+                           " WHERE message = ?1",
+                           qid, admin, NULL) < 0)
         return -1;
     return n;
 }

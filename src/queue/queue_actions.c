@@ -20,13 +20,12 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "queue/delivery_job.h"
 #include "queue/quarantine_files.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 #define BATCH 2000 /* one syncfs and one short transaction per batch */
 
-static const char *const action_names[] = {"hold",       "release", "retry",     "bounce",
+static const char *const action_names[] = {"hold",       "release", "retry",       "bounce",
                                            "quarantine", "purge",   "unquarantine"};
 
 const char *queue_action_name(enum queue_action act)
@@ -57,7 +56,8 @@ static int id_push(struct id_list *l, const char *id)
 
 static int select_ids(sqlite3 *db, const struct queue_filter *f, struct id_list *out)
 {
-    sqlite3_stmt *st = queue_filter_prepare(db, "SELECT m.id FROM messages m WHERE 1", f, FILTER_ORDERED, "");
+    sqlite3_stmt *st =
+        queue_filter_prepare(db, "SELECT m.id FROM messages m WHERE 1", f, FILTER_ORDERED, "");
     if (st == NULL)
         return -1;
     int rc;
@@ -80,12 +80,14 @@ static int select_ids(sqlite3 *db, const struct queue_filter *f, struct id_list 
  * when it starts. */
 static int bounce_one(sqlite3 *db, const char *qid, const struct queue_action_ctx *ctx)
 {
-    char text[DELIVERY_ERROR_MAX];
+    char text[512]; /* the size of a recipient's last_error (delivery_job.h) */
     snprintf(text, sizeof text, "550 5.7.1 returned by the administrator: %s",
              ctx->reason ? ctx->reason : "no reason given");
-    return store_run(db, "UPDATE recipients SET state = 'returning', next_try = ?2,"
-                            " updated = ?2, last_error = ?3 WHERE message = ?1 AND state IN"
-                            " ('queued','deferred','held')", qid, text, NULL);
+    return store_run(db,
+                     "UPDATE recipients SET state = 'returning', next_try = ?2,"
+                     " updated = ?2, last_error = ?3 WHERE message = ?1 AND state IN"
+                     " ('queued','deferred','held')",
+                     qid, text, NULL);
 }
 
 /* act_one - ACT on QID inside the batch transaction: >0 when it changed
@@ -95,14 +97,20 @@ static int act_one(sqlite3 *db, enum queue_action act, const char *qid,
 {
     switch (act) {
     case QUEUE_HOLD:
-        return store_run(db, "UPDATE recipients SET state = 'held', updated = ?2 WHERE"
-                                " message = ?1 AND state IN ('queued','deferred')", qid, NULL, NULL);
+        return store_run(db,
+                         "UPDATE recipients SET state = 'held', updated = ?2 WHERE"
+                         " message = ?1 AND state IN ('queued','deferred')",
+                         qid, NULL, NULL);
     case QUEUE_RELEASE:
-        return store_run(db, "UPDATE recipients SET state = 'queued', next_try = ?2,"
-                                " updated = ?2 WHERE message = ?1 AND state = 'held'", qid, NULL, NULL);
+        return store_run(db,
+                         "UPDATE recipients SET state = 'queued', next_try = ?2,"
+                         " updated = ?2 WHERE message = ?1 AND state = 'held'",
+                         qid, NULL, NULL);
     case QUEUE_RETRY:
-        return store_run(db, "UPDATE recipients SET next_try = ?2 WHERE message = ?1 AND"
-                                " state IN ('queued','deferred')", qid, NULL, NULL);
+        return store_run(db,
+                         "UPDATE recipients SET next_try = ?2 WHERE message = ?1 AND"
+                         " state IN ('queued','deferred')",
+                         qid, NULL, NULL);
     case QUEUE_BOUNCE:
         return bounce_one(db, qid, ctx);
     case QUEUE_PURGE: {
@@ -169,8 +177,8 @@ static long commit_batch(sqlite3 *db, enum queue_action act, char (*ids)[17], si
 }
 
 /* Batch I of the selection L: its first id and its length. */
-#define BATCH_IDS(l, i) ((l)->ids + (i) * BATCH)
-#define BATCH_LEN(l, i) ((l)->n - (i) * BATCH < BATCH ? (l)->n - (i) * BATCH : BATCH)
+#define BATCH_IDS(l, i) ((l)->ids + (i)*BATCH)
+#define BATCH_LEN(l, i) ((l)->n - (i)*BATCH < BATCH ? (l)->n - (i)*BATCH : BATCH)
 
 static void progress(const struct queue_action_ctx *ctx, const struct id_list *l, size_t batch)
 {
@@ -180,8 +188,7 @@ static void progress(const struct queue_action_ctx *ctx, const struct id_list *l
 
 /* drop_batch_files - the files of batch I of a quarantine that will not
  * commit (the bodies stay in the store). */
-static void drop_batch_files(const struct queue_action_ctx *ctx, const struct id_list *l,
-                             size_t i)
+static void drop_batch_files(const struct queue_action_ctx *ctx, const struct id_list *l, size_t i)
 {
     for (size_t k = 0; k < BATCH_LEN(l, i); k++)
         quarantine_file_remove(ctx->state_dir, BATCH_IDS(l, i)[k]);

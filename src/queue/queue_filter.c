@@ -11,18 +11,27 @@
 
 #include "core/ipset.h"
 #include "core/log.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 /* The columns a listing may be sorted by, and their SQL. */
 static const struct {
     const char *name;
     const char *sql;
 } sort_columns[] = {
-    {"id", "m.id"},           {"created", "m.created"},         {"size", "m.size"},
-    {"sender", "m.sender"},   {"from", "m.sender"},             {"auth_user", "m.auth_user"},
-    {"client_ip", "m.client_ip"}, {"ip", "m.client_ip"},        {"helo", "m.helo"},
-    {"listener", "m.listener"}, {"header_from", "m.header_from"}, {"subject", "m.subject"},
-    {"message_id", "m.message_id"}, {"auth_app_password", "m.auth_app_password"},
+    {"id", "m.id"},
+    {"created", "m.created"},
+    {"size", "m.size"},
+    {"sender", "m.sender"},
+    {"from", "m.sender"},
+    {"auth_user", "m.auth_user"},
+    {"client_ip", "m.client_ip"},
+    {"ip", "m.client_ip"},
+    {"helo", "m.helo"},
+    {"listener", "m.listener"},
+    {"header_from", "m.header_from"},
+    {"subject", "m.subject"},
+    {"message_id", "m.message_id"},
+    {"auth_app_password", "m.auth_app_password"},
 };
 
 static int add_clause(struct filter_sql *fs, const char *fmt, ...)
@@ -109,20 +118,23 @@ static int recipient_clauses(struct filter_sql *fs, const struct queue_filter *f
         rc = f->state ? text_clause(fs, " AND r.state = ?%d", f->state)
                       : add_clause(fs, " AND r.state IN ('queued','deferred','held','returning')");
     else if (f->state)
-        rc = text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
-                             " AND r.state = ?%d)",
+        rc = text_clause(fs,
+                         " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id"
+                         " AND r.state = ?%d)",
                          f->state);
     else
         rc = add_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE r.message = m.id AND"
                             " r.state IN ('queued','deferred','held','returning'))");
     if (rc < 0)
         return -1;
-    if (f->rcpt && text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE"
-                                   " r.message = m.id AND r.address = ?%d COLLATE NOCASE)",
+    if (f->rcpt && text_clause(fs,
+                               " AND EXISTS (SELECT 1 FROM recipients r WHERE"
+                               " r.message = m.id AND r.address = ?%d COLLATE NOCASE)",
                                f->rcpt) < 0)
         return -1;
-    if (f->rcpt_domain && text_clause(fs, " AND EXISTS (SELECT 1 FROM recipients r WHERE"
-                                          " r.message = m.id AND r.domain = lower(?%d))",
+    if (f->rcpt_domain && text_clause(fs,
+                                      " AND EXISTS (SELECT 1 FROM recipients r WHERE"
+                                      " r.message = m.id AND r.domain = lower(?%d))",
                                       f->rcpt_domain) < 0)
         return -1;
     return 0;
@@ -138,9 +150,11 @@ static int order_clause(struct filter_sql *fs, const struct queue_filter *f, cha
             if (strcmp(sort_columns[i].name, f->sort) == 0)
                 col = sort_columns[i].sql;
         if (col == NULL) {
-            snprintf(err, errlen, "cannot sort by '%s'; choose id, created, size, sender, "
-                                  "auth_user, client_ip, helo, listener, header_from, subject "
-                                  "or message_id", f->sort);
+            snprintf(err, errlen,
+                     "cannot sort by '%s'; choose id, created, size, sender, "
+                     "auth_user, client_ip, helo, listener, header_from, subject "
+                     "or message_id",
+                     f->sort);
             return -1;
         }
     }
@@ -233,16 +247,16 @@ static void ip_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 int queue_filter_register(sqlite3 *db)
 {
-    return sqlite3_create_function(db, "ip_in", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-                                   ip_in, NULL, NULL) == SQLITE_OK
+    return sqlite3_create_function(db, "ip_in", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, ip_in,
+                                   NULL, NULL) == SQLITE_OK
                ? 0
                : -1;
 }
 
 /* The string members of a filter, by their JSON key. */
-#define FILTER_STRINGS(X)                                                                        \
-    X(auth_user) X(ip) X(from) X(header_from) X(rcpt) X(rcpt_domain) X(subject) X(state)         \
-    X(listener) X(sort)
+#define FILTER_STRINGS(X)                                                                          \
+    X(auth_user)                                                                                   \
+    X(ip) X(from) X(header_from) X(rcpt) X(rcpt_domain) X(subject) X(state) X(listener) X(sort)
 
 int queue_filter_from_json(json_t *obj, struct queue_filter *f, const char **ids, size_t max)
 {
@@ -298,12 +312,24 @@ int parse_duration(const char *s, long long *out)
     long long v = strtoll(s, &end, 10);
     long long unit = 1;
     switch (*end) {
-    case '\0': case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    default: return -1;
+    case '\0':
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = 3600;
+        break;
+    case 'd':
+        unit = 86400;
+        break;
+    case 'w':
+        unit = 7 * 86400;
+        break;
+    default:
+        return -1;
     }
     if (*end && end[1] != '\0')
         return -1;
@@ -335,4 +361,3 @@ sqlite3_stmt *queue_filter_prepare(sqlite3 *db, const char *head, const struct q
     queue_filter_release(&fs);
     return st;
 }
-

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 /* Messages whose recipients one IN (...) query fetches; well under
  * SQLite's limit on bound parameters. */
@@ -74,8 +74,8 @@ static json_t *load_messages(sqlite3 *db, const struct queue_filter *f, json_t *
     if (st == NULL)
         return NULL;
     json_t *arr = json_array();
-    int rc = arr ? sqlite3_bind_int64(st, 1, f->limit ? (sqlite3_int64)f->limit : -1)
-                 : SQLITE_NOMEM;
+    int rc =
+        arr ? sqlite3_bind_int64(st, 1, f->limit ? (sqlite3_int64)f->limit : -1) : SQLITE_NOMEM;
     while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *m = message_row(st);
         const char *id = (const char *)sqlite3_column_text(st, 0);

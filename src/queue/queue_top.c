@@ -5,8 +5,8 @@
  * Why not GROUP BY: counting distinct From addresses and recipient domains
  * per group makes SQLite sort a million rows twice.  Instead one pass over
  * the pending recipients joined to their messages (the rows of one message
- * come together, whichever table SQLite walks first) feeds groups kept here, with hash sets for the distinct counts:
- * a million-message queue summarised in well under a second. */
+ * come together, whichever table SQLite walks first) feeds groups kept here, with hash sets for the
+ * distinct counts: a million-message queue summarised in well under a second. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,16 +14,15 @@
 
 #include "core/log.h"
 #include "queue/queue_query.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 /* What a group can be keyed by, as SQL over messages m and recipients r. */
 static const struct {
     const char *by;
     const char *key;
 } groupings[] = {
-    {"auth-user", "m.auth_user"},     {"ip", "m.client_ip"},
-    {"from", "m.sender"},             {"header-from", "m.header_from"},
-    {"rcpt-domain", "r.domain"},      {"subject", "m.subject"},
+    {"auth-user", "m.auth_user"},     {"ip", "m.client_ip"},       {"from", "m.sender"},
+    {"header-from", "m.header_from"}, {"rcpt-domain", "r.domain"}, {"subject", "m.subject"},
 };
 
 /* A set of 64-bit hashes (open addressing; 0 marks a free slot). */
@@ -33,7 +32,7 @@ struct hash_set {
 };
 
 struct group {
-    char *key;           /* NULL: the key was NULL (e.g. no AUTH) */
+    char *key; /* NULL: the key was NULL (e.g. no AUTH) */
     uint64_t key_hash;
     long long messages;
     long long oldest, newest;
@@ -118,8 +117,8 @@ static struct group *group_of(struct groups *g, const unsigned char *key)
     size_t j = h & (g->index_cap - 1);
     for (; g->index[j] != SIZE_MAX; j = (j + 1) & (g->index_cap - 1)) {
         struct group *gr = &g->v[g->index[j]];
-        if (gr->key_hash == h && (key ? gr->key && strcmp(gr->key, (const char *)key) == 0
-                                      : gr->key == NULL))
+        if (gr->key_hash == h &&
+            (key ? gr->key && strcmp(gr->key, (const char *)key) == 0 : gr->key == NULL))
             return gr;
     }
     if (g->n == g->cap) {
@@ -236,8 +235,10 @@ json_t *queue_top(sqlite3 *db, const struct queue_filter *f, const char *by, uns
 {
     const char *key = grouping_key(by);
     if (key == NULL) {
-        snprintf(err, errlen, "cannot group by '%s'; choose auth-user, ip, from, header-from, "
-                              "rcpt-domain or subject", by);
+        snprintf(err, errlen,
+                 "cannot group by '%s'; choose auth-user, ip, from, header-from, "
+                 "rcpt-domain or subject",
+                 by);
         return NULL;
     }
     struct groups g = {0};

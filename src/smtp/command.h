@@ -6,9 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "smtp/address.h"
+#include "core/address.h"
 
-#define SMTP_LINE_MAX 512       /* RFC 5321 4.5.3.1.4, with CRLF */
+#define SMTP_LINE_MAX 512        /* RFC 5321 4.5.3.1.4, with CRLF */
 #define SMTP_AUTH_LINE_MAX 12288 /* RFC 4954 4 */
 
 enum smtp_verb {
@@ -45,7 +45,7 @@ enum smtp_body_type { SMTP_BODY_7BIT, SMTP_BODY_8BITMIME };
 
 struct smtp_mail_args {
     struct mailbox from;
-    size_t size;         /* SIZE=, 0 when absent */
+    size_t size; /* SIZE=, 0 when absent */
     enum smtp_body_type body;
     bool smtputf8;
 };
@@ -56,9 +56,9 @@ struct smtp_rcpt_args {
 
 enum smtp_param_status {
     SMTP_PARAM_OK = 0,
-    SMTP_PARAM_SYNTAX,       /* 501 5.5.4: no "FROM:"/"TO:", bad path, bad parameter value */
-    SMTP_PARAM_UNKNOWN,      /* 555 5.5.4: parameter not recognised (RFC 5321 4.1.1.11) */
-    SMTP_PARAM_ADDRESS,      /* 553 5.1.3 or 501: address problem, see addr_status */
+    SMTP_PARAM_SYNTAX,  /* 501 5.5.4: no "FROM:"/"TO:", bad path, bad parameter value */
+    SMTP_PARAM_UNKNOWN, /* 555 5.5.4: parameter not recognised (RFC 5321 4.1.1.11) */
+    SMTP_PARAM_ADDRESS, /* 553 5.1.3 or 501: address problem, see addr_status */
 };
 
 /* smtp_parse_mail - parse the arguments of MAIL: "FROM:<path> [SIZE=n]

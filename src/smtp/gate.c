@@ -19,14 +19,14 @@
 #include "core/util.h"
 #include "policy/bans.h"
 #include "policy/counters.h"
-#include "queue/ban_state.h"
-#include "queue/committer.h"
+#include "store/ban_state.h"
+#include "store/committer.h"
 #include "smtp/server.h"
 
 #define HOUR 3600
-#define KEYS_MAX 100000   /* senders or IPs counted at once per table */
-#define SWEEP_SECONDS 5   /* how often ended bans are noticed and logged */
-#define TOP_SENDERS 10    /* shown by floodctl status */
+#define KEYS_MAX 100000 /* senders or IPs counted at once per table */
+#define SWEEP_SECONDS 5 /* how often ended bans are noticed and logged */
+#define TOP_SENDERS 10  /* shown by floodctl status */
 
 struct gate {
     struct smtp_server *srv;
@@ -34,7 +34,7 @@ struct gate {
     struct strmap *connections;   /* ip -> open sessions (as uintptr_t) */
     struct counters *ip_messages; /* per IP, last hour */
     struct counters *unknown_rcpts;
-    struct counters *messages;    /* per sender, last hour */
+    struct counters *messages; /* per sender, last hour */
     struct counters *recipients;
     struct counters *domains;     /* new recipient domains per sender */
     struct counters *domain_seen; /* "sender\\1domain" seen within the hour */
@@ -51,8 +51,7 @@ struct ban_job {
 static int ban_save(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct ban_job *j = arg;
-    if (ban_state_save(db, j->ip, j->ban.until, j->ban.offenses, j->ban.reason, "floodgated") ==
-        0)
+    if (ban_state_save(db, j->ip, j->ban.until, j->ban.offenses, j->ban.reason, "floodgated") == 0)
         return 0;
     str_copy(err, sqlite3_errmsg(db), errlen);
     return -1;
@@ -272,8 +271,7 @@ static const char *seen_key(char *buf, size_t len, const char *sender, const cha
 bool gate_domain_is_new(struct gate *g, const char *sender, const char *domain)
 {
     char key[600];
-    return counters_get(g->domain_seen, seen_key(key, sizeof key, sender, domain), time(NULL)) ==
-           0;
+    return counters_get(g->domain_seen, seen_key(key, sizeof key, sender, domain), time(NULL)) == 0;
 }
 
 enum gate_send_verdict gate_may_add_rcpt(struct gate *g, const char *sender,

@@ -7,7 +7,7 @@
 #include <event2/buffer.h>
 
 #include "core/log.h"
-#include "queue/committer.h"
+#include "store/committer.h"
 #include "smtp/session_internal.h"
 
 void smtp_reply(struct smtp_session *s, const char *fmt, ...)

@@ -12,7 +12,7 @@
 
 #include "core/config.h"
 #include "core/workers.h"
-#include "queue/committer.h"
+#include "store/committer.h"
 
 struct auth_queue;
 struct dns_resolver;
@@ -23,24 +23,24 @@ struct smtp_session;
 
 struct smtp_server {
     struct event_base *base;
-    struct config *cfg;      /* current; sessions keep the one they started with */
-    sqlite3 *db;             /* loop-thread connection: lookups and reads */
+    struct config *cfg; /* current; sessions keep the one they started with */
+    sqlite3 *db;        /* loop-thread connection: lookups and reads */
     struct committer *committer;
     struct worker_pool *workers;
     struct scheduler *scheduler;
-    struct gate *gate;       /* bans, per-IP and per-user limits (smtp/gate.h) */
-    struct dns_resolver *dns; /* client checks: reverse names, sender domains */
+    struct gate *gate;             /* bans, per-IP and per-user limits (smtp/gate.h) */
+    struct dns_resolver *dns;      /* client checks: reverse names, sender domains */
     struct auth_queue *auth_queue; /* password checks, fair per client IP */
     struct login_cache *logins;    /* logins verified recently */
-    SSL_CTX *ssl_ctx;        /* NULL when no listener uses TLS */
-    bool stopping;           /* SIGTERM: no new sessions */
+    SSL_CTX *ssl_ctx;              /* NULL when no listener uses TLS */
+    bool stopping;                 /* SIGTERM: no new sessions */
     time_t started;
-    unsigned connections;    /* sessions open now */
+    unsigned connections; /* sessions open now */
     unsigned long sessions_total;
     unsigned long messages_accepted;
     unsigned long messages_rejected;
     struct smtp_session *sessions; /* every open session, for shutdown */
-    json_t *pauses;          /* "delivery", "listener:NAME": see queue/pause_state.h */
+    json_t *pauses;                /* "delivery", "listener:NAME": see queue/pause_state.h */
 };
 
 /* server_paused - did the admin pause WHAT ("delivery", "listener:mx")? */

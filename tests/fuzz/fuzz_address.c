@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtp/address.h"
+#include "core/address.h"
 
 /* check_round_trip - MB formatted and re-bracketed parses to MB again. */
 static void check_round_trip(const struct mailbox *mb)

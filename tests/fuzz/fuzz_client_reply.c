@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtp/client_reply.h"
+#include "delivery/client_reply.h"
 
 static void check_reply(const struct smtp_reply *r)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smtp/header_scan.h"
+#include "core/header_scan.h"
 
 /* check_fact - terminated inside its array, free of control octets. */
 static void check_fact(const char *s)

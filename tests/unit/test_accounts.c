@@ -14,7 +14,7 @@
 
 #include "accounts/accounts.h"
 #include "accounts/password.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 /* One hash for every test: argon2id is slow on purpose. */
 static char hash_secret[PASSWORD_HASH_MAX];

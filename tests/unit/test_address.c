@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "smtp/address.h"
+#include "core/address.h"
 
 /* parse - parse the C string S with the given allowances. */
 static enum address_status parse(const char *s, bool allow_null, bool allow_utf8,

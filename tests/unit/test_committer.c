@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "core/workers.h"
-#include "queue/committer.h"
+#include "store/committer.h"
 #include "tmp_store.h"
 
 #define JOBS_MAX 8

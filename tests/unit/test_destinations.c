@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "queue/destinations.h"
+#include "delivery/destinations.h"
 
 /* A unit of work as the scheduler's delivery job embeds the entry. */
 struct item {

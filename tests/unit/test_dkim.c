@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "delivery/dkim.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 /* The verifier: exit 0 when the message in argv[1] carries a valid
  * signature for the key record in argv[2]. */

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "smtp/header_scan.h"
+#include "core/header_scan.h"
 
 /* scan - header_scan on a C string. */
 static void scan(const char *msg, struct header_facts *f)

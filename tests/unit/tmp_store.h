@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "queue/store.h"
+#include "store/store.h"
 
 /* tmp_store_open - make /tmp/NAME.XXXXXX into DIR and open a new store in
  * it (schema created); PATH receives the store's path.  NULL on failure,

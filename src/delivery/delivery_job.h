@@ -1,14 +1,14 @@
-/* queue/delivery_job - one delivery attempt: a message and the recipients
+/* delivery/delivery_job - one delivery attempt: a message and the recipients
  * of it that go the same way (one Maildir pass, or one destination domain),
  * and what became of each. */
-#ifndef FLOODGATE_QUEUE_DELIVERY_JOB_H
-#define FLOODGATE_QUEUE_DELIVERY_JOB_H
+#ifndef FLOODGATE_DELIVERY_DELIVERY_JOB_H
+#define FLOODGATE_DELIVERY_DELIVERY_JOB_H
 
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <time.h>
 
-#include "queue/destinations.h"
+#include "delivery/destinations.h"
 #include "queue/spool.h"
 
 #define DELIVERY_ERROR_MAX 512
@@ -18,25 +18,25 @@ enum delivery_outcome { OUTCOME_PENDING, OUTCOME_DELIVERED, OUTCOME_DEFERRED, OU
 struct delivery_rcpt {
     sqlite3_int64 id;
     char *address;
-    unsigned attempts;                /* before this attempt */
+    unsigned attempts; /* before this attempt */
     enum delivery_outcome outcome;
-    int code;                         /* SMTP reply code, 0 when none */
-    char error[DELIVERY_ERROR_MAX];   /* what went wrong, for last_error and DSNs */
+    int code;                       /* SMTP reply code, 0 when none */
+    char error[DELIVERY_ERROR_MAX]; /* what went wrong, for last_error and DSNs */
 };
 
 struct config;
 struct scheduler;
 
 struct delivery_job {
-    struct dest_entry link;           /* first: its place in the active queue */
+    struct dest_entry link; /* first: its place in the active queue */
     struct scheduler *sch;
     const struct config *cfg; /* a reference: the config of its whole life */
     bool remote;
-    bool returning;                   /* an admin's bounce, not a delivery */
+    bool returning; /* an admin's bounce, not a delivery */
     char qid[17];
     char *sender;
     char *auth_user;
-    char domain[256];                 /* remote: the destination domain */
+    char domain[256]; /* remote: the destination domain */
     time_t created;
     size_t size;
     struct delivery_rcpt *rcpts;
@@ -47,12 +47,12 @@ struct delivery_job {
     char dest_name[256];
     struct dest *dest;
     enum dest_result site;
-    char mx[300];                     /* remote: the host that answered last */
+    char mx[300]; /* remote: the host that answered last */
     /* remote: the body copied out of the store, and a DKIM-Signature */
     struct spool body;
     char *prefix;
     bool drop_quarantine_file; /* delivered while quarantined: its .eml goes */
-    /* an outcome the store could not record yet (queue/outcomes.h) */
+    /* an outcome the store could not record yet (delivery/outcomes.h) */
     struct {
         bool kept;       /* waiting in memory for the store */
         bool submitted;  /* a write of it is with the committer */

@@ -1,5 +1,5 @@
-/* smtp/client_reply - parse remote SMTP replies line by line. */
-#include "smtp/client_reply.h"
+/* delivery/client_reply - parse remote SMTP replies line by line. */
+#include "delivery/client_reply.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
-/* smtp/client - the outbound SMTP client (RFC 5321): connect, greeting,
+/* delivery/client - the outbound SMTP client (RFC 5321): connect, greeting,
  * EHLO (HELO fallback), STARTTLS per policy (RFC 3207), AUTH for a
  * smarthost (RFC 4954), then any number of transactions on the connection,
  * pipelined when the server offers PIPELINING (RFC 2920). */
-#ifndef FLOODGATE_SMTP_CLIENT_H
-#define FLOODGATE_SMTP_CLIENT_H
+#ifndef FLOODGATE_DELIVERY_CLIENT_H
+#define FLOODGATE_DELIVERY_CLIENT_H
 
 #include <event2/event.h>
 #include <openssl/ssl.h>
@@ -11,21 +11,21 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-#include "smtp/client_reply.h"
+#include "delivery/client_reply.h"
 
 enum client_tls {
     CLIENT_TLS_OPPORTUNISTIC, /* STARTTLS when offered, plaintext otherwise */
     CLIENT_TLS_REQUIRED,      /* no STARTTLS, no delivery */
     CLIENT_TLS_OFF,
-    CLIENT_TLS_IMPLICIT,      /* TLS from the first byte (port 465) */
+    CLIENT_TLS_IMPLICIT, /* TLS from the first byte (port 465) */
 };
 
 /* The client copies the strings: they may be freed once it is open. */
 struct smtp_client_params {
-    const char *helo_name;    /* required */
+    const char *helo_name; /* required */
     enum client_tls tls;
-    bool tls_verify;          /* refuse a certificate that does not verify */
-    const char *auth_user;    /* NULL: no AUTH */
+    bool tls_verify;       /* refuse a certificate that does not verify */
+    const char *auth_user; /* NULL: no AUTH */
     const char *auth_password;
     unsigned connect_timeout; /* seconds */
     unsigned command_timeout; /* RFC 5321 4.5.3.2: 5 min */
@@ -37,7 +37,7 @@ typedef long (*client_read_fn)(void *ctx, size_t off, char *buf, size_t n);
 
 struct client_rcpt {
     const char *address;
-    int code;                           /* the reply that decides: RCPT's, or DATA's end */
+    int code; /* the reply that decides: RCPT's, or DATA's end */
     char text[SMTP_REPLY_TEXT_MAX];
 };
 
@@ -45,9 +45,9 @@ struct client_txn {
     const char *sender;
     struct client_rcpt *rcpts;
     size_t n_rcpts;
-    size_t size;       /* for SIZE= */
-    bool eightbit;     /* BODY=8BITMIME when offered */
-    bool smtputf8;     /* needs SMTPUTF8 */
+    size_t size;        /* for SIZE= */
+    bool eightbit;      /* BODY=8BITMIME when offered */
+    bool smtputf8;      /* needs SMTPUTF8 */
     const char *prefix; /* header lines sent before the stored message (DKIM-Signature) */
     client_read_fn read;
     void *read_ctx;
@@ -68,8 +68,7 @@ struct smtp_client *smtp_client_open(struct event_base *base, SSL_CTX *tls,
                                      const struct sockaddr *sa, socklen_t salen,
                                      const char *peer_name, const struct smtp_client_params *p,
                                      client_ready_cb ready, void *arg);
-void smtp_client_send(struct smtp_client *c, struct client_txn *t, client_done_cb done,
-                      void *arg);
+void smtp_client_send(struct smtp_client *c, struct client_txn *t, client_done_cb done, void *arg);
 /* smtp_client_quit - say QUIT and let go (frees C). */
 void smtp_client_quit(struct smtp_client *c);
 /* smtp_client_tls - "TLSv1.3 ... verified|unverified", or NULL. */

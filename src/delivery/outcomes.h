@@ -1,4 +1,4 @@
-/* queue/outcomes - delivery outcomes the store could not record yet.
+/* delivery/outcomes - delivery outcomes the store could not record yet.
  *
  * When the remote server (or the Maildir) has taken a message but the
  * store cannot write that down (disk full, I/O error, a corrupt store), the
@@ -9,14 +9,14 @@
  * for every delivery in flight.  The write is retried at once when the
  * store is well again, and with a backoff (1 s doubling to
  * OUTCOMES_RETRY_MAX_S) when it failed for a reason of its own. */
-#ifndef FLOODGATE_QUEUE_OUTCOMES_H
-#define FLOODGATE_QUEUE_OUTCOMES_H
+#ifndef FLOODGATE_DELIVERY_OUTCOMES_H
+#define FLOODGATE_DELIVERY_OUTCOMES_H
 
 #include <event2/event.h>
 #include <stddef.h>
 
-#include "queue/committer.h"
-#include "queue/delivery_job.h"
+#include "store/committer.h"
+#include "delivery/delivery_job.h"
 
 #define OUTCOMES_RETRY_MAX_S 60
 

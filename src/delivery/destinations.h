@@ -1,4 +1,4 @@
-/* queue/destinations - the scheduler's choice of what to deliver next: an
+/* delivery/destinations - the scheduler's choice of what to deliver next: an
  * in-memory active queue per destination (the recipient domain, or the
  * relayhost), round-robin across the destinations that have work and,
  * inside one destination, round-robin across its senders; a concurrency
@@ -8,8 +8,8 @@
  *
  * Pure bookkeeping: no sockets, no clock (the caller passes "now"), no
  * store.  Postfix's qmgr (qmgr_queue.c, qmgr_entry.c) is the model. */
-#ifndef FLOODGATE_QUEUE_DESTINATIONS_H
-#define FLOODGATE_QUEUE_DESTINATIONS_H
+#ifndef FLOODGATE_DELIVERY_DESTINATIONS_H
+#define FLOODGATE_DELIVERY_DESTINATIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,10 +1,10 @@
-/* queue/committer - group commit.  One thread owns the store's write
+/* store/committer - group commit.  One thread owns the store's write
  * connection; every write (a new message, a delivery result) is a job.  The
  * jobs that arrive while a commit is running share the next transaction and
  * its single fsync, and each job's done callback runs on the event loop only
  * after COMMIT returned - that is when the SMTP server may say 250. */
-#ifndef FLOODGATE_QUEUE_COMMITTER_H
-#define FLOODGATE_QUEUE_COMMITTER_H
+#ifndef FLOODGATE_STORE_COMMITTER_H
+#define FLOODGATE_STORE_COMMITTER_H
 
 #include <sqlite3.h>
 #include <stddef.h>

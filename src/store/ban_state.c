@@ -1,12 +1,12 @@
-/* queue/ban_state - the bans table (room: queue, the store). */
-#include "queue/ban_state.h"
+/* store/ban_state - the bans table (room: queue, the store). */
+#include "store/ban_state.h"
 
-#include "queue/store.h"
+#include "store/store.h"
 
 #define HISTORY 86400 /* as policy/bans.c: how long an ended ban is remembered */
 
-int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses,
-                   const char *reason, const char *by)
+int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses, const char *reason,
+                   const char *by)
 {
     /* Each new ban also forgets the history no ban needs any more. */
     sqlite3_stmt *st = store_prepare(db, "DELETE FROM bans WHERE until < ?1");
@@ -47,11 +47,11 @@ int ban_state_delete(sqlite3 *db, const char *ip)
 
 json_t *ban_state_list(sqlite3 *db, time_t now, int all)
 {
-    static const char *const keys[] = {"ip", "until", "reason", "offenses", "created",
-                                       "created_by"};
-    sqlite3_stmt *st = store_prepare(
-        db, "SELECT ip, until, reason, offenses, created, created_by FROM bans"
-            " WHERE until > ?1 - CASE WHEN ?2 THEN ?3 ELSE 0 END ORDER BY until, ip");
+    static const char *const keys[] = {"ip",       "until",   "reason",
+                                       "offenses", "created", "created_by"};
+    sqlite3_stmt *st =
+        store_prepare(db, "SELECT ip, until, reason, offenses, created, created_by FROM bans"
+                          " WHERE until > ?1 - CASE WHEN ?2 THEN ?3 ELSE 0 END ORDER BY until, ip");
     json_t *arr = json_array();
     if (st == NULL || arr == NULL) {
         sqlite3_finalize(st);

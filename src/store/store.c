@@ -1,9 +1,9 @@
-/* queue/store - open the SQLite store and keep its schema.
+/* store/store - open the SQLite store and keep its schema.
  *
  * Why these pragmas: journal_mode=WAL lets floodctl read while the daemon
  * writes; synchronous=FULL makes COMMIT wait for fsync of the WAL, which is
  * what allows the SMTP server to answer 250 after a commit and mean it. */
-#include "queue/store.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,61 +20,61 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS domains("
     "  name TEXT PRIMARY KEY, created INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS users("
-    "  address TEXT PRIMARY KEY,"          /* lowercased local@domain */
+    "  address TEXT PRIMARY KEY," /* lowercased local@domain */
     "  domain TEXT NOT NULL REFERENCES domains(name) ON DELETE CASCADE,"
-    "  password TEXT NOT NULL,"            /* crypto_pwhash_str (argon2id) */
+    "  password TEXT NOT NULL," /* crypto_pwhash_str (argon2id) */
     "  created INTEGER NOT NULL,"
     "  suspended INTEGER NOT NULL DEFAULT 0,"
-    "  password_changed INTEGER,"          /* when the password was last set */
+    "  password_changed INTEGER,"                    /* when the password was last set */
     "  password_expired INTEGER NOT NULL DEFAULT 0," /* the admin forced a change */
-    "  locked_until INTEGER,"              /* lockout after password guessing */
-    "  totp_secret TEXT,"                  /* 2FA: hex secret (set at enrolment) */
-    "  totp_enabled INTEGER NOT NULL DEFAULT 0," /* 1: only app passwords log in */
-    "  limit_messages INTEGER,"            /* per-user sending_limits; NULL = config */
+    "  locked_until INTEGER,"                        /* lockout after password guessing */
+    "  totp_secret TEXT,"                            /* 2FA: hex secret (set at enrolment) */
+    "  totp_enabled INTEGER NOT NULL DEFAULT 0,"     /* 1: only app passwords log in */
+    "  limit_messages INTEGER,"                      /* per-user sending_limits; NULL = config */
     "  limit_recipients INTEGER,"
     "  limit_domains INTEGER);"
     "CREATE TABLE IF NOT EXISTS app_passwords("
     "  id INTEGER PRIMARY KEY,"
     "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
-    "  label TEXT NOT NULL,"               /* the device it was made for */
-    "  hash TEXT NOT NULL,"                /* crypto_pwhash_str */
+    "  label TEXT NOT NULL," /* the device it was made for */
+    "  hash TEXT NOT NULL,"  /* crypto_pwhash_str */
     "  created INTEGER NOT NULL,"
     "  last_used INTEGER,"
     "  last_ip TEXT,"
     "  UNIQUE(user, label));"
-    "CREATE TABLE IF NOT EXISTS send_as("     /* explicit grants of sender addresses */
+    "CREATE TABLE IF NOT EXISTS send_as(" /* explicit grants of sender addresses */
     "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
-    "  address TEXT NOT NULL,"             /* lowercased address, or '@domain' for all of it */
+    "  address TEXT NOT NULL," /* lowercased address, or '@domain' for all of it */
     "  created INTEGER NOT NULL,"
     "  PRIMARY KEY(user, address));"
     "CREATE TABLE IF NOT EXISTS bans("
-    "  ip TEXT PRIMARY KEY,"               /* address or CIDR network */
-    "  until INTEGER NOT NULL,"            /* unix seconds */
+    "  ip TEXT PRIMARY KEY,"    /* address or CIDR network */
+    "  until INTEGER NOT NULL," /* unix seconds */
     "  reason TEXT NOT NULL,"
     "  offenses INTEGER NOT NULL DEFAULT 1," /* bans so far: the next one lasts longer */
     "  created INTEGER NOT NULL,"
-    "  created_by TEXT NOT NULL);"         /* 'floodgated' or the admin's name */
+    "  created_by TEXT NOT NULL);" /* 'floodgated' or the admin's name */
     "CREATE TABLE IF NOT EXISTS aliases("
-    "  address TEXT NOT NULL,"             /* lowercased, in a local domain */
-    "  target TEXT NOT NULL,"              /* local or remote address */
+    "  address TEXT NOT NULL," /* lowercased, in a local domain */
+    "  target TEXT NOT NULL,"  /* local or remote address */
     "  created INTEGER NOT NULL,"
     "  PRIMARY KEY(address, target));"
     "CREATE TABLE IF NOT EXISTS messages("
     "  id TEXT PRIMARY KEY,"
-    "  created INTEGER NOT NULL,"          /* unix seconds */
-    "  size INTEGER NOT NULL,"             /* octets of the stored body */
-    "  sender TEXT NOT NULL,"              /* envelope MAIL FROM, '' for <> */
-    "  auth_user TEXT,"                    /* NULL when not authenticated */
-    "  auth_app_password TEXT,"            /* label of the app password used, if one */
+    "  created INTEGER NOT NULL," /* unix seconds */
+    "  size INTEGER NOT NULL,"    /* octets of the stored body */
+    "  sender TEXT NOT NULL,"     /* envelope MAIL FROM, '' for <> */
+    "  auth_user TEXT,"           /* NULL when not authenticated */
+    "  auth_app_password TEXT,"   /* label of the app password used, if one */
     "  client_ip TEXT NOT NULL,"
     "  client_port INTEGER NOT NULL,"
     "  helo TEXT,"
-    "  tls TEXT,"                          /* 'TLSv1.3 TLS_AES_256_GCM_SHA384' or NULL */
+    "  tls TEXT," /* 'TLSv1.3 TLS_AES_256_GCM_SHA384' or NULL */
     "  listener TEXT NOT NULL,"
     "  header_from TEXT,"
     "  subject TEXT,"
     "  message_id TEXT,"
-    "  warned INTEGER NOT NULL DEFAULT 0);"  /* a delay warning went out */
+    "  warned INTEGER NOT NULL DEFAULT 0);" /* a delay warning went out */
     /* "queue list --auth-user X" pages in arrival order */
     "CREATE INDEX IF NOT EXISTS messages_auth_user ON messages(auth_user, created);"
     "CREATE INDEX IF NOT EXISTS messages_client_ip ON messages(client_ip);"
@@ -85,12 +85,12 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS recipients("
     "  id INTEGER PRIMARY KEY,"
     "  message TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
-    "  address TEXT NOT NULL,"             /* where it goes (after alias expansion) */
-    "  domain TEXT NOT NULL,"              /* of address, lowercased: grouping and routing */
-    "  orig TEXT NOT NULL,"                /* as given in RCPT TO */
-    "  local INTEGER NOT NULL,"            /* 1: Maildir here, 0: remote */
-    "  state TEXT NOT NULL,"               /* queued deferred held quarantined returning
-                                              delivered bounced */
+    "  address TEXT NOT NULL,"  /* where it goes (after alias expansion) */
+    "  domain TEXT NOT NULL,"   /* of address, lowercased: grouping and routing */
+    "  orig TEXT NOT NULL,"     /* as given in RCPT TO */
+    "  local INTEGER NOT NULL," /* 1: Maildir here, 0: remote */
+    "  state TEXT NOT NULL,"    /* queued deferred held quarantined returning
+                                   delivered bounced */
     "  next_try INTEGER NOT NULL,"
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT,"
@@ -107,13 +107,13 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS recipients_returning ON recipients(next_try)"
     "  WHERE state = 'returning';"
     "CREATE TABLE IF NOT EXISTS dkim_keys("
-    "  domain TEXT PRIMARY KEY,"           /* signing domain (d=) */
-    "  selector TEXT NOT NULL,"            /* s= */
-    "  algorithm TEXT NOT NULL,"           /* 'rsa' or 'ed25519' */
-    "  key_file TEXT NOT NULL,"            /* PEM, mode 0600, relative to state_dir */
+    "  domain TEXT PRIMARY KEY," /* signing domain (d=) */
+    "  selector TEXT NOT NULL,"  /* s= */
+    "  algorithm TEXT NOT NULL," /* 'rsa' or 'ed25519' */
+    "  key_file TEXT NOT NULL,"  /* PEM, mode 0600, relative to state_dir */
     "  created INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS sender_stats("
-    "  auth_user TEXT PRIMARY KEY,"        /* bounces charged to the account that sent */
+    "  auth_user TEXT PRIMARY KEY," /* bounces charged to the account that sent */
     "  bounces INTEGER NOT NULL DEFAULT 0,"
     "  last_bounce INTEGER);"
     "CREATE TABLE IF NOT EXISTS quarantine("
@@ -121,9 +121,9 @@ static const char schema_sql[] =
     "  reason TEXT,"
     "  quarantined_at INTEGER NOT NULL,"
     "  quarantined_by TEXT,"
-    "  released_at INTEGER,"               /* NULL while in quarantine */
+    "  released_at INTEGER," /* NULL while in quarantine */
     "  released_by TEXT,"
-    "  file_missing INTEGER);"             /* when store check found no .eml */
+    "  file_missing INTEGER);" /* when store check found no .eml */
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 /* Columns added after a table was first released: a store made by an older
@@ -202,8 +202,8 @@ sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql)
 sqlite3 *store_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                            SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open store: %s", path,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -212,8 +212,10 @@ sqlite3 *store_open(const char *path, char *err, size_t errlen)
     }
     sqlite3_busy_timeout(db, 10000);
     char why[256];
-    if (store_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                       "PRAGMA foreign_keys=ON;", why, sizeof why) < 0 ||
+    if (store_exec(db,
+                   "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                   "PRAGMA foreign_keys=ON;",
+                   why, sizeof why) < 0 ||
         store_exec(db, schema_sql, why, sizeof why) < 0 ||
         add_missing_columns(db, why, sizeof why) < 0) {
         snprintf(err, errlen, "%s: cannot prepare store: %s", path, why);

@@ -1,9 +1,9 @@
-/* queue/ban_state - anti-hammering bans kept in the store, so that a ban
+/* store/ban_state - anti-hammering bans kept in the store, so that a ban
  * survives a restart and floodctl can list, add and lift bans with the
  * daemon running or stopped.  An ended ban's row stays a day longer: it
  * tells the next ban that the IP is a repeat offender. */
-#ifndef FLOODGATE_QUEUE_BAN_STATE_H
-#define FLOODGATE_QUEUE_BAN_STATE_H
+#ifndef FLOODGATE_STORE_BAN_STATE_H
+#define FLOODGATE_STORE_BAN_STATE_H
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -11,8 +11,8 @@
 
 /* ban_state_save - insert or replace the ban of IP (and drop rows a day
  * past their end). */
-int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses,
-                   const char *reason, const char *by);
+int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses, const char *reason,
+                   const char *by);
 /* ban_state_delete - lift the ban of IP; 1 deleted, 0 none, -1 store error. */
 int ban_state_delete(sqlite3 *db, const char *ip);
 /* ban_state_list - [{ip, until, reason, offenses, created, created_by}],

@@ -1,16 +1,16 @@
-/* smtp/client_reply - read the replies of a remote SMTP server (RFC 5321
+/* delivery/client_reply - read the replies of a remote SMTP server (RFC 5321
  * 4.2), one line at a time, with limits on line length and line count so a
  * hostile or broken server cannot make us buffer without end.  Also notes
  * the EHLO keywords we use.  Pure: no sockets. */
-#ifndef FLOODGATE_SMTP_CLIENT_REPLY_H
-#define FLOODGATE_SMTP_CLIENT_REPLY_H
+#ifndef FLOODGATE_DELIVERY_CLIENT_REPLY_H
+#define FLOODGATE_DELIVERY_CLIENT_REPLY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
 #define SMTP_REPLY_LINE_MAX 2048 /* RFC 5321 4.5.3.1.5 says 512; we are lenient */
 #define SMTP_REPLY_LINES_MAX 100
-#define SMTP_REPLY_TEXT_MAX 512  /* what we keep of the text, for logs and DSNs */
+#define SMTP_REPLY_TEXT_MAX 512 /* what we keep of the text, for logs and DSNs */
 
 struct ehlo_caps {
     bool starttls, pipelining, eightbitmime, smtputf8, auth_plain, auth_login;
@@ -19,10 +19,10 @@ struct ehlo_caps {
 };
 
 struct smtp_reply {
-    int code;        /* 3 digits */
+    int code; /* 3 digits */
     unsigned lines;
     char text[SMTP_REPLY_TEXT_MAX]; /* lines joined by " / ", truncated */
-    struct ehlo_caps caps; /* keywords seen in lines 2.. (EHLO replies) */
+    struct ehlo_caps caps;          /* keywords seen in lines 2.. (EHLO replies) */
 };
 
 enum reply_status { REPLY_MORE, REPLY_DONE, REPLY_BAD };

@@ -1,7 +1,7 @@
-/* queue/scheduler - picks recipients that are due and hands them to
+/* delivery/scheduler - picks recipients that are due and hands them to
  * delivery; records each attempt's outcome through the committer. */
-#ifndef FLOODGATE_QUEUE_SCHEDULER_H
-#define FLOODGATE_QUEUE_SCHEDULER_H
+#ifndef FLOODGATE_DELIVERY_SCHEDULER_H
+#define FLOODGATE_DELIVERY_SCHEDULER_H
 
 #include "smtp/server.h"
 
@@ -18,7 +18,7 @@ void scheduler_pause(struct scheduler *sch);
 /* scheduler_busy - deliveries in flight (shutdown waits for them). */
 unsigned scheduler_busy(const struct scheduler *sch);
 /* scheduler_unrecorded - delivery attempts whose outcome waits in memory
- * for a failing store (queue/outcomes.h). */
+ * for a failing store (delivery/outcomes.h). */
 size_t scheduler_unrecorded(const struct scheduler *sch);
 void scheduler_free(struct scheduler *sch);
 

@@ -1,8 +1,8 @@
-/* queue/store - the SQLite store: open it with the pragmas that make an
+/* store/store - the SQLite store: open it with the pragmas that make an
  * acknowledged message durable, and create or upgrade the schema.  The store
  * knows no SMTP. */
-#ifndef FLOODGATE_QUEUE_STORE_H
-#define FLOODGATE_QUEUE_STORE_H
+#ifndef FLOODGATE_STORE_STORE_H
+#define FLOODGATE_STORE_STORE_H
 
 #include <jansson.h>
 #include <sqlite3.h>

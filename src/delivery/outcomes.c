@@ -1,4 +1,4 @@
-/* queue/outcomes - delivery outcomes the store could not record yet.
+/* delivery/outcomes - delivery outcomes the store could not record yet.
  *
  * Why in memory: a delivery that happened cannot be undone, and the store
  * that should say so is the very thing that fails.  Handing the recipient
@@ -7,7 +7,7 @@
  * times in 15 s).  So the outcome waits here, its recipients stay in the
  * scheduler's in-flight set, and a timer writes it again.  All of it runs
  * on the loop thread. */
-#include "queue/outcomes.h"
+#include "delivery/outcomes.h"
 
 #include <stdlib.h>
 #include <time.h>

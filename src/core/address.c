@@ -1,9 +1,9 @@
-/* smtp/address - room: smtp (parser).  Strict reader of the RFC 5321 4.1.2
+/* core/address - room: smtp (parser).  Strict reader of the RFC 5321 4.1.2
  * Path grammar used by MAIL FROM and RCPT TO.  It scans the path once to
  * check the grammar and measure the parts, then copies the parts into the
  * caller's struct mailbox.  No allocation, no policy: it reports routes,
  * literals, quoted local parts and UTF-8 so that policy can decide. */
-#include "smtp/address.h"
+#include "core/address.h"
 
 #include <arpa/inet.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* queue/committer - the store's single writer and its group commit.
+/* store/committer - the store's single writer and its group commit.
  *
  * Durability argument: a job's done callback is posted only after
  * sqlite3_exec("COMMIT") returned SQLITE_OK on a connection opened with
@@ -11,7 +11,7 @@
  * each failure by SQLite's result code, keeps the store's health for the
  * loop (which then stops deliveries and refuses new mail), logs each change
  * of it once, and probes a failing store with a small write of its own. */
-#include "queue/committer.h"
+#include "store/committer.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -23,7 +23,7 @@
 #include <time.h>
 
 #include "core/log.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 struct commit_job {
     committer_apply_fn apply;

@@ -1,7 +1,7 @@
-/* smtp/header_scan - pull From, Subject and Message-ID out of a message's
+/* core/header_scan - pull From, Subject and Message-ID out of a message's
  * header section (RFC 5322 2.2), for the envelope an admin searches. */
-#ifndef FLOODGATE_SMTP_HEADER_SCAN_H
-#define FLOODGATE_SMTP_HEADER_SCAN_H
+#ifndef FLOODGATE_CORE_HEADER_SCAN_H
+#define FLOODGATE_CORE_HEADER_SCAN_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
-/* queue/dsn - queue a DSN for a failed message. */
-#include "queue/dsn.h"
+/* delivery/dsn - queue a DSN for a failed message. */
+#include "delivery/dsn.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include "core/util.h"
 #include "delivery/bounce.h"
 #include "queue/envelope.h"
-#include "queue/store.h"
+#include "store/store.h"
 
 static bool any_in(const struct delivery_rcpt *r, size_t n, enum delivery_outcome o)
 {
@@ -62,8 +62,8 @@ static int dsn_recipient(sqlite3 *db, const char *sender, char *out, size_t len,
 }
 
 int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
-                const struct dsn_original *orig, const struct delivery_rcpt *r, size_t n,
-                char *err, size_t errlen)
+                const struct dsn_original *orig, const struct delivery_rcpt *r, size_t n, char *err,
+                size_t errlen)
 {
     /* RFC 5321 6.1 / RFC 3464: never a bounce to <>, so bounces cannot loop */
     if (orig->sender[0] == '\0' ||
@@ -71,8 +71,11 @@ int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
         return 0;
     static __thread char headers[BOUNCE_HEADERS_MAX];
     size_t hlen = read_headers(db, orig->qid, headers, sizeof headers);
-    struct bounce_info bi = {.hostname = hostname, .qid = orig->qid, .sender = orig->sender,
-                             .arrival = orig->created, .remote_mta = orig->remote_mta,
+    struct bounce_info bi = {.hostname = hostname,
+                             .qid = orig->qid,
+                             .sender = orig->sender,
+                             .arrival = orig->created,
+                             .remote_mta = orig->remote_mta,
                              .delayed = orig->delayed};
     char to[256];
     struct envelope_rcpt rcpt = {.address = to, .orig = to};
@@ -89,11 +92,15 @@ int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
     }
     struct spool body;
     spool_init(&body, spool_dir);
-    struct envelope env = {.created = time(NULL), .sender = "", .client_ip = "127.0.0.1",
+    struct envelope env = {.created = time(NULL),
+                           .sender = "",
+                           .client_ip = "127.0.0.1",
                            .listener = "bounce",
                            .subject = orig->delayed ? "Delayed Mail (still being retried)"
                                                     : "Undelivered Mail Returned to Sender",
-                           .rcpts = &rcpt, .n_rcpts = 1, .body = &body};
+                           .rcpts = &rcpt,
+                           .n_rcpts = 1,
+                           .body = &body};
     queue_id_new(env.id);
     int rc = bounce_build(&body, &bi, r, n, headers, hlen) == 0 ? 0 : -1;
     if (rc < 0)

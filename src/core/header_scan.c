@@ -1,9 +1,9 @@
-/* smtp/header_scan - room: smtp (parser).  Reads the header section of a
+/* core/header_scan - room: smtp (parser).  Reads the header section of a
  * received message (RFC 5322 2.2) just far enough to note From, Subject and
  * Message-ID in the envelope, so that an admin can ask "who sent this?".
  * It never reads past LEN or HEADER_SCAN_LIMIT, never allocates, and
  * unfolds continuation lines on the fly through a small iterator. */
-#include "smtp/header_scan.h"
+#include "core/header_scan.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -1,10 +1,10 @@
-/* smtp/client - outbound SMTP, one connection, on the event loop.
+/* delivery/client - outbound SMTP, one connection, on the event loop.
  *
  * A server's bad behaviour - a greeting that never comes, garbage, an
  * endless multi-line reply, a close in mid-transaction - ends this
  * connection with a clear error and a temporary failure for every
  * recipient not yet answered; it never stalls the loop. */
-#include "smtp/client.h"
+#include "delivery/client.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -23,9 +23,22 @@
 #define BODY_HIGH_WATER (256 * 1024)
 
 enum client_state {
-    CS_CONNECT, CS_GREETING, CS_EHLO, CS_HELO, CS_STARTTLS, CS_HANDSHAKE,
-    CS_AUTH, CS_AUTH_LOGIN_USER, CS_AUTH_LOGIN_PASS,
-    CS_READY, CS_TXN, CS_BODY, CS_DOT, CS_DOT_DISCARD, CS_RSET, CS_QUIT,
+    CS_CONNECT,
+    CS_GREETING,
+    CS_EHLO,
+    CS_HELO,
+    CS_STARTTLS,
+    CS_HANDSHAKE,
+    CS_AUTH,
+    CS_AUTH_LOGIN_USER,
+    CS_AUTH_LOGIN_PASS,
+    CS_READY,
+    CS_TXN,
+    CS_BODY,
+    CS_DOT,
+    CS_DOT_DISCARD,
+    CS_RSET,
+    CS_QUIT,
 };
 
 struct smtp_client {
@@ -41,11 +54,11 @@ struct smtp_client {
     char tls_info[200];
     client_ready_cb ready;
     client_done_cb done;
-    void *arg;       /* for ready */
-    void *done_arg;  /* for done */
+    void *arg;      /* for ready */
+    void *done_arg; /* for done */
     /* the transaction */
     struct client_txn *txn;
-    size_t expect;   /* reply awaited: 0 MAIL, 1..n RCPT, n+1 DATA */
+    size_t expect; /* reply awaited: 0 MAIL, 1..n RCPT, n+1 DATA */
     int mail_code;
     char mail_text[SMTP_REPLY_TEXT_MAX];
     size_t accepted;
@@ -146,7 +159,8 @@ static void client_free(struct smtp_client *c)
         client_release(c);
 }
 
-static void send_line(struct smtp_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void send_line(struct smtp_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void send_line(struct smtp_client *c, const char *fmt, ...)
 {
     va_list ap;

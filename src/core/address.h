@@ -1,8 +1,8 @@
-/* smtp/address - strict RFC 5321 4.1.2 parser for reverse-path and
+/* core/address - strict RFC 5321 4.1.2 parser for reverse-path and
  * forward-path.  Knows no sockets and no policy; it reports what it saw so
  * that policy can refuse routes, literals and other relay tricks. */
-#ifndef FLOODGATE_SMTP_ADDRESS_H
-#define FLOODGATE_SMTP_ADDRESS_H
+#ifndef FLOODGATE_CORE_ADDRESS_H
+#define FLOODGATE_CORE_ADDRESS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,10 +17,10 @@
 struct mailbox {
     char local[ADDRESS_LOCAL_MAX + 1];   /* as sent, quotes removed */
     char domain[ADDRESS_DOMAIN_MAX + 1]; /* lowercased (ASCII); "" for <> */
-    bool null_path;     /* "<>" */
-    bool quoted_local;  /* local part was a quoted-string */
-    bool literal;       /* domain was an address literal [1.2.3.4] */
-    bool utf8;          /* non-ASCII octets present (needs SMTPUTF8) */
+    bool null_path;                      /* "<>" */
+    bool quoted_local;                   /* local part was a quoted-string */
+    bool literal;                        /* domain was an address literal [1.2.3.4] */
+    bool utf8;                           /* non-ASCII octets present (needs SMTPUTF8) */
 };
 
 enum address_status {

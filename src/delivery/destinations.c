@@ -1,4 +1,4 @@
-/* queue/destinations - per-destination active queues for the scheduler:
+/* delivery/destinations - per-destination active queues for the scheduler:
  * who goes next, how many at once per destination, and when a destination
  * is given up on for a while.  See destinations.h for the rules.
  *
@@ -8,7 +8,7 @@
  * turn whatever order the work arrived in.  A flood of 5,000 messages from
  * one sender to one provider is one member of one ring, and a colleague's
  * message to the same provider waits for at most one of them. */
-#include "queue/destinations.h"
+#include "delivery/destinations.h"
 
 #include <stdint.h>
 #include <stdlib.h>

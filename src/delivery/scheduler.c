@@ -1,4 +1,4 @@
-/* queue/scheduler - picks recipients that are due, hands them to local
+/* delivery/scheduler - picks recipients that are due, hands them to local
  * (Maildir) or remote (SMTP) delivery, and records each attempt's outcome.
  *
  * A recipient is "in flight" only in memory: the store knows queued,
@@ -6,7 +6,7 @@
  * was in flight is simply queued again - it may then be delivered twice,
  * which is the price of never losing a message.  The outcome of an attempt,
  * and the DSN for its failed recipients, are written in one transaction.
- * When that write fails, the outcome waits in memory (queue/outcomes.h) and
+ * When that write fails, the outcome waits in memory (delivery/outcomes.h) and
  * its recipients stay in flight: a message a server accepted is never sent
  * again while the process runs.  While the store fails no delivery starts.
  *
@@ -17,7 +17,7 @@
  * the same provider.  The store stays the truth: the active queue is
  * refilled from it (a cursor over next_try) and thrown away when floodctl
  * changes the queue. */
-#include "queue/scheduler.h"
+#include "delivery/scheduler.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,24 +28,24 @@
 #include "core/util.h"
 #include "delivery/maildir.h"
 #include "delivery/remote.h"
-#include "queue/committer.h"
+#include "store/committer.h"
 #include "core/strmap.h"
-#include "queue/delivery_job.h"
-#include "queue/destinations.h"
-#include "queue/dsn.h"
-#include "queue/outcomes.h"
+#include "delivery/delivery_job.h"
+#include "delivery/destinations.h"
+#include "delivery/dsn.h"
+#include "delivery/outcomes.h"
 #include "queue/pause_state.h"
 #include "queue/quarantine_files.h"
-#include "queue/store.h"
+#include "store/store.h"
 
-#define PASS_RCPTS_MAX 512   /* recipients looked at per pass */
-#define FILL_ROWS 2048       /* remote recipients read into memory per pass */
+#define PASS_RCPTS_MAX 512     /* recipients looked at per pass */
+#define FILL_ROWS 2048         /* remote recipients read into memory per pass */
 #define ACTIVE_RCPTS_MAX 20000 /* recipients in memory at most (queued + in flight) */
-#define RESCAN_SECONDS 30    /* the fill cursor starts over this often */
-#define JOB_RCPTS_MAX 100    /* recipients in one job */
-#define LOCAL_JOBS_MAX 16    /* messages being written to Maildirs at once */
+#define RESCAN_SECONDS 30      /* the fill cursor starts over this often */
+#define JOB_RCPTS_MAX 100      /* recipients in one job */
+#define LOCAL_JOBS_MAX 16      /* messages being written to Maildirs at once */
 #define PASS_INTERVAL_MS 1000
-#define PASS_KICK_MS 10      /* a burst of new messages shares one pass */
+#define PASS_KICK_MS 10 /* a burst of new messages shares one pass */
 
 struct scheduler {
     struct smtp_server *srv;
@@ -66,7 +66,7 @@ struct scheduler {
     time_t fill_next_try;
     char fill_qid[17];
     sqlite3_int64 fill_id;
-    time_t fill_started;      /* when the cursor last started over */
+    time_t fill_started;       /* when the cursor last started over */
     struct dest_limits limits; /* as last applied (a reload may change them) */
     char *relayhost;           /* as last seen: a new one regroups the queue */
     time_t expired_at;         /* last sweep for forgotten destinations */
@@ -150,8 +150,8 @@ static void local_work(void *arg)
         struct delivery_rcpt *d = &j->rcpts[i];
         if (!have_body)
             str_copy(d->error, "message body missing from the store", sizeof d->error);
-        bool ok = have_body && maildir_deliver(".", d->address, j->sender, blob_read, &r,
-                                               d->error, sizeof d->error) == 0;
+        bool ok = have_body && maildir_deliver(".", d->address, j->sender, blob_read, &r, d->error,
+                                               sizeof d->error) == 0;
         d->outcome = ok ? OUTCOME_DELIVERED : OUTCOME_DEFERRED;
     }
     if (r.blob)
@@ -199,10 +199,11 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
      * attempt ran.  A delivery or a bounce has happened all the same and
      * is recorded, so a later release cannot send the message twice; a
      * mere deferral leaves the admin's state alone. */
-    sqlite3_stmt *st = store_prepare(db, "UPDATE recipients SET state = ?1, attempts = ?2,"
-                                         " next_try = ?3, last_error = ?4, updated = ?5"
-                                         " WHERE id = ?6 AND (state IN ('queued','deferred') OR"
-                                         " (?1 <> 'deferred' AND state IN ('held','quarantined','returning')))");
+    sqlite3_stmt *st =
+        store_prepare(db, "UPDATE recipients SET state = ?1, attempts = ?2,"
+                          " next_try = ?3, last_error = ?4, updated = ?5"
+                          " WHERE id = ?6 AND (state IN ('queued','deferred') OR"
+                          " (?1 <> 'deferred' AND state IN ('held','quarantined','returning')))");
     if (st == NULL)
         return -1;
     for (size_t i = 0; i < j->n; i++) {
@@ -233,10 +234,10 @@ static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size
     bool deferred = false;
     for (size_t i = 0; i < j->n; i++)
         deferred |= j->rcpts[i].outcome == OUTCOME_DEFERRED;
-    if (after == 0 || !deferred || time(NULL) - j->created < (time_t)after ||
-        j->sender[0] == '\0')
+    if (after == 0 || !deferred || time(NULL) - j->created < (time_t)after || j->sender[0] == '\0')
         return 0;
-    sqlite3_stmt *st = store_prepare(db, "UPDATE messages SET warned = 1 WHERE id = ? AND warned = 0");
+    sqlite3_stmt *st =
+        store_prepare(db, "UPDATE messages SET warned = 1 WHERE id = ? AND warned = 0");
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
@@ -246,7 +247,9 @@ static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size
         return -1;
     if (sqlite3_changes(db) == 0)
         return 0; /* warned before */
-    struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
+    struct dsn_original orig = {.qid = j->qid,
+                                .sender = j->sender,
+                                .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL,
                                 .delayed = true};
     return dsn_enqueue(db, j->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0 ? -1 : 0;
@@ -257,7 +260,9 @@ static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
     struct delivery_job *j = arg;
     if (update_rcpts(db, j, err, errlen) < 0 || warn_delay(db, j, err, errlen) < 0)
         return -1;
-    struct dsn_original orig = {.qid = j->qid, .sender = j->sender, .created = j->created,
+    struct dsn_original orig = {.qid = j->qid,
+                                .sender = j->sender,
+                                .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
     if (has_bounces(j) && (count_bounce(db, j) < 0 || dsn_enqueue(db, j->cfg->hostname, ".", &orig,
                                                                   j->rcpts, j->n, err, errlen) < 0))
