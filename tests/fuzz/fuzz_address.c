@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_address - room: tests.  libFuzzer target for
- * smtp/address: every combination of allowances, and the round trip
+ * core/address: every combination of allowances, and the round trip
  * "format, then parse again" must give back the same mailbox. */
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_client_reply - room: tests.  libFuzzer target for
- * smtp/client_reply: a remote server's replies, split into lines as the
+ * delivery/client_reply: a remote server's replies, split into lines as the
  * client splits them.  The text kept must stay terminated and printable,
  * and a reply may never grow past its line limit. */
 #include <stdint.h>

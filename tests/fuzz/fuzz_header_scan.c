@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_header_scan - room: tests.  libFuzzer target for
- * smtp/header_scan: any octets in, three terminated facts out, with no
+ * core/header_scan: any octets in, three terminated facts out, with no
  * control characters in them. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-"""Fair scheduling of remote delivery (queue/destinations): destinations
+"""Fair scheduling of remote delivery (delivery/destinations): destinations
 take turns, so a tarpit holding many queued messages does not delay a
 healthy domain; a destination that stops answering is marked dead and
 costs one probe, not a connection per message; and inside one destination

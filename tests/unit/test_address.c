@@ -1,4 +1,4 @@
-/* tests/unit/test_address - room: tests.  cmocka tests of smtp/address:
+/* tests/unit/test_address - room: tests.  cmocka tests of core/address:
  * the RFC 5321 4.1.2 Path grammar, its limits, routes, literals, quoted
  * and UTF-8 local parts, and address_format's round trip. */
 #include <setjmp.h>

@@ -1,7 +1,7 @@
 /* tests/unit/test_destinations - the scheduler's choice of what goes next:
  * round-robin across destinations and across the senders of one
  * destination, slow start up to the per-destination limit, and a dead
- * destination that costs one probe per rest period (queue/destinations). */
+ * destination that costs one probe per rest period (delivery/destinations). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

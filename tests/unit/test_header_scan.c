@@ -1,5 +1,5 @@
 /* tests/unit/test_header_scan - room: tests.  cmocka tests of
- * smtp/header_scan: From, Subject and Message-ID out of a header section,
+ * core/header_scan: From, Subject and Message-ID out of a header section,
  * unfolding, first-occurrence, control characters and the bounds. */
 #include <setjmp.h>
 #include <stdarg.h>
