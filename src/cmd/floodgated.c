@@ -15,6 +15,7 @@
 
 #include "control/control.h"
 #include "control/daemon_commands.h"
+#include "control/web.h"
 #include "delivery/dns.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -41,6 +42,7 @@ struct daemon {
     struct listener *listeners;
     struct control_server *control;
     struct housekeeping *housekeeping;
+    struct web_server *web; /* NULL unless the config has a web section */
     struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *drain_timer;
     uint64_t shutdown_deadline; /* monotonic ms: SIGTERM + shutdown_timeout */
 };
@@ -128,6 +130,13 @@ static int config_reload(struct daemon *d, char *err, size_t errlen)
         return -1;
     }
     log_warnings(cfg);
+    if (cfg->web.enabled != d->srv.cfg->web.enabled ||
+        (cfg->web.enabled && (strcmp(cfg->web.address, d->srv.cfg->web.address) != 0 ||
+                              cfg->web.tls != d->srv.cfg->web.tls)))
+        log_warnx("event=reload warning=%s",
+                  log_quote("web.address and web.tls changed: they take effect at a restart "
+                            "(the tokens take effect now)"));
+    web_reload(d->web, cfg);
     if (!same_dns_servers(cfg, d->srv.cfg))
         log_warnx("event=reload warning=%s",
                   log_quote("dns.servers changed: the resolvers keep the old servers until a "
@@ -365,6 +374,9 @@ static void start(struct daemon *d, bool foreground)
         fatal("event=start error=%s", log_quote(err));
     if ((d->listeners = listeners_open(srv, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));
+    d->web = web_prepare(cfg, err, sizeof err); /* binds: before the privileges go */
+    if (d->web == NULL && err[0])
+        fatal("event=start error=%s", log_quote(err));
     char *state_dir = realpath(cfg->state_dir, NULL); /* the messages name the real place */
     if (state_dir == NULL || chdir(cfg->state_dir) < 0)
         fatal("event=start error=%s", log_quote("cannot enter state_dir"));
@@ -396,6 +408,11 @@ static void start(struct daemon *d, bool foreground)
         fatal("event=start error=%s", log_quote(err));
     daemon_commands_register(d->control, srv);
     daemon_commands_register_reload(d->control, reload_command, d);
+    if (d->web && web_start(d->web, CONTROL_SOCKET, err, sizeof err) < 0)
+        fatal("event=start error=%s", log_quote(err));
+    if (d->web)
+        log_info("event=web_listening address=%s tls=%s", log_quote(cfg->web.address),
+                 cfg->web.tls == WEB_TLS_IMPLICIT ? "implicit" : "none");
 }
 
 static void install_signals(struct daemon *d)
@@ -430,6 +447,7 @@ static void stop(struct daemon *d)
     gate_free(srv->gate);
     dns_resolver_free(srv->dns);
     scheduler_free(srv->scheduler);
+    web_stop(d->web); /* before the control socket it asks */
     control_server_free(d->control);
     listeners_close(d->listeners);
     event_free(d->sig_hup);

@@ -417,25 +417,32 @@ static bool valid_listener_name(const char *s)
     return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
 }
 
-/* load_listener_address - listeners.[i].address into L. */
-static int load_listener_address(struct loader *ld, const config_setting_t *g, const char *gkey,
-                                 struct listener_config *l)
+int cfg_get_socket_address(struct loader *ld, const config_setting_t *g, const char *gkey,
+                           const char *name, char **text, struct sockaddr_storage *addr,
+                           socklen_t *addrlen)
 {
     char key[KEY_MAX], host[INET6_ADDRSTRLEN + 1];
     int family;
     unsigned port;
-    if (cfg_get_string(ld, g, gkey, "address", true, &l->address) < 0)
+    if (cfg_get_string(ld, g, gkey, name, true, text) < 0)
         return -1;
-    const config_setting_t *s = config_setting_get_member(g, "address");
-    cfg_key_child(key, sizeof(key), gkey, "address");
-    if (split_host_port(l->address, 0, host, sizeof(host), &family, &port) < 0)
+    const config_setting_t *s = config_setting_get_member(g, name);
+    cfg_key_child(key, sizeof(key), gkey, name);
+    if (split_host_port(*text, 0, host, sizeof(host), &family, &port) < 0)
         return cfg_fail(ld, s, key,
-                    "\"%s\" is not \"IPv4:PORT\" or \"[IPv6]:PORT\" "
-                    "(numeric address, port 1 to 65535)",
-                    l->address);
-    if (resolve_numeric(host, port, family, &l->addr, &l->addrlen) < 0)
-        return cfg_fail(ld, s, key, "\"%s\": cannot be used as a socket address", l->address);
+                        "\"%s\" is not \"IPv4:PORT\" or \"[IPv6]:PORT\" "
+                        "(numeric address, port 1 to 65535)",
+                        *text);
+    if (resolve_numeric(host, port, family, addr, addrlen) < 0)
+        return cfg_fail(ld, s, key, "\"%s\": cannot be used as a socket address", *text);
     return 0;
+}
+
+/* load_listener_address - listeners.[i].address into L. */
+static int load_listener_address(struct loader *ld, const config_setting_t *g, const char *gkey,
+                                 struct listener_config *l)
+{
+    return cfg_get_socket_address(ld, g, gkey, "address", &l->address, &l->addr, &l->addrlen);
 }
 
 /* check_listener_tls - a TLS listener needs the certificate. */
@@ -1212,12 +1219,12 @@ static int load_root(struct loader *ld, const config_setting_t *root)
                                        "queue",    "dns",       "delivery", "passwords",
                                        "lockout",  "hammering", "client_limits",
                                        "sending_limits", "sender_policy", "shutdown_timeout",
-                                       "postmaster", NULL};
+                                       "postmaster", "web", NULL};
     if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
         load_dns(ld, root) < 0 || load_delivery(ld, root) < 0 ||
-        config_load_security(ld, root) < 0)
+        config_load_security(ld, root) < 0 || config_load_web(ld, root) < 0)
         return -1;
     return 0;
 }
@@ -1453,6 +1460,7 @@ void config_free(struct config *cfg)
     free(cfg->tls_certificate);
     free(cfg->tls_key);
     config_free_security(cfg);
+    config_free_web(cfg);
     free(cfg->delivery.relayhost);
     free(cfg->delivery.relayhost_user);
     if (cfg->delivery.relayhost_password) {

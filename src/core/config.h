@@ -152,6 +152,18 @@ struct config_sender_policy {
                            default yes */
 };
 
+/* web: the embedded HTTP server (control/web.c); off unless configured. */
+enum web_tls { WEB_TLS_NONE, WEB_TLS_IMPLICIT };
+struct config_web {
+    bool enabled;                 /* a web section with an address */
+    char *address;                /* as written: "127.0.0.1:8080" */
+    struct sockaddr_storage addr; /* parsed */
+    socklen_t addrlen;
+    enum web_tls tls;             /* "implicit": HTTPS with tls.certificate */
+    char *metrics_token;          /* bearer token /metrics asks for; NULL: none */
+    char *api_token;              /* bearer token /api/v1/ asks for; NULL: API off */
+};
+
 struct config {
     char *path;       /* the file it was read from */
     char *hostname;   /* greeting, Received:, HELO; default: gethostname() */
@@ -184,6 +196,8 @@ struct config {
     struct config_client_limits client_limits;
     struct config_sending_limits sending_limits;
     struct config_sender_policy sender_policy;
+
+    struct config_web web;
 
     char **dns_servers; /* "ip:port" strings; none = system resolver */
     size_t n_dns_servers;

@@ -85,6 +85,15 @@ int cfg_group_index(const struct config *cfg, const char *name);
 int cfg_load_group_list(struct loader *ld, const config_setting_t *g, const char *gkey,
                         const char *name, enum ip_grant grant, struct ipset *set);
 
+/* cfg_get_socket_address - member NAME of G (at GKEY), required, as
+ * "IPv4:PORT" or "[IPv6]:PORT" (numeric): the text into *TEXT, the parsed
+ * address into ADDR and ADDRLEN. */
+int cfg_get_socket_address(struct loader *ld, const config_setting_t *g, const char *gkey,
+                           const char *name, char **text, struct sockaddr_storage *addr,
+                           socklen_t *addrlen);
+/* config_load_web - the web section (config_web.c). */
+int config_load_web(struct loader *ld, const config_setting_t *root);
+void config_free_web(struct config *cfg);
 /* config_load_security - the sections that shut the doors a spammer uses
  * (config_security.c). */
 int config_security_defaults(struct config *cfg); /* -1: out of memory */

@@ -1,0 +1,70 @@
+/* core/config_web - the web section of floodgate.conf: where the embedded
+ * HTTP server (control/web.c) listens, whether it speaks TLS, and the
+ * bearer tokens of /metrics and /api/v1/ (room: core).
+ *
+ *     web = { address = "127.0.0.1:8080"; tls = "none";
+ *             metrics_token = "..."; api_token = "..."; };
+ *
+ * Without the section there is no HTTP server at all. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config_loader.h"
+
+#define TOKEN_MIN 16 /* a shorter bearer token is too easy to guess */
+#define TOKEN_MAX 256
+
+static const char *const web_tls_names[] = {"none", "implicit", NULL};
+
+/* load_token - web.NAME, a bearer token: printable ASCII without spaces,
+ * TOKEN_MIN to TOKEN_MAX characters. */
+static int load_token(struct loader *ld, const config_setting_t *g, const char *name, char **out)
+{
+    char key[KEY_MAX];
+    if (cfg_get_string(ld, g, "web", name, false, out) < 0)
+        return -1;
+    if (*out == NULL)
+        return 0;
+    const config_setting_t *s = config_setting_get_member(g, name);
+    cfg_key_child(key, sizeof key, "web", name);
+    size_t n = strlen(*out);
+    if (n < TOKEN_MIN || n > TOKEN_MAX)
+        return cfg_fail(ld, s, key,
+                        "a token of %d to %d characters is needed (got %zu); "
+                        "make one with: openssl rand -hex 24",
+                        TOKEN_MIN, TOKEN_MAX, n);
+    for (const char *p = *out; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return cfg_fail(ld, s, key, "only printable characters without spaces");
+    return 0;
+}
+
+int config_load_web(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"address", "tls", "metrics_token", "api_token", NULL};
+    struct config_web *w = &ld->cfg->web;
+    const config_setting_t *g;
+    int tls = WEB_TLS_NONE;
+    if (cfg_get_group(ld, root, "", "web", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    if (cfg_get_socket_address(ld, g, "web", "address", &w->address, &w->addr, &w->addrlen) < 0 ||
+        cfg_get_choice(ld, g, "web", "tls", web_tls_names, &tls) < 0 ||
+        load_token(ld, g, "metrics_token", &w->metrics_token) < 0 ||
+        load_token(ld, g, "api_token", &w->api_token) < 0)
+        return -1;
+    w->tls = (enum web_tls)tls;
+    if (w->tls == WEB_TLS_IMPLICIT && ld->cfg->tls_certificate == NULL)
+        return cfg_fail(ld, config_setting_get_member(g, "tls"), "web.tls",
+                        "\"implicit\" needs tls.certificate and tls.key");
+    w->enabled = true;
+    return 0;
+}
+
+void config_free_web(struct config *cfg)
+{
+    free(cfg->web.address);
+    free(cfg->web.metrics_token);
+    free(cfg->web.api_token);
+}
