@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store.h"
+
 int envelope_add_rcpt(struct envelope *env, const char *address, const char *orig, bool local)
 {
     for (size_t i = 0; i < env->n_rcpts; i++)
@@ -33,10 +35,10 @@ int envelope_add_rcpt(struct envelope *env, const char *address, const char *ori
 
 void envelope_clear(struct envelope *env)
 {
-    char **fields[] = {&env->sender,      &env->auth_user,   &env->auth_app_password,
-                       &env->client_ip,   &env->helo,        &env->tls,
-                       &env->listener,    &env->header_from, &env->subject,
-                       &env->message_id,  &env->trace};
+    char **fields[] = {&env->sender,     &env->auth_user,   &env->auth_app_password,
+                       &env->client_ip,  &env->helo,        &env->tls,
+                       &env->listener,   &env->header_from, &env->subject,
+                       &env->message_id, &env->trace};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         free(*fields[i]);
         *fields[i] = NULL;
@@ -62,22 +64,33 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-static int fail(sqlite3 *db, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+/* fail - WHAT failed: SQLite's words into ERR, the statement given back. */
+static int fail(sqlite3 *db, sqlite3_stmt *st, bool kept, const char *what, char *err,
+                size_t errlen)
 {
     snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-    sqlite3_finalize(st);
+    if (st)
+        store_stmt_done(st, kept);
     return -1;
 }
 
+/* The statements run for every message, kept prepared per connection
+ * (store_stmt): the committer runs them thousands of times a second. */
+static const char insert_message_sql[] =
+    "INSERT INTO messages(id, created, size, sender, auth_user, client_ip,"
+    " client_port, helo, tls, listener, header_from, subject, message_id,"
+    " auth_app_password) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+static const char insert_recipient_sql[] =
+    "INSERT INTO recipients(message, address, domain, orig, local, state,"
+    " next_try, updated) VALUES(?1,?2,lower(?7),?3,?4,'queued',?5,?6)";
+static const char insert_body_sql[] = "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))";
+
 static int insert_message(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO messages(id, created, size, sender, auth_user, client_ip,"
-                           " client_port, helo, tls, listener, header_from, subject, message_id,"
-                           " auth_app_password) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fail(db, st, "insert message", err, errlen);
+    bool kept;
+    sqlite3_stmt *st = store_stmt(db, insert_message_sql, &kept);
+    if (st == NULL)
+        return fail(db, NULL, false, "insert message", err, errlen);
     bind_text(st, 1, env->id);
     sqlite3_bind_int64(st, 2, env->created);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)envelope_size(env));
@@ -93,19 +106,17 @@ static int insert_message(sqlite3 *db, const struct envelope *env, char *err, si
     bind_text(st, 13, env->message_id);
     bind_text(st, 14, env->auth_app_password);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, "insert message", err, errlen);
-    sqlite3_finalize(st);
+        return fail(db, st, kept, "insert message", err, errlen);
+    store_stmt_done(st, kept);
     return 0;
 }
 
 static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO recipients(message, address, domain, orig, local, state,"
-                           " next_try, updated) VALUES(?1,?2,lower(?7),?3,?4,'queued',?5,?6)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fail(db, st, "insert recipient", err, errlen);
+    bool kept;
+    sqlite3_stmt *st = store_stmt(db, insert_recipient_sql, &kept);
+    if (st == NULL)
+        return fail(db, NULL, false, "insert recipient", err, errlen);
     for (size_t i = 0; i < env->n_rcpts; i++) {
         sqlite3_reset(st);
         bind_text(st, 1, env->id);
@@ -117,9 +128,9 @@ static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err,
         const char *at = strrchr(env->rcpts[i].address, '@');
         bind_text(st, 7, at ? at + 1 : "");
         if (sqlite3_step(st) != SQLITE_DONE)
-            return fail(db, st, "insert recipient", err, errlen);
+            return fail(db, st, kept, "insert recipient", err, errlen);
     }
-    sqlite3_finalize(st);
+    store_stmt_done(st, kept);
     return 0;
 }
 
@@ -127,22 +138,22 @@ static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err,
  * blob I/O in chunks, so the body is never copied whole into memory. */
 static int insert_body(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
     size_t trace_len = env->trace ? strlen(env->trace) : 0;
     size_t size = envelope_size(env);
-    if (sqlite3_prepare_v2(db, "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))", -1,
-                           &st, NULL) != SQLITE_OK)
-        return fail(db, st, "insert body", err, errlen);
+    bool kept;
+    sqlite3_stmt *st = store_stmt(db, insert_body_sql, &kept);
+    if (st == NULL)
+        return fail(db, NULL, false, "insert body", err, errlen);
     bind_text(st, 1, env->id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
     if (sqlite3_step(st) != SQLITE_DONE)
-        return fail(db, st, "insert body", err, errlen);
-    sqlite3_finalize(st);
+        return fail(db, st, kept, "insert body", err, errlen);
+    store_stmt_done(st, kept);
 
     sqlite3_blob *blob = NULL;
-    if (sqlite3_blob_open(db, "main", "bodies", "data", sqlite3_last_insert_rowid(db), 1,
-                          &blob) != SQLITE_OK)
-        return fail(db, NULL, "open body blob", err, errlen);
+    if (sqlite3_blob_open(db, "main", "bodies", "data", sqlite3_last_insert_rowid(db), 1, &blob) !=
+        SQLITE_OK)
+        return fail(db, NULL, false, "open body blob", err, errlen);
     int rc = trace_len ? sqlite3_blob_write(blob, env->trace, (int)trace_len, 0) : SQLITE_OK;
     char buf[65536];
     size_t off = 0;
@@ -159,7 +170,7 @@ static int insert_body(sqlite3 *db, const struct envelope *env, char *err, size_
         off += (size_t)n;
     }
     if (sqlite3_blob_close(blob) != SQLITE_OK || rc != SQLITE_OK)
-        return fail(db, NULL, "write body blob", err, errlen);
+        return fail(db, NULL, false, "write body blob", err, errlen);
     return 0;
 }
 

@@ -226,10 +226,11 @@ sqlite3 *store_open(const char *path, char *err, size_t errlen)
 }
 
 /* Prepared statements kept per connection for the statements run once per
- * message in bulk actions: preparing costs more than running them.  Keyed
- * by the address of the SQL text (a string literal).  A connection is used
- * by one thread at a time, so only the table itself needs the lock. */
-#define STMT_CACHE_MAX 64
+ * message (the committer's inserts, bulk actions): preparing costs more
+ * than running them.  Keyed by the address of the SQL text (a string
+ * literal).  A connection is used by one thread at a time, so only the
+ * table itself needs the lock. */
+#define STMT_CACHE_MAX 128
 static struct {
     sqlite3 *db;
     const char *sql;
@@ -237,9 +238,7 @@ static struct {
 } stmt_cache[STMT_CACHE_MAX];
 static pthread_mutex_t stmt_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* cached_prepare - the kept statement for DB and SQL, prepared on first
- * use; *KEPT false when the table is full and the caller must finalize. */
-static sqlite3_stmt *cached_prepare(sqlite3 *db, const char *sql, bool *kept)
+sqlite3_stmt *store_stmt(sqlite3 *db, const char *sql, bool *kept)
 {
     size_t free_slot = STMT_CACHE_MAX;
     *kept = true;
@@ -265,7 +264,7 @@ static sqlite3_stmt *cached_prepare(sqlite3 *db, const char *sql, bool *kept)
     return st;
 }
 
-static void cached_done(sqlite3_stmt *st, bool kept)
+void store_stmt_done(sqlite3_stmt *st, bool kept)
 {
     if (kept) {
         sqlite3_reset(st); /* ends its read: a kept statement must not pin a snapshot */
@@ -278,7 +277,7 @@ static void cached_done(sqlite3_stmt *st, bool kept)
 int store_run(sqlite3 *db, const char *sql, const char *qid, const char *a, const char *b)
 {
     bool kept;
-    sqlite3_stmt *st = cached_prepare(db, sql, &kept);
+    sqlite3_stmt *st = store_stmt(db, sql, &kept);
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
@@ -286,7 +285,7 @@ int store_run(sqlite3 *db, const char *sql, const char *qid, const char *a, cons
     sqlite3_bind_text(st, 3, a, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, b, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    cached_done(st, kept);
+    store_stmt_done(st, kept);
     return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
 }
 
@@ -335,14 +334,14 @@ int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob)
 {
     static const char sql[] = "SELECT rowid FROM bodies WHERE message = ?";
     bool kept;
-    sqlite3_stmt *st = cached_prepare(db, sql, &kept);
+    sqlite3_stmt *st = store_stmt(db, sql, &kept);
     if (st == NULL)
         return -1;
     sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
     sqlite3_int64 rowid = -1;
     if (sqlite3_step(st) == SQLITE_ROW)
         rowid = sqlite3_column_int64(st, 0);
-    cached_done(st, kept);
+    store_stmt_done(st, kept);
     if (rowid < 0 || sqlite3_blob_open(db, "main", "bodies", "data", rowid, 0, blob) != SQLITE_OK)
         return -1;
     return 0;

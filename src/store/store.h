@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define STORE_FILE "store.db"
@@ -30,6 +31,15 @@ sqlite3 *store_thread_db(const char *path);
 /* store_body_open - the body blob of message QID for reading; -1 when
  * missing. */
 int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob);
+
+/* store_stmt - the statement of SQL kept prepared for DB: prepared on
+ * first use, then reused.  SQL must be a string literal (the cache is
+ * keyed by its address).  *KEPT is false when the cache is full: the
+ * statement is then the caller's for this once.  NULL (logged) when SQL
+ * does not prepare.  Give it back with store_stmt_done, also after an
+ * error: a kept statement is reset, so it holds no read snapshot. */
+sqlite3_stmt *store_stmt(sqlite3 *db, const char *sql, bool *kept);
+void store_stmt_done(sqlite3_stmt *st, bool kept);
 
 /* store_run - run SQL (a string literal: its statement is kept prepared
  * for DB) with ?1 = QID, ?2 = now, ?3 = A, ?4 = B (NULL binds NULL).
