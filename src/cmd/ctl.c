@@ -89,10 +89,20 @@ static int drop_to_owner(const struct config *cfg)
 
 /* open_log - append floodctl's event lines (user_added, store errors...)
  * to the daemon's log, so that admin actions sit next to the mail they
- * affect.  If that file cannot be opened, they go to stderr. */
-static void open_log(const char *path)
+ * affect: its log_file, else syslog (where the journal also takes them).
+ * If that cannot be opened, they go to stderr. */
+static void open_log(const struct config *cfg)
 {
-    if (path == NULL || strcmp(path, "-") == 0)
+    const char *path = cfg->log_file;
+    if (path == NULL) {
+        if (log_open_syslog("floodctl", cfg->syslog_socket) < 0) {
+            fprintf(stderr, "floodctl: cannot reach syslog at %s (%s); logging to stderr\n",
+                    cfg->syslog_socket, strerror(errno));
+            log_open("floodctl", NULL);
+        }
+        return;
+    }
+    if (strcmp(path, "-") == 0)
         return;
     if (log_open("floodctl", path) < 0)
         fprintf(stderr, "floodctl: cannot open log %s (%s); logging to stderr\n", path,
@@ -116,7 +126,7 @@ static int ctl_setup(struct ctl *c)
         return EXIT_OK; /* events go to stderr: the log stays the daemon's */
     if (drop_to_owner(c->cfg) != EXIT_OK)
         return EXIT_FAIL;
-    open_log(c->cfg->log_file);
+    open_log(c->cfg);
     return EXIT_OK;
 }
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control/control.h"
@@ -156,13 +158,26 @@ static int config_reload(struct daemon *d, char *err, size_t errlen)
  * gets, and the old one stays. */
 static int reload(struct daemon *d, char *err, size_t errlen)
 {
-    if (config_reload(d, err, errlen) < 0) {
+    /* sd_notify(3), for Type=notify: RELOADING=1 with the time (systemd
+     * >= 253 wants MONOTONIC_USEC, older ones ignore it), READY=1 after.
+     * Nothing once STOPPING=1 was said. */
+    bool tell = !d->srv.stopping;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (tell)
+        sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                   (unsigned long long)now.tv_sec * 1000000ULL +
+                       (unsigned long long)now.tv_nsec / 1000);
+    int rc = config_reload(d, err, errlen);
+    if (rc < 0)
         log_warnx("event=reload result=rejected error=%s", log_quote(err));
-        return -1;
-    }
-    log_info("event=reload result=ok config=%s configs_in_use=%u", log_quote(d->srv.cfg->path),
-             config_count());
-    return 0;
+    else
+        log_info("event=reload result=ok config=%s configs_in_use=%u", log_quote(d->srv.cfg->path),
+                 config_count());
+    if (tell)
+        sd_notifyf(0, "READY=1\nSTATUS=%s%s",
+                   rc < 0 ? "reload rejected, old config kept: " : "serving", rc < 0 ? err : "");
+    return rc;
 }
 
 /* reload_command - the control socket's "reload" (daemon_commands.h). */
@@ -205,6 +220,7 @@ static void shutdown_begin(struct daemon *d)
     if (d->srv.stopping)
         return;
     log_info("event=stop connections=%u", d->srv.connections);
+    sd_notify(0, "STOPPING=1");
     d->srv.stopping = true;
     d->shutdown_deadline = now_ms() + (uint64_t)d->srv.cfg->shutdown_timeout * 1000;
     listeners_close(d->listeners);
@@ -363,8 +379,13 @@ static void start(struct daemon *d, bool foreground)
         daemonize();
         event_reinit(srv->base);
     }
-    if (log_open("floodgated", foreground ? "-" : cfg->log_file) < 0)
-        fatal("event=start error=%s", log_quote("cannot open log_file"));
+    const char *where;
+    if (log_open_daemon("floodgated", cfg->log_file, cfg->syslog_socket, foreground, &where) < 0)
+        fatal("event=start error=%s log=%s help=%s", log_quote(strerror(errno)), where,
+              log_quote(strcmp(where, "syslog") == 0
+                            ? "no syslog daemon listens on syslog_socket: start one, or set "
+                              "log_file (floodgate.conf(5))"
+                            : "cannot open log_file"));
     log_warnings(cfg);
     /* what an older version, a restore or a cp left readable by others */
     if (private_state_narrow(cfg->state_dir, cfg->log_file) < 0)
@@ -515,6 +536,7 @@ int main(int argc, char **argv)
     log_info("event=start pid=%d config=%s hostname=%s", (int)getpid(), log_quote(path),
              d.srv.cfg->hostname);
     daemon_ready();
+    sd_notify(0, "READY=1\nSTATUS=serving"); /* Type=notify: listeners are up */
     event_base_dispatch(d.srv.base);
     stop(&d);
     return 0;

@@ -1160,20 +1160,6 @@ static int load_hostname(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
-/* default_log_file - "<state_dir>/floodgate.log". */
-static int default_log_file(struct loader *ld, const config_setting_t *root)
-{
-    const char *dir = ld->cfg->state_dir;
-    size_t len = strlen(dir) + sizeof("/floodgate.log");
-    const char *sep = dir[strlen(dir) - 1] == '/' ? "" : "/";
-    if ((ld->cfg->log_file = malloc(len)) == NULL)
-        return cfg_fail_oom(ld, root, "log_file");
-    int n = snprintf(ld->cfg->log_file, len, "%s%sfloodgate.log", dir, sep);
-    if (n < 0 || (size_t)n >= len)
-        return cfg_fail(ld, root, "log_file", "cannot build the default path");
-    return 0;
-}
-
 /* load_postmaster - postmaster: one address, local@domain (RFC 5321
  * 4.5.1), kept lowercased as the accounts keep addresses. */
 static int load_postmaster(struct loader *ld, const config_setting_t *root)
@@ -1204,10 +1190,19 @@ static int load_top(struct loader *ld, const config_setting_t *root)
         cfg_get_string(ld, root, "", "state_dir", true, &cfg->state_dir) < 0 ||
         cfg_get_string(ld, root, "", "user", false, &cfg->user) < 0 ||
         cfg_get_string(ld, root, "", "log_file", false, &cfg->log_file) < 0 ||
+        cfg_get_string(ld, root, "", "syslog_socket", false, &cfg->syslog_socket) < 0 ||
         cfg_get_unsigned(ld, root, "", "shutdown_timeout", 1, 3600, &cfg->shutdown_timeout) < 0 ||
         load_postmaster(ld, root) < 0)
         return -1;
-    return cfg->log_file ? 0 : default_log_file(ld, root);
+    if (cfg->syslog_socket == NULL && (cfg->syslog_socket = strdup("/dev/log")) == NULL)
+        return cfg_fail_oom(ld, root, "syslog_socket");
+    /* a unix socket's path: absolute (the daemon works from state_dir) and
+     * within sockaddr_un's 108 octets */
+    if (cfg->syslog_socket[0] != '/' || strlen(cfg->syslog_socket) >= 108)
+        return cfg_fail(ld, config_setting_get_member(root, "syslog_socket"), "syslog_socket",
+                        "\"%s\" is not an absolute path of at most 107 octets",
+                        cfg->syslog_socket);
+    return 0;
 }
 
 /* load_root - every section, in an order where each finds what it needs:
@@ -1219,7 +1214,7 @@ static int load_root(struct loader *ld, const config_setting_t *root)
                                        "queue",    "dns",       "delivery", "passwords",
                                        "lockout",  "hammering", "client_limits",
                                        "sending_limits", "sender_policy", "shutdown_timeout",
-                                       "postmaster", "web", NULL};
+                                       "postmaster", "web", "syslog_socket", NULL};
     if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
@@ -1457,6 +1452,7 @@ void config_free(struct config *cfg)
     free(cfg->state_dir);
     free(cfg->user);
     free(cfg->log_file);
+    free(cfg->syslog_socket);
     free(cfg->tls_certificate);
     free(cfg->tls_key);
     config_free_security(cfg);

@@ -169,7 +169,8 @@ struct config {
     char *hostname;   /* greeting, Received:, HELO; default: gethostname() */
     char *state_dir;  /* store, mail, control socket; required */
     char *user;       /* user to drop to when started as root; NULL = none */
-    char *log_file;   /* default "<state_dir>/floodgate.log"; "-" = stderr */
+    char *log_file;   /* NULL: syslog or the journal (floodgated(8), Logs); "-" = stderr */
+    char *syslog_socket; /* the syslog daemon's socket; default "/dev/log" */
     char *tls_certificate; /* PEM; required when a listener uses TLS */
     char *tls_key;
     bool disclose_auth_user; /* name the AUTH user in Received:; default no */

@@ -1,4 +1,5 @@
-/* core/log - key=value event lines with a timestamp, to a file or stderr. */
+/* core/log - key=value event lines, to a file or stderr with a timestamp,
+ * or to syslog (facility mail) or the systemd journal, which add their own. */
 #include "core/log.h"
 
 #include <errno.h>
@@ -8,6 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <syslog.h>
+/* no CODE_FILE=log.c, CODE_LINE=... in every entry: they would always
+ * name this file, not where the event happened */
+#define SD_JOURNAL_SUPPRESS_LOCATION
+#include <systemd/sd-journal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +25,13 @@ static FILE *log_fp;
 static char *log_path; /* the file log_open opened, for log_reopen */
 static const char *log_ident = "floodgate";
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Where the lines go: log_fp (a file or stderr), a syslog socket, or the
+ * journal. */
+static enum { LOG_TO_FP, LOG_TO_SYSLOG, LOG_TO_JOURNAL } log_to = LOG_TO_FP;
+static int log_syslog_fd = -1; /* -1 while the syslog daemon is unreachable */
+static struct sockaddr_un log_syslog_addr;
+static unsigned long log_syslog_lost; /* lines syslog did not take, said once it takes one */
 
 /* open_file - PATH for appending, created private (0640 at most: the log
  * names users and addresses; group "adm" may read it). */
@@ -45,9 +62,20 @@ static void set_file(FILE *fp, char *path)
         fclose(old);
 }
 
+/* stop_syslog_journal - lines go to log_fp again from now on (called
+ * before the program's threads log: at start, by log_open*). */
+static void stop_syslog_journal(void)
+{
+    log_to = LOG_TO_FP;
+    if (log_syslog_fd >= 0)
+        close(log_syslog_fd);
+    log_syslog_fd = -1;
+}
+
 int log_open(const char *ident, const char *path)
 {
     log_ident = ident;
+    stop_syslog_journal();
     if (path == NULL || strcmp(path, "-") == 0) {
         set_file(stderr, NULL);
         return 0;
@@ -80,27 +108,223 @@ int log_reopen(void)
 void log_close(void)
 {
     set_file(NULL, NULL);
+    stop_syslog_journal();
+}
+
+/* syslog_connect - a datagram socket connected to log_syslog_addr in
+ * log_syslog_fd; -1 with errno when the syslog daemon is not there. */
+static int syslog_connect(void)
+{
+    if (log_syslog_fd >= 0)
+        close(log_syslog_fd);
+    log_syslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (log_syslog_fd < 0)
+        return -1;
+    if (connect(log_syslog_fd, (struct sockaddr *)&log_syslog_addr, sizeof log_syslog_addr) < 0) {
+        int e = errno;
+        close(log_syslog_fd);
+        log_syslog_fd = -1;
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int log_open_syslog(const char *ident, const char *socket_path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(socket_path) >= sizeof sa.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+    set_file(NULL, NULL);
+    stop_syslog_journal();
+    log_ident = ident;
+    log_syslog_addr = sa;
+    log_syslog_lost = 0;
+    log_to = LOG_TO_SYSLOG;
+    return syslog_connect();
+}
+
+void log_open_journal(const char *ident)
+{
+    set_file(NULL, NULL);
+    stop_syslog_journal();
+    log_ident = ident;
+    log_to = LOG_TO_JOURNAL;
+}
+
+bool log_stderr_is_journal(void)
+{
+    /* systemd.exec(5), $JOURNAL_STREAM: "DEVICE:INODE" of the stream it
+     * connected stdout/stderr to; compared with fd 2 so that a stderr the
+     * service redirected elsewhere (a file, a pipe) is not taken for it. */
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (js == NULL || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+int log_open_daemon(const char *ident, const char *file, const char *syslog_socket, bool foreground,
+                    const char **where)
+{
+    bool journal = log_stderr_is_journal();
+    if (foreground && !journal) {
+        *where = "stderr";
+        return log_open(ident, "-");
+    }
+    if (file) {
+        *where = strcmp(file, "-") == 0 ? "stderr" : "file";
+        return log_open(ident, file);
+    }
+    if (journal) {
+        *where = "journal";
+        log_open_journal(ident);
+        return 0;
+    }
+    *where = "syslog";
+    return log_open_syslog(ident, syslog_socket);
+}
+
+/* line_head - what a line starts with before LEVEL and the event, into
+ * BUF: the journal keeps its own time, pid and name; syslog wants RFC
+ * 3164 4.1 as syslog(3) sends it (<PRI>, local time, the tag IDENT[PID]);
+ * a file or stderr gets the UTC time and the tag.  Returns snprintf's. */
+static int line_head(char *buf, size_t len, int prio, const char *level)
+{
+    char stamp[32];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (log_to == LOG_TO_JOURNAL)
+        return snprintf(buf, len, "%s ", level);
+    if (log_to == LOG_TO_SYSLOG) {
+        localtime_r(&ts.tv_sec, &tm);
+        strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+        return snprintf(buf, len, "<%d>%s %s[%d]: %s ", LOG_MAIL | prio, stamp, log_ident,
+                        (int)getpid(), level);
+    }
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+    return snprintf(buf, len, "%s.%03ldZ %s[%d]: %s ", stamp, ts.tv_nsec / 1000000, log_ident,
+                    (int)getpid(), level);
+}
+
+/* syslog_try - LINE (LEN octets, no newline) to the syslog socket.  A
+ * syslog daemon that restarted left our socket connected to nothing: one
+ * new connection and one more try. */
+static bool syslog_try(const char *line, size_t len)
+{
+    if (log_syslog_fd >= 0 && send(log_syslog_fd, line, len, MSG_NOSIGNAL) >= 0)
+        return true;
+    return syslog_connect() == 0 && send(log_syslog_fd, line, len, MSG_NOSIGNAL) >= 0;
+}
+
+/* syslog_send - LINE to syslog.  The lines syslog did not take are counted,
+ * and the count goes first when it takes one again (event=log_lost). */
+static void syslog_send(const char *line, size_t len)
+{
+    if (log_syslog_lost > 0) {
+        char note[256];
+        int h = line_head(note, sizeof note, LOG_WARNING, "warning");
+        int n = h < 0 || (size_t)h >= sizeof note
+                    ? -1
+                    : snprintf(note + h, sizeof note - (size_t)h, "event=log_lost lines=%lu",
+                               log_syslog_lost);
+        if (n < 0 || (size_t)(h + n) >= sizeof note || !syslog_try(note, (size_t)(h + n))) {
+            log_syslog_lost++;
+            return;
+        }
+        log_syslog_lost = 0;
+    }
+    if (!syslog_try(line, len))
+        log_syslog_lost++;
+}
+
+/* field_value - the value of KEY in the key=value text BODY when it is
+ * written bare (log_escape left it as it is), copied into BUF; NULL when
+ * the line has no such key or its value is quoted. */
+static const char *field_value(const char *body, const char *key, char *buf, size_t len)
+{
+    size_t klen = strlen(key);
+    for (const char *p = body; (p = strstr(p, key)) != NULL; p += klen) {
+        if ((p != body && p[-1] != ' ') || p[klen] != '=')
+            continue;
+        const char *v = p + klen + 1;
+        size_t n = strcspn(v, " ");
+        if (n == 0 || n >= len || *v == '"')
+            return NULL;
+        memcpy(buf, v, n);
+        buf[n] = '\0';
+        return buf;
+    }
+    return NULL;
+}
+
+/* journal_send - BODY ("LEVEL key=value...") as one journal entry: MESSAGE
+ * is the line as the file has it after "IDENT[PID]: ", and the fields an
+ * admin selects by (journalctl FLOODGATE_EVENT=accepted, QUEUE_ID=...)
+ * are there when the line has them, with a plain value. */
+static void journal_send(int prio, const char *body)
+{
+    static const struct {
+        const char *key, *field;
+    } fields[] = {{"event", "FLOODGATE_EVENT"},
+                  {"qid", "QUEUE_ID"},
+                  {"ip", "FLOODGATE_IP"},
+                  {"user", "FLOODGATE_USER"},
+                  {"auth_user", "FLOODGATE_USER"}};
+    enum { NFIELDS = sizeof fields / sizeof fields[0] };
+    char msg[LOG_LINE_MAX + 16], prio_s[16], ident[64], extra[NFIELDS][LOG_VALUE_MAX + 32];
+    struct iovec iov[4 + NFIELDS];
+    int n = 0;
+    snprintf(msg, sizeof msg, "MESSAGE=%s", body);
+    snprintf(prio_s, sizeof prio_s, "PRIORITY=%d", prio);
+    snprintf(ident, sizeof ident, "SYSLOG_IDENTIFIER=%s", log_ident);
+    iov[n++] = (struct iovec){msg, strlen(msg)};
+    iov[n++] = (struct iovec){prio_s, strlen(prio_s)};
+    iov[n++] = (struct iovec){ident, strlen(ident)};
+    iov[n++] = (struct iovec){"SYSLOG_FACILITY=2", sizeof "SYSLOG_FACILITY=2" - 1}; /* mail */
+    bool have_user = false;
+    for (size_t i = 0; i < NFIELDS; i++) {
+        char val[LOG_VALUE_MAX];
+        bool is_user = strcmp(fields[i].field, "FLOODGATE_USER") == 0;
+        if ((is_user && have_user) || field_value(body, fields[i].key, val, sizeof val) == NULL)
+            continue;
+        have_user |= is_user;
+        int k = snprintf(extra[i], sizeof extra[i], "%s=%s", fields[i].field, val);
+        if (k > 0 && (size_t)k < sizeof extra[i])
+            iov[n++] = (struct iovec){extra[i], (size_t)k};
+    }
+    sd_journal_sendv(iov, n);
 }
 
 /* log_write - format the whole line first and write it with one write(2):
  * lines from the daemon's threads and from floodctl, appending to the same
  * file, never interleave. */
-static void log_write(const char *level, const char *fmt, va_list ap)
+static void log_write(int prio, const char *level, const char *fmt, va_list ap)
 {
-    char line[LOG_LINE_MAX], stamp[32];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    int n = snprintf(line, sizeof line, "%s.%03ldZ %s[%d]: %s ", stamp, ts.tv_nsec / 1000000,
-                     log_ident, (int)getpid(), level);
+    char line[LOG_LINE_MAX];
+    int n = line_head(line, sizeof line, prio, level);
     if (n < 0)
         return;
     int m = vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     size_t len = m < 0 ? (size_t)n : (size_t)n + (size_t)m;
     if (len > sizeof line - 2)
         len = sizeof line - 2; /* an over-long line is cut, never split */
+    if (log_to != LOG_TO_FP) {
+        line[len] = '\0';
+        pthread_mutex_lock(&log_lock);
+        if (log_to == LOG_TO_JOURNAL)
+            journal_send(prio, line);
+        else
+            syslog_send(line, len);
+        pthread_mutex_unlock(&log_lock);
+        return;
+    }
     line[len++] = '\n';
     pthread_mutex_lock(&log_lock);
     FILE *fp = log_fp ? log_fp : stderr;
@@ -114,7 +338,7 @@ void log_info(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_write("info", fmt, ap);
+    log_write(LOG_INFO, "info", fmt, ap);
     va_end(ap);
 }
 
@@ -122,7 +346,7 @@ void log_warnx(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_write("warning", fmt, ap);
+    log_write(LOG_WARNING, "warning", fmt, ap);
     va_end(ap);
 }
 
@@ -130,10 +354,10 @@ void fatal(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    log_write("fatal", fmt, ap);
+    log_write(LOG_CRIT, "fatal", fmt, ap);
     va_end(ap);
     /* Whoever started us should see why we stopped, not only the log. */
-    if (log_fp && log_fp != stderr) {
+    if ((log_fp && log_fp != stderr) || log_to != LOG_TO_FP) {
         va_start(ap, fmt);
         fputs("floodgated: ", stderr);
         vfprintf(stderr, fmt, ap);

@@ -1,9 +1,12 @@
-/* core/log - one line per event, "key=value", to a file or stderr.
- * Lines look like: 2026-11-25T08:30:00Z floodgated[42]: info event=accepted qid=... */
+/* core/log - one line per event, "key=value", to a file or stderr, to
+ * syslog (facility mail) or to the systemd journal.
+ * Lines look like: 2026-11-25T08:30:00Z floodgated[42]: info event=accepted qid=...
+ * (syslog and the journal add their own time, name and pid before "info"). */
 #ifndef FLOODGATE_CORE_LOG_H
 #define FLOODGATE_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* log_open - send lines to PATH (appending), or stderr when PATH is NULL or "-". */
@@ -13,6 +16,26 @@ int log_open(const char *ident, const char *path);
  * same path.  Does nothing when logging to stderr.  On failure the lines
  * keep going to the old file, and a warning there says why. */
 int log_reopen(void);
+
+/* log_open_syslog - send lines as RFC 3164 datagrams (facility mail, tag
+ * IDENT[PID]) to the syslog daemon's SOCKET_PATH (/dev/log).  -1 with errno
+ * when nothing listens there (the lines are then counted as lost until a
+ * syslog daemon appears: each line tries again). */
+int log_open_syslog(const char *ident, const char *socket_path);
+/* log_open_journal - send lines to the systemd journal (sd_journal_send),
+ * with the fields FLOODGATE_EVENT, QUEUE_ID, FLOODGATE_IP, FLOODGATE_USER
+ * taken from the line when it has them. */
+void log_open_journal(const char *ident);
+/* log_stderr_is_journal - systemd connected our stderr to the journal
+ * ($JOURNAL_STREAM names fd 2). */
+bool log_stderr_is_journal(void);
+/* log_open_daemon - the daemon's choice (floodgated(8), Logs): in the
+ * FOREGROUND with a stderr that is not the journal, stderr; else FILE when
+ * set; else the journal when stderr is the journal; else syslog at
+ * SYSLOG_SOCKET.  *WHERE names the choice ("stderr", "file", "journal",
+ * "syslog"). */
+int log_open_daemon(const char *ident, const char *file, const char *syslog_socket, bool foreground,
+                    const char **where);
 void log_close(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -177,7 +177,8 @@ static void test_defaults(void **state)
     gethostname(host, sizeof(host) - 1);
     struct config *cfg = load_ok(BASE);
     assert_string_equal(cfg->hostname, host);
-    assert_string_equal(cfg->log_file, "/tmp/fg-state/floodgate.log");
+    assert_null(cfg->log_file); /* syslog or the journal */
+    assert_string_equal(cfg->syslog_socket, "/dev/log");
     assert_null(cfg->user);
     assert_null(cfg->tls_certificate);
     assert_null(cfg->tls_key);
@@ -207,16 +208,17 @@ static void test_defaults(void **state)
     config_free(cfg);
 }
 
-/* test_log_file - "-" is kept as written; a trailing slash is not doubled. */
+/* test_log_file - "-" is kept as written; syslog_socket must be a path a
+ * unix socket can have. */
 static void test_log_file(void **state)
 {
     struct config *cfg = load_ok(BASE "log_file = \"-\";\n");
     assert_string_equal(cfg->log_file, "-");
     config_free(cfg);
-    cfg = load_ok("state_dir = \"/srv/fg/\";\n"
-                  "listeners = ( { name = \"mx\"; address = \"127.0.0.1:25\"; } );\n");
-    assert_string_equal(cfg->log_file, "/srv/fg/floodgate.log");
+    cfg = load_ok(BASE "syslog_socket = \"/run/test/log\";\n");
+    assert_string_equal(cfg->syslog_socket, "/run/test/log");
     config_free(cfg);
+    expect_error(BASE "syslog_socket = \"dev/log\";\n", "3: syslog_socket: ", "absolute path");
 }
 
 /* test_empty_sections - sections present but empty keep every default. */
