@@ -120,12 +120,13 @@ class Server:
             extra += "\nclient_limits = { max_connections = 0; max_unknown_recipients = 0; };"
         # The tests read floodctl's lines (and a detached daemon's) from a
         # file in the state dir; without log_file they would go to syslog.
-        if not re.search(r"^\s*(log_file|syslog_socket)\s*=", extra, re.M):
-            extra += f'\nlog_file = "{self.state}/floodgate.log";'
+        log = "" if re.search(r"^\s*(log_file|syslog_socket)\s*=", extra, re.M) else \
+            f'log_file = "{self.state}/floodgate.log";'
         self.conf_text = f"""
 hostname = "mail.example.test";
 state_dir = "{self.state}";
 {user}
+{log}
 tls = {{ certificate = "{cert}"; key = "{key}"; }};
 listeners = (
 {lst}
