@@ -1,5 +1,5 @@
-/* control/web - the embedded HTTP server: /metrics for Prometheus and a
- * read-only JSON API under /api/v1/ (room: control).
+/* control/web - the embedded HTTP server: /metrics for Prometheus and the
+ * JSON API under /api/v1/ (room: control).
  *
  * libmicrohttpd runs it on threads of its own, one per connection up to
  * WEB_CONNECTIONS_MAX, so a slow scrape of a big queue waits on its own
@@ -10,9 +10,11 @@
  *
  * Access: /metrics asks for web.metrics_token when one is set; the API is
  * off unless web.api_token is set, and then asks for it (RFC 6750 bearer
- * tokens, compared in constant time).  Only GET and HEAD are served. */
+ * tokens, compared in constant time).  GET and HEAD read; POST under
+ * /api/v1/queue/ acts, through queue_act as floodctl does. */
 #include "control/web.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -29,6 +31,9 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "queue/queue_actions.h"
+#include "queue/queue_filter.h"
+#include "store/store.h"
 
 #define WEB_CONNECTIONS_MAX 32 /* at once; a scraper needs one */
 #define WEB_TIMEOUT_SEC 30     /* an idle or stalled connection is closed */
@@ -45,6 +50,7 @@ struct web_server {
     pthread_mutex_t lock; /* the tokens, swapped by a reload */
     char metrics_token[TOKEN_BUF];
     char api_token[TOKEN_BUF];
+    char hostname[256]; /* the reporting MTA of the DSNs an API bounce sends */
 };
 
 /* read_pem - the whole of PATH (at most PEM_MAX), NUL-terminated. */
@@ -76,6 +82,7 @@ static void take_tokens(struct web_server *w, const struct config *cfg)
     str_copy(w->metrics_token, cfg->web.metrics_token ? cfg->web.metrics_token : "",
              sizeof w->metrics_token);
     str_copy(w->api_token, cfg->web.api_token ? cfg->web.api_token : "", sizeof w->api_token);
+    str_copy(w->hostname, cfg->hostname, sizeof w->hostname);
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -330,8 +337,105 @@ static enum MHD_Result add_param(void *arg, enum MHD_ValueKind kind, const char 
     return q->err[0] ? MHD_NO : MHD_YES;
 }
 
-static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c, const char *url)
+/* The actions of POST /api/v1/queue/ACTION: queue_act, the one
+ * implementation floodctl's queue commands use too. */
+static const struct {
+    const char *name;
+    enum queue_action act;
+} api_actions[] = {
+    {"hold", QUEUE_HOLD},     {"release", QUEUE_RELEASE},       {"retry", QUEUE_RETRY},
+    {"bounce", QUEUE_BOUNCE}, {"quarantine", QUEUE_QUARANTINE}, {"purge", QUEUE_PURGE},
+};
+
+/* Members of an action request that are not part of the selection. */
+static const char *const not_selection[] = {"reason", "confirm", "all", NULL};
+
+/* chosen - does REQ select anything (a filter, IDs, or all=1)?  Actions
+ * refuse an empty selection, as floodctl's do. */
+static bool chosen(json_t *req)
 {
+    const char *key;
+    json_t *v;
+    json_object_foreach(req, key, v)
+    {
+        if (!listed(not_selection, key))
+            return true;
+    }
+    const char *all = json_string_value(json_object_get(req, "all"));
+    return all && (strcmp(all, "1") == 0 || strcmp(all, "true") == 0);
+}
+
+/* queue_action - ACT on the selection of REQ (stolen), in the store, on
+ * this HTTP thread (its own store connection), logged with admin "api";
+ * then the daemon is told to read the queue again, as after floodctl. */
+static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection *c,
+                                    enum queue_action act, json_t *req)
+{
+    const char *confirm = json_string_value(json_object_get(req, "confirm"));
+    if (!chosen(req)) {
+        json_decref(req);
+        return respond_error(c, MHD_HTTP_BAD_REQUEST,
+                             "select messages (ids, a filter such as auth_user=..., or all=1)");
+    }
+    if (act == QUEUE_PURGE && (confirm == NULL || strcmp(confirm, "yes") != 0)) {
+        json_decref(req);
+        return respond_error(c, MHD_HTTP_BAD_REQUEST, "purge deletes for good: add confirm=yes");
+    }
+    const char *ids[1];
+    struct queue_filter f;
+    memset(&f, 0, sizeof f);
+    queue_filter_from_json(req, &f, ids, 0);
+    char id[32];
+    const char *given = json_string_value(json_object_get(req, "id"));
+    if (given) { /* one queue id, in any case: id=0123456789abcdef */
+        str_copy(id, given, sizeof id);
+        for (char *p = id; *p; p++)
+            *p = (char)toupper((unsigned char)*p);
+        ids[0] = id;
+        f.ids = ids;
+        f.n_ids = 1;
+    }
+    char host[256], err[512] = "";
+    pthread_mutex_lock(&w->lock);
+    memcpy(host, w->hostname, sizeof host);
+    pthread_mutex_unlock(&w->lock);
+    struct queue_action_ctx ctx = {.state_dir = ".", /* the daemon runs in state_dir */
+                                   .hostname = host,
+                                   .admin = "api",
+                                   .reason = json_string_value(json_object_get(req, "reason"))};
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    long n = db ? queue_act(db, act, &f, &ctx, err, sizeof err) : -1;
+    json_decref(req);
+    if (n < 0)
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             err[0] ? err : "cannot open the store");
+    json_t *kicked = ask(w, json_pack("{s:s}", "cmd", "queue.kick"), err, sizeof err);
+    json_decref(kicked);
+    return respond_json(c, MHD_HTTP_OK,
+                        json_pack("{s:{s:s, s:I}}", "result", "action", queue_action_name(act),
+                                  "messages", (json_int_t)n));
+}
+
+static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c, const char *url,
+                                 bool post)
+{
+    if (post) {
+        const char *name = strncmp(url, "/api/v1/queue/", 14) == 0 ? url + 14 : "";
+        for (size_t i = 0; i < sizeof api_actions / sizeof api_actions[0]; i++) {
+            if (strcmp(name, api_actions[i].name) != 0)
+                continue;
+            struct query q = {.req = json_object()};
+            if (q.req == NULL)
+                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+            MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_param, &q);
+            if (q.err[0]) {
+                json_decref(q.req);
+                return respond_error(c, MHD_HTTP_BAD_REQUEST, q.err);
+            }
+            return queue_action(w, c, api_actions[i].act, q.req);
+        }
+        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such action");
+    }
     const char *cmd = NULL;
     for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++)
         if (strcmp(url, resources[i].path) == 0)
@@ -360,13 +464,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_size, void **state)
 {
     struct web_server *w = cls;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD");
+    bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    if (!post && strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET, HEAD and POST");
+    if (post) {
+        /* libmicrohttpd calls once with the headers, then with each piece
+         * of the body, then once more with none: answer on that last. */
+        static const char seen_headers;
+        if (*state == NULL) {
+            /* the selection goes in the query: a body is refused before
+             * it is read (libmicrohttpd answers only now or at its end) */
+            const char *len =
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if ((len && strcmp(len, "0") != 0) ||
+                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                                     "send no body: the selection goes in the query");
+            *state = (void *)&seen_headers;
+            return MHD_YES;
+        }
+        if (*upload_size > 0) /* not announced, so not expected: drop it */
+            return MHD_NO;
+    }
     char metrics_token[TOKEN_BUF], api_token[TOKEN_BUF];
     pthread_mutex_lock(&w->lock);
     memcpy(metrics_token, w->metrics_token, sizeof metrics_token);
     memcpy(api_token, w->api_token, sizeof api_token);
     pthread_mutex_unlock(&w->lock);
+    if (post && strncmp(url, "/api/", 5) != 0)
+        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST is for /api/v1/ actions");
     if (strcmp(url, "/metrics") == 0) {
         if (metrics_token[0] && !token_ok(c, metrics_token))
             return respond_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed");
@@ -377,7 +504,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return respond_error(c, MHD_HTTP_NOT_FOUND, "the API is off: set web.api_token");
         if (!token_ok(c, api_token))
             return respond_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed");
-        return serve_api(w, c, url);
+        return serve_api(w, c, url, post);
     }
     return respond_error(c, MHD_HTTP_NOT_FOUND, "no such page");
 }

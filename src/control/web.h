@@ -1,8 +1,8 @@
 /* control/web - the embedded HTTP server (libmicrohttpd, on its own
  * threads; the SMTP event loop never waits for it): Prometheus /metrics
- * and the JSON API under /api/v1/.  It answers through the control
- * socket, as floodctl does, so every answer comes from the one
- * implementation of each command in the control room.  Off unless the
+ * and the JSON API under /api/v1/.  It reads through the control
+ * socket, as floodctl does, and acts on the queue through queue_act, as
+ * floodctl does: one implementation of each command.  Off unless the
  * config has a web section. */
 #ifndef FLOODGATE_CONTROL_WEB_H
 #define FLOODGATE_CONTROL_WEB_H

@@ -181,3 +181,56 @@ def test_bad_web_config_names_the_key(make_server, keys, complaint):
     rc, out, err = check_config(s.conf)
     assert rc != 0
     assert complaint in err and "floodgate.conf:" in err
+
+
+def post(s, path, token=API_TOKEN, body=None):
+    conn = http.client.HTTPConnection("127.0.0.1", s.web_port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    conn.request("POST", path, body=body, headers=headers)
+    r = conn.getresponse()
+    data = r.read().decode()
+    conn.close()
+    return r, json.loads(data)
+
+
+def test_api_actions_on_the_queue(make_server):
+    """POST /api/v1/queue/ACTION runs the action floodctl runs, on the same
+    selection, logged with admin=api, and the daemon sees the change."""
+    s = web_server(make_server)
+    spam = [smtp_send(s.ports["mx"], "bulk@remote.test", [f"v{i}@far.test"],
+                      message(f"spam {i}"), source="127.0.0.3") for i in range(3)]
+    keep = smtp_send(s.ports["mx"], "friend@remote.test", ["x@far.test"], message("keep"),
+                     source="127.0.0.3")
+
+    r, body = post(s, "/api/v1/queue/hold?from=bulk@remote.test", token=None)
+    assert r.status == 401
+    r, body = post(s, "/api/v1/queue/hold")
+    assert r.status == 400 and "select" in body["error"]
+    r, body = post(s, "/api/v1/queue/hold?from=bulk@remote.test", body=b"x" * 10)
+    assert r.status == 413
+
+    r, body = post(s, "/api/v1/queue/hold?from=bulk@remote.test&reason=spam%20run")
+    assert r.status == 200, body
+    assert body["result"] == {"action": "hold", "messages": 3}
+    held = json.loads(s.ctl("queue", "list", "--state", "held", "--json").stdout)
+    rows = held["messages"] if isinstance(held, dict) else held
+    assert sorted(m["id"] for m in rows) == sorted(spam)
+    log = s.log() + (s.state / "floodgate.log").read_text(errors="replace") \
+        if (s.state / "floodgate.log").exists() else s.log()
+    assert re.search(rf"event=queue_hold qid={spam[0]} .*admin=api", log), log[-2000:]
+
+    r, body = post(s, f"/api/v1/queue/release?id={spam[0].lower()}")
+    assert body["result"] == {"action": "release", "messages": 1}
+
+    r, body = post(s, "/api/v1/queue/purge?state=held")
+    assert r.status == 400 and "confirm=yes" in body["error"]
+    r, body = post(s, "/api/v1/queue/purge?state=held&confirm=yes")
+    assert body["result"] == {"action": "purge", "messages": 2}
+    left = json.loads(s.ctl("queue", "list", "--json").stdout)
+    rows = left["messages"] if isinstance(left, dict) else left
+    assert sorted(m["id"] for m in rows) == sorted([spam[0], keep])
+
+    r, body = post(s, "/api/v1/queue/explode?all=1")
+    assert r.status == 404
+    r, body = post(s, "/metrics")
+    assert r.status == 405
