@@ -1214,12 +1214,14 @@ static int load_root(struct loader *ld, const config_setting_t *root)
                                        "queue",    "dns",       "delivery", "passwords",
                                        "lockout",  "hammering", "client_limits",
                                        "sending_limits", "sender_policy", "shutdown_timeout",
-                                       "postmaster", "web", "syslog_socket", NULL};
+                                       "postmaster", "web", "syslog_socket", "detector",
+                                       "alerts", NULL};
     if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
         load_dns(ld, root) < 0 || load_delivery(ld, root) < 0 ||
-        config_load_security(ld, root) < 0 || config_load_web(ld, root) < 0)
+        config_load_security(ld, root) < 0 || config_load_web(ld, root) < 0 ||
+        config_load_detector(ld, root) < 0)
         return -1;
     return 0;
 }
@@ -1362,6 +1364,7 @@ static struct config *config_new(const char *path)
         config_free(cfg);
         return NULL;
     }
+    config_detector_defaults(cfg);
     cfg->shutdown_timeout = 10;
     cfg->limits = (struct config_limits){.max_message_size = 25 * 1024 * 1024,
                                          .max_recipients = 100,
@@ -1457,6 +1460,7 @@ void config_free(struct config *cfg)
     free(cfg->tls_key);
     config_free_security(cfg);
     config_free_web(cfg);
+    config_free_detector(cfg);
     free(cfg->delivery.relayhost);
     free(cfg->delivery.relayhost_user);
     if (cfg->delivery.relayhost_password) {

@@ -141,6 +141,43 @@ struct config_sending_limits {
     unsigned domains_per_hour;    /* distinct recipient domains; default 300 */
 };
 
+/* detector: the outbreak detector (policy/detector.c, docs/detector.md).
+ * Score thresholds climb the ladder; the signal thresholds are where a
+ * signal starts to earn points.  0 turns a signal off. */
+struct config_detector {
+    bool enabled;            /* default yes */
+    unsigned log_score;      /* default 20 */
+    unsigned alert_score;    /* default 40: an incident opens */
+    unsigned hold_score;     /* default 60 */
+    unsigned contain_score;  /* default 90 */
+    unsigned messages_per_minute;     /* default 20 */
+    unsigned recipients_per_10min;    /* external recipients; default 150 */
+    unsigned new_recipients_per_10min; /* never written to before; default 30 */
+    unsigned domains_per_10min;       /* distinct external domains; default 30 */
+    unsigned same_content;            /* messages of one fingerprint in 10 min; default 10 */
+    unsigned client_ips_per_hour;     /* default 4 */
+    unsigned networks_per_hour;       /* /24 or /64; default 3 */
+    unsigned new_networks;            /* networks never seen before, per hour; default 1 */
+    unsigned failed_logins;           /* in the hour before a success; default 3 */
+    unsigned stuffing_accounts;       /* accounts one IP logged into; default 3 */
+    unsigned from_changes;            /* distinct From or display names in 10 min; default 4 */
+    unsigned rejects_unknown_percent; /* 5.1.x share of remote recipients; default 20 */
+    unsigned rejects_policy_percent;  /* 5.7.x/4.7.x share; default 10 */
+    unsigned bounces_per_hour;        /* DSNs coming back; default 10 */
+    unsigned bulk_factor;             /* volume thresholds times this for bulk senders; 100 */
+    unsigned baseline_factor;         /* a threshold is at least this times the baseline; 3 */
+    unsigned max_subjects;            /* accounts and IPs followed at once; default 10000 */
+    bool suspend_account;             /* contain: suspend the account (no: revoke only the
+                                         app password used, when one was); default yes */
+    unsigned ban_seconds;             /* contain: how long the IPs are banned; default 86400 */
+};
+
+/* alerts: who hears of an incident. */
+struct config_alerts {
+    char *mail_to;         /* address; NULL: the log line only */
+    unsigned min_interval; /* seconds between two mails about one incident; default 300 */
+};
+
 enum sender_policy_mode { SENDER_POLICY_REJECT, SENDER_POLICY_LOG };
 
 /* sender_policy: which addresses an authenticated user may send as. */
@@ -197,6 +234,8 @@ struct config {
     struct config_client_limits client_limits;
     struct config_sending_limits sending_limits;
     struct config_sender_policy sender_policy;
+    struct config_detector detector;
+    struct config_alerts alerts;
 
     struct config_web web;
 

@@ -7,6 +7,7 @@
 #include "policy/counters.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,4 +152,98 @@ size_t counters_top(const struct counters *c, time_t now, struct counter_total *
     if (n > 0)
         strmap_sweep(c->map, offer, &t, NULL);
     return t.used;
+}
+
+struct save_ctx {
+    const struct counters *c;
+    time_t now;
+    counters_emit_fn emit;
+    void *arg;
+    int rc;
+};
+
+/* save_one - KEY's line, when it has counts left; strmap_sweep as an
+ * iterator (always true). */
+static bool save_one(const char *key, void *value, void *arg)
+{
+    struct save_ctx *s = arg;
+    const struct count *k = value;
+    char line[256 + SLOTS * 44];
+    long long cur = slot_now(s->c, s->now);
+    if (s->rc < 0 || strpbrk(key, "\t\n") != NULL || strlen(key) > 255)
+        return true;
+    int o = snprintf(line, sizeof line, "%s\t", key);
+    bool any = false;
+    for (int i = 0; i < SLOTS; i++)
+        if (k->slot_of[i] > cur - SLOTS && k->slot_of[i] <= cur && k->n[i] > 0) {
+            o += snprintf(line + o, sizeof line - (size_t)o, "%s%lld:%lu", any ? " " : "",
+                          k->slot_of[i], k->n[i]);
+            any = true;
+        }
+    o += snprintf(line + o, sizeof line - (size_t)o, "\n");
+    if (any && s->emit(line, (size_t)o, s->arg) < 0)
+        s->rc = -1;
+    return true;
+}
+
+int counters_save(const struct counters *c, time_t now, counters_emit_fn emit, void *arg)
+{
+    struct save_ctx s = {c, now, emit, arg, 0};
+    strmap_sweep(c->map, save_one, &s, NULL);
+    return s.rc;
+}
+
+/* parse_cell - "SLOT:N" at *P (advanced past it and one space). */
+static int parse_cell(const char **p, const char *end, long long *slot, unsigned long *n)
+{
+    char buf[48];
+    const char *q = *p;
+    while (q < end && *q != ' ')
+        q++;
+    size_t len = (size_t)(q - *p);
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, *p, len);
+    buf[len] = '\0';
+    char *colon = strchr(buf, ':');
+    uint64_t a, b;
+    if (colon == NULL || parse_u64(buf, (size_t)(colon - buf), &a) < 0 ||
+        parse_u64(colon + 1, strlen(colon + 1), &b) < 0 || a > (uint64_t)1 << 50 ||
+        b > (uint64_t)1 << 40)
+        return -1;
+    *slot = (long long)a;
+    *n = (unsigned long)b;
+    *p = q < end ? q + 1 : q;
+    return 0;
+}
+
+int counters_load_line(struct counters *c, const char *line, size_t len, time_t now)
+{
+    char key[256];
+    const char *end = line + len, *tab = memchr(line, '\t', len);
+    if (len > 0 && end[-1] == '\n')
+        end--;
+    if (tab == NULL || tab == line || (size_t)(tab - line) >= sizeof key)
+        return -1;
+    memcpy(key, line, (size_t)(tab - line));
+    key[tab - line] = '\0';
+    long long slots[SLOTS], cur = slot_now(c, now);
+    unsigned long ns[SLOTS];
+    int n = 0;
+    for (const char *p = tab + 1; p < end; n++)
+        if (n == SLOTS || parse_cell(&p, end, &slots[n], &ns[n]) < 0)
+            return -1;
+    for (int i = 0; i < n; i++) {
+        if (slots[i] <= cur - SLOTS || slots[i] > cur || ns[i] == 0)
+            continue; /* outside the window by now */
+        /* counters_add at a time inside that slot lands in its cell */
+        time_t at = (time_t)(slots[i] * (long long)c->width);
+        unsigned long left = ns[i];
+        while (left > 0) {
+            unsigned part = left > 0xffffffffUL ? 0xffffffffU : (unsigned)left;
+            counters_add(c, key, part, at);
+            left -= part;
+        }
+    }
+    return 0;
 }

@@ -35,4 +35,15 @@ struct counter_total {
  * highest first, into OUT; returns how many were written. */
 size_t counters_top(const struct counters *c, time_t now, struct counter_total *out, size_t n);
 
+/* Persistence, so that a restart does not hand a sender a fresh hour:
+ * counters_save gives EMIT one line per key, "KEY\tSLOT:N SLOT:N\n"
+ * (absolute slot numbers: a table must be loaded with the window it was
+ * saved with), leaving out keys that hold a tab or a newline and counts
+ * already outside the window.  EMIT returns -1 to stop. */
+typedef int (*counters_emit_fn)(const char *line, size_t len, void *arg);
+int counters_save(const struct counters *c, time_t now, counters_emit_fn emit, void *arg);
+/* counters_load_line - one line of counters_save (LEN octets, the newline
+ * optional) added back; -1 when it cannot be read (nothing is added). */
+int counters_load_line(struct counters *c, const char *line, size_t len, time_t now);
+
 #endif

@@ -1,0 +1,560 @@
+/* tests/unit/test_detector - the outbreak detector (policy/detector.c) on
+ * whole scenarios played with a fixed clock: each attack of issue 14 must
+ * climb to containment within 50 messages and 30 seconds, and the
+ * legitimate corpus (a bulk newsletter, a busy sales user, a list
+ * expansion, a travelling employee) must open no incident.  Also each
+ * signal alone, dismissal, persistence and the memory bound. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/config_loader.h"
+#include "policy/counters.h"
+#include "policy/detector.h"
+
+#define T0 1800000000 /* a fixed "now", on an hour boundary */
+
+static struct config_detector cfg;
+
+static int setup(void **state)
+{
+    struct config c;
+    memset(&c, 0, sizeof c);
+    config_detector_defaults(&c);
+    cfg = c.detector;
+    return 0;
+}
+
+/* A message to be played. */
+struct msg {
+    const char *subject, *ip, *from, *name, *title, *label;
+    bool bulk;
+    const char *rcpts[64];
+    bool local[64];
+    size_t n;
+};
+
+static enum detector_level play(struct detector *d, const struct msg *m, time_t now)
+{
+    static unsigned serial;
+    char qid[17];
+    snprintf(qid, sizeof qid, "%016X", ++serial);
+    struct detector_message dm = {.subject = m->subject,
+                                  .client_ip = m->ip,
+                                  .app_password = m->label,
+                                  .bulk = m->bulk,
+                                  .queue_id = qid,
+                                  .header_from = m->from,
+                                  .display_name = m->name,
+                                  .subject_header = m->title,
+                                  .rcpts = m->rcpts,
+                                  .rcpt_local = m->local,
+                                  .n_rcpts = m->n};
+    return detector_message(d, &dm, now);
+}
+
+/* rcpt - a stable made-up recipient address number I of SET in BUF. */
+static char rcpt_buf[4096][64];
+static const char *rcpt(const char *set, unsigned i)
+{
+    char *b = rcpt_buf[i % 4096];
+    snprintf(b, 64, "%s%u@%s%u.example", set, i, set, i % 97);
+    return b;
+}
+
+/* history - a quiet past for USER: a week ago, from its office network,
+ * to 40 colleagues and partners it knows. */
+static void history(struct detector *d, const char *user, const char *ip)
+{
+    struct msg m = {.subject = user, .ip = ip, .from = user, .title = "Minutes", .n = 2};
+    for (unsigned i = 0; i < 20; i++) {
+        m.rcpts[0] = rcpt("known", 2 * i);
+        m.rcpts[1] = rcpt("known", 2 * i + 1);
+        char title[32];
+        snprintf(title, sizeof title, "Topic %c%c", 'a' + i % 26, 'a' + i / 26);
+        m.title = title;
+        play(d, &m, T0 - 7 * 86400 + i * 600);
+    }
+}
+
+/* test_botnet - a stolen password used from 5 IPs of different networks
+ * at once, 10 strangers per message, one spam text: contained within 50
+ * messages and 30 seconds. */
+static void test_botnet(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    history(d, "alice@example.org", "192.0.2.10");
+    const char *ips[] = {"198.51.100.7", "203.0.113.9", "100.64.1.2", "100.65.7.3", "45.1.2.3"};
+    unsigned sent = 0;
+    enum detector_level l = DETECTOR_NONE;
+    time_t now = T0;
+    for (unsigned i = 0; i < 5; i++)
+        detector_auth(d, "alice@example.org", ips[i], true, now);
+    for (; sent < 50 && l < DETECTOR_CONTAIN; sent++) {
+        struct msg m = {.subject = "alice@example.org",
+                        .ip = ips[sent % 5],
+                        .from = "alice@example.org",
+                        .title = "Your invoice is ready",
+                        .n = 10};
+        for (unsigned r = 0; r < 10; r++)
+            m.rcpts[r] = rcpt("victim", sent * 10 + r);
+        now = T0 + sent / 5; /* 5 messages a second */
+        l = play(d, &m, now);
+    }
+    assert_int_equal(l, DETECTOR_CONTAIN);
+    assert_true(sent <= 50);
+    assert_true(now - T0 <= 30);
+    printf("# botnet: contained after %u messages, %lld s\n", sent, (long long)(now - T0));
+    struct detector_report r;
+    assert_int_equal(detector_report(d, "alice@example.org", now, &r), 0);
+    assert_true(r.n_figures >= 3);
+    assert_int_equal(r.n_ips, 6); /* the office and the five bots */
+    assert_int_equal(r.n_samples, 3);
+    assert_string_equal(r.samples[2].subject, "Your invoice is ready");
+    char key[300];
+    assert_true(detector_take_change(d, key, sizeof key));
+    assert_string_equal(key, "alice@example.org");
+    assert_false(detector_take_change(d, key, sizeof key));
+    detector_free(d);
+}
+
+/* test_botnet_one_network - the same from 127.0.0.2..6 (one /24, as a
+ * loopback test sees it) on a fresh account, varied subjects: still
+ * contained within 50 messages. */
+static void test_botnet_one_network(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    const char *ips[] = {"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"};
+    enum detector_level l = DETECTOR_NONE;
+    unsigned sent = 0;
+    for (; sent < 50 && l < DETECTOR_CONTAIN; sent++) {
+        char title[64];
+        snprintf(title, sizeof title, "Offer %u for you", sent);
+        struct msg m = {.subject = "bob@example.org",
+                        .ip = ips[sent % 5],
+                        .from = "bob@example.org",
+                        .title = title,
+                        .n = 10};
+        for (unsigned r = 0; r < 10; r++)
+            m.rcpts[r] = rcpt("victim", sent * 10 + r);
+        l = play(d, &m, T0 + sent / 5);
+    }
+    assert_int_equal(l, DETECTOR_CONTAIN);
+    assert_true(sent <= 50);
+    printf("# botnet on one /24: contained after %u messages\n", sent);
+    detector_free(d);
+}
+
+/* test_lan_pc - an infected PC on the LAN relays without AUTH: rotating
+ * From and display names, one body, strangers: at least held. */
+static void test_lan_pc(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    enum detector_level l = DETECTOR_NONE;
+    unsigned sent = 0;
+    uint64_t body = detector_fingerprint("Cheap pills 123", 15);
+    for (; sent < 50 && l < DETECTOR_HOLD; sent++) {
+        char from[64], name[64];
+        snprintf(from, sizeof from, "user%u@random%u.example", sent, sent);
+        snprintf(name, sizeof name, "Friend %c", 'A' + sent % 26);
+        struct msg m = {
+            .subject = "ip:10.0.0.50", .ip = "10.0.0.50", .from = from, .name = name, .n = 5};
+        for (unsigned r = 0; r < 5; r++)
+            m.rcpts[r] = rcpt("target", sent * 5 + r);
+        struct detector_message dm = {.subject = m.subject,
+                                      .client_ip = m.ip,
+                                      .header_from = m.from,
+                                      .display_name = m.name,
+                                      .subject_header = "",
+                                      .body_fingerprint = body,
+                                      .rcpts = m.rcpts,
+                                      .n_rcpts = m.n};
+        l = detector_message(d, &dm, T0 + sent * 2);
+    }
+    assert_true(l >= DETECTOR_HOLD);
+    assert_true(sent <= 50);
+    printf("# LAN PC: held after %u messages\n", sent);
+    detector_free(d);
+}
+
+/* test_slow_low - one message every 20 seconds, one stranger each, one
+ * text: under every hourly limit, contained within 50 messages. */
+static void test_slow_low(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    history(d, "carol@example.org", "192.0.2.11");
+    enum detector_level l = DETECTOR_NONE;
+    unsigned sent = 0;
+    for (; sent < 50 && l < DETECTOR_CONTAIN; sent++) {
+        struct msg m = {.subject = "carol@example.org",
+                        .ip = "192.0.2.11",
+                        .from = "carol@example.org",
+                        .title = "Quick question",
+                        .n = 1};
+        m.rcpts[0] = rcpt("far", sent);
+        l = play(d, &m, T0 + sent * 20);
+    }
+    assert_int_equal(l, DETECTOR_CONTAIN);
+    printf("# slow and low: contained after %u messages\n", sent);
+    detector_free(d);
+}
+
+/* test_stuffing - one IP fails on several accounts and logs into three:
+ * each of them sending spam is contained within 50 messages in all. */
+static void test_stuffing(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    const char *users[] = {"u1@example.org", "u2@example.org", "u3@example.org"};
+    const char *ip = "203.0.113.66";
+    for (unsigned i = 0; i < 6; i++) {
+        char u[64];
+        snprintf(u, sizeof u, "x%u@example.org", i);
+        detector_auth(d, u, ip, false, T0);
+    }
+    for (unsigned i = 0; i < 3; i++)
+        detector_auth(d, users[i], ip, true, T0 + 1);
+    unsigned sent = 0, contained = 0;
+    for (; sent < 50 && contained < 3; sent++) {
+        const char *u = users[sent % 3];
+        if (detector_level(d, u) == DETECTOR_CONTAIN)
+            continue;
+        struct msg m = {.subject = u, .ip = ip, .from = u, .title = "Hello dear", .n = 5};
+        for (unsigned r = 0; r < 5; r++)
+            m.rcpts[r] = rcpt("mark", sent * 5 + r);
+        contained += play(d, &m, T0 + 2 + sent / 3) == DETECTOR_CONTAIN;
+    }
+    assert_int_equal(contained, 3);
+    printf("# stuffing: 3 accounts contained after %u messages in all\n", sent);
+    struct detector_report r;
+    detector_report(d, users[0], T0 + 20, &r);
+    bool stuffing = false;
+    for (size_t i = 0; i < r.n_figures; i++)
+        stuffing |= r.figures[i].signal == SIG_STUFFING;
+    assert_true(stuffing);
+    detector_free(d);
+}
+
+/* test_rotating_from - one IP, a new From and display name every message,
+ * varied subjects, three strangers each: contained. */
+static void test_rotating_from(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    history(d, "dave@example.org", "192.0.2.12");
+    enum detector_level l = DETECTOR_NONE;
+    unsigned sent = 0;
+    for (; sent < 50 && l < DETECTOR_CONTAIN; sent++) {
+        char from[64], name[64], title[64];
+        snprintf(from, sizeof from, "billing%u@example.org", sent);
+        snprintf(name, sizeof name, "Billing Dept %c", 'A' + sent % 26);
+        snprintf(title, sizeof title, "%c%c invoice", 'a' + sent % 26, 'a' + sent / 26);
+        struct msg m = {.subject = "dave@example.org",
+                        .ip = "192.0.2.12",
+                        .from = from,
+                        .name = name,
+                        .title = title,
+                        .n = 3};
+        for (unsigned r = 0; r < 3; r++)
+            m.rcpts[r] = rcpt("prey", sent * 3 + r);
+        l = play(d, &m, T0 + sent * 5);
+    }
+    assert_int_equal(l, DETECTOR_CONTAIN);
+    printf("# rotating From: contained after %u messages\n", sent);
+    detector_free(d);
+}
+
+/* test_newsletter - 2,000 customers from a bulk account, as fast as it
+ * goes: no incident. */
+static void test_newsletter(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    uint64_t body = detector_fingerprint("Our spring news", 15);
+    for (unsigned i = 0; i < 2000; i++) {
+        const char *to[1] = {rcpt("customer", i)};
+        struct detector_message dm = {.subject = "news@example.org",
+                                      .client_ip = "192.0.2.20",
+                                      .bulk = true,
+                                      .header_from = "news@example.org",
+                                      .display_name = "Example News",
+                                      .subject_header = "Spring newsletter",
+                                      .body_fingerprint = body,
+                                      .rcpts = to,
+                                      .n_rcpts = 1};
+        assert_true(detector_message(d, &dm, T0 + i / 40) < DETECTOR_ALERT);
+    }
+    assert_int_equal(detector_level(d, "news@example.org"), DETECTOR_NONE);
+    detector_free(d);
+}
+
+/* test_busy_sales - 150 messages in 5 minutes (a test's compressed day):
+ * two devices, own subjects, mostly known people and some new prospects:
+ * no incident. */
+static void test_busy_sales(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    history(d, "sales@example.org", "192.0.2.30");
+    for (unsigned i = 0; i < 150; i++) {
+        char title[64];
+        snprintf(title, sizeof title, "%c%c%c quote", 'a' + i % 26, 'a' + i / 26 % 26, 'a' + i % 7);
+        struct msg m = {.subject = "sales@example.org",
+                        .ip = i % 4 ? "192.0.2.30" : "192.0.2.31",
+                        .from = "sales@example.org",
+                        .name = "Sam Sales",
+                        .title = title,
+                        .n = 2};
+        m.rcpts[0] = rcpt("known", i % 40);
+        m.rcpts[1] = i % 3 ? rcpt("known", (i + 7) % 40) : rcpt("prospect", i);
+        assert_true(play(d, &m, T0 + i * 2) < DETECTOR_ALERT);
+    }
+    detector_free(d);
+}
+
+/* test_busy_sales_prospects - even a run to new prospects only, fast,
+ * from one device: volume alone opens no incident. */
+static void test_busy_sales_prospects(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    for (unsigned i = 0; i < 100; i++) {
+        char title[64];
+        snprintf(title, sizeof title, "Proposal for %c%c", 'a' + i % 26, 'a' + i / 26);
+        struct msg m = {.subject = "rep@example.org",
+                        .ip = "192.0.2.31",
+                        .from = "rep@example.org",
+                        .title = title,
+                        .n = 1};
+        m.rcpts[0] = rcpt("lead", i);
+        assert_true(play(d, &m, T0 + i) < DETECTOR_ALERT);
+    }
+    detector_free(d);
+}
+
+/* test_list_expansion - messages to all-staff (one local recipient as
+ * written; the expansion is the list's, not the sender's): nothing. */
+static void test_list_expansion(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    for (unsigned i = 0; i < 30; i++) {
+        struct msg m = {.subject = "hr@example.org",
+                        .ip = "192.0.2.40",
+                        .from = "hr@example.org",
+                        .title = "Staff notice",
+                        .n = 1};
+        m.rcpts[0] = "all-staff@example.org";
+        m.local[0] = true;
+        assert_true(play(d, &m, T0 + i) < DETECTOR_ALERT);
+    }
+    detector_free(d);
+}
+
+/* test_travelling - a new network, the usual correspondents: nothing. */
+static void test_travelling(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    history(d, "erin@example.org", "192.0.2.50");
+    detector_auth(d, "erin@example.org", "198.18.7.7", false, T0); /* a typo */
+    detector_auth(d, "erin@example.org", "198.18.7.7", true, T0 + 5);
+    for (unsigned i = 0; i < 20; i++) {
+        char title[32];
+        snprintf(title, sizeof title, "Trip note %c", 'a' + i);
+        struct msg m = {.subject = "erin@example.org",
+                        .ip = "198.18.7.7",
+                        .from = "erin@example.org",
+                        .title = title,
+                        .n = 1};
+        m.rcpts[0] = rcpt("known", i);
+        assert_true(play(d, &m, T0 + 10 + i * 30) < DETECTOR_ALERT);
+    }
+    detector_free(d);
+}
+
+/* test_feedback - remote servers refuse a third as unknown users, and the
+ * content repeats: held. */
+static void test_feedback(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    enum detector_level l = DETECTOR_NONE;
+    for (unsigned i = 0; i < 12; i++) {
+        struct msg m = {.subject = "fay@example.org",
+                        .ip = "192.0.2.60",
+                        .from = "fay@example.org",
+                        .title = "Hello",
+                        .n = 1};
+        m.rcpts[0] = rcpt("old", i);
+        play(d, &m, T0 + i * 30);
+        detector_delivery(d, "fay@example.org",
+                          detector_outcome_of(i % 2 ? 550 : 250, i % 2 ? "5.1.1" : ""),
+                          T0 + i * 30 + 1);
+        l = detector_evaluate(d, "fay@example.org", T0 + i * 30 + 1);
+    }
+    assert_true(l >= DETECTOR_HOLD);
+    assert_int_equal(detector_outcome_of(550, "5.1.1"), OUTCOME_REJECT_UNKNOWN);
+    assert_int_equal(detector_outcome_of(554, "5.7.1"), OUTCOME_REJECT_POLICY);
+    assert_int_equal(detector_outcome_of(451, "4.7.1"), OUTCOME_REJECT_POLICY);
+    assert_int_equal(detector_outcome_of(451, "4.4.1"), OUTCOME_OTHER_FAILURE);
+    assert_int_equal(detector_outcome_of(250, "2.0.0"), OUTCOME_DELIVERED);
+    detector_free(d);
+}
+
+/* run_fast - 60 messages, one subject line, to strangers, from two IPs
+ * of different networks, 2 a second; the level reached. */
+static enum detector_level run_fast(struct detector *d, time_t start)
+{
+    enum detector_level l = DETECTOR_NONE;
+    for (unsigned i = 0; i < 60; i++) {
+        struct msg m = {.subject = "gus@example.org",
+                        .ip = i % 2 ? "192.0.2.70" : "198.51.100.70",
+                        .from = "gus@example.org",
+                        .title = "Team event",
+                        .n = 3};
+        for (unsigned r = 0; r < 3; r++)
+            m.rcpts[r] = rcpt("guest", i * 3 + r);
+        l = play(d, &m, start + i / 2);
+    }
+    return l;
+}
+
+/* test_dismiss - a dismissed pattern does not fire again; a released one
+ * starts from nothing but may. */
+static void test_dismiss(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    assert_true(run_fast(d, T0) >= DETECTOR_ALERT);
+    detector_dismiss(d, "gus@example.org", T0 + 40);
+    assert_int_equal(detector_level(d, "gus@example.org"), DETECTOR_NONE);
+    assert_true(run_fast(d, T0 + 4000) < DETECTOR_ALERT);
+    detector_free(d);
+}
+
+/* test_persistence - what detector_save wrote, detector_load reads: the
+ * level, the windows (a restart is no fresh hour), the known networks. */
+static char saved[1 << 20];
+static size_t saved_len;
+static int collect(const char *text, size_t len, void *arg)
+{
+    if (saved_len + len > sizeof saved)
+        return -1;
+    memcpy(saved + saved_len, text, len);
+    saved_len += len;
+    return 0;
+}
+
+static void test_persistence(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    assert_true(run_fast(d, T0) >= DETECTOR_ALERT);
+    enum detector_level was = detector_level(d, "gus@example.org");
+    saved_len = 0;
+    assert_int_equal(detector_save(d, T0 + 40, collect, NULL), 0);
+    detector_free(d);
+    d = detector_new(&cfg);
+    assert_int_equal(detector_load(d, saved, saved_len, T0 + 60), 1);
+    assert_int_equal(detector_level(d, "gus@example.org"), was);
+    struct detector_report r;
+    assert_int_equal(detector_report(d, "gus@example.org", T0 + 60, &r), 0);
+    assert_int_equal(r.messages, 60);
+    assert_int_equal(r.recipients, 180);
+    /* garbage is skipped, not fatal */
+    assert_int_equal(detector_load(d, "S\tx\n\n\tW1\tq\nW60\tk\t1:x\n", 25, T0), 0);
+    detector_free(d);
+}
+
+/* test_counters_persistence - counters_save / counters_load_line. */
+static void test_counters_persistence(void **state)
+{
+    struct counters *c = counters_new(3600, 100);
+    counters_add(c, "alice@example.org", 3, T0);
+    counters_add(c, "alice@example.org", 2, T0 + 1000);
+    counters_add(c, "ip:10.0.0.1", 7, T0 + 2000);
+    saved_len = 0;
+    assert_int_equal(counters_save(c, T0 + 2000, collect, NULL), 0);
+    counters_free(c);
+    c = counters_new(3600, 100);
+    const char *p = saved, *end = saved + saved_len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        assert_int_equal(counters_load_line(c, p, (size_t)(nl - p + 1), T0 + 2100), 0);
+        p = nl + 1;
+    }
+    assert_int_equal(counters_get(c, "alice@example.org", T0 + 2100), 5);
+    assert_int_equal(counters_get(c, "ip:10.0.0.1", T0 + 2100), 7);
+    /* later, the oldest leave the window as they would have */
+    assert_int_equal(counters_get(c, "alice@example.org", T0 + 4000), 2);
+    assert_int_equal(counters_load_line(c, "bad line", 8, T0), -1);
+    assert_int_equal(counters_load_line(c, "k\t12:x", 6, T0), -1);
+    counters_free(c);
+}
+
+/* test_bounded - more subjects than max_subjects: the table stays at its
+ * cap and the newest are still followed once old ones went quiet. */
+static void test_bounded(void **state)
+{
+    struct config_detector small = cfg;
+    small.max_subjects = 100;
+    struct detector *d = detector_new(&small);
+    for (unsigned i = 0; i < 1000; i++) {
+        char u[32];
+        snprintf(u, sizeof u, "user%u@example.org", i);
+        struct msg m = {.subject = u, .ip = "192.0.2.80", .title = "x", .n = 1};
+        m.rcpts[0] = "a@b.example";
+        play(d, &m, T0 + (i / 100) * 4000);
+        assert_true(detector_subjects(d) <= 100);
+    }
+    assert_int_equal(detector_level(d, "user999@example.org"), DETECTOR_NONE);
+    struct detector_report r;
+    assert_int_equal(detector_report(d, "user999@example.org", T0 + 9 * 4000, &r), 0);
+    detector_free(d);
+}
+
+/* test_disabled - enabled = false: nothing climbs. */
+static void test_disabled(void **state)
+{
+    struct config_detector off = cfg;
+    off.enabled = false;
+    struct detector *d = detector_new(&off);
+    assert_int_equal(run_fast(d, T0), DETECTOR_NONE);
+    detector_free(d);
+}
+
+/* test_fingerprint - personalisation does not change it. */
+static void test_fingerprint(void **state)
+{
+    assert_int_equal(detector_fingerprint("Invoice 1234 for you!", 21),
+                     detector_fingerprint("INVOICE 99 for  you", 19));
+    assert_int_not_equal(detector_fingerprint("Invoice", 7), detector_fingerprint("Receipt", 7));
+    assert_int_equal(detector_fingerprint("1234 !!", 7), 0);
+    assert_string_equal(detector_level_name(DETECTOR_HOLD), "hold");
+    assert_int_equal(detector_level_parse("contain"), DETECTOR_CONTAIN);
+    assert_int_equal(detector_level_parse("x"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_botnet, setup),
+        cmocka_unit_test_setup(test_botnet_one_network, setup),
+        cmocka_unit_test_setup(test_lan_pc, setup),
+        cmocka_unit_test_setup(test_slow_low, setup),
+        cmocka_unit_test_setup(test_stuffing, setup),
+        cmocka_unit_test_setup(test_rotating_from, setup),
+        cmocka_unit_test_setup(test_newsletter, setup),
+        cmocka_unit_test_setup(test_busy_sales, setup),
+        cmocka_unit_test_setup(test_busy_sales_prospects, setup),
+        cmocka_unit_test_setup(test_list_expansion, setup),
+        cmocka_unit_test_setup(test_travelling, setup),
+        cmocka_unit_test_setup(test_feedback, setup),
+        cmocka_unit_test_setup(test_dismiss, setup),
+        cmocka_unit_test_setup(test_persistence, setup),
+        cmocka_unit_test_setup(test_counters_persistence, setup),
+        cmocka_unit_test_setup(test_bounded, setup),
+        cmocka_unit_test_setup(test_disabled, setup),
+        cmocka_unit_test_setup(test_fingerprint, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
