@@ -193,6 +193,10 @@ void sending_print(json_t *facts);
 extern const char usage_ban[];
 extern const struct subcommand ban_subs[];
 
+/* ctl_incident.c: incident */
+extern const char usage_incident[];
+extern const struct subcommand incident_subs[];
+
 /* ctl_store.c: store */
 extern const char usage_store[];
 extern const struct subcommand store_subs[];

@@ -33,6 +33,7 @@
 #include "smtp/auth_queue.h"
 #include "smtp/gate.h"
 #include "smtp/listener.h"
+#include "smtp/outbreak.h"
 #include "smtp/server.h"
 #include "smtp/session.h"
 #include "smtp/tls.h"
@@ -150,6 +151,7 @@ static int config_reload(struct daemon *d, char *err, size_t errlen)
     listeners_use(d->listeners, cfg);
     config_unref(d->srv.cfg);
     d->srv.cfg = cfg;
+    outbreak_reload(d->srv.outbreak); /* the detector reads the new thresholds */
     return 0;
 }
 
@@ -418,6 +420,9 @@ static void start(struct daemon *d, bool foreground)
     server_reload_pauses(srv);               /* pauses survive a restart */
     if ((srv->gate = gate_new(srv)) == NULL) /* and so do bans */
         fatal("event=start error=out_of_memory");
+    /* and the detector's windows, baselines and open incidents */
+    if ((srv->outbreak = outbreak_new(srv)) == NULL)
+        fatal("event=start error=out_of_memory");
     srv->dns = dns_resolver_new(srv->base, cfg->dns_servers, cfg->n_dns_servers, err, sizeof err);
     if (srv->dns == NULL)
         fatal("event=start error=%s", log_quote(err));
@@ -459,6 +464,7 @@ static void stop(struct daemon *d)
     struct smtp_server *srv = &d->srv;
     auth_queue_stop(srv->auth_queue);
     worker_pool_drain(srv->workers);
+    outbreak_save_now(srv->outbreak); /* a restart is no fresh hour */
     committer_stop(srv->committer);
     worker_pool_free(srv->workers); /* the committer's last answers */
     smtp_session_abort_all(srv);    /* any left after shutdown_timeout */
@@ -466,6 +472,7 @@ static void stop(struct daemon *d)
     login_cache_free(srv->logins);
     housekeeping_free(d->housekeeping);
     gate_free(srv->gate);
+    outbreak_free(srv->outbreak);
     dns_resolver_free(srv->dns);
     scheduler_free(srv->scheduler);
     web_stop(d->web); /* before the control socket it asks */

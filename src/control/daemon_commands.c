@@ -15,6 +15,7 @@
 #include "delivery/scheduler.h"
 #include "store/store.h"
 #include "smtp/gate.h"
+#include "smtp/outbreak.h"
 
 /* store_status - the store's health for floodctl status: "ok", or
  * "failing" with why, since when, and the delivery outcomes that wait in
@@ -188,6 +189,27 @@ static json_t *cmd_fault_reader_hold(void *ctx, json_t *req, char *err, size_t e
 }
 #endif
 
+/* cmd_incident_closed - {"id": N, "subject": S, "state": "released" or
+ * "dismissed"}: floodctl closed an incident in the store (and undid what
+ * containment did there); the detector forgets the episode, or learns it
+ * as normal for S, and the bans are read again. */
+static json_t *cmd_incident_closed(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    const char *subject = json_string_value(json_object_get(req, "subject"));
+    const char *state = json_string_value(json_object_get(req, "state"));
+    json_int_t id = json_integer_value(json_object_get(req, "id"));
+    if (subject == NULL || state == NULL ||
+        (strcmp(state, "released") != 0 && strcmp(state, "dismissed") != 0)) {
+        snprintf(err, errlen, "give subject and state (released or dismissed)");
+        return NULL;
+    }
+    outbreak_closed(srv->outbreak, (long long)id, subject, state);
+    gate_reload(srv->gate);
+    scheduler_refresh(srv->scheduler);
+    return json_object();
+}
+
 /* The reload hook: one daemon per process, so one hook. */
 static struct {
     daemon_reload_fn fn;
@@ -220,6 +242,7 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
     control_server_register_reader(ctl, "queue.top", cmd_queue_top, NULL, srv);
     control_server_register(ctl, "state.reload", cmd_state_reload, srv);
     control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
+    control_server_register(ctl, "incident.closed", cmd_incident_closed, srv);
 #ifdef FLOODGATE_FAULT_INJECTION
     control_server_register(ctl, "fault.store", cmd_fault_store, srv);
     control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, srv);

@@ -248,6 +248,10 @@ struct config {
     unsigned refs; /* its users: see config_ref; 1 after config_load */
 };
 
+/* config_detector_defaults - the defaults of the detector { } and
+ * alerts { } sections into CFG (config_load sets them; tests use them). */
+void config_detector_defaults(struct config *cfg);
+
 /* config_load - read and validate PATH.  On error returns NULL and writes
  * "PATH:LINE: KEY: message" into ERR. */
 struct config *config_load(const char *path, char *err, size_t errlen);

@@ -101,7 +101,6 @@ int config_load_security(struct loader *ld, const config_setting_t *root);
 void config_free_security(struct config *cfg);
 
 /* The detector { } and alerts { } sections (config_detector.c). */
-void config_detector_defaults(struct config *cfg);
 int config_load_detector(struct loader *ld, const config_setting_t *root);
 void config_free_detector(struct config *cfg);
 

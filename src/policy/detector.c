@@ -811,19 +811,19 @@ void detector_auth(struct detector *d, const char *user, const char *ip, bool ok
 enum detector_outcome detector_outcome_of(int code, const char *enh)
 {
     if (code >= 200 && code < 300)
-        return OUTCOME_DELIVERED;
+        return DETECTOR_DELIVERED;
     /* RFC 3463: X.1.x addressing (5.1.1 bad mailbox, 5.1.2 bad domain);
      * X.7.x security or policy; RFC 7372's 5.7.1 and the 4.7.x of
      * greylisting and reputation throttling */
     if (enh && enh[0] && enh[1] == '.' && enh[2] == '1' && enh[3] == '.' && code >= 500)
-        return OUTCOME_REJECT_UNKNOWN;
+        return DETECTOR_REJECT_UNKNOWN;
     if (enh && enh[0] && enh[1] == '.' && enh[2] == '7' && enh[3] == '.')
-        return OUTCOME_REJECT_POLICY;
+        return DETECTOR_REJECT_POLICY;
     if (code == 550 && (enh == NULL || enh[0] == '\0'))
-        return OUTCOME_REJECT_UNKNOWN; /* the usual "no such user" without a code */
+        return DETECTOR_REJECT_UNKNOWN; /* the usual "no such user" without a code */
     if (code == 554)
-        return OUTCOME_REJECT_POLICY;
-    return OUTCOME_OTHER_FAILURE;
+        return DETECTOR_REJECT_POLICY;
+    return DETECTOR_OTHER_FAILURE;
 }
 
 void detector_delivery(struct detector *d, const char *subject, enum detector_outcome o, time_t now)
@@ -832,9 +832,9 @@ void detector_delivery(struct detector *d, const char *subject, enum detector_ou
     if (s == NULL)
         return;
     count(d->w1h, s->key, "a", 1, now);
-    if (o == OUTCOME_REJECT_UNKNOWN)
+    if (o == DETECTOR_REJECT_UNKNOWN)
         count(d->w1h, s->key, "u", 1, now);
-    else if (o == OUTCOME_REJECT_POLICY)
+    else if (o == DETECTOR_REJECT_POLICY)
         count(d->w1h, s->key, "p", 1, now);
 }
 

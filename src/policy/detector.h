@@ -96,10 +96,10 @@ enum detector_level detector_message(struct detector *d, const struct detector_m
 void detector_auth(struct detector *d, const char *user, const char *ip, bool ok, time_t now);
 /* Outcomes of remote delivery for SUBJECT's mail, per recipient. */
 enum detector_outcome {
-    OUTCOME_DELIVERED,
-    OUTCOME_REJECT_UNKNOWN, /* 5.1.x: no such user */
-    OUTCOME_REJECT_POLICY,  /* 5.7.x, 4.7.x: spam, policy, reputation */
-    OUTCOME_OTHER_FAILURE,
+    DETECTOR_DELIVERED,
+    DETECTOR_REJECT_UNKNOWN, /* 5.1.x: no such user */
+    DETECTOR_REJECT_POLICY,  /* 5.7.x, 4.7.x: spam, policy, reputation */
+    DETECTOR_OTHER_FAILURE,
 };
 void detector_delivery(struct detector *d, const char *subject, enum detector_outcome o,
                        time_t now);

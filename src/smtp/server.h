@@ -18,6 +18,7 @@ struct auth_queue;
 struct dns_resolver;
 struct login_cache;
 struct gate;
+struct outbreak;
 struct scheduler;
 struct smtp_session;
 
@@ -29,6 +30,7 @@ struct smtp_server {
     struct worker_pool *workers;
     struct scheduler *scheduler;
     struct gate *gate;             /* bans, per-IP and per-user limits (smtp/gate.h) */
+    struct outbreak *outbreak;     /* the detector and its incidents (smtp/outbreak.h) */
     struct dns_resolver *dns;      /* client checks: reverse names, sender domains */
     struct auth_queue *auth_queue; /* password checks, fair per client IP */
     struct login_cache *logins;    /* logins verified recently */

@@ -124,6 +124,41 @@ static const char schema_sql[] =
     "  released_at INTEGER," /* NULL while in quarantine */
     "  released_by TEXT,"
     "  file_missing INTEGER);" /* when store check found no .eml */
+    /* Incidents of the outbreak detector (store/incidents.c): the
+     * evidence as JSON text, written once at opening and updated as the
+     * ladder climbs; each action taken is a row of its own. */
+    "CREATE TABLE IF NOT EXISTS incidents("
+    "  id INTEGER PRIMARY KEY,"
+    "  subject TEXT NOT NULL,"   /* account, or 'ip:ADDR' */
+    "  opened INTEGER NOT NULL," /* unix seconds */
+    "  updated INTEGER NOT NULL,"
+    "  state TEXT NOT NULL," /* open held contained released dismissed */
+    "  score INTEGER NOT NULL,"
+    "  app_password TEXT,"                   /* label of the app password used, if one */
+    "  accepted INTEGER NOT NULL DEFAULT 0," /* messages accepted in the window */
+    "  held INTEGER NOT NULL DEFAULT 0,"
+    "  delivered INTEGER NOT NULL DEFAULT 0," /* recipients delivered before containment */
+    "  signals TEXT NOT NULL DEFAULT '[]',"
+    "  ips TEXT NOT NULL DEFAULT '[]',"
+    "  samples TEXT NOT NULL DEFAULT '[]',"
+    "  closed INTEGER,"
+    "  closed_by TEXT);"
+    "CREATE INDEX IF NOT EXISTS incidents_subject ON incidents(subject, state);"
+    "CREATE TABLE IF NOT EXISTS incident_actions("
+    "  incident INTEGER NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,"
+    "  at INTEGER NOT NULL,"
+    "  action TEXT NOT NULL," /* alert hold suspend revoke_app_password ban kill_sessions
+                                 quarantine release unsuspend unban dismiss */
+    "  detail TEXT,"
+    "  by TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS incident_actions_incident ON incident_actions(incident, at);"
+    /* In-memory state saved now and then and at shutdown (the hourly
+     * sending counters, the detector's windows and baselines), so that
+     * a restart does not hand a spammer a fresh hour. */
+    "CREATE TABLE IF NOT EXISTS saved_state("
+    "  name TEXT PRIMARY KEY,"
+    "  data BLOB NOT NULL,"
+    "  saved INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 /* Columns added after a table was first released: a store made by an older
@@ -357,4 +392,9 @@ json_t *store_column_json(sqlite3_stmt *st, int i)
     default:
         return json_string((const char *)sqlite3_column_text(st, i));
     }
+}
+
+const char *store_errmsg(sqlite3 *db)
+{
+    return sqlite3_errmsg(db);
 }

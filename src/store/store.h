@@ -50,6 +50,10 @@ int store_run(sqlite3 *db, const char *sql, const char *qid, const char *a, cons
  * string or null (a new reference; NULL when memory runs out). */
 json_t *store_column_json(sqlite3_stmt *st, int i);
 
+/* store_errmsg - SQLite's words for the last failure on DB (for the rooms
+ * above, which do not call SQLite themselves). */
+const char *store_errmsg(sqlite3 *db);
+
 /* store_path - "<state_dir>/store.db" into BUF. */
 char *store_path(const char *state_dir, char *buf, size_t len);
 

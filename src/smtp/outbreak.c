@@ -1,0 +1,764 @@
+/* smtp/outbreak - the detector's ladder carried out (room: smtp).  See
+ * outbreak.h.
+ *
+ * An incident lives twice: in memory (struct incident, one per subject
+ * with an open incident: what has been done, the counts) and in the
+ * store (a row of incidents and its actions).  The row is written by the
+ * committer; until its first write came back the incident has no id, so
+ * one write is in flight at a time and what changed meanwhile is written
+ * next (DIRTY).  Mail to alerts.mail_to and the quarantine of queued
+ * messages run on a worker thread (each is a transaction of its own). */
+#include "smtp/outbreak.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "accounts/accounts.h"
+#include "accounts/app_passwords.h"
+#include "core/ipset.h"
+#include "core/log.h"
+#include "core/strmap.h"
+#include "core/util.h"
+#include "delivery/scheduler.h"
+#include "policy/detector.h"
+#include "queue/inject.h"
+#include "queue/queue_actions.h"
+#include "smtp/server.h"
+#include "store/committer.h"
+#include "store/incidents.h"
+#include "store/store.h"
+
+#define TICK_SECONDS 1
+#define SAVE_SECONDS 60 /* the detector's state to the store */
+#define SWEEP_SECONDS 300
+#define ACTIONS_MAX 64 /* actions waiting for one write */
+#define ALERT_BODY_MAX 16384
+#define STATE_NAME "detector"
+#define WINDOW 3600 /* what containment quarantines: the last hour's mail */
+
+struct action {
+    char action[32];
+    char detail[600];
+};
+
+struct incident {
+    char subject[300];
+    long long id; /* 0 until the first write came back */
+    enum detector_level level;
+    time_t opened;
+    long long accepted, held, delivered;
+    char app_password[64];
+    bool writing, dirty;
+    struct action actions[ACTIONS_MAX];
+    size_t n_actions;
+    time_t last_mail;
+    bool mail_due;
+};
+
+struct outbreak {
+    struct smtp_server *srv;
+    struct detector *detector;
+    struct strmap *incidents; /* subject -> struct incident */
+    struct outbreak_ops ops;
+    struct event *tick;
+    time_t last_save, last_sweep;
+    bool saving;
+};
+
+/* ---- the store's side ---- */
+
+/* What one write of an incident carries: a copy, made on the loop. */
+struct incident_job {
+    struct outbreak *o;
+    char subject[300];
+    struct incident_row row;
+    char state[16];
+    char app_password[64];
+    struct action actions[ACTIONS_MAX];
+    size_t n_actions;
+    char suspend[300];  /* the account to suspend, or "" */
+    char revoke[2][64]; /* [0] user's label to revoke: [0] user, [1] label */
+    long long id_out;
+};
+
+static const char *state_of(enum detector_level l)
+{
+    return l >= DETECTOR_CONTAIN ? "contained" : l >= DETECTOR_HOLD ? "held" : "open";
+}
+
+/* incident_apply - on the committer: the row, its actions, a suspension. */
+static int incident_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct incident_job *j = arg;
+    j->row.subject = j->subject;
+    j->row.state = j->state;
+    j->row.app_password = j->app_password[0] ? j->app_password : NULL;
+    int rc = j->row.id ? incident_update(db, &j->row) : incident_insert(db, &j->row);
+    if (rc < 0) {
+        str_copy(err, store_errmsg(db), errlen);
+        return -1;
+    }
+    j->id_out = j->row.id;
+    if (j->suspend[0] && accounts_user_suspend(db, j->suspend, true, err, errlen) < 0)
+        return -1;
+    if (j->revoke[0][0] && app_password_revoke(db, j->revoke[0], j->revoke[1], err, errlen) < 0)
+        log_warnx("event=incident_error id=%lld op=revoke_app_password error=%s", j->id_out,
+                  log_quote(err)); /* revoked by the admin meanwhile: go on */
+    for (size_t i = 0; i < j->n_actions; i++)
+        if (incident_action(db, j->id_out, j->row.updated, j->actions[i].action,
+                            j->actions[i].detail, "floodgated") < 0) {
+            str_copy(err, store_errmsg(db), errlen);
+            return -1;
+        }
+    return 0;
+}
+
+static void write_incident(struct outbreak *o, struct incident *inc);
+static void send_alert(struct outbreak *o, struct incident *inc);
+
+/* incident_written - on the loop: the id is known; write what came
+ * meanwhile, mail the administrator. */
+static void incident_written(void *arg, int status, const char *err)
+{
+    struct incident_job *j = arg;
+    struct outbreak *o = j->o;
+    struct incident *inc = strmap_get(o->incidents, j->subject);
+    if (status != 0)
+        log_warnx("event=store_error op=incident subject=%s error=%s", log_quote(j->subject),
+                  log_quote(err));
+    if (inc != NULL) {
+        inc->writing = false;
+        if (status == 0 && inc->id == 0) {
+            inc->id = j->id_out;
+            log_info("event=incident id=%lld subject=%s state=%s action=opened", inc->id,
+                     log_quote(inc->subject), state_of(inc->level));
+        }
+        if (status != 0) { /* try again with the next tick */
+            memcpy(inc->actions + inc->n_actions, j->actions,
+                   sizeof j->actions[0] * (j->n_actions < ACTIONS_MAX - inc->n_actions
+                                               ? j->n_actions
+                                               : ACTIONS_MAX - inc->n_actions));
+            inc->n_actions += j->n_actions < ACTIONS_MAX - inc->n_actions
+                                  ? j->n_actions
+                                  : ACTIONS_MAX - inc->n_actions;
+            inc->dirty = true;
+        }
+        if (inc->id && inc->mail_due)
+            send_alert(o, inc);
+        if (inc->dirty)
+            write_incident(o, inc);
+    }
+    free(j);
+}
+
+/* evidence - the report's signals, IPs and samples as JSON into ROW. */
+static void evidence(const struct detector_report *r, struct incident_row *row)
+{
+    row->signals = json_array();
+    row->ips = json_array();
+    row->samples = json_array();
+    for (size_t i = 0; i < r->n_figures; i++)
+        json_array_append_new(row->signals,
+                              json_pack("{s:s, s:f, s:f, s:i}", "name",
+                                        detector_signal_name(r->figures[i].signal), "value",
+                                        r->figures[i].value, "threshold", r->figures[i].threshold,
+                                        "points", (int)r->figures[i].points));
+    for (size_t i = 0; i < r->n_ips; i++)
+        json_array_append_new(row->ips,
+                              json_pack("{s:s, s:i, s:i}", "ip", r->ips[i].ip, "messages",
+                                        (int)r->ips[i].messages, "logins", (int)r->ips[i].logins));
+    for (size_t i = 0; i < r->n_samples; i++)
+        json_array_append_new(row->samples,
+                              json_pack("{s:s, s:s, s:s}", "queue_id", r->samples[i].queue_id,
+                                        "subject", r->samples[i].subject, "recipients",
+                                        r->samples[i].rcpts));
+}
+
+static void job_free_json(struct incident_job *j)
+{
+    json_decref(j->row.signals);
+    json_decref(j->row.ips);
+    json_decref(j->row.samples);
+    j->row.signals = j->row.ips = j->row.samples = NULL;
+}
+
+/* incident_written_free - incident_written, then the JSON. */
+static void incident_written_free(void *arg, int status, const char *err)
+{
+    job_free_json(arg);
+    incident_written(arg, status, err);
+}
+
+/* write_incident - INC's state to the store (one write at a time). */
+static void write_incident(struct outbreak *o, struct incident *inc)
+{
+    if (inc->writing) {
+        inc->dirty = true;
+        return;
+    }
+    struct incident_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        inc->dirty = true;
+        return;
+    }
+    time_t now = time(NULL);
+    struct detector_report *r = malloc(sizeof *r);
+    j->o = o;
+    str_copy(j->subject, inc->subject, sizeof j->subject);
+    str_copy(j->state, state_of(inc->level), sizeof j->state);
+    str_copy(j->app_password, inc->app_password, sizeof j->app_password);
+    j->row = (struct incident_row){.id = inc->id,
+                                   .opened = inc->opened,
+                                   .updated = now,
+                                   .accepted = inc->accepted,
+                                   .held = inc->held,
+                                   .delivered = inc->delivered};
+    if (r && detector_report(o->detector, inc->subject, now, r) == 0) {
+        j->row.score = r->score;
+        evidence(r, &j->row);
+    }
+    free(r);
+    memcpy(j->actions, inc->actions, sizeof inc->actions[0] * inc->n_actions);
+    j->n_actions = inc->n_actions;
+    for (size_t i = 0; i < inc->n_actions; i++) {
+        if (strcmp(inc->actions[i].action, "suspend") == 0)
+            str_copy(j->suspend, inc->actions[i].detail, sizeof j->suspend);
+        if (strcmp(inc->actions[i].action, "revoke_app_password") == 0) {
+            str_copy(j->revoke[0], inc->subject, sizeof j->revoke[0]);
+            str_copy(j->revoke[1], inc->actions[i].detail, sizeof j->revoke[1]);
+        }
+    }
+    inc->n_actions = 0;
+    inc->writing = true;
+    inc->dirty = false;
+    committer_submit(o->srv->committer, incident_apply, incident_written_free, j);
+}
+
+/* ---- alerts ---- */
+
+struct alert_job {
+    char to[256];
+    char hostname[256];
+    char *text;
+    char qid[17];
+    char err[256];
+    int rc;
+};
+
+/* alert_work - on a worker: the mail into the queue. */
+static void alert_work(void *arg)
+{
+    struct alert_job *a = arg;
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    FILE *in = a->text ? fmemopen(a->text, strlen(a->text), "r") : NULL;
+    const char *rcpts[1] = {a->to};
+    struct inject_request req = {.path = "incident alert",
+                                 .in = in,
+                                 .sender = "",
+                                 .rcpts = rcpts,
+                                 .n_rcpts = 1,
+                                 .admin = "floodgated",
+                                 .hostname = a->hostname,
+                                 .spool_dir = ".",
+                                 .max_size = ALERT_BODY_MAX * 2};
+    a->rc = db && in ? queue_inject(db, &req, a->qid, a->err, sizeof a->err) : -1;
+    if (in)
+        fclose(in);
+}
+
+static void alert_done(void *arg)
+{
+    struct alert_job *a = arg;
+    if (a->rc < 0)
+        log_warnx("event=alert_error to=%s error=%s", log_quote(a->to), log_quote(a->err));
+    free(a->text);
+    free(a);
+}
+
+/* alert_text - the mail about INC (RFC 5322, bare LF: inject converts). */
+static char *alert_text(struct outbreak *o, const struct incident *inc, const char *to)
+{
+    struct detector_report *r = malloc(sizeof *r);
+    char *text = malloc(ALERT_BODY_MAX), date[64], opened[32];
+    time_t now = time(NULL);
+    if (r == NULL || text == NULL || detector_report(o->detector, inc->subject, now, r) < 0) {
+        free(r);
+        free(text);
+        return NULL;
+    }
+    size_t n = 0;
+#define OUT(...)                                                                                   \
+    do {                                                                                           \
+        int k_ = snprintf(text + n, ALERT_BODY_MAX - n, __VA_ARGS__);                              \
+        if (k_ > 0)                                                                                \
+            n = n + (size_t)k_ < ALERT_BODY_MAX ? n + (size_t)k_ : ALERT_BODY_MAX - 1;             \
+    } while (0)
+    OUT("From: Floodgate <postmaster@%s>\nTo: <%s>\nDate: %s\n", o->srv->cfg->hostname, to,
+        rfc5322_date(now, date, sizeof date));
+    OUT("Subject: [Floodgate] incident %lld: %s %s\nAuto-Submitted: auto-generated\n\n", inc->id,
+        inc->subject, state_of(inc->level));
+    OUT("Incident %lld, opened %s: %s is %s (score %u).\n\n", inc->id,
+        iso8601_utc(inc->opened, opened, sizeof opened), inc->subject, state_of(inc->level),
+        r->score);
+    OUT("Signals:\n");
+    for (size_t i = 0; i < r->n_figures; i++)
+        OUT("  %-26s %.1f (threshold %.1f)\n", detector_signal_name(r->figures[i].signal),
+            r->figures[i].value, r->figures[i].threshold);
+    OUT("Client IPs:\n");
+    for (size_t i = 0; i < r->n_ips; i++)
+        OUT("  %s: %u messages, %u logins\n", r->ips[i].ip, r->ips[i].messages, r->ips[i].logins);
+    OUT("Messages: %lld accepted, %lld held, %lld recipients delivered\n", inc->accepted, inc->held,
+        inc->delivered);
+    OUT("\nSee: floodctl incident show %lld\nFalse alarm: floodctl incident dismiss %lld\n",
+        inc->id, inc->id);
+#undef OUT
+    free(r);
+    return text;
+}
+
+/* send_alert - mail alerts.mail_to about INC, at most once per
+ * alerts.min_interval (the rest waits for the tick). */
+static void send_alert(struct outbreak *o, struct incident *inc)
+{
+    const struct config_alerts *c = &o->srv->cfg->alerts;
+    time_t now = time(NULL);
+    inc->mail_due = true;
+    if (c->mail_to == NULL || inc->id == 0) {
+        inc->mail_due = c->mail_to != NULL;
+        return;
+    }
+    if (inc->last_mail && now - inc->last_mail < (time_t)c->min_interval)
+        return;
+    struct alert_job *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return;
+    str_copy(a->to, c->mail_to, sizeof a->to);
+    str_copy(a->hostname, o->srv->cfg->hostname, sizeof a->hostname);
+    a->text = alert_text(o, inc, a->to);
+    inc->last_mail = now;
+    inc->mail_due = false;
+    log_info("event=incident id=%lld subject=%s state=%s action=alert_mail to=%s", inc->id,
+             log_quote(inc->subject), state_of(inc->level), log_quote(a->to));
+    worker_pool_submit(o->srv->workers, alert_work, alert_done, a);
+}
+
+/* ---- containment ---- */
+
+struct quarantine_job {
+    struct outbreak *o;
+    char subject[300];
+    long n;
+    char err[256];
+};
+
+/* quarantine_work - on a worker: the subject's queued mail of the last
+ * hour leaves the queue for the quarantine. */
+static void quarantine_work(void *arg)
+{
+    struct quarantine_job *q = arg;
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    struct queue_filter f = {.newer_than = WINDOW};
+    if (strncmp(q->subject, "ip:", 3) == 0) {
+        f.ip = q->subject + 3;
+        f.unauthenticated = true;
+    } else {
+        f.auth_user = q->subject;
+    }
+    struct queue_action_ctx ctx = {
+        .state_dir = ".", .hostname = "", .admin = "floodgated", .reason = "incident"};
+    q->n = db ? queue_act(db, QUEUE_QUARANTINE, &f, &ctx, q->err, sizeof q->err) : -1;
+}
+
+static void quarantine_done(void *arg)
+{
+    struct quarantine_job *q = arg;
+    struct incident *inc = strmap_get(q->o->incidents, q->subject);
+    if (q->n < 0)
+        log_warnx("event=incident_error subject=%s op=quarantine error=%s", log_quote(q->subject),
+                  log_quote(q->err));
+    else if (inc != NULL && inc->n_actions < ACTIONS_MAX) {
+        struct action *a = &inc->actions[inc->n_actions++];
+        str_copy(a->action, "quarantine", sizeof a->action);
+        snprintf(a->detail, sizeof a->detail, "%ld queued messages of the last hour", q->n);
+        log_info("event=incident id=%lld subject=%s action=quarantine messages=%ld", inc->id,
+                 log_quote(inc->subject), q->n);
+        write_incident(q->o, inc);
+    }
+    scheduler_refresh(q->o->srv->scheduler);
+    free(q);
+}
+
+/* act - note action WHAT (DETAIL) for INC's next write, and log it. */
+static void act(struct incident *inc, const char *what, const char *detail)
+{
+    if (inc->n_actions < ACTIONS_MAX) {
+        struct action *a = &inc->actions[inc->n_actions++];
+        str_copy(a->action, what, sizeof a->action);
+        str_copy(a->detail, detail, sizeof a->detail);
+    }
+    log_info("event=incident id=%lld subject=%s action=%s detail=%s", inc->id,
+             log_quote(inc->subject), what, log_quote(detail));
+}
+
+/* contain - suspend (or revoke the app password), end sessions, ban IPs,
+ * quarantine the last hour's queued mail. */
+static void contain(struct outbreak *o, struct incident *inc, const struct detector_report *r)
+{
+    const struct config *cfg = o->srv->cfg;
+    char detail[400];
+    if (cfg->detector.suspend_account || inc->app_password[0] == '\0')
+        act(inc, "suspend", inc->subject);
+    else
+        act(inc, "revoke_app_password", inc->app_password);
+    unsigned ended =
+        o->ops.end_sessions ? o->ops.end_sessions(o->ops.ctx, inc->subject, NULL, "incident") : 0;
+    snprintf(detail, sizeof detail, "%u live sessions of %s", ended, inc->subject);
+    act(inc, "end_sessions", detail);
+    for (size_t i = 0; i < r->n_ips; i++) {
+        const char *ip = r->ips[i].ip;
+        /* an address of ours (relay or limit-exempt groups) is an office
+         * the owner also uses: the suspension is enough there */
+        if (ipset_contains_str(cfg->relay_clients, ip) ||
+            ipset_contains_str(cfg->client_limits.exempt, ip) || o->ops.ban == NULL)
+            continue;
+        snprintf(detail, sizeof detail, "incident %lld: %s", inc->id, inc->subject);
+        o->ops.ban(o->ops.ctx, ip, cfg->detector.ban_seconds, detail);
+        act(inc, "ban", ip);
+    }
+    struct quarantine_job *q = calloc(1, sizeof *q);
+    if (q != NULL) {
+        q->o = o;
+        str_copy(q->subject, inc->subject, sizeof q->subject);
+        worker_pool_submit(o->srv->workers, quarantine_work, quarantine_done, q);
+    }
+}
+
+/* climb - SUBJECT's level rose to L: act on every rung passed. */
+static void climb(struct outbreak *o, const char *subject, enum detector_level l)
+{
+    struct detector_report *r = malloc(sizeof *r);
+    time_t now = time(NULL);
+    if (r == NULL || detector_report(o->detector, subject, now, r) < 0) {
+        free(r);
+        return;
+    }
+    char signals[512] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_figures && n < sizeof signals; i++)
+        n += (size_t)snprintf(signals + n, sizeof signals - n, "%s%s=%.0f", i ? "," : "",
+                              detector_signal_name(r->figures[i].signal), r->figures[i].value);
+    if (l < DETECTOR_ALERT) {
+        log_info("event=detector_suspect subject=%s score=%u signals=%s", log_quote(subject),
+                 r->score, log_quote(signals));
+        free(r);
+        return;
+    }
+    struct incident *inc = strmap_get(o->incidents, subject);
+    if (inc == NULL) {
+        if ((inc = calloc(1, sizeof *inc)) == NULL ||
+            strmap_put(o->incidents, subject, inc, NULL) < 0) {
+            free(inc);
+            free(r);
+            return;
+        }
+        str_copy(inc->subject, subject, sizeof inc->subject);
+        inc->opened = now;
+        if (r->n_labels > 0)
+            str_copy(inc->app_password, r->labels[0], sizeof inc->app_password);
+        char detail[sizeof signals + 32];
+        snprintf(detail, sizeof detail, "score %u: %s", r->score, signals);
+        act(inc, "alert", detail);
+    }
+    bool lan = strncmp(subject, "ip:", 3) == 0;
+    if (l >= DETECTOR_HOLD && inc->level < DETECTOR_HOLD)
+        act(inc, "hold", "new messages are answered 250 and held");
+    /* a LAN client is one of ours: held and alerted on, never banned */
+    if (l >= DETECTOR_CONTAIN && inc->level < DETECTOR_CONTAIN && !lan)
+        contain(o, inc, r);
+    inc->level = lan && l > DETECTOR_HOLD ? DETECTOR_HOLD : l;
+    log_info("event=incident id=%lld subject=%s state=%s score=%u signals=%s", inc->id,
+             log_quote(subject), state_of(inc->level), r->score, log_quote(signals));
+    free(r);
+    write_incident(o, inc);
+    send_alert(o, inc);
+}
+
+/* take_changes - act on every subject whose level rose. */
+static void take_changes(struct outbreak *o)
+{
+    char key[300];
+    while (detector_take_change(o->detector, key, sizeof key))
+        climb(o, key, detector_level(o->detector, key));
+}
+
+/* ---- saving the detector ---- */
+
+struct save_buf {
+    char *p;
+    size_t len, cap;
+};
+
+static int save_append(const char *text, size_t len, void *arg)
+{
+    struct save_buf *b = arg;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 65536;
+        while (cap < b->len + len)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return -1;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, text, len);
+    b->len += len;
+    return 0;
+}
+
+struct save_job {
+    struct outbreak *o;
+    struct save_buf buf;
+    time_t now;
+};
+
+static int save_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    struct save_job *s = arg;
+    if (saved_state_put(db, STATE_NAME, s->buf.p, s->buf.len, s->now) == 0)
+        return 0;
+    str_copy(err, store_errmsg(db), errlen);
+    return -1;
+}
+
+static void save_done(void *arg, int status, const char *err)
+{
+    struct save_job *s = arg;
+    if (status != 0)
+        log_warnx("event=store_error op=save_detector error=%s", log_quote(err));
+    if (s->o)
+        s->o->saving = false;
+    free(s->buf.p);
+    free(s);
+}
+
+/* save - the detector's state to the store, through the committer. */
+static void save(struct outbreak *o, bool last)
+{
+    if (o->saving && !last)
+        return;
+    struct save_job *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return;
+    s->now = time(NULL);
+    s->o = last ? NULL : o;
+    if (detector_save(o->detector, s->now, save_append, &s->buf) < 0) {
+        log_warnx("event=save_detector error=out_of_memory");
+        free(s->buf.p);
+        free(s);
+        return;
+    }
+    o->saving = !last;
+    o->last_save = s->now;
+    committer_submit(o->srv->committer, save_apply, save_done, s);
+}
+
+void outbreak_save_now(struct outbreak *o)
+{
+    if (o != NULL)
+        save(o, true);
+}
+
+/* load - the detector's state as saved, and the open incidents. */
+static void load(struct outbreak *o)
+{
+    size_t len;
+    time_t saved = 0, now = time(NULL);
+    char *text = saved_state_get(o->srv->db, STATE_NAME, &len, &saved);
+    size_t n = text ? detector_load(o->detector, text, len, now) : 0;
+    free(text);
+    json_t *open = incident_open_subjects(o->srv->db), *v;
+    const char *subject;
+    json_object_foreach(open, subject, v)
+    {
+        struct incident *inc = calloc(1, sizeof *inc);
+        if (inc == NULL || strmap_put(o->incidents, subject, inc, NULL) < 0) {
+            free(inc);
+            continue;
+        }
+        str_copy(inc->subject, subject, sizeof inc->subject);
+        inc->id = json_integer_value(json_object_get(v, "id"));
+        const char *st = json_string_value(json_object_get(v, "state"));
+        inc->level = st && strcmp(st, "contained") == 0 ? DETECTOR_CONTAIN
+                     : st && strcmp(st, "held") == 0    ? DETECTOR_HOLD
+                                                        : DETECTOR_ALERT;
+        inc->opened = now;
+    }
+    json_decref(open);
+    log_info("event=detector_loaded subjects=%zu open_incidents=%zu saved=%lld", n,
+             strmap_count(o->incidents), (long long)saved);
+}
+
+/* ---- the tick ---- */
+
+static bool tick_one(const char *key, void *value, void *arg)
+{
+    struct outbreak *o = arg;
+    struct incident *inc = value;
+    if (inc->dirty && !inc->writing)
+        write_incident(o, inc);
+    if (inc->mail_due && inc->id)
+        send_alert(o, inc);
+    return true;
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct outbreak *o = arg;
+    time_t now = time(NULL);
+    strmap_sweep(o->incidents, tick_one, o, NULL);
+    if (now - o->last_save >= SAVE_SECONDS)
+        save(o, false);
+    if (now - o->last_sweep >= SWEEP_SECONDS) {
+        detector_sweep(o->detector, now);
+        o->last_sweep = now;
+    }
+}
+
+/* ---- the interface ---- */
+
+struct outbreak *outbreak_new(struct smtp_server *srv)
+{
+    struct outbreak *o = calloc(1, sizeof *o);
+    if (o == NULL)
+        return NULL;
+    o->srv = srv;
+    o->detector = detector_new(&srv->cfg->detector);
+    o->incidents = strmap_new();
+    o->tick = event_new(srv->base, -1, EV_PERSIST, tick, o);
+    struct timeval tv = {TICK_SECONDS, 0};
+    if (o->detector == NULL || o->incidents == NULL || o->tick == NULL ||
+        event_add(o->tick, &tv) < 0) {
+        outbreak_free(o);
+        return NULL;
+    }
+    o->last_save = o->last_sweep = time(NULL);
+    load(o);
+    return o;
+}
+
+void outbreak_free(struct outbreak *o)
+{
+    if (o == NULL)
+        return;
+    if (o->tick)
+        event_free(o->tick);
+    detector_free(o->detector);
+    strmap_free(o->incidents, free);
+    free(o);
+}
+
+void outbreak_set_ops(struct outbreak *o, const struct outbreak_ops *ops)
+{
+    o->ops = *ops;
+}
+
+void outbreak_reload(struct outbreak *o)
+{
+    detector_set_config(o->detector, &o->srv->cfg->detector);
+}
+
+bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
+{
+    struct detector_message dm = {
+        .subject = m->subject,
+        .client_ip = m->client_ip,
+        .app_password = m->app_password,
+        .header_from = m->header_from,
+        .display_name = m->display_name,
+        .subject_header = m->subject_header,
+        .body_fingerprint = m->body ? detector_fingerprint(m->body, m->body_len) : 0,
+        .rcpts = m->rcpts,
+        .rcpt_local = m->rcpt_local,
+        .n_rcpts = m->n_rcpts,
+    };
+    detector_message(o->detector, &dm, time(NULL));
+    take_changes(o);
+    return outbreak_holds(o, m->subject);
+}
+
+bool outbreak_holds(struct outbreak *o, const char *subject)
+{
+    struct incident *inc = strmap_get(o->incidents, subject);
+    return inc != NULL && inc->level >= DETECTOR_HOLD;
+}
+
+void outbreak_accepted(struct outbreak *o, const char *subject, const char *qid, bool held)
+{
+    struct incident *inc = strmap_get(o->incidents, subject);
+    if (inc == NULL)
+        return;
+    inc->accepted++;
+    inc->held += held;
+    inc->dirty = true; /* written with the next tick */
+}
+
+void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const char *label, bool ok)
+{
+    char key[300];
+    str_copy(key, user, sizeof key);
+    str_lower(key);
+    detector_auth(o->detector, key, ip, ok, time(NULL));
+    take_changes(o);
+}
+
+/* enhanced_status - the "5.1.1" at the start of a reply TEXT ("550 5.1.1
+ * ..."), into BUF; "" when none. */
+static const char *enhanced_status(const char *text, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (text == NULL)
+        return buf;
+    const char *p = strchr(text, ' ');
+    if (p == NULL || !(p[1] >= '2' && p[1] <= '5') || p[2] != '.')
+        return buf;
+    size_t n = strcspn(p + 1, " ");
+    if (n < len) {
+        memcpy(buf, p + 1, n);
+        buf[n] = '\0';
+    }
+    return buf;
+}
+
+void outbreak_delivery(struct outbreak *o, const char *subject, int code, const char *text)
+{
+    char enh[16];
+    enum detector_outcome oc = detector_outcome_of(code, enhanced_status(text, enh, sizeof enh));
+    time_t now = time(NULL);
+    detector_delivery(o->detector, subject, oc, now);
+    struct incident *inc = strmap_get(o->incidents, subject);
+    if (inc != NULL && oc == DETECTOR_DELIVERED && inc->level < DETECTOR_CONTAIN) {
+        inc->delivered++;
+        inc->dirty = true;
+    }
+    if (oc != DETECTOR_DELIVERED) {
+        detector_evaluate(o->detector, subject, now);
+        take_changes(o);
+    }
+}
+
+void outbreak_closed(struct outbreak *o, long long id, const char *subject, const char *state)
+{
+    time_t now = time(NULL);
+    if (strcmp(state, "dismissed") == 0)
+        detector_dismiss(o->detector, subject, now);
+    else
+        detector_release(o->detector, subject, now);
+    free(strmap_del(o->incidents, subject));
+    log_info("event=incident id=%lld subject=%s state=%s", id, log_quote(subject), state);
+}
