@@ -102,6 +102,18 @@ static json_t *load(struct ctl *c, sqlite3 *db, long long id)
     return inc;
 }
 
+/* load_arg - the incident A->raw[0] names, into *ID; NULL when it
+ * cannot be had (said, with *RC the exit status). */
+static json_t *load_arg(struct ctl *c, struct args *a, long long *id, int *rc)
+{
+    *rc = EXIT_USAGE;
+    if (parse_id(a->raw[0], id) != EXIT_OK)
+        return NULL;
+    *rc = EXIT_FAIL;
+    sqlite3 *db = ctl_store(c);
+    return db ? load(c, db, *id) : NULL;
+}
+
 /* show_text - incident INC for a reader. */
 static void show_text(json_t *inc)
 {
@@ -157,13 +169,11 @@ static void show_text(json_t *inc)
 static int incident_show_cmd(struct ctl *c, struct args *a, struct opt *o)
 {
     long long id;
-    if (parse_id(a->raw[0], &id) != EXIT_OK)
-        return EXIT_USAGE;
-    sqlite3 *db = ctl_store(c);
-    json_t *inc = db ? load(c, db, id) : NULL;
+    int rc;
+    json_t *inc = load_arg(c, a, &id, &rc);
     if (inc == NULL)
-        return EXIT_FAIL;
-    int rc = EXIT_OK;
+        return rc;
+    rc = EXIT_OK;
     if (c->json)
         rc = print_json(inc);
     else
@@ -253,12 +263,11 @@ static void tell_daemon(struct ctl *c, long long id, const char *subject, const 
 static int close_incident(struct ctl *c, struct args *a, const char *state)
 {
     long long id;
-    if (parse_id(a->raw[0], &id) != EXIT_OK)
-        return EXIT_USAGE;
-    sqlite3 *db = ctl_store(c);
-    json_t *inc = db ? load(c, db, id) : NULL;
+    int rc;
+    json_t *inc = load_arg(c, a, &id, &rc);
     if (inc == NULL)
-        return EXIT_FAIL;
+        return rc;
+    sqlite3 *db = ctl_store(c);
     char now_state[16];
     str_copy(now_state, str_of(inc, "state") ? str_of(inc, "state") : "", sizeof now_state);
     if (strcmp(now_state, "released") == 0 || strcmp(now_state, "dismissed") == 0) {
@@ -272,7 +281,7 @@ static int close_incident(struct ctl *c, struct args *a, const char *state)
     const char *opened = str_of(inc, "opened");
     if (opened && strptime(opened, "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
         json_object_set_new(inc, "opened_unix", json_integer((json_int_t)timegm(&tm)));
-    int rc = release_held(c, db, inc, &u);
+    rc = release_held(c, db, inc, &u);
     if (rc == EXIT_OK)
         rc = undo_actions(c, db, inc, &u);
     char detail[128];

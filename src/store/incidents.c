@@ -186,21 +186,14 @@ static json_t *row_json(sqlite3_stmt *st, bool whole)
     return o;
 }
 
-json_t *incident_list(sqlite3 *db, bool all)
+/* collect - every row of ST (bound, not stepped yet) made into JSON by
+ * ROW, in an array; ST is finalized.  NULL on a store error. */
+static json_t *collect(sqlite3_stmt *st, json_t *(*row)(sqlite3_stmt *st))
 {
-    sqlite3_stmt *st =
-        store_prepare(db, "SELECT " INCIDENT_COLUMNS " FROM incidents"
-                          " WHERE ?1 OR state NOT IN ('released', 'dismissed') ORDER BY id DESC");
     json_t *arr = json_array();
-    if (st == NULL || arr == NULL) {
-        sqlite3_finalize(st);
-        json_decref(arr);
-        return NULL;
-    }
-    sqlite3_bind_int(st, 1, all);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, row_json(st, false));
+    int rc = SQLITE_ERROR;
+    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, row(st));
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
@@ -209,30 +202,38 @@ json_t *incident_list(sqlite3 *db, bool all)
     return arr;
 }
 
+static json_t *list_row(sqlite3_stmt *st)
+{
+    return row_json(st, false);
+}
+
+json_t *incident_list(sqlite3 *db, bool all)
+{
+    sqlite3_stmt *st =
+        store_prepare(db, "SELECT " INCIDENT_COLUMNS " FROM incidents"
+                          " WHERE ?1 OR state NOT IN ('released', 'dismissed') ORDER BY id DESC");
+    if (st == NULL)
+        return NULL;
+    sqlite3_bind_int(st, 1, all);
+    return collect(st, list_row);
+}
+
+static json_t *action_row(sqlite3_stmt *st)
+{
+    return json_pack("{s:o, s:o, s:o, s:o}", "at", time_json(st, 0), "action",
+                     store_column_json(st, 1), "detail", store_column_json(st, 2), "by",
+                     store_column_json(st, 3));
+}
+
 /* actions_json - [{at, action, detail, by}] of incident ID. */
 static json_t *actions_json(sqlite3 *db, long long id)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT at, action, detail, by FROM incident_actions"
                                          " WHERE incident = ?1 ORDER BY at, rowid");
-    json_t *arr = json_array();
-    if (st == NULL || arr == NULL) {
-        sqlite3_finalize(st);
-        json_decref(arr);
+    if (st == NULL)
         return NULL;
-    }
     sqlite3_bind_int64(st, 1, id);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr,
-                              json_pack("{s:o, s:o, s:o, s:o}", "at", time_json(st, 0), "action",
-                                        store_column_json(st, 1), "detail",
-                                        store_column_json(st, 2), "by", store_column_json(st, 3)));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    return collect(st, action_row);
 }
 
 json_t *incident_get(sqlite3 *db, long long id, int *found)
