@@ -164,3 +164,44 @@ int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_li
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : accounts_store_failed(db, "user limits", err, errlen);
 }
+
+int accounts_user_bulk(sqlite3 *db, const char *user)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT bulk FROM users WHERE address = ?1");
+    if (st == NULL)
+        return -1;
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int bulk = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? bulk : -1;
+}
+
+int accounts_user_set_bulk(sqlite3 *db, const char *user, bool bulk, char *err, size_t errlen)
+{
+    if (user_exists(db, user, "user limits", err, errlen) < 0)
+        return -1;
+    sqlite3_stmt *st = store_prepare(db, "UPDATE users SET bulk = ?2 WHERE address = ?1");
+    if (st == NULL)
+        return accounts_store_failed(db, "user limits", err, errlen);
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, bulk);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : accounts_store_failed(db, "user limits", err, errlen);
+}
+
+json_t *accounts_bulk_users(sqlite3 *db)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT address FROM users WHERE bulk ORDER BY address");
+    json_t *arr = json_array();
+    int rc = SQLITE_ERROR;
+    while (st && arr && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        return NULL;
+    }
+    return arr;
+}

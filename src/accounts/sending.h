@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* accounts_may_send_as - may USER (lowercased) use ADDRESS as sender?
@@ -27,5 +28,13 @@ struct user_limits {
 int accounts_user_limits(sqlite3 *db, const char *user, struct user_limits *out);
 int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_limits *l,
                              char *err, size_t errlen);
+
+/* A bulk sender (newsletters): the outbreak detector relaxes its volume
+ * signals for it and keeps the identity ones (docs/detector.md). */
+/* accounts_user_bulk - 1 bulk, 0 not (or no such user), -1 store error. */
+int accounts_user_bulk(sqlite3 *db, const char *user);
+int accounts_user_set_bulk(sqlite3 *db, const char *user, bool bulk, char *err, size_t errlen);
+/* accounts_bulk_users - ["user", ...] marked bulk; NULL on a store error. */
+json_t *accounts_bulk_users(sqlite3 *db);
 
 #endif

@@ -46,7 +46,7 @@ const char usage_user[] = "  floodctl user add ADDRESS\n"
                           "  floodctl user grant-send-as ADDRESS SENDER|@DOMAIN\n"
                           "  floodctl user revoke-send-as ADDRESS SENDER|@DOMAIN\n"
                           "  floodctl user limits ADDRESS [--messages N] [--recipients N]"
-                          " [--domains N] [--json]\n"
+                          " [--domains N] [--bulk|--no-bulk] [--json]\n"
                           "    (per hour; 0: no limit; 'default': the config's value)\n";
 const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
                            "  floodctl alias del ADDRESS [TARGET]\n"

@@ -73,6 +73,8 @@ struct opt *user_limits_options(void)
     static struct opt opts[] = {{"--messages", true, false, NULL},
                                 {"--recipients", true, false, NULL},
                                 {"--domains", true, false, NULL},
+                                {"--bulk", false, false, NULL},
+                                {"--no-bulk", false, false, NULL},
                                 {NULL, false, false, NULL}};
     return opts;
 }
@@ -152,6 +154,13 @@ json_t *sending_facts(struct ctl *c, const char *address)
                      counters ? counters : json_null());
 }
 
+/* tell_bulk - a running daemon reads the bulk senders again. */
+static void tell_bulk(struct ctl *c)
+{
+    int not_running;
+    json_decref(ctl_call(c, json_pack("{s:s}", "cmd", "state.reload"), &not_running));
+}
+
 /* user_limits - floodctl user limits USER [--messages N] [--recipients N]
  * [--domains N]: set (a number, 0 = no limit, or "default"), then show. */
 int user_limits(struct ctl *c, struct args *a, struct opt *o)
@@ -173,12 +182,23 @@ int user_limits(struct ctl *c, struct args *a, struct opt *o)
             return EXIT_USAGE;
         change |= o[i].set;
     }
+    if (o[3].set && o[4].set)
+        return usage_error("user", "give --bulk or --no-bulk, not both%s", "");
     if (change && accounts_user_set_limits(db, a->pos[0], &u, err, sizeof err) < 0)
         return fail("%s", err);
-    if (change)
-        log_info("event=user_limits user=%s messages=%lld recipients=%lld domains=%lld admin=%s",
-                 log_quote(a->pos[0]), u.messages, u.recipients, u.domains, log_quote(c->admin));
+    if ((o[3].set || o[4].set) && accounts_user_set_bulk(db, a->pos[0], o[3].set, err,
+                                                         sizeof err) < 0)
+        return fail("%s", err);
+    int bulk = accounts_user_bulk(db, a->pos[0]);
+    if (change || o[3].set || o[4].set)
+        log_info("event=user_limits user=%s messages=%lld recipients=%lld domains=%lld bulk=%d "
+                 "admin=%s",
+                 log_quote(a->pos[0]), u.messages, u.recipients, u.domains, bulk,
+                 log_quote(c->admin));
+    if (o[3].set || o[4].set)
+        tell_bulk(c);
     json_t *limits = limits_json(c->cfg, &u), *counters = daemon_counters(c, a->pos[0]);
+    json_object_set_new(limits, "bulk", json_boolean(bulk == 1));
     int rc = EXIT_OK;
     if (c->json) {
         json_t *out = json_pack("{s:s, s:O, s:O}", "user", a->pos[0], "limits", limits,
@@ -186,8 +206,11 @@ int user_limits(struct ctl *c, struct args *a, struct opt *o)
         rc = out ? print_json(out) : fail("out of memory");
         json_decref(out);
     } else {
-        printf("sending limits of %s%s:\n", a->pos[0], change ? " (changed)" : "");
+        printf("sending limits of %s%s:\n", a->pos[0],
+               change || o[3].set || o[4].set ? " (changed)" : "");
         print_limits(limits, counters);
+        printf("  bulk sender: %s\n", bulk == 1 ? "yes (the detector relaxes volume signals)"
+                                                : "no");
     }
     json_decref(limits);
     json_decref(counters);

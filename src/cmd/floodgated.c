@@ -428,6 +428,7 @@ static void start(struct daemon *d, bool foreground)
         fatal("event=start error=%s", log_quote(err));
     if ((srv->scheduler = scheduler_new(srv)) == NULL)
         fatal("event=start error=out_of_memory");
+    scheduler_set_outcome_hook(srv->scheduler, outbreak_outcome, srv->outbreak);
     if ((d->housekeeping = housekeeping_start(srv)) == NULL)
         fatal("event=start error=out_of_memory");
     if ((d->control = control_server_start(srv->base, CONTROL_SOCKET, err, sizeof err)) == NULL)

@@ -173,6 +173,7 @@ static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen
     struct smtp_server *srv = ctx;
     server_reload_pauses(srv);
     gate_reload(srv->gate);
+    outbreak_reload_bulk(srv->outbreak);
     scheduler_kick(srv->scheduler);
     return json_pack("{s:O}", "paused", srv->pauses);
 }

@@ -220,12 +220,18 @@ static void lower_domain(char *s)
  * (RFC 5322 3.4): the text in the first "<...>", or else the bare text up
  * to the first ',' or ';', without comments and whitespace.  A group name
  * ending in ':' is dropped.  False when nothing usable was found. */
-static bool first_mailbox(struct value_iter *it, struct fact_buf *fb)
+static bool first_mailbox(struct value_iter *it, struct fact_buf *fb, char *name)
 {
     int ch;
     while ((ch = vnext(it)) != -1) {
-        if (ch == '<')
+        if (ch == '<') {
+            /* what came before the angle is the display name (its spaces
+             * and comments dropped): kept for the outbreak detector, which
+             * notices a From that changes its name message by message */
+            memcpy(name, fb->buf, fb->n);
+            name[fb->n] = '\0';
             return copy_angle(it, fb);
+        }
         if (ch == '"')
             copy_quoted(it, fb);
         else if (ch == '(')
@@ -242,11 +248,12 @@ static bool first_mailbox(struct value_iter *it, struct fact_buf *fb)
     return fb->n > 0;
 }
 
-/* scan_from - From's first addr-spec, domain lowercased. */
-static void scan_from(struct value_iter *it, char *out)
+/* scan_from - From's first addr-spec, domain lowercased, and the display
+ * name before it into NAME. */
+static void scan_from(struct value_iter *it, char *out, char *name)
 {
     struct fact_buf fb = {.buf = out, .n = 0, .truncated = false};
-    if (!first_mailbox(it, &fb))
+    if (!first_mailbox(it, &fb, name))
         fb.n = 0;
     out[fb.n] = '\0';
     lower_domain(out);
@@ -307,7 +314,7 @@ void header_scan(const char *msg, size_t len, struct header_facts *out)
     while (next_field(msg, lim, &pos, &f)) {
         struct value_iter it = {.s = msg, .pos = f.value, .end = f.end};
         if (!have_from && name_is(msg, &f, "From")) {
-            scan_from(&it, out->from);
+            scan_from(&it, out->from, out->from_name);
             have_from = true;
         } else if (!have_subject && name_is(msg, &f, "Subject")) {
             scan_subject(&it, out->subject);

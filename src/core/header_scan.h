@@ -10,6 +10,7 @@
 
 struct header_facts {
     char from[HEADER_FACT_MAX];       /* the addr-spec of From:, lowercased domain; "" if none */
+    char from_name[HEADER_FACT_MAX];  /* its display name, spaces and comments dropped; "" */
     char subject[HEADER_FACT_MAX];    /* unfolded, as sent (not MIME-decoded), truncated */
     char message_id[HEADER_FACT_MAX]; /* with the angle brackets */
 };

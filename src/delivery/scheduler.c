@@ -52,6 +52,8 @@ struct scheduler {
     struct remote *remote;
     struct event *timer;
     struct outcomes *unrecorded; /* outcomes the store could not take yet */
+    scheduler_outcome_fn outcome_hook; /* the detector's feedback, or NULL */
+    void *outcome_arg;
     unsigned local_jobs;
     bool kicked;             /* a pass is already due soon */
     bool paused;             /* no new jobs (shutdown) */
@@ -336,8 +338,14 @@ static void record_done(void *arg, int status, const char *err)
         outcomes_keep(sch->unrecorded, j, status);
         return;
     }
-    for (size_t i = 0; i < j->n; i++)
+    for (size_t i = 0; i < j->n; i++) {
         log_outcome(j, &j->rcpts[i]);
+        const struct delivery_rcpt *d = &j->rcpts[i];
+        if (sch->outcome_hook && j->remote && !j->returning && j->auth_user &&
+            d->outcome != OUTCOME_PENDING)
+            sch->outcome_hook(sch->outcome_arg, j->auth_user, d->code, d->error,
+                              d->outcome == OUTCOME_DELIVERED);
+    }
     if (j->drop_quarantine_file)
         quarantine_file_remove(".", j->qid);
     for (size_t i = 0; i < j->n; i++)
@@ -820,4 +828,10 @@ void scheduler_free(struct scheduler *sch)
     strmap_free(sch->inflight, NULL);
     free(sch->relayhost);
     free(sch);
+}
+
+void scheduler_set_outcome_hook(struct scheduler *sch, scheduler_outcome_fn fn, void *arg)
+{
+    sch->outcome_hook = fn;
+    sch->outcome_arg = arg;
 }

@@ -3,6 +3,7 @@
 #ifndef FLOODGATE_DELIVERY_SCHEDULER_H
 #define FLOODGATE_DELIVERY_SCHEDULER_H
 
+#include <stdbool.h>
 #include "smtp/server.h"
 
 struct scheduler;
@@ -21,6 +22,13 @@ unsigned scheduler_busy(const struct scheduler *sch);
  * for a failing store (delivery/outcomes.h). */
 size_t scheduler_unrecorded(const struct scheduler *sch);
 void scheduler_free(struct scheduler *sch);
+
+/* What a remote server answered for one recipient of AUTH_USER's message
+ * (CODE, and TEXT: the reply or error with its enhanced status code), once
+ * recorded: the outbreak detector's delivery feedback.  On the loop. */
+typedef void (*scheduler_outcome_fn)(void *arg, const char *auth_user, int code,
+                                     const char *text, bool delivered);
+void scheduler_set_outcome_hook(struct scheduler *sch, scheduler_outcome_fn fn, void *arg);
 
 /* scheduler_backoff - seconds to wait after ATTEMPTS failed attempts:
  * retry_initial, doubling, capped at retry_max. */

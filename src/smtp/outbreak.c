@@ -20,6 +20,7 @@
 
 #include "accounts/accounts.h"
 #include "accounts/app_passwords.h"
+#include "accounts/sending.h"
 #include "core/ipset.h"
 #include "core/log.h"
 #include "core/strmap.h"
@@ -64,6 +65,7 @@ struct outbreak {
     struct smtp_server *srv;
     struct detector *detector;
     struct strmap *incidents; /* subject -> struct incident */
+    struct strmap *bulk;      /* bulk senders (a set: values unused) */
     struct outbreak_ops ops;
     struct event *tick;
     time_t last_save, last_sweep;
@@ -496,6 +498,53 @@ static void take_changes(struct outbreak *o)
         climb(o, key, detector_level(o->detector, key));
 }
 
+/* ---- bulk senders ---- */
+
+/* bulk_set - O's bulk senders are those of LIST. */
+static void bulk_set(struct outbreak *o, json_t *list)
+{
+    struct strmap *m = strmap_new();
+    size_t i;
+    json_t *v;
+    if (m == NULL)
+        return;
+    json_array_foreach(list, i, v) strmap_put(m, json_string_value(v), (void *)1, NULL);
+    strmap_free(o->bulk, NULL);
+    o->bulk = m;
+}
+
+struct bulk_job {
+    struct outbreak *o;
+    json_t *list;
+};
+
+static void bulk_work(void *arg)
+{
+    struct bulk_job *b = arg;
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    b->list = db ? accounts_bulk_users(db) : NULL;
+}
+
+static void bulk_done(void *arg)
+{
+    struct bulk_job *b = arg;
+    if (b->list == NULL)
+        log_warnx("event=store_error op=read_bulk_senders");
+    else
+        bulk_set(b->o, b->list);
+    json_decref(b->list);
+    free(b);
+}
+
+void outbreak_reload_bulk(struct outbreak *o)
+{
+    struct bulk_job *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return;
+    b->o = o;
+    worker_pool_submit(o->srv->workers, bulk_work, bulk_done, b);
+}
+
 /* ---- saving the detector ---- */
 
 struct save_buf {
@@ -600,6 +649,9 @@ static void load(struct outbreak *o)
         inc->opened = now;
     }
     json_decref(open);
+    json_t *bulk = accounts_bulk_users(o->srv->db);
+    bulk_set(o, bulk);
+    json_decref(bulk);
     log_info("event=detector_loaded subjects=%zu open_incidents=%zu saved=%lld", n,
              strmap_count(o->incidents), (long long)saved);
 }
@@ -660,6 +712,7 @@ void outbreak_free(struct outbreak *o)
         event_free(o->tick);
     detector_free(o->detector);
     strmap_free(o->incidents, free);
+    strmap_free(o->bulk, NULL);
     free(o);
 }
 
@@ -679,6 +732,7 @@ bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
         .subject = m->subject,
         .client_ip = m->client_ip,
         .app_password = m->app_password,
+        .bulk = o->bulk && strmap_get(o->bulk, m->subject) != NULL,
         .header_from = m->header_from,
         .display_name = m->display_name,
         .subject_header = m->subject_header,
@@ -750,6 +804,15 @@ void outbreak_delivery(struct outbreak *o, const char *subject, int code, const 
         detector_evaluate(o->detector, subject, now);
         take_changes(o);
     }
+}
+
+void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text,
+                      bool delivered)
+{
+    char key[300];
+    str_copy(key, auth_user, sizeof key);
+    str_lower(key);
+    outbreak_delivery(arg, key, delivered && code == 0 ? 250 : code, text);
 }
 
 void outbreak_closed(struct outbreak *o, long long id, const char *subject, const char *state)

@@ -45,6 +45,10 @@ void outbreak_set_ops(struct outbreak *o, const struct outbreak_ops *ops);
 /* outbreak_reload - the config changed (SIGHUP). */
 void outbreak_reload(struct outbreak *o);
 
+/* outbreak_reload_bulk - read the bulk senders again (floodctl user
+ * limits --bulk), on a worker. */
+void outbreak_reload_bulk(struct outbreak *o);
+
 /* One message at the end of DATA, before it is stored. */
 struct outbreak_message {
     const char *subject; /* the sender key: "user@domain" or "ip:ADDR" */
@@ -70,6 +74,10 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
 /* outbreak_delivery - a remote server answered CODE (TEXT: the reply, with
  * its enhanced status code) to a recipient of SUBJECT's message. */
 void outbreak_delivery(struct outbreak *o, const char *subject, int code, const char *text);
+/* outbreak_outcome - the scheduler's outcome hook (ARG the outbreak):
+ * outbreak_delivery for AUTH_USER's message. */
+void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text,
+                      bool delivered);
 /* outbreak_holds - is SUBJECT held now (its messages are stored held)? */
 bool outbreak_holds(struct outbreak *o, const char *subject);
 /* outbreak_closed - floodctl released or dismissed incident ID of

@@ -32,7 +32,8 @@ static const char schema_sql[] =
     "  totp_enabled INTEGER NOT NULL DEFAULT 0,"     /* 1: only app passwords log in */
     "  limit_messages INTEGER,"                      /* per-user sending_limits; NULL = config */
     "  limit_recipients INTEGER,"
-    "  limit_domains INTEGER);"
+    "  limit_domains INTEGER,"
+    "  bulk INTEGER NOT NULL DEFAULT 0);" /* a bulk sender: the detector relaxes volume */
     "CREATE TABLE IF NOT EXISTS app_passwords("
     "  id INTEGER PRIMARY KEY,"
     "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
@@ -175,6 +176,7 @@ static const struct {
     {"users", "limit_messages", "INTEGER"},
     {"users", "limit_recipients", "INTEGER"},
     {"users", "limit_domains", "INTEGER"},
+    {"users", "bulk", "INTEGER NOT NULL DEFAULT 0"},
     {"quarantine", "file_missing", "INTEGER"},
 };
 

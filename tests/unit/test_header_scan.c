@@ -63,6 +63,7 @@ static void test_basic(void **state)
          "Subject: not a header\r\n",
          &f);
     assert_string_equal(f.from, "Alice@example.com");
+    assert_string_equal(f.from_name, "AliceExample");
     assert_string_equal(f.subject, "Quarterly report");
     assert_string_equal(f.message_id, "<1234.5678@mail.example.com>");
 }
@@ -74,6 +75,7 @@ static void test_missing(void **state)
     memset(&f, 'X', sizeof(f));
     scan("To: a@b\r\n\r\n", &f);
     assert_string_equal(f.from, "");
+    assert_string_equal(f.from_name, "");
     assert_string_equal(f.subject, "");
     assert_string_equal(f.message_id, "");
     memset(&f, 'X', sizeof(f));
