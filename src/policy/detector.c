@@ -668,14 +668,15 @@ static void note_label(struct subject *s, const char *label, time_t now)
 }
 
 /* note_recipients - count M's recipients: external ones, their domains,
- * the strangers among them. */
-static void note_recipients(struct detector *d, struct subject *s, const struct detector_message *m,
+ * the strangers among them; returns the external strangers. */
+static unsigned note_recipients(struct detector *d, struct subject *s, const struct detector_message *m,
                             time_t now)
 {
-    unsigned external = 0, strangers = 0;
+    unsigned external = 0, strangers = 0, far = 0;
     for (size_t i = 0; i < m->n_rcpts; i++) {
         uint64_t h = hash_lower(m->rcpts[i]);
-        if (!bloom_has(s, h)) {
+        bool stranger = !bloom_has(s, h);
+        if (stranger) {
             strangers++;
             /* a subject under suspicion teaches nothing: the spam run's
              * recipients must not become "known" */
@@ -685,12 +686,14 @@ static void note_recipients(struct detector *d, struct subject *s, const struct 
         if (m->rcpt_local && m->rcpt_local[i])
             continue;
         external++;
+        far += stranger;
         seen_touch(s->domains, SET_DOMAINS, hash_lower(domain_of(m->rcpts[i])), now, NULL);
     }
     count(d->w10m, s->key, "R", (unsigned)m->n_rcpts, now);
     count(d->w10m, s->key, "r", external, now);
     count(d->w10m, s->key, "n", strangers, now);
     count(d->w1h, s->key, "t", (unsigned)m->n_rcpts, now);
+    return far;
 }
 
 enum detector_level detector_message(struct detector *d, const struct detector_message *m,
@@ -708,7 +711,7 @@ enum detector_level detector_message(struct detector *d, const struct detector_m
         note_ip(s, m->client_ip, false, now);
     if (m->app_password)
         note_label(s, m->app_password, now);
-    note_recipients(d, s, m, now);
+    unsigned far = note_recipients(d, s, m, now);
     if (m->header_from && *m->header_from)
         seen_touch(s->froms, SET_SMALL, hash_lower(m->header_from), now, NULL);
     if (m->display_name && *m->display_name)
@@ -717,17 +720,15 @@ enum detector_level detector_message(struct detector *d, const struct detector_m
                            ? detector_fingerprint(m->subject_header, strlen(m->subject_header))
                            : 0,
                        m->body_fingerprint};
-    /* content fanned out means out: mail among colleagues (a notice to
-     * all-staff) is not what a spam run looks like */
-    unsigned external = 0;
-    for (size_t i = 0; i < m->n_rcpts; i++)
-        external += !(m->rcpt_local && m->rcpt_local[i]);
-    for (int i = 0; i < 2 && external > 0; i++)
+    /* content fanned out means out, to strangers: a notice to all-staff,
+     * or "Order 17", "Order 18" to the usual supplier, is not what a spam
+     * run looks like */
+    for (int i = 0; i < 2 && far > 0; i++)
         if (fps[i] != 0) {
             /* subject and body fingerprints share the set: either one
              * repeated is the same content */
             struct seen *e = seen_touch(s->content, SET_SMALL, fps[i] ^ (uint64_t)i, now, NULL);
-            e->extra += external;
+            e->extra += far;
         }
     note_sample(s, m);
     return raise_level(d, s, now);

@@ -726,6 +726,17 @@ void outbreak_reload(struct outbreak *o)
     detector_set_config(o->detector, &o->srv->cfg->detector);
 }
 
+/* body_fingerprint - of the body after the header section (whose
+ * Message-ID, Date and To differ in every copy). */
+static uint64_t body_fingerprint(const char *msg, size_t len)
+{
+    const char *end = msg ? memmem(msg, len, "\r\n\r\n", 4) : NULL;
+    if (end == NULL)
+        return 0;
+    end += 4;
+    return detector_fingerprint(end, len - (size_t)(end - msg));
+}
+
 bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
 {
     struct detector_message dm = {
@@ -736,7 +747,7 @@ bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
         .header_from = m->header_from,
         .display_name = m->display_name,
         .subject_header = m->subject_header,
-        .body_fingerprint = m->body ? detector_fingerprint(m->body, m->body_len) : 0,
+        .body_fingerprint = body_fingerprint(m->body, m->body_len),
         .rcpts = m->rcpts,
         .rcpt_local = m->rcpt_local,
         .n_rcpts = m->n_rcpts,

@@ -334,6 +334,22 @@ static void test_busy_sales_prospects(void **state)
     detector_free(d);
 }
 
+/* test_orders_to_supplier - "Order 17", "Order 18"... to the usual
+ * supplier, fast: numbered subjects to someone known are no fan-out. */
+static void test_orders_to_supplier(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    for (unsigned i = 0; i < 40; i++) {
+        char title[32];
+        snprintf(title, sizeof title, "Order %u", 1000 + i);
+        struct msg m = {.subject = "buyer@example.org", .ip = "192.0.2.45",
+                        .from = "buyer@example.org", .title = title, .n = 1};
+        m.rcpts[0] = "sales@supplier.example";
+        assert_true(play(d, &m, T0 + i * 3) < DETECTOR_ALERT);
+    }
+    detector_free(d);
+}
+
 /* test_list_expansion - messages to all-staff (one local recipient as
  * written; the expansion is the list's, not the sender's): nothing. */
 static void test_list_expansion(void **state)
@@ -546,6 +562,7 @@ int main(void)
         cmocka_unit_test_setup(test_newsletter, setup),
         cmocka_unit_test_setup(test_busy_sales, setup),
         cmocka_unit_test_setup(test_busy_sales_prospects, setup),
+        cmocka_unit_test_setup(test_orders_to_supplier, setup),
         cmocka_unit_test_setup(test_list_expansion, setup),
         cmocka_unit_test_setup(test_travelling, setup),
         cmocka_unit_test_setup(test_feedback, setup),
