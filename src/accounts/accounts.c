@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "accounts/accounts_sql.h"
+#include "accounts/login_state.h"
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -753,7 +754,8 @@ json_t *accounts_user_list(sqlite3 *db, const char *domain)
     static const char sql[] =
         "SELECT address, created, suspended, password_changed, password_expired, locked_until,"
         " totp_enabled, (SELECT count(*) FROM app_passwords a WHERE a.user = users.address)"
-        " AS app_passwords FROM users WHERE ?1 IS NULL OR domain = ?1 ORDER BY address";
+        " AS app_passwords, " LOGIN_LOCKED_NETWORKS_SQL
+        " FROM users WHERE ?1 IS NULL OR domain = ?1 ORDER BY address";
     return list_by_domain(db, sql, domain, "suspended password_expired totp_enabled ");
 }
 

@@ -63,7 +63,7 @@ enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
 /* Listings for floodctl: arrays of objects. */
 json_t *accounts_domain_list(sqlite3 *db);      /* [{name, created, users, aliases}] */
 /* accounts_user_list - [{address, created, suspended, password_changed,
- * password_expired, locked_until, totp_enabled, app_passwords}] */
+ * password_expired, locked_until, totp_enabled, app_passwords, locked_networks}] */
 json_t *accounts_user_list(sqlite3 *db, const char *domain);
 json_t *accounts_alias_list(sqlite3 *db, const char *domain); /* [{address, target, created}] */
 

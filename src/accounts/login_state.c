@@ -50,19 +50,26 @@ static int read_apps(sqlite3 *db, const char *a, struct login_state *out)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* login_state_read - the state of ADDRESS into OUT. */
-int login_state_read(sqlite3 *db, const char *address, struct login_state *out)
+/* login_state_read - the state of ADDRESS from NETWORK into OUT.  The
+ * network's row comes with the user's in the same statement (two
+ * primary-key probes): the lockout per network costs AUTH no extra read. */
+int login_state_read(sqlite3 *db, const char *address, const char *network, struct login_state *out)
 {
     char a[256];
     if (!norm(address, a))
         return 0;
     sqlite3_stmt *st = store_prepare(
-        db, "SELECT password, suspended, password_expired, coalesce(password_changed, created),"
-            " coalesce(locked_until, 0), totp_enabled FROM users WHERE address = ?1");
+        db, "SELECT u.password, u.suspended, u.password_expired,"
+            " coalesce(u.password_changed, u.created), coalesce(u.locked_until, 0),"
+            " u.totp_enabled, coalesce(n.locked_until, 0), coalesce(n.last_ok, 0)"
+            " FROM users u LEFT JOIN login_networks n ON n.user = u.address AND n.network = ?2"
+            " WHERE u.address = ?1");
     if (st == NULL)
         return -1;
     int found = -1;
     int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, network ? network : "", -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
@@ -76,6 +83,8 @@ int login_state_read(sqlite3 *db, const char *address, struct login_state *out)
             out->password_changed = sqlite3_column_int64(st, 3);
             out->locked_until = sqlite3_column_int64(st, 4);
             out->totp_enabled = sqlite3_column_int(st, 5) != 0;
+            out->network_locked_until = sqlite3_column_int64(st, 6);
+            out->network_last_ok = sqlite3_column_int64(st, 7);
             found = 1;
         } else {
             log_warnx("event=store_error op=credentials user=%s error=bad_hash", log_quote(a));
@@ -89,6 +98,19 @@ int login_state_read(sqlite3 *db, const char *address, struct login_state *out)
         return -1;
     }
     return found;
+}
+
+/* login_main_locked - whether the main password is locked from this
+ * network.  The valve spares a network the account logged in from within
+ * KNOWN_AGE: a botnet spread over a thousand networks must not lock alice
+ * out at her office. */
+bool login_main_locked(const struct login_state *s, time_t now, unsigned known_age)
+{
+    if (s->network_locked_until > now)
+        return true;
+    if (s->locked_until <= now)
+        return false;
+    return !(known_age > 0 && s->network_last_ok > 0 && now - s->network_last_ok <= known_age);
 }
 
 /* password_age_of - where a password stands. */
@@ -163,11 +185,36 @@ int login_expire(sqlite3 *db, const char *address, long *n, char *err, size_t er
     return 0;
 }
 
-/* login_unlock - lift the lockout of ADDRESS (NULL: of every user).  *N
- * counts the accounts that were locked. */
+static json_t *facts_row(sqlite3_stmt *st, const char *bools);
+
+/* count_locked - the accounts (ADDRESS, or all when NULL) with a live
+ * lock at NOW, account-wide or from some network; -1 on error. */
+static long count_locked(sqlite3 *db, const char *address, long long now)
+{
+    sqlite3_stmt *st =
+        store_prepare(db, "SELECT count(*) FROM users u WHERE (?1 IS NULL OR u.address = ?1) AND"
+                          " (u.locked_until > ?2 OR EXISTS(SELECT 1 FROM login_networks n"
+                          "  WHERE n.user = u.address AND n.locked_until > ?2))");
+    if (st == NULL)
+        return -1;
+    int rc =
+        address ? sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    long n = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    return n;
+}
+
+/* login_unlock - lift the lockouts of ADDRESS (NULL: of every user), from
+ * every network and account-wide.  *N counts the accounts that were locked. */
 int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t errlen)
 {
     char a[256];
+    long changed;
+    long long now = (long long)time(NULL);
     if (address) {
         int e = norm(address, a) ? user_exists(db, a) : 0;
         if (e <= 0) {
@@ -178,25 +225,123 @@ int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t er
             return -1;
         }
     }
-    /* A lock that ran out needs no lifting: only the live ones count. */
-    int rc = update_users(db,
-                          address ? "UPDATE users SET locked_until = NULL"
-                                    " WHERE address = ?1 AND locked_until > ?2"
-                                  : "UPDATE users SET locked_until = NULL WHERE locked_until > ?2",
-                          address, (long long)time(NULL), n, err, errlen);
-    if (rc < 0)
+    if (store_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
         return -1;
+    /* A lock that ran out needs no lifting: only the live ones count. */
+    *n = count_locked(db, address ? a : NULL, now);
+    int rc = *n < 0 ? -1
+                    : update_users(db,
+                                   address ? "UPDATE users SET locked_until = NULL"
+                                             " WHERE address = ?1 AND locked_until > ?2"
+                                           : "UPDATE users SET locked_until = NULL"
+                                             " WHERE locked_until > ?2",
+                                   address, now, &changed, err, errlen);
+    if (rc == 0)
+        rc = update_users(db,
+                          address ? "UPDATE login_networks SET locked_until = NULL"
+                                    " WHERE user = ?1 AND locked_until > ?2"
+                                  : "UPDATE login_networks SET locked_until = NULL"
+                                    " WHERE locked_until > ?2",
+                          address, now, &changed, err, errlen);
+    if (rc == 0)
+        rc = store_exec(db, "COMMIT", err, errlen);
+    if (rc < 0) {
+        if (*n < 0)
+            snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        char ignored[64];
+        store_exec(db, "ROLLBACK", ignored, sizeof ignored);
+        return -1;
+    }
     log_info("event=account_unlocked user=%s users=%ld", address ? log_quote(address) : "*", *n);
     return 0;
 }
 
-/* login_lock - lock the main password of ADDRESS until UNTIL. */
-int login_lock(sqlite3 *db, const char *address, long long until)
+/* login_lock - lock the main password of ADDRESS from NETWORK (NULL:
+ * account-wide) until UNTIL. */
+int login_lock(sqlite3 *db, const char *address, const char *network, long long until,
+               unsigned failures, long long now)
 {
     char err[256];
     long n;
-    return update_users(db, "UPDATE users SET locked_until = ?2 WHERE address = ?1", address, until,
-                        &n, err, sizeof err);
+    if (network == NULL)
+        return update_users(db, "UPDATE users SET locked_until = ?2 WHERE address = ?1", address,
+                            until, &n, err, sizeof err);
+    sqlite3_stmt *st = store_prepare(
+        db, "INSERT INTO login_networks(user, network, locked_until, locked_at, failures)"
+            " SELECT address, ?2, ?3, ?4, ?5 FROM users WHERE address = ?1"
+            " ON CONFLICT(user, network) DO UPDATE SET locked_until = ?3, locked_at = ?4,"
+            " failures = ?5");
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, network, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, until);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 4, now);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 5, failures);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* login_network_ok - note a successful login of ADDRESS from NETWORK. */
+int login_network_ok(sqlite3 *db, const char *address, const char *network, long long when)
+{
+    sqlite3_stmt *st = store_prepare(db, "INSERT INTO login_networks(user, network, last_ok)"
+                                         " SELECT address, ?2, ?3 FROM users WHERE address = ?1"
+                                         " ON CONFLICT(user, network) DO UPDATE SET last_ok = ?3");
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, network, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, when);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* login_lockouts - the live locks of ADDRESS (NULL: every user) at NOW. */
+json_t *login_lockouts(sqlite3 *db, const char *address, long long now, char *err, size_t errlen)
+{
+    char a[256];
+    if (address && !norm(address, a)) {
+        snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
+        return NULL;
+    }
+    sqlite3_stmt *st = store_prepare(
+        db, "SELECT user AS address, network, locked_at, locked_until, failures"
+            " FROM login_networks WHERE (?1 IS NULL OR user = ?1) AND locked_until > ?2"
+            " UNION ALL SELECT address, '*', NULL, locked_until, NULL FROM users"
+            " WHERE (?1 IS NULL OR address = ?1) AND locked_until > ?2"
+            " ORDER BY 1, 2");
+    int rc =
+        st ? (address ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1))
+           : SQLITE_ERROR;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, now);
+    json_t *arr = rc == SQLITE_OK ? json_array() : NULL;
+    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = facts_row(st, "");
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    if (arr && rc != SQLITE_DONE) {
+        json_decref(arr);
+        arr = NULL;
+    }
+    if (arr == NULL)
+        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return arr;
 }
 
 /* login_app_password_used - note a successful login with app password ID. */
@@ -230,7 +375,9 @@ void login_annotate(json_t *u, const struct config_passwords *p, time_t now)
         p, json_is_true(forced) || json_integer_value(forced) != 0, when, now, &expires);
     json_object_set_new(u, "password_expires", expires ? json_integer(expires) : json_null());
     json_object_set_new(u, "password_state", json_string(names[age]));
-    json_object_set_new(u, "locked", json_boolean(locked > now));
+    json_t *nets = json_object_get(u, "locked_networks");
+    json_object_set_new(u, "locked_account", json_boolean(locked > now));
+    json_object_set_new(u, "locked", json_boolean(locked > now || json_integer_value(nets) > 0));
 }
 
 /* facts_row - the current row of ST as an object; the columns named in
@@ -265,8 +412,7 @@ json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *a
                       " locked_until, totp_enabled, totp_secret IS NOT NULL AND totp_enabled = 0"
                       " AS totp_pending,"
                       " (SELECT count(*) FROM app_passwords WHERE user = users.address) AS "
-                      "app_passwords"
-                      " FROM users WHERE address = ?1")
+                      "app_passwords, " LOGIN_LOCKED_NETWORKS_SQL " FROM users WHERE address = ?1")
             : NULL;
     if (st == NULL) {
         snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);

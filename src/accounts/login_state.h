@@ -29,17 +29,27 @@ struct login_app_password {
 struct login_state {
     char hash[PASSWORD_HASH_MAX]; /* the main password */
     bool suspended;
-    bool password_expired;      /* forced by 'floodctl user expire' */
-    long long password_changed; /* unix time (account creation when never set) */
-    long long locked_until;     /* unix time, 0 when not locked */
-    bool totp_enabled;          /* only app passwords log in */
+    bool password_expired;          /* forced by 'floodctl user expire' */
+    long long password_changed;     /* unix time (account creation when never set) */
+    long long locked_until;         /* account-wide lock (the valve): unix time, 0 when none */
+    long long network_locked_until; /* lock of the client's network, 0 when none */
+    long long network_last_ok;      /* last successful login from it, 0 when never */
+    bool totp_enabled;              /* only app passwords log in */
     size_t n_app;
     struct login_app_password app[APP_PASSWORDS_MAX];
 };
 
-/* login_state_read - the state of ADDRESS into OUT.  1 when found, 0 when
- * there is no such user, -1 on a store error (logged). */
-int login_state_read(sqlite3 *db, const char *address, struct login_state *out);
+/* login_state_read - the state of ADDRESS logging in from NETWORK (see
+ * lockout_network) into OUT, in one statement.  1 when found, 0 when there
+ * is no such user, -1 on a store error (logged). */
+int login_state_read(sqlite3 *db, const char *address, const char *network,
+                     struct login_state *out);
+
+/* login_main_locked - whether the main password of S is locked from the
+ * network it was read for at NOW: that network is locked, or the account
+ * is (the valve) and the network is not one it logged in from within
+ * KNOWN_AGE seconds. */
+bool login_main_locked(const struct login_state *s, time_t now, unsigned known_age);
 
 enum password_age { PASSWORD_FRESH, PASSWORD_EXPIRING, PASSWORD_EXPIRED };
 
@@ -52,23 +62,41 @@ enum password_age password_age_of(const struct config_passwords *p, bool forced,
 /* login_expire - force a new password on ADDRESS (NULL: on every user).
  * *N gets the number of users changed.  -1 with ERR on failure. */
 int login_expire(sqlite3 *db, const char *address, long *n, char *err, size_t errlen);
-/* login_unlock - lift the lockout of ADDRESS (NULL: of every user). */
+/* login_unlock - lift the lockouts of ADDRESS (NULL: of every user), from
+ * every network and account-wide; *N counts the accounts that had one. */
 int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t errlen);
 /* login_lock - lock the main password of ADDRESS until UNTIL (the daemon,
- * from the committer thread).  -1 on a store error. */
-int login_lock(sqlite3 *db, const char *address, long long until);
+ * from the committer thread): from NETWORK after FAILURES there, or
+ * account-wide when NETWORK is NULL.  -1 on a store error. */
+int login_lock(sqlite3 *db, const char *address, const char *network, long long until,
+               unsigned failures, long long now);
+/* login_network_ok - note a successful login of ADDRESS from NETWORK at WHEN. */
+int login_network_ok(sqlite3 *db, const char *address, const char *network, long long when);
+/* login_lockouts - the live locks at NOW of ADDRESS (NULL: of every user),
+ * for floodctl: [{address, network, locked_at, locked_until, failures}];
+ * an account-wide lock has network "*".  NULL with ERR on failure. */
+json_t *login_lockouts(sqlite3 *db, const char *address, long long now, char *err, size_t errlen);
 /* login_app_password_used - note a successful login with app password ID. */
 int login_app_password_used(sqlite3 *db, long long id, long long when, const char *ip);
 
 /* login_facts - the login facts of ADDRESS for floodctl, as an object:
  * {address, created, suspended, password_changed, password_expired,
  * password_expires, password_state, locked_until, totp_enabled,
- * totp_pending, app_passwords}; NULL with ERR when there is no such user. */
+ * totp_pending, app_passwords, locked_networks, locked, locked_account}; NULL with ERR when there
+ * is no such user. */
 json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address, char *err,
                     size_t errlen);
+/* A column for a user listing: how many networks the account's main
+ * password is locked from now. */
+#define LOGIN_LOCKED_NETWORKS_SQL                                                                  \
+    "(SELECT count(*) FROM login_networks n WHERE n.user = users.address"                          \
+    " AND n.locked_until > CAST(strftime('%s', 'now') AS INTEGER)) AS locked_networks"
+
 /* login_annotate - add password_expires, password_state ("ok", "expiring",
- * "expired") and locked (bool) to a user object holding created,
- * password_changed, password_expired and locked_until. */
+ * "expired"), locked_account (bool: the account-wide lock) and locked
+ * (bool: that or a lock from some network) to a user object holding
+ * created, password_changed, password_expired, locked_until and
+ * locked_networks. */
 void login_annotate(json_t *user, const struct config_passwords *p, time_t now);
 
 #endif

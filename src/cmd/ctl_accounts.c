@@ -38,6 +38,7 @@ const char usage_user[] = "  floodctl user add ADDRESS\n"
                           "  floodctl user show ADDRESS [--json]\n"
                           "  floodctl user expire ADDRESS|--all\n"
                           "  floodctl user unlock ADDRESS|--all\n"
+                          "  floodctl user lockouts [ADDRESS] [--json]\n"
                           "  floodctl user 2fa enable ADDRESS [--code CODE]\n"
                           "  floodctl user 2fa disable ADDRESS\n"
                           "  floodctl user app-password add ADDRESS --label TEXT [--json]\n"
@@ -433,6 +434,7 @@ const struct subcommand user_subs[] = {
     {"show", 1, 1, user_show, NULL},
     {"expire", 0, 1, user_expire, opts_all},
     {"unlock", 0, 1, user_unlock, opts_all},
+    {"lockouts", 0, 1, user_lockouts, NULL},
     {"2fa", 2, 2, user_2fa, opts_2fa},
     {"app-password", 2, 3, user_app_password, opts_app_password},
     {"grant-send-as", 2, 2, user_grant_send_as, NULL},

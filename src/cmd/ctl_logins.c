@@ -98,6 +98,38 @@ int user_unlock(struct ctl *c, struct args *a, struct opt *o)
     return EXIT_OK;
 }
 
+/* lockout_row - one line of 'user lockouts'. */
+static int lockout_row(struct table *t, json_t *l, void *unused)
+{
+    char at[32], until[32], failures[24];
+    const char *net = str_of(l, "network");
+    const char *row[] = {str_of(l, "address"),
+                         net && strcmp(net, "*") == 0 ? "* (all but known networks)" : net,
+                         fmt_time(json_object_get(l, "locked_at"), at, sizeof at),
+                         fmt_time(json_object_get(l, "locked_until"), until, sizeof until),
+                         fmt_count(l, "failures", failures, sizeof failures)};
+    return table_add(t, row, NULL);
+}
+
+/* user_lockouts - floodctl user lockouts [ADDRESS] [--json] */
+int user_lockouts(struct ctl *c, struct args *a, struct opt *o)
+{
+    static const char *const head[] = {"Address", "Network", "Locked at", "Until", "Failures"};
+    char err[512];
+    if (a->n == 1 && check_address(a->pos[0]) != EXIT_OK)
+        return EXIT_FAIL;
+    sqlite3 *db = ctl_store(c);
+    if (db == NULL)
+        return EXIT_FAIL;
+    json_t *list =
+        login_lockouts(db, a->n ? a->pos[0] : NULL, (long long)time(NULL), err, sizeof err);
+    struct table t = {.ncols = 5, .head = head};
+    if (list == NULL)
+        return fail("%s", err);
+    return print_list(c->json, list, &t, lockout_row, NULL,
+                      "no lockouts: no account is locked from any network");
+}
+
 /* fmt_in - a duration as "3d", "5h", "12m" or "40s". */
 static const char *fmt_in(long long secs, char *buf, size_t len)
 {
@@ -126,9 +158,13 @@ const char *login_summary(json_t *u, char *buf, size_t len)
         o += (size_t)snprintf(
             buf, len, "expires in %s",
             fmt_in(json_integer_value(expires) - (long long)time(NULL), in, sizeof in));
-    if (o < len && json_is_true(json_object_get(u, "locked")))
-        snprintf(buf + o, len - o, "%slocked until %s", o ? ", " : "",
-                 fmt_time(json_object_get(u, "locked_until"), when, sizeof when));
+    json_int_t nets = json_integer_value(json_object_get(u, "locked_networks"));
+    if (o < len && json_is_true(json_object_get(u, "locked_account")))
+        o += (size_t)snprintf(buf + o, len - o, "%slocked until %s", o ? ", " : "",
+                              fmt_time(json_object_get(u, "locked_until"), when, sizeof when));
+    if (o < len && nets > 0)
+        snprintf(buf + o, len - o, "%slocked from %lld network%s", o ? ", " : "", (long long)nets,
+                 nets == 1 ? "" : "s");
     return buf[0] ? buf : "ok";
 }
 
@@ -167,10 +203,16 @@ static void show_password(json_t *u)
                fmt_time(json_object_get(u, "password_expires"), when, sizeof when));
     else
         printf("password:         ok, does not expire\n");
-    if (json_is_true(json_object_get(u, "locked")))
-        printf("locked until:     %s (main password only; 'floodctl user unlock' lifts it)\n",
+    json_int_t nets = json_integer_value(json_object_get(u, "locked_networks"));
+    if (json_is_true(json_object_get(u, "locked_account")))
+        printf("locked until:     %s (main password, from every network it did not log in from"
+               " lately; 'floodctl user unlock' lifts it)\n",
                fmt_time(json_object_get(u, "locked_until"), when, sizeof when));
-    else
+    if (nets > 0)
+        printf("locked from:      %lld network%s (main password; 'floodctl user lockouts %s'"
+               " lists them, 'floodctl user unlock' lifts them)\n",
+               (long long)nets, nets == 1 ? "" : "s", str_of(u, "address"));
+    if (!json_is_true(json_object_get(u, "locked")))
         printf("locked:           no\n");
 }
 

@@ -16,6 +16,7 @@ int check_address(const char *a);
 /* ctl_logins.c */
 int user_expire(struct ctl *c, struct args *a, struct opt *o);
 int user_unlock(struct ctl *c, struct args *a, struct opt *o);
+int user_lockouts(struct ctl *c, struct args *a, struct opt *o);
 int user_show(struct ctl *c, struct args *a, struct opt *o);
 struct opt *opts_all(void);
 /* login_summary - "expired", "expires in 3d", "locked until ..." or "ok"

@@ -100,14 +100,23 @@ struct config_passwords {
     unsigned warn_before;   /* seconds before expiry to warn; default 14 days */
 };
 
-/* lockout: failed AUTH per account, from any IP, within WINDOW locks the
- * account's main password for DURATION.  App passwords stay usable (they
+/* lockout: failed AUTH per account and client network (IPv4 /IPV4_PREFIX,
+ * IPv6 /IPV6_PREFIX): FAILURES of them within WINDOW lock the account's
+ * main password from that network for DURATION.  ACCOUNT_FAILURES from all
+ * networks within ACCOUNT_WINDOW lock it from every network except those
+ * it logged in from within KNOWN_NETWORK_AGE (the safety valve against
+ * guessing spread over many networks).  App passwords stay usable (they
  * are long random strings nobody guesses), so a botnet hammering an
  * account cannot lock its owner's devices out. */
 struct config_lockout {
-    unsigned failures; /* default 10; 0 = no lockout */
-    unsigned window;   /* seconds; default 900 */
-    unsigned duration; /* seconds; default 900 */
+    unsigned failures;          /* per network; default 10; 0 = no lockout per network */
+    unsigned window;            /* seconds; default 900 */
+    unsigned duration;          /* seconds; default 900 */
+    unsigned ipv4_prefix;       /* bits of an IPv4 network; default 24 */
+    unsigned ipv6_prefix;       /* bits of an IPv6 network; default 64 */
+    unsigned account_failures;  /* all networks; default 200; 0 = no account-wide lock */
+    unsigned account_window;    /* seconds; default 3600 */
+    unsigned known_network_age; /* seconds; default 30 days; 0 = the valve spares none */
 };
 
 /* hammering: failed AUTH (and other failed commands) per client IP within

@@ -21,7 +21,14 @@ int config_security_defaults(struct config *cfg)
 {
     cfg->passwords = (struct config_passwords){
         .min_length = 12, .min_classes = 3, .dictionary_check = true, .warn_before = 14 * DAY};
-    cfg->lockout = (struct config_lockout){.failures = 10, .window = 900, .duration = 900};
+    cfg->lockout = (struct config_lockout){.failures = 10,
+                                           .window = 900,
+                                           .duration = 900,
+                                           .ipv4_prefix = 24,
+                                           .ipv6_prefix = 64,
+                                           .account_failures = 200,
+                                           .account_window = 3600,
+                                           .known_network_age = 30 * DAY};
     cfg->hammering = (struct config_hammering){
         .failures = 10, .window = 60, .ban = 300, .ban_max = DAY, .exempt = ipset_new()};
     cfg->client_limits = (struct config_client_limits){.max_connections = 20,
@@ -69,10 +76,12 @@ static int load_passwords(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
-/* load_lockout - lockout: per-account failure counting. */
+/* load_lockout - lockout: per-account and per-network failure counting. */
 static int load_lockout(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {"failures", "window", "duration", NULL};
+    static const char *const keys[] = {
+        "failures",         "window",         "duration",          "ipv4_prefix", "ipv6_prefix",
+        "account_failures", "account_window", "known_network_age", NULL};
     struct config_lockout *l = &ld->cfg->lockout;
     const config_setting_t *g;
     if (cfg_get_group(ld, root, "", "lockout", keys, &g) < 0)
@@ -81,7 +90,14 @@ static int load_lockout(struct loader *ld, const config_setting_t *root)
         return 0;
     if (cfg_get_unsigned(ld, g, "lockout", "failures", 0, 100000, &l->failures) < 0 ||
         cfg_get_unsigned(ld, g, "lockout", "window", 1, YEAR, &l->window) < 0 ||
-        cfg_get_unsigned(ld, g, "lockout", "duration", 1, YEAR, &l->duration) < 0)
+        cfg_get_unsigned(ld, g, "lockout", "duration", 1, YEAR, &l->duration) < 0 ||
+        cfg_get_unsigned(ld, g, "lockout", "ipv4_prefix", 8, 32, &l->ipv4_prefix) < 0 ||
+        cfg_get_unsigned(ld, g, "lockout", "ipv6_prefix", 16, 128, &l->ipv6_prefix) < 0 ||
+        cfg_get_unsigned(ld, g, "lockout", "account_failures", 0, 10000000, &l->account_failures) <
+            0 ||
+        cfg_get_unsigned(ld, g, "lockout", "account_window", 1, YEAR, &l->account_window) < 0 ||
+        cfg_get_unsigned(ld, g, "lockout", "known_network_age", 0, 10 * YEAR,
+                         &l->known_network_age) < 0)
         return -1;
     return 0;
 }

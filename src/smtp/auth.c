@@ -36,7 +36,8 @@
 struct auth_job {
     struct smtp_session *s;
     char user[256];
-    char key[256]; /* USER lowercased: the account */
+    char key[256];                     /* USER lowercased: the account */
+    char network[LOCKOUT_NETWORK_MAX]; /* the client's, as the lockout counts it */
     char *password;
     bool known;
     struct login_state st; /* read on the loop, before the worker runs */
@@ -44,12 +45,14 @@ struct auth_job {
     int app;               /* index of the matching app password, or -1 */
 };
 
-/* The store writes AUTH asks of the committer: a lockout, or the last use
- * of an app password.  Neither holds up the reply. */
+/* The store writes AUTH asks of the committer: a lockout, a login from a
+ * network, or the last use of an app password.  None holds up the reply. */
 struct auth_write {
     char user[256];
-    long long until;  /* lock: users.locked_until */
-    long long app_id; /* app password: its id (0: this is a lock) */
+    char network[LOCKOUT_NETWORK_MAX]; /* "" with until: the account-wide lock */
+    long long until;                   /* lock: until when */
+    unsigned failures;                 /* lock: the failures that made it */
+    long long app_id;                  /* app password: its id */
     long long when;
     char ip[64];
 };
@@ -91,8 +94,12 @@ static void auth_verify_work(void *arg)
 static int auth_write_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct auth_write *w = arg;
-    int rc = w->app_id ? login_app_password_used(db, w->app_id, w->when, w->ip)
-                       : login_lock(db, w->user, w->until);
+    int rc = w->app_id ? login_app_password_used(db, w->app_id, w->when, w->ip) : 0;
+    if (rc == 0 && w->until)
+        rc = login_lock(db, w->user, w->network[0] ? w->network : NULL, w->until, w->failures,
+                        w->when);
+    else if (rc == 0 && w->network[0])
+        rc = login_network_ok(db, w->user, w->network, w->when);
     if (rc < 0)
         snprintf(err, errlen, "%s", sqlite3_errmsg(db));
     return rc;
@@ -105,13 +112,15 @@ static void auth_write_done(void *arg, int status, const char *err)
     struct auth_write *w = arg;
     if (status < 0)
         log_warnx("event=store_error op=%s user=%s error=%s",
-                  w->app_id ? "app_password_used" : "account_lock", log_quote(w->user),
-                  log_quote(err));
+                  w->until ? "account_lock" : "login_recorded", log_quote(w->user), log_quote(err));
     free(w);
 }
 
-/* auth_write - hand one store write to the committer. */
-static void auth_write(struct smtp_session *s, const char *user, long long until, long long app_id)
+/* auth_write - hand one store write to the committer: a lock of USER
+ * from NETWORK ("": account-wide) until UNTIL after FAILURES, or (UNTIL 0)
+ * a login from NETWORK (when not "") with app password APP_ID (when not 0). */
+static void auth_write(struct smtp_session *s, const char *user, const char *network,
+                       long long until, unsigned failures, long long app_id)
 {
     struct auth_write *w = calloc(1, sizeof *w);
     if (w == NULL) {
@@ -120,7 +129,9 @@ static void auth_write(struct smtp_session *s, const char *user, long long until
     }
     str_copy(w->user, user, sizeof w->user);
     str_lower(w->user);
+    str_copy(w->network, network, sizeof w->network);
     w->until = until;
+    w->failures = failures;
     w->app_id = app_id;
     w->when = (long long)time(NULL);
     str_copy(w->ip, s->ip, sizeof w->ip);
@@ -128,20 +139,42 @@ static void auth_write(struct smtp_session *s, const char *user, long long until
 }
 
 /* auth_bad_password - a wrong password for a known account: count it, and
- * lock the main password when there were too many within the window. */
+ * lock the main password from the client's network when there were too
+ * many from there, or account-wide when there were very many from all. */
 static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t now)
 {
-    char key[256], when[32];
-    unsigned count;
+    char when[32];
+    struct lockout_verdict v;
     const struct config_lockout *l = &s->cfg->lockout;
-    str_copy(key, j->user, sizeof key);
-    str_lower(key);
-    if (!lockout_failure(l, key, now, &count))
-        return;
     long long until = (long long)now + l->duration;
-    log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s", log_quote(key),
-             count, l->window, iso_time(until, when, sizeof when), s->ip);
-    auth_write(s, key, until, 0);
+    lockout_failure(l, j->key, j->network, now, &v);
+    if (v.lock_network) {
+        log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s network=%s"
+                 " scope=network",
+                 log_quote(j->key), v.count, l->window, iso_time(until, when, sizeof when), s->ip,
+                 log_quote(j->network));
+        auth_write(s, j->key, j->network, until, v.count, 0);
+    }
+    if (v.lock_account) {
+        log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s network=%s"
+                 " scope=account",
+                 log_quote(j->key), v.account_count, l->account_window,
+                 iso_time(until, when, sizeof when), s->ip, log_quote(j->network));
+        auth_write(s, j->key, "", until, v.account_count, 0);
+    }
+}
+
+/* auth_good_login - a login that succeeded: its network's failures are
+ * forgotten, and the store learns (at most once an hour per network, so
+ * that a busy account costs no write per login) that the account logs in
+ * from there: the account-wide lock spares such networks. */
+static void auth_good_login(struct smtp_session *s, struct auth_job *j, time_t now)
+{
+    lockout_success(j->key, j->network);
+    if (j->app >= 0)
+        auth_write(s, j->key, j->network, 0, 0, j->st.app[j->app].id);
+    else if (now - j->st.network_last_ok >= 3600)
+        auth_write(s, j->key, j->network, 0, 0, 0);
 }
 
 /* auth_main_verdict - why a matching main password may still not log in:
@@ -151,7 +184,7 @@ static const char *auth_main_verdict(struct smtp_session *s, struct auth_job *j,
     long long expires;
     if (j->st.suspended)
         return "suspended";
-    if (j->st.locked_until > now)
+    if (login_main_locked(&j->st, now, s->cfg->lockout.known_network_age))
         return "locked";
     if (j->st.totp_enabled)
         return "2fa_requires_app_password";
@@ -179,17 +212,10 @@ static const char *auth_verdict(struct smtp_session *s, struct auth_job *j, cons
         *label = j->st.app[j->app].label;
         return j->st.suspended ? "suspended" : NULL;
     }
-    if (j->main_ok) {
-        const char *why = auth_main_verdict(s, j, now);
-        if (why == NULL) {
-            char key[256];
-            str_copy(key, j->user, sizeof key);
-            lockout_success(str_lower(key));
-        }
-        return why;
-    }
+    if (j->main_ok)
+        return auth_main_verdict(s, j, now);
     /* While locked, a wrong password is "locked" too, and counts nothing. */
-    if (j->st.locked_until > now)
+    if (login_main_locked(&j->st, now, s->cfg->lockout.known_network_age))
         return "locked";
     auth_bad_password(s, j, now);
     return "bad_password";
@@ -218,8 +244,7 @@ static void auth_verify_done(void *arg)
                (label == NULL || (s->auth_app_password = strdup(label)) != NULL)) {
         log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
                  s->serial, log_quote(j->user), s->ip, s->lc->name, log_quote(label));
-        if (label)
-            auth_write(s, j->user, 0, j->st.app[j->app].id);
+        auth_good_login(s, j, time(NULL));
         smtp_reply(s, "235 2.7.0 Authentication successful");
     } else if (why == NULL) {
         free(s->auth_user);
@@ -307,7 +332,8 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     }
     j->s = s;
     str_copy(j->user, user, sizeof j->user);
-    int found = login_state_read(s->srv->db, user, &j->st);
+    lockout_network(&s->cfg->lockout, s->ip, j->network, sizeof j->network);
+    int found = login_state_read(s->srv->db, user, j->network, &j->st);
     if (found < 0) {
         OPENSSL_cleanse(j->password, strlen(j->password));
         free(j->password);

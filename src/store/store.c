@@ -43,6 +43,17 @@ static const char schema_sql[] =
     "  last_used INTEGER,"
     "  last_ip TEXT,"
     "  UNIQUE(user, label));"
+    /* The networks (IPv4 /24, IPv6 /64 by default: lockout.ipv4_prefix)
+     * an account logs in from: where it last succeeded, and where its
+     * main password is locked after guessing (accounts/lockout.h). */
+    "CREATE TABLE IF NOT EXISTS login_networks("
+    "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
+    "  network TEXT NOT NULL," /* '127.0.9.0/24', '2001:db8::/64' */
+    "  last_ok INTEGER,"       /* last successful login from it */
+    "  locked_until INTEGER,"  /* main password locked from it until */
+    "  locked_at INTEGER,"
+    "  failures INTEGER," /* the failures that locked it */
+    "  PRIMARY KEY(user, network));"
     "CREATE TABLE IF NOT EXISTS send_as(" /* explicit grants of sender addresses */
     "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
     "  address TEXT NOT NULL," /* lowercased address, or '@domain' for all of it */

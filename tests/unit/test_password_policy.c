@@ -113,27 +113,126 @@ static void test_totp_rfc6238(void **state)
                                 "&issuer=Floodgate"));
 }
 
+/* guess - one failure of ADDRESS from NET at NOW under L. */
+static struct lockout_verdict guess(const struct config_lockout *l, const char *address,
+                                    const char *net, time_t now)
+{
+    struct lockout_verdict v;
+    lockout_failure(l, address, net, now, &v);
+    return v;
+}
+
 static void test_lockout_counts(void **state)
 {
     struct config_lockout l = {.failures = 3, .window = 60, .duration = 900};
-    unsigned n;
-    assert_false(lockout_failure(&l, "a@x.test", 1000, &n));
-    assert_false(lockout_failure(&l, "b@x.test", 1000, &n));
-    assert_false(lockout_failure(&l, "a@x.test", 1001, &n));
-    assert_int_equal(n, 2);
-    assert_true(lockout_failure(&l, "a@x.test", 1002, &n));
-    assert_int_equal(n, 3);
-    assert_false(lockout_failure(&l, "a@x.test", 1003, &n)); /* counts from zero again */
-    assert_int_equal(n, 1);
+    lockout_forget_all();
+    assert_false(guess(&l, "a@x.test", "192.0.2.0/24", 1000).lock_network);
+    assert_false(guess(&l, "b@x.test", "192.0.2.0/24", 1000).lock_network);
+    struct lockout_verdict v = guess(&l, "a@x.test", "192.0.2.0/24", 1001);
+    assert_false(v.lock_network);
+    assert_int_equal(v.count, 2);
+    v = guess(&l, "a@x.test", "192.0.2.0/24", 1002);
+    assert_true(v.lock_network);
+    assert_false(v.lock_account); /* account_failures 0: no valve */
+    assert_int_equal(v.count, 3);
+    v = guess(&l, "a@x.test", "192.0.2.0/24", 1003); /* counts from zero again */
+    assert_false(v.lock_network);
+    assert_int_equal(v.count, 1);
     /* outside the window the count starts over */
-    assert_false(lockout_failure(&l, "b@x.test", 1100, &n));
-    assert_int_equal(n, 1);
-    lockout_success("b@x.test");
-    assert_false(lockout_failure(&l, "b@x.test", 1101, &n));
-    assert_int_equal(n, 1);
+    v = guess(&l, "b@x.test", "192.0.2.0/24", 1100);
+    assert_int_equal(v.count, 1);
+    lockout_success("b@x.test", "192.0.2.0/24");
+    assert_int_equal(guess(&l, "b@x.test", "192.0.2.0/24", 1101).count, 1);
     struct config_lockout off = {.failures = 0, .window = 60, .duration = 900};
     for (int i = 0; i < 10; i++)
-        assert_false(lockout_failure(&off, "c@x.test", 1000, &n));
+        assert_false(guess(&off, "c@x.test", "192.0.2.0/24", 1000).lock_network);
+}
+
+/* The rule of issue 14 item 6: failures count per account and network. */
+static void test_lockout_per_network(void **state)
+{
+    struct config_lockout l = {.failures = 3,
+                               .window = 600,
+                               .duration = 900,
+                               .account_failures = 10,
+                               .account_window = 3600};
+    lockout_forget_all();
+    /* the guessers' network locks after 3 */
+    for (int i = 0; i < 2; i++)
+        assert_false(guess(&l, "alice@x.test", "198.51.100.0/24", 1000 + i).lock_network);
+    assert_true(guess(&l, "alice@x.test", "198.51.100.0/24", 1002).lock_network);
+    /* alice's own network has its own count: two typos there lock nothing */
+    for (int i = 0; i < 2; i++)
+        assert_false(guess(&l, "alice@x.test", "192.0.2.0/24", 1003 + i).lock_network);
+    /* a success there forgets her typos, not the guessers' count */
+    lockout_success("alice@x.test", "192.0.2.0/24");
+    struct lockout_verdict v = guess(&l, "alice@x.test", "192.0.2.0/24", 1005);
+    assert_int_equal(v.count, 1);
+    assert_int_equal(v.account_count, 6);
+    /* bob is another account: alice's failures are not his */
+    assert_int_equal(guess(&l, "bob@x.test", "198.51.100.0/24", 1006).count, 1);
+    /* the valve: failures from many networks add up for the account */
+    char net[32];
+    for (int i = 0; i < 3; i++) {
+        snprintf(net, sizeof net, "203.0.113.%d/32", i);
+        v = guess(&l, "alice@x.test", net, 1010 + i);
+        assert_int_equal(v.count, 1);
+        assert_false(v.lock_account);
+    }
+    v = guess(&l, "alice@x.test", "203.0.113.9/32", 1020);
+    assert_true(v.lock_account);
+    assert_int_equal(v.account_count, 10);
+    assert_false(v.lock_network);
+    /* after the valve the account-wide count starts over */
+    assert_int_equal(guess(&l, "alice@x.test", "203.0.113.9/32", 1021).account_count, 1);
+}
+
+static void test_lockout_network(void **state)
+{
+    struct config_lockout l = {.ipv4_prefix = 24, .ipv6_prefix = 64};
+    char net[LOCKOUT_NETWORK_MAX];
+    assert_true(lockout_network(&l, "127.0.9.77", net, sizeof net));
+    assert_string_equal(net, "127.0.9.0/24");
+    assert_true(lockout_network(&l, "::ffff:192.0.2.200", net, sizeof net));
+    assert_string_equal(net, "192.0.2.0/24");
+    assert_true(lockout_network(&l, "2001:db8:1:2:3:4:5:6", net, sizeof net));
+    assert_string_equal(net, "2001:db8:1:2::/64");
+    assert_true(lockout_network(&l, "::1", net, sizeof net));
+    assert_string_equal(net, "::/64");
+    l.ipv4_prefix = 20;
+    l.ipv6_prefix = 56;
+    assert_true(lockout_network(&l, "10.1.31.5", net, sizeof net));
+    assert_string_equal(net, "10.1.16.0/20");
+    assert_true(lockout_network(&l, "2001:db8:1:2ff::1", net, sizeof net));
+    assert_string_equal(net, "2001:db8:1:200::/56");
+    l.ipv4_prefix = 32;
+    assert_true(lockout_network(&l, "10.1.31.5", net, sizeof net));
+    assert_string_equal(net, "10.1.31.5/32");
+    assert_false(lockout_network(&l, "not-an-ip", net, sizeof net));
+    assert_string_equal(net, "not-an-ip");
+}
+
+/* What a read login state means: the network's own lock always holds;
+ * the account-wide lock spares a network known within KNOWN_AGE. */
+static void test_login_main_locked(void **state)
+{
+    struct login_state s = {0};
+    time_t now = 100000;
+    assert_false(login_main_locked(&s, now, 3600));
+    s.network_locked_until = now + 10;
+    assert_true(login_main_locked(&s, now, 3600));
+    s.network_last_ok = now - 5; /* her own network that failed itself: locked */
+    assert_true(login_main_locked(&s, now, 3600));
+    s.network_locked_until = now - 1; /* that lock ran out */
+    assert_false(login_main_locked(&s, now, 3600));
+    s.locked_until = now + 900; /* the valve: her known network stays open */
+    assert_false(login_main_locked(&s, now, 3600));
+    s.network_last_ok = now - 7200; /* known, but too long ago */
+    assert_true(login_main_locked(&s, now, 3600));
+    s.network_last_ok = 0; /* never seen */
+    assert_true(login_main_locked(&s, now, 3600));
+    s.network_last_ok = now - 5; /* known_network_age 0: the valve spares none */
+    assert_true(login_main_locked(&s, now, 0));
 }
 
 static void test_password_age(void **state)
@@ -160,6 +259,9 @@ int main(void)
         cmocka_unit_test(test_app_password_shape),
         cmocka_unit_test(test_totp_rfc6238),
         cmocka_unit_test(test_lockout_counts),
+        cmocka_unit_test(test_lockout_per_network),
+        cmocka_unit_test(test_lockout_network),
+        cmocka_unit_test(test_login_main_locked),
         cmocka_unit_test(test_password_age),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
