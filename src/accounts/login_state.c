@@ -229,20 +229,14 @@ int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t er
         return -1;
     /* A lock that ran out needs no lifting: only the live ones count. */
     *n = count_locked(db, address ? a : NULL, now);
-    int rc = *n < 0 ? -1
-                    : update_users(db,
-                                   address ? "UPDATE users SET locked_until = NULL"
-                                             " WHERE address = ?1 AND locked_until > ?2"
-                                           : "UPDATE users SET locked_until = NULL"
-                                             " WHERE locked_until > ?2",
-                                   address, now, &changed, err, errlen);
-    if (rc == 0)
-        rc = update_users(db,
-                          address ? "UPDATE login_networks SET locked_until = NULL"
-                                    " WHERE user = ?1 AND locked_until > ?2"
-                                  : "UPDATE login_networks SET locked_until = NULL"
-                                    " WHERE locked_until > ?2",
-                          address, now, &changed, err, errlen);
+    /* ?1 is left unbound (NULL) for every user */
+    static const char *const lift[] = {"UPDATE users SET locked_until = NULL"
+                                       " WHERE (?1 IS NULL OR address = ?1) AND locked_until > ?2",
+                                       "UPDATE login_networks SET locked_until = NULL"
+                                       " WHERE (?1 IS NULL OR user = ?1) AND locked_until > ?2"};
+    int rc = *n < 0 ? -1 : 0;
+    for (size_t i = 0; i < sizeof lift / sizeof lift[0] && rc == 0; i++)
+        rc = update_users(db, lift[i], address, now, &changed, err, errlen);
     if (rc == 0)
         rc = store_exec(db, "COMMIT", err, errlen);
     if (rc < 0) {
@@ -256,6 +250,25 @@ int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t er
     return 0;
 }
 
+/* network_row - run SQL, an upsert of the row (?1 user, ?2 network) of
+ * login_networks, with the N numbers V bound to ?3 onwards. */
+static int network_row(sqlite3 *db, const char *sql, const char *address, const char *network,
+                       const long long *v, int n)
+{
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 2, network, -1, SQLITE_STATIC);
+    for (int i = 0; i < n && rc == SQLITE_OK; i++)
+        rc = sqlite3_bind_int64(st, 3 + i, v[i]);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* login_lock - lock the main password of ADDRESS from NETWORK (NULL:
  * account-wide) until UNTIL. */
 int login_lock(sqlite3 *db, const char *address, const char *network, long long until,
@@ -266,45 +279,24 @@ int login_lock(sqlite3 *db, const char *address, const char *network, long long 
     if (network == NULL)
         return update_users(db, "UPDATE users SET locked_until = ?2 WHERE address = ?1", address,
                             until, &n, err, sizeof err);
-    sqlite3_stmt *st = store_prepare(
-        db, "INSERT INTO login_networks(user, network, locked_until, locked_at, failures)"
-            " SELECT address, ?2, ?3, ?4, ?5 FROM users WHERE address = ?1"
-            " ON CONFLICT(user, network) DO UPDATE SET locked_until = ?3, locked_at = ?4,"
-            " failures = ?5");
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, network, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, until);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 4, now);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 5, failures);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    const long long v[] = {until, now, failures};
+    return network_row(
+        db,
+        "INSERT INTO login_networks(user, network, locked_until, locked_at, failures)"
+        " SELECT address, ?2, ?3, ?4, ?5 FROM users WHERE address = ?1"
+        " ON CONFLICT(user, network) DO UPDATE SET locked_until = ?3,"
+        " locked_at = ?4, failures = ?5",
+        address, network, v, 3);
 }
 
 /* login_network_ok - note a successful login of ADDRESS from NETWORK. */
 int login_network_ok(sqlite3 *db, const char *address, const char *network, long long when)
 {
-    sqlite3_stmt *st = store_prepare(db, "INSERT INTO login_networks(user, network, last_ok)"
-                                         " SELECT address, ?2, ?3 FROM users WHERE address = ?1"
-                                         " ON CONFLICT(user, network) DO UPDATE SET last_ok = ?3");
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(st, 2, network, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, when);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return network_row(db,
+                       "INSERT INTO login_networks(user, network, last_ok)"
+                       " SELECT address, ?2, ?3 FROM users WHERE address = ?1"
+                       " ON CONFLICT(user, network) DO UPDATE SET last_ok = ?3",
+                       address, network, &when, 1);
 }
 
 /* login_lockouts - the live locks of ADDRESS (NULL: every user) at NOW. */
