@@ -371,6 +371,23 @@ static sqlite3 *open_store(const char *state_dir)
     return db;
 }
 
+/* install_signals - SIGHUP, SIGUSR1, SIGTERM and SIGINT through the loop.
+ * Before any listener or the control socket exists: a client (or a test)
+ * that sees the daemon listening may signal it at once, and a SIGHUP met
+ * by the default action would kill the daemon without a word. */
+static void install_signals(struct daemon *d)
+{
+    signal(SIGPIPE, SIG_IGN);
+    d->sig_hup = evsignal_new(d->srv.base, SIGHUP, on_signal, d);
+    d->sig_usr1 = evsignal_new(d->srv.base, SIGUSR1, on_signal, d);
+    d->sig_term = evsignal_new(d->srv.base, SIGTERM, on_signal, d);
+    d->sig_int = evsignal_new(d->srv.base, SIGINT, on_signal, d);
+    evsignal_add(d->sig_hup, NULL);
+    evsignal_add(d->sig_usr1, NULL);
+    evsignal_add(d->sig_term, NULL);
+    evsignal_add(d->sig_int, NULL);
+}
+
 static void start(struct daemon *d, bool foreground)
 {
     struct smtp_server *srv = &d->srv;
@@ -381,6 +398,7 @@ static void start(struct daemon *d, bool foreground)
         daemonize();
         event_reinit(srv->base);
     }
+    install_signals(d);
     const char *where;
     if (log_open_daemon("floodgated", cfg->log_file, cfg->syslog_socket, foreground, &where) < 0)
         fatal("event=start error=%s log=%s help=%s", log_quote(strerror(errno)), where,
@@ -440,19 +458,6 @@ static void start(struct daemon *d, bool foreground)
     if (d->web)
         log_info("event=web_listening address=%s tls=%s", log_quote(cfg->web.address),
                  cfg->web.tls == WEB_TLS_IMPLICIT ? "implicit" : "none");
-}
-
-static void install_signals(struct daemon *d)
-{
-    signal(SIGPIPE, SIG_IGN);
-    d->sig_hup = evsignal_new(d->srv.base, SIGHUP, on_signal, d);
-    d->sig_usr1 = evsignal_new(d->srv.base, SIGUSR1, on_signal, d);
-    d->sig_term = evsignal_new(d->srv.base, SIGTERM, on_signal, d);
-    d->sig_int = evsignal_new(d->srv.base, SIGINT, on_signal, d);
-    evsignal_add(d->sig_hup, NULL);
-    evsignal_add(d->sig_usr1, NULL);
-    evsignal_add(d->sig_term, NULL);
-    evsignal_add(d->sig_int, NULL);
 }
 
 /* stop - after the loop.  Work still on a worker may commit when it is
@@ -540,7 +545,6 @@ int main(int argc, char **argv)
         fatal("event=start error=event_base_new");
     d.srv.started = time(NULL);
     start(&d, foreground);
-    install_signals(&d);
     log_info("event=start pid=%d config=%s hostname=%s", (int)getpid(), log_quote(path),
              d.srv.cfg->hostname);
     daemon_ready();
