@@ -34,11 +34,24 @@ from conftest import ROOT, free_port, wait_port  # noqa: E402
 CACHE = Path(os.environ.get("FLOODGATE_DEB_CHROOT_CACHE", "/var/tmp/fg-deb-chroot"))
 PASSWORD = "Tulip-Harbor-47"
 
-pytestmark = pytest.mark.skipif(
+needs_tools = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in
                                  ("dpkg-buildpackage", "dh", "pandoc", "debootstrap")),
     reason="needs root, dpkg-buildpackage, debhelper, pandoc and debootstrap "
            "(scripts/setup-deps --test)")
+
+
+def test_build_depends_name_every_library_setup_deps_installs():
+    """A library added to scripts/setup-deps (and meson.build) must reach
+    debian/control too, or the package only builds on a machine set up by
+    hand."""
+    text = (ROOT / "scripts/setup-deps").read_text()
+    build_pkgs = re.search(r'^BUILD_PKGS="([^"]*)"', text, re.M | re.S)[1].split()
+    control = (ROOT / "debian/control").read_text()
+    deps = re.search(r"^Build-Depends:(.*?)^\S", control, re.M | re.S)[1]
+    named = {d.strip().split()[0] for d in deps.split(",") if d.strip()}
+    missing = [p for p in build_pkgs if p.endswith("-dev") and p not in named]
+    assert not missing, f"add to Build-Depends in debian/control: {missing}"
 
 
 def run(*cmd, timeout=600, input=None, check=True):
@@ -73,6 +86,7 @@ def deb():
     shutil.rmtree(work, ignore_errors=True)
 
 
+@needs_tools
 def test_the_package_holds_programs_man_pages_unit_and_config(deb):
     listing = run("dpkg-deb", "-c", deb).stdout
     for path in ("./usr/sbin/floodgated", "./usr/sbin/floodctl",
@@ -174,6 +188,7 @@ def wait_for(what, cond, timeout=30):
         time.sleep(0.05)
 
 
+@needs_tools
 def test_install_serve_rotate_purge_in_a_fresh_debian(deb, chroot):
     root = chroot
     shutil.copy(deb, root / "tmp/floodgate.deb")
