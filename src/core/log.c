@@ -356,8 +356,9 @@ void fatal(const char *fmt, ...)
     va_start(ap, fmt);
     log_write(LOG_CRIT, "fatal", fmt, ap);
     va_end(ap);
-    /* Whoever started us should see why we stopped, not only the log. */
-    if ((log_fp && log_fp != stderr) || log_to != LOG_TO_FP) {
+    /* Whoever started us should see why we stopped, not only the log (in
+     * the journal's case stderr is the journal: once is enough). */
+    if ((log_fp && log_fp != stderr) || log_to == LOG_TO_SYSLOG) {
         va_start(ap, fmt);
         fputs("floodgated: ", stderr);
         vfprintf(stderr, fmt, ap);
