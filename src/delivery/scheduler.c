@@ -16,7 +16,19 @@
  * hundreds of slow ones, nor a colleague's behind one account's flood to
  * the same provider.  The store stays the truth: the active queue is
  * refilled from it (a cursor over next_try) and thrown away when floodctl
- * changes the queue. */
+ * changes the queue.
+ *
+ * The event loop never reads the store here.  A pass's reads (due local
+ * recipients, the next remote ones past the cursor, those an admin
+ * returned) run on the scheduler's own reader thread, with its own read
+ * connection (store/due.h); the rows come back to the loop, which groups
+ * them into jobs and starts them.  One read is in flight at a time; a kick
+ * while it runs asks for one more pass after it.  Two things may change
+ * while a read runs: an attempt's outcome is recorded (its recipients leave
+ * the in-flight set, but the read may predate the commit: those ids are
+ * remembered until the read is back, and skipped), or floodctl changes
+ * the queue (the read may predate the change: its rows are dropped and the
+ * pass runs again). */
 #include "delivery/scheduler.h"
 
 #include <stdio.h>
@@ -36,6 +48,7 @@
 #include "delivery/outcomes.h"
 #include "queue/pause_state.h"
 #include "queue/quarantine_files.h"
+#include "store/due.h"
 #include "store/store.h"
 
 #define PASS_RCPTS_MAX 512     /* recipients looked at per pass */
@@ -59,15 +72,19 @@ struct scheduler {
     bool paused;             /* no new jobs (shutdown) */
     struct strmap *inflight; /* ids of the recipients in memory: queued there or
                               * being delivered (value unused) */
+    /* the pass's reads, on a thread of their own */
+    struct worker_pool *reader;
+    bool reading;           /* a read is in flight: never two at once */
+    bool again;             /* kicked while reading: one more pass after it */
+    bool stale;             /* the queue changed under the read: drop its rows */
+    struct strmap *settled; /* ids recorded while the read ran (value unused) */
     /* the remote active queue */
     struct dest_table *dests;
     struct strmap *open_jobs; /* "qid domain" -> a queued job still taking recipients */
     /* the fill cursor: (next_try, message, id) of the last row read.  The
      * queue id orders it within a second, not the row id: SQLite hands a
      * deleted row's id out again, and queue ids only grow. */
-    time_t fill_next_try;
-    char fill_qid[17];
-    sqlite3_int64 fill_id;
+    struct due_cursor fill;
     time_t fill_started;       /* when the cursor last started over */
     struct dest_limits limits; /* as last applied (a reload may change them) */
     char *relayhost;           /* as last seen: a new one regroups the queue */
@@ -108,6 +125,29 @@ static void inflight_del(struct scheduler *sch, sqlite3_int64 id)
     char key[24];
     id_key(id, key, sizeof key);
     strmap_del(sch->inflight, key);
+}
+
+/* settle - ID's outcome is in the store.  A read in flight may have seen
+ * the row before that commit: remember the id until the read is back, so
+ * that its old state does not start the recipient again. */
+static void settle(struct scheduler *sch, sqlite3_int64 id)
+{
+    inflight_del(sch, id);
+    if (sch->reading) {
+        char key[24];
+        id_key(id, key, sizeof key);
+        if (strmap_put(sch->settled, key, sch, NULL) < 0)
+            sch->stale = true; /* cannot remember it: drop the whole read */
+    }
+}
+
+/* skip_row - a row read by the pass that must not start: in flight, or
+ * recorded while the read ran. */
+static bool skip_row(const struct scheduler *sch, sqlite3_int64 id)
+{
+    char key[24];
+    id_key(id, key, sizeof key);
+    return is_inflight(sch, id) || strmap_get(sch->settled, key) != NULL;
 }
 
 static void job_free(struct delivery_job *j)
@@ -349,7 +389,7 @@ static void record_done(void *arg, int status, const char *err)
     if (j->drop_quarantine_file)
         quarantine_file_remove(".", j->qid);
     for (size_t i = 0; i < j->n; i++)
-        inflight_del(sch, j->rcpts[i].id);
+        settle(sch, j->rcpts[i].id);
     release_slot(sch, j);
     outcomes_recorded(sch->unrecorded, j);
     job_free(j);
@@ -395,8 +435,8 @@ static const char *rcpt_domain(const char *address)
     return at ? at + 1 : "";
 }
 
-/* job_new - a job for the message of the row ST is on. */
-static struct delivery_job *job_new(struct scheduler *sch, sqlite3_stmt *st, bool remote,
+/* job_new - a job for the message of row R. */
+static struct delivery_job *job_new(struct scheduler *sch, const struct due_row *r, bool remote,
                                     const char *domain)
 {
     struct delivery_job *j = calloc(1, sizeof *j);
@@ -407,39 +447,36 @@ static struct delivery_job *job_new(struct scheduler *sch, sqlite3_stmt *st, boo
      * settings after a SIGHUP may have replaced srv->cfg */
     j->cfg = config_ref(sch->srv->cfg);
     j->remote = remote;
-    str_copy(j->qid, (const char *)sqlite3_column_text(st, 1), sizeof j->qid);
+    str_copy(j->qid, r->qid, sizeof j->qid);
     str_copy(j->domain, domain, sizeof j->domain);
-    j->sender = strdup((const char *)sqlite3_column_text(st, 4));
-    j->created = sqlite3_column_int64(st, 5);
-    const unsigned char *au = sqlite3_column_text(st, 6);
-    j->auth_user = au ? strdup((const char *)au) : NULL;
+    j->sender = strdup(r->sender);
+    j->created = r->created;
+    j->auth_user = r->auth_user ? strdup(r->auth_user) : NULL;
     spool_init(&j->body, ".");
-    if (j->sender == NULL || (au && j->auth_user == NULL)) {
+    if (j->sender == NULL || (r->auth_user && j->auth_user == NULL)) {
         job_free(j);
         return NULL;
     }
     return j;
 }
 
-/* job_for - the open job this row belongs to, or a new one. */
+/* job_for - the open job row R belongs to, or a new one. */
 static struct delivery_job *job_for(struct scheduler *sch, struct delivery_job **open,
-                                    size_t *n_open, size_t max_open, sqlite3_stmt *st)
+                                    size_t *n_open, size_t max_open, const struct due_row *r)
 {
-    const char *qid = (const char *)sqlite3_column_text(st, 1);
     for (size_t i = 0; i < *n_open; i++)
-        if (strcmp(open[i]->qid, qid) == 0)
+        if (strcmp(open[i]->qid, r->qid) == 0)
             return open[i]->n < JOB_RCPTS_MAX ? open[i] : NULL;
     if (*n_open >= max_open)
         return NULL;
-    struct delivery_job *j = job_new(sch, st, false, "");
+    struct delivery_job *j = job_new(sch, r, false, "");
     if (j)
         open[(*n_open)++] = j;
     return j;
 }
 
-static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, sqlite3_stmt *st)
+static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, const struct due_row *r)
 {
-    sqlite3_int64 id = sqlite3_column_int64(st, 0);
     if (j->n == j->cap) {
         size_t cap = j->cap ? j->cap * 2 : 1; /* most messages have one recipient */
         struct delivery_rcpt *p = realloc(j->rcpts, cap * sizeof *p);
@@ -449,10 +486,10 @@ static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, sqlite3_stmt
         j->cap = cap;
     }
     struct delivery_rcpt *d = &j->rcpts[j->n];
-    *d = (struct delivery_rcpt){.id = id};
-    d->address = strdup((const char *)sqlite3_column_text(st, 2));
-    d->attempts = (unsigned)sqlite3_column_int(st, 3);
-    if (d->address == NULL || !inflight_add(sch, id)) {
+    *d = (struct delivery_rcpt){.id = r->id};
+    d->address = strdup(r->address);
+    d->attempts = r->attempts;
+    if (d->address == NULL || !inflight_add(sch, r->id)) {
         free(d->address);
         return false;
     }
@@ -460,45 +497,36 @@ static bool add_rcpt(struct scheduler *sch, struct delivery_job *j, sqlite3_stmt
     return true;
 }
 
-/* The columns every pass reads, for job_new and add_rcpt. */
-#define DUE_COLUMNS                                                                                \
-    "SELECT r.id, r.message, r.address, r.attempts, m.sender, m.created, m.auth_user,"             \
-    " r.last_error, m.client_ip, r.next_try FROM recipients r JOIN messages m ON m.id = r.message"
-
-/* group_rows - the rows of ST not in flight, grouped into at most MAX_OPEN
- * jobs in OPEN, each recipient's last_error kept when KEEP_ERROR; finalizes
- * ST.  Returns the number of jobs. */
-static size_t group_rows(struct scheduler *sch, sqlite3_stmt *st, bool keep_error,
+/* group_rows - the rows of ROWS that may start, grouped into at most
+ * MAX_OPEN jobs in OPEN, each recipient's last_error kept when KEEP_ERROR.
+ * Returns the number of jobs. */
+static size_t group_rows(struct scheduler *sch, const struct due_rows *rows, bool keep_error,
                          struct delivery_job **open, size_t max_open)
 {
     size_t n_open = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (is_inflight(sch, sqlite3_column_int64(st, 0)))
+    for (size_t i = 0; i < rows->n; i++) {
+        const struct due_row *r = &rows->v[i];
+        if (skip_row(sch, r->id))
             continue; /* its delivery decides first */
-        struct delivery_job *j = job_for(sch, open, &n_open, max_open, st);
-        if (j && !add_rcpt(sch, j, st))
+        struct delivery_job *j = job_for(sch, open, &n_open, max_open, r);
+        if (j && !add_rcpt(sch, j, r))
             break;
-        if (j && keep_error) {
-            const unsigned char *last = sqlite3_column_text(st, 7);
-            str_copy(j->rcpts[j->n - 1].error, last ? (const char *)last : "",
-                     sizeof j->rcpts[0].error);
-        }
+        if (j && keep_error)
+            str_copy(j->rcpts[j->n - 1].error, r->last_error, sizeof j->rcpts[0].error);
     }
-    sqlite3_finalize(st);
     return n_open;
 }
 
-/* collect_local - due local recipients, grouped into at most MAX_OPEN jobs. */
-static size_t collect_local(struct scheduler *sch, struct delivery_job **open, size_t max_open)
+/* start_local - due local recipients, grouped into jobs for the free
+ * Maildir slots, each handed to a worker. */
+static void start_local(struct scheduler *sch, const struct due_rows *rows)
 {
-    sqlite3_stmt *st = store_prepare(sch->srv->db, DUE_COLUMNS
-                                     " WHERE r.local = 1 AND r.state IN ('queued','deferred')"
-                                     " AND r.next_try <= ? ORDER BY r.next_try LIMIT ?");
-    if (st == NULL)
-        return 0;
-    sqlite3_bind_int64(st, 1, time(NULL));
-    sqlite3_bind_int(st, 2, PASS_RCPTS_MAX);
-    return group_rows(sch, st, false, open, max_open);
+    struct delivery_job *open[LOCAL_JOBS_MAX];
+    size_t n = group_rows(sch, rows, false, open, LOCAL_JOBS_MAX - sch->local_jobs);
+    for (size_t i = 0; i < n; i++) {
+        sch->local_jobs++;
+        worker_pool_submit(sch->srv->workers, local_work, local_done, open[i]);
+    }
 }
 
 /* ---- the remote active queue (loop thread) ---- */
@@ -534,79 +562,66 @@ static void drop_queued(struct dest_entry *e)
 
 /* sender_key - whose turn a job takes inside its destination: the
  * account that sent it, else the client address it came from. */
-static const char *sender_key(sqlite3_stmt *st)
+static const char *sender_key(const struct due_row *r)
 {
-    const unsigned char *au = sqlite3_column_text(st, 6);
-    const unsigned char *ip = sqlite3_column_text(st, 8);
-    return au ? (const char *)au : ip ? (const char *)ip : "";
+    return r->auth_user ? r->auth_user : r->client_ip ? r->client_ip : "";
 }
 
-/* queue_row - the row ST is on joins the job of its message and domain
- * still in the active queue, or a new job at the end of its sender's line
- * in its destination.  False when memory runs out. */
-static bool queue_row(struct scheduler *sch, sqlite3_stmt *st)
+/* queue_row - row R joins the job of its message and domain still in the
+ * active queue, or a new job at the end of its sender's line in its
+ * destination.  False when memory runs out. */
+static bool queue_row(struct scheduler *sch, const struct due_row *r)
 {
-    const char *domain = rcpt_domain((const char *)sqlite3_column_text(st, 2));
+    const char *domain = rcpt_domain(r->address);
     char key[300];
-    snprintf(key, sizeof key, "%s %s", (const char *)sqlite3_column_text(st, 1), domain);
+    snprintf(key, sizeof key, "%s %s", r->qid, domain);
     struct delivery_job *j = strmap_get(sch->open_jobs, key);
     if (j == NULL || j->n >= JOB_RCPTS_MAX) {
-        if ((j = job_new(sch, st, true, domain)) == NULL)
+        if ((j = job_new(sch, r, true, domain)) == NULL)
             return false;
         str_copy(j->dest_name, sch->relayhost ? sch->relayhost : domain, sizeof j->dest_name);
-        if (dest_add(sch->dests, j->dest_name, sender_key(st), &j->link) < 0) {
+        if (dest_add(sch->dests, j->dest_name, sender_key(r), &j->link) < 0) {
             job_free(j);
             return false;
         }
         strmap_put(sch->open_jobs, key, j, NULL); /* without it: one job per row, still fine */
     }
-    return add_rcpt(sch, j, st);
+    return add_rcpt(sch, j, r);
 }
 
-/* fill - read the next due remote recipients into the active queue.  The
- * cursor moves past every row read, so a pass reads only what became due
- * since: a new message's rows come after it (its next_try is its arrival,
- * its queue id the largest yet), a deferred row's next_try is in the
- * future.  It starts over now and then for rows that land behind it (a
- * failed store write, a DSN queued by the committer while an older
- * message's commit was pending). */
-static void fill(struct scheduler *sch, time_t now)
+/* fill_cursor - where the next remote read starts, and how many rows it
+ * may bring (0: memory is full, read none).  The cursor moves past every
+ * row read, so a pass reads only what became due since: a new message's
+ * rows come after it (its next_try is its arrival, its queue id the
+ * largest yet), a deferred row's next_try is in the future.  It starts
+ * over now and then for rows that land behind it (a failed store write, a
+ * DSN queued by the committer while an older message's commit was
+ * pending). */
+static int fill_cursor(struct scheduler *sch, time_t now)
 {
     if (now - sch->fill_started >= RESCAN_SECONDS) {
-        sch->fill_next_try = 0;
-        sch->fill_qid[0] = '\0';
-        sch->fill_id = 0;
+        sch->fill = (struct due_cursor){0};
         sch->fill_started = now;
     }
     size_t in_memory = strmap_count(sch->inflight);
     if (in_memory >= ACTIVE_RCPTS_MAX)
-        return; /* the rest waits in the store, as in Postfix's incoming queue */
+        return 0; /* the rest waits in the store, as in Postfix's incoming queue */
     size_t room = ACTIVE_RCPTS_MAX - in_memory;
-    sqlite3_stmt *st = store_prepare(sch->srv->db, DUE_COLUMNS
-                                     " WHERE r.local = 0 AND r.state IN ('queued','deferred')"
-                                     " AND r.next_try <= ?1"
-                                     " AND (r.next_try, r.message, r.id) > (?2, ?3, ?4)"
-                                     " ORDER BY r.next_try, r.message, r.id LIMIT ?5");
-    if (st == NULL)
-        return;
-    sqlite3_bind_int64(st, 1, now);
-    sqlite3_bind_int64(st, 2, sch->fill_next_try);
-    sqlite3_bind_text(st, 3, sch->fill_qid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 4, sch->fill_id);
-    sqlite3_bind_int(st, 5, room < FILL_ROWS ? (int)room : FILL_ROWS);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        sqlite3_int64 id = sqlite3_column_int64(st, 0);
-        if (!is_inflight(sch, id) && !queue_row(sch, st))
+    return room < FILL_ROWS ? (int)room : FILL_ROWS;
+}
+
+/* fill - the remote rows a read brought join the active queue; the cursor
+ * follows them. */
+static void fill(struct scheduler *sch, const struct due_rows *rows)
+{
+    for (size_t i = 0; i < rows->n; i++) {
+        const struct due_row *r = &rows->v[i];
+        if (!skip_row(sch, r->id) && !queue_row(sch, r))
             break; /* out of memory: this row again next pass */
-        sch->fill_next_try = sqlite3_column_int64(st, 9);
-        str_copy(sch->fill_qid, (const char *)sqlite3_column_text(st, 1), sizeof sch->fill_qid);
-        sch->fill_id = id;
+        sch->fill.next_try = r->next_try;
+        str_copy(sch->fill.qid, r->qid, sizeof sch->fill.qid);
+        sch->fill.id = r->id;
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        log_warnx("event=store_error op=read_queue error=%s",
-                  log_quote(sqlite3_errmsg(sch->srv->db)));
-    sqlite3_finalize(st);
 }
 
 /* defer_suspended - the jobs queued for dead destinations are deferred
@@ -679,6 +694,8 @@ static void forget_queue(struct scheduler *sch)
 {
     dest_drain(sch->dests, drop_queued);
     sch->fill_started = 0; /* the next fill starts over */
+    if (sch->reading)
+        sch->stale = true; /* the read in flight may predate the change */
 }
 
 /* apply_config - the limits of the current config (a reload may change
@@ -702,11 +719,10 @@ static void apply_config(struct scheduler *sch)
     }
 }
 
-static void run_remote(struct scheduler *sch)
+/* run_remote - from memory only: defer what waits for dead destinations,
+ * start what the windows allow, forget stale destinations. */
+static void run_remote(struct scheduler *sch, time_t now)
 {
-    time_t now = time(NULL);
-    apply_config(sch);
-    fill(sch, now);
     defer_suspended(sch, now);
     dispatch(sch, now);
     if (now != sch->expired_at) { /* a sweep of every destination: once a second */
@@ -719,15 +735,10 @@ static void run_remote(struct scheduler *sch)
  * bounce") and that are not being delivered right now: bounced, with the
  * usual DSN (the admin's reason is their last_error), through the same
  * recording path as a remote 5xx. */
-static void bounce_returning(struct scheduler *sch)
+static void bounce_returning(struct scheduler *sch, const struct due_rows *rows)
 {
     struct delivery_job *open[16];
-    sqlite3_stmt *st = store_prepare(sch->srv->db, DUE_COLUMNS
-                                     " WHERE r.state = 'returning' ORDER BY r.next_try LIMIT ?");
-    if (st == NULL)
-        return;
-    sqlite3_bind_int(st, 1, PASS_RCPTS_MAX);
-    size_t n_open = group_rows(sch, st, true, open, 16);
+    size_t n_open = group_rows(sch, rows, true, open, 16);
     for (size_t i = 0; i < n_open; i++) {
         for (size_t k = 0; k < open[i]->n; k++) {
             open[i]->rcpts[k].outcome = OUTCOME_BOUNCED;
@@ -738,27 +749,146 @@ static void bounce_returning(struct scheduler *sch)
     }
 }
 
+/* ---- a pass: the reads on the reader thread, the rest on the loop ---- */
+
+/* pass - what one read asks for, and what it brought back. */
+struct pass {
+    struct scheduler *sch;
+    time_t now;
+    bool local;       /* read due local recipients (a Maildir slot is free) */
+    int remote_limit; /* remote rows to read past AFTER (0: none) */
+    struct due_cursor after;
+    struct due_rows local_rows, remote_rows, returning_rows;
+};
+
+/* pass_read - reader thread: the pass's queries on the thread's own
+ * connection.  Touches nothing of the scheduler. */
+static void pass_read(void *arg)
+{
+    struct pass *p = arg;
+    sqlite3 *db = store_thread_db(STORE_FILE);
+    if (db == NULL) {
+        p->local_rows.failed = p->remote_rows.failed = p->returning_rows.failed = 1;
+        return;
+    }
+    if (p->local)
+        store_due_local(db, p->now, PASS_RCPTS_MAX, &p->local_rows);
+    if (p->remote_limit > 0)
+        store_due_remote(db, p->now, &p->after, p->remote_limit, &p->remote_rows);
+    store_due_returning(db, PASS_RCPTS_MAX, &p->returning_rows);
+}
+
+static void pass_free(struct pass *p)
+{
+    due_rows_free(&p->local_rows);
+    due_rows_free(&p->remote_rows);
+    due_rows_free(&p->returning_rows);
+    free(p);
+}
+
+/* may_start - whether deliveries may start now: not shutting down, and a
+ * store that can record outcomes (else every delivery would be repeated
+ * after a restart: start none until it recovers). */
+static bool may_start(const struct scheduler *sch)
+{
+    return !sch->paused && committer_fault(sch->srv->committer) == STORE_FAULT_NONE;
+}
+
+static bool delivery_paused(const struct scheduler *sch)
+{
+    /* "floodctl pause delivery" stops outbound mail only: local users keep
+     * receiving theirs. */
+    return server_paused(sch->srv, PAUSE_DELIVERY);
+}
+
+/* rearm - the next pass: at once when kicked while reading, else in a
+ * second (unless a kick already made it sooner). */
+static void rearm(struct scheduler *sch)
+{
+    if (sch->kicked)
+        return;
+    if (sch->again) {
+        sch->again = false;
+        kick_in(sch, 0);
+        return;
+    }
+    struct timeval tv = {.tv_sec = PASS_INTERVAL_MS / 1000, .tv_usec = 0};
+    evtimer_add(sch->timer, &tv);
+}
+
+static bool forget_all(const char *key, void *value, void *arg)
+{
+    (void)key, (void)value, (void)arg;
+    return false;
+}
+
+/* pass_done - loop: the rows are back.  Unless the queue changed under
+ * the read, they become jobs: local ones go to the workers, remote ones
+ * join the active queue, returned ones are bounced. */
+static void pass_done(void *arg)
+{
+    struct pass *p = arg;
+    struct scheduler *sch = p->sch;
+    bool usable = !sch->stale && may_start(sch);
+    if (sch->stale)
+        sch->again = true;
+    if (usable) {
+        time_t now = time(NULL);
+        start_local(sch, &p->local_rows);
+        if (!delivery_paused(sch)) {
+            apply_config(sch);
+            if (!sch->stale) /* a new relayhost regrouped the queue */
+                fill(sch, &p->remote_rows);
+            run_remote(sch, now);
+        }
+        bounce_returning(sch, &p->returning_rows);
+    }
+    sch->reading = false;
+    sch->stale = false;
+    strmap_sweep(sch->settled, forget_all, NULL, NULL);
+    pass_free(p);
+    rearm(sch);
+}
+
+/* pass_start - send the pass's reads to the reader thread. */
+static void pass_start(struct scheduler *sch, time_t now, bool remote)
+{
+    struct pass *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        rearm(sch);
+        return;
+    }
+    p->sch = sch;
+    p->now = now;
+    p->local = sch->local_jobs < LOCAL_JOBS_MAX;
+    if (remote && (p->remote_limit = fill_cursor(sch, now)) > 0)
+        p->after = sch->fill;
+    sch->reading = true;
+    sch->stale = false;
+    worker_pool_submit(sch->reader, pass_read, pass_done, p);
+}
+
 static void scheduler_run(evutil_socket_t fd, short what, void *arg)
 {
     struct scheduler *sch = arg;
     sch->kicked = false;
-    /* A store that cannot record outcomes would turn every delivery into
-     * one that is repeated after a restart: start none until it recovers. */
-    if (!sch->paused && committer_fault(sch->srv->committer) == STORE_FAULT_NONE) {
-        struct delivery_job *open[LOCAL_JOBS_MAX];
-        size_t n = collect_local(sch, open, LOCAL_JOBS_MAX - sch->local_jobs);
-        for (size_t i = 0; i < n; i++) {
-            sch->local_jobs++;
-            worker_pool_submit(sch->srv->workers, local_work, local_done, open[i]);
-        }
-        /* "floodctl pause delivery" stops outbound mail only: local users
-         * keep receiving theirs. */
-        if (!server_paused(sch->srv, PAUSE_DELIVERY))
-            run_remote(sch);
-        bounce_returning(sch);
+    if (!may_start(sch)) {
+        rearm(sch);
+        return;
     }
-    struct timeval tv = {.tv_sec = PASS_INTERVAL_MS / 1000, .tv_usec = 0};
-    evtimer_add(sch->timer, &tv);
+    time_t now = time(NULL);
+    bool remote = !delivery_paused(sch);
+    if (remote) {
+        /* what is already in memory goes at once: a slot that came free
+         * does not wait for the store */
+        apply_config(sch);
+        run_remote(sch, now);
+    }
+    if (sch->reading) {
+        sch->again = true; /* never two reads at once: one more after it */
+        return;
+    }
+    pass_start(sch, now, remote);
 }
 
 struct scheduler *scheduler_new(struct smtp_server *srv)
@@ -772,10 +902,13 @@ struct scheduler *scheduler_new(struct smtp_server *srv)
     sch->unrecorded = outcomes_new(srv->base, srv->committer, record);
     sch->remote = remote_new(srv, err, sizeof err);
     sch->inflight = strmap_new();
+    sch->settled = strmap_new();
     sch->open_jobs = strmap_new();
     sch->dests = dest_table_new(&sch->limits);
+    sch->reader = worker_pool_new(srv->base, 1);
     if (sch->timer == NULL || sch->unrecorded == NULL || sch->remote == NULL ||
-        sch->inflight == NULL || sch->open_jobs == NULL || sch->dests == NULL) {
+        sch->inflight == NULL || sch->settled == NULL || sch->open_jobs == NULL ||
+        sch->dests == NULL || sch->reader == NULL) {
         if (sch->remote == NULL)
             log_warnx("event=start error=%s", log_quote(err));
         scheduler_free(sch);
@@ -818,6 +951,9 @@ void scheduler_free(struct scheduler *sch)
 {
     if (sch == NULL)
         return;
+    /* a read still in flight comes back first, and starts nothing */
+    sch->paused = true;
+    worker_pool_free(sch->reader);
     if (sch->timer)
         event_free(sch->timer);
     remote_free(sch->remote);
@@ -826,6 +962,7 @@ void scheduler_free(struct scheduler *sch)
         dest_table_free(sch->dests, drop_queued);
     strmap_free(sch->open_jobs, NULL);
     strmap_free(sch->inflight, NULL);
+    strmap_free(sch->settled, NULL);
     free(sch->relayhost);
     free(sch);
 }
