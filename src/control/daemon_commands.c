@@ -188,6 +188,17 @@ static json_t *cmd_fault_reader_hold(void *ctx, json_t *req, char *err, size_t e
     sleep((unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
     return json_object();
 }
+
+/* cmd_fault_scheduler_hold - test builds only: {"seconds": N} (at most 60)
+ * holds the scheduler's next selection that finds rows on its reader
+ * thread (delivery/scheduler.h). */
+static json_t *cmd_fault_scheduler_hold(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    json_int_t n = json_integer_value(json_object_get(req, "seconds"));
+    scheduler_fault_hold(srv->scheduler, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
+    return json_object();
+}
 #endif
 
 /* cmd_incident_closed - {"id": N, "subject": S, "state": "released" or
@@ -247,5 +258,6 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
 #ifdef FLOODGATE_FAULT_INJECTION
     control_server_register(ctl, "fault.store", cmd_fault_store, srv);
     control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, srv);
+    control_server_register(ctl, "fault.scheduler_hold", cmd_fault_scheduler_hold, srv);
 #endif
 }

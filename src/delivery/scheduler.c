@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -78,6 +79,7 @@ struct scheduler {
     bool again;             /* kicked while reading: one more pass after it */
     bool stale;             /* the queue changed under the read: drop its rows */
     struct strmap *settled; /* ids recorded while the read ran (value unused) */
+    unsigned fault_hold;    /* test builds: the next read with rows waits this long */
     /* the remote active queue */
     struct dest_table *dests;
     struct strmap *open_jobs; /* "qid domain" -> a queued job still taking recipients */
@@ -759,7 +761,14 @@ struct pass {
     int remote_limit; /* remote rows to read past AFTER (0: none) */
     struct due_cursor after;
     struct due_rows local_rows, remote_rows, returning_rows;
+    unsigned hold; /* test builds: seconds to wait with rows before answering */
+    bool held;
 };
+
+static size_t pass_rows(const struct pass *p)
+{
+    return p->local_rows.n + p->remote_rows.n + p->returning_rows.n;
+}
 
 /* pass_read - reader thread: the pass's queries on the thread's own
  * connection.  Touches nothing of the scheduler. */
@@ -776,6 +785,13 @@ static void pass_read(void *arg)
     if (p->remote_limit > 0)
         store_due_remote(db, p->now, &p->after, p->remote_limit, &p->remote_rows);
     store_due_returning(db, PASS_RCPTS_MAX, &p->returning_rows);
+#ifdef FLOODGATE_FAULT_INJECTION
+    if (p->hold > 0 && pass_rows(p) > 0) {
+        log_info("event=fault_scheduler_hold rows=%zu seconds=%u", pass_rows(p), p->hold);
+        sleep(p->hold);
+        p->held = true;
+    }
+#endif
 }
 
 static void pass_free(struct pass *p)
@@ -830,8 +846,13 @@ static void pass_done(void *arg)
     struct pass *p = arg;
     struct scheduler *sch = p->sch;
     bool usable = !sch->stale && may_start(sch);
-    if (sch->stale)
+    if (p->held)
+        sch->fault_hold = 0;
+    if (sch->stale) {
         sch->again = true;
+        if (pass_rows(p) > 0)
+            log_info("event=scheduler_read_dropped reason=queue_changed rows=%zu", pass_rows(p));
+    }
     if (usable) {
         time_t now = time(NULL);
         start_local(sch, &p->local_rows);
@@ -861,6 +882,7 @@ static void pass_start(struct scheduler *sch, time_t now, bool remote)
     p->sch = sch;
     p->now = now;
     p->local = sch->local_jobs < LOCAL_JOBS_MAX;
+    p->hold = sch->fault_hold;
     if (remote && (p->remote_limit = fill_cursor(sch, now)) > 0)
         p->after = sch->fill;
     sch->reading = true;
@@ -929,6 +951,13 @@ void scheduler_refresh(struct scheduler *sch)
     forget_queue(sch);
     scheduler_kick(sch);
 }
+
+#ifdef FLOODGATE_FAULT_INJECTION
+void scheduler_fault_hold(struct scheduler *sch, unsigned seconds)
+{
+    sch->fault_hold = seconds;
+}
+#endif
 
 void scheduler_pause(struct scheduler *sch)
 {

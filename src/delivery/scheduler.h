@@ -14,6 +14,13 @@ void scheduler_kick(struct scheduler *sch);
 /* scheduler_refresh - floodctl changed the queue in the store: forget the
  * in-memory active queue, read it again. */
 void scheduler_refresh(struct scheduler *sch);
+#ifdef FLOODGATE_FAULT_INJECTION
+/* scheduler_fault_hold - test builds only: the next selection that reads
+ * any row keeps its rows SECONDS on the reader thread before handing them
+ * to the loop (logged as event=fault_scheduler_hold), so that a test can
+ * change the queue under a read in flight. */
+void scheduler_fault_hold(struct scheduler *sch, unsigned seconds);
+#endif
 /* scheduler_pause - start no new deliveries (shutdown). */
 void scheduler_pause(struct scheduler *sch);
 /* scheduler_busy - deliveries in flight (shutdown waits for them). */
