@@ -887,6 +887,7 @@ static void pass_start(struct scheduler *sch, time_t now, bool remote)
         p->after = sch->fill;
     sch->reading = true;
     sch->stale = false;
+    sch->again = false; /* this pass answers the kicks so far */
     worker_pool_submit(sch->reader, pass_read, pass_done, p);
 }
 
