@@ -77,6 +77,7 @@ struct scheduler {
     struct worker_pool *reader;
     bool reading;           /* a read is in flight: never two at once */
     bool again;             /* kicked while reading: one more pass after it */
+    bool waited;            /* the last pass started nothing: the next one will */
     bool stale;             /* the queue changed under the read: drop its rows */
     struct strmap *settled; /* ids recorded while the read ran (value unused) */
     unsigned fault_hold;    /* test builds: the next read with rows waits this long */
@@ -721,7 +722,7 @@ static void apply_config(struct scheduler *sch)
     }
 }
 
-/* run_remote - from memory only: defer what waits for dead destinations,
+/* run_remote - after a read: defer what waits for dead destinations,
  * start what the windows allow, forget stale destinations. */
 static void run_remote(struct scheduler *sch, time_t now)
 {
@@ -860,7 +861,17 @@ static void pass_done(void *arg)
             apply_config(sch);
             if (!sch->stale) /* a new relayhost regrouped the queue */
                 fill(sch, &p->remote_rows);
-            run_remote(sch, now);
+            /* Kicked while this read ran (a message queued, a slot came
+             * free): the read may predate a new message, and the slot is
+             * its turn as much as anyone's.  Start nothing until the next
+             * read, unless the last pass waited already: under a stream of
+             * kicks every other pass starts jobs. */
+            if (!sch->again || sch->waited) {
+                run_remote(sch, now);
+                sch->waited = false;
+            } else {
+                sch->waited = true;
+            }
         }
         bounce_returning(sch, &p->returning_rows);
     }
@@ -899,19 +910,18 @@ static void scheduler_run(evutil_socket_t fd, short what, void *arg)
         rearm(sch);
         return;
     }
-    time_t now = time(NULL);
-    bool remote = !delivery_paused(sch);
-    if (remote) {
-        /* what is already in memory goes at once: a slot that came free
-         * does not wait for the store */
-        apply_config(sch);
-        run_remote(sch, now);
-    }
+    /* Never two reads at once: one more after it.  Nothing starts here
+     * from memory either: jobs start after a read (pass_done), so that a
+     * message accepted before a slot came free takes its turn for it, as
+     * when the store was read on the loop. */
     if (sch->reading) {
-        sch->again = true; /* never two reads at once: one more after it */
+        sch->again = true;
         return;
     }
-    pass_start(sch, now, remote);
+    bool remote = !delivery_paused(sch);
+    if (remote)
+        apply_config(sch);
+    pass_start(sch, time(NULL), remote);
 }
 
 struct scheduler *scheduler_new(struct smtp_server *srv)
