@@ -1,9 +1,11 @@
 /* store/due - the scheduler's reads of due recipients (see due.h), run on
- * a worker thread; every statement is finalized before return, so the
- * thread's connection holds no read snapshot between passes and the next
- * pass sees every commit made meanwhile. */
+ * a worker thread.  The statements stay prepared on the thread's
+ * connection (store_stmt) and are reset before return, so the connection
+ * holds no read snapshot between passes and the next pass sees every
+ * commit made meanwhile. */
 #include "store/due.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,8 +72,8 @@ static int row_read(sqlite3_stmt *st, struct due_rows *out)
     return 0;
 }
 
-/* read_rows - step ST (bound) to the end into OUT, finalize it. */
-static int read_rows(sqlite3 *db, sqlite3_stmt *st, const char *op, struct due_rows *out)
+/* read_rows - step ST (bound) to the end into OUT, give it back. */
+static int read_rows(sqlite3 *db, sqlite3_stmt *st, bool kept, const char *op, struct due_rows *out)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -84,32 +86,38 @@ static int read_rows(sqlite3 *db, sqlite3_stmt *st, const char *op, struct due_r
             log_warnx("event=store_error op=%s error=%s", op, log_quote(sqlite3_errmsg(db)));
         out->failed = 1;
     }
-    sqlite3_finalize(st);
+    store_stmt_done(st, kept);
     return out->failed ? -1 : 0;
 }
 
 int store_due_local(sqlite3 *db, time_t now, int limit, struct due_rows *out)
 {
+    bool kept;
     sqlite3_stmt *st =
-        store_prepare(db, DUE_COLUMNS " WHERE r.local = 1 AND r.state IN ('queued','deferred')"
-                                      " AND r.next_try <= ? ORDER BY r.next_try LIMIT ?");
+        store_stmt(db,
+                   DUE_COLUMNS " WHERE r.local = 1 AND r.state IN ('queued','deferred')"
+                               " AND r.next_try <= ? ORDER BY r.next_try LIMIT ?",
+                   &kept);
     if (st == NULL) {
         out->failed = 1;
         return -1;
     }
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, limit);
-    return read_rows(db, st, "read_local_queue", out);
+    return read_rows(db, st, kept, "read_local_queue", out);
 }
 
 int store_due_remote(sqlite3 *db, time_t now, const struct due_cursor *after, int limit,
                      struct due_rows *out)
 {
+    bool kept;
     sqlite3_stmt *st =
-        store_prepare(db, DUE_COLUMNS " WHERE r.local = 0 AND r.state IN ('queued','deferred')"
-                                      " AND r.next_try <= ?1"
-                                      " AND (r.next_try, r.message, r.id) > (?2, ?3, ?4)"
-                                      " ORDER BY r.next_try, r.message, r.id LIMIT ?5");
+        store_stmt(db,
+                   DUE_COLUMNS " WHERE r.local = 0 AND r.state IN ('queued','deferred')"
+                               " AND r.next_try <= ?1"
+                               " AND (r.next_try, r.message, r.id) > (?2, ?3, ?4)"
+                               " ORDER BY r.next_try, r.message, r.id LIMIT ?5",
+                   &kept);
     if (st == NULL) {
         out->failed = 1;
         return -1;
@@ -119,19 +127,20 @@ int store_due_remote(sqlite3 *db, time_t now, const struct due_cursor *after, in
     sqlite3_bind_text(st, 3, after->qid, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, after->id);
     sqlite3_bind_int(st, 5, limit);
-    return read_rows(db, st, "read_queue", out);
+    return read_rows(db, st, kept, "read_queue", out);
 }
 
 int store_due_returning(sqlite3 *db, int limit, struct due_rows *out)
 {
-    sqlite3_stmt *st =
-        store_prepare(db, DUE_COLUMNS " WHERE r.state = 'returning' ORDER BY r.next_try LIMIT ?");
+    bool kept;
+    sqlite3_stmt *st = store_stmt(
+        db, DUE_COLUMNS " WHERE r.state = 'returning' ORDER BY r.next_try LIMIT ?", &kept);
     if (st == NULL) {
         out->failed = 1;
         return -1;
     }
     sqlite3_bind_int(st, 1, limit);
-    return read_rows(db, st, "read_returning", out);
+    return read_rows(db, st, kept, "read_returning", out);
 }
 
 void due_rows_free(struct due_rows *rows)
