@@ -175,10 +175,17 @@ static int is_alias(sqlite3 *db, const char *addr)
 /* accounts_domain_is_local - true when DOMAIN is one of ours. */
 bool accounts_domain_is_local(sqlite3 *db, const char *domain)
 {
+    return accounts_domain_local(db, domain) == 1;
+}
+
+/* accounts_domain_local - 1 when DOMAIN is one of ours, 0 when not, -1
+ * when the store could not say. */
+int accounts_domain_local(sqlite3 *db, const char *domain)
+{
     char d[256];
     if (norm_domain(domain, d, NULL, 0) < 0)
-        return false;
-    return accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL) == 1;
+        return 0;
+    return accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
 }
 
 /* accounts_domain_add - make DOMAIN local. */

@@ -17,11 +17,12 @@ int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errle
 /* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
 int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, size_t errlen);
 bool accounts_domain_is_local(sqlite3 *db, const char *domain);
+/* accounts_domain_local - 1 ours, 0 not, -1 the store could not say. */
+int accounts_domain_local(sqlite3 *db, const char *domain);
 
 /* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h);
  * the check of the password's quality is the caller's (password_policy.h). */
-int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err,
-                      size_t errlen);
+int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err, size_t errlen);
 int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen);
 int accounts_user_set_password(sqlite3 *db, const char *address, const char *hash, char *err,
                                size_t errlen);
@@ -45,8 +46,12 @@ int accounts_alias_add(sqlite3 *db, const char *address, const char *target, cha
 int accounts_alias_del(sqlite3 *db, const char *address, const char *target, char *err,
                        size_t errlen);
 
-enum accounts_rcpt_kind { ACCOUNTS_RCPT_UNKNOWN, ACCOUNTS_RCPT_USER, ACCOUNTS_RCPT_ALIAS,
-                          ACCOUNTS_RCPT_ERROR };
+enum accounts_rcpt_kind {
+    ACCOUNTS_RCPT_UNKNOWN,
+    ACCOUNTS_RCPT_USER,
+    ACCOUNTS_RCPT_ALIAS,
+    ACCOUNTS_RCPT_ERROR
+};
 
 struct accounts_target {
     char address[256]; /* lowercased */
@@ -61,7 +66,7 @@ enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
                                          struct accounts_target *out, size_t max, size_t *n);
 
 /* Listings for floodctl: arrays of objects. */
-json_t *accounts_domain_list(sqlite3 *db);      /* [{name, created, users, aliases}] */
+json_t *accounts_domain_list(sqlite3 *db); /* [{name, created, users, aliases}] */
 /* accounts_user_list - [{address, created, suspended, password_changed,
  * password_expired, locked_until, totp_enabled, app_passwords, locked_networks}] */
 json_t *accounts_user_list(sqlite3 *db, const char *domain);

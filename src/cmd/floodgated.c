@@ -30,8 +30,8 @@
 #include "store/store.h"
 #include "store/store_check.h"
 #include "accounts/login_cache.h"
+#include "policy/engine.h"
 #include "smtp/auth_queue.h"
-#include "smtp/gate.h"
 #include "smtp/listener.h"
 #include "smtp/outbreak.h"
 #include "smtp/server.h"
@@ -151,6 +151,7 @@ static int config_reload(struct daemon *d, char *err, size_t errlen)
     listeners_use(d->listeners, cfg);
     config_unref(d->srv.cfg);
     d->srv.cfg = cfg;
+    policy_set_config(d->srv.policy, cfg);
     outbreak_reload(d->srv.outbreak); /* the detector reads the new thresholds */
     return 0;
 }
@@ -435,9 +436,12 @@ static void start(struct daemon *d, bool foreground)
         committer_start(STORE_FILE, srv->workers, cfg->queue.group_commit_max, err, sizeof err);
     if (srv->committer == NULL)
         fatal("event=start error=%s", log_quote(err));
-    server_reload_pauses(srv);               /* pauses survive a restart */
-    if ((srv->gate = gate_new(srv)) == NULL) /* and so do bans */
+    server_reload_pauses(srv); /* pauses survive a restart */
+    struct policy_env penv = {
+        .base = srv->base, .cfg = srv->cfg, .db = srv->db, .committer = srv->committer};
+    if ((srv->policy = policy_new(&penv)) == NULL) /* and so do bans */
         fatal("event=start error=out_of_memory");
+    smtp_session_register(srv); /* the engine's hands on live sessions */
     /* and the detector's windows, baselines and open incidents */
     if ((srv->outbreak = outbreak_new(srv)) == NULL)
         fatal("event=start error=out_of_memory");
@@ -477,8 +481,8 @@ static void stop(struct daemon *d)
     auth_queue_free(srv->auth_queue);
     login_cache_free(srv->logins);
     housekeeping_free(d->housekeeping);
-    gate_free(srv->gate);
     outbreak_free(srv->outbreak);
+    policy_free(srv->policy);
     dns_resolver_free(srv->dns);
     scheduler_free(srv->scheduler);
     web_stop(d->web); /* before the control socket it asks */

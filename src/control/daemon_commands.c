@@ -14,7 +14,7 @@
 #include "queue/queue_query.h"
 #include "delivery/scheduler.h"
 #include "store/store.h"
-#include "smtp/gate.h"
+#include "policy/engine.h"
 #include "smtp/outbreak.h"
 
 /* store_status - the store's health for floodctl status: "ok", or
@@ -50,7 +50,8 @@ static json_t *status_read(void *ctx, json_t *req, char *err, size_t errlen)
 }
 
 /* status_finish - on the loop: the counters, the store's health and the
- * gate, which live in the loop's memory. */
+ * policy engine's figures ("gate": bans, connected IPs, top senders),
+ * which live in the loop's memory. */
 static json_t *status_finish(void *ctx, json_t *req, json_t *read, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
@@ -64,7 +65,7 @@ static json_t *status_finish(void *ctx, json_t *req, json_t *read, char *err, si
                                   (json_int_t)srv->messages_rejected, "store_commits",
                                   (json_int_t)committer_commits(srv->committer), "store_jobs",
                                   (json_int_t)committer_jobs(srv->committer), "store", store,
-                                  "gate", gate_status(srv->gate))
+                                  "gate", policy_status(srv->policy))
                       : NULL;
     if (r == NULL || json_object_update(r, read) < 0) {
         json_decref(r);
@@ -165,14 +166,14 @@ static json_t *cmd_sending_counters(void *ctx, json_t *req, char *err, size_t er
         snprintf(err, errlen, "sender missing");
         return NULL;
     }
-    return gate_counters(srv->gate, sender);
+    return policy_counters(srv->policy, sender);
 }
 
 static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
     server_reload_pauses(srv);
-    gate_reload(srv->gate);
+    policy_reload_bans(srv->policy);
     outbreak_reload_bulk(srv->outbreak);
     scheduler_kick(srv->scheduler);
     return json_pack("{s:O}", "paused", srv->pauses);
@@ -217,7 +218,7 @@ static json_t *cmd_incident_closed(void *ctx, json_t *req, char *err, size_t err
         return NULL;
     }
     outbreak_closed(srv->outbreak, (long long)id, subject, state);
-    gate_reload(srv->gate);
+    policy_reload_bans(srv->policy);
     scheduler_refresh(srv->scheduler);
     return json_object();
 }

@@ -1213,9 +1213,9 @@ static int load_root(struct loader *ld, const config_setting_t *root)
                                        "smtp",     "listeners", "ip_groups", "relay",    "limits",
                                        "queue",    "dns",       "delivery", "passwords",
                                        "lockout",  "hammering", "client_limits",
-                                       "sending_limits", "sender_policy", "shutdown_timeout",
-                                       "postmaster", "web", "syslog_socket", "detector",
-                                       "alerts", NULL};
+                                       "sending_limits", "sender_policy", "policy",
+                                       "shutdown_timeout", "postmaster", "web", "syslog_socket",
+                                       "detector", "alerts", NULL};
     if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||

@@ -47,57 +47,58 @@ struct ip_group {
 };
 
 struct config_limits {
-    size_t max_message_size;    /* octets, SIZE= and DATA; default 25 MiB */
-    unsigned max_recipients;    /* per message; default 100 */
-    unsigned max_errors;        /* per session before 421; default 10 */
-    unsigned max_connections;   /* whole server; default 1000 */
-    unsigned command_timeout;   /* seconds; RFC 5321 4.5.3.2: 5 min */
-    unsigned data_timeout;      /* seconds per DATA block; 3 min */
-    unsigned data_end_timeout;  /* seconds waiting after "."; 10 min */
+    size_t max_message_size;        /* octets, SIZE= and DATA; default 25 MiB */
+    unsigned max_recipients;        /* per message; default 100 */
+    unsigned max_errors;            /* per session before 421; default 10 */
+    unsigned max_connections;       /* whole server; default 1000 */
+    unsigned command_timeout;       /* seconds; RFC 5321 4.5.3.2: 5 min */
+    unsigned data_timeout;          /* seconds per DATA block; 3 min */
+    unsigned data_end_timeout;      /* seconds waiting after "."; 10 min */
     unsigned tls_handshake_timeout; /* seconds for a whole TLS handshake; 30 */
-    unsigned min_data_rate;     /* DATA octets/s that earn more time (smtpd_min_data_rate); 500, 0 = off */
+    unsigned
+        min_data_rate; /* DATA octets/s that earn more time (smtpd_min_data_rate); 500, 0 = off */
     enum bare_lf_mode bare_lf;
     enum nul_mode nul; /* default reject (554 5.6.0) */
 };
 
 struct config_queue {
     unsigned quarantine_retention; /* seconds a quarantined message is kept; 0 = always; 30 d */
-    unsigned retry_initial;  /* seconds before the first retry; default 300 */
-    unsigned retry_max;      /* cap of the doubling backoff; default 3600 */
-    unsigned lifetime;       /* seconds before a message bounces; default 5 days */
-    unsigned group_commit_max; /* messages per transaction at most; default 64 */
+    unsigned retry_initial;        /* seconds before the first retry; default 300 */
+    unsigned retry_max;            /* cap of the doubling backoff; default 3600 */
+    unsigned lifetime;             /* seconds before a message bounces; default 5 days */
+    unsigned group_commit_max;     /* messages per transaction at most; default 64 */
 };
 
 /* How the SMTP client uses STARTTLS toward MX hosts (RFC 3207). */
 enum delivery_tls { DELIVERY_TLS_OPPORTUNISTIC, DELIVERY_TLS_REQUIRED, DELIVERY_TLS_OFF };
 
 struct config_delivery {
-    unsigned mx_port;         /* 25; other values are for test setups */
-    enum delivery_tls tls;    /* default opportunistic */
-    bool tls_verify;          /* refuse certificates that do not verify; default no */
-    unsigned connect_timeout; /* seconds; default 30 */
-    unsigned command_timeout; /* RFC 5321 4.5.3.2: 300 */
-    unsigned data_timeout;    /* waiting for the reply to the final "."; 600 */
-    unsigned max_connections; /* outbound connections at once; default 500 */
-    unsigned max_per_domain;  /* per destination domain; default 4 */
+    unsigned mx_port;            /* 25; other values are for test setups */
+    enum delivery_tls tls;       /* default opportunistic */
+    bool tls_verify;             /* refuse certificates that do not verify; default no */
+    unsigned connect_timeout;    /* seconds; default 30 */
+    unsigned command_timeout;    /* RFC 5321 4.5.3.2: 300 */
+    unsigned data_timeout;       /* waiting for the reply to the final "."; 600 */
+    unsigned max_connections;    /* outbound connections at once; default 500 */
+    unsigned max_per_domain;     /* per destination domain; default 4 */
     unsigned initial_per_domain; /* slow start: a destination's first window; default 2 */
-    unsigned delay_warning;   /* seconds before a delay DSN; 0 = never; default 4 h */
+    unsigned delay_warning;      /* seconds before a delay DSN; 0 = never; default 4 h */
     /* delivery.relayhost: send everything through this smarthost */
-    char *relayhost;          /* host name or address; NULL = MX routing */
-    unsigned relayhost_port;  /* default 587 */
+    char *relayhost;             /* host name or address; NULL = MX routing */
+    unsigned relayhost_port;     /* default 587 */
     enum tls_mode relayhost_tls; /* default starttls */
-    char *relayhost_user;     /* AUTH; NULL = none */
+    char *relayhost_user;        /* AUTH; NULL = none */
     char *relayhost_password;
 };
 
 /* passwords: what floodctl accepts as a new password (libpwquality), and
  * how long one lasts. */
 struct config_passwords {
-    unsigned min_length;    /* default 12 */
-    unsigned min_classes;   /* of lower, upper, digit, other; default 3 */
-    bool dictionary_check;  /* cracklib dictionary; default yes */
-    unsigned max_age;       /* seconds before a password expires; 0 = never (default) */
-    unsigned warn_before;   /* seconds before expiry to warn; default 14 days */
+    unsigned min_length;   /* default 12 */
+    unsigned min_classes;  /* of lower, upper, digit, other; default 3 */
+    bool dictionary_check; /* cracklib dictionary; default yes */
+    unsigned max_age;      /* seconds before a password expires; 0 = never (default) */
+    unsigned warn_before;  /* seconds before expiry to warn; default 14 days */
 };
 
 /* lockout: failed AUTH per account and client network (IPv4 /IPV4_PREFIX,
@@ -210,6 +211,12 @@ struct config_web {
     char *api_token;              /* bearer token /api/v1/ asks for; NULL: API off */
 };
 
+/* policy: how the policy engine (src/policy/engine.h) decides when a
+ * lookup it needs fails. */
+struct config_policy {
+    bool fail_open; /* a failed store lookup lets the client on; default no (451 4.3.0) */
+};
+
 struct config {
     char *path;       /* the file it was read from */
     char *hostname;   /* greeting, Received:, HELO; default: gethostname() */
@@ -219,10 +226,10 @@ struct config {
     char *syslog_socket; /* the syslog daemon's socket; default "/dev/log" */
     char *tls_certificate; /* PEM; required when a listener uses TLS */
     char *tls_key;
-    bool disclose_auth_user; /* name the AUTH user in Received:; default no */
+    bool disclose_auth_user;   /* name the AUTH user in Received:; default no */
     unsigned shutdown_timeout; /* seconds SIGTERM waits for sessions and deliveries; 10 */
-    char *postmaster;        /* RFC 5321 4.5.1: where postmaster@ a local domain without
-                                such a user or alias goes (lowercased); NULL: its own Maildir */
+    char *postmaster;          /* RFC 5321 4.5.1: where postmaster@ a local domain without
+                                  such a user or alias goes (lowercased); NULL: its own Maildir */
 
     struct listener_config *listeners;
     size_t n_listeners;
@@ -245,6 +252,7 @@ struct config {
     struct config_sender_policy sender_policy;
     struct config_detector detector;
     struct config_alerts alerts;
+    struct config_policy policy;
 
     struct config_web web;
 

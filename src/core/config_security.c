@@ -37,8 +37,8 @@ int config_security_defaults(struct config *cfg)
                                                        .exempt = ipset_new()};
     cfg->sending_limits = (struct config_sending_limits){
         .messages_per_hour = 500, .recipients_per_hour = 2000, .domains_per_hour = 300};
-    cfg->sender_policy = (struct config_sender_policy){.mode = SENDER_POLICY_REJECT,
-                                                       .anti_spoofing = true};
+    cfg->sender_policy =
+        (struct config_sender_policy){.mode = SENDER_POLICY_REJECT, .anti_spoofing = true};
     return cfg->hammering.exempt && cfg->client_limits.exempt ? 0 : -1;
 }
 
@@ -55,7 +55,7 @@ void config_free_security(struct config *cfg)
 static int load_passwords(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"min_length", "min_classes", "dictionary_check",
-                                       "max_age", "warn_before", NULL};
+                                       "max_age",    "warn_before", NULL};
     struct config_passwords *p = &ld->cfg->passwords;
     const config_setting_t *g;
     if (cfg_get_group(ld, root, "", "passwords", keys, &g) < 0)
@@ -105,8 +105,8 @@ static int load_lockout(struct loader *ld, const config_setting_t *root)
 /* load_hammering - hammering: per-IP failure counting and bans. */
 static int load_hammering(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {"failures", "window", "ban", "ban_max", "exempt_groups",
-                                       NULL};
+    static const char *const keys[] = {"failures", "window",        "ban",
+                                       "ban_max",  "exempt_groups", NULL};
     struct config_hammering *h = &ld->cfg->hammering;
     const config_setting_t *g;
     if (cfg_get_group(ld, root, "", "hammering", keys, &g) < 0)
@@ -129,9 +129,9 @@ static int load_hammering(struct loader *ld, const config_setting_t *root)
 static int load_client_limits(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {
-        "max_connections", "messages_per_hour",   "max_unknown_recipients",
-        "unknown_recipients_ban", "greeting_delay", "require_reverse_dns",
-        "require_sender_domain",  "exempt_groups", NULL};
+        "max_connections",        "messages_per_hour", "max_unknown_recipients",
+        "unknown_recipients_ban", "greeting_delay",    "require_reverse_dns",
+        "require_sender_domain",  "exempt_groups",     NULL};
     struct config_client_limits *c = &ld->cfg->client_limits;
     const char *k = "client_limits";
     const config_setting_t *g;
@@ -224,11 +224,24 @@ static int load_sender_policy(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
+/* load_policy - policy: the engine's answer when a lookup fails. */
+static int load_policy(struct loader *ld, const config_setting_t *root)
+{
+    static const char *const keys[] = {"fail_open", NULL};
+    const config_setting_t *g;
+    if (cfg_get_group(ld, root, "", "policy", keys, &g) < 0)
+        return -1;
+    if (g == NULL)
+        return 0;
+    return cfg_get_bool(ld, g, "policy", "fail_open", &ld->cfg->policy.fail_open);
+}
+
 int config_load_security(struct loader *ld, const config_setting_t *root)
 {
     if (load_passwords(ld, root) < 0 || load_lockout(ld, root) < 0 ||
         load_hammering(ld, root) < 0 || load_client_limits(ld, root) < 0 ||
-        load_sending_limits(ld, root) < 0 || load_sender_policy(ld, root) < 0)
+        load_sending_limits(ld, root) < 0 || load_sender_policy(ld, root) < 0 ||
+        load_policy(ld, root) < 0)
         return -1;
     return 0;
 }

@@ -15,7 +15,7 @@
 #include "core/util.h"
 #include "policy/counters.h"
 
-#define HISTORY 86400        /* seconds an ended ban still counts as an offense */
+#define HISTORY 86400          /* seconds an ended ban still counts as an offense */
 #define FAILING_IPS_MAX 100000 /* IPs whose failures are being counted at once */
 
 struct entry {

@@ -13,7 +13,7 @@
 #include "core/config.h"
 
 struct sender_facts {
-    bool null_sender;    /* MAIL FROM:<> */
+    bool null_sender; /* MAIL FROM:<> */
     bool authenticated;
     bool owned;          /* the user may send as the address */
     bool domain_local;   /* the address is in one of our domains */

@@ -49,6 +49,7 @@ void envelope_clear(struct envelope *env)
     }
     env->n_rcpts = 0;
     env->body = NULL;
+    env->held = false;
 }
 
 size_t envelope_size(const struct envelope *env)
@@ -82,7 +83,7 @@ static const char insert_message_sql[] =
     " auth_app_password) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char insert_recipient_sql[] =
     "INSERT INTO recipients(message, address, domain, orig, local, state,"
-    " next_try, updated) VALUES(?1,?2,lower(?7),?3,?4,'queued',?5,?6)";
+    " next_try, updated) VALUES(?1,?2,lower(?7),?3,?4,?8,?5,?6)";
 static const char insert_body_sql[] = "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))";
 
 static int insert_message(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
@@ -127,6 +128,7 @@ static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err,
         sqlite3_bind_int64(st, 6, env->created);
         const char *at = strrchr(env->rcpts[i].address, '@');
         bind_text(st, 7, at ? at + 1 : "");
+        bind_text(st, 8, env->held ? "held" : "queued");
         if (sqlite3_step(st) != SQLITE_DONE)
             return fail(db, st, kept, "insert recipient", err, errlen);
     }

@@ -20,22 +20,23 @@ struct envelope_rcpt {
 struct envelope {
     char id[17];
     time_t created;
-    char *sender;  /* "" for the null reverse-path */
+    char *sender; /* "" for the null reverse-path */
     char *auth_user;
     char *auth_app_password; /* label of the app password used for AUTH, or NULL */
     char *client_ip;
     int client_port;
     char *helo;
-    char *tls;     /* "TLSv1.3 TLS_AES_128_GCM_SHA256" or NULL */
+    char *tls; /* "TLSv1.3 TLS_AES_128_GCM_SHA256" or NULL */
     char *listener;
     char *header_from;
     char *subject;
     char *message_id;
-    char *trace;   /* the Received: header written before the body */
+    char *trace; /* the Received: header written before the body */
     struct envelope_rcpt *rcpts;
     size_t n_rcpts;
     size_t cap_rcpts;
     const struct spool *body;
+    bool held; /* stored with every recipient held (the policy engine's HOLD) */
 };
 
 /* envelope_add_rcpt - append a recipient unless it is already there;

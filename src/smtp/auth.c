@@ -30,7 +30,6 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "smtp/auth_queue.h"
-#include "smtp/gate.h"
 #include "smtp/session_internal.h"
 
 struct auth_job {
@@ -134,7 +133,7 @@ static void auth_write(struct smtp_session *s, const char *user, const char *net
     w->failures = failures;
     w->app_id = app_id;
     w->when = (long long)time(NULL);
-    str_copy(w->ip, s->ip, sizeof w->ip);
+    str_copy(w->ip, s->origin.ip, sizeof w->ip);
     committer_submit(s->srv->committer, auth_write_apply, auth_write_done, w);
 }
 
@@ -151,7 +150,7 @@ static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t
     if (v.lock_network) {
         log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s network=%s"
                  " scope=network",
-                 log_quote(j->key), v.count, l->window, iso_time(until, when, sizeof when), s->ip,
+                 log_quote(j->key), v.count, l->window, iso_time(until, when, sizeof when), s->origin.ip,
                  log_quote(j->network));
         auth_write(s, j->key, j->network, until, v.count, 0);
     }
@@ -159,7 +158,7 @@ static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t
         log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s network=%s"
                  " scope=account",
                  log_quote(j->key), v.account_count, l->account_window,
-                 iso_time(until, when, sizeof when), s->ip, log_quote(j->network));
+                 iso_time(until, when, sizeof when), s->origin.ip, log_quote(j->network));
         auth_write(s, j->key, "", until, v.account_count, 0);
     }
 }
@@ -233,30 +232,29 @@ static void auth_verify_done(void *arg)
                              j->main_ok ? j->st.hash : j->st.app[j->app].hash, time(NULL));
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
-    if (gate_banned(s->srv->gate, s->ip)) {
+    struct policy_decision d;
+    policy_auth_result(s->srv->policy, &s->origin, j->user, label, why == NULL, why, &d);
+    if (d.action == POLICY_DISCONNECT) {
         /* The IP was banned while this check ran on a worker: the client
          * learns nothing from it, not even a 535. */
-        log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=banned",
-                 s->serial, log_quote(j->user), s->ip, s->lc->name);
-        smtp_reply_banned(s);
+        log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s",
+                 s->serial, log_quote(j->user), s->origin.ip, s->lc->name, d.reason);
+        smtp_reply(s, "%s", d.text);
         s->closing = true;
-    } else if (why == NULL && (s->auth_user = strdup(j->user)) != NULL &&
-               (label == NULL || (s->auth_app_password = strdup(label)) != NULL)) {
+    } else if (d.action == POLICY_ACCEPT && origin_set_auth(&s->origin, j->user, label) == 0) {
         log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
-                 s->serial, log_quote(j->user), s->ip, s->lc->name, log_quote(label));
+                 s->serial, log_quote(j->user), s->origin.ip, s->lc->name, log_quote(label));
         auth_good_login(s, j, time(NULL));
         smtp_reply(s, "235 2.7.0 Authentication successful");
-    } else if (why == NULL) {
-        free(s->auth_user);
-        s->auth_user = NULL;
+    } else if (d.action == POLICY_ACCEPT) {
         log_warnx("event=auth result=fail session=%lu user=%s reason=out_of_memory", s->serial,
                   log_quote(j->user));
         smtp_reply(s, "454 4.7.0 Temporary authentication failure");
     } else {
         log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s%s%s",
-                 s->serial, log_quote(j->user), s->ip, s->lc->name, why,
+                 s->serial, log_quote(j->user), s->origin.ip, s->lc->name, why,
                  label ? " app_password=" : "", label ? log_quote(label) : "");
-        smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+        smtp_reply(s, "%s", d.text);
         smtp_session_note_failure(s, "auth");
     }
     OPENSSL_cleanse(&j->st, sizeof j->st);
@@ -298,7 +296,9 @@ static struct smtp_session *auth_job_forget(struct auth_job *j)
 static void auth_dropped(void *arg)
 {
     struct smtp_session *s = auth_job_forget(arg);
-    smtp_reply_banned(s);
+    char text[POLICY_TEXT_MAX];
+    policy_banned_text(s->srv->policy, text, sizeof text);
+    smtp_reply(s, "%s", text);
     s->closing = true;
     smtp_session_resume(s);
 }
@@ -332,7 +332,7 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     }
     j->s = s;
     str_copy(j->user, user, sizeof j->user);
-    lockout_network(&s->cfg->lockout, s->ip, j->network, sizeof j->network);
+    lockout_network(&s->cfg->lockout, s->origin.ip, j->network, sizeof j->network);
     int found = login_state_read(s->srv->db, user, j->network, &j->st);
     if (found < 0) {
         OPENSSL_cleanse(j->password, strlen(j->password));
@@ -350,7 +350,7 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
         worker_pool_post(s->srv->workers, auth_verify_done, j);
         return;
     }
-    auth_queue_submit(s->srv->auth_queue, s->ip, auth_verify_work, auth_verify_done, j);
+    auth_queue_submit(s->srv->auth_queue, s->origin.ip, auth_verify_work, auth_verify_done, j);
 }
 
 /* auth_end - the exchange ends without a login (RFC 4954 4): REPLY, and
@@ -361,8 +361,10 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
 static void auth_end(struct smtp_session *s, const char *user, const char *reply,
                      const char *reason)
 {
+    struct policy_decision d; /* for the observers: the failure is counted below */
     log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s", s->serial,
-             log_quote(user), s->ip, s->lc->name, reason);
+             log_quote(user), s->origin.ip, s->lc->name, reason);
+    policy_auth_result(s->srv->policy, &s->origin, user ? user : "", NULL, false, reason, &d);
     OPENSSL_cleanse(s->auth_login_user, sizeof s->auth_login_user);
     auth_fail_reply(s, reply);
     smtp_session_note_failure(s, "auth");
@@ -426,11 +428,10 @@ void smtp_auth_start(struct smtp_session *s, const char *args, size_t len)
     size_t mech_len = sp ? (size_t)(sp - args) : len;
     const char *initial = sp ? sp + 1 : NULL;
     size_t initial_len = sp ? len - mech_len - 1 : 0;
-    if (gate_banned(s->srv->gate, s->ip)) { /* banned while this session was open */
-        smtp_reply_banned(s);
-        smtp_session_close(s);
+    struct policy_decision d; /* banned while this session was open? */
+    policy_auth_start(s->srv->policy, &s->origin, &d);
+    if (!smtp_reply_decision(s, &d))
         return;
-    }
     s->state = SMTP_STATE_AUTH;
     if (mech_len == 5 && strncasecmp(args, "PLAIN", 5) == 0) {
         s->auth_step = AUTH_STEP_PLAIN;

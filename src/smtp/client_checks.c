@@ -36,32 +36,24 @@ static void on_greet_timer(evutil_socket_t fd, short what, void *arg)
 static void on_client_ptr(void *arg, enum dns_ptr_status st, const char *name)
 {
     struct smtp_session *s = arg;
-    if (st != DNS_PTR_FOUND && !s->closing) {
-        log_info("event=refused session=%lu ip=%s reason=%s", s->serial, s->ip,
-                 st == DNS_PTR_NONE ? "no_reverse_dns" : "reverse_dns_tempfail");
-        if (st == DNS_PTR_NONE)
-            smtp_reply(s, "554 5.7.25 %s Client host rejected: cannot find your reverse "
-                          "hostname, [%s]",
-                       s->cfg->hostname, s->ip);
-        else
-            smtp_reply(s, "421 4.7.25 %s Cannot check your reverse hostname now, try again "
-                          "later",
-                       s->cfg->hostname);
-        s->closing = true;
-        bufferevent_disable(s->bev, EV_READ);
+    struct policy_decision d;
+    if (!s->closing) {
+        policy_client_ptr(s->srv->policy, &s->origin,
+                          st == DNS_PTR_FOUND  ? POLICY_LOOKUP_FOUND
+                          : st == DNS_PTR_NONE ? POLICY_LOOKUP_NONE
+                                               : POLICY_LOOKUP_TEMPFAIL,
+                          &d);
+        smtp_reply_decision(s, &d); /* a refusal closes once the wait ends */
     }
     greet_step_done(s);
 }
 
 void smtp_checks_greet(struct smtp_session *s)
 {
-    const struct config_client_limits *cl = &s->cfg->client_limits;
-    /* Submission listeners (AUTH required) are for our roaming users, whose
-     * hotel or mobile IPs often have no reverse name: checked only where
-     * mail comes in from other servers. */
-    bool skip = s->exempt || s->lc->auth == AUTH_MODE_REQUIRED;
-    bool ptr = cl->require_reverse_dns && !skip && s->srv->dns;
-    unsigned delay = skip ? 0 : cl->greeting_delay;
+    struct policy_greeting g;
+    policy_greeting(s->srv->policy, &s->origin, s->lc->auth == AUTH_MODE_REQUIRED, &g);
+    bool ptr = g.reverse_dns && s->srv->dns;
+    unsigned delay = g.delay;
     if (!ptr && delay == 0) {
         smtp_reply(s, "220 %s ESMTP Floodgate", s->cfg->hostname);
         return;
@@ -76,7 +68,7 @@ void smtp_checks_greet(struct smtp_session *s)
             s->greet_pending--; /* no memory for the delay: greet without it */
     }
     if (ptr)
-        dns_ptr(s->srv->dns, (const struct sockaddr *)&s->sa, on_client_ptr, s);
+        dns_ptr(s->srv->dns, (const struct sockaddr *)&s->origin.sa, on_client_ptr, s);
     greet_step_done(s); /* the extra count taken above */
 }
 
@@ -84,7 +76,8 @@ void smtp_checks_early_talker(struct smtp_session *s)
 {
     if (s->closing)
         return;
-    log_info("event=refused session=%lu ip=%s reason=talked_before_greeting", s->serial, s->ip);
+    log_info("event=refused session=%lu ip=%s reason=talked_before_greeting", s->serial,
+             s->origin.ip);
     smtp_reply(s, "554 5.5.0 %s SMTP protocol violation: you talked before the greeting",
                s->cfg->hostname);
     s->closing = true;
@@ -117,33 +110,22 @@ static void on_sender_domain(void *arg, enum dns_route_status st, const struct m
         return;
     }
     char from[ADDRESS_PATH_MAX + 8];
-    address_format(&s->mail.from, from, sizeof from);
-    switch (st) {
-    case DNS_ROUTE_OK:
+    struct policy_decision d;
+    address_format(&s->txn.mail.from, from, sizeof from);
+    policy_sender_domain(s->srv->policy, &s->origin, from,
+                         st == DNS_ROUTE_OK         ? POLICY_LOOKUP_FOUND
+                         : st == DNS_ROUTE_TEMPFAIL ? POLICY_LOOKUP_TEMPFAIL
+                         : st == DNS_ROUTE_NULL_MX  ? POLICY_LOOKUP_NULL_MX
+                                                    : POLICY_LOOKUP_NONE,
+                         err, &d);
+    if (smtp_reply_decision(s, &d))
         smtp_mail_accept(s);
-        break;
-    case DNS_ROUTE_TEMPFAIL:
-        log_info("event=sender_domain result=tempfail session=%lu ip=%s from=%s why=%s", s->serial,
-                 s->ip, log_quote(from), log_quote(err));
-        smtp_reply(s, "451 4.1.8 <%s>: Sender address rejected: cannot look the domain up "
-                      "now, try again later",
-                   from);
-        break;
-    case DNS_ROUTE_NOT_FOUND:
-    case DNS_ROUTE_NULL_MX:
-        log_info("event=sender_domain result=rejected session=%lu ip=%s from=%s why=%s",
-                 s->serial, s->ip, log_quote(from), log_quote(err));
-        smtp_reply(s, "550 5.1.8 <%s>: Sender address rejected: %s", from,
-                   st == DNS_ROUTE_NULL_MX ? "the domain accepts no mail" : "domain not found");
-        break;
-    }
     smtp_session_resume(s);
 }
 
 bool smtp_checks_sender_domain(struct smtp_session *s, const char *domain)
 {
-    if (!s->cfg->client_limits.require_sender_domain || s->auth_user || s->srv->dns == NULL ||
-        domain[0] == '\0' || s->exempt || s->trusted)
+    if (!policy_sender_domain_wanted(s->srv->policy, &s->origin, domain, s->srv->dns != NULL))
         return false;
     s->wait = SMTP_WAIT_DNS;
     bufferevent_disable(s->bev, EV_READ);

@@ -10,9 +10,7 @@
 #include "accounts/accounts.h"
 #include "core/log.h"
 #include "core/util.h"
-#include "policy/relay.h"
 #include "smtp/client_checks.h"
-#include "smtp/sender_check.h"
 #include "smtp/session_internal.h"
 
 struct command_entry {
@@ -30,8 +28,8 @@ bool smtp_auth_offered(const struct smtp_session *s)
 {
     /* RFC 4954 4: never ask for a password over plaintext unless the
      * admin explicitly allowed it for this listener. */
-    return s->lc->auth != AUTH_MODE_OFF && s->auth_user == NULL &&
-           (s->tls || s->lc->plaintext_auth);
+    return s->lc->auth != AUTH_MODE_OFF && s->origin.auth_user == NULL &&
+           (s->origin.tls || s->lc->plaintext_auth);
 }
 
 /* ---- checks ---- */
@@ -51,7 +49,7 @@ static bool check_no_args(struct smtp_session *s, const struct smtp_command *c)
 
 static bool check_helo(struct smtp_session *s, const struct smtp_command *c)
 {
-    if (c->args_len > 0 && c->args_len < sizeof s->helo)
+    if (c->args_len > 0 && c->args_len < sizeof s->origin.helo)
         return true;
     smtp_reply(s, "501 5.5.4 Syntax: %s hostname", smtp_verb_name(c->verb));
     return false;
@@ -67,16 +65,13 @@ static bool check_mail(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply(s, "503 5.5.1 Nested MAIL command");
         return false;
     }
-    if (s->lc->auth == AUTH_MODE_REQUIRED && s->auth_user == NULL) {
+    if (s->lc->auth == AUTH_MODE_REQUIRED && s->origin.auth_user == NULL) {
         smtp_reply(s, "530 5.7.0 Authentication required");
         return false;
     }
-    /* An account suspended while its session is open submits nothing more. */
-    if (s->auth_user && accounts_user_suspended(s->srv->db, s->auth_user)) {
-        smtp_reply(s, "550 5.7.1 Account suspended; contact the administrator");
-        return false;
-    }
-    return true;
+    struct policy_decision d;
+    policy_mail_start(s->srv->policy, &s->origin, &d);
+    return smtp_reply_decision(s, &d);
 }
 
 static bool check_rcpt(struct smtp_session *s, const struct smtp_command *c)
@@ -103,7 +98,7 @@ static bool check_starttls(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply(s, "502 5.5.1 STARTTLS not available on this port");
         return false;
     }
-    if (s->tls) {
+    if (s->origin.tls) {
         smtp_reply(s, "503 5.5.1 TLS already active");
         return false;
     }
@@ -124,7 +119,7 @@ static bool check_auth(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply(s, "503 5.5.1 Send EHLO first");
         return false;
     }
-    if (s->auth_user) {
+    if (s->origin.auth_user) {
         smtp_reply(s, "503 5.5.1 Already authenticated");
         return false;
     }
@@ -143,33 +138,26 @@ static bool check_auth(struct smtp_session *s, const struct smtp_command *c)
 
 void smtp_commands_ehlo_reply(struct smtp_session *s)
 {
-    smtp_reply(s, "250-%s Hello %s [%s]", s->cfg->hostname, s->helo, s->ip);
+    smtp_reply(s, "250-%s Hello %s [%s]", s->cfg->hostname, s->origin.helo, s->origin.ip);
     smtp_reply(s, "250-PIPELINING");
     smtp_reply(s, "250-SIZE %zu", s->cfg->limits.max_message_size);
     smtp_reply(s, "250-8BITMIME");
     smtp_reply(s, "250-ENHANCEDSTATUSCODES");
-    if (s->lc->tls == TLS_MODE_STARTTLS && !s->tls && s->srv->ssl_ctx)
+    if (s->lc->tls == TLS_MODE_STARTTLS && !s->origin.tls && s->srv->ssl_ctx)
         smtp_reply(s, "250-STARTTLS");
     if (smtp_auth_offered(s))
         smtp_reply(s, "250-AUTH PLAIN LOGIN");
     smtp_reply(s, "250 SMTPUTF8");
 }
 
-/* copy_helo - keep the HELO name printable: it goes into logs and Received:. */
-static void copy_helo(struct smtp_session *s, const struct smtp_command *c)
-{
-    size_t n = c->args_len < sizeof s->helo - 1 ? c->args_len : sizeof s->helo - 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)c->args[i];
-        s->helo[i] = (ch > 0x20 && ch < 0x7f && ch != '(' && ch != ')') ? (char)ch : '_';
-    }
-    s->helo[n] = '\0';
-}
-
 static void proceed_helo(struct smtp_session *s, const struct smtp_command *c)
 {
+    struct policy_decision d;
     smtp_session_reset_transaction(s);
-    copy_helo(s, c);
+    origin_set_helo(&s->origin, c->args, c->args_len);
+    policy_helo(s->srv->policy, &s->origin, &d);
+    if (!smtp_reply_decision(s, &d))
+        return;
     s->state = SMTP_STATE_HELO;
     s->esmtp = c->verb == SMTP_VERB_EHLO;
     if (s->esmtp)
@@ -199,7 +187,7 @@ static void reply_address_error(struct smtp_session *s, enum address_status st, 
 static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
 {
     enum address_status as = ADDRESS_OK;
-    switch (smtp_parse_mail(c->args, c->args_len, &s->mail, &as)) {
+    switch (smtp_parse_mail(c->args, c->args_len, &s->txn.mail, &as)) {
     case SMTP_PARAM_OK:
         break;
     case SMTP_PARAM_UNKNOWN:
@@ -213,7 +201,7 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
         return;
     }
     /* RFC 1870 6.1: refuse early when the announced size is too big. */
-    if (s->mail.size > s->cfg->limits.max_message_size) {
+    if (s->txn.mail.size > s->cfg->limits.max_message_size) {
         smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size (%zu)",
                    s->cfg->limits.max_message_size);
         return;
@@ -225,17 +213,19 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply_store_fault(s, fault);
         return;
     }
-    if (!smtp_checks_sender_domain(s, s->mail.from.domain))
+    if (!smtp_checks_sender_domain(s, s->txn.mail.from.domain))
         smtp_mail_accept(s);
 }
 
 void smtp_mail_accept(struct smtp_session *s)
 {
     char from[ADDRESS_PATH_MAX + 8];
-    address_format(&s->mail.from, from, sizeof from);
-    if (!smtp_sender_check(s, from, false) || !smtp_limits_mail(s))
+    struct policy_decision d;
+    address_format(&s->txn.mail.from, from, sizeof from);
+    policy_mail(s->srv->policy, &s->origin, &s->txn.policy, from, &d);
+    if (!smtp_reply_decision(s, &d))
         return;
-    if ((s->env.sender = strdup(from)) == NULL) {
+    if ((s->txn.env.sender = strdup(from)) == NULL) {
         smtp_reply(s, "451 4.3.0 Out of memory, try again later");
         return;
     }
@@ -248,20 +238,9 @@ static bool rcpt_accept_local(struct smtp_session *s, const struct accounts_targ
                               const char *orig)
 {
     for (size_t i = 0; i < n; i++)
-        if (envelope_add_rcpt(&s->env, t[i].address, orig, t[i].local) < 0)
+        if (envelope_add_rcpt(&s->txn.env, t[i].address, orig, t[i].local) < 0)
             return false;
     return true;
-}
-
-/* rcpt_unknown - directory harvesting: past client_limits'
- * max_unknown_recipients in an hour the client IP is banned. */
-static void rcpt_unknown(struct smtp_session *s)
-{
-    if (s->closing || s->auth_user || s->trusted || !gate_unknown_recipient(s->srv->gate, s->ip))
-        return; /* our own users' typos are not harvesting */
-    smtp_reply(s, "421 4.7.0 %s Too many unknown recipients from your address, closing",
-               s->cfg->hostname);
-    smtp_session_close(s);
 }
 
 /* is_postmaster - RFC 5321 4.5.1: "postmaster", in any case, at a local
@@ -294,62 +273,51 @@ static enum accounts_rcpt_kind postmaster_targets(struct smtp_session *s, const 
     return ACCOUNTS_RCPT_USER;
 }
 
+/* rcpt_lookup - what TO (formatted as ADDR) is here: R's facts, and the
+ * addresses it delivers to in T (N of them) when it is local. */
+static void rcpt_lookup(struct smtp_session *s, const struct mailbox *to, const char *addr,
+                        struct policy_rcpt *r, struct accounts_target *t, size_t *n)
+{
+    int local = to->literal ? 0 : accounts_domain_local(s->srv->db, to->domain);
+    r->domain_local = local == 1;
+    r->lookup_failed = local < 0;
+    if (!r->domain_local && !is_postmaster(s, to, false))
+        return;
+    char key[ADDRESS_PATH_MAX + 8];
+    str_copy(key, addr, sizeof key);
+    str_lower(key);
+    enum accounts_rcpt_kind kind = r->domain_local
+                                       ? accounts_resolve(s->srv->db, key, t, ALIAS_TARGETS_MAX, n)
+                                       : ACCOUNTS_RCPT_UNKNOWN;
+    /* A user or alias named postmaster keeps precedence. */
+    if (kind == ACCOUNTS_RCPT_UNKNOWN && is_postmaster(s, to, r->domain_local)) {
+        kind = postmaster_targets(s, key, t, ALIAS_TARGETS_MAX, n);
+        r->domain_local = true;
+    }
+    r->lookup_failed = r->lookup_failed || kind == ACCOUNTS_RCPT_ERROR;
+    r->known = kind != ACCOUNTS_RCPT_UNKNOWN && *n > 0;
+}
+
+/* rcpt_decide - look the recipient up, ask the engine, add it. */
 static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
 {
     char addr[ADDRESS_PATH_MAX + 8];
     address_format(to, addr, sizeof addr);
-    struct relay_facts f = {.authenticated = s->auth_user != NULL,
-                            .client_trusted = s->trusted,
-                            .address_literal = to->literal};
     static struct accounts_target targets[ALIAS_TARGETS_MAX];
     size_t n = 0;
-    f.domain_local = !to->literal && accounts_domain_is_local(s->srv->db, to->domain);
-    if (f.domain_local || is_postmaster(s, to, false)) {
-        char key[ADDRESS_PATH_MAX + 8];
-        str_copy(key, addr, sizeof key);
-        str_lower(key);
-        enum accounts_rcpt_kind kind =
-            f.domain_local ? accounts_resolve(s->srv->db, key, targets, ALIAS_TARGETS_MAX, &n)
-                           : ACCOUNTS_RCPT_UNKNOWN;
-        /* A user or alias named postmaster keeps precedence. */
-        if (kind == ACCOUNTS_RCPT_UNKNOWN && is_postmaster(s, to, f.domain_local)) {
-            kind = postmaster_targets(s, key, targets, ALIAS_TARGETS_MAX, &n);
-            f.domain_local = true;
-        }
-        if (kind == ACCOUNTS_RCPT_ERROR) {
-            smtp_reply(s, "451 4.3.0 <%s>: Temporary lookup failure", orig);
-            return;
-        }
-        f.recipient_known = kind != ACCOUNTS_RCPT_UNKNOWN && n > 0;
-    }
-    bool ok = true;
-    enum relay_verdict v = policy_relay_decide(&f);
-    if ((v == RELAY_ACCEPT_LOCAL || v == RELAY_ACCEPT_REMOTE) && !smtp_limits_rcpt(s, to->domain))
+    struct policy_rcpt r = {.orig = orig, .domain = to->domain, .literal = to->literal};
+    struct policy_decision d;
+    rcpt_lookup(s, to, addr, &r, targets, &n);
+    policy_rcpt(s->srv->policy, &s->origin, &s->txn.policy, &r, &d);
+    if (!smtp_reply_decision(s, &d))
         return;
-    switch (v) {
-    case RELAY_ACCEPT_LOCAL:
-        ok = rcpt_accept_local(s, targets, n, orig);
-        break;
-    case RELAY_ACCEPT_REMOTE:
-        ok = envelope_add_rcpt(&s->env, addr, orig, false) >= 0;
-        break;
-    case RELAY_UNKNOWN_USER:
-        smtp_reply(s, "550 5.1.1 <%s>: Recipient address rejected: User unknown", orig);
-        rcpt_unknown(s);
-        return;
-    case RELAY_LITERAL_DENIED:
-        smtp_reply(s, "550 5.7.1 <%s>: Address literals are not accepted", orig);
-        return;
-    case RELAY_DENIED:
-        smtp_reply(s, "554 5.7.1 <%s>: Relay access denied", orig);
-        smtp_session_note_failure(s, "relay");
-        return;
-    }
+    bool ok = r.domain_local ? rcpt_accept_local(s, targets, n, orig)
+                             : envelope_add_rcpt(&s->txn.env, addr, orig, false) >= 0;
     if (!ok) {
         smtp_reply(s, "451 4.3.0 Out of memory, try again later");
         return;
     }
-    s->rcpt_count++;
+    s->txn.rcpt_count++;
     s->state = SMTP_STATE_RCPT;
     smtp_reply(s, "250 2.1.5 Ok");
 }
@@ -358,7 +326,7 @@ static void proceed_rcpt(struct smtp_session *s, const struct smtp_command *c)
 {
     struct smtp_rcpt_args a;
     enum address_status as = ADDRESS_OK;
-    switch (smtp_parse_rcpt(c->args, c->args_len, s->mail.smtputf8, &a, &as)) {
+    switch (smtp_parse_rcpt(c->args, c->args_len, s->txn.mail.smtputf8, &a, &as)) {
     case SMTP_PARAM_OK:
         break;
     case SMTP_PARAM_UNKNOWN:
@@ -371,10 +339,6 @@ static void proceed_rcpt(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply(s, "501 5.5.4 Syntax: RCPT TO:<address>");
         return;
     }
-    if (s->rcpt_count >= s->cfg->limits.max_recipients && !s->exempt) {
-        smtp_reply(s, "452 4.5.3 Too many recipients");
-        return;
-    }
     /* RFC 5321 4.5.1: <postmaster> without a domain means ours. */
     if (a.to.domain[0] == '\0')
         str_copy(a.to.domain, s->cfg->hostname, sizeof a.to.domain);
@@ -385,7 +349,10 @@ static void proceed_rcpt(struct smtp_session *s, const struct smtp_command *c)
 
 static void proceed_data(struct smtp_session *s, const struct smtp_command *c)
 {
-    smtp_session_begin_data(s);
+    struct policy_decision d;
+    policy_data(s->srv->policy, &s->origin, &s->txn.policy, &d);
+    if (smtp_reply_decision(s, &d))
+        smtp_session_begin_data(s);
 }
 
 static void proceed_rset(struct smtp_session *s, const struct smtp_command *c)

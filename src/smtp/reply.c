@@ -26,7 +26,8 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
     if (line[0] == '5')
         s->errors++;
     if (line[0] == '4' || line[0] == '5')
-        log_info("event=reject session=%lu ip=%s reply=%s", s->serial, s->ip, log_quote(line));
+        log_info("event=reject session=%lu ip=%s reply=%s", s->serial, s->origin.ip,
+                 log_quote(line));
     line[n++] = '\r';
     line[n++] = '\n';
     evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
@@ -43,4 +44,16 @@ void smtp_reply_store_fault(struct smtp_session *s, int fault)
     else
         smtp_reply(s, "451 4.3.0 Local error in processing (message store unavailable), "
                       "try again later");
+}
+
+/* smtp_reply_decision - the engine's answer, as it wrote it. */
+bool smtp_reply_decision(struct smtp_session *s, const struct policy_decision *d)
+{
+    if (d->text[0])
+        smtp_reply(s, "%s", d->text);
+    if (d->then[0])
+        smtp_reply(s, "%s", d->then);
+    if (d->action == POLICY_DISCONNECT)
+        smtp_session_close(s);
+    return d->action == POLICY_ACCEPT || d->action == POLICY_HOLD;
 }

@@ -17,7 +17,7 @@
 struct auth_queue;
 struct dns_resolver;
 struct login_cache;
-struct gate;
+struct policy;
 struct outbreak;
 struct scheduler;
 struct smtp_session;
@@ -29,7 +29,7 @@ struct smtp_server {
     struct committer *committer;
     struct worker_pool *workers;
     struct scheduler *scheduler;
-    struct gate *gate;             /* bans, per-IP and per-user limits (smtp/gate.h) */
+    struct policy *policy;         /* the decision engine: bans, limits, live sessions */
     struct outbreak *outbreak;     /* the detector and its incidents (smtp/outbreak.h) */
     struct dns_resolver *dns;      /* client checks: reverse names, sender domains */
     struct auth_queue *auth_queue; /* password checks, fair per client IP */

@@ -18,9 +18,7 @@
 #include "store/committer.h"
 #include "delivery/scheduler.h"
 #include "smtp/client_checks.h"
-#include "smtp/gate.h"
 #include "core/header_scan.h"
-#include "smtp/sender_check.h"
 #include "smtp/session_internal.h"
 #include "smtp/tls.h"
 
@@ -52,18 +50,19 @@ static void session_unlink(struct smtp_session *s)
 
 static void session_free(struct smtp_session *s)
 {
-    log_info("event=disconnect session=%lu ip=%s errors=%u", s->serial, s->ip, s->errors);
-    if (s->gate_counted)
-        gate_disconnect(s->srv->gate, s->ip);
+    log_info("event=disconnect session=%lu ip=%s errors=%u", s->serial, s->origin.ip, s->errors);
+    if (s->policy_counted)
+        policy_disconnect(s->srv->policy, &s->origin);
     session_unlink(s);
     if (s->timer)
         event_free(s->timer);
     bufferevent_free(s->bev);
-    envelope_clear(&s->env);
-    free(s->env.rcpts);
-    spool_free(&s->spool);
-    free(s->auth_user);
-    free(s->auth_app_password);
+    envelope_clear(&s->txn.env);
+    free(s->txn.env.rcpts);
+    spool_free(&s->txn.spool);
+    policy_txn_reset(&s->txn.policy);
+    free(s->txn.rcpt_list);
+    origin_clear(&s->origin);
     config_unref(s->cfg);
     free(s);
 }
@@ -172,7 +171,7 @@ static void deadline_set(struct smtp_session *s, enum smtp_deadline why, uint64_
  * In a TLS handshake or while closing nothing more can be said. */
 static void deadline_expired(struct smtp_session *s)
 {
-    log_info("event=timeout session=%lu ip=%s reason=%s", s->serial, s->ip,
+    log_info("event=timeout session=%lu ip=%s reason=%s", s->serial, s->origin.ip,
              deadline_names[s->deadline_why]);
     bool mute = s->closing || s->deadline_why == SMTP_DEADLINE_TLS;
     s->deadline_why = SMTP_DEADLINE_NONE;
@@ -260,53 +259,100 @@ static void deadline_in_data(struct smtp_session *s, uint64_t now)
                      0, now);
 }
 
-void smtp_reply_banned(struct smtp_session *s)
-{
-    smtp_reply(s, "421 4.7.0 %s Too many failed attempts from your address, try again later",
-               s->cfg->hostname);
-}
-
-/* close_banned - a ban ends every session of that IP, not only the one
- * whose failure earned it: a botnet keeps many open.  Sessions waiting on
- * a worker or the store are told when their answer comes (their next
- * AUTH finds the ban). */
-static void close_banned(struct smtp_server *srv, const char *ip)
-{
-    for (struct smtp_session *x = srv->sessions, *next; x; x = next) {
-        next = x->next;
-        if (x->closing || x->wait != SMTP_WAIT_NONE || x->state == SMTP_STATE_BODY ||
-            strcmp(x->ip, ip) != 0)
-            continue;
-        smtp_reply_banned(x);
-        smtp_session_close(x);
-    }
-}
-
 void smtp_session_note_failure(struct smtp_session *s, const char *what)
 {
-    if (s->closing || !gate_failure(s->srv->gate, s->ip, what))
+    struct policy_decision d;
+    if (s->closing)
         return;
-    smtp_reply_banned(s);
+    policy_failure(s->srv->policy, &s->origin, what, &d);
+    smtp_reply_decision(s, &d);
+}
+
+/* ---- the engine's hands on live sessions ---- */
+
+/* session_end_cb - the engine ends S (a ban, floodctl session kill, a
+ * suspended account): TEXT, a 421, where it can be read, then close.  A
+ * session waiting for the store, a worker or DNS gets its answer first
+ * and TEXT right after it; one in DATA loses that message, which its
+ * client still holds (RFC 5321 3.8). */
+static void session_end_cb(void *ctx, void *handle, const char *text, const char *reason)
+{
+    struct smtp_session *s = handle;
+    if (s->closing)
+        return;
+    log_info("event=session_end session=%lu ip=%s user=%s reason=%s", s->serial, s->origin.ip,
+             log_quote(s->origin.auth_user), reason);
+    if (s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING) {
+        str_copy(s->end_text, text, sizeof s->end_text);
+        return;
+    }
+    if (s->state == SMTP_STATE_TLS) { /* mid-handshake: there is no channel for a 421 */
+        s->peer_gone = true;
+        smtp_session_close(s);
+        return;
+    }
+    if (s->state == SMTP_STATE_BODY) {
+        log_info("event=data_aborted session=%lu ip=%s reason=%s", s->serial, s->origin.ip, reason);
+        smtp_session_reset_transaction(s);
+    }
+    smtp_reply(s, "%s", text);
     smtp_session_close(s);
-    close_banned(s->srv, s->ip);
-    smtp_auth_drop_ip(s->srv, s->ip);
+}
+
+/* session_state_cb - one word for floodctl session list. */
+static const char *session_state_cb(void *ctx, const void *handle)
+{
+    static const char *const waits[] = {[SMTP_WAIT_NONE] = NULL,
+                                        [SMTP_WAIT_STORE] = "storing",
+                                        [SMTP_WAIT_AUTH] = "auth",
+                                        [SMTP_WAIT_GREETING] = "greeting",
+                                        [SMTP_WAIT_DNS] = "dns"};
+    static const char *const states[] = {[SMTP_STATE_CONNECTED] = "connected",
+                                         [SMTP_STATE_HELO] = "ready",
+                                         [SMTP_STATE_MAIL] = "envelope",
+                                         [SMTP_STATE_RCPT] = "envelope",
+                                         [SMTP_STATE_BODY] = "data",
+                                         [SMTP_STATE_AUTH] = "auth",
+                                         [SMTP_STATE_TLS] = "tls",
+                                         [SMTP_STATE_QUIT] = "closing"};
+    const struct smtp_session *s = handle;
+    if (s->closing)
+        return "closing";
+    return waits[s->wait] ? waits[s->wait] : states[s->state];
+}
+
+/* session_banned_cb - logins of a banned IP still waiting are dropped. */
+static void session_banned_cb(void *ctx, const char *ip)
+{
+    smtp_auth_drop_ip(ctx, ip);
+}
+
+void smtp_session_register(struct smtp_server *srv)
+{
+    struct policy_session_ops ops = {
+        .ctx = srv, .end = session_end_cb, .state = session_state_cb, .banned = session_banned_cb};
+    policy_set_session_ops(srv->policy, &ops);
 }
 
 void smtp_session_reset_transaction(struct smtp_session *s)
 {
-    envelope_clear(&s->env);
-    spool_reset(&s->spool);
-    memset(&s->mail, 0, sizeof s->mail);
-    s->rcpt_count = 0;
+    envelope_clear(&s->txn.env);
+    spool_reset(&s->txn.spool);
+    memset(&s->txn.mail, 0, sizeof s->txn.mail);
+    s->txn.rcpt_count = 0;
+    policy_txn_reset(&s->txn.policy);
+    free(s->txn.rcpt_list);
+    s->txn.rcpt_list = NULL;
     if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT || s->state == SMTP_STATE_BODY)
         s->state = SMTP_STATE_HELO;
 }
 
 static bool too_many_errors(struct smtp_session *s)
 {
-    if (s->errors < s->cfg->limits.max_errors || s->exempt)
+    if (s->errors < s->cfg->limits.max_errors || s->origin.exempt)
         return false;
-    gate_failure(s->srv->gate, s->ip, "command"); /* a session that failed as a whole */
+    struct policy_decision d; /* a session that failed as a whole; its own 421 follows */
+    policy_failure(s->srv->policy, &s->origin, "command", &d);
     smtp_reply(s, "421 4.7.0 %s Too many errors, closing connection", s->cfg->hostname);
     smtp_session_close(s);
     return true;
@@ -394,15 +440,15 @@ static void read_commands(struct smtp_session *s, struct evbuffer *in)
 static void spool_emit(void *ctx, const char *p, size_t n)
 {
     struct smtp_session *s = ctx;
-    spool_append(&s->spool, p, n);
+    spool_append(&s->txn.spool, p, n);
 }
 
 void smtp_session_begin_data(struct smtp_session *s)
 {
     s->state = SMTP_STATE_BODY;
-    spool_reset(&s->spool);
-    data_reader_init(&s->data, s->cfg->limits.bare_lf, s->cfg->limits.max_message_size, spool_emit,
-                     s);
+    spool_reset(&s->txn.spool);
+    data_reader_init(&s->txn.data, s->cfg->limits.bare_lf, s->cfg->limits.max_message_size,
+                     spool_emit, s);
     uint64_t now = now_ms();
     s->record_start = 0;
     s->data_allowed = now + (uint64_t)s->cfg->limits.data_timeout * 1000;
@@ -419,10 +465,10 @@ static void read_data(struct smtp_session *s, struct evbuffer *in, uint64_t now)
         struct evbuffer_iovec v;
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             return;
-        size_t used = data_reader_feed(&s->data, v.iov_base, v.iov_len);
+        size_t used = data_reader_feed(&s->txn.data, v.iov_base, v.iov_len);
         data_progress(s, v.iov_base, used, now);
         evbuffer_drain(in, used);
-        if (s->data.done)
+        if (s->txn.data.done)
             finish_data(s);
     }
 }
@@ -466,6 +512,11 @@ void smtp_session_resume(struct smtp_session *s)
         smtp_session_close(s);
         return;
     }
+    if (s->end_text[0]) { /* the engine ended it while it waited */
+        smtp_reply(s, "%s", s->end_text);
+        smtp_session_close(s);
+        return;
+    }
     bufferevent_enable(s->bev, EV_READ);
     session_read_cb(s->bev, s); /* sets the deadline for what comes next */
 }
@@ -477,7 +528,7 @@ static const char *protocol_name(const struct smtp_session *s)
     /* RFC 3848: ESMTP, plus S for TLS and A for AUTH. */
     static const char *names[2][2][2] = {{{"SMTP", "SMTP"}, {"SMTP", "SMTP"}},
                                          {{"ESMTP", "ESMTPA"}, {"ESMTPS", "ESMTPSA"}}};
-    return names[s->esmtp][s->tls][s->auth_user != NULL];
+    return names[s->esmtp][s->origin.tls][s->origin.auth_user != NULL];
 }
 
 /* build_trace - the Received: header (RFC 5321 4.4).  The AUTH user is
@@ -485,18 +536,18 @@ static const char *protocol_name(const struct smtp_session *s)
 static char *build_trace(struct smtp_session *s)
 {
     char date[64], tls[192] = "", auth[320] = "", rcpt[300] = "";
-    rfc5322_date(s->env.created, date, sizeof date);
-    if (s->tls)
-        snprintf(tls, sizeof tls, "\r\n\t(using %s)", s->tls_info);
-    if (s->auth_user && s->cfg->disclose_auth_user)
-        snprintf(auth, sizeof auth, "\r\n\t(authenticated as %s)", s->auth_user);
-    if (s->env.n_rcpts == 1)
-        snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", s->env.rcpts[0].orig);
+    rfc5322_date(s->txn.env.created, date, sizeof date);
+    if (s->origin.tls)
+        snprintf(tls, sizeof tls, "\r\n\t(using %s)", s->origin.tls_info);
+    if (s->origin.auth_user && s->cfg->disclose_auth_user)
+        snprintf(auth, sizeof auth, "\r\n\t(authenticated as %s)", s->origin.auth_user);
+    if (s->txn.env.n_rcpts == 1)
+        snprintf(rcpt, sizeof rcpt, "\r\n\tfor <%s>", s->txn.env.rcpts[0].orig);
     char *trace = NULL;
     if (asprintf(&trace,
                  "Received: from %s ([%s])%s%s\r\n\tby %s (Floodgate) with %s id %s%s;\r\n\t%s\r\n",
-                 s->helo[0] ? s->helo : "unknown", s->ip, tls, auth, s->cfg->hostname,
-                 protocol_name(s), s->env.id, rcpt, date) < 0)
+                 s->origin.helo[0] ? s->origin.helo : "unknown", s->origin.ip, tls, auth,
+                 s->cfg->hostname, protocol_name(s), s->txn.env.id, rcpt, date) < 0)
         return NULL;
     return trace;
 }
@@ -509,45 +560,63 @@ static char *dup_or_null(const char *v)
 static void fill_envelope(struct smtp_session *s)
 {
     struct header_facts facts;
-    header_scan(s->spool.mem, s->spool.mem_len, &facts);
-    queue_id_new(s->env.id);
-    s->env.created = time(NULL);
-    s->env.auth_user = dup_or_null(s->auth_user);
-    s->env.auth_app_password = dup_or_null(s->auth_app_password);
-    s->env.client_ip = strdup(s->ip);
-    s->env.client_port = s->port;
-    s->env.helo = dup_or_null(s->helo);
-    s->env.tls = s->tls ? strdup(s->tls_info) : NULL;
-    s->env.listener = strdup(s->lc->name);
-    s->env.header_from = dup_or_null(facts.from);
-    s->env.subject = dup_or_null(facts.subject);
-    s->env.message_id = dup_or_null(facts.message_id);
-    s->env.trace = build_trace(s);
-    s->env.body = &s->spool;
+    header_scan(s->txn.spool.mem, s->txn.spool.mem_len, &facts);
+    queue_id_new(s->txn.env.id);
+    s->txn.env.created = time(NULL);
+    s->txn.env.auth_user = dup_or_null(s->origin.auth_user);
+    s->txn.env.auth_app_password = dup_or_null(s->origin.app_password);
+    s->txn.env.client_ip = strdup(s->origin.ip);
+    s->txn.env.client_port = s->origin.port;
+    s->txn.env.helo = dup_or_null(s->origin.helo);
+    s->txn.env.tls = s->origin.tls ? strdup(s->origin.tls_info) : NULL;
+    s->txn.env.listener = strdup(s->lc->name);
+    s->txn.env.header_from = dup_or_null(facts.from);
+    s->txn.env.subject = dup_or_null(facts.subject);
+    s->txn.env.message_id = dup_or_null(facts.message_id);
+    s->txn.env.trace = build_trace(s);
+    s->txn.env.body = &s->txn.spool;
+}
+
+/* message_facts - the message as the engine's hooks see it. */
+static void message_facts(struct smtp_session *s, struct policy_message *m)
+{
+    const struct envelope *e = &s->txn.env;
+    if (s->txn.rcpt_list == NULL && e->n_rcpts > 0 &&
+        (s->txn.rcpt_list = calloc(e->n_rcpts, sizeof *s->txn.rcpt_list)) != NULL)
+        for (size_t i = 0; i < e->n_rcpts; i++)
+            s->txn.rcpt_list[i] = e->rcpts[i].address;
+    *m = (struct policy_message){.queue_id = e->id,
+                                 .sender = e->sender ? e->sender : "",
+                                 .rcpts = s->txn.rcpt_list,
+                                 .n_rcpts = s->txn.rcpt_list ? e->n_rcpts : 0,
+                                 .header_from = e->header_from,
+                                 .subject = e->subject,
+                                 .size = envelope_size(e),
+                                 .held = e->held};
 }
 
 static int store_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct smtp_session *s = arg;
-    return envelope_store(db, &s->env, err, errlen);
+    return envelope_store(db, &s->txn.env, err, errlen);
 }
 
 static void log_accepted(struct smtp_session *s)
 {
     char rcpts[1024] = "";
     size_t o = 0;
-    for (size_t i = 0; i < s->env.n_rcpts && o < sizeof rcpts; i++)
+    for (size_t i = 0; i < s->txn.env.n_rcpts && o < sizeof rcpts; i++)
         o += (size_t)snprintf(rcpts + o, sizeof rcpts - o, "%s%s", i ? "," : "",
-                              s->env.rcpts[i].address);
+                              s->txn.env.rcpts[i].address);
     /* Every value a client chose goes through log_quote (core/log.h). */
     log_info("event=accepted qid=%s session=%lu from=%s rcpts=%s nrcpt=%zu size=%zu "
              "auth_user=%s app_password=%s ip=%s listener=%s helo=%s header_from=%s "
              "message_id=%s subject=%s",
-             s->env.id, s->serial, log_quote_addr(s->env.sender), log_quote(rcpts), s->env.n_rcpts,
-             envelope_size(&s->env), log_quote(s->env.auth_user),
-             log_quote(s->env.auth_app_password), s->ip, s->lc->name, log_quote(s->env.helo),
-             log_quote(s->env.header_from), log_quote(s->env.message_id),
-             log_quote(s->env.subject));
+             s->txn.env.id, s->serial, log_quote_addr(s->txn.env.sender), log_quote(rcpts),
+             s->txn.env.n_rcpts, envelope_size(&s->txn.env), log_quote(s->txn.env.auth_user),
+             log_quote(s->txn.env.auth_app_password), s->origin.ip, s->lc->name,
+             log_quote(s->txn.env.helo), log_quote(s->txn.env.header_from),
+             log_quote(s->txn.env.message_id), log_quote(s->txn.env.subject));
 }
 
 /* store_done - the store has answered.  Only now, with the transaction
@@ -560,11 +629,13 @@ static void store_done(void *arg, int status, const char *err)
     if (status == 0) {
         s->srv->messages_accepted++;
         log_accepted(s);
-        smtp_limits_count(s);
-        smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->env.id);
+        struct policy_message m;
+        message_facts(s, &m);
+        policy_accepted(s->srv->policy, &s->origin, &s->txn.policy, &m);
+        smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.env.id);
         scheduler_kick(s->srv->scheduler);
     } else {
-        log_warnx("event=store_error qid=%s session=%lu error=%s", s->env.id, s->serial,
+        log_warnx("event=store_error qid=%s session=%lu error=%s", s->txn.env.id, s->serial,
                   log_quote(err));
         smtp_reply_store_fault(s, status);
     }
@@ -574,7 +645,7 @@ static void store_done(void *arg, int status, const char *err)
 
 static void finish_data(struct smtp_session *s)
 {
-    struct data_reader *d = &s->data;
+    struct data_reader *d = &s->txn.data;
     s->state = SMTP_STATE_HELO;
     s->record_start = 0;
     if (d->bare_lf && d->mode == BARE_LF_REJECT) {
@@ -587,19 +658,28 @@ static void finish_data(struct smtp_session *s)
     } else if (d->too_big) {
         smtp_reply(s, "552 5.3.4 Message size exceeds fixed maximum message size (%zu)",
                    d->max_size);
-    } else if (s->spool.failed) {
-        log_warnx("event=spool_error session=%lu ip=%s", s->serial, s->ip);
+    } else if (s->txn.spool.failed) {
+        log_warnx("event=spool_error session=%lu ip=%s", s->serial, s->origin.ip);
         smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
     } else {
+        struct policy_decision d;
+        struct policy_message m;
         fill_envelope(s);
-        /* The From: a reader sees is held to the same rule as MAIL FROM. */
-        if (s->auth_user == NULL || s->env.header_from == NULL ||
-            smtp_sender_check(s, s->env.header_from, true)) {
+        message_facts(s, &m);
+        policy_end_of_data(s->srv->policy, &s->origin, &s->txn.policy, &m, &d);
+        if (d.action == POLICY_ACCEPT || d.action == POLICY_HOLD) {
+            /* HOLD: answered 250 like any other, stored held (floodctl
+             * queue release lets it go). */
+            s->txn.env.held = d.action == POLICY_HOLD;
+            if (s->txn.env.held)
+                log_info("event=hold qid=%s session=%lu ip=%s reason=%s", s->txn.env.id, s->serial,
+                         s->origin.ip, log_quote(d.reason));
             s->wait = SMTP_WAIT_STORE;
             bufferevent_disable(s->bev, EV_READ);
             committer_submit(s->srv->committer, store_apply, store_done, s);
             return;
         }
+        smtp_reply_decision(s, &d);
     }
     s->srv->messages_rejected++;
     smtp_session_reset_transaction(s);
@@ -610,11 +690,13 @@ static void finish_data(struct smtp_session *s)
 static void note_tls(struct smtp_session *s)
 {
     SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
-    if (ssl == NULL || s->tls)
+    if (ssl == NULL || s->origin.tls)
         return;
-    s->tls = true;
-    tls_describe(ssl, s->tls_info, sizeof s->tls_info);
-    log_info("event=tls session=%lu ip=%s tls=%s", s->serial, s->ip, log_quote(s->tls_info));
+    char info[ORIGIN_TLS_MAX];
+    tls_describe(ssl, info, sizeof info);
+    origin_set_tls(&s->origin, info);
+    log_info("event=tls session=%lu ip=%s tls=%s", s->serial, s->origin.ip,
+             log_quote(s->origin.tls_info));
 }
 
 /* smtp_session_starttls - RFC 3207: after "220 Ready", the TLS handshake;
@@ -642,7 +724,7 @@ void smtp_session_starttls(struct smtp_session *s)
     s->state = SMTP_STATE_TLS;
     /* RFC 3207 4.2: the client starts over with EHLO. */
     s->esmtp = false;
-    s->helo[0] = '\0';
+    s->origin.helo[0] = '\0';
     bufferevent_setcb(tls, session_read_cb, NULL, session_event_cb, s);
     uint64_t now = now_ms();
     deadline_set(s, SMTP_DEADLINE_TLS, now, s->cfg->limits.tls_handshake_timeout, now);
@@ -665,7 +747,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_ERROR) {
         unsigned long e = bufferevent_get_openssl_error(bev);
         if (e)
-            log_info("event=tls_error session=%lu ip=%s error=%s", s->serial, s->ip,
+            log_info("event=tls_error session=%lu ip=%s error=%s", s->serial, s->origin.ip,
                      log_quote(ERR_reason_error_string(e)));
     }
     /* EOF, error, or a timeout while closing: the peer is gone. */
@@ -701,48 +783,16 @@ static bool session_setup_io(struct smtp_session *s, evutil_socket_t fd)
     return true;
 }
 
-static void describe_peer(struct smtp_session *s, const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
-        if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
-            inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], s->ip, sizeof s->ip);
-        else
-            inet_ntop(AF_INET6, &a6->sin6_addr, s->ip, sizeof s->ip);
-        s->port = ntohs(a6->sin6_port);
-    } else {
-        const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &a4->sin_addr, s->ip, sizeof s->ip);
-        s->port = ntohs(a4->sin_port);
-    }
-}
-
-/* admit - the gate's word on a new client: a banned IP is refused before
- * it can say anything (no password check is spent on it), and one IP may
- * hold only so many sessions. */
+/* admit - the engine's word on a new client: a banned IP is refused
+ * before it can say anything (no password check is spent on it), and one
+ * IP may hold only so many sessions. */
 static void admit(struct smtp_session *s)
 {
-    long remaining = 0;
-    switch (gate_connect(s->srv->gate, s->ip, &remaining)) {
-    case GATE_BANNED:
-        log_info("event=refused session=%lu ip=%s reason=banned remaining=%ld", s->serial, s->ip,
-                 remaining);
-        smtp_reply(s,
-                   "421 4.7.0 %s Your address is blocked for %ld more seconds after too many "
-                   "failures",
-                   s->cfg->hostname, remaining);
-        smtp_session_close(s);
+    struct policy_decision d;
+    policy_connect(s->srv->policy, &s->origin, s, &d);
+    if (!smtp_reply_decision(s, &d))
         return;
-    case GATE_TOO_MANY_CONNECTIONS:
-        log_info("event=refused session=%lu ip=%s reason=connections_per_ip", s->serial, s->ip);
-        smtp_reply(s, "421 4.7.0 %s Too many connections from your address, try again later",
-                   s->cfg->hostname);
-        smtp_session_close(s);
-        return;
-    case GATE_OPEN:
-        break;
-    }
-    s->gate_counted = true;
+    s->policy_counted = true;
     smtp_checks_greet(s);
 }
 
@@ -759,11 +809,8 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     s->cfg = config_ref(srv->cfg); /* the config and listener it starts with, to its end */
     s->lc = lc;
     s->serial = ++srv->sessions_total;
-    memcpy(&s->sa, sa, salen < sizeof s->sa ? salen : sizeof s->sa);
-    describe_peer(s, sa);
-    s->trusted = ipset_contains(s->cfg->relay_clients, sa);
-    s->exempt = ipset_contains(s->cfg->client_limits.exempt, sa);
-    spool_init(&s->spool, ".");
+    origin_init(&s->origin, s->serial, sa, salen, lc->name, s->cfg);
+    spool_init(&s->txn.spool, ".");
     if ((s->timer = evtimer_new(srv->base, deadline_cb, s)) == NULL || !session_setup_io(s, fd)) {
         evutil_closesocket(fd);
         config_unref(s->cfg);
@@ -774,8 +821,8 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
         return;
     }
     session_link(s);
-    log_info("event=connect session=%lu ip=%s port=%d listener=%s", s->serial, s->ip, s->port,
-             lc->name);
+    log_info("event=connect session=%lu ip=%s port=%d listener=%s", s->serial, s->origin.ip,
+             s->origin.port, lc->name);
     uint64_t now = now_ms();
     if (lc->tls == TLS_MODE_IMPLICIT) { /* RFC 8314: TLS first, then the greeting */
         s->state = SMTP_STATE_TLS;
@@ -809,7 +856,7 @@ static void shutdown_close(struct smtp_session *s)
     }
     if (s->state == SMTP_STATE_BODY) {
         /* RFC 5321 3.8: the client keeps the message and tries again. */
-        log_info("event=data_aborted session=%lu ip=%s reason=shutdown", s->serial, s->ip);
+        log_info("event=data_aborted session=%lu ip=%s reason=shutdown", s->serial, s->origin.ip);
         smtp_session_reset_transaction(s);
     }
     smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);

@@ -22,4 +22,8 @@ void smtp_session_shutdown_all(struct smtp_server *srv);
  * worker is freed when that answer comes.  Returns how many were open. */
 unsigned smtp_session_abort_all(struct smtp_server *srv);
 
+/* smtp_session_register - give the policy engine (srv->policy) its hands
+ * on live sessions: end one, say its state, drop a banned IP's logins. */
+void smtp_session_register(struct smtp_server *srv);
+
 #endif

@@ -1,5 +1,7 @@
-/* smtp/session_internal - the session structure shared by session.c (I/O),
- * commands.c (the command table) and auth.c (SMTP AUTH).  Not for other rooms. */
+/* smtp/session_internal - the session structures shared by session.c (I/O),
+ * commands.c (the command table) and auth.c (SMTP AUTH): the connection
+ * (struct smtp_session), who is on it (struct origin, policy/origin.h) and
+ * the mail transaction in progress (struct smtp_txn).  Not for other rooms. */
 #ifndef FLOODGATE_SMTP_SESSION_INTERNAL_H
 #define FLOODGATE_SMTP_SESSION_INTERNAL_H
 
@@ -12,7 +14,8 @@
 #include "smtp/auth_decode.h"
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
-#include "smtp/gate.h"
+#include "policy/engine.h"
+#include "policy/origin.h"
 #include "smtp/server.h"
 #include "queue/envelope.h"
 #include "queue/spool.h"
@@ -50,6 +53,19 @@ enum smtp_deadline {
     SMTP_DEADLINE_CLOSE,     /* our last reply leaving: command_timeout */
 };
 
+/* One mail transaction (RFC 5321 3.3): from MAIL to the end of DATA, or
+ * RSET.  It lives inside its connection and is reset for the next one. */
+struct smtp_txn {
+    struct smtp_mail_args mail;
+    struct envelope env;
+    unsigned rcpt_count;      /* RCPT commands accepted */
+    struct policy_txn policy; /* what the policy engine keeps of it */
+    struct data_reader data;
+    struct spool spool;
+    const char **rcpt_list; /* the envelope's addresses, for the engine's hooks */
+};
+
+/* One connection. */
 struct smtp_session {
     struct smtp_server *srv;
     const struct config *cfg;
@@ -58,49 +74,37 @@ struct smtp_session {
     struct smtp_session *next, *prev; /* srv->sessions */
     unsigned long serial;             /* session number for log lines */
 
-    char ip[INET6_ADDRSTRLEN];
-    int port;
-    struct sockaddr_storage sa;
-    bool trusted;                    /* client IP in relay.allow_groups */
-    bool exempt;                     /* client IP in client_limits.exempt_groups */
-    bool gate_counted;               /* counted by gate_connect: tell gate_disconnect */
-    struct event *greet_timer;       /* client_limits.greeting_delay */
-    unsigned greet_pending;          /* waits before the 220 (client_checks.c) */
+    struct origin origin;      /* who is sending: IP, TLS, AUTH user, HELO */
+    bool policy_counted;       /* accepted by policy_connect: tell policy_disconnect */
+    struct event *greet_timer; /* client_limits.greeting_delay */
+    unsigned greet_pending;    /* waits before the 220 (client_checks.c) */
 
     enum smtp_state state;
     enum smtp_wait wait;
     bool esmtp;
-    bool tls;
-    char tls_info[128];
-    char helo[256];
-    char *auth_user;
-    char *auth_app_password;         /* label, when AUTH used an app password */
     unsigned errors;
-    bool skipping;                   /* discarding the rest of an over-long line */
+    bool skipping; /* discarding the rest of an over-long line */
     bool closing;
-    bool peer_gone;                  /* EOF or error seen while waiting: nothing more is written */
-    unsigned close_polls;            /* waits for the TLS stream to drain */
+    bool peer_gone;       /* EOF or error seen while waiting: nothing more is written */
+    unsigned close_polls; /* waits for the TLS stream to drain */
+    /* The engine ended the session while it waited for an answer: its
+     * 421 goes out when the wait ends. */
+    char end_text[POLICY_THEN_MAX];
 
     /* The one timer of the session, re-armed as its deadline moves (never
      * one per read): monotonic milliseconds, 0 = none. */
     struct event *timer;
     enum smtp_deadline deadline_why;
-    uint64_t deadline;               /* when the session is closed unless it progressed */
-    uint64_t timer_at;               /* when the timer fires; at or before deadline */
-    uint64_t record_start;           /* first octet of the unfinished command or DATA line */
-    uint64_t data_allowed;           /* DATA: the time its octets have earned so far */
+    uint64_t deadline;     /* when the session is closed unless it progressed */
+    uint64_t timer_at;     /* when the timer fires; at or before deadline */
+    uint64_t record_start; /* first octet of the unfinished command or DATA line */
+    uint64_t data_allowed; /* DATA: the time its octets have earned so far */
 
     /* AUTH exchange in progress */
     enum auth_step auth_step;
     char auth_login_user[AUTH_TEXT_MAX];
 
-    /* current transaction */
-    struct smtp_mail_args mail;
-    struct envelope env;
-    unsigned rcpt_count;
-    struct sending_limits_of limits; /* of this sender, read at MAIL */
-    struct data_reader data;
-    struct spool spool;
+    struct smtp_txn txn; /* the current transaction */
 };
 
 /* reply.c */
@@ -108,6 +112,9 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((for
 /* smtp_reply_store_fault - the 4xx for a store that failed with FAULT (an
  * enum store_fault): 452 4.3.1 when it is full, 451 4.3.0 otherwise. */
 void smtp_reply_store_fault(struct smtp_session *s, int fault);
+/* smtp_reply_decision - write the engine's reply D (its text, then its
+ * second line); a DISCONNECT closes the session.  True when D accepts. */
+bool smtp_reply_decision(struct smtp_session *s, const struct policy_decision *d);
 
 /* session.c */
 void smtp_session_close(struct smtp_session *s);
@@ -115,9 +122,6 @@ void smtp_session_resume(struct smtp_session *s);
 void smtp_session_reset_transaction(struct smtp_session *s);
 void smtp_session_begin_data(struct smtp_session *s);
 void smtp_session_starttls(struct smtp_session *s);
-/* smtp_reply_banned - the 421 of a client whose IP is banned (the caller
- * closes the session). */
-void smtp_reply_banned(struct smtp_session *s);
 /* smtp_session_note_failure - a failed AUTH (WHAT "auth") or a refused
  * command counts toward banning the client IP (anti-hammering). */
 void smtp_session_note_failure(struct smtp_session *s, const char *what);

@@ -1,6 +1,8 @@
 /* store/ban_state - the bans table (room: queue, the store). */
 #include "store/ban_state.h"
 
+#include <stdio.h>
+
 #include "store/store.h"
 
 #define HISTORY 86400 /* as policy/bans.c: how long an ended ban is remembered */
@@ -32,6 +34,16 @@ int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses,
     rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* ban_state_save_job - the committer's side of a ban decided on the loop. */
+int ban_state_save_job(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    const struct ban_state_job *j = arg;
+    if (ban_state_save(db, j->ip, j->until, j->offenses, j->reason, j->by) == 0)
+        return 0;
+    snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+    return -1;
 }
 
 int ban_state_delete(sqlite3 *db, const char *ip)

@@ -13,6 +13,18 @@
  * past their end). */
 int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses, const char *reason,
                    const char *by);
+/* A ban to save through the committer (store/committer.h). */
+struct ban_state_job {
+    char ip[64];
+    time_t until;
+    unsigned offenses;
+    char reason[64];
+    char by[32];
+};
+/* ban_state_save_job - committer apply function for a struct
+ * ban_state_job: ban_state_save with SQLite's words in ERR on failure. */
+int ban_state_save_job(sqlite3 *db, void *arg, char *err, size_t errlen);
+
 /* ban_state_delete - lift the ban of IP; 1 deleted, 0 none, -1 store error. */
 int ban_state_delete(sqlite3 *db, const char *ip);
 /* ban_state_list - [{ip, until, reason, offenses, created, created_by}],
