@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "delivery/maildir.h"
 #include "delivery/remote.h"
@@ -65,7 +66,7 @@ struct scheduler {
     struct smtp_server *srv;
     struct remote *remote;
     struct event *timer;
-    struct outcomes *unrecorded; /* outcomes the store could not take yet */
+    struct outcomes *unrecorded;       /* outcomes the store could not take yet */
     scheduler_outcome_fn outcome_hook; /* the detector's feedback, or NULL */
     void *outcome_arg;
     unsigned local_jobs;
@@ -381,9 +382,13 @@ static void record_done(void *arg, int status, const char *err)
         outcomes_keep(sch->unrecorded, j, status);
         return;
     }
+    const char *mailer = j->returning ? "admin" : j->remote ? "smtp" : "maildir";
     for (size_t i = 0; i < j->n; i++) {
-        log_outcome(j, &j->rcpts[i]);
         const struct delivery_rcpt *d = &j->rcpts[i];
+        /* counted before its log line: whoever saw the line sees the count */
+        metrics_add("floodgate_deliveries_total", 1, "result", outcome_state(d->outcome), "mailer",
+                    mailer, NULL);
+        log_outcome(j, d);
         if (sch->outcome_hook && j->remote && !j->returning && j->auth_user &&
             d->outcome != OUTCOME_PENDING)
             sch->outcome_hook(sch->outcome_arg, j->auth_user, d->code, d->error,
@@ -931,6 +936,9 @@ struct scheduler *scheduler_new(struct smtp_server *srv)
     if (sch == NULL)
         return NULL;
     sch->srv = srv;
+    metrics_declare("floodgate_deliveries_total", METRIC_COUNTER,
+                    "Delivery attempts recorded in the store, per recipient, by result"
+                    " (delivered, deferred, bounced) and mailer (maildir, smtp, admin).");
     sch->timer = evtimer_new(srv->base, scheduler_run, sch);
     sch->unrecorded = outcomes_new(srv->base, srv->committer, record);
     sch->remote = remote_new(srv, err, sizeof err);
