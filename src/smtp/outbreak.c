@@ -23,6 +23,7 @@
 #include "accounts/sending.h"
 #include "core/ipset.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/strmap.h"
 #include "core/util.h"
 #include "delivery/scheduler.h"
@@ -68,6 +69,7 @@ struct outbreak {
     struct strmap *bulk;      /* bulk senders (a set: values unused) */
     struct outbreak_ops ops;
     struct event *tick;
+    struct event *act; /* the ladder's steps, run after the event that climbed */
     time_t last_save, last_sweep;
     bool saving;
 };
@@ -490,12 +492,32 @@ static void climb(struct outbreak *o, const char *subject, enum detector_level l
     send_alert(o, inc);
 }
 
-/* take_changes - act on every subject whose level rose. */
+/* gauge - the open incidents for /metrics. */
+static void gauge(struct outbreak *o)
+{
+    metrics_set("floodgate_incidents_open", (double)strmap_count(o->incidents), NULL);
+}
+
+/* act_now - act on every subject whose level rose. */
+static void act_now(evutil_socket_t fd, short what, void *arg)
+{
+    struct outbreak *o = arg;
+    char key[300];
+    bool any = false;
+    while (detector_take_change(o->detector, key, sizeof key)) {
+        climb(o, key, detector_level(o->detector, key));
+        any = true;
+    }
+    if (any)
+        gauge(o);
+}
+
+/* take_changes - after a message or a login: the steps of the ladder run
+ * once the caller is done.  Containment ends live sessions, and the one
+ * whose message or login climbed the ladder is still in the middle of it. */
 static void take_changes(struct outbreak *o)
 {
-    char key[300];
-    while (detector_take_change(o->detector, key, sizeof key))
-        climb(o, key, detector_level(o->detector, key));
+    event_active(o->act, EV_TIMEOUT, 0);
 }
 
 /* ---- bulk senders ---- */
@@ -693,14 +715,18 @@ struct outbreak *outbreak_new(struct smtp_server *srv)
     o->detector = detector_new(&srv->cfg->detector);
     o->incidents = strmap_new();
     o->tick = event_new(srv->base, -1, EV_PERSIST, tick, o);
+    o->act = event_new(srv->base, -1, 0, act_now, o);
     struct timeval tv = {TICK_SECONDS, 0};
-    if (o->detector == NULL || o->incidents == NULL || o->tick == NULL ||
+    if (o->detector == NULL || o->incidents == NULL || o->tick == NULL || o->act == NULL ||
         event_add(o->tick, &tv) < 0) {
         outbreak_free(o);
         return NULL;
     }
     o->last_save = o->last_sweep = time(NULL);
+    metrics_declare("floodgate_incidents_open", METRIC_GAUGE,
+                    "Incidents of the outbreak detector not released or dismissed.");
     load(o);
+    gauge(o);
     return o;
 }
 
@@ -710,6 +736,8 @@ void outbreak_free(struct outbreak *o)
         return;
     if (o->tick)
         event_free(o->tick);
+    if (o->act)
+        event_free(o->act);
     detector_free(o->detector);
     strmap_free(o->incidents, free);
     strmap_free(o->bulk, NULL);
@@ -759,8 +787,11 @@ bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
 
 bool outbreak_holds(struct outbreak *o, const char *subject)
 {
+    /* the detector's level, not the incident's: the message that climbed
+     * to hold is held too, before the incident's steps have run */
     struct incident *inc = strmap_get(o->incidents, subject);
-    return inc != NULL && inc->level >= DETECTOR_HOLD;
+    return detector_level(o->detector, subject) >= DETECTOR_HOLD ||
+           (inc != NULL && inc->level >= DETECTOR_HOLD);
 }
 
 void outbreak_accepted(struct outbreak *o, const char *subject, const char *qid, bool held)
@@ -834,5 +865,6 @@ void outbreak_closed(struct outbreak *o, long long id, const char *subject, cons
     else
         detector_release(o->detector, subject, now);
     free(strmap_del(o->incidents, subject));
+    gauge(o);
     log_info("event=incident id=%lld subject=%s state=%s", id, log_quote(subject), state);
 }

@@ -42,6 +42,10 @@ struct outbreak *outbreak_new(struct smtp_server *srv);
 void outbreak_save_now(struct outbreak *o);
 void outbreak_free(struct outbreak *o);
 void outbreak_set_ops(struct outbreak *o, const struct outbreak_ops *ops);
+/* outbreak_plug - O observes SRV's policy engine and acts on live
+ * clients through it (smtp/outbreak_hooks.c); -1 when the engine has no
+ * room for another observer. */
+int outbreak_plug(struct outbreak *o, struct smtp_server *srv);
 /* outbreak_reload - the config changed (SIGHUP). */
 void outbreak_reload(struct outbreak *o);
 
