@@ -443,7 +443,7 @@ static void start(struct daemon *d, bool foreground)
         fatal("event=start error=out_of_memory");
     smtp_session_register(srv); /* the engine's hands on live sessions */
     /* and the detector's windows, baselines and open incidents */
-    if ((srv->outbreak = outbreak_new(srv)) == NULL)
+    if ((srv->outbreak = outbreak_new(srv)) == NULL || outbreak_plug(srv->outbreak, srv) < 0)
         fatal("event=start error=out_of_memory");
     srv->dns = dns_resolver_new(srv->base, cfg->dns_servers, cfg->n_dns_servers, err, sizeof err);
     if (srv->dns == NULL)

@@ -84,6 +84,16 @@ struct policy_message {
     const char *subject;     /* NULL when there is none */
     size_t size;
     bool held; /* accepted but stored held */
+    /* for the outbreak detector: the recipients as the sender wrote them
+     * (an alias once, before its expansion), whether each is ours, the
+     * display name of From: and the head of the message (header and
+     * body, as in memory: the first SPOOL_MEM_LIMIT octets) */
+    const char *const *rcpt_orig;
+    const bool *rcpt_orig_local;
+    size_t n_rcpt_orig;
+    const char *from_name; /* "" when none */
+    const char *body;
+    size_t body_len;
 };
 
 /* ---- hooks: observers (the detector) ---- */

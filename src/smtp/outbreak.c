@@ -60,6 +60,10 @@ struct incident {
     size_t n_actions;
     time_t last_mail;
     bool mail_due;
+    /* logins of a contained account that came after its containment
+     * (before the suspension was in the store): banned and ended next */
+    char late[8][46];
+    size_t n_late;
 };
 
 struct outbreak {
@@ -409,6 +413,21 @@ static void act(struct incident *inc, const char *what, const char *detail)
              log_quote(inc->subject), what, log_quote(detail));
 }
 
+/* ban_ip - ban IP for INC, unless it is an address of ours (relay or
+ * limit-exempt groups: an office the owner also uses, where the
+ * suspension is enough). */
+static void ban_ip(struct outbreak *o, struct incident *inc, const char *ip)
+{
+    const struct config *cfg = o->srv->cfg;
+    char detail[400];
+    if (ipset_contains_str(cfg->relay_clients, ip) ||
+        ipset_contains_str(cfg->client_limits.exempt, ip) || o->ops.ban == NULL)
+        return;
+    snprintf(detail, sizeof detail, "incident %lld: %s", inc->id, inc->subject);
+    o->ops.ban(o->ops.ctx, ip, cfg->detector.ban_seconds, detail);
+    act(inc, "ban", ip);
+}
+
 /* contain - suspend (or revoke the app password), end sessions, ban IPs,
  * quarantine the last hour's queued mail. */
 static void contain(struct outbreak *o, struct incident *inc, const struct detector_report *r)
@@ -423,17 +442,8 @@ static void contain(struct outbreak *o, struct incident *inc, const struct detec
         o->ops.end_sessions ? o->ops.end_sessions(o->ops.ctx, inc->subject, NULL, "incident") : 0;
     snprintf(detail, sizeof detail, "%u live sessions of %s", ended, inc->subject);
     act(inc, "end_sessions", detail);
-    for (size_t i = 0; i < r->n_ips; i++) {
-        const char *ip = r->ips[i].ip;
-        /* an address of ours (relay or limit-exempt groups) is an office
-         * the owner also uses: the suspension is enough there */
-        if (ipset_contains_str(cfg->relay_clients, ip) ||
-            ipset_contains_str(cfg->client_limits.exempt, ip) || o->ops.ban == NULL)
-            continue;
-        snprintf(detail, sizeof detail, "incident %lld: %s", inc->id, inc->subject);
-        o->ops.ban(o->ops.ctx, ip, cfg->detector.ban_seconds, detail);
-        act(inc, "ban", ip);
-    }
+    for (size_t i = 0; i < r->n_ips; i++)
+        ban_ip(o, inc, r->ips[i].ip);
     struct quarantine_job *q = calloc(1, sizeof *q);
     if (q != NULL) {
         q->o = o;
@@ -498,11 +508,28 @@ static void gauge(struct outbreak *o)
     metrics_set("floodgate_incidents_open", (double)strmap_count(o->incidents), NULL);
 }
 
+/* late_one - the late logins of a contained account: banned, ended. */
+static bool late_one(const char *key, void *value, void *arg)
+{
+    struct outbreak *o = arg;
+    struct incident *inc = value;
+    if (inc->n_late == 0)
+        return true;
+    for (size_t i = 0; i < inc->n_late; i++)
+        ban_ip(o, inc, inc->late[i]);
+    inc->n_late = 0;
+    if (o->ops.end_sessions)
+        o->ops.end_sessions(o->ops.ctx, inc->subject, NULL, "incident");
+    write_incident(o, inc);
+    return true;
+}
+
 /* act_now - act on every subject whose level rose. */
 static void act_now(evutil_socket_t fd, short what, void *arg)
 {
     struct outbreak *o = arg;
     char key[300];
+    strmap_sweep(o->incidents, late_one, o, NULL);
     bool any = false;
     while (detector_take_change(o->detector, key, sizeof key)) {
         climb(o, key, detector_level(o->detector, key));
@@ -810,6 +837,14 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
     str_copy(key, user, sizeof key);
     str_lower(key);
     detector_auth(o->detector, key, ip, ok, time(NULL));
+    struct incident *inc = strmap_get(o->incidents, key);
+    if (ok && inc != NULL && inc->level >= DETECTOR_CONTAIN && inc->n_late < 8) {
+        bool known = false;
+        for (size_t i = 0; i < inc->n_late; i++)
+            known |= strcmp(inc->late[i], ip) == 0;
+        if (!known)
+            str_copy(inc->late[inc->n_late++], ip, sizeof inc->late[0]);
+    }
     take_changes(o);
 }
 
@@ -848,8 +883,7 @@ void outbreak_delivery(struct outbreak *o, const char *subject, int code, const 
     }
 }
 
-void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text,
-                      bool delivered)
+void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text, bool delivered)
 {
     char key[300];
     str_copy(key, auth_user, sizeof key);

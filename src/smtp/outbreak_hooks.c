@@ -24,8 +24,8 @@ static bool guessed(const char *reason)
     return false;
 }
 
-static void on_auth(void *arg, const struct origin *o, const char *user, const char *label,
-                    bool ok, const char *reason)
+static void on_auth(void *arg, const struct origin *o, const char *user, const char *label, bool ok,
+                    const char *reason)
 {
     if (user == NULL || *user == '\0' || (!ok && !guessed(reason)))
         return;
@@ -80,10 +80,8 @@ static void ban(void *ctx, const char *ip, unsigned seconds, const char *reason)
 
 int outbreak_plug(struct outbreak *o, struct smtp_server *srv)
 {
-    struct policy_observer obs = {.arg = o,
-                                  .auth = on_auth,
-                                  .end_of_data = on_end_of_data,
-                                  .accepted = on_accepted};
+    struct policy_observer obs = {
+        .arg = o, .auth = on_auth, .end_of_data = on_end_of_data, .accepted = on_accepted};
     struct outbreak_ops ops = {.ctx = srv, .end_sessions = end_sessions, .ban = ban};
     outbreak_set_ops(o, &ops);
     return policy_add_observer(srv->policy, &obs);

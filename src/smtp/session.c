@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -62,6 +63,7 @@ static void session_free(struct smtp_session *s)
     spool_free(&s->txn.spool);
     policy_txn_reset(&s->txn.policy);
     free(s->txn.rcpt_list);
+    free(s->txn.rcpt_orig_local);
     origin_clear(&s->origin);
     config_unref(s->cfg);
     free(s);
@@ -343,6 +345,9 @@ void smtp_session_reset_transaction(struct smtp_session *s)
     policy_txn_reset(&s->txn.policy);
     free(s->txn.rcpt_list);
     s->txn.rcpt_list = NULL;
+    free(s->txn.rcpt_orig_local);
+    s->txn.rcpt_orig_local = NULL;
+    s->txn.from_name[0] = '\0';
     if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT || s->state == SMTP_STATE_BODY)
         s->state = SMTP_STATE_HELO;
 }
@@ -571,20 +576,52 @@ static void fill_envelope(struct smtp_session *s)
     s->txn.env.tls = s->origin.tls ? strdup(s->origin.tls_info) : NULL;
     s->txn.env.listener = strdup(s->lc->name);
     s->txn.env.header_from = dup_or_null(facts.from);
+    str_copy(s->txn.from_name, facts.from_name, sizeof s->txn.from_name);
     s->txn.env.subject = dup_or_null(facts.subject);
     s->txn.env.message_id = dup_or_null(facts.message_id);
     s->txn.env.trace = build_trace(s);
     s->txn.env.body = &s->txn.spool;
 }
 
+/* rcpt_lists - the envelope's addresses, then each RCPT TO address once
+ * (an alias expanded to many targets is one), with whether it is ours:
+ * local, or an alias (its targets differ from what the sender wrote). */
+static size_t rcpt_lists(struct smtp_session *s)
+{
+    const struct envelope *e = &s->txn.env;
+    size_t n = 0;
+    if (e->n_rcpts == 0 ||
+        (s->txn.rcpt_list = calloc(2 * e->n_rcpts, sizeof *s->txn.rcpt_list)) == NULL ||
+        (s->txn.rcpt_orig_local = calloc(e->n_rcpts, sizeof *s->txn.rcpt_orig_local)) == NULL) {
+        free(s->txn.rcpt_list);
+        s->txn.rcpt_list = NULL;
+        return 0;
+    }
+    const char **orig = s->txn.rcpt_list + e->n_rcpts;
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        const struct envelope_rcpt *r = &e->rcpts[i];
+        bool ours = r->local || strcasecmp(r->orig, r->address) != 0;
+        size_t k = 0;
+        s->txn.rcpt_list[i] = r->address;
+        while (k < n && strcasecmp(orig[k], r->orig) != 0)
+            k++;
+        if (k == n)
+            orig[n++] = r->orig;
+        s->txn.rcpt_orig_local[k] |= ours;
+    }
+    return n;
+}
+
 /* message_facts - the message as the engine's hooks see it. */
 static void message_facts(struct smtp_session *s, struct policy_message *m)
 {
     const struct envelope *e = &s->txn.env;
-    if (s->txn.rcpt_list == NULL && e->n_rcpts > 0 &&
-        (s->txn.rcpt_list = calloc(e->n_rcpts, sizeof *s->txn.rcpt_list)) != NULL)
-        for (size_t i = 0; i < e->n_rcpts; i++)
-            s->txn.rcpt_list[i] = e->rcpts[i].address;
+    size_t n_orig = 0;
+    if (s->txn.rcpt_list == NULL)
+        n_orig = rcpt_lists(s);
+    else
+        for (size_t i = e->n_rcpts; i < 2 * e->n_rcpts && s->txn.rcpt_list[i]; i++)
+            n_orig++;
     *m = (struct policy_message){.queue_id = e->id,
                                  .sender = e->sender ? e->sender : "",
                                  .rcpts = s->txn.rcpt_list,
@@ -592,7 +629,14 @@ static void message_facts(struct smtp_session *s, struct policy_message *m)
                                  .header_from = e->header_from,
                                  .subject = e->subject,
                                  .size = envelope_size(e),
-                                 .held = e->held};
+                                 .held = e->held,
+                                 .rcpt_orig =
+                                     s->txn.rcpt_list ? s->txn.rcpt_list + e->n_rcpts : NULL,
+                                 .rcpt_orig_local = s->txn.rcpt_orig_local,
+                                 .n_rcpt_orig = n_orig,
+                                 .from_name = s->txn.from_name,
+                                 .body = s->txn.spool.mem,
+                                 .body_len = s->txn.spool.mem_len};
 }
 
 static int store_apply(sqlite3 *db, void *arg, char *err, size_t errlen)

@@ -62,7 +62,10 @@ struct smtp_txn {
     struct policy_txn policy; /* what the policy engine keeps of it */
     struct data_reader data;
     struct spool spool;
-    const char **rcpt_list; /* the envelope's addresses, for the engine's hooks */
+    const char **rcpt_list; /* the envelope's addresses, then the distinct RCPT TO
+                               addresses, for the engine's hooks */
+    bool *rcpt_orig_local;  /* of each RCPT TO address: it is ours (local or an alias) */
+    char from_name[256];    /* From:'s display name (core/header_scan) */
 };
 
 /* One connection. */

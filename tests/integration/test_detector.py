@@ -98,9 +98,17 @@ def test_botnet_contained(make_server, net):
     [inc] = ctl_json(s, "incident", "list")
     assert inc["subject"] == JACK[0] and inc["state"] == "contained"
     shown = ctl_json(s, "incident", "show", str(inc["id"]))
+    # two kinds of evidence at least: the volume and one text fanned out,
+    # or the many addresses
     names = {x["name"] for x in shown["signals"]}
-    assert "client_ips_per_hour" in names, names
-    assert {x["ip"] for x in shown["ips"]} >= set(BOTS)
+    assert len(names) >= 2 and all(x["points"] > 0 and x["value"] >= x["threshold"]
+                                   for x in shown["signals"]), shown["signals"]
+    # the bots that got in before containment (a late one finds the account
+    # suspended, or its address banned, and sends nothing)
+    seen = {x["ip"] for x in shown["ips"]}
+    assert seen <= set(BOTS) and len(seen) >= 2, seen
+    print("botnet:", accepted, "messages accepted in all;",
+          [(b.ip, b.accepted) for b in bots], shown["counts"])
     assert len(shown["samples"]) == 3
     assert all(x["subject"] == "Your invoice is overdue" for x in shown["samples"])
     actions = [a["action"] for a in shown["actions"]]
@@ -109,7 +117,7 @@ def test_botnet_contained(make_server, net):
                                    ctl_json(s, "incident", "show", str(inc["id"]))["actions"]],
                  what=f"action {a}")
     banned = {b["ip"] for b in ctl_json(s, "ban", "list")}
-    assert banned >= set(BOTS)
+    assert banned >= seen
     assert shown["counts"]["accepted"] >= 1
     wait_log(s, rf"event=incident id={inc['id']} subject=jack@example.test .*action=suspend")
     # suspended: the stolen password logs in no more (from a clean address)
