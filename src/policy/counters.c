@@ -247,3 +247,38 @@ int counters_load_line(struct counters *c, const char *line, size_t len, time_t 
     }
     return 0;
 }
+
+struct tagged_ctx {
+    const char *tag;
+    counters_emit_fn emit;
+    void *arg;
+};
+
+/* emit_tagged - LINE behind its table's tag. */
+static int emit_tagged(const char *line, size_t len, void *arg)
+{
+    struct tagged_ctx *t = arg;
+    if (t->emit(t->tag, strlen(t->tag), t->arg) < 0 || t->emit("\t", 1, t->arg) < 0)
+        return -1;
+    return t->emit(line, len, t->arg);
+}
+
+int counters_save_tagged(const struct counters *c, const char *tag, time_t now,
+                         counters_emit_fn emit, void *arg)
+{
+    struct tagged_ctx t = {tag, emit, arg};
+    return counters_save(c, now, emit_tagged, &t);
+}
+
+int counters_load_tagged(struct counters *const *tables, const char *const *tags, size_t n,
+                         const char *line, size_t len, time_t now)
+{
+    const char *tab = memchr(line, '\t', len);
+    if (tab == NULL)
+        return -1;
+    size_t taglen = (size_t)(tab - line);
+    for (size_t i = 0; i < n; i++)
+        if (strlen(tags[i]) == taglen && memcmp(line, tags[i], taglen) == 0)
+            return counters_load_line(tables[i], tab + 1, len - taglen - 1, now);
+    return -1;
+}

@@ -46,4 +46,13 @@ int counters_save(const struct counters *c, time_t now, counters_emit_fn emit, v
  * optional) added back; -1 when it cannot be read (nothing is added). */
 int counters_load_line(struct counters *c, const char *line, size_t len, time_t now);
 
+/* Several tables in one text: counters_save_tagged writes each line
+ * behind "TAG\t"; counters_load_tagged gives a line to the table of the
+ * same tag among N (TAGS[i] names TABLES[i]).  -1 for a line of no table
+ * or one that cannot be read. */
+int counters_save_tagged(const struct counters *c, const char *tag, time_t now,
+                         counters_emit_fn emit, void *arg);
+int counters_load_tagged(struct counters *const *tables, const char *const *tags, size_t n,
+                         const char *line, size_t len, time_t now);
+
 #endif

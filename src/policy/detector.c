@@ -25,6 +25,7 @@
 #define BLOOM_BITS 8192 /* known correspondents: ~2% false "known" at 1,000 */
 #define BLOOM_HASHES 3
 #define FP_LETTERS 4096
+#define FP_MIN_LETTERS 12
 #define SEP "\x1f"                /* between subject and metric in a counters key */
 #define BASELINE_ALPHA (1.0 / 24) /* weight of the last hour in the baseline */
 #define MIN_UNKNOWN_REJECTS 5
@@ -208,7 +209,9 @@ uint64_t detector_fingerprint(const char *text, size_t len)
             letters++;
         }
     }
-    return letters == 0 ? 0 : h | 1;
+    /* "Hello.", "ok", "see attached": too short to tell one text from
+     * another; such a message has no fingerprint */
+    return letters < FP_MIN_LETTERS ? 0 : h | 1;
 }
 
 /* network_of - the /24 of an IPv4 or the /64 of an IPv6 address, hashed
@@ -959,19 +962,10 @@ int detector_report(struct detector *d, const char *subject, time_t now, struct 
 struct save_ctx {
     detector_emit_fn emit;
     void *arg;
-    const char *prefix;
-    time_t now;
     int rc;
 };
 
-/* emit_prefixed - a counters line behind its table's prefix. */
-static int emit_prefixed(const char *line, size_t len, void *arg)
-{
-    struct save_ctx *c = arg;
-    if (c->emit(c->prefix, strlen(c->prefix), c->arg) < 0 || c->emit(line, len, c->arg) < 0)
-        return -1;
-    return 0;
-}
+static const char *const window_tags[] = {"W1", "W10", "W60"};
 
 /* save_subject - "S\tKEY\tBULK\tLEVEL\tHOUR\tBASELINES\tHOURMAX\tNETS\tBLOOM\n". */
 static bool save_subject(const char *key, void *value, void *arg)
@@ -1004,16 +998,11 @@ static bool save_subject(const char *key, void *value, void *arg)
 
 int detector_save(const struct detector *d, time_t now, detector_emit_fn emit, void *arg)
 {
-    struct save_ctx c = {emit, arg, "", now, 0};
+    struct save_ctx c = {emit, arg, 0};
     strmap_sweep(d->subjects, save_subject, &c, NULL);
-    const struct {
-        const char *prefix;
-        const struct counters *w;
-    } tables[] = {{"W1\t", d->w1m}, {"W10\t", d->w10m}, {"W60\t", d->w1h}};
-    for (size_t i = 0; i < 3 && c.rc == 0; i++) {
-        c.prefix = tables[i].prefix;
-        c.rc = counters_save(tables[i].w, now, emit_prefixed, &c);
-    }
+    const struct counters *tables[] = {d->w1m, d->w10m, d->w1h};
+    for (size_t i = 0; i < 3 && c.rc == 0; i++)
+        c.rc = counters_save_tagged(tables[i], window_tags[i], now, emit, arg);
     return c.rc;
 }
 
@@ -1120,14 +1109,11 @@ size_t detector_load(struct detector *d, const char *text, size_t len, time_t no
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *eol = nl ? nl : end;
+        struct counters *const tables[] = {d->w1m, d->w10m, d->w1h};
         if (eol - p > 2 && p[0] == 'S' && p[1] == '\t')
             loaded += load_subject(d, p + 2, eol, now) == 0;
-        else if (eol - p > 3 && memcmp(p, "W1\t", 3) == 0)
-            counters_load_line(d->w1m, p + 3, (size_t)(eol - p - 3), now);
-        else if (eol - p > 4 && memcmp(p, "W10\t", 4) == 0)
-            counters_load_line(d->w10m, p + 4, (size_t)(eol - p - 4), now);
-        else if (eol - p > 4 && memcmp(p, "W60\t", 4) == 0)
-            counters_load_line(d->w1h, p + 4, (size_t)(eol - p - 4), now);
+        else
+            counters_load_tagged(tables, window_tags, 3, p, (size_t)(eol - p), now);
         p = nl ? nl + 1 : end;
     }
     return loaded;

@@ -84,7 +84,8 @@ struct detector_message {
 
 /* detector_fingerprint - a fingerprint of TEXT that survives the usual
  * personalisation: case, digits, spaces and punctuation are ignored, and
- * only the first 4 KB of letters count.  Never 0. */
+ * only the first 4 KB of letters count.  0 (none) for a text of fewer
+ * than 12 letters. */
 uint64_t detector_fingerprint(const char *text, size_t len);
 
 /* detector_message - count M at NOW; the subject's level afterwards. */

@@ -5,8 +5,9 @@
  * Everything here is in memory on the event loop, so a connection from a
  * banned IP is refused with one hash lookup and no store access.  Bans are
  * also written to the store (through the committer, never blocking the
- * loop on an fsync) so that they survive a restart; the counters are not:
- * after a restart every sender starts a fresh hour. */
+ * loop on an fsync) so that they survive a restart; so do the counters
+ * (policy_counters_save, saved by smtp/outbreak.c every minute and at
+ * shutdown): a restart hands no sender a fresh hour. */
 #include "policy/engine_internal.h"
 
 #include <stdint.h>
@@ -446,4 +447,41 @@ json_t *policy_status(struct policy *p)
     return json_pack("{s:I, s:I, s:o}", "bans_active", (json_int_t)bans_count_active(p->bans, now),
                      "ips_connected", (json_int_t)strmap_count(p->connections), "top_senders",
                      senders ? senders : json_array());
+}
+
+/* ---- the counters across a restart ---- */
+
+static const char *const counter_tags[] = {"ip_messages", "unknown_rcpts", "messages",
+                                           "recipients",  "domains",       "domain_seen"};
+
+/* tables - P's counters in the order of counter_tags. */
+static void tables(struct policy *p, struct counters **out)
+{
+    struct counters *all[] = {p->ip_messages, p->unknown_rcpts, p->messages,
+                              p->recipients,  p->domains,       p->domain_seen};
+    memcpy(out, all, sizeof all);
+}
+
+int policy_counters_save(struct policy *p, time_t now,
+                         int (*emit)(const char *text, size_t len, void *arg), void *arg)
+{
+    struct counters *t[6];
+    tables(p, t);
+    for (size_t i = 0; i < 6; i++)
+        if (counters_save_tagged(t[i], counter_tags[i], now, emit, arg) < 0)
+            return -1;
+    return 0;
+}
+
+void policy_counters_load(struct policy *p, const char *text, size_t len, time_t now)
+{
+    struct counters *t[6];
+    const char *end = text + len;
+    tables(p, t);
+    while (text < end) {
+        const char *nl = memchr(text, '\n', (size_t)(end - text));
+        const char *eol = nl ? nl : end;
+        counters_load_tagged(t, counter_tags, 6, text, (size_t)(eol - text), now);
+        text = nl ? nl + 1 : end;
+    }
 }

@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "core/config.h"
 #include "policy/origin.h"
@@ -250,6 +251,12 @@ void policy_accepted(struct policy *p, const struct origin *o, struct policy_txn
 /* policy_counters - {"messages": n, "recipients": n, "domains": n} of
  * SENDER over the last hour. */
 json_t *policy_counters(struct policy *p, const char *sender);
+/* The hourly counters survive a restart (saved through the committer by
+ * smtp/outbreak.c with the detector's state): POLICY_COUNTERS_SAVE gives
+ * EMIT text lines, POLICY_COUNTERS_LOAD reads them back. */
+int policy_counters_save(struct policy *p, time_t now,
+                         int (*emit)(const char *text, size_t len, void *arg), void *arg);
+void policy_counters_load(struct policy *p, const char *text, size_t len, time_t now);
 /* policy_status - active bans, IPs connected, the busiest senders. */
 json_t *policy_status(struct policy *p);
 

@@ -28,6 +28,7 @@
 #include "core/util.h"
 #include "delivery/scheduler.h"
 #include "policy/detector.h"
+#include "policy/engine.h"
 #include "queue/inject.h"
 #include "queue/queue_actions.h"
 #include "smtp/server.h"
@@ -41,6 +42,7 @@
 #define ACTIONS_MAX 64 /* actions waiting for one write */
 #define ALERT_BODY_MAX 16384
 #define STATE_NAME "detector"
+#define COUNTERS_NAME "counters" /* the policy engine's hourly counters */
 #define WINDOW 3600 /* what containment quarantines: the last hour's mail */
 
 struct action {
@@ -621,14 +623,15 @@ static int save_append(const char *text, size_t len, void *arg)
 
 struct save_job {
     struct outbreak *o;
-    struct save_buf buf;
+    struct save_buf buf, counters;
     time_t now;
 };
 
 static int save_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     struct save_job *s = arg;
-    if (saved_state_put(db, STATE_NAME, s->buf.p, s->buf.len, s->now) == 0)
+    if (saved_state_put(db, STATE_NAME, s->buf.p, s->buf.len, s->now) == 0 &&
+        saved_state_put(db, COUNTERS_NAME, s->counters.p, s->counters.len, s->now) == 0)
         return 0;
     str_copy(err, store_errmsg(db), errlen);
     return -1;
@@ -642,6 +645,7 @@ static void save_done(void *arg, int status, const char *err)
     if (s->o)
         s->o->saving = false;
     free(s->buf.p);
+    free(s->counters.p);
     free(s);
 }
 
@@ -655,9 +659,12 @@ static void save(struct outbreak *o, bool last)
         return;
     s->now = time(NULL);
     s->o = last ? NULL : o;
-    if (detector_save(o->detector, s->now, save_append, &s->buf) < 0) {
+    if (detector_save(o->detector, s->now, save_append, &s->buf) < 0 ||
+        (o->srv->policy &&
+         policy_counters_save(o->srv->policy, s->now, save_append, &s->counters) < 0)) {
         log_warnx("event=save_detector error=out_of_memory");
         free(s->buf.p);
+        free(s->counters.p);
         free(s);
         return;
     }
@@ -679,6 +686,10 @@ static void load(struct outbreak *o)
     time_t saved = 0, now = time(NULL);
     char *text = saved_state_get(o->srv->db, STATE_NAME, &len, &saved);
     size_t n = text ? detector_load(o->detector, text, len, now) : 0;
+    free(text);
+    /* the hourly sending limits go on where they were */
+    if ((text = saved_state_get(o->srv->db, COUNTERS_NAME, &len, NULL)) != NULL && o->srv->policy)
+        policy_counters_load(o->srv->policy, text, len, now);
     free(text);
     json_t *open = incident_open_subjects(o->srv->db), *v;
     const char *subject;

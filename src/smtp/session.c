@@ -601,13 +601,12 @@ static size_t rcpt_lists(struct smtp_session *s)
     for (size_t i = 0; i < e->n_rcpts; i++) {
         const struct envelope_rcpt *r = &e->rcpts[i];
         bool ours = r->local || strcasecmp(r->orig, r->address) != 0;
-        size_t k = 0;
         s->txn.rcpt_list[i] = r->address;
-        while (k < n && strcasecmp(orig[k], r->orig) != 0)
-            k++;
-        if (k == n)
+        /* the targets of one RCPT are consecutive (an alias of 10,000
+         * is one RCPT): comparing with the last one is enough */
+        if (n == 0 || strcasecmp(orig[n - 1], r->orig) != 0)
             orig[n++] = r->orig;
-        s->txn.rcpt_orig_local[k] |= ours;
+        s->txn.rcpt_orig_local[n - 1] |= ours;
     }
     return n;
 }

@@ -190,3 +190,24 @@ def test_legitimate_corpus(make_server, net):
     assert ctl_json(s, "incident", "list", "--all") == []
     assert ctl_json(s, "queue", "list", "--state", "held") == []
     assert "event=incident" not in s.log()
+
+
+def test_counters_survive_restart(make_server):
+    """A restart hands no sender a fresh hour: the hourly sending counters
+    (and the detector's windows) are saved at shutdown and read at start."""
+    s = make_server(extra="sending_limits = { messages_per_hour = 3; };").start().provision()
+
+    def send():
+        with smtplib.SMTP("127.0.0.1", s.ports["submission"], timeout=30) as c:
+            c.starttls(context=tls_client_context())
+            c.login(*ALICE)
+            code, resp = c.mail(ALICE[0])
+            if code != 250:
+                return code
+            c.rcpt("bob@example.test")
+            return c.data(message("hourly", sender=ALICE[0], to="bob@example.test"))[0]
+
+    assert [send() for _ in range(3)] == [250, 250, 250]
+    s.restart()
+    wait_log(s, r"event=detector_loaded subjects=[1-9]")
+    assert send() == 451
