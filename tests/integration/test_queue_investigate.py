@@ -116,9 +116,12 @@ def outbreak(tls_files):
     # no "Delayed Mail" notices: the messages made to look days old would
     # get one, and its DSN would pass through the queue being looked at
     # The outbreak as the articles saw it, before Floodgate's sender policy:
-    # jack's From changes on every message, so violations are only logged.
+    # jack's From changes on every message, so violations are only logged;
+    # and before the outbreak detector, which would contain jack within his
+    # first messages (test_detector.py): this is the investigation by hand.
     s = Server(tls_files, extra="delivery = { delay_warning = 0; };\n"
-                                "sender_policy = { mode = \"log\"; };").start().provision()
+                                "sender_policy = { mode = \"log\"; };\n"
+                                "detector = { enabled = false; };").start().provision()
     try:
         o = Outbreak(s)
     except BaseException:
