@@ -192,6 +192,10 @@ void sending_print(json_t *facts);
 /* ctl_bans.c: ban */
 extern const char usage_ban[];
 extern const struct subcommand ban_subs[];
+/* ctl_sessions.c: session, and the end of an account's live sessions */
+extern const char usage_session[];
+extern const struct subcommand session_subs[];
+void ctl_end_sessions(struct ctl *c, const char *user, const char *label, const char *reason);
 
 /* ctl_incident.c: incident */
 extern const char usage_incident[];

@@ -317,9 +317,10 @@ static int user_suspend_set(struct ctl *c, struct args *a, bool on)
         return EXIT_FAIL;
     if (accounts_user_suspend(db, addr, on, err, sizeof err) < 0)
         return fail("%s", err);
-    if (on)
+    if (on) {
         printf("user %s suspended: its logins and submissions are refused\n", addr);
-    else
+        ctl_end_sessions(c, addr, NULL, "suspended");
+    } else
         printf("user %s unsuspended: it may log in and submit again\n", addr);
     return EXIT_OK;
 }

@@ -246,5 +246,6 @@ int user_app_password(struct ctl *c, struct args *a, struct opt *o)
     if (app_password_revoke(db, addr, a->raw[2], err, sizeof err) < 0)
         return fail("%s", err);
     printf("app password '%s' of %s revoked: that device can no longer log in\n", a->raw[2], addr);
+    ctl_end_sessions(c, addr, a->raw[2], "app_password_revoked");
     return EXIT_OK;
 }

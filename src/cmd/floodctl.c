@@ -33,6 +33,7 @@ static const struct group {
     {"queue", usage_queue, queue_subs},    {"quarantine", usage_quarantine, quarantine_subs},
     {"pause", usage_pause, pause_subs},    {"resume", usage_resume, resume_subs},
     {"dkim", usage_dkim, dkim_subs},       {"ban", usage_ban, ban_subs},
+    {"session", usage_session, session_subs},
     {"store", usage_store, store_subs},    {"incident", usage_incident, incident_subs},
     {"reload", usage_reload, NULL},
 };

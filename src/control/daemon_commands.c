@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ipset.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/committer.h"
@@ -169,6 +170,56 @@ static json_t *cmd_sending_counters(void *ctx, json_t *req, char *err, size_t er
     return policy_counters(srv->policy, sender);
 }
 
+/* cmd_session_list - the live sessions (policy_sessions). */
+static json_t *cmd_session_list(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    json_t *list = policy_sessions(srv->policy);
+    if (list == NULL)
+        snprintf(err, errlen, "out of memory");
+    return list;
+}
+
+/* kill_reason - REASON if it is one floodctl may give, else NULL. */
+static const char *kill_reason(const char *reason)
+{
+    static const char *const known[] = {"admin", "suspended", "app_password_revoked"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(reason, known[i]) == 0)
+            return known[i];
+    return NULL;
+}
+
+/* cmd_session_kill - {"id": N | "ip": ADDR|CIDR | "user": ADDR [,
+ * "app_password": LABEL], "reason": "admin"|"suspended"|
+ * "app_password_revoked"}: end the matching live sessions (421 4.7.0),
+ * {"ended": n}. */
+static json_t *cmd_session_kill(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    struct ipset_entry_facts facts;
+    const char *r = json_string_value(json_object_get(req, "reason"));
+    const char *reason = kill_reason(r ? r : "admin");
+    json_int_t id = json_integer_value(json_object_get(req, "id"));
+    struct policy_match m = {.id = id > 0 ? (unsigned long)id : 0,
+                             .ip = json_string_value(json_object_get(req, "ip")),
+                             .user = json_string_value(json_object_get(req, "user")),
+                             .app_password =
+                                 json_string_value(json_object_get(req, "app_password"))};
+    if (reason == NULL) {
+        snprintf(err, errlen, "reason must be admin, suspended or app_password_revoked");
+        return NULL;
+    }
+    if (m.id == 0 && m.ip == NULL && m.user == NULL) {
+        snprintf(err, errlen, "say which sessions: id, ip or user");
+        return NULL;
+    }
+    if (m.ip && ipset_inspect(m.ip, &facts, err, errlen) < 0)
+        return NULL;
+    return json_pack("{s:I}", "ended",
+                     (json_int_t)policy_end_sessions(srv->policy, &m, NULL, reason));
+}
+
 static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
@@ -256,6 +307,8 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
     control_server_register(ctl, "state.reload", cmd_state_reload, srv);
     control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
     control_server_register(ctl, "incident.closed", cmd_incident_closed, srv);
+    control_server_register(ctl, "session.list", cmd_session_list, srv);
+    control_server_register(ctl, "session.kill", cmd_session_kill, srv);
 #ifdef FLOODGATE_FAULT_INJECTION
     control_server_register(ctl, "fault.store", cmd_fault_store, srv);
     control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, srv);

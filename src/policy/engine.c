@@ -100,25 +100,14 @@ static void live_remove(struct policy *p, struct origin *o)
     free(l);
 }
 
-/* match_ip - is IP the address, or in the network, WANT? */
-static bool match_ip(const char *want, const char *ip)
-{
-    if (strchr(want, '/') == NULL && strchr(want, '-') == NULL)
-        return strcasecmp(want, ip) == 0;
-    struct ipset *set = ipset_new();
-    char err[128];
-    bool in =
-        set && ipset_add(set, want, NULL, err, sizeof err) == 0 && ipset_contains_str(set, ip);
-    ipset_free(set);
-    return in;
-}
-
-/* live_matches - does the session of O match M? */
-static bool live_matches(const struct origin *o, const struct policy_match *m)
+/* live_matches - does the session of O match M (its IP in NET, the set
+ * made of M->ip)? */
+static bool live_matches(const struct origin *o, const struct policy_match *m,
+                         const struct ipset *net)
 {
     if (m->id && o->session != m->id)
         return false;
-    if (m->ip && !match_ip(m->ip, o->ip))
+    if (m->ip && !ipset_contains(net, (const struct sockaddr *)&o->sa))
         return false;
     if (m->user && (o->auth_user == NULL || strcasecmp(o->auth_user, m->user) != 0))
         return false;
@@ -133,18 +122,47 @@ static unsigned end_matching(struct policy *p, const struct policy_match *m,
                              const struct origin *self, const char *text, const char *reason)
 {
     unsigned n = 0;
+    char err[128];
+    struct ipset *net = NULL;
     if (p->ops.end == NULL)
         return 0;
+    /* An address or network that does not parse matches nothing. */
+    if (m->ip &&
+        ((net = ipset_new()) == NULL || ipset_add(net, m->ip, NULL, err, sizeof err) < 0)) {
+        ipset_free(net);
+        return 0;
+    }
     /* The end callback may free the session (and its registry entry)
      * at once: step on before calling it. */
     for (struct policy_live *l = p->live, *next; l; l = next) {
         next = l->next;
-        if (l->origin == self || !live_matches(l->origin, m))
+        if (l->origin == self || !live_matches(l->origin, m, net))
             continue;
         n++;
         p->ops.end(p->ops.ctx, l->handle, text, reason);
     }
+    ipset_free(net);
     return n;
+}
+
+/* end_text - the 421 of a session ended for REASON, into BUF.  The
+ * client reads why: a mail client shows it to its user. */
+static void end_text(struct policy *p, const char *reason, char *buf, size_t len)
+{
+    static const struct {
+        const char *reason, *why;
+    } texts[] = {
+        {"suspended", "Your account has been suspended, closing connection"},
+        {"app_password_revoked", "The app password of this session was revoked, closing "
+                                 "connection"},
+        {"ip_groups", "The permissions of your address changed, please connect again"},
+        {"ban", "Your address has been blocked, closing connection"},
+    };
+    const char *why = "Your session was closed by the administrator";
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (strcmp(reason, texts[i].reason) == 0)
+            why = texts[i].why;
+    snprintf(buf, len, "421 4.7.0 %s %s", p->cfg->hostname, why);
 }
 
 unsigned policy_end_sessions(struct policy *p, const struct policy_match *m, const char *text,
@@ -154,8 +172,7 @@ unsigned policy_end_sessions(struct policy *p, const struct policy_match *m, con
     if (m->id == 0 && m->ip == NULL && m->user == NULL && m->app_password == NULL)
         return 0; /* "every session" is shutdown's business, not an action's */
     if (text == NULL) {
-        snprintf(closed, sizeof closed, "421 4.7.0 %s Your session was closed by the administrator",
-                 p->cfg->hostname);
+        end_text(p, reason, closed, sizeof closed);
         text = closed;
     }
     return end_matching(p, m, NULL, text, reason);
@@ -293,8 +310,7 @@ int policy_ban_add(struct policy *p, const char *ip, unsigned seconds, const cha
     str_copy(b.reason, reason, sizeof b.reason);
     if (bans_set(p->bans, ip, b.until, b.offenses, b.reason) < 0)
         return -1;
-    snprintf(text, sizeof text, "421 4.7.0 %s Your address has been blocked, closing connection",
-             p->cfg->hostname);
+    end_text(p, "ban", text, sizeof text);
     policy_ban_ip(p, ip, &b, NULL, text);
     return 0;
 }
@@ -326,8 +342,7 @@ static void end_banned_sessions(struct policy *p)
 {
     char text[POLICY_TEXT_MAX];
     time_t now = time(NULL);
-    snprintf(text, sizeof text, "421 4.7.0 %s Your address has been blocked, closing connection",
-             p->cfg->hostname);
+    end_text(p, "ban", text, sizeof text);
     for (struct policy_live *l = p->live, *next; l && p->ops.end; l = next) {
         next = l->next;
         if (bans_active(p->bans, l->origin->ip, now) != NULL)
@@ -414,11 +429,31 @@ void policy_free(struct policy *p)
     free(p);
 }
 
+/* end_regrouped_sessions - a reload changed the IP groups: a live session
+ * whose address lost the trust (relay.allow_groups) or the exemption
+ * (client_limits.exempt_groups) it was opened with is ended, so that it
+ * does not keep rights the admin just took away.  One that gained rights
+ * keeps going under the old ones until it connects again. */
+static void end_regrouped_sessions(struct policy *p)
+{
+    char text[POLICY_TEXT_MAX];
+    end_text(p, "ip_groups", text, sizeof text);
+    for (struct policy_live *l = p->live, *next; l && p->ops.end; l = next) {
+        next = l->next;
+        const struct sockaddr *sa = (const struct sockaddr *)&l->origin->sa;
+        bool trusted = ipset_contains(p->cfg->relay_clients, sa);
+        bool exempt = ipset_contains(p->cfg->client_limits.exempt, sa);
+        if ((l->origin->trusted && !trusted) || (l->origin->exempt && !exempt))
+            p->ops.end(p->ops.ctx, l->handle, text, "ip_groups");
+    }
+}
+
 void policy_set_config(struct policy *p, struct config *cfg)
 {
     config_ref(cfg);
     config_unref(p->cfg);
     p->cfg = cfg;
+    end_regrouped_sessions(p);
 }
 
 /* ---- figures ---- */

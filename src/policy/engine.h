@@ -143,8 +143,10 @@ struct policy_match {
 };
 
 /* policy_end_sessions - end the live sessions matching M (at least one
- * field given) with TEXT (a 421; NULL for the engine's "closed by the
- * administrator") and REASON.  Returns how many. */
+ * field given) with TEXT (a 421), or with the engine's 421 for REASON when
+ * TEXT is NULL ("suspended", "app_password_revoked", "ban", "ip_groups";
+ * anything else: "closed by the administrator").  REASON goes into the log
+ * line event=session_end.  Returns how many. */
 unsigned policy_end_sessions(struct policy *p, const struct policy_match *m, const char *text,
                              const char *reason);
 /* policy_sessions - [{id, ip, port, listener, tls, auth_user, app_password,
@@ -163,7 +165,8 @@ struct policy_env {
 
 struct policy *policy_new(const struct policy_env *env);
 void policy_free(struct policy *p);
-/* policy_set_config - a reload: the new config rules from now on. */
+/* policy_set_config - a reload: the new config rules from now on, and a
+ * live session whose address lost its trust or exemption is ended. */
 void policy_set_config(struct policy *p, struct config *cfg);
 /* policy_reload_bans - read the bans from the store again (start,
  * floodctl ban); the live sessions of an IP banned now are ended. */

@@ -531,7 +531,8 @@ static void test_end_sessions(void **state)
     assert_int_equal(policy_end_sessions(f->p, &app, NULL, "app_password_revoked"), 1);
     assert_ptr_equal(f->ended_handles[0], &a);
     assert_string_equal(f->last_text,
-                        "421 4.7.0 " HOST " Your session was closed by the administrator");
+                        "421 4.7.0 " HOST " The app password of this session was revoked, closing "
+                        "connection");
     struct policy_match user = {.user = "ALICE@example.org"};
     assert_int_equal(policy_end_sessions(f->p, &user, "421 4.7.0 bye", "suspended"), 2);
     struct policy_match net = {.ip = "127.0.2.0/24"};
@@ -570,6 +571,47 @@ static void test_fail_closed(void **state)
     origin_clear(&a);
 }
 
+/* test_reload_regroups - a reload that takes an address out of the
+ * trusted group ends its sessions; the others go on. */
+static void test_reload_regroups(void **state)
+{
+    struct fixture *f = *state;
+    struct origin lan, net;
+    make_origin(f, &lan, 1, "127.0.0.3");
+    make_origin(f, &net, 2, "127.0.0.5");
+    connect_ok(f, &lan);
+    connect_ok(f, &net);
+    struct config *same = load_config(f, "");
+    policy_set_config(f->p, same);
+    config_unref(same);
+    assert_int_equal(f->ended, 0);
+    /* the extra text comes last: a second relay group replaces nothing,
+     * so write a config without the lan group's address */
+    FILE *fp = fopen(f->conf, "w");
+    assert_non_null(fp);
+    fprintf(fp,
+            "hostname = \"" HOST "\";\nstate_dir = \"%s\";\n"
+            "listeners = ( { name = \"mx\"; address = \"127.0.0.1:2525\"; tls = \"none\"; "
+            "auth = \"off\"; } );\n"
+            "ip_groups = { lan = [ \"127.0.0.4\" ]; };\n"
+            "relay = { allow_groups = [ \"lan\" ]; };\n",
+            f->dir);
+    fclose(fp);
+    char err[512];
+    struct config *moved = config_load(f->conf, err, sizeof err);
+    assert_non_null(moved);
+    policy_set_config(f->p, moved);
+    config_unref(moved);
+    assert_int_equal(f->ended, 1);
+    assert_ptr_equal(f->ended_handles[0], &lan);
+    assert_string_equal(f->last_reason, "ip_groups");
+    assert_string_equal(f->last_text, "421 4.7.0 " HOST
+                                      " The permissions of your address changed, please connect "
+                                      "again");
+    policy_disconnect(f->p, &lan);
+    policy_disconnect(f->p, &net);
+}
+
 int main(void)
 {
     if (password_hash("correct horse", hash_secret) < 0)
@@ -586,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_regroups, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
