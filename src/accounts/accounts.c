@@ -17,15 +17,12 @@
 #include "accounts/login_state.h"
 #include "accounts/password.h"
 #include "core/log.h"
+#include "core/strmap.h"
 #include "core/util.h"
 #include "store/store.h"
 
 #define ADDRESS_LEN_MAX 254 /* RFC 5321 path limit minus the brackets */
 #define DOMAIN_LEN_MAX 253  /* RFC 1035 name limit in text form */
-
-/* How many alias look-ups one resolve may make: bounds the work an alias
- * tree that fans out at every level can cause for a single RCPT. */
-#define RESOLVE_LOOKUPS_MAX (ALIAS_TARGETS_MAX * ALIAS_DEPTH_MAX)
 
 /* set_err - format a message for the admin into ERR.  A message cut short
  * by a small buffer is still a message, so truncation is accepted here. */
@@ -443,15 +440,11 @@ static long long alias_target_count(sqlite3 *db, const char *a)
     return n;
 }
 
-/* check_new_alias - the alias must be in a local domain, not a user, not
- * pointing at itself, and not over ALIAS_TARGETS_MAX targets. */
-static int check_new_alias(sqlite3 *db, const char *a, const char *t, char *err, size_t errlen)
+/* check_new_alias - the alias must be in a local domain, not a user, and
+ * not over ALIAS_TARGETS_MAX targets with ADDING more. */
+static int check_new_alias(sqlite3 *db, const char *a, size_t adding, char *err, size_t errlen)
 {
     const char *d = addr_domain(a);
-    if (strcmp(a, t) == 0) {
-        set_err(err, errlen, "alias %s cannot point to itself", a);
-        return -1;
-    }
     int local = accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
     int user = local == 1 ? is_user(db, a) : 0;
     long long n = user == 0 ? alias_target_count(db, a) : 0;
@@ -465,9 +458,21 @@ static int check_new_alias(sqlite3 *db, const char *a, const char *t, char *err,
         set_err(err, errlen, "%s is a user: an address cannot be both a user and an alias", a);
         return -1;
     }
-    if (n >= ALIAS_TARGETS_MAX) {
-        set_err(err, errlen, "alias %s already has %d targets, the most allowed", a,
-                ALIAS_TARGETS_MAX);
+    if ((unsigned long long)n + adding > ALIAS_TARGETS_MAX) {
+        set_err(err, errlen, "alias %s has %lld targets: %zu more would pass the most allowed, %d",
+                a, n, adding, ALIAS_TARGETS_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* check_target - TARGET (normalised into T) may be a target of alias A. */
+static int check_target(const char *a, const char *target, char *t, char *err, size_t errlen)
+{
+    if (norm_address(target, t, err, errlen) < 0)
+        return -1;
+    if (strcmp(a, t) == 0) {
+        set_err(err, errlen, "alias %s cannot point to itself", a);
         return -1;
     }
     return 0;
@@ -478,9 +483,9 @@ int accounts_alias_add(sqlite3 *db, const char *address, const char *target, cha
                        size_t errlen)
 {
     char a[256], t[256];
-    if (norm_address(address, a, err, errlen) < 0 || norm_address(target, t, err, errlen) < 0)
+    if (norm_address(address, a, err, errlen) < 0 || check_target(a, target, t, err, errlen) < 0)
         return -1;
-    if (check_new_alias(db, a, t, err, errlen) < 0)
+    if (check_new_alias(db, a, 1, err, errlen) < 0)
         return -1;
     const char *args[] = {a, t};
     int rc =
@@ -493,6 +498,55 @@ int accounts_alias_add(sqlite3 *db, const char *address, const char *target, cha
     if (rc < 0)
         return accounts_store_failed(db, "alias add", err, errlen);
     log_info("event=alias_added alias=%s target=%s", log_quote(a), log_quote(t));
+    return 0;
+}
+
+/* insert_targets - INSERT OR IGNORE each of TARGETS into alias A with one
+ * prepared statement; *ADDED counts the new ones.  -1 with ERR. */
+static int insert_targets(sqlite3 *db, const char *a, const char *const *targets, size_t n,
+                          size_t *added, char *err, size_t errlen)
+{
+    char t[256];
+    sqlite3_stmt *st = store_prepare(
+        db, "INSERT OR IGNORE INTO aliases(address, target, created) VALUES(?1, ?2, ?3)");
+    if (st == NULL)
+        return accounts_store_failed(db, "alias add", err, errlen);
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+        if (check_target(a, targets[i], t, err, errlen) < 0) {
+            sqlite3_finalize(st);
+            return -1;
+        }
+        rc = sqlite3_bind_text(st, 2, t, -1, SQLITE_TRANSIENT);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE) {
+            *added += (size_t)sqlite3_changes(db);
+            rc = sqlite3_reset(st);
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_OK ? 0 : accounts_store_failed(db, "alias add", err, errlen);
+}
+
+/* accounts_alias_add_many - all of TARGETS into alias ADDRESS, or none. */
+int accounts_alias_add_many(sqlite3 *db, const char *address, const char *const *targets, size_t n,
+                            size_t *added, char *err, size_t errlen)
+{
+    char a[256], ignored[128];
+    *added = 0;
+    if (norm_address(address, a, err, errlen) < 0)
+        return -1;
+    if (store_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+        return accounts_store_failed(db, "alias add", err, errlen);
+    if (check_new_alias(db, a, n, err, errlen) < 0 ||
+        insert_targets(db, a, targets, n, added, err, errlen) < 0 ||
+        store_exec(db, "COMMIT", err, errlen) < 0) {
+        store_exec(db, "ROLLBACK", ignored, sizeof ignored);
+        *added = 0;
+        return -1;
+    }
+    log_info("event=alias_added alias=%s targets=%zu", log_quote(a), *added);
     return 0;
 }
 
@@ -528,153 +582,235 @@ int accounts_alias_del(sqlite3 *db, const char *address, const char *target, cha
     return 0;
 }
 
-#define RESOLVE_SEEN_MAX 64 /* past this, the lookup cap still ends loops */
-
 /* The state of one accounts_resolve call. */
 struct resolve {
     sqlite3 *db;
-    struct accounts_target *out;
-    size_t max;
-    size_t n;
-    unsigned lookups;                 /* alias expansions so far, against RESOLVE_LOOKUPS_MAX */
-    char seen[RESOLVE_SEEN_MAX][256]; /* aliases already expanded */
-    size_t n_seen;
+    sqlite3_stmt *targets; /* one alias's targets, classified: reused for every alias */
+    struct accounts_expansion *x;
+    struct strmap *seen;                   /* targets and aliases met so far: each counted once */
+    const char *path[ALIAS_DEPTH_MAX + 1]; /* the aliases being expanded, outermost first */
+    unsigned expansions;                   /* aliases expanded, against ALIAS_EXPANSIONS_MAX */
 };
 
-/* resolve_seen - true when ALIAS was expanded already: aliases that
- * include each other (staff -> teachers -> staff) are a cycle the admin
- * may well mean; each member still gets one copy. */
-static bool resolve_seen(struct resolve *r, const char *alias)
-{
-    for (size_t i = 0; i < r->n_seen; i++)
-        if (strcmp(r->seen[i], alias) == 0)
-            return true;
-    if (r->n_seen < RESOLVE_SEEN_MAX)
-        str_copy(r->seen[r->n_seen++], alias, sizeof r->seen[0]);
-    return false;
-}
+/* A target of an alias as the query classifies it. */
+enum target_kind { TARGET_USER, TARGET_ALIAS, TARGET_REMOTE, TARGET_DANGLING };
 
-/* resolve_add - append ADDR to the result unless already there; -1 when
- * the result would exceed its room (delivering to part of an alias
- * silently would lose mail, so the caller gets an error instead). */
+/* Marks in R->seen: an address already in the result, an alias already
+ * expanded, an alias being expanded (on the path: meeting it again is a
+ * loop). */
+static char mark_target, mark_done, mark_open;
+
+/* resolve_add - append ADDR to the result unless already there; -1 (with
+ * X->why) when the result would pass its maximum: delivering to part of a
+ * list silently would lose mail, so the caller refuses the whole. */
 static int resolve_add(struct resolve *r, const char *addr, bool local)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->out[i].address, addr) == 0)
-            return 0;
-    if (r->n >= r->max) {
-        log_warnx("event=alias_error error=too_many_targets max=%zu", r->max);
+    struct accounts_expansion *x = r->x;
+    if (strmap_get(r->seen, addr) != NULL)
+        return 0;
+    if (x->n >= x->max) {
+        snprintf(x->why, sizeof x->why, "more than %zu recipients", x->max);
+        return -2;
+    }
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 8;
+        struct accounts_target *t = realloc(x->t, cap * sizeof *t);
+        if (t == NULL)
+            return -1;
+        x->t = t;
+        x->cap = cap;
+    }
+    char *copy = strdup(addr);
+    if (copy == NULL || strmap_put(r->seen, addr, &mark_target, NULL) < 0) {
+        free(copy);
         return -1;
     }
-    if (!str_copy(r->out[r->n].address, addr, sizeof r->out[r->n].address))
-        return -1;
-    r->out[r->n].local = local;
-    r->n++;
+    x->t[x->n++] = (struct accounts_target){.address = copy, .local = local};
     return 0;
 }
 
-/* alias_targets - read the targets of alias A into a fresh array (the
- * statement is finished before recursing, so depth costs no open cursors).
- * Returns the count, or -1 on error; *LIST must be freed. */
-static int alias_targets(sqlite3 *db, const char *a, char (**list)[256])
+/* loop_chain - the path from the first time ALIAS was opened down to
+ * DEPTH, and ALIAS again, as "a -> b -> a" into R->x->why. */
+static void loop_chain(struct resolve *r, unsigned depth, const char *alias)
 {
-    sqlite3_stmt *st =
-        store_prepare(db, "SELECT target FROM aliases WHERE address = ?1 ORDER BY target LIMIT ?2");
-    *list = NULL;
-    if (st == NULL)
-        return -1;
-    char(*l)[256] = calloc(ALIAS_TARGETS_MAX, sizeof *l);
-    int n = 0, rc = l ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_NOMEM;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int(st, 2, ALIAS_TARGETS_MAX);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        if (t != NULL && str_copy(l[n], t, sizeof l[n]))
-            n++;
-        rc = SQLITE_OK;
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        free(l);
-        return -1;
-    }
-    *list = l;
-    return n;
+    size_t o = 0, len = sizeof r->x->why;
+    unsigned from = 0;
+    while (from < depth && strcmp(r->path[from], alias) != 0)
+        from++;
+    r->x->why[0] = '\0';
+    for (unsigned i = from; i < depth && o < len; i++)
+        o += (size_t)snprintf(r->x->why + o, len - o, "%s -> ", r->path[i]);
+    if (o < len)
+        snprintf(r->x->why + o, len - o, "%s", alias);
 }
 
 static int resolve_alias(struct resolve *r, const char *alias, unsigned depth);
 
-/* resolve_target - place one alias target T: a user, another alias, a
- * remote address, or (a local address that is neither) nothing. */
-static int resolve_target(struct resolve *r, const char *alias, const char *t, unsigned depth)
+/* read_targets - step through ALIAS's targets: users and remote addresses
+ * join the result at once, the aliases among them are collected into
+ * *SUB (to expand once the statement is done, so that the one statement
+ * serves every level).  Returns the number of SUB entries, or <0. */
+static int read_targets(struct resolve *r, const char *alias, char ***sub)
 {
-    int user = is_user(r->db, t);
-    if (user != 0)
-        return user < 0 ? -1 : resolve_add(r, t, true);
-    int more = is_alias(r->db, t);
-    if (more != 0)
-        return more < 0 ? -1 : resolve_alias(r, t, depth + 1);
-    int local =
-        accounts_query_exists(r->db, "SELECT 1 FROM domains WHERE name = ?1", addr_domain(t), NULL);
-    if (local < 0)
-        return -1;
-    if (local == 0)
-        return resolve_add(r, t, false);
-    log_warnx("event=alias_dangling alias=%s target=%s", log_quote(alias), log_quote(t));
-    return 0;
+    sqlite3_stmt *st = r->targets;
+    size_t n = 0, cap = 0;
+    int rc = sqlite3_bind_text(st, 1, alias, -1, SQLITE_TRANSIENT), err = 0;
+    *sub = NULL;
+    while (rc == SQLITE_OK && err == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(st, 0);
+        enum target_kind k = (enum target_kind)sqlite3_column_int(st, 1);
+        rc = SQLITE_OK;
+        if (t == NULL)
+            continue;
+        if (k == TARGET_USER || k == TARGET_REMOTE) {
+            err = resolve_add(r, t, k == TARGET_USER);
+        } else if (k == TARGET_DANGLING) {
+            log_warnx("event=alias_dangling alias=%s target=%s", log_quote(alias), log_quote(t));
+        } else if (n == cap) {
+            cap = cap ? cap * 2 : 4;
+            char **more = realloc(*sub, cap * sizeof *more);
+            err = more ? 0 : -1;
+            if (more)
+                *sub = more;
+        }
+        if (err == 0 && k == TARGET_ALIAS && ((*sub)[n] = strdup(t)) != NULL)
+            n++;
+        else if (err == 0 && k == TARGET_ALIAS)
+            err = -1;
+    }
+    sqlite3_reset(st);
+    if (err == 0 && rc != SQLITE_DONE)
+        err = -1;
+    if (err < 0) {
+        for (size_t i = 0; i < n; i++)
+            free((*sub)[i]);
+        free(*sub);
+        *sub = NULL;
+        return err;
+    }
+    return (int)n;
 }
 
-/* resolve_alias - expand ALIAS at DEPTH into R; -1 on loops that run too
- * deep, trees too wide, or store errors. */
+/* resolve_alias - expand ALIAS at DEPTH (1: the address itself) into R.
+ * 0 when done, -1 on a store error or no memory, -2 too many targets, -3
+ * a loop or a chain too deep (R->x->why says which). */
 static int resolve_alias(struct resolve *r, const char *alias, unsigned depth)
 {
-    char(*list)[256];
-    if (resolve_seen(r, alias))
+    void *mark = strmap_get(r->seen, alias);
+    if (mark == &mark_open) {
+        loop_chain(r, depth - 1, alias);
+        return -3;
+    }
+    if (mark == &mark_done) /* a list inside two lists: its members are in already */
         return 0;
     if (depth > ALIAS_DEPTH_MAX) {
-        log_warnx("event=alias_error alias=%s error=too_deep max=%d", log_quote(alias),
-                  ALIAS_DEPTH_MAX);
-        return -1;
+        snprintf(r->x->why, sizeof r->x->why, "aliases nested more than %d deep, at %s",
+                 ALIAS_DEPTH_MAX, alias);
+        return -3;
     }
-    if (++r->lookups > RESOLVE_LOOKUPS_MAX) {
-        log_warnx("event=alias_error alias=%s error=too_many_lookups", log_quote(alias));
-        return -1;
+    if (++r->expansions > ALIAS_EXPANSIONS_MAX) {
+        snprintf(r->x->why, sizeof r->x->why, "more than %d aliases inside %s",
+                 ALIAS_EXPANSIONS_MAX, r->path[0]);
+        return -2;
     }
-    int n = alias_targets(r->db, alias, &list);
-    if (n < 0)
+    if (strmap_put(r->seen, alias, &mark_open, NULL) < 0)
         return -1;
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++)
-        rc = resolve_target(r, alias, list[i], depth);
-    free(list);
+    r->path[depth - 1] = alias;
+    char **sub;
+    int n = read_targets(r, alias, &sub), rc = n < 0 ? n : 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = resolve_alias(r, sub[i], depth + 1);
+        free(sub[i]);
+    }
+    free(sub);
+    if (rc == 0 && strmap_put(r->seen, alias, &mark_done, NULL) < 0)
+        rc = -1;
     return rc;
+}
+
+/* The targets of alias ?1, each with what it is: a user (0), another
+ * alias (1), a remote address (2) or a local address that is neither (3).
+ * One query per alias, whatever its size: the primary keys of users,
+ * aliases and domains answer each probe. */
+static const char targets_sql[] =
+    "SELECT a.target, CASE"
+    " WHEN EXISTS(SELECT 1 FROM users u WHERE u.address = a.target) THEN 0"
+    " WHEN EXISTS(SELECT 1 FROM aliases b WHERE b.address = a.target) THEN 1"
+    " WHEN NOT EXISTS(SELECT 1 FROM domains d"
+    "   WHERE d.name = substr(a.target, instr(a.target, '@') + 1)) THEN 2"
+    " ELSE 3 END"
+    " FROM aliases a WHERE a.address = ?1";
+
+/* resolve_expand - expand alias A into X inside one read transaction, so
+ * that an admin changing the list meanwhile is seen whole or not at all. */
+static enum accounts_rcpt_kind resolve_expand(sqlite3 *db, const char *a,
+                                              struct accounts_expansion *x)
+{
+    struct resolve r = {.db = db, .x = x, .seen = strmap_new()};
+    char err[128];
+    bool txn = sqlite3_get_autocommit(db) && store_exec(db, "BEGIN", err, sizeof err) == 0;
+    r.targets = r.seen ? store_prepare(db, targets_sql) : NULL;
+    int rc = r.targets ? resolve_alias(&r, a, 1) : -1;
+    sqlite3_finalize(r.targets);
+    strmap_free(r.seen, NULL);
+    if (txn)
+        store_exec(db, "COMMIT", err, sizeof err);
+    if (rc < 0) /* a part of a list is no answer */
+        accounts_expansion_free(x);
+    if (rc == -1)
+        log_warnx("event=store_error op=alias_expand alias=%s error=%s", log_quote(a),
+                  log_quote(sqlite3_errmsg(db)));
+    else if (rc < 0)
+        log_warnx("event=alias_error alias=%s error=%s why=%s", log_quote(a),
+                  rc == -2 ? "too_many" : "loop", log_quote(x->why));
+    return rc == 0    ? ACCOUNTS_RCPT_ALIAS
+           : rc == -2 ? ACCOUNTS_RCPT_TOO_MANY
+           : rc == -3 ? ACCOUNTS_RCPT_LOOP
+                      : ACCOUNTS_RCPT_ERROR;
 }
 
 /* accounts_resolve - what ADDRESS (in a local domain) delivers to. */
 enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
-                                         struct accounts_target *out, size_t max, size_t *n)
+                                         struct accounts_expansion *x)
 {
     char a[256];
-    struct resolve r = {.db = db, .out = out, .max = max};
-    *n = 0;
+    accounts_expansion_free(x);
+    x->why[0] = '\0';
+    if (x->max == 0)
+        x->max = ALIAS_TARGETS_MAX;
     if (norm_address(address, a, NULL, 0) < 0)
         return ACCOUNTS_RCPT_UNKNOWN;
     int user = is_user(db, a);
     if (user < 0)
         return ACCOUNTS_RCPT_ERROR;
-    if (user == 1) {
-        if (resolve_add(&r, a, true) < 0)
-            return ACCOUNTS_RCPT_ERROR;
-        *n = r.n;
-        return ACCOUNTS_RCPT_USER;
-    }
+    if (user == 1)
+        return accounts_expansion_set(x, a, true) < 0 ? ACCOUNTS_RCPT_ERROR : ACCOUNTS_RCPT_USER;
     int alias = is_alias(db, a);
     if (alias <= 0)
         return alias < 0 ? ACCOUNTS_RCPT_ERROR : ACCOUNTS_RCPT_UNKNOWN;
-    if (resolve_alias(&r, a, 1) < 0)
-        return ACCOUNTS_RCPT_ERROR;
-    *n = r.n;
-    return ACCOUNTS_RCPT_ALIAS;
+    return resolve_expand(db, a, x);
+}
+
+/* accounts_expansion_set - X is the one target ADDRESS. */
+int accounts_expansion_set(struct accounts_expansion *x, const char *address, bool local)
+{
+    accounts_expansion_free(x);
+    if ((x->t = malloc(sizeof *x->t)) == NULL || (x->t->address = strdup(address)) == NULL)
+        return -1; /* x->n is 0: accounts_expansion_free frees x->t */
+    x->t->local = local;
+    x->n = x->cap = 1;
+    return 0;
+}
+
+/* accounts_expansion_free - the targets of X, and X ready for reuse. */
+void accounts_expansion_free(struct accounts_expansion *x)
+{
+    for (size_t i = 0; i < x->n; i++)
+        free(x->t[i].address);
+    free(x->t);
+    x->t = NULL;
+    x->n = x->cap = 0;
 }
 
 /* is_bool_column - is NAME one of BOOLS ("a b c ", each followed by a space)? */

@@ -10,8 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define ALIAS_DEPTH_MAX 8     /* alias chains longer than this are an error */
-#define ALIAS_TARGETS_MAX 100 /* addresses one alias may expand to */
+#define ALIAS_DEPTH_MAX 8          /* alias chains longer than this are an error */
+#define ALIAS_TARGETS_MAX 100000   /* targets one alias may have in the store */
+#define ALIAS_EXPANSIONS_MAX 10000 /* distinct aliases one resolve may expand */
 
 int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errlen);
 /* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
@@ -50,20 +51,44 @@ enum accounts_rcpt_kind {
     ACCOUNTS_RCPT_UNKNOWN,
     ACCOUNTS_RCPT_USER,
     ACCOUNTS_RCPT_ALIAS,
-    ACCOUNTS_RCPT_ERROR
+    ACCOUNTS_RCPT_ERROR,    /* the store failed: try again later */
+    ACCOUNTS_RCPT_LOOP,     /* an alias includes itself, or a chain is too deep */
+    ACCOUNTS_RCPT_TOO_MANY, /* the expansion has more than MAX targets */
 };
 
 struct accounts_target {
-    char address[256]; /* lowercased */
-    bool local;        /* a user of a local domain (Maildir here) */
+    char *address; /* lowercased; owned by the expansion */
+    bool local;    /* a user of a local domain (Maildir here) */
 };
 
-/* accounts_resolve - what ADDRESS (in a local domain) delivers to.  A user
- * gives itself; an alias gives its expansion, recursively (depth at most
- * ALIAS_DEPTH_MAX, duplicates removed, at most MAX entries written to OUT);
- * *N receives the count.  Remote targets of aliases have local=false. */
+/* What one address expands to: an array sized to the result (grown as
+ * targets are found), never a fixed table per session. */
+struct accounts_expansion {
+    size_t max;                /* in: the most targets allowed (0: ALIAS_TARGETS_MAX) */
+    struct accounts_target *t; /* out: N targets, no two alike */
+    size_t n, cap;
+    char why[512]; /* LOOP, TOO_MANY: what happened, for the reply and the log */
+};
+
+/* accounts_resolve - what ADDRESS (in a local domain) delivers to, into X
+ * (free it with accounts_expansion_free, whatever the result).  A user
+ * gives itself; an alias gives its expansion, recursively, read in one
+ * read transaction with one query per alias: duplicates removed, at most
+ * X->max targets (TOO_MANY), at most ALIAS_DEPTH_MAX aliases deep and no
+ * alias inside its own expansion (LOOP, with the chain in X->why: "a ->
+ * b -> a").  Remote targets of aliases have local=false. */
 enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
-                                         struct accounts_target *out, size_t max, size_t *n);
+                                         struct accounts_expansion *x);
+void accounts_expansion_free(struct accounts_expansion *x);
+/* accounts_expansion_set - make X the one target ADDRESS (a postmaster
+ * fallback, say); -1 out of memory. */
+int accounts_expansion_set(struct accounts_expansion *x, const char *address, bool local);
+
+/* accounts_alias_add_many - add every target of the N in TARGETS to alias
+ * ADDRESS in one transaction (floodctl alias add --from-file): all or none.
+ * *ADDED gets the targets that were new (those already there are kept). */
+int accounts_alias_add_many(sqlite3 *db, const char *address, const char *const *targets,
+                            size_t n, size_t *added, char *err, size_t errlen);
 
 /* Listings for floodctl: arrays of objects. */
 json_t *accounts_domain_list(sqlite3 *db); /* [{name, created, users, aliases}] */

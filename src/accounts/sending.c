@@ -15,17 +15,13 @@
 /* alias_reaches - does ADDRESS, an alias, deliver (also) to USER? */
 static int alias_reaches(sqlite3 *db, const char *user, const char *address)
 {
-    static struct accounts_target targets[ALIAS_TARGETS_MAX];
-    size_t n = 0;
-    enum accounts_rcpt_kind k = accounts_resolve(db, address, targets, ALIAS_TARGETS_MAX, &n);
-    if (k == ACCOUNTS_RCPT_ERROR)
-        return -1;
-    if (k != ACCOUNTS_RCPT_ALIAS)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(targets[i].address, user) == 0)
-            return 1;
-    return 0;
+    struct accounts_expansion x = {0};
+    enum accounts_rcpt_kind k = accounts_resolve(db, address, &x);
+    int found = k == ACCOUNTS_RCPT_ERROR ? -1 : 0;
+    for (size_t i = 0; k == ACCOUNTS_RCPT_ALIAS && i < x.n && found == 0; i++)
+        found = strcmp(x.t[i].address, user) == 0;
+    accounts_expansion_free(&x);
+    return found;
 }
 
 int accounts_may_send_as(sqlite3 *db, const char *user, const char *address)

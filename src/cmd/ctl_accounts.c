@@ -4,7 +4,9 @@
  * directly: SQLite in WAL mode lets floodctl write while the daemon runs,
  * and it works the same with the daemon stopped.  New passwords are read
  * here, from the terminal with echo off or from one line of stdin. */
+#include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +52,7 @@ const char usage_user[] = "  floodctl user add ADDRESS\n"
                           " [--domains N] [--bulk|--no-bulk] [--json]\n"
                           "    (per hour; 0: no limit; 'default': the config's value)\n";
 const char usage_alias[] = "  floodctl alias add ADDRESS TARGET\n"
+                           "  floodctl alias add ADDRESS --from-file FILE|-\n"
                            "  floodctl alias del ADDRESS [TARGET]\n"
                            "  floodctl alias list [DOMAIN] [--json]\n";
 
@@ -367,13 +370,101 @@ static int user_list(struct ctl *c, struct args *a, struct opt *o)
 
 /* -------------------------------------------------------------- aliases */
 
-/* alias_add - floodctl alias add ADDRESS TARGET */
+/* opts_alias_add - the options of alias add. */
+static struct opt *opts_alias_add(void)
+{
+    static struct opt opts[] = {{"--from-file", true, false, NULL}, {NULL, false, false, NULL}};
+    return opts;
+}
+
+#define TARGET_LINE_MAX 1024 /* octets of one line of a --from-file list */
+
+/* free_targets - the N lines of LIST. */
+static void free_targets(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* read_targets - one address per line of IN (blank lines and '#' comments
+ * skipped), at most ALIAS_TARGETS_MAX of them, each line at most
+ * TARGET_LINE_MAX octets.  The array, *N its length; NULL after an error
+ * (printed, naming PATH and the line). */
+static char **read_targets(FILE *in, const char *path, size_t *n)
+{
+    char line[TARGET_LINE_MAX + 2], **list = NULL;
+    size_t cap = 0, lineno = 0;
+    *n = 0;
+    while (fgets(line, sizeof line, in) != NULL) {
+        size_t len = strcspn(line, "\r\n");
+        lineno++;
+        if (line[len] == '\0' && !feof(in)) {
+            fail("%s:%zu: line longer than %d octets", path, lineno, TARGET_LINE_MAX);
+            break;
+        }
+        line[len] = '\0';
+        char *t = line + strspn(line, " \t");
+        t[strcspn(t, " \t#")] = '\0';
+        if (*t == '\0')
+            continue;
+        if (*n == ALIAS_TARGETS_MAX) {
+            fail("%s:%zu: more than %d targets", path, lineno, ALIAS_TARGETS_MAX);
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **more = realloc(list, cap * sizeof *more);
+            if (more == NULL)
+                break;
+            list = more;
+        }
+        if ((list[*n] = strdup(t)) == NULL)
+            break;
+        (*n)++;
+    }
+    if (ferror(in) || !feof(in)) {
+        if (ferror(in))
+            fail("%s: cannot read: %s", path, strerror(errno));
+        free_targets(list, *n);
+        return NULL;
+    }
+    return list;
+}
+
+/* alias_add_file - floodctl alias add ADDRESS --from-file FILE ('-': stdin) */
+static int alias_add_file(sqlite3 *db, const char *address, const char *path)
+{
+    char err[512];
+    size_t n = 0, added = 0;
+    FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (in == NULL)
+        return fail("%s: cannot open: %s", path, strerror(errno));
+    char **list = read_targets(in, path, &n);
+    if (in != stdin)
+        fclose(in);
+    if (list == NULL)
+        return EXIT_FAIL;
+    int rc =
+        accounts_alias_add_many(db, address, (const char *const *)list, n, &added, err, sizeof err);
+    free_targets(list, n);
+    if (rc < 0)
+        return fail("%s (nothing was added)", err);
+    printf("alias %s: %zu target(s) added, %zu already there\n", address, added, n - added);
+    return EXIT_OK;
+}
+
+/* alias_add - floodctl alias add ADDRESS TARGET | ADDRESS --from-file FILE */
 static int alias_add(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512];
+    if ((a->n == 2) == o[0].set)
+        return usage_error("alias", "%s takes ADDRESS TARGET, or ADDRESS --from-file FILE", "add");
     sqlite3 *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
+    if (o[0].set)
+        return alias_add_file(db, a->pos[0], o[0].value);
     if (accounts_alias_add(db, a->pos[0], a->pos[1], err, sizeof err) < 0)
         return fail("%s", err);
     printf("alias %s -> %s added\n", a->pos[0], a->pos[1]);
@@ -444,7 +535,7 @@ const struct subcommand user_subs[] = {
     {NULL, 0, 0, NULL, NULL},
 };
 const struct subcommand alias_subs[] = {
-    {"add", 2, 2, alias_add, NULL},
+    {"add", 1, 2, alias_add, opts_alias_add},
     {"del", 1, 2, alias_del, NULL},
     {"list", 0, 1, alias_list, NULL},
     {NULL, 0, 0, NULL, NULL},

@@ -933,8 +933,20 @@ static int load_limit_numbers(struct loader *ld, const config_setting_t *g)
         cfg_get_unsigned(ld, g, "limits", "data_end_timeout", 1, 86400, &l->data_end_timeout) < 0 ||
         cfg_get_unsigned(ld, g, "limits", "tls_handshake_timeout", 1, 3600,
                          &l->tls_handshake_timeout) < 0 ||
-        cfg_get_unsigned(ld, g, "limits", "min_data_rate", 0, 1000000000, &l->min_data_rate) < 0)
+        cfg_get_unsigned(ld, g, "limits", "min_data_rate", 0, 1000000000, &l->min_data_rate) < 0 ||
+        cfg_get_unsigned(ld, g, "limits", "max_expanded_recipients", 1, 1000000,
+                         &l->max_expanded_recipients) < 0)
         return -1;
+    /* Every RCPT adds at least one recipient: a bound below max_recipients
+     * would refuse what max_recipients allows. */
+    if (l->max_expanded_recipients < l->max_recipients) {
+        char key[KEY_MAX];
+        const config_setting_t *at = config_setting_get_member(g, "max_expanded_recipients");
+        return cfg_fail(ld, at ? at : config_setting_get_member(g, "max_recipients"),
+                        cfg_key_child(key, sizeof key, "limits", "max_expanded_recipients"),
+                        "%u is below limits.max_recipients (%u): raise it to at least that",
+                        l->max_expanded_recipients, l->max_recipients);
+    }
     return 0;
 }
 
@@ -944,7 +956,8 @@ static int load_limits(struct loader *ld, const config_setting_t *root)
     static const char *const keys[] = {"max_message_size", "max_recipients",  "max_errors",
                                        "max_connections",  "command_timeout", "data_timeout",
                                        "data_end_timeout", "bare_lf",         "tls_handshake_timeout",
-                                       "min_data_rate",    "nul",             NULL};
+                                       "min_data_rate",    "nul",             "max_expanded_recipients",
+                                       NULL};
     struct config_limits *l = &ld->cfg->limits;
     const config_setting_t *g;
     int bare_lf = BARE_LF_REJECT, nul = NUL_REJECT;
@@ -1368,6 +1381,7 @@ static struct config *config_new(const char *path)
     cfg->shutdown_timeout = 10;
     cfg->limits = (struct config_limits){.max_message_size = 25 * 1024 * 1024,
                                          .max_recipients = 100,
+                                         .max_expanded_recipients = 10000,
                                          .max_errors = 10,
                                          .max_connections = 1000,
                                          .command_timeout = 300,

@@ -49,6 +49,7 @@ struct ip_group {
 struct config_limits {
     size_t max_message_size;        /* octets, SIZE= and DATA; default 25 MiB */
     unsigned max_recipients;        /* per message; default 100 */
+    unsigned max_expanded_recipients; /* per message, after alias expansion; default 10000 */
     unsigned max_errors;            /* per session before 421; default 10 */
     unsigned max_connections;       /* whole server; default 1000 */
     unsigned command_timeout;       /* seconds; RFC 5321 4.5.3.2: 5 min */

@@ -41,8 +41,7 @@ static size_t read_headers(sqlite3 *db, const char *qid, char *buf, size_t len)
  * here, so it is dropped instead; -2 on a store error. */
 static int dsn_recipient(sqlite3 *db, const char *sender, char *out, size_t len, bool *local)
 {
-    static __thread struct accounts_target t[ALIAS_TARGETS_MAX];
-    size_t n = 0;
+    struct accounts_expansion x = {0};
     char key[256];
     str_copy(key, sender, sizeof key);
     const char *at = strrchr(key, '@');
@@ -51,14 +50,15 @@ static int dsn_recipient(sqlite3 *db, const char *sender, char *out, size_t len,
         str_copy(out, sender, len);
         return 0;
     }
-    enum accounts_rcpt_kind k = accounts_resolve(db, str_lower(key), t, ALIAS_TARGETS_MAX, &n);
-    if (k == ACCOUNTS_RCPT_ERROR)
-        return -2;
-    if ((k != ACCOUNTS_RCPT_USER && k != ACCOUNTS_RCPT_ALIAS) || n == 0)
-        return -1;
-    str_copy(out, t[0].address, len);
-    *local = t[0].local;
-    return 0;
+    enum accounts_rcpt_kind k = accounts_resolve(db, str_lower(key), &x);
+    int rc = k == ACCOUNTS_RCPT_ERROR ? -2 : -1;
+    if ((k == ACCOUNTS_RCPT_USER || k == ACCOUNTS_RCPT_ALIAS) && x.n > 0) {
+        str_copy(out, x.t[0].address, len);
+        *local = x.t[0].local;
+        rc = 0;
+    }
+    accounts_expansion_free(&x);
+    return rc;
 }
 
 int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,

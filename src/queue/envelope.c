@@ -7,11 +7,43 @@
 
 #include "store/store.h"
 
+/* Past this many recipients, duplicates are found through a hash index
+ * instead of a scan: a list of 10,000 would otherwise cost 50 million
+ * comparisons. */
+#define RCPT_INDEX_FROM 16
+
+static char indexed; /* the value of every index entry */
+
+/* rcpt_index - build ENV's index of its recipients; -1 out of memory. */
+static int rcpt_index(struct envelope *env)
+{
+    if ((env->rcpt_index = strmap_new()) == NULL)
+        return -1;
+    for (size_t i = 0; i < env->n_rcpts; i++)
+        if (strmap_put(env->rcpt_index, env->rcpts[i].address, &indexed, NULL) < 0)
+            return -1;
+    return 0;
+}
+
+/* has_rcpt - is ADDRESS among ENV's recipients?  -1 out of memory. */
+static int has_rcpt(struct envelope *env, const char *address)
+{
+    if (env->rcpt_index == NULL && env->n_rcpts < RCPT_INDEX_FROM) {
+        for (size_t i = 0; i < env->n_rcpts; i++)
+            if (strcmp(env->rcpts[i].address, address) == 0)
+                return 1;
+        return 0;
+    }
+    if (env->rcpt_index == NULL && rcpt_index(env) < 0)
+        return -1;
+    return strmap_get(env->rcpt_index, address) != NULL;
+}
+
 int envelope_add_rcpt(struct envelope *env, const char *address, const char *orig, bool local)
 {
-    for (size_t i = 0; i < env->n_rcpts; i++)
-        if (strcmp(env->rcpts[i].address, address) == 0)
-            return 0;
+    int has = has_rcpt(env, address);
+    if (has != 0)
+        return has > 0 ? 0 : -1;
     if (env->n_rcpts == env->cap_rcpts) {
         size_t cap = env->cap_rcpts ? env->cap_rcpts * 2 : 4;
         struct envelope_rcpt *r = realloc(env->rcpts, cap * sizeof *r);
@@ -24,13 +56,25 @@ int envelope_add_rcpt(struct envelope *env, const char *address, const char *ori
     r->address = strdup(address);
     r->orig = strdup(orig);
     r->local = local;
-    if (r->address == NULL || r->orig == NULL) {
+    if (r->address == NULL || r->orig == NULL ||
+        (env->rcpt_index && strmap_put(env->rcpt_index, address, &indexed, NULL) < 0)) {
         free(r->address);
         free(r->orig);
         return -1;
     }
     env->n_rcpts++;
     return 1;
+}
+
+void envelope_truncate(struct envelope *env, size_t n)
+{
+    while (env->n_rcpts > n) {
+        struct envelope_rcpt *r = &env->rcpts[--env->n_rcpts];
+        if (env->rcpt_index)
+            strmap_del(env->rcpt_index, r->address);
+        free(r->address);
+        free(r->orig);
+    }
 }
 
 void envelope_clear(struct envelope *env)
@@ -48,6 +92,8 @@ void envelope_clear(struct envelope *env)
         free(env->rcpts[i].orig);
     }
     env->n_rcpts = 0;
+    strmap_free(env->rcpt_index, NULL);
+    env->rcpt_index = NULL;
     env->body = NULL;
     env->held = false;
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "core/strmap.h"
 #include "queue/spool.h"
 
 struct envelope_rcpt {
@@ -35,13 +36,18 @@ struct envelope {
     struct envelope_rcpt *rcpts;
     size_t n_rcpts;
     size_t cap_rcpts;
+    struct strmap *rcpt_index; /* address -> 1, once there are many (a list expanded) */
     const struct spool *body;
     bool held; /* stored with every recipient held (the policy engine's HOLD) */
 };
 
-/* envelope_add_rcpt - append a recipient unless it is already there;
- * returns 1 added, 0 duplicate, -1 out of memory. */
+/* envelope_add_rcpt - append a recipient unless it is already there
+ * (a hash lookup once the envelope holds many); returns 1 added, 0
+ * duplicate, -1 out of memory. */
 int envelope_add_rcpt(struct envelope *env, const char *address, const char *orig, bool local);
+/* envelope_truncate - drop the recipients past the first N (those one
+ * RCPT added, when the whole of it is refused). */
+void envelope_truncate(struct envelope *env, size_t n);
 /* envelope_clear - free the fields and recipients, ready for reuse. */
 void envelope_clear(struct envelope *env);
 /* envelope_size - octets that will be stored: trace header plus body. */

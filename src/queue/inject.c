@@ -53,35 +53,45 @@ static int read_message(const struct inject_request *req, struct spool *sp, char
     return rc;
 }
 
+/* add_recipient - RCPT, local through its aliases (into X), as RCPT would. */
+static int add_recipient(sqlite3 *db, const char *rcpt, struct envelope *env,
+                         struct accounts_expansion *x, char *err, size_t errlen)
+{
+    char a[256];
+    str_copy(a, rcpt, sizeof a);
+    str_lower(a);
+    const char *at = strrchr(a, '@');
+    if (at == NULL || at == a || at[1] == '\0') {
+        snprintf(err, errlen, "%s is not an address", rcpt);
+        return -1;
+    }
+    if (!accounts_domain_is_local(db, at + 1))
+        return envelope_add_rcpt(env, a, rcpt, false) < 0 ? -1 : 0;
+    enum accounts_rcpt_kind k = accounts_resolve(db, a, x);
+    if (k == ACCOUNTS_RCPT_LOOP || k == ACCOUNTS_RCPT_TOO_MANY) {
+        snprintf(err, errlen, "%s: %s: see 'floodctl alias list'", a, x->why);
+        return -1;
+    }
+    if (k == ACCOUNTS_RCPT_UNKNOWN || k == ACCOUNTS_RCPT_ERROR || x->n == 0) {
+        snprintf(err, errlen, "no such local recipient %s: see 'floodctl user list'", a);
+        return -1;
+    }
+    for (size_t i = 0; i < x->n; i++)
+        if (envelope_add_rcpt(env, x->t[i].address, rcpt, x->t[i].local) < 0)
+            return -1;
+    return 0;
+}
+
 /* add_recipients - local ones through their aliases, as RCPT would. */
 static int add_recipients(sqlite3 *db, const struct inject_request *req, struct envelope *env,
                           char *err, size_t errlen)
 {
-    static struct accounts_target t[ALIAS_TARGETS_MAX];
-    for (size_t i = 0; i < req->n_rcpts; i++) {
-        char a[256];
-        str_copy(a, req->rcpts[i], sizeof a);
-        str_lower(a);
-        const char *at = strrchr(a, '@');
-        size_t n = 0;
-        if (at == NULL || at == a || at[1] == '\0') {
-            snprintf(err, errlen, "%s is not an address", req->rcpts[i]);
-            return -1;
-        }
-        if (!accounts_domain_is_local(db, at + 1)) {
-            if (envelope_add_rcpt(env, a, req->rcpts[i], false) < 0)
-                return -1;
-            continue;
-        }
-        if (accounts_resolve(db, a, t, ALIAS_TARGETS_MAX, &n) == ACCOUNTS_RCPT_UNKNOWN || n == 0) {
-            snprintf(err, errlen, "no such local recipient %s: see 'floodctl user list'", a);
-            return -1;
-        }
-        for (size_t k = 0; k < n; k++)
-            if (envelope_add_rcpt(env, t[k].address, req->rcpts[i], t[k].local) < 0)
-                return -1;
-    }
-    return 0;
+    struct accounts_expansion x = {0};
+    int rc = 0;
+    for (size_t i = 0; i < req->n_rcpts && rc == 0; i++)
+        rc = add_recipient(db, req->rcpts[i], env, &x, err, errlen);
+    accounts_expansion_free(&x);
+    return rc;
 }
 
 int queue_inject(sqlite3 *db, const struct inject_request *req, char *qid, char *err, size_t errlen)

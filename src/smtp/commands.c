@@ -233,14 +233,38 @@ void smtp_mail_accept(struct smtp_session *s)
     smtp_reply(s, "250 2.1.0 Ok");
 }
 
-/* rcpt_accept_local - add the user or every target of the alias. */
-static bool rcpt_accept_local(struct smtp_session *s, const struct accounts_target *t, size_t n,
-                              const char *orig)
+/* rcpt_accept - add the targets of X (a user, an alias's members, or a
+ * remote address), all or none: -1 out of memory, -2 past
+ * limits.max_expanded_recipients. */
+static int rcpt_accept(struct smtp_session *s, const struct accounts_expansion *x, const char *orig)
 {
-    for (size_t i = 0; i < n; i++)
-        if (envelope_add_rcpt(&s->txn.env, t[i].address, orig, t[i].local) < 0)
-            return false;
-    return true;
+    struct envelope *env = &s->txn.env;
+    size_t before = env->n_rcpts;
+    int rc = 0;
+    for (size_t i = 0; i < x->n && rc == 0; i++)
+        if (envelope_add_rcpt(env, x->t[i].address, orig, x->t[i].local) < 0)
+            rc = -1;
+        else if (env->n_rcpts > s->cfg->limits.max_expanded_recipients)
+            rc = -2;
+    if (rc < 0)
+        envelope_truncate(env, before);
+    return rc;
+}
+
+/* rcpt_expansion_refused - an alias that loops or expands past the limit:
+ * a precise, permanent reply (retrying cannot help; the admin must fix the
+ * alias or the limit).  RFC 3463 3.5: X.4.6 is a routing loop. */
+static void rcpt_expansion_refused(struct smtp_session *s, enum accounts_rcpt_kind kind,
+                                   const struct accounts_expansion *x, const char *orig)
+{
+    log_info("event=alias_refused session=%lu ip=%s rcpt=%s reason=%s why=%s", s->serial,
+             s->origin.ip, log_quote(orig), kind == ACCOUNTS_RCPT_LOOP ? "loop" : "too_many",
+             log_quote(x->why));
+    if (kind == ACCOUNTS_RCPT_LOOP)
+        smtp_reply(s, "550 5.4.6 <%s>: Alias loop (%.200s); tell the postmaster", orig, x->why);
+    else
+        smtp_reply(s, "550 5.5.3 <%s>: List expands to %.200s (limit %u per message)", orig, x->why,
+                   s->cfg->limits.max_expanded_recipients);
 }
 
 /* is_postmaster - RFC 5321 4.5.1: "postmaster", in any case, at a local
@@ -256,70 +280,86 @@ static bool is_postmaster(const struct smtp_session *s, const struct mailbox *to
  * remote address), else to ADDR's own Maildir.  RFC 5321 4.5.1: mail to
  * the postmaster is accepted even when nobody set one up, and kept. */
 static enum accounts_rcpt_kind postmaster_targets(struct smtp_session *s, const char *addr,
-                                                  struct accounts_target *t, size_t max, size_t *n)
+                                                  struct accounts_expansion *x)
 {
     const char *pm = s->cfg->postmaster ? s->cfg->postmaster : addr;
     const char *at = strrchr(pm, '@');
     bool local = pm == addr || (at && accounts_domain_is_local(s->srv->db, at + 1));
     if (pm != addr && local) {
-        enum accounts_rcpt_kind kind = accounts_resolve(s->srv->db, pm, t, max, n);
-        if (kind == ACCOUNTS_RCPT_ERROR || (kind != ACCOUNTS_RCPT_UNKNOWN && *n > 0))
+        enum accounts_rcpt_kind kind = accounts_resolve(s->srv->db, pm, x);
+        if (kind != ACCOUNTS_RCPT_UNKNOWN && (kind != ACCOUNTS_RCPT_ALIAS || x->n > 0))
             return kind;
     }
-    if (!str_copy(t[0].address, pm, sizeof t[0].address))
-        return ACCOUNTS_RCPT_ERROR;
-    t[0].local = local;
-    *n = 1;
-    return ACCOUNTS_RCPT_USER;
+    return accounts_expansion_set(x, pm, local) < 0 ? ACCOUNTS_RCPT_ERROR : ACCOUNTS_RCPT_USER;
 }
 
 /* rcpt_lookup - what TO (formatted as ADDR) is here: R's facts, and the
- * addresses it delivers to in T (N of them) when it is local. */
-static void rcpt_lookup(struct smtp_session *s, const struct mailbox *to, const char *addr,
-                        struct policy_rcpt *r, struct accounts_target *t, size_t *n)
+ * addresses it delivers to in X when it is local; the kind of address. */
+static enum accounts_rcpt_kind rcpt_lookup(struct smtp_session *s, const struct mailbox *to,
+                                           const char *addr, struct policy_rcpt *r,
+                                           struct accounts_expansion *x)
 {
     int local = to->literal ? 0 : accounts_domain_local(s->srv->db, to->domain);
     r->domain_local = local == 1;
     r->lookup_failed = local < 0;
     if (!r->domain_local && !is_postmaster(s, to, false))
-        return;
+        return ACCOUNTS_RCPT_UNKNOWN;
     char key[ADDRESS_PATH_MAX + 8];
     str_copy(key, addr, sizeof key);
     str_lower(key);
-    enum accounts_rcpt_kind kind = r->domain_local
-                                       ? accounts_resolve(s->srv->db, key, t, ALIAS_TARGETS_MAX, n)
-                                       : ACCOUNTS_RCPT_UNKNOWN;
+    enum accounts_rcpt_kind kind =
+        r->domain_local ? accounts_resolve(s->srv->db, key, x) : ACCOUNTS_RCPT_UNKNOWN;
     /* A user or alias named postmaster keeps precedence. */
     if (kind == ACCOUNTS_RCPT_UNKNOWN && is_postmaster(s, to, r->domain_local)) {
-        kind = postmaster_targets(s, key, t, ALIAS_TARGETS_MAX, n);
+        kind = postmaster_targets(s, key, x);
         r->domain_local = true;
     }
     r->lookup_failed = r->lookup_failed || kind == ACCOUNTS_RCPT_ERROR;
-    r->known = kind != ACCOUNTS_RCPT_UNKNOWN && *n > 0;
+    r->known = kind != ACCOUNTS_RCPT_UNKNOWN && x->n > 0;
+    return kind;
 }
 
-/* rcpt_decide - look the recipient up, ask the engine, add it. */
-static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
+/* rcpt_decide_with - look the recipient up into X, ask the engine, add it. */
+static void rcpt_decide_with(struct smtp_session *s, const struct mailbox *to, const char *orig,
+                             struct accounts_expansion *x)
 {
     char addr[ADDRESS_PATH_MAX + 8];
     address_format(to, addr, sizeof addr);
-    static struct accounts_target targets[ALIAS_TARGETS_MAX];
-    size_t n = 0;
     struct policy_rcpt r = {.orig = orig, .domain = to->domain, .literal = to->literal};
     struct policy_decision d;
-    rcpt_lookup(s, to, addr, &r, targets, &n);
+    enum accounts_rcpt_kind kind = rcpt_lookup(s, to, addr, &r, x);
+    if (kind == ACCOUNTS_RCPT_LOOP || kind == ACCOUNTS_RCPT_TOO_MANY) {
+        rcpt_expansion_refused(s, kind, x, orig);
+        return;
+    }
     policy_rcpt(s->srv->policy, &s->origin, &s->txn.policy, &r, &d);
     if (!smtp_reply_decision(s, &d))
         return;
-    bool ok = r.domain_local ? rcpt_accept_local(s, targets, n, orig)
-                             : envelope_add_rcpt(&s->txn.env, addr, orig, false) >= 0;
-    if (!ok) {
+    int rc = r.domain_local || accounts_expansion_set(x, addr, false) == 0 ? rcpt_accept(s, x, orig)
+                                                                           : -1;
+    if (rc == -2) { /* RFC 5321 4.5.3.1.10: the rest may go in another message */
+        smtp_reply(s,
+                   "452 4.5.3 <%s>: Too many recipients for one message (%u after lists"
+                   " are expanded); send to the rest in another message",
+                   orig, s->cfg->limits.max_expanded_recipients);
+        return;
+    }
+    if (rc < 0) {
         smtp_reply(s, "451 4.3.0 Out of memory, try again later");
         return;
     }
     s->txn.rcpt_count++;
     s->state = SMTP_STATE_RCPT;
     smtp_reply(s, "250 2.1.5 Ok");
+}
+
+/* rcpt_decide - RCPT TO:<TO>: look it up, decide, answer.  What an alias
+ * expands to lives only for this command (memory sized to the list). */
+static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
+{
+    struct accounts_expansion x = {.max = s->cfg->limits.max_expanded_recipients};
+    rcpt_decide_with(s, to, orig, &x);
+    accounts_expansion_free(&x);
 }
 
 static void proceed_rcpt(struct smtp_session *s, const struct smtp_command *c)

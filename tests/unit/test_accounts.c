@@ -291,12 +291,12 @@ static void resolve_setup(sqlite3 *db)
     add_alias(db, "ghost@example.org", "carol@example.org");
 }
 
-/* has_target - whether OUT[0..N) holds ADDRESS with LOCAL. */
-static bool has_target(const struct accounts_target *out, size_t n, const char *address, bool local)
+/* has_target - whether X holds ADDRESS with LOCAL. */
+static bool has_target(const struct accounts_expansion *x, const char *address, bool local)
 {
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(out[i].address, address) == 0)
-            return out[i].local == local;
+    for (size_t i = 0; i < x->n; i++)
+        if (strcmp(x->t[i].address, address) == 0)
+            return x->t[i].local == local;
     return false;
 }
 
@@ -305,44 +305,98 @@ static bool has_target(const struct accounts_target *out, size_t n, const char *
 static void test_resolve(void **state)
 {
     struct fixture *f = *state;
-    struct accounts_target out[ALIAS_TARGETS_MAX];
-    size_t n;
+    struct accounts_expansion x = {.max = 10};
     resolve_setup(f->db);
 
-    assert_int_equal(accounts_resolve(f->db, "BOB@example.org", out, 10, &n), ACCOUNTS_RCPT_USER);
-    assert_int_equal(n, 1);
-    assert_true(has_target(out, n, "bob@example.org", true));
+    assert_int_equal(accounts_resolve(f->db, "BOB@example.org", &x), ACCOUNTS_RCPT_USER);
+    assert_int_equal(x.n, 1);
+    assert_true(has_target(&x, "bob@example.org", true));
 
-    assert_int_equal(accounts_resolve(f->db, "sales@example.org", out, 10, &n),
-                     ACCOUNTS_RCPT_ALIAS);
-    assert_int_equal(n, 2);
-    assert_true(has_target(out, n, "bob@example.org", true));
-    assert_true(has_target(out, n, "ext@example.net", false));
+    assert_int_equal(accounts_resolve(f->db, "sales@example.org", &x), ACCOUNTS_RCPT_ALIAS);
+    assert_int_equal(x.n, 2);
+    assert_true(has_target(&x, "bob@example.org", true));
+    assert_true(has_target(&x, "ext@example.net", false));
 
     /* team -> bob, carol, sales(-> bob, ext): bob only once. */
-    assert_int_equal(accounts_resolve(f->db, "team@example.org", out, 10, &n), ACCOUNTS_RCPT_ALIAS);
-    assert_int_equal(n, 3);
-    assert_true(has_target(out, n, "bob@example.org", true));
-    assert_true(has_target(out, n, "carol@example.org", true));
-    assert_true(has_target(out, n, "ext@example.net", false));
+    assert_int_equal(accounts_resolve(f->db, "team@example.org", &x), ACCOUNTS_RCPT_ALIAS);
+    assert_int_equal(x.n, 3);
+    assert_true(has_target(&x, "bob@example.org", true));
+    assert_true(has_target(&x, "carol@example.org", true));
+    assert_true(has_target(&x, "ext@example.net", false));
 
-    /* A pure cycle (loop1 -> loop2 -> loop1) is expanded once and reaches
-     * nobody: the session answers 550 for it, never a retry-forever 451. */
-    assert_int_equal(accounts_resolve(f->db, "loop1@example.org", out, 10, &n),
-                     ACCOUNTS_RCPT_ALIAS);
-    assert_int_equal(n, 0);
+    /* A cycle (loop1 -> loop2 -> loop1) is a loop, named: the session
+     * answers 550 5.4.6 with the chain, never a retry-forever 451. */
+    assert_int_equal(accounts_resolve(f->db, "loop1@example.org", &x), ACCOUNTS_RCPT_LOOP);
+    assert_int_equal(x.n, 0);
+    assert_string_equal(x.why, "loop1@example.org -> loop2@example.org -> loop1@example.org");
 
-    assert_int_equal(accounts_resolve(f->db, "ghost@example.org", out, 10, &n),
-                     ACCOUNTS_RCPT_ALIAS);
-    assert_int_equal(n, 1);
-    assert_true(has_target(out, n, "carol@example.org", true));
+    assert_int_equal(accounts_resolve(f->db, "ghost@example.org", &x), ACCOUNTS_RCPT_ALIAS);
+    assert_int_equal(x.n, 1);
+    assert_true(has_target(&x, "carol@example.org", true));
 
-    assert_int_equal(accounts_resolve(f->db, "nobody@example.org", out, 10, &n),
-                     ACCOUNTS_RCPT_UNKNOWN);
-    assert_int_equal(n, 0);
+    assert_int_equal(accounts_resolve(f->db, "nobody@example.org", &x), ACCOUNTS_RCPT_UNKNOWN);
+    assert_int_equal(x.n, 0);
 
-    /* Three targets do not fit in two: an error, not a silent loss. */
-    assert_int_equal(accounts_resolve(f->db, "team@example.org", out, 2, &n), ACCOUNTS_RCPT_ERROR);
+    /* Three targets do not fit in two: refused whole, not a silent loss. */
+    x.max = 2;
+    assert_int_equal(accounts_resolve(f->db, "team@example.org", &x), ACCOUNTS_RCPT_TOO_MANY);
+    assert_string_equal(x.why, "more than 2 recipients");
+    accounts_expansion_free(&x);
+}
+
+/* test_alias_loops - a list inside two lists is no loop; a list reaching
+ * itself through others is, wherever the cycle starts. */
+static void test_alias_loops(void **state)
+{
+    struct fixture *f = *state;
+    struct accounts_expansion x = {0};
+    resolve_setup(f->db);
+    /* all -> team, sales; team -> sales: sales twice, not a loop */
+    add_alias(f->db, "all@example.org", "team@example.org");
+    add_alias(f->db, "all@example.org", "sales@example.org");
+    assert_int_equal(accounts_resolve(f->db, "all@example.org", &x), ACCOUNTS_RCPT_ALIAS);
+    assert_int_equal(x.n, 3);
+    /* staff -> a -> b -> a: the loop below the top is named from where it starts */
+    add_alias(f->db, "staff@example.org", "bob@example.org");
+    add_alias(f->db, "staff@example.org", "a@example.org");
+    add_alias(f->db, "a@example.org", "b@example.org");
+    add_alias(f->db, "b@example.org", "a@example.org");
+    assert_int_equal(accounts_resolve(f->db, "staff@example.org", &x), ACCOUNTS_RCPT_LOOP);
+    assert_string_equal(x.why, "a@example.org -> b@example.org -> a@example.org");
+    assert_int_equal(x.n, 0);
+    accounts_expansion_free(&x);
+}
+
+/* test_big_alias - 10,000 targets added in one go, expanded whole, each once. */
+static void test_big_alias(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    enum { N = 10000 };
+    static char bufs[N][32];
+    static const char *list[N + 1];
+    size_t added = 0;
+    assert_int_equal(accounts_domain_add(f->db, "example.org", err, sizeof err), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(bufs[i], sizeof bufs[i], "u%05d@example.net", i);
+        list[i] = bufs[i];
+    }
+    list[N] = bufs[0]; /* a duplicate in the file */
+    assert_int_equal(
+        accounts_alias_add_many(f->db, "all@example.org", list, N + 1, &added, err, sizeof err), 0);
+    assert_int_equal(added, N);
+    /* a bad line refuses the whole file */
+    const char *bad[] = {"x@example.net", "not an address"};
+    assert_int_equal(
+        accounts_alias_add_many(f->db, "all@example.org", bad, 2, &added, err, sizeof err), -1);
+    assert_int_equal(added, 0);
+    struct accounts_expansion x = {.max = N};
+    assert_int_equal(accounts_resolve(f->db, "all@example.org", &x), ACCOUNTS_RCPT_ALIAS);
+    assert_int_equal(x.n, N);
+    assert_false(has_target(&x, "x@example.net", false));
+    x.max = N - 1;
+    assert_int_equal(accounts_resolve(f->db, "all@example.org", &x), ACCOUNTS_RCPT_TOO_MANY);
+    accounts_expansion_free(&x);
 }
 
 /* test_alias_chain - a chain of ALIAS_DEPTH_MAX aliases resolves, one
@@ -350,9 +404,8 @@ static void test_resolve(void **state)
 static void test_alias_chain(void **state)
 {
     struct fixture *f = *state;
-    struct accounts_target out[4];
+    struct accounts_expansion x = {.max = 4};
     char a[64], b[64], err[256];
-    size_t n;
     assert_int_equal(accounts_domain_add(f->db, "example.org", err, sizeof err), 0);
     add_user(f->db, "end@example.org");
     /* c1 -> c2 -> ... -> cDEPTH -> end */
@@ -364,11 +417,13 @@ static void test_alias_chain(void **state)
             snprintf(b, sizeof b, "end@example.org");
         add_alias(f->db, a, b);
     }
-    assert_int_equal(accounts_resolve(f->db, "c1@example.org", out, 4, &n), ACCOUNTS_RCPT_ALIAS);
-    assert_int_equal(n, 1);
-    assert_string_equal(out[0].address, "end@example.org");
+    assert_int_equal(accounts_resolve(f->db, "c1@example.org", &x), ACCOUNTS_RCPT_ALIAS);
+    assert_int_equal(x.n, 1);
+    assert_string_equal(x.t[0].address, "end@example.org");
     add_alias(f->db, "c0@example.org", "c1@example.org");
-    assert_int_equal(accounts_resolve(f->db, "c0@example.org", out, 4, &n), ACCOUNTS_RCPT_ERROR);
+    assert_int_equal(accounts_resolve(f->db, "c0@example.org", &x), ACCOUNTS_RCPT_LOOP);
+    assert_non_null(strstr(x.why, "nested more than 8 deep"));
+    accounts_expansion_free(&x);
 }
 
 /* test_passwords - verify right and wrong, the dummy hash. */
@@ -395,6 +450,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_credentials, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alias_loops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_alias, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alias_chain, setup, teardown),
         cmocka_unit_test(test_passwords),

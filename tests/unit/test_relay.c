@@ -107,16 +107,16 @@ static int teardown(void **state)
  * SMTP server gathers them at RCPT TO. */
 static enum relay_verdict decide(sqlite3 *db, const char *address, bool auth, bool trusted)
 {
-    struct accounts_target t[8];
-    size_t n = 0;
+    struct accounts_expansion x = {.max = 8};
     const char *at = strrchr(address, '@');
     struct relay_facts f = {.authenticated = auth, .client_trusted = trusted};
     assert_non_null(at);
     f.domain_local = accounts_domain_is_local(db, at + 1);
     if (f.domain_local) {
-        enum accounts_rcpt_kind k = accounts_resolve(db, address, t, 8, &n);
+        enum accounts_rcpt_kind k = accounts_resolve(db, address, &x);
         assert_int_not_equal(k, ACCOUNTS_RCPT_ERROR);
-        f.recipient_known = k != ACCOUNTS_RCPT_UNKNOWN && n > 0;
+        f.recipient_known = k != ACCOUNTS_RCPT_UNKNOWN && x.n > 0;
+        accounts_expansion_free(&x);
     }
     return policy_relay_decide(&f);
 }
