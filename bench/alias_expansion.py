@@ -17,6 +17,7 @@ Figures are for a person to read; nothing is asserted.
 usage: bench/alias_expansion.py [--users N] [--runs R] [--out FILE]"""
 import argparse
 import json
+import shutil
 import smtplib
 import sqlite3
 import statistics
@@ -34,7 +35,7 @@ DOMAIN = "example.test"
 def add_users(fg, n):
     """N users in the store with one hash (the daemon is running: WAL)."""
     fg.ctl("domain", "add", DOMAIN)
-    fg.ctl("user", "add", f"seed@{DOMAIN}", input="Seed-Password-4711\n")
+    fg.ctl("user", "add", f"seed@{DOMAIN}", input="Qv7-Harbor-Lantern-93\n")
     db = sqlite3.connect(str(fg.state / "store.db"), timeout=30)
     with db:
         h = db.execute("SELECT password FROM users WHERE address = ?",
@@ -132,6 +133,7 @@ def main():
             Path(a.out).write_text(json.dumps(report, indent=2) + "\n")
     finally:
         fg.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -938,14 +938,17 @@ static int load_limit_numbers(struct loader *ld, const config_setting_t *g)
                          &l->max_expanded_recipients) < 0)
         return -1;
     /* Every RCPT adds at least one recipient: a bound below max_recipients
-     * would refuse what max_recipients allows. */
+     * would refuse what max_recipients allows, so it is raised to it (a
+     * config that loaded before this key existed still loads). */
     if (l->max_expanded_recipients < l->max_recipients) {
         char key[KEY_MAX];
         const config_setting_t *at = config_setting_get_member(g, "max_expanded_recipients");
-        return cfg_fail(ld, at ? at : config_setting_get_member(g, "max_recipients"),
-                        cfg_key_child(key, sizeof key, "limits", "max_expanded_recipients"),
-                        "%u is below limits.max_recipients (%u): raise it to at least that",
-                        l->max_expanded_recipients, l->max_recipients);
+        if (cfg_warn(ld, at ? at : config_setting_get_member(g, "max_recipients"),
+                     cfg_key_child(key, sizeof key, "limits", "max_expanded_recipients"),
+                     "%u is below limits.max_recipients; %u is used", l->max_expanded_recipients,
+                     l->max_recipients) < 0)
+            return -1;
+        l->max_expanded_recipients = l->max_recipients;
     }
     return 0;
 }

@@ -192,6 +192,10 @@ static void test_defaults(void **state)
     assert_false(cfg->open_relay);
     assert_int_equal(cfg->limits.max_message_size, 26214400);
     assert_int_equal(cfg->limits.max_recipients, 100);
+    assert_int_equal(cfg->limits.max_expanded_recipients, 10000);
+    assert_int_equal(cfg->lockout.ipv4_prefix, 24);
+    assert_int_equal(cfg->lockout.ipv6_prefix, 64);
+    assert_int_equal(cfg->lockout.account_failures, 200);
     assert_int_equal(cfg->limits.max_errors, 10);
     assert_int_equal(cfg->limits.max_connections, 1000);
     assert_int_equal(cfg->limits.command_timeout, 300);
@@ -385,6 +389,15 @@ static void test_rfc_warnings(void **state)
                    "3: limits.max_recipients: ", "below the 100 of RFC 5321 4.5.3.1.8");
     expect_warning(BASE "limits = { data_timeout = 5; };\n",
                    "3: limits.data_timeout: ", "RFC 5321 4.5.3.2.5");
+    /* a bound on expanded recipients below the RCPT bound is raised to it */
+    expect_warning(BASE "limits = { max_recipients = 500;\n max_expanded_recipients = 200; };\n",
+                   "4: limits.max_expanded_recipients: ",
+                   "200 is below limits.max_recipients; 500 is used");
+    struct config *cfg = load_ok(BASE "limits = { max_recipients = 500;\n"
+                                      " max_expanded_recipients = 200; };\n");
+    assert_int_equal(cfg->limits.max_expanded_recipients, 500);
+    config_free(cfg);
+    expect_error(BASE "lockout = { ipv4_prefix = 33; };\n", "3: lockout.ipv4_prefix: ", "8");
 }
 
 /* test_tls_needed - a TLS listener without a certificate is refused. */
