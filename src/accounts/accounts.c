@@ -466,13 +466,27 @@ static int check_new_alias(sqlite3 *db, const char *a, size_t adding, char *err,
     return 0;
 }
 
-/* check_target - TARGET (normalised into T) may be a target of alias A. */
-static int check_target(const char *a, const char *target, char *t, char *err, size_t errlen)
+static int alias_would_loop(sqlite3 *db, const char *a, const char *t, char *why, size_t len);
+
+/* check_target - TARGET (normalised into T) may be a target of alias A:
+ * not A itself, and not an alias whose members include A (a loop that
+ * every message to either would be refused for at RCPT). */
+static int check_target(sqlite3 *db, const char *a, const char *target, char *t, char *err,
+                        size_t errlen)
 {
+    char why[512];
     if (norm_address(target, t, err, errlen) < 0)
         return -1;
     if (strcmp(a, t) == 0) {
         set_err(err, errlen, "alias %s cannot point to itself", a);
+        return -1;
+    }
+    int loop = alias_would_loop(db, a, t, why, sizeof why);
+    if (loop < 0)
+        return accounts_store_failed(db, "alias add", err, errlen);
+    if (loop > 0) {
+        set_err(err, errlen, "%s -> %s would make a loop (%s): add the members of %s to %s instead",
+                a, t, why, t, a);
         return -1;
     }
     return 0;
@@ -483,7 +497,8 @@ int accounts_alias_add(sqlite3 *db, const char *address, const char *target, cha
                        size_t errlen)
 {
     char a[256], t[256];
-    if (norm_address(address, a, err, errlen) < 0 || check_target(a, target, t, err, errlen) < 0)
+    if (norm_address(address, a, err, errlen) < 0 ||
+        check_target(db, a, target, t, err, errlen) < 0)
         return -1;
     if (check_new_alias(db, a, 1, err, errlen) < 0)
         return -1;
@@ -515,7 +530,7 @@ static int insert_targets(sqlite3 *db, const char *a, const char *const *targets
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
     for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-        if (check_target(a, targets[i], t, err, errlen) < 0) {
+        if (check_target(db, a, targets[i], t, err, errlen) < 0) {
             sqlite3_finalize(st);
             return -1;
         }
@@ -662,6 +677,10 @@ static int read_targets(struct resolve *r, const char *alias, char ***sub)
         rc = SQLITE_OK;
         if (t == NULL)
             continue;
+        /* an alias being expanded, or about to get its first target
+         * (alias_would_loop): met again, it is a loop whatever its rows */
+        if (strmap_get(r->seen, t) == &mark_open)
+            k = TARGET_ALIAS;
         if (k == TARGET_USER || k == TARGET_REMOTE) {
             err = resolve_add(r, t, k == TARGET_USER);
         } else if (k == TARGET_DANGLING) {
@@ -768,6 +787,31 @@ static enum accounts_rcpt_kind resolve_expand(sqlite3 *db, const char *a,
            : rc == -2 ? ACCOUNTS_RCPT_TOO_MANY
            : rc == -3 ? ACCOUNTS_RCPT_LOOP
                       : ACCOUNTS_RCPT_ERROR;
+}
+
+/* alias_would_loop - would A -> T close a loop, T reaching A?  1 with the
+ * loop as "a -> t -> ... -> a" in WHY, 0 when not, -1 on a store error.
+ * The same walk as a delivery's, with A open at the top. */
+static int alias_would_loop(sqlite3 *db, const char *a, const char *t, char *why, size_t len)
+{
+    int alias = is_alias(db, t);
+    if (alias <= 0)
+        return alias;
+    struct accounts_expansion x = {.max = ALIAS_TARGETS_MAX};
+    struct resolve r = {.db = db, .x = &x, .seen = strmap_new(), .path = {a}};
+    int rc = r.seen && strmap_put(r.seen, a, &mark_open, NULL) == 0 ? 0 : -1;
+    if (rc == 0 && (r.targets = store_prepare(db, targets_sql)) == NULL)
+        rc = -1;
+    if (rc == 0)
+        rc = resolve_alias(&r, t, 2);
+    sqlite3_finalize(r.targets);
+    strmap_free(r.seen, NULL);
+    accounts_expansion_free(&x);
+    if (rc == -3 && strncmp(x.why, a, strlen(a)) == 0 && x.why[strlen(a)] == ' ') {
+        snprintf(why, len, "%s", x.why);
+        return 1;
+    }
+    return rc == -1 ? -1 : 0; /* a loop further down, or too big: RCPT will say */
 }
 
 /* accounts_resolve - what ADDRESS (in a local domain) delivers to. */

@@ -4,8 +4,8 @@ An alias of 10,000 users: one message to it is accepted whole, delivered to
 every Maildir once, and counts as one message (and one recipient: the
 address the sender wrote) for the sender's hourly limits.  Recipients are
 deduplicated within the list and against those already in the envelope.
-A list that reaches itself (a -> b -> a) gets a precise reply naming the
-loop; a list past limits.max_expanded_recipients is refused whole."""
+A list that would reach itself (a -> b -> a) is refused by floodctl, and
+one already in the store gets a precise reply at RCPT naming the loop; a list past limits.max_expanded_recipients is refused whole."""
 import json
 import smtplib
 import sqlite3
@@ -86,9 +86,19 @@ def test_one_message_to_ten_thousand(make_server):
 def test_alias_loop_gets_a_precise_reply(make_server):
     s = make_server().start().provision()
     s.ctl("alias", "add", "a@example.test", "b@example.test")
-    s.ctl("alias", "add", "b@example.test", "a@example.test")
     s.ctl("alias", "add", "staff@example.test", "bob@example.test")
     s.ctl("alias", "add", "staff@example.test", "a@example.test")
+    # floodctl refuses to close the loop, and says which it would be
+    r = s.ctl("alias", "add", "b@example.test", "a@example.test", check=False)
+    assert r.returncode == 1
+    assert ("b@example.test -> a@example.test would make a loop (b@example.test -> "
+            "a@example.test -> b@example.test)") in r.stderr, r.stderr
+    # a store from before that check may hold one all the same
+    db = sqlite3.connect(str(s.state / "store.db"), timeout=30)
+    with db:
+        db.execute("INSERT INTO aliases(address, target, created) "
+                   "VALUES('b@example.test', 'a@example.test', 0)")
+    db.close()
     with smtplib.SMTP("127.0.0.1", s.ports["mx"], timeout=30) as c:
         c.ehlo("client.test")
         assert c.mail("sender@remote.test")[0] == 250
