@@ -337,6 +337,24 @@ static enum MHD_Result add_param(void *arg, enum MHD_ValueKind kind, const char 
     return q->err[0] ? MHD_NO : MHD_YES;
 }
 
+/* query_of - REQ (taken) with the query parameters of C as members; NULL
+ * when they do not fit, after answering C (400 or 500; *RC the result). */
+static json_t *query_of(struct MHD_Connection *c, json_t *req, enum MHD_Result *rc)
+{
+    struct query q = {.req = req};
+    if (q.req == NULL) {
+        *rc = respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return NULL;
+    }
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_param, &q);
+    if (q.err[0]) {
+        json_decref(q.req);
+        *rc = respond_error(c, MHD_HTTP_BAD_REQUEST, q.err);
+        return NULL;
+    }
+    return q.req;
+}
+
 /* The actions of POST /api/v1/queue/ACTION: queue_act, the one
  * implementation floodctl's queue commands use too. */
 static const struct {
@@ -424,15 +442,9 @@ static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c,
         for (size_t i = 0; i < sizeof api_actions / sizeof api_actions[0]; i++) {
             if (strcmp(name, api_actions[i].name) != 0)
                 continue;
-            struct query q = {.req = json_object()};
-            if (q.req == NULL)
-                return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-            MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_param, &q);
-            if (q.err[0]) {
-                json_decref(q.req);
-                return respond_error(c, MHD_HTTP_BAD_REQUEST, q.err);
-            }
-            return queue_action(w, c, api_actions[i].act, q.req);
+            enum MHD_Result rc;
+            json_t *req = query_of(c, json_object(), &rc);
+            return req ? queue_action(w, c, api_actions[i].act, req) : rc;
         }
         return respond_error(c, MHD_HTTP_NOT_FOUND, "no such action");
     }
@@ -442,16 +454,12 @@ static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c,
             cmd = resources[i].cmd;
     if (cmd == NULL)
         return respond_error(c, MHD_HTTP_NOT_FOUND, "no such resource");
-    struct query q = {.req = json_pack("{s:s}", "cmd", cmd)};
-    if (q.req == NULL)
-        return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_param, &q);
-    if (q.err[0]) {
-        json_decref(q.req);
-        return respond_error(c, MHD_HTTP_BAD_REQUEST, q.err);
-    }
+    enum MHD_Result rc;
+    json_t *req = query_of(c, json_pack("{s:s}", "cmd", cmd), &rc);
+    if (req == NULL)
+        return rc;
     char err[512] = "";
-    json_t *result = ask(w, q.req, err, sizeof err);
+    json_t *result = ask(w, req, err, sizeof err);
     if (result == NULL)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err[0] ? err : "no answer");
     return respond_json(c, MHD_HTTP_OK, json_pack("{s:o}", "result", result));
