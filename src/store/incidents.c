@@ -38,6 +38,25 @@ static int step_done(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* bind_fields - R's state, score, app password, counts and evidence as
+ * ?3 to ?11 of ST, the same in the INSERT and the UPDATE; evidence R does
+ * not carry is '[]', or left NULL when KEEP (the UPDATE keeps what the row
+ * has).  -1 when memory runs out. */
+static int bind_fields(sqlite3_stmt *st, const struct incident_row *r, bool keep)
+{
+    sqlite3_bind_text(st, 3, r->state, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, (int)r->score);
+    sqlite3_bind_text(st, 5, r->app_password, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, r->accepted);
+    sqlite3_bind_int64(st, 7, r->held);
+    sqlite3_bind_int64(st, 8, r->delivered);
+    json_t *ev[] = {r->signals, r->ips, r->samples};
+    for (int i = 0; i < 3; i++)
+        if ((ev[i] || !keep) && bind_json(st, 9 + i, ev[i]) < 0)
+            return -1;
+    return 0;
+}
+
 int incident_insert(sqlite3 *db, struct incident_row *r)
 {
     sqlite3_stmt *st = store_prepare(
@@ -48,14 +67,7 @@ int incident_insert(sqlite3 *db, struct incident_row *r)
         return -1;
     sqlite3_bind_text(st, 1, r->subject, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, r->opened);
-    sqlite3_bind_text(st, 3, r->state, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, (int)r->score);
-    sqlite3_bind_text(st, 5, r->app_password, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, r->accepted);
-    sqlite3_bind_int64(st, 7, r->held);
-    sqlite3_bind_int64(st, 8, r->delivered);
-    if (bind_json(st, 9, r->signals) < 0 || bind_json(st, 10, r->ips) < 0 ||
-        bind_json(st, 11, r->samples) < 0) {
+    if (bind_fields(st, r, false) < 0) {
         sqlite3_finalize(st);
         return -1;
     }
@@ -78,18 +90,10 @@ int incident_update(sqlite3 *db, const struct incident_row *r)
         return -1;
     sqlite3_bind_int64(st, 1, r->id);
     sqlite3_bind_int64(st, 2, r->updated);
-    sqlite3_bind_text(st, 3, r->state, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, (int)r->score);
-    sqlite3_bind_text(st, 5, r->app_password, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, r->accepted);
-    sqlite3_bind_int64(st, 7, r->held);
-    sqlite3_bind_int64(st, 8, r->delivered);
-    json_t *ev[] = {r->signals, r->ips, r->samples};
-    for (int i = 0; i < 3; i++)
-        if (ev[i] && bind_json(st, 9 + i, ev[i]) < 0) {
-            sqlite3_finalize(st);
-            return -1;
-        }
+    if (bind_fields(st, r, true) < 0) {
+        sqlite3_finalize(st);
+        return -1;
+    }
     if (step_done(st) < 0)
         return -1;
     return sqlite3_changes(db) > 0;
