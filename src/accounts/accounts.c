@@ -20,6 +20,7 @@
 #include "core/strmap.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #define ADDRESS_LEN_MAX 254 /* RFC 5321 path limit minus the brackets */
 #define DOMAIN_LEN_MAX 253  /* RFC 1035 name limit in text form */
@@ -38,7 +39,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-int accounts_store_failed(sqlite3 *db, const char *op, char *err, size_t errlen)
+int accounts_store_failed(store_db *db, const char *op, char *err, size_t errlen)
 {
     log_warnx("event=store_error op=%s error=%s", op, log_quote(sqlite3_errmsg(db)));
     set_err(err, errlen, "store error during %s: %s", op, sqlite3_errmsg(db));
@@ -120,7 +121,7 @@ static const char *addr_domain(const char *addr)
     return at ? at + 1 : addr;
 }
 
-int accounts_query_exists(sqlite3 *db, const char *sql, const char *arg, const char *arg2)
+int accounts_query_exists(store_db *db, const char *sql, const char *arg, const char *arg2)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
     if (st == NULL)
@@ -137,7 +138,7 @@ int accounts_query_exists(sqlite3 *db, const char *sql, const char *arg, const c
     return found;
 }
 
-int accounts_exec_text(sqlite3 *db, const char *sql, int n, const char *const *args,
+int accounts_exec_text(store_db *db, const char *sql, int n, const char *const *args,
                        sqlite3_int64 when)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
@@ -157,27 +158,27 @@ int accounts_exec_text(sqlite3 *db, const char *sql, int n, const char *const *a
 }
 
 /* is_user - 1 when ADDR (normalised) is a user, 0 if not, -1 on error. */
-static int is_user(sqlite3 *db, const char *addr)
+static int is_user(store_db *db, const char *addr)
 {
     return accounts_query_exists(db, "SELECT 1 FROM users WHERE address = ?1", addr, NULL);
 }
 
 /* is_alias - 1 when ADDR (normalised) has alias targets. */
-static int is_alias(sqlite3 *db, const char *addr)
+static int is_alias(store_db *db, const char *addr)
 {
     return accounts_query_exists(db, "SELECT 1 FROM aliases WHERE address = ?1 LIMIT 1", addr,
                                  NULL);
 }
 
 /* accounts_domain_is_local - true when DOMAIN is one of ours. */
-bool accounts_domain_is_local(sqlite3 *db, const char *domain)
+bool accounts_domain_is_local(store_db *db, const char *domain)
 {
     return accounts_domain_local(db, domain) == 1;
 }
 
 /* accounts_domain_local - 1 when DOMAIN is one of ours, 0 when not, -1
  * when the store could not say. */
-int accounts_domain_local(sqlite3 *db, const char *domain)
+int accounts_domain_local(store_db *db, const char *domain)
 {
     char d[256];
     if (norm_domain(domain, d, NULL, 0) < 0)
@@ -186,7 +187,7 @@ int accounts_domain_local(sqlite3 *db, const char *domain)
 }
 
 /* accounts_domain_add - make DOMAIN local. */
-int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errlen)
+int accounts_domain_add(store_db *db, const char *domain, char *err, size_t errlen)
 {
     char d[256];
     if (norm_domain(domain, d, err, errlen) < 0)
@@ -205,7 +206,7 @@ int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errle
 }
 
 /* count_domain - users and alias addresses still in domain D. */
-static int count_domain(sqlite3 *db, const char *d, long long *users, long long *aliases)
+static int count_domain(store_db *db, const char *d, long long *users, long long *aliases)
 {
     static const char sql[] = "SELECT (SELECT count(*) FROM users WHERE domain = ?1),"
                               " (SELECT count(DISTINCT address) FROM aliases"
@@ -226,7 +227,7 @@ static int count_domain(sqlite3 *db, const char *d, long long *users, long long 
 
 /* delete_domain_rows - remove D with its users and aliases; the caller
  * holds a transaction so a failure leaves the domain whole. */
-static int delete_domain_rows(sqlite3 *db, const char *d)
+static int delete_domain_rows(store_db *db, const char *d)
 {
     const char *args[] = {d};
     if (accounts_exec_text(
@@ -239,7 +240,7 @@ static int delete_domain_rows(sqlite3 *db, const char *d)
 }
 
 /* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
-int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, size_t errlen)
+int accounts_domain_del(store_db *db, const char *domain, bool force, char *err, size_t errlen)
 {
     char d[256], why[256];
     long long users = 0, aliases = 0;
@@ -278,7 +279,7 @@ store_error:
 
 /* check_new_user - refuse a user whose domain is not local or whose
  * address already names an alias (the two would fight over delivery). */
-static int check_new_user(sqlite3 *db, const char *a, char *err, size_t errlen)
+static int check_new_user(store_db *db, const char *a, char *err, size_t errlen)
 {
     const char *d = addr_domain(a);
     int local = accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
@@ -299,7 +300,7 @@ static int check_new_user(sqlite3 *db, const char *a, char *err, size_t errlen)
 }
 
 /* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h). */
-int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err, size_t errlen)
+int accounts_user_add(store_db *db, const char *address, const char *hash, char *err, size_t errlen)
 {
     char a[256];
     if (norm_address(address, a, err, errlen) < 0)
@@ -331,7 +332,7 @@ int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *
 
 /* change_user - run SQL (?1 the normalised ADDRESS, ?2 VALUE) on one
  * existing user; OP names the change in errors, EVENT in the log. */
-static int change_user(sqlite3 *db, const char *sql, const char *address, const char *value,
+static int change_user(store_db *db, const char *sql, const char *address, const char *value,
                        const char *op, const char *event, char *err, size_t errlen)
 {
     char a[256];
@@ -350,7 +351,7 @@ static int change_user(sqlite3 *db, const char *sql, const char *address, const 
 }
 
 /* accounts_user_del - remove a user. */
-int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen)
+int accounts_user_del(store_db *db, const char *address, char *err, size_t errlen)
 {
     return change_user(db, "DELETE FROM users WHERE address = ?1", address, NULL, "user del",
                        "user_deleted", err, errlen);
@@ -358,7 +359,7 @@ int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen
 
 /* accounts_user_set_password - replace the stored hash of a user; a new
  * password is a fresh one: no longer expired, its age counted from now. */
-int accounts_user_set_password(sqlite3 *db, const char *address, const char *hash, char *err,
+int accounts_user_set_password(store_db *db, const char *address, const char *hash, char *err,
                                size_t errlen)
 {
     if (hash == NULL || hash[0] == '\0') {
@@ -372,7 +373,7 @@ int accounts_user_set_password(sqlite3 *db, const char *address, const char *has
 }
 
 /* accounts_user_suspend - ON: the user can no longer log in or submit. */
-int accounts_user_suspend(sqlite3 *db, const char *address, bool on, char *err, size_t errlen)
+int accounts_user_suspend(store_db *db, const char *address, bool on, char *err, size_t errlen)
 {
     return change_user(db,
                        on ? "UPDATE users SET suspended = 1 WHERE address = ?1"
@@ -384,7 +385,7 @@ int accounts_user_suspend(sqlite3 *db, const char *address, bool on, char *err, 
 /* accounts_user_suspended - is ADDRESS a suspended user?  (A store error
  * answers yes: better to refuse a submission than to let a frozen account
  * through.) */
-bool accounts_user_suspended(sqlite3 *db, const char *address)
+bool accounts_user_suspended(store_db *db, const char *address)
 {
     char hash[PASSWORD_HASH_MAX];
     bool suspended = false;
@@ -393,7 +394,7 @@ bool accounts_user_suspended(sqlite3 *db, const char *address)
 }
 
 /* accounts_user_credentials - the stored hash and suspension of a user. */
-int accounts_user_credentials(sqlite3 *db, const char *address, char *hash, size_t hashlen,
+int accounts_user_credentials(store_db *db, const char *address, char *hash, size_t hashlen,
                               bool *suspended)
 {
     char a[256];
@@ -427,7 +428,7 @@ int accounts_user_credentials(sqlite3 *db, const char *address, char *hash, size
 }
 
 /* alias_target_count - how many targets alias A has now; -1 on error. */
-static long long alias_target_count(sqlite3 *db, const char *a)
+static long long alias_target_count(store_db *db, const char *a)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT count(*) FROM aliases WHERE address = ?1");
     if (st == NULL)
@@ -442,7 +443,7 @@ static long long alias_target_count(sqlite3 *db, const char *a)
 
 /* check_new_alias - the alias must be in a local domain, not a user, and
  * not over ALIAS_TARGETS_MAX targets with ADDING more. */
-static int check_new_alias(sqlite3 *db, const char *a, size_t adding, char *err, size_t errlen)
+static int check_new_alias(store_db *db, const char *a, size_t adding, char *err, size_t errlen)
 {
     const char *d = addr_domain(a);
     int local = accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
@@ -466,12 +467,12 @@ static int check_new_alias(sqlite3 *db, const char *a, size_t adding, char *err,
     return 0;
 }
 
-static int alias_would_loop(sqlite3 *db, const char *a, const char *t, char *why, size_t len);
+static int alias_would_loop(store_db *db, const char *a, const char *t, char *why, size_t len);
 
 /* check_target - TARGET (normalised into T) may be a target of alias A:
  * not A itself, and not an alias whose members include A (a loop that
  * every message to either would be refused for at RCPT). */
-static int check_target(sqlite3 *db, const char *a, const char *target, char *t, char *err,
+static int check_target(store_db *db, const char *a, const char *target, char *t, char *err,
                         size_t errlen)
 {
     char why[512];
@@ -493,7 +494,7 @@ static int check_target(sqlite3 *db, const char *a, const char *target, char *t,
 }
 
 /* accounts_alias_add - ADDRESS must be in a local domain and not a user. */
-int accounts_alias_add(sqlite3 *db, const char *address, const char *target, char *err,
+int accounts_alias_add(store_db *db, const char *address, const char *target, char *err,
                        size_t errlen)
 {
     char a[256], t[256];
@@ -518,7 +519,7 @@ int accounts_alias_add(sqlite3 *db, const char *address, const char *target, cha
 
 /* insert_targets - INSERT OR IGNORE each of TARGETS into alias A with one
  * prepared statement; *ADDED counts the new ones.  -1 with ERR. */
-static int insert_targets(sqlite3 *db, const char *a, const char *const *targets, size_t n,
+static int insert_targets(store_db *db, const char *a, const char *const *targets, size_t n,
                           size_t *added, char *err, size_t errlen)
 {
     char t[256];
@@ -545,7 +546,7 @@ static int insert_targets(sqlite3 *db, const char *a, const char *const *targets
 }
 
 /* accounts_alias_add_many - all of TARGETS into alias ADDRESS, or none. */
-int accounts_alias_add_many(sqlite3 *db, const char *address, const char *const *targets, size_t n,
+int accounts_alias_add_many(store_db *db, const char *address, const char *const *targets, size_t n,
                             size_t *added, char *err, size_t errlen)
 {
     char a[256], ignored[128];
@@ -566,7 +567,7 @@ int accounts_alias_add_many(sqlite3 *db, const char *address, const char *const 
 }
 
 /* accounts_alias_del - TARGET NULL removes every target of ADDRESS. */
-int accounts_alias_del(sqlite3 *db, const char *address, const char *target, char *err,
+int accounts_alias_del(store_db *db, const char *address, const char *target, char *err,
                        size_t errlen)
 {
     char a[256], t[256];
@@ -599,7 +600,7 @@ int accounts_alias_del(sqlite3 *db, const char *address, const char *target, cha
 
 /* The state of one accounts_resolve call. */
 struct resolve {
-    sqlite3 *db;
+    store_db *db;
     sqlite3_stmt *targets; /* one alias's targets, classified: reused for every alias */
     struct accounts_expansion *x;
     struct strmap *seen;                   /* targets and aliases met so far: each counted once */
@@ -763,7 +764,7 @@ static const char targets_sql[] =
 
 /* resolve_expand - expand alias A into X inside one read transaction, so
  * that an admin changing the list meanwhile is seen whole or not at all. */
-static enum accounts_rcpt_kind resolve_expand(sqlite3 *db, const char *a,
+static enum accounts_rcpt_kind resolve_expand(store_db *db, const char *a,
                                               struct accounts_expansion *x)
 {
     struct resolve r = {.db = db, .x = x, .seen = strmap_new()};
@@ -792,7 +793,7 @@ static enum accounts_rcpt_kind resolve_expand(sqlite3 *db, const char *a,
 /* alias_would_loop - would A -> T close a loop, T reaching A?  1 with the
  * loop as "a -> t -> ... -> a" in WHY, 0 when not, -1 on a store error.
  * The same walk as a delivery's, with A open at the top. */
-static int alias_would_loop(sqlite3 *db, const char *a, const char *t, char *why, size_t len)
+static int alias_would_loop(store_db *db, const char *a, const char *t, char *why, size_t len)
 {
     int alias = is_alias(db, t);
     if (alias <= 0)
@@ -815,7 +816,7 @@ static int alias_would_loop(sqlite3 *db, const char *a, const char *t, char *why
 }
 
 /* accounts_resolve - what ADDRESS (in a local domain) delivers to. */
-enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
+enum accounts_rcpt_kind accounts_resolve(store_db *db, const char *address,
                                          struct accounts_expansion *x)
 {
     char a[256];
@@ -870,7 +871,7 @@ static bool is_bool_column(const char *bools, const char *name)
 /* list_rows - run ST (already bound) and turn each row into an object
  * whose keys are the column names; suspended-like columns listed in BOOLS
  * become JSON booleans.  Finalises ST.  NULL on error. */
-static json_t *list_rows(sqlite3 *db, sqlite3_stmt *st, const char *bools)
+static json_t *list_rows(store_db *db, sqlite3_stmt *st, const char *bools)
 {
     json_t *arr = json_array();
     int rc = SQLITE_ERROR;
@@ -901,7 +902,7 @@ static json_t *list_rows(sqlite3 *db, sqlite3_stmt *st, const char *bools)
 
 /* list_by_domain - prepare SQL, bind ?1 (when it has one) to the
  * lowercased DOMAIN or NULL for all, and list its rows. */
-static json_t *list_by_domain(sqlite3 *db, const char *sql, const char *domain, const char *bools)
+static json_t *list_by_domain(store_db *db, const char *sql, const char *domain, const char *bools)
 {
     char d[256];
     if (domain != NULL && norm_domain(domain, d, NULL, 0) < 0)
@@ -920,7 +921,7 @@ static json_t *list_by_domain(sqlite3 *db, const char *sql, const char *domain, 
 }
 
 /* accounts_domain_list - [{name, created, users, aliases}] */
-json_t *accounts_domain_list(sqlite3 *db)
+json_t *accounts_domain_list(store_db *db)
 {
     static const char sql[] =
         "SELECT d.name AS name, d.created AS created,"
@@ -936,7 +937,7 @@ json_t *accounts_domain_list(sqlite3 *db)
 
 /* accounts_user_list - [{address, created, suspended, password_changed,
  * password_expired, locked_until, totp_enabled, app_passwords}] */
-json_t *accounts_user_list(sqlite3 *db, const char *domain)
+json_t *accounts_user_list(store_db *db, const char *domain)
 {
     static const char sql[] =
         "SELECT address, created, suspended, password_changed, password_expired, locked_until,"
@@ -947,7 +948,7 @@ json_t *accounts_user_list(sqlite3 *db, const char *domain)
 }
 
 /* accounts_alias_list - [{address, target, created}] */
-json_t *accounts_alias_list(sqlite3 *db, const char *domain)
+json_t *accounts_alias_list(store_db *db, const char *domain)
 {
     static const char sql[] = "SELECT address, target, created FROM aliases"
                               " WHERE ?1 IS NULL OR substr(address, instr(address, '@') + 1) = ?1"

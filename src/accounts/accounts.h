@@ -6,7 +6,7 @@
 #define FLOODGATE_ACCOUNTS_ACCOUNTS_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -14,37 +14,37 @@
 #define ALIAS_TARGETS_MAX 100000   /* targets one alias may have in the store */
 #define ALIAS_EXPANSIONS_MAX 10000 /* distinct aliases one resolve may expand */
 
-int accounts_domain_add(sqlite3 *db, const char *domain, char *err, size_t errlen);
+int accounts_domain_add(store_db *db, const char *domain, char *err, size_t errlen);
 /* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
-int accounts_domain_del(sqlite3 *db, const char *domain, bool force, char *err, size_t errlen);
-bool accounts_domain_is_local(sqlite3 *db, const char *domain);
+int accounts_domain_del(store_db *db, const char *domain, bool force, char *err, size_t errlen);
+bool accounts_domain_is_local(store_db *db, const char *domain);
 /* accounts_domain_local - 1 ours, 0 not, -1 the store could not say. */
-int accounts_domain_local(sqlite3 *db, const char *domain);
+int accounts_domain_local(store_db *db, const char *domain);
 
 /* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h);
  * the check of the password's quality is the caller's (password_policy.h). */
-int accounts_user_add(sqlite3 *db, const char *address, const char *hash, char *err, size_t errlen);
-int accounts_user_del(sqlite3 *db, const char *address, char *err, size_t errlen);
-int accounts_user_set_password(sqlite3 *db, const char *address, const char *hash, char *err,
+int accounts_user_add(store_db *db, const char *address, const char *hash, char *err, size_t errlen);
+int accounts_user_del(store_db *db, const char *address, char *err, size_t errlen);
+int accounts_user_set_password(store_db *db, const char *address, const char *hash, char *err,
                                size_t errlen);
 
 /* accounts_user_credentials - for AUTH: the stored hash of ADDRESS into
  * HASH (HASHLEN >= 128) and whether the account is suspended.  Returns 1
  * when found, 0 when there is no such user, -1 on a store error. */
-int accounts_user_credentials(sqlite3 *db, const char *address, char *hash, size_t hashlen,
+int accounts_user_credentials(store_db *db, const char *address, char *hash, size_t hashlen,
                               bool *suspended);
 
 /* accounts_user_suspend - suspend (ON) or unsuspend a user: a suspended
  * user's AUTH is refused and its sessions may submit nothing. */
-int accounts_user_suspend(sqlite3 *db, const char *address, bool on, char *err, size_t errlen);
+int accounts_user_suspend(store_db *db, const char *address, bool on, char *err, size_t errlen);
 /* accounts_user_suspended - true for a suspended user (or a store error). */
-bool accounts_user_suspended(sqlite3 *db, const char *address);
+bool accounts_user_suspended(store_db *db, const char *address);
 
 /* accounts_alias_add - ADDRESS must be in a local domain and not a user. */
-int accounts_alias_add(sqlite3 *db, const char *address, const char *target, char *err,
+int accounts_alias_add(store_db *db, const char *address, const char *target, char *err,
                        size_t errlen);
 /* accounts_alias_del - TARGET NULL removes every target of ADDRESS. */
-int accounts_alias_del(sqlite3 *db, const char *address, const char *target, char *err,
+int accounts_alias_del(store_db *db, const char *address, const char *target, char *err,
                        size_t errlen);
 
 enum accounts_rcpt_kind {
@@ -77,7 +77,7 @@ struct accounts_expansion {
  * X->max targets (TOO_MANY), at most ALIAS_DEPTH_MAX aliases deep and no
  * alias inside its own expansion (LOOP, with the chain in X->why: "a ->
  * b -> a").  Remote targets of aliases have local=false. */
-enum accounts_rcpt_kind accounts_resolve(sqlite3 *db, const char *address,
+enum accounts_rcpt_kind accounts_resolve(store_db *db, const char *address,
                                          struct accounts_expansion *x);
 void accounts_expansion_free(struct accounts_expansion *x);
 /* accounts_expansion_set - make X the one target ADDRESS (a postmaster
@@ -87,14 +87,14 @@ int accounts_expansion_set(struct accounts_expansion *x, const char *address, bo
 /* accounts_alias_add_many - add every target of the N in TARGETS to alias
  * ADDRESS in one transaction (floodctl alias add --from-file): all or none.
  * *ADDED gets the targets that were new (those already there are kept). */
-int accounts_alias_add_many(sqlite3 *db, const char *address, const char *const *targets,
+int accounts_alias_add_many(store_db *db, const char *address, const char *const *targets,
                             size_t n, size_t *added, char *err, size_t errlen);
 
 /* Listings for floodctl: arrays of objects. */
-json_t *accounts_domain_list(sqlite3 *db); /* [{name, created, users, aliases}] */
+json_t *accounts_domain_list(store_db *db); /* [{name, created, users, aliases}] */
 /* accounts_user_list - [{address, created, suspended, password_changed,
  * password_expired, locked_until, totp_enabled, app_passwords, locked_networks}] */
-json_t *accounts_user_list(sqlite3 *db, const char *domain);
-json_t *accounts_alias_list(sqlite3 *db, const char *domain); /* [{address, target, created}] */
+json_t *accounts_user_list(store_db *db, const char *domain);
+json_t *accounts_alias_list(store_db *db, const char *domain); /* [{address, target, created}] */
 
 #endif

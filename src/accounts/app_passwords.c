@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 static const char symbols[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -67,7 +68,7 @@ static bool label_ok(const char *label)
 
 /* user_app_count - app passwords of A, or -1 when A is no user (-2 on a
  * store error). */
-static long long user_app_count(sqlite3 *db, const char *a)
+static long long user_app_count(store_db *db, const char *a)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT (SELECT count(*) FROM app_passwords"
                                          " WHERE user = ?1) FROM users WHERE address = ?1");
@@ -87,7 +88,7 @@ static long long user_app_count(sqlite3 *db, const char *a)
 
 /* norm_user - the lowercased ADDRESS into A (256) and the check that it
  * is a user; *COUNT gets its number of app passwords. */
-static int norm_user(sqlite3 *db, const char *address, char *a, long long *count, char *err,
+static int norm_user(store_db *db, const char *address, char *a, long long *count, char *err,
                      size_t errlen)
 {
     if (!str_copy(a, address, 256)) {
@@ -104,7 +105,7 @@ static int norm_user(sqlite3 *db, const char *address, char *a, long long *count
 }
 
 /* app_password_add - store HASH as the app password LABEL of ADDRESS. */
-int app_password_add(sqlite3 *db, const char *address, const char *label, const char *hash,
+int app_password_add(store_db *db, const char *address, const char *label, const char *hash,
                      char *err, size_t errlen)
 {
     char a[256];
@@ -153,7 +154,7 @@ int app_password_add(sqlite3 *db, const char *address, const char *label, const 
 }
 
 /* app_password_revoke - delete the app password LABEL of ADDRESS. */
-int app_password_revoke(sqlite3 *db, const char *address, const char *label, char *err,
+int app_password_revoke(store_db *db, const char *address, const char *label, char *err,
                         size_t errlen)
 {
     char a[256];
@@ -185,7 +186,7 @@ int app_password_revoke(sqlite3 *db, const char *address, const char *label, cha
 }
 
 /* app_password_list - [{label, created, last_used, last_ip}] of ADDRESS. */
-json_t *app_password_list(sqlite3 *db, const char *address, char *err, size_t errlen)
+json_t *app_password_list(store_db *db, const char *address, char *err, size_t errlen)
 {
     char a[256];
     long long count;

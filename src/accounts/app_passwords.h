@@ -7,7 +7,7 @@
 #define FLOODGATE_ACCOUNTS_APP_PASSWORDS_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,13 +30,13 @@ bool app_password_canonical(const char *pw, char out[APP_PASSWORD_SYMBOLS + 1]);
 /* app_password_add - store HASH (of the canonical form) as the app
  * password LABEL of ADDRESS.  Refuses an unknown user, a bad or taken
  * label, and a user who has APP_PASSWORDS_MAX already. */
-int app_password_add(sqlite3 *db, const char *address, const char *label, const char *hash,
+int app_password_add(store_db *db, const char *address, const char *label, const char *hash,
                      char *err, size_t errlen);
 /* app_password_revoke - delete the app password LABEL of ADDRESS. */
-int app_password_revoke(sqlite3 *db, const char *address, const char *label, char *err,
+int app_password_revoke(store_db *db, const char *address, const char *label, char *err,
                         size_t errlen);
 /* app_password_list - [{label, created, last_used, last_ip}] of ADDRESS;
  * NULL with ERR when there is no such user. */
-json_t *app_password_list(sqlite3 *db, const char *address, char *err, size_t errlen);
+json_t *app_password_list(store_db *db, const char *address, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 /* norm - the lowercased ADDRESS into OUT (256); false when too long. */
 static bool norm(const char *address, char *out)
@@ -24,7 +25,7 @@ static bool norm(const char *address, char *out)
 }
 
 /* read_apps - the app passwords of A (at most APP_PASSWORDS_MAX). */
-static int read_apps(sqlite3 *db, const char *a, struct login_state *out)
+static int read_apps(store_db *db, const char *a, struct login_state *out)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT id, label, hash FROM app_passwords"
                                          " WHERE user = ?1 ORDER BY id LIMIT ?2");
@@ -53,7 +54,7 @@ static int read_apps(sqlite3 *db, const char *a, struct login_state *out)
 /* login_state_read - the state of ADDRESS from NETWORK into OUT.  The
  * network's row comes with the user's in the same statement (two
  * primary-key probes): the lockout per network costs AUTH no extra read. */
-int login_state_read(sqlite3 *db, const char *address, const char *network, struct login_state *out)
+int login_state_read(store_db *db, const char *address, const char *network, struct login_state *out)
 {
     char a[256];
     if (!norm(address, a))
@@ -127,7 +128,7 @@ enum password_age password_age_of(const struct config_passwords *p, bool forced,
 
 /* update_users - run SQL (?1 the address when it has one) and count the
  * rows changed into *N; "no such user" when one address matched none. */
-static int update_users(sqlite3 *db, const char *sql, const char *address, long long when, long *n,
+static int update_users(store_db *db, const char *sql, const char *address, long long when, long *n,
                         char *err, size_t errlen)
 {
     char a[256];
@@ -156,7 +157,7 @@ static int update_users(sqlite3 *db, const char *sql, const char *address, long 
 }
 
 /* user_exists - 1 when A is a user, 0 when not, -1 on error. */
-static int user_exists(sqlite3 *db, const char *a)
+static int user_exists(store_db *db, const char *a)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT 1 FROM users WHERE address = ?1");
     if (st == NULL)
@@ -169,7 +170,7 @@ static int user_exists(sqlite3 *db, const char *a)
 }
 
 /* login_expire - force a new password on ADDRESS (NULL: every user). */
-int login_expire(sqlite3 *db, const char *address, long *n, char *err, size_t errlen)
+int login_expire(store_db *db, const char *address, long *n, char *err, size_t errlen)
 {
     int rc = address ? update_users(db, "UPDATE users SET password_expired = 1 WHERE address = ?1",
                                     address, 0, n, err, errlen)
@@ -189,7 +190,7 @@ static json_t *facts_row(sqlite3_stmt *st, const char *bools);
 
 /* count_locked - the accounts (ADDRESS, or all when NULL) with a live
  * lock at NOW, account-wide or from some network; -1 on error. */
-static long count_locked(sqlite3 *db, const char *address, long long now)
+static long count_locked(store_db *db, const char *address, long long now)
 {
     sqlite3_stmt *st =
         store_prepare(db, "SELECT count(*) FROM users u WHERE (?1 IS NULL OR u.address = ?1) AND"
@@ -210,7 +211,7 @@ static long count_locked(sqlite3 *db, const char *address, long long now)
 
 /* login_unlock - lift the lockouts of ADDRESS (NULL: of every user), from
  * every network and account-wide.  *N counts the accounts that were locked. */
-int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t errlen)
+int login_unlock(store_db *db, const char *address, long *n, char *err, size_t errlen)
 {
     char a[256];
     long changed;
@@ -252,7 +253,7 @@ int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t er
 
 /* network_row - run SQL, an upsert of the row (?1 user, ?2 network) of
  * login_networks, with the N numbers V bound to ?3 onwards. */
-static int network_row(sqlite3 *db, const char *sql, const char *address, const char *network,
+static int network_row(store_db *db, const char *sql, const char *address, const char *network,
                        const long long *v, int n)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
@@ -271,7 +272,7 @@ static int network_row(sqlite3 *db, const char *sql, const char *address, const 
 
 /* login_lock - lock the main password of ADDRESS from NETWORK (NULL:
  * account-wide) until UNTIL. */
-int login_lock(sqlite3 *db, const char *address, const char *network, long long until,
+int login_lock(store_db *db, const char *address, const char *network, long long until,
                unsigned failures, long long now)
 {
     char err[256];
@@ -290,7 +291,7 @@ int login_lock(sqlite3 *db, const char *address, const char *network, long long 
 }
 
 /* login_network_ok - note a successful login of ADDRESS from NETWORK. */
-int login_network_ok(sqlite3 *db, const char *address, const char *network, long long when)
+int login_network_ok(store_db *db, const char *address, const char *network, long long when)
 {
     return network_row(db,
                        "INSERT INTO login_networks(user, network, last_ok)"
@@ -300,7 +301,7 @@ int login_network_ok(sqlite3 *db, const char *address, const char *network, long
 }
 
 /* login_lockouts - the live locks of ADDRESS (NULL: every user) at NOW. */
-json_t *login_lockouts(sqlite3 *db, const char *address, long long now, char *err, size_t errlen)
+json_t *login_lockouts(store_db *db, const char *address, long long now, char *err, size_t errlen)
 {
     char a[256];
     if (address && !norm(address, a)) {
@@ -337,7 +338,7 @@ json_t *login_lockouts(sqlite3 *db, const char *address, long long now, char *er
 }
 
 /* login_app_password_used - note a successful login with app password ID. */
-int login_app_password_used(sqlite3 *db, long long id, long long when, const char *ip)
+int login_app_password_used(store_db *db, long long id, long long when, const char *ip)
 {
     sqlite3_stmt *st =
         store_prepare(db, "UPDATE app_passwords SET last_used = ?2, last_ip = ?3 WHERE id = ?1");
@@ -392,7 +393,7 @@ static json_t *facts_row(sqlite3_stmt *st, const char *bools)
 }
 
 /* login_facts - the login facts of ADDRESS for floodctl. */
-json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address, char *err,
+json_t *login_facts(store_db *db, const struct config_passwords *p, const char *address, char *err,
                     size_t errlen)
 {
     char a[256];

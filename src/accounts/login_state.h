@@ -7,7 +7,7 @@
 #define FLOODGATE_ACCOUNTS_LOGIN_STATE_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -42,7 +42,7 @@ struct login_state {
 /* login_state_read - the state of ADDRESS logging in from NETWORK (see
  * lockout_network) into OUT, in one statement.  1 when found, 0 when there
  * is no such user, -1 on a store error (logged). */
-int login_state_read(sqlite3 *db, const char *address, const char *network,
+int login_state_read(store_db *db, const char *address, const char *network,
                      struct login_state *out);
 
 /* login_main_locked - whether the main password of S is locked from the
@@ -61,30 +61,30 @@ enum password_age password_age_of(const struct config_passwords *p, bool forced,
 
 /* login_expire - force a new password on ADDRESS (NULL: on every user).
  * *N gets the number of users changed.  -1 with ERR on failure. */
-int login_expire(sqlite3 *db, const char *address, long *n, char *err, size_t errlen);
+int login_expire(store_db *db, const char *address, long *n, char *err, size_t errlen);
 /* login_unlock - lift the lockouts of ADDRESS (NULL: of every user), from
  * every network and account-wide; *N counts the accounts that had one. */
-int login_unlock(sqlite3 *db, const char *address, long *n, char *err, size_t errlen);
+int login_unlock(store_db *db, const char *address, long *n, char *err, size_t errlen);
 /* login_lock - lock the main password of ADDRESS until UNTIL (the daemon,
  * from the committer thread): from NETWORK after FAILURES there, or
  * account-wide when NETWORK is NULL.  -1 on a store error. */
-int login_lock(sqlite3 *db, const char *address, const char *network, long long until,
+int login_lock(store_db *db, const char *address, const char *network, long long until,
                unsigned failures, long long now);
 /* login_network_ok - note a successful login of ADDRESS from NETWORK at WHEN. */
-int login_network_ok(sqlite3 *db, const char *address, const char *network, long long when);
+int login_network_ok(store_db *db, const char *address, const char *network, long long when);
 /* login_lockouts - the live locks at NOW of ADDRESS (NULL: of every user),
  * for floodctl: [{address, network, locked_at, locked_until, failures}];
  * an account-wide lock has network "*".  NULL with ERR on failure. */
-json_t *login_lockouts(sqlite3 *db, const char *address, long long now, char *err, size_t errlen);
+json_t *login_lockouts(store_db *db, const char *address, long long now, char *err, size_t errlen);
 /* login_app_password_used - note a successful login with app password ID. */
-int login_app_password_used(sqlite3 *db, long long id, long long when, const char *ip);
+int login_app_password_used(store_db *db, long long id, long long when, const char *ip);
 
 /* login_facts - the login facts of ADDRESS for floodctl, as an object:
  * {address, created, suspended, password_changed, password_expired,
  * password_expires, password_state, locked_until, totp_enabled,
  * totp_pending, app_passwords, locked_networks, locked, locked_account}; NULL with ERR when there
  * is no such user. */
-json_t *login_facts(sqlite3 *db, const struct config_passwords *p, const char *address, char *err,
+json_t *login_facts(store_db *db, const struct config_passwords *p, const char *address, char *err,
                     size_t errlen);
 /* A column for a user listing: how many networks the account's main
  * password is locked from now. */

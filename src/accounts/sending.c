@@ -11,9 +11,10 @@
 #include "accounts/accounts_sql.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 /* alias_reaches - does ADDRESS, an alias, deliver (also) to USER? */
-static int alias_reaches(sqlite3 *db, const char *user, const char *address)
+static int alias_reaches(store_db *db, const char *user, const char *address)
 {
     struct accounts_expansion x = {0};
     enum accounts_rcpt_kind k = accounts_resolve(db, address, &x);
@@ -24,7 +25,7 @@ static int alias_reaches(sqlite3 *db, const char *user, const char *address)
     return found;
 }
 
-int accounts_may_send_as(sqlite3 *db, const char *user, const char *address)
+int accounts_may_send_as(store_db *db, const char *user, const char *address)
 {
     char a[256];
     if (!str_copy(a, address, sizeof a))
@@ -58,7 +59,7 @@ static int norm_grant(const char *address, char *out, char *err, size_t errlen)
 }
 
 /* user_exists - refuse grants and limits for a user that is not there. */
-static int user_exists(sqlite3 *db, const char *user, const char *op, char *err, size_t errlen)
+static int user_exists(store_db *db, const char *user, const char *op, char *err, size_t errlen)
 {
     int found = accounts_query_exists(db, "SELECT 1 FROM users WHERE address = ?1", user, NULL);
     if (found < 0)
@@ -70,7 +71,7 @@ static int user_exists(sqlite3 *db, const char *user, const char *op, char *err,
     return 0;
 }
 
-int accounts_send_as_grant(sqlite3 *db, const char *user, const char *address, char *err,
+int accounts_send_as_grant(store_db *db, const char *user, const char *address, char *err,
                            size_t errlen)
 {
     char a[256];
@@ -85,7 +86,7 @@ int accounts_send_as_grant(sqlite3 *db, const char *user, const char *address, c
     return 0;
 }
 
-int accounts_send_as_revoke(sqlite3 *db, const char *user, const char *address, char *err,
+int accounts_send_as_revoke(store_db *db, const char *user, const char *address, char *err,
                             size_t errlen)
 {
     char a[256];
@@ -104,7 +105,7 @@ int accounts_send_as_revoke(sqlite3 *db, const char *user, const char *address, 
     return 0;
 }
 
-json_t *accounts_send_as_list(sqlite3 *db, const char *user)
+json_t *accounts_send_as_list(store_db *db, const char *user)
 {
     sqlite3_stmt *st =
         store_prepare(db, "SELECT address FROM send_as WHERE user = ?1 ORDER BY address");
@@ -121,7 +122,7 @@ json_t *accounts_send_as_list(sqlite3 *db, const char *user)
     return arr;
 }
 
-int accounts_user_limits(sqlite3 *db, const char *user, struct user_limits *out)
+int accounts_user_limits(store_db *db, const char *user, struct user_limits *out)
 {
     sqlite3_stmt *st = store_prepare(
         db, "SELECT limit_messages, limit_recipients, limit_domains FROM users WHERE address = ?1");
@@ -138,7 +139,7 @@ int accounts_user_limits(sqlite3 *db, const char *user, struct user_limits *out)
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_limits *l, char *err,
+int accounts_user_set_limits(store_db *db, const char *user, const struct user_limits *l, char *err,
                              size_t errlen)
 {
     if (user_exists(db, user, "user limits", err, errlen) < 0)
@@ -161,7 +162,7 @@ int accounts_user_set_limits(sqlite3 *db, const char *user, const struct user_li
     return rc == SQLITE_DONE ? 0 : accounts_store_failed(db, "user limits", err, errlen);
 }
 
-int accounts_user_bulk(sqlite3 *db, const char *user)
+int accounts_user_bulk(store_db *db, const char *user)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT bulk FROM users WHERE address = ?1");
     if (st == NULL)
@@ -173,7 +174,7 @@ int accounts_user_bulk(sqlite3 *db, const char *user)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? bulk : -1;
 }
 
-int accounts_user_set_bulk(sqlite3 *db, const char *user, bool bulk, char *err, size_t errlen)
+int accounts_user_set_bulk(store_db *db, const char *user, bool bulk, char *err, size_t errlen)
 {
     if (user_exists(db, user, "user limits", err, errlen) < 0)
         return -1;
@@ -187,7 +188,7 @@ int accounts_user_set_bulk(sqlite3 *db, const char *user, bool bulk, char *err, 
     return rc == SQLITE_DONE ? 0 : accounts_store_failed(db, "user limits", err, errlen);
 }
 
-json_t *accounts_bulk_users(sqlite3 *db)
+json_t *accounts_bulk_users(store_db *db)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT address FROM users WHERE bulk ORDER BY address");
     json_t *arr = json_array();

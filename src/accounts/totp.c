@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 static pthread_once_t oath_once = PTHREAD_ONCE_INIT;
 static int oath_ok;
@@ -34,7 +35,7 @@ static bool totp_ready(void)
 }
 
 /* user_row - the 2FA columns of A: 1 when found, 0 no user, -1 error. */
-static int user_row(sqlite3 *db, const char *a, bool *enabled, char *hex, size_t hexlen)
+static int user_row(store_db *db, const char *a, bool *enabled, char *hex, size_t hexlen)
 {
     sqlite3_stmt *st =
         store_prepare(db, "SELECT totp_enabled, totp_secret FROM users WHERE address = ?1");
@@ -56,7 +57,7 @@ static int user_row(sqlite3 *db, const char *a, bool *enabled, char *hex, size_t
 
 /* lookup - normalise ADDRESS into A (256) and read its 2FA columns;
  * -1 with ERR for an unknown user or a store error. */
-static int lookup(sqlite3 *db, const char *address, char *a, bool *enabled, char *hex,
+static int lookup(store_db *db, const char *address, char *a, bool *enabled, char *hex,
                   size_t hexlen, char *err, size_t errlen)
 {
     int found = str_copy(a, address, 256) ? user_row(db, str_lower(a), enabled, hex, hexlen) : 0;
@@ -68,7 +69,7 @@ static int lookup(sqlite3 *db, const char *address, char *a, bool *enabled, char
 }
 
 /* set_columns - run SQL with ?1 = A and ?2 = TEXT (may be NULL). */
-static int set_columns(sqlite3 *db, const char *sql, const char *a, const char *text, char *err,
+static int set_columns(store_db *db, const char *sql, const char *a, const char *text, char *err,
                        size_t errlen)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
@@ -86,7 +87,7 @@ static int set_columns(sqlite3 *db, const char *sql, const char *a, const char *
 }
 
 /* totp_begin - a new pending secret for ADDRESS. */
-int totp_begin(sqlite3 *db, const char *address, char b32[TOTP_BASE32_MAX], char *err,
+int totp_begin(store_db *db, const char *address, char b32[TOTP_BASE32_MAX], char *err,
                size_t errlen)
 {
     char a[256], hex[2 * TOTP_SECRET_LEN + 1];
@@ -169,7 +170,7 @@ bool totp_check(const unsigned char *secret, size_t len, const char *code, time_
 }
 
 /* totp_confirm - turn 2FA on when CODE fits the pending secret. */
-int totp_confirm(sqlite3 *db, const char *address, const char *code, time_t now, char *err,
+int totp_confirm(store_db *db, const char *address, const char *code, time_t now, char *err,
                  size_t errlen)
 {
     char a[256], hex[2 * TOTP_SECRET_LEN + 1];
@@ -210,7 +211,7 @@ int totp_confirm(sqlite3 *db, const char *address, const char *code, time_t now,
 }
 
 /* totp_disable - turn 2FA off and forget the secret. */
-int totp_disable(sqlite3 *db, const char *address, char *err, size_t errlen)
+int totp_disable(store_db *db, const char *address, char *err, size_t errlen)
 {
     char a[256], hex[2 * TOTP_SECRET_LEN + 1];
     bool enabled = false;

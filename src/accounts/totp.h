@@ -6,7 +6,7 @@
 #ifndef FLOODGATE_ACCOUNTS_TOTP_H
 #define FLOODGATE_ACCOUNTS_TOTP_H
 
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -21,17 +21,17 @@
 /* totp_begin - make a new secret for ADDRESS and store it with 2FA still
  * off (a pending enrolment replaces an earlier one).  Writes the secret
  * in base32, the form apps take, into B32.  Refuses when 2FA is on. */
-int totp_begin(sqlite3 *db, const char *address, char b32[TOTP_BASE32_MAX], char *err,
+int totp_begin(store_db *db, const char *address, char b32[TOTP_BASE32_MAX], char *err,
                size_t errlen);
 /* totp_uri - the otpauth:// URI of the secret B32 for ADDRESS. */
 int totp_uri(const char *address, const char *b32, char *out, size_t len);
 /* totp_confirm - check CODE against the pending secret of ADDRESS at NOW
  * and turn 2FA on when it matches.  -1 with ERR otherwise (a wrong code
  * leaves 2FA off and the secret pending, for another try). */
-int totp_confirm(sqlite3 *db, const char *address, const char *code, time_t now, char *err,
+int totp_confirm(store_db *db, const char *address, const char *code, time_t now, char *err,
                  size_t errlen);
 /* totp_disable - turn 2FA off and forget the secret. */
-int totp_disable(sqlite3 *db, const char *address, char *err, size_t errlen);
+int totp_disable(store_db *db, const char *address, char *err, size_t errlen);
 /* totp_check - does CODE (six digits) fit SECRET (LEN octets) at NOW,
  * within TOTP_WINDOW steps? */
 bool totp_check(const unsigned char *secret, size_t len, const char *code, time_t now);

@@ -142,7 +142,7 @@ bool ctl_ready(struct ctl *c)
 }
 
 /* ctl_store - the store, opened on first use. */
-sqlite3 *ctl_store(struct ctl *c)
+store_db *ctl_store(struct ctl *c)
 {
     char err[512];
     if (!ctl_ready(c))

@@ -16,7 +16,7 @@
 #include <stdio.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "store/store.h"
 
 #include "queue/queue_actions.h"
 #include "queue/queue_filter.h"
@@ -34,7 +34,7 @@ struct ctl {
     bool json;
     char store_file[PATH_MAX];
     char socket_file[PATH_MAX];
-    sqlite3 *db; /* opened on first use */
+    store_db *db; /* opened on first use */
     bool setup_done;
     int setup_rc;
     char admin[ADMIN_MAX]; /* who runs floodctl, taken before the switch of user */
@@ -78,7 +78,7 @@ struct table {
 
 /* ctl.c: context, errors, arguments, output */
 bool ctl_ready(struct ctl *c);
-sqlite3 *ctl_store(struct ctl *c);
+store_db *ctl_store(struct ctl *c);
 json_t *ctl_call(struct ctl *c, json_t *request, int *not_running);
 bool ctl_ready(struct ctl *c);
 bool ctl_kick(struct ctl *c);
@@ -169,7 +169,7 @@ int message_export(struct ctl *c, const char *group, const char *id);
 /* ctl_quarantine.c: quarantine */
 extern const char usage_quarantine[];
 extern const struct subcommand quarantine_subs[];
-int quarantine_attach(sqlite3 *db, json_t *list);
+int quarantine_attach(store_db *db, json_t *list);
 
 /* ctl_flow.c: pause, resume */
 extern const char usage_pause[], usage_resume[], usage_reload[];

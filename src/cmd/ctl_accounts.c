@@ -180,7 +180,7 @@ static int new_hash(const struct config *cfg, const char *address, char *hash)
 static int domain_add(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (accounts_domain_add(db, a->pos[0], err, sizeof err) < 0)
@@ -200,7 +200,7 @@ static struct opt *opts_force(void)
 static int domain_del(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (accounts_domain_del(db, a->pos[0], o[0].set, err, sizeof err) < 0)
@@ -222,7 +222,7 @@ static int domain_row(struct table *t, json_t *d, void *unused)
 static int domain_list(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"Domain", "Users", "Aliases", "Created"};
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     json_t *list = db ? accounts_domain_list(db) : NULL;
     struct table t = {.ncols = 4, .head = head};
     if (list == NULL)
@@ -235,7 +235,7 @@ static int domain_list(struct ctl *c, struct args *a, struct opt *o)
 
 /* user_precheck - before asking for a password, make sure it will be of
  * use: the domain exists and the user does (or does not) yet. */
-static int user_precheck(sqlite3 *db, const char *address, bool must_exist)
+static int user_precheck(store_db *db, const char *address, bool must_exist)
 {
     char hash[PASSWORD_HASH_MAX];
     bool suspended;
@@ -262,7 +262,7 @@ static int user_add(struct ctl *c, struct args *a, struct opt *o)
     const char *addr = a->pos[0];
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL || user_precheck(db, addr, false) != EXIT_OK ||
         new_hash(c->cfg, addr, hash) != EXIT_OK)
         return EXIT_FAIL;
@@ -276,7 +276,7 @@ static int user_add(struct ctl *c, struct args *a, struct opt *o)
 static int user_del(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (accounts_user_del(db, a->pos[0], err, sizeof err) < 0)
@@ -292,7 +292,7 @@ static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
     const char *addr = a->pos[0];
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL || user_precheck(db, addr, true) != EXIT_OK ||
         new_hash(c->cfg, addr, hash) != EXIT_OK)
         return EXIT_FAIL;
@@ -315,7 +315,7 @@ static int user_suspend_set(struct ctl *c, struct args *a, bool on)
     const char *addr = a->pos[0];
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (accounts_user_suspend(db, addr, on, err, sizeof err) < 0)
@@ -357,7 +357,7 @@ static int user_list(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"Address", "Created", "Suspended", "Password", "2FA",
                                        "App passwords"};
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     json_t *list = db ? accounts_user_list(db, a->n ? a->pos[0] : NULL) : NULL, *u;
     struct table t = {.ncols = 6, .head = head};
     size_t i;
@@ -433,7 +433,7 @@ static char **read_targets(FILE *in, const char *path, size_t *n)
 }
 
 /* alias_add_file - floodctl alias add ADDRESS --from-file FILE ('-': stdin) */
-static int alias_add_file(sqlite3 *db, const char *address, const char *path)
+static int alias_add_file(store_db *db, const char *address, const char *path)
 {
     char err[512];
     size_t n = 0, added = 0;
@@ -460,7 +460,7 @@ static int alias_add(struct ctl *c, struct args *a, struct opt *o)
     char err[512];
     if ((a->n == 2) == o[0].set)
         return usage_error("alias", "%s takes ADDRESS TARGET, or ADDRESS --from-file FILE", "add");
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (o[0].set)
@@ -475,7 +475,7 @@ static int alias_add(struct ctl *c, struct args *a, struct opt *o)
 static int alias_del(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (accounts_alias_del(db, a->pos[0], a->n > 1 ? a->pos[1] : NULL, err, sizeof err) < 0)
@@ -499,7 +499,7 @@ static int alias_row(struct table *t, json_t *al, void *unused)
 static int alias_list(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"Address", "Target", "Created"};
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     json_t *list = db ? accounts_alias_list(db, a->n ? a->pos[0] : NULL) : NULL;
     struct table t = {.ncols = 3, .head = head};
     if (list == NULL)

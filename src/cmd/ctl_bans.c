@@ -122,7 +122,7 @@ static int ban_row(struct table *t, json_t *b, void *now)
 static int ban_list(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"IP", "Until", "Left", "Reason", "Offenses", "By"};
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     time_t now = time(NULL);
     json_t *list = db ? ban_state_list(db, now, o[0].set) : NULL;
     struct table t = {.ncols = 6, .head = head};
@@ -155,7 +155,7 @@ static int ban_add(struct ctl *c, struct args *a, struct opt *o)
                            "(at most ten years)",
                            o[0].value);
     const char *reason = o[1].set ? o[1].value : "banned by the administrator";
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     time_t until = time(NULL) + (time_t)seconds;
@@ -178,7 +178,7 @@ static struct opt *opts_del(void)
 }
 
 /* ban_del_all - lift every ban in force. */
-static int ban_del_all(struct ctl *c, sqlite3 *db)
+static int ban_del_all(struct ctl *c, store_db *db)
 {
     json_t *list = ban_state_list(db, time(NULL), 0), *b;
     size_t i, n = 0;
@@ -208,7 +208,7 @@ static int ban_del_all(struct ctl *c, sqlite3 *db)
 static int ban_del(struct ctl *c, struct args *a, struct opt *o)
 {
     char ip[64];
-    sqlite3 *db;
+    store_db *db;
     if (o[0].set != (a->n == 0))
         return usage_error("ban", "give one IP or network, or --all%s", "");
     if ((db = ctl_store(c)) == NULL)

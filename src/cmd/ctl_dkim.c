@@ -91,7 +91,7 @@ static int dkim_print(struct ctl *c, const struct dkim_key *key, const char *hea
 
 /* dkim_load_print - load the key of DOMAIN from the store and print it,
  * saying whether it was CREATED just now. */
-static int dkim_load_print(struct ctl *c, sqlite3 *db, const char *domain, bool created)
+static int dkim_load_print(struct ctl *c, store_db *db, const char *domain, bool created)
 {
     char err[512], headline[512];
     struct dkim_key key;
@@ -120,7 +120,7 @@ static int dkim_generate_cmd(struct ctl *c, struct args *a, struct opt *o)
     if (o[0].value == NULL && dkim_default_selector(sel, sizeof sel) != EXIT_OK)
         return EXIT_FAIL;
     const char *selector = o[0].value ? o[0].value : sel;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     /* Only our own domains are signed: a key for another would be of no
@@ -143,7 +143,7 @@ static int dkim_generate_cmd(struct ctl *c, struct args *a, struct opt *o)
 /* dkim_show_cmd - floodctl dkim show DOMAIN */
 static int dkim_show_cmd(struct ctl *c, struct args *a, struct opt *o)
 {
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     return dkim_load_print(c, db, a->pos[0], false);

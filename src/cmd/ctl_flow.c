@@ -59,7 +59,7 @@ static int flow_report(struct ctl *c, const char *what, bool on, json_t *paused,
  * daemon, and print what is paused now. */
 static int flow_set(struct ctl *c, const char *what, bool on)
 {
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     int not_running;
     if (db == NULL)
         return EXIT_FAIL;
@@ -129,7 +129,7 @@ static int pause_listener(struct ctl *c, struct args *a, struct opt *o)
 static int resume_listener(struct ctl *c, struct args *a, struct opt *o)
 {
     char what[300];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     snprintf(what, sizeof what, "listener:%s", a->raw[0]);
     if (db == NULL ||
         (!pause_get(db, what) && listener_what(c, a->raw[0], what, sizeof what) != EXIT_OK))

@@ -80,7 +80,7 @@ static int incident_list_cmd(struct ctl *c, struct args *a, struct opt *o)
 {
     static const char *const head[] = {"ID",    "Subject",  "State", "Opened (UTC)",
                                        "Score", "Accepted", "Held",  "Delivered"};
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     json_t *list = db ? incident_list(db, o[0].set) : NULL;
     struct table t = {.ncols = 8, .head = head};
     if (list == NULL)
@@ -91,7 +91,7 @@ static int incident_list_cmd(struct ctl *c, struct args *a, struct opt *o)
 }
 
 /* load - incident ID from the store, or an error said. */
-static json_t *load(struct ctl *c, sqlite3 *db, long long id)
+static json_t *load(struct ctl *c, store_db *db, long long id)
 {
     int found;
     json_t *inc = incident_get(db, id, &found);
@@ -110,7 +110,7 @@ static json_t *load_arg(struct ctl *c, struct args *a, long long *id, int *rc)
     if (parse_id(a->raw[0], id) != EXIT_OK)
         return NULL;
     *rc = EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     return db ? load(c, db, *id) : NULL;
 }
 
@@ -191,7 +191,7 @@ struct undo {
 
 /* release_held - the messages the incident held go out: those of its
  * subject held since an hour before it opened (the window it saw). */
-static int release_held(struct ctl *c, sqlite3 *db, json_t *inc, struct undo *u)
+static int release_held(struct ctl *c, store_db *db, json_t *inc, struct undo *u)
 {
     const char *subject = str_of(inc, "subject");
     struct queue_filter f = {.state = "held"};
@@ -216,7 +216,7 @@ static int release_held(struct ctl *c, sqlite3 *db, json_t *inc, struct undo *u)
 
 /* undo_actions - lift the suspension and the bans the incident's actions
  * name.  A revoked app password is gone: the user needs a new one. */
-static int undo_actions(struct ctl *c, sqlite3 *db, json_t *inc, struct undo *u)
+static int undo_actions(struct ctl *c, store_db *db, json_t *inc, struct undo *u)
 {
     size_t i;
     json_t *act;
@@ -267,7 +267,7 @@ static int close_incident(struct ctl *c, struct args *a, const char *state)
     json_t *inc = load_arg(c, a, &id, &rc);
     if (inc == NULL)
         return rc;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     char now_state[16];
     str_copy(now_state, str_of(inc, "state") ? str_of(inc, "state") : "", sizeof now_state);
     if (strcmp(now_state, "released") == 0 || strcmp(now_state, "dismissed") == 0) {

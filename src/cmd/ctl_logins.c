@@ -37,7 +37,7 @@ static const char *one_or_all(const char *cmd, struct args *a, struct opt *o, in
 }
 
 /* app_count - the number of app passwords of ADDRESS (0 on any error). */
-static long long app_count(sqlite3 *db, const char *address)
+static long long app_count(store_db *db, const char *address)
 {
     char err[256];
     json_t *list = app_password_list(db, address, err, sizeof err);
@@ -53,7 +53,7 @@ int user_expire(struct ctl *c, struct args *a, struct opt *o)
     int rc = EXIT_OK;
     long n = 0;
     const char *addr = one_or_all("expire", a, o, &rc);
-    sqlite3 *db = addr && !*addr ? NULL : ctl_store(c);
+    store_db *db = addr && !*addr ? NULL : ctl_store(c);
     if (db == NULL)
         return addr && !*addr ? rc : EXIT_FAIL;
     if (login_expire(db, addr, &n, err, sizeof err) < 0)
@@ -84,7 +84,7 @@ int user_unlock(struct ctl *c, struct args *a, struct opt *o)
     int rc = EXIT_OK;
     long n = 0;
     const char *addr = one_or_all("unlock", a, o, &rc);
-    sqlite3 *db = addr && !*addr ? NULL : ctl_store(c);
+    store_db *db = addr && !*addr ? NULL : ctl_store(c);
     if (db == NULL)
         return addr && !*addr ? rc : EXIT_FAIL;
     if (login_unlock(db, addr, &n, err, sizeof err) < 0)
@@ -118,7 +118,7 @@ int user_lockouts(struct ctl *c, struct args *a, struct opt *o)
     char err[512];
     if (a->n == 1 && check_address(a->pos[0]) != EXIT_OK)
         return EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     json_t *list =
@@ -244,7 +244,7 @@ int user_show(struct ctl *c, struct args *a, struct opt *o)
     const char *addr = a->pos[0];
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     json_t *u = login_facts(db, &c->cfg->passwords, addr, err, sizeof err);

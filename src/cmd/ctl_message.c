@@ -16,6 +16,7 @@
 #include "queue/queue_actions.h"
 #include "queue/queue_query.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #define HEADERS_MAX (1024 * 1024) /* octets of a header section shown */
 
@@ -31,7 +32,7 @@ static const char *const show_keys[] = {
 /* message_find - the listing entry of ID (the queue_list object) into
  * *OUT: from the queue, else (when QUEUE_TOO is false, only) from
  * quarantine with its reason, quarantined_at and quarantined_by.  1 found, 0 not, -1 error. */
-static int message_find(sqlite3 *db, const char *id, bool queue_too, json_t **out)
+static int message_find(store_db *db, const char *id, bool queue_too, json_t **out)
 {
     const char *ids[1] = {id};
     struct queue_filter f = {.ids = ids, .n_ids = 1, .state = queue_too ? NULL : "quarantined"};
@@ -64,7 +65,7 @@ static int not_found(const char *group, const char *id)
 /* read_prefix - the first HEADERS_MAX octets of QID's stored message (the
  * bodies table, else STATE_DIR/quarantine/XY/ID.eml) into BUF; their count,
  * or -1 when there is no body. */
-static long read_prefix(sqlite3 *db, const char *state_dir, const char *qid, char *buf)
+static long read_prefix(store_db *db, const char *state_dir, const char *qid, char *buf)
 {
     sqlite3_blob *blob;
     if (store_body_open(db, qid, &blob) == 0) {
@@ -84,7 +85,7 @@ static long read_prefix(sqlite3 *db, const char *state_dir, const char *qid, cha
 
 /* header_text - the header section of QID (up to the empty line), with
  * LF line ends, as a fresh string; NULL when there is no body. */
-static char *header_text(sqlite3 *db, const char *state_dir, const char *qid)
+static char *header_text(store_db *db, const char *state_dir, const char *qid)
 {
     char *buf = malloc(HEADERS_MAX + 1);
     long n = buf ? read_prefix(db, state_dir, qid, buf) : -1;
@@ -162,7 +163,7 @@ static int show_text(json_t *m, const char *headers)
  * "headers".  GROUP "queue" also finds quarantined messages. */
 int message_show(struct ctl *c, const char *group, const char *id)
 {
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     json_t *m = NULL;
     if (db == NULL)
         return EXIT_FAIL;
@@ -188,7 +189,7 @@ int message_show(struct ctl *c, const char *group, const char *id)
 
 /* export_blob - QID's body from the store to stdout; -1 when there is
  * none, -2 on a write error. */
-static int export_blob(sqlite3 *db, const char *qid)
+static int export_blob(store_db *db, const char *qid)
 {
     sqlite3_blob *blob;
     char buf[65536];
@@ -210,7 +211,7 @@ static int export_blob(sqlite3 *db, const char *qid)
  * message, exactly, to stdout: from the store, or the quarantine file. */
 int message_export(struct ctl *c, const char *group, const char *id)
 {
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     json_t *m = NULL;
     if (db == NULL)
         return EXIT_FAIL;

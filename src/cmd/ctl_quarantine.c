@@ -14,6 +14,7 @@
 #include "queue/queue_actions.h"
 #include "queue/queue_query.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #define QUARANTINED "quarantined"
 
@@ -84,7 +85,7 @@ static int attach_recipient(sqlite3_stmt *st, json_t *m)
 
 /* attach_rows - run SQL (?1: the ids as JSON) and hand each row to ADD
  * with the message its first column names. */
-static int attach_rows(sqlite3 *db, const char *sql, const char *ids, json_t *by_id,
+static int attach_rows(store_db *db, const char *sql, const char *ids, json_t *by_id,
                        int (*add)(sqlite3_stmt *, json_t *))
 {
     sqlite3_stmt *st = store_prepare(db, sql);
@@ -103,7 +104,7 @@ static int attach_rows(sqlite3 *db, const char *sql, const char *ids, json_t *by
 /* quarantine_attach - to each message of LIST (queue_list's, selected
  * in state quarantined): its quarantined recipients, and its "reason",
  * "quarantined_at" and "quarantined_by".  -1 on a store error. */
-int quarantine_attach(sqlite3 *db, json_t *list)
+int quarantine_attach(store_db *db, json_t *list)
 {
     json_t *by_id = json_object();
     char *ids = by_id ? page_ids(list, by_id) : NULL;
@@ -170,7 +171,7 @@ static int quarantine_list_cmd(struct ctl *c, struct args *a, struct opt *o)
     if (o[QLIST_LIMIT].value &&
         parse_count("quarantine", "--limit", o[QLIST_LIMIT].value, &f.limit) != EXIT_OK)
         return EXIT_USAGE;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     json_t *list = queue_list(db, &f);

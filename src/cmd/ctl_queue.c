@@ -44,7 +44,7 @@ static int status_offline(struct ctl *c)
             "floodgated is not running (no control socket at %s); start it with: "
             "floodgated -c %s\n",
             c->socket_file, c->config_path);
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     json_t *counts = db ? queue_counts(db) : NULL;
     json_t *paused = db ? pause_list(db) : NULL;
     if (counts == NULL) {
@@ -73,7 +73,7 @@ int status_cmd(struct ctl *c, struct args *a, struct opt *o)
         return not_running ? status_offline(c) : EXIT_FAIL;
     json_t *paused = json_incref(json_object_get(result, "paused"));
     if (paused == NULL) { /* a daemon from before pauses were reported */
-        sqlite3 *db = ctl_store(c);
+        store_db *db = ctl_store(c);
         paused = db ? pause_list(db) : NULL;
         if (paused != NULL)
             json_object_set(result, "paused", paused);
@@ -127,7 +127,7 @@ static json_t *queue_fetch(struct ctl *c, const struct queue_filter *f)
     json_t *list = ctl_call(c, daemon_request("queue.list", f), &not_running);
     if (list != NULL || !not_running)
         return list;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     list = db ? queue_list(db, f) : NULL;
     if (db && list == NULL)
         fail("cannot read the queue (details in the log)");
@@ -210,7 +210,7 @@ static json_t *top_fetch(struct ctl *c, const struct queue_filter *f, const char
     json_t *top = ctl_call(c, req, &not_running);
     if (top != NULL || !not_running)
         return top;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     top = db ? queue_top(db, f, by, limit, err, sizeof err) : NULL;
     if (db && top == NULL)
         fail("%s", err);
@@ -393,7 +393,7 @@ static int queue_inject_cmd(struct ctl *c, struct args *a, struct opt *o)
     FILE *in = fopen(path, "rb");
     if (in == NULL)
         return fail("cannot open %s: %s", path, strerror(errno));
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     int rc = EXIT_FAIL;
     if (db != NULL) {
         struct inject_request req = {.path = path,

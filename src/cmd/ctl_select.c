@@ -206,7 +206,7 @@ static int act_report(struct ctl *c, enum queue_action act, long n, bool running
 int select_act(struct ctl *c, const char *group, enum queue_action act,
                const struct queue_filter *f, const char *reason)
 {
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     struct progress p = {.name = queue_action_name(act), .start = now_ms()};

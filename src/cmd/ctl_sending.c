@@ -23,7 +23,7 @@ static const char *grant_target(const char *arg, char *buf, size_t len)
 }
 
 /* print_grants - {"user": USER, "send_as": [...]} after a change (--json). */
-static int print_grants(sqlite3 *db, const char *user)
+static int print_grants(store_db *db, const char *user)
 {
     json_t *v = json_pack("{s:s, s:o}", "user", user, "send_as", accounts_send_as_list(db, user));
     int rc = v ? print_json(v) : fail("cannot read the grants (details in the log)");
@@ -35,7 +35,7 @@ static int print_grants(sqlite3 *db, const char *user)
 int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512], buf[300];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     const char *target = grant_target(a->pos[1], buf, sizeof buf);
     if (db == NULL)
         return EXIT_FAIL;
@@ -54,7 +54,7 @@ int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
 int user_revoke_send_as(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512], buf[300];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     const char *target = grant_target(a->pos[1], buf, sizeof buf);
     if (db == NULL)
         return EXIT_FAIL;
@@ -144,7 +144,7 @@ static json_t *daemon_counters(struct ctl *c, const char *sender)
 
 json_t *sending_facts(struct ctl *c, const char *address)
 {
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     struct user_limits u;
     if (db == NULL || accounts_user_limits(db, address, &u) < 0)
         return NULL;
@@ -166,7 +166,7 @@ static void tell_bulk(struct ctl *c)
 int user_limits(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512];
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     struct user_limits u;
     if (db == NULL)
         return EXIT_FAIL;

@@ -47,7 +47,7 @@ static int daemon_running(struct ctl *c)
 /* What one run of store check found and did. */
 struct check {
     struct ctl *c;
-    sqlite3 *db;
+    store_db *db;
     bool repair;
     json_t *swept;   /* paths of Maildir tmp files removed */
     json_t *orphans; /* quarantine files without their record */
@@ -179,7 +179,7 @@ static struct opt *opts_check(void)
 /* store_check_cmd - floodctl store check [--repair] */
 static int store_check_cmd(struct ctl *c, struct args *a, struct opt *o)
 {
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     struct check k = {.c = c,

@@ -105,7 +105,7 @@ static int read_code(char *buf, size_t len)
 }
 
 /* twofa_confirm - check CODE and say what happened. */
-static int twofa_confirm(sqlite3 *db, const char *addr, const char *code)
+static int twofa_confirm(store_db *db, const char *addr, const char *code)
 {
     char err[512];
     if (totp_confirm(db, addr, code, time(NULL), err, sizeof err) < 0)
@@ -118,7 +118,7 @@ static int twofa_confirm(sqlite3 *db, const char *addr, const char *code)
 
 /* twofa_enable - enrol (print URI and QR, read a code) or, with --code,
  * finish a pending enrolment. */
-static int twofa_enable(sqlite3 *db, const char *addr, const char *code)
+static int twofa_enable(store_db *db, const char *addr, const char *code)
 {
     char err[512], b32[TOTP_BASE32_MAX], uri[TOTP_URI_MAX], line[64];
     if (code != NULL)
@@ -154,7 +154,7 @@ int user_2fa(struct ctl *c, struct args *a, struct opt *o)
         return usage_error("user", "%s", "2fa disable takes no --code");
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (enable)
@@ -166,7 +166,7 @@ int user_2fa(struct ctl *c, struct args *a, struct opt *o)
 }
 
 /* app_add - floodctl user app-password add ADDRESS --label TEXT */
-static int app_add(struct ctl *c, sqlite3 *db, const char *addr, const char *label)
+static int app_add(struct ctl *c, store_db *db, const char *addr, const char *label)
 {
     char pw[APP_PASSWORD_LEN + 1], canon[APP_PASSWORD_SYMBOLS + 1], hash[PASSWORD_HASH_MAX];
     char err[512];
@@ -207,7 +207,7 @@ static int app_row(struct table *t, json_t *ap, void *unused)
 }
 
 /* app_list - floodctl user app-password list ADDRESS */
-static int app_list(struct ctl *c, sqlite3 *db, const char *addr)
+static int app_list(struct ctl *c, store_db *db, const char *addr)
 {
     static const char *const head[] = {"Label", "Created", "Last used", "Last IP"};
     char err[512], empty[400];
@@ -235,7 +235,7 @@ int user_app_password(struct ctl *c, struct args *a, struct opt *o)
         return usage_error("user", "wrong arguments for 'app-password %s'", verb);
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
-    sqlite3 *db = ctl_store(c);
+    store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
     if (add)

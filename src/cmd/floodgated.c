@@ -355,7 +355,7 @@ static void daemon_ready(void)
 
 /* open_store - refuse a store that was lost or damaged (store_guard), else
  * open it, creating it in a brand-new state dir, and keep its marker. */
-static sqlite3 *open_store(const char *state_dir)
+static store_db *open_store(const char *state_dir)
 {
     char err[1024];
     if (store_guard(state_dir, STORE_FILE, true, err, sizeof err) == STORE_REFUSED) {
@@ -364,7 +364,7 @@ static sqlite3 *open_store(const char *state_dir)
               log_quote("restore store.db from a backup, or run 'floodctl store init --force' "
                         "to start empty on purpose (docs/admin-guide.md)"));
     }
-    sqlite3 *db = store_open(STORE_FILE, err, sizeof err);
+    store_db *db = store_open(STORE_FILE, err, sizeof err);
     if (db == NULL)
         fatal("event=start error=%s", log_quote(err));
     if (store_mark(db, state_dir, err, sizeof err) < 0)

@@ -41,7 +41,7 @@ static json_t *store_status(struct smtp_server *srv)
  * they are then left out. */
 static json_t *status_read(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     json_t *queue = db ? queue_counts(db) : NULL;
     json_t *paused = db ? pause_list(db) : NULL;
     json_t *r = json_pack("{s:o*, s:o*}", "queue", queue, "paused", paused);
@@ -119,7 +119,7 @@ static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
         free(ids);
         return NULL;
     }
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     json_t *list = db ? queue_list(db, &f) : NULL;
     if (list == NULL)
         snprintf(err, errlen, "cannot read the queue from the store");
@@ -137,7 +137,7 @@ static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
     }
     const char *by = json_string_value(json_object_get(req, "by"));
     unsigned limit = (unsigned)json_integer_value(json_object_get(req, "top"));
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     json_t *top = NULL;
     if (db == NULL)
         snprintf(err, errlen, "cannot open the store");

@@ -421,7 +421,7 @@ static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection 
                                    .hostname = host,
                                    .admin = "api",
                                    .reason = json_string_value(json_object_get(req, "reason"))};
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     long n = db ? queue_act(db, act, &f, &ctx, err, sizeof err) : -1;
     json_decref(req);
     if (n < 0)

@@ -34,6 +34,7 @@
 #include "core/util.h"
 #include "delivery/dkim.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #define RSA_BITS 2048      /* RFC 8301 3.2: at least 1024, 2048 advised */
 #define ED25519_PUB_LEN 32 /* RFC 8032 5.1.5 */
@@ -361,7 +362,7 @@ static int key_file_install(const char *dir, const char *name, const char *pem, 
 
 /* key_row_put - record KEY (its file at REL, relative to the state dir) as
  * the key of its domain, replacing the one before. */
-static int key_row_put(sqlite3 *db, const struct dkim_key *key, const char *rel, char *err,
+static int key_row_put(store_db *db, const struct dkim_key *key, const char *rel, char *err,
                        size_t errlen)
 {
     static const char sql[] = "INSERT OR REPLACE INTO dkim_keys(domain, selector, algorithm, "
@@ -387,7 +388,7 @@ static int key_row_put(sqlite3 *db, const struct dkim_key *key, const char *rel,
  * a build option of the library (RFC 8463 support came in 2.11). */
 static bool lib_has_ed25519(void);
 
-int dkim_key_generate(sqlite3 *db, const char *state_dir, const char *domain, const char *selector,
+int dkim_key_generate(store_db *db, const char *state_dir, const char *domain, const char *selector,
                       const char *algorithm, char *err, size_t errlen)
 {
     struct dkim_key key = {0};
@@ -422,7 +423,7 @@ static bool rel_path_ok(const char *rel)
 
 /* key_row_get - the selector, algorithm and key file of KEY->domain:
  * 1 found, 0 none, -1 error. */
-static int key_row_get(sqlite3 *db, struct dkim_key *key, char *rel, size_t rellen, char *err,
+static int key_row_get(store_db *db, struct dkim_key *key, char *rel, size_t rellen, char *err,
                        size_t errlen)
 {
     static const char sql[] = "SELECT selector, algorithm, key_file FROM dkim_keys "
@@ -503,7 +504,7 @@ static int key_file_read(const char *path, struct dkim_key *key, char *err, size
     return 0;
 }
 
-int dkim_key_load(sqlite3 *db, const char *state_dir, const char *domain, struct dkim_key *key,
+int dkim_key_load(store_db *db, const char *state_dir, const char *domain, struct dkim_key *key,
                   char *err, size_t errlen)
 {
     char rel[PATH_MAX], path[PATH_MAX];

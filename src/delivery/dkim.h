@@ -3,7 +3,7 @@
 #ifndef FLOODGATE_DELIVERY_DKIM_H
 #define FLOODGATE_DELIVERY_DKIM_H
 
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -25,11 +25,11 @@ typedef long (*dkim_read_fn)(void *ctx, size_t off, char *buf, size_t n);
 
 /* dkim_key_generate - make a key for DOMAIN (RSA 2048 or Ed25519) under
  * STATE_DIR/dkim/, record it in DB, replacing an older one.  -1 and ERR. */
-int dkim_key_generate(sqlite3 *db, const char *state_dir, const char *domain, const char *selector,
+int dkim_key_generate(store_db *db, const char *state_dir, const char *domain, const char *selector,
                       const char *algorithm, char *err, size_t errlen);
 
 /* dkim_key_load - the key of DOMAIN: 1 found, 0 none, -1 error. */
-int dkim_key_load(sqlite3 *db, const char *state_dir, const char *domain, struct dkim_key *key,
+int dkim_key_load(store_db *db, const char *state_dir, const char *domain, struct dkim_key *key,
                   char *err, size_t errlen);
 void dkim_key_clear(struct dkim_key *key);
 

@@ -12,6 +12,7 @@
 #include "delivery/bounce.h"
 #include "queue/envelope.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 static bool any_in(const struct delivery_rcpt *r, size_t n, enum delivery_outcome o)
 {
@@ -22,7 +23,7 @@ static bool any_in(const struct delivery_rcpt *r, size_t n, enum delivery_outcom
 }
 
 /* read_headers - the original's header section, at most LEN octets. */
-static size_t read_headers(sqlite3 *db, const char *qid, char *buf, size_t len)
+static size_t read_headers(store_db *db, const char *qid, char *buf, size_t len)
 {
     sqlite3_blob *blob;
     if (store_body_open(db, qid, &blob) < 0)
@@ -39,7 +40,7 @@ static size_t read_headers(sqlite3 *db, const char *qid, char *buf, size_t len)
  * alias); for any other sender the address itself, remotely.  -1 when a
  * sender of ours has no mailbox: MX routing would only bring the DSN back
  * here, so it is dropped instead; -2 on a store error. */
-static int dsn_recipient(sqlite3 *db, const char *sender, char *out, size_t len, bool *local)
+static int dsn_recipient(store_db *db, const char *sender, char *out, size_t len, bool *local)
 {
     struct accounts_expansion x = {0};
     char key[256];
@@ -61,7 +62,7 @@ static int dsn_recipient(sqlite3 *db, const char *sender, char *out, size_t len,
     return rc;
 }
 
-int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
+int dsn_enqueue(store_db *db, const char *hostname, const char *spool_dir,
                 const struct dsn_original *orig, const struct delivery_rcpt *r, size_t n, char *err,
                 size_t errlen)
 {

@@ -5,7 +5,7 @@
 #ifndef FLOODGATE_DELIVERY_DSN_H
 #define FLOODGATE_DELIVERY_DSN_H
 
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -24,7 +24,7 @@ struct dsn_original {
  * (the OUTCOME_DEFERRED ones for a delay warning) (N entries) of ORIG into DB; HOSTNAME names the
  * reporting MTA and SPOOL_DIR holds a spill file for large header sections.  Returns 1 when a DSN
  * was queued, 0 when none is due (null sender, nothing bounced), -1 with ERR. */
-int dsn_enqueue(sqlite3 *db, const char *hostname, const char *spool_dir,
+int dsn_enqueue(store_db *db, const char *hostname, const char *spool_dir,
                 const struct dsn_original *orig, const struct delivery_rcpt *r, size_t n, char *err,
                 size_t errlen);
 

@@ -18,6 +18,7 @@
 #include "delivery/dkim.h"
 #include "delivery/dns.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 #include "delivery/client.h"
 
 #define IDLE_SECONDS 3
@@ -352,7 +353,7 @@ static long blob_read(void *ctx, size_t off, char *buf, size_t n)
     return sqlite3_blob_read(b, buf, (int)n, (int)off) == SQLITE_OK ? (long)n : -1;
 }
 
-static int copy_body(sqlite3 *db, struct delivery_job *j)
+static int copy_body(store_db *db, struct delivery_job *j)
 {
     sqlite3_blob *blob;
     if (store_body_open(db, j->qid, &blob) < 0)
@@ -370,7 +371,7 @@ static int copy_body(sqlite3 *db, struct delivery_job *j)
 }
 
 /* sign - DKIM-sign mail whose sender is in a domain we hold a key for. */
-static void sign(sqlite3 *db, struct delivery_job *j)
+static void sign(store_db *db, struct delivery_job *j)
 {
     const char *at = strrchr(j->sender, '@');
     struct dkim_key key;
@@ -394,7 +395,7 @@ static void prepare_work(void *arg)
 {
     struct prepare *p = arg;
     struct delivery_job *j = p->at->job;
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     if (db == NULL || copy_body(db, j) < 0) {
         p->status = -1;
         snprintf(p->error, sizeof p->error, "cannot read the message from the store");

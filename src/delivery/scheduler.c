@@ -52,6 +52,7 @@
 #include "queue/quarantine_files.h"
 #include "store/due.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #define PASS_RCPTS_MAX 512     /* recipients looked at per pass */
 #define FILL_ROWS 2048         /* remote recipients read into memory per pass */
@@ -188,7 +189,7 @@ static void local_work(void *arg)
 {
     struct delivery_job *j = arg;
     struct blob_reader r = {0};
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     bool have_body = db && store_body_open(db, j->qid, &r.blob) == 0;
     if (have_body)
         r.size = sqlite3_blob_bytes(r.blob);
@@ -216,7 +217,7 @@ static bool has_bounces(const struct delivery_job *j)
 
 /* count_bounce - charge the bounce to the account that sent the original:
  * a rising bounce rate is how a stolen account shows. */
-static int count_bounce(sqlite3 *db, const struct delivery_job *j)
+static int count_bounce(store_db *db, const struct delivery_job *j)
 {
     if (j->auth_user == NULL)
         return 0;
@@ -237,7 +238,7 @@ static const char *outcome_state(enum delivery_outcome o)
     return o == OUTCOME_DELIVERED ? "delivered" : o == OUTCOME_BOUNCED ? "bounced" : "deferred";
 }
 
-static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t errlen)
+static int update_rcpts(store_db *db, struct delivery_job *j, char *err, size_t errlen)
 {
     const struct config_queue *q = &j->cfg->queue;
     time_t now = time(NULL);
@@ -274,7 +275,7 @@ static int update_rcpts(sqlite3 *db, struct delivery_job *j, char *err, size_t e
 /* warn_delay - once per message, after delivery.delay_warning seconds of
  * trying, tell the sender it is late (RFC 3464 "delayed").  The flag on
  * the message makes "once" hold across attempts and restarts. */
-static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size_t errlen)
+static int warn_delay(store_db *db, const struct delivery_job *j, char *err, size_t errlen)
 {
     unsigned after = j->cfg->delivery.delay_warning;
     bool deferred = false;
@@ -301,7 +302,7 @@ static int warn_delay(sqlite3 *db, const struct delivery_job *j, char *err, size
     return dsn_enqueue(db, j->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0 ? -1 : 0;
 }
 
-static int record_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int record_apply(store_db *db, void *arg, char *err, size_t errlen)
 {
     struct delivery_job *j = arg;
     if (update_rcpts(db, j, err, errlen) < 0 || warn_delay(db, j, err, errlen) < 0)
@@ -781,7 +782,7 @@ static size_t pass_rows(const struct pass *p)
 static void pass_read(void *arg)
 {
     struct pass *p = arg;
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     if (db == NULL) {
         p->local_rows.failed = p->remote_rows.failed = p->returning_rows.failed = 1;
         return;

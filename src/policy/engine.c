@@ -353,7 +353,7 @@ static void end_banned_sessions(struct policy *p)
 void policy_reload_bans(struct policy *p)
 {
     time_t now = time(NULL);
-    json_t *list = p->db ? ban_state_list((sqlite3 *)p->db, now, 1) : NULL, *row;
+    json_t *list = p->db ? ban_state_list(p->db, now, 1) : NULL, *row;
     size_t i;
     if (list == NULL) {
         log_warnx("event=store_error op=read_bans");

@@ -21,8 +21,8 @@
 
 #include "core/config.h"
 #include "policy/origin.h"
+#include "store/store.h"
 
-struct sqlite3;
 struct committer;
 struct policy;
 
@@ -159,7 +159,7 @@ json_t *policy_sessions(struct policy *p);
 struct policy_env {
     struct event_base *base;
     struct config *cfg;          /* the current config (a reference is taken) */
-    struct sqlite3 *db;          /* the loop's connection: quick lookups */
+    store_db *db;          /* the loop's connection: quick lookups */
     struct committer *committer; /* bans are written through it */
 };
 

@@ -23,7 +23,7 @@ struct policy_live {
 struct policy {
     struct event_base *base;
     struct config *cfg;
-    struct sqlite3 *db;
+    store_db *db;
     struct committer *committer;
     struct bans *bans;
     struct strmap *connections;   /* ip -> open sessions (as uintptr_t) */

@@ -191,7 +191,7 @@ void policy_mail_start(struct policy *p, const struct origin *o, struct policy_d
         return;
     /* An account suspended while its session is open submits nothing more. */
     int found =
-        accounts_user_credentials((sqlite3 *)p->db, o->auth_user, hash, sizeof hash, &suspended);
+        accounts_user_credentials(p->db, o->auth_user, hash, sizeof hash, &suspended);
     if (found < 0 && lookup_failed(p, o, "user_suspended", d))
         return;
     if (found == 1 && suspended)
@@ -241,7 +241,7 @@ static bool sender_facts(struct policy *p, const struct origin *o, const char *a
                                .authenticated = o->auth_user != NULL,
                                .client_trusted = o->trusted};
     if (!f->null_sender) {
-        int local = accounts_domain_local((sqlite3 *)p->db, domain_of(addr));
+        int local = accounts_domain_local(p->db, domain_of(addr));
         if (local < 0 && lookup_failed(p, o, "domain_local", d))
             return false;
         f->domain_local = local == 1;
@@ -249,7 +249,7 @@ static bool sender_facts(struct policy *p, const struct origin *o, const char *a
     if (f->authenticated && !f->null_sender) {
         str_copy(user, o->auth_user, userlen);
         str_lower(user);
-        int owned = accounts_may_send_as((sqlite3 *)p->db, user, addr);
+        int owned = accounts_may_send_as(p->db, user, addr);
         if (owned < 0 && lookup_failed(p, o, "may_send_as", d))
             return false;
         f->owned = owned != 0; /* a failed lookup gets here only when failing open */
@@ -314,7 +314,7 @@ static bool limits_of(struct policy *p, const struct origin *o, struct policy_tx
     const struct config_sending_limits *c = &p->cfg->sending_limits;
     struct user_limits u = {-1, -1, -1};
     if (strncmp(t->sender_key, "ip:", 3) != 0 &&
-        accounts_user_limits((sqlite3 *)p->db, t->sender_key, &u) < 0) {
+        accounts_user_limits(p->db, t->sender_key, &u) < 0) {
         u = (struct user_limits){-1, -1, -1};
         if (lookup_failed(p, o, "user_limits", d))
             return false;

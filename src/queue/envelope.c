@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "store/store_sql.h"
 
 /* Past this many recipients, duplicates are found through a hash index
  * instead of a scan: a list of 10,000 would otherwise cost 50 million
@@ -112,7 +113,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 }
 
 /* fail - WHAT failed: SQLite's words into ERR, the statement given back. */
-static int fail(sqlite3 *db, sqlite3_stmt *st, bool kept, const char *what, char *err,
+static int fail(store_db *db, sqlite3_stmt *st, bool kept, const char *what, char *err,
                 size_t errlen)
 {
     snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
@@ -132,7 +133,7 @@ static const char insert_recipient_sql[] =
     " next_try, updated) VALUES(?1,?2,lower(?7),?3,?4,?8,?5,?6)";
 static const char insert_body_sql[] = "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))";
 
-static int insert_message(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+static int insert_message(store_db *db, const struct envelope *env, char *err, size_t errlen)
 {
     bool kept;
     sqlite3_stmt *st = store_stmt(db, insert_message_sql, &kept);
@@ -158,7 +159,7 @@ static int insert_message(sqlite3 *db, const struct envelope *env, char *err, si
     return 0;
 }
 
-static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+static int insert_recipients(store_db *db, const struct envelope *env, char *err, size_t errlen)
 {
     bool kept;
     sqlite3_stmt *st = store_stmt(db, insert_recipient_sql, &kept);
@@ -184,7 +185,7 @@ static int insert_recipients(sqlite3 *db, const struct envelope *env, char *err,
 
 /* insert_body - a zeroblob of the final size, then filled by incremental
  * blob I/O in chunks, so the body is never copied whole into memory. */
-static int insert_body(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+static int insert_body(store_db *db, const struct envelope *env, char *err, size_t errlen)
 {
     size_t trace_len = env->trace ? strlen(env->trace) : 0;
     size_t size = envelope_size(env);
@@ -222,7 +223,7 @@ static int insert_body(sqlite3 *db, const struct envelope *env, char *err, size_
     return 0;
 }
 
-int envelope_store(sqlite3 *db, const struct envelope *env, char *err, size_t errlen)
+int envelope_store(store_db *db, const struct envelope *env, char *err, size_t errlen)
 {
     if (insert_message(db, env, err, errlen) < 0 || insert_recipients(db, env, err, errlen) < 0 ||
         insert_body(db, env, err, errlen) < 0)

@@ -4,7 +4,7 @@
 #ifndef FLOODGATE_QUEUE_ENVELOPE_H
 #define FLOODGATE_QUEUE_ENVELOPE_H
 
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -55,6 +55,6 @@ size_t envelope_size(const struct envelope *env);
 
 /* envelope_store - insert message, recipients and body in DB.  Runs inside
  * a transaction the caller commits (see committer.h).  -1 with ERR set. */
-int envelope_store(sqlite3 *db, const struct envelope *env, char *err, size_t errlen);
+int envelope_store(store_db *db, const struct envelope *env, char *err, size_t errlen);
 
 #endif

@@ -23,7 +23,7 @@ struct housekeeping {
 static void expire_work(void *arg)
 {
     struct housekeeping *hk = arg;
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     size_t n = 0;
     char(*ids)[17] = db ? quarantine_expired(db, time(NULL) - hk->retention, &n) : NULL;
     const char **list = n ? calloc(n, sizeof *list) : NULL;

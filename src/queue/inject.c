@@ -54,7 +54,7 @@ static int read_message(const struct inject_request *req, struct spool *sp, char
 }
 
 /* add_recipient - RCPT, local through its aliases (into X), as RCPT would. */
-static int add_recipient(sqlite3 *db, const char *rcpt, struct envelope *env,
+static int add_recipient(store_db *db, const char *rcpt, struct envelope *env,
                          struct accounts_expansion *x, char *err, size_t errlen)
 {
     char a[256];
@@ -83,7 +83,7 @@ static int add_recipient(sqlite3 *db, const char *rcpt, struct envelope *env,
 }
 
 /* add_recipients - local ones through their aliases, as RCPT would. */
-static int add_recipients(sqlite3 *db, const struct inject_request *req, struct envelope *env,
+static int add_recipients(store_db *db, const struct inject_request *req, struct envelope *env,
                           char *err, size_t errlen)
 {
     struct accounts_expansion x = {0};
@@ -94,7 +94,7 @@ static int add_recipients(sqlite3 *db, const struct inject_request *req, struct 
     return rc;
 }
 
-int queue_inject(sqlite3 *db, const struct inject_request *req, char *qid, char *err, size_t errlen)
+int queue_inject(store_db *db, const struct inject_request *req, char *qid, char *err, size_t errlen)
 {
     struct spool sp;
     struct envelope env = {0};

@@ -3,7 +3,7 @@
 #ifndef FLOODGATE_QUEUE_INJECT_H
 #define FLOODGATE_QUEUE_INJECT_H
 
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stddef.h>
 #include <stdio.h>
 
@@ -23,7 +23,7 @@ struct inject_request {
 /* queue_inject - store the message durably; QID (17 octets) receives its
  * queue id.  -1 with ERR set (unreadable file, too big, unknown local
  * recipient, store error). */
-int queue_inject(sqlite3 *db, const struct inject_request *req, char *qid, char *err,
+int queue_inject(store_db *db, const struct inject_request *req, char *qid, char *err,
                  size_t errlen);
 
 #endif

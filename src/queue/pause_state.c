@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "store/store_sql.h"
 
 static void key_of(const char *what, char *buf, size_t len)
 {
     snprintf(buf, len, "pause:%s", what);
 }
 
-int pause_set(sqlite3 *db, const char *what, bool on)
+int pause_set(store_db *db, const char *what, bool on)
 {
     char key[300];
     key_of(what, key, sizeof key);
@@ -26,7 +27,7 @@ int pause_set(sqlite3 *db, const char *what, bool on)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-bool pause_get(sqlite3 *db, const char *what)
+bool pause_get(store_db *db, const char *what)
 {
     char key[300];
     key_of(what, key, sizeof key);
@@ -39,7 +40,7 @@ bool pause_get(sqlite3 *db, const char *what)
     return paused;
 }
 
-json_t *pause_list(sqlite3 *db)
+json_t *pause_list(store_db *db)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT substr(key, 7) FROM meta WHERE key LIKE 'pause:%'"
                                          " ORDER BY key");

@@ -24,6 +24,7 @@
 
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 #include "core/util.h"
 
 #define QDIR "quarantine"
@@ -101,7 +102,7 @@ static int make_top_dir(const char *dir)
 /* write_one - the body of QID into ID.eml (written unnamed, then named, so
  * a crash never leaves a half file under the final name).  1 written, 0 no
  * body (already quarantined or gone), -1 error. */
-static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *err, size_t errlen)
+static int write_one(store_db *db, const char *state_dir, const char *qid, char *err, size_t errlen)
 {
     sqlite3_blob *blob;
     if (store_body_open(db, qid, &blob) < 0)
@@ -129,7 +130,7 @@ static int write_one(sqlite3 *db, const char *state_dir, const char *qid, char *
 /* One writer of a batch: most of a quarantine's time is the kernel
  * creating files, so the batch is split between this thread and one more. */
 struct writer {
-    sqlite3 *db;
+    store_db *db;
     const char *state_dir;
     char (*ids)[17];
     size_t n;
@@ -148,7 +149,7 @@ static void *write_range(void *arg)
 
 /* write_all - the files of the batch, the second half on a helper thread
  * with a connection of its own (SQLite connections are not shared). */
-static int write_all(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n, char *err,
+static int write_all(store_db *db, const char *state_dir, char (*ids)[17], size_t n, char *err,
                      size_t errlen)
 {
     char why[256];
@@ -171,7 +172,7 @@ static int write_all(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t
     return failed ? -1 : 0;
 }
 
-int quarantine_write_files(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n, char *err,
+int quarantine_write_files(store_db *db, const char *state_dir, char (*ids)[17], size_t n, char *err,
                            size_t errlen)
 {
     char dir[4200];
@@ -214,7 +215,7 @@ int quarantine_flush_wait(struct quarantine_flush *fl, char *err, size_t errlen)
     return fl->rc;
 }
 
-int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const char *admin,
+int quarantine_commit(store_db *db, const char *state_dir, const char *qid, const char *admin,
                       const char *reason)
 {
     char path[4200];
@@ -237,7 +238,7 @@ int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const
 }
 
 /* insert_body - the .eml back into the bodies table, by incremental blob I/O. */
-static int insert_body(sqlite3 *db, const char *path, const char *qid)
+static int insert_body(store_db *db, const char *path, const char *qid)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat stt;
@@ -272,7 +273,7 @@ static int insert_body(sqlite3 *db, const char *path, const char *qid)
     return rc;
 }
 
-int quarantine_restore(sqlite3 *db, const char *state_dir, const char *qid, const char *admin)
+int quarantine_restore(store_db *db, const char *state_dir, const char *qid, const char *admin)
 {
     char path[4200];
     file_path(path, sizeof path, state_dir, qid, ".eml");
@@ -323,7 +324,7 @@ int quarantine_export(const char *state_dir, const char *qid, FILE *out)
     return rc;
 }
 
-char (*quarantine_expired(sqlite3 *db, time_t before, size_t *n))[17]
+char (*quarantine_expired(store_db *db, time_t before, size_t *n))[17]
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT message FROM quarantine WHERE released_at IS NULL"
                                          " AND quarantined_at < ?");

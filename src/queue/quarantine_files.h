@@ -6,7 +6,7 @@
 #define FLOODGATE_QUEUE_QUARANTINE_FILES_H
 
 #include <pthread.h>
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 /* quarantine_write_files - write the stored body of each of the N
  * messages IDS to its file under STATE_DIR/quarantine/, not yet durable.
  * Messages without a body are skipped.  -1 with ERR. */
-int quarantine_write_files(sqlite3 *db, const char *state_dir, char (*ids)[17], size_t n,
+int quarantine_write_files(store_db *db, const char *state_dir, char (*ids)[17], size_t n,
                            char *err, size_t errlen);
 
 /* A flush of every quarantine file written so far, run on a thread of its
@@ -32,12 +32,12 @@ int quarantine_flush_wait(struct quarantine_flush *fl, char *err, size_t errlen)
 /* quarantine_commit - in the caller's transaction: QID's pending
  * recipients become quarantined, the reason is recorded and the body
  * leaves the store - only if its file is there.  Returns recipients moved. */
-int quarantine_commit(sqlite3 *db, const char *state_dir, const char *qid, const char *admin,
+int quarantine_commit(store_db *db, const char *state_dir, const char *qid, const char *admin,
                       const char *reason);
 /* quarantine_restore - in the caller's transaction: the body comes back
  * from the file, the recipients are queued again, and who released it and
  * when is recorded.  Returns recipients moved. */
-int quarantine_restore(sqlite3 *db, const char *state_dir, const char *qid, const char *admin);
+int quarantine_restore(store_db *db, const char *state_dir, const char *qid, const char *admin);
 void quarantine_file_remove(const char *state_dir, const char *qid);
 /* quarantine_file_open - QID's .eml (quarantine/XY/ID.eml) for reading;
  * NULL (errno set) when there is none. */
@@ -46,7 +46,7 @@ FILE *quarantine_file_open(const char *state_dir, const char *qid);
 int quarantine_export(const char *state_dir, const char *qid, FILE *out);
 /* quarantine_expired - ids of entries quarantined before BEFORE and never
  * released, as a malloc'd array (*N entries). */
-char (*quarantine_expired(sqlite3 *db, time_t before, size_t *n))[17];
+char (*quarantine_expired(store_db *db, time_t before, size_t *n))[17];
 
 /* quarantine_files_each - FN(QID, PATH, ARG) for every quarantine/XY/ID.eml
  * on disk, until FN returns non-zero (returned).  -1 when the directory

@@ -54,7 +54,7 @@ static int id_push(struct id_list *l, const char *id)
     return 0;
 }
 
-static int select_ids(sqlite3 *db, const struct queue_filter *f, struct id_list *out)
+static int select_ids(store_db *db, const struct queue_filter *f, struct id_list *out)
 {
     sqlite3_stmt *st =
         queue_filter_prepare(db, "SELECT m.id FROM messages m WHERE 1", f, FILTER_ORDERED, "");
@@ -78,7 +78,7 @@ static int select_ids(sqlite3 *db, const struct queue_filter *f, struct id_list 
  * that the remote MX takes meanwhile is recorded as delivered, and its
  * sender gets no false bounce.  With the daemon stopped, this happens
  * when it starts. */
-static int bounce_one(sqlite3 *db, const char *qid, const struct queue_action_ctx *ctx)
+static int bounce_one(store_db *db, const char *qid, const struct queue_action_ctx *ctx)
 {
     char text[512]; /* the size of a recipient's last_error (delivery_job.h) */
     snprintf(text, sizeof text, "550 5.7.1 returned by the administrator: %s",
@@ -92,7 +92,7 @@ static int bounce_one(sqlite3 *db, const char *qid, const struct queue_action_ct
 
 /* act_one - ACT on QID inside the batch transaction: >0 when it changed
  * something, 0 when the message was not in a state for it, -1 on error. */
-static int act_one(sqlite3 *db, enum queue_action act, const char *qid,
+static int act_one(store_db *db, enum queue_action act, const char *qid,
                    const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
     switch (act) {
@@ -138,7 +138,7 @@ static void log_action(enum queue_action act, const char *qid, const struct queu
 /* commit_batch - ACT on the N messages IDS in one write transaction (for
  * a quarantine, their files are already durable).  Returns the number of
  * messages changed, -1 with ERR. */
-static long commit_batch(sqlite3 *db, enum queue_action act, char (*ids)[17], size_t n,
+static long commit_batch(store_db *db, enum queue_action act, char (*ids)[17], size_t n,
                          const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
     bool *done = calloc(n, sizeof *done);
@@ -198,7 +198,7 @@ static void drop_batch_files(const struct queue_action_ctx *ctx, const struct id
  * written while those of batch I-1 are being flushed to disk, then batch
  * I-1 commits while batch I's flush runs.  A batch commits (and its bodies
  * leave the store) only after its files are durable. */
-static long quarantine_batches(sqlite3 *db, const struct id_list *l,
+static long quarantine_batches(store_db *db, const struct id_list *l,
                                const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
     size_t batches = (l->n + BATCH - 1) / BATCH;
@@ -240,7 +240,7 @@ failed:
 }
 
 /* batches_in_turn - every other action: one transaction after the other. */
-static long batches_in_turn(sqlite3 *db, enum queue_action act, const struct id_list *l,
+static long batches_in_turn(store_db *db, enum queue_action act, const struct id_list *l,
                             const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
     long total = 0;
@@ -254,7 +254,7 @@ static long batches_in_turn(sqlite3 *db, enum queue_action act, const struct id_
     return total;
 }
 
-long queue_act(sqlite3 *db, enum queue_action act, const struct queue_filter *f,
+long queue_act(store_db *db, enum queue_action act, const struct queue_filter *f,
                const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
     struct id_list l = {0};

@@ -7,7 +7,7 @@
 #ifndef FLOODGATE_QUEUE_QUEUE_ACTIONS_H
 #define FLOODGATE_QUEUE_QUEUE_ACTIONS_H
 
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stddef.h>
 
 #include "queue/queue_filter.h"
@@ -35,7 +35,7 @@ struct queue_action_ctx {
 
 /* queue_act - apply ACT to the messages F selects.  Returns how many
  * messages it changed, or -1 with ERR set. */
-long queue_act(sqlite3 *db, enum queue_action act, const struct queue_filter *f,
+long queue_act(store_db *db, enum queue_action act, const struct queue_filter *f,
                const struct queue_action_ctx *ctx, char *err, size_t errlen);
 
 /* queue_action_name - "hold", "release", ... */

@@ -12,6 +12,7 @@
 #include "core/ipset.h"
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 /* The columns a listing may be sorted by, and their SQL. */
 static const struct {
@@ -245,7 +246,7 @@ static void ip_in(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_int(ctx, ip && set && ipset_contains_str(set, ip));
 }
 
-int queue_filter_register(sqlite3 *db)
+int queue_filter_register(store_db *db)
 {
     return sqlite3_create_function(db, "ip_in", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, ip_in,
                                    NULL, NULL) == SQLITE_OK
@@ -341,7 +342,7 @@ int parse_duration(const char *s, long long *out)
 
 /* queue_filter_prepare - HEAD, then the condition and order of F, then TAIL,
  * prepared and bound (the filter's values at ?100 and up). */
-sqlite3_stmt *queue_filter_prepare(sqlite3 *db, const char *head, const struct queue_filter *f,
+sqlite3_stmt *queue_filter_prepare(store_db *db, const char *head, const struct queue_filter *f,
                                    unsigned flags, const char *tail)
 {
     struct filter_sql fs;

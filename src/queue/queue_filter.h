@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 #include <sqlite3.h>
+
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -63,12 +65,12 @@ int queue_filter_bind(sqlite3_stmt *st, const struct filter_sql *fs);
 /* queue_filter_release - free what queue_filter_build allocated. */
 void queue_filter_release(struct filter_sql *fs);
 /* queue_filter_register - make ip_in(ip, network) known to DB. */
-int queue_filter_register(sqlite3 *db);
+int queue_filter_register(store_db *db);
 
 /* queue_filter_prepare - the statement HEAD + condition of F (+ its order
  * with FILTER_ORDERED) + TAIL, prepared and bound; HEAD ends in a WHERE over
  * messages m (and recipients r with FILTER_JOINED).  NULL (logged) on error. */
-sqlite3_stmt *queue_filter_prepare(sqlite3 *db, const char *head, const struct queue_filter *f,
+sqlite3_stmt *queue_filter_prepare(store_db *db, const char *head, const struct queue_filter *f,
                                    unsigned flags, const char *tail);
 
 /* queue_filter_from_json - a filter sent over the control socket (keys

@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 /* Messages whose recipients one IN (...) query fetches; well under
  * SQLite's limit on bound parameters. */
@@ -68,7 +69,7 @@ static json_t *message_row(sqlite3_stmt *st)
 
 /* load_messages - the page of messages as a JSON array (recipients still
  * empty), and an object from id to message for the recipient pass. */
-static json_t *load_messages(sqlite3 *db, const struct queue_filter *f, json_t *by_id)
+static json_t *load_messages(store_db *db, const struct queue_filter *f, json_t *by_id)
 {
     sqlite3_stmt *st = queue_filter_prepare(db, messages_head, f, FILTER_ORDERED, " LIMIT ?1");
     if (st == NULL)
@@ -170,7 +171,7 @@ static int chunk_sql(char *buf, size_t len, size_t n)
 
 /* attach_chunk - fetch the pending recipients of messages FIRST .. FIRST+N
  * of ARR and append each to its message's recipients array. */
-static int attach_chunk(sqlite3 *db, json_t *arr, size_t first, size_t n, json_t *by_id)
+static int attach_chunk(store_db *db, json_t *arr, size_t first, size_t n, json_t *by_id)
 {
     char sql[512 + 2 * QUERY_CHUNK];
     if (chunk_sql(sql, sizeof sql, n) < 0)
@@ -246,7 +247,7 @@ static int summarise(json_t *m)
 
 /* attach_recipients - fill every message's recipients, chunk by chunk,
  * then compute its summary fields. */
-static int attach_recipients(sqlite3 *db, json_t *arr, json_t *by_id)
+static int attach_recipients(store_db *db, json_t *arr, json_t *by_id)
 {
     size_t total = json_array_size(arr);
     for (size_t first = 0; first < total; first += QUERY_CHUNK) {
@@ -261,7 +262,7 @@ static int attach_recipients(sqlite3 *db, json_t *arr, json_t *by_id)
 }
 
 /* queue_list - messages that still have undelivered recipients. */
-json_t *queue_list(sqlite3 *db, const struct queue_filter *filter)
+json_t *queue_list(store_db *db, const struct queue_filter *filter)
 {
     char why[256];
     json_t *by_id = json_object();
@@ -286,7 +287,7 @@ json_t *queue_list(sqlite3 *db, const struct queue_filter *filter)
 }
 
 /* count_messages - messages with at least one undelivered recipient. */
-static int count_messages(sqlite3 *db, json_t *out)
+static int count_messages(store_db *db, json_t *out)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT count(DISTINCT message) FROM recipients"
                                          " WHERE state IN (" PENDING_STATES ")");
@@ -301,7 +302,7 @@ static int count_messages(sqlite3 *db, json_t *out)
 
 /* count_recipients - {"queued": n, "deferred": n, "held": n, ...}: the
  * three pending states always appear, others when present. */
-static json_t *count_recipients(sqlite3 *db)
+static json_t *count_recipients(store_db *db)
 {
     sqlite3_stmt *st = store_prepare(db, "SELECT state, count(*) FROM recipients GROUP BY state");
     json_t *o = json_object();
@@ -326,7 +327,7 @@ static json_t *count_recipients(sqlite3 *db)
 }
 
 /* queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
-json_t *queue_counts(sqlite3 *db)
+json_t *queue_counts(store_db *db)
 {
     json_t *out = json_object();
     if (out == NULL)

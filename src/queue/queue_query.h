@@ -4,7 +4,7 @@
 #define FLOODGATE_QUEUE_QUEUE_QUERY_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "store/store.h"
 
 #include "queue/queue_filter.h"
 
@@ -15,17 +15,17 @@
  * message_id, state}] where "state" summarises the recipients and
  * "status" is a human phrase ("waiting for remote delivery").  NULL on a
  * store error (logged). */
-json_t *queue_list(sqlite3 *db, const struct queue_filter *filter);
+json_t *queue_list(store_db *db, const struct queue_filter *filter);
 
 /* queue_top - the selection grouped BY "auth-user", "ip", "from",
  * "header-from", "rcpt-domain" or "subject", biggest first, at most LIMIT
  * groups: [{key, messages, share, distinct_from, distinct_rcpt_domains,
  * oldest, newest}] where share is the group's part of the selection.
  * NULL with ERR set on an unknown grouping or a store error. */
-json_t *queue_top(sqlite3 *db, const struct queue_filter *filter, const char *by, unsigned limit,
+json_t *queue_top(store_db *db, const struct queue_filter *filter, const char *by, unsigned limit,
                   char *err, size_t errlen);
 
 /* queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
-json_t *queue_counts(sqlite3 *db);
+json_t *queue_counts(store_db *db);
 
 #endif

@@ -197,7 +197,7 @@ static const char *grouping_key(const char *by)
 }
 
 /* collect - the single pass; the share's 100% is every message seen. */
-static int collect(sqlite3 *db, const struct queue_filter *f, const char *key, struct groups *g,
+static int collect(store_db *db, const struct queue_filter *f, const char *key, struct groups *g,
                    long long *total)
 {
     char head[512];
@@ -230,7 +230,7 @@ static int collect(sqlite3 *db, const struct queue_filter *f, const char *key, s
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-json_t *queue_top(sqlite3 *db, const struct queue_filter *f, const char *by, unsigned limit,
+json_t *queue_top(store_db *db, const struct queue_filter *f, const char *by, unsigned limit,
                   char *err, size_t errlen)
 {
     const char *key = grouping_key(by);

@@ -90,7 +90,7 @@ static void auth_verify_work(void *arg)
 }
 
 /* auth_write_apply - on the committer thread, inside its transaction. */
-static int auth_write_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int auth_write_apply(store_db *db, void *arg, char *err, size_t errlen)
 {
     struct auth_write *w = arg;
     int rc = w->app_id ? login_app_password_used(db, w->app_id, w->when, w->ip) : 0;
@@ -100,7 +100,7 @@ static int auth_write_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
     else if (rc == 0 && w->network[0])
         rc = login_network_ok(db, w->user, w->network, w->when);
     if (rc < 0)
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "%s", store_errmsg(db));
     return rc;
 }
 

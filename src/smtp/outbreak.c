@@ -102,7 +102,7 @@ static const char *state_of(enum detector_level l)
 }
 
 /* incident_apply - on the committer: the row, its actions, a suspension. */
-static int incident_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int incident_apply(store_db *db, void *arg, char *err, size_t errlen)
 {
     struct incident_job *j = arg;
     j->row.subject = j->subject;
@@ -264,7 +264,7 @@ struct alert_job {
 static void alert_work(void *arg)
 {
     struct alert_job *a = arg;
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     FILE *in = a->text ? fmemopen(a->text, strlen(a->text), "r") : NULL;
     const char *rcpts[1] = {a->to};
     struct inject_request req = {.path = "incident alert",
@@ -371,7 +371,7 @@ struct quarantine_job {
 static void quarantine_work(void *arg)
 {
     struct quarantine_job *q = arg;
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     struct queue_filter f = {.newer_than = WINDOW};
     if (strncmp(q->subject, "ip:", 3) == 0) {
         f.ip = q->subject + 3;
@@ -572,7 +572,7 @@ struct bulk_job {
 static void bulk_work(void *arg)
 {
     struct bulk_job *b = arg;
-    sqlite3 *db = store_thread_db(STORE_FILE);
+    store_db *db = store_thread_db(STORE_FILE);
     b->list = db ? accounts_bulk_users(db) : NULL;
 }
 
@@ -627,7 +627,7 @@ struct save_job {
     time_t now;
 };
 
-static int save_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int save_apply(store_db *db, void *arg, char *err, size_t errlen)
 {
     struct save_job *s = arg;
     if (saved_state_put(db, STATE_NAME, s->buf.p, s->buf.len, s->now) == 0 &&

@@ -6,7 +6,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <time.h>
 
@@ -25,7 +25,7 @@ struct smtp_session;
 struct smtp_server {
     struct event_base *base;
     struct config *cfg; /* current; sessions keep the one they started with */
-    sqlite3 *db;        /* loop-thread connection: lookups and reads */
+    store_db *db;        /* loop-thread connection: lookups and reads */
     struct committer *committer;
     struct worker_pool *workers;
     struct scheduler *scheduler;

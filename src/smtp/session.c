@@ -638,7 +638,7 @@ static void message_facts(struct smtp_session *s, struct policy_message *m)
                                  .body_len = s->txn.spool.mem_len};
 }
 
-static int store_apply(sqlite3 *db, void *arg, char *err, size_t errlen)
+static int store_apply(store_db *db, void *arg, char *err, size_t errlen)
 {
     struct smtp_session *s = arg;
     return envelope_store(db, &s->txn.env, err, errlen);

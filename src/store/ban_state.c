@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #define HISTORY 86400 /* as policy/bans.c: how long an ended ban is remembered */
 

@@ -6,12 +6,12 @@
 #define FLOODGATE_STORE_BAN_STATE_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "store/store.h"
 #include <time.h>
 
 /* ban_state_save - insert or replace the ban of IP (and drop rows a day
  * past their end). */
-int ban_state_save(sqlite3 *db, const char *ip, time_t until, unsigned offenses, const char *reason,
+int ban_state_save(store_db *db, const char *ip, time_t until, unsigned offenses, const char *reason,
                    const char *by);
 /* A ban to save through the committer (store/committer.h). */
 struct ban_state_job {
@@ -23,13 +23,13 @@ struct ban_state_job {
 };
 /* ban_state_save_job - committer apply function for a struct
  * ban_state_job: ban_state_save with SQLite's words in ERR on failure. */
-int ban_state_save_job(sqlite3 *db, void *arg, char *err, size_t errlen);
+int ban_state_save_job(store_db *db, void *arg, char *err, size_t errlen);
 
 /* ban_state_delete - lift the ban of IP; 1 deleted, 0 none, -1 store error. */
-int ban_state_delete(sqlite3 *db, const char *ip);
+int ban_state_delete(store_db *db, const char *ip);
 /* ban_state_list - [{ip, until, reason, offenses, created, created_by}],
  * the bans still in force at NOW (with ALL also those ended in the last
  * day), soonest end first.  NULL on a store error. */
-json_t *ban_state_list(sqlite3 *db, time_t now, int all);
+json_t *ban_state_list(store_db *db, time_t now, int all);
 
 #endif

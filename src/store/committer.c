@@ -12,6 +12,7 @@
  * loop (which then stops deliveries and refuses new mail), logs each change
  * of it once, and probes a failing store with a small write of its own. */
 #include "store/committer.h"
+#include "store/store_sql.h"
 
 #include <errno.h>
 #include <pthread.h>

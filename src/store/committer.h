@@ -6,7 +6,8 @@
 #ifndef FLOODGATE_STORE_COMMITTER_H
 #define FLOODGATE_STORE_COMMITTER_H
 
-#include <sqlite3.h>
+#include "store/store.h"
+#include "store/store_sql.h"
 #include <stddef.h>
 #include <time.h>
 
@@ -16,7 +17,7 @@
 
 /* APPLY runs on the committer thread inside the transaction (each job in a
  * savepoint of its own, so one failing job does not spoil the others). */
-typedef int (*committer_apply_fn)(sqlite3 *db, void *arg, char *err, size_t errlen);
+typedef int (*committer_apply_fn)(store_db *db, void *arg, char *err, size_t errlen);
 /* What a failed job's STATUS says, read from the SQLite result code (never
  * from the text of the message): the reply a client gets depends on it
  * (RFC 3463: X.3.1 "mail system full", X.3.0 "other mail system status"). */

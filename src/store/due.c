@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 /* The columns every read returns, in the order row_read takes them. */
 #define DUE_COLUMNS                                                                                \

@@ -6,7 +6,7 @@
 #ifndef FLOODGATE_STORE_DUE_H
 #define FLOODGATE_STORE_DUE_H
 
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -41,14 +41,14 @@ struct due_cursor {
 
 /* store_due_local - local recipients in queued or deferred state whose
  * retry time is at or before NOW, oldest retry first, at most LIMIT. */
-int store_due_local(sqlite3 *db, time_t now, int limit, struct due_rows *out);
+int store_due_local(store_db *db, time_t now, int limit, struct due_rows *out);
 /* store_due_remote - remote recipients due at NOW after cursor AFTER in
  * (next_try, message, id) order, at most LIMIT. */
-int store_due_remote(sqlite3 *db, time_t now, const struct due_cursor *after, int limit,
+int store_due_remote(store_db *db, time_t now, const struct due_cursor *after, int limit,
                      struct due_rows *out);
 /* store_due_returning - recipients an admin returned to their sender
  * ("floodctl queue bounce"), at most LIMIT. */
-int store_due_returning(sqlite3 *db, int limit, struct due_rows *out);
+int store_due_returning(store_db *db, int limit, struct due_rows *out);
 
 /* Each returns 0, or -1 (logged as event=store_error op=OP) on a store
  * error or when memory runs out; OUT keeps what was read before. */

@@ -8,6 +8,7 @@
 
 #include "core/util.h"
 #include "store/store.h"
+#include "store/store_sql.h"
 
 static const char *const states[] = {"open", "held", "contained", "released", "dismissed"};
 

@@ -4,6 +4,7 @@
  * writes; synchronous=FULL makes COMMIT wait for fsync of the WAL, which is
  * what allows the SMTP server to answer 250 after a commit and mean it. */
 #include "store/store.h"
+#include "store/store_sql.h"
 
 #include <pthread.h>
 #include <stdbool.h>

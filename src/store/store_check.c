@@ -10,6 +10,7 @@
  * admin decides to start empty (floodctl store init --force), Postfix's
  * rule for damaged queue files: moved aside, never dropped. */
 #include "store/store_check.h"
+#include "store/store_sql.h"
 
 #include <errno.h>
 #include <fcntl.h>

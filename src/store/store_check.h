@@ -12,7 +12,7 @@
 #define FLOODGATE_STORE_STORE_CHECK_H
 
 #include <jansson.h>
-#include <sqlite3.h>
+#include "store/store.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -45,7 +45,7 @@ enum store_guard store_guard(const char *state_dir, const char *store_file, bool
 
 /* store_mark - after DB (STATE_DIR's store) was opened: give it an id if it
  * has none and write the marker if it is missing.  -1 with ERR. */
-int store_mark(sqlite3 *db, const char *state_dir, char *err, size_t errlen);
+int store_mark(store_db *db, const char *state_dir, char *err, size_t errlen);
 
 /* store_set_aside - move STATE_DIR/STORE_FILE and its -wal and -shm (and
  * the marker) to STORE_FILE.broken-<UTC time>[-wal|-shm|.id], so that a new
@@ -56,7 +56,7 @@ int store_set_aside(const char *state_dir, const char *store_file, char *moved, 
 
 /* store_integrity - PRAGMA integrity_check of DB: an array of at most MAX
  * problems, empty when the store is sound; NULL when it cannot be run. */
-json_t *store_integrity(sqlite3 *db, int max);
+json_t *store_integrity(store_db *db, int max);
 
 /* store_backup_fn - progress of a backup: pages copied of TOTAL. */
 typedef void (*store_backup_fn)(int done, int total, void *arg);
@@ -77,20 +77,20 @@ enum store_quarantine_entry {
     STORE_Q_STALE,       /* the message is back in the queue or released */
     STORE_Q_GONE,        /* no such message any more */
 };
-enum store_quarantine_entry store_quarantine_entry(sqlite3 *db, const char *qid);
+enum store_quarantine_entry store_quarantine_entry(store_db *db, const char *qid);
 
 /* store_quarantine_reindex - the missing quarantine row of QID, with a
  * reason saying store check restored it.  -1 on error. */
-int store_quarantine_reindex(sqlite3 *db, const char *qid);
+int store_quarantine_reindex(store_db *db, const char *qid);
 
 /* store_quarantined_without_body - the ids (malloc'd, *N) of quarantined
  * messages whose body is not in the store: each must have its file.
  * *MARKED (malloc'd, *N entries) says which were already marked missing.
  * NULL with *N 0 when there are none or on error (*N (size_t)-1). */
-char (*store_quarantined_without_body(sqlite3 *db, size_t *n, bool **marked))[17];
+char (*store_quarantined_without_body(store_db *db, size_t *n, bool **marked))[17];
 
 /* store_quarantine_mark_missing - record that QID's quarantine file is
  * missing (quarantine.file_missing = now).  -1 on error. */
-int store_quarantine_mark_missing(sqlite3 *db, const char *qid);
+int store_quarantine_mark_missing(store_db *db, const char *qid);
 
 #endif

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "accounts/accounts.h"
 #include "accounts/password.h"
 #include "store/store.h"

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "core/workers.h"
 #include "store/committer.h"
 #include "tmp_store.h"

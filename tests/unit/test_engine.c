@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "accounts/accounts.h"
 #include "accounts/password.h"
 #include "accounts/sending.h"

@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "store/incidents.h"
 #include "tmp_store.h"
 

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "accounts/accounts.h"
 #include "policy/relay.h"
 #include "tmp_store.h"

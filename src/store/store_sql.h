@@ -1,0 +1,31 @@
+/* store/store_sql - the store room's own SQLite helpers: prepared-statement
+ * cache, blobs, columns as JSON.  Private to src/store/ (scripts/check-layers):
+ * the rooms above call typed store functions and never see a statement. */
+#ifndef FLOODGATE_STORE_STORE_SQL_H
+#define FLOODGATE_STORE_STORE_SQL_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+/* store_prepare - prepare SQL, logging the error; NULL on failure. */
+sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql);
+
+/* store_body_open - the body blob of message QID for reading; -1 when
+ * missing. */
+int store_body_open(sqlite3 *db, const char *qid, sqlite3_blob **blob);
+
+/* store_stmt - the statement of SQL kept prepared for DB: prepared on
+ * first use, then reused.  SQL must be a string literal (the cache is
+ * keyed by its address).  *KEPT is false when the cache is full: the
+ * statement is then the caller's for this once.  NULL (logged) when SQL
+ * does not prepare.  Give it back with store_stmt_done, also after an
+ * error: a kept statement is reset, so it holds no read snapshot. */
+sqlite3_stmt *store_stmt(sqlite3 *db, const char *sql, bool *kept);
+void store_stmt_done(sqlite3_stmt *st, bool kept);
+
+/* store_column_json - column I of the current row of ST as JSON: integer,
+ * string or null (a new reference; NULL when memory runs out). */
+json_t *store_column_json(sqlite3_stmt *st, int i);
+
+#endif
