@@ -158,6 +158,10 @@ extern const char usage_status[], usage_queue[];
 extern const struct subcommand queue_subs[];
 int status_cmd(struct ctl *c, struct args *a, struct opt *o);
 
+/* ctl_doctor.c */
+extern const char usage_doctor[];
+int doctor_cmd(struct ctl *c, int argc, char **argv);
+
 /* ctl_columns.c: the columns of queue list */
 int columns_check(const char *spec);
 int columns_print(json_t *list, const char *spec, bool csv, const char *empty);

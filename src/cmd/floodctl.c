@@ -3,7 +3,8 @@
  * Room: cmd (a thin main).  This file reads the global options and maps
  * each command word to its group: ctl_accounts.c (domain, user, alias),
  * ctl_queue.c (status, queue), ctl_quarantine.c (quarantine), ctl_flow.c
- * (pause, resume, reload), ctl_dkim.c (dkim), ctl_store.c (store); ctl.c
+ * (pause, resume, reload), ctl_dkim.c (dkim), ctl_store.c (store),
+ * ctl_doctor.c (doctor); ctl.c
  * holds what they share, and ctl_select.c the selections of queued
  * messages and the actions on them.
  * Domains, users, aliases, queue actions and pauses are changed in the
@@ -28,14 +29,21 @@ static const struct group {
     const char *usage;
     const struct subcommand *subs; /* NULL: a command without subcommands */
 } groups[] = {
-    {"domain", usage_domain, domain_subs}, {"user", usage_user, user_subs},
-    {"alias", usage_alias, alias_subs},    {"status", usage_status, NULL},
-    {"queue", usage_queue, queue_subs},    {"quarantine", usage_quarantine, quarantine_subs},
-    {"pause", usage_pause, pause_subs},    {"resume", usage_resume, resume_subs},
-    {"dkim", usage_dkim, dkim_subs},       {"ban", usage_ban, ban_subs},
+    {"domain", usage_domain, domain_subs},
+    {"user", usage_user, user_subs},
+    {"alias", usage_alias, alias_subs},
+    {"status", usage_status, NULL},
+    {"queue", usage_queue, queue_subs},
+    {"quarantine", usage_quarantine, quarantine_subs},
+    {"pause", usage_pause, pause_subs},
+    {"resume", usage_resume, resume_subs},
+    {"dkim", usage_dkim, dkim_subs},
+    {"ban", usage_ban, ban_subs},
     {"session", usage_session, session_subs},
-    {"store", usage_store, store_subs},    {"incident", usage_incident, incident_subs},
+    {"store", usage_store, store_subs},
+    {"incident", usage_incident, incident_subs},
     {"reload", usage_reload, NULL},
+    {"doctor", usage_doctor, NULL},
 };
 
 /* usage_all - the whole synopsis to FP. */
@@ -74,6 +82,8 @@ static int run_command(struct ctl *c, int argc, char **argv)
             return usage_error(cmd, "reload takes no arguments, not '%s'", argv[1]);
         return reload_cmd(c, NULL, NULL);
     }
+    if (strcmp(cmd, "doctor") == 0)
+        return doctor_cmd(c, argc, argv);
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++)
         if (groups[i].subs && strcmp(groups[i].name, cmd) == 0)
             return run_group(c, cmd, groups[i].subs, argc - 1, argv + 1);

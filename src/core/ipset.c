@@ -378,7 +378,9 @@ int ipset_inspect(const char *entry, struct ipset_entry_facts *facts, char *err,
     struct parsed_entry p;
     if (parse_entry(entry, &p, err, errlen) < 0)
         return -1;
-    *facts = (struct ipset_entry_facts){.breadth = range_breadth(p.r)};
+    struct u128 count = u128_add_sat(u128_sub(p.r.hi, p.r.lo), (struct u128){0, 1});
+    *facts = (struct ipset_entry_facts){.breadth = range_breadth(p.r),
+                                        .public_part = u128_cmp(count, private_count(p.r)) > 0};
     if (!p.cidr || u128_cmp(p.written.base, p.r.lo) == 0)
         return 0;
     bool v4 = p.family == AF_INET;
@@ -464,6 +466,84 @@ static bool ipset_contains_u128(const struct ipset *set, struct u128 a)
 }
 
 /* ipset_contains - whether the address of SA (AF_INET or AF_INET6) is in SET. */
+/* range_cmp - qsort order of ranges: by first address. */
+static int range_cmp(const void *x, const void *y)
+{
+    const struct ip_range *a = x, *b = y;
+    return u128_cmp(a->lo, b->lo);
+}
+
+/* merged - SET's ranges sorted and joined where they overlap or touch,
+ * into a new array of *N (entries are kept as written, so two may share
+ * addresses); NULL when memory runs out or SET is empty. */
+static struct ip_range *merged(const struct ipset *set, size_t *n)
+{
+    *n = 0;
+    if (set == NULL || set->n == 0)
+        return NULL;
+    struct ip_range *r = malloc(set->n * sizeof *r);
+    if (r == NULL)
+        return NULL;
+    memcpy(r, set->ranges, set->n * sizeof *r);
+    qsort(r, set->n, sizeof *r, range_cmp);
+    size_t o = 0;
+    for (size_t i = 1; i < set->n; i++) {
+        struct u128 next = u128_add_sat(r[o].hi, (struct u128){0, 1});
+        if (u128_cmp(r[i].lo, next) <= 0) {
+            if (u128_cmp(r[i].hi, r[o].hi) > 0)
+                r[o].hi = r[i].hi;
+        } else {
+            r[++o] = r[i];
+        }
+    }
+    *n = o + 1;
+    return r;
+}
+
+/* ranges_count - the addresses of N disjoint ranges R (saturating). */
+static struct u128 ranges_count(const struct ip_range *r, size_t n)
+{
+    struct u128 sum = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        sum = u128_add_sat(sum, u128_add_sat(u128_sub(r[i].hi, r[i].lo), (struct u128){0, 1}));
+    return sum;
+}
+
+/* ipset_relation - compare what A and B share with what each holds. */
+enum ipset_relation ipset_relation(const struct ipset *a, const struct ipset *b, char *shared,
+                                   size_t len)
+{
+    size_t na, nb;
+    struct ip_range *ra = merged(a, &na), *rb = merged(b, &nb);
+    struct u128 both = {0, 0}, at = {0, 0};
+    bool found = false;
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = 0; j < nb; j++) {
+            struct u128 c = overlap_count(ra[i], rb[j]);
+            if (!(c.hi || c.lo))
+                continue;
+            struct u128 lo = u128_cmp(ra[i].lo, rb[j].lo) > 0 ? ra[i].lo : rb[j].lo;
+            if (!found || u128_cmp(lo, at) < 0)
+                at = lo;
+            found = true;
+            both = u128_add_sat(both, c);
+        }
+    struct u128 ca = ranges_count(ra, na), cb = ranges_count(rb, nb);
+    free(ra);
+    free(rb);
+    if (!found)
+        return IPSET_DISJOINT;
+    if (shared && len) {
+        struct ip_range v4 = block_range(&v4_block);
+        addr_text(at, u128_cmp(at, v4.lo) >= 0 && u128_cmp(at, v4.hi) <= 0, shared, len);
+    }
+    if (u128_cmp(both, ca) >= 0)
+        return IPSET_INSIDE;
+    if (u128_cmp(both, cb) >= 0)
+        return IPSET_AROUND;
+    return IPSET_OVERLAP;
+}
+
 bool ipset_contains(const struct ipset *set, const struct sockaddr *sa)
 {
     if (set == NULL || sa == NULL)

@@ -29,6 +29,7 @@ enum ipset_breadth {
 /* What ipset_inspect finds out about one entry. */
 struct ipset_entry_facts {
     enum ipset_breadth breadth;   /* of the entry as it matches, host bits cleared */
+    bool public_part;             /* some of it lies outside the private and local blocks */
     bool host_bits;               /* "ADDR/PREFIX" with bits set under the prefix */
     char network[IPSET_TEXT_MAX]; /* when host_bits: what it matches ("192.168.1.0/24") */
     char meant[IPSET_TEXT_MAX];   /* when host_bits: the address at the prefix its
@@ -51,6 +52,19 @@ int ipset_add(struct ipset *set, const char *entry, enum ipset_breadth *breadth,
 /* ipset_inspect - parse ENTRY (any form ipset_add takes) without adding it
  * and describe it in *FACTS.  Returns 0, or -1 with ERR set as ipset_add. */
 int ipset_inspect(const char *entry, struct ipset_entry_facts *facts, char *err, size_t errlen);
+
+/* How two sets relate, for the config audit (floodctl doctor). */
+enum ipset_relation {
+    IPSET_DISJOINT, /* no address in both */
+    IPSET_INSIDE,   /* every address of A is in B (A is B, or a part of it) */
+    IPSET_AROUND,   /* every address of B is in A */
+    IPSET_OVERLAP   /* some addresses in both, some in one only */
+};
+
+/* ipset_relation - how A relates to B.  When they share addresses and
+ * SHARED is not NULL, the first shared address goes there as text. */
+enum ipset_relation ipset_relation(const struct ipset *a, const struct ipset *b, char *shared,
+                                   size_t len);
 
 /* ipset_entry_text - entry I of SET as text in BUF: an address, "NET/PREFIX"
  * or "FIRST-LAST"; IPv4-mapped entries in IPv4 form.  -1 if I is out of range. */

@@ -465,6 +465,62 @@ static void test_empty(void **state)
     ipset_free(NULL);
 }
 
+/* set_of - a set of the N ENTRIES. */
+static struct ipset *set_of(const char *const *entries, size_t n)
+{
+    struct ipset *set = ipset_new();
+    assert_non_null(set);
+    for (size_t i = 0; i < n; i++)
+        add_ok(set, entries[i]);
+    return set;
+}
+
+/* relation_of - ipset_relation of two lists; SHARED gets the first
+ * shared address. */
+static enum ipset_relation relation_of(const char *const *a, size_t na, const char *const *b,
+                                       size_t nb, char *shared, size_t len)
+{
+    struct ipset *sa = set_of(a, na), *sb = set_of(b, nb);
+    enum ipset_relation r = ipset_relation(sa, sb, shared, len);
+    ipset_free(sa);
+    ipset_free(sb);
+    return r;
+}
+
+/* test_relation - disjoint, inside, around and a halfway overlap, across
+ * entry forms, with overlapping entries inside one set counted once. */
+static void test_relation(void **state)
+{
+    (void)state;
+    char at[IPSET_TEXT_MAX];
+    const char *lan[] = {"192.168.0.0/16"};
+    const char *sub[] = {"192.168.5.0/24", "192.168.5.7"};
+    const char *half[] = {"192.168.255.0/24", "192.169.0.0-192.169.0.9"};
+    const char *other[] = {"10.0.0.0/8", "2001:db8::/32"};
+    const char *v6[] = {"2001:db8:1::/48"};
+    assert_int_equal(relation_of(sub, 2, lan, 1, at, sizeof at), IPSET_INSIDE);
+    assert_string_equal(at, "192.168.5.0");
+    assert_int_equal(relation_of(lan, 1, sub, 2, NULL, 0), IPSET_AROUND);
+    assert_int_equal(relation_of(lan, 1, half, 2, at, sizeof at), IPSET_OVERLAP);
+    assert_string_equal(at, "192.168.255.0");
+    assert_int_equal(relation_of(lan, 1, other, 2, NULL, 0), IPSET_DISJOINT);
+    assert_int_equal(relation_of(v6, 1, other, 2, at, sizeof at), IPSET_INSIDE);
+    assert_string_equal(at, "2001:db8:1::");
+    assert_int_equal(relation_of(lan, 1, lan, 1, NULL, 0), IPSET_INSIDE);
+}
+
+/* test_public_part - private, loopback and documentation networks. */
+static void test_public_part(void **state)
+{
+    (void)state;
+    assert_false(inspect_ok("192.168.1.0/24").public_part);
+    assert_false(inspect_ok("127.0.0.1").public_part);
+    assert_false(inspect_ok("fd00::/8").public_part);
+    assert_true(inspect_ok("203.0.113.0/24").public_part);
+    assert_true(inspect_ok("10.0.0.0/7").public_part); /* 11.0.0.0/8 is public */
+    assert_true(inspect_ok("2001:db8::1").public_part);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +541,8 @@ int main(void)
         cmocka_unit_test(test_breadth_ok),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_relation),
+        cmocka_unit_test(test_public_part),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
