@@ -2,22 +2,33 @@
  * one line a check (status, what was checked, what to do).
  *
  * Room: cmd (formatting).  The checks themselves are the config audit of
- * core/config_audit.c, made on the config file floodctl reads; they need
- * neither the daemon nor the store.  Exit code: 0 when every check is ok,
+ * core/config_audit.c, made on the config file floodctl reads, and the DNS
+ * checks of control/doctor_dns.c, which read the local domains and DKIM
+ * keys from the store; neither needs the daemon.  Exit code: 0 when every check is ok,
  * 1 with a warning (or a check that could not be made), 2 with a failure
  * — so a cron job or a monitoring probe can run it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/ctl.h"
+#include "control/doctor_dns.h"
 #include "core/config_audit.h"
 
 const char usage_doctor[] =
-    "  floodctl doctor [--only config] [--json]   check the setup; say what to fix\n";
+    "  floodctl doctor [--only config|dns] [--json]   check the setup; say what to fix\n";
 
 /* The groups of checks --only may name. */
-static const char *const doctor_groups[] = {"config"};
+static const char *const doctor_groups[] = {"config", "dns"};
+
+/* progress - on a terminal, what is being asked of the DNS now (a check
+ * may wait seconds for a server that does not answer). */
+static void progress(const char *what, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "\rdoctor: checking %s ...\033[K", what);
+}
 
 /* doctor_print - the checks as text: status, check, subject, detail, and
  * the fix indented under a check that is not ok. */
@@ -58,13 +69,36 @@ int doctor_cmd(struct ctl *c, int argc, char **argv)
     for (size_t i = 0; only && i < sizeof doctor_groups / sizeof doctor_groups[0]; i++)
         known |= strcmp(only, doctor_groups[i]) == 0;
     if (!known)
-        return usage_error("doctor", "doctor: --only takes config, not '%s'", only);
+        return usage_error("doctor", "doctor: --only takes config or dns, not '%s'", only);
     if (!ctl_ready(c))
         return EXIT_FAIL;
     json_t *checks = json_array();
-    if (checks == NULL || config_audit(c->cfg, checks) < 0) {
+    if (checks == NULL ||
+        ((only == NULL || strcmp(only, "config") == 0) && config_audit(c->cfg, checks) < 0)) {
         json_decref(checks);
         return fail("out of memory");
+    }
+    if (only == NULL || strcmp(only, "dns") == 0) {
+        char err[512];
+        bool tty = isatty(STDERR_FILENO) && !c->json;
+        /* a check must not create the store: without one, the domains are
+         * unknown and only the hostname and addresses are checked */
+        store_db *db = access(c->store_file, F_OK) == 0 ? ctl_store(c) : NULL;
+        if (db == NULL &&
+            check_add(checks, "domains", "-", CHECK_UNKNOWN,
+                      "add the domains (floodctl domain add), or check the config's state_dir",
+                      "no store at %s: the local domains and DKIM keys are unknown",
+                      c->store_file) < 0) {
+            json_decref(checks);
+            return fail("out of memory");
+        }
+        int rc = doctor_dns(c->cfg, db, checks, tty ? progress : NULL, NULL, err, sizeof err);
+        if (tty)
+            fputs("\r\033[K", stderr);
+        if (rc < 0) {
+            json_decref(checks);
+            return fail("doctor: DNS checks: %s", err);
+        }
     }
     size_t fails = doctor_count(checks, CHECK_FAIL);
     size_t warns = doctor_count(checks, CHECK_WARN) + doctor_count(checks, CHECK_UNKNOWN);

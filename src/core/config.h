@@ -47,15 +47,15 @@ struct ip_group {
 };
 
 struct config_limits {
-    size_t max_message_size;        /* octets, SIZE= and DATA; default 25 MiB */
-    unsigned max_recipients;        /* per message; default 100 */
+    size_t max_message_size;          /* octets, SIZE= and DATA; default 25 MiB */
+    unsigned max_recipients;          /* per message; default 100 */
     unsigned max_expanded_recipients; /* per message, after alias expansion; default 10000 */
-    unsigned max_errors;            /* per session before 421; default 10 */
-    unsigned max_connections;       /* whole server; default 1000 */
-    unsigned command_timeout;       /* seconds; RFC 5321 4.5.3.2: 5 min */
-    unsigned data_timeout;          /* seconds per DATA block; 3 min */
-    unsigned data_end_timeout;      /* seconds waiting after "."; 10 min */
-    unsigned tls_handshake_timeout; /* seconds for a whole TLS handshake; 30 */
+    unsigned max_errors;              /* per session before 421; default 10 */
+    unsigned max_connections;         /* whole server; default 1000 */
+    unsigned command_timeout;         /* seconds; RFC 5321 4.5.3.2: 5 min */
+    unsigned data_timeout;            /* seconds per DATA block; 3 min */
+    unsigned data_end_timeout;        /* seconds waiting after "."; 10 min */
+    unsigned tls_handshake_timeout;   /* seconds for a whole TLS handshake; 30 */
     unsigned
         min_data_rate; /* DATA octets/s that earn more time (smtpd_min_data_rate); 500, 0 = off */
     enum bare_lf_mode bare_lf;
@@ -156,31 +156,31 @@ struct config_sending_limits {
  * Score thresholds climb the ladder; the signal thresholds are where a
  * signal starts to earn points.  0 turns a signal off. */
 struct config_detector {
-    bool enabled;            /* default yes */
-    unsigned log_score;      /* default 20 */
-    unsigned alert_score;    /* default 40: an incident opens */
-    unsigned hold_score;     /* default 60 */
-    unsigned contain_score;  /* default 90 */
-    unsigned messages_per_minute;     /* default 20 */
-    unsigned recipients_per_10min;    /* external recipients; default 150 */
+    bool enabled;                      /* default yes */
+    unsigned log_score;                /* default 20 */
+    unsigned alert_score;              /* default 40: an incident opens */
+    unsigned hold_score;               /* default 60 */
+    unsigned contain_score;            /* default 90 */
+    unsigned messages_per_minute;      /* default 20 */
+    unsigned recipients_per_10min;     /* external recipients; default 150 */
     unsigned new_recipients_per_10min; /* never written to before; default 30 */
-    unsigned domains_per_10min;       /* distinct external domains; default 30 */
-    unsigned same_content;            /* messages of one fingerprint in 10 min; default 10 */
-    unsigned client_ips_per_hour;     /* default 4 */
-    unsigned networks_per_hour;       /* /24 or /64; default 3 */
-    unsigned new_networks;            /* networks never seen before, per hour; default 1 */
-    unsigned failed_logins;           /* in the hour before a success; default 3 */
-    unsigned stuffing_accounts;       /* accounts one IP logged into; default 3 */
-    unsigned from_changes;            /* distinct From or display names in 10 min; default 4 */
-    unsigned rejects_unknown_percent; /* 5.1.x share of remote recipients; default 20 */
-    unsigned rejects_policy_percent;  /* 5.7.x/4.7.x share; default 10 */
-    unsigned bounces_per_hour;        /* DSNs coming back; default 10 */
-    unsigned bulk_factor;             /* volume thresholds times this for bulk senders; 100 */
-    unsigned baseline_factor;         /* a threshold is at least this times the baseline; 3 */
-    unsigned max_subjects;            /* accounts and IPs followed at once; default 10000 */
-    bool suspend_account;             /* contain: suspend the account (no: revoke only the
-                                         app password used, when one was); default yes */
-    unsigned ban_seconds;             /* contain: how long the IPs are banned; default 86400 */
+    unsigned domains_per_10min;        /* distinct external domains; default 30 */
+    unsigned same_content;             /* messages of one fingerprint in 10 min; default 10 */
+    unsigned client_ips_per_hour;      /* default 4 */
+    unsigned networks_per_hour;        /* /24 or /64; default 3 */
+    unsigned new_networks;             /* networks never seen before, per hour; default 1 */
+    unsigned failed_logins;            /* in the hour before a success; default 3 */
+    unsigned stuffing_accounts;        /* accounts one IP logged into; default 3 */
+    unsigned from_changes;             /* distinct From or display names in 10 min; default 4 */
+    unsigned rejects_unknown_percent;  /* 5.1.x share of remote recipients; default 20 */
+    unsigned rejects_policy_percent;   /* 5.7.x/4.7.x share; default 10 */
+    unsigned bounces_per_hour;         /* DSNs coming back; default 10 */
+    unsigned bulk_factor;              /* volume thresholds times this for bulk senders; 100 */
+    unsigned baseline_factor;          /* a threshold is at least this times the baseline; 3 */
+    unsigned max_subjects;             /* accounts and IPs followed at once; default 10000 */
+    bool suspend_account;              /* contain: suspend the account (no: revoke only the
+                                          app password used, when one was); default yes */
+    unsigned ban_seconds;              /* contain: how long the IPs are banned; default 86400 */
 };
 
 /* alerts: who hears of an incident. */
@@ -207,9 +207,18 @@ struct config_web {
     char *address;                /* as written: "127.0.0.1:8080" */
     struct sockaddr_storage addr; /* parsed */
     socklen_t addrlen;
-    enum web_tls tls;             /* "implicit": HTTPS with tls.certificate */
-    char *metrics_token;          /* bearer token /metrics asks for; NULL: none */
-    char *api_token;              /* bearer token /api/v1/ asks for; NULL: API off */
+    enum web_tls tls;    /* "implicit": HTTPS with tls.certificate */
+    char *metrics_token; /* bearer token /metrics asks for; NULL: none */
+    char *api_token;     /* bearer token /api/v1/ asks for; NULL: API off */
+};
+
+/* reputation: the server's own public addresses, which floodctl doctor
+ * checks in DNS (config_reputation.c). */
+#define REPUTATION_ADDRESSES_MAX 16
+struct config_reputation {
+    char *public_addresses[REPUTATION_ADDRESSES_MAX]; /* as text */
+    size_t n_public;
+    bool discovered; /* not configured: the listeners' own addresses */
 };
 
 /* policy: how the policy engine (src/policy/engine.h) decides when a
@@ -219,12 +228,12 @@ struct config_policy {
 };
 
 struct config {
-    char *path;       /* the file it was read from */
-    char *hostname;   /* greeting, Received:, HELO; default: gethostname() */
-    char *state_dir;  /* store, mail, control socket; required */
-    char *user;       /* user to drop to when started as root; NULL = none */
-    char *log_file;   /* NULL: syslog or the journal (floodgated(8), Logs); "-" = stderr */
-    char *syslog_socket; /* the syslog daemon's socket; default "/dev/log" */
+    char *path;            /* the file it was read from */
+    char *hostname;        /* greeting, Received:, HELO; default: gethostname() */
+    char *state_dir;       /* store, mail, control socket; required */
+    char *user;            /* user to drop to when started as root; NULL = none */
+    char *log_file;        /* NULL: syslog or the journal (floodgated(8), Logs); "-" = stderr */
+    char *syslog_socket;   /* the syslog daemon's socket; default "/dev/log" */
     char *tls_certificate; /* PEM; required when a listener uses TLS */
     char *tls_key;
     bool disclose_auth_user;   /* name the AUTH user in Received:; default no */
@@ -256,6 +265,7 @@ struct config {
     struct config_policy policy;
 
     struct config_web web;
+    struct config_reputation reputation;
 
     char **dns_servers; /* "ip:port" strings; none = system resolver */
     size_t n_dns_servers;

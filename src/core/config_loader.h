@@ -27,12 +27,12 @@
 struct group_build {
     const config_setting_t *decl; /* ip_groups.NAME as declared: array or group */
     const config_setting_t *s;    /* the array of entries (decl, or its addresses) */
-    int state;       /* 0 not built, 1 being built (a cycle if met again), 2 built */
-    int everything;  /* index of its first entry covering the whole Internet, or -1 */
-    int wide;        /* index of its first IPSET_BREADTH_WIDE-or-worse entry, or -1 */
-    unsigned height; /* longest chain of "@group" includes below it */
-    unsigned checked; /* 1 << IP_GRANT_* once the wide-entry guard ran for that grant */
-    bool wide_warned; /* allow_wide let a wide entry through, and the log was told */
+    int state;                    /* 0 not built, 1 being built (a cycle if met again), 2 built */
+    int everything;               /* index of its first entry covering the whole Internet, or -1 */
+    int wide;                     /* index of its first IPSET_BREADTH_WIDE-or-worse entry, or -1 */
+    unsigned height;              /* longest chain of "@group" includes below it */
+    unsigned checked;             /* 1 << IP_GRANT_* once the wide-entry guard ran for that grant */
+    bool wide_warned;             /* allow_wide let a wide entry through, and the log was told */
 };
 
 /* Everything one config_load call carries around. */
@@ -62,18 +62,18 @@ int cfg_expect_sequence(struct loader *ld, const config_setting_t *s, const char
 int cfg_check_keys(struct loader *ld, const config_setting_t *g, const char *key,
                    const char *const allowed[]);
 
-int cfg_get_group(struct loader *ld, const config_setting_t *g, const char *gkey,
-                  const char *name, const char *const allowed[], const config_setting_t **out);
-int cfg_get_string(struct loader *ld, const config_setting_t *g, const char *gkey,
-                   const char *name, bool required, char **out);
-int cfg_get_bool(struct loader *ld, const config_setting_t *g, const char *gkey,
-                 const char *name, bool *out);
-int cfg_get_number(struct loader *ld, const config_setting_t *g, const char *gkey,
-                   const char *name, uint64_t min, uint64_t max, uint64_t *out);
+int cfg_get_group(struct loader *ld, const config_setting_t *g, const char *gkey, const char *name,
+                  const char *const allowed[], const config_setting_t **out);
+int cfg_get_string(struct loader *ld, const config_setting_t *g, const char *gkey, const char *name,
+                   bool required, char **out);
+int cfg_get_bool(struct loader *ld, const config_setting_t *g, const char *gkey, const char *name,
+                 bool *out);
+int cfg_get_number(struct loader *ld, const config_setting_t *g, const char *gkey, const char *name,
+                   uint64_t min, uint64_t max, uint64_t *out);
 int cfg_get_unsigned(struct loader *ld, const config_setting_t *g, const char *gkey,
                      const char *name, unsigned min, unsigned max, unsigned *out);
-int cfg_get_choice(struct loader *ld, const config_setting_t *g, const char *gkey,
-                   const char *name, const char *const names[], int *out);
+int cfg_get_choice(struct loader *ld, const config_setting_t *g, const char *gkey, const char *name,
+                   const char *const names[], int *out);
 
 /* cfg_group_index - the index of IP group NAME in cfg->groups, or -1. */
 int cfg_group_index(const struct config *cfg, const char *name);
@@ -91,6 +91,10 @@ int cfg_load_group_list(struct loader *ld, const config_setting_t *g, const char
 int cfg_get_socket_address(struct loader *ld, const config_setting_t *g, const char *gkey,
                            const char *name, char **text, struct sockaddr_storage *addr,
                            socklen_t *addrlen);
+/* config_load_reputation - the reputation section (config_reputation.c). */
+int config_load_reputation(struct loader *ld, const config_setting_t *root);
+void config_free_reputation(struct config *cfg);
+
 /* config_load_web - the web section (config_web.c). */
 int config_load_web(struct loader *ld, const config_setting_t *root);
 void config_free_web(struct config *cfg);

@@ -1,25 +1,40 @@
-"""floodctl doctor: the config audit (issue 15, items 1 and 2).
+"""floodctl doctor (issue 15, items 1 to 3): the config audit and the DNS
+checks.
 
 Each test writes a config, runs the real floodctl on it and reads what it
 says: one line a check with status and fix, --json with the documented
-fields, and the exit code (0 all ok, 1 warnings, 2 a failure)."""
+fields, and the exit code (0 all ok, 1 warnings, 2 a failure).  The DNS
+checks ask a DNS server on loopback (netfixtures.DNSZone) through
+dns.servers; SPF is evaluated by libspf2 through Floodgate's own DNS layer,
+so an include: that authorises the address passes where string matching
+would not."""
 import json
-import os
 import subprocess
 
-from conftest import FLOODCTL
+import pytest
+
+from conftest import FLOODCTL, free_port
+from netfixtures import DNSZone
 
 
-def doctor(tmp_path, body, *args):
-    """floodctl doctor [ARGS] on a config of BODY; (rc, stdout, stderr)."""
+def ctl(tmp_path, *args):
+    r = subprocess.run([str(FLOODCTL), "-c", str(tmp_path / "floodgate.conf"), *args],
+                       capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+def doctor(tmp_path, body, *args, dns=None):
+    """floodctl doctor [ARGS] on a config of BODY; (rc, stdout, stderr).
+    DNS: "ip:port" of the DNS server (default: a loopback port where nothing
+    listens, so that no question leaves the machine)."""
     state = tmp_path / "state"
     state.mkdir(mode=0o700, exist_ok=True)
     conf = tmp_path / "floodgate.conf"
+    dns = dns or f"127.0.0.1:{free_port()}"
     conf.write_text(f'hostname = "mail.example.test";\nstate_dir = "{state}";\n'
-                    f'log_file = "{state}/floodgate.log";\n{body}')
-    r = subprocess.run([str(FLOODCTL), "-c", str(conf), "doctor", *args], capture_output=True,
-                       text=True, timeout=60)
-    return r.returncode, r.stdout, r.stderr
+                    f'log_file = "{state}/floodgate.log";\n'
+                    f'dns = {{ servers = [ "{dns}" ]; }};\n{body}')
+    return ctl(tmp_path, "doctor", *args)
 
 
 GOOD = """
@@ -51,7 +66,7 @@ def checks_of(out):
 
 
 def test_clean_config_is_all_ok(tmp_path):
-    rc, out, err = doctor(tmp_path, GOOD)
+    rc, out, err = doctor(tmp_path, GOOD, "--only", "config")
     assert rc == 0, out + err
     lines = out.strip().split("\n")
     assert all(l.startswith(("ok ", "doctor: ")) for l in lines), out
@@ -61,7 +76,7 @@ def test_clean_config_is_all_ok(tmp_path):
 
 
 def test_bad_config_says_what_to_fix(tmp_path):
-    rc, out, err = doctor(tmp_path, BAD)
+    rc, out, err = doctor(tmp_path, BAD, "--only", "config")
     assert rc == 2, out + err
     # the public network in a relay group, with its entry named
     assert "warn    ip_group partners: 2 entries, 1 with public addresses (203.0.113.0/24)" in out
@@ -78,7 +93,7 @@ def test_bad_config_says_what_to_fix(tmp_path):
 
 
 def test_json_fields(tmp_path):
-    rc, out, err = doctor(tmp_path, BAD, "--json")
+    rc, out, err = doctor(tmp_path, BAD, "--json", "--only", "config")
     assert rc == 2, out + err
     checks = json.loads(out)["checks"]
     for c in checks:
@@ -108,14 +123,15 @@ def test_warnings_only_exit_1(tmp_path):
 
 def test_open_relay_fails(tmp_path):
     rc, out, err = doctor(tmp_path, GOOD.replace('allow_groups = [ "trusted" ];',
-                                                 'allow_groups = [ "trusted" ]; open_relay = true;'))
+                                                 'allow_groups = [ "trusted" ]; open_relay = true;'),
+                          "--only", "config")
     assert rc == 2, out + err
     assert "fail    listener_relay mx: 127.0.0.1:2525: relay.open_relay = true" in out
 
 
 def test_usage_errors(tmp_path):
     rc, out, err = doctor(tmp_path, GOOD, "--only", "everything")
-    assert rc == 2 and "--only takes config, not 'everything'" in err, out + err
+    assert rc == 2 and "--only takes config or dns, not 'everything'" in err, out + err
     rc, out, err = doctor(tmp_path, GOOD, "extra")
     assert rc == 2 and "unexpected 'extra'" in err, out + err
 
@@ -123,3 +139,139 @@ def test_usage_errors(tmp_path):
 def test_broken_config_names_file_and_line(tmp_path):
     rc, out, err = doctor(tmp_path, GOOD + "limits = { max_recipients = \"many\"; };\n")
     assert rc == 1 and "floodgate.conf:" in err and "limits.max_recipients" in err, out + err
+
+
+# ---------------------------------------------------------------- DNS checks
+
+DOMAIN = "example.test"
+HOST = "mail.example.test"
+ADDR = "198.51.100.25"  # the server's public address (a loopback one would always
+                        # pass SPF: libspf2 lets localhost send for any domain)
+
+DNS_BODY = f"""
+listeners = ( {{ name = "mx"; address = "127.0.0.1:2525"; }} );
+reputation = {{ public_addresses = [ "{ADDR}" ]; }};
+"""
+
+
+@pytest.fixture
+def zone():
+    z = DNSZone()
+    yield z
+    z.close()
+
+
+def provision(tmp_path, zone, dkim=True):
+    """The domain in the store (and a DKIM key), published correctly."""
+    doctor(tmp_path, DNS_BODY, "--only", "config", dns=zone.server)  # writes the config
+    assert ctl(tmp_path, "domain", "add", DOMAIN)[0] == 0
+    zone.mx(DOMAIN, 10, HOST)
+    zone.a(HOST, ADDR)
+    zone.ptr(ADDR, HOST)
+    zone.txt(f"_dmarc.{DOMAIN}", "v=DMARC1; p=reject; rua=mailto:postmaster@example.test")
+    if dkim:
+        assert ctl(tmp_path, "dkim", "generate", DOMAIN)[0] == 0
+        rc, out, err = ctl(tmp_path, "--json", "dkim", "show", DOMAIN)
+        key = json.loads(out)
+        zone.txt(key["name"], key["value"])
+
+
+def dns_checks(tmp_path, zone):
+    rc, out, err = doctor(tmp_path, DNS_BODY, "--only", "dns", "--json", dns=zone.server)
+    return rc, checks_of(out), err
+
+
+def test_dns_all_published(tmp_path, zone):
+    provision(tmp_path, zone)
+    # authorised through an include: only an SPF evaluator sees it
+    zone.txt(DOMAIN, "v=spf1 include:_spf.provider.test -all")
+    zone.txt("_spf.provider.test", f"v=spf1 ip4:192.0.2.0/24 ip4:{ADDR} -all")
+    rc, checks, err = dns_checks(tmp_path, zone)
+    bad = {k: v for k, v in checks.items() if v["status"] != "ok"}
+    assert rc == 0 and not bad, (bad, err)
+    assert checks[("spf", f"{DOMAIN} for {ADDR}")]["detail"].startswith(
+        '"v=spf1 include:_spf.provider.test -all" passes')
+    assert checks[("ptr", ADDR)]["detail"] == \
+        f"{ADDR} has the PTR {HOST}, which resolves back and is the HELO name"
+    assert checks[("mx", DOMAIN)]["detail"] == f"MX {HOST}: {HOST} is this server's hostname"
+    assert "policy reject" in checks[("dmarc", DOMAIN)]["detail"]
+    assert checks[("mta_sts", DOMAIN)]["detail"].startswith("not published")
+    dkim = [v for (c, s), v in checks.items() if c == "dkim"]
+    assert dkim and dkim[0]["status"] == "ok", dkim
+
+
+def test_dns_problems_named_with_fixes(tmp_path, zone):
+    provision(tmp_path, zone)
+    zone.records.pop(f"_dmarc.{DOMAIN}")
+    zone.txt(DOMAIN, "v=spf1 ip4:192.0.2.1 -all")     # not this server
+    zone.records.pop(".".join(reversed(ADDR.split("."))) + ".in-addr.arpa")
+    zone.ptr(ADDR, "host-1.isp.test")                  # resolves nowhere
+    # a DKIM record with another key
+    name = next(n for n in zone.records if "._domainkey." in n)
+    zone.records[name] = []
+    zone.txt(name, "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwrong")
+    rc, checks, err = dns_checks(tmp_path, zone)
+    assert rc == 2, (checks, err)
+    spf = checks[("spf", f"{DOMAIN} for {ADDR}")]
+    assert spf["status"] == "fail" and f" gives fail for {ADDR}" in spf["detail"], spf
+    assert spf["fix"] == f"add ip4:{ADDR} to the SPF record of {DOMAIN} (before its all)"
+    ptr = checks[("ptr", ADDR)]
+    assert ptr["status"] == "fail" and "does not resolve back" in ptr["detail"], ptr
+    assert ptr["fix"].startswith(f"ask whoever owns {ADDR} (your provider) for the PTR record")
+    assert checks[("dmarc", DOMAIN)]["status"] == "warn"
+    assert checks[("dmarc", DOMAIN)]["fix"].startswith(f"publish: _dmarc.{DOMAIN}. IN TXT")
+    dkim = checks[("dkim", name)]
+    assert dkim["status"] == "fail" and "is not the one floodctl dkim holds" in dkim["detail"]
+    assert dkim["fix"].startswith(f"publish: {name}.")
+
+
+def test_dns_missing_records(tmp_path, zone):
+    provision(tmp_path, zone, dkim=False)
+    zone.records.pop(DOMAIN)                           # no MX, no SPF: NXDOMAIN
+    zone.records.pop(HOST)                             # the hostname does not resolve
+    rc, checks, err = dns_checks(tmp_path, zone)
+    assert rc == 2
+    assert checks[("hostname", HOST)]["status"] == "fail"
+    assert checks[("mx", DOMAIN)]["status"] == "fail"
+    assert checks[("mx", DOMAIN)]["fix"] == f"publish: {DOMAIN}. IN MX 10 {HOST}."
+    assert checks[("spf", DOMAIN)]["status"] == "fail"
+    assert checks[("spf", DOMAIN)]["fix"] == f'publish: {DOMAIN}. IN TXT "v=spf1 ip4:{ADDR} -all"'
+    assert checks[("dkim", DOMAIN)]["status"] == "warn"
+    assert checks[("dkim", DOMAIN)]["fix"].startswith(f"floodctl dkim generate {DOMAIN}")
+
+
+def test_dns_failure_is_unknown_never_fail(tmp_path, zone):
+    provision(tmp_path, zone)
+    zone.txt(DOMAIN, f"v=spf1 ip4:{ADDR} -all")
+    for name in (DOMAIN, f"_dmarc.{DOMAIN}", HOST):
+        zone.servfail.add(name)
+    rc, checks, err = dns_checks(tmp_path, zone)
+    for key in (("mx", DOMAIN), ("spf", DOMAIN), ("dmarc", DOMAIN), ("hostname", HOST)):
+        assert checks[key]["status"] == "unknown", checks[key]
+        assert "server failure" in checks[key]["detail"]
+    assert rc == 1, checks           # unknowns are warnings, never failures
+    # no DNS server at all: every DNS check unknown, none failed
+    rc, out, err = doctor(tmp_path, DNS_BODY, "--only", "dns", "--json")
+    statuses = {c["status"] for c in json.loads(out)["checks"]}
+    assert rc == 1 and statuses <= {"unknown", "ok"}, out
+
+
+def test_dns_text_output(tmp_path, zone):
+    provision(tmp_path, zone)
+    rc, out, err = doctor(tmp_path, DNS_BODY, dns=zone.server)   # config and DNS
+    assert rc == 2, out + err                                    # no SPF record
+    assert "fail    spf example.test: example.test has no SPF record" in out
+    assert "        fix: publish: example.test. IN TXT \"v=spf1 ip4:198.51.100.25 -all\"" in out
+    assert "ok      listener_relay mx:" in out and "ok      ptr 198.51.100.25:" in out
+
+
+def test_dns_without_store_creates_none(tmp_path, zone):
+    zone.a(HOST, ADDR)
+    zone.ptr(ADDR, HOST)
+    rc, out, err = doctor(tmp_path, DNS_BODY, "--only", "dns", "--json", dns=zone.server)
+    checks = checks_of(out)
+    assert checks[("domains", "-")]["status"] == "unknown"
+    assert checks[("hostname", HOST)]["status"] == "ok"
+    assert checks[("ptr", ADDR)]["status"] == "ok"
+    assert rc == 1
+    assert not (tmp_path / "state" / "store.db").exists()

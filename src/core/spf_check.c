@@ -1,0 +1,172 @@
+/* core/spf_check - SPF with libspf2 over our own DNS layer (room: core).
+ *
+ * libspf2's own resolver layer asks the system resolver (res_query) and
+ * cannot be pointed at a server: it would ignore dns.servers and send
+ * every test's question off the machine.  libspf2 lets a program supply
+ * a DNS layer (SPF_dns_server_t with a lookup function); this one answers
+ * each lookup with core/dnsq and hands the records back in libspf2's
+ * form.  The evaluation itself — macros, include, redirect, the ten-lookup
+ * limit — stays libspf2's. */
+#include "core/spf_check.h"
+
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <spf2/spf.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* layer_destroy - our layer's SPF_dns_server_t (the dnsq is the caller's). */
+static void layer_destroy(SPF_dns_server_t *layer)
+{
+    free(layer);
+}
+
+/* herrno_of - how libspf2 is told a question ended (netdb.h's h_errno
+ * values, which its own resolver layer gives). */
+static SPF_dns_stat_t herrno_of(enum dnsq_status st)
+{
+    switch (st) {
+    case DNSQ_OK:
+        return NETDB_SUCCESS;
+    case DNSQ_NODATA:
+        return NO_DATA;
+    case DNSQ_NXDOMAIN:
+        return HOST_NOT_FOUND;
+    case DNSQ_SERVFAIL:
+    case DNSQ_TIMEOUT:
+        return TRY_AGAIN;
+    default:
+        return NO_RECOVERY;
+    }
+}
+
+/* fill - copy record TEXT into RR's slot I in the form of TYPE; false
+ * when it does not fit that form (or memory runs out). */
+static bool fill(SPF_dns_rr_t *rr, int i, ns_type type, const char *text)
+{
+    size_t need = type == ns_t_a      ? sizeof(struct in_addr)
+                  : type == ns_t_aaaa ? sizeof(struct in6_addr)
+                                      : strlen(text) + 1;
+    if (SPF_dns_rr_buf_realloc(rr, i, need) != SPF_E_SUCCESS)
+        return false;
+    if (type == ns_t_a)
+        return inet_pton(AF_INET, text, &rr->rr[i]->a) == 1;
+    if (type == ns_t_aaaa)
+        return inet_pton(AF_INET6, text, &rr->rr[i]->aaaa) == 1;
+    memcpy(rr->rr[i]->txt, text, need); /* txt, mx and ptr share the bytes */
+    return true;
+}
+
+/* layer_lookup - libspf2 asks DOMAIN's records of TYPE. */
+static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *layer, const char *domain, ns_type type,
+                                  int should_cache)
+{
+    (void)should_cache;
+    enum dnsq_type t;
+    switch (type) {
+    case ns_t_a:
+        t = DNSQ_A;
+        break;
+    case ns_t_aaaa:
+        t = DNSQ_AAAA;
+        break;
+    case ns_t_mx:
+        t = DNSQ_MX;
+        break;
+    case ns_t_txt:
+        t = DNSQ_TXT;
+        break;
+    case ns_t_ptr:
+        t = DNSQ_PTR;
+        break;
+    default: /* SPF records of type 99 are obsolete (RFC 7208 3.1) */
+        return SPF_dns_rr_new_init(layer, domain, type, 0, NO_DATA);
+    }
+    struct dnsq_answer *a = malloc(sizeof *a);
+    if (a == NULL)
+        return SPF_dns_rr_new_init(layer, domain, type, 0, TRY_AGAIN);
+    enum dnsq_status st = dnsq_query(layer->hook, domain, t, a);
+    SPF_dns_rr_t *rr =
+        SPF_dns_rr_new_init(layer, domain, type, a->n ? (int)a->rec[0].ttl : 0, herrno_of(st));
+    for (size_t i = 0; rr && st == DNSQ_OK && i < a->n; i++)
+        if (fill(rr, rr->num_rr, type, a->rec[i].text))
+            rr->num_rr++;
+    free(a);
+    return rr;
+}
+
+/* verdict_of - libspf2's result as ours. */
+static enum spf_verdict verdict_of(SPF_result_t r)
+{
+    switch (r) {
+    case SPF_RESULT_PASS:
+        return SPF_VERDICT_PASS;
+    case SPF_RESULT_FAIL:
+        return SPF_VERDICT_FAIL;
+    case SPF_RESULT_SOFTFAIL:
+        return SPF_VERDICT_SOFTFAIL;
+    case SPF_RESULT_NEUTRAL:
+        return SPF_VERDICT_NEUTRAL;
+    case SPF_RESULT_NONE:
+        return SPF_VERDICT_NONE;
+    case SPF_RESULT_TEMPERROR:
+        return SPF_VERDICT_TEMPERROR;
+    default:
+        return SPF_VERDICT_PERMERROR;
+    }
+}
+
+/* spf_check - one evaluation: a server over our layer, one request. */
+enum spf_verdict spf_check(struct dnsq *q, const char *ip, const char *sender, const char *helo,
+                           char *comment, size_t len)
+{
+    if (comment && len)
+        comment[0] = '\0';
+    SPF_dns_server_t *layer = calloc(1, sizeof *layer);
+    if (layer == NULL)
+        return SPF_VERDICT_TEMPERROR;
+    *layer = (SPF_dns_server_t){
+        .destroy = layer_destroy, .lookup = layer_lookup, .name = "floodgate", .hook = q};
+    SPF_server_t *srv = SPF_server_new_dns(layer, 0);
+    if (srv == NULL) {
+        free(layer);
+        return SPF_VERDICT_TEMPERROR;
+    }
+    enum spf_verdict v = SPF_VERDICT_PERMERROR;
+    SPF_request_t *req = SPF_request_new(srv);
+    SPF_response_t *resp = NULL;
+    bool v6 = strchr(ip, ':') != NULL;
+    if (req && (v6 ? SPF_request_set_ipv6_str(req, ip) : SPF_request_set_ipv4_str(req, ip)) ==
+                   SPF_E_SUCCESS) {
+        if (helo)
+            SPF_request_set_helo_dom(req, helo);
+        if (SPF_request_set_env_from(req, sender) == 0) {
+            SPF_request_query_mailfrom(req, &resp);
+            if (resp) {
+                v = verdict_of(SPF_response_result(resp));
+                const char *c = SPF_response_get_smtp_comment(resp);
+                if (c == NULL)
+                    c = SPF_response_get_header_comment(resp);
+                if (c && comment && len)
+                    snprintf(comment, len, "%s", c);
+            }
+        }
+    }
+    if (resp)
+        SPF_response_free(resp);
+    if (req)
+        SPF_request_free(req);
+    SPF_server_free(srv); /* frees the layer through layer_destroy */
+    return v;
+}
+
+const char *spf_verdict_text(enum spf_verdict v)
+{
+    static const char *const words[] = {"none",     "neutral",   "pass",     "fail",
+                                        "softfail", "temperror", "permerror"};
+    return (unsigned)v < sizeof words / sizeof words[0] ? words[v] : "permerror";
+}
