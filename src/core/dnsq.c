@@ -238,12 +238,14 @@ static void wait_done(struct dnsq *q, struct pending *p)
 {
     while (!p->done) {
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
-        int bits = ares_getsock(q->channel, socks, ARES_GETSOCK_MAXNUM);
+        /* c-ares' ARES_GETSOCK_WRITABLE shifts a signed 1 by up to 31:
+         * undefined behaviour; the same test on unsigned bits */
+        unsigned bits = (unsigned)ares_getsock(q->channel, socks, ARES_GETSOCK_MAXNUM);
         struct pollfd pfd[ARES_GETSOCK_MAXNUM];
         nfds_t n = 0;
-        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            short ev = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                               (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+        for (unsigned i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            short ev = (short)(((bits >> i) & 1u ? POLLIN : 0) |
+                               ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u ? POLLOUT : 0));
             if (ev)
                 pfd[n++] = (struct pollfd){.fd = socks[i], .events = ev};
         }

@@ -19,12 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* layer_destroy - our layer's SPF_dns_server_t (the dnsq is the caller's). */
-static void layer_destroy(SPF_dns_server_t *layer)
-{
-    free(layer);
-}
-
 /* herrno_of - how libspf2 is told a question ended (netdb.h's h_errno
  * values, which its own resolver layer gives). */
 static SPF_dns_stat_t herrno_of(enum dnsq_status st)
@@ -129,8 +123,8 @@ enum spf_verdict spf_check(struct dnsq *q, const char *ip, const char *sender, c
     SPF_dns_server_t *layer = calloc(1, sizeof *layer);
     if (layer == NULL)
         return SPF_VERDICT_TEMPERROR;
-    *layer = (SPF_dns_server_t){
-        .destroy = layer_destroy, .lookup = layer_lookup, .name = "floodgate", .hook = q};
+    *layer =
+        (SPF_dns_server_t){.destroy = NULL, .lookup = layer_lookup, .name = "floodgate", .hook = q};
     SPF_server_t *srv = SPF_server_new_dns(layer, 0);
     if (srv == NULL) {
         free(layer);
@@ -160,7 +154,8 @@ enum spf_verdict spf_check(struct dnsq *q, const char *ip, const char *sender, c
         SPF_response_free(resp);
     if (req)
         SPF_request_free(req);
-    SPF_server_free(srv); /* frees the layer through layer_destroy */
+    SPF_server_free(srv); /* a layer given to SPF_server_new_dns stays ours */
+    free(layer);
     return v;
 }
 
