@@ -26,6 +26,8 @@
 #include "core/util.h"
 #include "store/committer.h"
 #include "queue/housekeeping.h"
+#include "queue/pause_state.h"
+#include "store/ban_state.h"
 #include "delivery/scheduler.h"
 #include "store/store.h"
 #include "store/store_check.h"
@@ -39,6 +41,7 @@
 #include "smtp/tls.h"
 
 #define WORKER_THREADS 2
+#define LOOKUP_THREADS 2
 
 struct daemon {
     struct smtp_server srv;
@@ -428,6 +431,9 @@ static void start(struct daemon *d, bool foreground)
     free(state_dir);
     write_pidfile();
     srv->workers = worker_pool_new(srv->base, WORKER_THREADS);
+    /* the sessions' store reads have threads of their own: an RCPT never
+     * waits behind a Maildir delivery or an argon2 check (docs/design.md) */
+    srv->lookups = worker_pool_new(srv->base, LOOKUP_THREADS);
     srv->auth_queue = auth_queue_new(srv->workers, WORKER_THREADS);
     srv->logins = login_cache_new();
     if (srv->auth_queue == NULL || srv->logins == NULL)
@@ -436,11 +442,15 @@ static void start(struct daemon *d, bool foreground)
         committer_start(STORE_FILE, srv->workers, cfg->queue.group_commit_max, err, sizeof err);
     if (srv->committer == NULL)
         fatal("event=start error=%s", log_quote(err));
-    server_reload_pauses(srv); /* pauses survive a restart */
-    struct policy_env penv = {
-        .base = srv->base, .cfg = srv->cfg, .db = srv->db, .committer = srv->committer};
-    if ((srv->policy = policy_new(&penv)) == NULL) /* and so do bans */
+    /* Read before the loop serves (the loop itself never reads the store):
+     * pauses and bans survive a restart. */
+    server_set_pauses(srv, pause_list(srv->db));
+    struct policy_env penv = {.base = srv->base, .cfg = srv->cfg, .committer = srv->committer};
+    if ((srv->policy = policy_new(&penv)) == NULL)
         fatal("event=start error=out_of_memory");
+    json_t *bans = ban_state_list(srv->db, time(NULL), 1);
+    policy_set_bans(srv->policy, bans);
+    json_decref(bans);
     smtp_session_register(srv); /* the engine's hands on live sessions */
     /* and the detector's windows, baselines and open incidents */
     if ((srv->outbreak = outbreak_new(srv)) == NULL || outbreak_plug(srv->outbreak, srv) < 0)
@@ -472,11 +482,14 @@ static void start(struct daemon *d, bool foreground)
 static void stop(struct daemon *d)
 {
     struct smtp_server *srv = &d->srv;
+    store_allow_thread(); /* the loop is over: what shutdown reads is no one's wait */
     auth_queue_stop(srv->auth_queue);
+    worker_pool_drain(srv->lookups); /* their answers may hand messages to the committer */
     worker_pool_drain(srv->workers);
     outbreak_save_now(srv->outbreak); /* a restart is no fresh hour */
     committer_stop(srv->committer);
     worker_pool_free(srv->workers); /* the committer's last answers */
+    worker_pool_free(srv->lookups);
     smtp_session_abort_all(srv);    /* any left after shutdown_timeout */
     auth_queue_free(srv->auth_queue);
     login_cache_free(srv->logins);
@@ -553,6 +566,10 @@ int main(int argc, char **argv)
              d.srv.cfg->hostname);
     daemon_ready();
     sd_notify(0, "READY=1\nSTATUS=serving"); /* Type=notify: listeners are up */
+    /* From here on the loop thread never touches the store: a statement
+     * it runs anyway is logged (event=store_on_loop), and aborts the
+     * debug and sanitizer builds. */
+    store_deny_thread();
     event_base_dispatch(d.srv.base);
     stop(&d);
     return 0;

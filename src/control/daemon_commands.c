@@ -10,6 +10,7 @@
 #include "core/ipset.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "store/ban_state.h"
 #include "store/committer.h"
 #include "queue/pause_state.h"
 #include "queue/queue_query.h"
@@ -220,11 +221,39 @@ static json_t *cmd_session_kill(void *ctx, json_t *req, char *err, size_t errlen
                      (json_int_t)policy_end_sessions(srv->policy, &m, NULL, reason));
 }
 
-static json_t *cmd_state_reload(void *ctx, json_t *req, char *err, size_t errlen)
+/* state_read - on the control reader thread: the pauses and the bans as
+ * the store has them now ({"paused": [...] or null, "bans": [...] or
+ * null}: a read that failed leaves what the loop has). */
+static json_t *state_read(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    store_db *db = store_thread_db(STORE_FILE);
+    json_t *r = json_pack("{s:o*, s:o*}", "paused", db ? pause_list(db) : NULL, "bans",
+                          db ? ban_state_list(db, time(NULL), 1) : NULL);
+    if (r == NULL)
+        snprintf(err, errlen, "out of memory");
+    return r;
+}
+
+/* state_apply - on the loop: what state_read found becomes the daemon's
+ * (READ, taken). */
+static void state_apply(struct smtp_server *srv, json_t *read)
+{
+    json_t *paused = json_object_get(read, "paused");
+    if (json_is_array(paused))
+        server_set_pauses(srv, json_incref(paused));
+    else
+        server_set_pauses(srv, NULL);
+    json_t *bans = json_object_get(read, "bans");
+    policy_set_bans(srv->policy, json_is_array(bans) ? bans : NULL);
+    json_decref(read);
+}
+
+/* state_reload_finish - floodctl changed pauses or bans in the store:
+ * they rule from now on (a ban ends the IP's live sessions). */
+static json_t *state_reload_finish(void *ctx, json_t *req, json_t *read, char *err, size_t errlen)
 {
     struct smtp_server *srv = ctx;
-    server_reload_pauses(srv);
-    policy_reload_bans(srv->policy);
+    state_apply(srv, read);
     outbreak_reload_bulk(srv->outbreak);
     scheduler_kick(srv->scheduler);
     return json_pack("{s:O}", "paused", srv->pauses);
@@ -253,23 +282,31 @@ static json_t *cmd_fault_scheduler_hold(void *ctx, json_t *req, char *err, size_
 }
 #endif
 
-/* cmd_incident_closed - {"id": N, "subject": S, "state": "released" or
+/* incident_closed_read - {"id": N, "subject": S, "state": "released" or
  * "dismissed"}: floodctl closed an incident in the store (and undid what
  * containment did there); the detector forgets the episode, or learns it
  * as normal for S, and the bans are read again. */
-static json_t *cmd_incident_closed(void *ctx, json_t *req, char *err, size_t errlen)
+static json_t *incident_closed_read(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
     const char *subject = json_string_value(json_object_get(req, "subject"));
     const char *state = json_string_value(json_object_get(req, "state"));
-    json_int_t id = json_integer_value(json_object_get(req, "id"));
     if (subject == NULL || state == NULL ||
         (strcmp(state, "released") != 0 && strcmp(state, "dismissed") != 0)) {
         snprintf(err, errlen, "give subject and state (released or dismissed)");
         return NULL;
     }
+    return state_read(ctx, req, err, errlen);
+}
+
+static json_t *incident_closed_finish(void *ctx, json_t *req, json_t *read, char *err,
+                                      size_t errlen)
+{
+    struct smtp_server *srv = ctx;
+    const char *subject = json_string_value(json_object_get(req, "subject"));
+    const char *state = json_string_value(json_object_get(req, "state"));
+    json_int_t id = json_integer_value(json_object_get(req, "id"));
     outbreak_closed(srv->outbreak, (long long)id, subject, state);
-    policy_reload_bans(srv->policy);
+    state_apply(srv, read);
     scheduler_refresh(srv->scheduler);
     return json_object();
 }
@@ -304,9 +341,11 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
     control_server_register_reader(ctl, "queue.list", cmd_queue_list, NULL, srv);
     control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
     control_server_register_reader(ctl, "queue.top", cmd_queue_top, NULL, srv);
-    control_server_register(ctl, "state.reload", cmd_state_reload, srv);
+    /* the pauses and bans are read on the reader thread, applied on the loop */
+    control_server_register_reader(ctl, "state.reload", state_read, state_reload_finish, srv);
     control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
-    control_server_register(ctl, "incident.closed", cmd_incident_closed, srv);
+    control_server_register_reader(ctl, "incident.closed", incident_closed_read,
+                                   incident_closed_finish, srv);
     control_server_register(ctl, "session.list", cmd_session_list, srv);
     control_server_register(ctl, "session.kill", cmd_session_kill, srv);
 #ifdef FLOODGATE_FAULT_INJECTION

@@ -350,10 +350,10 @@ static void end_banned_sessions(struct policy *p)
     }
 }
 
-void policy_reload_bans(struct policy *p)
+void policy_set_bans(struct policy *p, json_t *list)
 {
     time_t now = time(NULL);
-    json_t *list = p->db ? ban_state_list(p->db, now, 1) : NULL, *row;
+    json_t *row;
     size_t i;
     if (list == NULL) {
         log_warnx("event=store_error op=read_bans");
@@ -372,7 +372,6 @@ void policy_reload_bans(struct policy *p)
     /* Bans that ended while the daemon was down are history, not news. */
     bans_expire(p->bans, now, NULL, NULL);
     log_info("event=bans_loaded active=%u", bans_count_active(p->bans, now));
-    json_decref(list);
     end_banned_sessions(p);
 }
 
@@ -385,7 +384,6 @@ struct policy *policy_new(const struct policy_env *env)
         return NULL;
     p->base = env->base;
     p->cfg = config_ref(env->cfg);
-    p->db = env->db;
     p->committer = env->committer;
     p->bans = bans_new();
     p->connections = strmap_new();
@@ -404,8 +402,6 @@ struct policy *policy_new(const struct policy_env *env)
         policy_free(p);
         return NULL;
     }
-    if (p->db)
-        policy_reload_bans(p);
     return p;
 }
 

@@ -8,8 +8,9 @@
  * Room: policy.  It includes nothing of smtp/ or queue/: the SMTP room
  * registers a small ops struct (policy_session_ops) so that the engine can
  * end a live session without knowing what a session is.  Runs on the event
- * loop; the only store work it does is the loop's existing quick lookups
- * (through the loop's connection) and writes through the committer. */
+ * loop and keeps no store connection: what it needs from the store comes
+ * in as facts (struct policy_store_facts, struct policy_rcpt) read before
+ * on a lookup thread, and its writes (bans) go through the committer. */
 #ifndef FLOODGATE_POLICY_ENGINE_H
 #define FLOODGATE_POLICY_ENGINE_H
 
@@ -60,6 +61,27 @@ struct policy_txn {
     char **domains;              /* distinct recipient domains accepted so far (lowercased) */
     size_t n_domains, cap_domains;
 };
+
+/* What the store says about an address a client sends as and about the
+ * account sending, read on a lookup thread (policy_store_facts_read)
+ * before the engine is asked: the event loop never waits on the store.
+ * Each lookup is 1 (yes), 0 (no) or -1 (the store could not say); one that
+ * was not asked is 0. */
+struct policy_store_facts {
+    int user;           /* the AUTH user's account exists, and is SUSPENDED */
+    bool suspended;
+    int domain_local;   /* the address's domain is one of ours */
+    int may_send_as;    /* the AUTH user may use the address (send-as) */
+    int limits;         /* the sender key has limits of its own: LIMITS */
+    int messages, recipients, domains; /* per hour; -1: the config's */
+};
+
+/* policy_store_facts_read - on a lookup thread with its own connection DB
+ * (NULL: the store cannot be opened, every lookup -1): the facts about
+ * AUTH_USER (NULL: none), the sender ADDRESS (NULL: not asked; "" the null
+ * sender) and the limits of SENDER_KEY (NULL, "" or "ip:..." have none). */
+void policy_store_facts_read(store_db *db, const char *auth_user, const char *address,
+                             const char *sender_key, struct policy_store_facts *f);
 
 /* policy_txn_reset - forget the transaction (RSET, after the message). */
 void policy_txn_reset(struct policy_txn *t);
@@ -159,7 +181,6 @@ json_t *policy_sessions(struct policy *p);
 struct policy_env {
     struct event_base *base;
     struct config *cfg;          /* the current config (a reference is taken) */
-    store_db *db;          /* the loop's connection: quick lookups */
     struct committer *committer; /* bans are written through it */
 };
 
@@ -168,9 +189,11 @@ void policy_free(struct policy *p);
 /* policy_set_config - a reload: the new config rules from now on, and a
  * live session whose address lost its trust or exemption is ended. */
 void policy_set_config(struct policy *p, struct config *cfg);
-/* policy_reload_bans - read the bans from the store again (start,
- * floodctl ban); the live sessions of an IP banned now are ended. */
-void policy_reload_bans(struct policy *p);
+/* policy_set_bans - the bans as the store has them now (LIST: the rows of
+ * store/ban_state.h ban_state_list, read at start before the loop serves,
+ * or on a control reader thread after floodctl ban); the live sessions of
+ * an IP banned now are ended.  NULL: the read failed, the bans stay. */
+void policy_set_bans(struct policy *p, json_t *list);
 /* policy_ban_add - ban IP (address or CIDR) for SECONDS with REASON, in
  * memory now and in the store soon, and end its live sessions. */
 int policy_ban_add(struct policy *p, const char *ip, unsigned seconds, const char *reason);
@@ -222,8 +245,10 @@ void policy_failure(struct policy *p, const struct origin *o, const char *what,
                     struct policy_decision *d);
 
 /* policy_mail_start - may O start a transaction at all (an account
- * suspended while the session is open submits nothing more)? */
-void policy_mail_start(struct policy *p, const struct origin *o, struct policy_decision *d);
+ * suspended while the session is open submits nothing more)?  F: the
+ * store's facts about O's AUTH user. */
+void policy_mail_start(struct policy *p, const struct origin *o, const struct policy_store_facts *f,
+                       struct policy_decision *d);
 /* policy_sender_domain_wanted - should MAIL wait for DNS on DOMAIN? */
 bool policy_sender_domain_wanted(struct policy *p, const struct origin *o, const char *domain,
                                  bool dns_available);
@@ -231,9 +256,10 @@ bool policy_sender_domain_wanted(struct policy *p, const struct origin *o, const
 void policy_sender_domain(struct policy *p, const struct origin *o, const char *from,
                           enum policy_lookup st, const char *why, struct policy_decision *d);
 /* policy_mail - MAIL FROM:<FROM> ("" for <>): the sender policy and the
- * hourly limits.  T is reset and filled for the new transaction. */
+ * hourly limits.  T is reset and filled for the new transaction.  F: the
+ * store's facts about FROM and O's sender key (origin_sender_key). */
 void policy_mail(struct policy *p, const struct origin *o, struct policy_txn *t, const char *from,
-                 struct policy_decision *d);
+                 const struct policy_store_facts *f, struct policy_decision *d);
 /* policy_rcpt - one more recipient R.  ACCEPT tells the SMTP room to add
  * it (locally when R->domain_local). */
 void policy_rcpt(struct policy *p, const struct origin *o, struct policy_txn *t,
@@ -242,9 +268,12 @@ void policy_rcpt(struct policy *p, const struct origin *o, struct policy_txn *t,
 void policy_data(struct policy *p, const struct origin *o, struct policy_txn *t,
                  struct policy_decision *d);
 /* policy_end_of_data - the message M has arrived whole: ACCEPT, HOLD,
- * REJECT or DEFER (observers may turn an ACCEPT into HOLD). */
+ * REJECT or DEFER (observers may turn an ACCEPT into HOLD).  F: the
+ * store's facts about M's header From (read when O logged in and M has
+ * one; otherwise unused). */
 void policy_end_of_data(struct policy *p, const struct origin *o, struct policy_txn *t,
-                        const struct policy_message *m, struct policy_decision *d);
+                        const struct policy_message *m, const struct policy_store_facts *f,
+                        struct policy_decision *d);
 /* policy_accepted - M was stored and answered 250: count it, tell observers. */
 void policy_accepted(struct policy *p, const struct origin *o, struct policy_txn *t,
                      const struct policy_message *m);

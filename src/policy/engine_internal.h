@@ -23,7 +23,6 @@ struct policy_live {
 struct policy {
     struct event_base *base;
     struct config *cfg;
-    store_db *db;
     struct committer *committer;
     struct bans *bans;
     struct strmap *connections;   /* ip -> open sessions (as uintptr_t) */

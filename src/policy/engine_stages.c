@@ -1,7 +1,7 @@
 /* policy/engine_stages - the decisions of the engine, one function per
- * stage of a session (room: policy).  Each gathers what it needs (the
- * origin, the transaction so far, quick lookups in the store), asks the
- * pure rules (relay.c, sender.c, bans.c, counters.c) and answers with a
+ * stage of a session (room: policy).  Each takes what it needs (the
+ * origin, the transaction so far, the store's facts read before on a
+ * lookup thread: policy_store_facts_read), asks the pure rules (relay.c, sender.c, bans.c, counters.c) and answers with a
  * struct policy_decision whose text is the reply the SMTP room writes.
  *
  * Where a lookup a decision needs fails (a store error), the answer is
@@ -51,6 +51,35 @@ static bool lookup_failed(struct policy *p, const struct origin *o, const char *
         return false;
     policy_decide(d, POLICY_DEFER, "lookup_failed", LOOKUP_FAILED);
     return true;
+}
+
+/* ---- the store's facts, on a lookup thread ---- */
+
+void policy_store_facts_read(store_db *db, const char *auth_user, const char *address,
+                             const char *sender_key, struct policy_store_facts *f)
+{
+    char hash[PASSWORD_HASH_MAX], user[300] = "", addr[300];
+    struct user_limits u = {-1, -1, -1};
+    *f = (struct policy_store_facts){.messages = -1, .recipients = -1, .domains = -1};
+    if (auth_user) {
+        f->user = db ? accounts_user_credentials(db, auth_user, hash, sizeof hash, &f->suspended)
+                     : -1;
+        str_copy(user, auth_user, sizeof user);
+        str_lower(user);
+    }
+    if (address && address[0]) {
+        str_copy(addr, address, sizeof addr);
+        str_lower(addr);
+        f->domain_local = db ? accounts_domain_local(db, domain_of(addr)) : -1;
+        if (auth_user)
+            f->may_send_as = db ? accounts_may_send_as(db, user, addr) : -1;
+    }
+    if (sender_key && sender_key[0] && strncmp(sender_key, "ip:", 3) != 0) {
+        f->limits = db ? accounts_user_limits(db, sender_key, &u) : -1;
+        f->messages = u.messages;
+        f->recipients = u.recipients;
+        f->domains = u.domains;
+    }
 }
 
 /* ---- the transaction ---- */
@@ -182,19 +211,16 @@ void policy_failure(struct policy *p, const struct origin *o, const char *what,
 
 /* ---- MAIL ---- */
 
-void policy_mail_start(struct policy *p, const struct origin *o, struct policy_decision *d)
+void policy_mail_start(struct policy *p, const struct origin *o, const struct policy_store_facts *f,
+                       struct policy_decision *d)
 {
-    char hash[PASSWORD_HASH_MAX];
-    bool suspended = false;
     policy_accept(d);
     if (o->auth_user == NULL)
         return;
     /* An account suspended while its session is open submits nothing more. */
-    int found =
-        accounts_user_credentials(p->db, o->auth_user, hash, sizeof hash, &suspended);
-    if (found < 0 && lookup_failed(p, o, "user_suspended", d))
+    if (f->user < 0 && lookup_failed(p, o, "user_suspended", d))
         return;
-    if (found == 1 && suspended)
+    if (f->user == 1 && f->suspended)
         policy_decide(d, POLICY_REJECT, "suspended",
                       "550 5.7.1 Account suspended; contact the administrator");
 }
@@ -232,27 +258,27 @@ void policy_sender_domain(struct policy *p, const struct origin *o, const char *
     }
 }
 
-/* sender_facts - gather what the sender rule needs about ADDR (lowercased)
- * into F and USER; false when a lookup failed closed (D says so). */
-static bool sender_facts(struct policy *p, const struct origin *o, const char *addr, char *user,
-                         size_t userlen, struct sender_facts *f, struct policy_decision *d)
+/* sender_facts - what the sender rule needs about ADDR (lowercased), from
+ * the store's facts SF, into F and USER; false when a lookup failed closed
+ * (D says so). */
+static bool sender_facts(struct policy *p, const struct origin *o, const char *addr,
+                         const struct policy_store_facts *sf, char *user, size_t userlen,
+                         struct sender_facts *f, struct policy_decision *d)
 {
     *f = (struct sender_facts){.null_sender = addr[0] == '\0',
                                .authenticated = o->auth_user != NULL,
                                .client_trusted = o->trusted};
     if (!f->null_sender) {
-        int local = accounts_domain_local(p->db, domain_of(addr));
-        if (local < 0 && lookup_failed(p, o, "domain_local", d))
+        if (sf->domain_local < 0 && lookup_failed(p, o, "domain_local", d))
             return false;
-        f->domain_local = local == 1;
+        f->domain_local = sf->domain_local == 1;
     }
     if (f->authenticated && !f->null_sender) {
         str_copy(user, o->auth_user, userlen);
         str_lower(user);
-        int owned = accounts_may_send_as(p->db, user, addr);
-        if (owned < 0 && lookup_failed(p, o, "may_send_as", d))
+        if (sf->may_send_as < 0 && lookup_failed(p, o, "may_send_as", d))
             return false;
-        f->owned = owned != 0; /* a failed lookup gets here only when failing open */
+        f->owned = sf->may_send_as != 0; /* a failed lookup gets here only when failing open */
         f->log_only = policy_sender_log_only(&scfg(p, o)->sender_policy, domain_of(user));
     }
     return true;
@@ -261,13 +287,13 @@ static bool sender_facts(struct policy *p, const struct origin *o, const char *a
 /* sender_check - may O use ADDRESS as sender (HEADER: as the From: of the
  * message)?  False with D filled when not. */
 static bool sender_check(struct policy *p, const struct origin *o, const char *address, bool header,
-                         struct policy_decision *d)
+                         const struct policy_store_facts *sf, struct policy_decision *d)
 {
     char user[300] = "", addr[300];
     struct sender_facts f;
     str_copy(addr, address, sizeof addr);
     str_lower(addr);
-    if (!sender_facts(p, o, addr, user, sizeof user, &f, d))
+    if (!sender_facts(p, o, addr, sf, user, sizeof user, &f, d))
         return false;
     const char *what = header ? "header_from" : "mail_from";
     switch (policy_sender_decide(&scfg(p, o)->sender_policy, &f)) {
@@ -307,18 +333,18 @@ static bool over(unsigned long used, unsigned long n, unsigned limit)
 }
 
 /* limits_of - the limits of the sender T->sender_key: the user's
- * overrides, else the config.  False when the lookup failed closed. */
+ * overrides (in SF), else the config.  False when the lookup failed
+ * closed. */
 static bool limits_of(struct policy *p, const struct origin *o, struct policy_txn *t,
-                      struct policy_decision *d)
+                      const struct policy_store_facts *sf, struct policy_decision *d)
 {
     const struct config_sending_limits *c = &p->cfg->sending_limits;
     struct user_limits u = {-1, -1, -1};
-    if (strncmp(t->sender_key, "ip:", 3) != 0 &&
-        accounts_user_limits(p->db, t->sender_key, &u) < 0) {
-        u = (struct user_limits){-1, -1, -1};
-        if (lookup_failed(p, o, "user_limits", d))
-            return false;
-    }
+    bool own = strncmp(t->sender_key, "ip:", 3) != 0;
+    if (own && sf->limits >= 0)
+        u = (struct user_limits){sf->messages, sf->recipients, sf->domains};
+    else if (own && lookup_failed(p, o, "user_limits", d))
+        return false;
     t->limits.messages = u.messages >= 0 ? (unsigned)u.messages : c->messages_per_hour;
     t->limits.recipients = u.recipients >= 0 ? (unsigned)u.recipients : c->recipients_per_hour;
     t->limits.domains = u.domains >= 0 ? (unsigned)u.domains : c->domains_per_hour;
@@ -328,7 +354,7 @@ static bool limits_of(struct policy *p, const struct origin *o, struct policy_tx
 /* limits_mail - may O start a message (per-IP and per-sender hourly
  * limits)? */
 static bool limits_mail(struct policy *p, const struct origin *o, struct policy_txn *t,
-                        struct policy_decision *d)
+                        const struct policy_store_facts *sf, struct policy_decision *d)
 {
     unsigned max = p->cfg->client_limits.messages_per_hour;
     time_t now = time(NULL);
@@ -342,7 +368,7 @@ static bool limits_mail(struct policy *p, const struct origin *o, struct policy_
         t->sender_key[0] = '\0';
         return true;
     }
-    if (!limits_of(p, o, t, d))
+    if (!limits_of(p, o, t, sf, d))
         return false;
     if (!over(counters_get(p->messages, t->sender_key, now), 1, t->limits.messages))
         return true;
@@ -355,12 +381,12 @@ static bool limits_mail(struct policy *p, const struct origin *o, struct policy_
 }
 
 void policy_mail(struct policy *p, const struct origin *o, struct policy_txn *t, const char *from,
-                 struct policy_decision *d)
+                 const struct policy_store_facts *f, struct policy_decision *d)
 {
     policy_txn_reset(t);
     policy_accept(d);
-    if (sender_check(p, o, from, false, d))
-        limits_mail(p, o, t, d);
+    if (sender_check(p, o, from, false, f, d))
+        limits_mail(p, o, t, f, d);
 }
 
 /* ---- RCPT ---- */
@@ -510,11 +536,12 @@ void policy_data(struct policy *p, const struct origin *o, struct policy_txn *t,
 }
 
 void policy_end_of_data(struct policy *p, const struct origin *o, struct policy_txn *t,
-                        const struct policy_message *m, struct policy_decision *d)
+                        const struct policy_message *m, const struct policy_store_facts *f,
+                        struct policy_decision *d)
 {
     policy_accept(d);
     /* The From: a reader sees is held to the same rule as MAIL FROM. */
-    if (o->auth_user && m->header_from && !sender_check(p, o, m->header_from, true, d))
+    if (o->auth_user && m->header_from && !sender_check(p, o, m->header_from, true, f, d))
         return;
     for (size_t i = 0; i < p->n_observers; i++)
         if (p->observers[i].end_of_data)

@@ -38,8 +38,10 @@ struct auth_job {
     char key[256];                     /* USER lowercased: the account */
     char network[LOCKOUT_NETWORK_MAX]; /* the client's, as the lockout counts it */
     char *password;
+    char cached[PASSWORD_HASH_MAX]; /* the hash the login cache matched, or "" */
+    int found;                      /* the login state: 1 read, 0 no such account, -1 failed */
     bool known;
-    struct login_state st; /* read on the loop, before the worker runs */
+    struct login_state st; /* read on the worker, never on the loop */
     bool main_ok;          /* the main password matched */
     int app;               /* index of the matching app password, or -1 */
 };
@@ -72,12 +74,36 @@ static const char *iso_time(long long t, char *buf, size_t len)
     return buf;
 }
 
-/* auth_verify_work - on a worker: the main password (or the dummy hash),
- * then, when the candidate has their shape, the app passwords. */
+/* auth_recently_verified - the login cache matched this password of this
+ * account a moment ago (J->cached) against a hash the account still has:
+ * the verdict is known without argon2. */
+static bool auth_recently_verified(struct auth_job *j)
+{
+    j->app = -1;
+    if (!j->known || j->cached[0] == '\0')
+        return false;
+    j->main_ok = strcmp(j->cached, j->st.hash) == 0;
+    for (size_t i = 0; i < j->st.n_app && !j->main_ok && j->app < 0; i++)
+        if (strcmp(j->cached, j->st.app[i].hash) == 0)
+            j->app = (int)i;
+    return j->main_ok || j->app >= 0;
+}
+
+/* auth_verify_work - on a worker: the account's login state (its own
+ * connection: the loop never reads the store), then the main password (or
+ * the dummy hash) and, when the candidate has their shape, the app
+ * passwords, unless the login cache already vouched for it. */
 static void auth_verify_work(void *arg)
 {
     struct auth_job *j = arg;
     char canon[APP_PASSWORD_SYMBOLS + 1];
+    store_db *db = store_thread_db(STORE_FILE);
+    j->found = db ? login_state_read(db, j->user, j->network, &j->st) : -1;
+    if (j->found < 0)
+        return;
+    j->known = j->found == 1;
+    if (auth_recently_verified(j))
+        return;
     const char *hash = j->known ? j->st.hash : password_dummy_hash();
     j->main_ok = password_verify(hash, j->password) && j->known;
     j->app = -1;
@@ -220,12 +246,21 @@ static const char *auth_verdict(struct smtp_session *s, struct auth_job *j, cons
     return "bad_password";
 }
 
+static struct smtp_session *auth_job_forget(struct auth_job *j);
+
 static void auth_verify_done(void *arg)
 {
     struct auth_job *j = arg;
     struct smtp_session *s = j->s;
     const char *label;
     s->state = SMTP_STATE_HELO;
+    if (j->found < 0) { /* the store could not say: our failure, not counted */
+        log_warnx("event=store_error op=login_state session=%lu user=%s", s->serial,
+                  log_quote(j->user));
+        smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+        smtp_session_resume(auth_job_forget(j));
+        return;
+    }
     const char *why = auth_verdict(s, j, &label);
     if (j->main_ok || j->app >= 0) /* verified, whatever the account's state says */
         login_cache_remember(s->srv->logins, j->key, j->password,
@@ -260,22 +295,6 @@ static void auth_verify_done(void *arg)
     OPENSSL_cleanse(&j->st, sizeof j->st);
     free(j);
     smtp_session_resume(s);
-}
-
-/* auth_recently_verified - this password of this account verified within
- * the login cache's lifetime against a hash the account still has: the
- * worker's verdict is known without asking it again. */
-static bool auth_recently_verified(struct smtp_session *s, struct auth_job *j)
-{
-    const char *hash = login_cache_match(s->srv->logins, j->key, j->password, time(NULL));
-    j->app = -1;
-    if (hash == NULL)
-        return false;
-    j->main_ok = strcmp(hash, j->st.hash) == 0;
-    for (size_t i = 0; i < j->st.n_app && !j->main_ok && j->app < 0; i++)
-        if (strcmp(hash, j->st.app[i].hash) == 0)
-            j->app = (int)i;
-    return j->main_ok || j->app >= 0;
 }
 
 /* auth_job_forget - a login taken out of the queue unchecked: wipe and
@@ -320,8 +339,9 @@ void smtp_auth_drop_all(struct smtp_server *srv)
     auth_queue_drop_all(srv->auth_queue, auth_dropped_stopping);
 }
 
-/* auth_verify - read the account's login state here (quick indexed reads)
- * and hand the expensive hash comparisons to a worker. */
+/* auth_verify - hand the login state's read and the expensive hash
+ * comparisons to a worker; a login the cache vouches for skips the fair
+ * queue of password checks (it costs one read, not argon2). */
 static void auth_verify(struct smtp_session *s, const char *user, const char *password)
 {
     struct auth_job *j = calloc(1, sizeof *j);
@@ -333,21 +353,14 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     j->s = s;
     str_copy(j->user, user, sizeof j->user);
     lockout_network(&s->cfg->lockout, s->origin.ip, j->network, sizeof j->network);
-    int found = login_state_read(s->srv->db, user, j->network, &j->st);
-    if (found < 0) {
-        OPENSSL_cleanse(j->password, strlen(j->password));
-        free(j->password);
-        free(j);
-        auth_fail_reply(s, "454 4.7.0 Temporary authentication failure");
-        return;
-    }
-    j->known = found == 1;
     str_copy(j->key, user, sizeof j->key);
     str_lower(j->key);
+    const char *cached = login_cache_match(s->srv->logins, j->key, password, time(NULL));
+    str_copy(j->cached, cached ? cached : "", sizeof j->cached);
     s->wait = SMTP_WAIT_AUTH;
     bufferevent_disable(s->bev, EV_READ);
-    if (j->known && auth_recently_verified(s, j)) {
-        worker_pool_post(s->srv->workers, auth_verify_done, j);
+    if (cached) {
+        worker_pool_submit(s->srv->lookups, auth_verify_work, auth_verify_done, j);
         return;
     }
     auth_queue_submit(s->srv->auth_queue, s->origin.ip, auth_verify_work, auth_verify_done, j);

@@ -69,9 +69,7 @@ static bool check_mail(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply(s, "530 5.7.0 Authentication required");
         return false;
     }
-    struct policy_decision d;
-    policy_mail_start(s->srv->policy, &s->origin, &d);
-    return smtp_reply_decision(s, &d);
+    return true; /* the engine's word (policy_mail_start) needs the store: mail_looked_up */
 }
 
 static bool check_rcpt(struct smtp_session *s, const struct smtp_command *c)
@@ -184,20 +182,53 @@ static void reply_address_error(struct smtp_session *s, enum address_status st, 
     }
 }
 
-static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
+/* One MAIL's lookup: the store's facts about the logged-in account and
+ * the sender address, for the engine. */
+struct mail_job {
+    enum smtp_param_status parsed;
+    enum address_status as;
+    char user[256];                  /* the AUTH user, "" when none */
+    char from[ADDRESS_PATH_MAX + 8]; /* the sender, when it parsed */
+    char key[300];                   /* whose sending limits count, "" when none */
+    struct policy_store_facts f;
+};
+
+/* mail_work - on a lookup thread. */
+static void mail_work(store_db *db, void *arg)
 {
-    enum address_status as = ADDRESS_OK;
-    switch (smtp_parse_mail(c->args, c->args_len, &s->txn.mail, &as)) {
-    case SMTP_PARAM_OK:
-        break;
+    struct mail_job *j = arg;
+    policy_store_facts_read(db, j->user[0] ? j->user : NULL,
+                            j->parsed == SMTP_PARAM_OK ? j->from : NULL, j->key, &j->f);
+}
+
+/* mail_refused - the MAIL arguments did not parse (J says how). */
+static void mail_refused(struct smtp_session *s, const struct mail_job *j)
+{
+    switch (j->parsed) {
     case SMTP_PARAM_UNKNOWN:
         smtp_reply(s, "555 5.5.4 MAIL parameter not recognized");
-        return;
+        break;
     case SMTP_PARAM_ADDRESS:
-        reply_address_error(s, as, true);
-        return;
+        reply_address_error(s, j->as, true);
+        break;
     default:
         smtp_reply(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+    }
+}
+
+/* mail_looked_up - on the loop with the store's facts: an account
+ * suspended while the session is open submits nothing more, then the
+ * arguments, the size, the store's health, the sender domain (DNS), and
+ * the engine's word on the sender (smtp_mail_accept). */
+static void mail_looked_up(struct smtp_session *s, void *arg)
+{
+    struct mail_job *j = arg;
+    struct policy_decision d;
+    policy_mail_start(s->srv->policy, &s->origin, &j->f, &d);
+    if (!smtp_reply_decision(s, &d))
+        return;
+    if (j->parsed != SMTP_PARAM_OK) {
+        mail_refused(s, j);
         return;
     }
     /* RFC 1870 6.1: refuse early when the announced size is too big. */
@@ -213,8 +244,34 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
         smtp_reply_store_fault(s, fault);
         return;
     }
+    s->txn.facts = j->f;
     if (!smtp_checks_sender_domain(s, s->txn.mail.from.domain))
         smtp_mail_accept(s);
+}
+
+/* proceed_mail - parse, then read what the store says (on a lookup
+ * thread) before anything is answered: a bad argument from a suspended
+ * account still hears that it is suspended first. */
+static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
+{
+    struct mail_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+        return;
+    }
+    j->parsed = smtp_parse_mail(c->args, c->args_len, &s->txn.mail, &j->as);
+    if (j->parsed != SMTP_PARAM_OK && s->origin.auth_user == NULL) {
+        mail_refused(s, j); /* nothing to ask the store */
+        free(j);
+        return;
+    }
+    if (s->origin.auth_user)
+        str_copy(j->user, s->origin.auth_user, sizeof j->user);
+    if (j->parsed == SMTP_PARAM_OK)
+        address_format(&s->txn.mail.from, j->from, sizeof j->from);
+    if (origin_sender_key(&s->origin, j->key, sizeof j->key) == NULL)
+        j->key[0] = '\0';
+    smtp_lookup_start(s, mail_work, mail_looked_up, free, j);
 }
 
 void smtp_mail_accept(struct smtp_session *s)
@@ -222,7 +279,7 @@ void smtp_mail_accept(struct smtp_session *s)
     char from[ADDRESS_PATH_MAX + 8];
     struct policy_decision d;
     address_format(&s->txn.mail.from, from, sizeof from);
-    policy_mail(s->srv->policy, &s->origin, &s->txn.policy, from, &d);
+    policy_mail(s->srv->policy, &s->origin, &s->txn.policy, from, &s->txn.facts, &d);
     if (!smtp_reply_decision(s, &d))
         return;
     if ((s->txn.env.sender = strdup(from)) == NULL) {
@@ -267,81 +324,115 @@ static void rcpt_expansion_refused(struct smtp_session *s, enum accounts_rcpt_ki
                    s->cfg->limits.max_expanded_recipients);
 }
 
+/* One RCPT's lookup: what it asks, copied so that the lookup thread
+ * touches nothing of the session, and what the store answered. */
+struct rcpt_job {
+    struct mailbox to;
+    char addr[ADDRESS_PATH_MAX + 8]; /* TO formatted */
+    char orig[ADDRESS_PATH_MAX + 8]; /* as the sender wrote it, for replies */
+    char hostname[256];              /* of the session's config */
+    char *postmaster;                /* of the session's config, or NULL */
+    struct policy_rcpt r;            /* the facts for the engine */
+    struct accounts_expansion x;     /* where it goes (memory sized to the list) */
+    enum accounts_rcpt_kind kind;
+};
+
+static void rcpt_job_free(void *arg)
+{
+    struct rcpt_job *j = arg;
+    accounts_expansion_free(&j->x);
+    free(j->postmaster);
+    free(j);
+}
+
 /* is_postmaster - RFC 5321 4.5.1: "postmaster", in any case, at a local
  * domain or at our own name (where a bare <postmaster> is put). */
-static bool is_postmaster(const struct smtp_session *s, const struct mailbox *to, bool domain_local)
+static bool is_postmaster(const struct rcpt_job *j, bool domain_local)
 {
-    return !to->literal && strcasecmp(to->local, "postmaster") == 0 &&
-           (domain_local || strcasecmp(to->domain, s->cfg->hostname) == 0);
+    return !j->to.literal && strcasecmp(j->to.local, "postmaster") == 0 &&
+           (domain_local || strcasecmp(j->to.domain, j->hostname) == 0);
 }
 
 /* postmaster_targets - where postmaster ADDR goes when no user or alias
  * has that name: to the configured postmaster (a user or alias here, or a
  * remote address), else to ADDR's own Maildir.  RFC 5321 4.5.1: mail to
  * the postmaster is accepted even when nobody set one up, and kept. */
-static enum accounts_rcpt_kind postmaster_targets(struct smtp_session *s, const char *addr,
-                                                  struct accounts_expansion *x)
+static enum accounts_rcpt_kind postmaster_targets(store_db *db, struct rcpt_job *j,
+                                                  const char *addr)
 {
-    const char *pm = s->cfg->postmaster ? s->cfg->postmaster : addr;
+    struct accounts_expansion *x = &j->x;
+    const char *pm = j->postmaster ? j->postmaster : addr;
     const char *at = strrchr(pm, '@');
-    bool local = pm == addr || (at && accounts_domain_is_local(s->srv->db, at + 1));
+    bool local = pm == addr || (at && accounts_domain_is_local(db, at + 1));
     if (pm != addr && local) {
-        enum accounts_rcpt_kind kind = accounts_resolve(s->srv->db, pm, x);
+        enum accounts_rcpt_kind kind = accounts_resolve(db, pm, x);
         if (kind != ACCOUNTS_RCPT_UNKNOWN && (kind != ACCOUNTS_RCPT_ALIAS || x->n > 0))
             return kind;
     }
     return accounts_expansion_set(x, pm, local) < 0 ? ACCOUNTS_RCPT_ERROR : ACCOUNTS_RCPT_USER;
 }
 
-/* rcpt_lookup - what TO (formatted as ADDR) is here: R's facts, and the
- * addresses it delivers to in X when it is local; the kind of address. */
-static enum accounts_rcpt_kind rcpt_lookup(struct smtp_session *s, const struct mailbox *to,
-                                           const char *addr, struct policy_rcpt *r,
-                                           struct accounts_expansion *x)
+/* rcpt_lookup - what J's address is here: the facts for the engine, and
+ * the addresses it delivers to when it is local; the kind of address. */
+static enum accounts_rcpt_kind rcpt_lookup(store_db *db, struct rcpt_job *j)
 {
-    int local = to->literal ? 0 : accounts_domain_local(s->srv->db, to->domain);
+    struct policy_rcpt *r = &j->r;
+    int local = j->to.literal ? 0 : accounts_domain_local(db, j->to.domain);
     r->domain_local = local == 1;
     r->lookup_failed = local < 0;
-    if (!r->domain_local && !is_postmaster(s, to, false))
+    if (!r->domain_local && !is_postmaster(j, false))
         return ACCOUNTS_RCPT_UNKNOWN;
     char key[ADDRESS_PATH_MAX + 8];
-    str_copy(key, addr, sizeof key);
+    str_copy(key, j->addr, sizeof key);
     str_lower(key);
     enum accounts_rcpt_kind kind =
-        r->domain_local ? accounts_resolve(s->srv->db, key, x) : ACCOUNTS_RCPT_UNKNOWN;
+        r->domain_local ? accounts_resolve(db, key, &j->x) : ACCOUNTS_RCPT_UNKNOWN;
     /* A user or alias named postmaster keeps precedence. */
-    if (kind == ACCOUNTS_RCPT_UNKNOWN && is_postmaster(s, to, r->domain_local)) {
-        kind = postmaster_targets(s, key, x);
+    if (kind == ACCOUNTS_RCPT_UNKNOWN && is_postmaster(j, r->domain_local)) {
+        kind = postmaster_targets(db, j, key);
         r->domain_local = true;
     }
     r->lookup_failed = r->lookup_failed || kind == ACCOUNTS_RCPT_ERROR;
-    r->known = kind != ACCOUNTS_RCPT_UNKNOWN && x->n > 0;
+    r->known = kind != ACCOUNTS_RCPT_UNKNOWN && j->x.n > 0;
     return kind;
 }
 
-/* rcpt_decide_with - look the recipient up into X, ask the engine, add it. */
-static void rcpt_decide_with(struct smtp_session *s, const struct mailbox *to, const char *orig,
-                             struct accounts_expansion *x)
+/* rcpt_work - on a lookup thread: the recipient, its alias expanded. */
+static void rcpt_work(store_db *db, void *arg)
 {
-    char addr[ADDRESS_PATH_MAX + 8];
-    address_format(to, addr, sizeof addr);
-    struct policy_rcpt r = {.orig = orig, .domain = to->domain, .literal = to->literal};
-    struct policy_decision d;
-    enum accounts_rcpt_kind kind = rcpt_lookup(s, to, addr, &r, x);
-    if (kind == ACCOUNTS_RCPT_LOOP || kind == ACCOUNTS_RCPT_TOO_MANY) {
-        rcpt_expansion_refused(s, kind, x, orig);
+    struct rcpt_job *j = arg;
+    if (db == NULL) {
+        j->r.lookup_failed = true;
+        j->kind = ACCOUNTS_RCPT_ERROR;
         return;
     }
-    policy_rcpt(s->srv->policy, &s->origin, &s->txn.policy, &r, &d);
+    j->kind = rcpt_lookup(db, j);
+}
+
+/* rcpt_decided - on the loop, with the lookup's answer: ask the engine,
+ * add the targets, answer. */
+static void rcpt_decided(struct smtp_session *s, void *arg)
+{
+    struct rcpt_job *j = arg;
+    struct accounts_expansion *x = &j->x;
+    struct policy_decision d;
+    if (s->closing)
+        return;
+    if (j->kind == ACCOUNTS_RCPT_LOOP || j->kind == ACCOUNTS_RCPT_TOO_MANY) {
+        rcpt_expansion_refused(s, j->kind, x, j->orig);
+        return;
+    }
+    policy_rcpt(s->srv->policy, &s->origin, &s->txn.policy, &j->r, &d);
     if (!smtp_reply_decision(s, &d))
         return;
-    int rc = r.domain_local || accounts_expansion_set(x, addr, false) == 0 ? rcpt_accept(s, x, orig)
-                                                                           : -1;
+    int rc = j->r.domain_local || accounts_expansion_set(x, j->addr, false) == 0
+                 ? rcpt_accept(s, x, j->orig)
+                 : -1;
     if (rc == -2) { /* RFC 5321 4.5.3.1.10: the rest may go in another message */
         smtp_reply(s,
                    "452 4.5.3 <%s>: Too many recipients for one message (%u after lists"
                    " are expanded); send to the rest in another message",
-                   orig, s->cfg->limits.max_expanded_recipients);
+                   j->orig, s->cfg->limits.max_expanded_recipients);
         return;
     }
     if (rc < 0) {
@@ -353,13 +444,24 @@ static void rcpt_decide_with(struct smtp_session *s, const struct mailbox *to, c
     smtp_reply(s, "250 2.1.5 Ok");
 }
 
-/* rcpt_decide - RCPT TO:<TO>: look it up, decide, answer.  What an alias
- * expands to lives only for this command (memory sized to the list). */
+/* rcpt_decide - RCPT TO:<TO>: look it up on a lookup thread (an alias of
+ * 10,000 takes milliseconds the loop owes every other session), then
+ * decide and answer (rcpt_decided). */
 static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
 {
-    struct accounts_expansion x = {.max = s->cfg->limits.max_expanded_recipients};
-    rcpt_decide_with(s, to, orig, &x);
-    accounts_expansion_free(&x);
+    struct rcpt_job *j = calloc(1, sizeof *j);
+    if (j == NULL || (s->cfg->postmaster && (j->postmaster = strdup(s->cfg->postmaster)) == NULL)) {
+        free(j);
+        smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+        return;
+    }
+    j->to = *to;
+    address_format(to, j->addr, sizeof j->addr);
+    str_copy(j->orig, orig, sizeof j->orig);
+    str_copy(j->hostname, s->cfg->hostname, sizeof j->hostname);
+    j->x.max = s->cfg->limits.max_expanded_recipients;
+    j->r = (struct policy_rcpt){.orig = j->orig, .domain = j->to.domain, .literal = to->literal};
+    smtp_lookup_start(s, rcpt_work, rcpt_decided, rcpt_job_free, j);
 }
 
 static void proceed_rcpt(struct smtp_session *s, const struct smtp_command *c)

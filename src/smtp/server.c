@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "queue/pause_state.h"
 
 bool server_paused(const struct smtp_server *srv, const char *what)
 {
@@ -19,9 +18,8 @@ bool server_paused(const struct smtp_server *srv, const char *what)
     return false;
 }
 
-void server_reload_pauses(struct smtp_server *srv)
+void server_set_pauses(struct smtp_server *srv, json_t *p)
 {
-    json_t *p = pause_list(srv->db);
     if (p == NULL) {
         log_warnx("event=store_error op=read_pauses");
         return;

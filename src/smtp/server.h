@@ -28,6 +28,7 @@ struct smtp_server {
     store_db *db;        /* loop-thread connection: lookups and reads */
     struct committer *committer;
     struct worker_pool *workers;
+    struct worker_pool *lookups;   /* the sessions' store reads (smtp/lookup.c) */
     struct scheduler *scheduler;
     struct policy *policy;         /* the decision engine: bans, limits, live sessions */
     struct outbreak *outbreak;     /* the detector and its incidents (smtp/outbreak.h) */
@@ -47,7 +48,10 @@ struct smtp_server {
 
 /* server_paused - did the admin pause WHAT ("delivery", "listener:mx")? */
 bool server_paused(const struct smtp_server *srv, const char *what);
-/* server_reload_pauses - read the pauses from the store again. */
-void server_reload_pauses(struct smtp_server *srv);
+/* server_set_pauses - the pauses as the store has them now (P, taken: the
+ * array of queue/pause_state.h pause_list, read at start before the loop
+ * serves or on a control reader thread).  NULL: the read failed, the
+ * pauses stay. */
+void server_set_pauses(struct smtp_server *srv, json_t *p);
 
 #endif

@@ -49,8 +49,18 @@ static void session_unlink(struct smtp_session *s)
     s->srv->connections--;
 }
 
+/* drop_lookup - S ends: a store read still running for it will find no
+ * session when it comes back (smtp/lookup.c).  Not while its answer is
+ * being handled (the lookup is gone then, and the wait ends with it). */
+static void drop_lookup(struct smtp_session *s)
+{
+    if (s->wait == SMTP_WAIT_LOOKUP && s->lookup)
+        smtp_lookup_cancel(s);
+}
+
 static void session_free(struct smtp_session *s)
 {
+    drop_lookup(s);
     log_info("event=disconnect session=%lu ip=%s errors=%u", s->serial, s->origin.ip, s->errors);
     if (s->policy_counted)
         policy_disconnect(s->srv->policy, &s->origin);
@@ -111,6 +121,7 @@ void smtp_session_close(struct smtp_session *s)
     s->closing = true;
     s->state = SMTP_STATE_QUIT;
     bufferevent_disable(s->bev, EV_READ);
+    drop_lookup(s);
     if (s->wait != SMTP_WAIT_NONE)
         return; /* freed when the store or auth answer comes back */
     if (s->peer_gone) {
@@ -184,6 +195,7 @@ static void deadline_expired(struct smtp_session *s)
         return;
     }
     s->closing = true;
+    drop_lookup(s);
     if (s->wait != SMTP_WAIT_NONE) { /* freed when the pending answer comes back */
         s->peer_gone = true;
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
@@ -197,8 +209,11 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     struct smtp_session *s = arg;
     s->timer_at = 0;
     /* The store, a worker or DNS answers in its own time; the session goes
-     * on from smtp_session_resume with a fresh deadline. */
-    bool waiting = s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING;
+     * on from smtp_session_resume with a fresh deadline.  A store read
+     * (lookup) does not stop the clock: a store that hangs must not hold
+     * the session past its command deadline. */
+    bool waiting = s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING &&
+                   s->wait != SMTP_WAIT_LOOKUP;
     if (s->deadline == 0 || waiting)
         return;
     if (s->close_polls > 0) {
@@ -284,6 +299,7 @@ static void session_end_cb(void *ctx, void *handle, const char *text, const char
         return;
     log_info("event=session_end session=%lu ip=%s user=%s reason=%s", s->serial, s->origin.ip,
              log_quote(s->origin.auth_user), reason);
+    drop_lookup(s); /* a store read is not waited for: it ends now */
     if (s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING) {
         str_copy(s->end_text, text, sizeof s->end_text);
         return;
@@ -308,7 +324,8 @@ static const char *session_state_cb(void *ctx, const void *handle)
                                         [SMTP_WAIT_STORE] = "storing",
                                         [SMTP_WAIT_AUTH] = "auth",
                                         [SMTP_WAIT_GREETING] = "greeting",
-                                        [SMTP_WAIT_DNS] = "dns"};
+                                        [SMTP_WAIT_DNS] = "dns",
+                                        [SMTP_WAIT_LOOKUP] = "lookup"};
     static const char *const states[] = {[SMTP_STATE_CONNECTED] = "connected",
                                          [SMTP_STATE_HELO] = "ready",
                                          [SMTP_STATE_MAIL] = "envelope",
@@ -686,6 +703,80 @@ static void store_done(void *arg, int status, const char *err)
     smtp_session_resume(s);
 }
 
+/* end_of_data_decide - the engine's word on the whole message (F: the
+ * store's facts about its From:), then the hand-over to the store. */
+static void end_of_data_decide(struct smtp_session *s, const struct policy_store_facts *f)
+{
+    struct policy_decision d;
+    struct policy_message m;
+    message_facts(s, &m);
+    policy_end_of_data(s->srv->policy, &s->origin, &s->txn.policy, &m, f, &d);
+    if (d.action == POLICY_ACCEPT || d.action == POLICY_HOLD) {
+        /* HOLD: answered 250 like any other, stored held (floodctl
+         * queue release lets it go). */
+        s->txn.env.held = d.action == POLICY_HOLD;
+        if (s->txn.env.held)
+            log_info("event=hold qid=%s session=%lu ip=%s reason=%s", s->txn.env.id, s->serial,
+                     s->origin.ip, log_quote(d.reason));
+        s->wait = SMTP_WAIT_STORE;
+        bufferevent_disable(s->bev, EV_READ);
+        committer_submit(s->srv->committer, store_apply, store_done, s);
+        return;
+    }
+    smtp_reply_decision(s, &d);
+    s->srv->messages_rejected++;
+    smtp_session_reset_transaction(s);
+}
+
+/* The From: of a message sent by a logged-in user is held to the sender
+ * rule: the store's facts about it are read on a lookup thread. */
+struct from_job {
+    char user[256];
+    char *from;
+    struct policy_store_facts f;
+};
+
+static void from_work(store_db *db, void *arg)
+{
+    struct from_job *j = arg;
+    policy_store_facts_read(db, j->user, j->from, NULL, &j->f);
+}
+
+static void from_looked_up(struct smtp_session *s, void *arg)
+{
+    struct from_job *j = arg;
+    end_of_data_decide(s, &j->f);
+}
+
+static void from_job_free(void *arg)
+{
+    struct from_job *j = arg;
+    free(j->from);
+    free(j);
+}
+
+/* end_of_data - the message is whole and well formed: the engine decides,
+ * once the store's facts it needs are read. */
+static void end_of_data(struct smtp_session *s)
+{
+    static const struct policy_store_facts none;
+    fill_envelope(s);
+    if (s->origin.auth_user == NULL || s->txn.env.header_from == NULL) {
+        end_of_data_decide(s, &none);
+        return;
+    }
+    struct from_job *j = calloc(1, sizeof *j);
+    if (j == NULL || (j->from = strdup(s->txn.env.header_from)) == NULL) {
+        free(j);
+        smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+        s->srv->messages_rejected++;
+        smtp_session_reset_transaction(s);
+        return;
+    }
+    str_copy(j->user, s->origin.auth_user, sizeof j->user);
+    smtp_lookup_start(s, from_work, from_looked_up, from_job_free, j);
+}
+
 static void finish_data(struct smtp_session *s)
 {
     struct data_reader *d = &s->txn.data;
@@ -705,24 +796,8 @@ static void finish_data(struct smtp_session *s)
         log_warnx("event=spool_error session=%lu ip=%s", s->serial, s->origin.ip);
         smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
     } else {
-        struct policy_decision d;
-        struct policy_message m;
-        fill_envelope(s);
-        message_facts(s, &m);
-        policy_end_of_data(s->srv->policy, &s->origin, &s->txn.policy, &m, &d);
-        if (d.action == POLICY_ACCEPT || d.action == POLICY_HOLD) {
-            /* HOLD: answered 250 like any other, stored held (floodctl
-             * queue release lets it go). */
-            s->txn.env.held = d.action == POLICY_HOLD;
-            if (s->txn.env.held)
-                log_info("event=hold qid=%s session=%lu ip=%s reason=%s", s->txn.env.id, s->serial,
-                         s->origin.ip, log_quote(d.reason));
-            s->wait = SMTP_WAIT_STORE;
-            bufferevent_disable(s->bev, EV_READ);
-            committer_submit(s->srv->committer, store_apply, store_done, s);
-            return;
-        }
-        smtp_reply_decision(s, &d);
+        end_of_data(s);
+        return;
     }
     s->srv->messages_rejected++;
     smtp_session_reset_transaction(s);
@@ -794,6 +869,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
                      log_quote(ERR_reason_error_string(e)));
     }
     /* EOF, error, or a timeout while closing: the peer is gone. */
+    drop_lookup(s);
     if (s->wait != SMTP_WAIT_NONE) {
         s->closing = true; /* freed when the pending answer comes back */
         s->peer_gone = true;
@@ -946,6 +1022,7 @@ unsigned smtp_session_abort_all(struct smtp_server *srv)
         }
         s->closing = s->peer_gone = true;
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        drop_lookup(s);
         if (s->wait == SMTP_WAIT_STORE || s->wait == SMTP_WAIT_AUTH)
             continue; /* its answer is still coming: freed then */
         s->wait = SMTP_WAIT_NONE;

@@ -40,6 +40,7 @@ enum smtp_wait {
     SMTP_WAIT_AUTH,
     SMTP_WAIT_GREETING, /* greeting delay or reverse lookup (input is still read: early talkers) */
     SMTP_WAIT_DNS,      /* the sender domain's lookup */
+    SMTP_WAIT_LOOKUP,   /* a store read on a lookup thread (smtp/lookup.c) */
 };
 
 /* What the session's one timer bounds now (session.c). */
@@ -60,6 +61,7 @@ struct smtp_txn {
     struct envelope env;
     unsigned rcpt_count;      /* RCPT commands accepted */
     struct policy_txn policy; /* what the policy engine keeps of it */
+    struct policy_store_facts facts; /* the store's word on the sender, read at MAIL */
     struct data_reader data;
     struct spool spool;
     const char **rcpt_list; /* the envelope's addresses, then the distinct RCPT TO
@@ -107,8 +109,23 @@ struct smtp_session {
     enum auth_step auth_step;
     char auth_login_user[AUTH_TEXT_MAX];
 
-    struct smtp_txn txn; /* the current transaction */
+    struct smtp_txn txn;         /* the current transaction */
+    struct smtp_lookup *lookup;  /* the store read it waits for (SMTP_WAIT_LOOKUP) */
 };
+
+/* lookup.c - store reads off the loop.  WORK runs on a lookup thread with
+ * that thread's connection (NULL when the store cannot be opened) and
+ * touches nothing but ARG; DONE runs on the loop with the session, which
+ * meanwhile read no command; FREE_ARG(ARG) after DONE, or when the job
+ * comes back to a session that is gone. */
+struct smtp_lookup;
+typedef void (*smtp_lookup_work_fn)(store_db *db, void *arg);
+typedef void (*smtp_lookup_done_fn)(struct smtp_session *s, void *arg);
+void smtp_lookup_start(struct smtp_session *s, smtp_lookup_work_fn work, smtp_lookup_done_fn done,
+                       void (*free_arg)(void *arg), void *arg);
+/* smtp_lookup_cancel - S ends while its lookup runs: the answer will find
+ * no session.  S waits for nothing afterwards. */
+void smtp_lookup_cancel(struct smtp_session *s);
 
 /* reply.c */
 void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

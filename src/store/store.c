@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -248,6 +249,40 @@ sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql)
     return st;
 }
 
+/* Set on the event-loop thread once it serves (store_deny_thread). */
+static _Thread_local bool thread_denied;
+
+void store_deny_thread(void)
+{
+    thread_denied = true;
+}
+
+void store_allow_thread(void)
+{
+    thread_denied = false;
+}
+
+/* on_statement - SQLite's trace hook, called as each statement starts on
+ * DB: one that starts on a denied thread is a design fault (the loop
+ * would wait on the disk and on the committer's locks), named in the log
+ * by the first words of its SQL. */
+static int on_statement(unsigned what, void *ctx, void *p, void *x)
+{
+    if (!thread_denied || what != SQLITE_TRACE_STMT)
+        return 0;
+    const char *sql = x ? (const char *)x : sqlite3_sql(p);
+    char head[48];
+    snprintf(head, sizeof head, "%s", sql ? sql : "");
+    for (char *c = head; *c; c++)
+        if (*c == '\n' || *c == '\t')
+            *c = ' ';
+    log_warnx("event=store_on_loop sql=%s", log_quote(head));
+#ifdef FLOODGATE_STORE_ON_LOOP_ABORT
+    abort();
+#endif
+    return 0;
+}
+
 sqlite3 *store_open(const char *path, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
@@ -260,6 +295,7 @@ sqlite3 *store_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     sqlite3_busy_timeout(db, 10000);
+    sqlite3_trace_v2(db, SQLITE_TRACE_STMT, on_statement, NULL);
     char why[256];
     if (store_exec(db,
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"

@@ -29,6 +29,14 @@ int store_exec(store_db *db, const char *sql, char *err, size_t errlen);
  * NULL (logged) when the store cannot be opened. */
 store_db *store_thread_db(const char *path);
 
+/* store_deny_thread - the calling thread (the event loop) must never read
+ * or write the store: from now on every statement any connection runs on
+ * it is logged as event=store_on_loop with the first words of its SQL, and
+ * aborts the process in a debug or sanitizer build (tests catch it).
+ * store_allow_thread ends that (shutdown, after the loop). */
+void store_deny_thread(void);
+void store_allow_thread(void);
+
 /* store_run - run SQL (a string literal: its statement is kept prepared
  * for DB) with ?1 = QID, ?2 = now, ?3 = A, ?4 = B (NULL binds NULL).
  * Returns the rows changed, or -1. */

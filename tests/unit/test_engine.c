@@ -94,6 +94,26 @@ static void ops_banned(void *ctx, const char *ip)
     ((struct fixture *)ctx)->banned_calls++;
 }
 
+/* mail - MAIL FROM:<FROM> as the daemon asks it: the store's facts read
+ * first (on a lookup thread there, here on the test's connection). */
+static void mail(struct fixture *f, struct origin *o, struct policy_txn *t, const char *from,
+                 struct policy_decision *d)
+{
+    char key[300];
+    struct policy_store_facts sf;
+    policy_store_facts_read(f->db, o->auth_user, from, origin_sender_key(o, key, sizeof key), &sf);
+    policy_mail(f->p, o, t, from, &sf, d);
+}
+
+/* end_of_data - the end of DATA as the daemon asks it (the facts of From:). */
+static void end_of_data(struct fixture *f, struct origin *o, struct policy_txn *t,
+                        const struct policy_message *m, struct policy_decision *d)
+{
+    struct policy_store_facts sf;
+    policy_store_facts_read(f->db, o->auth_user, m->header_from, NULL, &sf);
+    policy_end_of_data(f->p, o, t, m, &sf, d);
+}
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -107,7 +127,7 @@ static int setup(void **state)
     assert_int_equal(accounts_user_add(f->db, "alice@example.org", hash_secret, err, sizeof err),
                      0);
     assert_int_equal(accounts_user_add(f->db, "bob@example.org", hash_secret, err, sizeof err), 0);
-    struct policy_env env = {.cfg = f->cfg, .db = f->db};
+    struct policy_env env = {.cfg = f->cfg};
     f->p = policy_new(&env);
     assert_non_null(f->p);
     struct policy_session_ops ops = {
@@ -280,19 +300,19 @@ static void test_mail_sender_policy(void **state)
     make_origin(f, &a, 1, "127.0.0.5");
     make_origin(f, &net, 2, "127.0.0.6");
     assert_int_equal(origin_set_auth(&a, "alice@example.org", NULL), 0);
-    policy_mail(f->p, &a, &t, "alice@example.org", &d);
+    mail(f, &a, &t, "alice@example.org", &d);
     assert_int_equal(d.action, POLICY_ACCEPT);
     assert_string_equal(t.sender_key, "alice@example.org");
     assert_int_equal(t.limits.messages, 2);
-    policy_mail(f->p, &a, &t, "bob@example.org", &d);
+    mail(f, &a, &t, "bob@example.org", &d);
     assert_int_equal(d.action, POLICY_REJECT);
     assert_string_equal(d.text, "550 5.7.1 <bob@example.org>: Sender address rejected: not owned "
                                 "by user alice@example.org");
-    policy_mail(f->p, &net, &t, "bob@example.org", &d);
+    mail(f, &net, &t, "bob@example.org", &d);
     assert_int_equal(d.action, POLICY_REJECT);
     assert_string_equal(d.text, "550 5.7.1 <bob@example.org>: Sender address rejected: log in to "
                                 "send as example.org");
-    policy_mail(f->p, &net, &t, "someone@elsewhere.test", &d);
+    mail(f, &net, &t, "someone@elsewhere.test", &d);
     assert_int_equal(d.action, POLICY_ACCEPT);
     assert_string_equal(t.sender_key, ""); /* Internet mail: no sender limits */
     policy_txn_reset(&t);
@@ -317,7 +337,7 @@ static void test_mail_rcpt_limits(void **state)
     make_origin(f, &a, 1, "127.0.0.5");
     assert_int_equal(origin_set_auth(&a, "alice@example.org", NULL), 0);
     const char *doms[] = {"one.test", "two.test", "three.test"};
-    policy_mail(f->p, &a, &t, "alice@example.org", &d);
+    mail(f, &a, &t, "alice@example.org", &d);
     for (int i = 0; i < 2; i++) {
         struct policy_rcpt r = {.orig = "x@d", .domain = doms[i]};
         policy_rcpt(f->p, &a, &t, &r, &d);
@@ -334,7 +354,7 @@ static void test_mail_rcpt_limits(void **state)
     assert_int_equal(json_integer_value(json_object_get(c, "recipients")), 2);
     assert_int_equal(json_integer_value(json_object_get(c, "domains")), 2);
     json_decref(c);
-    policy_mail(f->p, &a, &t, "alice@example.org", &d);
+    mail(f, &a, &t, "alice@example.org", &d);
     struct policy_rcpt r1 = {.orig = "y@one.test", .domain = "ONE.test"};
     policy_rcpt(f->p, &a, &t, &r1, &d); /* a known domain, the third recipient */
     assert_int_equal(d.action, POLICY_ACCEPT);
@@ -343,7 +363,7 @@ static void test_mail_rcpt_limits(void **state)
     assert_string_equal(d.text, "451 4.7.1 Sending limit reached: alice@example.org may send to "
                                 "3 recipients per hour");
     accept_message(f, &a, &t);
-    policy_mail(f->p, &a, &t, "alice@example.org", &d); /* the third message */
+    mail(f, &a, &t, "alice@example.org", &d); /* the third message */
     assert_int_equal(d.action, POLICY_DEFER);
     assert_string_equal(d.text,
                         "451 4.7.1 Sending limit reached: alice@example.org may send 2 messages "
@@ -351,7 +371,7 @@ static void test_mail_rcpt_limits(void **state)
     char err[256];
     struct user_limits u = {.messages = 10, .recipients = -1, .domains = -1};
     assert_int_equal(accounts_user_set_limits(f->db, "alice@example.org", &u, err, sizeof err), 0);
-    policy_mail(f->p, &a, &t, "alice@example.org", &d);
+    mail(f, &a, &t, "alice@example.org", &d);
     assert_int_equal(d.action, POLICY_ACCEPT);
     assert_int_equal(t.limits.messages, 10);
     policy_txn_reset(&t);
@@ -384,11 +404,11 @@ static void test_rcpt_relay(void **state)
     policy_rcpt(f->p, &net, &t, &literal, &d);
     assert_string_equal(d.text, "550 5.7.1 <x@[192.0.2.1]>: Address literals are not accepted");
     policy_txn_reset(&t);
-    policy_mail(f->p, &lan, &t, "pc@lan.test", &d);
+    mail(f, &lan, &t, "pc@lan.test", &d);
     assert_string_equal(t.sender_key, "ip:127.0.0.3");
     policy_rcpt(f->p, &lan, &t, &remote, &d);
     assert_int_equal(d.action, POLICY_ACCEPT);
-    policy_mail(f->p, &user, &t, "bob@example.org", &d);
+    mail(f, &user, &t, "bob@example.org", &d);
     policy_rcpt(f->p, &user, &t, &remote, &d);
     assert_int_equal(d.action, POLICY_ACCEPT);
     struct policy_rcpt failed = {
@@ -491,15 +511,15 @@ static void test_hold(void **state)
     assert_int_equal(origin_set_auth(&b, "bob@example.org", NULL), 0);
     struct policy_message m = {
         .queue_id = "ABC", .sender = "alice@example.org", .header_from = "alice@example.org"};
-    policy_end_of_data(f->p, &a, &t, &m, &d);
+    end_of_data(f, &a, &t, &m, &d);
     assert_int_equal(d.action, POLICY_HOLD);
     m.header_from = "bob@example.org";
-    policy_end_of_data(f->p, &a, &t, &m, &d);
+    end_of_data(f, &a, &t, &m, &d);
     assert_int_equal(d.action, POLICY_REJECT);
     assert_string_equal(d.text, "550 5.7.1 Message rejected: From: <bob@example.org> is not an "
                                 "address of alice@example.org");
     m.header_from = "bob@example.org";
-    policy_end_of_data(f->p, &b, &t, &m, &d);
+    end_of_data(f, &b, &t, &m, &d);
     assert_int_equal(d.action, POLICY_ACCEPT);
     m.held = true;
     policy_accepted(f->p, &a, &t, &m);
@@ -560,14 +580,14 @@ static void test_fail_closed(void **state)
     make_origin(f, &a, 1, "127.0.0.5");
     assert_int_equal(origin_set_auth(&a, "alice@example.org", NULL), 0);
     assert_int_equal(sqlite3_exec(f->db, "DROP TABLE send_as", NULL, NULL, NULL), SQLITE_OK);
-    policy_mail(f->p, &a, &t, "alias-of-alice@example.org", &d);
+    mail(f, &a, &t, "alias-of-alice@example.org", &d);
     assert_int_equal(d.action, POLICY_DEFER);
     assert_string_equal(d.text, "451 4.3.0 Temporary lookup failure, try again later");
     struct config *open = load_config(f, "policy = { fail_open = true; };\n");
     assert_true(open->policy.fail_open);
     policy_set_config(f->p, open);
     config_unref(open);
-    policy_mail(f->p, &a, &t, "alias-of-alice@example.org", &d);
+    mail(f, &a, &t, "alias-of-alice@example.org", &d);
     assert_int_equal(d.action, POLICY_ACCEPT);
     policy_txn_reset(&t);
     origin_clear(&a);
