@@ -283,7 +283,11 @@ static int on_statement(unsigned what, void *ctx, void *p, void *x)
     return 0;
 }
 
-sqlite3 *store_open(const char *path, char *err, size_t errlen)
+/* store_connect - open PATH with the pragmas every connection needs; the
+ * schema too when SCHEMA (its INSERT OR IGNORE takes the write lock: a
+ * thread's reader connection, opened after the daemon's own open made the
+ * schema, must not wait on a writer to exist). */
+static sqlite3 *store_connect(const char *path, bool schema, char *err, size_t errlen)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(
@@ -301,13 +305,18 @@ sqlite3 *store_open(const char *path, char *err, size_t errlen)
                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                    "PRAGMA foreign_keys=ON;",
                    why, sizeof why) < 0 ||
-        store_exec(db, schema_sql, why, sizeof why) < 0 ||
-        add_missing_columns(db, why, sizeof why) < 0) {
+        (schema && (store_exec(db, schema_sql, why, sizeof why) < 0 ||
+                    add_missing_columns(db, why, sizeof why) < 0))) {
         snprintf(err, errlen, "%s: cannot prepare store: %s", path, why);
         sqlite3_close(db);
         return NULL;
     }
     return db;
+}
+
+sqlite3 *store_open(const char *path, char *err, size_t errlen)
+{
+    return store_connect(path, true, err, errlen);
 }
 
 /* Prepared statements kept per connection for the statements run once per
@@ -407,7 +416,8 @@ sqlite3 *store_thread_db(const char *path)
     sqlite3 *db = pthread_getspecific(thread_db_key);
     char err[256];
     if (db == NULL) {
-        if ((db = store_open(path, err, sizeof err)) == NULL)
+        /* the daemon's start-up open made the schema */
+        if ((db = store_connect(path, false, err, sizeof err)) == NULL)
             log_warnx("event=store_error op=open error=%s", log_quote(err));
         else
             pthread_setspecific(thread_db_key, db);

@@ -26,6 +26,8 @@ int store_exec(store_db *db, const char *sql, char *err, size_t errlen);
 
 /* store_thread_db - a connection to the store at PATH owned by the calling
  * (worker) thread, opened on first use and closed when the thread ends.
+ * It expects the schema in place (store_open made it at start): opening it
+ * takes no write lock, so a store locked by a writer is still read.
  * NULL (logged) when the store cannot be opened. */
 store_db *store_thread_db(const char *path);
 

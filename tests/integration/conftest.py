@@ -26,6 +26,9 @@ PASSWORDS = {"alice@example.test": "Tulip-Harbor-47", "bob@example.test": "Quart
 
 
 SANITIZER_RE = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
+# The event-loop thread never touches the store (docs/design.md, "The
+# threads"): the daemon logs each statement it runs there anyway.
+STORE_ON_LOOP_RE = re.compile(r"event=store_on_loop")
 
 
 _ports_handed_out = set()
@@ -190,6 +193,13 @@ queue = {{ retry_initial = 1; retry_max = 2; {queue} }};
         # the first report line and the stack under it, so the failure says where
         first = next((i for i, l in enumerate(lines) if SANITIZER_RE.search(l)), None)
         self.sanitizer = [] if first is None else lines[first:first + 40]
+        # a statement the event loop ran (from its log, wherever it went)
+        for f in (self.dir / "stderr.log", self.state / "floodgate.log"):
+            try:
+                text = f.read_text(errors="replace")
+            except OSError:
+                continue
+            self.sanitizer += [l for l in text.splitlines() if STORE_ON_LOOP_RE.search(l)][:10]
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # -- inspection --
