@@ -490,7 +490,7 @@ static void stop(struct daemon *d)
     committer_stop(srv->committer);
     worker_pool_free(srv->workers); /* the committer's last answers */
     worker_pool_free(srv->lookups);
-    smtp_session_abort_all(srv);    /* any left after shutdown_timeout */
+    smtp_session_abort_all(srv); /* any left after shutdown_timeout */
     auth_queue_free(srv->auth_queue);
     login_cache_free(srv->logins);
     housekeeping_free(d->housekeeping);

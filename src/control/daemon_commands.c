@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "policy/engine.h"
 #include "smtp/outbreak.h"
+#include "smtp/session.h"
 
 /* store_status - the store's health for floodctl status: "ok", or
  * "failing" with why, since when, and the delivery outcomes that wait in
@@ -270,6 +271,17 @@ static json_t *cmd_fault_reader_hold(void *ctx, json_t *req, char *err, size_t e
     return json_object();
 }
 
+/* cmd_fault_lookup_hold - test builds only: {"seconds": N} (at most 60,
+ * 0 ends it) holds the sessions' store reads on their lookup threads, as a
+ * store that hangs would (smtp/session.h). */
+static json_t *cmd_fault_lookup_hold(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    json_int_t n = json_integer_value(json_object_get(req, "seconds"));
+    smtp_lookup_fault_hold((unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
+    log_warnx("event=fault_injection target=lookup seconds=%lld", (long long)n);
+    return json_object();
+}
+
 /* cmd_fault_scheduler_hold - test builds only: {"seconds": N} (at most 60)
  * holds the scheduler's next selection that finds rows on its reader
  * thread (delivery/scheduler.h). */
@@ -352,5 +364,6 @@ void daemon_commands_register(struct control_server *ctl, struct smtp_server *sr
     control_server_register(ctl, "fault.store", cmd_fault_store, srv);
     control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, srv);
     control_server_register(ctl, "fault.scheduler_hold", cmd_fault_scheduler_hold, srv);
+    control_server_register(ctl, "fault.lookup_hold", cmd_fault_lookup_hold, srv);
 #endif
 }

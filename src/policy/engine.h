@@ -68,11 +68,11 @@ struct policy_txn {
  * Each lookup is 1 (yes), 0 (no) or -1 (the store could not say); one that
  * was not asked is 0. */
 struct policy_store_facts {
-    int user;           /* the AUTH user's account exists, and is SUSPENDED */
+    int user; /* the AUTH user's account exists, and is SUSPENDED */
     bool suspended;
-    int domain_local;   /* the address's domain is one of ours */
-    int may_send_as;    /* the AUTH user may use the address (send-as) */
-    int limits;         /* the sender key has limits of its own: LIMITS */
+    int domain_local;                  /* the address's domain is one of ours */
+    int may_send_as;                   /* the AUTH user may use the address (send-as) */
+    int limits;                        /* the sender key has limits of its own: LIMITS */
     int messages, recipients, domains; /* per hour; -1: the config's */
 };
 

@@ -1,8 +1,9 @@
 /* policy/engine_stages - the decisions of the engine, one function per
  * stage of a session (room: policy).  Each takes what it needs (the
  * origin, the transaction so far, the store's facts read before on a
- * lookup thread: policy_store_facts_read), asks the pure rules (relay.c, sender.c, bans.c, counters.c) and answers with a
- * struct policy_decision whose text is the reply the SMTP room writes.
+ * lookup thread: policy_store_facts_read), asks the pure rules (relay.c, sender.c, bans.c,
+ * counters.c) and answers with a struct policy_decision whose text is the reply the SMTP room
+ * writes.
  *
  * Where a lookup a decision needs fails (a store error), the answer is
  * fail-closed by default: 451 4.3.0, the client tries again later.
@@ -62,8 +63,8 @@ void policy_store_facts_read(store_db *db, const char *auth_user, const char *ad
     struct user_limits u = {-1, -1, -1};
     *f = (struct policy_store_facts){.messages = -1, .recipients = -1, .domains = -1};
     if (auth_user) {
-        f->user = db ? accounts_user_credentials(db, auth_user, hash, sizeof hash, &f->suspended)
-                     : -1;
+        f->user =
+            db ? accounts_user_credentials(db, auth_user, hash, sizeof hash, &f->suspended) : -1;
         str_copy(user, auth_user, sizeof user);
         str_lower(user);
     }
@@ -440,8 +441,7 @@ static bool limits_rcpt(struct policy *p, const struct origin *o, struct policy_
     unsigned new_domains = adds_domain ? new_domains_in_message(p, t) + 1 : 0;
     if (over(counters_get(p->recipients, key, now), t->rcpts + 1, t->limits.recipients))
         return limit_reached(o, key, "recipients", t->limits.recipients, d);
-    if (new_domains > 0 &&
-        over(counters_get(p->domains, key, now), new_domains, t->limits.domains))
+    if (new_domains > 0 && over(counters_get(p->domains, key, now), new_domains, t->limits.domains))
         return limit_reached(o, key, "domains", t->limits.domains, d);
     return true;
 }

@@ -176,8 +176,8 @@ static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t
     if (v.lock_network) {
         log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s network=%s"
                  " scope=network",
-                 log_quote(j->key), v.count, l->window, iso_time(until, when, sizeof when), s->origin.ip,
-                 log_quote(j->network));
+                 log_quote(j->key), v.count, l->window, iso_time(until, when, sizeof when),
+                 s->origin.ip, log_quote(j->network));
         auth_write(s, j->key, j->network, until, v.count, 0);
     }
     if (v.lock_account) {

@@ -7,10 +7,25 @@
  * answer is back (RFC 2920 3.1).  A session that ends while its lookup
  * runs (its client left, a timeout, floodctl session kill) cancels it: the
  * job then only frees itself when it comes back, and touches no session. */
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
+#include "smtp/session.h"
 #include "smtp/session_internal.h"
+
+#ifdef FLOODGATE_FAULT_INJECTION
+/* Test builds: until this monotonic millisecond every lookup waits on its
+ * thread, as one would on a store that hangs (fault.lookup_hold). */
+static _Atomic uint64_t hold_until;
+
+void smtp_lookup_fault_hold(unsigned seconds)
+{
+    atomic_store(&hold_until, seconds ? now_ms() + (uint64_t)seconds * 1000 : 0);
+}
+#endif
 
 struct smtp_lookup {
     struct smtp_session *s; /* NULL once cancelled */
@@ -25,6 +40,10 @@ struct smtp_lookup {
 static void lookup_work(void *arg)
 {
     struct smtp_lookup *l = arg;
+#ifdef FLOODGATE_FAULT_INJECTION
+    while (now_ms() < atomic_load(&hold_until))
+        usleep(10000);
+#endif
     l->work(store_thread_db(STORE_FILE), l->arg);
 }
 

@@ -25,10 +25,10 @@ struct smtp_session;
 struct smtp_server {
     struct event_base *base;
     struct config *cfg; /* current; sessions keep the one they started with */
-    store_db *db;        /* loop-thread connection: lookups and reads */
+    store_db *db;       /* the daemon's own: start-up reads only, before the loop serves */
     struct committer *committer;
     struct worker_pool *workers;
-    struct worker_pool *lookups;   /* the sessions' store reads (smtp/lookup.c) */
+    struct worker_pool *lookups; /* the sessions' store reads (smtp/lookup.c) */
     struct scheduler *scheduler;
     struct policy *policy;         /* the decision engine: bans, limits, live sessions */
     struct outbreak *outbreak;     /* the detector and its incidents (smtp/outbreak.h) */

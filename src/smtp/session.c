@@ -212,8 +212,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
      * on from smtp_session_resume with a fresh deadline.  A store read
      * (lookup) does not stop the clock: a store that hangs must not hold
      * the session past its command deadline. */
-    bool waiting = s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING &&
-                   s->wait != SMTP_WAIT_LOOKUP;
+    bool waiting =
+        s->wait != SMTP_WAIT_NONE && s->wait != SMTP_WAIT_GREETING && s->wait != SMTP_WAIT_LOOKUP;
     if (s->deadline == 0 || waiting)
         return;
     if (s->close_polls > 0) {
@@ -320,12 +320,10 @@ static void session_end_cb(void *ctx, void *handle, const char *text, const char
 /* session_state_cb - one word for floodctl session list. */
 static const char *session_state_cb(void *ctx, const void *handle)
 {
-    static const char *const waits[] = {[SMTP_WAIT_NONE] = NULL,
-                                        [SMTP_WAIT_STORE] = "storing",
-                                        [SMTP_WAIT_AUTH] = "auth",
-                                        [SMTP_WAIT_GREETING] = "greeting",
-                                        [SMTP_WAIT_DNS] = "dns",
-                                        [SMTP_WAIT_LOOKUP] = "lookup"};
+    static const char *const waits[] = {
+        [SMTP_WAIT_NONE] = NULL,   [SMTP_WAIT_STORE] = "storing",
+        [SMTP_WAIT_AUTH] = "auth", [SMTP_WAIT_GREETING] = "greeting",
+        [SMTP_WAIT_DNS] = "dns",   [SMTP_WAIT_LOOKUP] = "lookup"};
     static const char *const states[] = {[SMTP_STATE_CONNECTED] = "connected",
                                          [SMTP_STATE_HELO] = "ready",
                                          [SMTP_STATE_MAIL] = "envelope",

@@ -26,4 +26,10 @@ unsigned smtp_session_abort_all(struct smtp_server *srv);
  * on live sessions: end one, say its state, drop a banned IP's logins. */
 void smtp_session_register(struct smtp_server *srv);
 
+#ifdef FLOODGATE_FAULT_INJECTION
+/* smtp_lookup_fault_hold - test builds only: the sessions' store reads
+ * wait SECONDS on their threads (0: go on now), as on a store that hangs. */
+void smtp_lookup_fault_hold(unsigned seconds);
+#endif
+
 #endif

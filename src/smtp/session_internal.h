@@ -59,8 +59,8 @@ enum smtp_deadline {
 struct smtp_txn {
     struct smtp_mail_args mail;
     struct envelope env;
-    unsigned rcpt_count;      /* RCPT commands accepted */
-    struct policy_txn policy; /* what the policy engine keeps of it */
+    unsigned rcpt_count;             /* RCPT commands accepted */
+    struct policy_txn policy;        /* what the policy engine keeps of it */
     struct policy_store_facts facts; /* the store's word on the sender, read at MAIL */
     struct data_reader data;
     struct spool spool;
@@ -109,8 +109,8 @@ struct smtp_session {
     enum auth_step auth_step;
     char auth_login_user[AUTH_TEXT_MAX];
 
-    struct smtp_txn txn;         /* the current transaction */
-    struct smtp_lookup *lookup;  /* the store read it waits for (SMTP_WAIT_LOOKUP) */
+    struct smtp_txn txn;        /* the current transaction */
+    struct smtp_lookup *lookup; /* the store read it waits for (SMTP_WAIT_LOOKUP) */
 };
 
 /* lookup.c - store reads off the loop.  WORK runs on a lookup thread with

@@ -436,6 +436,21 @@ class RawClient:
         self.close()
 
 
+def control(s, request):
+    """One request on the daemon's control socket; the reply as a dict."""
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(20)
+        c.connect(str(s.state / "control.sock"))
+        c.sendall(json.dumps(request).encode() + b"\n")
+        buf = b""
+        while not buf.endswith(b"\n"):
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+    return json.loads(buf)
+
+
 def server_queue(s, *args):
     """floodctl queue list --json as Python objects."""
     return json.loads(s.ctl("queue", "list", "--json", *args).stdout)

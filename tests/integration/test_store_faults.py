@@ -16,7 +16,6 @@ result code)."""
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -26,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (RawClient, maildir_grep, message, server_queue, smtp_send, smtp_send_many,
-                      token, wait_log)
+from conftest import (RawClient, control, maildir_grep, message, server_queue, smtp_send,
+                      smtp_send_many, token, wait_log)
 from netfixtures import net, remote_server, wait_for  # noqa: F401
 
 TRUSTED = "127.0.0.3"   # relay.allow_groups = ["trusted"]
@@ -40,21 +39,6 @@ WATCH_S = 4
 
 
 # ---- helpers ----
-
-def control(s, request):
-    """One request on the daemon's control socket; the reply as a dict."""
-    with socket.socket(socket.AF_UNIX) as c:
-        c.settimeout(20)
-        c.connect(str(s.state / "control.sock"))
-        c.sendall(json.dumps(request).encode() + b"\n")
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    return json.loads(buf)
-
 
 def inject(s, code, after=0):
     """Make the store's transactions fail with SQLite result CODE after
