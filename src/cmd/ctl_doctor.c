@@ -16,11 +16,11 @@
 #include "control/doctor_dns.h"
 #include "core/config_audit.h"
 
-const char usage_doctor[] =
-    "  floodctl doctor [--only config|dns] [--json]   check the setup; say what to fix\n";
+const char usage_doctor[] = "  floodctl doctor [--only config|dns|blocklists] [--json]   check the "
+                            "setup; say what to fix\n";
 
 /* The groups of checks --only may name. */
-static const char *const doctor_groups[] = {"config", "dns"};
+static const char *const doctor_groups[] = {"config", "dns", "blocklists"};
 
 /* progress - on a terminal, what is being asked of the DNS now (a check
  * may wait seconds for a server that does not answer). */
@@ -69,7 +69,8 @@ int doctor_cmd(struct ctl *c, int argc, char **argv)
     for (size_t i = 0; only && i < sizeof doctor_groups / sizeof doctor_groups[0]; i++)
         known |= strcmp(only, doctor_groups[i]) == 0;
     if (!known)
-        return usage_error("doctor", "doctor: --only takes config or dns, not '%s'", only);
+        return usage_error("doctor", "doctor: --only takes config, dns or blocklists, not '%s'",
+                           only);
     if (!ctl_ready(c))
         return EXIT_FAIL;
     json_t *checks = json_array();
@@ -98,6 +99,17 @@ int doctor_cmd(struct ctl *c, int argc, char **argv)
         if (rc < 0) {
             json_decref(checks);
             return fail("doctor: DNS checks: %s", err);
+        }
+    }
+    if (only == NULL || strcmp(only, "blocklists") == 0) {
+        char err[512];
+        bool tty = isatty(STDERR_FILENO) && !c->json;
+        int rc = doctor_blocklists(c->cfg, checks, tty ? progress : NULL, NULL, err, sizeof err);
+        if (tty)
+            fputs("\r\033[K", stderr);
+        if (rc < 0) {
+            json_decref(checks);
+            return fail("doctor: blocklist checks: %s", err);
         }
     }
     size_t fails = doctor_count(checks, CHECK_FAIL);

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "accounts/accounts.h"
+#include "core/blocklist.h"
 #include "core/config_audit.h"
 #include "core/dnsq.h"
 #include "core/spf_check.h"
@@ -429,6 +430,63 @@ static int check_domain(struct doctor *d, const char *domain)
         check_info(d, domain, "tls_rpt", "_smtp._tls", "v=TLSRPTv1") < 0)
         return -1;
     return 0;
+}
+
+/* check_blocklists - each public address on each list. */
+static int check_blocklists(struct doctor *d, doctor_progress_fn progress, void *arg)
+{
+    const struct config_reputation *rep = &d->cfg->reputation;
+    if (rep->n_public == 0)
+        return check_add(d->checks, "blocklist", "-", CHECK_UNKNOWN,
+                         "set reputation.public_addresses (floodgate.conf(5))",
+                         "no public address of this server to look up");
+    for (size_t i = 0; i < rep->n_public; i++)
+        for (size_t j = 0; j < rep->n_blocklists; j++) {
+            const char *addr = rep->public_addresses[i], *zone = rep->blocklists[j];
+            struct blocklist_result r;
+            char subject[300], fix[512];
+            if (progress) {
+                snprintf(subject, sizeof subject, "%s on %s", addr, zone);
+                progress(subject, arg);
+            }
+            blocklist_check(d->q, addr, zone, &r);
+            snprintf(subject, sizeof subject, "%s on %s", addr, zone);
+            snprintf(fix, sizeof fix,
+                     "find what sent the spam first (floodctl incident list, floodctl queue top "
+                     "--by auth-user), then follow %s's delisting procedure",
+                     zone);
+            int rc = r.state == BLOCKLIST_CLEAN
+                         ? check_add(d->checks, "blocklist", subject, CHECK_OK, NULL, "not listed")
+                     : r.state == BLOCKLIST_LISTED
+                         ? check_add(d->checks, "blocklist", subject, CHECK_FAIL, fix,
+                                     "listed: %s (%s)%s%s", r.code, r.meaning,
+                                     r.reason[0] ? "; the list says: " : "", r.reason)
+                         : check_add(d->checks, "blocklist", subject, CHECK_UNKNOWN,
+                                     "check dns.servers and run floodctl doctor again later",
+                                     "%s%s%s", r.meaning, r.code[0] ? " — answer " : "", r.code);
+            if (rc < 0)
+                return -1;
+        }
+    return 0;
+}
+
+/* doctor_blocklists - the public addresses on the blocklists. */
+int doctor_blocklists(const struct config *cfg, json_t *checks, doctor_progress_fn progress,
+                      void *arg, char *err, size_t errlen)
+{
+    struct doctor *d = calloc(1, sizeof *d);
+    if (d == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *d = (struct doctor){.cfg = cfg, .checks = checks};
+    d->q = dnsq_new(cfg->dns_servers, cfg->n_dns_servers, DOCTOR_DNS_TIMEOUT_MS, err, errlen);
+    int rc = d->q ? check_blocklists(d, progress, arg) : -1;
+    if (rc < 0 && d->q)
+        snprintf(err, errlen, "out of memory");
+    dnsq_free(d->q);
+    free(d);
+    return rc;
 }
 
 /* doctor_dns - the hostname, the public addresses, then each domain. */

@@ -23,4 +23,11 @@ typedef void (*doctor_progress_fn)(const char *what, void *arg);
 int doctor_dns(const struct config *cfg, store_db *db, json_t *checks, doctor_progress_fn progress,
                void *arg, char *err, size_t errlen);
 
+/* doctor_blocklists - append a check for each public address on each
+ * list of reputation.blocklists: ok (not listed), fail (listed: the code,
+ * its meaning and the list's reason), unknown (a DNS failure or a
+ * refusal, never "listed").  -1 as doctor_dns. */
+int doctor_blocklists(const struct config *cfg, json_t *checks, doctor_progress_fn progress,
+                      void *arg, char *err, size_t errlen);
+
 #endif

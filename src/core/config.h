@@ -215,10 +215,14 @@ struct config_web {
 /* reputation: the server's own public addresses, which floodctl doctor
  * checks in DNS (config_reputation.c). */
 #define REPUTATION_ADDRESSES_MAX 16
+#define REPUTATION_BLOCKLISTS_MAX 16
 struct config_reputation {
     char *public_addresses[REPUTATION_ADDRESSES_MAX]; /* as text */
     size_t n_public;
-    bool discovered; /* not configured: the listeners' own addresses */
+    bool discovered;                             /* not configured: the listeners' own addresses */
+    char *blocklists[REPUTATION_BLOCKLISTS_MAX]; /* DNSBL zones the addresses are checked on */
+    size_t n_blocklists;
+    unsigned check_interval; /* seconds between the daemon's checks; 0 = never; 3600 */
 };
 
 /* policy: how the policy engine (src/policy/engine.h) decides when a

@@ -3,15 +3,81 @@
  * authorises them, each has a PTR that resolves back, the hostname and
  * the MX point at them) (room: core).
  *
- *     reputation = { public_addresses = [ "192.0.2.25", "2001:db8::25" ]; };
+ *     reputation = { public_addresses = [ "192.0.2.25", "2001:db8::25" ];
+ *                    blocklists = [ "zen.spamhaus.org" ]; check_interval = 3600; };
  *
- * Without it, the addresses are the listeners' own when they are bound
- * to one address; a listener on 0.0.0.0 or :: names none. */
+ * Without public_addresses, the addresses are the listeners' own when they
+ * are bound to one address; a listener on 0.0.0.0 or :: names none.  The
+ * blocklists are DNSBL zones the addresses are looked up on, by floodctl
+ * doctor and by the daemon every check_interval seconds. */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/config_loader.h"
+
+/* The default lists: large, long-lived, free for a small organisation's
+ * volume of queries, and documented return codes.  Spamhaus refuses
+ * questions that come through the big public resolvers (127.255.255.254):
+ * those show as "unknown", never as "listed". */
+static const char *const default_blocklists[] = {"zen.spamhaus.org", "bl.spamcop.net",
+                                                 "b.barracudacentral.org", "psbl.surriel.com"};
+
+/* zone_ok - a DNS zone name as a blocklist: labels of letters, digits and
+ * '-', dots between, no more than 200 octets. */
+static bool zone_ok(const char *z)
+{
+    size_t n = strlen(z), label = 0;
+    if (n == 0 || n > 200 || z[0] == '.' || z[n - 1] == '.')
+        return false;
+    for (const char *p = z; *p; p++) {
+        if (*p == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* load_blocklists - reputation.blocklists, or the default set. */
+static int load_blocklists(struct loader *ld, const config_setting_t *g)
+{
+    struct config_reputation *r = &ld->cfg->reputation;
+    const config_setting_t *s = g ? config_setting_get_member(g, "blocklists") : NULL;
+    if (s == NULL) {
+        for (size_t i = 0; i < sizeof default_blocklists / sizeof default_blocklists[0]; i++)
+            if ((r->blocklists[r->n_blocklists++] = strdup(default_blocklists[i])) == NULL)
+                return cfg_fail_oom(ld, g, "reputation.blocklists");
+        return 0;
+    }
+    if (cfg_expect_sequence(ld, s, "reputation.blocklists") < 0)
+        return -1;
+    unsigned n = (unsigned)config_setting_length(s);
+    if (n > REPUTATION_BLOCKLISTS_MAX)
+        return cfg_fail(ld, s, "reputation.blocklists", "more than %d lists",
+                        REPUTATION_BLOCKLISTS_MAX);
+    for (unsigned i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        char key[KEY_MAX];
+        cfg_key_index(key, sizeof key, "reputation.blocklists", i);
+        if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
+            return -1;
+        const char *v = config_setting_get_string(e);
+        if (!zone_ok(v))
+            return cfg_fail(ld, e, key, "\"%s\" is not a DNS zone name (like zen.spamhaus.org)", v);
+        if ((r->blocklists[r->n_blocklists++] = strdup(v)) == NULL)
+            return cfg_fail_oom(ld, e, key);
+    }
+    return 0;
+}
 
 /* add_address - TEXT (an IPv4 or IPv6 address, as written) to the list
  * unless it is there; -1 when memory runs out. */
@@ -50,12 +116,20 @@ static int listener_addresses(struct config *cfg)
 
 int config_load_reputation(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {"public_addresses", NULL};
+    static const char *const keys[] = {"public_addresses", "blocklists", "check_interval", NULL};
     struct config *cfg = ld->cfg;
     struct config_reputation *r = &cfg->reputation;
     const config_setting_t *g, *s;
-    if (cfg_get_group(ld, root, "", "reputation", keys, &g) < 0)
+    r->check_interval = 3600;
+    if (cfg_get_group(ld, root, "", "reputation", keys, &g) < 0 || load_blocklists(ld, g) < 0)
         return -1;
+    if (g && cfg_get_unsigned(ld, g, "reputation", "check_interval", 0, 7 * 86400,
+                              &r->check_interval) < 0)
+        return -1;
+    if (g && r->check_interval > 0 && r->check_interval < 60)
+        return cfg_fail(ld, config_setting_get_member(g, "check_interval"),
+                        "reputation.check_interval",
+                        "at least 60 seconds (or 0: never); the lists throttle frequent askers");
     if (g == NULL || (s = config_setting_get_member(g, "public_addresses")) == NULL) {
         r->discovered = true;
         return listener_addresses(cfg) < 0 ? cfg_fail_oom(ld, root, "reputation") : 0;
@@ -86,4 +160,6 @@ void config_free_reputation(struct config *cfg)
 {
     for (size_t i = 0; i < cfg->reputation.n_public; i++)
         free(cfg->reputation.public_addresses[i]);
+    for (size_t i = 0; i < cfg->reputation.n_blocklists; i++)
+        free(cfg->reputation.blocklists[i]);
 }

@@ -131,7 +131,7 @@ def test_open_relay_fails(tmp_path):
 
 def test_usage_errors(tmp_path):
     rc, out, err = doctor(tmp_path, GOOD, "--only", "everything")
-    assert rc == 2 and "--only takes config or dns, not 'everything'" in err, out + err
+    assert rc == 2 and "--only takes config, dns or blocklists, not 'everything'" in err, out + err
     rc, out, err = doctor(tmp_path, GOOD, "extra")
     assert rc == 2 and "unexpected 'extra'" in err, out + err
 
@@ -275,3 +275,62 @@ def test_dns_without_store_creates_none(tmp_path, zone):
     assert checks[("ptr", ADDR)]["status"] == "ok"
     assert rc == 1
     assert not (tmp_path / "state" / "store.db").exists()
+
+
+# ---------------------------------------------------------------- blocklists
+
+def rev(addr):
+    return ".".join(reversed(addr.split(".")))
+
+
+def test_blocklists_read_every_return_code(tmp_path, zone):
+    addrs = ["198.51.100.25", "198.51.100.26", "198.51.100.27", "198.51.100.28",
+             "198.51.100.29", "2001:db8::25"]
+    body = f"""
+listeners = ( {{ name = "mx"; address = "127.0.0.1:2525"; }} );
+reputation = {{ public_addresses = [ {", ".join(f'"{a}"' for a in addrs)} ];
+               blocklists = [ "bl.test", "zen.spamhaus.org" ]; }};
+"""
+    zone.name("bl.test")
+    zone.a(f"{rev(addrs[0])}.bl.test", "127.0.0.2")            # listed, with a reason
+    zone.txt(f"{rev(addrs[0])}.bl.test", "Listed for spam, see https://bl.test/lookup")
+    # addrs[1]: NXDOMAIN, not listed
+    zone.a(f"{rev(addrs[2])}.bl.test", "127.255.255.254")      # public resolver refused
+    zone.servfail.add(f"{rev(addrs[3])}.bl.test")              # DNS failure
+    zone.a(f"{rev(addrs[4])}.bl.test", "10.0.0.1")             # an answer no list gives
+    zone.a(f"{rev(addrs[4])}.zen.spamhaus.org", "127.0.0.4")   # XBL, with its meaning
+    nibbles = ".".join(reversed("20010db8000000000000000000000025"))
+    zone.a(f"{nibbles}.bl.test", "127.0.0.3")                  # IPv6: nibbles
+    rc, out, err = doctor(tmp_path, body, "--only", "blocklists", "--json", dns=zone.server)
+    checks = checks_of(out)
+    assert rc == 2, out + err
+    c = checks[("blocklist", f"{addrs[0]} on bl.test")]
+    assert c["status"] == "fail" and c["detail"] == \
+        "listed: 127.0.0.2 (listed (code 127.0.0.2)); the list says: Listed for spam, " \
+        "see https://bl.test/lookup", c
+    assert "delisting procedure" in c["fix"]
+    assert checks[("blocklist", f"{addrs[1]} on bl.test")]["status"] == "ok"
+    c = checks[("blocklist", f"{addrs[2]} on bl.test")]
+    assert c["status"] == "unknown" and "public resolvers" in c["detail"], c
+    c = checks[("blocklist", f"{addrs[3]} on bl.test")]
+    assert c["status"] == "unknown" and "server failure" in c["detail"], c
+    c = checks[("blocklist", f"{addrs[4]} on bl.test")]
+    assert c["status"] == "unknown" and c["detail"] == "an answer no list gives: the list " \
+        "may be dead and answering every name — answer 10.0.0.1", c
+    c = checks[("blocklist", f"{addrs[4]} on zen.spamhaus.org")]
+    assert c["status"] == "fail" and "XBL: an infected or exploited machine" in c["detail"], c
+    assert checks[("blocklist", f"{addrs[0]} on zen.spamhaus.org")]["status"] == "ok"
+    c = checks[("blocklist", f"{addrs[5]} on bl.test")]
+    assert c["status"] == "fail" and c["detail"].startswith("listed: 127.0.0.3"), c
+    # the questions went where they should: reversed octets under the zone
+    asked = {n for n, t, p in zone.queries if t == "A"}
+    assert f"{rev(addrs[1])}.bl.test" in asked and f"{rev(addrs[1])}.zen.spamhaus.org" in asked
+
+
+def test_blocklist_config_errors(tmp_path):
+    rc, out, err = doctor(tmp_path, GOOD + 'reputation = { blocklists = [ "bad zone" ]; };\n',
+                          "--only", "config")
+    assert rc == 1 and 'reputation.blocklists.[0]: "bad zone" is not a DNS zone name' in err, err
+    rc, out, err = doctor(tmp_path, GOOD + "reputation = { check_interval = 10; };\n",
+                          "--only", "config")
+    assert rc == 1 and "reputation.check_interval" in err and "at least 60" in err, err
