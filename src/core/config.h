@@ -186,7 +186,12 @@ struct config_detector {
 /* alerts: who hears of an incident. */
 struct config_alerts {
     char *mail_to;         /* address; NULL: the log line only */
-    unsigned min_interval; /* seconds between two mails about one incident; default 300 */
+    unsigned min_interval; /* seconds between two alerts about one incident; default 300 */
+    char *webhook_url;     /* http:// or https://; NULL: no webhook (policy/alert_hooks.c) */
+    char *webhook_token;   /* sent as "Authorization: Bearer TOKEN"; NULL: none */
+    unsigned webhook_timeout; /* seconds per attempt; default 10 */
+    char *command;            /* absolute path run with the incident on stdin; NULL: none */
+    unsigned command_timeout; /* seconds before it is killed; default 30 */
 };
 
 enum sender_policy_mode { SENDER_POLICY_REJECT, SENDER_POLICY_LOG };

@@ -4,6 +4,8 @@
  * docs/detector.md. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "core/config_loader.h"
 
@@ -38,7 +40,8 @@ void config_detector_defaults(struct config *cfg)
                                              .max_subjects = 10000,
                                              .suspend_account = true,
                                              .ban_seconds = DAY};
-    cfg->alerts = (struct config_alerts){.min_interval = 300};
+    cfg->alerts =
+        (struct config_alerts){.min_interval = 300, .webhook_timeout = 10, .command_timeout = 30};
 }
 
 /* The signal thresholds, by key, in the order of config.h. */
@@ -132,10 +135,63 @@ static int load_detector(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
-/* load_alerts - alerts { mail_to = "..."; min_interval = N; }. */
+/* printable - is S printable ASCII without space (a token, a URL)? */
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if (*s <= ' ' || *s > '~')
+            return false;
+    return true;
+}
+
+/* check_webhook_url - http:// or https://, a host, nothing a header or
+ * the log could be split by: libcurl would take other schemes (file://,
+ * ftp://...) that a webhook has no business with. */
+static int check_webhook_url(struct loader *ld, const config_setting_t *g, const char *url)
+{
+    const char *rest = strncasecmp(url, "https://", 8) == 0  ? url + 8
+                       : strncasecmp(url, "http://", 7) == 0 ? url + 7
+                                                             : NULL;
+    const char *why = rest == NULL                    ? "the scheme must be http:// or https://"
+                      : strlen(url) > 2048            ? "it is longer than 2048 characters"
+                      : !printable(url)               ? "it holds a space or a control character"
+                      : strchr("/?#:", *rest) != NULL ? "it names no host"
+                                                      : NULL;
+    if (why == NULL)
+        return 0;
+    return cfg_fail(ld, config_setting_get_member(g, "webhook_url"), "alerts.webhook_url",
+                    "'%s' is not a webhook URL: %s (e.g. https://hooks.example.org/floodgate)", url,
+                    why);
+}
+
+/* check_command - an absolute path to an executable file: the command is
+ * run without a shell (execve), so "script.sh --flag" or a relative path
+ * would never run; better said at start than at the first incident. */
+static int check_command(struct loader *ld, const config_setting_t *g, const char *path)
+{
+    const config_setting_t *s = config_setting_get_member(g, "command");
+    if (path[0] != '/')
+        return cfg_fail(ld, s, "alerts.command",
+                        "'%s' is not an absolute path: the command runs without a shell, "
+                        "give its full path (e.g. /usr/local/bin/floodgate-alert)",
+                        path);
+    if (strlen(path) > 1024 || !printable(path))
+        return cfg_fail(ld, s, "alerts.command",
+                        "'%s': a path of at most 1024 characters without spaces (no "
+                        "arguments: the command runs without a shell; write a wrapper script)",
+                        path);
+    if (access(path, X_OK) < 0)
+        return cfg_warn(ld, s, "alerts.command", "'%s' is not an executable file now", path);
+    return 0;
+}
+
+/* load_alerts - alerts { mail_to; min_interval; webhook_url; webhook_token;
+ * webhook_timeout; command; command_timeout; }. */
 static int load_alerts(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {"mail_to", "min_interval", NULL};
+    static const char *const keys[] = {
+        "mail_to",         "min_interval", "webhook_url",     "webhook_token",
+        "webhook_timeout", "command",      "command_timeout", NULL};
     struct config_alerts *a = &ld->cfg->alerts;
     const char *k = "alerts";
     const config_setting_t *g;
@@ -144,11 +200,27 @@ static int load_alerts(struct loader *ld, const config_setting_t *root)
     if (g == NULL)
         return 0;
     if (cfg_get_string(ld, g, k, "mail_to", false, &a->mail_to) < 0 ||
-        cfg_get_unsigned(ld, g, k, "min_interval", 0, DAY, &a->min_interval) < 0)
+        cfg_get_unsigned(ld, g, k, "min_interval", 0, DAY, &a->min_interval) < 0 ||
+        cfg_get_string(ld, g, k, "webhook_url", false, &a->webhook_url) < 0 ||
+        cfg_get_string(ld, g, k, "webhook_token", false, &a->webhook_token) < 0 ||
+        cfg_get_unsigned(ld, g, k, "webhook_timeout", 1, 300, &a->webhook_timeout) < 0 ||
+        cfg_get_string(ld, g, k, "command", false, &a->command) < 0 ||
+        cfg_get_unsigned(ld, g, k, "command_timeout", 1, 3600, &a->command_timeout) < 0)
         return -1;
     if (a->mail_to && (strchr(a->mail_to, '@') == NULL || strpbrk(a->mail_to, " <>\r\n") != NULL))
         return cfg_fail(ld, config_setting_get_member(g, "mail_to"), "alerts.mail_to",
                         "'%s' is not a mail address (give user@domain)", a->mail_to);
+    if (a->webhook_url && check_webhook_url(ld, g, a->webhook_url) < 0)
+        return -1;
+    /* the token goes into a header line: nothing that could end it */
+    if (a->webhook_token && (strlen(a->webhook_token) > 1024 || !printable(a->webhook_token)))
+        return cfg_fail(ld, config_setting_get_member(g, "webhook_token"), "alerts.webhook_token",
+                        "a token of at most 1024 printable characters without spaces");
+    if (a->webhook_token && a->webhook_url == NULL)
+        return cfg_fail(ld, config_setting_get_member(g, "webhook_token"), "alerts.webhook_token",
+                        "set without alerts.webhook_url: give the URL it is for");
+    if (a->command && check_command(ld, g, a->command) < 0)
+        return -1;
     return 0;
 }
 
@@ -161,4 +233,7 @@ int config_load_detector(struct loader *ld, const config_setting_t *root)
 void config_free_detector(struct config *cfg)
 {
     free(cfg->alerts.mail_to);
+    free(cfg->alerts.webhook_url);
+    free(cfg->alerts.webhook_token);
+    free(cfg->alerts.command);
 }

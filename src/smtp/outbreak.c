@@ -7,7 +7,10 @@
  * committer; until its first write came back the incident has no id, so
  * one write is in flight at a time and what changed meanwhile is written
  * next (DIRTY).  Mail to alerts.mail_to and the quarantine of queued
- * messages run on a worker thread (each is a transaction of its own). */
+ * messages run on a worker thread (each is a transaction of its own).
+ * The webhook and the command hook (policy/alert_hooks.c) read the
+ * incident from the store on their own threads: they are told of a change
+ * once the write that holds it is committed (SEQ, COMMITTED). */
 #include "smtp/outbreak.h"
 
 #include <stdio.h>
@@ -27,6 +30,7 @@
 #include "core/strmap.h"
 #include "core/util.h"
 #include "delivery/scheduler.h"
+#include "policy/alert_hooks.h"
 #include "policy/detector.h"
 #include "policy/engine.h"
 #include "queue/inject.h"
@@ -43,7 +47,7 @@
 #define ALERT_BODY_MAX 16384
 #define STATE_NAME "detector"
 #define COUNTERS_NAME "counters" /* the policy engine's hourly counters */
-#define WINDOW 3600 /* what containment quarantines: the last hour's mail */
+#define WINDOW 3600              /* what containment quarantines: the last hour's mail */
 
 struct action {
     char action[32];
@@ -66,6 +70,11 @@ struct incident {
      * (before the suspension was in the store): banned and ended next */
     char late[8][46];
     size_t n_late;
+    /* the hooks: writes submitted and the last one committed; the write
+     * an alert waits for; the last change, and whether "opened" was said */
+    unsigned seq, committed, hook_seq;
+    bool hook_due, announced;
+    const char *change; /* "opened", "escalated", "contained" */
 };
 
 struct outbreak {
@@ -74,6 +83,7 @@ struct outbreak {
     struct strmap *incidents; /* subject -> struct incident */
     struct strmap *bulk;      /* bulk senders (a set: values unused) */
     struct outbreak_ops ops;
+    struct alert_hooks *hooks; /* webhook and command, on their threads */
     struct event *tick;
     struct event *act; /* the ladder's steps, run after the event that climbed */
     time_t last_save, last_sweep;
@@ -94,6 +104,7 @@ struct incident_job {
     char suspend[300];  /* the account to suspend, or "" */
     char revoke[2][64]; /* [0] user's label to revoke: [0] user, [1] label */
     long long id_out;
+    unsigned seq; /* the incident's write number */
 };
 
 static const char *state_of(enum detector_level l)
@@ -130,6 +141,7 @@ static int incident_apply(store_db *db, void *arg, char *err, size_t errlen)
 
 static void write_incident(struct outbreak *o, struct incident *inc);
 static void send_alert(struct outbreak *o, struct incident *inc);
+static void hooks_try(struct outbreak *o, struct incident *inc);
 
 /* incident_written - on the loop: the id is known; write what came
  * meanwhile, mail the administrator. */
@@ -143,6 +155,8 @@ static void incident_written(void *arg, int status, const char *err)
                   log_quote(err));
     if (inc != NULL) {
         inc->writing = false;
+        if (status == 0 && j->seq > inc->committed)
+            inc->committed = j->seq;
         if (status == 0 && inc->id == 0) {
             inc->id = j->id_out;
             log_info("event=incident id=%lld subject=%s state=%s action=opened", inc->id,
@@ -162,6 +176,7 @@ static void incident_written(void *arg, int status, const char *err)
             send_alert(o, inc);
         if (inc->dirty)
             write_incident(o, inc);
+        hooks_try(o, inc);
     }
     free(j);
 }
@@ -244,6 +259,7 @@ static void write_incident(struct outbreak *o, struct incident *inc)
         }
     }
     inc->n_actions = 0;
+    j->seq = ++inc->seq;
     inc->writing = true;
     inc->dirty = false;
     committer_submit(o->srv->committer, incident_apply, incident_written_free, j);
@@ -331,18 +347,39 @@ static char *alert_text(struct outbreak *o, const struct incident *inc, const ch
     return text;
 }
 
-/* send_alert - mail alerts.mail_to about INC, at most once per
- * alerts.min_interval (the rest waits for the tick). */
+/* hooks_try - tell the hooks of INC's change once the store holds it:
+ * they read the incident from there.  The first alert of an incident is
+ * "opened", whatever it climbed to meanwhile (its state says). */
+static void hooks_try(struct outbreak *o, struct incident *inc)
+{
+    if (!inc->hook_due || inc->id == 0 || inc->committed < inc->hook_seq)
+        return;
+    inc->hook_due = false;
+    alert_hooks_fire(o->hooks, inc->id, inc->subject,
+                     inc->announced && inc->change ? inc->change : "opened");
+    inc->announced = true;
+}
+
+/* send_alert - mail alerts.mail_to and tell the hooks about INC, at most
+ * once per alerts.min_interval (the rest waits for the tick). */
 static void send_alert(struct outbreak *o, struct incident *inc)
 {
     const struct config_alerts *c = &o->srv->cfg->alerts;
+    bool hooks = alert_hooks_enabled(o->hooks);
     time_t now = time(NULL);
-    inc->mail_due = true;
-    if (c->mail_to == NULL || inc->id == 0) {
-        inc->mail_due = c->mail_to != NULL;
+    inc->mail_due = c->mail_to != NULL || hooks;
+    if (!inc->mail_due || inc->id == 0)
         return;
-    }
     if (inc->last_mail && now - inc->last_mail < (time_t)c->min_interval)
+        return;
+    inc->last_mail = now;
+    inc->mail_due = false;
+    if (hooks) { /* the write with this change: in flight, or the next one */
+        inc->hook_due = true;
+        inc->hook_seq = inc->dirty ? inc->seq + 1 : inc->seq;
+        hooks_try(o, inc);
+    }
+    if (c->mail_to == NULL)
         return;
     struct alert_job *a = calloc(1, sizeof *a);
     if (a == NULL)
@@ -350,8 +387,6 @@ static void send_alert(struct outbreak *o, struct incident *inc)
     str_copy(a->to, c->mail_to, sizeof a->to);
     str_copy(a->hostname, o->srv->cfg->hostname, sizeof a->hostname);
     a->text = alert_text(o, inc, a->to);
-    inc->last_mail = now;
-    inc->mail_due = false;
     log_info("event=incident id=%lld subject=%s state=%s action=alert_mail to=%s", inc->id,
              log_quote(inc->subject), state_of(inc->level), log_quote(a->to));
     worker_pool_submit(o->srv->workers, alert_work, alert_done, a);
@@ -489,13 +524,18 @@ static void climb(struct outbreak *o, const char *subject, enum detector_level l
         char detail[sizeof signals + 32];
         snprintf(detail, sizeof detail, "score %u: %s", r->score, signals);
         act(inc, "alert", detail);
+        inc->change = "opened";
     }
     bool lan = strncmp(subject, "ip:", 3) == 0;
-    if (l >= DETECTOR_HOLD && inc->level < DETECTOR_HOLD)
+    if (l >= DETECTOR_HOLD && inc->level < DETECTOR_HOLD) {
         act(inc, "hold", "new messages are answered 250 and held");
+        inc->change = "escalated";
+    }
     /* a LAN client is one of ours: held and alerted on, never banned */
-    if (l >= DETECTOR_CONTAIN && inc->level < DETECTOR_CONTAIN && !lan)
+    if (l >= DETECTOR_CONTAIN && inc->level < DETECTOR_CONTAIN && !lan) {
         contain(o, inc, r);
+        inc->change = "contained";
+    }
     inc->level = lan && l > DETECTOR_HOLD ? DETECTOR_HOLD : l;
     log_info("event=incident id=%lld subject=%s state=%s score=%u signals=%s", inc->id,
              log_quote(subject), state_of(inc->level), r->score, log_quote(signals));
@@ -707,6 +747,7 @@ static void load(struct outbreak *o)
                      : st && strcmp(st, "held") == 0    ? DETECTOR_HOLD
                                                         : DETECTOR_ALERT;
         inc->opened = now;
+        inc->announced = true; /* before the restart */
     }
     json_decref(open);
     json_t *bulk = accounts_bulk_users(o->srv->db);
@@ -751,12 +792,13 @@ struct outbreak *outbreak_new(struct smtp_server *srv)
         return NULL;
     o->srv = srv;
     o->detector = detector_new(&srv->cfg->detector);
+    o->hooks = alert_hooks_new(srv->cfg);
     o->incidents = strmap_new();
     o->tick = event_new(srv->base, -1, EV_PERSIST, tick, o);
     o->act = event_new(srv->base, -1, 0, act_now, o);
     struct timeval tv = {TICK_SECONDS, 0};
-    if (o->detector == NULL || o->incidents == NULL || o->tick == NULL || o->act == NULL ||
-        event_add(o->tick, &tv) < 0) {
+    if (o->detector == NULL || o->hooks == NULL || o->incidents == NULL || o->tick == NULL ||
+        o->act == NULL || event_add(o->tick, &tv) < 0) {
         outbreak_free(o);
         return NULL;
     }
@@ -776,6 +818,7 @@ void outbreak_free(struct outbreak *o)
         event_free(o->tick);
     if (o->act)
         event_free(o->act);
+    alert_hooks_free(o->hooks);
     detector_free(o->detector);
     strmap_free(o->incidents, free);
     strmap_free(o->bulk, NULL);
@@ -790,6 +833,9 @@ void outbreak_set_ops(struct outbreak *o, const struct outbreak_ops *ops)
 void outbreak_reload(struct outbreak *o)
 {
     detector_set_config(o->detector, &o->srv->cfg->detector);
+    if (alert_hooks_set_config(o->hooks, o->srv->cfg) < 0)
+        log_warnx("event=reload warning=%s",
+                  log_quote("out of memory: the alert hooks keep the old settings"));
 }
 
 /* body_fingerprint - of the body after the header section (whose
@@ -912,4 +958,6 @@ void outbreak_closed(struct outbreak *o, long long id, const char *subject, cons
     free(strmap_del(o->incidents, subject));
     gauge(o);
     log_info("event=incident id=%lld subject=%s state=%s", id, log_quote(subject), state);
+    /* the end of an incident is always told: no later change will be */
+    alert_hooks_fire(o->hooks, id, subject, state);
 }

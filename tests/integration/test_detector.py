@@ -31,15 +31,15 @@ RAISED = """
 sending_limits = { messages_per_hour = 100000; recipients_per_hour = 1000000;
                    domains_per_hour = 100000; };
 sender_policy = { mode = "log"; };
-alerts = { mail_to = "alice@example.test"; min_interval = 0; };
 """
+ALERTS = 'alerts = { mail_to = "alice@example.test"; min_interval = 0; };'
 
 
-def detector_server(make_server, net, extra=""):
+def detector_server(make_server, net, extra="", alerts=ALERTS):
     sink = net.sink()
     for d in DOMAINS + ["partner.test", "customers.test"]:
         net.route(d, sink)
-    s = make_server(extra=net.config() + RAISED + extra).start().provision()
+    s = make_server(extra=net.config() + RAISED + alerts + extra).start().provision()
     return s, sink
 
 
@@ -131,12 +131,13 @@ def test_botnet_contained(make_server, net):
     assert actions  # recorded before the wait loop above completed them
 
 
-def test_lan_pc_held(make_server, net):
-    s, sink = detector_server(make_server, net)
+def lan_pc_spam(s, count=40):
+    """An infected PC of the LAN relaying spam without AUTH, rotating its
+    From: COUNT messages, each answered 250 (held or not); their ids."""
     ids = []
     with smtplib.SMTP("127.0.0.1", s.ports["mx"], source_address=(LAN_PC, 0), timeout=30) as c:
         c.ehlo("infected-pc")
-        for i in range(40):
+        for i in range(count):
             frm = f"promo{i}@shop{i}.test"
             rcpts = [f"t{i}x{k}@{DOMAINS[(i + k) % len(DOMAINS)]}" for k in range(5)]
             msg = message(f"Cheap watches {i}", sender=frm, to=rcpts[0],
@@ -149,6 +150,12 @@ def test_lan_pc_held(make_server, net):
             code, resp = c.data(msg)
             assert code == 250, resp  # held or not, the PC is never warned
             ids.append(resp.decode().split()[-1])
+    return ids
+
+
+def test_lan_pc_held(make_server, net):
+    s, sink = detector_server(make_server, net)
+    ids = lan_pc_spam(s)
     [inc] = ctl_json(s, "incident", "list")
     assert inc["subject"] == f"ip:{LAN_PC}" and inc["state"] == "held"
     held = ctl_json(s, "queue", "list", "--state", "held")
