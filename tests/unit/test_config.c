@@ -749,6 +749,33 @@ static void test_small_err_buffer(void **state)
     unlink(tmp_path);
 }
 
+/* test_alert_hooks - alerts { }: the hooks' defaults, their values, and a
+ * relative command refused with its line. */
+static void test_alert_hooks(void **state)
+{
+    struct config *cfg = load_ok(BASE);
+    assert_null(cfg->alerts.webhook_url);
+    assert_null(cfg->alerts.webhook_token);
+    assert_null(cfg->alerts.command);
+    assert_int_equal(cfg->alerts.webhook_timeout, 10);
+    assert_int_equal(cfg->alerts.command_timeout, 30);
+    assert_int_equal(cfg->alerts.min_interval, 300);
+    config_free(cfg);
+    cfg = load_ok(BASE "alerts = { webhook_url = \"HTTPS://hooks.example.org:8443/x?a=b\";\n"
+                       "  webhook_token = \"t0k\"; webhook_timeout = 5;\n"
+                       "  command = \"/bin/true\"; command_timeout = 60; };\n");
+    assert_string_equal(cfg->alerts.webhook_url, "HTTPS://hooks.example.org:8443/x?a=b");
+    assert_string_equal(cfg->alerts.webhook_token, "t0k");
+    assert_string_equal(cfg->alerts.command, "/bin/true");
+    assert_int_equal(cfg->alerts.webhook_timeout, 5);
+    assert_int_equal(cfg->alerts.command_timeout, 60);
+    config_free(cfg);
+    expect_error(BASE "alerts = {\n  command = \"true\"; };\n", "4: alerts.command: ",
+                 "not an absolute path");
+    expect_error(BASE "alerts = {\n  webhook_url = \"file:///etc/passwd\"; };\n",
+                 "4: alerts.webhook_url: ", "http:// or https://");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -782,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_unreadable),
         cmocka_unit_test(test_small_err_buffer),
+        cmocka_unit_test(test_alert_hooks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
