@@ -75,6 +75,7 @@ struct incident {
     unsigned seq, committed, hook_seq;
     bool hook_due, announced;
     const char *change; /* "opened", "escalated", "contained" */
+    bool changed;       /* CHANGE not told to the hooks yet */
 };
 
 struct outbreak {
@@ -374,7 +375,8 @@ static void send_alert(struct outbreak *o, struct incident *inc)
         return;
     inc->last_mail = now;
     inc->mail_due = false;
-    if (hooks) { /* the write with this change: in flight, or the next one */
+    if (hooks && inc->changed) { /* the write with it: in flight, or the next */
+        inc->changed = false;
         inc->hook_due = true;
         inc->hook_seq = inc->dirty ? inc->seq + 1 : inc->seq;
         hooks_try(o, inc);
@@ -525,16 +527,19 @@ static void climb(struct outbreak *o, const char *subject, enum detector_level l
         snprintf(detail, sizeof detail, "score %u: %s", r->score, signals);
         act(inc, "alert", detail);
         inc->change = "opened";
+        inc->changed = true;
     }
     bool lan = strncmp(subject, "ip:", 3) == 0;
     if (l >= DETECTOR_HOLD && inc->level < DETECTOR_HOLD) {
         act(inc, "hold", "new messages are answered 250 and held");
         inc->change = "escalated";
+        inc->changed = true;
     }
     /* a LAN client is one of ours: held and alerted on, never banned */
     if (l >= DETECTOR_CONTAIN && inc->level < DETECTOR_CONTAIN && !lan) {
         contain(o, inc, r);
         inc->change = "contained";
+        inc->changed = true;
     }
     inc->level = lan && l > DETECTOR_HOLD ? DETECTOR_HOLD : l;
     log_info("event=incident id=%lld subject=%s state=%s score=%u signals=%s", inc->id,

@@ -155,13 +155,16 @@ def test_webhook_posts_the_incident(make_server, net):
         assert doc["incident"]["state"] in ("open", "held")
         assert "alert" in [a["action"] for a in doc["incident"]["actions"]]
         wait_log(s, rf"event=alert_hook hook=webhook id={inc['id']} alert=opened status=200")
-        # min_interval = 0: the climb to held is told too, then the release
-        wait_for(lambda: "escalated" in rx.events(), what="the escalation")
+        # min_interval = 0: a climb to held after "opened" was told is told
+        # too ("opened" may already show it held: then nothing more to say)
+        wait_log(s, rf"event=incident id={inc['id']} subject=\S+ state=held")
+        if doc["incident"]["state"] == "open":
+            wait_for(lambda: "escalated" in rx.events(), what="the escalation")
         s.ctl("incident", "release", str(inc["id"]))
         wait_for(lambda: "released" in rx.events(), what="the release")
         released = rx.posts[-1]["json"]
         assert released["incident"]["state"] == "released"
-        assert rx.events() == ["opened", "escalated", "released"]
+        assert rx.events() in (["opened", "escalated", "released"], ["opened", "released"])
     finally:
         rx.close()
 
