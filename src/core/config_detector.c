@@ -35,6 +35,7 @@ void config_detector_defaults(struct config *cfg)
                                              .rejects_unknown_percent = 20,
                                              .rejects_policy_percent = 10,
                                              .bounces_per_hour = 10,
+                                             .concurrent_networks = 2,
                                              .bulk_factor = 100,
                                              .baseline_factor = 3,
                                              .max_subjects = 10000,
@@ -65,6 +66,7 @@ static const struct {
     {"rejects_unknown_percent", offsetof(struct config_detector, rejects_unknown_percent), 100},
     {"rejects_policy_percent", offsetof(struct config_detector, rejects_policy_percent), 100},
     {"bounces_per_hour", offsetof(struct config_detector, bounces_per_hour), SIGNAL_MAX},
+    {"concurrent_networks", offsetof(struct config_detector, concurrent_networks), 1000},
 };
 
 /* load_scores - the ladder's thresholds, which must climb. */
@@ -107,6 +109,7 @@ static int load_detector(struct loader *ld, const config_setting_t *root)
                                        "rejects_unknown_percent",
                                        "rejects_policy_percent",
                                        "bounces_per_hour",
+                                       "concurrent_networks",
                                        "bulk_factor",
                                        "baseline_factor",
                                        "max_subjects",

@@ -289,6 +289,76 @@ static void scan_message_id(struct value_iter *it, char *out)
     }
 }
 
+/* cfws_next - the next octet of IT past spaces and comments, or -1. */
+static int cfws_next(struct value_iter *it)
+{
+    int ch;
+    while ((ch = vnext(it)) == ' ' || ch == '(')
+        if (ch == '(')
+            skip_comment(it);
+    return ch;
+}
+
+/* word_put - append CH lowercased to OUT (N used of LEN), cut when full. */
+static void word_put(char *out, size_t len, size_t *n, int ch)
+{
+    if (*n + 1 < len)
+        out[(*n)++] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+}
+
+/* mime_token - the next token or quoted-string of a MIME field (RFC 2045
+ * 5.1: a type/subtype, a parameter's attribute or value), unquoted and
+ * lowercased into OUT (LEN octets, cut); returns the first octet after
+ * it that is not a space or a comment: ';', '=', another, or -1. */
+static int mime_token(struct value_iter *it, char *out, size_t len)
+{
+    size_t n = 0;
+    int ch = cfws_next(it);
+    while (ch != -1 && ch != ' ' && ch != '(' && ch != ';' && ch != '=') {
+        if (ch == '"') {
+            while ((ch = vnext(it)) != -1 && ch != '"') {
+                if (ch == '\\' && (ch = vnext(it)) == -1)
+                    break;
+                word_put(out, len, &n, ch);
+            }
+            if (ch == -1)
+                break;
+        } else {
+            word_put(out, len, &n, ch);
+        }
+        ch = vnext(it);
+    }
+    out[n] = '\0';
+    if (ch == '(')
+        skip_comment(it);
+    if (ch == ' ' || ch == '(')
+        ch = cfws_next(it);
+    return ch;
+}
+
+/* scan_report_type - for a multipart/report Content-Type (RFC 6522 3),
+ * its report-type parameter into OUT (HEADER_WORD_MAX); else "". */
+static void scan_report_type(struct value_iter *it, char *out)
+{
+    char type[HEADER_WORD_MAX], attr[HEADER_WORD_MAX], value[HEADER_WORD_MAX];
+    int ch = mime_token(it, type, sizeof type);
+    out[0] = '\0';
+    if (strcmp(type, "multipart/report") != 0)
+        return;
+    while (ch != -1) {
+        if (ch != ';') {
+            ch = vnext(it); /* not a parameter: skip it */
+            continue;
+        }
+        ch = mime_token(it, attr, sizeof attr);
+        if (ch != '=')
+            continue;
+        ch = mime_token(it, value, sizeof value);
+        if (strcmp(attr, "report-type") == 0)
+            memcpy(out, value, sizeof value);
+    }
+}
+
 /* name_is - the field's name is NAME, any case (RFC 5322 1.2.2). */
 static bool name_is(const char *s, const struct field *f, const char *name)
 {
@@ -302,12 +372,14 @@ static bool name_is(const char *s, const struct field *f, const char *name)
 }
 
 /* header_scan - walk the fields up to the empty line; the first From,
- * Subject and Message-ID win, as a reader would see them. */
+ * Subject, Message-ID, Content-Type and Auto-Submitted win, as a reader
+ * would see them. */
 void header_scan(const char *msg, size_t len, struct header_facts *out)
 {
     size_t lim = len < HEADER_SCAN_LIMIT ? len : HEADER_SCAN_LIMIT;
     size_t pos = 0;
-    bool have_from = false, have_subject = false, have_id = false;
+    bool have_from = false, have_subject = false, have_id = false, have_type = false,
+         have_auto = false;
     struct field f;
 
     memset(out, 0, sizeof(*out));
@@ -322,6 +394,15 @@ void header_scan(const char *msg, size_t len, struct header_facts *out)
         } else if (!have_id && name_is(msg, &f, "Message-ID")) {
             scan_message_id(&it, out->message_id);
             have_id = true;
+        } else if (!have_type && name_is(msg, &f, "Content-Type")) {
+            scan_report_type(&it, out->report_type);
+            have_type = true;
+        } else if (!have_auto && name_is(msg, &f, "Auto-Submitted")) {
+            /* RFC 3834 5: a keyword, then optional parameters */
+            mime_token(&it, out->auto_submitted, sizeof out->auto_submitted);
+            have_auto = true;
+        } else if (name_is(msg, &f, "X-Failed-Recipients")) {
+            out->failed_recipients = true;
         }
     }
 }

@@ -1,11 +1,14 @@
 /* core/header_scan - pull From, Subject and Message-ID out of a message's
- * header section (RFC 5322 2.2), for the envelope an admin searches. */
+ * header section (RFC 5322 2.2), for the envelope an admin searches, and
+ * the few fields that tell a bounce (for the outbreak detector). */
 #ifndef FLOODGATE_CORE_HEADER_SCAN_H
 #define FLOODGATE_CORE_HEADER_SCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define HEADER_FACT_MAX 256
+#define HEADER_WORD_MAX 32
 #define HEADER_SCAN_LIMIT 65536 /* octets of header section looked at */
 
 struct header_facts {
@@ -13,6 +16,11 @@ struct header_facts {
     char from_name[HEADER_FACT_MAX];  /* its display name, spaces and comments dropped; "" */
     char subject[HEADER_FACT_MAX];    /* unfolded, as sent (not MIME-decoded), truncated */
     char message_id[HEADER_FACT_MAX]; /* with the angle brackets */
+    /* the report-type parameter of a multipart/report Content-Type (RFC
+     * 6522: "delivery-status" for a DSN), lowercased; "" when none */
+    char report_type[HEADER_WORD_MAX];
+    char auto_submitted[HEADER_WORD_MAX]; /* RFC 3834 keyword, lowercased; "" */
+    bool failed_recipients;               /* an X-Failed-Recipients field (Exim's bounces) */
 };
 
 /* header_scan - scan MSG (LEN octets, CR LF line ends; only the first

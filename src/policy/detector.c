@@ -7,10 +7,13 @@
  * level is never dropped to make room; an idle one without a level is. */
 #include "policy/detector.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/strmap.h"
 #include "core/util.h"
@@ -30,6 +33,11 @@
 #define BASELINE_ALPHA (1.0 / 24) /* weight of the last hour in the baseline */
 #define MIN_UNKNOWN_REJECTS 5
 #define MIN_POLICY_REJECTS 3
+#define SESSIONS_MAX 16 /* live SMTP sessions followed per subject */
+/* A session with no message for this long is taken as gone even if its
+ * end was never heard of: the server's own idle timeout (RFC 5321
+ * 4.5.3.2, 5 minutes for a command) has closed it by then. */
+#define SESSION_IDLE TEN_MINUTES
 
 /* One thing recently seen: a hash, when first and last, how often. */
 struct seen {
@@ -37,6 +45,15 @@ struct seen {
     time_t first, last;
     unsigned n;     /* messages (or logins) */
     unsigned extra; /* content: recipients; ips: logins; stuffing: network was new */
+};
+
+/* A live SMTP session of a subject (id 0: a free slot). */
+struct live_session {
+    unsigned long id;
+    uint64_t far; /* detector_far_network of its client */
+    int family;
+    bool strange; /* from a network not established for the subject */
+    time_t last;  /* its login, or its last message */
 };
 
 struct subject {
@@ -68,6 +85,9 @@ struct subject {
     long long hour;
     struct detector_sample samples[DETECTOR_SAMPLES];
     unsigned n_samples; /* written so far (ring) */
+    struct live_session sessions[SESSIONS_MAX];
+    unsigned concurrent;  /* the most far-apart networks live at once */
+    time_t concurrent_at; /* when that was seen */
 };
 
 /* What one client IP did with logins in the last hour. */
@@ -107,6 +127,7 @@ static const struct {
     [SIG_REJECTS_UNKNOWN] = {"rejects_unknown_percent", KIND_FEEDBACK, 30, 2, false},
     [SIG_REJECTS_POLICY] = {"rejects_policy_percent", KIND_FEEDBACK, 30, 2, false},
     [SIG_BOUNCES] = {"bounces_per_hour", KIND_FEEDBACK, 15, 2, true},
+    [SIG_CONCURRENT] = {"concurrent_networks", KIND_IDENTITY, 20, 2, false},
 };
 
 const char *detector_signal_name(enum detector_signal s)
@@ -161,6 +182,8 @@ static unsigned threshold_of(const struct config_detector *c, enum detector_sign
         return c->rejects_policy_percent;
     case SIG_BOUNCES:
         return c->bounces_per_hour;
+    case SIG_CONCURRENT:
+        return c->concurrent_networks;
     default:
         return 0;
     }
@@ -234,6 +257,44 @@ static uint64_t network_of(const char *ip)
             }
     }
     return hash_lower(buf);
+}
+
+uint64_t detector_far_network(const char *ip, int *family)
+{
+    unsigned char a[16];
+    uint64_t h = HASH_INIT;
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        *family = 4;
+    } else if (inet_pton(AF_INET6, ip, a) == 1) {
+        static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        *family = memcmp(a, mapped, sizeof mapped) == 0 ? 4 : 6;
+        if (*family == 4)
+            memmove(a, a + 12, 4);
+    } else {
+        return 0;
+    }
+    size_t keep;
+    bool private;
+    if (*family == 4) {
+        /* RFC 1918: an office's LAN and its VPN are one place, however
+         * their ranges are cut */
+        private =
+            a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168);
+        /* a /16: what a provider's customers or a campus share; two
+         * addresses a /16 apart are in different organisations, most
+         * often in different places */
+        keep = 2;
+    } else {
+        /* RFC 4193 unique local fc00::/7, RFC 4291 link-local fe80::/10 */
+        private = (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+        /* a /32: the smallest block an RIR allocates to a provider */
+        keep = 4;
+    }
+    unsigned char tag = (unsigned char)(*family | (private ? 0x80 : 0));
+    h = hash64(h, &tag, 1);
+    if (!private)
+        h = hash64(h, a, keep);
+    return h | 1;
 }
 
 /* ---- small sets ---- */
@@ -544,6 +605,7 @@ static void figures(struct detector *d, const struct subject *s, time_t now, dou
     f[SIG_REJECTS_UNKNOWN] = percent(get(d->w1h, k, "u", now), tried, MIN_UNKNOWN_REJECTS);
     f[SIG_REJECTS_POLICY] = percent(get(d->w1h, k, "p", now), tried, MIN_POLICY_REJECTS);
     f[SIG_BOUNCES] = (double)get(d->w1h, k, "b", now);
+    f[SIG_CONCURRENT] = s->concurrent_at >= now - HOUR ? s->concurrent : 0;
 }
 
 /* effective_threshold - signal I's threshold for S: the configured one,
@@ -643,6 +705,96 @@ static const char *domain_of(const char *address)
     return at ? at + 1 : address;
 }
 
+/* session_live - is session slot E live at NOW? */
+static bool session_live(const struct live_session *e, time_t now)
+{
+    return e->id != 0 && e->last >= now - SESSION_IDLE;
+}
+
+/* concurrent_networks - the most distinct far-apart networks of one
+ * family among S's live sessions at NOW, when one of them is strange to
+ * S: a laptop at the office and a phone on the carrier it always uses
+ * are two places at once, and normal.  The families are counted apart: a
+ * dual-stack home shows one IPv4 and one IPv6 address, and nothing tells
+ * how far apart an IPv4 and an IPv6 address are. */
+static unsigned concurrent_networks(const struct subject *s, time_t now)
+{
+    unsigned best = 0;
+    bool strange = false;
+    for (size_t i = 0; i < SESSIONS_MAX; i++)
+        strange |= session_live(&s->sessions[i], now) && s->sessions[i].strange;
+    if (!strange)
+        return 0;
+    for (int family = 4; family <= 6; family += 2) {
+        uint64_t seen[SESSIONS_MAX];
+        unsigned n = 0;
+        for (size_t i = 0; i < SESSIONS_MAX; i++) {
+            const struct live_session *e = &s->sessions[i];
+            if (!session_live(e, now) || e->family != family)
+                continue;
+            bool dup = false;
+            for (unsigned j = 0; j < n && !dup; j++)
+                dup = seen[j] == e->far;
+            if (!dup)
+                seen[n++] = e->far;
+        }
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+void detector_session_start(struct detector *d, const char *user, const char *ip,
+                            unsigned long session, time_t now)
+{
+    int family;
+    uint64_t far = detector_far_network(ip, &family);
+    struct subject *s = subject_get(d, user, now);
+    if (s == NULL || far == 0 || session == 0)
+        return;
+    /* a slot: this session's own (a second AUTH is refused anyway), a
+     * free or dead one, or else the quietest */
+    size_t at = 0;
+    for (size_t i = 0; i < SESSIONS_MAX; i++) {
+        const struct live_session *e = &s->sessions[i];
+        if (e->id == session || !session_live(e, now)) {
+            at = i;
+            break;
+        }
+        if (e->last < s->sessions[at].last)
+            at = i;
+    }
+    /* established: known for the subject before this hour (or its home) */
+    uint64_t net = network_of(ip);
+    bool strange = true;
+    for (size_t i = 0; i < s->n_known; i++)
+        if (s->known_net[i] == net && (s->known_first[i] == 0 || s->known_first[i] < now - HOUR))
+            strange = false;
+    s->sessions[at] = (struct live_session){
+        .id = session, .far = far, .family = family, .strange = strange, .last = now};
+    unsigned n = concurrent_networks(s, now);
+    if (n >= s->concurrent || s->concurrent_at < now - HOUR) {
+        s->concurrent = n;
+        s->concurrent_at = now;
+    }
+}
+
+void detector_session_end(struct detector *d, const char *user, unsigned long session)
+{
+    struct subject *s = strmap_get(d->subjects, user);
+    for (size_t i = 0; s != NULL && session != 0 && i < SESSIONS_MAX; i++)
+        if (s->sessions[i].id == session)
+            s->sessions[i].id = 0;
+}
+
+/* session_touch - a message came on SESSION of S: still live. */
+static void session_touch(struct subject *s, unsigned long session, time_t now)
+{
+    for (size_t i = 0; session != 0 && i < SESSIONS_MAX; i++)
+        if (s->sessions[i].id == session)
+            s->sessions[i].last = now;
+}
+
 /* note_sample - M as the newest of S's sample messages. */
 static void note_sample(struct subject *s, const struct detector_message *m)
 {
@@ -672,8 +824,8 @@ static void note_label(struct subject *s, const char *label, time_t now)
 
 /* note_recipients - count M's recipients: external ones, their domains,
  * the strangers among them; returns the external strangers. */
-static unsigned note_recipients(struct detector *d, struct subject *s, const struct detector_message *m,
-                            time_t now)
+static unsigned note_recipients(struct detector *d, struct subject *s,
+                                const struct detector_message *m, time_t now)
 {
     unsigned external = 0, strangers = 0, far = 0;
     for (size_t i = 0; i < m->n_rcpts; i++) {
@@ -710,6 +862,7 @@ enum detector_level detector_message(struct detector *d, const struct detector_m
     s->bulk = m->bulk;
     count(d->w1m, s->key, "m", 1, now);
     count(d->w1h, s->key, "M", 1, now);
+    session_touch(s, m->session, now);
     if (m->client_ip)
         note_ip(s, m->client_ip, false, now);
     if (m->app_password)
@@ -849,6 +1002,26 @@ void detector_bounce(struct detector *d, const char *subject, time_t now)
         count(d->w1h, s->key, "b", 1, now);
 }
 
+bool detector_is_bounce(const char *sender, const char *report_type, const char *auto_submitted,
+                        bool failed_recipients)
+{
+    /* RFC 6522 multipart/report with an RFC 3464 delivery-status part:
+     * what Postfix, Sendmail, Exchange and the large providers send */
+    if (strcasecmp(report_type, "delivery-status") == 0)
+        return true;
+    /* RFC 5321 4.5.5: notifications go out with the null reverse-path;
+     * besides bounces that is read receipts (a report of another type,
+     * RFC 8098) and auto-replies (Auto-Submitted, RFC 3834), which say
+     * nothing about a failure.  Exim's plain-text bounce is marked
+     * auto-replied too, but names the failed recipients. */
+    if (*sender != '\0')
+        return false;
+    if (failed_recipients)
+        return true;
+    return *report_type == '\0' &&
+           (*auto_submitted == '\0' || strcasecmp(auto_submitted, "no") == 0);
+}
+
 /* forget_windows - S's sliding windows start again. */
 static void forget_windows(struct detector *d, struct subject *s)
 {
@@ -867,6 +1040,8 @@ static void forget_windows(struct detector *d, struct subject *s)
     memset(s->names, 0, sizeof s->names);
     memset(s->content, 0, sizeof s->content);
     s->fails_before_ok = 0;
+    s->concurrent = 0;
+    s->concurrent_at = 0;
     for (size_t i = 0; i < s->n_known; i++)
         s->known_first[i] = 0; /* its networks are now its own */
 }
@@ -1023,11 +1198,16 @@ static int field(const char **p, const char *end, char *buf, size_t len)
     return 0;
 }
 
-/* load_doubles - N comma-separated numbers of TEXT into OUT. */
+/* load_doubles - N comma-separated numbers of TEXT into OUT.  Fewer are
+ * read as zeros after them: a state saved before a signal was added. */
 static int load_doubles(const char *text, double *out, int n)
 {
     char *end;
     for (int i = 0; i < n; i++) {
+        if (i > 0 && *text == '\0') {
+            out[i] = 0;
+            continue;
+        }
         out[i] = strtod(text, &end);
         if (end == text || !isfinite(out[i]) || out[i] < 0 || out[i] > 1e12)
             return -1;

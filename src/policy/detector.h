@@ -51,6 +51,7 @@ enum detector_signal {
     SIG_REJECTS_UNKNOWN, /* % of remote recipients refused as unknown (5.1.x), 1 hour */
     SIG_REJECTS_POLICY,  /* % refused as spam or policy (5.7.x, 4.7.x), 1 hour */
     SIG_BOUNCES,         /* delivery status notifications coming back, 1 hour */
+    SIG_CONCURRENT,      /* far-apart networks with sessions live at once, 1 hour */
     SIG_N
 };
 
@@ -73,6 +74,7 @@ struct detector_message {
     const char *app_password; /* label, or NULL */
     bool bulk;                /* the account is marked a bulk sender */
     const char *queue_id;
+    unsigned long session;    /* the SMTP session it came on (0: unknown) */
     const char *header_from;  /* addr-spec, or NULL */
     const char *display_name; /* of From:, or NULL */
     const char *subject_header;
@@ -95,6 +97,23 @@ enum detector_level detector_message(struct detector *d, const struct detector_m
  * may raise the level of USER or of other accounts that IP logged into
  * (see detector_take_change). */
 void detector_auth(struct detector *d, const char *user, const char *ip, bool ok, time_t now);
+/* detector_session_start - USER logged in from IP on SMTP session
+ * SESSION: it is live until detector_session_end (or 10 minutes without
+ * a message on it).  Call it before detector_auth (which scores the
+ * login): sessions of one account live at once from far-apart networks
+ * are the signal SIG_CONCURRENT. */
+void detector_session_start(struct detector *d, const char *user, const char *ip,
+                            unsigned long session, time_t now);
+/* detector_session_end - SESSION of USER ended. */
+void detector_session_end(struct detector *d, const char *user, unsigned long session);
+/* detector_far_network - the network IP belongs to when telling
+ * far-apart places without a GeoIP database: its IPv4 /16 or IPv6 /32
+ * (an IPv4-mapped IPv6 address as its IPv4), and the private ranges of a
+ * family (RFC 1918, RFC 4193 ULA, link-local) as one place: the
+ * organisation's own.  Hashed, never 0; its family (4 or 6) in *FAMILY;
+ * 0 when IP is not an address. */
+uint64_t detector_far_network(const char *ip, int *family);
+
 /* Outcomes of remote delivery for SUBJECT's mail, per recipient. */
 enum detector_outcome {
     DETECTOR_DELIVERED,
@@ -107,8 +126,17 @@ void detector_delivery(struct detector *d, const char *subject, enum detector_ou
 /* detector_outcome_of - the outcome class of an SMTP reply CODE with its
  * enhanced status ENH ("5.1.1", may be NULL or ""). */
 enum detector_outcome detector_outcome_of(int code, const char *enh);
-/* detector_bounce - a delivery status notification came back to SUBJECT. */
+/* detector_bounce - a delivery status notification came back to SUBJECT
+ * (nothing when SUBJECT sent nothing lately: backscatter of mail forged
+ * in its name is not its doing). */
 void detector_bounce(struct detector *d, const char *subject, time_t now);
+/* detector_is_bounce - is a message coming in a bounce?  SENDER is its
+ * envelope sender ("" for the null reverse-path), REPORT_TYPE the
+ * report-type of a multipart/report Content-Type ("" when none),
+ * AUTO_SUBMITTED the Auto-Submitted field's keyword ("" when none),
+ * FAILED_RECIPIENTS whether it has an X-Failed-Recipients field. */
+bool detector_is_bounce(const char *sender, const char *report_type, const char *auto_submitted,
+                        bool failed_recipients);
 
 /* detector_level - the level SUBJECT stands at (DETECTOR_NONE if unknown). */
 enum detector_level detector_level(const struct detector *d, const char *subject);

@@ -115,6 +115,12 @@ struct policy_message {
     const bool *rcpt_orig_local;
     size_t n_rcpt_orig;
     const char *from_name; /* "" when none */
+    /* what tells a bounce coming in (core/header_scan's facts): the
+     * report-type of a multipart/report ("" when none), the
+     * Auto-Submitted keyword (""), an X-Failed-Recipients field */
+    const char *report_type;
+    const char *auto_submitted;
+    bool failed_recipients;
     const char *body;
     size_t body_len;
 };

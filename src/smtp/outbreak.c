@@ -858,6 +858,7 @@ bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
 {
     struct detector_message dm = {
         .subject = m->subject,
+        .session = m->session,
         .client_ip = m->client_ip,
         .app_password = m->app_password,
         .bulk = o->bulk && strmap_get(o->bulk, m->subject) != NULL,
@@ -893,12 +894,16 @@ void outbreak_accepted(struct outbreak *o, const char *subject, const char *qid,
     inc->dirty = true; /* written with the next tick */
 }
 
-void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const char *label, bool ok)
+void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const char *label,
+                   unsigned long session, bool ok)
 {
     char key[300];
+    time_t now = time(NULL);
     str_copy(key, user, sizeof key);
     str_lower(key);
-    detector_auth(o->detector, key, ip, ok, time(NULL));
+    if (ok)
+        detector_session_start(o->detector, key, ip, session, now);
+    detector_auth(o->detector, key, ip, ok, now);
     struct incident *inc = strmap_get(o->incidents, key);
     if (ok && inc != NULL && inc->level >= DETECTOR_CONTAIN && inc->n_late < 8) {
         bool known = false;
@@ -907,6 +912,25 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
         if (!known)
             str_copy(inc->late[inc->n_late++], ip, sizeof inc->late[0]);
     }
+    take_changes(o);
+}
+
+void outbreak_session_end(struct outbreak *o, const char *user, unsigned long session)
+{
+    char key[300];
+    str_copy(key, user, sizeof key);
+    str_lower(key);
+    detector_session_end(o->detector, key, session);
+}
+
+void outbreak_bounce(struct outbreak *o, const char *address)
+{
+    char key[300];
+    time_t now = time(NULL);
+    str_copy(key, address, sizeof key);
+    str_lower(key);
+    detector_bounce(o->detector, key, now);
+    detector_evaluate(o->detector, key, now);
     take_changes(o);
 }
 

@@ -56,6 +56,7 @@ void outbreak_reload_bulk(struct outbreak *o);
 /* One message at the end of DATA, before it is stored. */
 struct outbreak_message {
     const char *subject; /* the sender key: "user@domain" or "ip:ADDR" */
+    unsigned long session;
     const char *client_ip;
     const char *app_password;
     const char *header_from;
@@ -72,9 +73,14 @@ struct outbreak_message {
 bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m);
 /* outbreak_accepted - M's message QID of SUBJECT was stored (HELD or not). */
 void outbreak_accepted(struct outbreak *o, const char *subject, const char *qid, bool held);
-/* outbreak_auth - a login of USER from IP with the app password LABEL. */
+/* outbreak_auth - a login of USER from IP with the app password LABEL on
+ * SMTP session SESSION. */
 void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const char *label,
-                   bool ok);
+                   unsigned long session, bool ok);
+/* outbreak_session_end - SESSION, logged in as USER, ended. */
+void outbreak_session_end(struct outbreak *o, const char *user, unsigned long session);
+/* outbreak_bounce - a bounce came in for the local account ADDRESS. */
+void outbreak_bounce(struct outbreak *o, const char *address);
 /* outbreak_delivery - a remote server answered CODE (TEXT: the reply, with
  * its enhanced status code) to a recipient of SUBJECT's message. */
 void outbreak_delivery(struct outbreak *o, const char *subject, int code, const char *text);

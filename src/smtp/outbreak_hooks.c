@@ -1,12 +1,14 @@
 /* smtp/outbreak_hooks - the outbreak module plugged into the policy
- * engine (room: smtp): an observer that feeds it every login and every
- * message at the end of DATA (and turns the engine's ACCEPT into HOLD for
- * a sender it holds), and the engine's calls for what containment does to
- * live clients (end their sessions, ban their IPs). */
+ * engine (room: smtp): an observer that feeds it every login, the end of
+ * every logged-in session, every message at the end of DATA (and turns
+ * the engine's ACCEPT into HOLD for a sender it holds) and every bounce
+ * accepted for a local account, and the engine's calls for what
+ * containment does to live clients (end their sessions, ban their IPs). */
 #include <stdbool.h>
 #include <string.h>
 
 #include "core/util.h"
+#include "policy/detector.h"
 #include "policy/engine.h"
 #include "policy/origin.h"
 #include "smtp/outbreak.h"
@@ -29,7 +31,13 @@ static void on_auth(void *arg, const struct origin *o, const char *user, const c
 {
     if (user == NULL || *user == '\0' || (!ok && !guessed(reason)))
         return;
-    outbreak_auth(arg, user, o->ip, label, ok);
+    outbreak_auth(arg, user, o->ip, label, o->session, ok);
+}
+
+static void on_session_end(void *arg, const struct origin *o)
+{
+    if (o->auth_user != NULL)
+        outbreak_session_end(arg, o->auth_user, o->session);
 }
 
 static void on_end_of_data(void *arg, const struct origin *o, const struct policy_message *m,
@@ -39,6 +47,7 @@ static void on_end_of_data(void *arg, const struct origin *o, const struct polic
     if (d->action != POLICY_ACCEPT || origin_sender_key(o, key, sizeof key) == NULL)
         return;
     struct outbreak_message om = {.subject = key,
+                                  .session = o->session,
                                   .client_ip = o->ip,
                                   .app_password = o->app_password,
                                   .header_from = m->header_from,
@@ -57,11 +66,24 @@ static void on_end_of_data(void *arg, const struct origin *o, const struct polic
     }
 }
 
+/* orempty - S, or "" for NULL. */
+static const char *orempty(const char *s)
+{
+    return s ? s : "";
+}
+
 static void on_accepted(void *arg, const struct origin *o, const struct policy_message *m)
 {
     char key[300];
     if (origin_sender_key(o, key, sizeof key) != NULL)
         outbreak_accepted(arg, key, m->queue_id, m->held);
+    /* a bounce counts for each account it comes back to (the expanded
+     * recipients: an alias's bounce reaches its accounts); the detector
+     * keeps it only for an account that has been sending */
+    if (detector_is_bounce(orempty(m->sender), orempty(m->report_type), orempty(m->auto_submitted),
+                           m->failed_recipients))
+        for (size_t i = 0; i < m->n_rcpts; i++)
+            outbreak_bounce(arg, m->rcpts[i]);
 }
 
 /* end_sessions - the live sessions of USER (or of IP). */
@@ -80,8 +102,11 @@ static void ban(void *ctx, const char *ip, unsigned seconds, const char *reason)
 
 int outbreak_plug(struct outbreak *o, struct smtp_server *srv)
 {
-    struct policy_observer obs = {
-        .arg = o, .auth = on_auth, .end_of_data = on_end_of_data, .accepted = on_accepted};
+    struct policy_observer obs = {.arg = o,
+                                  .auth = on_auth,
+                                  .end_of_data = on_end_of_data,
+                                  .accepted = on_accepted,
+                                  .session_end = on_session_end};
     struct outbreak_ops ops = {.ctx = srv, .end_sessions = end_sessions, .ban = ban};
     outbreak_set_ops(o, &ops);
     return policy_add_observer(srv->policy, &obs);

@@ -363,6 +363,9 @@ void smtp_session_reset_transaction(struct smtp_session *s)
     free(s->txn.rcpt_orig_local);
     s->txn.rcpt_orig_local = NULL;
     s->txn.from_name[0] = '\0';
+    s->txn.report_type[0] = '\0';
+    s->txn.auto_submitted[0] = '\0';
+    s->txn.failed_recipients = false;
     if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT || s->state == SMTP_STATE_BODY)
         s->state = SMTP_STATE_HELO;
 }
@@ -592,6 +595,9 @@ static void fill_envelope(struct smtp_session *s)
     s->txn.env.listener = strdup(s->lc->name);
     s->txn.env.header_from = dup_or_null(facts.from);
     str_copy(s->txn.from_name, facts.from_name, sizeof s->txn.from_name);
+    str_copy(s->txn.report_type, facts.report_type, sizeof s->txn.report_type);
+    str_copy(s->txn.auto_submitted, facts.auto_submitted, sizeof s->txn.auto_submitted);
+    s->txn.failed_recipients = facts.failed_recipients;
     s->txn.env.subject = dup_or_null(facts.subject);
     s->txn.env.message_id = dup_or_null(facts.message_id);
     s->txn.env.trace = build_trace(s);
@@ -649,6 +655,9 @@ static void message_facts(struct smtp_session *s, struct policy_message *m)
                                  .rcpt_orig_local = s->txn.rcpt_orig_local,
                                  .n_rcpt_orig = n_orig,
                                  .from_name = s->txn.from_name,
+                                 .report_type = s->txn.report_type,
+                                 .auto_submitted = s->txn.auto_submitted,
+                                 .failed_recipients = s->txn.failed_recipients,
                                  .body = s->txn.spool.mem,
                                  .body_len = s->txn.spool.mem_len};
 }

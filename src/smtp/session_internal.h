@@ -68,6 +68,11 @@ struct smtp_txn {
                                addresses, for the engine's hooks */
     bool *rcpt_orig_local;  /* of each RCPT TO address: it is ours (local or an alias) */
     char from_name[256];    /* From:'s display name (core/header_scan) */
+    /* what tells a bounce (core/header_scan): the report-type of a
+     * multipart/report, the Auto-Submitted keyword, X-Failed-Recipients */
+    char report_type[32];
+    char auto_submitted[32];
+    bool failed_recipients;
 };
 
 /* One connection. */

@@ -60,6 +60,27 @@ static enum detector_level play(struct detector *d, const struct msg *m, time_t 
     return detector_message(d, &dm, now);
 }
 
+/* play_on - play M as sent on SMTP session SESSION. */
+static enum detector_level play_on(struct detector *d, const struct msg *m, unsigned long session,
+                                   time_t now)
+{
+    static unsigned serial;
+    char qid[17];
+    snprintf(qid, sizeof qid, "S%015X", ++serial);
+    struct detector_message dm = {.subject = m->subject,
+                                  .session = session,
+                                  .client_ip = m->ip,
+                                  .app_password = m->label,
+                                  .queue_id = qid,
+                                  .header_from = m->from,
+                                  .display_name = m->name,
+                                  .subject_header = m->title,
+                                  .rcpts = m->rcpts,
+                                  .rcpt_local = m->local,
+                                  .n_rcpts = m->n};
+    return detector_message(d, &dm, now);
+}
+
 /* rcpt - a stable made-up recipient address number I of SET in BUF. */
 static char rcpt_buf[4096][64];
 static const char *rcpt(const char *set, unsigned i)
@@ -342,8 +363,11 @@ static void test_orders_to_supplier(void **state)
     for (unsigned i = 0; i < 40; i++) {
         char title[32];
         snprintf(title, sizeof title, "Order %u", 1000 + i);
-        struct msg m = {.subject = "buyer@example.org", .ip = "192.0.2.45",
-                        .from = "buyer@example.org", .title = title, .n = 1};
+        struct msg m = {.subject = "buyer@example.org",
+                        .ip = "192.0.2.45",
+                        .from = "buyer@example.org",
+                        .title = title,
+                        .n = 1};
         m.rcpts[0] = "sales@supplier.example";
         assert_true(play(d, &m, T0 + i * 3) < DETECTOR_ALERT);
     }
@@ -414,6 +438,224 @@ static void test_feedback(void **state)
     assert_int_equal(detector_outcome_of(451, "4.7.1"), DETECTOR_REJECT_POLICY);
     assert_int_equal(detector_outcome_of(451, "4.4.1"), DETECTOR_OTHER_FAILURE);
     assert_int_equal(detector_outcome_of(250, "2.0.0"), DETECTOR_DELIVERED);
+    detector_free(d);
+}
+
+/* test_far_network - what "far apart" means without GeoIP: another IPv4
+ * /16 or IPv6 /32; the private ranges of a family are one place. */
+static void test_far_network(void **state)
+{
+    int f4, f6, f;
+    uint64_t a = detector_far_network("127.1.0.5", &f4);
+    assert_int_equal(f4, 4);
+    assert_true(a != 0);
+    assert_true(a != detector_far_network("127.2.0.5", &f));
+    assert_true(a == detector_far_network("127.1.200.9", &f));
+    assert_true(detector_far_network("198.51.100.7", &f) ==
+                detector_far_network("::ffff:198.51.100.7", &f6));
+    assert_int_equal(f6, 4);
+    /* an office LAN and its VPN, however cut: one place */
+    assert_true(detector_far_network("10.1.2.3", &f) == detector_far_network("10.200.0.1", &f));
+    assert_true(detector_far_network("10.1.2.3", &f) == detector_far_network("192.168.1.9", &f));
+    assert_true(detector_far_network("172.16.0.1", &f) == detector_far_network("172.31.9.9", &f));
+    assert_true(detector_far_network("172.32.0.1", &f) != detector_far_network("172.31.9.9", &f));
+    assert_true(detector_far_network("2001:db8:1::1", &f6) ==
+                detector_far_network("2001:db8:ffff::2", &f));
+    assert_int_equal(f6, 6);
+    assert_true(detector_far_network("2001:db8::1", &f) != detector_far_network("2001:db9::1", &f));
+    assert_true(detector_far_network("fd00::1", &f) == detector_far_network("fd12:3456::3", &f));
+    /* families apart: the private v4 place is not the private v6 one */
+    assert_true(detector_far_network("10.0.0.1", &f) != detector_far_network("fd00::1", &f));
+    assert_int_equal(detector_far_network("not an address", &f), 0);
+    assert_int_equal(detector_far_network("", &f), 0);
+}
+
+/* login - USER logs in from IP on SESSION at NOW (as the daemon calls it). */
+static void login(struct detector *d, const char *user, const char *ip, unsigned long session,
+                  time_t now)
+{
+    detector_session_start(d, user, ip, session, now);
+    detector_auth(d, user, ip, true, now);
+}
+
+/* hijack_beside_owner - the owner of USER works at the office (session 1,
+ * 192.0.2.10, writing to people it knows) while a thief logged in from
+ * another country (session 2) sends a text of its own, varied subjects,
+ * three strangers each, one every 4 seconds.  The thief's messages sent
+ * until containment (51: never). */
+static unsigned hijack_beside_owner(const struct config_detector *c)
+{
+    struct detector *d = detector_new(c);
+    const char *user = "hana@example.org";
+    history(d, user, "192.0.2.10");
+    login(d, user, "192.0.2.10", 1, T0);
+    login(d, user, "203.0.113.9", 2, T0 + 1);
+    unsigned sent = 0;
+    enum detector_level l = DETECTOR_NONE;
+    for (; sent < 50 && l < DETECTOR_CONTAIN; sent++) {
+        time_t now = T0 + 2 + sent * 4;
+        if (sent % 5 == 0) {
+            struct msg own = {.subject = user,
+                              .ip = "192.0.2.10",
+                              .from = user,
+                              .title = "Minutes of today",
+                              .n = 1};
+            own.rcpts[0] = rcpt("known", sent % 40);
+            play_on(d, &own, 1, now);
+        }
+        char title[64];
+        snprintf(title, sizeof title, "%c%c urgent", 'a' + sent % 26, 'a' + sent / 26);
+        struct msg m = {.subject = user, .ip = "203.0.113.9", .from = user, .title = title, .n = 3};
+        for (unsigned r = 0; r < 3; r++)
+            m.rcpts[r] = rcpt("mark", sent * 3 + r);
+        l = play_on(d, &m, 2, now);
+    }
+    detector_free(d);
+    return l == DETECTOR_CONTAIN ? sent : 51;
+}
+
+/* test_concurrent_sessions - the thief beside the owner is contained
+ * sooner for the sessions live at once from far-apart networks, which
+ * the report names. */
+static void test_concurrent_sessions(void **state)
+{
+    struct config_detector off = cfg;
+    off.concurrent_networks = 0;
+    unsigned with = hijack_beside_owner(&cfg), without = hijack_beside_owner(&off);
+    printf("# thief beside the owner: contained after %u messages (%u without the signal)\n", with,
+           without);
+    assert_true(with <= 50);
+    assert_true(with < without);
+
+    struct detector *d = detector_new(&cfg);
+    login(d, "ivan@example.org", "127.1.0.5", 7, T0);
+    login(d, "ivan@example.org", "127.2.0.5", 8, T0 + 1);
+    login(d, "ivan@example.org", "127.3.0.5", 9, T0 + 2);
+    struct detector_report r;
+    assert_int_equal(detector_report(d, "ivan@example.org", T0 + 3, &r), 0);
+    bool found = false;
+    for (size_t i = 0; i < r.n_figures; i++)
+        if (r.figures[i].signal == SIG_CONCURRENT) {
+            found = true;
+            assert_true(r.figures[i].value == 3 && r.figures[i].threshold == 2);
+        }
+    assert_true(found);
+    assert_string_equal(detector_signal_name(SIG_CONCURRENT), "concurrent_networks");
+    /* identity alone: no incident, however many places */
+    assert_true(detector_level(d, "ivan@example.org") < DETECTOR_ALERT);
+    detector_free(d);
+}
+
+/* test_concurrent_not_sequential - the office, then the hotel (the
+ * first session ended), or an idle session the end of which was lost: one
+ * place at a time; a laptop and a phone on another network live at once,
+ * writing to people they know: identity alone, no incident. */
+static void test_concurrent_not_sequential(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    struct detector_report r;
+    login(d, "jo@example.org", "192.0.2.10", 1, T0);
+    detector_session_end(d, "jo@example.org", 1);
+    login(d, "jo@example.org", "198.18.7.7", 2, T0 + 600);
+    login(d, "jo@example.org", "192.0.2.10", 3, T0 + 1300); /* 2 lost, idle 10 minutes */
+    detector_report(d, "jo@example.org", T0 + 1301, &r);
+    for (size_t i = 0; i < r.n_figures; i++)
+        assert_int_not_equal(r.figures[i].signal, SIG_CONCURRENT);
+    /* the same /16 is one place: a second device on the office Wi-Fi */
+    login(d, "jo@example.org", "192.0.77.1", 4, T0 + 1302);
+    detector_report(d, "jo@example.org", T0 + 1303, &r);
+    for (size_t i = 0; i < r.n_figures; i++)
+        assert_int_not_equal(r.figures[i].signal, SIG_CONCURRENT);
+    detector_free(d);
+
+    /* kim's laptop at the office and her phone on the carrier she
+     * always uses, both logged in at once for minutes: two places, both
+     * hers */
+    d = detector_new(&cfg);
+    history(d, "kim@example.org", "192.0.2.10");
+    detector_auth(d, "kim@example.org", "198.18.7.7", true, T0 - 86400);
+    login(d, "kim@example.org", "192.0.2.10", 1, T0);
+    login(d, "kim@example.org", "198.18.7.7", 2, T0 + 5);
+    for (unsigned i = 0; i < 40; i++) {
+        bool phone = i % 3 == 0;
+        char title[32];
+        snprintf(title, sizeof title, "Re: topic %c%c", 'a' + i % 26, 'a' + i / 26);
+        struct msg m = {.subject = "kim@example.org",
+                        .ip = phone ? "198.18.7.7" : "192.0.2.10",
+                        .from = "kim@example.org",
+                        .title = title,
+                        .n = 1};
+        m.rcpts[0] = rcpt("known", i);
+        assert_true(play_on(d, &m, phone ? 2 : 1, T0 + 10 + i * 10) < DETECTOR_ALERT);
+    }
+    detector_report(d, "kim@example.org", T0 + 500, &r);
+    for (size_t i = 0; i < r.n_figures; i++)
+        assert_int_not_equal(r.figures[i].signal, SIG_CONCURRENT);
+    detector_free(d);
+}
+
+/* test_bounce_kinds - what counts as a bounce coming in. */
+static void test_bounce_kinds(void **state)
+{
+    assert_true(detector_is_bounce("", "delivery-status", "auto-replied", false)); /* Postfix */
+    assert_true(detector_is_bounce("mailer@x.example", "delivery-status", "", false));
+    assert_true(detector_is_bounce("", "", "", false));            /* qmail, plain text */
+    assert_true(detector_is_bounce("", "", "auto-replied", true)); /* Exim */
+    assert_false(detector_is_bounce("", "disposition-notification", "", false)); /* MDN */
+    assert_false(detector_is_bounce("", "", "auto-replied", false));             /* vacation */
+    assert_false(detector_is_bounce("", "feedback-report", "", false));          /* ARF */
+    assert_false(detector_is_bounce("bob@x.example", "", "", true));
+    assert_true(detector_is_bounce("", "", "no", false));
+}
+
+/* send_strangers - USER sends N messages of its own to new people, a few
+ * each, at a human pace: volume evidence only.  The level reached. */
+static enum detector_level send_strangers(struct detector *d, const char *user, unsigned n,
+                                          time_t start)
+{
+    enum detector_level l = DETECTOR_NONE;
+    for (unsigned i = 0; i < n; i++) {
+        char title[32];
+        snprintf(title, sizeof title, "Hello %c%c", 'a' + i % 26, 'a' + i / 26);
+        struct msg m = {.subject = user, .ip = "192.0.2.90", .from = user, .title = title, .n = 3};
+        for (unsigned r = 0; r < 3; r++)
+            m.rcpts[r] = rcpt("cold", i * 3 + r);
+        l = play(d, &m, start + i * 15);
+    }
+    return l;
+}
+
+/* test_bounces_back - bounces coming back to an account that writes to
+ * strangers are the second kind of evidence that opens an incident; to
+ * one that sent nothing (backscatter of mail forged in its name) they
+ * count for nothing. */
+static void test_bounces_back(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    assert_true(send_strangers(d, "lee@example.org", 40, T0) < DETECTOR_ALERT);
+    detector_free(d);
+
+    d = detector_new(&cfg);
+    send_strangers(d, "lee@example.org", 40, T0);
+    enum detector_level l = DETECTOR_NONE;
+    unsigned bounces = 0;
+    for (; bounces < 30 && l < DETECTOR_ALERT; bounces++) {
+        detector_bounce(d, "lee@example.org", T0 + 600 + bounces);
+        l = detector_evaluate(d, "lee@example.org", T0 + 600 + bounces);
+    }
+    printf("# bounces coming back: an incident after %u bounces\n", bounces);
+    assert_true(l >= DETECTOR_ALERT);
+    struct detector_report r;
+    detector_report(d, "lee@example.org", T0 + 700, &r);
+    bool found = false;
+    for (size_t i = 0; i < r.n_figures; i++)
+        found |= r.figures[i].signal == SIG_BOUNCES && r.figures[i].value >= 10;
+    assert_true(found);
+    /* backscatter to an account that sent nothing: not followed */
+    size_t before = detector_subjects(d);
+    detector_bounce(d, "quiet@example.org", T0 + 700);
+    assert_int_equal(detector_subjects(d), before);
+    assert_int_equal(detector_evaluate(d, "quiet@example.org", T0 + 700), DETECTOR_NONE);
     detector_free(d);
 }
 
@@ -568,6 +810,11 @@ int main(void)
         cmocka_unit_test_setup(test_list_expansion, setup),
         cmocka_unit_test_setup(test_travelling, setup),
         cmocka_unit_test_setup(test_feedback, setup),
+        cmocka_unit_test_setup(test_far_network, setup),
+        cmocka_unit_test_setup(test_concurrent_sessions, setup),
+        cmocka_unit_test_setup(test_concurrent_not_sequential, setup),
+        cmocka_unit_test_setup(test_bounce_kinds, setup),
+        cmocka_unit_test_setup(test_bounces_back, setup),
         cmocka_unit_test_setup(test_dismiss, setup),
         cmocka_unit_test_setup(test_persistence, setup),
         cmocka_unit_test_setup(test_counters_persistence, setup),

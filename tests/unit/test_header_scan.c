@@ -301,6 +301,50 @@ static void test_long_display_name(void **state)
     assert_string_equal(from_of(name), "a@b");
 }
 
+/* type_of - the report_type fact for "Content-Type: VALUE". */
+static const char *type_of(const char *value)
+{
+    static struct header_facts f;
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "Content-Type: %s\r\n\r\n", value);
+    scan(msg, &f);
+    return f.report_type;
+}
+
+/* test_bounce_fields - what tells a bounce: a multipart/report's
+ * report-type (RFC 6522), Auto-Submitted (RFC 3834), X-Failed-Recipients. */
+static void test_bounce_fields(void **state)
+{
+    struct header_facts f;
+    assert_string_equal(type_of("multipart/report; report-type=delivery-status;\r\n"
+                                "\tboundary=\"9B095B5ADSN=_01D\""),
+                        "delivery-status");
+    assert_string_equal(
+        type_of("Multipart/Report; boundary=\"x;y\"; Report-Type=\"Delivery-Status\""),
+        "delivery-status");
+    assert_string_equal(
+        type_of("multipart/report (a comment) ; report-type = disposition-notification"),
+        "disposition-notification");
+    assert_string_equal(type_of("multipart/mixed; report-type=delivery-status"), "");
+    assert_string_equal(type_of("text/plain"), "");
+    assert_string_equal(type_of("multipart/report; report-type"), "");
+    assert_string_equal(type_of("multipart/report; report-type=\"unclosed"), "unclosed");
+    assert_string_equal(type_of(""), "");
+    assert_string_equal(
+        type_of("multipart/report; report-type=delivery-status-and-a-very-long-tail-"
+                "that-does-not-fit"),
+        "delivery-status-and-a-very-long");
+    scan("From: MAILER-DAEMON@example.net\r\nAuto-Submitted: Auto-Replied (bounce)\r\n"
+         "X-Failed-Recipients: a@example.org\r\n\r\nbody\r\n",
+         &f);
+    assert_string_equal(f.auto_submitted, "auto-replied");
+    assert_true(f.failed_recipients);
+    assert_string_equal(f.report_type, "");
+    scan("Auto-Submitted: no\r\nSubject: x\r\n\r\nX-Failed-Recipients: not a header\r\n", &f);
+    assert_string_equal(f.auto_submitted, "no");
+    assert_false(f.failed_recipients);
+}
+
 /* test_bounds - nothing past LEN is read (checked by ASan on an exact
  * heap copy) and only HEADER_SCAN_LIMIT octets are looked at. */
 static void test_bounds(void **state)
@@ -343,7 +387,7 @@ int main(void)
         cmocka_unit_test(test_control_chars), cmocka_unit_test(test_message_id),
         cmocka_unit_test(test_end_of_header), cmocka_unit_test(test_junk_lines),
         cmocka_unit_test(test_truncation),    cmocka_unit_test(test_long_display_name),
-        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_bounds),        cmocka_unit_test(test_bounce_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
