@@ -854,8 +854,18 @@ static uint64_t body_fingerprint(const char *msg, size_t len)
     return detector_fingerprint(end, len - (size_t)(end - msg));
 }
 
+/* watching - is the detector on?  Off (detector.enabled = false), it is
+ * fed nothing and costs nothing; what it already holds stays held until
+ * an administrator releases it. */
+static bool watching(const struct outbreak *o)
+{
+    return o->srv->cfg->detector.enabled;
+}
+
 bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
 {
+    if (!watching(o))
+        return outbreak_holds(o, m->subject);
     struct detector_message dm = {
         .subject = m->subject,
         .session = m->session,
@@ -899,6 +909,8 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
 {
     char key[300];
     time_t now = time(NULL);
+    if (!watching(o))
+        return;
     str_copy(key, user, sizeof key);
     str_lower(key);
     if (ok)
@@ -918,6 +930,8 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
 void outbreak_session_end(struct outbreak *o, const char *user, unsigned long session)
 {
     char key[300];
+    if (!watching(o))
+        return;
     str_copy(key, user, sizeof key);
     str_lower(key);
     detector_session_end(o->detector, key, session);
@@ -927,6 +941,8 @@ void outbreak_bounce(struct outbreak *o, const char *address)
 {
     char key[300];
     time_t now = time(NULL);
+    if (!watching(o))
+        return;
     str_copy(key, address, sizeof key);
     str_lower(key);
     detector_bounce(o->detector, key, now);
@@ -955,6 +971,8 @@ static const char *enhanced_status(const char *text, char *buf, size_t len)
 void outbreak_delivery(struct outbreak *o, const char *subject, int code, const char *text)
 {
     char enh[16];
+    if (!watching(o))
+        return;
     enum detector_outcome oc = detector_outcome_of(code, enhanced_status(text, enh, sizeof enh));
     time_t now = time(NULL);
     detector_delivery(o->detector, subject, oc, now);
