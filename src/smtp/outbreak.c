@@ -904,6 +904,15 @@ void outbreak_accepted(struct outbreak *o, const char *subject, const char *qid,
     inc->dirty = true; /* written with the next tick */
 }
 
+/* subject_key - the detector's key of an account ADDRESS (lowercased)
+ * in KEY (300 octets). */
+static const char *subject_key(char *key, const char *address)
+{
+    str_copy(key, address, 300);
+    str_lower(key);
+    return key;
+}
+
 void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const char *label,
                    unsigned long session, bool ok)
 {
@@ -911,8 +920,7 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
     time_t now = time(NULL);
     if (!watching(o))
         return;
-    str_copy(key, user, sizeof key);
-    str_lower(key);
+    subject_key(key, user);
     if (ok)
         detector_session_start(o->detector, key, ip, session, now);
     detector_auth(o->detector, key, ip, ok, now);
@@ -930,11 +938,8 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
 void outbreak_session_end(struct outbreak *o, const char *user, unsigned long session)
 {
     char key[300];
-    if (!watching(o))
-        return;
-    str_copy(key, user, sizeof key);
-    str_lower(key);
-    detector_session_end(o->detector, key, session);
+    if (watching(o))
+        detector_session_end(o->detector, subject_key(key, user), session);
 }
 
 void outbreak_bounce(struct outbreak *o, const char *address)
@@ -943,8 +948,7 @@ void outbreak_bounce(struct outbreak *o, const char *address)
     time_t now = time(NULL);
     if (!watching(o))
         return;
-    str_copy(key, address, sizeof key);
-    str_lower(key);
+    subject_key(key, address);
     detector_bounce(o->detector, key, now);
     detector_evaluate(o->detector, key, now);
     take_changes(o);
@@ -990,9 +994,7 @@ void outbreak_delivery(struct outbreak *o, const char *subject, int code, const 
 void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text, bool delivered)
 {
     char key[300];
-    str_copy(key, auth_user, sizeof key);
-    str_lower(key);
-    outbreak_delivery(arg, key, delivered && code == 0 ? 250 : code, text);
+    outbreak_delivery(arg, subject_key(key, auth_user), delivered && code == 0 ? 250 : code, text);
 }
 
 void outbreak_closed(struct outbreak *o, long long id, const char *subject, const char *state)

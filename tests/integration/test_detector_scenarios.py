@@ -200,7 +200,7 @@ def test_rotating_from_hijack_contained(make_server, net):
     assert ips[OFFICE]["logins"] == 1
     assert shown["counts"]["accepted"] >= 1
     assert all("overdue" in x["subject"] for x in shown["samples"])
-    assert {THIEF, OFFICE} <= {b["ip"] for b in ctl_json(s, "ban", "list")}
+    assert THIEF in {b["ip"] for b in ctl_json(s, "ban", "list")}
     wait_log(s, rf"event=incident id={inc['id']} subject=hana@example.test .*action=suspend")
 
 
@@ -243,12 +243,20 @@ def test_bounces_coming_back(make_server, net):
                "report-type=disposition-notification; boundary=x"], body="--x--\r\n"))
     mx.sendmail("", [ALICE_PW[0]], message("Out of office", sender="cold2x0@victim1.test",
                                            to=ALICE_PW[0], extra=["Auto-Submitted: auto-replied"]))
-    for i in range(10):
+    for i in range(9):
         mx.sendmail("", [ALICE_PW[0]], dsn(ALICE_PW[0], i))
+    mx.sendmail("", [ALICE_PW[0]], dsn(ALICE_PW[0], 9))
     mx.quit()
     wait_for(lambda: ctl_json(s, "incident", "list") != [], what="an incident")
     [inc] = ctl_json(s, "incident", "list")
     assert inc["subject"] == ALICE_PW[0]
+    # one more message of hers: the incident's evidence is written again
+    # with the figures of now (the receipt and the reply must not count)
+    c = client(s, "127.0.0.1", *ALICE_PW)
+    c.sendmail(ALICE_PW[0], ["cold99x0@victim0.test"], own(99, ALICE_PW[0], "cold99x0@victim0.test"))
+    c.quit()
+    wait_for(lambda: ctl_json(s, "incident", "show", str(inc["id"]))["counts"]["accepted"] >= 1,
+             what="the incident written again")
     shown = ctl_json(s, "incident", "show", str(inc["id"]))
     b = signal(shown, "bounces_per_hour")
     assert b and b["value"] == 10 and b["threshold"] == 10, shown["signals"]

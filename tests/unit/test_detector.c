@@ -41,12 +41,15 @@ struct msg {
     size_t n;
 };
 
-static enum detector_level play(struct detector *d, const struct msg *m, time_t now)
+/* play_on - play M as sent on SMTP session SESSION. */
+static enum detector_level play_on(struct detector *d, const struct msg *m, unsigned long session,
+                                   time_t now)
 {
     static unsigned serial;
     char qid[17];
     snprintf(qid, sizeof qid, "%016X", ++serial);
     struct detector_message dm = {.subject = m->subject,
+                                  .session = session,
                                   .client_ip = m->ip,
                                   .app_password = m->label,
                                   .bulk = m->bulk,
@@ -60,25 +63,10 @@ static enum detector_level play(struct detector *d, const struct msg *m, time_t 
     return detector_message(d, &dm, now);
 }
 
-/* play_on - play M as sent on SMTP session SESSION. */
-static enum detector_level play_on(struct detector *d, const struct msg *m, unsigned long session,
-                                   time_t now)
+/* play - play M (on no session in particular). */
+static enum detector_level play(struct detector *d, const struct msg *m, time_t now)
 {
-    static unsigned serial;
-    char qid[17];
-    snprintf(qid, sizeof qid, "S%015X", ++serial);
-    struct detector_message dm = {.subject = m->subject,
-                                  .session = session,
-                                  .client_ip = m->ip,
-                                  .app_password = m->label,
-                                  .queue_id = qid,
-                                  .header_from = m->from,
-                                  .display_name = m->name,
-                                  .subject_header = m->title,
-                                  .rcpts = m->rcpts,
-                                  .rcpt_local = m->local,
-                                  .n_rcpts = m->n};
-    return detector_message(d, &dm, now);
+    return play_on(d, m, 0, now);
 }
 
 /* rcpt - a stable made-up recipient address number I of SET in BUF. */

@@ -29,24 +29,33 @@ static const char *from_of(const char *value)
     return f.from;
 }
 
-/* subject_of - the Subject fact for "Subject:VALUE" (no space added). */
-static const char *subject_of(const char *value)
+/* one_field - the facts of a header of one field "NAME:VALUE" (no
+ * space added). */
+static const struct header_facts *one_field(const char *name, const char *value)
 {
     static struct header_facts f;
     char msg[1024];
-    snprintf(msg, sizeof(msg), "Subject:%s\r\n\r\n", value);
+    snprintf(msg, sizeof(msg), "%s:%s\r\n\r\n", name, value);
     scan(msg, &f);
-    return f.subject;
+    return &f;
+}
+
+/* subject_of - the Subject fact for "Subject:VALUE" (no space added). */
+static const char *subject_of(const char *value)
+{
+    return one_field("Subject", value)->subject;
 }
 
 /* id_of - the Message-ID fact for "Message-ID: VALUE". */
 static const char *id_of(const char *value)
 {
-    static struct header_facts f;
-    char msg[1024];
-    snprintf(msg, sizeof(msg), "Message-ID: %s\r\n\r\n", value);
-    scan(msg, &f);
-    return f.message_id;
+    return one_field("Message-ID", value)->message_id;
+}
+
+/* type_of - the report_type fact for "Content-Type:VALUE". */
+static const char *type_of(const char *value)
+{
+    return one_field("Content-Type", value)->report_type;
 }
 
 /* test_basic - a usual header section. */
@@ -299,16 +308,6 @@ static void test_long_display_name(void **state)
     memset(name, 'N', 600);
     memcpy(name + 600, " <a@B>", 7);
     assert_string_equal(from_of(name), "a@b");
-}
-
-/* type_of - the report_type fact for "Content-Type: VALUE". */
-static const char *type_of(const char *value)
-{
-    static struct header_facts f;
-    char msg[1024];
-    snprintf(msg, sizeof(msg), "Content-Type: %s\r\n\r\n", value);
-    scan(msg, &f);
-    return f.report_type;
 }
 
 /* test_bounce_fields - what tells a bounce: a multipart/report's
