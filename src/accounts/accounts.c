@@ -1,10 +1,11 @@
-/* accounts/accounts - local domains, users and aliases kept in the store.
+/* accounts/accounts - local domains, users and aliases: the rules over the
+ * rows of store/accounts.
  *
- * Room: accounts.  Everything here is a short SQL statement against the
- * store; the SMTP session asks accounts_resolve() and
- * accounts_user_credentials(), floodctl calls the rest.  Addresses and
- * domains are lowercased on the way in, so every comparison in SQL is a
- * plain '=' that the primary keys can answer. */
+ * Room: accounts.  What an address and a domain look like, what may be
+ * added or removed, and what a list expands to; the SMTP session asks
+ * accounts_resolve() and accounts_user_credentials(), floodctl calls the
+ * rest.  Addresses and domains are lowercased on the way in, so every
+ * lookup in the store is a plain '=' that the primary keys can answer. */
 #include "accounts/accounts.h"
 
 #include <stdarg.h>
@@ -13,14 +14,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "accounts/accounts_sql.h"
-#include "accounts/login_state.h"
+#include "accounts/accounts_internal.h"
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/strmap.h"
 #include "core/util.h"
+#include "store/accounts.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 #define ADDRESS_LEN_MAX 254 /* RFC 5321 path limit minus the brackets */
 #define DOMAIN_LEN_MAX 253  /* RFC 1035 name limit in text form */
@@ -39,10 +39,11 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* accounts_store_failed - log it, and tell the admin. */
 int accounts_store_failed(store_db *db, const char *op, char *err, size_t errlen)
 {
-    log_warnx("event=store_error op=%s error=%s", op, log_quote(sqlite3_errmsg(db)));
-    set_err(err, errlen, "store error during %s: %s", op, sqlite3_errmsg(db));
+    log_warnx("event=store_error op=%s error=%s", op, log_quote(store_errmsg(db)));
+    set_err(err, errlen, "store error during %s: %s", op, store_errmsg(db));
     return -1;
 }
 
@@ -121,53 +122,16 @@ static const char *addr_domain(const char *addr)
     return at ? at + 1 : addr;
 }
 
-int accounts_query_exists(store_db *db, const char *sql, const char *arg, const char *arg2)
-{
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && arg2)
-        rc = sqlite3_bind_text(st, 2, arg2, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-    if (found < 0)
-        log_warnx("event=store_error op=lookup error=%s", log_quote(sqlite3_errmsg(db)));
-    sqlite3_finalize(st);
-    return found;
-}
-
-int accounts_exec_text(store_db *db, const char *sql, int n, const char *const *args,
-                       sqlite3_int64 when)
-{
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return -1;
-    int rc = SQLITE_OK;
-    for (int i = 0; i < n && rc == SQLITE_OK; i++)
-        rc = sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) > n)
-        rc = sqlite3_bind_int64(st, n + 1, when);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc == SQLITE_DONE)
-        return sqlite3_changes(db);
-    return (rc & 0xff) == SQLITE_CONSTRAINT ? -2 : -1;
-}
-
 /* is_user - 1 when ADDR (normalised) is a user, 0 if not, -1 on error. */
 static int is_user(store_db *db, const char *addr)
 {
-    return accounts_query_exists(db, "SELECT 1 FROM users WHERE address = ?1", addr, NULL);
+    return store_accounts_is_user(db, addr);
 }
 
 /* is_alias - 1 when ADDR (normalised) has alias targets. */
 static int is_alias(store_db *db, const char *addr)
 {
-    return accounts_query_exists(db, "SELECT 1 FROM aliases WHERE address = ?1 LIMIT 1", addr,
-                                 NULL);
+    return store_accounts_is_alias(db, addr);
 }
 
 /* accounts_domain_is_local - true when DOMAIN is one of ours. */
@@ -183,7 +147,7 @@ int accounts_domain_local(store_db *db, const char *domain)
     char d[256];
     if (norm_domain(domain, d, NULL, 0) < 0)
         return 0;
-    return accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
+    return store_accounts_is_domain(db, d);
 }
 
 /* accounts_domain_add - make DOMAIN local. */
@@ -192,9 +156,7 @@ int accounts_domain_add(store_db *db, const char *domain, char *err, size_t errl
     char d[256];
     if (norm_domain(domain, d, err, errlen) < 0)
         return -1;
-    const char *args[] = {d};
-    int rc = accounts_exec_text(db, "INSERT INTO domains(name, created) VALUES(?1, ?2)", 1, args,
-                                (sqlite3_int64)time(NULL));
+    int rc = store_accounts_domain_insert(db, d, (long long)time(NULL));
     if (rc == -2) {
         set_err(err, errlen, "domain %s already exists: see 'floodctl domain list'", d);
         return -1;
@@ -205,40 +167,6 @@ int accounts_domain_add(store_db *db, const char *domain, char *err, size_t errl
     return 0;
 }
 
-/* count_domain - users and alias addresses still in domain D. */
-static int count_domain(store_db *db, const char *d, long long *users, long long *aliases)
-{
-    static const char sql[] = "SELECT (SELECT count(*) FROM users WHERE domain = ?1),"
-                              " (SELECT count(DISTINCT address) FROM aliases"
-                              "   WHERE substr(address, instr(address, '@') + 1) = ?1)";
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_bind_text(st, 1, d, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *users = sqlite3_column_int64(st, 0);
-        *aliases = sqlite3_column_int64(st, 1);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* delete_domain_rows - remove D with its users and aliases; the caller
- * holds a transaction so a failure leaves the domain whole. */
-static int delete_domain_rows(store_db *db, const char *d)
-{
-    const char *args[] = {d};
-    if (accounts_exec_text(
-            db, "DELETE FROM aliases WHERE substr(address, instr(address, '@') + 1) = ?1", 1, args,
-            0) < 0)
-        return -1;
-    if (accounts_exec_text(db, "DELETE FROM users WHERE domain = ?1", 1, args, 0) < 0)
-        return -1;
-    return accounts_exec_text(db, "DELETE FROM domains WHERE name = ?1", 1, args, 0);
-}
-
 /* accounts_domain_del - refuses while users or aliases remain unless FORCE. */
 int accounts_domain_del(store_db *db, const char *domain, bool force, char *err, size_t errlen)
 {
@@ -246,34 +174,34 @@ int accounts_domain_del(store_db *db, const char *domain, bool force, char *err,
     long long users = 0, aliases = 0;
     if (norm_domain(domain, d, err, errlen) < 0)
         return -1;
-    if (store_exec(db, "BEGIN IMMEDIATE", why, sizeof why) < 0)
+    if (store_begin(db, true, why, sizeof why) < 0)
         return accounts_store_failed(db, "domain del", err, errlen);
-    if (count_domain(db, d, &users, &aliases) < 0)
+    if (store_accounts_domain_count(db, d, &users, &aliases) < 0)
         goto store_error;
     if (!force && users + aliases > 0) {
-        store_exec(db, "ROLLBACK", why, sizeof why);
+        store_rollback(db);
         set_err(err, errlen,
                 "domain %s still has %lld user(s) and %lld alias(es): remove them first "
                 "or run 'floodctl domain del %s --force'",
                 d, users, aliases, d);
         return -1;
     }
-    int changed = delete_domain_rows(db, d);
+    int changed = store_accounts_domain_delete(db, d);
     if (changed < 0)
         goto store_error;
     if (changed == 0) {
-        store_exec(db, "ROLLBACK", why, sizeof why);
+        store_rollback(db);
         set_err(err, errlen, "no such domain %s: see 'floodctl domain list'", d);
         return -1;
     }
-    if (store_exec(db, "COMMIT", why, sizeof why) < 0)
+    if (store_commit(db, why, sizeof why) < 0)
         goto store_error;
     log_info("event=domain_deleted domain=%s users=%lld aliases=%lld", log_quote(d), users,
              aliases);
     return 0;
 store_error:
     accounts_store_failed(db, "domain del", err, errlen);
-    store_exec(db, "ROLLBACK", why, sizeof why);
+    store_rollback(db);
     return -1;
 }
 
@@ -282,7 +210,7 @@ store_error:
 static int check_new_user(store_db *db, const char *a, char *err, size_t errlen)
 {
     const char *d = addr_domain(a);
-    int local = accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
+    int local = store_accounts_is_domain(db, d);
     if (local < 0)
         return accounts_store_failed(db, "user add", err, errlen);
     if (local == 0) {
@@ -311,12 +239,7 @@ int accounts_user_add(store_db *db, const char *address, const char *hash, char 
     }
     if (check_new_user(db, a, err, errlen) < 0)
         return -1;
-    const char *args[] = {a, addr_domain(a), hash};
-    int rc = accounts_exec_text(
-        db,
-        "INSERT INTO users(address, domain, password, created, password_changed) "
-        "VALUES(?1, ?2, ?3, ?4, ?4)",
-        3, args, (sqlite3_int64)time(NULL));
+    int rc = store_accounts_user_insert(db, a, addr_domain(a), hash, (long long)time(NULL));
     if (rc == -2) {
         set_err(err, errlen,
                 "user %s already exists: change its password with "
@@ -330,16 +253,44 @@ int accounts_user_add(store_db *db, const char *address, const char *hash, char 
     return 0;
 }
 
-/* change_user - run SQL (?1 the normalised ADDRESS, ?2 VALUE) on one
- * existing user; OP names the change in errors, EVENT in the log. */
-static int change_user(store_db *db, const char *sql, const char *address, const char *value,
+/* The writes change_user makes: one row of user A, with VALUE. */
+typedef int (*user_write)(store_db *db, const char *a, const char *value);
+
+/* write_delete - remove user A. */
+static int write_delete(store_db *db, const char *a, const char *value)
+{
+    (void)value;
+    return store_accounts_user_delete(db, a);
+}
+
+/* write_password - VALUE is the new hash. */
+static int write_password(store_db *db, const char *a, const char *value)
+{
+    return store_accounts_user_set_password(db, a, value, (long long)time(NULL));
+}
+
+/* write_suspend / write_unsuspend - the suspension of A. */
+static int write_suspend(store_db *db, const char *a, const char *value)
+{
+    (void)value;
+    return store_accounts_user_set_suspended(db, a, true);
+}
+
+static int write_unsuspend(store_db *db, const char *a, const char *value)
+{
+    (void)value;
+    return store_accounts_user_set_suspended(db, a, false);
+}
+
+/* change_user - WRITE (with VALUE) one existing user, ADDRESS normalised
+ * first; OP names the change in errors, EVENT in the log. */
+static int change_user(store_db *db, user_write write, const char *address, const char *value,
                        const char *op, const char *event, char *err, size_t errlen)
 {
     char a[256];
     if (norm_address(address, a, err, errlen) < 0)
         return -1;
-    const char *args[] = {a, value};
-    int rc = accounts_exec_text(db, sql, value ? 2 : 1, args, (sqlite3_int64)time(NULL));
+    int rc = write(db, a, value);
     if (rc < 0)
         return accounts_store_failed(db, op, err, errlen);
     if (rc == 0) {
@@ -353,8 +304,7 @@ static int change_user(store_db *db, const char *sql, const char *address, const
 /* accounts_user_del - remove a user. */
 int accounts_user_del(store_db *db, const char *address, char *err, size_t errlen)
 {
-    return change_user(db, "DELETE FROM users WHERE address = ?1", address, NULL, "user del",
-                       "user_deleted", err, errlen);
+    return change_user(db, write_delete, address, NULL, "user del", "user_deleted", err, errlen);
 }
 
 /* accounts_user_set_password - replace the stored hash of a user; a new
@@ -366,20 +316,15 @@ int accounts_user_set_password(store_db *db, const char *address, const char *ha
         set_err(err, errlen, "user %s: no password hash given", address);
         return -1;
     }
-    return change_user(db,
-                       "UPDATE users SET password = ?2, password_changed = ?3,"
-                       " password_expired = 0 WHERE address = ?1",
-                       address, hash, "user passwd", "password_changed", err, errlen);
+    return change_user(db, write_password, address, hash, "user passwd", "password_changed", err,
+                       errlen);
 }
 
 /* accounts_user_suspend - ON: the user can no longer log in or submit. */
 int accounts_user_suspend(store_db *db, const char *address, bool on, char *err, size_t errlen)
 {
-    return change_user(db,
-                       on ? "UPDATE users SET suspended = 1 WHERE address = ?1"
-                          : "UPDATE users SET suspended = 0 WHERE address = ?1",
-                       address, NULL, "user suspend", on ? "user_suspended" : "user_unsuspended",
-                       err, errlen);
+    return change_user(db, on ? write_suspend : write_unsuspend, address, NULL, "user suspend",
+                       on ? "user_suspended" : "user_unsuspended", err, errlen);
 }
 
 /* accounts_user_suspended - is ADDRESS a suspended user?  (A store error
@@ -400,45 +345,7 @@ int accounts_user_credentials(store_db *db, const char *address, char *hash, siz
     char a[256];
     if (norm_address(address, a, NULL, 0) < 0)
         return 0; /* not an address, so certainly not a user */
-    sqlite3_stmt *st =
-        store_prepare(db, "SELECT password, suspended FROM users WHERE address = ?1");
-    if (st == NULL)
-        return -1;
-    int found = -1;
-    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        found = 0;
-    } else if (rc == SQLITE_ROW) {
-        const char *h = (const char *)sqlite3_column_text(st, 0);
-        /* A hash that does not fit is corrupt: refusing the login is the
-         * safe answer, so report it as a store error. */
-        if (h != NULL && str_copy(hash, h, hashlen)) {
-            *suspended = sqlite3_column_int(st, 1) != 0;
-            found = 1;
-        } else {
-            log_warnx("event=store_error op=credentials user=%s error=bad_hash", log_quote(a));
-        }
-    } else {
-        log_warnx("event=store_error op=credentials error=%s", log_quote(sqlite3_errmsg(db)));
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-
-/* alias_target_count - how many targets alias A has now; -1 on error. */
-static long long alias_target_count(store_db *db, const char *a)
-{
-    sqlite3_stmt *st = store_prepare(db, "SELECT count(*) FROM aliases WHERE address = ?1");
-    if (st == NULL)
-        return -1;
-    long long n = -1;
-    if (sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return n;
+    return store_accounts_user_credentials(db, a, hash, hashlen, suspended);
 }
 
 /* check_new_alias - the alias must be in a local domain, not a user, and
@@ -446,9 +353,9 @@ static long long alias_target_count(store_db *db, const char *a)
 static int check_new_alias(store_db *db, const char *a, size_t adding, char *err, size_t errlen)
 {
     const char *d = addr_domain(a);
-    int local = accounts_query_exists(db, "SELECT 1 FROM domains WHERE name = ?1", d, NULL);
+    int local = store_accounts_is_domain(db, d);
     int user = local == 1 ? is_user(db, a) : 0;
-    long long n = user == 0 ? alias_target_count(db, a) : 0;
+    long long n = user == 0 ? store_accounts_alias_count(db, a) : 0;
     if (local < 0 || user < 0 || n < 0)
         return accounts_store_failed(db, "alias add", err, errlen);
     if (local == 0) {
@@ -503,10 +410,7 @@ int accounts_alias_add(store_db *db, const char *address, const char *target, ch
         return -1;
     if (check_new_alias(db, a, 1, err, errlen) < 0)
         return -1;
-    const char *args[] = {a, t};
-    int rc =
-        accounts_exec_text(db, "INSERT INTO aliases(address, target, created) VALUES(?1, ?2, ?3)",
-                           2, args, (sqlite3_int64)time(NULL));
+    int rc = store_accounts_alias_insert(db, a, t, (long long)time(NULL));
     if (rc == -2) {
         set_err(err, errlen, "alias %s -> %s already exists: see 'floodctl alias list'", a, t);
         return -1;
@@ -517,48 +421,38 @@ int accounts_alias_add(store_db *db, const char *address, const char *target, ch
     return 0;
 }
 
-/* insert_targets - INSERT OR IGNORE each of TARGETS into alias A with one
- * prepared statement; *ADDED counts the new ones.  -1 with ERR. */
+/* insert_targets - each of TARGETS into alias A unless there already;
+ * *ADDED counts the new ones.  -1 with ERR. */
 static int insert_targets(store_db *db, const char *a, const char *const *targets, size_t n,
                           size_t *added, char *err, size_t errlen)
 {
     char t[256];
-    sqlite3_stmt *st = store_prepare(
-        db, "INSERT OR IGNORE INTO aliases(address, target, created) VALUES(?1, ?2, ?3)");
-    if (st == NULL)
-        return accounts_store_failed(db, "alias add", err, errlen);
-    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
-    for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
-        if (check_target(db, a, targets[i], t, err, errlen) < 0) {
-            sqlite3_finalize(st);
+    long long now = (long long)time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (check_target(db, a, targets[i], t, err, errlen) < 0)
             return -1;
-        }
-        rc = sqlite3_bind_text(st, 2, t, -1, SQLITE_TRANSIENT);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_DONE) {
-            *added += (size_t)sqlite3_changes(db);
-            rc = sqlite3_reset(st);
-        }
+        int rc = store_accounts_alias_insert_new(db, a, t, now);
+        if (rc < 0)
+            return accounts_store_failed(db, "alias add", err, errlen);
+        *added += (size_t)rc;
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_OK ? 0 : accounts_store_failed(db, "alias add", err, errlen);
+    return 0;
 }
 
 /* accounts_alias_add_many - all of TARGETS into alias ADDRESS, or none. */
 int accounts_alias_add_many(store_db *db, const char *address, const char *const *targets, size_t n,
                             size_t *added, char *err, size_t errlen)
 {
-    char a[256], ignored[128];
+    char a[256];
     *added = 0;
     if (norm_address(address, a, err, errlen) < 0)
         return -1;
-    if (store_exec(db, "BEGIN IMMEDIATE", err, errlen) < 0)
+    if (store_begin(db, true, err, errlen) < 0)
         return accounts_store_failed(db, "alias add", err, errlen);
     if (check_new_alias(db, a, n, err, errlen) < 0 ||
         insert_targets(db, a, targets, n, added, err, errlen) < 0 ||
-        store_exec(db, "COMMIT", err, errlen) < 0) {
-        store_exec(db, "ROLLBACK", ignored, sizeof ignored);
+        store_commit(db, err, errlen) < 0) {
+        store_rollback(db);
         *added = 0;
         return -1;
     }
@@ -577,12 +471,9 @@ int accounts_alias_del(store_db *db, const char *address, const char *target, ch
     if (target != NULL) {
         if (norm_address(target, t, err, errlen) < 0)
             return -1;
-        const char *args[] = {a, t};
-        rc = accounts_exec_text(db, "DELETE FROM aliases WHERE address = ?1 AND target = ?2", 2,
-                                args, 0);
+        rc = store_accounts_alias_delete(db, a, t);
     } else {
-        const char *args[] = {a};
-        rc = accounts_exec_text(db, "DELETE FROM aliases WHERE address = ?1", 1, args, 0);
+        rc = store_accounts_alias_delete(db, a, NULL);
     }
     if (rc < 0)
         return accounts_store_failed(db, "alias del", err, errlen);
@@ -601,15 +492,12 @@ int accounts_alias_del(store_db *db, const char *address, const char *target, ch
 /* The state of one accounts_resolve call. */
 struct resolve {
     store_db *db;
-    sqlite3_stmt *targets; /* one alias's targets, classified: reused for every alias */
+    struct store_targets *targets; /* one alias's targets, classified: reused for every alias */
     struct accounts_expansion *x;
     struct strmap *seen;                   /* targets and aliases met so far: each counted once */
     const char *path[ALIAS_DEPTH_MAX + 1]; /* the aliases being expanded, outermost first */
     unsigned expansions;                   /* aliases expanded, against ALIAS_EXPANSIONS_MAX */
 };
-
-/* A target of an alias as the query classifies it. */
-enum target_kind { TARGET_USER, TARGET_ALIAS, TARGET_REMOTE, TARGET_DANGLING };
 
 /* Marks in R->seen: an address already in the result, an alias already
  * expanded, an alias being expanded (on the path: meeting it again is a
@@ -662,53 +550,61 @@ static void loop_chain(struct resolve *r, unsigned depth, const char *alias)
 
 static int resolve_alias(struct resolve *r, const char *alias, unsigned depth);
 
+/* The aliases met among one alias's targets (struct read_targets's SUB). */
+struct targets_read {
+    struct resolve *r;
+    const char *alias;
+    char **sub;
+    size_t n, cap;
+};
+
+/* read_one - one target T of kind K: a user or a remote address joins the
+ * result at once, an alias is kept for later. */
+static int read_one(void *arg, const char *t, enum store_target_kind k)
+{
+    struct targets_read *tr = arg;
+    struct resolve *r = tr->r;
+    /* an alias being expanded, or about to get its first target
+     * (alias_would_loop): met again, it is a loop whatever its rows */
+    if (strmap_get(r->seen, t) == &mark_open)
+        k = STORE_TARGET_ALIAS;
+    if (k == STORE_TARGET_USER || k == STORE_TARGET_REMOTE)
+        return resolve_add(r, t, k == STORE_TARGET_USER);
+    if (k == STORE_TARGET_DANGLING) {
+        log_warnx("event=alias_dangling alias=%s target=%s", log_quote(tr->alias), log_quote(t));
+        return 0;
+    }
+    if (tr->n == tr->cap) {
+        size_t cap = tr->cap ? tr->cap * 2 : 4;
+        char **more = realloc(tr->sub, cap * sizeof *more);
+        if (more == NULL)
+            return -1;
+        tr->sub = more;
+        tr->cap = cap;
+    }
+    if ((tr->sub[tr->n] = strdup(t)) == NULL)
+        return -1;
+    tr->n++;
+    return 0;
+}
+
 /* read_targets - step through ALIAS's targets: users and remote addresses
  * join the result at once, the aliases among them are collected into
  * *SUB (to expand once the statement is done, so that the one statement
  * serves every level).  Returns the number of SUB entries, or <0. */
 static int read_targets(struct resolve *r, const char *alias, char ***sub)
 {
-    sqlite3_stmt *st = r->targets;
-    size_t n = 0, cap = 0;
-    int rc = sqlite3_bind_text(st, 1, alias, -1, SQLITE_TRANSIENT), err = 0;
-    *sub = NULL;
-    while (rc == SQLITE_OK && err == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *t = (const char *)sqlite3_column_text(st, 0);
-        enum target_kind k = (enum target_kind)sqlite3_column_int(st, 1);
-        rc = SQLITE_OK;
-        if (t == NULL)
-            continue;
-        /* an alias being expanded, or about to get its first target
-         * (alias_would_loop): met again, it is a loop whatever its rows */
-        if (strmap_get(r->seen, t) == &mark_open)
-            k = TARGET_ALIAS;
-        if (k == TARGET_USER || k == TARGET_REMOTE) {
-            err = resolve_add(r, t, k == TARGET_USER);
-        } else if (k == TARGET_DANGLING) {
-            log_warnx("event=alias_dangling alias=%s target=%s", log_quote(alias), log_quote(t));
-        } else if (n == cap) {
-            cap = cap ? cap * 2 : 4;
-            char **more = realloc(*sub, cap * sizeof *more);
-            err = more ? 0 : -1;
-            if (more)
-                *sub = more;
-        }
-        if (err == 0 && k == TARGET_ALIAS && ((*sub)[n] = strdup(t)) != NULL)
-            n++;
-        else if (err == 0 && k == TARGET_ALIAS)
-            err = -1;
-    }
-    sqlite3_reset(st);
-    if (err == 0 && rc != SQLITE_DONE)
-        err = -1;
+    struct targets_read tr = {.r = r, .alias = alias};
+    int err = store_targets_read(r->targets, alias, read_one, &tr);
     if (err < 0) {
-        for (size_t i = 0; i < n; i++)
-            free((*sub)[i]);
-        free(*sub);
+        for (size_t i = 0; i < tr.n; i++)
+            free(tr.sub[i]);
+        free(tr.sub);
         *sub = NULL;
         return err;
     }
-    return (int)n;
+    *sub = tr.sub;
+    return (int)tr.n;
 }
 
 /* resolve_alias - expand ALIAS at DEPTH (1: the address itself) into R.
@@ -749,19 +645,6 @@ static int resolve_alias(struct resolve *r, const char *alias, unsigned depth)
     return rc;
 }
 
-/* The targets of alias ?1, each with what it is: a user (0), another
- * alias (1), a remote address (2) or a local address that is neither (3).
- * One query per alias, whatever its size: the primary keys of users,
- * aliases and domains answer each probe. */
-static const char targets_sql[] =
-    "SELECT a.target, CASE"
-    " WHEN EXISTS(SELECT 1 FROM users u WHERE u.address = a.target) THEN 0"
-    " WHEN EXISTS(SELECT 1 FROM aliases b WHERE b.address = a.target) THEN 1"
-    " WHEN NOT EXISTS(SELECT 1 FROM domains d"
-    "   WHERE d.name = substr(a.target, instr(a.target, '@') + 1)) THEN 2"
-    " ELSE 3 END"
-    " FROM aliases a WHERE a.address = ?1";
-
 /* resolve_expand - expand alias A into X inside one read transaction, so
  * that an admin changing the list meanwhile is seen whole or not at all. */
 static enum accounts_rcpt_kind resolve_expand(store_db *db, const char *a,
@@ -769,18 +652,18 @@ static enum accounts_rcpt_kind resolve_expand(store_db *db, const char *a,
 {
     struct resolve r = {.db = db, .x = x, .seen = strmap_new()};
     char err[128];
-    bool txn = sqlite3_get_autocommit(db) && store_exec(db, "BEGIN", err, sizeof err) == 0;
-    r.targets = r.seen ? store_prepare(db, targets_sql) : NULL;
+    bool txn = store_read_begin(db);
+    r.targets = r.seen ? store_targets_open(db) : NULL;
     int rc = r.targets ? resolve_alias(&r, a, 1) : -1;
-    sqlite3_finalize(r.targets);
+    store_targets_close(r.targets);
     strmap_free(r.seen, NULL);
     if (txn)
-        store_exec(db, "COMMIT", err, sizeof err);
+        store_commit(db, err, sizeof err);
     if (rc < 0) /* a part of a list is no answer */
         accounts_expansion_free(x);
     if (rc == -1)
         log_warnx("event=store_error op=alias_expand alias=%s error=%s", log_quote(a),
-                  log_quote(sqlite3_errmsg(db)));
+                  log_quote(store_errmsg(db)));
     else if (rc < 0)
         log_warnx("event=alias_error alias=%s error=%s why=%s", log_quote(a),
                   rc == -2 ? "too_many" : "loop", log_quote(x->why));
@@ -801,11 +684,11 @@ static int alias_would_loop(store_db *db, const char *a, const char *t, char *wh
     struct accounts_expansion x = {.max = ALIAS_TARGETS_MAX};
     struct resolve r = {.db = db, .x = &x, .seen = strmap_new(), .path = {a}};
     int rc = r.seen && strmap_put(r.seen, a, &mark_open, NULL) == 0 ? 0 : -1;
-    if (rc == 0 && (r.targets = store_prepare(db, targets_sql)) == NULL)
+    if (rc == 0 && (r.targets = store_targets_open(db)) == NULL)
         rc = -1;
     if (rc == 0)
         rc = resolve_alias(&r, t, 2);
-    sqlite3_finalize(r.targets);
+    store_targets_close(r.targets);
     strmap_free(r.seen, NULL);
     accounts_expansion_free(&x);
     if (rc == -3 && strncmp(x.why, a, strlen(a)) == 0 && x.why[strlen(a)] == ' ') {
@@ -858,100 +741,27 @@ void accounts_expansion_free(struct accounts_expansion *x)
     x->n = x->cap = 0;
 }
 
-/* is_bool_column - is NAME one of BOOLS ("a b c ", each followed by a space)? */
-static bool is_bool_column(const char *bools, const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *p = bools; p && (p = strstr(p, name)) != NULL; p += n)
-        if ((p == bools || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-            return true;
-    return false;
-}
-
-/* list_rows - run ST (already bound) and turn each row into an object
- * whose keys are the column names; suspended-like columns listed in BOOLS
- * become JSON booleans.  Finalises ST.  NULL on error. */
-static json_t *list_rows(store_db *db, sqlite3_stmt *st, const char *bools)
-{
-    json_t *arr = json_array();
-    int rc = SQLITE_ERROR;
-    while (arr != NULL && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = json_object();
-        for (int i = 0; row != NULL && i < sqlite3_column_count(st); i++) {
-            const char *name = sqlite3_column_name(st, i);
-            json_t *v = is_bool_column(bools, name) ? json_boolean(sqlite3_column_int(st, i) != 0)
-                                                    : store_column_json(st, i);
-            if (v == NULL || json_object_set_new(row, name, v) < 0) {
-                json_decref(row);
-                row = NULL;
-            }
-        }
-        if (row == NULL || json_array_append_new(arr, row) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
-    }
-    if (arr != NULL && rc != SQLITE_DONE) {
-        log_warnx("event=store_error op=list error=%s", log_quote(sqlite3_errmsg(db)));
-        json_decref(arr);
-        arr = NULL;
-    }
-    sqlite3_finalize(st);
-    return arr;
-}
-
-/* list_by_domain - prepare SQL, bind ?1 (when it has one) to the
- * lowercased DOMAIN or NULL for all, and list its rows. */
-static json_t *list_by_domain(store_db *db, const char *sql, const char *domain, const char *bools)
-{
-    char d[256];
-    if (domain != NULL && norm_domain(domain, d, NULL, 0) < 0)
-        return json_array(); /* no domain by that name can exist */
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return NULL;
-    int rc = SQLITE_OK;
-    if (sqlite3_bind_parameter_count(st) >= 1)
-        rc = domain ? sqlite3_bind_text(st, 1, d, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 1);
-    if (rc != SQLITE_OK) {
-        sqlite3_finalize(st);
-        return NULL;
-    }
-    return list_rows(db, st, bools);
-}
-
 /* accounts_domain_list - [{name, created, users, aliases}] */
 json_t *accounts_domain_list(store_db *db)
 {
-    static const char sql[] =
-        "SELECT d.name AS name, d.created AS created,"
-        " coalesce(u.n, 0) AS users, coalesce(a.n, 0) AS aliases"
-        " FROM domains d"
-        " LEFT JOIN (SELECT domain, count(*) AS n FROM users GROUP BY domain) u"
-        "   ON u.domain = d.name"
-        " LEFT JOIN (SELECT substr(address, instr(address, '@') + 1) AS domain,"
-        "   count(DISTINCT address) AS n FROM aliases GROUP BY 1) a ON a.domain = d.name"
-        " ORDER BY d.name";
-    return list_by_domain(db, sql, NULL, NULL);
+    return store_accounts_domain_list(db);
 }
 
 /* accounts_user_list - [{address, created, suspended, password_changed,
  * password_expired, locked_until, totp_enabled, app_passwords}] */
 json_t *accounts_user_list(store_db *db, const char *domain)
 {
-    static const char sql[] =
-        "SELECT address, created, suspended, password_changed, password_expired, locked_until,"
-        " totp_enabled, (SELECT count(*) FROM app_passwords a WHERE a.user = users.address)"
-        " AS app_passwords, " LOGIN_LOCKED_NETWORKS_SQL
-        " FROM users WHERE ?1 IS NULL OR domain = ?1 ORDER BY address";
-    return list_by_domain(db, sql, domain, "suspended password_expired totp_enabled ");
+    char d[256];
+    if (domain != NULL && norm_domain(domain, d, NULL, 0) < 0)
+        return json_array(); /* no domain by that name can exist */
+    return store_accounts_user_list(db, domain ? d : NULL);
 }
 
 /* accounts_alias_list - [{address, target, created}] */
 json_t *accounts_alias_list(store_db *db, const char *domain)
 {
-    static const char sql[] = "SELECT address, target, created FROM aliases"
-                              " WHERE ?1 IS NULL OR substr(address, instr(address, '@') + 1) = ?1"
-                              " ORDER BY address, target";
-    return list_by_domain(db, sql, domain, NULL);
+    char d[256];
+    if (domain != NULL && norm_domain(domain, d, NULL, 0) < 0)
+        return json_array(); /* no domain by that name can exist */
+    return store_accounts_alias_list(db, domain ? d : NULL);
 }

@@ -23,7 +23,8 @@ int accounts_domain_local(store_db *db, const char *domain);
 
 /* accounts_user_add - HASH is a crypto_pwhash_str string (see password.h);
  * the check of the password's quality is the caller's (password_policy.h). */
-int accounts_user_add(store_db *db, const char *address, const char *hash, char *err, size_t errlen);
+int accounts_user_add(store_db *db, const char *address, const char *hash, char *err,
+                      size_t errlen);
 int accounts_user_del(store_db *db, const char *address, char *err, size_t errlen);
 int accounts_user_set_password(store_db *db, const char *address, const char *hash, char *err,
                                size_t errlen);
@@ -87,8 +88,8 @@ int accounts_expansion_set(struct accounts_expansion *x, const char *address, bo
 /* accounts_alias_add_many - add every target of the N in TARGETS to alias
  * ADDRESS in one transaction (floodctl alias add --from-file): all or none.
  * *ADDED gets the targets that were new (those already there are kept). */
-int accounts_alias_add_many(store_db *db, const char *address, const char *const *targets,
-                            size_t n, size_t *added, char *err, size_t errlen);
+int accounts_alias_add_many(store_db *db, const char *address, const char *const *targets, size_t n,
+                            size_t *added, char *err, size_t errlen);
 
 /* Listings for floodctl: arrays of objects. */
 json_t *accounts_domain_list(store_db *db); /* [{name, created, users, aliases}] */

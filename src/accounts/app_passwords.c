@@ -16,8 +16,8 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "store/logins.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 static const char symbols[] = "abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -66,26 +66,6 @@ static bool label_ok(const char *label)
     return true;
 }
 
-/* user_app_count - app passwords of A, or -1 when A is no user (-2 on a
- * store error). */
-static long long user_app_count(store_db *db, const char *a)
-{
-    sqlite3_stmt *st = store_prepare(db, "SELECT (SELECT count(*) FROM app_passwords"
-                                         " WHERE user = ?1) FROM users WHERE address = ?1");
-    if (st == NULL)
-        return -2;
-    long long n = -2;
-    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE)
-        n = -1;
-    sqlite3_finalize(st);
-    return n;
-}
-
 /* norm_user - the lowercased ADDRESS into A (256) and the check that it
  * is a user; *COUNT gets its number of app passwords. */
 static int norm_user(store_db *db, const char *address, char *a, long long *count, char *err,
@@ -96,11 +76,11 @@ static int norm_user(store_db *db, const char *address, char *a, long long *coun
         return -1;
     }
     str_lower(a);
-    *count = user_app_count(db, a);
+    *count = store_app_passwords_count(db, a);
     if (*count == -1)
         snprintf(err, errlen, "no such user %s: see 'floodctl user list'", a);
     else if (*count < 0)
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "store error: %s", store_errmsg(db));
     return *count < 0 ? -1 : 0;
 }
 
@@ -126,27 +106,16 @@ int app_password_add(store_db *db, const char *address, const char *label, const
                  a, count, a);
         return -1;
     }
-    sqlite3_stmt *st = store_prepare(db, "INSERT INTO app_passwords(user, label, hash, created)"
-                                         " VALUES(?1, ?2, ?3, ?4)");
-    if (st == NULL) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    int rc = store_app_passwords_insert(db, a, label, hash, (long long)time(NULL));
+    if (rc == -2) {
         snprintf(err, errlen,
                  "%s already has an app password labelled '%s': choose another label, or "
                  "revoke it first",
                  a, label);
         return -1;
     }
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+    if (rc < 0) {
+        snprintf(err, errlen, "store error: %s", store_errmsg(db));
         return -1;
     }
     log_info("event=app_password_added user=%s label=%s", log_quote(a), log_quote(label));
@@ -161,21 +130,12 @@ int app_password_revoke(store_db *db, const char *address, const char *label, ch
     long long count;
     if (norm_user(db, address, a, &count, err, errlen) < 0)
         return -1;
-    sqlite3_stmt *st =
-        store_prepare(db, "DELETE FROM app_passwords WHERE user = ?1 AND label = ?2");
-    if (st == NULL) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+    int rc = store_app_passwords_delete(db, a, label);
+    if (rc < 0) {
+        snprintf(err, errlen, "store error: %s", store_errmsg(db));
         return -1;
     }
-    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, label, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    if (sqlite3_changes(db) == 0) {
+    if (rc == 0) {
         snprintf(err, errlen,
                  "%s has no app password labelled '%s': see 'floodctl user app-password list %s'",
                  a, label, a);
@@ -192,25 +152,8 @@ json_t *app_password_list(store_db *db, const char *address, char *err, size_t e
     long long count;
     if (norm_user(db, address, a, &count, err, errlen) < 0)
         return NULL;
-    sqlite3_stmt *st =
-        store_prepare(db, "SELECT label, created, last_used, last_ip"
-                          " FROM app_passwords WHERE user = ?1 ORDER BY created, id");
-    json_t *arr = st ? json_array() : NULL;
-    int rc = st ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_ERROR;
-    while (arr && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = json_object();
-        for (int i = 0; row && i < 4; i++)
-            json_object_set_new(row, sqlite3_column_name(st, i), store_column_json(st, i));
-        if (row == NULL || json_array_append_new(arr, row) < 0)
-            rc = SQLITE_NOMEM;
-        else
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        json_decref(arr);
-        arr = NULL;
-    }
-    sqlite3_finalize(st);
+    json_t *arr = store_app_passwords_list(db, a);
+    if (arr == NULL)
+        snprintf(err, errlen, "store error: %s", store_errmsg(db));
     return arr;
 }

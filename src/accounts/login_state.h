@@ -14,30 +14,11 @@
 
 #include "accounts/password.h"
 #include "core/config.h"
+#include "store/logins.h"
 
-#define APP_PASSWORDS_MAX 20 /* per user: bounds the hashes one AUTH may verify */
-#define APP_LABEL_MAX 64     /* octets of a label */
-
-/* One app password as AUTH sees it. */
-struct login_app_password {
-    long long id;
-    char label[APP_LABEL_MAX + 1];
-    char hash[PASSWORD_HASH_MAX];
-};
-
-/* Everything AUTH needs to know about one account. */
-struct login_state {
-    char hash[PASSWORD_HASH_MAX]; /* the main password */
-    bool suspended;
-    bool password_expired;          /* forced by 'floodctl user expire' */
-    long long password_changed;     /* unix time (account creation when never set) */
-    long long locked_until;         /* account-wide lock (the valve): unix time, 0 when none */
-    long long network_locked_until; /* lock of the client's network, 0 when none */
-    long long network_last_ok;      /* last successful login from it, 0 when never */
-    bool totp_enabled;              /* only app passwords log in */
-    size_t n_app;
-    struct login_app_password app[APP_PASSWORDS_MAX];
-};
+/* struct login_state, struct login_app_password, APP_PASSWORDS_MAX and
+ * APP_LABEL_MAX come from store/logins.h: the store fills them. */
+_Static_assert(STORE_HASH_MAX == PASSWORD_HASH_MAX, "a stored hash is a password hash");
 
 /* login_state_read - the state of ADDRESS logging in from NETWORK (see
  * lockout_network) into OUT, in one statement.  1 when found, 0 when there
@@ -86,12 +67,6 @@ int login_app_password_used(store_db *db, long long id, long long when, const ch
  * is no such user. */
 json_t *login_facts(store_db *db, const struct config_passwords *p, const char *address, char *err,
                     size_t errlen);
-/* A column for a user listing: how many networks the account's main
- * password is locked from now. */
-#define LOGIN_LOCKED_NETWORKS_SQL                                                                  \
-    "(SELECT count(*) FROM login_networks n WHERE n.user = users.address"                          \
-    " AND n.locked_until > CAST(strftime('%s', 'now') AS INTEGER)) AS locked_networks"
-
 /* login_annotate - add password_expires, password_state ("ok", "expiring",
  * "expired"), locked_account (bool: the account-wide lock) and locked
  * (bool: that or a lock from some network) to a user object holding

@@ -1,6 +1,7 @@
-/* accounts/sending - send-as grants and per-user sending limits in the
- * store (room: accounts).  The session asks accounts_may_send_as at MAIL
- * and after DATA; floodctl changes grants and limits. */
+/* accounts/sending - send-as grants and per-user sending limits: the rules
+ * over store/sending (room: accounts).  The session asks
+ * accounts_may_send_as at MAIL and after DATA; floodctl changes grants and
+ * limits. */
 #include "accounts/sending.h"
 
 #include <stdio.h>
@@ -8,10 +9,11 @@
 #include <time.h>
 
 #include "accounts/accounts.h"
-#include "accounts/accounts_sql.h"
+#include "accounts/accounts_internal.h"
 #include "core/util.h"
+#include "store/accounts.h"
+#include "store/sending.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 /* alias_reaches - does ADDRESS, an alias, deliver (also) to USER? */
 static int alias_reaches(store_db *db, const char *user, const char *address)
@@ -25,6 +27,7 @@ static int alias_reaches(store_db *db, const char *user, const char *address)
     return found;
 }
 
+/* accounts_may_send_as - its own address, a grant, or an alias reaching it. */
 int accounts_may_send_as(store_db *db, const char *user, const char *address)
 {
     char a[256];
@@ -34,10 +37,9 @@ int accounts_may_send_as(store_db *db, const char *user, const char *address)
     if (strcmp(a, user) == 0)
         return 1;
     const char *at = strrchr(a, '@');
-    static const char grant_sql[] = "SELECT 1 FROM send_as WHERE user = ?1 AND address = ?2";
-    int granted = accounts_query_exists(db, grant_sql, user, a);
+    int granted = store_sending_granted(db, user, a);
     if (granted == 0 && at)
-        granted = accounts_query_exists(db, grant_sql, user, at);
+        granted = store_sending_granted(db, user, at);
     if (granted != 0)
         return granted < 0 ? -1 : 1;
     return at && accounts_domain_is_local(db, at + 1) ? alias_reaches(db, user, a) : 0;
@@ -61,7 +63,7 @@ static int norm_grant(const char *address, char *out, char *err, size_t errlen)
 /* user_exists - refuse grants and limits for a user that is not there. */
 static int user_exists(store_db *db, const char *user, const char *op, char *err, size_t errlen)
 {
-    int found = accounts_query_exists(db, "SELECT 1 FROM users WHERE address = ?1", user, NULL);
+    int found = store_accounts_is_user(db, user);
     if (found < 0)
         return accounts_store_failed(db, op, err, errlen);
     if (found == 0) {
@@ -71,6 +73,7 @@ static int user_exists(store_db *db, const char *user, const char *op, char *err
     return 0;
 }
 
+/* accounts_send_as_grant - for an existing user only. */
 int accounts_send_as_grant(store_db *db, const char *user, const char *address, char *err,
                            size_t errlen)
 {
@@ -78,23 +81,19 @@ int accounts_send_as_grant(store_db *db, const char *user, const char *address, 
     if (norm_grant(address, a, err, errlen) < 0 ||
         user_exists(db, user, "send-as grant", err, errlen) < 0)
         return -1;
-    const char *args[] = {user, a};
-    if (accounts_exec_text(
-            db, "INSERT OR IGNORE INTO send_as(user, address, created) VALUES(?1, ?2, ?3)", 2, args,
-            (sqlite3_int64)time(NULL)) < 0)
+    if (store_sending_grant(db, user, a, (long long)time(NULL)) < 0)
         return accounts_store_failed(db, "send-as grant", err, errlen);
     return 0;
 }
 
+/* accounts_send_as_revoke - "no grant" is an error the admin hears. */
 int accounts_send_as_revoke(store_db *db, const char *user, const char *address, char *err,
                             size_t errlen)
 {
     char a[256];
     if (norm_grant(address, a, err, errlen) < 0)
         return -1;
-    const char *args[] = {user, a};
-    int rc =
-        accounts_exec_text(db, "DELETE FROM send_as WHERE user = ?1 AND address = ?2", 2, args, 0);
+    int rc = store_sending_revoke(db, user, a);
     if (rc < 0)
         return accounts_store_failed(db, "send-as revoke", err, errlen);
     if (rc == 0) {
@@ -105,100 +104,53 @@ int accounts_send_as_revoke(store_db *db, const char *user, const char *address,
     return 0;
 }
 
+/* accounts_send_as_list - the grants of USER. */
 json_t *accounts_send_as_list(store_db *db, const char *user)
 {
-    sqlite3_stmt *st =
-        store_prepare(db, "SELECT address FROM send_as WHERE user = ?1 ORDER BY address");
-    json_t *arr = json_array();
-    if (st == NULL || arr == NULL) {
-        sqlite3_finalize(st);
-        json_decref(arr);
-        return NULL;
-    }
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    return arr;
+    return store_sending_grants(db, user);
 }
 
+/* accounts_user_limits - USER's own limits (-1: the config's). */
 int accounts_user_limits(store_db *db, const char *user, struct user_limits *out)
 {
-    sqlite3_stmt *st = store_prepare(
-        db, "SELECT limit_messages, limit_recipients, limit_domains FROM users WHERE address = ?1");
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    long long *f[] = {&out->messages, &out->recipients, &out->domains};
-    for (int i = 0; i < 3; i++)
-        *f[i] = rc == SQLITE_ROW && sqlite3_column_type(st, i) != SQLITE_NULL
-                    ? sqlite3_column_int64(st, i)
-                    : -1;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+    long long v[3];
+    int rc = store_sending_limits(db, user, v);
+    out->messages = v[0];
+    out->recipients = v[1];
+    out->domains = v[2];
+    return rc;
 }
 
+/* accounts_user_set_limits - for an existing user only. */
 int accounts_user_set_limits(store_db *db, const char *user, const struct user_limits *l, char *err,
                              size_t errlen)
 {
     if (user_exists(db, user, "user limits", err, errlen) < 0)
         return -1;
-    sqlite3_stmt *st = store_prepare(db, "UPDATE users SET limit_messages = ?2,"
-                                         " limit_recipients = ?3, limit_domains = ?4"
-                                         " WHERE address = ?1");
-    if (st == NULL)
-        return accounts_store_failed(db, "user limits", err, errlen);
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     const long long v[] = {l->messages, l->recipients, l->domains};
-    for (int i = 0; i < 3; i++) {
-        if (v[i] < 0)
-            sqlite3_bind_null(st, i + 2);
-        else
-            sqlite3_bind_int64(st, i + 2, v[i]);
-    }
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : accounts_store_failed(db, "user limits", err, errlen);
+    if (store_sending_set_limits(db, user, v) < 0)
+        return accounts_store_failed(db, "user limits", err, errlen);
+    return 0;
 }
 
+/* accounts_user_bulk - is USER a bulk sender? */
 int accounts_user_bulk(store_db *db, const char *user)
 {
-    sqlite3_stmt *st = store_prepare(db, "SELECT bulk FROM users WHERE address = ?1");
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int bulk = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) != 0 : 0;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? bulk : -1;
+    return store_sending_bulk(db, user);
 }
 
+/* accounts_user_set_bulk - for an existing user only. */
 int accounts_user_set_bulk(store_db *db, const char *user, bool bulk, char *err, size_t errlen)
 {
     if (user_exists(db, user, "user limits", err, errlen) < 0)
         return -1;
-    sqlite3_stmt *st = store_prepare(db, "UPDATE users SET bulk = ?2 WHERE address = ?1");
-    if (st == NULL)
+    if (store_sending_set_bulk(db, user, bulk) < 0)
         return accounts_store_failed(db, "user limits", err, errlen);
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, bulk);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : accounts_store_failed(db, "user limits", err, errlen);
+    return 0;
 }
 
+/* accounts_bulk_users - every bulk sender. */
 json_t *accounts_bulk_users(store_db *db)
 {
-    sqlite3_stmt *st = store_prepare(db, "SELECT address FROM users WHERE bulk ORDER BY address");
-    json_t *arr = json_array();
-    int rc = SQLITE_ERROR;
-    while (st && arr && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    return store_sending_bulk_users(db);
 }

@@ -26,8 +26,8 @@ struct user_limits {
 };
 /* accounts_user_limits - 1 found, 0 no such user, -1 store error. */
 int accounts_user_limits(store_db *db, const char *user, struct user_limits *out);
-int accounts_user_set_limits(store_db *db, const char *user, const struct user_limits *l,
-                             char *err, size_t errlen);
+int accounts_user_set_limits(store_db *db, const char *user, const struct user_limits *l, char *err,
+                             size_t errlen);
 
 /* A bulk sender (newsletters): the outbreak detector relaxes its volume
  * signals for it and keeps the identity ones (docs/detector.md). */

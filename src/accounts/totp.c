@@ -17,8 +17,8 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "store/logins.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 static pthread_once_t oath_once = PTHREAD_ONCE_INIT;
 static int oath_ok;
@@ -34,56 +34,18 @@ static bool totp_ready(void)
     return pthread_once(&oath_once, totp_init_once) == 0 && oath_ok;
 }
 
-/* user_row - the 2FA columns of A: 1 when found, 0 no user, -1 error. */
-static int user_row(store_db *db, const char *a, bool *enabled, char *hex, size_t hexlen)
-{
-    sqlite3_stmt *st =
-        store_prepare(db, "SELECT totp_enabled, totp_secret FROM users WHERE address = ?1");
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-    if (found == 1) {
-        const char *s = (const char *)sqlite3_column_text(st, 1);
-        *enabled = sqlite3_column_int(st, 0) != 0;
-        if (s == NULL || !str_copy(hex, s, hexlen))
-            hex[0] = '\0';
-    }
-    sqlite3_finalize(st);
-    return found;
-}
-
 /* lookup - normalise ADDRESS into A (256) and read its 2FA columns;
  * -1 with ERR for an unknown user or a store error. */
 static int lookup(store_db *db, const char *address, char *a, bool *enabled, char *hex,
                   size_t hexlen, char *err, size_t errlen)
 {
-    int found = str_copy(a, address, 256) ? user_row(db, str_lower(a), enabled, hex, hexlen) : 0;
+    int found =
+        str_copy(a, address, 256) ? store_logins_totp(db, str_lower(a), enabled, hex, hexlen) : 0;
     if (found == 0)
         snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
     else if (found < 0)
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "store error: %s", store_errmsg(db));
     return found == 1 ? 0 : -1;
-}
-
-/* set_columns - run SQL with ?1 = A and ?2 = TEXT (may be NULL). */
-static int set_columns(store_db *db, const char *sql, const char *a, const char *text, char *err,
-                       size_t errlen)
-{
-    sqlite3_stmt *st = store_prepare(db, sql);
-    int rc = st ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_ERROR;
-    if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) >= 2)
-        rc = sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "store error: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
 }
 
 /* totp_begin - a new pending secret for ADDRESS. */
@@ -119,8 +81,7 @@ int totp_begin(store_db *db, const char *address, char b32[TOTP_BASE32_MAX], cha
     }
     memcpy(b32, enc, enclen + 1);
     free(enc);
-    rc = set_columns(db, "UPDATE users SET totp_secret = ?2, totp_enabled = 0 WHERE address = ?1",
-                     a, hex, err, errlen);
+    rc = store_logins_totp_pending(db, a, hex, err, errlen);
     sodium_memzero(hex, sizeof hex);
     if (rc == 0)
         log_info("event=2fa_enrolment_started user=%s", log_quote(a));
@@ -203,8 +164,7 @@ int totp_confirm(store_db *db, const char *address, const char *code, time_t now
                  code, a, a);
         return -1;
     }
-    if (set_columns(db, "UPDATE users SET totp_enabled = 1 WHERE address = ?1", a, NULL, err,
-                    errlen) < 0)
+    if (store_logins_totp_enable(db, a, err, errlen) < 0)
         return -1;
     log_info("event=2fa_enabled user=%s", log_quote(a));
     return 0;
@@ -217,8 +177,7 @@ int totp_disable(store_db *db, const char *address, char *err, size_t errlen)
     bool enabled = false;
     if (lookup(db, address, a, &enabled, hex, sizeof hex, err, errlen) < 0)
         return -1;
-    if (set_columns(db, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE address = ?1",
-                    a, NULL, err, errlen) < 0)
+    if (store_logins_totp_disable(db, a, err, errlen) < 0)
         return -1;
     log_info("event=2fa_disabled user=%s was=%s", log_quote(a),
              enabled  ? "on"

@@ -239,6 +239,28 @@ int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return -1;
 }
 
+int store_begin(sqlite3 *db, bool immediate, char *err, size_t errlen)
+{
+    return store_exec(db, immediate ? "BEGIN IMMEDIATE" : "BEGIN", err, errlen);
+}
+
+int store_commit(sqlite3 *db, char *err, size_t errlen)
+{
+    return store_exec(db, "COMMIT", err, errlen);
+}
+
+void store_rollback(sqlite3 *db)
+{
+    char ignored[128];
+    store_exec(db, "ROLLBACK", ignored, sizeof ignored);
+}
+
+bool store_read_begin(sqlite3 *db)
+{
+    char ignored[128];
+    return sqlite3_get_autocommit(db) && store_exec(db, "BEGIN", ignored, sizeof ignored) == 0;
+}
+
 sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;

@@ -24,6 +24,18 @@ void store_close(store_db *db);
 /* store_exec - run SQL that returns no rows; -1 and ERR on failure. */
 int store_exec(store_db *db, const char *sql, char *err, size_t errlen);
 
+/* store_begin - start a transaction on DB: IMMEDIATE takes the write lock
+ * at once, so that the checks and the writes that follow see the same
+ * rows; a plain one reads one snapshot.  -1 with ERR. */
+int store_begin(store_db *db, bool immediate, char *err, size_t errlen);
+/* store_commit - end the transaction; -1 with ERR (the caller rolls back). */
+int store_commit(store_db *db, char *err, size_t errlen);
+/* store_rollback - undo the open transaction (nothing to do when none). */
+void store_rollback(store_db *db);
+/* store_read_begin - a read transaction on DB unless it is already inside
+ * one: true when this call began it (end it with store_commit). */
+bool store_read_begin(store_db *db);
+
 /* store_thread_db - a connection to the store at PATH owned by the calling
  * (worker) thread, opened on first use and closed when the thread ends.
  * It expects the schema in place (store_open made it at start): opening it

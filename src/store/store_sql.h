@@ -28,4 +28,25 @@ void store_stmt_done(sqlite3_stmt *st, bool kept);
  * string or null (a new reference; NULL when memory runs out). */
 json_t *store_column_json(sqlite3_stmt *st, int i);
 
+/* store_query_exists - 1 when SQL with the text parameters ARG (and ARG2
+ * when not NULL) returns a row, 0 when not, -1 on a store error (logged). */
+int store_query_exists(sqlite3 *db, const char *sql, const char *arg, const char *arg2);
+
+/* store_exec_text - run SQL binding the N texts ARGS to ?1..?N (and WHEN
+ * to ?N+1 when the statement has it); returns the number of rows changed,
+ * or -1 on a store error (SQLITE_CONSTRAINT is reported as -2 so callers
+ * can name the duplicate). */
+int store_exec_text(sqlite3 *db, const char *sql, int n, const char *const *args,
+                    sqlite3_int64 when);
+
+/* store_rows_json - step ST (prepared and bound) to its end: each row an
+ * object keyed by the column names, the columns named in BOOLS (each
+ * followed by a space, NULL for none) as JSON booleans.  Finalises ST.
+ * NULL on a store error (logged) or when memory runs out. */
+json_t *store_rows_json(sqlite3 *db, sqlite3_stmt *st, const char *bools);
+
+/* store_row_json - the current row of ST as such an object; NULL when
+ * memory runs out. */
+json_t *store_row_json(sqlite3_stmt *st, const char *bools);
+
 #endif
