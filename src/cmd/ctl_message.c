@@ -14,9 +14,9 @@
 #include "core/config.h"
 #include "queue/quarantine_files.h"
 #include "queue/queue_actions.h"
-#include "queue/queue_query.h"
+#include "store/queue_query.h"
+#include "store/queue.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 #define HEADERS_MAX (1024 * 1024) /* octets of a header section shown */
 
@@ -36,11 +36,11 @@ static int message_find(store_db *db, const char *id, bool queue_too, json_t **o
 {
     const char *ids[1] = {id};
     struct queue_filter f = {.ids = ids, .n_ids = 1, .state = queue_too ? NULL : "quarantined"};
-    json_t *list = queue_list(db, &f);
+    json_t *list = store_queue_list(db, &f);
     if (list != NULL && json_array_size(list) == 0 && queue_too) {
         json_decref(list);
         f.state = "quarantined";
-        list = queue_list(db, &f);
+        list = store_queue_list(db, &f);
     }
     if (list != NULL && f.state != NULL && quarantine_attach(db, list) < 0) {
         json_decref(list);
@@ -67,13 +67,13 @@ static int not_found(const char *group, const char *id)
  * or -1 when there is no body. */
 static long read_prefix(store_db *db, const char *state_dir, const char *qid, char *buf)
 {
-    sqlite3_blob *blob;
-    if (store_body_open(db, qid, &blob) == 0) {
-        int n = sqlite3_blob_bytes(blob);
+    struct store_body *body = store_body_reader(db, qid);
+    if (body != NULL) {
+        long n = store_body_size(body);
         n = n < HEADERS_MAX ? n : HEADERS_MAX;
-        int rc = sqlite3_blob_read(blob, buf, n, 0);
-        sqlite3_blob_close(blob);
-        return rc == SQLITE_OK ? n : -1;
+        int rc = store_body_read(body, buf, (int)n, 0);
+        store_body_close(body);
+        return rc == 0 ? n : -1;
     }
     FILE *in = quarantine_file_open(state_dir, qid);
     if (in == NULL)
@@ -191,19 +191,19 @@ int message_show(struct ctl *c, const char *group, const char *id)
  * none, -2 on a write error. */
 static int export_blob(store_db *db, const char *qid)
 {
-    sqlite3_blob *blob;
     char buf[65536];
-    if (store_body_open(db, qid, &blob) < 0)
+    struct store_body *body = store_body_reader(db, qid);
+    if (body == NULL)
         return -1;
-    int size = sqlite3_blob_bytes(blob), rc = 0;
+    int size = (int)store_body_size(body), rc = 0;
     for (int off = 0; rc == 0 && off < size;) {
         int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
-        if (sqlite3_blob_read(blob, buf, k, off) != SQLITE_OK ||
+        if (store_body_read(body, buf, k, off) < 0 ||
             fwrite(buf, 1, (size_t)k, stdout) != (size_t)k)
             rc = -2;
         off += k;
     }
-    sqlite3_blob_close(blob);
+    store_body_close(body);
     return rc;
 }
 

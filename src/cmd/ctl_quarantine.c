@@ -3,8 +3,8 @@
  * Room: cmd.  Quarantined messages left the queue: their bodies are
  * STATE/quarantine/XY/ID.eml, their envelopes and recipients stay in the
  * store, and the quarantine table says why, when and by whom.  Listing
- * them is queue_list with the state "quarantined" plus that record (read
- * here in two queries for the whole page); release and purge are
+ * them is store_queue_list with the state "quarantined" plus that record
+ * (store_quarantine_attach: two queries for the whole page); release and purge are
  * queue_act on the same selection, directly in the store. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +12,9 @@
 
 #include "cmd/ctl.h"
 #include "queue/queue_actions.h"
-#include "queue/queue_query.h"
+#include "store/queue_query.h"
+#include "store/queue.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 #define QUARANTINED "quarantined"
 
@@ -48,60 +48,7 @@ static char *page_ids(json_t *list, json_t *by_id)
     return text;
 }
 
-/* attach_record - the current quarantine row (message, reason, at, by,
- * file_missing) into its message M: "reason", "quarantined_at",
- * "quarantined_by", "file_missing" (when store check found the file
- * gone), and the state and status they mean. */
-static int attach_record(sqlite3_stmt *st, json_t *m)
-{
-    const char *reason = (const char *)sqlite3_column_text(st, 1);
-    const char *by = (const char *)sqlite3_column_text(st, 3);
-    char status[600];
-    snprintf(status, sizeof status, "quarantined: %s", reason ? reason : "no reason given");
-    if (json_object_set_new(m, "reason", reason ? json_string(reason) : json_null()) < 0 ||
-        json_object_set_new(m, "quarantined_at", json_integer(sqlite3_column_int64(st, 2))) < 0 ||
-        json_object_set_new(m, "quarantined_by", by ? json_string(by) : json_null()) < 0 ||
-        json_object_set_new(m, "state", json_string(QUARANTINED)) < 0 ||
-        json_object_set_new(m, "status", json_string(status)) < 0 ||
-        json_object_set_new(m, "next_try", json_null()) < 0 ||
-        json_object_set_new(m, "file_missing", store_column_json(st, 4)) < 0)
-        return -1;
-    return 0;
-}
-
-/* attach_recipient - the current recipient row (message, address, orig,
- * local, next_try, attempts, last_error) into its message M. */
-static int attach_recipient(sqlite3_stmt *st, json_t *m)
-{
-    const char *err = (const char *)sqlite3_column_text(st, 6);
-    json_t *r = json_pack("{s:s?, s:s?, s:b, s:s, s:s, s:I, s:I, s:s?}", "address",
-                          (const char *)sqlite3_column_text(st, 1), "orig",
-                          (const char *)sqlite3_column_text(st, 2), "local",
-                          sqlite3_column_int(st, 3), "state", QUARANTINED, "status", QUARANTINED,
-                          "next_try", (json_int_t)sqlite3_column_int64(st, 4), "attempts",
-                          (json_int_t)sqlite3_column_int64(st, 5), "last_error", err);
-    return r ? json_array_append_new(json_object_get(m, "recipients"), r) : -1;
-}
-
-/* attach_rows - run SQL (?1: the ids as JSON) and hand each row to ADD
- * with the message its first column names. */
-static int attach_rows(store_db *db, const char *sql, const char *ids, json_t *by_id,
-                       int (*add)(sqlite3_stmt *, json_t *))
-{
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_bind_text(st, 1, ids, -1, SQLITE_STATIC);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        json_t *m = id ? json_object_get(by_id, id) : NULL;
-        rc = m == NULL || add(st, m) == 0 ? SQLITE_OK : SQLITE_NOMEM;
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* quarantine_attach - to each message of LIST (queue_list's, selected
+/* quarantine_attach - to each message of LIST (store_queue_list's, selected
  * in state quarantined): its quarantined recipients, and its "reason",
  * "quarantined_at" and "quarantined_by".  -1 on a store error. */
 int quarantine_attach(store_db *db, json_t *list)
@@ -110,17 +57,7 @@ int quarantine_attach(store_db *db, json_t *list)
     char *ids = by_id ? page_ids(list, by_id) : NULL;
     int rc = ids ? 0 : -1;
     if (rc == 0)
-        rc = attach_rows(db,
-                         "SELECT message, reason, quarantined_at, quarantined_by, file_missing"
-                         " FROM quarantine"
-                         " WHERE message IN (SELECT value FROM json_each(?1))",
-                         ids, by_id, attach_record);
-    if (rc == 0)
-        rc = attach_rows(db,
-                         "SELECT message, address, orig, local, next_try, attempts, last_error"
-                         " FROM recipients WHERE state = '" QUARANTINED "' AND message IN"
-                         " (SELECT value FROM json_each(?1)) ORDER BY message, id",
-                         ids, by_id, attach_recipient);
+        rc = store_quarantine_attach(db, ids, by_id);
     free(ids);
     json_decref(by_id);
     return rc;
@@ -174,7 +111,7 @@ static int quarantine_list_cmd(struct ctl *c, struct args *a, struct opt *o)
     store_db *db = ctl_store(c);
     if (db == NULL)
         return EXIT_FAIL;
-    json_t *list = queue_list(db, &f);
+    json_t *list = store_queue_list(db, &f);
     if (list == NULL || quarantine_attach(db, list) < 0) {
         json_decref(list);
         return fail("cannot read the quarantine (details in the log)");

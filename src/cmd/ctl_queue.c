@@ -15,7 +15,7 @@
 #include "queue/inject.h"
 #include "queue/pause_state.h"
 #include "queue/queue_actions.h"
-#include "queue/queue_query.h"
+#include "store/queue_query.h"
 
 #define TOP_DEFAULT 10 /* groups queue top shows */
 
@@ -45,7 +45,7 @@ static int status_offline(struct ctl *c)
             "floodgated -c %s\n",
             c->socket_file, c->config_path);
     store_db *db = ctl_store(c);
-    json_t *counts = db ? queue_counts(db) : NULL;
+    json_t *counts = db ? store_queue_counts(db) : NULL;
     json_t *paused = db ? pause_list(db) : NULL;
     if (counts == NULL) {
         json_decref(paused);
@@ -128,7 +128,7 @@ static json_t *queue_fetch(struct ctl *c, const struct queue_filter *f)
     if (list != NULL || !not_running)
         return list;
     store_db *db = ctl_store(c);
-    list = db ? queue_list(db, f) : NULL;
+    list = db ? store_queue_list(db, f) : NULL;
     if (db && list == NULL)
         fail("cannot read the queue (details in the log)");
     return list;
@@ -211,7 +211,7 @@ static json_t *top_fetch(struct ctl *c, const struct queue_filter *f, const char
     if (top != NULL || !not_running)
         return top;
     store_db *db = ctl_store(c);
-    top = db ? queue_top(db, f, by, limit, err, sizeof err) : NULL;
+    top = db ? store_queue_top(db, f, by, limit, err, sizeof err) : NULL;
     if (db && top == NULL)
         fail("%s", err);
     return top;

@@ -13,7 +13,8 @@
 #include "store/ban_state.h"
 #include "store/committer.h"
 #include "queue/pause_state.h"
-#include "queue/queue_query.h"
+#include "queue/queue_filter.h"
+#include "store/queue_query.h"
 #include "delivery/scheduler.h"
 #include "store/store.h"
 #include "policy/engine.h"
@@ -44,7 +45,7 @@ static json_t *store_status(struct smtp_server *srv)
 static json_t *status_read(void *ctx, json_t *req, char *err, size_t errlen)
 {
     store_db *db = store_thread_db(STORE_FILE);
-    json_t *queue = db ? queue_counts(db) : NULL;
+    json_t *queue = db ? store_queue_counts(db) : NULL;
     json_t *paused = db ? pause_list(db) : NULL;
     json_t *r = json_pack("{s:o*, s:o*}", "queue", queue, "paused", paused);
     if (r == NULL)
@@ -122,7 +123,7 @@ static json_t *cmd_queue_list(void *ctx, json_t *req, char *err, size_t errlen)
         return NULL;
     }
     store_db *db = store_thread_db(STORE_FILE);
-    json_t *list = db ? queue_list(db, &f) : NULL;
+    json_t *list = db ? store_queue_list(db, &f) : NULL;
     if (list == NULL)
         snprintf(err, errlen, "cannot read the queue from the store");
     free(ids);
@@ -144,7 +145,7 @@ static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
     if (db == NULL)
         snprintf(err, errlen, "cannot open the store");
     else
-        top = queue_top(db, &f, by ? by : "auth-user", limit, err, errlen);
+        top = store_queue_top(db, &f, by ? by : "auth-user", limit, err, errlen);
     free(ids);
     return top;
 }

@@ -94,7 +94,8 @@ static int add_recipients(store_db *db, const struct inject_request *req, struct
     return rc;
 }
 
-int queue_inject(store_db *db, const struct inject_request *req, char *qid, char *err, size_t errlen)
+int queue_inject(store_db *db, const struct inject_request *req, char *qid, char *err,
+                 size_t errlen)
 {
     struct spool sp;
     struct envelope env = {0};
@@ -126,17 +127,17 @@ int queue_inject(store_db *db, const struct inject_request *req, char *qid, char
     }
     if (rc == 0)
         rc = add_recipients(db, req, &env, err, errlen);
-    if (rc == 0 && store_exec(db, "BEGIN IMMEDIATE", why, sizeof why) < 0) {
+    if (rc == 0 && store_begin(db, true, why, sizeof why) < 0) {
         snprintf(err, errlen, "store: %s", why);
         rc = -1;
     } else if (rc == 0) {
         rc = envelope_store(db, &env, err, errlen);
-        if (rc == 0 && store_exec(db, "COMMIT", why, sizeof why) < 0) {
+        if (rc == 0 && store_commit(db, why, sizeof why) < 0) {
             snprintf(err, errlen, "store: %s", why);
             rc = -1;
         }
         if (rc < 0)
-            store_exec(db, "ROLLBACK", why, sizeof why);
+            store_rollback(db);
     }
     if (rc == 0) {
         memcpy(qid, env.id, sizeof env.id);

@@ -23,9 +23,9 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "store/store.h"
-#include "store/store_sql.h"
 #include "core/util.h"
+#include "store/queue.h"
+#include "store/store.h"
 
 #define QDIR "quarantine"
 
@@ -104,20 +104,19 @@ static int make_top_dir(const char *dir)
  * body (already quarantined or gone), -1 error. */
 static int write_one(store_db *db, const char *state_dir, const char *qid, char *err, size_t errlen)
 {
-    sqlite3_blob *blob;
-    if (store_body_open(db, qid, &blob) < 0)
+    struct store_body *body = store_body_reader(db, qid);
+    if (body == NULL)
         return 0;
     char final[4200], buf[65536];
     file_path(final, sizeof final, state_dir, qid, ".eml");
     int fd = file_create(final);
-    int size = sqlite3_blob_bytes(blob), rc = fd < 0 ? -1 : 0;
+    int size = (int)store_body_size(body), rc = fd < 0 ? -1 : 0;
     for (int off = 0; rc == 0 && off < size;) {
         int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
-        rc =
-            sqlite3_blob_read(blob, buf, k, off) == SQLITE_OK ? write_full(fd, buf, (size_t)k) : -1;
+        rc = store_body_read(body, buf, k, off) == 0 ? write_full(fd, buf, (size_t)k) : -1;
         off += k;
     }
-    sqlite3_blob_close(blob);
+    store_body_close(body);
     if (rc == 0)
         rc = file_name(fd, final);
     if (rc < 0)
@@ -157,8 +156,7 @@ static int write_all(store_db *db, const char *state_dir, char (*ids)[17], size_
     struct writer a = {.db = db, .state_dir = state_dir, .ids = ids, .n = n - half};
     struct writer b = {.state_dir = state_dir, .ids = ids + (n - half), .n = half};
     pthread_t t;
-    bool threaded = half > 0 &&
-                    (b.db = store_open(sqlite3_db_filename(db, "main"), why, sizeof why)) != NULL &&
+    bool threaded = half > 0 && (b.db = store_open(store_filename(db), why, sizeof why)) != NULL &&
                     pthread_create(&t, NULL, write_range, &b) == 0;
     if (!threaded)
         a.n = n; /* all on this thread */
@@ -172,8 +170,8 @@ static int write_all(store_db *db, const char *state_dir, char (*ids)[17], size_
     return failed ? -1 : 0;
 }
 
-int quarantine_write_files(store_db *db, const char *state_dir, char (*ids)[17], size_t n, char *err,
-                           size_t errlen)
+int quarantine_write_files(store_db *db, const char *state_dir, char (*ids)[17], size_t n,
+                           char *err, size_t errlen)
 {
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/" QDIR, state_dir);
@@ -222,54 +220,41 @@ int quarantine_commit(store_db *db, const char *state_dir, const char *qid, cons
     file_path(path, sizeof path, state_dir, qid, ".eml");
     if (access(path, R_OK) != 0)
         return 0; /* no file, so the body must stay where it is */
-    int n = store_run(db,
-                      "UPDATE recipients SET state = 'quarantined', updated = ?2 WHERE"
-                      " message = ?1 AND state IN ('queued','deferred','held')",
-                      qid, NULL, NULL);
-    if (n <= 0)
-        return n;
-    if (store_run(db,
-                  "INSERT OR REPLACE INTO quarantine(message, reason, quarantined_at,"
-                  " quarantined_by) VALUES(?1, ?4, ?2, ?3)",
-                  qid, admin, reason) < 0 ||
-        store_run(db, "DELETE FROM bodies WHERE message = ?1", qid, NULL, NULL) < 0)
-        return -1;
-    return n;
+    return store_quarantine_commit(db, qid, admin, reason);
+}
+
+/* A quarantine file read back into the store. */
+struct eml_file {
+    int fd;
+    off_t size;
+};
+
+/* fill_from_file - the store's reader of the body: the file, whose end
+ * must come where fstat said (a shorter file is an I/O error). */
+static long fill_from_file(void *arg, size_t off, char *buf, size_t n)
+{
+    struct eml_file *f = arg;
+    if ((off_t)off >= f->size)
+        return 0;
+    ssize_t k = pread(f->fd, buf, n, (off_t)off);
+    return k > 0 ? (long)k : -1;
 }
 
 /* insert_body - the .eml back into the bodies table, by incremental blob I/O. */
 static int insert_body(store_db *db, const char *path, const char *qid)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char err[256];
     struct stat stt;
-    if (fd < 0 || fstat(fd, &stt) < 0 || stt.st_size > 1024L * 1024 * 1024) {
-        if (fd >= 0)
-            close(fd);
+    struct eml_file f = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
+    if (f.fd < 0 || fstat(f.fd, &stt) < 0 || stt.st_size > 1024L * 1024 * 1024) {
+        if (f.fd >= 0)
+            close(f.fd);
         return -1;
     }
-    sqlite3_stmt *st =
-        store_prepare(db, "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))");
-    int rc = st ? 0 : -1;
-    if (st) {
-        sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, stt.st_size);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-        sqlite3_finalize(st);
-    }
-    sqlite3_blob *blob = NULL;
-    if (rc == 0 && sqlite3_blob_open(db, "main", "bodies", "data", sqlite3_last_insert_rowid(db), 1,
-                                     &blob) != SQLITE_OK)
-        rc = -1;
-    char buf[65536];
-    for (off_t off = 0; rc == 0 && off < stt.st_size;) {
-        ssize_t k = pread(fd, buf, sizeof buf, off);
-        if (k <= 0 || sqlite3_blob_write(blob, buf, (int)k, (int)off) != SQLITE_OK)
-            rc = -1;
-        off += k > 0 ? k : 0;
-    }
-    if (blob && sqlite3_blob_close(blob) != SQLITE_OK)
-        rc = -1;
-    close(fd);
+    f.size = stt.st_size;
+    int rc =
+        store_body_insert(db, qid, (size_t)f.size, NULL, 0, fill_from_file, &f, err, sizeof err);
+    close(f.fd);
     return rc;
 }
 
@@ -283,16 +268,7 @@ int quarantine_restore(store_db *db, const char *state_dir, const char *qid, con
     }
     if (insert_body(db, path, qid) < 0)
         return -1;
-    int n = store_run(db,
-                      "UPDATE recipients SET state = 'queued', next_try = ?2, updated = ?2"
-                      " WHERE message = ?1 AND state = 'quarantined'",
-                      qid, NULL, NULL);
-    if (n < 0 || store_run(db,
-                           "UPDATE quarantine SET released_at = ?2, released_by = ?3"
-                           " WHERE message = ?1",
-                           qid, admin, NULL) < 0)
-        return -1;
-    return n;
+    return store_quarantine_restore(db, qid, admin);
 }
 
 void quarantine_file_remove(const char *state_dir, const char *qid)
@@ -326,26 +302,7 @@ int quarantine_export(const char *state_dir, const char *qid, FILE *out)
 
 char (*quarantine_expired(store_db *db, time_t before, size_t *n))[17]
 {
-    sqlite3_stmt *st = store_prepare(db, "SELECT message FROM quarantine WHERE released_at IS NULL"
-                                         " AND quarantined_at < ?");
-    char(*ids)[17] = NULL;
-    size_t cap = 0;
-    *n = 0;
-    if (st == NULL)
-        return NULL;
-    sqlite3_bind_int64(st, 1, before);
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 256;
-            void *p = realloc(ids, cap * sizeof *ids);
-            if (p == NULL)
-                break;
-            ids = p;
-        }
-        snprintf(ids[(*n)++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    return ids;
+    return store_quarantine_expired(db, before, n);
 }
 
 /* is_qid_file - is NAME "<16 hex digits>.eml"?  Its id into QID. */

@@ -21,6 +21,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "queue/quarantine_files.h"
+#include "store/queue.h"
+#include "store/queue_filter.h"
 #include "store/store.h"
 
 #define BATCH 2000 /* one syncfs and one short transaction per batch */
@@ -40,8 +42,10 @@ struct id_list {
     size_t n, cap;
 };
 
-static int id_push(struct id_list *l, const char *id)
+/* id_push - one more id at the end of L; -1 out of memory. */
+static int id_push(void *arg, const char *id)
 {
+    struct id_list *l = arg;
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 1024;
         void *p = realloc(l->ids, cap * sizeof *l->ids);
@@ -54,20 +58,10 @@ static int id_push(struct id_list *l, const char *id)
     return 0;
 }
 
+/* select_ids - the ids F selects, read before acting on any. */
 static int select_ids(store_db *db, const struct queue_filter *f, struct id_list *out)
 {
-    sqlite3_stmt *st =
-        queue_filter_prepare(db, "SELECT m.id FROM messages m WHERE 1", f, FILTER_ORDERED, "");
-    if (st == NULL)
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (id_push(out, (const char *)sqlite3_column_text(st, 0)) < 0) {
-            rc = SQLITE_NOMEM;
-            break;
-        }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return store_queue_select(db, f, id_push, out);
 }
 
 /* ---- one message ---- */
@@ -83,11 +77,7 @@ static int bounce_one(store_db *db, const char *qid, const struct queue_action_c
     char text[512]; /* the size of a recipient's last_error (delivery_job.h) */
     snprintf(text, sizeof text, "550 5.7.1 returned by the administrator: %s",
              ctx->reason ? ctx->reason : "no reason given");
-    return store_run(db,
-                     "UPDATE recipients SET state = 'returning', next_try = ?2,"
-                     " updated = ?2, last_error = ?3 WHERE message = ?1 AND state IN"
-                     " ('queued','deferred','held')",
-                     qid, text, NULL);
+    return store_queue_return(db, qid, text);
 }
 
 /* act_one - ACT on QID inside the batch transaction: >0 when it changed
@@ -97,24 +87,15 @@ static int act_one(store_db *db, enum queue_action act, const char *qid,
 {
     switch (act) {
     case QUEUE_HOLD:
-        return store_run(db,
-                         "UPDATE recipients SET state = 'held', updated = ?2 WHERE"
-                         " message = ?1 AND state IN ('queued','deferred')",
-                         qid, NULL, NULL);
+        return store_queue_hold(db, qid);
     case QUEUE_RELEASE:
-        return store_run(db,
-                         "UPDATE recipients SET state = 'queued', next_try = ?2,"
-                         " updated = ?2 WHERE message = ?1 AND state = 'held'",
-                         qid, NULL, NULL);
+        return store_queue_release(db, qid);
     case QUEUE_RETRY:
-        return store_run(db,
-                         "UPDATE recipients SET next_try = ?2 WHERE message = ?1 AND"
-                         " state IN ('queued','deferred')",
-                         qid, NULL, NULL);
+        return store_queue_retry(db, qid);
     case QUEUE_BOUNCE:
         return bounce_one(db, qid, ctx);
     case QUEUE_PURGE: {
-        int n = store_run(db, "DELETE FROM messages WHERE id = ?1", qid, NULL, NULL);
+        int n = store_queue_delete(db, qid);
         if (n > 0)
             quarantine_file_remove(ctx->state_dir, qid); /* if it was quarantined */
         return n;
@@ -147,8 +128,8 @@ static long commit_batch(store_db *db, enum queue_action act, char (*ids)[17], s
         return -1;
     }
     long changed = 0;
-    char why[256];
-    int rc = store_exec(db, "BEGIN IMMEDIATE", why, sizeof why);
+    char why[256] = "";
+    int rc = store_begin(db, true, why, sizeof why);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         int k = act_one(db, act, ids[i], ctx, err, errlen);
         if (k < 0)
@@ -156,12 +137,12 @@ static long commit_batch(store_db *db, enum queue_action act, char (*ids)[17], s
         else if (k > 0)
             done[i] = true, changed++;
     }
-    if (rc == 0 && store_exec(db, "COMMIT", why, sizeof why) < 0)
+    if (rc == 0 && store_commit(db, why, sizeof why) < 0)
         rc = -1;
     if (rc < 0) {
         if (!err[0])
-            snprintf(err, errlen, "store: %s", why[0] ? why : sqlite3_errmsg(db));
-        store_exec(db, "ROLLBACK", why, sizeof why);
+            snprintf(err, errlen, "store: %s", why[0] ? why : store_errmsg(db));
+        store_rollback(db);
     }
     for (size_t i = 0; i < n; i++) {
         /* a file for a message that turned out not to be pending is dropped */
@@ -260,7 +241,7 @@ long queue_act(store_db *db, enum queue_action act, const struct queue_filter *f
     struct id_list l = {0};
     err[0] = '\0';
     if (queue_filter_register(db) < 0 || select_ids(db, f, &l) < 0) {
-        snprintf(err, errlen, "cannot read the selection: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "cannot read the selection: %s", store_errmsg(db));
         free(l.ids);
         return -1;
     }

@@ -476,6 +476,11 @@ json_t *store_column_json(sqlite3_stmt *st, int i)
     }
 }
 
+const char *store_filename(sqlite3 *db)
+{
+    return sqlite3_db_filename(db, "main");
+}
+
 const char *store_errmsg(sqlite3 *db)
 {
     return sqlite3_errmsg(db);

@@ -60,6 +60,10 @@ int store_run(store_db *db, const char *sql, const char *qid, const char *a, con
  * above, which do not call SQLite themselves). */
 const char *store_errmsg(store_db *db);
 
+/* store_filename - the file DB was opened from (for a second connection
+ * to the same store). */
+const char *store_filename(store_db *db);
+
 /* store_path - "<state_dir>/store.db" into BUF. */
 char *store_path(const char *state_dir, char *buf, size_t len);
 

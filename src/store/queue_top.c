@@ -1,4 +1,4 @@
-/* queue/queue_top - the queue summarised by who sends it: the one command
+/* store/queue_top - the queue summarised by who sends it: the one command
  * that answers "all of this comes from jack, from these IPs, with From
  * addresses that keep changing".
  *
@@ -13,7 +13,8 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "queue/queue_query.h"
+#include "store/queue_query.h"
+#include "store/queue_sql.h"
 #include "store/store.h"
 
 /* What a group can be keyed by, as SQL over messages m and recipients r. */
@@ -230,8 +231,8 @@ static int collect(store_db *db, const struct queue_filter *f, const char *key, 
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-json_t *queue_top(store_db *db, const struct queue_filter *f, const char *by, unsigned limit,
-                  char *err, size_t errlen)
+json_t *store_queue_top(store_db *db, const struct queue_filter *f, const char *by, unsigned limit,
+                        char *err, size_t errlen)
 {
     const char *key = grouping_key(by);
     if (key == NULL) {

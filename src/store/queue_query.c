@@ -1,13 +1,13 @@
-/* queue/queue_query - read-only views of the queue for floodctl and the
+/* store/queue_query - read-only views of the queue for floodctl and the
  * control socket.
  *
- * Room: queue.  An admin runs "floodctl queue list" exactly when mail piles
+ * Room: store.  An admin runs "floodctl queue list" exactly when mail piles
  * up, so the listing must stay fast with many thousands of messages: one
  * query picks the page of messages (by the created index), then their
  * recipients are fetched a chunk of messages at a time with
  * "message IN (...)" on the recipients_message index — never one query per
  * message. */
-#include "queue/queue_query.h"
+#include "store/queue_query.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "store/queue_sql.h"
 #include "store/store.h"
 #include "store/store_sql.h"
 
@@ -261,8 +262,8 @@ static int attach_recipients(store_db *db, json_t *arr, json_t *by_id)
     return 0;
 }
 
-/* queue_list - messages that still have undelivered recipients. */
-json_t *queue_list(store_db *db, const struct queue_filter *filter)
+/* store_queue_list - messages that still have undelivered recipients. */
+json_t *store_queue_list(store_db *db, const struct queue_filter *filter)
 {
     char why[256];
     json_t *by_id = json_object();
@@ -326,8 +327,8 @@ static json_t *count_recipients(store_db *db)
     return o;
 }
 
-/* queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
-json_t *queue_counts(store_db *db)
+/* store_queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
+json_t *store_queue_counts(store_db *db)
 {
     json_t *out = json_object();
     if (out == NULL)
