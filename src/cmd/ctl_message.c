@@ -15,6 +15,7 @@
 #include "queue/quarantine_files.h"
 #include "queue/queue_actions.h"
 #include "store/queue_query.h"
+#include "store/body.h"
 #include "store/queue.h"
 #include "store/store.h"
 
@@ -67,13 +68,13 @@ static int not_found(const char *group, const char *id)
  * or -1 when there is no body. */
 static long read_prefix(store_db *db, const char *state_dir, const char *qid, char *buf)
 {
-    struct store_body *body = store_body_reader(db, qid);
+    struct store_body *body = store_body_get(db, qid);
     if (body != NULL) {
-        long n = store_body_size(body);
-        n = n < HEADERS_MAX ? n : HEADERS_MAX;
-        int rc = store_body_read(body, buf, (int)n, 0);
+        size_t size = store_body_size(body);
+        long n = size < HEADERS_MAX ? (long)size : HEADERS_MAX;
+        long k = store_body_read(body, 0, buf, (size_t)n);
         store_body_close(body);
-        return rc == 0 ? n : -1;
+        return k == n ? n : -1;
     }
     FILE *in = quarantine_file_open(state_dir, qid);
     if (in == NULL)
@@ -192,16 +193,16 @@ int message_show(struct ctl *c, const char *group, const char *id)
 static int export_blob(store_db *db, const char *qid)
 {
     char buf[65536];
-    struct store_body *body = store_body_reader(db, qid);
+    struct store_body *body = store_body_get(db, qid);
     if (body == NULL)
         return -1;
-    int size = (int)store_body_size(body), rc = 0;
-    for (int off = 0; rc == 0 && off < size;) {
-        int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
-        if (store_body_read(body, buf, k, off) < 0 ||
-            fwrite(buf, 1, (size_t)k, stdout) != (size_t)k)
+    size_t size = store_body_size(body);
+    int rc = 0;
+    for (size_t off = 0; rc == 0 && off < size;) {
+        long k = store_body_read(body, off, buf, sizeof buf);
+        if (k <= 0 || fwrite(buf, 1, (size_t)k, stdout) != (size_t)k)
             rc = -2;
-        off += k;
+        off += k > 0 ? (size_t)k : 0;
     }
     store_body_close(body);
     return rc;

@@ -138,6 +138,7 @@ int envelope_store(store_db *db, const struct envelope *env, char *err, size_t e
                                          env->rcpts[i].local, env->created, env->held, err,
                                          errlen) < 0)
             return -1;
-    return store_body_insert(db, env->id, size, env->trace, env->trace ? strlen(env->trace) : 0,
-                             env->body ? fill_from_spool : NULL, (void *)env->body, err, errlen);
+    return store_queue_insert_body(
+        db, env->id, size, env->trace, env->trace ? strlen(env->trace) : 0,
+        env->body ? fill_from_spool : NULL, (void *)env->body, err, errlen);
 }

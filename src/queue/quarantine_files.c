@@ -24,6 +24,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "store/body.h"
 #include "store/queue.h"
 #include "store/store.h"
 
@@ -104,17 +105,18 @@ static int make_top_dir(const char *dir)
  * body (already quarantined or gone), -1 error. */
 static int write_one(store_db *db, const char *state_dir, const char *qid, char *err, size_t errlen)
 {
-    struct store_body *body = store_body_reader(db, qid);
+    struct store_body *body = store_body_get(db, qid);
     if (body == NULL)
         return 0;
     char final[4200], buf[65536];
     file_path(final, sizeof final, state_dir, qid, ".eml");
     int fd = file_create(final);
-    int size = (int)store_body_size(body), rc = fd < 0 ? -1 : 0;
-    for (int off = 0; rc == 0 && off < size;) {
-        int k = size - off < (int)sizeof buf ? size - off : (int)sizeof buf;
-        rc = store_body_read(body, buf, k, off) == 0 ? write_full(fd, buf, (size_t)k) : -1;
-        off += k;
+    size_t size = store_body_size(body);
+    int rc = fd < 0 ? -1 : 0;
+    for (size_t off = 0; rc == 0 && off < size;) {
+        long k = store_body_read(body, off, buf, sizeof buf);
+        rc = k > 0 ? write_full(fd, buf, (size_t)k) : -1;
+        off += k > 0 ? (size_t)k : 0;
     }
     store_body_close(body);
     if (rc == 0)
@@ -252,8 +254,8 @@ static int insert_body(store_db *db, const char *path, const char *qid)
         return -1;
     }
     f.size = stt.st_size;
-    int rc =
-        store_body_insert(db, qid, (size_t)f.size, NULL, 0, fill_from_file, &f, err, sizeof err);
+    int rc = store_queue_insert_body(db, qid, (size_t)f.size, NULL, 0, fill_from_file, &f, err,
+                                     sizeof err);
     close(f.fd);
     return rc;
 }

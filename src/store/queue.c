@@ -3,8 +3,9 @@
  *
  * Room: store.  The statements run for every message are kept prepared
  * per connection (store_stmt): the committer runs them thousands of times
- * a second.  Bodies are blobs written and read in chunks by incremental
- * blob I/O, so a message is never copied whole into memory. */
+ * a second.  Bodies are blobs written in chunks by incremental blob I/O
+ * (and read back through store/body), so a message is never copied whole
+ * into memory. */
 #include "store/queue.h"
 
 #include <stdio.h>
@@ -93,10 +94,11 @@ int store_queue_insert_recipient(sqlite3 *db, const char *qid, const char *addre
     return 0;
 }
 
-/* store_body_insert - a zeroblob of the final size, then filled by
+/* store_queue_insert_body - a zeroblob of the final size, then filled by
  * incremental blob I/O in chunks. */
-int store_body_insert(sqlite3 *db, const char *qid, size_t size, const char *head, size_t head_len,
-                      store_body_fill fill, void *arg, char *err, size_t errlen)
+int store_queue_insert_body(sqlite3 *db, const char *qid, size_t size, const char *head,
+                            size_t head_len, store_queue_fill fill, void *arg, char *err,
+                            size_t errlen)
 {
     bool kept;
     sqlite3_stmt *st = store_stmt(db, insert_body_sql, &kept);
@@ -130,32 +132,6 @@ int store_body_insert(sqlite3 *db, const char *qid, size_t size, const char *hea
     if (sqlite3_blob_close(blob) != SQLITE_OK || rc != SQLITE_OK)
         return fail(db, NULL, false, "write body blob", err, errlen);
     return 0;
-}
-
-/* store_body_reader - the reader is the blob itself. */
-struct store_body *store_body_reader(sqlite3 *db, const char *qid)
-{
-    sqlite3_blob *blob;
-    return store_body_open(db, qid, &blob) == 0 ? (struct store_body *)blob : NULL;
-}
-
-/* store_body_size - the blob's length. */
-long store_body_size(struct store_body *b)
-{
-    return sqlite3_blob_bytes((sqlite3_blob *)b);
-}
-
-/* store_body_read - one chunk of the blob. */
-int store_body_read(struct store_body *b, void *buf, int n, int off)
-{
-    return sqlite3_blob_read((sqlite3_blob *)b, buf, n, off) == SQLITE_OK ? 0 : -1;
-}
-
-/* store_body_close - close the blob (NULL is fine). */
-void store_body_close(struct store_body *b)
-{
-    if (b)
-        sqlite3_blob_close((sqlite3_blob *)b);
 }
 
 /* store_queue_hold - recipients waiting to go out stay put. */

@@ -1,6 +1,6 @@
 /* store/queue - the rows of queued messages: a message with its
  * recipients and body stored in one transaction of the committer, its
- * body read back, the admin's actions on one message (hold, release,
+ * body (read back through store/body), the admin's actions on one message (hold, release,
  * retry, return, purge, quarantine, restore), the meta flags the pauses
  * are kept in.  The queue room decides what to do and in which batches;
  * these are its typed reads and writes. */
@@ -42,26 +42,18 @@ int store_queue_insert_recipient(store_db *db, const char *qid, const char *addr
                                  const char *orig, bool local, long long created, bool held,
                                  char *err, size_t errlen);
 
-/* store_body_fill - copy up to N octets from offset OFF of the body into
- * BUF: the count, 0 at the end, -1 on an I/O error. */
-typedef long (*store_body_fill)(void *arg, size_t off, char *buf, size_t n);
+/* store_queue_fill - copy up to N octets from offset OFF of a body into
+ * BUF: the count, 0 at the end, -1 on an I/O error (the shape of
+ * spool_read and store_body_read). */
+typedef long (*store_queue_fill)(void *arg, size_t off, char *buf, size_t n);
 
-/* store_body_insert - the body of QID, SIZE octets: HEAD (HEAD_LEN
+/* store_queue_insert_body - the body of QID, SIZE octets: HEAD (HEAD_LEN
  * octets, may be 0) then what FILL gives (when FILL is not NULL), written
  * into a blob of the final size in chunks, never whole in memory.  -1
- * with ERR. */
-int store_body_insert(store_db *db, const char *qid, size_t size, const char *head, size_t head_len,
-                      store_body_fill fill, void *arg, char *err, size_t errlen);
-
-/* A stored body open for reading. */
-struct store_body;
-/* store_body_reader - the body of QID; NULL when it has none. */
-struct store_body *store_body_reader(store_db *db, const char *qid);
-/* store_body_size - its octets. */
-long store_body_size(struct store_body *b);
-/* store_body_read - N octets at OFF into BUF; -1 on a store error. */
-int store_body_read(struct store_body *b, void *buf, int n, int off);
-void store_body_close(struct store_body *b);
+ * with ERR.  (Reading it back: store/body.h.) */
+int store_queue_insert_body(store_db *db, const char *qid, size_t size, const char *head,
+                            size_t head_len, store_queue_fill fill, void *arg, char *err,
+                            size_t errlen);
 
 /* The actions on message QID, inside the caller's transaction: each
  * returns the recipients changed (0: none was in a state for it), or -1. */
@@ -83,7 +75,7 @@ int store_queue_delete(store_db *db, const char *qid);
 int store_quarantine_commit(store_db *db, const char *qid, const char *admin, const char *reason);
 /* store_quarantine_restore - QID's quarantined recipients -> queued and
  * due now, the record marked released by ADMIN (its body is back in the
- * store already: store_body_insert).  The recipients changed, or -1. */
+ * store already: store_queue_insert_body).  The recipients changed, or -1. */
 int store_quarantine_restore(store_db *db, const char *qid, const char *admin);
 /* store_quarantine_expired - the ids quarantined before BEFORE and not
  * released, malloc'd, *N of them (NULL and 0 when none or on error). */
