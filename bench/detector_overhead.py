@@ -33,9 +33,10 @@ OFF = "detector = { enabled = false; };"
 MODES = {"on": ON, "off": OFF}
 
 
-def rotate(rep):
-    """Each repetition starts with the other mode."""
-    return ("on", "off") if rep % 2 == 0 else ("off", "on")
+def rotate(k):
+    """Repetition K of a cell (plus the cell's number, so that a run of
+    one repetition alternates too) starts with the other mode."""
+    return ("on", "off") if k % 2 == 0 else ("off", "on")
 
 
 def auth_once(auth_server, tmp, mode, sessions, seconds, user, password):
@@ -66,20 +67,20 @@ def scenario(cfg, tmp, res, acceptance, auth_server, user, password):
     listener and USER's account."""
     dc = cfg["detector"]
     rows = []
-    for sessions in SESSIONS:
+    for cell, sessions in enumerate(SESSIONS):
         rates = {"on": [], "off": []}
         for rep in range(cfg["reps"]):
-            for mode in rotate(rep):
+            for mode in rotate(rep + cell):
                 elapsed = acceptance(tmp, SIZE, sessions, dc["count"], extra=MODES[mode])[0]
                 rates[mode].append(dc["count"] / elapsed)
                 log(f"detector 10 KB x {sessions:>3} sessions (smtp-source), rep {rep + 1}: "
                     f"{mode:<3} {rates[mode][-1]:7.0f} msg/s")
         rows.append({"load": "smtp-source", "sessions": sessions, "rates": rates,
                      "count": dc["count"]})
-    for sessions in SESSIONS:
+    for cell, sessions in enumerate(SESSIONS):
         rates = {"on": [], "off": []}
         for rep in range(cfg["reps"]):
-            for mode in rotate(rep):
+            for mode in rotate(rep + cell):
                 rates[mode].append(auth_once(auth_server, tmp, mode, sessions, dc["seconds"],
                                              user, password))
                 log(f"detector 10 KB x {sessions:>3} sessions (AUTH), rep {rep + 1}: "
