@@ -1,8 +1,8 @@
 /* store/queue - the rows of queued messages: a message with its
- * recipients and body stored in one transaction of the committer, its
- * body (read back through store/body), the admin's actions on one message (hold, release,
- * retry, return, purge, quarantine, restore), the meta flags the pauses
- * are kept in.  The queue room decides what to do and in which batches;
+ * recipients and body stored in one transaction of the committer (the
+ * body is read back through store/body), the admin's actions on one
+ * message (hold, release, retry, return, purge, quarantine, restore), the
+ * meta flags the pauses are kept in.  The queue room decides what to do and in which batches;
  * these are its typed reads and writes. */
 #ifndef FLOODGATE_STORE_QUEUE_H
 #define FLOODGATE_STORE_QUEUE_H
