@@ -82,6 +82,10 @@ void smtp_lookup_start(struct smtp_session *s, smtp_lookup_work_fn work, smtp_lo
     s->lookup = l;
     s->wait = SMTP_WAIT_LOOKUP;
     bufferevent_disable(s->bev, EV_READ);
+    /* The clock runs while the store answers (a store that hangs must not
+     * hold the connection forever), but from now: the client's idle time
+     * before this command is not charged to our lookup. */
+    smtp_session_wait_deadline(s);
     worker_pool_submit(s->srv->lookups, lookup_work, lookup_done, l);
 }
 

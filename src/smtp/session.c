@@ -180,6 +180,13 @@ static void deadline_set(struct smtp_session *s, enum smtp_deadline why, uint64_
         deadline_arm(s, now);
 }
 
+void smtp_session_wait_deadline(struct smtp_session *s)
+{
+    uint64_t now = now_ms();
+    s->record_start = 0;
+    deadline_set(s, SMTP_DEADLINE_COMMAND, now, s->cfg->limits.command_timeout, now);
+}
+
 /* deadline_expired - say why where a reply can still be read, then close.
  * In a TLS handshake or while closing nothing more can be said. */
 static void deadline_expired(struct smtp_session *s)

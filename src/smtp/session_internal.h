@@ -145,6 +145,9 @@ bool smtp_reply_decision(struct smtp_session *s, const struct policy_decision *d
 void smtp_session_close(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s);
 void smtp_session_reset_transaction(struct smtp_session *s);
+/* smtp_session_wait_deadline - S starts waiting for its own lookup: it has
+ * command_timeout from now, however long its client was idle before. */
+void smtp_session_wait_deadline(struct smtp_session *s);
 void smtp_session_begin_data(struct smtp_session *s);
 void smtp_session_starttls(struct smtp_session *s);
 /* smtp_session_note_failure - a failed AUTH (WHAT "auth") or a refused

@@ -145,3 +145,24 @@ def test_a_ten_thousand_member_list_while_another_session_is_answered(make_serve
         code, text = a.reply()
         assert code == 250, text
     wait_log(s, r"event=accepted .* nrcpt=10000 ")
+
+
+def test_a_hanging_lookup_does_not_hold_the_session_past_its_deadline(make_server):
+    s = make_server()
+    s.conf_text = s.conf_text.replace("command_timeout = 30;", "command_timeout = 2;")
+    s.conf.write_text(s.conf_text)
+    s.start().provision()
+    hold_lookups(s, 60)
+    with RawClient(s.ports["mx"]) as a:
+        a.ehlo()
+        a.send("MAIL FROM:<sender@remote.test>\r\n")
+        # the store does not answer: the session's own deadline ends it (the
+        # first reply to MAIL is the 421: MAIL was never answered)
+        code, text = a.reply()
+        assert code == 421 and "Timeout" in text, text
+        assert a.closed()
+    wait_log(s, r"event=timeout session=\d+ ip=127.0.0.1 reason=command")
+    hold_lookups(s, 0)
+    with RawClient(s.ports["mx"]) as c:
+        c.ehlo()
+        assert c.cmd("MAIL FROM:<sender@remote.test>")[0] == 250
