@@ -7,7 +7,8 @@ argon2id hash on each) and an alias all@example.test of all of them, made
 with 'floodctl alias add --from-file'.  Then, timed:
 
   alias_add   floodctl alias add all@... --from-file (N targets, one transaction)
-  rcpt        RCPT TO:<all@...>: the expansion (one query, dedup), on the loop
+  rcpt        RCPT TO:<all@...>: the expansion (one query, dedup), on a lookup
+              thread (smtp/lookup.c; on the event loop before issue 13 item 2)
   data        DATA to 250: the committer writing the envelope and N recipients
   deliver     250 to the last of the N Maildirs written (the scheduler's local jobs)
   noop_max    the slowest NOOP of a second, idle session during RCPT and DATA:
