@@ -132,7 +132,12 @@ def test_remote_delivery_is_not_repeated_while_the_store_fails(make_server, net)
     s = remote_server(make_server, net)
     inject(s, 0)   # skips the test in a build without the hook
 
+    # all three queued before the first delivery can fill the disk: each
+    # MAIL and RCPT waits for its lookup thread, and a delivery racing the
+    # session would make its last message meet the full store (a 452)
+    s.ctl("pause", "delivery")
     ids = relay(s, "bob@remote.test", 3)
+    s.ctl("resume", "delivery")
     wait_for(lambda: sink.received(), 15, "the first delivery")
     st = wait_store(s, "failing")
     assert st["reason"] == "disk_full", st
