@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +190,34 @@ int log_open_daemon(const char *ident, const char *file, const char *syslog_sock
     return log_open_syslog(ident, syslog_socket);
 }
 
+/* The pid in each line, read once per process: getpid() is a system call,
+ * and the loop logs several lines per message.  A forked child (the
+ * daemon going to the background) reads its own. */
+static atomic_int log_pid; /* 0: not read yet */
+static pthread_once_t log_pid_once = PTHREAD_ONCE_INIT;
+
+static void log_pid_forget(void)
+{
+    atomic_store(&log_pid, 0);
+}
+
+static void log_pid_watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, log_pid_forget);
+}
+
+/* own_pid - this process's id, cached. */
+static int own_pid(void)
+{
+    pthread_once(&log_pid_once, log_pid_watch_forks);
+    int pid = atomic_load(&log_pid);
+    if (pid == 0) {
+        pid = (int)getpid();
+        atomic_store(&log_pid, pid);
+    }
+    return pid;
+}
+
 /* line_head - what a line starts with before LEVEL and the event, into
  * BUF: the journal keeps its own time, pid and name; syslog wants RFC
  * 3164 4.1 as syslog(3) sends it (<PRI>, local time, the tag IDENT[PID]);
@@ -205,12 +234,12 @@ static int line_head(char *buf, size_t len, int prio, const char *level)
         localtime_r(&ts.tv_sec, &tm);
         strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
         return snprintf(buf, len, "<%d>%s %s[%d]: %s ", LOG_MAIL | prio, stamp, log_ident,
-                        (int)getpid(), level);
+                        own_pid(), level);
     }
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
     return snprintf(buf, len, "%s.%03ldZ %s[%d]: %s ", stamp, ts.tv_nsec / 1000000, log_ident,
-                    (int)getpid(), level);
+                    own_pid(), level);
 }
 
 /* syslog_try - LINE (LEN octets, no newline) to the syslog socket.  A

@@ -1,6 +1,7 @@
-/* smtp/reply - write one reply to the client.  Replies are buffered in the
- * bufferevent and flushed by libevent when the read callback returns, so a
- * pipelined batch of commands gets its replies in one write. */
+/* smtp/reply - write one reply to the client.  Replies are buffered
+ * (smtp_session_output) and written once the loop has run the callbacks
+ * of its turn, so a pipelined batch of commands gets its replies in one
+ * write. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -30,7 +31,7 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
                  log_quote(line));
     line[n++] = '\r';
     line[n++] = '\n';
-    evbuffer_add(bufferevent_get_output(s->bev), line, (size_t)n);
+    evbuffer_add(smtp_session_output(s), line, (size_t)n);
 }
 
 /* smtp_reply_store_fault - RFC 5321 4.2.3 and RFC 3463: 452 with X.3.1

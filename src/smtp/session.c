@@ -58,6 +58,60 @@ static void drop_lookup(struct smtp_session *s)
         smtp_lookup_cancel(s);
 }
 
+/* ---- replies of plain-TCP sessions: written at the end of the turn ----
+ *
+ * libevent writes a bufferevent's output only after epoll has said the
+ * socket is writable: each reply would cost two epoll_ctl calls (EPOLLOUT
+ * on, then off) and one more pass of the loop.  A reply to a client that
+ * waits for it is written straight away instead (one writev once the
+ * callbacks of this turn have run, so pipelined commands still get their
+ * replies in one write); only what the socket does not take is left to
+ * the bufferevent. */
+
+void smtp_session_flush(struct smtp_session *s)
+{
+    if (s->out == NULL || evbuffer_get_length(s->out) == 0)
+        return;
+    struct evbuffer *queued = bufferevent_get_output(s->bev);
+    /* What is already queued goes first; a failed write (EAGAIN, or a
+     * broken connection that the bufferevent then reports to
+     * session_event_cb) leaves the rest to the bufferevent as well. */
+    if (evbuffer_get_length(queued) == 0 && !s->peer_gone)
+        (void)evbuffer_write(s->out, bufferevent_getfd(s->bev));
+    if (evbuffer_get_length(s->out) > 0)
+        evbuffer_add_buffer(queued, s->out);
+}
+
+static void session_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    smtp_session_flush(arg);
+}
+
+struct evbuffer *smtp_session_output(struct smtp_session *s)
+{
+    if (s->out == NULL)
+        return bufferevent_get_output(s->bev);
+    if (s->closing) { /* the close path watches the bufferevent drain */
+        evbuffer_add_buffer(bufferevent_get_output(s->bev), s->out);
+        return bufferevent_get_output(s->bev);
+    }
+    if (evbuffer_get_length(s->out) == 0)
+        event_active(s->flush, 0, 0);
+    return s->out;
+}
+
+/* session_drop_output - the session's own buffer goes (at the end, or
+ * before STARTTLS: from then on the TLS bufferevent writes). */
+static void session_drop_output(struct smtp_session *s)
+{
+    if (s->flush)
+        event_free(s->flush);
+    if (s->out)
+        evbuffer_free(s->out);
+    s->flush = NULL;
+    s->out = NULL;
+}
+
 static void session_free(struct smtp_session *s)
 {
     drop_lookup(s);
@@ -67,6 +121,7 @@ static void session_free(struct smtp_session *s)
     session_unlink(s);
     if (s->timer)
         event_free(s->timer);
+    session_drop_output(s);
     bufferevent_free(s->bev);
     envelope_clear(&s->txn.env);
     free(s->txn.env.rcpts);
@@ -118,6 +173,7 @@ static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
  * drain, with writing turned off, was the session that never ended. */
 void smtp_session_close(struct smtp_session *s)
 {
+    smtp_session_flush(s);
     s->closing = true;
     s->state = SMTP_STATE_QUIT;
     bufferevent_disable(s->bev, EV_READ);
@@ -842,6 +898,8 @@ void smtp_session_starttls(struct smtp_session *s)
         return;
     }
     smtp_reply(s, "220 2.0.0 Ready to start TLS");
+    smtp_session_flush(s); /* in plaintext, before the TLS layer goes on */
+    session_drop_output(s);
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
     struct bufferevent *tls =
@@ -908,6 +966,9 @@ static bool session_setup_io(struct smtp_session *s, evutil_socket_t fd)
             SSL_free(ssl);
     } else {
         s->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+        if (s->bev && ((s->out = evbuffer_new()) == NULL ||
+                       (s->flush = event_new(base, -1, 0, session_flush_cb, s)) == NULL))
+            session_drop_output(s); /* no memory: libevent writes, as for TLS */
     }
     if (s->bev == NULL)
         return false;

@@ -81,6 +81,15 @@ struct smtp_session {
     const struct config *cfg;
     const struct listener_config *lc;
     struct bufferevent *bev;
+    /* Replies of a plain-TCP session wait here, not in the bufferevent's
+     * output: FLUSH (an event with no descriptor, made active by
+     * smtp_reply) writes them with one writev at the end of the loop's
+     * turn, so a reply costs no epoll_ctl and no extra wake-up for
+     * EPOLLOUT.  What the socket does not take at once goes to the
+     * bufferevent, which writes it when the socket drains.  NULL for TLS
+     * (the TLS bufferevent does the writing). */
+    struct evbuffer *out;
+    struct event *flush;
     struct smtp_session *next, *prev; /* srv->sessions */
     unsigned long serial;             /* session number for log lines */
 
@@ -143,6 +152,12 @@ bool smtp_reply_decision(struct smtp_session *s, const struct policy_decision *d
 
 /* session.c */
 void smtp_session_close(struct smtp_session *s);
+/* smtp_session_output - where a reply goes now (plain TCP: the session's
+ * own buffer, flushed at the end of the loop's turn). */
+struct evbuffer *smtp_session_output(struct smtp_session *s);
+/* smtp_session_flush - write the replies waiting in the session's buffer
+ * now; what the socket does not take goes to the bufferevent. */
+void smtp_session_flush(struct smtp_session *s);
 void smtp_session_resume(struct smtp_session *s);
 void smtp_session_reset_transaction(struct smtp_session *s);
 /* smtp_session_wait_deadline - S starts waiting for its own lookup: it has

@@ -10,7 +10,15 @@
  * The committer is also where a failing store shows first: it classifies
  * each failure by SQLite's result code, keeps the store's health for the
  * loop (which then stops deliveries and refuses new mail), logs each change
- * of it once, and probes a failing store with a small write of its own. */
+ * of it once, and probes a failing store with a small write of its own.
+ *
+ * What a message waits for is kept short: the transaction statements are
+ * prepared once; savepoint journals stay in memory (temp_store=MEMORY: a
+ * batch larger than 64 KiB would otherwise spill each one into a file it
+ * creates and unlinks in /var/tmp); and the WAL is checkpointed by a thread
+ * of its own, after the answers went out, instead of inside the COMMIT of
+ * the batch that crossed SQLite's threshold (whose sessions then waited for
+ * a whole checkpoint: WAL fsync, page copy, database fsync). */
 #include "store/committer.h"
 #include "store/store_sql.h"
 
@@ -35,8 +43,39 @@ struct commit_job {
     struct commit_job *next;
 };
 
+/* The transaction statements, prepared once on the writing connection. */
+enum tx_op { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_RELEASE, TX_ROLLBACK_TO, TX_N };
+static const char *const tx_sql[TX_N] = {
+    [TX_BEGIN] = "BEGIN IMMEDIATE", [TX_COMMIT] = "COMMIT",
+    [TX_ROLLBACK] = "ROLLBACK",     [TX_SAVEPOINT] = "SAVEPOINT job",
+    [TX_RELEASE] = "RELEASE job",   [TX_ROLLBACK_TO] = "ROLLBACK TO job",
+};
+
+/* The checkpointer: a thread with its own connection copies the WAL into
+ * the database (PASSIVE: it never blocks the committer) each time
+ * COMMITTER_CHECKPOINT_FRAMES more frames were written, as SQLite's
+ * automatic checkpoint would (its default: 1,000 pages).  A PASSIVE
+ * checkpoint that runs beside the commits rarely finds the WAL complete,
+ * and only a complete one lets the next transaction start the WAL over: when
+ * the WAL reaches COMMITTER_WAL_MAX_FRAMES the committer checkpoints it
+ * itself, between two transactions (after answering the last). */
+#define COMMITTER_CHECKPOINT_FRAMES 1000
+#define COMMITTER_WAL_MAX_FRAMES (4 * COMMITTER_CHECKPOINT_FRAMES)
+
+struct checkpointer {
+    sqlite3 *db;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool wanted, stopping, running;
+};
+
 struct committer {
     sqlite3 *db;
+    sqlite3_stmt *tx[TX_N]; /* NULL: run with store_exec */
+    int wal_frames;         /* frames in the WAL after the last commit (wal hook) */
+    int ckpt_mark;          /* wal_frames when the checkpointer was last asked */
+    struct checkpointer ckpt;
     struct worker_pool *loop;
     unsigned max_batch;
     pthread_t thread;
@@ -106,6 +145,20 @@ static enum store_fault classify_code(int code, int sys)
 static enum store_fault classify(sqlite3 *db)
 {
     return classify_code(sqlite3_extended_errcode(db), sqlite3_system_errno(db));
+}
+
+/* tx - run the transaction statement OP; -1 with WHY on failure (the
+ * connection's error code stays for classify()). */
+static int tx(struct committer *c, enum tx_op op, char *why, size_t whylen)
+{
+    sqlite3_stmt *st = c->tx[op];
+    if (st == NULL)
+        return store_exec(c->db, tx_sql[op], why, whylen);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE)
+        snprintf(why, whylen, "%s", sqlite3_errmsg(c->db));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* set_health - after a transaction: the store is well (FAULT STORE_FAULT_NONE) or
@@ -235,15 +288,15 @@ static enum store_fault apply_one(struct committer *c, struct commit_job *j)
 {
     char why[COMMITTER_ERR_MAX];
     enum store_fault fault = STORE_FAULT_NONE;
-    store_exec(c->db, "SAVEPOINT job", why, sizeof why);
+    tx(c, TX_SAVEPOINT, why, sizeof why);
     j->status = j->apply(c->db, j->arg, j->err, sizeof j->err);
     if (j->status != 0) {
         /* read before ROLLBACK TO resets the connection's error */
         fault = classify(c->db);
         j->status = fault;
-        store_exec(c->db, "ROLLBACK TO job", why, sizeof why);
+        tx(c, TX_ROLLBACK_TO, why, sizeof why);
     }
-    store_exec(c->db, "RELEASE job", why, sizeof why);
+    tx(c, TX_RELEASE, why, sizeof why);
     return fault == STORE_FAULT_JOB ? STORE_FAULT_NONE : fault;
 }
 
@@ -261,10 +314,104 @@ static int begin(struct committer *c, enum store_fault *fault, char *why, size_t
         return -1;
     }
 #endif
-    if (store_exec(c->db, "BEGIN IMMEDIATE", why, whylen) == 0)
+    if (tx(c, TX_BEGIN, why, whylen) == 0)
         return 0;
     *fault = classify(c->db);
     return -1;
+}
+
+/* wal_hook - SQLite, after each commit on the writing connection: FRAMES
+ * is the WAL's length in frames.  Setting it also turns off SQLite's
+ * automatic checkpoint on this connection (the checkpointer does it). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    struct committer *c = arg;
+    c->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+    struct checkpointer *k = arg;
+    pthread_mutex_lock(&k->lock);
+    for (;;) {
+        while (!k->wanted && !k->stopping)
+            pthread_cond_wait(&k->cond, &k->lock);
+        if (k->stopping)
+            break;
+        k->wanted = false;
+        k->running = true;
+        pthread_mutex_unlock(&k->lock);
+        /* A failure here (busy: another checkpoint runs) is no fault of
+         * the store: the next request, or the committer, tries again. */
+        sqlite3_wal_checkpoint_v2(k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&k->lock);
+        k->running = false;
+    }
+    pthread_mutex_unlock(&k->lock);
+    return NULL;
+}
+
+/* checkpointer_start - its connection and thread; false (and the
+ * committer checkpoints alone, between transactions) when either fails. */
+static bool checkpointer_start(struct checkpointer *k, const char *store_path)
+{
+    char err[256];
+    if ((k->db = store_open(store_path, err, sizeof err)) == NULL) {
+        log_warnx("event=store_error op=checkpointer error=%s", log_quote(err));
+        return false;
+    }
+    pthread_mutex_init(&k->lock, NULL);
+    pthread_cond_init(&k->cond, NULL);
+    if (pthread_create(&k->thread, NULL, checkpointer_main, k) != 0) {
+        log_warnx("event=store_error op=checkpointer error=pthread_create");
+        pthread_mutex_destroy(&k->lock);
+        pthread_cond_destroy(&k->cond);
+        store_close(k->db);
+        k->db = NULL;
+        return false;
+    }
+    return true;
+}
+
+static void checkpointer_stop(struct checkpointer *k)
+{
+    if (k->db == NULL)
+        return;
+    pthread_mutex_lock(&k->lock);
+    k->stopping = true;
+    pthread_cond_signal(&k->cond);
+    pthread_mutex_unlock(&k->lock);
+    pthread_join(k->thread, NULL);
+    store_close(k->db);
+    k->db = NULL;
+    pthread_mutex_destroy(&k->lock);
+    pthread_cond_destroy(&k->cond);
+}
+
+/* checkpoint_after - after a commit whose jobs were answered: ask the
+ * checkpointer for a checkpoint every COMMITTER_CHECKPOINT_FRAMES frames,
+ * or checkpoint here when the WAL grew past COMMITTER_WAL_MAX_FRAMES (no
+ * transaction runs meanwhile, so this one completes and the next
+ * transaction starts the WAL over). */
+static void checkpoint_after(struct committer *c)
+{
+    if (c->wal_frames < c->ckpt_mark)
+        c->ckpt_mark = 0; /* the WAL started over */
+    if (c->wal_frames >= COMMITTER_WAL_MAX_FRAMES || c->ckpt.db == NULL) {
+        if (c->wal_frames >= (c->ckpt.db ? COMMITTER_WAL_MAX_FRAMES : COMMITTER_CHECKPOINT_FRAMES))
+            sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return;
+    }
+    if (c->wal_frames < c->ckpt_mark + COMMITTER_CHECKPOINT_FRAMES)
+        return;
+    c->ckpt_mark = c->wal_frames;
+    pthread_mutex_lock(&c->ckpt.lock);
+    if (!c->ckpt.running) {
+        c->ckpt.wanted = true;
+        pthread_cond_signal(&c->ckpt.cond);
+    }
+    pthread_mutex_unlock(&c->ckpt.lock);
 }
 
 static void run_batch(struct committer *c, struct commit_job *batch)
@@ -286,10 +433,10 @@ static void run_batch(struct committer *c, struct commit_job *batch)
         if (sqlite3_get_autocommit(c->db))
             rc = -1;
     }
-    if (rc == 0 && (rc = store_exec(c->db, "COMMIT", why, sizeof why)) != 0) {
+    if (rc == 0 && (rc = tx(c, TX_COMMIT, why, sizeof why)) != 0) {
         if (fault == STORE_FAULT_NONE)
             fault = classify(c->db);
-        store_exec(c->db, "ROLLBACK", (char[COMMITTER_ERR_MAX]){0}, COMMITTER_ERR_MAX);
+        tx(c, TX_ROLLBACK, (char[COMMITTER_ERR_MAX]){0}, COMMITTER_ERR_MAX);
     }
     if (rc != 0 && (fault == STORE_FAULT_NONE || fault == STORE_FAULT_JOB))
         fault = STORE_FAULT_BROKEN; /* BEGIN or COMMIT failed: the store did */
@@ -312,6 +459,8 @@ static void run_batch(struct committer *c, struct commit_job *batch)
     }
     c->commits++;
     c->jobs += n;
+    if (rc == 0)
+        checkpoint_after(c);
 }
 
 static void *committer_main(void *arg)
@@ -337,6 +486,13 @@ struct committer *committer_start(const char *store_path, struct worker_pool *lo
     }
     c->loop = loop;
     c->max_batch = max_batch ? max_batch : 64;
+    char why[256];
+    if (store_exec(c->db, "PRAGMA temp_store=MEMORY", why, sizeof why) < 0)
+        log_warnx("event=store_error op=temp_store error=%s", log_quote(why));
+    for (int i = 0; i < TX_N; i++)
+        c->tx[i] = store_prepare(c->db, tx_sql[i]);
+    checkpointer_start(&c->ckpt, store_path);
+    sqlite3_wal_hook(c->db, wal_hook, c);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->health_lock, NULL);
     /* the probe's timed wait runs on the monotonic clock: a clock set
@@ -348,6 +504,9 @@ struct committer *committer_start(const char *store_path, struct worker_pool *lo
     pthread_condattr_destroy(&attr);
     if (pthread_create(&c->thread, NULL, committer_main, c) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
+        checkpointer_stop(&c->ckpt);
+        for (int i = 0; i < TX_N; i++)
+            sqlite3_finalize(c->tx[i]);
         store_close(c->db);
         free(c);
         return NULL;
@@ -383,6 +542,9 @@ void committer_stop(struct committer *c)
     pthread_cond_signal(&c->cond);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->thread, NULL);
+    checkpointer_stop(&c->ckpt);
+    for (int i = 0; i < TX_N; i++)
+        sqlite3_finalize(c->tx[i]);
     store_close(c->db);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->health_lock);
