@@ -82,9 +82,17 @@ void smtp_session_flush(struct smtp_session *s)
         evbuffer_add_buffer(queued, s->out);
 }
 
+static void session_drained(struct smtp_session *s);
+
+/* session_flush_cb - the end of the turn: write.  A closing session whose
+ * last reply went out at once ends here, never inside the command that
+ * closed it (its caller still holds it). */
 static void session_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
-    smtp_session_flush(arg);
+    struct smtp_session *s = arg;
+    smtp_session_flush(s);
+    if (s->draining && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+        session_drained(s);
 }
 
 struct evbuffer *smtp_session_output(struct smtp_session *s)
@@ -173,7 +181,6 @@ static void closing_event_cb(struct bufferevent *bev, short what, void *arg)
  * drain, with writing turned off, was the session that never ended. */
 void smtp_session_close(struct smtp_session *s)
 {
-    smtp_session_flush(s);
     s->closing = true;
     s->state = SMTP_STATE_QUIT;
     bufferevent_disable(s->bev, EV_READ);
@@ -187,7 +194,11 @@ void smtp_session_close(struct smtp_session *s)
     /* From here on only the drain and the peer's going matter; the drain
      * poll (TLS) must not race a free by session_event_cb. */
     bufferevent_setcb(s->bev, NULL, session_write_cb, closing_event_cb, s);
-    if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+    s->draining = true;
+    size_t unwritten = evbuffer_get_length(bufferevent_get_output(s->bev));
+    if (s->out)
+        unwritten += evbuffer_get_length(s->out); /* session_flush_cb writes it */
+    if (unwritten == 0) {
         session_drained(s);
         return;
     }

@@ -105,6 +105,7 @@ struct smtp_session {
     bool skipping; /* discarding the rest of an over-long line */
     bool closing;
     bool peer_gone;       /* EOF or error seen while waiting: nothing more is written */
+    bool draining;        /* closed: freed once the last reply is written */
     unsigned close_polls; /* waits for the TLS stream to drain */
     /* The engine ended the session while it waited for an answer: its
      * 421 goes out when the wait ends. */
