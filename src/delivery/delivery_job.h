@@ -4,8 +4,8 @@
 #ifndef FLOODGATE_DELIVERY_DELIVERY_JOB_H
 #define FLOODGATE_DELIVERY_DELIVERY_JOB_H
 
-#include <sqlite3.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "delivery/destinations.h"
@@ -16,7 +16,7 @@
 enum delivery_outcome { OUTCOME_PENDING, OUTCOME_DELIVERED, OUTCOME_DEFERRED, OUTCOME_BOUNCED };
 
 struct delivery_rcpt {
-    sqlite3_int64 id;
+    int64_t id; /* recipients.id */
     char *address;
     unsigned attempts; /* before this attempt */
     enum delivery_outcome outcome;

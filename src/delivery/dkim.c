@@ -33,8 +33,8 @@
 
 #include "core/util.h"
 #include "delivery/dkim.h"
+#include "store/dkim_keys.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 #define RSA_BITS 2048      /* RFC 8301 3.2: at least 1024, 2048 advised */
 #define ED25519_PUB_LEN 32 /* RFC 8032 5.1.5 */
@@ -360,30 +360,6 @@ static int key_file_install(const char *dir, const char *name, const char *pem, 
     return dir_sync(dir, err, errlen);
 }
 
-/* key_row_put - record KEY (its file at REL, relative to the state dir) as
- * the key of its domain, replacing the one before. */
-static int key_row_put(store_db *db, const struct dkim_key *key, const char *rel, char *err,
-                       size_t errlen)
-{
-    static const char sql[] = "INSERT OR REPLACE INTO dkim_keys(domain, selector, algorithm, "
-                              "key_file, created) VALUES(?1, ?2, ?3, ?4, ?5)";
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL) {
-        snprintf(err, errlen, "cannot record the key: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, key->domain, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key->selector, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, key->algorithm, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, rel, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    if (rc < 0)
-        snprintf(err, errlen, "cannot record the key: %s", sqlite3_errmsg(db));
-    sqlite3_finalize(st);
-    return rc;
-}
-
 /* lib_has_ed25519 - whether this libopendkim can sign with Ed25519: it is
  * a build option of the library (RFC 8463 support came in 2.11). */
 static bool lib_has_ed25519(void);
@@ -409,7 +385,8 @@ int dkim_key_generate(store_db *db, const char *state_dir, const char *domain, c
         return -1;
     int rc = key_file_install(dir, name, key.pem, key.pem_len, err, errlen);
     if (rc == 0)
-        rc = key_row_put(db, &key, rel, err, errlen);
+        rc = store_dkim_key_put(db, key.domain, key.selector, key.algorithm, rel, time(NULL), err,
+                                errlen);
     dkim_key_clear(&key);
     return rc;
 }
@@ -426,33 +403,12 @@ static bool rel_path_ok(const char *rel)
 static int key_row_get(store_db *db, struct dkim_key *key, char *rel, size_t rellen, char *err,
                        size_t errlen)
 {
-    static const char sql[] = "SELECT selector, algorithm, key_file FROM dkim_keys "
-                              "WHERE domain = ?1";
-    sqlite3_stmt *st = store_prepare(db, sql);
-    if (st == NULL) {
-        snprintf(err, errlen, "cannot read the dkim_keys table: %s", sqlite3_errmsg(db));
-        return -1;
-    }
-    sqlite3_bind_text(st, 1, key->domain, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *sel = (const char *)sqlite3_column_text(st, 0);
-        const char *alg = (const char *)sqlite3_column_text(st, 1);
-        const char *file = (const char *)sqlite3_column_text(st, 2);
-        rc = sel && alg && file && str_copy(key->selector, sel, sizeof key->selector) &&
-                     str_copy(key->algorithm, alg, sizeof key->algorithm) &&
-                     str_copy(rel, file, rellen) && rel_path_ok(rel)
-                 ? 1
-                 : -1;
-        if (rc < 0)
-            snprintf(err, errlen, "%s: damaged row in the dkim_keys table", key->domain);
-    } else if (rc == SQLITE_DONE) {
-        rc = 0;
-    } else {
-        snprintf(err, errlen, "cannot read the dkim_keys table: %s", sqlite3_errmsg(db));
+    int rc = store_dkim_key_get(db, key->domain, key->selector, sizeof key->selector,
+                                key->algorithm, sizeof key->algorithm, rel, rellen, err, errlen);
+    if (rc == 1 && !rel_path_ok(rel)) {
+        snprintf(err, errlen, "%s: damaged row in the dkim_keys table", key->domain);
         rc = -1;
     }
-    sqlite3_finalize(st);
     return rc;
 }
 

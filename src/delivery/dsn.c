@@ -11,8 +11,8 @@
 #include "core/util.h"
 #include "delivery/bounce.h"
 #include "queue/envelope.h"
+#include "store/body.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 static bool any_in(const struct delivery_rcpt *r, size_t n, enum delivery_outcome o)
 {
@@ -25,14 +25,14 @@ static bool any_in(const struct delivery_rcpt *r, size_t n, enum delivery_outcom
 /* read_headers - the original's header section, at most LEN octets. */
 static size_t read_headers(store_db *db, const char *qid, char *buf, size_t len)
 {
-    sqlite3_blob *blob;
-    if (store_body_open(db, qid, &blob) < 0)
+    struct store_body *body = store_body_get(db, qid);
+    if (body == NULL)
         return 0;
-    int size = sqlite3_blob_bytes(blob);
-    size_t n = (size_t)size < len ? (size_t)size : len;
-    size_t got = sqlite3_blob_read(blob, buf, (int)n, 0) == SQLITE_OK ? n : 0;
-    sqlite3_blob_close(blob);
-    return bounce_header_end(buf, got);
+    size_t size = store_body_size(body);
+    size_t n = size < len ? size : len;
+    long got = store_body_read(body, 0, buf, n);
+    store_body_close(body);
+    return bounce_header_end(buf, got > 0 ? (size_t)got : 0);
 }
 
 /* dsn_recipient - where the DSN goes: for a sender in one of our domains,

@@ -17,8 +17,8 @@
 #include "core/util.h"
 #include "delivery/dkim.h"
 #include "delivery/dns.h"
+#include "store/body.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 #include "delivery/client.h"
 
 #define IDLE_SECONDS 3
@@ -342,31 +342,23 @@ struct prepare {
     char error[256];
 };
 
-static long blob_read(void *ctx, size_t off, char *buf, size_t n)
-{
-    sqlite3_blob *b = ctx;
-    int size = sqlite3_blob_bytes(b);
-    if (off >= (size_t)size)
-        return 0;
-    if (n > (size_t)size - off)
-        n = (size_t)size - off;
-    return sqlite3_blob_read(b, buf, (int)n, (int)off) == SQLITE_OK ? (long)n : -1;
-}
-
+/* copy_body - the message's body out of the store into J's spool: the
+ * SMTP client writes it from memory (or the spool's file) on the loop,
+ * where no store read may happen. */
 static int copy_body(store_db *db, struct delivery_job *j)
 {
-    sqlite3_blob *blob;
-    if (store_body_open(db, j->qid, &blob) < 0)
+    struct store_body *body = store_body_get(db, j->qid);
+    if (body == NULL)
         return -1;
     char buf[65536];
     long n;
     size_t off = 0;
-    while ((n = blob_read(blob, off, buf, sizeof buf)) > 0) {
+    while ((n = store_body_read(body, off, buf, sizeof buf)) > 0) {
         if (spool_append(&j->body, buf, (size_t)n) < 0)
             break;
         off += (size_t)n;
     }
-    sqlite3_blob_close(blob);
+    store_body_close(body);
     return n == 0 ? 0 : -1;
 }
 

@@ -50,9 +50,10 @@
 #include "delivery/outcomes.h"
 #include "queue/pause_state.h"
 #include "queue/quarantine_files.h"
+#include "store/body.h"
+#include "store/delivery.h"
 #include "store/due.h"
 #include "store/store.h"
-#include "store/store_sql.h"
 
 #define PASS_RCPTS_MAX 512     /* recipients looked at per pass */
 #define FILL_ROWS 2048         /* remote recipients read into memory per pass */
@@ -106,26 +107,26 @@ unsigned scheduler_backoff(const struct config_queue *q, unsigned attempts)
 
 /* ---- in-flight bookkeeping ---- */
 
-static void id_key(sqlite3_int64 id, char *buf, size_t len)
+static void id_key(int64_t id, char *buf, size_t len)
 {
     snprintf(buf, len, "%lld", (long long)id);
 }
 
-static bool is_inflight(const struct scheduler *sch, sqlite3_int64 id)
+static bool is_inflight(const struct scheduler *sch, int64_t id)
 {
     char key[24];
     id_key(id, key, sizeof key);
     return strmap_get(sch->inflight, key) != NULL;
 }
 
-static bool inflight_add(struct scheduler *sch, sqlite3_int64 id)
+static bool inflight_add(struct scheduler *sch, int64_t id)
 {
     char key[24];
     id_key(id, key, sizeof key);
     return strmap_put(sch->inflight, key, sch, NULL) == 0;
 }
 
-static void inflight_del(struct scheduler *sch, sqlite3_int64 id)
+static void inflight_del(struct scheduler *sch, int64_t id)
 {
     char key[24];
     id_key(id, key, sizeof key);
@@ -135,7 +136,7 @@ static void inflight_del(struct scheduler *sch, sqlite3_int64 id)
 /* settle - ID's outcome is in the store.  A read in flight may have seen
  * the row before that commit: remember the id until the read is back, so
  * that its old state does not start the recipient again. */
-static void settle(struct scheduler *sch, sqlite3_int64 id)
+static void settle(struct scheduler *sch, int64_t id)
 {
     inflight_del(sch, id);
     if (sch->reading) {
@@ -148,7 +149,7 @@ static void settle(struct scheduler *sch, sqlite3_int64 id)
 
 /* skip_row - a row read by the pass that must not start: in flight, or
  * recorded while the read ran. */
-static bool skip_row(const struct scheduler *sch, sqlite3_int64 id)
+static bool skip_row(const struct scheduler *sch, int64_t id)
 {
     char key[24];
     id_key(id, key, sizeof key);
@@ -170,39 +171,20 @@ static void job_free(struct delivery_job *j)
 
 /* ---- local delivery (worker thread) ---- */
 
-struct blob_reader {
-    sqlite3_blob *blob;
-    int size;
-};
-
-static long blob_read(void *ctx, size_t off, char *buf, size_t n)
-{
-    struct blob_reader *r = ctx;
-    if (off >= (size_t)r->size)
-        return 0;
-    if (n > (size_t)r->size - off)
-        n = (size_t)r->size - off;
-    return sqlite3_blob_read(r->blob, buf, (int)n, (int)off) == SQLITE_OK ? (long)n : -1;
-}
-
 static void local_work(void *arg)
 {
     struct delivery_job *j = arg;
-    struct blob_reader r = {0};
     store_db *db = store_thread_db(STORE_FILE);
-    bool have_body = db && store_body_open(db, j->qid, &r.blob) == 0;
-    if (have_body)
-        r.size = sqlite3_blob_bytes(r.blob);
+    struct store_body *body = db ? store_body_get(db, j->qid) : NULL;
     for (size_t i = 0; i < j->n; i++) {
         struct delivery_rcpt *d = &j->rcpts[i];
-        if (!have_body)
+        if (body == NULL)
             str_copy(d->error, "message body missing from the store", sizeof d->error);
-        bool ok = have_body && maildir_deliver(".", d->address, j->sender, blob_read, &r, d->error,
-                                               sizeof d->error) == 0;
+        bool ok = body && maildir_deliver(".", d->address, j->sender, store_body_read, body,
+                                          d->error, sizeof d->error) == 0;
         d->outcome = ok ? OUTCOME_DELIVERED : OUTCOME_DEFERRED;
     }
-    if (r.blob)
-        sqlite3_blob_close(r.blob);
+    store_body_close(body);
 }
 
 /* ---- recording (committer thread) ---- */
@@ -215,24 +197,6 @@ static bool has_bounces(const struct delivery_job *j)
     return false;
 }
 
-/* count_bounce - charge the bounce to the account that sent the original:
- * a rising bounce rate is how a stolen account shows. */
-static int count_bounce(store_db *db, const struct delivery_job *j)
-{
-    if (j->auth_user == NULL)
-        return 0;
-    sqlite3_stmt *st = store_prepare(
-        db, "INSERT INTO sender_stats(auth_user, bounces, last_bounce) VALUES(?1, 1, ?2)"
-            " ON CONFLICT(auth_user) DO UPDATE SET bounces = bounces + 1, last_bounce = ?2");
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, j->auth_user, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, time(NULL));
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
 static const char *outcome_state(enum delivery_outcome o)
 {
     return o == OUTCOME_DELIVERED ? "delivered" : o == OUTCOME_BOUNCED ? "bounced" : "deferred";
@@ -242,33 +206,13 @@ static int update_rcpts(store_db *db, struct delivery_job *j, char *err, size_t 
 {
     const struct config_queue *q = &j->cfg->queue;
     time_t now = time(NULL);
-    /* An admin may have held or quarantined the recipient while this
-     * attempt ran.  A delivery or a bounce has happened all the same and
-     * is recorded, so a later release cannot send the message twice; a
-     * mere deferral leaves the admin's state alone. */
-    sqlite3_stmt *st =
-        store_prepare(db, "UPDATE recipients SET state = ?1, attempts = ?2,"
-                          " next_try = ?3, last_error = ?4, updated = ?5"
-                          " WHERE id = ?6 AND (state IN ('queued','deferred') OR"
-                          " (?1 <> 'deferred' AND state IN ('held','quarantined','returning')))");
-    if (st == NULL)
-        return -1;
     for (size_t i = 0; i < j->n; i++) {
         struct delivery_rcpt *d = &j->rcpts[i];
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, outcome_state(d->outcome), -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, (int)d->attempts + 1);
-        sqlite3_bind_int64(st, 3, now + scheduler_backoff(q, d->attempts + 1));
-        sqlite3_bind_text(st, 4, d->error, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, now);
-        sqlite3_bind_int64(st, 6, d->id);
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            snprintf(err, errlen, "update recipient: %s", sqlite3_errmsg(db));
-            sqlite3_finalize(st);
+        if (store_rcpt_record(db, d->id, outcome_state(d->outcome), d->attempts + 1,
+                              now + scheduler_backoff(q, d->attempts + 1), d->error, now, err,
+                              errlen) < 0)
             return -1;
-        }
     }
-    sqlite3_finalize(st);
     return 0;
 }
 
@@ -283,17 +227,9 @@ static int warn_delay(store_db *db, const struct delivery_job *j, char *err, siz
         deferred |= j->rcpts[i].outcome == OUTCOME_DEFERRED;
     if (after == 0 || !deferred || time(NULL) - j->created < (time_t)after || j->sender[0] == '\0')
         return 0;
-    sqlite3_stmt *st =
-        store_prepare(db, "UPDATE messages SET warned = 1 WHERE id = ? AND warned = 0");
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return -1;
-    if (sqlite3_changes(db) == 0)
-        return 0; /* warned before */
+    int first = store_message_warn_once(db, j->qid);
+    if (first <= 0)
+        return first; /* warned before, or a store error */
     struct dsn_original orig = {.qid = j->qid,
                                 .sender = j->sender,
                                 .created = j->created,
@@ -311,26 +247,19 @@ static int record_apply(store_db *db, void *arg, char *err, size_t errlen)
                                 .sender = j->sender,
                                 .created = j->created,
                                 .remote_mta = j->remote && j->mx[0] ? j->mx : NULL};
-    if (has_bounces(j) && (count_bounce(db, j) < 0 || dsn_enqueue(db, j->cfg->hostname, ".", &orig,
-                                                                  j->rcpts, j->n, err, errlen) < 0))
+    /* The bounce is charged to the account that sent the original: a
+     * rising bounce rate is how a stolen account shows. */
+    if (has_bounces(j) &&
+        ((j->auth_user && store_sender_bounce(db, j->auth_user, time(NULL)) < 0) ||
+         dsn_enqueue(db, j->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0))
         return -1;
     /* A message leaves the queue when no recipient is left to deliver;
      * if it was in quarantine meanwhile, its .eml goes after the commit. */
-    sqlite3_stmt *st = store_prepare(
-        db, "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM recipients"
-            " WHERE message = ?1 AND state IN ('queued','deferred','held','quarantined',"
-            "'returning'))"
-            " RETURNING EXISTS (SELECT 1 FROM quarantine WHERE message = ?1)");
-    if (st == NULL)
-        return -1;
-    sqlite3_bind_text(st, 1, j->qid, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        j->drop_quarantine_file = sqlite3_column_int(st, 0) != 0;
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    bool quarantined;
+    int finished = store_message_finish(db, j->qid, &quarantined);
+    if (finished == 1)
+        j->drop_quarantine_file = quarantined;
+    return finished < 0 ? -1 : 0;
 }
 
 static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt *d)
