@@ -392,6 +392,13 @@ static void install_signals(struct daemon *d)
     evsignal_add(d->sig_int, NULL);
 }
 
+/* delivery_paused - the scheduler's view of the admin's pauses (the
+ * loop's copy, delivery_env.paused). */
+static bool delivery_paused(void *arg, const char *what)
+{
+    return server_paused(arg, what);
+}
+
 static void start(struct daemon *d, bool foreground)
 {
     struct smtp_server *srv = &d->srv;
@@ -458,10 +465,16 @@ static void start(struct daemon *d, bool foreground)
     srv->dns = dns_resolver_new(srv->base, cfg->dns_servers, cfg->n_dns_servers, err, sizeof err);
     if (srv->dns == NULL)
         fatal("event=start error=%s", log_quote(err));
-    if ((srv->scheduler = scheduler_new(srv)) == NULL)
+    struct delivery_env denv = {.base = srv->base,
+                                .cfg = &srv->cfg,
+                                .committer = srv->committer,
+                                .workers = srv->workers,
+                                .paused = delivery_paused,
+                                .arg = srv};
+    if ((srv->scheduler = scheduler_new(&denv)) == NULL)
         fatal("event=start error=out_of_memory");
     scheduler_set_outcome_hook(srv->scheduler, outbreak_outcome, srv->outbreak);
-    if ((d->housekeeping = housekeeping_start(srv)) == NULL)
+    if ((d->housekeeping = housekeeping_start(srv->base, srv->workers, &srv->cfg)) == NULL)
         fatal("event=start error=out_of_memory");
     if ((d->control = control_server_start(srv->base, CONTROL_SOCKET, err, sizeof err)) == NULL)
         fatal("event=start error=%s", log_quote(err));

@@ -26,7 +26,7 @@
 struct remote_conn;
 
 struct remote {
-    struct smtp_server *srv;
+    struct delivery_env env;
     struct dns_resolver *dns;
     SSL_CTX *tls;
     struct remote_conn *conns; /* every open connection, busy or idle */
@@ -87,7 +87,7 @@ static void conn_park(struct remote_conn *conn)
     struct timeval tv = {IDLE_SECONDS, 0};
     conn->at = NULL;
     if (conn->idle_timer == NULL)
-        conn->idle_timer = evtimer_new(conn->rm->srv->base, idle_expired, conn);
+        conn->idle_timer = evtimer_new(conn->rm->env.base, idle_expired, conn);
     if (conn->idle_timer)
         evtimer_add(conn->idle_timer, &tv);
 }
@@ -97,7 +97,7 @@ bool remote_has_room(const struct remote *rm)
     /* Count jobs, not sockets: a job holds its slot from the moment it is
      * taken, while its body is still being read and its MX looked up.  The
      * share of one destination is the scheduler's (queue/destinations). */
-    return rm->active < rm->srv->cfg->delivery.max_connections;
+    return rm->active < (*rm->env.cfg)->delivery.max_connections;
 }
 
 unsigned remote_busy(const struct remote *rm)
@@ -216,7 +216,7 @@ static struct client_txn *make_txn(struct attempt *at)
 
 static void client_params(const struct remote *rm, struct smtp_client_params *p)
 {
-    const struct config *cfg = rm->srv->cfg;
+    const struct config *cfg = (*rm->env.cfg);
     const struct config_delivery *d = &cfg->delivery;
     *p = (struct smtp_client_params){.helo_name = cfg->hostname,
                                      .tls_verify = d->tls_verify,
@@ -249,7 +249,7 @@ static void describe_target(const struct mx_target *t, char *buf, size_t len)
 static void try_next_target(struct attempt *at)
 {
     struct remote *rm = at->rm;
-    const struct config_delivery *d = &rm->srv->cfg->delivery;
+    const struct config_delivery *d = &(*rm->env.cfg)->delivery;
     while (at->next_target < at->n_targets) {
         struct mx_target *t = &at->targets[at->next_target++];
         unsigned port = d->relayhost ? d->relayhost_port : d->mx_port;
@@ -267,7 +267,7 @@ static void try_next_target(struct attempt *at)
         describe_target(t, conn->peer, sizeof conn->peer);
         struct smtp_client_params p;
         client_params(rm, &p);
-        conn->client = smtp_client_open(rm->srv->base, rm->tls, (struct sockaddr *)&t->addr,
+        conn->client = smtp_client_open(rm->env.base, rm->tls, (struct sockaddr *)&t->addr,
                                         t->addrlen, t->host, &p, conn_ready, conn);
         if (conn->client == NULL) {
             free(conn);
@@ -328,8 +328,8 @@ static void route(struct attempt *at)
     struct remote *rm = at->rm;
     if (use_idle(at))
         return;
-    if (rm->srv->cfg->delivery.relayhost)
-        dns_route_host(rm->dns, rm->srv->cfg->delivery.relayhost, routed, at);
+    if ((*rm->env.cfg)->delivery.relayhost)
+        dns_route_host(rm->dns, (*rm->env.cfg)->delivery.relayhost, routed, at);
     else
         dns_route(rm->dns, at->job->domain, routed, at);
 }
@@ -435,19 +435,19 @@ void remote_deliver(struct remote *rm, struct delivery_job *job, remote_done_fn 
     rm->attempts = at;
     p->at = at;
     spool_init(&job->body, ".");
-    worker_pool_submit(rm->srv->workers, prepare_work, prepare_done, p);
+    worker_pool_submit(rm->env.workers, prepare_work, prepare_done, p);
 }
 
-struct remote *remote_new(struct smtp_server *srv, char *err, size_t errlen)
+struct remote *remote_new(const struct delivery_env *env, char *err, size_t errlen)
 {
     struct remote *rm = calloc(1, sizeof *rm);
     if (rm == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    rm->srv = srv;
-    rm->dns =
-        dns_resolver_new(srv->base, srv->cfg->dns_servers, srv->cfg->n_dns_servers, err, errlen);
+    rm->env = *env;
+    const struct config *cfg = *env->cfg;
+    rm->dns = dns_resolver_new(env->base, cfg->dns_servers, cfg->n_dns_servers, err, errlen);
     if (rm->dns == NULL || (rm->tls = client_tls_ctx(err, errlen)) == NULL) {
         remote_free(rm);
         return NULL;

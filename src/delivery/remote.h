@@ -8,14 +8,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "delivery/delivery_env.h"
 #include "delivery/delivery_job.h"
-#include "smtp/server.h"
 
 struct remote;
 
 typedef void (*remote_done_fn)(struct delivery_job *job);
 
-struct remote *remote_new(struct smtp_server *srv, char *err, size_t errlen);
+/* remote_new - the remote agent on ENV (copied), with its DNS resolver
+ * (the config's dns.servers) and client TLS context; NULL and ERR. */
+struct remote *remote_new(const struct delivery_env *env, char *err, size_t errlen);
 void remote_free(struct remote *rm);
 
 /* remote_has_room - may another job start now, within

@@ -65,7 +65,7 @@
 #define PASS_KICK_MS 10 /* a burst of new messages shares one pass */
 
 struct scheduler {
-    struct smtp_server *srv;
+    struct delivery_env env; /* the loop, config, committer, workers (a copy) */
     struct remote *remote;
     struct event *timer;
     struct outcomes *unrecorded;       /* outcomes the store could not take yet */
@@ -339,7 +339,7 @@ static void record_done(void *arg, int status, const char *err)
 
 static void record(struct delivery_job *j)
 {
-    committer_submit(j->sch->srv->committer, record_apply, record_done, j);
+    committer_submit(j->sch->env.committer, record_apply, record_done, j);
 }
 
 /* finish_job - an attempt is over: expire what waited too long, then
@@ -382,8 +382,8 @@ static struct delivery_job *job_new(struct scheduler *sch, const struct due_row 
         return NULL;
     j->sch = sch;
     /* its own reference: the committer thread reads the retry and DSN
-     * settings after a SIGHUP may have replaced srv->cfg */
-    j->cfg = config_ref(sch->srv->cfg);
+     * settings after a SIGHUP may have replaced the current config */
+    j->cfg = config_ref(*sch->env.cfg);
     j->remote = remote;
     str_copy(j->qid, r->qid, sizeof j->qid);
     str_copy(j->domain, domain, sizeof j->domain);
@@ -463,7 +463,7 @@ static void start_local(struct scheduler *sch, const struct due_rows *rows)
     size_t n = group_rows(sch, rows, false, open, LOCAL_JOBS_MAX - sch->local_jobs);
     for (size_t i = 0; i < n; i++) {
         sch->local_jobs++;
-        worker_pool_submit(sch->srv->workers, local_work, local_done, open[i]);
+        worker_pool_submit(sch->env.workers, local_work, local_done, open[i]);
     }
 }
 
@@ -640,7 +640,7 @@ static void forget_queue(struct scheduler *sch)
  * them); a new relayhost regroups the queue by destination. */
 static void apply_config(struct scheduler *sch)
 {
-    const struct config *cfg = sch->srv->cfg;
+    const struct config *cfg = *sch->env.cfg;
     struct dest_limits lim = {.initial = cfg->delivery.initial_per_domain,
                               .max = cfg->delivery.max_per_domain,
                               .rest_min = cfg->queue.retry_initial,
@@ -743,14 +743,14 @@ static void pass_free(struct pass *p)
  * after a restart: start none until it recovers). */
 static bool may_start(const struct scheduler *sch)
 {
-    return !sch->paused && committer_fault(sch->srv->committer) == STORE_FAULT_NONE;
+    return !sch->paused && committer_fault(sch->env.committer) == STORE_FAULT_NONE;
 }
 
 static bool delivery_paused(const struct scheduler *sch)
 {
     /* "floodctl pause delivery" stops outbound mail only: local users keep
      * receiving theirs. */
-    return server_paused(sch->srv, PAUSE_DELIVERY);
+    return sch->env.paused && sch->env.paused(sch->env.arg, PAUSE_DELIVERY);
 }
 
 /* rearm - the next pass: at once when kicked while reading, else in a
@@ -859,24 +859,24 @@ static void scheduler_run(evutil_socket_t fd, short what, void *arg)
     pass_start(sch, time(NULL), remote);
 }
 
-struct scheduler *scheduler_new(struct smtp_server *srv)
+struct scheduler *scheduler_new(const struct delivery_env *env)
 {
     struct scheduler *sch = calloc(1, sizeof *sch);
     char err[256];
     if (sch == NULL)
         return NULL;
-    sch->srv = srv;
+    sch->env = *env;
     metrics_declare("floodgate_deliveries_total", METRIC_COUNTER,
                     "Delivery attempts recorded in the store, per recipient, by result"
                     " (delivered, deferred, bounced) and mailer (maildir, smtp, admin).");
-    sch->timer = evtimer_new(srv->base, scheduler_run, sch);
-    sch->unrecorded = outcomes_new(srv->base, srv->committer, record);
-    sch->remote = remote_new(srv, err, sizeof err);
+    sch->timer = evtimer_new(env->base, scheduler_run, sch);
+    sch->unrecorded = outcomes_new(env->base, env->committer, record);
+    sch->remote = remote_new(env, err, sizeof err);
     sch->inflight = strmap_new();
     sch->settled = strmap_new();
     sch->open_jobs = strmap_new();
     sch->dests = dest_table_new(&sch->limits);
-    sch->reader = worker_pool_new(srv->base, 1);
+    sch->reader = worker_pool_new(env->base, 1);
     if (sch->timer == NULL || sch->unrecorded == NULL || sch->remote == NULL ||
         sch->inflight == NULL || sch->settled == NULL || sch->open_jobs == NULL ||
         sch->dests == NULL || sch->reader == NULL) {

@@ -4,11 +4,18 @@
 #define FLOODGATE_DELIVERY_SCHEDULER_H
 
 #include <stdbool.h>
-#include "smtp/server.h"
+#include <stddef.h>
+
+#include "core/config.h"
+#include "delivery/delivery_env.h"
 
 struct scheduler;
 
-struct scheduler *scheduler_new(struct smtp_server *srv);
+/* scheduler_new - a scheduler on ENV (copied; what it points to must
+ * outlive the scheduler), with its remote agent and its reader thread; a
+ * first pass soon.  NULL when memory or the remote agent's set-up fails
+ * (logged). */
+struct scheduler *scheduler_new(const struct delivery_env *env);
 /* scheduler_kick - look for due work soon (after a message was queued). */
 void scheduler_kick(struct scheduler *sch);
 /* scheduler_refresh - floodctl changed the queue in the store: forget the
@@ -33,8 +40,8 @@ void scheduler_free(struct scheduler *sch);
 /* What a remote server answered for one recipient of AUTH_USER's message
  * (CODE, and TEXT: the reply or error with its enhanced status code), once
  * recorded: the outbreak detector's delivery feedback.  On the loop. */
-typedef void (*scheduler_outcome_fn)(void *arg, const char *auth_user, int code,
-                                     const char *text, bool delivered);
+typedef void (*scheduler_outcome_fn)(void *arg, const char *auth_user, int code, const char *text,
+                                     bool delivered);
 void scheduler_set_outcome_hook(struct scheduler *sch, scheduler_outcome_fn fn, void *arg);
 
 /* scheduler_backoff - seconds to wait after ATTEMPTS failed attempts:

@@ -13,7 +13,8 @@
 #define HOUSEKEEPING_FIRST 60 /* shortly after start, not in its rush */
 
 struct housekeeping {
-    struct smtp_server *srv;
+    struct worker_pool *workers;
+    struct config *const *cfg; /* the current config (see housekeeping.h) */
     struct event *timer;
     bool running;
     unsigned retention;
@@ -53,22 +54,24 @@ static void expire_done(void *arg)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct housekeeping *hk = arg;
-    hk->retention = hk->srv->cfg->queue.quarantine_retention;
+    hk->retention = (*hk->cfg)->queue.quarantine_retention;
     if (!hk->running && hk->retention > 0) {
         hk->running = true;
-        worker_pool_submit(hk->srv->workers, expire_work, expire_done, hk);
+        worker_pool_submit(hk->workers, expire_work, expire_done, hk);
     }
     struct timeval tv = {HOUSEKEEPING_INTERVAL, 0};
     evtimer_add(hk->timer, &tv);
 }
 
-struct housekeeping *housekeeping_start(struct smtp_server *srv)
+struct housekeeping *housekeeping_start(struct event_base *base, struct worker_pool *workers,
+                                        struct config *const *cfg)
 {
     struct housekeeping *hk = calloc(1, sizeof *hk);
     if (hk == NULL)
         return NULL;
-    hk->srv = srv;
-    if ((hk->timer = evtimer_new(srv->base, on_timer, hk)) == NULL) {
+    hk->workers = workers;
+    hk->cfg = cfg;
+    if ((hk->timer = evtimer_new(base, on_timer, hk)) == NULL) {
         free(hk);
         return NULL;
     }

@@ -3,11 +3,18 @@
 #ifndef FLOODGATE_QUEUE_HOUSEKEEPING_H
 #define FLOODGATE_QUEUE_HOUSEKEEPING_H
 
-#include "smtp/server.h"
+#include <event2/event.h>
+
+#include "core/config.h"
+#include "core/workers.h"
 
 struct housekeeping;
 
-struct housekeeping *housekeeping_start(struct smtp_server *srv);
+/* housekeeping_start - the chores on BASE's timer, run on WORKERS; CFG
+ * points to the daemon's current config (read at each round: a reload
+ * may change queue.quarantine_retention).  NULL when memory runs out. */
+struct housekeeping *housekeeping_start(struct event_base *base, struct worker_pool *workers,
+                                        struct config *const *cfg);
 void housekeeping_free(struct housekeeping *hk);
 
 #endif
