@@ -24,12 +24,12 @@
 /* store_status - the store's health for floodctl status: "ok", or
  * "failing" with why, since when, and the delivery outcomes that wait in
  * memory to be written. */
-static json_t *store_status(struct smtp_server *srv)
+static json_t *store_status(struct daemon_commands_env *env)
 {
     struct store_health h;
-    committer_health(srv->committer, &h);
+    committer_health(env->committer, &h);
     json_t *st = json_pack("{s:s, s:I}", "state", h.fault == STORE_FAULT_NONE ? "ok" : "failing",
-                           "unrecorded_outcomes", (json_int_t)scheduler_unrecorded(srv->scheduler));
+                           "unrecorded_outcomes", (json_int_t)scheduler_unrecorded(env->scheduler));
     if (st == NULL || h.fault == STORE_FAULT_NONE)
         return st;
     char since[32];
@@ -58,18 +58,18 @@ static json_t *status_read(void *ctx, json_t *req, char *err, size_t errlen)
  * which live in the loop's memory. */
 static json_t *status_finish(void *ctx, json_t *req, json_t *read, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
-    json_t *store = store_status(srv);
+    struct daemon_commands_env *env = ctx;
+    json_t *store = store_status(env);
     json_t *r = store ? json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
                                   "version", "0.1.0", "pid", (json_int_t)getpid(), "uptime",
-                                  (json_int_t)(time(NULL) - srv->started), "connections",
-                                  (json_int_t)srv->connections, "sessions_total",
-                                  (json_int_t)srv->sessions_total, "messages_accepted",
-                                  (json_int_t)srv->messages_accepted, "messages_rejected",
-                                  (json_int_t)srv->messages_rejected, "store_commits",
-                                  (json_int_t)committer_commits(srv->committer), "store_jobs",
-                                  (json_int_t)committer_jobs(srv->committer), "store", store,
-                                  "gate", policy_status(srv->policy))
+                                  (json_int_t)(time(NULL) - env->started), "connections",
+                                  (json_int_t)env->smtp->connections, "sessions_total",
+                                  (json_int_t)env->smtp->sessions_total, "messages_accepted",
+                                  (json_int_t)env->smtp->messages_accepted, "messages_rejected",
+                                  (json_int_t)env->smtp->messages_rejected, "store_commits",
+                                  (json_int_t)committer_commits(env->committer), "store_jobs",
+                                  (json_int_t)committer_jobs(env->committer), "store", store,
+                                  "gate", policy_status(env->policy))
                       : NULL;
     if (r == NULL || json_object_update(r, read) < 0) {
         json_decref(r);
@@ -87,14 +87,14 @@ static json_t *status_finish(void *ctx, json_t *req, json_t *read, char *err, si
  * (0 ends it). */
 static json_t *cmd_fault_store(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
+    struct daemon_commands_env *env = ctx;
     json_t *code = json_object_get(req, "code");
     if (!json_is_integer(code)) {
         snprintf(err, errlen, "code missing: an SQLite result code, 0 for none");
         return NULL;
     }
     json_int_t after = json_integer_value(json_object_get(req, "after"));
-    committer_inject_fault(srv->committer, (int)json_integer_value(code),
+    committer_inject_fault(env->committer, (int)json_integer_value(code),
                            after > 0 ? (unsigned)after : 0);
     log_warnx("event=fault_injection target=store code=%d after=%lld",
               (int)json_integer_value(code), (long long)after);
@@ -154,8 +154,8 @@ static json_t *cmd_queue_top(void *ctx, json_t *req, char *err, size_t errlen)
  * (the in-memory active queue may hold what was just held or deleted). */
 static json_t *cmd_queue_kick(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
-    scheduler_refresh(srv->scheduler);
+    struct daemon_commands_env *env = ctx;
+    scheduler_refresh(env->scheduler);
     return json_object();
 }
 
@@ -164,20 +164,20 @@ static json_t *cmd_queue_kick(void *ctx, json_t *req, char *err, size_t errlen)
  * domains over the last hour. */
 static json_t *cmd_sending_counters(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
+    struct daemon_commands_env *env = ctx;
     const char *sender = json_string_value(json_object_get(req, "sender"));
     if (sender == NULL) {
         snprintf(err, errlen, "sender missing");
         return NULL;
     }
-    return policy_counters(srv->policy, sender);
+    return policy_counters(env->policy, sender);
 }
 
 /* cmd_session_list - the live sessions (policy_sessions). */
 static json_t *cmd_session_list(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
-    json_t *list = policy_sessions(srv->policy);
+    struct daemon_commands_env *env = ctx;
+    json_t *list = policy_sessions(env->policy);
     if (list == NULL)
         snprintf(err, errlen, "out of memory");
     return list;
@@ -199,7 +199,7 @@ static const char *kill_reason(const char *reason)
  * {"ended": n}. */
 static json_t *cmd_session_kill(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
+    struct daemon_commands_env *env = ctx;
     struct ipset_entry_facts facts;
     const char *r = json_string_value(json_object_get(req, "reason"));
     const char *reason = kill_reason(r ? r : "admin");
@@ -220,7 +220,7 @@ static json_t *cmd_session_kill(void *ctx, json_t *req, char *err, size_t errlen
     if (m.ip && ipset_inspect(m.ip, &facts, err, errlen) < 0)
         return NULL;
     return json_pack("{s:I}", "ended",
-                     (json_int_t)policy_end_sessions(srv->policy, &m, NULL, reason));
+                     (json_int_t)policy_end_sessions(env->policy, &m, NULL, reason));
 }
 
 /* state_read - on the control reader thread: the pauses and the bans as
@@ -238,15 +238,15 @@ static json_t *state_read(void *ctx, json_t *req, char *err, size_t errlen)
 
 /* state_apply - on the loop: what state_read found becomes the daemon's
  * (READ, taken). */
-static void state_apply(struct smtp_server *srv, json_t *read)
+static void state_apply(struct daemon_commands_env *env, json_t *read)
 {
     json_t *paused = json_object_get(read, "paused");
     if (json_is_array(paused))
-        server_set_pauses(srv, json_incref(paused));
+        server_set_pauses(env->smtp, json_incref(paused));
     else
-        server_set_pauses(srv, NULL);
+        server_set_pauses(env->smtp, NULL);
     json_t *bans = json_object_get(read, "bans");
-    policy_set_bans(srv->policy, json_is_array(bans) ? bans : NULL);
+    policy_set_bans(env->policy, json_is_array(bans) ? bans : NULL);
     json_decref(read);
 }
 
@@ -254,11 +254,11 @@ static void state_apply(struct smtp_server *srv, json_t *read)
  * they rule from now on (a ban ends the IP's live sessions). */
 static json_t *state_reload_finish(void *ctx, json_t *req, json_t *read, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
-    state_apply(srv, read);
-    outbreak_reload_bulk(srv->outbreak);
-    scheduler_kick(srv->scheduler);
-    return json_pack("{s:O}", "paused", srv->pauses);
+    struct daemon_commands_env *env = ctx;
+    state_apply(env, read);
+    outbreak_reload_bulk(env->outbreak);
+    scheduler_kick(env->scheduler);
+    return json_pack("{s:O}", "paused", env->smtp->pauses);
 }
 
 #ifdef FLOODGATE_FAULT_INJECTION
@@ -288,9 +288,9 @@ static json_t *cmd_fault_lookup_hold(void *ctx, json_t *req, char *err, size_t e
  * thread (delivery/scheduler.h). */
 static json_t *cmd_fault_scheduler_hold(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    struct smtp_server *srv = ctx;
+    struct daemon_commands_env *env = ctx;
     json_int_t n = json_integer_value(json_object_get(req, "seconds"));
-    scheduler_fault_hold(srv->scheduler, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
+    scheduler_fault_hold(env->scheduler, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
     return json_object();
 }
 #endif
@@ -314,13 +314,13 @@ static json_t *incident_closed_read(void *ctx, json_t *req, char *err, size_t er
 static json_t *incident_closed_finish(void *ctx, json_t *req, json_t *read, char *err,
                                       size_t errlen)
 {
-    struct smtp_server *srv = ctx;
+    struct daemon_commands_env *env = ctx;
     const char *subject = json_string_value(json_object_get(req, "subject"));
     const char *state = json_string_value(json_object_get(req, "state"));
     json_int_t id = json_integer_value(json_object_get(req, "id"));
-    outbreak_closed(srv->outbreak, (long long)id, subject, state);
-    state_apply(srv, read);
-    scheduler_refresh(srv->scheduler);
+    outbreak_closed(env->outbreak, (long long)id, subject, state);
+    state_apply(env, read);
+    scheduler_refresh(env->scheduler);
     return json_object();
 }
 
@@ -346,25 +346,25 @@ void daemon_commands_register_reload(struct control_server *ctl, daemon_reload_f
     control_server_register(ctl, "reload", cmd_reload, NULL);
 }
 
-void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv)
+void daemon_commands_register(struct control_server *ctl, struct daemon_commands_env *env)
 {
-    control_server_register_reader(ctl, "status", status_read, status_finish, srv);
+    control_server_register_reader(ctl, "status", status_read, status_finish, env);
     /* Listings read the store on the control room's reader thread: a long
      * one must not make open SMTP sessions wait (docs/design.md). */
-    control_server_register_reader(ctl, "queue.list", cmd_queue_list, NULL, srv);
-    control_server_register(ctl, "queue.kick", cmd_queue_kick, srv);
-    control_server_register_reader(ctl, "queue.top", cmd_queue_top, NULL, srv);
+    control_server_register_reader(ctl, "queue.list", cmd_queue_list, NULL, env);
+    control_server_register(ctl, "queue.kick", cmd_queue_kick, env);
+    control_server_register_reader(ctl, "queue.top", cmd_queue_top, NULL, env);
     /* the pauses and bans are read on the reader thread, applied on the loop */
-    control_server_register_reader(ctl, "state.reload", state_read, state_reload_finish, srv);
-    control_server_register(ctl, "sending.counters", cmd_sending_counters, srv);
+    control_server_register_reader(ctl, "state.reload", state_read, state_reload_finish, env);
+    control_server_register(ctl, "sending.counters", cmd_sending_counters, env);
     control_server_register_reader(ctl, "incident.closed", incident_closed_read,
-                                   incident_closed_finish, srv);
-    control_server_register(ctl, "session.list", cmd_session_list, srv);
-    control_server_register(ctl, "session.kill", cmd_session_kill, srv);
+                                   incident_closed_finish, env);
+    control_server_register(ctl, "session.list", cmd_session_list, env);
+    control_server_register(ctl, "session.kill", cmd_session_kill, env);
 #ifdef FLOODGATE_FAULT_INJECTION
-    control_server_register(ctl, "fault.store", cmd_fault_store, srv);
-    control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, srv);
-    control_server_register(ctl, "fault.scheduler_hold", cmd_fault_scheduler_hold, srv);
-    control_server_register(ctl, "fault.lookup_hold", cmd_fault_lookup_hold, srv);
+    control_server_register(ctl, "fault.store", cmd_fault_store, env);
+    control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, env);
+    control_server_register(ctl, "fault.scheduler_hold", cmd_fault_scheduler_hold, env);
+    control_server_register(ctl, "fault.lookup_hold", cmd_fault_lookup_hold, env);
 #endif
 }

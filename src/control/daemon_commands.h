@@ -1,12 +1,33 @@
 /* control/daemon_commands - the commands the daemon answers on its control
- * socket: status and the queue listing. */
+ * socket: status, the queue listings, kicks and state reloads, live
+ * sessions, incidents closed, reload.  The control room is below the
+ * daemon: the process hands it what the commands reach, in a
+ * struct daemon_commands_env, never its own context. */
 #ifndef FLOODGATE_CONTROL_DAEMON_COMMANDS_H
 #define FLOODGATE_CONTROL_DAEMON_COMMANDS_H
 
-#include "control/control.h"
-#include "smtp/server.h"
+#include <time.h>
 
-void daemon_commands_register(struct control_server *ctl, struct smtp_server *srv);
+#include "control/control.h"
+#include "delivery/scheduler.h"
+#include "policy/engine.h"
+#include "smtp/outbreak.h"
+#include "smtp/server.h"
+#include "store/committer.h"
+
+/* What the commands act on; the daemon keeps it alive while the control
+ * socket serves. */
+struct daemon_commands_env {
+    struct smtp_server *smtp;    /* the sessions' counters, the pauses */
+    struct committer *committer; /* the store's health and figures */
+    struct scheduler *scheduler; /* kicked when floodctl changed the queue */
+    struct policy *policy;       /* bans, counters, live sessions */
+    struct outbreak *outbreak;   /* the detector */
+    time_t started;              /* for the uptime */
+};
+
+/* daemon_commands_register - the daemon's commands on CTL, acting on ENV. */
+void daemon_commands_register(struct control_server *ctl, struct daemon_commands_env *env);
 
 /* A reload of the config file: 0, or -1 with the reason in ERR (the old
  * config stays). */

@@ -1,5 +1,9 @@
-/* smtp/server - what every SMTP session shares: configuration, the store,
- * the committer, worker threads and counters.  Owned by floodgated. */
+/* smtp/server - the protocol server: what every SMTP session shares.  The
+ * process (daemon/) owns the loop, the config, the store, the workers,
+ * the committer, the policy engine and the scheduler and lends them here;
+ * the server keeps what only sessions use: the lookup threads, the AUTH
+ * queue, the login cache, the resolver of the client checks, the TLS
+ * context, the pauses, the open sessions and their counters. */
 #ifndef FLOODGATE_SMTP_SERVER_H
 #define FLOODGATE_SMTP_SERVER_H
 
@@ -18,27 +22,26 @@ struct auth_queue;
 struct dns_resolver;
 struct login_cache;
 struct policy;
-struct outbreak;
 struct scheduler;
 struct smtp_session;
 
 struct smtp_server {
+    /* lent by the daemon (daemon/daemon_internal.h) */
     struct event_base *base;
     struct config *cfg; /* current; sessions keep the one they started with */
     store_db *db;       /* the daemon's own: start-up reads only, before the loop serves */
     struct committer *committer;
     struct worker_pool *workers;
-    struct worker_pool *lookups; /* the sessions' store reads (smtp/lookup.c) */
     struct scheduler *scheduler;
-    struct policy *policy;         /* the decision engine: bans, limits, live sessions */
-    struct outbreak *outbreak;     /* the detector and its incidents (smtp/outbreak.h) */
+    struct policy *policy; /* the decision engine: bans, limits, live sessions */
+    /* the server's own (the daemon makes them at start, in its order) */
+    struct worker_pool *lookups;   /* the sessions' store reads (smtp/lookup.c) */
     struct dns_resolver *dns;      /* client checks: reverse names, sender domains */
     struct auth_queue *auth_queue; /* password checks, fair per client IP */
     struct login_cache *logins;    /* logins verified recently */
     SSL_CTX *ssl_ctx;              /* NULL when no listener uses TLS */
     bool stopping;                 /* SIGTERM: no new sessions */
-    time_t started;
-    unsigned connections; /* sessions open now */
+    unsigned connections;          /* sessions open now */
     unsigned long sessions_total;
     unsigned long messages_accepted;
     unsigned long messages_rejected;
