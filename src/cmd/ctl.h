@@ -205,6 +205,10 @@ void ctl_end_sessions(struct ctl *c, const char *user, const char *label, const 
 extern const char usage_incident[];
 extern const struct subcommand incident_subs[];
 
+/* ctl_monitor.c: monitor */
+extern const char usage_monitor[];
+int monitor_cmd(struct ctl *c, int argc, char **argv);
+
 /* ctl_store.c: store */
 extern const char usage_store[];
 extern const struct subcommand store_subs[];

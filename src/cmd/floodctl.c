@@ -42,6 +42,7 @@ static const struct group {
     {"session", usage_session, session_subs},
     {"store", usage_store, store_subs},
     {"incident", usage_incident, incident_subs},
+    {"monitor", usage_monitor, NULL},
     {"reload", usage_reload, NULL},
     {"doctor", usage_doctor, NULL},
 };
@@ -77,6 +78,8 @@ static int run_command(struct ctl *c, int argc, char **argv)
             return usage_error(cmd, "status takes no arguments, not '%s'", argv[1]);
         return status_cmd(c, NULL, NULL);
     }
+    if (strcmp(cmd, "monitor") == 0)
+        return monitor_cmd(c, argc - 1, argv + 1);
     if (strcmp(cmd, "reload") == 0) {
         if (argc > 1)
             return usage_error(cmd, "reload takes no arguments, not '%s'", argv[1]);

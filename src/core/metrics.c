@@ -191,6 +191,28 @@ void metrics_observe(const char *name, double v, ...)
     va_end(ap);
 }
 
+double metrics_sum(const char *name, const char *label, const char *value)
+{
+    char want[LABELS_TEXT_MAX + 64], esc[LABELS_TEXT_MAX];
+    double sum = 0;
+    if (label)
+        snprintf(want, sizeof want, "%s=\"%s\"", label,
+                 metrics_label_escape(value, esc, sizeof esc));
+    pthread_mutex_lock(&lock);
+    const struct family *f = find_family(name);
+    for (size_t i = 0; f && i < f->n; i++) {
+        /* a whole pair: preceded by "{" or ",", followed by "," or "}" */
+        const char *l = f->series[i].labels, *at = label ? strstr(l, want) : l;
+        while (label && at && !((at[-1] == '{' || at[-1] == ',') &&
+                                (at[strlen(want)] == ',' || at[strlen(want)] == '}')))
+            at = strstr(at + 1, want);
+        if (at)
+            sum += f->series[i].value;
+    }
+    pthread_mutex_unlock(&lock);
+    return sum;
+}
+
 /* with_label - LABELS ("" or "{...}") with le="BOUND" added, into BUF. */
 static const char *with_le(const char *labels, const char *bound, char *buf, size_t len)
 {

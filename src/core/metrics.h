@@ -33,6 +33,11 @@ void metrics_set(const char *name, double v, ...) __attribute__((sentinel));
 /* metrics_observe - one observation V (seconds) of histogram NAME. */
 void metrics_observe(const char *name, double v, ...) __attribute__((sentinel));
 
+/* metrics_sum - the sum of counter or gauge NAME over its series whose
+ * label LABEL is VALUE (every series when LABEL is NULL): what floodctl
+ * monitor shows per second.  0 for an unknown family. */
+double metrics_sum(const char *name, const char *label, const char *value);
+
 /* metrics_render - every family as Prometheus text, appended to a new
  * string (the caller frees it); NULL when out of memory. */
 char *metrics_render(void);

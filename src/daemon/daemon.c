@@ -206,6 +206,13 @@ static void start_services(struct daemon *d)
                                                .started = d->started};
     daemon_commands_register(d->control, &d->commands);
     daemon_commands_register_reload(d->control, reload_command, d);
+    struct monitor_env menv = {.base = d->base,
+                               .policy = d->policy,
+                               .outbreak = d->outbreak,
+                               .accepted = &srv->messages_accepted,
+                               .connections = &srv->connections};
+    if ((d->monitor = monitor_start(d->control, &menv)) == NULL)
+        fatal("event=start error=out_of_memory");
     if (d->web && web_start(d->web, CONTROL_SOCKET, err, sizeof err) < 0)
         fatal("event=start error=%s", log_quote(err));
     if (d->web)
@@ -239,6 +246,7 @@ static void stop(struct daemon *d)
     scheduler_free(d->scheduler);
     web_stop(d->web); /* before the control socket it asks */
     control_server_free(d->control);
+    monitor_free(d->monitor); /* after the engine and the control socket that call it */
     listeners_close(d->listeners);
     daemon_free_signals(d);
     store_close(d->db);

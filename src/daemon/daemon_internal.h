@@ -13,6 +13,7 @@
 
 #include "control/control.h"
 #include "control/daemon_commands.h"
+#include "control/monitor.h"
 #include "control/web.h"
 #include "core/config.h"
 #include "core/workers.h"
@@ -46,6 +47,7 @@ struct daemon {
     struct control_server *control;
     struct daemon_commands_env commands; /* what the control commands reach */
     struct web_server *web;              /* NULL unless the config has a web section */
+    struct monitor *monitor;             /* floodctl monitor's figures */
     bool stopping;                       /* SIGTERM seen: shutting down */
     struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *drain_timer;
     uint64_t shutdown_deadline; /* monotonic ms: SIGTERM + shutdown_timeout */

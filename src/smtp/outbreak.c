@@ -885,6 +885,14 @@ bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
     return outbreak_holds(o, m->subject);
 }
 
+int outbreak_score(struct outbreak *o, const char *subject)
+{
+    struct detector_report *r = malloc(sizeof *r); /* too big for the stack */
+    int score = r && detector_report(o->detector, subject, time(NULL), r) == 0 ? (int)r->score : -1;
+    free(r);
+    return score;
+}
+
 bool outbreak_holds(struct outbreak *o, const char *subject)
 {
     /* the detector's level, not the incident's: the message that climbed

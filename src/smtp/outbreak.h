@@ -88,6 +88,9 @@ void outbreak_delivery(struct outbreak *o, const char *subject, int code, const 
  * outbreak_delivery for AUTH_USER's message. */
 void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text,
                       bool delivered);
+/* outbreak_score - the detector's score of SUBJECT now ("user@domain",
+ * lowercased, or "ip:ADDR"), or -1 when it does not follow SUBJECT. */
+int outbreak_score(struct outbreak *o, const char *subject);
 /* outbreak_holds - is SUBJECT held now (its messages are stored held)? */
 bool outbreak_holds(struct outbreak *o, const char *subject);
 /* outbreak_closed - floodctl released or dismissed incident ID of

@@ -8,6 +8,7 @@
 #include <event2/buffer.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "store/committer.h"
 #include "smtp/session_internal.h"
 
@@ -26,9 +27,17 @@ void smtp_reply(struct smtp_session *s, const char *fmt, ...)
      * client probing us). */
     if (line[0] == '5')
         s->errors++;
-    if (line[0] == '4' || line[0] == '5')
+    if (line[0] == '4' || line[0] == '5') {
+        static bool declared; /* on the loop only */
+        if (!declared)
+            declared = metrics_declare("floodgate_smtp_refusals_total", METRIC_COUNTER,
+                                       "SMTP replies that refused a command (4xx, 5xx), by "
+                                       "class: what floodctl monitor shows as rejected.") == 0;
+        metrics_add("floodgate_smtp_refusals_total", 1, "class", line[0] == '5' ? "5xx" : "4xx",
+                    NULL);
         log_info("event=reject session=%lu ip=%s reply=%s", s->serial, s->origin.ip,
                  log_quote(line));
+    }
     line[n++] = '\r';
     line[n++] = '\n';
     evbuffer_add(smtp_session_output(s), line, (size_t)n);

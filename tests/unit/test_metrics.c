@@ -127,6 +127,24 @@ static void test_threads(void **state)
     free(t);
 }
 
+/* test_sum - the sum over the series with one label value, a whole
+ * label pair matched (result="deferred" is not result="deferred_x"). */
+static void test_sum(void **state)
+{
+    metrics_declare("t_deliveries_total", METRIC_COUNTER, "Deliveries.");
+    metrics_add("t_deliveries_total", 2, "result", "delivered", "mailer", "maildir", NULL);
+    metrics_add("t_deliveries_total", 3, "result", "delivered", "mailer", "smtp", NULL);
+    metrics_add("t_deliveries_total", 4, "result", "deferred", "mailer", "smtp", NULL);
+    metrics_add("t_deliveries_total", 8, "result", "deferred_x", "mailer", "smtp", NULL);
+    metrics_add("t_deliveries_total", 16, "mailer", "deferred", "result", "bounced", NULL);
+    assert_true(metrics_sum("t_deliveries_total", "result", "delivered") == 5);
+    assert_true(metrics_sum("t_deliveries_total", "result", "deferred") == 4);
+    assert_true(metrics_sum("t_deliveries_total", "result", "bounced") == 16);
+    assert_true(metrics_sum("t_deliveries_total", NULL, NULL) == 33);
+    assert_true(metrics_sum("t_deliveries_total", "result", "none") == 0);
+    assert_true(metrics_sum("t_unknown_total", NULL, NULL) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +154,7 @@ int main(void)
         cmocka_unit_test_teardown(test_label_escaping, teardown),
         cmocka_unit_test_teardown(test_series_bound, teardown),
         cmocka_unit_test_teardown(test_threads, teardown),
+        cmocka_unit_test_teardown(test_sum, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
