@@ -142,7 +142,7 @@ static int print_frame(struct ctl *c, json_t *r, unsigned interval, bool live)
                                         "score"};
     static const char *const ihead[] = {"Incident", "Subject", "State", "Opened (UTC)", "Score"};
     char at[32];
-    printf("Floodgate %s  %s UTC  connections %lld%s\n",
+    printf("Floodgate %s  %s  connections %lld%s\n",
            c->cfg && c->cfg->hostname ? c->cfg->hostname : "",
            short_iso(str_of(r, "at"), at, sizeof at),
            (long long)json_integer_value(json_object_get(r, "connections")),
@@ -176,14 +176,42 @@ static int once(struct ctl *c, unsigned interval, unsigned top)
     return rc;
 }
 
-/* The terminal as it was, to give back. */
+/* The terminal as it was, to give back; and standard error while the
+ * view has the screen (a message there would vanish with the alternate
+ * screen: it is kept and said once the terminal is back). */
 static struct termios saved;
+static int saved_stderr = -1;
+static FILE *held_stderr;
 
 static void terminal_restore(void)
 {
     fputs("\033[?25h\033[?1049l", stdout); /* cursor back, main screen back */
     fflush(stdout);
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    if (saved_stderr < 0)
+        return;
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    char buf[4096];
+    size_t n;
+    rewind(held_stderr);
+    while ((n = fread(buf, 1, sizeof buf, held_stderr)) > 0)
+        fwrite(buf, 1, n, stderr);
+    fclose(held_stderr);
+}
+
+/* hold_stderr - standard error into a temporary file until the restore. */
+static void hold_stderr(void)
+{
+    fflush(stderr);
+    if ((held_stderr = tmpfile()) == NULL)
+        return;
+    if ((saved_stderr = dup(STDERR_FILENO)) < 0 || dup2(fileno(held_stderr), STDERR_FILENO) < 0) {
+        if (saved_stderr >= 0)
+            close(saved_stderr);
+        saved_stderr = -1;
+        fclose(held_stderr);
+    }
 }
 
 /* terminal_take - keys without echo or line editing (Ctrl-C still a
@@ -200,6 +228,7 @@ static int terminal_take(void)
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw) < 0)
         return -1;
     fputs("\033[?1049h\033[?25l", stdout);
+    hold_stderr();
     return 0;
 }
 
@@ -236,6 +265,10 @@ static bool wait_key(int ms)
 /* live - a frame every INTERVAL seconds until q or a signal. */
 static int live(struct ctl *c, unsigned interval, unsigned top)
 {
+    /* a frame in one write: no flicker (set before anything is written;
+     * static: stdout uses it until the exit) */
+    static char frame[1 << 16];
+    setvbuf(stdout, frame, _IOFBF, sizeof frame);
     json_t *r = fetch(c, interval, top); /* a daemon that is not there: said before the screen */
     if (r == NULL)
         return EXIT_FAIL;
@@ -244,8 +277,6 @@ static int live(struct ctl *c, unsigned interval, unsigned top)
         return once(c, interval, top);
     }
     signals();
-    static char frame[1 << 16];
-    setvbuf(stdout, frame, _IOFBF, sizeof frame); /* a frame in one write: no flicker */
     int rc = EXIT_OK;
     while (!quit_signal && rc == EXIT_OK) {
         if (r == NULL && (r = fetch(c, interval, top)) == NULL) {
@@ -272,7 +303,6 @@ static int live(struct ctl *c, unsigned interval, unsigned top)
     }
     json_decref(r);
     terminal_restore();
-    setvbuf(stdout, NULL, _IOLBF, 0);
     return rc;
 }
 

@@ -192,3 +192,16 @@ def test_live_view_quits_on_ctrl_c(make_server):
     t.send(b"\x03")  # the terminal turns it into SIGINT
     assert t.wait() == 0
     assert t.out.endswith(b"\x1b[?25h\x1b[?1049l"), t.out[-200:]
+
+
+def test_live_view_says_why_when_the_daemon_stops(make_server):
+    """The daemon goes away under the view: the terminal is given back
+    first, then the reason is said where the admin can read it."""
+    s = make_server().start().provision()
+    t = Pty(s)
+    t.read_until(b"(q quits)")
+    s.stop()
+    assert t.wait() == 1
+    restored = t.out.rfind(b"\x1b[?1049l")
+    said = t.out.find(b"floodgated is not running")
+    assert 0 <= restored < said, t.out[-400:]
