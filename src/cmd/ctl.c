@@ -499,6 +499,18 @@ const char *fmt_time(json_t *v, char *buf, size_t len)
     return buf;
 }
 
+const char *fmt_iso(json_t *v, char *buf, size_t len)
+{
+    const char *s = json_string_value(v);
+    if (s == NULL)
+        return "-";
+    str_copy(buf, s, len);
+    char *t = strchr(buf, 'T');
+    if (t)
+        *t = ' ';
+    return buf;
+}
+
 /* fmt_count - the integer member KEY of OBJ in decimal (0 when absent). */
 const char *fmt_count(json_t *obj, const char *key, char *buf, size_t len)
 {

@@ -47,19 +47,6 @@ static struct opt *opts_list(void)
     return opts;
 }
 
-/* short_time - "2026-12-06T14:00:00Z" as "2026-12-06 14:00:00Z". */
-static const char *short_time(json_t *v, char *buf, size_t len)
-{
-    const char *s = json_string_value(v);
-    if (s == NULL)
-        return "-";
-    str_copy(buf, s, len);
-    char *t = strchr(buf, 'T');
-    if (t)
-        *t = ' ';
-    return buf;
-}
-
 static int incident_row_print(struct table *t, json_t *i, void *arg)
 {
     char id[24], opened[32], score[24], acc[24], held[24], del[24];
@@ -67,7 +54,7 @@ static int incident_row_print(struct table *t, json_t *i, void *arg)
     const char *row[] = {fmt_count(i, "id", id, sizeof id),
                          str_of(i, "subject"),
                          str_of(i, "state"),
-                         short_time(json_object_get(i, "opened"), opened, sizeof opened),
+                         fmt_iso(json_object_get(i, "opened"), opened, sizeof opened),
                          fmt_count(i, "score", score, sizeof score),
                          fmt_count(counts, "accepted", acc, sizeof acc),
                          fmt_count(counts, "held", held, sizeof held),
@@ -124,7 +111,7 @@ static void show_text(json_t *inc)
            str_of(inc, "subject"));
     printf("  state: %s   score: %lld\n", str_of(inc, "state"),
            (long long)json_integer_value(json_object_get(inc, "score")));
-    printf("  opened: %s   updated: %s\n", short_time(json_object_get(inc, "opened"), buf, 32),
+    printf("  opened: %s   updated: %s\n", fmt_iso(json_object_get(inc, "opened"), buf, 32),
            str_of(inc, "updated") ? str_of(inc, "updated") : "-");
     printf("  app password: %s\n", str_of(inc, "app_password") ? str_of(inc, "app_password")
                                                                : "(none: main password or no "
@@ -159,7 +146,7 @@ static void show_text(json_t *inc)
     puts("  actions:");
     json_array_foreach(json_object_get(inc, "actions"), i, v)
     {
-        printf("    %s  %-20s %s  (by %s)\n", short_time(json_object_get(v, "at"), buf, 32),
+        printf("    %s  %-20s %s  (by %s)\n", fmt_iso(json_object_get(v, "at"), buf, 32),
                str_of(v, "action"), str_of(v, "detail") ? str_of(v, "detail") : "",
                str_of(v, "by"));
     }

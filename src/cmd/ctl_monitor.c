@@ -65,18 +65,6 @@ static const char *rate(json_t *obj, const char *key, char *buf, size_t len)
     return buf;
 }
 
-/* short_iso - "2026-12-06T17:49:00Z" as "2026-12-06 17:49:00Z". */
-static const char *short_iso(const char *s, char *buf, size_t len)
-{
-    if (s == NULL)
-        return "-";
-    str_copy(buf, s, len);
-    char *t = strchr(buf, 'T');
-    if (t)
-        *t = ' ';
-    return buf;
-}
-
 /* print_rates - the per-second figures and the totals, as a table. */
 static int print_rates(json_t *r)
 {
@@ -118,7 +106,8 @@ static int incident_row(struct table *t, json_t *i, void *arg)
 {
     char id[24], opened[32], score[24];
     const char *row[] = {fmt_count(i, "id", id, sizeof id), str_of(i, "subject"),
-                         str_of(i, "state"), short_iso(str_of(i, "opened"), opened, sizeof opened),
+                         str_of(i, "state"),
+                         fmt_iso(json_object_get(i, "opened"), opened, sizeof opened),
                          fmt_count(i, "score", score, sizeof score)};
     return table_add(t, row, NULL);
 }
@@ -144,7 +133,7 @@ static int print_frame(struct ctl *c, json_t *r, unsigned interval, bool live)
     char at[32];
     printf("Floodgate %s  %s  connections %lld%s\n",
            c->cfg && c->cfg->hostname ? c->cfg->hostname : "",
-           short_iso(str_of(r, "at"), at, sizeof at),
+           fmt_iso(json_object_get(r, "at"), at, sizeof at),
            (long long)json_integer_value(json_object_get(r, "connections")),
            live ? "   (q quits)" : "");
     print_queue(json_object_get(r, "queue"));

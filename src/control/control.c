@@ -471,6 +471,18 @@ void control_server_register(struct control_server *srv, const char *cmd, contro
     add_cmd(srv, cmd, fn, ctx, false, NULL);
 }
 
+json_t *control_finish_merge(json_t *r, json_t *read, char *err, size_t errlen)
+{
+    if (r == NULL || read == NULL || json_object_update(r, read) < 0) {
+        json_decref(r);
+        json_decref(read);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    json_decref(read);
+    return r;
+}
+
 void control_server_register_reader(struct control_server *srv, const char *cmd,
                                     control_handler_fn fn, control_finish_fn finish, void *ctx)
 {

@@ -33,6 +33,10 @@ typedef json_t *(*control_finish_fn)(void *ctx, json_t *request, json_t *result,
  * only the loop may read.  The client's next request waits for the answer. */
 void control_server_register_reader(struct control_server *srv, const char *cmd,
                                     control_handler_fn fn, control_finish_fn finish, void *ctx);
+/* control_finish_merge - for a finish function: READ's members added to
+ * R (the loop's figures), both taken; R, or NULL with ERR set when either
+ * is NULL or memory runs out. */
+json_t *control_finish_merge(json_t *r, json_t *read, char *err, size_t errlen);
 void control_server_free(struct control_server *srv);
 
 #endif

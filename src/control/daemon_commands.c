@@ -71,14 +71,7 @@ static json_t *status_finish(void *ctx, json_t *req, json_t *read, char *err, si
                                   (json_int_t)committer_jobs(env->committer), "store", store,
                                   "gate", policy_status(env->policy))
                       : NULL;
-    if (r == NULL || json_object_update(r, read) < 0) {
-        json_decref(r);
-        json_decref(read);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    json_decref(read);
-    return r;
+    return control_finish_merge(r, read, err, errlen);
 }
 
 #ifdef FLOODGATE_FAULT_INJECTION

@@ -247,14 +247,7 @@ static json_t *monitor_finish(void *ctx, json_t *req, json_t *read, char *err, s
                           "measured_over", over, "connections", (json_int_t)*m->env.connections,
                           "per_second", per_second, "totals", counts(m), "top_senders",
                           top_senders(m, (size_t)top));
-    if (r == NULL || json_object_update(r, read) < 0) {
-        json_decref(r);
-        json_decref(read);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    json_decref(read);
-    return r;
+    return control_finish_merge(r, read, err, errlen);
 }
 
 struct monitor *monitor_start(struct control_server *ctl, const struct monitor_env *env)
