@@ -160,7 +160,7 @@ static json_t *score(const struct monitor *m, const char *key)
     if (strchr(key, '@'))
         str_copy(subject, key, sizeof subject);
     else
-        snprintf(subject, sizeof subject, "ip:%s", key);
+        snprintf(subject, sizeof subject, "ip:%.256s", key); /* a key is < 256 */
     int s = outbreak_score(m->env.outbreak, subject);
     return s < 0 ? json_null() : json_integer(s);
 }
