@@ -21,7 +21,7 @@
 #include "policy/counters.h"
 #include "policy/engine.h"
 #include "policy/origin.h"
-#include "queue/queue_query.h"
+#include "store/queue_query.h"
 #include "smtp/outbreak.h"
 #include "store/incidents.h"
 #include "store/store.h"
@@ -187,7 +187,7 @@ static json_t *top_senders(const struct monitor *m, size_t n)
 static json_t *monitor_read(void *ctx, json_t *req, char *err, size_t errlen)
 {
     store_db *db = store_thread_db(STORE_FILE);
-    json_t *all = db ? incident_list(db, false) : NULL, *queue = db ? queue_counts(db) : NULL;
+    json_t *all = db ? incident_list(db, false) : NULL, *queue = db ? store_queue_counts(db) : NULL;
     json_t *list = json_array(), *v;
     size_t i;
     if (all == NULL || queue == NULL || list == NULL) {
