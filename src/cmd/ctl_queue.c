@@ -64,6 +64,33 @@ static int status_offline(struct ctl *c)
     return EXIT_FAIL;
 }
 
+/* print_blocklists - the blocklist watch's last round (floodctl status):
+ * a summary line, then each listing and each unknown answer. */
+static void print_blocklists(json_t *bl)
+{
+    if (!json_is_object(bl))
+        return;
+    json_t *checked = json_object_get(bl, "checked"), *r;
+    size_t i;
+    if (!json_is_string(checked)) {
+        puts("blocklists: not checked yet");
+        return;
+    }
+    printf("blocklists: checked %s: %lld listed, %lld unknown\n", json_string_value(checked),
+           (long long)json_integer_value(json_object_get(bl, "listed")),
+           (long long)json_integer_value(json_object_get(bl, "unknown")));
+    json_array_foreach(json_object_get(bl, "results"), i, r)
+    {
+        const char *state = str_of(r, "state");
+        if (strcmp(state, "listed") == 0)
+            printf("  %s is listed on %s (%s: %s) since %s\n", str_of(r, "address"),
+                   str_of(r, "list"), str_of(r, "code"), str_of(r, "meaning"), str_of(r, "since"));
+        else if (strcmp(state, "unknown") == 0)
+            printf("  %s on %s: unknown (%s)\n", str_of(r, "address"), str_of(r, "list"),
+                   str_of(r, "meaning"));
+    }
+}
+
 /* status_cmd - floodctl status: the daemon's counters and what is paused. */
 int status_cmd(struct ctl *c, struct args *a, struct opt *o)
 {
@@ -82,9 +109,13 @@ int status_cmd(struct ctl *c, struct args *a, struct opt *o)
     if (c->json) {
         rc = print_json(result);
     } else {
+        json_t *bl = json_incref(json_object_get(result, "blocklists"));
         json_object_del(result, "paused");
+        json_object_del(result, "blocklists");
         print_kv("", result);
         print_paused("paused", paused);
+        print_blocklists(bl);
+        json_decref(bl);
     }
     json_decref(paused);
     json_decref(result);

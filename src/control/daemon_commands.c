@@ -71,6 +71,8 @@ static json_t *status_finish(void *ctx, json_t *req, json_t *read, char *err, si
                                   (json_int_t)committer_jobs(env->committer), "store", store,
                                   "gate", policy_status(env->policy))
                       : NULL;
+    if (r && env->reputation)
+        json_object_set_new(r, "blocklists", reputation_watch_status(env->reputation));
     return control_finish_merge(r, read, err, errlen);
 }
 

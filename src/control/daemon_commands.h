@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "control/control.h"
+#include "control/reputation_watch.h"
 #include "delivery/scheduler.h"
 #include "policy/engine.h"
 #include "smtp/outbreak.h"
@@ -18,12 +19,13 @@
 /* What the commands act on; the daemon keeps it alive while the control
  * socket serves. */
 struct daemon_commands_env {
-    struct smtp_server *smtp;    /* the sessions' counters, the pauses */
-    struct committer *committer; /* the store's health and figures */
-    struct scheduler *scheduler; /* kicked when floodctl changed the queue */
-    struct policy *policy;       /* bans, counters, live sessions */
-    struct outbreak *outbreak;   /* the detector */
-    time_t started;              /* for the uptime */
+    struct smtp_server *smtp;            /* the sessions' counters, the pauses */
+    struct committer *committer;         /* the store's health and figures */
+    struct scheduler *scheduler;         /* kicked when floodctl changed the queue */
+    struct policy *policy;               /* bans, counters, live sessions */
+    struct outbreak *outbreak;           /* the detector */
+    struct reputation_watch *reputation; /* the blocklist watch, or NULL */
+    time_t started;                      /* for the uptime */
 };
 
 /* daemon_commands_register - the daemon's commands on CTL, acting on ENV. */

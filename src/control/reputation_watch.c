@@ -242,10 +242,8 @@ void reputation_watch_reload(struct reputation_watch *w, struct config *cfg)
         return;
     pthread_mutex_lock(&w->lock);
     struct config *old = w->cfg;
-    unsigned was = old->reputation.check_interval;
     w->cfg = config_ref(cfg);
-    if (cfg->reputation.check_interval != was)
-        w->next = w->checked ? w->checked + cfg->reputation.check_interval : time(NULL);
+    w->next = time(NULL); /* the admin may have changed addresses, lists or the DNS */
     w->reloaded = true;
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);

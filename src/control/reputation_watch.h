@@ -19,8 +19,8 @@ struct reputation_watch;
  * address or list gives a watch that never looks. */
 struct reputation_watch *reputation_watch_start(struct config *cfg, unsigned first_delay);
 
-/* reputation_watch_reload - use CFG (a reference is taken) from the next
- * round on; a changed interval applies at once. */
+/* reputation_watch_reload - use CFG (a reference is taken), and look
+ * again at once (the addresses, the lists or the DNS may have changed). */
 void reputation_watch_reload(struct reputation_watch *w, struct config *cfg);
 
 /* reputation_watch_stop - end the thread (a round in progress finishes

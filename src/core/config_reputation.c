@@ -7,7 +7,8 @@
  *                    blocklists = [ "zen.spamhaus.org" ]; check_interval = 3600; };
  *
  * Without public_addresses, the addresses are the listeners' own when they
- * are bound to one address; a listener on 0.0.0.0 or :: names none.  The
+ * are bound to one public address; a listener on 0.0.0.0 or ::, on
+ * loopback or on a private address names none.  The
  * blocklists are DNSBL zones the addresses are looked up on, by floodctl
  * doctor and by the daemon every check_interval seconds. */
 #include <arpa/inet.h>
@@ -105,8 +106,13 @@ static int listener_addresses(struct config *cfg)
         const void *a = ss->ss_family == AF_INET
                             ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
                             : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+        struct ipset_entry_facts f;
+        char err[128];
+        /* a wildcard, loopback or private address is no public one: the
+         * lists and the PTR checks would say nothing about the server */
         if (inet_ntop(ss->ss_family, a, text, sizeof text) == NULL ||
-            strcmp(text, "0.0.0.0") == 0 || strcmp(text, "::") == 0)
+            strcmp(text, "0.0.0.0") == 0 || strcmp(text, "::") == 0 ||
+            ipset_inspect(text, &f, err, sizeof err) < 0 || !f.public_part)
             continue;
         if (add_address(&cfg->reputation, text) < 0)
             return -1;

@@ -43,6 +43,10 @@ void daemon_log_warnings(const struct config *cfg)
         log_warnx("event=config_warning warning=%s", log_quote(cfg->warnings[i]));
 }
 
+/* Seconds after the start before the blocklist watch's first round: the
+ * daemon serves by then, and a restart loop does not hammer the lists. */
+#define REPUTATION_FIRST_DELAY 2
+
 /* prepare_state_dir - create the state dir, private: it holds the store
  * (password hashes, TOTP secrets, mail), DKIM keys and the Maildirs. */
 static void prepare_state_dir(const char *dir)
@@ -204,6 +208,9 @@ static void start_services(struct daemon *d)
                                                .policy = d->policy,
                                                .outbreak = d->outbreak,
                                                .started = d->started};
+    /* the blocklist watch: its first round a few seconds after the start */
+    d->reputation = reputation_watch_start(d->cfg, REPUTATION_FIRST_DELAY);
+    d->commands.reputation = d->reputation;
     daemon_commands_register(d->control, &d->commands);
     daemon_commands_register_reload(d->control, reload_command, d);
     struct monitor_env menv = {.base = d->base,
@@ -229,6 +236,7 @@ static void stop(struct daemon *d)
 {
     struct smtp_server *srv = &d->smtp;
     store_allow_thread(); /* the loop is over: what shutdown reads is no one's wait */
+    reputation_watch_stop(d->reputation); /* it may be injecting an alert: before the store */
     auth_queue_stop(srv->auth_queue);
     worker_pool_drain(srv->lookups); /* their answers may hand messages to the committer */
     worker_pool_drain(d->workers);

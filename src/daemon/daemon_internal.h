@@ -48,6 +48,7 @@ struct daemon {
     struct daemon_commands_env commands; /* what the control commands reach */
     struct web_server *web;              /* NULL unless the config has a web section */
     struct monitor *monitor;             /* floodctl monitor's figures */
+    struct reputation_watch *reputation; /* the blocklist watch thread */
     bool stopping;                       /* SIGTERM seen: shutting down */
     struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *drain_timer;
     uint64_t shutdown_deadline; /* monotonic ms: SIGTERM + shutdown_timeout */

@@ -64,7 +64,8 @@ static void config_use(struct daemon *d, struct config *cfg, SSL_CTX *ctx)
     d->cfg = cfg; /* the scheduler and the housekeeping read it through &d->cfg */
     d->smtp.cfg = cfg;
     policy_set_config(d->policy, cfg);
-    outbreak_reload(d->outbreak); /* the detector reads the new thresholds */
+    outbreak_reload(d->outbreak);                /* the detector reads the new thresholds */
+    reputation_watch_reload(d->reputation, cfg); /* and looks at the lists again now */
 }
 
 /* config_reload - read the config file again and switch to it, or keep the
