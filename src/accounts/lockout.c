@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/util.h"
 
@@ -139,8 +140,80 @@ void lockout_success(const char *address, const char *network)
     }
 }
 
-/* lockout_forget_all - empty the table. */
+/* Locks on their way to the store (see lockout.h), at most this many: a
+ * full list drops the one that ends first. */
+#define LOCKOUT_PENDING_MAX 256
+
+static struct pending {
+    char address[256]; /* "" when free */
+    char network[LOCKOUT_NETWORK_MAX];
+    time_t until;
+    unsigned long stored; /* the generation that stored it; 0: not yet */
+} pending[LOCKOUT_PENDING_MAX];
+
+static unsigned long generation;
+
+/* lockout_pending_add - keep the lock until the store has it and every
+ * AUTH that read the store before has ended. */
+void lockout_pending_add(const char *address, const char *network, time_t until)
+{
+    struct pending *p = &pending[0];
+    for (size_t i = 0; i < LOCKOUT_PENDING_MAX; i++) {
+        if (pending[i].address[0] == '\0') {
+            p = &pending[i];
+            break;
+        }
+        if (pending[i].until < p->until)
+            p = &pending[i];
+    }
+    if (!str_copy(p->address, address, sizeof p->address) ||
+        !str_copy(p->network, network, sizeof p->network)) {
+        p->address[0] = '\0';
+        return;
+    }
+    p->until = until;
+    p->stored = 0;
+}
+
+/* lockout_stored - mark the newest such lock stored, at a new generation. */
+void lockout_stored(const char *address, const char *network)
+{
+    generation++;
+    for (size_t i = 0; i < LOCKOUT_PENDING_MAX; i++)
+        if (pending[i].address[0] && pending[i].stored == 0 &&
+            strcasecmp(pending[i].address, address) == 0 &&
+            strcmp(pending[i].network, network) == 0)
+            pending[i].stored = generation;
+}
+
+unsigned long lockout_generation(void)
+{
+    return generation;
+}
+
+/* lockout_pending_locked - a live lock the caller's read may have missed. */
+bool lockout_pending_locked(const char *address, const char *network, unsigned long since,
+                            time_t now, bool known)
+{
+    for (size_t i = 0; i < LOCKOUT_PENDING_MAX; i++) {
+        struct pending *p = &pending[i];
+        if (p->address[0] == '\0')
+            continue;
+        if (p->until <= now) {
+            p->address[0] = '\0'; /* over: the store's copy is over too */
+            continue;
+        }
+        if (strcasecmp(p->address, address) != 0 || (p->stored && p->stored <= since))
+            continue; /* another account, or a lock the caller's read saw */
+        if (p->network[0] ? strcmp(p->network, network) == 0 : !known)
+            return true;
+    }
+    return false;
+}
+
+/* lockout_forget_all - empty the tables. */
 void lockout_forget_all(void)
 {
     memset(table, 0, sizeof table);
+    memset(pending, 0, sizeof pending);
 }

@@ -42,6 +42,27 @@ void lockout_failure(const struct config_lockout *l, const char *address, const 
  * network's failures (not the account-wide count: a success of alice at
  * the office says nothing about the guessers elsewhere). */
 void lockout_success(const char *address, const char *network);
+/* A lock this table decided reaches the store through the committer a
+ * moment later; an AUTH that read the store before that write committed
+ * would not see it, and a right password just after the locking guess
+ * would log in.  So each lock decided is also kept here, and applies to
+ * every AUTH whose store read may have missed it: those that started
+ * (lockout_generation) before the write was stored (lockout_stored). */
+
+/* lockout_pending_add - a lock of ADDRESS from NETWORK ("": the account
+ * everywhere but its known networks) until UNTIL, on its way to the store. */
+void lockout_pending_add(const char *address, const char *network, time_t until);
+/* lockout_stored - the store has the lock of ADDRESS from NETWORK. */
+void lockout_stored(const char *address, const char *network);
+/* lockout_generation - how many locks the store has taken so far: an AUTH
+ * notes it before it reads the store. */
+unsigned long lockout_generation(void);
+/* lockout_pending_locked - is ADDRESS locked from NETWORK at NOW by a lock
+ * its store read (started at generation SINCE) may have missed?  An
+ * account-wide lock spares a KNOWN network, as in the store. */
+bool lockout_pending_locked(const char *address, const char *network, unsigned long since,
+                            time_t now, bool known);
+
 /* lockout_forget_all - empty the table (tests). */
 void lockout_forget_all(void);
 

@@ -36,6 +36,7 @@ struct auth_job {
     struct smtp_session *s;
     char user[256];
     char key[256];                     /* USER lowercased: the account */
+    unsigned long lock_gen;            /* lockout_generation() before the store read */
     char network[LOCKOUT_NETWORK_MAX]; /* the client's, as the lockout counts it */
     char *password;
     char cached[PASSWORD_HASH_MAX]; /* the hash the login cache matched, or "" */
@@ -130,14 +131,17 @@ static int auth_write_apply(store_db *db, void *arg, char *err, size_t errlen)
     return rc;
 }
 
-/* auth_write_done - on the loop: a failed write is logged, nothing more
- * (the lock is then only as long as the next successful write). */
+/* auth_write_done - on the loop: a stored lock is marked so (AUTHs that
+ * read the store from now on see it there); a failed write is logged, and
+ * its lock holds in memory until it ends (lockout_pending_locked). */
 static void auth_write_done(void *arg, int status, const char *err)
 {
     struct auth_write *w = arg;
     if (status < 0)
         log_warnx("event=store_error op=%s user=%s error=%s",
                   w->until ? "account_lock" : "login_recorded", log_quote(w->user), log_quote(err));
+    else if (w->until)
+        lockout_stored(w->user, w->network); /* later reads of the store see it */
     free(w);
 }
 
@@ -178,6 +182,7 @@ static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t
                  " scope=network",
                  log_quote(j->key), v.count, l->window, iso_time(until, when, sizeof when),
                  s->origin.ip, log_quote(j->network));
+        lockout_pending_add(j->key, j->network, (time_t)until);
         auth_write(s, j->key, j->network, until, v.count, 0);
     }
     if (v.lock_account) {
@@ -185,6 +190,7 @@ static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t
                  " scope=account",
                  log_quote(j->key), v.account_count, l->account_window,
                  iso_time(until, when, sizeof when), s->origin.ip, log_quote(j->network));
+        lockout_pending_add(j->key, "", (time_t)until);
         auth_write(s, j->key, "", until, v.account_count, 0);
     }
 }
@@ -202,6 +208,17 @@ static void auth_good_login(struct smtp_session *s, struct auth_job *j, time_t n
         auth_write(s, j->key, j->network, 0, 0, 0);
 }
 
+/* auth_locked - the main password is locked from the client's network:
+ * by the store as the job read it, or by a lock decided here that the
+ * read may have come too early to see (lockout_pending_locked). */
+static bool auth_locked(struct smtp_session *s, struct auth_job *j, time_t now)
+{
+    unsigned age = s->cfg->lockout.known_network_age;
+    bool known = age > 0 && j->st.network_last_ok > 0 && now - j->st.network_last_ok <= age;
+    return login_main_locked(&j->st, now, age) ||
+           lockout_pending_locked(j->key, j->network, j->lock_gen, now, known);
+}
+
 /* auth_main_verdict - why a matching main password may still not log in:
  * NULL when it may. */
 static const char *auth_main_verdict(struct smtp_session *s, struct auth_job *j, time_t now)
@@ -209,7 +226,7 @@ static const char *auth_main_verdict(struct smtp_session *s, struct auth_job *j,
     long long expires;
     if (j->st.suspended)
         return "suspended";
-    if (login_main_locked(&j->st, now, s->cfg->lockout.known_network_age))
+    if (auth_locked(s, j, now))
         return "locked";
     if (j->st.totp_enabled)
         return "2fa_requires_app_password";
@@ -240,7 +257,7 @@ static const char *auth_verdict(struct smtp_session *s, struct auth_job *j, cons
     if (j->main_ok)
         return auth_main_verdict(s, j, now);
     /* While locked, a wrong password is "locked" too, and counts nothing. */
-    if (login_main_locked(&j->st, now, s->cfg->lockout.known_network_age))
+    if (auth_locked(s, j, now))
         return "locked";
     auth_bad_password(s, j, now);
     return "bad_password";
@@ -355,6 +372,7 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     lockout_network(&s->cfg->lockout, s->origin.ip, j->network, sizeof j->network);
     str_copy(j->key, user, sizeof j->key);
     str_lower(j->key);
+    j->lock_gen = lockout_generation();
     const char *cached = login_cache_match(s->srv->logins, j->key, password, time(NULL));
     str_copy(j->cached, cached ? cached : "", sizeof j->cached);
     s->wait = SMTP_WAIT_AUTH;

@@ -249,6 +249,37 @@ static void test_password_age(void **state)
     assert_int_equal(password_age_of(&p, false, 0, 100 * 86400, &exp), PASSWORD_EXPIRED);
 }
 
+/* test_lockout_pending - a lock decided but maybe not yet in the store
+ * binds every AUTH that read the store before the write was stored, and
+ * no AUTH that read it after (the store then says it, or the admin's
+ * unlock does). */
+static void test_lockout_pending(void **state)
+{
+    (void)state;
+    lockout_forget_all();
+    unsigned long before = lockout_generation();
+    lockout_pending_add("alice@x.test", "192.0.2.0/24", 2000);
+    /* the write is on its way: every read so far missed it */
+    assert_true(lockout_pending_locked("ALICE@x.test", "192.0.2.0/24", before, 1000, false));
+    assert_false(lockout_pending_locked("alice@x.test", "198.51.100.0/24", before, 1000, false));
+    assert_false(lockout_pending_locked("bob@x.test", "192.0.2.0/24", before, 1000, false));
+    lockout_stored("alice@x.test", "192.0.2.0/24");
+    /* a read that started before the store had it still missed it */
+    assert_true(lockout_pending_locked("alice@x.test", "192.0.2.0/24", before, 1001, false));
+    /* a read that started after sees the store's lock (or its lifting) */
+    assert_false(
+        lockout_pending_locked("alice@x.test", "192.0.2.0/24", lockout_generation(), 1001, false));
+    /* over when the lock ends */
+    assert_false(lockout_pending_locked("alice@x.test", "192.0.2.0/24", before, 2000, false));
+    /* the account-wide lock spares a known network */
+    before = lockout_generation();
+    lockout_pending_add("carol@x.test", "", 3000);
+    assert_true(lockout_pending_locked("carol@x.test", "203.0.113.0/24", before, 1000, false));
+    assert_false(lockout_pending_locked("carol@x.test", "203.0.113.0/24", before, 1000, true));
+    lockout_forget_all();
+    assert_false(lockout_pending_locked("carol@x.test", "203.0.113.0/24", before, 1000, false));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_lockout_counts),
         cmocka_unit_test(test_lockout_per_network),
         cmocka_unit_test(test_lockout_network),
+        cmocka_unit_test(test_lockout_pending),
         cmocka_unit_test(test_login_main_locked),
         cmocka_unit_test(test_password_age),
     };
