@@ -100,6 +100,17 @@ static const char *answer_list(const struct dnsq_answer *a, char *buf, size_t le
     return buf;
 }
 
+/* no_answer - the check CHECK of SUBJECT is unknown: the DNS did not
+ * answer the QUESTION (a type, or "" for addresses) about NAME. */
+static int no_answer(struct doctor *d, const char *check, const char *subject, const char *question,
+                     const char *name, enum dnsq_status st)
+{
+    return check_add(d->checks, check, subject, CHECK_UNKNOWN,
+                     "check dns.servers and run floodctl doctor again",
+                     "the DNS did not answer the %s%squestion for %s: %s", question,
+                     question[0] ? " " : "", name, dnsq_status_text(st));
+}
+
 /* check_hostname - the hostname resolves, to the public addresses. */
 static int check_hostname(struct doctor *d)
 {
@@ -109,9 +120,7 @@ static int check_hostname(struct doctor *d)
     snprintf(fix, sizeof fix, "publish an A (or AAAA) record: %s. IN A %s", host,
              d->cfg->reputation.n_public ? d->cfg->reputation.public_addresses[0] : "<address>");
     if (dns_failed(st))
-        return check_add(d->checks, "hostname", host, CHECK_UNKNOWN,
-                         "check dns.servers and run floodctl doctor again",
-                         "the DNS did not answer for %s: %s", host, dnsq_status_text(st));
+        return no_answer(d, "hostname", host, "", host, st);
     if (st != DNSQ_OK)
         return check_add(d->checks, "hostname", host, CHECK_FAIL, fix,
                          "%s does not resolve (%s): receivers that check the HELO name refuse "
@@ -142,10 +151,7 @@ static int check_ptr(struct doctor *d, const char *addr)
              addr, addr, host, host, addr);
     enum dnsq_status st = dnsq_query(d->q, addr, DNSQ_PTR, &d->a);
     if (dns_failed(st))
-        return check_add(d->checks, "ptr", addr, CHECK_UNKNOWN,
-                         "check dns.servers and run floodctl doctor again",
-                         "the DNS did not answer the PTR question for %s: %s", addr,
-                         dnsq_status_text(st));
+        return no_answer(d, "ptr", addr, "PTR", addr, st);
     if (st != DNSQ_OK)
         return check_add(d->checks, "ptr", addr, CHECK_FAIL, fix,
                          "%s has no PTR record: many receivers refuse mail from an address "
@@ -188,10 +194,7 @@ static int check_mx(struct doctor *d, const char *domain)
     snprintf(fix, sizeof fix, "publish: %s. IN MX 10 %s.", domain, host);
     enum dnsq_status st = dnsq_query(d->q, domain, DNSQ_MX, &d->a);
     if (dns_failed(st))
-        return check_add(d->checks, "mx", domain, CHECK_UNKNOWN,
-                         "check dns.servers and run floodctl doctor again",
-                         "the DNS did not answer the MX question for %s: %s", domain,
-                         dnsq_status_text(st));
+        return no_answer(d, "mx", domain, "MX", domain, st);
     if (st == DNSQ_NXDOMAIN)
         return check_add(d->checks, "mx", domain, CHECK_FAIL, fix,
                          "%s does not exist in the DNS: nobody can send mail to it", domain);
@@ -252,10 +255,7 @@ static int check_spf(struct doctor *d, const char *domain)
              first ? (strchr(first, ':') ? "ip6:" : "ip4:") : "mx", first ? first : "");
     int n = txt_with(d, domain, "v=spf1", rec, sizeof rec, &st);
     if (n < 0)
-        return check_add(d->checks, "spf", domain, CHECK_UNKNOWN,
-                         "check dns.servers and run floodctl doctor again",
-                         "the DNS did not answer the TXT question for %s: %s", domain,
-                         dnsq_status_text(st));
+        return no_answer(d, "spf", domain, "TXT", domain, st);
     if (n == 0)
         return check_add(d->checks, "spf", domain, CHECK_FAIL, fix,
                          "%s has no SPF record: receivers cannot tell this server's mail from "
@@ -347,10 +347,7 @@ static int check_dkim(struct doctor *d, const char *domain)
     if (n == -2)
         rc = check_add(d->checks, "dkim", domain, CHECK_UNKNOWN, NULL, "its key: %s", err);
     else if (n < 0)
-        rc = check_add(d->checks, "dkim", name, CHECK_UNKNOWN,
-                       "check dns.servers and run floodctl doctor again",
-                       "the DNS did not answer the TXT question for %s: %s", name,
-                       dnsq_status_text(st));
+        rc = no_answer(d, "dkim", name, "TXT", name, st);
     else if (n == 0 && st == DNSQ_OK && d->a.n > 0 &&
              strcmp(p_value(d->a.rec[0].text, got, sizeof got), "") != 0)
         n = 1, snprintf(rec, sizeof rec, "%s", d->a.rec[0].text); /* v= is optional */
@@ -383,10 +380,7 @@ static int check_dmarc(struct doctor *d, const char *domain)
              domain);
     int n = txt_with(d, name, "v=DMARC1", rec, sizeof rec, &st);
     if (n < 0)
-        return check_add(d->checks, "dmarc", domain, CHECK_UNKNOWN,
-                         "check dns.servers and run floodctl doctor again",
-                         "the DNS did not answer the TXT question for %s: %s", name,
-                         dnsq_status_text(st));
+        return no_answer(d, "dmarc", domain, "TXT", name, st);
     if (n == 0)
         return check_add(d->checks, "dmarc", domain, CHECK_WARN, fix,
                          "%s has no DMARC record: receivers apply their own guess to mail "

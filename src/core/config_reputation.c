@@ -48,38 +48,6 @@ static bool zone_ok(const char *z)
     return true;
 }
 
-/* load_blocklists - reputation.blocklists, or the default set. */
-static int load_blocklists(struct loader *ld, const config_setting_t *g)
-{
-    struct config_reputation *r = &ld->cfg->reputation;
-    const config_setting_t *s = g ? config_setting_get_member(g, "blocklists") : NULL;
-    if (s == NULL) {
-        for (size_t i = 0; i < sizeof default_blocklists / sizeof default_blocklists[0]; i++)
-            if ((r->blocklists[r->n_blocklists++] = strdup(default_blocklists[i])) == NULL)
-                return cfg_fail_oom(ld, g, "reputation.blocklists");
-        return 0;
-    }
-    if (cfg_expect_sequence(ld, s, "reputation.blocklists") < 0)
-        return -1;
-    unsigned n = (unsigned)config_setting_length(s);
-    if (n > REPUTATION_BLOCKLISTS_MAX)
-        return cfg_fail(ld, s, "reputation.blocklists", "more than %d lists",
-                        REPUTATION_BLOCKLISTS_MAX);
-    for (unsigned i = 0; i < n; i++) {
-        const config_setting_t *e = config_setting_get_elem(s, i);
-        char key[KEY_MAX];
-        cfg_key_index(key, sizeof key, "reputation.blocklists", i);
-        if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
-            return -1;
-        const char *v = config_setting_get_string(e);
-        if (!zone_ok(v))
-            return cfg_fail(ld, e, key, "\"%s\" is not a DNS zone name (like zen.spamhaus.org)", v);
-        if ((r->blocklists[r->n_blocklists++] = strdup(v)) == NULL)
-            return cfg_fail_oom(ld, e, key);
-    }
-    return 0;
-}
-
 /* add_address - TEXT (an IPv4 or IPv6 address, as written) to the list
  * unless it is there; -1 when memory runs out. */
 static int add_address(struct config_reputation *r, const char *text)
@@ -120,6 +88,71 @@ static int listener_addresses(struct config *cfg)
     return 0;
 }
 
+/* add_blocklist - ZONE to the lists; -1 when memory runs out. */
+static int add_blocklist(struct config_reputation *r, const char *zone)
+{
+    if (r->n_blocklists >= REPUTATION_BLOCKLISTS_MAX)
+        return 0;
+    if ((r->blocklists[r->n_blocklists] = strdup(zone)) == NULL)
+        return -1;
+    r->n_blocklists++;
+    return 0;
+}
+
+/* zone_error, address_error - what is wrong with V as a list entry, or
+ * NULL when nothing is. */
+static const char *zone_error(const char *v)
+{
+    return zone_ok(v) ? NULL : "is not a DNS zone name (like zen.spamhaus.org)";
+}
+
+static const char *address_error(const char *v)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1
+               ? NULL
+               : "is not an IPv4 or IPv6 address";
+}
+
+/* load_strings - the array S at KEY: at most MAX strings (more: "more than
+ * MAX WHAT"), each passing CHECK, each given to ADD. */
+static int load_strings(struct loader *ld, const config_setting_t *s, const char *key, unsigned max,
+                        const char *what, const char *(*check)(const char *),
+                        int (*add)(struct config_reputation *, const char *))
+{
+    if (cfg_expect_sequence(ld, s, key) < 0)
+        return -1;
+    unsigned n = (unsigned)config_setting_length(s);
+    if (n > max)
+        return cfg_fail(ld, s, key, "more than %u %s", max, what);
+    for (unsigned i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, i);
+        char at[KEY_MAX];
+        cfg_key_index(at, sizeof at, key, i);
+        if (cfg_expect(ld, e, at, CONFIG_TYPE_STRING) < 0)
+            return -1;
+        const char *v = config_setting_get_string(e), *wrong = check(v);
+        if (wrong)
+            return cfg_fail(ld, e, at, "\"%s\" %s", v, wrong);
+        if (add(&ld->cfg->reputation, v) < 0)
+            return cfg_fail_oom(ld, e, at);
+    }
+    return 0;
+}
+
+/* load_blocklists - reputation.blocklists, or the default set. */
+static int load_blocklists(struct loader *ld, const config_setting_t *g)
+{
+    const config_setting_t *s = g ? config_setting_get_member(g, "blocklists") : NULL;
+    if (s != NULL)
+        return load_strings(ld, s, "reputation.blocklists", REPUTATION_BLOCKLISTS_MAX, "lists",
+                            zone_error, add_blocklist);
+    for (size_t i = 0; i < sizeof default_blocklists / sizeof default_blocklists[0]; i++)
+        if (add_blocklist(&ld->cfg->reputation, default_blocklists[i]) < 0)
+            return cfg_fail_oom(ld, g, "reputation.blocklists");
+    return 0;
+}
+
 int config_load_reputation(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"public_addresses", "blocklists", "check_interval", NULL};
@@ -140,26 +173,8 @@ int config_load_reputation(struct loader *ld, const config_setting_t *root)
         r->discovered = true;
         return listener_addresses(cfg) < 0 ? cfg_fail_oom(ld, root, "reputation") : 0;
     }
-    if (cfg_expect_sequence(ld, s, "reputation.public_addresses") < 0)
-        return -1;
-    unsigned n = (unsigned)config_setting_length(s);
-    if (n > REPUTATION_ADDRESSES_MAX)
-        return cfg_fail(ld, s, "reputation.public_addresses", "more than %d addresses",
-                        REPUTATION_ADDRESSES_MAX);
-    for (unsigned i = 0; i < n; i++) {
-        const config_setting_t *e = config_setting_get_elem(s, i);
-        char key[KEY_MAX];
-        unsigned char buf[16];
-        cfg_key_index(key, sizeof key, "reputation.public_addresses", i);
-        if (cfg_expect(ld, e, key, CONFIG_TYPE_STRING) < 0)
-            return -1;
-        const char *v = config_setting_get_string(e);
-        if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
-            return cfg_fail(ld, e, key, "\"%s\" is not an IPv4 or IPv6 address", v);
-        if (add_address(r, v) < 0)
-            return cfg_fail_oom(ld, e, key);
-    }
-    return 0;
+    return load_strings(ld, s, "reputation.public_addresses", REPUTATION_ADDRESSES_MAX, "addresses",
+                        address_error, add_address);
 }
 
 void config_free_reputation(struct config *cfg)
