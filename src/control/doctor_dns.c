@@ -464,41 +464,53 @@ static int check_blocklists(struct doctor *d, doctor_progress_fn progress, void 
     return 0;
 }
 
-/* doctor_blocklists - the public addresses on the blocklists. */
-int doctor_blocklists(const struct config *cfg, json_t *checks, doctor_progress_fn progress,
-                      void *arg, char *err, size_t errlen)
+/* doctor_new - a run's state with its resolver; NULL with ERR set. */
+static struct doctor *doctor_new(const struct config *cfg, store_db *db, json_t *checks, char *err,
+                                 size_t errlen)
 {
     struct doctor *d = calloc(1, sizeof *d);
     if (d == NULL) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return NULL;
     }
-    *d = (struct doctor){.cfg = cfg, .checks = checks};
+    *d = (struct doctor){.cfg = cfg, .db = db, .checks = checks};
     d->q = dnsq_new(cfg->dns_servers, cfg->n_dns_servers, DOCTOR_DNS_TIMEOUT_MS, err, errlen);
-    int rc = d->q ? check_blocklists(d, progress, arg) : -1;
-    if (rc < 0 && d->q)
+    if (d->q == NULL) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* doctor_end - free D; RC, with ERR said when it is a failure (the checks
+ * fail only when memory runs out). */
+static int doctor_end(struct doctor *d, int rc, char *err, size_t errlen)
+{
+    if (rc < 0)
         snprintf(err, errlen, "out of memory");
     dnsq_free(d->q);
     free(d);
     return rc;
 }
 
+/* doctor_blocklists - the public addresses on the blocklists. */
+int doctor_blocklists(const struct config *cfg, json_t *checks, doctor_progress_fn progress,
+                      void *arg, char *err, size_t errlen)
+{
+    struct doctor *d = doctor_new(cfg, NULL, checks, err, errlen);
+    return d ? doctor_end(d, check_blocklists(d, progress, arg), err, errlen) : -1;
+}
+
 /* doctor_dns - the hostname, the public addresses, then each domain. */
 int doctor_dns(const struct config *cfg, store_db *db, json_t *checks, doctor_progress_fn progress,
                void *arg, char *err, size_t errlen)
 {
-    struct doctor *d = calloc(1, sizeof *d);
-    if (d == NULL) {
-        snprintf(err, errlen, "out of memory");
+    struct doctor *d = doctor_new(cfg, db, checks, err, errlen);
+    if (d == NULL)
         return -1;
-    }
-    *d = (struct doctor){.cfg = cfg, .db = db, .checks = checks};
-    d->q = dnsq_new(cfg->dns_servers, cfg->n_dns_servers, DOCTOR_DNS_TIMEOUT_MS, err, errlen);
-    int rc = d->q ? 0 : -1;
-    if (rc == 0 && progress)
+    if (progress)
         progress(cfg->hostname, arg);
-    if (rc == 0)
-        rc = check_hostname(d);
+    int rc = check_hostname(d);
     if (rc == 0 && cfg->reputation.n_public == 0)
         rc = check_add(checks, "public_addresses", "-", CHECK_UNKNOWN,
                        "set reputation.public_addresses (floodgate.conf(5))",
@@ -522,9 +534,5 @@ int doctor_dns(const struct config *cfg, store_db *db, json_t *checks, doctor_pr
         rc = check_domain(d, name);
     }
     json_decref(domains);
-    if (rc < 0 && d->q)
-        snprintf(err, errlen, "out of memory");
-    dnsq_free(d->q);
-    free(d);
-    return rc;
+    return doctor_end(d, rc, err, errlen);
 }
