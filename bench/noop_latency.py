@@ -14,7 +14,8 @@ queue_scale.fill: one account sent 90% of them; delivery paused):
   queue release --all             (the same, every recipient due again)
 
 A NOOP touches neither disk nor store: its latency is the time the event
-loop took to come back to the session, so any SQLite work the loop does
+loop took to come back to the session (measured by bench/noop_probe, a C
+process of its own, so that this interpreter's pauses are not counted), so any SQLite work the loop does
 meanwhile shows in it.  For each command: its wall time and the NOOP
 latencies (count, p50, p99, max) from its start until TAIL seconds after
 it ended (the daemon's own work after floodctl's "look again" is part of
@@ -33,16 +34,16 @@ import argparse
 import json
 import os
 import shutil
-import socket
+import signal
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lib import percentile  # noqa: E402
-from queue_scale import JACK, ctl, filled_daemon, stop_daemon  # noqa: E402
+from queue_scale import BUILD, JACK, ctl, filled_daemon, stop_daemon  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_MAX_MS = 50
@@ -56,67 +57,51 @@ COMMANDS = [
 ]
 
 
-class NoopSession(threading.Thread):
+class NoopSession:
     """One SMTP session on 127.0.0.1:PORT sending NOOP every INTERVAL
-    seconds after the previous reply; .samples holds (perf_counter at the
-    send, seconds to the 250).  A session the server closes is opened again
-    (counted in .reconnects; the connect is not a sample)."""
+    seconds after the previous reply, kept by bench/noop_probe (a C process
+    of its own: a probe thread in this interpreter measured the
+    interpreter's own pauses, see noop_probe.c).  After stop(), .samples
+    holds (perf_counter at the send, seconds to the 250) and .reconnects how
+    often the server closed the session (connects are not samples)."""
 
     def __init__(self, port, interval=0.002):
-        super().__init__(daemon=True)
         self.port, self.interval = port, interval
         self.samples, self.reconnects, self.error = [], 0, None
-        self.stop = threading.Event()
-        self.sock, self.buf = None, b""
+        self.proc = None
+        self.out = Path(tempfile.mkstemp(prefix="fg-noop-probe-")[1])
 
-    def _reply(self):
-        """The next complete reply (the last line has a space after the code)."""
-        while True:
-            while b"\r\n" not in self.buf:
-                chunk = self.sock.recv(4096)
-                if not chunk:
-                    raise ConnectionError("the server closed the session")
-                self.buf += chunk
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            if len(line) < 4 or line[3:4] != b"-":
-                return line
+    def start(self):
+        probe = BUILD / "noop_probe"
+        if not probe.exists():
+            raise SystemExit(f"{probe} is missing: build first (scripts/build build)")
+        self.proc = subprocess.Popen([str(probe), str(self.port), str(self.out),
+                                      str(int(self.interval * 1e6))], stderr=subprocess.PIPE)
 
-    def _open(self):
-        if self.sock:
-            self.sock.close()
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        for send in (None, b"EHLO noop.bench.test\r\n"):
-            if send:
-                self.sock.sendall(send)
-            line = self._reply()
-            if not line.startswith(b"2"):
-                raise ConnectionError(f"no 2xx but {line[:100]!r}")
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
 
-    def run(self):
+    def stop(self):
+        """End the probe and read its samples; .error says why it failed."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
         try:
-            self._open()
-            while not self.stop.is_set():
-                t0 = time.perf_counter()
-                try:
-                    self.sock.sendall(b"NOOP\r\n")
-                    line = self._reply()
-                except (ConnectionError, socket.timeout, OSError):
-                    self.reconnects += 1
-                    self._open()
-                    continue
-                dt = time.perf_counter() - t0
-                if not line.startswith(b"250"):
-                    raise ConnectionError(f"NOOP answered {line[:100]!r}")
-                self.samples.append((t0, dt))
-                time.sleep(self.interval)
-            self.sock.sendall(b"QUIT\r\n")
-        except Exception as e:  # noqa: BLE001 - reported by main
-            self.error = f"{type(e).__name__}: {e}"
-        finally:
-            if self.sock:
-                self.sock.close()
+            _, err = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        if self.proc.returncode != 0:
+            self.error = err.decode(errors="replace").strip() or f"exit {self.proc.returncode}"
+        for line in self.out.read_text().splitlines():
+            a, b = line.split()
+            if a == "reconnects":
+                self.reconnects = int(b)
+            else:
+                self.samples.append((float(a), float(b)))
+        self.out.unlink()
+        self.proc = None
 
     def between(self, t0, t1):
         return [dt for t, dt in self.samples if t0 <= t < t1]
@@ -167,25 +152,25 @@ def main():
         time.sleep(1)  # the session is open and warm
         t0 = time.perf_counter()
         time.sleep(3)
-        rows = [summary("nothing", noop.between(t0, time.perf_counter()), 3.0)]
+        windows = [("nothing", t0, time.perf_counter(), 3.0, None)]
         for label, args, times in COMMANDS:
             t0 = time.perf_counter()
             results = [ctl(conf, *args) for _ in range(times)]
             took = time.perf_counter() - t0
             time.sleep(a.tail)
-            if noop.error or not noop.is_alive():
-                raise SystemExit(f"the NOOP session failed: {noop.error}")
+            if not noop.alive():
+                break
             out = results[-1][0].stdout
             extra = {"runs": times, "each_s": [round(dt, 3) for _, dt in results]}
             if "hold" in args or "release" in args:
                 extra["messages"] = json.loads(out)["messages"]
-            rows.append(summary(label, noop.between(t0, time.perf_counter()), took, extra))
-            print(f"{label}: " + json.dumps({k: v for k, v in rows[-1].items()
-                                             if k != "samples_ms"}), file=sys.stderr, flush=True)
-        noop.stop.set()
-        noop.join(30)
+            windows.append((label, t0, time.perf_counter(), took, extra))
+            print(f"{label}: {took:.1f} s", file=sys.stderr, flush=True)
+        noop.stop()
         if noop.error:
             raise SystemExit(f"the NOOP session failed: {noop.error}")
+        rows = [summary(label, noop.between(t0, t1), took, extra)
+                for label, t0, t1, took, extra in windows]
         held = rows[3].get("messages", 0)
         if held < n:
             raise SystemExit(f"queue hold --all held {held} messages of {n}")
@@ -199,8 +184,8 @@ def main():
             print(f"(the server closed the NOOP session {noop.reconnects} time(s); "
                   "reconnected, connects not counted)")
     finally:
-        if noop and noop.is_alive():
-            noop.stop.set()
+        if noop:
+            noop.stop()
         stop_daemon(proc)
         shutil.rmtree(base, ignore_errors=True)
 
