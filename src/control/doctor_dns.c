@@ -299,24 +299,48 @@ static int check_spf(struct doctor *d, const char *domain)
     return 0;
 }
 
-/* p_value - the p= tag of a DKIM key record, whitespace removed, in BUF. */
+/* tag_value - the value of TAG in the tag=value list REC (DKIM RFC 6376
+ * 3.2; DMARC RFC 7489 6.4, the same grammar), in BUF with every whitespace
+ * dropped (a base64 key may be folded over lines); "" when TAG is absent.
+ * DKIM's tag names are case-sensitive (3.2); DMARC's ABNF strings are not
+ * (RFC 5234 2.3): NOCASE says which.  Whitespace around the name and the
+ * '=' is allowed by both grammars. */
+static const char *tag_value(const char *rec, const char *tag, bool nocase, char *buf, size_t len)
+{
+    size_t taglen = strlen(tag), o = 0;
+    buf[0] = '\0';
+    for (const char *p = rec; *p; p++) {
+        while (isspace((unsigned char)*p))
+            p++;
+        const char *name = p, *eq = p;
+        while (*eq && *eq != '=' && *eq != ';')
+            eq++;
+        const char *end = eq;
+        while (end > name && isspace((unsigned char)end[-1]))
+            end--;
+        bool same = (size_t)(end - name) == taglen &&
+                    (nocase ? strncasecmp(name, tag, taglen) : strncmp(name, tag, taglen)) == 0;
+        const char *v = *eq == '=' ? eq + 1 : eq;
+        if (same && *eq == '=') {
+            for (; *v && *v != ';' && o + 1 < len; v++)
+                if (!isspace((unsigned char)*v))
+                    buf[o++] = *v;
+            buf[o] = '\0';
+            return buf;
+        }
+        while (*v && *v != ';')
+            v++;
+        if (*v == '\0')
+            break;
+        p = v; /* the loop's p++ steps over the ';' */
+    }
+    return buf;
+}
+
+/* p_value - the p= tag of a DKIM key record (the public key), in BUF. */
 static const char *p_value(const char *rec, char *buf, size_t len)
 {
-    size_t o = 0;
-    const char *p = rec;
-    buf[0] = '\0';
-    while ((p = strstr(p, "p=")) != NULL) {
-        if (p == rec || p[-1] == ';' || isspace((unsigned char)p[-1]))
-            break;
-        p += 2;
-    }
-    if (p == NULL)
-        return buf;
-    for (p += 2; *p && *p != ';' && o + 1 < len; p++)
-        if (!isspace((unsigned char)*p))
-            buf[o++] = *p;
-    buf[o] = '\0';
-    return buf;
+    return tag_value(rec, "p", false, buf, len);
 }
 
 /* check_dkim - the key floodctl dkim holds for DOMAIN is the published one. */
@@ -386,12 +410,8 @@ static int check_dmarc(struct doctor *d, const char *domain)
                          "%s has no DMARC record: receivers apply their own guess to mail "
                          "that fails SPF and DKIM",
                          domain);
-    char p[32] = "";
-    const char *at = strcasestr(rec, "p=");
-    while (at && at != rec && at[-1] != ';' && !isspace((unsigned char)at[-1]))
-        at = strcasestr(at + 2, "p=");
-    if (at)
-        sscanf(at + 2, "%31[a-zA-Z]", p);
+    char p[32];
+    tag_value(rec, "p", true, p, sizeof p);
     return check_add(d->checks, "dmarc", domain, CHECK_OK, NULL, "\"%s\": policy %s%s", rec,
                      p[0] ? p : "(none given)",
                      strcasecmp(p, "none") == 0 ? " (receivers only report)" : "");

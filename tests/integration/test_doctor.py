@@ -200,6 +200,25 @@ def test_dns_all_published(tmp_path, zone):
     assert dkim and dkim[0]["status"] == "ok", dkim
 
 
+def test_dns_tag_lists_read_as_their_grammars_allow(tmp_path, zone):
+    """Space around a tag's '=', a key folded over several strings, a DMARC
+    tag in capitals (RFC 6376 3.2, RFC 7489 6.4): read as published."""
+    provision(tmp_path, zone)
+    zone.txt(DOMAIN, f"v=spf1 ip4:{ADDR} -all")
+    zone.records[f"_dmarc.{DOMAIN}"] = []
+    zone.txt(f"_dmarc.{DOMAIN}", "v=DMARC1;  P = Quarantine ; rua=mailto:postmaster@example.test")
+    name = next(n for n in zone.records if "._domainkey." in n)
+    rc, out, err = ctl(tmp_path, "--json", "dkim", "show", DOMAIN)
+    key = json.loads(out)["value"]
+    head, b64 = key.split("p=", 1)
+    zone.records[name] = []
+    zone.txt(name, f"{head}p = {b64[:40]} {b64[40:]} ; t=s")
+    rc, checks, err = dns_checks(tmp_path, zone)
+    assert "policy Quarantine" in checks[("dmarc", DOMAIN)]["detail"], checks
+    dkim = checks[("dkim", name)]
+    assert dkim["status"] == "ok", dkim
+
+
 def test_dns_problems_named_with_fixes(tmp_path, zone):
     provision(tmp_path, zone)
     zone.records.pop(f"_dmarc.{DOMAIN}")
