@@ -488,15 +488,14 @@ void table_discard(struct table *t)
     free(t->cells);
 }
 
-/* fmt_time - a JSON unix time as local "YYYY-MM-DD HH:MM:SS", or "-". */
+/* fmt_time - a JSON unix time in UTC as ISO 8601 with its zone
+ * ("2026-12-06T20:55:00Z", as the log and --json have it), or "-": every
+ * listing prints time the same way, whatever the machine's TZ. */
 const char *fmt_time(json_t *v, char *buf, size_t len)
 {
-    struct tm tm;
-    time_t t = (time_t)json_integer_value(v);
-    if (!json_is_integer(v) || localtime_r(&t, &tm) == NULL ||
-        strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+    if (!json_is_integer(v))
         return "-";
-    return buf;
+    return iso8601_utc((time_t)json_integer_value(v), buf, len);
 }
 
 const char *fmt_iso(json_t *v, char *buf, size_t len)
@@ -505,9 +504,6 @@ const char *fmt_iso(json_t *v, char *buf, size_t len)
     if (s == NULL)
         return "-";
     str_copy(buf, s, len);
-    char *t = strchr(buf, 'T');
-    if (t)
-        *t = ' ';
     return buf;
 }
 

@@ -99,9 +99,10 @@ void print_kv(const char *prefix, json_t *v);
 int table_add(struct table *t, const char *const *row, const size_t *maxw);
 int table_print(struct table *t);
 void table_discard(struct table *t);
+/* fmt_time - a JSON unix time as "2026-12-06T14:00:00Z" (UTC, ISO 8601),
+ * or "-"; fmt_iso - a JSON string that already is one, or "-".  Every
+ * listing prints times in this one form. */
 const char *fmt_time(json_t *v, char *buf, size_t len);
-/* fmt_iso - a JSON string "2026-12-06T14:00:00Z" as "2026-12-06 14:00:00Z"
- * (UTC kept, easier on the eye in a table), or "-". */
 const char *fmt_iso(json_t *v, char *buf, size_t len);
 const char *fmt_count(json_t *obj, const char *key, char *buf, size_t len);
 const char *str_of(json_t *obj, const char *key);

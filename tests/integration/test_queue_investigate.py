@@ -329,6 +329,21 @@ def test_default_table_shows_the_articles_columns(outbreak):
     assert "jack@example.test" in row and SPAM_IP in row
 
 
+def test_times_are_utc_iso8601_whatever_the_zone(outbreak, monkeypatch):
+    """Every listing prints times one way: UTC, ISO 8601 with the zone,
+    also when floodctl runs with another TZ (issue 17, item 4)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    o = outbreak
+    with o.s.db() as db:
+        created = db.execute("SELECT created FROM messages WHERE id = ?",
+                             (o.alice[0],)).fetchone()[0]
+    want = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+    out = o.s.ctl("queue", "list", "--csv", "--columns", "id,created", o.alice[0]).stdout
+    assert list(csv.reader(io.StringIO(out)))[1] == [o.alice[0], want]
+    table = o.s.ctl("queue", "list", o.alice[0]).stdout
+    assert want in table, table
+
+
 def test_csv_output(outbreak):
     o = outbreak
     cols = ["id", "sender", "to", "auth_user", "client_ip", "listener", "subject", "state",
