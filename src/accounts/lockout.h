@@ -7,7 +7,8 @@
  * everywhere except the networks the account logged in from recently.
  * The locks themselves live in the store (login_networks.locked_until and
  * users.locked_until), so they survive a restart and floodctl sees and
- * lifts them; this table only decides when to set them. */
+ * lifts them; this table only decides when to set them.  The policy
+ * engine applies these rules (policy/engine_login.c). */
 #ifndef FLOODGATE_ACCOUNTS_LOCKOUT_H
 #define FLOODGATE_ACCOUNTS_LOCKOUT_H
 

@@ -1,7 +1,8 @@
 /* accounts/login_state - what decides a login besides the password:
  * suspension, a forced or aged-out password, a lockout after guessing, 2FA,
  * and the app passwords of the account.  AUTH reads it all in one go on
- * the loop thread (indexed reads); floodctl expires and unlocks.  Addresses
+ * a worker (indexed reads) and the policy engine decides on it
+ * (policy/engine_login.c); floodctl expires and unlocks.  Addresses
  * are normalised (lowercased) by the caller or here. */
 #ifndef FLOODGATE_ACCOUNTS_LOGIN_STATE_H
 #define FLOODGATE_ACCOUNTS_LOGIN_STATE_H

@@ -239,11 +239,44 @@ void policy_helo(struct policy *p, const struct origin *o, struct policy_decisio
 
 /* policy_auth_start - may O try to log in? */
 void policy_auth_start(struct policy *p, const struct origin *o, struct policy_decision *d);
-/* policy_auth_result - a login of USER ended: OK with the verdict of the
+/* policy_auth_result - a login of USER ended (an exchange that failed, or
+ * the verdict of policy_auth_login): OK with the verdict of the
  * password check (WHY the refusal's reason word), LABEL the app password
  * used.  ACCEPT, REJECT (535) or DISCONNECT (banned meanwhile). */
 void policy_auth_result(struct policy *p, const struct origin *o, const char *user,
                         const char *label, bool ok, const char *why, struct policy_decision *d);
+
+/* A password check, as the SMTP room reports it.  Before it reads the
+ * store it asks policy_login_begin for the network whose lock state to
+ * read (the lockout counts per account AND client network) and notes the
+ * lockout's generation: a lock the engine decides while the read runs
+ * binds this login even if the read missed it. */
+#define POLICY_NETWORK_MAX 64
+struct policy_login_ticket {
+    char network[POLICY_NETWORK_MAX]; /* "192.0.2.0/24", "2001:db8:1:2::/64" */
+    unsigned long generation;
+};
+void policy_login_begin(struct policy *p, const struct origin *o, struct policy_login_ticket *t);
+
+struct login_state;
+struct policy_login {
+    const char *user;                         /* as the client gave it */
+    const struct policy_login_ticket *ticket; /* from policy_login_begin */
+    int found;                    /* the store's read: 1, 0 no such account, -1 it failed */
+    const struct login_state *st; /* what it read (found == 1) from TICKET's network */
+    bool main_ok;                 /* the main password matched */
+    int app;                      /* index in ST->app of the app password that matched, or -1 */
+};
+/* policy_auth_login - the verdict on login L of O: ACCEPT (O is now
+ * logged in: origin_set_auth done), REJECT 535 (reason unknown_user,
+ * bad_password, locked, suspended, 2fa_requires_app_password, expired),
+ * DEFER 454 (the store could not say: not the client's failure) or
+ * DISCONNECT (banned meanwhile).  A wrong password counts toward the
+ * lockout of the account from O's network; the locks it decides and the
+ * logins it sees are written through the committer.  Observers hear it
+ * as from policy_auth_result. */
+void policy_auth_login(struct policy *p, struct origin *o, const struct policy_login *l,
+                       struct policy_decision *d);
 /* policy_failure - a failed login or refused command of O (WHAT names it)
  * counts toward banning its IP; when it earns the ban, every other live
  * session of the IP is ended and *D says DISCONNECT. */

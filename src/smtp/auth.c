@@ -5,12 +5,15 @@
  *
  * Besides the main password an account may have app passwords (one per
  * device); a candidate in their shape is checked against each of them too
- * (at most APP_PASSWORDS_MAX more verifications).  The main password is
- * refused while the account is locked after guessing, once 2FA is on, and
- * once it has expired; app passwords keep working in all three cases: a
- * botnet guessing alice's password must not lock her phone out, and they
- * are long random strings nobody guesses.  Every refusal spends the same
- * verification, so the timing tells a guesser nothing about the reason.
+ * (at most APP_PASSWORDS_MAX more verifications).  Every refusal spends
+ * the same verification, so the timing tells a guesser nothing about the
+ * reason.
+ *
+ * This file only gathers facts: the exchange, the store's read of the
+ * account's login state (from the network the engine names), the result
+ * of the password check.  Whether the login may proceed (suspension, the
+ * lockout after guessing, 2FA, an expired password, a ban) is the policy
+ * engine's verdict (policy_auth_login), which it writes as it gets it.
  *
  * The checks wait their turn per client IP (auth_queue.h), so one host's
  * hundred guesses do not delay another's login, and a login verified a
@@ -23,7 +26,6 @@
 #include <time.h>
 
 #include "accounts/app_passwords.h"
-#include "accounts/lockout.h"
 #include "accounts/login_cache.h"
 #include "accounts/login_state.h"
 #include "accounts/password.h"
@@ -36,8 +38,7 @@ struct auth_job {
     struct smtp_session *s;
     char user[256];
     char key[256];                     /* USER lowercased: the account */
-    unsigned long lock_gen;            /* lockout_generation() before the store read */
-    char network[LOCKOUT_NETWORK_MAX]; /* the client's, as the lockout counts it */
+    struct policy_login_ticket ticket; /* the network to read, the lockout's generation */
     char *password;
     char cached[PASSWORD_HASH_MAX]; /* the hash the login cache matched, or "" */
     int found;                      /* the login state: 1 read, 0 no such account, -1 failed */
@@ -47,32 +48,10 @@ struct auth_job {
     int app;               /* index of the matching app password, or -1 */
 };
 
-/* The store writes AUTH asks of the committer: a lockout, a login from a
- * network, or the last use of an app password.  None holds up the reply. */
-struct auth_write {
-    char user[256];
-    char network[LOCKOUT_NETWORK_MAX]; /* "" with until: the account-wide lock */
-    long long until;                   /* lock: until when */
-    unsigned failures;                 /* lock: the failures that made it */
-    long long app_id;                  /* app password: its id */
-    long long when;
-    char ip[64];
-};
-
 static void auth_fail_reply(struct smtp_session *s, const char *reply)
 {
     s->state = SMTP_STATE_HELO;
     smtp_reply(s, "%s", reply);
-}
-
-/* iso_time - T as "2026-11-25T08:30:00Z", the form of the log's own stamps. */
-static const char *iso_time(long long t, char *buf, size_t len)
-{
-    struct tm tm;
-    time_t tt = (time_t)t;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, len, "%lld", t);
-    return buf;
 }
 
 /* auth_recently_verified - the login cache matched this password of this
@@ -99,7 +78,7 @@ static void auth_verify_work(void *arg)
     struct auth_job *j = arg;
     char canon[APP_PASSWORD_SYMBOLS + 1];
     store_db *db = store_thread_db(STORE_FILE);
-    j->found = db ? login_state_read(db, j->user, j->network, &j->st) : -1;
+    j->found = db ? login_state_read(db, j->user, j->ticket.network, &j->st) : -1;
     if (j->found < 0)
         return;
     j->known = j->found == 1;
@@ -116,198 +95,42 @@ static void auth_verify_work(void *arg)
     OPENSSL_cleanse(canon, sizeof canon);
 }
 
-/* auth_write_apply - on the committer thread, inside its transaction. */
-static int auth_write_apply(store_db *db, void *arg, char *err, size_t errlen)
-{
-    struct auth_write *w = arg;
-    int rc = w->app_id ? login_app_password_used(db, w->app_id, w->when, w->ip) : 0;
-    if (rc == 0 && w->until)
-        rc = login_lock(db, w->user, w->network[0] ? w->network : NULL, w->until, w->failures,
-                        w->when);
-    else if (rc == 0 && w->network[0])
-        rc = login_network_ok(db, w->user, w->network, w->when);
-    if (rc < 0)
-        snprintf(err, errlen, "%s", store_errmsg(db));
-    return rc;
-}
-
-/* auth_write_done - on the loop: a stored lock is marked so (AUTHs that
- * read the store from now on see it there); a failed write is logged, and
- * its lock holds in memory until it ends (lockout_pending_locked). */
-static void auth_write_done(void *arg, int status, const char *err)
-{
-    struct auth_write *w = arg;
-    if (status < 0)
-        log_warnx("event=store_error op=%s user=%s error=%s",
-                  w->until ? "account_lock" : "login_recorded", log_quote(w->user), log_quote(err));
-    else if (w->until)
-        lockout_stored(w->user, w->network); /* later reads of the store see it */
-    free(w);
-}
-
-/* auth_write - hand one store write to the committer: a lock of USER
- * from NETWORK ("": account-wide) until UNTIL after FAILURES, or (UNTIL 0)
- * a login from NETWORK (when not "") with app password APP_ID (when not 0). */
-static void auth_write(struct smtp_session *s, const char *user, const char *network,
-                       long long until, unsigned failures, long long app_id)
-{
-    struct auth_write *w = calloc(1, sizeof *w);
-    if (w == NULL) {
-        log_warnx("event=store_error op=auth_write user=%s error=out_of_memory", log_quote(user));
-        return;
-    }
-    str_copy(w->user, user, sizeof w->user);
-    str_lower(w->user);
-    str_copy(w->network, network, sizeof w->network);
-    w->until = until;
-    w->failures = failures;
-    w->app_id = app_id;
-    w->when = (long long)time(NULL);
-    str_copy(w->ip, s->origin.ip, sizeof w->ip);
-    committer_submit(s->srv->committer, auth_write_apply, auth_write_done, w);
-}
-
-/* auth_bad_password - a wrong password for a known account: count it, and
- * lock the main password from the client's network when there were too
- * many from there, or account-wide when there were very many from all. */
-static void auth_bad_password(struct smtp_session *s, struct auth_job *j, time_t now)
-{
-    char when[32];
-    struct lockout_verdict v;
-    const struct config_lockout *l = &s->cfg->lockout;
-    long long until = (long long)now + l->duration;
-    lockout_failure(l, j->key, j->network, now, &v);
-    if (v.lock_network) {
-        log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s network=%s"
-                 " scope=network",
-                 log_quote(j->key), v.count, l->window, iso_time(until, when, sizeof when),
-                 s->origin.ip, log_quote(j->network));
-        lockout_pending_add(j->key, j->network, (time_t)until);
-        auth_write(s, j->key, j->network, until, v.count, 0);
-    }
-    if (v.lock_account) {
-        log_info("event=account_locked user=%s failures=%u window=%us until=%s ip=%s network=%s"
-                 " scope=account",
-                 log_quote(j->key), v.account_count, l->account_window,
-                 iso_time(until, when, sizeof when), s->origin.ip, log_quote(j->network));
-        lockout_pending_add(j->key, "", (time_t)until);
-        auth_write(s, j->key, "", until, v.account_count, 0);
-    }
-}
-
-/* auth_good_login - a login that succeeded: its network's failures are
- * forgotten, and the store learns (at most once an hour per network, so
- * that a busy account costs no write per login) that the account logs in
- * from there: the account-wide lock spares such networks. */
-static void auth_good_login(struct smtp_session *s, struct auth_job *j, time_t now)
-{
-    lockout_success(j->key, j->network);
-    if (j->app >= 0)
-        auth_write(s, j->key, j->network, 0, 0, j->st.app[j->app].id);
-    else if (now - j->st.network_last_ok >= 3600)
-        auth_write(s, j->key, j->network, 0, 0, 0);
-}
-
-/* auth_locked - the main password is locked from the client's network:
- * by the store as the job read it, or by a lock decided here that the
- * read may have come too early to see (lockout_pending_locked). */
-static bool auth_locked(struct smtp_session *s, struct auth_job *j, time_t now)
-{
-    unsigned age = s->cfg->lockout.known_network_age;
-    bool known = age > 0 && j->st.network_last_ok > 0 && now - j->st.network_last_ok <= age;
-    return login_main_locked(&j->st, now, age) ||
-           lockout_pending_locked(j->key, j->network, j->lock_gen, now, known);
-}
-
-/* auth_main_verdict - why a matching main password may still not log in:
- * NULL when it may. */
-static const char *auth_main_verdict(struct smtp_session *s, struct auth_job *j, time_t now)
-{
-    long long expires;
-    if (j->st.suspended)
-        return "suspended";
-    if (auth_locked(s, j, now))
-        return "locked";
-    if (j->st.totp_enabled)
-        return "2fa_requires_app_password";
-    enum password_age age = password_age_of(&s->cfg->passwords, j->st.password_expired,
-                                            j->st.password_changed, now, &expires);
-    if (age == PASSWORD_EXPIRED)
-        return "expired";
-    if (age == PASSWORD_EXPIRING) {
-        char when[32];
-        log_info("event=password_expiring user=%s expires=%s session=%lu", log_quote(j->user),
-                 iso_time(expires, when, sizeof when), s->serial);
-    }
-    return NULL;
-}
-
-/* auth_verdict - the reason to refuse, or NULL to accept; *LABEL gets the
- * app password that matched. */
-static const char *auth_verdict(struct smtp_session *s, struct auth_job *j, const char **label)
-{
-    time_t now = time(NULL);
-    *label = NULL;
-    if (!j->known)
-        return "unknown_user";
-    if (j->app >= 0) {
-        *label = j->st.app[j->app].label;
-        return j->st.suspended ? "suspended" : NULL;
-    }
-    if (j->main_ok)
-        return auth_main_verdict(s, j, now);
-    /* While locked, a wrong password is "locked" too, and counts nothing. */
-    if (auth_locked(s, j, now))
-        return "locked";
-    auth_bad_password(s, j, now);
-    return "bad_password";
-}
-
-static struct smtp_session *auth_job_forget(struct auth_job *j);
-
+/* auth_verify_done - on the loop: the facts of the check go to the engine,
+ * whose verdict is written as it comes. */
 static void auth_verify_done(void *arg)
 {
     struct auth_job *j = arg;
     struct smtp_session *s = j->s;
-    const char *label;
+    struct policy_decision d;
+    struct policy_login l = {.user = j->user,
+                             .ticket = &j->ticket,
+                             .found = j->found,
+                             .st = &j->st,
+                             .main_ok = j->main_ok,
+                             .app = j->found == 1 ? j->app : -1};
+    const char *label = l.app >= 0 ? j->st.app[l.app].label : NULL;
     s->state = SMTP_STATE_HELO;
-    if (j->found < 0) { /* the store could not say: our failure, not counted */
-        log_warnx("event=store_error op=login_state session=%lu user=%s", s->serial,
-                  log_quote(j->user));
-        smtp_reply(s, "454 4.7.0 Temporary authentication failure");
-        smtp_session_resume(auth_job_forget(j));
-        return;
-    }
-    const char *why = auth_verdict(s, j, &label);
-    if (j->main_ok || j->app >= 0) /* verified, whatever the account's state says */
+    if (j->main_ok || l.app >= 0) /* verified, whatever the account's state says */
         login_cache_remember(s->srv->logins, j->key, j->password,
                              j->main_ok ? j->st.hash : j->st.app[j->app].hash, time(NULL));
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
-    struct policy_decision d;
-    policy_auth_result(s->srv->policy, &s->origin, j->user, label, why == NULL, why, &d);
-    if (d.action == POLICY_DISCONNECT) {
-        /* The IP was banned while this check ran on a worker: the client
-         * learns nothing from it, not even a 535. */
-        log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s",
-                 s->serial, log_quote(j->user), s->origin.ip, s->lc->name, d.reason);
-        smtp_reply(s, "%s", d.text);
-        s->closing = true;
-    } else if (d.action == POLICY_ACCEPT && origin_set_auth(&s->origin, j->user, label) == 0) {
+    policy_auth_login(s->srv->policy, &s->origin, &l, &d);
+    if (d.action == POLICY_ACCEPT) {
         log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
                  s->serial, log_quote(j->user), s->origin.ip, s->lc->name, log_quote(label));
-        auth_good_login(s, j, time(NULL));
         smtp_reply(s, "235 2.7.0 Authentication successful");
-    } else if (d.action == POLICY_ACCEPT) {
-        log_warnx("event=auth result=fail session=%lu user=%s reason=out_of_memory", s->serial,
-                  log_quote(j->user));
-        smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+    } else if (d.action == POLICY_DEFER) { /* our failure (the engine said which): not counted */
+        smtp_reply(s, "%s", d.text);
     } else {
         log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s%s%s",
-                 s->serial, log_quote(j->user), s->origin.ip, s->lc->name, why,
+                 s->serial, log_quote(j->user), s->origin.ip, s->lc->name, d.reason,
                  label ? " app_password=" : "", label ? log_quote(label) : "");
         smtp_reply(s, "%s", d.text);
-        smtp_session_note_failure(s, "auth");
+        if (d.action == POLICY_DISCONNECT) /* banned meanwhile: not even a 535 */
+            s->closing = true;
+        else
+            smtp_session_note_failure(s, "auth");
     }
     OPENSSL_cleanse(&j->st, sizeof j->st);
     free(j);
@@ -369,10 +192,9 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     }
     j->s = s;
     str_copy(j->user, user, sizeof j->user);
-    lockout_network(&s->cfg->lockout, s->origin.ip, j->network, sizeof j->network);
     str_copy(j->key, user, sizeof j->key);
     str_lower(j->key);
-    j->lock_gen = lockout_generation();
+    policy_login_begin(s->srv->policy, &s->origin, &j->ticket);
     const char *cached = login_cache_match(s->srv->logins, j->key, password, time(NULL));
     str_copy(j->cached, cached ? cached : "", sizeof j->cached);
     s->wait = SMTP_WAIT_AUTH;

@@ -4,7 +4,10 @@
  * sender policy and hourly limits, RCPT with the relay rule and the
  * unknown-recipient ban, HOLD at the end of data from an observer), the
  * fail-closed answer to a failed lookup, and the registry of live
- * sessions (ending sessions by IP, network, user, app password, id).
+ * sessions (ending sessions by IP, network, user, app password, id), and
+ * the verdicts on logins (the lockout per account and client network, a
+ * lock just decided binding the logins whose store read may have missed
+ * it, suspension, 2FA, expiry, app passwords, a failed read).
  * A real store in a temporary directory and a real config file. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,16 +20,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "accounts/accounts.h"
+#include "accounts/lockout.h"
 #include "accounts/password.h"
 #include "accounts/sending.h"
 #include "core/config.h"
 #include "policy/engine.h"
 #include "policy/origin.h"
+#include "store/logins.h"
 #include "tmp_store.h"
 
 #define HOST "mx.test"
@@ -634,6 +640,199 @@ static void test_reload_regroups(void **state)
     policy_disconnect(f->p, &net);
 }
 
+/* ---- logins ---- */
+
+/* LOCKOUT: three wrong guesses from a network lock it, five from all
+ * networks lock the account (but for its known networks). */
+#define LOCKOUT "lockout = { failures = 3; window = 600; account_failures = 5; };\n"
+
+/* login - the verdict on a login of USER from O as the SMTP room asks it:
+ * the ticket first, then the store's state ST as read (FOUND), and what
+ * the password check found (MAIN_OK, APP). */
+static void login(struct fixture *f, struct origin *o, const char *user, int found,
+                  const struct login_state *st, bool main_ok, int app, struct policy_decision *d)
+{
+    struct policy_login_ticket t;
+    policy_login_begin(f->p, o, &t);
+    struct policy_login l = {
+        .user = user, .ticket = &t, .found = found, .st = st, .main_ok = main_ok, .app = app};
+    policy_auth_login(f->p, o, &l, d);
+}
+
+/* use_lockout - the engine runs under the config with LOCKOUT. */
+static void use_lockout(struct fixture *f, const char *extra)
+{
+    struct config *c = load_config(f, extra);
+    policy_set_config(f->p, c);
+    config_unref(c);
+    lockout_forget_all();
+}
+
+/* expect - D is ACTION with REASON (and, for a refusal, the reply TEXT). */
+static void expect(const struct policy_decision *d, enum policy_action action, const char *reason,
+                   const char *text)
+{
+    assert_int_equal(d->action, action);
+    if (reason)
+        assert_string_equal(d->reason, reason);
+    if (text)
+        assert_string_equal(d->text, text);
+}
+
+#define INVALID "535 5.7.8 Authentication credentials invalid"
+
+/* test_login_lockout_per_network - guesses from one network lock the main
+ * password from there, even when the store's read came too early to show
+ * the lock (no committer here: nothing reaches the store), while alice at
+ * another network still logs in; app passwords are never locked. */
+static void test_login_lockout_per_network(void **state)
+{
+    struct fixture *f = *state;
+    struct origin bot, bot2, home;
+    struct policy_decision d;
+    struct login_state st = {.password_changed = time(NULL), .n_app = 1};
+    st.app[0].id = 7;
+    snprintf(st.app[0].label, sizeof st.app[0].label, "phone");
+    use_lockout(f, LOCKOUT);
+    make_origin(f, &bot, 1, "127.0.9.10");
+    make_origin(f, &bot2, 2, "127.0.9.11"); /* the same /24 */
+    make_origin(f, &home, 3, "127.0.5.1");
+    for (int i = 0; i < 3; i++) {
+        login(f, &bot, "Alice@example.org", 1, &st, false, -1, &d);
+        expect(&d, POLICY_REJECT, "bad_password", INVALID);
+    }
+    /* the right password right after the locking guess: the store read
+     * (ST, no lock in it) missed the lock, the engine did not */
+    login(f, &bot2, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_REJECT, "locked", INVALID);
+    assert_null(bot2.auth_user);
+    /* a wrong one while locked counts nothing (no account-wide lock after
+     * five): still "locked" */
+    for (int i = 0; i < 3; i++) {
+        login(f, &bot, "alice@example.org", 1, &st, false, -1, &d);
+        expect(&d, POLICY_REJECT, "locked", NULL);
+    }
+    login(f, &home, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_ACCEPT, NULL, NULL);
+    assert_string_equal(home.auth_user, "alice@example.org");
+    login(f, &bot2, "alice@example.org", 1, &st, false, 0, &d); /* her phone's app password */
+    expect(&d, POLICY_ACCEPT, NULL, NULL);
+    assert_string_equal(bot2.app_password, "phone");
+    /* the store's own lock of the network binds too */
+    lockout_forget_all();
+    st.network_locked_until = time(NULL) + 60;
+    login(f, &bot, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_REJECT, "locked", INVALID);
+    origin_clear(&bot);
+    origin_clear(&bot2);
+    origin_clear(&home);
+}
+
+/* test_login_lock_stored - once the store has a lock, a login whose read
+ * began after that sees it in the store: the memory lets it go (an admin's
+ * unlock in between is obeyed); one whose read began before stays bound. */
+static void test_login_lock_stored(void **state)
+{
+    struct fixture *f = *state;
+    struct origin bot;
+    struct policy_decision d;
+    struct login_state st = {.password_changed = time(NULL)};
+    use_lockout(f, LOCKOUT);
+    make_origin(f, &bot, 1, "127.0.9.10");
+    struct policy_login_ticket early;
+    policy_login_begin(f->p, &bot, &early); /* a read that began before the lock */
+    for (int i = 0; i < 3; i++)
+        login(f, &bot, "alice@example.org", 1, &st, false, -1, &d);
+    expect(&d, POLICY_REJECT, "bad_password", NULL);
+    assert_string_equal(early.network, "127.0.9.0/24");
+    lockout_stored("alice@example.org", early.network); /* as the committer's answer does */
+    struct policy_login l = {.user = "alice@example.org",
+                             .ticket = &early,
+                             .found = 1,
+                             .st = &st,
+                             .main_ok = true,
+                             .app = -1};
+    policy_auth_login(f->p, &bot, &l, &d);
+    expect(&d, POLICY_REJECT, "locked", NULL);
+    login(f, &bot, "alice@example.org", 1, &st, true, -1, &d); /* read after: unlocked there */
+    expect(&d, POLICY_ACCEPT, NULL, NULL);
+    origin_clear(&bot);
+}
+
+/* test_login_account_lock - guesses spread over networks lock the account
+ * everywhere except the networks it logged in from recently. */
+static void test_login_account_lock(void **state)
+{
+    struct fixture *f = *state;
+    struct origin o[5], known, stranger;
+    struct policy_decision d;
+    struct login_state st = {.password_changed = time(NULL)};
+    use_lockout(f, LOCKOUT);
+    for (int i = 0; i < 5; i++) {
+        char ip[32];
+        snprintf(ip, sizeof ip, "127.0.%d.1", 20 + i);
+        make_origin(f, &o[i], (unsigned long)i + 1, ip);
+        login(f, &o[i], "bob@example.org", 1, &st, false, -1, &d);
+        expect(&d, POLICY_REJECT, "bad_password", NULL);
+    }
+    make_origin(f, &known, 10, "127.0.5.1");
+    make_origin(f, &stranger, 11, "127.0.6.1");
+    login(f, &stranger, "bob@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_REJECT, "locked", NULL);
+    struct login_state at_home = st;
+    at_home.network_last_ok = time(NULL) - 60; /* the store knows this network */
+    login(f, &known, "bob@example.org", 1, &at_home, true, -1, &d);
+    expect(&d, POLICY_ACCEPT, NULL, NULL);
+    for (int i = 0; i < 5; i++)
+        origin_clear(&o[i]);
+    origin_clear(&known);
+    origin_clear(&stranger);
+}
+
+/* test_login_refusals - the account's state refuses a right main
+ * password; an unknown user and a failed read are refused as such. */
+static void test_login_refusals(void **state)
+{
+    struct fixture *f = *state;
+    struct origin c;
+    struct policy_decision d;
+    struct login_state st = {.password_changed = time(NULL), .suspended = true};
+    make_origin(f, &c, 1, "127.0.0.5");
+    login(f, &c, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_REJECT, "suspended", INVALID);
+    st.suspended = false;
+    st.totp_enabled = true;
+    login(f, &c, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_REJECT, "2fa_requires_app_password", INVALID);
+    st.totp_enabled = false;
+    st.password_expired = true;
+    login(f, &c, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_REJECT, "expired", NULL);
+    assert_int_equal(d.code, 535);
+    login(f, &c, "nobody@example.org", 0, &st, false, -1, &d);
+    expect(&d, POLICY_REJECT, "unknown_user", INVALID);
+    login(f, &c, "alice@example.org", -1, &st, false, -1, &d);
+    expect(&d, POLICY_DEFER, NULL, "454 4.7.0 Temporary authentication failure");
+    assert_null(c.auth_user);
+    origin_clear(&c);
+}
+
+/* test_login_banned_meanwhile - a ban while the check ran: no 535, the
+ * ban's 421 and the end of the session, even for a right password. */
+static void test_login_banned_meanwhile(void **state)
+{
+    struct fixture *f = *state;
+    struct origin c;
+    struct policy_decision d;
+    struct login_state st = {.password_changed = time(NULL)};
+    make_origin(f, &c, 1, "127.0.0.5");
+    assert_int_equal(policy_ban_add(f->p, "127.0.0.5", 60, "test"), 0);
+    login(f, &c, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_DISCONNECT, "banned", NULL);
+    assert_null(c.auth_user);
+    origin_clear(&c);
+}
+
 int main(void)
 {
     if (password_hash("correct horse", hash_secret) < 0)
@@ -651,6 +850,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_end_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fail_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reload_regroups, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_lockout_per_network, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_lock_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_account_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_login_banned_meanwhile, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
