@@ -109,15 +109,17 @@ void blocklist_check(struct dnsq *q, const char *addr, const char *zone, struct 
         r->state = BLOCKLIST_CLEAN;
         snprintf(r->meaning, sizeof r->meaning, "not listed");
     } else if (st != DNSQ_OK) {
+        r->dns_failed = st == DNSQ_SERVFAIL || st == DNSQ_TIMEOUT;
         snprintf(r->meaning, sizeof r->meaning, "the DNS did not answer: %s", dnsq_status_text(st));
     } else {
         /* the worst code decides: a refusal beside a listing is unknown */
         read_code(zone, a->rec[0].text, r);
+        r->ttl = a->rec[0].ttl;
         for (size_t i = 1; i < a->n && r->state == BLOCKLIST_LISTED; i++) {
-            struct blocklist_result other;
+            struct blocklist_result other = {.state = BLOCKLIST_UNKNOWN};
             read_code(zone, a->rec[i].text, &other);
             if (other.state == BLOCKLIST_UNKNOWN)
-                *r = other;
+                *r = other, r->ttl = a->rec[0].ttl;
         }
         if (r->state == BLOCKLIST_LISTED && dnsq_query(q, name, DNSQ_TXT, a) == DNSQ_OK)
             snprintf(r->reason, sizeof r->reason, "%.*s", (int)sizeof r->reason - 1,

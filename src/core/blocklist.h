@@ -6,6 +6,7 @@
 #ifndef FLOODGATE_CORE_BLOCKLIST_H
 #define FLOODGATE_CORE_BLOCKLIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/dnsq.h"
@@ -22,6 +23,8 @@ struct blocklist_result {
     char code[48];     /* the A record answered, "127.0.0.2"; "" when none */
     char meaning[160]; /* what the code means, or why the result is unknown */
     char reason[256];  /* the list's TXT record (RFC 5782 2.1), if any */
+    unsigned ttl;      /* the A record's TTL when one was answered, else 0 */
+    bool dns_failed;   /* UNKNOWN because the DNS did not answer (SERVFAIL, timeout) */
 };
 
 /* blocklist_check - ADDR (IPv4 or IPv6 text) on the list at ZONE. */

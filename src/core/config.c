@@ -1231,13 +1231,14 @@ static int load_root(struct loader *ld, const config_setting_t *root)
                                        "lockout",  "hammering", "client_limits",
                                        "sending_limits", "sender_policy", "policy",
                                        "shutdown_timeout", "postmaster", "web", "syslog_socket",
-                                       "detector", "alerts", "reputation", NULL};
+                                       "detector", "alerts", "reputation", "inbound", NULL};
     if (cfg_check_keys(ld, root, "", keys) < 0 || load_top(ld, root) < 0 || load_tls(ld, root) < 0 ||
         load_smtp(ld, root) < 0 || load_listeners(ld, root) < 0 || load_groups(ld, root) < 0 ||
         load_relay(ld, root) < 0 || load_limits(ld, root) < 0 || load_queue(ld, root) < 0 ||
         load_dns(ld, root) < 0 || load_delivery(ld, root) < 0 ||
         config_load_security(ld, root) < 0 || config_load_web(ld, root) < 0 ||
-        config_load_detector(ld, root) < 0 || config_load_reputation(ld, root) < 0)
+        config_load_detector(ld, root) < 0 || config_load_reputation(ld, root) < 0 ||
+        config_load_inbound(ld, root) < 0)
         return -1;
     return 0;
 }
@@ -1479,6 +1480,7 @@ void config_free(struct config *cfg)
     config_free_web(cfg);
     config_free_detector(cfg);
     config_free_reputation(cfg);
+    config_free_inbound(cfg);
     free(cfg->delivery.relayhost);
     free(cfg->delivery.relayhost_user);
     if (cfg->delivery.relayhost_password) {

@@ -186,10 +186,10 @@ struct config_detector {
 
 /* alerts: who hears of an incident. */
 struct config_alerts {
-    char *mail_to;         /* address; NULL: the log line only */
-    unsigned min_interval; /* seconds between two alerts about one incident; default 300 */
-    char *webhook_url;     /* http:// or https://; NULL: no webhook (policy/alert_hooks.c) */
-    char *webhook_token;   /* sent as "Authorization: Bearer TOKEN"; NULL: none */
+    char *mail_to;            /* address; NULL: the log line only */
+    unsigned min_interval;    /* seconds between two alerts about one incident; default 300 */
+    char *webhook_url;        /* http:// or https://; NULL: no webhook (policy/alert_hooks.c) */
+    char *webhook_token;      /* sent as "Authorization: Bearer TOKEN"; NULL: none */
     unsigned webhook_timeout; /* seconds per attempt; default 10 */
     char *command;            /* absolute path run with the incident on stdin; NULL: none */
     unsigned command_timeout; /* seconds before it is killed; default 30 */
@@ -229,6 +229,29 @@ struct config_reputation {
     char *blocklists[REPUTATION_BLOCKLISTS_MAX]; /* DNSBL zones the addresses are checked on */
     size_t n_blocklists;
     unsigned check_interval; /* seconds between the daemon's checks; 0 = never; 3600 */
+};
+
+/* inbound: the checks of mail coming in from other servers (unauthenticated
+ * clients outside relay.allow_groups): DNSBL scoring of the client address,
+ * SPF of the envelope sender, DMARC of the header From (config_inbound.c). */
+#define INBOUND_DNSBL_MAX 16
+enum inbound_action { INBOUND_MARK, INBOUND_REJECT };
+enum inbound_dns_failure { INBOUND_DNS_SKIP, INBOUND_DNS_DEFER };
+struct config_inbound_dnsbl {
+    char *zone;
+    unsigned weight; /* default 1 */
+};
+struct config_inbound {
+    struct config_inbound_dnsbl dnsbl[INBOUND_DNSBL_MAX]; /* none by default */
+    size_t n_dnsbl;
+    unsigned dnsbl_threshold;             /* score that rejects (554 5.7.1); default 1 */
+    bool spf;                             /* evaluate SPF at MAIL FROM; default no */
+    enum inbound_action spf_fail;         /* default reject (550 5.7.23) */
+    enum inbound_action spf_softfail;     /* default mark */
+    bool dmarc;                           /* honour the From: domain's DMARC policy; default no */
+    enum inbound_dns_failure dns_failure; /* SERVFAIL or timeout: default skip */
+    unsigned dns_timeout;                 /* seconds per DNS try (two tries); default 2 */
+    char *authserv_id;                    /* Authentication-Results: default the hostname */
 };
 
 /* policy: how the policy engine (src/policy/engine.h) decides when a
@@ -276,6 +299,7 @@ struct config {
 
     struct config_web web;
     struct config_reputation reputation;
+    struct config_inbound inbound;
 
     char **dns_servers; /* "ip:port" strings; none = system resolver */
     size_t n_dns_servers;

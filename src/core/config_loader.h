@@ -94,6 +94,13 @@ int cfg_get_socket_address(struct loader *ld, const config_setting_t *g, const c
 /* config_load_reputation - the reputation section (config_reputation.c). */
 int config_load_reputation(struct loader *ld, const config_setting_t *root);
 void config_free_reputation(struct config *cfg);
+/* cfg_zone_ok - a DNS zone name as a blocklist: labels of letters, digits,
+ * '-' and '_', dots between, no more than 200 octets. */
+bool cfg_zone_ok(const char *z);
+/* config_load_inbound - the inbound section (config_inbound.c); after the
+ * hostname is known. */
+int config_load_inbound(struct loader *ld, const config_setting_t *root);
+void config_free_inbound(struct config *cfg);
 
 /* config_load_web - the web section (config_web.c). */
 int config_load_web(struct loader *ld, const config_setting_t *root);

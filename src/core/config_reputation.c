@@ -26,9 +26,8 @@
 static const char *const default_blocklists[] = {"zen.spamhaus.org", "bl.spamcop.net",
                                                  "b.barracudacentral.org", "psbl.surriel.com"};
 
-/* zone_ok - a DNS zone name as a blocklist: labels of letters, digits and
- * '-', dots between, no more than 200 octets. */
-static bool zone_ok(const char *z)
+/* cfg_zone_ok - a DNS zone name (also the inbound section's lists). */
+bool cfg_zone_ok(const char *z)
 {
     size_t n = strlen(z), label = 0;
     if (n == 0 || n > 200 || z[0] == '.' || z[n - 1] == '.')
@@ -103,7 +102,7 @@ static int add_blocklist(struct config_reputation *r, const char *zone)
  * NULL when nothing is. */
 static const char *zone_error(const char *v)
 {
-    return zone_ok(v) ? NULL : "is not a DNS zone name (like zen.spamhaus.org)";
+    return cfg_zone_ok(v) ? NULL : "is not a DNS zone name (like zen.spamhaus.org)";
 }
 
 static const char *address_error(const char *v)

@@ -6,7 +6,20 @@
  * a DNS layer (SPF_dns_server_t with a lookup function); this one answers
  * each lookup with core/dnsq and hands the records back in libspf2's
  * form.  The evaluation itself — macros, include, redirect, the ten-lookup
- * limit — stays libspf2's. */
+ * limit — stays libspf2's.
+ *
+ * One step of libspf2 is not taken: SPF_request_query_mailfrom answers
+ * "pass" for any client in 127.0.0.0/8 or ::1 without reading the record
+ * ("localhost is always allowed", its reason SPF_REASON_LOCALHOST).  That
+ * is a local-policy decision made inside the library, and Floodgate makes
+ * it itself: who is not checked at all is the policy engine's choice
+ * (authenticated clients and relay.allow_groups never reach SPF).  So
+ * query_mailfrom below does what SPF_request_query_mailfrom does after
+ * that shortcut, through libspf2's public functions, and every address is
+ * evaluated against the published record (RFC 7208 4: the check_host()
+ * function has no exception for loopback).  A local service that hands
+ * mail back over loopback belongs in relay.allow_groups; floodctl doctor
+ * only evaluates public addresses and is unchanged. */
 #include "core/spf_check.h"
 
 #include <arpa/inet.h>
@@ -114,6 +127,32 @@ static enum spf_verdict verdict_of(SPF_result_t r)
     }
 }
 
+/* query_mailfrom - SPF_request_query_mailfrom without its loopback
+ * shortcut (see the top of this file): the MAIL FROM domain's record (or
+ * the HELO domain's, for the null sender) interpreted for REQ.  NULL when
+ * memory runs out. */
+static SPF_response_t *query_mailfrom(SPF_server_t *srv, SPF_request_t *req)
+{
+    SPF_response_t *resp = SPF_response_new(req);
+    SPF_record_t *rec = NULL;
+    if (resp == NULL)
+        return NULL;
+    req->cur_dom = req->use_helo ? req->helo_dom : req->env_from_dp;
+    SPF_errcode_t err = SPF_server_get_record(srv, req, resp, &rec);
+    if (err != SPF_E_SUCCESS) {
+        /* no record, a DNS failure: get_record set the result (none,
+         * temperror, permerror); SPF_i_done settles it */
+        if (rec)
+            SPF_record_free(rec);
+        SPF_i_done(resp, resp->result, resp->reason, resp->err);
+        return resp;
+    }
+    resp->spf_record_exp = rec;
+    SPF_record_interpret(rec, req, resp, 0);
+    SPF_record_free(rec);
+    return resp;
+}
+
 /* spf_check - one evaluation: a server over our layer, one request. */
 enum spf_verdict spf_check(struct dnsq *q, const char *ip, const char *sender, const char *helo,
                            char *comment, size_t len)
@@ -139,7 +178,7 @@ enum spf_verdict spf_check(struct dnsq *q, const char *ip, const char *sender, c
         if (helo)
             SPF_request_set_helo_dom(req, helo);
         if (SPF_request_set_env_from(req, sender) == 0) {
-            SPF_request_query_mailfrom(req, &resp);
+            resp = query_mailfrom(srv, req);
             if (resp) {
                 v = verdict_of(SPF_response_result(resp));
                 const char *c = SPF_response_get_smtp_comment(resp);

@@ -183,7 +183,8 @@ static void reply_address_error(struct smtp_session *s, enum address_status st, 
 }
 
 /* One MAIL's lookup: the store's facts about the logged-in account and
- * the sender address, for the engine. */
+ * the sender address, and the inbound checks' (DNSBL, SPF), for the
+ * engine. */
 struct mail_job {
     enum smtp_param_status parsed;
     enum address_status as;
@@ -191,6 +192,13 @@ struct mail_job {
     char from[ADDRESS_PATH_MAX + 8]; /* the sender, when it parsed */
     char key[300];                   /* whose sending limits count, "" when none */
     struct policy_store_facts f;
+    /* the inbound checks, when they apply (IN.wanted): the session's
+     * config (a reference of the job's own: the session may end while the
+     * DNS answers), the client's address and HELO name */
+    struct inbound_facts in;
+    struct config *cfg;
+    char ip[INET6_ADDRSTRLEN];
+    char helo[ORIGIN_HELO_MAX];
 };
 
 /* mail_work - on a lookup thread. */
@@ -199,6 +207,15 @@ static void mail_work(store_db *db, void *arg)
     struct mail_job *j = arg;
     policy_store_facts_read(db, j->user[0] ? j->user : NULL,
                             j->parsed == SMTP_PARAM_OK ? j->from : NULL, j->key, &j->f);
+    if (j->in.wanted && j->parsed == SMTP_PARAM_OK)
+        inbound_facts_mail(j->cfg, j->ip, j->helo, j->from, &j->in);
+}
+
+static void mail_job_free(void *arg)
+{
+    struct mail_job *j = arg;
+    config_unref(j->cfg);
+    free(j);
 }
 
 /* mail_refused - the MAIL arguments did not parse (J says how). */
@@ -244,6 +261,11 @@ static void mail_looked_up(struct smtp_session *s, void *arg)
         smtp_reply_store_fault(s, fault);
         return;
     }
+    /* DNSBL and SPF of a client from outside (policy/inbound.h) */
+    policy_inbound_mail(s->srv->policy, &s->origin, j->from, &j->in, &d);
+    if (!smtp_reply_decision(s, &d))
+        return;
+    s->txn.inbound = j->in;
     s->txn.facts = j->f;
     if (!smtp_checks_sender_domain(s, s->txn.mail.from.domain))
         smtp_mail_accept(s);
@@ -271,7 +293,12 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
         address_format(&s->txn.mail.from, j->from, sizeof j->from);
     if (origin_sender_key(&s->origin, j->key, sizeof j->key) == NULL)
         j->key[0] = '\0';
-    smtp_lookup_start(s, mail_work, mail_looked_up, free, j);
+    if ((j->in.wanted = policy_inbound_wanted(s->srv->policy, &s->origin))) {
+        j->cfg = config_ref((struct config *)s->cfg);
+        str_copy(j->ip, s->origin.ip, sizeof j->ip);
+        str_copy(j->helo, s->origin.helo, sizeof j->helo);
+    }
+    smtp_lookup_start(s, mail_work, mail_looked_up, mail_job_free, j);
 }
 
 void smtp_mail_accept(struct smtp_session *s)

@@ -440,6 +440,7 @@ void smtp_session_reset_transaction(struct smtp_session *s)
     s->txn.report_type[0] = '\0';
     s->txn.auto_submitted[0] = '\0';
     s->txn.failed_recipients = false;
+    memset(&s->txn.inbound, 0, sizeof s->txn.inbound);
     if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT || s->state == SMTP_STATE_BODY)
         s->state = SMTP_STATE_HELO;
 }
@@ -784,14 +785,47 @@ static void store_done(void *arg, int status, const char *err)
     smtp_session_resume(s);
 }
 
+/* add_auth_results - prepend the Authentication-Results header (RFC 8601
+ * 5: added by the server that evaluated, above the other fields) to a
+ * message the inbound checks looked at; false when memory runs out. */
+static bool add_auth_results(struct smtp_session *s)
+{
+    if (!s->txn.inbound.wanted)
+        return true;
+    char *h = inbound_auth_results(s->cfg, &s->txn.inbound), *trace = NULL;
+    if (h == NULL || asprintf(&trace, "%s%s", h, s->txn.env.trace ? s->txn.env.trace : "") < 0) {
+        free(h);
+        return false;
+    }
+    free(h);
+    free(s->txn.env.trace);
+    s->txn.env.trace = trace;
+    return true;
+}
+
 /* end_of_data_decide - the engine's word on the whole message (F: the
  * store's facts about its From:), then the hand-over to the store. */
 static void end_of_data_decide(struct smtp_session *s, const struct policy_store_facts *f)
 {
-    struct policy_decision d;
+    struct policy_decision d, in;
     struct policy_message m;
-    message_facts(s, &m);
-    policy_end_of_data(s->srv->policy, &s->origin, &s->txn.policy, &m, f, &d);
+    /* the From: domain's DMARC policy first (policy/inbound.h): a message
+     * it refuses goes no further; one it holds is still shown to the
+     * engine's observers, and held unless they refuse it */
+    policy_inbound_data(s->srv->policy, &s->origin, &s->txn.inbound, &in);
+    if (in.action == POLICY_REJECT || in.action == POLICY_DEFER) {
+        d = in;
+    } else {
+        message_facts(s, &m);
+        policy_end_of_data(s->srv->policy, &s->origin, &s->txn.policy, &m, f, &d);
+        if (d.action == POLICY_ACCEPT && in.action == POLICY_HOLD)
+            d = in;
+    }
+    if ((d.action == POLICY_ACCEPT || d.action == POLICY_HOLD) && !add_auth_results(s)) {
+        d = (struct policy_decision){.action = POLICY_DEFER, .code = 451};
+        str_copy(d.text, "451 4.3.0 Out of memory, try again later", sizeof d.text);
+        str_copy(d.reason, "out_of_memory", sizeof d.reason);
+    }
     if (d.action == POLICY_ACCEPT || d.action == POLICY_HOLD) {
         /* HOLD: answered 250 like any other, stored held (floodctl
          * queue release lets it go). */
@@ -807,6 +841,54 @@ static void end_of_data_decide(struct smtp_session *s, const struct policy_store
     smtp_reply_decision(s, &d);
     s->srv->messages_rejected++;
     smtp_session_reset_transaction(s);
+}
+
+/* One message's DMARC lookup (policy/inbound.h): the session's config
+ * (the job's own reference), the client's address, the From: address,
+ * and the facts gathered at MAIL, completed on the lookup thread. */
+struct dmarc_job {
+    struct config *cfg;
+    char ip[INET6_ADDRSTRLEN];
+    char *from; /* NULL when the message has no From: */
+    struct inbound_facts in;
+};
+
+static void dmarc_work(store_db *db, void *arg)
+{
+    struct dmarc_job *j = arg;
+    inbound_facts_data(j->cfg, j->ip, j->from, &j->in);
+}
+
+static void dmarc_looked_up(struct smtp_session *s, void *arg)
+{
+    static const struct policy_store_facts none;
+    struct dmarc_job *j = arg;
+    s->txn.inbound = j->in;
+    end_of_data_decide(s, &none);
+}
+
+static void dmarc_job_free(void *arg)
+{
+    struct dmarc_job *j = arg;
+    config_unref(j->cfg);
+    free(j->from);
+    free(j);
+}
+
+/* dmarc_start - look the From: domain's DMARC policy up off the loop;
+ * false (the session answered 451) when memory runs out. */
+static bool dmarc_start(struct smtp_session *s)
+{
+    struct dmarc_job *j = calloc(1, sizeof *j);
+    if (j == NULL || (s->txn.env.header_from && !(j->from = strdup(s->txn.env.header_from)))) {
+        free(j);
+        return false;
+    }
+    j->cfg = config_ref((struct config *)s->cfg);
+    str_copy(j->ip, s->origin.ip, sizeof j->ip);
+    j->in = s->txn.inbound;
+    smtp_lookup_start(s, dmarc_work, dmarc_looked_up, dmarc_job_free, j);
+    return true;
 }
 
 /* The From: of a message sent by a logged-in user is held to the sender
@@ -842,6 +924,14 @@ static void end_of_data(struct smtp_session *s)
 {
     static const struct policy_store_facts none;
     fill_envelope(s);
+    if (s->txn.inbound.wanted && s->cfg->inbound.dmarc) {
+        if (!dmarc_start(s)) {
+            smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+            s->srv->messages_rejected++;
+            smtp_session_reset_transaction(s);
+        }
+        return;
+    }
     if (s->origin.auth_user == NULL || s->txn.env.header_from == NULL) {
         end_of_data_decide(s, &none);
         return;

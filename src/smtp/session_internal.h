@@ -15,6 +15,7 @@
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
 #include "policy/engine.h"
+#include "policy/inbound.h"
 #include "policy/origin.h"
 #include "smtp/server.h"
 #include "queue/envelope.h"
@@ -73,6 +74,7 @@ struct smtp_txn {
     char report_type[32];
     char auto_submitted[32];
     bool failed_recipients;
+    struct inbound_facts inbound; /* the inbound checks' findings (policy/inbound.h) */
 };
 
 /* One connection. */

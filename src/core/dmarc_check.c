@@ -1,0 +1,178 @@
+/* core/dmarc_check - DMARC with libopendmarc over our own DNS layer
+ * (room: core).
+ *
+ * libopendmarc's opendmarc_policy_query_dmarc asks the system resolver
+ * (res_query): it would ignore dns.servers, as libspf2's resolver would
+ * (core/spf_check.c).  So the _dmarc TXT record is asked here with
+ * core/dnsq and handed to libopendmarc with opendmarc_policy_store_dmarc;
+ * the parsing of the record, the alignment check (adkim/aspf, relaxed or
+ * strict) and the choice between p= and sp= stay libopendmarc's.
+ *
+ * The organizational domain (RFC 7489 3.2): when the From: domain has no
+ * record, the record of its last two labels is asked.  Without a public
+ * suffix list that is exact for names under a one-label suffix (.org,
+ * .de) and asks a suffix itself under a two-label one (_dmarc.co.uk),
+ * which publishes nothing: the error is towards "no policy", never
+ * towards rejecting mail the domain's owner did not ask to reject. */
+#include "core/dmarc_check.h"
+
+#include <arpa/inet.h>
+#include <opendmarc/dmarc.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+/* lib_init - libopendmarc's one-time set-up, without a public suffix
+ * list (tld_type NONE: it reads no file). */
+static void lib_init(void)
+{
+    static OPENDMARC_LIB_T lib;
+    memset(&lib, 0, sizeof lib);
+    lib.tld_type = OPENDMARC_TLD_TYPE_NONE;
+    opendmarc_policy_library_init(&lib);
+}
+
+/* find_record - the DMARC record at _dmarc.DOMAIN into BUF: 1 found, 0
+ * none (RFC 7489 6.6.3: no record, or not exactly one starting with
+ * "v=DMARC1"), -1 the DNS did not answer. */
+static int find_record(struct dnsq *q, const char *domain, char *buf, size_t len)
+{
+    char name[300];
+    int n = snprintf(name, sizeof name, "_dmarc.%s", domain);
+    if (n < 0 || (size_t)n >= sizeof name)
+        return 0;
+    struct dnsq_answer *a = malloc(sizeof *a);
+    if (a == NULL)
+        return -1;
+    enum dnsq_status st = dnsq_query(q, name, DNSQ_TXT, a);
+    int found = 0;
+    if (st == DNSQ_SERVFAIL || st == DNSQ_TIMEOUT || st == DNSQ_ERROR)
+        found = -1;
+    for (size_t i = 0; st == DNSQ_OK && i < a->n; i++) {
+        const char *t = a->rec[i].text;
+        while (*t == ' ')
+            t++;
+        if (strncasecmp(t, "v=DMARC1", 8) != 0 || (t[8] != ';' && t[8] != ' ' && t[8] != '\0'))
+            continue;
+        if (found++ == 0)
+            snprintf(buf, len, "%s", t);
+    }
+    free(a);
+    return found > 1 ? 0 : found; /* two records: as if none (6.6.3 step 5) */
+}
+
+/* org_domain - the last two labels of DOMAIN, or NULL when it has no more. */
+static const char *org_domain(const char *domain)
+{
+    const char *last = strrchr(domain, '.');
+    if (last == NULL || last == domain)
+        return NULL;
+    const char *p = last - 1;
+    while (p > domain && *p != '.')
+        p--;
+    return *p == '.' ? p + 1 : NULL;
+}
+
+/* disposition_of - libopendmarc's policy for a failing message, after
+ * pct= (RFC 7489 6.6.4: only that share of failing mail gets the policy;
+ * the rest gets the next milder one). */
+static enum dmarc_disposition disposition_of(DMARC_POLICY_T *pctx, int policy)
+{
+    enum dmarc_disposition d = policy == DMARC_POLICY_REJECT       ? DMARC_DISPOSITION_REJECT
+                               : policy == DMARC_POLICY_QUARANTINE ? DMARC_DISPOSITION_QUARANTINE
+                                                                   : DMARC_DISPOSITION_NONE;
+    int pct = 100;
+    if (opendmarc_policy_fetch_pct(pctx, &pct) == DMARC_PARSE_OKAY && pct < 100 && d > 0 &&
+        (int)(random() % 100) >= pct)
+        d = d == DMARC_DISPOSITION_REJECT ? DMARC_DISPOSITION_QUARANTINE : DMARC_DISPOSITION_NONE;
+    return d;
+}
+
+/* spf_outcome - our SPF verdict in libopendmarc's words. */
+static int spf_outcome(enum spf_verdict v)
+{
+    switch (v) {
+    case SPF_VERDICT_PASS:
+        return DMARC_POLICY_SPF_OUTCOME_PASS;
+    case SPF_VERDICT_NONE:
+        return DMARC_POLICY_SPF_OUTCOME_NONE;
+    case SPF_VERDICT_TEMPERROR:
+        return DMARC_POLICY_SPF_OUTCOME_TMPFAIL;
+    default:
+        return DMARC_POLICY_SPF_OUTCOME_FAIL;
+    }
+}
+
+/* evaluate - the record REC of RECORD_DOMAIN (ORG: found at the
+ * organizational domain) applied to the message, into R. */
+static void evaluate(const char *ip, const char *from_domain, const char *rec,
+                     const char *record_domain, bool org, const char *spf_domain,
+                     enum spf_verdict spf, struct dmarc_result *r)
+{
+    DMARC_POLICY_T *pctx = opendmarc_policy_connect_init((u_char *)ip, strchr(ip, ':') != NULL);
+    if (pctx == NULL) {
+        r->verdict = DMARC_VERDICT_TEMPERROR;
+        return;
+    }
+    int p = 0;
+    if (opendmarc_policy_store_dmarc(pctx, (u_char *)rec, (u_char *)from_domain,
+                                     org ? (u_char *)record_domain : NULL) != DMARC_PARSE_OKAY) {
+        r->verdict = DMARC_VERDICT_PERMERROR;
+        opendmarc_policy_connect_shutdown(pctx);
+        return;
+    }
+    if (opendmarc_policy_fetch_p(pctx, &p) == DMARC_PARSE_OKAY)
+        snprintf(r->policy, sizeof r->policy, "%s",
+                 p == DMARC_RECORD_P_REJECT       ? "reject"
+                 : p == DMARC_RECORD_P_QUARANTINE ? "quarantine"
+                                                  : "none");
+    if (spf_domain && spf_domain[0])
+        opendmarc_policy_store_spf(pctx, (u_char *)spf_domain, spf_outcome(spf),
+                                   DMARC_POLICY_SPF_ORIGIN_MAILFROM, NULL);
+    int policy = opendmarc_get_policy_to_enforce(pctx);
+    if (policy == DMARC_POLICY_PASS) {
+        r->verdict = DMARC_VERDICT_PASS;
+    } else if (spf == SPF_VERDICT_TEMPERROR) {
+        /* the only identifier could not be checked: not a failure */
+        r->verdict = DMARC_VERDICT_TEMPERROR;
+    } else {
+        r->verdict = DMARC_VERDICT_FAIL;
+        r->disposition = disposition_of(pctx, policy);
+    }
+    opendmarc_policy_connect_shutdown(pctx);
+}
+
+void dmarc_check(struct dnsq *q, const char *ip, const char *from_domain, const char *spf_domain,
+                 enum spf_verdict spf, struct dmarc_result *r)
+{
+    char rec[DNSQ_TEXT_MAX];
+    *r = (struct dmarc_result){.verdict = DMARC_VERDICT_NONE};
+    pthread_once(&lib_once, lib_init);
+    if (from_domain == NULL || from_domain[0] == '\0') {
+        r->verdict = DMARC_VERDICT_PERMERROR;
+        return;
+    }
+    const char *where = from_domain, *org = org_domain(from_domain);
+    int found = find_record(q, where, rec, sizeof rec);
+    if (found == 0 && org && strcasecmp(org, from_domain) != 0)
+        found = find_record(q, where = org, rec, sizeof rec);
+    if (found < 0) {
+        r->verdict = DMARC_VERDICT_TEMPERROR;
+        return;
+    }
+    if (found == 0)
+        return;
+    snprintf(r->record_domain, sizeof r->record_domain, "%s", where);
+    evaluate(ip, from_domain, rec, where, where != from_domain, spf_domain, spf, r);
+}
+
+const char *dmarc_verdict_text(enum dmarc_verdict v)
+{
+    static const char *const words[] = {"none", "pass", "fail", "temperror", "permerror"};
+    return (unsigned)v < sizeof words / sizeof words[0] ? words[v] : "permerror";
+}

@@ -1,0 +1,47 @@
+/* core/dmarc_check - DMARC (RFC 7489) of a message's From: domain, with
+ * libopendmarc for the record and the alignment, and the record asked
+ * through core/dnsq (so through dns.servers).  Synchronous: for worker and
+ * lookup threads, never the event loop (room: core). */
+#ifndef FLOODGATE_CORE_DMARC_CHECK_H
+#define FLOODGATE_CORE_DMARC_CHECK_H
+
+#include <stddef.h>
+
+#include "core/dnsq.h"
+#include "core/spf_check.h"
+
+/* RFC 8601 2.7.1's words for the outcome. */
+enum dmarc_verdict {
+    DMARC_VERDICT_NONE,      /* no DMARC record: no policy published */
+    DMARC_VERDICT_PASS,      /* an aligned identifier passed */
+    DMARC_VERDICT_FAIL,      /* none did: DISPOSITION says what the domain asks */
+    DMARC_VERDICT_TEMPERROR, /* the DNS did not answer, or SPF could not be checked */
+    DMARC_VERDICT_PERMERROR  /* the record is broken, or the From: has no domain */
+};
+
+/* What the domain owner asks for mail that fails (RFC 7489 6.3 p=/sp=,
+ * after pct=). */
+enum dmarc_disposition {
+    DMARC_DISPOSITION_NONE,
+    DMARC_DISPOSITION_QUARANTINE,
+    DMARC_DISPOSITION_REJECT
+};
+
+struct dmarc_result {
+    enum dmarc_verdict verdict;
+    enum dmarc_disposition disposition; /* for FAIL; NONE otherwise */
+    char policy[16];                    /* "reject", "quarantine", "none", "" without record */
+    char record_domain[256];            /* where the record was found ("" when none) */
+};
+
+/* dmarc_check - the DMARC outcome of a message from client IP whose
+ * From: domain is FROM_DOMAIN, with SPF VERDICT for SPF_DOMAIN (the MAIL
+ * FROM domain, or the HELO name for the null sender).  No DKIM: Floodgate
+ * verifies no DKIM signatures on mail coming in, so only SPF can align. */
+void dmarc_check(struct dnsq *q, const char *ip, const char *from_domain, const char *spf_domain,
+                 enum spf_verdict spf, struct dmarc_result *r);
+
+/* dmarc_verdict_text - "pass", "fail", ... as RFC 8601 names them. */
+const char *dmarc_verdict_text(enum dmarc_verdict v);
+
+#endif
