@@ -68,6 +68,13 @@ static bool fill(SPF_dns_rr_t *rr, int i, ns_type type, const char *text)
     return true;
 }
 
+/* What the layer keeps of one evaluation: the resolver, and whether a
+ * question on the way met a DNS failure (SERVFAIL, timeout). */
+struct layer_ctx {
+    struct dnsq *q;
+    bool failed;
+};
+
 /* layer_lookup - libspf2 asks DOMAIN's records of TYPE. */
 static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *layer, const char *domain, ns_type type,
                                   int should_cache)
@@ -96,7 +103,10 @@ static SPF_dns_rr_t *layer_lookup(SPF_dns_server_t *layer, const char *domain, n
     struct dnsq_answer *a = malloc(sizeof *a);
     if (a == NULL)
         return SPF_dns_rr_new_init(layer, domain, type, 0, TRY_AGAIN);
-    enum dnsq_status st = dnsq_query(layer->hook, domain, t, a);
+    struct layer_ctx *ctx = layer->hook;
+    enum dnsq_status st = dnsq_query(ctx->q, domain, t, a);
+    if (st == DNSQ_SERVFAIL || st == DNSQ_TIMEOUT)
+        ctx->failed = true;
     SPF_dns_rr_t *rr =
         SPF_dns_rr_new_init(layer, domain, type, a->n ? (int)a->rec[0].ttl : 0, herrno_of(st));
     for (size_t i = 0; rr && st == DNSQ_OK && i < a->n; i++)
@@ -144,6 +154,10 @@ static SPF_response_t *query_mailfrom(SPF_server_t *srv, SPF_request_t *req)
          * temperror, permerror); SPF_i_done settles it */
         if (rec)
             SPF_record_free(rec);
+        /* libspf2 1.2.10 sets no result here: no record is "none"
+         * (RFC 7208 4.5), a broken one "permerror" */
+        if (resp->result == SPF_RESULT_INVALID)
+            resp->result = err == SPF_E_NOT_SPF ? SPF_RESULT_NONE : SPF_RESULT_PERMERROR;
         SPF_i_done(resp, resp->result, resp->reason, resp->err);
         return resp;
     }
@@ -159,11 +173,12 @@ enum spf_verdict spf_check(struct dnsq *q, const char *ip, const char *sender, c
 {
     if (comment && len)
         comment[0] = '\0';
+    struct layer_ctx ctx = {.q = q};
     SPF_dns_server_t *layer = calloc(1, sizeof *layer);
     if (layer == NULL)
         return SPF_VERDICT_TEMPERROR;
-    *layer =
-        (SPF_dns_server_t){.destroy = NULL, .lookup = layer_lookup, .name = "floodgate", .hook = q};
+    *layer = (SPF_dns_server_t){
+        .destroy = NULL, .lookup = layer_lookup, .name = "floodgate", .hook = &ctx};
     SPF_server_t *srv = SPF_server_new_dns(layer, 0);
     if (srv == NULL) {
         free(layer);
@@ -181,6 +196,14 @@ enum spf_verdict spf_check(struct dnsq *q, const char *ip, const char *sender, c
             resp = query_mailfrom(srv, req);
             if (resp) {
                 v = verdict_of(SPF_response_result(resp));
+                /* A DNS failure is no verdict (RFC 7208 4.4, 5.2): libspf2
+                 * 1.2.10 leaves the result unset when the record's own
+                 * question failed (read as permerror), and goes on past a
+                 * mechanism whose question failed (to "-all": fail).  Any
+                 * result but pass reached over a failed question is
+                 * temperror. */
+                if (ctx.failed && v != SPF_VERDICT_PASS)
+                    v = SPF_VERDICT_TEMPERROR;
                 const char *c = SPF_response_get_smtp_comment(resp);
                 if (c == NULL)
                     c = SPF_response_get_header_comment(resp);

@@ -77,6 +77,8 @@ class _ZoneResolver(BaseResolver):
         qtype = QTYPE[q.qtype]
         self.zone.queries.append((name, qtype, handler.protocol))
         self.zone.answering.wait(30)
+        if name in self.zone.silent:     # a resolver that times out: no answer in time
+            self.zone.closing.wait(60)
         if name in self.zone.servfail:
             reply.header.rcode = RCODE.SERVFAIL
             return reply
@@ -102,6 +104,8 @@ class DNSZone:
     def __init__(self):
         self.records = {}        # name -> [(type, rdata)]
         self.servfail = set()
+        self.silent = set()      # names never answered while the test runs (timeouts)
+        self.closing = threading.Event()
         self.queries = []        # (name, type, "udp"|"tcp")
         # cleared: questions are recorded but their answers wait until it is
         # set again (to deliver an answer at a moment the test chooses)
@@ -174,6 +178,7 @@ class DNSZone:
         return None
 
     def close(self):
+        self.closing.set()
         for s in (self.udp, self.tcp):
             try:
                 s.server.shutdown()
