@@ -28,6 +28,7 @@
 
 #define WORKER_THREADS 2
 #define LOOKUP_THREADS 2
+#define CHECK_THREADS 4 /* the inbound checks: mostly waiting on the DNS */
 
 bool daemon_uses_tls(const struct config *cfg)
 {
@@ -155,6 +156,7 @@ static void start_store(struct daemon *d)
     /* the sessions' store reads have threads of their own: an RCPT never
      * waits behind a Maildir delivery or an argon2 check (docs/design.md) */
     srv->lookups = worker_pool_new(d->base, LOOKUP_THREADS);
+    srv->checks = worker_pool_new(d->base, CHECK_THREADS);
     srv->auth_queue = auth_queue_new(d->workers, WORKER_THREADS);
     srv->logins = login_cache_new();
     if (srv->auth_queue == NULL || srv->logins == NULL)
@@ -239,11 +241,13 @@ static void stop(struct daemon *d)
     reputation_watch_stop(d->reputation); /* it may be injecting an alert: before the store */
     auth_queue_stop(srv->auth_queue);
     worker_pool_drain(srv->lookups); /* their answers may hand messages to the committer */
+    worker_pool_drain(srv->checks);
     worker_pool_drain(d->workers);
     outbreak_save_now(d->outbreak); /* a restart is no fresh hour */
     committer_stop(d->committer);
     worker_pool_free(d->workers); /* the committer's last answers */
     worker_pool_free(srv->lookups);
+    worker_pool_free(srv->checks);
     smtp_session_abort_all(srv); /* any left after shutdown_timeout */
     auth_queue_free(srv->auth_queue);
     login_cache_free(srv->logins);

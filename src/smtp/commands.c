@@ -298,7 +298,10 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
         str_copy(j->ip, s->origin.ip, sizeof j->ip);
         str_copy(j->helo, s->origin.helo, sizeof j->helo);
     }
-    smtp_lookup_start(s, mail_work, mail_looked_up, mail_job_free, j);
+    if (j->in.wanted) /* the store read and the DNS, on the checks' threads */
+        smtp_lookup_start_checks(s, mail_work, mail_looked_up, mail_job_free, j);
+    else
+        smtp_lookup_start(s, mail_work, mail_looked_up, mail_job_free, j);
 }
 
 void smtp_mail_accept(struct smtp_session *s)

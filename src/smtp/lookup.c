@@ -67,8 +67,9 @@ static void lookup_done(void *arg)
     free(l);
 }
 
-void smtp_lookup_start(struct smtp_session *s, smtp_lookup_work_fn work, smtp_lookup_done_fn done,
-                       void (*free_arg)(void *arg), void *arg)
+/* lookup_start - the job on POOL's threads; the session waits. */
+static void lookup_start(struct smtp_session *s, struct worker_pool *pool, smtp_lookup_work_fn work,
+                         smtp_lookup_done_fn done, void (*free_arg)(void *arg), void *arg)
 {
     struct smtp_lookup *l = calloc(1, sizeof *l);
     if (l == NULL) {
@@ -86,7 +87,19 @@ void smtp_lookup_start(struct smtp_session *s, smtp_lookup_work_fn work, smtp_lo
      * hold the connection forever), but from now: the client's idle time
      * before this command is not charged to our lookup. */
     smtp_session_wait_deadline(s);
-    worker_pool_submit(s->srv->lookups, lookup_work, lookup_done, l);
+    worker_pool_submit(pool, lookup_work, lookup_done, l);
+}
+
+void smtp_lookup_start(struct smtp_session *s, smtp_lookup_work_fn work, smtp_lookup_done_fn done,
+                       void (*free_arg)(void *arg), void *arg)
+{
+    lookup_start(s, s->srv->lookups, work, done, free_arg, arg);
+}
+
+void smtp_lookup_start_checks(struct smtp_session *s, smtp_lookup_work_fn work,
+                              smtp_lookup_done_fn done, void (*free_arg)(void *arg), void *arg)
+{
+    lookup_start(s, s->srv->checks ? s->srv->checks : s->srv->lookups, work, done, free_arg, arg);
 }
 
 void smtp_lookup_cancel(struct smtp_session *s)

@@ -36,6 +36,9 @@ struct smtp_server {
     struct policy *policy; /* the decision engine: bans, limits, live sessions */
     /* the server's own (the daemon makes them at start, in its order) */
     struct worker_pool *lookups;   /* the sessions' store reads (smtp/lookup.c) */
+    struct worker_pool *checks;    /* the inbound checks' DNS (policy/inbound.h), beside the
+                                      store reads: a DNS server that times out never holds an
+                                      RCPT's store read up; NULL: the lookups pool */
     struct dns_resolver *dns;      /* client checks: reverse names, sender domains */
     struct auth_queue *auth_queue; /* password checks, fair per client IP */
     struct login_cache *logins;    /* logins verified recently */

@@ -887,7 +887,7 @@ static bool dmarc_start(struct smtp_session *s)
     j->cfg = config_ref((struct config *)s->cfg);
     str_copy(j->ip, s->origin.ip, sizeof j->ip);
     j->in = s->txn.inbound;
-    smtp_lookup_start(s, dmarc_work, dmarc_looked_up, dmarc_job_free, j);
+    smtp_lookup_start_checks(s, dmarc_work, dmarc_looked_up, dmarc_job_free, j);
     return true;
 }
 

@@ -140,6 +140,10 @@ typedef void (*smtp_lookup_work_fn)(store_db *db, void *arg);
 typedef void (*smtp_lookup_done_fn)(struct smtp_session *s, void *arg);
 void smtp_lookup_start(struct smtp_session *s, smtp_lookup_work_fn work, smtp_lookup_done_fn done,
                        void (*free_arg)(void *arg), void *arg);
+/* smtp_lookup_start_checks - the same on the inbound checks' threads
+ * (srv->checks): for a job that waits on the DNS (policy/inbound.h). */
+void smtp_lookup_start_checks(struct smtp_session *s, smtp_lookup_work_fn work,
+                              smtp_lookup_done_fn done, void (*free_arg)(void *arg), void *arg);
 /* smtp_lookup_cancel - S ends while its lookup runs: the answer will find
  * no session.  S waits for nothing afterwards. */
 void smtp_lookup_cancel(struct smtp_session *s);

@@ -238,3 +238,29 @@ def test_config_errors_name_the_key(make_server, zone):
         s.start(wait=False)
         assert s.proc.wait(30) != 0
         assert expect in s.log(), s.log()
+
+
+def test_dns_wait_never_holds_other_sessions_store_reads(make_server, zone):
+    """The inbound checks' DNS runs on threads of their own: sessions whose
+    DNSBL lookups hang do not hold up a logged-in user's MAIL and RCPT,
+    which read the store on the lookup threads."""
+    s = inbound_server(make_server, zone, DNSBL + " dns_timeout = 30;")
+    zone.answering.clear()               # every DNS answer waits from now on
+    waiting = []
+    for ip in ("127.0.0.41", "127.0.0.42", "127.0.0.43"):
+        c = RawClient(s.ports["mx"], source=ip)
+        c.ehlo("client.test")
+        c.send("MAIL FROM:<x@remote.test>\r\n")
+        waiting.append(c)
+    try:
+        smtp_send(s.ports["submission"], ALICE, ALICE, message("meanwhile", sender=ALICE),
+                  starttls=True, login=(ALICE, PASSWORDS[ALICE]))
+        for c in waiting:                # still waiting for their DNS
+            c.sock.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                c.sock.recv(1)
+            c.sock.setblocking(True)
+    finally:
+        zone.answering.set()
+    for c in waiting:
+        assert c.reply()[0] == 250
