@@ -141,6 +141,12 @@ def test_spf_fail_rejected_pass_and_softfail_accepted(make_server, zone):
     smtp_send(s.ports["mx"], "x@soft.test", ALICE, message("soft"), source=SENDER)
     assert "spf=softfail smtp.mailfrom=soft.test" in delivered_text(s, 2)
     assert "event=inbound check=spf result=softfail action=mark" in s.log()
+    # the null sender is checked as postmaster@HELO (RFC 7208 2.4)
+    zone.txt("bad-helo.test", "v=spf1 -all")
+    c = RawClient(s.ports["mx"], source=SENDER)
+    c.ehlo("bad-helo.test")
+    code, text = c.cmd("MAIL FROM:<>")
+    assert code == 550 and "5.7.23" in text and "the HELO name bad-helo.test" in text, text
     # a domain without an SPF record: none, accepted
     smtp_send(s.ports["mx"], "x@nospf.test", ALICE, message("none"), source=SENDER)
     assert "spf=none smtp.mailfrom=nospf.test" in delivered_text(s, 3)
