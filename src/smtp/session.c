@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/auth_results.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/committer.h"
@@ -787,11 +788,15 @@ static void store_done(void *arg, int status, const char *err)
 
 /* add_auth_results - prepend the Authentication-Results header (RFC 8601
  * 5: added by the server that evaluated, above the other fields) to a
- * message the inbound checks looked at; false when memory runs out. */
+ * message the inbound checks looked at, after taking out the fields it
+ * arrived with that claim our authserv-id (a sender's forgery, RFC 8601
+ * 5); false when memory runs out. */
 static bool add_auth_results(struct smtp_session *s)
 {
     if (!s->txn.inbound.wanted)
         return true;
+    struct spool *sp = &s->txn.spool;
+    sp->mem_len = auth_results_strip(sp->mem, sp->mem_len, s->cfg->inbound.authserv_id);
     char *h = inbound_auth_results(s->cfg, &s->txn.inbound), *trace = NULL;
     if (h == NULL || asprintf(&trace, "%s%s", h, s->txn.env.trace ? s->txn.env.trace : "") < 0) {
         free(h);

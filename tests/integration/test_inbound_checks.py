@@ -66,8 +66,12 @@ def send_raw(s, source, sender, msg, rcpt=ALICE):
     return code, text
 
 
-def delivered_text(s, count):
-    return s.wait_delivered(ALICE, count)[count - 1].read_text(errors="replace")
+def delivered_text(s, count, subject):
+    """The delivered message with SUBJECT, once COUNT are in the Maildir
+    (their file names do not sort in the order of delivery)."""
+    texts = [f.read_text(errors="replace") for f in s.wait_delivered(ALICE, count)]
+    [text] = [t for t in texts if f"\nSubject: {subject}\n" in t]
+    return text
 
 
 def dnsbl_questions(zone, addr):
@@ -99,7 +103,7 @@ def test_dnsbl_listed_rejected_naming_the_list_and_cached(make_server, zone):
     # below the threshold, refused or clean: accepted and delivered
     for n, ip in enumerate((HALF, REFUSED, CLEAN), 1):
         smtp_send(s.ports["mx"], "someone@remote.test", ALICE, message(f"m{n}"), source=ip)
-        delivered_text(s, n)
+        delivered_text(s, n, f"m{n}")
     assert f"event=dnsbl ip={REFUSED} list=bl.test state=unknown code=127.255.255.254" in s.log()
 
 
@@ -113,8 +117,8 @@ def test_trusted_and_authenticated_clients_never_checked(make_server, zone):
     # a listed address that logs in on the submission listener
     smtp_send(s.ports["submission"], ALICE, ALICE, message("auth", sender=ALICE),
               source=LISTED, starttls=True, login=(ALICE, PASSWORDS[ALICE]))
-    for n in (1, 2):
-        assert "Authentication-Results" not in delivered_text(s, n)
+    for subject in ("trusted", "auth"):
+        assert "Authentication-Results" not in delivered_text(s, 2, subject)
     assert dnsbl_questions(zone, TRUSTED) == [] and dnsbl_questions(zone, LISTED) == []
     assert not [q for q in zone.queries if q[0] == "fail.test"]
     # the same listed address without logging in is refused
@@ -133,13 +137,20 @@ def test_spf_fail_rejected_pass_and_softfail_accepted(make_server, zone):
     assert "fail.test" in text and f"[{SENDER}]" in text, text
 
     smtp_send(s.ports["mx"], "x@pass.test", ALICE, message("pass"), source=SENDER)
-    head = delivered_text(s, 1).split("\n\n")[0]
+    head = delivered_text(s, 1, "pass").split("\n\n")[0]
     # above our Received: (RFC 8601 5), after what the local delivery adds
     assert ("\nAuthentication-Results: mail.example.test;\n\tspf=pass smtp.mailfrom=pass.test\n"
             "Received: from client.test ([127.0.0.31])") in head, head
 
-    smtp_send(s.ports["mx"], "x@soft.test", ALICE, message("soft"), source=SENDER)
-    assert "spf=softfail smtp.mailfrom=soft.test" in delivered_text(s, 2)
+    # a field forged with our authserv-id is taken out (RFC 8601 5), others stay
+    forged = message("soft", extra=("Authentication-Results: MAIL.example.test;\r\n"
+                                    "\tdmarc=pass header.from=bank.test",
+                                    "Authentication-Results: other.test; spf=fail"))
+    smtp_send(s.ports["mx"], "x@soft.test", ALICE, forged, source=SENDER)
+    text = delivered_text(s, 2, "soft")
+    assert "spf=softfail smtp.mailfrom=soft.test" in text
+    assert "bank.test" not in text and text.count("Authentication-Results:") == 2, text
+    assert "Authentication-Results: other.test; spf=fail" in text
     assert "event=inbound check=spf result=softfail action=mark" in s.log()
     # the null sender is checked as postmaster@HELO (RFC 7208 2.4)
     zone.txt("bad-helo.test", "v=spf1 -all")
@@ -149,14 +160,14 @@ def test_spf_fail_rejected_pass_and_softfail_accepted(make_server, zone):
     assert code == 550 and "5.7.23" in text and "the HELO name bad-helo.test" in text, text
     # a domain without an SPF record: none, accepted
     smtp_send(s.ports["mx"], "x@nospf.test", ALICE, message("none"), source=SENDER)
-    assert "spf=none smtp.mailfrom=nospf.test" in delivered_text(s, 3)
+    assert "spf=none smtp.mailfrom=nospf.test" in delivered_text(s, 3, "none")
 
 
 def test_spf_fail_marked_when_configured(make_server, zone):
     zone.txt("fail.test", "v=spf1 ip4:192.0.2.1 -all")
     s = inbound_server(make_server, zone, 'spf = true; spf_fail = "mark";')
     smtp_send(s.ports["mx"], "x@fail.test", ALICE, message("marked"), source=SENDER)
-    assert "spf=fail smtp.mailfrom=fail.test" in delivered_text(s, 1)
+    assert "spf=fail smtp.mailfrom=fail.test" in delivered_text(s, 1, "marked")
 
 
 def dmarc_zone(zone):
@@ -186,13 +197,13 @@ def test_dmarc_reject_quarantine_none_pass(make_server, zone):
     # p=none: delivered, marked
     smtp_send(s.ports["mx"], "x@sender.test", ALICE, message("n", sender="a@none.test"),
               source=SENDER)
-    text = delivered_text(s, 1)
+    text = delivered_text(s, 1, "n")
     assert "dmarc=fail (p=none) header.from=none.test" in text, text
     assert "spf=pass smtp.mailfrom=sender.test" in text
     # aligned with the SPF pass: pass, even under p=reject
     smtp_send(s.ports["mx"], "x@sender.test", ALICE, message("a", sender="b@sender.test"),
               source=SENDER)
-    assert "dmarc=pass (p=reject) header.from=sender.test" in delivered_text(s, 2)
+    assert "dmarc=pass (p=reject) header.from=sender.test" in delivered_text(s, 2, "a")
     # a subdomain's From: falls back to the organizational domain's record
     code, text = send_raw(s, SENDER, "x@sender.test", message("o", sender="c@mail.reject.test"))
     assert code == 550 and "reject.test" in text, (code, text)
@@ -208,7 +219,7 @@ def test_dns_failure_skips_by_default(make_server, zone, failure):
     s = inbound_server(make_server, zone, DNSBL + " spf = true; dmarc = true; dns_timeout = 1;")
     smtp_send(s.ports["mx"], "x@broken.test", ALICE, message("skip", sender="a@broken.test"),
               source=LISTED)
-    text = delivered_text(s, 1)
+    text = delivered_text(s, 1, "skip")
     assert "spf=temperror smtp.mailfrom=broken.test" in text, text
     assert "dmarc=temperror header.from=broken.test" in text, text
     log = s.log()
