@@ -19,6 +19,7 @@
 #include "core/blocklist.h"
 #include "core/dnsq.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/strmap.h"
 #include "core/util.h"
 #include "policy/engine_internal.h"
@@ -211,6 +212,34 @@ void inbound_facts_data(const struct config *cfg, const char *ip, const char *he
 
 /* ---- decisions, on the loop ---- */
 
+#define CHECKS_METRIC "floodgate_inbound_checks_total"
+
+/* count_check - one more outcome RESULT (a word of a small fixed set: an
+ * SPF or DMARC result, "listed", "below_threshold", "clean",
+ * "dns_failure") of CHECK.  The refusals themselves are counted where the
+ * SMTP room writes them (floodgate_messages_rejected_total, by reason). */
+static void count_check(const char *check, const char *result)
+{
+    static bool declared;
+    if (!declared)
+        declared = metrics_declare(CHECKS_METRIC, METRIC_COUNTER,
+                                   "Inbound checks of clients from outside, by check "
+                                   "(dnsbl, spf, dmarc) and result.") == 0;
+    metrics_add(CHECKS_METRIC, 1, "check", check, "result", result, NULL);
+}
+
+/* count_mail - the outcomes of the checks at MAIL in F under IN. */
+static void count_mail(const struct config_inbound *in, const struct inbound_facts *f)
+{
+    if (in->n_dnsbl > 0)
+        count_check("dnsbl", f->dnsbl_score >= in->dnsbl_threshold ? "listed"
+                             : f->dnsbl_score > 0                  ? "below_threshold"
+                             : f->dnsbl_failed[0]                  ? "dns_failure"
+                                                                   : "clean");
+    if (f->spf_checked)
+        count_check("spf", spf_verdict_text(f->spf));
+}
+
 /* dns_defer - a check met a DNS failure: true (D says 451 4.4.3 with TEXT
  * about WHAT, reason CHECK) when inbound.dns_failure = "defer". */
 static bool dns_defer(const struct config *cfg, const struct origin *o, const char *check,
@@ -254,6 +283,7 @@ void policy_inbound_mail(struct policy *p, const struct origin *o, const char *f
     policy_accept(d);
     if (!f->wanted)
         return;
+    count_mail(in, f);
     if (in->n_dnsbl > 0 && f->dnsbl_score >= in->dnsbl_threshold) {
         log_info("event=inbound check=dnsbl result=listed action=reject session=%lu ip=%s "
                  "score=%u threshold=%u lists=%s",
@@ -286,6 +316,7 @@ void policy_inbound_data(struct policy *p, const struct origin *o, const struct 
     if (!f->wanted || !f->dmarc_checked)
         return;
     const struct dmarc_result *r = &f->dmarc;
+    count_check("dmarc", dmarc_verdict_text(r->verdict));
     if (r->verdict == DMARC_VERDICT_TEMPERROR) {
         snprintf(what, sizeof what, "the DMARC policy of %s", f->from_domain);
         dns_defer(cfg, o, "dmarc", what, d);

@@ -7,10 +7,11 @@ a DNS server on loopback (dns.servers); the clients talk from chosen
 127.x addresses, which are checked like any other (Floodgate does not take
 libspf2's "localhost always passes" shortcut: core/spf_check.c)."""
 import re
+import urllib.request
 
 import pytest
 
-from conftest import PASSWORDS, RawClient, message, server_queue, smtp_send
+from conftest import PASSWORDS, RawClient, free_port, message, server_queue, smtp_send
 from netfixtures import DNSZone
 
 LISTED = "127.0.0.21"       # on bl.test (weight 5): at the threshold
@@ -179,9 +180,18 @@ def dmarc_zone(zone):
     zone.txt("_dmarc.sender.test", "v=DMARC1; p=reject")
 
 
+def metrics(s):
+    """The /metrics page of S's web server as {sample line without value: value}."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{s.web_port}/metrics", timeout=30) as r:
+        lines = r.read().decode().splitlines()
+    return {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in lines if l[:1] != "#"}
+
+
 def test_dmarc_reject_quarantine_none_pass(make_server, zone):
     dmarc_zone(zone)
-    s = inbound_server(make_server, zone, "dmarc = true;")
+    web = free_port()
+    s = inbound_server(make_server, zone, f'dmarc = true; }};\nweb = {{ address = "127.0.0.1:{web}";')
+    s.web_port = web
     # SPF passes for sender.test, but From: is reject.test: not aligned
     code, text = send_raw(s, SENDER, "x@sender.test", message("r", sender="ceo@reject.test"))
     assert code == 550 and text.startswith("5.7.1 ") and "reject.test" in text, (code, text)
@@ -208,6 +218,10 @@ def test_dmarc_reject_quarantine_none_pass(make_server, zone):
     code, text = send_raw(s, SENDER, "x@sender.test", message("o", sender="c@mail.reject.test"))
     assert code == 550 and "reject.test" in text, (code, text)
     assert [m["id"] for m in server_queue(s, "--state", "held")] == [qid]
+    m = metrics(s)
+    assert m['floodgate_inbound_checks_total{check="dmarc",result="fail"}'] == 4, m
+    assert m['floodgate_inbound_checks_total{check="dmarc",result="pass"}'] == 1
+    assert m['floodgate_inbound_checks_total{check="spf",result="pass"}'] == 5
 
 
 @pytest.mark.parametrize("failure", ["servfail", "timeout"])
