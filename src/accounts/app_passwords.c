@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/logins.h"
@@ -156,4 +157,23 @@ json_t *app_password_list(store_db *db, const char *address, char *err, size_t e
     if (arr == NULL)
         snprintf(err, errlen, "store error: %s", store_errmsg(db));
     return arr;
+}
+
+/* app_password_create - generate, hash the canonical form, store. */
+int app_password_create(store_db *db, const char *address, const char *label,
+                        char pw[APP_PASSWORD_LEN + 1], char *err, size_t errlen)
+{
+    char canon[APP_PASSWORD_SYMBOLS + 1], hash[PASSWORD_HASH_MAX];
+    if (app_password_generate(pw) < 0 || !app_password_canonical(pw, canon) ||
+        password_hash(canon, hash) < 0) {
+        sodium_memzero(canon, sizeof canon);
+        sodium_memzero(pw, APP_PASSWORD_LEN + 1);
+        snprintf(err, errlen, "cannot make a password (no randomness or out of memory)");
+        return -1;
+    }
+    sodium_memzero(canon, sizeof canon);
+    int rc = app_password_add(db, address, label, hash, err, errlen);
+    if (rc < 0)
+        sodium_memzero(pw, APP_PASSWORD_LEN + 1);
+    return rc;
 }

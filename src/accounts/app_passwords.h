@@ -32,6 +32,11 @@ bool app_password_canonical(const char *pw, char out[APP_PASSWORD_SYMBOLS + 1]);
  * label, and a user who has APP_PASSWORDS_MAX already. */
 int app_password_add(store_db *db, const char *address, const char *label, const char *hash,
                      char *err, size_t errlen);
+/* app_password_create - a fresh app password LABEL for ADDRESS: made,
+ * hashed and stored (app_password_add), and given back in PW to be shown
+ * once.  -1 with ERR. */
+int app_password_create(store_db *db, const char *address, const char *label,
+                        char pw[APP_PASSWORD_LEN + 1], char *err, size_t errlen);
 /* app_password_revoke - delete the app password LABEL of ADDRESS. */
 int app_password_revoke(store_db *db, const char *address, const char *label, char *err,
                         size_t errlen);

@@ -48,12 +48,37 @@ static int lookup(store_db *db, const char *address, char *a, bool *enabled, cha
     return found == 1 ? 0 : -1;
 }
 
+/* totp_new_secret - 20 random octets as HEX and as B32. */
+int totp_new_secret(char hex[2 * TOTP_SECRET_LEN + 1], char b32[TOTP_BASE32_MAX], char *err,
+                    size_t errlen)
+{
+    unsigned char secret[TOTP_SECRET_LEN];
+    if (!totp_ready()) {
+        snprintf(err, errlen, "cannot start liboath or libsodium");
+        return -1;
+    }
+    randombytes_buf(secret, sizeof secret);
+    sodium_bin2hex(hex, 2 * TOTP_SECRET_LEN + 1, secret, sizeof secret);
+    char *enc = NULL;
+    size_t enclen = 0;
+    int rc = oath_base32_encode((const char *)secret, sizeof secret, &enc, &enclen);
+    sodium_memzero(secret, sizeof secret);
+    if (rc != OATH_OK || enclen >= TOTP_BASE32_MAX) {
+        free(enc);
+        sodium_memzero(hex, 2 * TOTP_SECRET_LEN + 1);
+        snprintf(err, errlen, "cannot encode the secret: %s", oath_strerror(rc));
+        return -1;
+    }
+    memcpy(b32, enc, enclen + 1);
+    free(enc);
+    return 0;
+}
+
 /* totp_begin - a new pending secret for ADDRESS. */
 int totp_begin(store_db *db, const char *address, char b32[TOTP_BASE32_MAX], char *err,
                size_t errlen)
 {
     char a[256], hex[2 * TOTP_SECRET_LEN + 1];
-    unsigned char secret[TOTP_SECRET_LEN];
     bool enabled = false;
     if (lookup(db, address, a, &enabled, hex, sizeof hex, err, errlen) < 0)
         return -1;
@@ -64,24 +89,9 @@ int totp_begin(store_db *db, const char *address, char b32[TOTP_BASE32_MAX], cha
                  a, a);
         return -1;
     }
-    if (!totp_ready()) {
-        snprintf(err, errlen, "cannot start liboath or libsodium");
+    if (totp_new_secret(hex, b32, err, errlen) < 0)
         return -1;
-    }
-    randombytes_buf(secret, sizeof secret);
-    sodium_bin2hex(hex, sizeof hex, secret, sizeof secret);
-    char *enc = NULL;
-    size_t enclen = 0;
-    int rc = oath_base32_encode((const char *)secret, sizeof secret, &enc, &enclen);
-    sodium_memzero(secret, sizeof secret);
-    if (rc != OATH_OK || enclen >= TOTP_BASE32_MAX) {
-        free(enc);
-        snprintf(err, errlen, "cannot encode the secret: %s", oath_strerror(rc));
-        return -1;
-    }
-    memcpy(b32, enc, enclen + 1);
-    free(enc);
-    rc = store_logins_totp_pending(db, a, hex, err, errlen);
+    int rc = store_logins_totp_pending(db, a, hex, err, errlen);
     sodium_memzero(hex, sizeof hex);
     if (rc == 0)
         log_info("event=2fa_enrolment_started user=%s", log_quote(a));
@@ -128,6 +138,19 @@ bool totp_check(const unsigned char *secret, size_t len, const char *code, time_
     if (!code_ok(code) || !totp_ready())
         return false;
     return oath_totp_validate((const char *)secret, len, now, TOTP_STEP, 0, TOTP_WINDOW, code) >= 0;
+}
+
+/* totp_check_hex - totp_check with the secret as the store keeps it. */
+bool totp_check_hex(const char *hex, const char *code, time_t now)
+{
+    unsigned char secret[TOTP_SECRET_LEN];
+    size_t n = 0;
+    if (sodium_hex2bin(secret, sizeof secret, hex, strlen(hex), NULL, &n, NULL) != 0 ||
+        n != sizeof secret)
+        return false;
+    bool ok = totp_check(secret, sizeof secret, code, now);
+    sodium_memzero(secret, sizeof secret);
+    return ok;
 }
 
 /* totp_confirm - turn 2FA on when CODE fits the pending secret. */

@@ -23,6 +23,10 @@
  * in base32, the form apps take, into B32.  Refuses when 2FA is on. */
 int totp_begin(store_db *db, const char *address, char b32[TOTP_BASE32_MAX], char *err,
                size_t errlen);
+/* totp_new_secret - a new random secret, as HEX (the store's form) and
+ * B32 (the apps'); -1 with ERR when liboath or libsodium cannot start. */
+int totp_new_secret(char hex[2 * TOTP_SECRET_LEN + 1], char b32[TOTP_BASE32_MAX], char *err,
+                    size_t errlen);
 /* totp_uri - the otpauth:// URI of the secret B32 for ADDRESS. */
 int totp_uri(const char *address, const char *b32, char *out, size_t len);
 /* totp_confirm - check CODE against the pending secret of ADDRESS at NOW
@@ -35,5 +39,7 @@ int totp_disable(store_db *db, const char *address, char *err, size_t errlen);
 /* totp_check - does CODE (six digits) fit SECRET (LEN octets) at NOW,
  * within TOTP_WINDOW steps? */
 bool totp_check(const unsigned char *secret, size_t len, const char *code, time_t now);
+/* totp_check_hex - totp_check with the secret in HEX, as stored. */
+bool totp_check_hex(const char *hex, const char *code, time_t now);
 
 #endif

@@ -202,6 +202,9 @@ extern const char usage_ban[];
 extern const struct subcommand ban_subs[];
 /* ctl_sessions.c: session, and the end of an account's live sessions */
 extern const char usage_session[];
+/* ctl_admin.c: the web admin's administrators */
+extern const char usage_admin[];
+extern const struct subcommand admin_subs[];
 extern const struct subcommand session_subs[];
 void ctl_end_sessions(struct ctl *c, const char *user, const char *label, const char *reason);
 

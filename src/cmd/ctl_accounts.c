@@ -164,7 +164,7 @@ static int get_password(const struct config *cfg, const char *address, char *pw,
 }
 
 /* new_hash - read a new password for ADDRESS and hash it into HASH. */
-static int new_hash(const struct config *cfg, const char *address, char *hash)
+int new_hash(const struct config *cfg, const char *address, char *hash)
 {
     char pw[PASSWORD_MAX + 2];
     int rc = get_password(cfg, address, pw, sizeof pw);

@@ -70,7 +70,7 @@ static void qr_print_plain(const QRcode *q)
 }
 
 /* qr_print - the QR code of TEXT, for the terminal or plain. */
-static void qr_print(const char *text)
+void qr_print(const char *text)
 {
     QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
     if (q == NULL) {
@@ -168,21 +168,12 @@ int user_2fa(struct ctl *c, struct args *a, struct opt *o)
 /* app_add - floodctl user app-password add ADDRESS --label TEXT */
 static int app_add(struct ctl *c, store_db *db, const char *addr, const char *label)
 {
-    char pw[APP_PASSWORD_LEN + 1], canon[APP_PASSWORD_SYMBOLS + 1], hash[PASSWORD_HASH_MAX];
-    char err[512];
+    char pw[APP_PASSWORD_LEN + 1], err[512];
     if (label == NULL)
         return usage_error("user", "%s", "app-password add needs --label TEXT (the device)");
-    if (app_password_generate(pw) < 0 || !app_password_canonical(pw, canon) ||
-        password_hash(canon, hash) < 0) {
-        sodium_memzero(canon, sizeof canon);
-        return fail("cannot make a password (no randomness or out of memory)");
-    }
-    sodium_memzero(canon, sizeof canon);
-    int rc = app_password_add(db, addr, label, hash, err, sizeof err);
-    if (rc < 0) {
-        sodium_memzero(pw, sizeof pw);
+    if (app_password_create(db, addr, label, pw, err, sizeof err) < 0)
         return fail("%s", err);
-    }
+    int rc = EXIT_OK;
     if (c->json) {
         json_t *o = json_pack("{s:s, s:s, s:s}", "address", addr, "label", label, "password", pw);
         rc = o ? print_json(o) : fail("out of memory");
@@ -199,10 +190,9 @@ static int app_add(struct ctl *c, store_db *db, const char *addr, const char *la
 static int app_row(struct table *t, json_t *ap, void *unused)
 {
     char made[32], used[32];
-    const char *row[] = {str_of(ap, "label"),
-                         fmt_time(json_object_get(ap, "created"), made, sizeof made),
-                         fmt_time(json_object_get(ap, "last_used"), used, sizeof used),
-                         str_of(ap, "last_ip")};
+    const char *row[] = {
+        str_of(ap, "label"), fmt_time(json_object_get(ap, "created"), made, sizeof made),
+        fmt_time(json_object_get(ap, "last_used"), used, sizeof used), str_of(ap, "last_ip")};
     return table_add(t, row, NULL);
 }
 

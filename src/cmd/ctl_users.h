@@ -12,6 +12,10 @@
 
 /* ctl_accounts.c */
 int check_address(const char *a);
+/* new_hash - read a new password for NAME (terminal twice, or one line
+ * of stdin), check it against the policy and hash it into HASH
+ * (PASSWORD_HASH_MAX); EXIT_OK or EXIT_FAIL (said why). */
+int new_hash(const struct config *cfg, const char *name, char *hash);
 
 /* ctl_logins.c */
 int user_expire(struct ctl *c, struct args *a, struct opt *o);
@@ -28,5 +32,7 @@ int user_2fa(struct ctl *c, struct args *a, struct opt *o);
 struct opt *opts_2fa(void);
 int user_app_password(struct ctl *c, struct args *a, struct opt *o);
 struct opt *opts_app_password(void);
+/* qr_print - the QR code of TEXT on stdout (terminal blocks, or "##"). */
+void qr_print(const char *text);
 
 #endif

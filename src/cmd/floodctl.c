@@ -40,6 +40,7 @@ static const struct group {
     {"dkim", usage_dkim, dkim_subs},
     {"ban", usage_ban, ban_subs},
     {"session", usage_session, session_subs},
+    {"admin", usage_admin, admin_subs},
     {"store", usage_store, store_subs},
     {"incident", usage_incident, incident_subs},
     {"monitor", usage_monitor, NULL},

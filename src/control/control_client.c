@@ -152,3 +152,19 @@ json_t *control_call(const char *path, json_t *request, int *not_running, char *
     }
     return reply;
 }
+
+json_t *control_ask(const char *path, json_t *request, char *err, size_t errlen)
+{
+    int not_running = 0;
+    json_t *reply = request ? control_call(path, request, &not_running, err, errlen) : NULL;
+    json_decref(request);
+    if (reply == NULL)
+        return NULL;
+    json_t *result = NULL;
+    if (json_is_true(json_object_get(reply, "ok")))
+        result = json_incref(json_object_get(reply, "result"));
+    else
+        snprintf(err, errlen, "%s", json_string_value(json_object_get(reply, "error")));
+    json_decref(reply);
+    return result;
+}

@@ -10,8 +10,11 @@
  *
  * Access: /metrics asks for web.metrics_token when one is set; the API is
  * off unless web.api_token is set, and then asks for it (RFC 6750 bearer
- * tokens, compared in constant time).  GET and HEAD read; POST under
- * /api/v1/queue/ acts, through queue_act as floodctl does. */
+ * tokens, compared in constant time), or an administrator's session of
+ * the web admin (control/web_admin.c; a POST with its CSRF token in
+ * X-CSRF-Token).  GET and HEAD read; POST under /api/v1/queue/ acts,
+ * through queue_act as floodctl does.  Every other path is the web
+ * admin's: its login page, its pages and /account. */
 #include "control/web.h"
 
 #include <ctype.h>
@@ -28,6 +31,7 @@
 
 #include "control/control.h"
 #include "control/control_client.h"
+#include "control/web_admin.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -50,7 +54,8 @@ struct web_server {
     pthread_mutex_t lock; /* the tokens, swapped by a reload */
     char metrics_token[TOKEN_BUF];
     char api_token[TOKEN_BUF];
-    char hostname[256]; /* the reporting MTA of the DSNs an API bounce sends */
+    char hostname[256];      /* the reporting MTA of the DSNs an API bounce sends */
+    struct web_admin *admin; /* the login pages, the admin's pages, /account */
 };
 
 /* read_pem - the whole of PATH (at most PEM_MAX), NUL-terminated. */
@@ -100,6 +105,11 @@ struct web_server *web_prepare(const struct config *cfg, char *err, size_t errle
     w->fd = -1;
     w->tls = cfg->web.tls == WEB_TLS_IMPLICIT;
     take_tokens(w, cfg);
+    if ((w->admin = web_admin_new(CONTROL_SOCKET, cfg)) == NULL) {
+        snprintf(err, errlen, "web: out of memory");
+        web_stop(w);
+        return NULL;
+    }
     if (w->tls && ((w->cert_pem = read_pem(cfg->tls_certificate, err, errlen)) == NULL ||
                    (w->key_pem = read_pem(cfg->tls_key, err, errlen)) == NULL)) {
         web_stop(w);
@@ -174,18 +184,7 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
  * NULL with ERR set. */
 static json_t *ask(struct web_server *w, json_t *req, char *err, size_t errlen)
 {
-    int not_running = 0;
-    json_t *reply = req ? control_call(w->control_path, req, &not_running, err, errlen) : NULL;
-    json_decref(req);
-    if (reply == NULL)
-        return NULL;
-    json_t *result = NULL;
-    if (json_is_true(json_object_get(reply, "ok")))
-        result = json_incref(json_object_get(reply, "result"));
-    else
-        snprintf(err, errlen, "%s", json_string_value(json_object_get(reply, "error")));
-    json_decref(reply);
-    return result;
+    return control_ask(w->control_path, req, err, errlen);
 }
 
 /* ---- /metrics ---- */
@@ -315,7 +314,8 @@ static enum MHD_Result add_param(void *arg, enum MHD_ValueKind kind, const char 
     struct query *q = arg;
     if (q->err[0])
         return MHD_NO;
-    if (value == NULL || strlen(value) > QUERY_VALUE_MAX || strcmp(key, "cmd") == 0) {
+    if (value == NULL || strlen(value) > QUERY_VALUE_MAX || strcmp(key, "cmd") == 0 ||
+        strcmp(key, "admin") == 0) { /* who acts is the token's or the session's */
         snprintf(q->err, sizeof q->err, "bad parameter: %.64s", key);
         return MHD_NO;
     }
@@ -384,10 +384,11 @@ static bool chosen(json_t *req)
 }
 
 /* queue_action - ACT on the selection of REQ (stolen), in the store, on
- * this HTTP thread (its own store connection), logged with admin "api";
+ * this HTTP thread (its own store connection), logged with ADMIN ("api"
+ * for the bearer token, else the administrator logged in);
  * then the daemon is told to read the queue again, as after floodctl. */
 static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection *c,
-                                    enum queue_action act, json_t *req)
+                                    enum queue_action act, json_t *req, const char *admin)
 {
     const char *confirm = json_string_value(json_object_get(req, "confirm"));
     if (!chosen(req)) {
@@ -419,7 +420,7 @@ static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection 
     pthread_mutex_unlock(&w->lock);
     struct queue_action_ctx ctx = {.state_dir = ".", /* the daemon runs in state_dir */
                                    .hostname = host,
-                                   .admin = "api",
+                                   .admin = admin,
                                    .reason = json_string_value(json_object_get(req, "reason"))};
     store_db *db = store_thread_db(STORE_FILE);
     long n = db ? queue_act(db, act, &f, &ctx, err, sizeof err) : -1;
@@ -435,7 +436,7 @@ static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection 
 }
 
 static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c, const char *url,
-                                 bool post)
+                                 bool post, const char *admin)
 {
     if (post) {
         const char *name = strncmp(url, "/api/v1/queue/", 14) == 0 ? url + 14 : "";
@@ -444,7 +445,7 @@ static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c,
                 continue;
             enum MHD_Result rc;
             json_t *req = query_of(c, json_object(), &rc);
-            return req ? queue_action(w, c, api_actions[i].act, req) : rc;
+            return req ? queue_action(w, c, api_actions[i].act, req, admin) : rc;
         }
         return respond_error(c, MHD_HTTP_NOT_FOUND, "no such action");
     }
@@ -455,7 +456,7 @@ static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c,
     if (cmd == NULL)
         return respond_error(c, MHD_HTTP_NOT_FOUND, "no such resource");
     enum MHD_Result rc;
-    json_t *req = query_of(c, json_pack("{s:s}", "cmd", cmd), &rc);
+    json_t *req = query_of(c, json_pack("{s:s, s:s}", "cmd", cmd, "admin", admin), &rc);
     if (req == NULL)
         return rc;
     char err[512] = "";
@@ -467,11 +468,16 @@ static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c,
 
 /* ---- the server ---- */
 
+/* The state of an API POST once its headers were seen (no body is read). */
+static const char seen_headers;
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **state)
 {
     struct web_server *w = cls;
+    if (strcmp(url, "/metrics") != 0 && strncmp(url, "/api/", 5) != 0)
+        return web_admin_request(w->admin, c, url, method, upload, upload_size, state);
     bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
     if (!post && strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
@@ -479,7 +485,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (post) {
         /* libmicrohttpd calls once with the headers, then with each piece
          * of the body, then once more with none: answer on that last. */
-        static const char seen_headers;
         if (*state == NULL) {
             /* the selection goes in the query: a body is refused before
              * it is read (libmicrohttpd answers only now or at its end) */
@@ -508,13 +513,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return serve_metrics(w, c);
     }
     if (strncmp(url, "/api/", 5) == 0) {
-        if (api_token[0] == '\0')
-            return respond_error(c, MHD_HTTP_NOT_FOUND, "the API is off: set web.api_token");
-        if (!token_ok(c, api_token))
-            return respond_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed");
-        return serve_api(w, c, url, post);
+        /* an administrator logged in to the pages may use the API with
+         * the session's cookie (and its CSRF token on a POST) */
+        char admin[WEB_ADMIN_WHO] = "api";
+        bool csrf_bad = false;
+        if (api_token[0] && token_ok(c, api_token))
+            return serve_api(w, c, url, post, admin);
+        if (web_admin_api_session(w->admin, c, post, admin, sizeof admin, &csrf_bad))
+            return serve_api(w, c, url, post, admin);
+        if (csrf_bad)
+            return respond_error(c, MHD_HTTP_FORBIDDEN, "an X-CSRF-Token header is needed");
+        return respond_error(c, MHD_HTTP_UNAUTHORIZED,
+                             api_token[0] ? "a bearer token or an admin session is needed"
+                                          : "log in at / (the API without a session needs "
+                                            "web.api_token)");
     }
     return respond_error(c, MHD_HTTP_NOT_FOUND, "no such page");
+}
+
+/* on_completed - a request is done: free what the pages kept for it (the
+ * API's POSTs keep only the static marker seen_headers). */
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode why)
+{
+    if (*state != NULL && *state != (void *)&seen_headers)
+        web_admin_completed(*state);
+    *state = NULL;
 }
 
 /* on_mhd_log - libmicrohttpd's own complaints, into the log. */
@@ -538,11 +562,12 @@ int web_start(struct web_server *w, const char *control_path, char *err, size_t 
         {MHD_OPTION_HTTPS_MEM_KEY, 0, w->key_pem},
         {MHD_OPTION_END, 0, NULL},
     };
-    w->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, w, MHD_OPTION_LISTEN_SOCKET, w->fd,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_MAX,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_TIMEOUT_SEC,
-                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_ARRAY,
-                              tls_opts, MHD_OPTION_END);
+    w->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, w, MHD_OPTION_LISTEN_SOCKET, w->fd,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_MAX,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_TIMEOUT_SEC,
+                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                         on_completed, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (w->mhd == NULL) {
         snprintf(err, errlen, "web: cannot start the HTTP server%s",
                  w->tls ? " (is the TLS certificate and key usable?)" : "");
@@ -554,8 +579,10 @@ int web_start(struct web_server *w, const char *control_path, char *err, size_t 
 
 void web_reload(struct web_server *w, const struct config *cfg)
 {
-    if (w)
-        take_tokens(w, cfg);
+    if (w == NULL)
+        return;
+    take_tokens(w, cfg);
+    web_admin_config(w->admin, cfg);
 }
 
 void web_stop(struct web_server *w)
@@ -566,6 +593,7 @@ void web_stop(struct web_server *w)
         MHD_stop_daemon(w->mhd); /* closes the listening socket too */
     if (w->fd >= 0)
         close(w->fd);
+    web_admin_free(w->admin);
     free(w->cert_pem);
     if (w->key_pem) {
         explicit_bzero(w->key_pem, strlen(w->key_pem));

@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/private_state.h"
 #include "core/privs.h"
+#include "control/web_auth.h"
 #include "daemon/daemon_internal.h"
 #include "delivery/dns.h"
 #include "queue/pause_state.h"
@@ -215,6 +216,7 @@ static void start_services(struct daemon *d)
     d->commands.reputation = d->reputation;
     daemon_commands_register(d->control, &d->commands);
     daemon_commands_register_reload(d->control, reload_command, d);
+    web_auth_register(d->control, d->policy);
     struct monitor_env menv = {.base = d->base,
                                .policy = d->policy,
                                .outbreak = d->outbreak,

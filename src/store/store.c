@@ -173,6 +173,14 @@ static const char schema_sql[] =
     "  name TEXT PRIMARY KEY,"
     "  data BLOB NOT NULL,"
     "  saved INTEGER NOT NULL);"
+    /* The web admin's administrators (control/web_admin.c): a password
+     * (argon2id) and a TOTP secret (hex), both mandatory. */
+    "CREATE TABLE IF NOT EXISTS admins("
+    "  name TEXT PRIMARY KEY,"
+    "  password TEXT NOT NULL,"
+    "  totp_secret TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  last_login INTEGER);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 /* Columns added after a table was first released: a store made by an older

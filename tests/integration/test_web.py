@@ -91,9 +91,10 @@ def test_metrics_without_a_token_are_open(make_server):
     r, body = get(s, "/metrics")
     assert r.status == 200
     assert samples(body)[0][("floodgate_up", "")] == 1
-    # without web.api_token the API is off, whatever the request carries
+    # without web.api_token the API is only for administrators logged in
+    # to the web admin (test_web_admin.py), whatever the request carries
     r, body = get(s, "/api/v1/status", token=API_TOKEN)
-    assert r.status == 404
+    assert r.status == 401
     assert "api_token" in json.loads(body)["error"]
 
 

@@ -1,0 +1,738 @@
+/* control/web_pages - the administrator's pages of the web admin:
+ * dashboard, queue (with the Authenticated Sender and Sender IP columns,
+ * filters and bulk hold/release on a selection), one message, quarantine,
+ * incidents, bans, live sessions, users.
+ *
+ * Room: control.  Server-rendered HTML; every value from a message, a
+ * client or the store is escaped (html_text).  Reads come from the same
+ * control commands floodctl reads (status, monitor, queue.list,
+ * session.list) or the same typed store functions floodctl calls, on this
+ * thread's own store connection; actions go through the same code as
+ * floodctl's (queue_act, accounts_user_suspend, session.kill) and carry
+ * the administrator's name, so the log and the audit log say who acted. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "accounts/accounts.h"
+#include "accounts/login_state.h"
+#include "control/web_admin_internal.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "queue/queue_actions.h"
+#include "queue/queue_filter.h"
+#include "store/ban_state.h"
+#include "store/body.h"
+#include "store/incidents.h"
+#include "store/store.h"
+
+#define SELECTION_MAX 500      /* messages in one bulk action from a page */
+#define BODY_SHOWN (64 * 1024) /* octets of a message shown on its page */
+
+/* A column of a table: the member KEY under the heading HEAD; TIME: a
+ * Unix time. */
+struct column {
+    const char *key, *head;
+    bool time;
+};
+
+/* cell - one value of a row. */
+static void cell(struct html *h, json_t *row, const struct column *col)
+{
+    json_t *v = json_object_get(row, col->key);
+    html_raw(h, "<td>");
+    if (col->time && json_is_integer(v))
+        html_time(h, v);
+    else
+        html_json(h, v);
+    html_raw(h, "</td>");
+}
+
+/* table - ROWS under the N columns COLS; EMPTY when there are none. */
+static void table(struct html *h, json_t *rows, const struct column *cols, size_t n,
+                  const char *empty)
+{
+    size_t i;
+    json_t *row;
+    if (json_array_size(rows) == 0) {
+        html_raw(h, "<p>");
+        html_text(h, empty);
+        html_raw(h, "</p>");
+        return;
+    }
+    html_raw(h, "<table><tr>");
+    for (size_t c = 0; c < n; c++) {
+        html_raw(h, "<th>");
+        html_text(h, cols[c].head);
+        html_raw(h, "</th>");
+    }
+    html_raw(h, "</tr>");
+    json_array_foreach(rows, i, row)
+    {
+        html_raw(h, "<tr>");
+        for (size_t c = 0; c < n; c++)
+            cell(h, row, &cols[c]);
+        html_raw(h, "</tr>\n");
+    }
+    html_raw(h, "</table>");
+}
+
+/* facts - an object's members as a definition list (nested ones nested). */
+static void facts(struct html *h, json_t *o, int depth)
+{
+    const char *k;
+    json_t *v;
+    if (!json_is_object(o) || depth > 3) {
+        html_json(h, o);
+        return;
+    }
+    html_raw(h, "<dl>");
+    json_object_foreach(o, k, v)
+    {
+        html_raw(h, "<dt>");
+        html_text(h, k);
+        html_raw(h, "</dt><dd>");
+        if (json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            html_raw(h, "<ul>");
+            json_array_foreach(v, i, e)
+            {
+                html_raw(h, "<li>");
+                facts(h, e, depth + 1);
+                html_raw(h, "</li>");
+            }
+            html_raw(h, "</ul>");
+        } else {
+            facts(h, v, depth + 1);
+        }
+        html_raw(h, "</dd>");
+    }
+    html_raw(h, "</dl>");
+}
+
+/* page_start - H opened with the frame of TITLE; -1 out of memory. */
+static int page_start(struct web_req *r, struct html *h, const char *title)
+{
+    if (html_open(h) < 0)
+        return -1;
+    html_begin(h, title, r->who, r->csrf, true);
+    return 0;
+}
+
+/* notice - the outcome of the last action (?done=TEXT from our redirect). */
+static void notice(struct web_req *r, struct html *h)
+{
+    const char *done = web_arg(r, "done");
+    if (done == NULL)
+        return;
+    html_raw(h, "<p class=\"ok\">");
+    html_text(h, done);
+    html_raw(h, "</p>");
+}
+
+/* redirect_done - 303 to PATH?done=TEXT. */
+static enum MHD_Result redirect_done(struct web_req *r, const char *path, const char *text)
+{
+    struct html h;
+    size_t len = 0;
+    if (html_open(&h) < 0)
+        return MHD_NO;
+    html_raw(&h, path);
+    html_raw(&h, "?done=");
+    html_url(&h, text);
+    char *loc = html_close(&h, &len);
+    if (loc == NULL)
+        return MHD_NO;
+    enum MHD_Result rc = web_redirect(r, loc);
+    free(loc);
+    return rc;
+}
+
+/* unavailable - the daemon or the store did not answer (ERR). */
+static enum MHD_Result unavailable(struct web_req *r, const char *err)
+{
+    return web_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Unavailable",
+                       err && err[0] ? err : "floodgated did not answer");
+}
+
+/* ---- dashboard ---- */
+
+static enum MHD_Result dashboard(struct web_req *r)
+{
+    char err[512] = "";
+    struct html h;
+    json_t *st = web_ask(r, json_pack("{s:s}", "cmd", "status"), err, sizeof err);
+    json_t *mon = web_ask(r, json_pack("{s:s}", "cmd", "monitor"), err, sizeof err);
+    if (page_start(r, &h, "Dashboard") < 0) {
+        json_decref(st);
+        json_decref(mon);
+        return MHD_NO;
+    }
+    if (st == NULL) {
+        html_raw(&h, "<p class=\"err\">");
+        html_text(&h, err);
+        html_raw(&h, "</p>");
+    }
+    html_raw(&h, "<h2>Rates</h2>");
+    facts(&h, json_object_get(mon, "rates"), 0);
+    html_raw(&h, "<h2>Queue by state</h2>");
+    facts(&h, json_object_get(st, "queue"), 0);
+    html_raw(&h, "<h2>Open incidents</h2>");
+    json_t *inc = json_object_get(mon, "incidents");
+    static const struct column inc_cols[] = {{"id", "ID", false},
+                                             {"subject", "Subject", false},
+                                             {"state", "State", false},
+                                             {"opened", "Opened", false},
+                                             {"score", "Score", false}};
+    table(&h, json_is_array(inc) ? inc : NULL, inc_cols, 5, "No open incidents.");
+    html_raw(&h, "<p><a href=\"/admin/incidents\">All incidents</a></p><h2>Blocklists</h2>");
+    json_t *bl = json_object_get(st, "reputation");
+    if (bl)
+        facts(&h, bl, 0);
+    else
+        html_raw(&h, "<p>No blocklist check has run (see reputation in floodgate.conf).</p>");
+    html_raw(&h, "<h2>Server</h2>");
+    json_t *server =
+        json_pack("{s:O*, s:O*, s:O*, s:O*}", "uptime", json_object_get(st, "uptime"),
+                  "connections", json_object_get(st, "connections"), "messages_accepted",
+                  json_object_get(st, "messages_accepted"), "store", json_object_get(st, "store"));
+    facts(&h, server, 0);
+    json_decref(server);
+    html_end(&h);
+    json_decref(st);
+    json_decref(mon);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+/* ---- queue ---- */
+
+/* The filters of the queue page: query parameters as queue.list takes them. */
+static const char *const queue_filters[] = {"state", "auth_user", "ip",       "from",
+                                            "rcpt",  "subject",   "listener", NULL};
+
+/* filter_form - the filter inputs, filled with the current values. */
+static void filter_form(struct web_req *r, struct html *h)
+{
+    html_raw(h, "<form method=\"get\" action=\"/admin/queue\">");
+    for (const char *const *f = queue_filters; *f; f++) {
+        const char *v = web_arg(r, *f);
+        html_raw(h, "<label class=\"inline\">");
+        html_text(h, *f);
+        html_raw(h, " <input name=\"");
+        html_text(h, *f);
+        html_raw(h, "\" value=\"");
+        html_text(h, v ? v : "");
+        html_raw(h, "\"></label> ");
+    }
+    html_raw(h, "<button>Filter</button></form>");
+}
+
+/* recipients_cell - the recipients of message M, with their states. */
+static void recipients_cell(struct html *h, json_t *m)
+{
+    size_t i;
+    json_t *rc;
+    html_raw(h, "<td>");
+    json_array_foreach(json_object_get(m, "recipients"), i, rc)
+    {
+        html_raw(h, i ? "<br>" : "");
+        html_json(h, json_object_get(rc, "address"));
+        html_raw(h, " (");
+        html_json(h, json_object_get(rc, "state"));
+        html_raw(h, ")");
+    }
+    html_raw(h, "</td>");
+}
+
+static enum MHD_Result queue_page(struct web_req *r)
+{
+    char err[512] = "";
+    json_t *req = json_pack("{s:s, s:i}", "cmd", "queue.list", "limit", 200);
+    for (const char *const *f = queue_filters; req && *f; f++) {
+        const char *v = web_arg(r, *f);
+        if (v && v[0])
+            json_object_set_new(req, *f, json_string(v));
+    }
+    json_t *list = web_ask(r, req, err, sizeof err);
+    if (list == NULL)
+        return unavailable(r, err);
+    json_t *rows = json_is_array(list) ? list : json_object_get(list, "messages");
+    struct html h;
+    if (page_start(r, &h, "Queue") < 0) {
+        json_decref(list);
+        return MHD_NO;
+    }
+    notice(r, &h);
+    filter_form(r, &h);
+    static const struct column cols[] = {{"created", "Arrived", true},
+                                         {"sender", "From", false},
+                                         {"auth_user", "Authenticated Sender", false},
+                                         {"client_ip", "Sender IP", false},
+                                         {"subject", "Subject", false},
+                                         {"size", "Size", false}};
+    size_t i, n = sizeof cols / sizeof cols[0];
+    json_t *m;
+    if (json_array_size(rows) == 0) {
+        html_raw(&h, "<p>No messages match.</p>");
+    } else {
+        html_raw(&h, "<form method=\"post\" action=\"/admin/queue/action\">");
+        html_csrf(&h, r->csrf);
+        html_raw(&h, "<table><tr><th>Select</th><th>ID</th>");
+        for (size_t c = 0; c < n; c++) {
+            html_raw(&h, "<th>");
+            html_text(&h, cols[c].head);
+            html_raw(&h, "</th>");
+        }
+        html_raw(&h, "<th>Recipients</th></tr>");
+        json_array_foreach(rows, i, m)
+        {
+            const char *id = json_string_value(json_object_get(m, "id"));
+            html_raw(&h, "<tr><td><input type=\"checkbox\" name=\"id\" value=\"");
+            html_text(&h, id);
+            html_raw(&h, "\"></td><td><a href=\"/admin/message?id=");
+            html_url(&h, id);
+            html_raw(&h, "\">");
+            html_text(&h, id);
+            html_raw(&h, "</a></td>");
+            for (size_t c = 0; c < n; c++)
+                cell(&h, m, &cols[c]);
+            recipients_cell(&h, m);
+            html_raw(&h, "</tr>\n");
+        }
+        html_raw(&h, "</table><p>With the selection: "
+                     "<button name=\"action\" value=\"hold\">Hold</button> "
+                     "<button name=\"action\" value=\"release\">Release</button> "
+                     "<button name=\"action\" value=\"retry\">Retry now</button></p></form>");
+    }
+    html_end(&h);
+    json_decref(list);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+/* queue_id_ok - 16 hex digits, as queue ids are. */
+static bool queue_id_ok(const char *id)
+{
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (!isxdigit((unsigned char)id[n]))
+            return false;
+    return n == 16;
+}
+
+/* queue_action_post - POST /admin/queue/action: action=hold|release|retry
+ * on the checked ids, through queue_act as floodctl's queue commands. */
+static enum MHD_Result queue_action_post(struct web_req *r)
+{
+    static const struct {
+        const char *name;
+        enum queue_action act;
+    } acts[] = {{"hold", QUEUE_HOLD}, {"release", QUEUE_RELEASE}, {"retry", QUEUE_RETRY}};
+    const char *name = web_field(r, "action");
+    json_t *ids_json = json_object_get(r->form, "id");
+    const char *ids[SELECTION_MAX];
+    char upper[SELECTION_MAX][17];
+    size_t n = 0, i;
+    int which = -1;
+    for (size_t k = 0; name && k < sizeof acts / sizeof acts[0]; k++)
+        if (strcmp(name, acts[k].name) == 0)
+            which = (int)k;
+    if (which < 0)
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
+                           "action must be hold, release or retry");
+    json_t *one = json_is_string(ids_json) ? ids_json : NULL, *v;
+    json_t *list = one ? json_pack("[O]", one) : json_incref(ids_json);
+    json_array_foreach(list, i, v)
+    {
+        const char *id = json_string_value(v);
+        if (id == NULL || !queue_id_ok(id) || n == SELECTION_MAX) {
+            json_decref(list);
+            return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
+                               "select up to 500 messages by their queue ids");
+        }
+        for (size_t c = 0; c < 17; c++)
+            upper[n][c] = (char)toupper((unsigned char)id[c]);
+        ids[n] = upper[n];
+        n++;
+    }
+    json_decref(list);
+    if (n == 0)
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Nothing selected",
+                           "Tick the messages to act on first.");
+    struct queue_filter f;
+    memset(&f, 0, sizeof f);
+    f.ids = ids;
+    f.n_ids = n;
+    char host[256], err[512] = "", done[128];
+    web_settings(r->a, NULL, NULL, 0, host, sizeof host);
+    struct queue_action_ctx ctx = {.state_dir = ".", /* the daemon runs in state_dir */
+                                   .hostname = host,
+                                   .admin = r->who,
+                                   .reason = "web admin"};
+    store_db *db = store_thread_db(STORE_FILE);
+    long done_n = db ? queue_act(db, acts[which].act, &f, &ctx, err, sizeof err) : -1;
+    if (done_n < 0)
+        return unavailable(r, err[0] ? err : "cannot open the store");
+    json_decref(web_ask(r, json_pack("{s:s}", "cmd", "queue.kick"), err, sizeof err));
+    snprintf(done, sizeof done, "%s: %ld message%s", acts[which].name, done_n,
+             done_n == 1 ? "" : "s");
+    return redirect_done(r, "/admin/queue", done);
+}
+
+/* ---- one message ---- */
+
+static enum MHD_Result message_page(struct web_req *r)
+{
+    const char *id = web_arg(r, "id");
+    char qid[17], err[512] = "";
+    if (id == NULL || !queue_id_ok(id))
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: a queue id is needed");
+    for (size_t c = 0; c < sizeof qid; c++)
+        qid[c] = (char)toupper((unsigned char)id[c]);
+    json_t *list =
+        web_ask(r, json_pack("{s:s, s:[s]}", "cmd", "queue.list", "ids", qid), err, sizeof err);
+    json_t *rows = json_is_array(list) ? list : json_object_get(list, "messages");
+    json_t *m = json_array_get(rows, 0);
+    store_db *db = store_thread_db(STORE_FILE);
+    struct store_body *b = db && m ? store_body_get(db, qid) : NULL;
+    char *text = malloc(BODY_SHOWN + 1);
+    long got = 0, n;
+    while (b && text && got < BODY_SHOWN &&
+           (n = store_body_read(b, (size_t)got, text + got, (size_t)(BODY_SHOWN - got))) > 0)
+        got += n;
+    size_t total = b ? store_body_size(b) : 0;
+    if (b)
+        store_body_close(b);
+    if (m == NULL || text == NULL) {
+        json_decref(list);
+        free(text);
+        return web_message(r, MHD_HTTP_NOT_FOUND, "Not found",
+                           "No such message in the queue (delivered or removed?).");
+    }
+    text[got > 0 ? got : 0] = '\0';
+    struct html h;
+    if (page_start(r, &h, "Message") < 0) {
+        json_decref(list);
+        free(text);
+        return MHD_NO;
+    }
+    facts(&h, m, 0);
+    /* headers and body apart: the first empty line (RFC 5322 2.1) */
+    char *sep = strstr(text, "\r\n\r\n");
+    html_raw(&h, "<h2>Headers</h2><pre>");
+    if (sep)
+        *sep = '\0';
+    html_text(&h, text);
+    html_raw(&h, "</pre><h2>Text</h2><pre>");
+    html_text(&h, sep ? sep + 4 : "");
+    html_raw(&h, "</pre>");
+    if (total > BODY_SHOWN)
+        html_fmt(&h, "<p>(the first %d of %zu octets)</p>", BODY_SHOWN, total);
+    html_end(&h);
+    json_decref(list);
+    free(text);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+/* ---- the other listings ---- */
+
+static enum MHD_Result quarantine_page(struct web_req *r)
+{
+    char err[512] = "";
+    json_t *list = web_ask(
+        r, json_pack("{s:s, s:s, s:i}", "cmd", "queue.list", "state", "quarantined", "limit", 200),
+        err, sizeof err);
+    struct html h;
+    if (page_start(r, &h, "Quarantine") < 0) {
+        json_decref(list);
+        return MHD_NO;
+    }
+    static const struct column cols[] = {{"id", "ID", false},
+                                         {"created", "Arrived", true},
+                                         {"sender", "From", false},
+                                         {"auth_user", "Authenticated Sender", false},
+                                         {"client_ip", "Sender IP", false},
+                                         {"subject", "Subject", false}};
+    json_t *rows = json_is_array(list) ? list : json_object_get(list, "messages");
+    if (list == NULL) {
+        html_raw(&h, "<p class=\"err\">");
+        html_text(&h, err);
+        html_raw(&h, "</p>");
+    }
+    table(&h, rows, cols, sizeof cols / sizeof cols[0], "The quarantine is empty.");
+    html_end(&h);
+    json_decref(list);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+static enum MHD_Result incidents_page(struct web_req *r)
+{
+    store_db *db = store_thread_db(STORE_FILE);
+    json_t *list = db ? incident_list(db, true) : NULL;
+    if (list == NULL)
+        return unavailable(r, "cannot read the incidents from the store");
+    struct html h;
+    if (page_start(r, &h, "Incidents") < 0) {
+        json_decref(list);
+        return MHD_NO;
+    }
+    size_t i;
+    json_t *inc;
+    if (json_array_size(list) == 0)
+        html_raw(&h, "<p>No incidents.</p>");
+    else
+        html_raw(&h, "<table><tr><th>ID</th><th>Subject</th><th>State</th><th>Opened</th>"
+                     "<th>Score</th></tr>");
+    json_array_foreach(list, i, inc)
+    {
+        json_t *id = json_object_get(inc, "id");
+        html_fmt(&h, "<tr><td><a href=\"/admin/incident?id=%lld\">%lld</a></td><td>",
+                 (long long)json_integer_value(id), (long long)json_integer_value(id));
+        html_json(&h, json_object_get(inc, "subject"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(inc, "state"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(inc, "opened"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(inc, "score"));
+        html_raw(&h, "</td></tr>\n");
+    }
+    if (json_array_size(list) > 0)
+        html_raw(&h, "</table>");
+    html_end(&h);
+    json_decref(list);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+static enum MHD_Result incident_page(struct web_req *r)
+{
+    const char *arg = web_arg(r, "id");
+    uint64_t id = 0;
+    int found = 0;
+    if (arg == NULL || parse_u64(arg, strlen(arg), &id) < 0 || id == 0 || id > (1ull << 53))
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: an incident number");
+    store_db *db = store_thread_db(STORE_FILE);
+    json_t *inc = db ? incident_get(db, (long long)id, &found) : NULL;
+    if (inc == NULL)
+        return found || db == NULL
+                   ? unavailable(r, "cannot read the incident from the store")
+                   : web_message(r, MHD_HTTP_NOT_FOUND, "Not found", "No such incident.");
+    struct html h;
+    char title[64];
+    snprintf(title, sizeof title, "Incident %llu", (unsigned long long)id);
+    if (page_start(r, &h, title) < 0) {
+        json_decref(inc);
+        return MHD_NO;
+    }
+    html_raw(&h, "<p>Release or dismiss it with <code>floodctl incident release|dismiss ");
+    html_fmt(&h, "%llu", (unsigned long long)id);
+    html_raw(&h, "</code>.</p><h2>Evidence</h2>");
+    facts(&h, inc, 0);
+    html_end(&h);
+    json_decref(inc);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+static enum MHD_Result bans_page(struct web_req *r)
+{
+    store_db *db = store_thread_db(STORE_FILE);
+    json_t *list = db ? ban_state_list(db, time(NULL), 0) : NULL;
+    if (list == NULL)
+        return unavailable(r, "cannot read the bans from the store");
+    struct html h;
+    if (page_start(r, &h, "Bans") < 0) {
+        json_decref(list);
+        return MHD_NO;
+    }
+    static const struct column cols[] = {{"ip", "IP", false},
+                                         {"until", "Until", false},
+                                         {"offenses", "Offenses", false},
+                                         {"reason", "Reason", false}};
+    table(&h, list, cols, sizeof cols / sizeof cols[0], "No address is banned.");
+    html_end(&h);
+    json_decref(list);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+static enum MHD_Result sessions_page(struct web_req *r)
+{
+    char err[512] = "";
+    json_t *list = web_ask(r, json_pack("{s:s}", "cmd", "session.list"), err, sizeof err);
+    if (list == NULL)
+        return unavailable(r, err);
+    struct html h;
+    if (page_start(r, &h, "Sessions") < 0) {
+        json_decref(list);
+        return MHD_NO;
+    }
+    notice(r, &h);
+    size_t i;
+    json_t *s;
+    if (json_array_size(list) == 0)
+        html_raw(&h, "<p>No SMTP sessions are open.</p>");
+    else
+        html_raw(&h, "<table><tr><th>ID</th><th>IP</th><th>Listener</th><th>User</th>"
+                     "<th>State</th><th></th></tr>");
+    json_array_foreach(list, i, s)
+    {
+        html_raw(&h, "<tr><td>");
+        html_json(&h, json_object_get(s, "id"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(s, "ip"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(s, "listener"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(s, "auth_user"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(s, "state"));
+        html_raw(&h, "</td><td><form class=\"inline\" method=\"post\" "
+                     "action=\"/admin/sessions/kill\">");
+        html_csrf(&h, r->csrf);
+        html_fmt(&h, "<input type=\"hidden\" name=\"id\" value=\"%lld\">",
+                 (long long)json_integer_value(json_object_get(s, "id")));
+        html_raw(&h, "<button>Kill</button></form></td></tr>\n");
+    }
+    if (json_array_size(list) > 0)
+        html_raw(&h, "</table>");
+    html_end(&h);
+    json_decref(list);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+/* session_kill_post - POST /admin/sessions/kill: id=N, as floodctl
+ * session kill N. */
+static enum MHD_Result session_kill_post(struct web_req *r)
+{
+    const char *arg = web_field(r, "id");
+    uint64_t id = 0;
+    char err[512] = "", done[64];
+    if (arg == NULL || parse_u64(arg, strlen(arg), &id) < 0 || id == 0 || id > (1ull << 53))
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: a session number");
+    json_t *res = web_ask(r,
+                          json_pack("{s:s, s:I, s:s}", "cmd", "session.kill", "id", (json_int_t)id,
+                                    "reason", "admin"),
+                          err, sizeof err);
+    if (res == NULL)
+        return unavailable(r, err);
+    snprintf(done, sizeof done, "sessions ended: %lld",
+             (long long)json_integer_value(json_object_get(res, "ended")));
+    json_decref(res);
+    log_info("event=web_action admin=%s action=session_kill id=%llu", log_quote(r->who),
+             (unsigned long long)id);
+    return redirect_done(r, "/admin/sessions", done);
+}
+
+static enum MHD_Result users_page(struct web_req *r)
+{
+    store_db *db = store_thread_db(STORE_FILE);
+    json_t *list = db ? accounts_user_list(db, NULL) : NULL;
+    if (list == NULL)
+        return unavailable(r, "cannot read the users from the store");
+    struct html h;
+    if (page_start(r, &h, "Users") < 0) {
+        json_decref(list);
+        return MHD_NO;
+    }
+    notice(r, &h);
+    size_t i;
+    json_t *u;
+    html_raw(&h, "<table><tr><th>Address</th><th>Suspended</th><th>Password expired</th>"
+                 "<th>2FA</th><th>App passwords</th><th>Actions</th></tr>");
+    json_array_foreach(list, i, u)
+    {
+        const char *addr = json_string_value(json_object_get(u, "address"));
+        bool suspended = json_is_true(json_object_get(u, "suspended")) ||
+                         json_integer_value(json_object_get(u, "suspended")) != 0;
+        html_raw(&h, "<tr><td>");
+        html_text(&h, addr);
+        html_raw(&h, "</td><td>");
+        html_raw(&h, suspended ? "yes" : "no");
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(u, "password_expired"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(u, "totp_enabled"));
+        html_raw(&h, "</td><td>");
+        html_json(&h, json_object_get(u, "app_passwords"));
+        html_raw(&h, "</td><td><form class=\"inline\" method=\"post\" "
+                     "action=\"/admin/users/action\">");
+        html_csrf(&h, r->csrf);
+        html_raw(&h, "<input type=\"hidden\" name=\"address\" value=\"");
+        html_text(&h, addr);
+        html_raw(&h, "\">");
+        html_raw(&h, suspended ? "<button name=\"action\" value=\"unsuspend\">Unsuspend</button>"
+                               : "<button name=\"action\" value=\"suspend\">Suspend</button>");
+        html_raw(&h, " <button name=\"action\" value=\"expire\">Expire password</button>"
+                     "</form></td></tr>\n");
+    }
+    html_raw(&h, "</table>");
+    html_end(&h);
+    json_decref(list);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+/* user_action_post - POST /admin/users/action: suspend, unsuspend or
+ * expire ADDRESS, as floodctl user suspend|unsuspend|expire. */
+static enum MHD_Result user_action_post(struct web_req *r)
+{
+    const char *addr = web_field(r, "address"), *act = web_field(r, "action");
+    char err[512] = "", done[400];
+    store_db *db = store_thread_db(STORE_FILE);
+    int rc;
+    if (addr == NULL || act == NULL || strlen(addr) > 254)
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "address and action needed");
+    if (db == NULL)
+        return unavailable(r, "cannot open the store");
+    if (strcmp(act, "suspend") == 0 || strcmp(act, "unsuspend") == 0)
+        rc = accounts_user_suspend(db, addr, act[0] == 's', err, sizeof err);
+    else if (strcmp(act, "expire") == 0) {
+        long changed = 0;
+        rc = login_expire(db, addr, &changed, err, sizeof err);
+        if (rc == 0 && changed == 0)
+            rc = -1, snprintf(err, sizeof err, "no such user %.300s", addr);
+    } else
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
+                           "action must be suspend, unsuspend or expire");
+    if (rc < 0)
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Refused", err);
+    log_info("event=web_action admin=%s action=user_%s user=%s", log_quote(r->who), act,
+             log_quote(addr));
+    if (act[0] == 's') /* a suspended account's open sessions end, as floodctl's */
+        json_decref(web_ask(r,
+                            json_pack("{s:s, s:s, s:s}", "cmd", "session.kill", "user", addr,
+                                      "reason", "suspended"),
+                            err, sizeof err));
+    snprintf(done, sizeof done, "%s: %s", act, addr);
+    return redirect_done(r, "/admin/users", done);
+}
+
+/* The pages: path, POST or GET, handler. */
+static const struct {
+    const char *path;
+    bool post;
+    enum MHD_Result (*fn)(struct web_req *r);
+} pages[] = {
+    {"/admin/", false, dashboard},
+    {"/admin/queue", false, queue_page},
+    {"/admin/queue/action", true, queue_action_post},
+    {"/admin/message", false, message_page},
+    {"/admin/quarantine", false, quarantine_page},
+    {"/admin/incidents", false, incidents_page},
+    {"/admin/incident", false, incident_page},
+    {"/admin/bans", false, bans_page},
+    {"/admin/sessions", false, sessions_page},
+    {"/admin/sessions/kill", true, session_kill_post},
+    {"/admin/users", false, users_page},
+    {"/admin/users/action", true, user_action_post},
+};
+
+/* web_pages_admin - the page of R's path; 404 for any other (there are
+ * no files behind these paths: "..", "%2e%2e" and the like match none). */
+enum MHD_Result web_pages_admin(struct web_req *r)
+{
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
+        if (strcmp(r->url, pages[i].path) == 0 && r->post == pages[i].post)
+            return pages[i].fn(r);
+    return web_message(r, MHD_HTTP_NOT_FOUND, "Not found", "No such page.");
+}
