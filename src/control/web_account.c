@@ -43,15 +43,7 @@ static enum MHD_Result account_page(struct web_req *r, unsigned status, const ch
         html_raw(&h, "</p>");
     }
     if (!in) {
-        html_raw(&h, "<form method=\"post\" action=\"/account/login\">");
-        web_login_form(r, &h);
-        html_raw(&h, "<label>Address <input name=\"address\" type=\"email\" "
-                     "autocomplete=\"username\" required></label>"
-                     "<label>Password <input name=\"password\" type=\"password\" "
-                     "autocomplete=\"current-password\" required></label>"
-                     "<label>Code from the app (when 2FA is on) <input name=\"code\" "
-                     "inputmode=\"numeric\" autocomplete=\"one-time-code\"></label>"
-                     "<button>Log in</button></form>");
+        web_login_form(r, &h, "/account/login", "address", "Address", false);
         html_end(&h);
         return web_send_page(r, status, &h);
     }

@@ -333,12 +333,25 @@ enum MHD_Result web_session_start(struct web_req *r, bool admin, const char *who
     return respond(r->c, MHD_HTTP_SEE_OTHER, "", 0, set, location);
 }
 
-void web_login_form(struct web_req *r, struct html *h)
+void web_login_form(struct web_req *r, struct html *h, const char *action, const char *who_field,
+                    const char *who_label, bool code_required)
 {
     random_hex(r->login_token);
-    html_raw(h, "<input type=\"hidden\" name=\"login_token\" value=\"");
+    html_raw(h, "<form method=\"post\" action=\"");
+    html_text(h, action);
+    html_raw(h, "\"><input type=\"hidden\" name=\"login_token\" value=\"");
     html_raw(h, r->login_token);
-    html_raw(h, "\">");
+    html_raw(h, "\"><label>");
+    html_text(h, who_label);
+    html_raw(h, " <input name=\"");
+    html_text(h, who_field);
+    html_raw(h, "\" autocomplete=\"username\" required></label>"
+                "<label>Password <input name=\"password\" type=\"password\" "
+                "autocomplete=\"current-password\" required></label><label>Code from the app");
+    html_raw(h, code_required ? "" : " (when 2FA is on)");
+    html_raw(h, " <input name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\"");
+    html_raw(h, code_required ? " required" : "");
+    html_raw(h, "></label><button>Log in</button></form>");
 }
 
 bool web_login_form_ok(struct web_req *r)
@@ -361,15 +374,8 @@ static enum MHD_Result login_page(struct web_req *r, unsigned status, const char
         html_text(&h, error);
         html_raw(&h, "</p>");
     }
-    html_raw(&h, "<form method=\"post\" action=\"/login\">");
-    web_login_form(r, &h);
-    html_raw(&h, "<label>Name <input name=\"name\" autocomplete=\"username\" required></label>"
-                 "<label>Password <input name=\"password\" type=\"password\" "
-                 "autocomplete=\"current-password\" required></label>"
-                 "<label>Code from the app <input name=\"code\" inputmode=\"numeric\" "
-                 "autocomplete=\"one-time-code\" pattern=\"[0-9 ]{6,7}\" required></label>"
-                 "<button>Log in</button></form>"
-                 "<p>Mail users: change your password and 2FA at <a href=\"/account\">"
+    web_login_form(r, &h, "/login", "name", "Name", true);
+    html_raw(&h, "<p>Mail users: change your password and 2FA at <a href=\"/account\">"
                  "/account</a>.</p>");
     html_end(&h);
     return web_send_page(r, status, &h);

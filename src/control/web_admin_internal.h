@@ -57,10 +57,13 @@ bool web_login_banned(struct web_req *r);
  * 303 to LOCATION that sets its cookie. */
 enum MHD_Result web_session_start(struct web_req *r, bool admin, const char *who,
                                   const char *location);
-/* web_login_form - the hidden field of a login form: a fresh token, also
- * set as a cookie with the page (the POST must bring both, equal: a page
- * of another site cannot log a browser in under its own account). */
-void web_login_form(struct web_req *r, struct html *h);
+/* web_login_form - a login form posting to ACTION: WHO_FIELD (labelled
+ * WHO_LABEL), password, TOTP code (CODE_REQUIRED or optional), and a
+ * fresh token, also set as a cookie with the page (the POST must bring
+ * both, equal: a page of another site cannot log a browser in under its
+ * own account). */
+void web_login_form(struct web_req *r, struct html *h, const char *action, const char *who_field,
+                    const char *who_label, bool code_required);
 /* web_login_form_ok - did the POST of a login form bring both? */
 bool web_login_form_ok(struct web_req *r);
 

@@ -113,6 +113,34 @@ static void facts(struct html *h, json_t *o, int depth)
     html_raw(h, "</dl>");
 }
 
+/* cells - the members KEYS (NULL-ended) of ROW, one cell each. */
+static void cells(struct html *h, json_t *row, const char *const *keys)
+{
+    for (; *keys; keys++) {
+        html_raw(h, "<td>");
+        html_json(h, json_object_get(row, *keys));
+        html_raw(h, "</td>");
+    }
+}
+
+/* page_done - close H's table when ROWS had any, end the page, send it
+ * (200) and drop ROWS. */
+static enum MHD_Result page_done(struct web_req *r, struct html *h, json_t *rows)
+{
+    if (json_array_size(rows) > 0)
+        html_raw(h, "</table>");
+    html_end(h);
+    json_decref(rows);
+    return web_send_page(r, MHD_HTTP_OK, h);
+}
+
+/* number_of - ARG as a positive whole number below 2^53 (JSON's exact
+ * integers) into *N; false otherwise. */
+static bool number_of(const char *arg, uint64_t *n)
+{
+    return arg && parse_u64(arg, strlen(arg), n) == 0 && *n > 0 && *n <= (1ull << 53);
+}
+
 /* page_start - H opened with the frame of TITLE; -1 out of memory. */
 static int page_start(struct web_req *r, struct html *h, const char *title)
 {
@@ -438,33 +466,43 @@ static enum MHD_Result message_page(struct web_req *r)
 
 /* ---- the other listings ---- */
 
-static enum MHD_Result quarantine_page(struct web_req *r)
+/* listing - a page TITLE with the table of ROWS (an array, or an object
+ * whose "messages" is one: queue.list's answer; taken) under COLS, EMPTY
+ * when there are none; ERR shown when ROWS is NULL. */
+static enum MHD_Result listing(struct web_req *r, const char *title, json_t *rows,
+                               const struct column *cols, size_t n, const char *empty,
+                               const char *err)
 {
-    char err[512] = "";
-    json_t *list = web_ask(
-        r, json_pack("{s:s, s:s, s:i}", "cmd", "queue.list", "state", "quarantined", "limit", 200),
-        err, sizeof err);
     struct html h;
-    if (page_start(r, &h, "Quarantine") < 0) {
-        json_decref(list);
+    if (page_start(r, &h, title) < 0) {
+        json_decref(rows);
         return MHD_NO;
     }
+    if (rows == NULL) {
+        html_raw(&h, "<p class=\"err\">");
+        html_text(&h, err);
+        html_raw(&h, "</p>");
+    }
+    table(&h, json_is_array(rows) ? rows : json_object_get(rows, "messages"), cols, n, empty);
+    html_end(&h);
+    json_decref(rows);
+    return web_send_page(r, MHD_HTTP_OK, &h);
+}
+
+static enum MHD_Result quarantine_page(struct web_req *r)
+{
     static const struct column cols[] = {{"id", "ID", false},
                                          {"created", "Arrived", true},
                                          {"sender", "From", false},
                                          {"auth_user", "Authenticated Sender", false},
                                          {"client_ip", "Sender IP", false},
                                          {"subject", "Subject", false}};
-    json_t *rows = json_is_array(list) ? list : json_object_get(list, "messages");
-    if (list == NULL) {
-        html_raw(&h, "<p class=\"err\">");
-        html_text(&h, err);
-        html_raw(&h, "</p>");
-    }
-    table(&h, rows, cols, sizeof cols / sizeof cols[0], "The quarantine is empty.");
-    html_end(&h);
-    json_decref(list);
-    return web_send_page(r, MHD_HTTP_OK, &h);
+    char err[512] = "";
+    json_t *list = web_ask(
+        r, json_pack("{s:s, s:s, s:i}", "cmd", "queue.list", "state", "quarantined", "limit", 200),
+        err, sizeof err);
+    return listing(r, "Quarantine", list, cols, sizeof cols / sizeof cols[0],
+                   "The quarantine is empty.", err);
 }
 
 static enum MHD_Result incidents_page(struct web_req *r)
@@ -488,22 +526,13 @@ static enum MHD_Result incidents_page(struct web_req *r)
     json_array_foreach(list, i, inc)
     {
         json_t *id = json_object_get(inc, "id");
-        html_fmt(&h, "<tr><td><a href=\"/admin/incident?id=%lld\">%lld</a></td><td>",
+        static const char *const keys[] = {"subject", "state", "opened", "score", NULL};
+        html_fmt(&h, "<tr><td><a href=\"/admin/incident?id=%lld\">%lld</a></td>",
                  (long long)json_integer_value(id), (long long)json_integer_value(id));
-        html_json(&h, json_object_get(inc, "subject"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(inc, "state"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(inc, "opened"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(inc, "score"));
-        html_raw(&h, "</td></tr>\n");
+        cells(&h, inc, keys);
+        html_raw(&h, "</tr>\n");
     }
-    if (json_array_size(list) > 0)
-        html_raw(&h, "</table>");
-    html_end(&h);
-    json_decref(list);
-    return web_send_page(r, MHD_HTTP_OK, &h);
+    return page_done(r, &h, list);
 }
 
 static enum MHD_Result incident_page(struct web_req *r)
@@ -511,7 +540,7 @@ static enum MHD_Result incident_page(struct web_req *r)
     const char *arg = web_arg(r, "id");
     uint64_t id = 0;
     int found = 0;
-    if (arg == NULL || parse_u64(arg, strlen(arg), &id) < 0 || id == 0 || id > (1ull << 53))
+    if (!number_of(arg, &id))
         return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: an incident number");
     store_db *db = store_thread_db(STORE_FILE);
     json_t *inc = db ? incident_get(db, (long long)id, &found) : NULL;
@@ -537,23 +566,14 @@ static enum MHD_Result incident_page(struct web_req *r)
 
 static enum MHD_Result bans_page(struct web_req *r)
 {
-    store_db *db = store_thread_db(STORE_FILE);
-    json_t *list = db ? ban_state_list(db, time(NULL), 0) : NULL;
-    if (list == NULL)
-        return unavailable(r, "cannot read the bans from the store");
-    struct html h;
-    if (page_start(r, &h, "Bans") < 0) {
-        json_decref(list);
-        return MHD_NO;
-    }
     static const struct column cols[] = {{"ip", "IP", false},
                                          {"until", "Until", false},
                                          {"offenses", "Offenses", false},
                                          {"reason", "Reason", false}};
-    table(&h, list, cols, sizeof cols / sizeof cols[0], "No address is banned.");
-    html_end(&h);
-    json_decref(list);
-    return web_send_page(r, MHD_HTTP_OK, &h);
+    store_db *db = store_thread_db(STORE_FILE);
+    json_t *list = db ? ban_state_list(db, time(NULL), 0) : NULL;
+    return listing(r, "Bans", list, cols, sizeof cols / sizeof cols[0], "No address is banned.",
+                   "cannot read the bans from the store");
 }
 
 static enum MHD_Result sessions_page(struct web_req *r)
@@ -577,28 +597,17 @@ static enum MHD_Result sessions_page(struct web_req *r)
                      "<th>State</th><th></th></tr>");
     json_array_foreach(list, i, s)
     {
-        html_raw(&h, "<tr><td>");
-        html_json(&h, json_object_get(s, "id"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(s, "ip"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(s, "listener"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(s, "auth_user"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(s, "state"));
-        html_raw(&h, "</td><td><form class=\"inline\" method=\"post\" "
+        static const char *const keys[] = {"id", "ip", "listener", "auth_user", "state", NULL};
+        html_raw(&h, "<tr>");
+        cells(&h, s, keys);
+        html_raw(&h, "<td><form class=\"inline\" method=\"post\" "
                      "action=\"/admin/sessions/kill\">");
         html_csrf(&h, r->csrf);
         html_fmt(&h, "<input type=\"hidden\" name=\"id\" value=\"%lld\">",
                  (long long)json_integer_value(json_object_get(s, "id")));
         html_raw(&h, "<button>Kill</button></form></td></tr>\n");
     }
-    if (json_array_size(list) > 0)
-        html_raw(&h, "</table>");
-    html_end(&h);
-    json_decref(list);
-    return web_send_page(r, MHD_HTTP_OK, &h);
+    return page_done(r, &h, list);
 }
 
 /* session_kill_post - POST /admin/sessions/kill: id=N, as floodctl
@@ -608,7 +617,7 @@ static enum MHD_Result session_kill_post(struct web_req *r)
     const char *arg = web_field(r, "id");
     uint64_t id = 0;
     char err[512] = "", done[64];
-    if (arg == NULL || parse_u64(arg, strlen(arg), &id) < 0 || id == 0 || id > (1ull << 53))
+    if (!number_of(arg, &id))
         return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: a session number");
     json_t *res = web_ask(r,
                           json_pack("{s:s, s:I, s:s}", "cmd", "session.kill", "id", (json_int_t)id,
@@ -647,15 +656,13 @@ static enum MHD_Result users_page(struct web_req *r)
                          json_integer_value(json_object_get(u, "suspended")) != 0;
         html_raw(&h, "<tr><td>");
         html_text(&h, addr);
+        static const char *const keys[] = {"password_expired", "totp_enabled", "app_passwords",
+                                           NULL};
         html_raw(&h, "</td><td>");
         html_raw(&h, suspended ? "yes" : "no");
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(u, "password_expired"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(u, "totp_enabled"));
-        html_raw(&h, "</td><td>");
-        html_json(&h, json_object_get(u, "app_passwords"));
-        html_raw(&h, "</td><td><form class=\"inline\" method=\"post\" "
+        html_raw(&h, "</td>");
+        cells(&h, u, keys);
+        html_raw(&h, "<td><form class=\"inline\" method=\"post\" "
                      "action=\"/admin/users/action\">");
         html_csrf(&h, r->csrf);
         html_raw(&h, "<input type=\"hidden\" name=\"address\" value=\"");
@@ -666,10 +673,7 @@ static enum MHD_Result users_page(struct web_req *r)
         html_raw(&h, " <button name=\"action\" value=\"expire\">Expire password</button>"
                      "</form></td></tr>\n");
     }
-    html_raw(&h, "</table>");
-    html_end(&h);
-    json_decref(list);
-    return web_send_page(r, MHD_HTTP_OK, &h);
+    return page_done(r, &h, list);
 }
 
 /* user_action_post - POST /admin/users/action: suspend, unsuspend or
