@@ -251,7 +251,7 @@ enum MHD_Result web_pages_account(struct web_req *r)
         if (label == NULL || app_password_revoke(db, r->who, label, err, sizeof err) < 0)
             return account_page(r, MHD_HTTP_BAD_REQUEST, label ? err : "A label is needed.", true,
                                 NULL);
-        json_decref(web_ask(r,
+        json_decref(page_ask(r,
                             json_pack("{s:s, s:s, s:s, s:s}", "cmd", "session.kill", "user", r->who,
                                       "app_password", label, "reason", "app_password_revoked"),
                             err, sizeof err));

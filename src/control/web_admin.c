@@ -270,7 +270,7 @@ const char *web_arg(struct web_req *r, const char *key)
     return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
 }
 
-json_t *web_ask(struct web_req *r, json_t *req, char *err, size_t errlen)
+json_t *page_ask(struct web_req *r, json_t *req, char *err, size_t errlen)
 {
     if (req && r->admin && r->who[0])
         json_object_set_new(req, "admin", json_string(r->who));

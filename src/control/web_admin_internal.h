@@ -42,10 +42,10 @@ enum MHD_Result web_redirect(struct web_req *r, const char *location);
 /* web_message - a small page: TITLE and TEXT (both escaped), STATUS. */
 enum MHD_Result web_message(struct web_req *r, unsigned status, const char *title,
                             const char *text);
-/* web_ask - a control request REQ (taken) carrying "admin": the
+/* page_ask - a control request REQ (taken) carrying "admin": the
  * administrator's name (the audit log records who acted); the result or
  * NULL with ERR. */
-json_t *web_ask(struct web_req *r, json_t *req, char *err, size_t errlen);
+json_t *page_ask(struct web_req *r, json_t *req, char *err, size_t errlen);
 /* web_settings - the current settings (copied under the lock). */
 void web_settings(struct web_admin *a, struct config_passwords *pw, char *public_url, size_t ulen,
                   char *hostname, size_t hlen);

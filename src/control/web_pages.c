@@ -192,8 +192,8 @@ static enum MHD_Result dashboard(struct web_req *r)
 {
     char err[512] = "";
     struct html h;
-    json_t *st = web_ask(r, json_pack("{s:s}", "cmd", "status"), err, sizeof err);
-    json_t *mon = web_ask(r, json_pack("{s:s}", "cmd", "monitor"), err, sizeof err);
+    json_t *st = page_ask(r, json_pack("{s:s}", "cmd", "status"), err, sizeof err);
+    json_t *mon = page_ask(r, json_pack("{s:s}", "cmd", "monitor"), err, sizeof err);
     if (page_start(r, &h, "Dashboard") < 0) {
         json_decref(st);
         json_decref(mon);
@@ -284,7 +284,7 @@ static enum MHD_Result queue_page(struct web_req *r)
         if (v && v[0])
             json_object_set_new(req, *f, json_string(v));
     }
-    json_t *list = web_ask(r, req, err, sizeof err);
+    json_t *list = page_ask(r, req, err, sizeof err);
     if (list == NULL)
         return unavailable(r, err);
     json_t *rows = json_is_array(list) ? list : json_object_get(list, "messages");
@@ -403,7 +403,7 @@ static enum MHD_Result queue_action_post(struct web_req *r)
     long done_n = db ? queue_act(db, acts[which].act, &f, &ctx, err, sizeof err) : -1;
     if (done_n < 0)
         return unavailable(r, err[0] ? err : "cannot open the store");
-    json_decref(web_ask(r, json_pack("{s:s}", "cmd", "queue.kick"), err, sizeof err));
+    json_decref(page_ask(r, json_pack("{s:s}", "cmd", "queue.kick"), err, sizeof err));
     snprintf(done, sizeof done, "%s: %ld message%s", acts[which].name, done_n,
              done_n == 1 ? "" : "s");
     return redirect_done(r, "/admin/queue", done);
@@ -420,7 +420,7 @@ static enum MHD_Result message_page(struct web_req *r)
     for (size_t c = 0; c < sizeof qid; c++)
         qid[c] = (char)toupper((unsigned char)id[c]);
     json_t *list =
-        web_ask(r, json_pack("{s:s, s:[s]}", "cmd", "queue.list", "ids", qid), err, sizeof err);
+        page_ask(r, json_pack("{s:s, s:[s]}", "cmd", "queue.list", "ids", qid), err, sizeof err);
     json_t *rows = json_is_array(list) ? list : json_object_get(list, "messages");
     json_t *m = json_array_get(rows, 0);
     store_db *db = store_thread_db(STORE_FILE);
@@ -498,7 +498,7 @@ static enum MHD_Result quarantine_page(struct web_req *r)
                                          {"client_ip", "Sender IP", false},
                                          {"subject", "Subject", false}};
     char err[512] = "";
-    json_t *list = web_ask(
+    json_t *list = page_ask(
         r, json_pack("{s:s, s:s, s:i}", "cmd", "queue.list", "state", "quarantined", "limit", 200),
         err, sizeof err);
     return listing(r, "Quarantine", list, cols, sizeof cols / sizeof cols[0],
@@ -579,7 +579,7 @@ static enum MHD_Result bans_page(struct web_req *r)
 static enum MHD_Result sessions_page(struct web_req *r)
 {
     char err[512] = "";
-    json_t *list = web_ask(r, json_pack("{s:s}", "cmd", "session.list"), err, sizeof err);
+    json_t *list = page_ask(r, json_pack("{s:s}", "cmd", "session.list"), err, sizeof err);
     if (list == NULL)
         return unavailable(r, err);
     struct html h;
@@ -619,7 +619,7 @@ static enum MHD_Result session_kill_post(struct web_req *r)
     char err[512] = "", done[64];
     if (!number_of(arg, &id))
         return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: a session number");
-    json_t *res = web_ask(r,
+    json_t *res = page_ask(r,
                           json_pack("{s:s, s:I, s:s}", "cmd", "session.kill", "id", (json_int_t)id,
                                     "reason", "admin"),
                           err, sizeof err);
@@ -703,7 +703,7 @@ static enum MHD_Result user_action_post(struct web_req *r)
     log_info("event=web_action admin=%s action=user_%s user=%s", log_quote(r->who), act,
              log_quote(addr));
     if (act[0] == 's') /* a suspended account's open sessions end, as floodctl's */
-        json_decref(web_ask(r,
+        json_decref(page_ask(r,
                             json_pack("{s:s, s:s, s:s}", "cmd", "session.kill", "user", addr,
                                       "reason", "suspended"),
                             err, sizeof err));
