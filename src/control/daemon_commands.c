@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/ipset.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -290,6 +291,28 @@ static json_t *cmd_fault_scheduler_hold(void *ctx, json_t *req, char *err, size_
 }
 #endif
 
+/* cmd_clock_advance - {"seconds": N}: the test clock (floodgated -T)
+ * moves N seconds forward; refused on a daemon started without it, so
+ * that no client of the control socket can move a production server's
+ * windows and limits. */
+static json_t *cmd_clock_advance(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    json_t *n = json_object_get(req, "seconds");
+    long offset;
+    if (!clock_test_enabled()) {
+        snprintf(err, errlen, "the test clock is off: start floodgated with -T (tests only)");
+        return NULL;
+    }
+    if (!json_is_integer(n) || clock_advance((long)json_integer_value(n), &offset) < 0) {
+        snprintf(err, errlen, "seconds: a whole number from 1 to 2592000 (30 days)");
+        return NULL;
+    }
+    char now[32];
+    log_warnx("event=test_clock advanced=%lld offset=%ld now=%s", (long long)json_integer_value(n),
+              offset, iso8601_utc(clock_now(), now, sizeof now));
+    return json_pack("{s:I, s:s}", "offset", (json_int_t)offset, "now", now);
+}
+
 /* incident_closed_read - {"id": N, "subject": S, "state": "released" or
  * "dismissed"}: floodctl closed an incident in the store (and undid what
  * containment did there); the detector forgets the episode, or learns it
@@ -356,6 +379,10 @@ void daemon_commands_register(struct control_server *ctl, struct daemon_commands
                                    incident_closed_finish, env);
     control_server_register(ctl, "session.list", cmd_session_list, env);
     control_server_register(ctl, "session.kill", cmd_session_kill, env);
+    control_server_register(ctl, "clock.advance", cmd_clock_advance, env);
+    if (clock_test_enabled())
+        log_warnx("event=test_clock enabled=yes note=%s",
+                  log_quote("started with -T: for tests only, never in production"));
 #ifdef FLOODGATE_FAULT_INJECTION
     control_server_register(ctl, "fault.store", cmd_fault_store, env);
     control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, env);

@@ -176,6 +176,7 @@ struct config_detector {
     unsigned rejects_policy_percent;   /* 5.7.x/4.7.x share; default 10 */
     unsigned bounces_per_hour;         /* DSNs coming back; default 10 */
     unsigned concurrent_networks;      /* far-apart networks with live sessions at once; 2 */
+    unsigned new_recipients_per_hour;  /* never written to before, 1 hour; default 25 */
     unsigned bulk_factor;              /* volume thresholds times this for bulk senders; 100 */
     unsigned baseline_factor;          /* a threshold is at least this times the baseline; 3 */
     unsigned max_subjects;             /* accounts and IPs followed at once; default 10000 */

@@ -36,6 +36,7 @@ void config_detector_defaults(struct config *cfg)
                                              .rejects_policy_percent = 10,
                                              .bounces_per_hour = 10,
                                              .concurrent_networks = 2,
+                                             .new_recipients_per_hour = 25,
                                              .bulk_factor = 100,
                                              .baseline_factor = 3,
                                              .max_subjects = 10000,
@@ -67,6 +68,8 @@ static const struct {
     {"rejects_policy_percent", offsetof(struct config_detector, rejects_policy_percent), 100},
     {"bounces_per_hour", offsetof(struct config_detector, bounces_per_hour), SIGNAL_MAX},
     {"concurrent_networks", offsetof(struct config_detector, concurrent_networks), 1000},
+    {"new_recipients_per_hour", offsetof(struct config_detector, new_recipients_per_hour),
+     SIGNAL_MAX},
 };
 
 /* load_scores - the ladder's thresholds, which must climb. */
@@ -110,6 +113,7 @@ static int load_detector(struct loader *ld, const config_setting_t *root)
                                        "rejects_policy_percent",
                                        "bounces_per_hour",
                                        "concurrent_networks",
+                                       "new_recipients_per_hour",
                                        "bulk_factor",
                                        "baseline_factor",
                                        "max_subjects",

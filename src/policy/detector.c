@@ -128,6 +128,7 @@ static const struct {
     [SIG_REJECTS_POLICY] = {"rejects_policy_percent", KIND_FEEDBACK, 30, 2, false},
     [SIG_BOUNCES] = {"bounces_per_hour", KIND_FEEDBACK, 15, 2, true},
     [SIG_CONCURRENT] = {"concurrent_networks", KIND_IDENTITY, 20, 2, false},
+    [SIG_NEW_RECIPIENTS_HOUR] = {"new_recipients_per_hour", KIND_VOLUME, 20, 2, true},
 };
 
 const char *detector_signal_name(enum detector_signal s)
@@ -184,6 +185,8 @@ static unsigned threshold_of(const struct config_detector *c, enum detector_sign
         return c->bounces_per_hour;
     case SIG_CONCURRENT:
         return c->concurrent_networks;
+    case SIG_NEW_RECIPIENTS_HOUR:
+        return c->new_recipients_per_hour;
     default:
         return 0;
     }
@@ -587,6 +590,7 @@ static void figures(struct detector *d, const struct subject *s, time_t now, dou
     const char *k = s->key;
     unsigned long all10 = get(d->w10m, k, "R", now), new10 = get(d->w10m, k, "n", now);
     unsigned long tried = get(d->w1h, k, "a", now);
+    unsigned long all60 = get(d->w1h, k, "t", now), new60 = get(d->w1h, k, "N", now);
     f[SIG_MESSAGES] = (double)get(d->w1m, k, "m", now);
     f[SIG_RECIPIENTS] = (double)get(d->w10m, k, "r", now);
     /* mostly strangers: a busy person also writes to new people, but
@@ -606,6 +610,9 @@ static void figures(struct detector *d, const struct subject *s, time_t now, dou
     f[SIG_REJECTS_POLICY] = percent(get(d->w1h, k, "p", now), tried, MIN_POLICY_REJECTS);
     f[SIG_BOUNCES] = (double)get(d->w1h, k, "b", now);
     f[SIG_CONCURRENT] = s->concurrent_at >= now - HOUR ? s->concurrent : 0;
+    /* the same over an hour: a spammer that keeps each 10 minutes quiet
+     * (slow and low) still writes to strangers hour after hour */
+    f[SIG_NEW_RECIPIENTS_HOUR] = new60 * 2 >= all60 ? (double)new60 : 0;
 }
 
 /* effective_threshold - signal I's threshold for S: the configured one,
@@ -848,6 +855,7 @@ static unsigned note_recipients(struct detector *d, struct subject *s,
     count(d->w10m, s->key, "r", external, now);
     count(d->w10m, s->key, "n", strangers, now);
     count(d->w1h, s->key, "t", (unsigned)m->n_rcpts, now);
+    count(d->w1h, s->key, "N", strangers, now);
     return far;
 }
 
@@ -1025,7 +1033,8 @@ bool detector_is_bounce(const char *sender, const char *report_type, const char 
 /* forget_windows - S's sliding windows start again. */
 static void forget_windows(struct detector *d, struct subject *s)
 {
-    static const char *const metrics[] = {"m", "M", "R", "r", "n", "t", "a", "u", "p", "b", "f"};
+    static const char *const metrics[] = {"m", "M", "R", "r", "n", "t",
+                                          "N", "a", "u", "p", "b", "f"};
     char key[320];
     for (size_t i = 0; i < sizeof metrics / sizeof metrics[0]; i++) {
         window(key, sizeof key, s->key, metrics[i]);

@@ -37,21 +37,22 @@ enum detector_level {
 
 /* The signals, each with its figure in a report. */
 enum detector_signal {
-    SIG_MESSAGES,        /* messages in the last minute */
-    SIG_RECIPIENTS,      /* external recipients in 10 minutes */
-    SIG_NEW_RECIPIENTS,  /* recipients never written to before, in 10 minutes */
-    SIG_DOMAINS,         /* distinct external recipient domains in 10 minutes */
-    SIG_CONTENT,         /* messages with one Subject/body fingerprint in 10 minutes */
-    SIG_CLIENT_IPS,      /* distinct client IPs in an hour */
-    SIG_NETWORKS,        /* distinct /24 (IPv6 /64) networks in an hour */
-    SIG_NEW_NETWORK,     /* messages from a network never seen for the subject */
-    SIG_FAILED_LOGINS,   /* failed logins in the hour before a success */
-    SIG_STUFFING,        /* accounts its client IP logged into, with failures */
-    SIG_FROM_CHANGES,    /* distinct header From addresses or display names, 10 minutes */
-    SIG_REJECTS_UNKNOWN, /* % of remote recipients refused as unknown (5.1.x), 1 hour */
-    SIG_REJECTS_POLICY,  /* % refused as spam or policy (5.7.x, 4.7.x), 1 hour */
-    SIG_BOUNCES,         /* delivery status notifications coming back, 1 hour */
-    SIG_CONCURRENT,      /* far-apart networks with sessions live at once, 1 hour */
+    SIG_MESSAGES,            /* messages in the last minute */
+    SIG_RECIPIENTS,          /* external recipients in 10 minutes */
+    SIG_NEW_RECIPIENTS,      /* recipients never written to before, in 10 minutes */
+    SIG_DOMAINS,             /* distinct external recipient domains in 10 minutes */
+    SIG_CONTENT,             /* messages with one Subject/body fingerprint in 10 minutes */
+    SIG_CLIENT_IPS,          /* distinct client IPs in an hour */
+    SIG_NETWORKS,            /* distinct /24 (IPv6 /64) networks in an hour */
+    SIG_NEW_NETWORK,         /* messages from a network never seen for the subject */
+    SIG_FAILED_LOGINS,       /* failed logins in the hour before a success */
+    SIG_STUFFING,            /* accounts its client IP logged into, with failures */
+    SIG_FROM_CHANGES,        /* distinct header From addresses or display names, 10 minutes */
+    SIG_REJECTS_UNKNOWN,     /* % of remote recipients refused as unknown (5.1.x), 1 hour */
+    SIG_REJECTS_POLICY,      /* % refused as spam or policy (5.7.x, 4.7.x), 1 hour */
+    SIG_BOUNCES,             /* delivery status notifications coming back, 1 hour */
+    SIG_CONCURRENT,          /* far-apart networks with sessions live at once, 1 hour */
+    SIG_NEW_RECIPIENTS_HOUR, /* recipients never written to before, in 1 hour */
     SIG_N
 };
 

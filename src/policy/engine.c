@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/ipset.h"
 #include "core/log.h"
 #include "core/strmap.h"
@@ -214,7 +215,7 @@ int policy_add_observer(struct policy *p, const struct policy_observer *obs)
 
 void policy_connect(struct policy *p, struct origin *o, void *handle, struct policy_decision *d)
 {
-    time_t now = time(NULL);
+    time_t now = clock_now();
     const struct ban *b = bans_active(p->bans, o->ip, now);
     if (b) {
         long remaining = (long)(b->until - now);
@@ -293,7 +294,7 @@ void policy_ban_ip(struct policy *p, const char *ip, const struct ban *b, const 
         return;
     }
     log_info("event=ban ip=%s reason=%s seconds=%ld offenses=%u", ip, log_quote(b->reason),
-             (long)(b->until - time(NULL)), b->offenses);
+             (long)(b->until - clock_now()), b->offenses);
     ban_store(p, ip, b, "floodgated");
     /* A ban ends every session of that IP, not only the one whose failure
      * earned it: a botnet keeps many open. */
@@ -306,7 +307,7 @@ void policy_ban_ip(struct policy *p, const char *ip, const struct ban *b, const 
 int policy_ban_add(struct policy *p, const char *ip, unsigned seconds, const char *reason)
 {
     char text[POLICY_TEXT_MAX];
-    struct ban b = {.until = time(NULL) + seconds, .offenses = 1};
+    struct ban b = {.until = clock_now() + seconds, .offenses = 1};
     str_copy(b.reason, reason, sizeof b.reason);
     if (bans_set(p->bans, ip, b.until, b.offenses, b.reason) < 0)
         return -1;
@@ -317,7 +318,7 @@ int policy_ban_add(struct policy *p, const char *ip, unsigned seconds, const cha
 
 bool policy_banned(struct policy *p, const char *ip)
 {
-    return bans_active(p->bans, ip, time(NULL)) != NULL;
+    return bans_active(p->bans, ip, clock_now()) != NULL;
 }
 
 static void log_unban(const char *ip, void *arg)
@@ -328,7 +329,7 @@ static void log_unban(const char *ip, void *arg)
 static void sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct policy *p = arg;
-    time_t now = time(NULL);
+    time_t now = clock_now();
     bans_expire(p->bans, now, log_unban, NULL);
     struct counters *all[] = {p->ip_messages, p->unknown_rcpts, p->messages,
                               p->recipients,  p->domains,       p->domain_seen};
@@ -341,7 +342,7 @@ static void sweep(evutil_socket_t fd, short what, void *arg)
 static void end_banned_sessions(struct policy *p)
 {
     char text[POLICY_TEXT_MAX];
-    time_t now = time(NULL);
+    time_t now = clock_now();
     end_text(p, "ban", text, sizeof text);
     for (struct policy_live *l = p->live, *next; l && p->ops.end; l = next) {
         next = l->next;
@@ -352,7 +353,7 @@ static void end_banned_sessions(struct policy *p)
 
 void policy_set_bans(struct policy *p, json_t *list)
 {
-    time_t now = time(NULL);
+    time_t now = clock_now();
     json_t *row;
     size_t i;
     if (list == NULL) {
@@ -456,7 +457,7 @@ void policy_set_config(struct policy *p, struct config *cfg)
 
 json_t *policy_counters(struct policy *p, const char *sender)
 {
-    time_t now = time(NULL);
+    time_t now = clock_now();
     return json_pack("{s:I, s:I, s:I}", "messages",
                      (json_int_t)counters_get(p->messages, sender, now), "recipients",
                      (json_int_t)counters_get(p->recipients, sender, now), "domains",
@@ -465,7 +466,7 @@ json_t *policy_counters(struct policy *p, const char *sender)
 
 json_t *policy_status(struct policy *p)
 {
-    time_t now = time(NULL);
+    time_t now = clock_now();
     struct counter_total top[TOP_SENDERS];
     size_t n = counters_top(p->messages, now, top, TOP_SENDERS);
     json_t *senders = json_array();

@@ -20,6 +20,7 @@
 #include "accounts/accounts.h"
 #include "accounts/password.h"
 #include "accounts/sending.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "policy/relay.h"
@@ -203,7 +204,7 @@ void policy_failure(struct policy *p, const struct origin *o, const char *what,
     char reason[BAN_REASON_MAX], text[POLICY_TEXT_MAX];
     policy_accept(d);
     snprintf(reason, sizeof reason, "%s failures", what);
-    if (!bans_failure(p->bans, &p->cfg->hammering, o->ip, reason, time(NULL), &b))
+    if (!bans_failure(p->bans, &p->cfg->hammering, o->ip, reason, clock_now(), &b))
         return;
     policy_banned_text(p, text, sizeof text);
     policy_ban_ip(p, o->ip, &b, o, text);
@@ -358,7 +359,7 @@ static bool limits_mail(struct policy *p, const struct origin *o, struct policy_
                         const struct policy_store_facts *sf, struct policy_decision *d)
 {
     unsigned max = p->cfg->client_limits.messages_per_hour;
-    time_t now = time(NULL);
+    time_t now = clock_now();
     if (max && !o->exempt && counters_get(p->ip_messages, o->ip, now) >= max) {
         log_info("event=limit session=%lu ip=%s limit=messages_per_hour_per_ip", o->session, o->ip);
         policy_decide(d, POLICY_DEFER, "limit",
@@ -403,7 +404,8 @@ static const char *seen_key(char *buf, size_t len, const char *sender, const cha
 static bool domain_is_new(struct policy *p, const char *sender, const char *domain)
 {
     char key[600];
-    return counters_get(p->domain_seen, seen_key(key, sizeof key, sender, domain), time(NULL)) == 0;
+    return counters_get(p->domain_seen, seen_key(key, sizeof key, sender, domain), clock_now()) ==
+           0;
 }
 
 /* new_domains_in_message - the message's recipient domains that the
@@ -434,7 +436,7 @@ static bool limits_rcpt(struct policy *p, const struct origin *o, struct policy_
                         const char *domain, struct policy_decision *d)
 {
     const char *key = t->sender_key;
-    time_t now = time(NULL);
+    time_t now = clock_now();
     if (key[0] == '\0')
         return true;
     bool adds_domain = !txn_has_domain(t, domain) && domain_is_new(p, key, domain);
@@ -452,7 +454,7 @@ static bool limits_rcpt(struct policy *p, const struct origin *o, struct policy_
 static void unknown_recipient(struct policy *p, const struct origin *o, struct policy_decision *d)
 {
     const struct config_client_limits *cl = &p->cfg->client_limits;
-    time_t now = time(NULL);
+    time_t now = clock_now();
     /* Our own users' typos are not harvesting. */
     if (o->auth_user || o->trusted || cl->max_unknown_recipients == 0 || o->exempt ||
         counters_add(p->unknown_rcpts, o->ip, 1, now) <= cl->max_unknown_recipients)
@@ -551,7 +553,7 @@ void policy_end_of_data(struct policy *p, const struct origin *o, struct policy_
 void policy_accepted(struct policy *p, const struct origin *o, struct policy_txn *t,
                      const struct policy_message *m)
 {
-    time_t now = time(NULL);
+    time_t now = clock_now();
     counters_add(p->ip_messages, o->ip, 1, now);
     if (t->sender_key[0]) {
         counters_add(p->messages, t->sender_key, 1, now);

@@ -24,6 +24,7 @@
 #include "accounts/accounts.h"
 #include "accounts/app_passwords.h"
 #include "accounts/sending.h"
+#include "core/clock.h"
 #include "core/ipset.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -141,6 +142,13 @@ static int incident_apply(store_db *db, void *arg, char *err, size_t errlen)
 }
 
 static void write_incident(struct outbreak *o, struct incident *inc);
+
+/* log_action - the log line of INC's step WHAT (DETAIL). */
+static void log_action(const struct incident *inc, const char *what, const char *detail)
+{
+    log_info("event=incident id=%lld subject=%s action=%s detail=%s", inc->id,
+             log_quote(inc->subject), what, log_quote(detail));
+}
 static void send_alert(struct outbreak *o, struct incident *inc);
 static void hooks_try(struct outbreak *o, struct incident *inc);
 
@@ -162,6 +170,9 @@ static void incident_written(void *arg, int status, const char *err)
             inc->id = j->id_out;
             log_info("event=incident id=%lld subject=%s state=%s action=opened", inc->id,
                      log_quote(inc->subject), state_of(inc->level));
+            /* the steps taken before the incident had its number */
+            for (size_t i = 0; i < j->n_actions; i++)
+                log_action(inc, j->actions[i].action, j->actions[i].detail);
         }
         if (status != 0) { /* try again with the next tick */
             memcpy(inc->actions + inc->n_actions, j->actions,
@@ -232,7 +243,7 @@ static void write_incident(struct outbreak *o, struct incident *inc)
         inc->dirty = true;
         return;
     }
-    time_t now = time(NULL);
+    time_t now = clock_now();
     struct detector_report *r = malloc(sizeof *r);
     j->o = o;
     str_copy(j->subject, inc->subject, sizeof j->subject);
@@ -312,7 +323,7 @@ static char *alert_text(struct outbreak *o, const struct incident *inc, const ch
 {
     struct detector_report *r = malloc(sizeof *r);
     char *text = malloc(ALERT_BODY_MAX), date[64], opened[32];
-    time_t now = time(NULL);
+    time_t now = clock_now();
     if (r == NULL || text == NULL || detector_report(o->detector, inc->subject, now, r) < 0) {
         free(r);
         free(text);
@@ -367,7 +378,7 @@ static void send_alert(struct outbreak *o, struct incident *inc)
 {
     const struct config_alerts *c = &o->srv->cfg->alerts;
     bool hooks = alert_hooks_enabled(o->hooks);
-    time_t now = time(NULL);
+    time_t now = clock_now();
     inc->mail_due = c->mail_to != NULL || hooks;
     if (!inc->mail_due || inc->id == 0)
         return;
@@ -440,7 +451,9 @@ static void quarantine_done(void *arg)
     free(q);
 }
 
-/* act - note action WHAT (DETAIL) for INC's next write, and log it. */
+/* act - note action WHAT (DETAIL) for INC's next write, and log it (an
+ * incident not written yet has no number: its first steps are logged
+ * when the write that gives it one comes back, incident_written). */
 static void act(struct incident *inc, const char *what, const char *detail)
 {
     if (inc->n_actions < ACTIONS_MAX) {
@@ -448,8 +461,8 @@ static void act(struct incident *inc, const char *what, const char *detail)
         str_copy(a->action, what, sizeof a->action);
         str_copy(a->detail, detail, sizeof a->detail);
     }
-    log_info("event=incident id=%lld subject=%s action=%s detail=%s", inc->id,
-             log_quote(inc->subject), what, log_quote(detail));
+    if (inc->id != 0)
+        log_action(inc, what, detail);
 }
 
 /* ban_ip - ban IP for INC, unless it is an address of ours (relay or
@@ -495,7 +508,7 @@ static void contain(struct outbreak *o, struct incident *inc, const struct detec
 static void climb(struct outbreak *o, const char *subject, enum detector_level l)
 {
     struct detector_report *r = malloc(sizeof *r);
-    time_t now = time(NULL);
+    time_t now = clock_now();
     if (r == NULL || detector_report(o->detector, subject, now, r) < 0) {
         free(r);
         return;
@@ -542,8 +555,9 @@ static void climb(struct outbreak *o, const char *subject, enum detector_level l
         inc->changed = true;
     }
     inc->level = lan && l > DETECTOR_HOLD ? DETECTOR_HOLD : l;
-    log_info("event=incident id=%lld subject=%s state=%s score=%u signals=%s", inc->id,
-             log_quote(subject), state_of(inc->level), r->score, log_quote(signals));
+    if (inc->id != 0) /* a new one: its "opened" line says it */
+        log_info("event=incident id=%lld subject=%s state=%s score=%u signals=%s", inc->id,
+                 log_quote(subject), state_of(inc->level), r->score, log_quote(signals));
     free(r);
     write_incident(o, inc);
     send_alert(o, inc);
@@ -702,7 +716,7 @@ static void save(struct outbreak *o, bool last)
     struct save_job *s = calloc(1, sizeof *s);
     if (s == NULL)
         return;
-    s->now = time(NULL);
+    s->now = clock_now();
     s->o = last ? NULL : o;
     if (detector_save(o->detector, s->now, save_append, &s->buf) < 0 ||
         (o->srv->policy &&
@@ -728,7 +742,7 @@ void outbreak_save_now(struct outbreak *o)
 static void load(struct outbreak *o)
 {
     size_t len;
-    time_t saved = 0, now = time(NULL);
+    time_t saved = 0, now = clock_now();
     char *text = saved_state_get(o->srv->db, STATE_NAME, &len, &saved);
     size_t n = text ? detector_load(o->detector, text, len, now) : 0;
     free(text);
@@ -778,7 +792,7 @@ static bool tick_one(const char *key, void *value, void *arg)
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
     struct outbreak *o = arg;
-    time_t now = time(NULL);
+    time_t now = clock_now();
     strmap_sweep(o->incidents, tick_one, o, NULL);
     if (now - o->last_save >= SAVE_SECONDS)
         save(o, false);
@@ -807,7 +821,7 @@ struct outbreak *outbreak_new(struct smtp_server *srv)
         outbreak_free(o);
         return NULL;
     }
-    o->last_save = o->last_sweep = time(NULL);
+    o->last_save = o->last_sweep = clock_now();
     metrics_declare("floodgate_incidents_open", METRIC_GAUGE,
                     "Incidents of the outbreak detector not released or dismissed.");
     load(o);
@@ -880,7 +894,7 @@ bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
         .rcpt_local = m->rcpt_local,
         .n_rcpts = m->n_rcpts,
     };
-    detector_message(o->detector, &dm, time(NULL));
+    detector_message(o->detector, &dm, clock_now());
     take_changes(o);
     return outbreak_holds(o, m->subject);
 }
@@ -888,7 +902,8 @@ bool outbreak_end_of_data(struct outbreak *o, const struct outbreak_message *m)
 int outbreak_score(struct outbreak *o, const char *subject)
 {
     struct detector_report *r = malloc(sizeof *r); /* too big for the stack */
-    int score = r && detector_report(o->detector, subject, time(NULL), r) == 0 ? (int)r->score : -1;
+    int score =
+        r && detector_report(o->detector, subject, clock_now(), r) == 0 ? (int)r->score : -1;
     free(r);
     return score;
 }
@@ -925,7 +940,7 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
                    unsigned long session, bool ok)
 {
     char key[300];
-    time_t now = time(NULL);
+    time_t now = clock_now();
     if (!watching(o))
         return;
     subject_key(key, user);
@@ -953,7 +968,7 @@ void outbreak_session_end(struct outbreak *o, const char *user, unsigned long se
 void outbreak_bounce(struct outbreak *o, const char *address)
 {
     char key[300];
-    time_t now = time(NULL);
+    time_t now = clock_now();
     if (!watching(o))
         return;
     subject_key(key, address);
@@ -986,7 +1001,7 @@ void outbreak_delivery(struct outbreak *o, const char *subject, int code, const 
     if (!watching(o))
         return;
     enum detector_outcome oc = detector_outcome_of(code, enhanced_status(text, enh, sizeof enh));
-    time_t now = time(NULL);
+    time_t now = clock_now();
     detector_delivery(o->detector, subject, oc, now);
     struct incident *inc = strmap_get(o->incidents, subject);
     if (inc != NULL && oc == DETECTOR_DELIVERED && inc->level < DETECTOR_CONTAIN) {
@@ -1007,7 +1022,7 @@ void outbreak_outcome(void *arg, const char *auth_user, int code, const char *te
 
 void outbreak_closed(struct outbreak *o, long long id, const char *subject, const char *state)
 {
-    time_t now = time(NULL);
+    time_t now = clock_now();
     if (strcmp(state, "dismissed") == 0)
         detector_dismiss(o->detector, subject, now);
     else

@@ -83,11 +83,14 @@ class Server:
     """One floodgated with its own state dir, config and ports."""
 
     def __init__(self, tls_files, listeners=None, extra="", relay_groups=("trusted",),
-                 groups=None, queue="", full_leak_stacks=False):
+                 groups=None, queue="", full_leak_stacks=False, daemon_args=()):
         # full_leak_stacks: under ASan, unwind every allocation fully (slow), so
         # that leak suppressions can match through libraries built without
         # frame pointers (tests/lsan.supp: libopendkim's Ed25519 key leak)
         self.full_leak_stacks = full_leak_stacks
+        # daemon_args: more floodgated options, e.g. ("-T",) for the test
+        # clock (control "clock.advance", see advance_clock)
+        self.daemon_args = tuple(daemon_args)
         # queue: more keys for the queue group, e.g. "lifetime = 2;" (a
         # second queue group in EXTRA would be a duplicate key)
         self.dir = Path(tempfile.mkdtemp(prefix="fg-"))
@@ -154,7 +157,8 @@ queue = {{ retry_initial = 1; retry_max = 2; {queue} }};
         env = dict(os.environ)
         if self.full_leak_stacks:
             env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":fast_unwind_on_malloc=0"
-        self.proc = subprocess.Popen([str(FLOODGATED), "-d", "-c", str(self.conf)],
+        self.proc = subprocess.Popen([str(FLOODGATED), "-d", "-c", str(self.conf),
+                                      *self.daemon_args],
                                      stdout=self.stderr, stderr=self.stderr, env=env)
         if wait:
             for name in self.ports:
@@ -449,6 +453,15 @@ def control(s, request):
                 break
             buf += chunk
     return json.loads(buf)
+
+
+def advance_clock(s, seconds):
+    """Move the test clock of S (started with daemon_args=("-T",)) SECONDS
+    forward: the detector's windows and the hourly limits see the time
+    pass.  The daemon's answer ({"offset", "now"})."""
+    r = control(s, {"cmd": "clock.advance", "seconds": seconds})
+    assert r["ok"], r
+    return r["result"]
 
 
 def server_queue(s, *args):

@@ -193,25 +193,58 @@ static void test_lan_pc(void **state)
     detector_free(d);
 }
 
+/* slow_run - USER (with a quiet past from IP) sends one text to one
+ * stranger every PACE seconds until contained or 50 messages; how many. */
+static unsigned slow_run(const char *user, const char *ip, const char *title, unsigned pace)
+{
+    struct detector *d = detector_new(&cfg);
+    history(d, user, ip);
+    enum detector_level l = DETECTOR_NONE;
+    unsigned sent = 0;
+    for (; sent < 50 && l < DETECTOR_CONTAIN; sent++) {
+        struct msg m = {.subject = user, .ip = ip, .from = user, .title = title, .n = 1};
+        m.rcpts[0] = rcpt("far", sent);
+        l = play(d, &m, T0 + sent * pace);
+    }
+    assert_int_equal(l, DETECTOR_CONTAIN);
+    detector_free(d);
+    return sent;
+}
+
 /* test_slow_low - one message every 20 seconds, one stranger each, one
  * text: under every hourly limit, contained within 50 messages. */
 static void test_slow_low(void **state)
 {
-    struct detector *d = detector_new(&cfg);
-    history(d, "carol@example.org", "192.0.2.11");
-    enum detector_level l = DETECTOR_NONE;
-    unsigned sent = 0;
-    for (; sent < 50 && l < DETECTOR_CONTAIN; sent++) {
-        struct msg m = {.subject = "carol@example.org",
-                        .ip = "192.0.2.11",
-                        .from = "carol@example.org",
-                        .title = "Quick question",
-                        .n = 1};
-        m.rcpts[0] = rcpt("far", sent);
-        l = play(d, &m, T0 + sent * 20);
-    }
-    assert_int_equal(l, DETECTOR_CONTAIN);
+    unsigned sent = slow_run("carol@example.org", "192.0.2.11", "Quick question", 20);
     printf("# slow and low: contained after %u messages\n", sent);
+}
+
+/* test_slower_low - 40 messages an hour (one every 90 s): each 10 minutes
+ * stays under its thresholds, the hour does not; contained within 50. */
+static void test_slower_low(void **state)
+{
+    unsigned sent = slow_run("dave@example.org", "192.0.2.12", "Invoice overdue", 90);
+    printf("# slower and low (40 an hour): contained after %u messages\n", sent);
+}
+
+/* test_steady_known - the same pace for hours, to the people it knows,
+ * its own subjects: no incident, and its baseline does not make it one. */
+static void test_steady_known(void **state)
+{
+    struct detector *d = detector_new(&cfg);
+    history(d, "erin@example.org", "192.0.2.13");
+    for (unsigned i = 0; i < 40 * 6; i++) {
+        char title[64];
+        snprintf(title, sizeof title, "Re: %c%c%c planning", 'a' + i % 26, 'a' + i / 26 % 26,
+                 'a' + i % 5);
+        struct msg m = {.subject = "erin@example.org",
+                        .ip = "192.0.2.13",
+                        .from = "erin@example.org",
+                        .title = title,
+                        .n = 1};
+        m.rcpts[0] = rcpt("known", i % 40);
+        assert_true(play(d, &m, T0 + i * 90) < DETECTOR_ALERT);
+    }
     detector_free(d);
 }
 
@@ -789,6 +822,8 @@ int main(void)
         cmocka_unit_test_setup(test_botnet_one_network, setup),
         cmocka_unit_test_setup(test_lan_pc, setup),
         cmocka_unit_test_setup(test_slow_low, setup),
+        cmocka_unit_test_setup(test_slower_low, setup),
+        cmocka_unit_test_setup(test_steady_known, setup),
         cmocka_unit_test_setup(test_stuffing, setup),
         cmocka_unit_test_setup(test_rotating_from, setup),
         cmocka_unit_test_setup(test_newsletter, setup),
