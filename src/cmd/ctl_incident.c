@@ -201,8 +201,9 @@ static int release_held(struct ctl *c, store_db *db, json_t *inc, struct undo *u
     return EXIT_OK;
 }
 
-/* undo_actions - lift the suspension and the bans the incident's actions
- * name.  A revoked app password is gone: the user needs a new one. */
+/* undo_actions - lift the suspensions and the bans the incident's actions
+ * name (every account a credential stuffer got into is suspended by one
+ * incident).  A revoked app password is gone: the user needs a new one. */
 static int undo_actions(struct ctl *c, store_db *db, json_t *inc, struct undo *u)
 {
     size_t i;
@@ -213,7 +214,7 @@ static int undo_actions(struct ctl *c, store_db *db, json_t *inc, struct undo *u
         const char *what = str_of(act, "action"), *detail = str_of(act, "detail");
         if (what == NULL || detail == NULL)
             continue;
-        if (strcmp(what, "suspend") == 0 && !u->unsuspended) {
+        if (strcmp(what, "suspend") == 0) {
             if (accounts_user_suspend(db, detail, false, err, sizeof err) < 0)
                 return fail("cannot unsuspend %s: %s", detail, err);
             u->unsuspended = true;

@@ -541,6 +541,27 @@ static void note_ip(struct subject *s, const char *ip, bool login, time_t now)
 
 /* ---- scoring ---- */
 
+/* stuffing_logins - the accounts IP logged into in the hour before NOW,
+ * when it also failed on accounts or was new to them (credential
+ * stuffing); 0 otherwise. */
+static unsigned stuffing_logins(struct detector *d, const char *ip, time_t now)
+{
+    const struct ip_logins *l = strmap_get(d->ips, ip);
+    if (l == NULL)
+        return 0;
+    unsigned ok = 0, was_new = 0;
+    for (size_t j = 0; j < SET_SMALL; j++)
+        if (l->ok[j].h && l->ok[j].last >= now - HOUR) {
+            ok++;
+            was_new += l->ok[j].extra > 0;
+        }
+    unsigned failed = seen_count(l->failed, SET_SMALL, now - HOUR);
+    /* An office behind one NAT address logs many accounts in from it;
+     * what tells stuffing apart is the failures around the successes, or
+     * an address new to each account. */
+    return failed >= 2 || was_new >= 2 ? ok : 0;
+}
+
 /* stuffing_figure - the most accounts one of S's recent IPs logged into,
  * when that IP also failed on accounts or was new to them. */
 static unsigned stuffing_figure(struct detector *d, const struct subject *s, time_t now)
@@ -549,20 +570,8 @@ static unsigned stuffing_figure(struct detector *d, const struct subject *s, tim
     for (size_t i = 0; i < SET_SMALL; i++) {
         if (s->ips[i].h == 0 || s->ips[i].last < now - HOUR)
             continue;
-        const struct ip_logins *l = strmap_get(d->ips, s->ip_text[i]);
-        if (l == NULL)
-            continue;
-        unsigned ok = 0, was_new = 0;
-        for (size_t j = 0; j < SET_SMALL; j++)
-            if (l->ok[j].h && l->ok[j].last >= now - HOUR) {
-                ok++;
-                was_new += l->ok[j].extra > 0;
-            }
-        unsigned failed = seen_count(l->failed, SET_SMALL, now - HOUR);
-        /* An office behind one NAT address logs many accounts in from
-         * it; what tells stuffing apart is the failures around the
-         * successes, or an address new to each account. */
-        if ((failed >= 2 || was_new >= 2) && ok > best)
+        unsigned ok = stuffing_logins(d, s->ip_text[i], now);
+        if (ok > best)
             best = ok;
     }
     return best;
@@ -971,6 +980,67 @@ void detector_auth(struct detector *d, const char *user, const char *ip, bool ok
     } else {
         raise_level(d, s, now);
     }
+}
+
+void detector_app_password(struct detector *d, const char *user, const char *label, time_t now)
+{
+    struct subject *s = strmap_get(d->subjects, user);
+    if (s != NULL && label != NULL && *label)
+        note_label(s, label, now);
+}
+
+struct stuffed_ctx {
+    const struct subject *self;
+    uint64_t ip;
+    const char *ip_text;
+    time_t now;
+    struct detector_account *out;
+    size_t n, max;
+};
+
+/* stuffed_one - another account the stuffing IP logged into, once. */
+static bool stuffed_one(const char *key, void *value, void *arg)
+{
+    struct stuffed_ctx *c = arg;
+    const struct subject *s = value;
+    if (s == c->self || c->n >= c->max)
+        return true;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->out[i].subject, s->key) == 0)
+            return true;
+    for (size_t i = 0; i < SET_SMALL; i++) {
+        const struct seen *e = &s->ips[i];
+        /* extra counts its logins from that address */
+        if (e->h != c->ip || e->extra == 0 || e->last < c->now - HOUR)
+            continue;
+        struct detector_account *a = &c->out[c->n++];
+        memset(a, 0, sizeof *a);
+        str_copy(a->subject, s->key, sizeof a->subject);
+        str_copy(a->ip, c->ip_text, sizeof a->ip);
+        for (size_t j = 0; j < DETECTOR_LABELS_MAX && !a->app_password[0]; j++)
+            if (s->labels[j].h && s->labels[j].last >= c->now - HOUR)
+                str_copy(a->app_password, s->label_text[j], sizeof a->app_password);
+        break;
+    }
+    return true;
+}
+
+size_t detector_stuffed(struct detector *d, const char *subject, time_t now,
+                        struct detector_account *out, size_t max)
+{
+    const struct subject *s = strmap_get(d->subjects, subject);
+    if (s == NULL || threshold_of(d->cfg, SIG_STUFFING) == 0)
+        return 0;
+    struct stuffed_ctx c = {.self = s, .now = now, .out = out, .max = max};
+    for (size_t i = 0; i < SET_SMALL; i++) {
+        if (s->ips[i].h == 0 || s->ips[i].last < now - HOUR ||
+            stuffing_logins(d, s->ip_text[i], now) < 2)
+            continue;
+        c.ip = s->ips[i].h;
+        c.ip_text = s->ip_text[i];
+        strmap_sweep(d->subjects, stuffed_one, &c, NULL);
+    }
+    return c.n;
 }
 
 enum detector_outcome detector_outcome_of(int code, const char *enh)

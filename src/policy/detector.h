@@ -98,6 +98,24 @@ enum detector_level detector_message(struct detector *d, const struct detector_m
  * may raise the level of USER or of other accounts that IP logged into
  * (see detector_take_change). */
 void detector_auth(struct detector *d, const char *user, const char *ip, bool ok, time_t now);
+/* detector_app_password - USER logged in with the app password LABEL
+ * (after detector_auth): what containment revokes when the account is
+ * not to be suspended (detector.suspend_account = false). */
+void detector_app_password(struct detector *d, const char *user, const char *label, time_t now);
+/* An account a credential-stuffing address got into. */
+struct detector_account {
+    char subject[300];
+    char ip[46];           /* the stuffing address */
+    char app_password[64]; /* the label it used in the hour, or "" */
+};
+/* detector_stuffed - the OTHER accounts (not SUBJECT) that an address of
+ * SUBJECT's hour logged into, when that address is stuffing credentials
+ * (it failed on two accounts or was new to two, and got into two or
+ * more): containing SUBJECT contains them too, or the stuffer keeps what
+ * it broke once its first account is stopped.  At most MAX into OUT;
+ * how many. */
+size_t detector_stuffed(struct detector *d, const char *subject, time_t now,
+                        struct detector_account *out, size_t max);
 /* detector_session_start - USER logged in from IP on SMTP session
  * SESSION: it is live until detector_session_end (or 10 minutes without
  * a message on it).  Call it before detector_auth (which scores the

@@ -50,9 +50,15 @@
 #define COUNTERS_NAME "counters" /* the policy engine's hourly counters */
 #define WINDOW 3600              /* what containment quarantines: the last hour's mail */
 
+#define STUFFED_MAX 16 /* other accounts a stuffing address got into */
+
 struct action {
     char action[32];
     char detail[600];
+    /* what the committer does with it: the account to suspend, or whose
+     * app password LABEL to revoke ("" for the other actions) */
+    char user[300];
+    char label[64];
 };
 
 struct incident {
@@ -103,8 +109,6 @@ struct incident_job {
     char app_password[64];
     struct action actions[ACTIONS_MAX];
     size_t n_actions;
-    char suspend[300];  /* the account to suspend, or "" */
-    char revoke[2][64]; /* [0] user's label to revoke: [0] user, [1] label */
     long long id_out;
     unsigned seq; /* the incident's write number */
 };
@@ -127,11 +131,16 @@ static int incident_apply(store_db *db, void *arg, char *err, size_t errlen)
         return -1;
     }
     j->id_out = j->row.id;
-    if (j->suspend[0] && accounts_user_suspend(db, j->suspend, true, err, errlen) < 0)
-        return -1;
-    if (j->revoke[0][0] && app_password_revoke(db, j->revoke[0], j->revoke[1], err, errlen) < 0)
-        log_warnx("event=incident_error id=%lld op=revoke_app_password error=%s", j->id_out,
-                  log_quote(err)); /* revoked by the admin meanwhile: go on */
+    for (size_t i = 0; i < j->n_actions; i++) {
+        const struct action *a = &j->actions[i];
+        if (strcmp(a->action, "suspend") == 0 &&
+            accounts_user_suspend(db, a->user, true, err, errlen) < 0)
+            return -1;
+        if (strcmp(a->action, "revoke_app_password") == 0 &&
+            app_password_revoke(db, a->user, a->label, err, errlen) < 0)
+            log_warnx("event=incident_error id=%lld op=revoke_app_password error=%s", j->id_out,
+                      log_quote(err)); /* revoked by the admin meanwhile: go on */
+    }
     for (size_t i = 0; i < j->n_actions; i++)
         if (incident_action(db, j->id_out, j->row.updated, j->actions[i].action,
                             j->actions[i].detail, "floodgated") < 0) {
@@ -262,14 +271,6 @@ static void write_incident(struct outbreak *o, struct incident *inc)
     free(r);
     memcpy(j->actions, inc->actions, sizeof inc->actions[0] * inc->n_actions);
     j->n_actions = inc->n_actions;
-    for (size_t i = 0; i < inc->n_actions; i++) {
-        if (strcmp(inc->actions[i].action, "suspend") == 0)
-            str_copy(j->suspend, inc->actions[i].detail, sizeof j->suspend);
-        if (strcmp(inc->actions[i].action, "revoke_app_password") == 0) {
-            str_copy(j->revoke[0], inc->subject, sizeof j->revoke[0]);
-            str_copy(j->revoke[1], inc->actions[i].detail, sizeof j->revoke[1]);
-        }
-    }
     inc->n_actions = 0;
     j->seq = ++inc->seq;
     inc->writing = true;
@@ -458,11 +459,33 @@ static void act(struct incident *inc, const char *what, const char *detail)
 {
     if (inc->n_actions < ACTIONS_MAX) {
         struct action *a = &inc->actions[inc->n_actions++];
+        memset(a, 0, sizeof *a);
         str_copy(a->action, what, sizeof a->action);
         str_copy(a->detail, detail, sizeof a->detail);
     }
     if (inc->id != 0)
         log_action(inc, what, detail);
+}
+
+/* act_on_account - note the suspension of USER (LABEL NULL), or the
+ * revocation of its app password LABEL, for INC's next write. */
+static void act_on_account(struct incident *inc, const char *user, const char *label)
+{
+    char detail[400];
+    bool own = strcmp(user, inc->subject) == 0;
+    if (label == NULL)
+        act(inc, "suspend", user);
+    else if (own) /* the subject's own: the label, as it always was */
+        act(inc, "revoke_app_password", label);
+    else {
+        snprintf(detail, sizeof detail, "%s: %s", user, label);
+        act(inc, "revoke_app_password", detail);
+    }
+    if (inc->n_actions > 0) {
+        struct action *a = &inc->actions[inc->n_actions - 1];
+        str_copy(a->user, user, sizeof a->user);
+        str_copy(a->label, label ? label : "", sizeof a->label);
+    }
 }
 
 /* ban_ip - ban IP for INC, unless it is an address of ours (relay or
@@ -480,22 +503,80 @@ static void ban_ip(struct outbreak *o, struct incident *inc, const char *ip)
     act(inc, "ban", ip);
 }
 
+/* banned_by - is IP among the bans INC is about to write? */
+static bool banned_by(const struct incident *inc, const char *ip)
+{
+    for (size_t i = 0; i < inc->n_actions; i++)
+        if (strcmp(inc->actions[i].action, "ban") == 0 && strcmp(inc->actions[i].detail, ip) == 0)
+            return true;
+    return false;
+}
+
+/* stuffing_fired - did credential stuffing earn points in R? */
+static bool stuffing_fired(const struct detector_report *r)
+{
+    for (size_t i = 0; i < r->n_figures; i++)
+        if (r->figures[i].signal == SIG_STUFFING)
+            return true;
+    return false;
+}
+
+/* contain_stuffed - INC's subject was broken into by an address stuffing
+ * credentials: every other account that address got into is contained
+ * with it, in this incident (suspended, or its app password revoked; its
+ * sessions ended; the address banned), or the stuffer keeps sending from
+ * the others once the first is stopped.  An account with an incident of
+ * its own is marked contained there too. */
+static void contain_stuffed(struct outbreak *o, struct incident *inc,
+                            const struct detector_report *r)
+{
+    if (!stuffing_fired(r))
+        return;
+    struct detector_account *acc = calloc(STUFFED_MAX, sizeof *acc);
+    size_t n = acc ? detector_stuffed(o->detector, inc->subject, clock_now(), acc, STUFFED_MAX) : 0;
+    char detail[600];
+    for (size_t i = 0; i < n; i++) {
+        struct incident *own = strmap_get(o->incidents, acc[i].subject);
+        if (own != NULL && own->level >= DETECTOR_CONTAIN)
+            continue; /* contained already, by its own incident */
+        bool suspend = o->srv->cfg->detector.suspend_account || acc[i].app_password[0] == '\0';
+        act_on_account(inc, acc[i].subject, suspend ? NULL : acc[i].app_password);
+        unsigned ended = o->ops.end_sessions
+                             ? o->ops.end_sessions(o->ops.ctx, acc[i].subject, NULL, "incident")
+                             : 0;
+        snprintf(detail, sizeof detail, "%u live sessions of %s", ended, acc[i].subject);
+        act(inc, "end_sessions", detail);
+        if (!banned_by(inc, acc[i].ip))
+            ban_ip(o, inc, acc[i].ip);
+        if (own != NULL) {
+            snprintf(detail, sizeof detail, "with the incident of %s (credential stuffing from %s)",
+                     inc->subject, acc[i].ip);
+            act(own, "contained", detail);
+            own->level = DETECTOR_CONTAIN;
+            own->change = "contained";
+            own->changed = true;
+            write_incident(o, own);
+            send_alert(o, own);
+        }
+    }
+    free(acc);
+}
+
 /* contain - suspend (or revoke the app password), end sessions, ban IPs,
  * quarantine the last hour's queued mail. */
 static void contain(struct outbreak *o, struct incident *inc, const struct detector_report *r)
 {
     const struct config *cfg = o->srv->cfg;
     char detail[400];
-    if (cfg->detector.suspend_account || inc->app_password[0] == '\0')
-        act(inc, "suspend", inc->subject);
-    else
-        act(inc, "revoke_app_password", inc->app_password);
+    bool suspend = cfg->detector.suspend_account || inc->app_password[0] == '\0';
+    act_on_account(inc, inc->subject, suspend ? NULL : inc->app_password);
     unsigned ended =
         o->ops.end_sessions ? o->ops.end_sessions(o->ops.ctx, inc->subject, NULL, "incident") : 0;
     snprintf(detail, sizeof detail, "%u live sessions of %s", ended, inc->subject);
     act(inc, "end_sessions", detail);
     for (size_t i = 0; i < r->n_ips; i++)
         ban_ip(o, inc, r->ips[i].ip);
+    contain_stuffed(o, inc, r);
     struct quarantine_job *q = calloc(1, sizeof *q);
     if (q != NULL) {
         q->o = o;
@@ -554,7 +635,10 @@ static void climb(struct outbreak *o, const char *subject, enum detector_level l
         inc->change = "contained";
         inc->changed = true;
     }
-    inc->level = lan && l > DETECTOR_HOLD ? DETECTOR_HOLD : l;
+    /* never down: another incident may have contained it already */
+    enum detector_level now_at = lan && l > DETECTOR_HOLD ? DETECTOR_HOLD : l;
+    if (now_at > inc->level)
+        inc->level = now_at;
     if (inc->id != 0) /* a new one: its "opened" line says it */
         log_info("event=incident id=%lld subject=%s state=%s score=%u signals=%s", inc->id,
                  log_quote(subject), state_of(inc->level), r->score, log_quote(signals));
@@ -947,6 +1031,8 @@ void outbreak_auth(struct outbreak *o, const char *user, const char *ip, const c
     if (ok)
         detector_session_start(o->detector, key, ip, session, now);
     detector_auth(o->detector, key, ip, ok, now);
+    if (ok && label != NULL)
+        detector_app_password(o->detector, key, label, now);
     struct incident *inc = strmap_get(o->incidents, key);
     if (ok && inc != NULL && inc->level >= DETECTOR_CONTAIN && inc->n_late < 8) {
         bool known = false;

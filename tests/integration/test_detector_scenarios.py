@@ -6,7 +6,9 @@ detector as two providers), a loopback SMTP sink as every remote MX.
 Attacks, each contained within 50 spam messages, with the incident's
 contents checked:
 - credential stuffing: one IP tries a list of stolen passwords on many
-  accounts, gets into three, and sends from them;
+  accounts, gets into three, and sends from them; and one that spams from
+  one account while holding the others' sessions open: containing the one
+  contains every account it got into;
 - a hijack with a rotating From and display name, from a far network,
   while the owner is logged in at the office (concurrent sessions).
 Delivery feedback: bounces coming back to an account that writes to
@@ -14,8 +16,11 @@ strangers open an incident; read receipts and auto-replies do not count.
 Legitimate corpus, no incident: a mailing list of 320 members, and an
 employee travelling (a typo, a new network, the usual correspondents,
 the office desktop still logged in)."""
+import re
 import smtplib
 import time
+
+import pytest
 
 from conftest import message, tls_client_context, wait_log
 from netfixtures import net, wait_for  # noqa: F401
@@ -145,6 +150,103 @@ def test_credential_stuffing_contained(make_server, net):
     # broke are suspect as well, the same IP logged into them
     for u in BROKEN:
         assert u in incidents, (u, incidents)
+
+
+# ---- every account the stuffer got into is contained ----------------------
+
+STUFFER2 = "127.0.66.9"
+CREW = {f"crew{k}@example.test": f"Marble-Finch-{k:02d}" for k in range(6)}
+SPAMMED, IDLE, VIA_APP = "crew1@example.test", "crew3@example.test", "crew5@example.test"
+
+
+def logged_in(c):
+    """Is the smtplib session C still served?"""
+    try:
+        return c.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
+
+
+@pytest.mark.parametrize("suspend_account", [True, False])
+def test_stuffing_contains_every_account_broken_into(make_server, net, suspend_account):
+    """One address fails on three accounts and gets into three (one of
+    them with an app password); it spams from one and keeps the others'
+    sessions open.  Containing the one contains the three: each suspended
+    (or, with suspend_account = false, only the app password that was used
+    revoked), their sessions ended, the address banned, all of it in the
+    incident; releasing it lifts the suspensions."""
+    extra = "" if suspend_account else "detector = { suspend_account = false; };"
+    s, sink = detector_server(make_server, net, extra=extra)
+    add_users(s, CREW)
+    r = s.ctl("user", "app-password", "add", VIA_APP, "--label", "mailer")
+    app = re.search(r"^\s+(\S{19})$", r.stdout, re.M).group(1)
+    secrets = {SPAMMED: CREW[SPAMMED], IDLE: CREW[IDLE], VIA_APP: app}
+    sessions = {}
+    for user in ["crew0@example.test", SPAMMED, "crew2@example.test", IDLE,
+                 "crew4@example.test", VIA_APP]:
+        c = smtplib.SMTP("127.0.0.1", s.ports["submission"], source_address=(STUFFER2, 0),
+                         timeout=30)
+        c.starttls(context=tls_client_context())
+        try:
+            c.login(user, secrets.get(user, "Winter2020!"))
+            sessions[user] = c
+        except smtplib.SMTPAuthenticationError:
+            c.quit()
+    assert sorted(sessions) == sorted(secrets)
+
+    accepted, stopped_by = 0, None
+    for i in range(50):
+        rcpts = [f"mark{i}x{k}@{DOMAINS[(i + k) % len(DOMAINS)]}" for k in range(5)]
+        try:
+            sessions[SPAMMED].sendmail(SPAMMED, rcpts, message(
+                "Your parcel is waiting", sender=SPAMMED, to=rcpts[0],
+                body=f"Track your parcel at http://parcel.example/{i}\r\n"))
+            accepted += 1
+        except (smtplib.SMTPException, OSError) as e:
+            stopped_by = repr(e)
+            break
+    assert stopped_by and accepted < 50, (accepted, stopped_by)
+
+    wait_for(lambda: [x["state"] for x in ctl_json(s, "incident", "list")] == ["contained"],
+             what="one incident, contained")
+    [inc] = ctl_json(s, "incident", "list")
+    assert inc["subject"] == SPAMMED
+    shown = wait_actions(s, inc["id"], ("suspend", "end_sessions", "ban"))
+    acts = [(x["action"], x["detail"]) for x in shown["actions"]]
+    suspended = {d for a, d in acts if a == "suspend"}
+    revoked = {d for a, d in acts if a == "revoke_app_password"}
+    if suspend_account:
+        assert suspended == {SPAMMED, IDLE, VIA_APP} and not revoked, acts
+    else:  # only the app password the stuffer used; the others have none
+        assert suspended == {SPAMMED, IDLE} and revoked == {f"{VIA_APP}: mailer"}, acts
+    ended = [d for a, d in acts if a == "end_sessions"]
+    for user in secrets:
+        assert f"1 live sessions of {user}" in ended, acts
+    assert [d for a, d in acts if a == "ban"] == [STUFFER2], acts
+    assert signal(shown, "stuffing_accounts")
+    # the sessions the stuffer kept open are gone
+    for user in (IDLE, VIA_APP):
+        assert not logged_in(sessions[user]), user
+    assert STUFFER2 in {b["ip"] for b in ctl_json(s, "ban", "list")}
+
+    def can_log_in(user, secret):
+        with smtplib.SMTP("127.0.0.1", s.ports["submission"], timeout=20) as c:
+            c.starttls(context=tls_client_context())
+            try:
+                c.login(user, secret)
+                return True
+            except smtplib.SMTPAuthenticationError:
+                return False
+    assert not can_log_in(IDLE, CREW[IDLE])
+    assert not can_log_in(VIA_APP, app)
+    # suspended, or only the app password gone
+    assert can_log_in(VIA_APP, CREW[VIA_APP]) is (not suspend_account)
+
+    # releasing the incident lifts every suspension it made
+    out = ctl_json(s, "incident", "release", str(inc["id"]))
+    assert out["unsuspended"] is True and out["unbanned"] == [STUFFER2]
+    for user in (SPAMMED, IDLE):
+        assert can_log_in(user, CREW[user]), user
 
 
 # ---- a hijack with a rotating From, beside the owner ----------------------

@@ -262,6 +262,16 @@ static void test_stuffing(void **state)
     }
     for (unsigned i = 0; i < 3; i++)
         detector_auth(d, users[i], ip, true, T0 + 1);
+    detector_app_password(d, users[2], "phone", T0 + 1);
+    /* containing one contains the others that address got into */
+    struct detector_account acc[8];
+    assert_int_equal(detector_stuffed(d, users[0], T0 + 1, acc, 8), 2);
+    assert_string_equal(acc[0].ip, ip);
+    assert_true(strcmp(acc[0].subject, users[0]) != 0 && strcmp(acc[1].subject, users[0]) != 0);
+    for (unsigned i = 0; i < 2; i++)
+        assert_string_equal(acc[i].app_password,
+                            strcmp(acc[i].subject, users[2]) == 0 ? "phone" : "");
+    assert_int_equal(detector_stuffed(d, users[0], T0 + 1, acc, 1), 1);
     unsigned sent = 0, contained = 0;
     for (; sent < 50 && contained < 3; sent++) {
         const char *u = users[sent % 3];
