@@ -3,9 +3,13 @@
  * The articles (seeds/) find out about a listing when legitimate mail
  * starts bouncing.  This thread looks every hour (by default) and says so
  * in the log and to alerts.mail_to the moment a list names one of the
- * server's addresses, and again when it lets go.  An "unknown" answer (a
- * refusal, a timeout) is logged but never mailed: it says nothing about
- * the address, and a resolver outage must not page anyone as a listing. */
+ * server's addresses, and again when it lets go; the webhook and the
+ * command hook of alerts { } (policy/alert_hooks.c) hear of it too, at
+ * most once per alerts.min_interval for one address on one list (a change
+ * within the interval is told by the first round after it, as the state
+ * then is).  An "unknown" answer (a refusal, a timeout) is logged but
+ * never alerted on: it says nothing about the address, and a resolver
+ * outage must not page anyone as a listing. */
 #include "control/reputation_watch.h"
 
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include "core/dnsq.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "policy/alert_hooks.h"
 #include "queue/inject.h"
 #include "store/store.h"
 
@@ -32,6 +37,10 @@ struct watch_result {
     char list[256];
     struct blocklist_result r;
     time_t since; /* when it last changed state */
+    /* the hooks: when they were last told, what (listed or not), and
+     * whether a change waits for the interval to pass */
+    time_t hooked;
+    bool hooked_listed, hook_due;
 };
 
 struct reputation_watch {
@@ -40,9 +49,10 @@ struct reputation_watch {
     pthread_cond_t wake;
     bool stopping;
     bool reloaded;
-    struct config *cfg; /* a reference of its own */
-    time_t next;        /* when the next round starts */
-    time_t checked;     /* when the last round ended; 0 before the first */
+    struct config *cfg;        /* a reference of its own */
+    struct alert_hooks *hooks; /* the outbreak detector's; NULL: none */
+    time_t next;               /* when the next round starts */
+    time_t checked;            /* when the last round ended; 0 before the first */
     struct watch_result results[WATCH_RESULTS_MAX];
     size_t n;
 };
@@ -105,8 +115,29 @@ static void alert_mail(const struct config *cfg, const struct watch_result *now,
         fclose(in);
 }
 
+/* hooks_due - under the lock: should the hooks hear of OLD's state now?
+ * A listing or a delisting not told yet, once alerts.min_interval has
+ * passed since they were last told about this address on this list. */
+static bool hooks_due(struct watch_result *old, const struct config *cfg, bool changed, time_t now)
+{
+    bool listed = old->r.state == BLOCKLIST_LISTED;
+    if (old->r.state == BLOCKLIST_UNKNOWN)
+        return false; /* says nothing: wait for an answer */
+    if (changed && (listed || old->hooked_listed))
+        old->hook_due = true;
+    if (!old->hook_due || (old->hooked && now - old->hooked < (time_t)cfg->alerts.min_interval))
+        return false;
+    old->hook_due = false;
+    if (listed == old->hooked_listed && old->hooked)
+        return false; /* listed and delisted within the interval: nothing to tell */
+    old->hooked = now;
+    old->hooked_listed = listed;
+    return true;
+}
+
 /* record - keep R for ADDR on LIST, log a change, mail a listing or a
- * delisting.  Called without the lock; takes it to write. */
+ * delisting and tell the hooks.  Called without the lock; takes it to
+ * write. */
 static void record(struct reputation_watch *w, const struct config *cfg, const char *addr,
                    const char *list, const struct blocklist_result *r)
 {
@@ -129,8 +160,12 @@ static void record(struct reputation_watch *w, const struct config *cfg, const c
     if (changed)
         old->since = now;
     old->r = *r;
+    bool hooks = hooks_due(old, cfg, changed && (!first || r->state == BLOCKLIST_LISTED), now);
     struct watch_result copy = *old;
     pthread_mutex_unlock(&w->lock);
+    if (hooks)
+        alert_hooks_fire_blocklist(w->hooks, cfg->hostname, r->state == BLOCKLIST_LISTED, addr,
+                                   list, r->code, r->meaning, r->reason);
     if (!changed)
         return;
     if (r->state == BLOCKLIST_LISTED || (!first && before != BLOCKLIST_CLEAN) ||
@@ -212,7 +247,8 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-struct reputation_watch *reputation_watch_start(struct config *cfg, unsigned first_delay)
+struct reputation_watch *reputation_watch_start(struct config *cfg, unsigned first_delay,
+                                                struct alert_hooks *hooks)
 {
     struct reputation_watch *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -223,6 +259,7 @@ struct reputation_watch *reputation_watch_start(struct config *cfg, unsigned fir
     pthread_cond_init(&w->wake, &ca); /* CLOCK_REALTIME: the deadlines are time() */
     pthread_condattr_destroy(&ca);
     w->cfg = config_ref(cfg);
+    w->hooks = hooks;
     w->next = time(NULL) + first_delay;
     int rc = pthread_create(&w->thread, NULL, watch_main, w);
     if (rc != 0) {

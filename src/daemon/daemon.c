@@ -212,7 +212,8 @@ static void start_services(struct daemon *d)
                                                .outbreak = d->outbreak,
                                                .started = d->started};
     /* the blocklist watch: its first round a few seconds after the start */
-    d->reputation = reputation_watch_start(d->cfg, REPUTATION_FIRST_DELAY);
+    d->reputation =
+        reputation_watch_start(d->cfg, REPUTATION_FIRST_DELAY, outbreak_hooks(d->outbreak));
     d->commands.reputation = d->reputation;
     daemon_commands_register(d->control, &d->commands);
     daemon_commands_register_reload(d->control, reload_command, d);

@@ -39,12 +39,16 @@
 
 static const unsigned backoff_seconds[ATTEMPTS - 1] = {1, 4};
 
-/* One incident change waiting for a hook. */
+/* One incident change waiting for a hook; or another alert (a blocklist
+ * listing: id 0) whose document DOC is made already (the runner's copy,
+ * freed once delivered), with its STATE. */
 struct hook_event {
     long long id;
     char subject[300];
     char event[16];
     time_t at;
+    char *doc;
+    char state[16];
 };
 
 /* The settings a thread uses for one event: a copy, so that a reload on
@@ -438,9 +442,11 @@ static void *runner_main(void *arg)
         while (!atomic_load(&h->stopping) && r->n == 0)
             pthread_cond_wait(&h->cv, &h->mu);
         if (atomic_load(&h->stopping)) {
-            for (; r->n > 0; r->n--, r->head = (r->head + 1) % QUEUE_MAX)
+            for (; r->n > 0; r->n--, r->head = (r->head + 1) % QUEUE_MAX) {
                 log_warnx("event=alert_failed hook=%s id=%lld alert=%s error=shutdown", r->name,
                           r->q[r->head].id, r->q[r->head].event);
+                free(r->q[r->head].doc);
+            }
             pthread_mutex_unlock(&h->mu);
             return NULL;
         }
@@ -452,10 +458,16 @@ static void *runner_main(void *arg)
         if (copied < 0) {
             log_warnx("event=alert_failed hook=%s id=%lld alert=%s error=out_of_memory", r->name,
                       e.id, e.event);
+            free(e.doc);
             continue;
         }
         char state[16];
-        char *doc = configured(r, &s) ? document(&e, &s, state, sizeof state) : NULL;
+        str_copy(state, e.state, sizeof state);
+        char *doc = !configured(r, &s) ? NULL
+                    : e.doc            ? e.doc
+                                       : document(&e, &s, state, sizeof state);
+        if (doc != e.doc)
+            free(e.doc); /* made for a hook no longer configured */
         if (doc != NULL)
             r->deliver(r, &e, doc, state, &s);
         else if (configured(r, &s))
@@ -528,6 +540,34 @@ bool alert_hooks_enabled(const struct alert_hooks *h)
     return h != NULL && (h->cfg.url != NULL || h->cfg.command != NULL);
 }
 
+/* fire - E to every configured hook, each with its own copy of DOC (NULL:
+ * the incident E->id is read from the store when it is sent).  Any
+ * thread: the settings are read under MU. */
+static void fire(struct alert_hooks *h, const struct hook_event *e, const char *doc)
+{
+    struct runner *runners[] = {&h->web, &h->cmd};
+    bool full[2] = {false, false};
+    pthread_mutex_lock(&h->mu);
+    for (size_t i = 0; i < 2; i++) {
+        if (!configured(runners[i], &h->cfg))
+            continue;
+        struct hook_event mine = *e;
+        mine.doc = doc ? strdup(doc) : NULL;
+        full[i] = (doc != NULL && mine.doc == NULL) || !runner_push(runners[i], &mine);
+        if (full[i])
+            free(mine.doc);
+    }
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    for (size_t i = 0; i < 2; i++) {
+        if (!full[i])
+            continue;
+        log_warnx("event=alert_failed hook=%s id=%lld alert=%s error=queue_full queued=%d",
+                  runners[i]->name, e->id, e->event, QUEUE_MAX);
+        count(runners[i]->name, "dropped");
+    }
+}
+
 void alert_hooks_fire(struct alert_hooks *h, long long id, const char *subject, const char *event)
 {
     if (h == NULL)
@@ -535,20 +575,33 @@ void alert_hooks_fire(struct alert_hooks *h, long long id, const char *subject, 
     struct hook_event e = {.id = id, .at = time(NULL)};
     str_copy(e.subject, subject, sizeof e.subject);
     str_copy(e.event, event, sizeof e.event);
-    struct runner *runners[] = {&h->web, &h->cmd};
-    bool full[2] = {false, false};
-    pthread_mutex_lock(&h->mu);
-    for (size_t i = 0; i < 2; i++)
-        full[i] = configured(runners[i], &h->cfg) && !runner_push(runners[i], &e);
-    pthread_cond_broadcast(&h->cv);
-    pthread_mutex_unlock(&h->mu);
-    for (size_t i = 0; i < 2; i++) {
-        if (!full[i])
-            continue;
-        log_warnx("event=alert_failed hook=%s id=%lld alert=%s error=queue_full queued=%d",
-                  runners[i]->name, id, event, QUEUE_MAX);
-        count(runners[i]->name, "dropped");
+    fire(h, &e, NULL);
+}
+
+void alert_hooks_fire_blocklist(struct alert_hooks *h, const char *hostname, bool listed,
+                                const char *address, const char *list, const char *code,
+                                const char *meaning, const char *reason)
+{
+    if (h == NULL)
+        return;
+    struct hook_event e = {.id = 0, .at = time(NULL)};
+    char at[32];
+    str_copy(e.subject, address, sizeof e.subject);
+    str_copy(e.event, listed ? "blocklisted" : "delisted", sizeof e.event);
+    str_copy(e.state, listed ? "listed" : "clean", sizeof e.state);
+    json_t *doc =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:s?}", "event", e.event, "at",
+                  iso8601_utc(e.at, at, sizeof at), "hostname", hostname ? hostname : "", "address",
+                  address, "list", list, "state", e.state, "code", code && *code ? code : NULL,
+                  "meaning", meaning ? meaning : "", "reason", reason && *reason ? reason : NULL);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (text == NULL) {
+        log_warnx("event=alert_failed hook=all alert=%s error=out_of_memory", e.event);
+        return;
     }
+    fire(h, &e, text);
+    free(text);
 }
 
 void alert_hooks_free(struct alert_hooks *h)

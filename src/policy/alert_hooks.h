@@ -34,6 +34,17 @@ bool alert_hooks_enabled(const struct alert_hooks *h);
  * (opened, escalated, contained, released, dismissed); every configured
  * hook hears of it.  Never blocks: a full queue drops the event, logged. */
 void alert_hooks_fire(struct alert_hooks *h, long long id, const char *subject, const char *event);
+/* alert_hooks_fire_blocklist - from any thread: one of the server's public
+ * ADDRESSes is now on blocklist LIST (LISTED), or no longer; CODE,
+ * MEANING, REASON as the list answered (core/blocklist.h).  Every
+ * configured hook gets {"event": "blocklisted"|"delisted", "at",
+ * "hostname", "address", "list", "state": "listed"|"clean", "code",
+ * "meaning", "reason"}; the command FLOODGATE_EVENT, FLOODGATE_SUBJECT
+ * (the address), FLOODGATE_STATE, FLOODGATE_INCIDENT_ID=0.  The caller
+ * keeps the rate limit (control/reputation_watch.c). */
+void alert_hooks_fire_blocklist(struct alert_hooks *h, const char *hostname, bool listed,
+                                const char *address, const char *list, const char *code,
+                                const char *meaning, const char *reason);
 /* alert_hooks_free - stop the threads (a transfer or command under way is
  * cut short, what is still queued is logged as not sent) and free. */
 void alert_hooks_free(struct alert_hooks *h);

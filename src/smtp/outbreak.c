@@ -992,6 +992,11 @@ int outbreak_score(struct outbreak *o, const char *subject)
     return score;
 }
 
+struct alert_hooks *outbreak_hooks(struct outbreak *o)
+{
+    return o ? o->hooks : NULL;
+}
+
 bool outbreak_holds(struct outbreak *o, const char *subject)
 {
     /* the detector's level, not the incident's: the message that climbed

@@ -25,6 +25,7 @@
 
 struct smtp_server;
 struct outbreak;
+struct alert_hooks;
 
 /* How the outbreak module acts on live clients: set by whoever holds the
  * sessions and the bans (the policy engine). */
@@ -86,11 +87,14 @@ void outbreak_bounce(struct outbreak *o, const char *address);
 void outbreak_delivery(struct outbreak *o, const char *subject, int code, const char *text);
 /* outbreak_outcome - the scheduler's outcome hook (ARG the outbreak):
  * outbreak_delivery for AUTH_USER's message. */
-void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text,
-                      bool delivered);
+void outbreak_outcome(void *arg, const char *auth_user, int code, const char *text, bool delivered);
 /* outbreak_score - the detector's score of SUBJECT now ("user@domain",
  * lowercased, or "ip:ADDR"), or -1 when it does not follow SUBJECT. */
 int outbreak_score(struct outbreak *o, const char *subject);
+/* outbreak_hooks - the alert hooks (webhook, command) the incidents use,
+ * for other alerts of the daemon (control/reputation_watch.c); they live
+ * as long as O. */
+struct alert_hooks *outbreak_hooks(struct outbreak *o);
 /* outbreak_holds - is SUBJECT held now (its messages are stored held)? */
 bool outbreak_holds(struct outbreak *o, const char *subject);
 /* outbreak_closed - floodctl released or dismissed incident ID of
