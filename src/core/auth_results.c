@@ -10,6 +10,7 @@
  * LEN octets are ever read; a field cut by LEN is left as it is. */
 #include "core/auth_results.h"
 
+#include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -43,8 +44,24 @@ static size_t skip_cfws(const char *msg, size_t p, size_t end)
     return p;
 }
 
+/* quoted_is - is the quoted-string at MSG[P] (before END) AUTHSERV_ID
+ * once its quoted-pairs are undone (RFC 5322 3.2.4)? */
+static bool quoted_is(const char *msg, size_t p, size_t end, const char *authserv_id)
+{
+    size_t i = 0;
+    for (p++; p < end && msg[p] != '"'; p++, i++) {
+        if (msg[p] == '\\' && p + 1 < end)
+            p++;
+        if (authserv_id[i] == '\0' ||
+            tolower((unsigned char)msg[p]) != tolower((unsigned char)authserv_id[i]))
+            return false;
+    }
+    return p < end && i > 0 && authserv_id[i] == '\0';
+}
+
 /* claims - does the field MSG[START, END) name AUTHSERV_ID as its
- * authserv-id (RFC 8601 2.2: the value's first token, before ';')? */
+ * authserv-id (RFC 8601 2.2: the value's first token, before ';'; a
+ * "value" of RFC 2045 5.1, so a token or a quoted-string)? */
 static bool claims(const char *msg, size_t start, size_t end, const char *authserv_id)
 {
     size_t n = sizeof FIELD - 1, p = start + n, idlen = strlen(authserv_id);
@@ -55,6 +72,8 @@ static bool claims(const char *msg, size_t start, size_t end, const char *authse
     if (p >= end || msg[p] != ':')
         return false;
     p = skip_cfws(msg, p + 1, end);
+    if (p < end && msg[p] == '"')
+        return quoted_is(msg, p, end, authserv_id);
     size_t id = p;
     while (p < end && msg[p] != ';' && msg[p] != ' ' && msg[p] != '\t' && msg[p] != '\r' &&
            msg[p] != '\n' && msg[p] != '(')

@@ -62,12 +62,29 @@ static void test_cut_field_kept(void **state)
     assert_string_equal(strip(""), "");
 }
 
+/* test_quoted_id_removed - RFC 8601 2.2: the authserv-id is a "value"
+ * (RFC 2045: token / quoted-string), so "mx.example.test" in quotes, with
+ * a quoted-pair or not, is our id too; a quoted look-alike stays. */
+static void test_quoted_id_removed(void **state)
+{
+    (void)state;
+    assert_string_equal(strip("Authentication-Results: \"" ID "\"; dmarc=pass\r\n"
+                              "Authentication-Results: (c) \"mx.exa\\mple.test\" 1; spf=pass\r\n"
+                              "Authentication-Results: \"" ID " \"; none\r\n"
+                              "Authentication-Results: \"" ID "; none\r\n"
+                              "Subject: x\r\n\r\n"),
+                        "Authentication-Results: \"" ID " \"; none\r\n"
+                        "Authentication-Results: \"" ID "; none\r\n"
+                        "Subject: x\r\n\r\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ours_removed_others_kept),
         cmocka_unit_test(test_body_untouched),
         cmocka_unit_test(test_cut_field_kept),
+        cmocka_unit_test(test_quoted_id_removed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
