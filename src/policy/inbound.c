@@ -322,6 +322,18 @@ void policy_inbound_data(struct policy *p, const struct origin *o, const struct 
         dns_defer(cfg, o, "dmarc", what, d);
         return;
     }
+    if (f->from_domain[0] == '\0') {
+        /* RFC 7489 6.6.1: a message without a From: (or with none we can
+         * read: header_scan looks at the first 64 KB) is "typically
+         * rejected"; let on, it would dodge every p=reject */
+        log_info("event=inbound check=dmarc result=permerror action=reject session=%lu ip=%s "
+                 "from_domain=-",
+                 o->session, o->ip);
+        policy_decide(d, POLICY_REJECT, "dmarc",
+                      "550 5.7.1 Message rejected: no From: address to check DMARC for "
+                      "(RFC 5322 3.6 requires one)");
+        return;
+    }
     if (r->verdict != DMARC_VERDICT_FAIL)
         return;
     static const char *const actions[] = {"accept", "hold", "reject"};

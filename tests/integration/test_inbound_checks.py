@@ -224,6 +224,26 @@ def test_dmarc_reject_quarantine_none_pass(make_server, zone):
     assert m['floodgate_inbound_checks_total{check="spf",result="pass"}'] == 5
 
 
+def test_dmarc_without_a_readable_from_rejected(make_server, zone):
+    """RFC 7489 6.6.1: a message without a From: cannot be checked and is
+    "typically rejected"; accepting it let a sender dodge p=reject by
+    putting From: past the part of the header that is scanned (64 KB)."""
+    dmarc_zone(zone)
+    s = inbound_server(make_server, zone, "dmarc = true;")
+    pad = [f"X-Pad-{i}: {'p' * 70}" for i in range(1000)]
+    raw = ("\r\n".join(["To: alice@example.test", "Subject: padded", *pad,
+                          "From: ceo@reject.test"]) + "\r\n\r\nHello.\r\n").encode()
+    code, text = send_raw(s, SENDER, "x@sender.test", raw)
+    assert code == 550 and text.startswith("5.7.1 ") and "From:" in text, (code, text)
+    no_from = b"To: alice@example.test\r\nSubject: none\r\n\r\nHello.\r\n"
+    code, text = send_raw(s, SENDER, "x@sender.test", no_from)
+    assert code == 550 and text.startswith("5.7.1 "), (code, text)
+    assert "event=inbound check=dmarc result=permerror action=reject" in s.log()
+    # a message with its From: in reach still goes through
+    code, text = send_raw(s, SENDER, "x@sender.test", message("ok", sender="b@sender.test"))
+    assert code == 250, (code, text)
+
+
 @pytest.mark.parametrize("failure", ["servfail", "timeout"])
 def test_dns_failure_skips_by_default(make_server, zone, failure):
     broken = zone.servfail if failure == "servfail" else zone.silent
