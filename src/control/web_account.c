@@ -118,10 +118,11 @@ static enum MHD_Result account_page(struct web_req *r, unsigned status, const ch
     return web_send_page(r, status, &h);
 }
 
-/* user_login - do PW (and CODE when 2FA is on) log ADDR in?  1, 0, -1
- * (store).  A suspended account is refused; an expired password is not
- * (it is changed here). */
-static int user_login(store_db *db, const char *addr, const char *pw, const char *code)
+/* user_login - do PW (and CODE when 2FA is on, not used before) log ADDR
+ * in?  1, 0, -1 (store).  A suspended account is refused; an expired
+ * password is not (it is changed here). */
+static int user_login(struct web_req *r, store_db *db, const char *addr, const char *pw,
+                      const char *code)
 {
     char hash[PASSWORD_HASH_MAX], hex[2 * TOTP_SECRET_LEN + 1] = "";
     bool suspended = false, enabled = false;
@@ -132,7 +133,7 @@ static int user_login(store_db *db, const char *addr, const char *pw, const char
     if (ok && store_logins_totp(db, addr, &enabled, hex, sizeof hex) < 0)
         return -1;
     if (ok && enabled)
-        ok = totp_check_hex(hex, code ? code : "", time(NULL));
+        ok = totp_check_hex(hex, code ? code : "", time(NULL)) && !web_code_replayed(r, addr, code);
     sodium_memzero(hex, sizeof hex);
     return ok && !suspended;
 }
@@ -154,7 +155,7 @@ static enum MHD_Result login_post(struct web_req *r)
     store_db *db = store_thread_db(STORE_FILE);
     int ok = 0;
     if (addr && pw && strlen(pw) <= PASSWORD_MAX && str_copy(a, addr, sizeof a))
-        ok = db ? user_login(db, str_lower(a), pw, code) : -1;
+        ok = db ? user_login(r, db, str_lower(a), pw, code) : -1;
     if (ok < 0)
         return web_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Store unavailable",
                            "The store cannot answer now; try again in a moment.");
@@ -251,10 +252,11 @@ enum MHD_Result web_pages_account(struct web_req *r)
         if (label == NULL || app_password_revoke(db, r->who, label, err, sizeof err) < 0)
             return account_page(r, MHD_HTTP_BAD_REQUEST, label ? err : "A label is needed.", true,
                                 NULL);
-        json_decref(page_ask(r,
-                            json_pack("{s:s, s:s, s:s, s:s}", "cmd", "session.kill", "user", r->who,
-                                      "app_password", label, "reason", "app_password_revoked"),
-                            err, sizeof err));
+        json_decref(
+            page_ask(r,
+                     json_pack("{s:s, s:s, s:s, s:s}", "cmd", "session.kill", "user", r->who,
+                               "app_password", label, "reason", "app_password_revoked"),
+                     err, sizeof err));
         return account_page(r, MHD_HTTP_OK, "App password revoked.", false, NULL);
     }
     return web_message(r, MHD_HTTP_NOT_FOUND, "Not found", "No such page.");

@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "accounts/admins.h"
+#include "accounts/totp.h"
 #include "control/control_client.h"
 #include "control/web_admin_internal.h"
 #include "core/log.h"
@@ -37,6 +38,7 @@
 #define FORM_MAX (64 * 1024)  /* octets of a POST body */
 #define FORM_BUFFER 4096      /* libmicrohttpd's post processor buffer */
 #define FIELD_MAX (16 * 1024) /* octets of one field's value */
+#define CODES_KEPT 64         /* TOTP codes remembered against a replay */
 #define COOKIE_SESSION "fg_session"
 #define COOKIE_LOGIN "fg_login"
 
@@ -47,9 +49,18 @@ struct web_session {
     time_t last;
 };
 
+/* A TOTP code that logged someone in, kept while it is still valid. */
+struct used_code {
+    char who[WEB_WHO_MAX];
+    char code[TOTP_DIGITS + 1];
+    time_t at;
+};
+
 struct web_admin {
     pthread_mutex_t lock;
     struct web_session sessions[SESSIONS_MAX];
+    struct used_code used[CODES_KEPT];
+    size_t used_next; /* the oldest, overwritten next */
     char control_path[256];
     /* the settings, swapped by a reload */
     struct config_passwords passwords;
@@ -288,6 +299,31 @@ bool web_login_banned(struct web_req *r)
     return banned;
 }
 
+bool web_code_replayed(struct web_req *r, const char *who, const char *code)
+{
+    /* a code is accepted for TOTP_WINDOW steps either side of its own:
+     * once used, it is refused for that long (RFC 6238 5.2) */
+    const time_t valid = (2 * TOTP_WINDOW + 1) * TOTP_STEP;
+    struct web_admin *a = r->a;
+    time_t now = time(NULL);
+    bool seen = false;
+    pthread_mutex_lock(&a->lock);
+    for (size_t i = 0; i < CODES_KEPT && !seen; i++) {
+        struct used_code *u = &a->used[i];
+        seen =
+            u->at && now - u->at <= valid && strcmp(u->code, code) == 0 && strcmp(u->who, who) == 0;
+    }
+    if (!seen) {
+        struct used_code *u = &a->used[a->used_next];
+        a->used_next = (a->used_next + 1) % CODES_KEPT;
+        str_copy(u->who, who, sizeof u->who);
+        str_copy(u->code, code, sizeof u->code);
+        u->at = now;
+    }
+    pthread_mutex_unlock(&a->lock);
+    return seen;
+}
+
 void web_login_refused(struct web_req *r, const char *who)
 {
     char err[256];
@@ -409,6 +445,10 @@ static enum MHD_Result admin_login_post(struct web_req *r)
     if (ok < 0)
         return web_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Store unavailable",
                            "The store cannot answer now; try again in a moment.");
+    if (ok == 1 && web_code_replayed(r, name, code)) {
+        log_info("event=web_login_code_replayed who=%s ip=%s", log_quote(name), r->ip);
+        ok = 0;
+    }
     if (ok == 0) {
         web_login_refused(r, name);
         return login_page(r, MHD_HTTP_UNAUTHORIZED, "Wrong name, password or code.");

@@ -51,6 +51,10 @@ void web_settings(struct web_admin *a, struct config_passwords *pw, char *public
                   char *hostname, size_t hlen);
 /* web_login_refused - count a failed login of R's client toward the bans. */
 void web_login_refused(struct web_req *r, const char *who);
+/* web_code_replayed - did CODE already log WHO in while it is still
+ * valid?  Else it is remembered: a code overheard or shoulder-surfed
+ * cannot log in a second time. */
+bool web_code_replayed(struct web_req *r, const char *who, const char *code);
 /* web_login_banned - is R's client banned now? */
 bool web_login_banned(struct web_req *r);
 /* web_session_start - a new session for WHO (ADMIN or a mail user) and the

@@ -64,7 +64,8 @@ def test_login_session_cookie_csrf_logout(make_server):
                                       "code": totp(s.admin_secret)})
     assert r.status == 403
 
-    r, _ = c.login()
+    code = totp(s.admin_secret)
+    r, _ = c.login(code=code)
     assert r.status == 303 and r.getheader("Location") == "/admin/"
     cookie = next(x for x in r.set_cookies if x.startswith("fg_session="))
     sid = cookie.split(";")[0].split("=")[1]
@@ -105,6 +106,10 @@ def test_login_session_cookie_csrf_logout(make_server):
     assert r.status == 303
     r, _ = stolen.get("/api/v1/status")
     assert r.status == 401
+    # the code that logged in does not log in a second time (RFC 6238 5.2)
+    r, page = c.login(code=code)
+    assert r.status == 401 and "fg_session" not in c.cookies
+    wait_log(s, r"event=web_login_code_replayed who=ops")
 
 
 def test_deleted_admin_loses_its_session(make_server):
