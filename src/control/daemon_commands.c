@@ -41,14 +41,19 @@ static json_t *store_status(struct daemon_commands_env *env)
 }
 
 /* status_read - on the control reader thread: the queue by state and the
- * pauses.  A store that cannot be read is no reason to hide the rest:
- * they are then left out. */
+ * pauses (and, when REQ asks "messages_by_state", the messages by state
+ * for /metrics).  A store that cannot be read is no reason to hide the
+ * rest: they are then left out. */
 static json_t *status_read(void *ctx, json_t *req, char *err, size_t errlen)
 {
     store_db *db = store_thread_db(STORE_FILE);
     json_t *queue = db ? store_queue_counts(db) : NULL;
     json_t *paused = db ? pause_list(db) : NULL;
-    json_t *r = json_pack("{s:o*, s:o*}", "queue", queue, "paused", paused);
+    json_t *by_state = db && json_is_true(json_object_get(req, "messages_by_state"))
+                           ? store_queue_messages_by_state(db)
+                           : NULL;
+    json_t *r = json_pack("{s:o*, s:o*, s:o*}", "queue", queue, "paused", paused,
+                          "messages_by_state", by_state);
     if (r == NULL)
         snprintf(err, errlen, "out of memory");
     return r;

@@ -205,21 +205,62 @@ static double num(json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : 0;
 }
 
-/* status_metrics - the figures of the status command as Prometheus text. */
+/* by_state - one gauge sample per member of the object O ({"queued": n,
+ * ...}), labelled state. */
+static void by_state(FILE *out, const char *name, const char *help, json_t *o)
+{
+    const char *state;
+    json_t *v;
+    bool first = true;
+    json_object_foreach(o, state, v)
+    {
+        if (!json_is_integer(v))
+            continue;
+        char labels[128], esc[64];
+        snprintf(labels, sizeof labels, "{state=\"%s\"}",
+                 metrics_label_escape(state, esc, sizeof esc));
+        sample(out, name, "gauge", first ? help : NULL, labels, (double)json_integer_value(v));
+        first = false;
+    }
+}
+
+/* blocklisted - floodgate_blocklisted{address,zone}: 1 listed, 0 not, of
+ * the reputation watch's last round (status "blocklists"); an answer that
+ * did not come (unknown) gives no sample rather than a guess. */
+static void blocklisted(FILE *out, json_t *bl)
+{
+    size_t i;
+    json_t *r;
+    bool first = true;
+    json_array_foreach(json_object_get(bl, "results"), i, r)
+    {
+        const char *address = json_string_value(json_object_get(r, "address"));
+        const char *zone = json_string_value(json_object_get(r, "list"));
+        const char *state = json_string_value(json_object_get(r, "state"));
+        if (address == NULL || zone == NULL || state == NULL || strcmp(state, "unknown") == 0)
+            continue;
+        char labels[600], ea[128], ez[300];
+        snprintf(labels, sizeof labels, "{address=\"%s\",zone=\"%s\"}",
+                 metrics_label_escape(address, ea, sizeof ea),
+                 metrics_label_escape(zone, ez, sizeof ez));
+        sample(out, "floodgate_blocklisted", "gauge",
+               first ? "1 when the public address is listed on the DNS blocklist zone in the "
+                       "last check (reputation), 0 when not."
+                     : NULL,
+               labels, strcmp(state, "listed") == 0);
+        first = false;
+    }
+}
+
+/* status_metrics - the figures of the status command as Prometheus text
+ * (the counters of the SMTP room are in core/metrics' registry). */
 static void status_metrics(FILE *out, json_t *st)
 {
     json_t *gate = json_object_get(st, "gate"), *store = json_object_get(st, "store");
     sample(out, "floodgate_up", "gauge", "1 when the daemon answers.", NULL, 1);
     sample(out, "floodgate_uptime_seconds", "gauge", "Seconds since the daemon started.", NULL,
            num(st, "uptime"));
-    sample(out, "floodgate_smtp_sessions_open", "gauge", "SMTP sessions open now.", NULL,
-           num(st, "connections"));
-    sample(out, "floodgate_smtp_sessions_total", "counter",
-           "SMTP sessions accepted since the start.", NULL, num(st, "sessions_total"));
-    sample(out, "floodgate_messages_accepted_total", "counter",
-           "Messages answered 250 at the end of DATA since the start.", NULL,
-           num(st, "messages_accepted"));
-    sample(out, "floodgate_bans_active", "gauge", "Client IPs banned now.", NULL,
+    sample(out, "floodgate_bans_active", "gauge", "Client IPs and networks banned now.", NULL,
            num(gate, "bans_active"));
     sample(out, "floodgate_store_commits_total", "counter",
            "Store transactions committed (group commits) since the start.", NULL,
@@ -230,26 +271,20 @@ static void status_metrics(FILE *out, json_t *st)
                       ? json_string_value(json_object_get(store, "state"))
                       : "",
                   "ok") == 0);
-    json_t *queue = json_object_get(st, "queue"), *v;
-    const char *state;
-    bool first = true;
-    json_object_foreach(queue, state, v)
-    {
-        if (!json_is_integer(v))
-            continue;
-        char labels[128], esc[64];
-        snprintf(labels, sizeof labels, "{state=\"%s\"}",
-                 metrics_label_escape(state, esc, sizeof esc));
-        sample(out, "floodgate_queue_recipients", "gauge",
-               first ? "Queued recipients by state." : NULL, labels, (double)json_integer_value(v));
-        first = false;
-    }
+    by_state(out, "floodgate_queue_messages",
+             "Messages in the queue with a recipient in the state (a message with recipients "
+             "in two states counts in both).",
+             json_object_get(st, "messages_by_state"));
+    by_state(out, "floodgate_queue_recipients", "Queued recipients by state.",
+             json_object_get(json_object_get(st, "queue"), "recipients"));
+    blocklisted(out, json_object_get(st, "blocklists"));
 }
 
 static enum MHD_Result serve_metrics(struct web_server *w, struct MHD_Connection *c)
 {
     char err[512] = "";
-    json_t *st = ask(w, json_pack("{s:s}", "cmd", "status"), err, sizeof err);
+    json_t *st =
+        ask(w, json_pack("{s:s, s:b}", "cmd", "status", "messages_by_state", 1), err, sizeof err);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);

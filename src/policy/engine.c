@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "core/ipset.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/strmap.h"
 #include "core/util.h"
 #include "store/ban_state.h"
@@ -386,6 +387,8 @@ struct policy *policy_new(const struct policy_env *env)
     p->base = env->base;
     p->cfg = config_ref(env->cfg);
     p->committer = env->committer;
+    metrics_declare("floodgate_auth_failures_total", METRIC_COUNTER,
+                    "SMTP AUTH attempts that did not log in, by listener.");
     p->bans = bans_new();
     p->connections = strmap_new();
     p->ip_messages = counters_new(HOUR, KEYS_MAX);

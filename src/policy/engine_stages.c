@@ -22,6 +22,7 @@
 #include "accounts/sending.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "policy/relay.h"
 #include "policy/sender.h"
@@ -192,6 +193,8 @@ void policy_auth_result(struct policy *p, const struct origin *o, const char *us
         policy_accept(d);
     else
         policy_decide(d, POLICY_REJECT, why, "535 5.7.8 Authentication credentials invalid");
+    if (!ok)
+        metrics_add("floodgate_auth_failures_total", 1, "listener", o->listener, NULL);
     for (size_t i = 0; i < p->n_observers; i++)
         if (p->observers[i].auth)
             p->observers[i].auth(p->observers[i].arg, o, user, label, ok, why);

@@ -121,12 +121,12 @@ static void auth_verify_done(void *arg)
                  s->serial, log_quote(j->user), s->origin.ip, s->lc->name, log_quote(label));
         smtp_reply(s, "235 2.7.0 Authentication successful");
     } else if (d.action == POLICY_DEFER) { /* our failure (the engine said which): not counted */
-        smtp_reply(s, "%s", d.text);
+        smtp_reply_why(s, d.reason, "%s", d.text);
     } else {
         log_info("event=auth result=fail session=%lu user=%s ip=%s listener=%s reason=%s%s%s",
                  s->serial, log_quote(j->user), s->origin.ip, s->lc->name, d.reason,
                  label ? " app_password=" : "", label ? log_quote(label) : "");
-        smtp_reply(s, "%s", d.text);
+        smtp_reply_why(s, d.reason, "%s", d.text);
         if (d.action == POLICY_DISCONNECT) /* banned meanwhile: not even a 535 */
             s->closing = true;
         else

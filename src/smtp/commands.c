@@ -593,10 +593,31 @@ static const struct command_entry commands[] = {
     {SMTP_VERB_AUTH, check_auth, proceed_auth},
 };
 
+/* stage_of - the stage a command's refusal is counted in (smtp/reply.c). */
+static const char *stage_of(enum smtp_verb verb)
+{
+    switch (verb) {
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_EHLO:
+        return "helo";
+    case SMTP_VERB_AUTH:
+        return "auth";
+    case SMTP_VERB_MAIL:
+        return "mail";
+    case SMTP_VERB_RCPT:
+        return "rcpt";
+    case SMTP_VERB_DATA:
+        return "data";
+    default:
+        return "other";
+    }
+}
+
 void smtp_commands_dispatch(struct smtp_session *s, const char *line, size_t len)
 {
     struct smtp_command c;
     smtp_command_split(line, len, &c);
+    s->stage = stage_of(c.verb);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (commands[i].verb != c.verb)
             continue;

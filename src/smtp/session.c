@@ -16,6 +16,7 @@
 
 #include "core/auth_results.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
 #include "store/committer.h"
 #include "delivery/scheduler.h"
@@ -37,6 +38,7 @@ static void session_link(struct smtp_session *s)
         s->next->prev = s;
     s->srv->sessions = s;
     s->srv->connections++;
+    metrics_add("floodgate_smtp_sessions", 1, "listener", s->lc->name, NULL);
 }
 
 static void session_unlink(struct smtp_session *s)
@@ -48,6 +50,7 @@ static void session_unlink(struct smtp_session *s)
     if (s->next)
         s->next->prev = s->prev;
     s->srv->connections--;
+    metrics_add("floodgate_smtp_sessions", -1, "listener", s->lc->name, NULL);
 }
 
 /* drop_lookup - S ends: a store read still running for it will find no
@@ -388,7 +391,7 @@ static void session_end_cb(void *ctx, void *handle, const char *text, const char
         log_info("event=data_aborted session=%lu ip=%s reason=%s", s->serial, s->origin.ip, reason);
         smtp_session_reset_transaction(s);
     }
-    smtp_reply(s, "%s", text);
+    smtp_reply_why(s, reason, "%s", text);
     smtp_session_close(s);
 }
 
@@ -424,6 +427,17 @@ void smtp_session_register(struct smtp_server *srv)
     struct policy_session_ops ops = {
         .ctx = srv, .end = session_end_cb, .state = session_state_cb, .banned = session_banned_cb};
     policy_set_session_ops(srv->policy, &ops);
+    smtp_reply_declare_metrics();
+    metrics_declare("floodgate_smtp_connections_total", METRIC_COUNTER,
+                    "SMTP connections accepted, by listener.");
+    metrics_declare("floodgate_smtp_sessions", METRIC_GAUGE,
+                    "SMTP sessions open now, by listener.");
+    metrics_declare("floodgate_messages_accepted_total", METRIC_COUNTER,
+                    "Messages answered 250 at the end of DATA, by listener and whether the "
+                    "client had logged in (authenticated=\"true\"/\"false\").");
+    metrics_declare("floodgate_acceptance_duration_seconds", METRIC_HISTOGRAM,
+                    "From the end of a message's DATA to its 250: the policy's checks and the "
+                    "store's commit.");
 }
 
 void smtp_session_reset_transaction(struct smtp_session *s)
@@ -771,6 +785,14 @@ static void store_done(void *arg, int status, const char *err)
     struct smtp_session *s = arg;
     if (status == 0) {
         s->srv->messages_accepted++;
+        metrics_add("floodgate_messages_accepted_total", 1, "listener", s->lc->name,
+                    "authenticated", s->origin.auth_user ? "true" : "false", NULL);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        metrics_observe("floodgate_acceptance_duration_seconds",
+                        (double)(now.tv_sec - s->data_ended.tv_sec) +
+                            (double)(now.tv_nsec - s->data_ended.tv_nsec) / 1e9,
+                        NULL);
         log_accepted(s);
         struct policy_message m;
         message_facts(s, &m);
@@ -958,6 +980,8 @@ static void finish_data(struct smtp_session *s)
     struct data_reader *d = &s->txn.data;
     s->state = SMTP_STATE_HELO;
     s->record_start = 0;
+    s->stage = "end_of_data";
+    clock_gettime(CLOCK_MONOTONIC, &s->data_ended);
     if (d->bare_lf && d->mode == BARE_LF_REJECT) {
         smtp_reply(s, "554 5.6.0 Message contains bare LF; lines must end with CR LF");
     } else if (d->bare_cr && d->mode == BARE_LF_REJECT) {
@@ -1109,6 +1133,7 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
     s->cfg = config_ref(srv->cfg); /* the config and listener it starts with, to its end */
     s->lc = lc;
     s->serial = ++srv->sessions_total;
+    s->stage = "connect";
     origin_init(&s->origin, s->serial, sa, salen, lc->name, s->cfg);
     spool_init(&s->txn.spool, ".");
     if ((s->timer = evtimer_new(srv->base, deadline_cb, s)) == NULL || !session_setup_io(s, fd)) {
@@ -1121,6 +1146,7 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
         return;
     }
     session_link(s);
+    metrics_add("floodgate_smtp_connections_total", 1, "listener", lc->name, NULL);
     log_info("event=connect session=%lu ip=%s port=%d listener=%s", s->serial, s->origin.ip,
              s->origin.port, lc->name);
     uint64_t now = now_ms();
@@ -1139,7 +1165,8 @@ void smtp_session_start(struct smtp_server *srv, const struct listener_config *l
                    s->cfg->hostname);
         smtp_session_close(s);
     } else if (srv->connections > s->cfg->limits.max_connections) {
-        smtp_reply(s, "421 4.7.0 %s Too many connections, try again later", s->cfg->hostname);
+        smtp_reply_why(s, "max_connections", "421 4.7.0 %s Too many connections, try again later",
+                       s->cfg->hostname);
         smtp_session_close(s);
     } else {
         admit(s);

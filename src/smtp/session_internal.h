@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "smtp/auth_decode.h"
 #include "smtp/command.h"
@@ -102,6 +103,11 @@ struct smtp_session {
 
     enum smtp_state state;
     enum smtp_wait wait;
+    /* What the session is at, for the refusal counts (smtp/reply.c):
+     * "connect", "helo", "auth", "mail", "rcpt", "data", "end_of_data",
+     * "other" (a static string). */
+    const char *stage;
+    struct timespec data_ended; /* the end of DATA: acceptance latency */
     bool esmtp;
     unsigned errors;
     bool skipping; /* discarding the rest of an over-long line */
@@ -150,6 +156,12 @@ void smtp_lookup_cancel(struct smtp_session *s);
 
 /* reply.c */
 void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* smtp_reply_why - smtp_reply, a refusal counted with REASON (a word from
+ * a small fixed set) rather than the word for its code. */
+void smtp_reply_why(struct smtp_session *s, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* smtp_reply_declare_metrics - the refusal counters, once at start. */
+void smtp_reply_declare_metrics(void);
 /* smtp_reply_store_fault - the 4xx for a store that failed with FAULT (an
  * enum store_fault): 452 4.3.1 when it is full, 451 4.3.0 otherwise. */
 void smtp_reply_store_fault(struct smtp_session *s, int fault);

@@ -301,11 +301,12 @@ static int count_messages(store_db *db, json_t *out)
     return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* count_recipients - {"queued": n, "deferred": n, "held": n, ...}: the
- * three pending states always appear, others when present. */
-static json_t *count_recipients(store_db *db)
+/* count_by_state - {"queued": n, "deferred": n, "held": n, ...} from SQL
+ * (rows of state, count): the three pending states always appear, others
+ * when present. */
+static json_t *count_by_state(store_db *db, const char *sql)
 {
-    sqlite3_stmt *st = store_prepare(db, "SELECT state, count(*) FROM recipients GROUP BY state");
+    sqlite3_stmt *st = store_prepare(db, sql);
     json_t *o = json_object();
     if (st == NULL || o == NULL || set_new(o, "queued", json_integer(0)) < 0 ||
         set_new(o, "deferred", json_integer(0)) < 0 || set_new(o, "held", json_integer(0)) < 0) {
@@ -324,6 +325,25 @@ static json_t *count_recipients(store_db *db)
         json_decref(o);
         return NULL;
     }
+    return o;
+}
+
+/* count_recipients - the recipients by state. */
+static json_t *count_recipients(store_db *db)
+{
+    return count_by_state(db, "SELECT state, count(*) FROM recipients GROUP BY state");
+}
+
+json_t *store_queue_messages_by_state(store_db *db)
+{
+    /* the covering index recipients_message (message, state, domain)
+     * gives the distinct pairs in order, without a sort */
+    json_t *o = count_by_state(db, "SELECT state, count(*) FROM"
+                                   " (SELECT DISTINCT message, state FROM recipients)"
+                                   " GROUP BY state");
+    if (o == NULL)
+        log_warnx("event=store_error op=queue_messages_by_state error=%s",
+                  log_quote(sqlite3_errmsg(db)));
     return o;
 }
 

@@ -28,4 +28,10 @@ json_t *store_queue_top(store_db *db, const struct queue_filter *filter, const c
 /* store_queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
 json_t *store_queue_counts(store_db *db);
 
+/* store_queue_messages_by_state - {"queued": n, "deferred": n, "held": n,
+ * ...}: the messages with at least one recipient in each state (a message
+ * whose recipients are in two states counts in both); the three pending
+ * states always appear.  NULL on a store error. */
+json_t *store_queue_messages_by_state(store_db *db);
+
 #endif
