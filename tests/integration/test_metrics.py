@@ -5,10 +5,10 @@ and reason (counted where replies are written, with the policy engine's
 reason), AUTH failures, the acceptance-latency histogram, the queue's
 messages by state, active bans and the blocklist watch's last round."""
 import base64
-import pytest
 
 from conftest import RawClient, message, smtp_send, smtp_send_many, PASSWORDS
-from netfixtures import DNSZone, wait_for
+from netfixtures import wait_for
+from test_blocklist_watch import zone  # noqa: F401 (a fixture)
 import test_web as web
 
 ALICE = "alice@example.test"
@@ -142,13 +142,6 @@ def test_queue_messages_by_state(make_server):
     assert q['{state="queued"}'] + q['{state="deferred"}'] == 2, q
     r = family(s, "floodgate_queue_recipients")
     assert r['{state="held"}'] == 1 and '{state="messages"}' not in r
-
-
-@pytest.fixture
-def zone():
-    z = DNSZone()
-    yield z
-    z.close()
 
 
 def test_blocklisted_from_the_watch(make_server, zone):
