@@ -23,6 +23,7 @@
 #include "core/privs.h"
 #include "core/util.h"
 #include "store/store.h"
+#include "store/audit.h"
 #include "store/store_check.h"
 
 /* --------------------------------------------------------------- errors */
@@ -294,6 +295,42 @@ static char **lower_copies(char **raw, int n)
 }
 
 /* run_sub - parse the arguments of subcommand S, check them, and run it. */
+/* The groups whose commands change accounts, bans, sessions, incidents,
+ * pauses or keys: each one that succeeds is recorded in the audit trail
+ * (store/audit.h) by run_sub.  The queue's and quarantine's actions are
+ * recorded by queue_act, with the number of messages. */
+static const char *const audited_groups[] = {"domain",   "user",  "alias",  "ban",  "session",
+                                             "incident", "pause", "resume", "dkim", NULL};
+/* Subcommands that only read. */
+static const char *const reading_subs[] = {"list",  "show", "export",   "lockouts",
+                                           "check", "top",  "counters", NULL};
+
+static bool named(const char *const *names, const char *name)
+{
+    for (; *names; names++)
+        if (strcmp(*names, name) == 0)
+            return true;
+    return false;
+}
+
+/* audit_sub - GROUP's subcommand S ran with ARGV and succeeded: record
+ * who did it, with the arguments as typed (no secret is ever an argument:
+ * passwords are read from the terminal or stdin). */
+static void audit_sub(struct ctl *c, const char *group, const struct subcommand *s, int argc,
+                      char **argv)
+{
+    if (!named(audited_groups, group) || named(reading_subs, s->name))
+        return;
+    char action[64], selection[AUDIT_TEXT_MAX] = "";
+    size_t o = 0;
+    snprintf(action, sizeof action, "%s.%s", group, s->name);
+    for (int i = 0; i < argc && o < sizeof selection; i++)
+        o += (size_t)snprintf(selection + o, sizeof selection - o, "%s%s", i ? " " : "", argv[i]);
+    store_db *db = ctl_store(c);
+    if (db)
+        audit_record(db, c->admin, action, selection, c->audit_count >= 0 ? c->audit_count : 1);
+}
+
 static int run_sub(struct ctl *c, const char *group, const struct subcommand *s, int argc,
                    char **argv)
 {
@@ -309,8 +346,11 @@ static int run_sub(struct ctl *c, const char *group, const struct subcommand *s,
         rc = usage_error(group, "wrong number of arguments for '%s'", s->name);
     else if ((a.pos = lower_copies(a.raw, a.n)) == NULL)
         rc = fail("out of memory");
-    else
-        rc = s->run(c, &a, opts);
+    else {
+        c->audit_count = -1;
+        if ((rc = s->run(c, &a, opts)) == EXIT_OK)
+            audit_sub(c, group, s, argc, argv);
+    }
     free(a.pos);
     free(a.many);
     return rc;

@@ -39,6 +39,7 @@ struct ctl {
     int setup_rc;
     char admin[ADMIN_MAX]; /* who runs floodctl, taken before the switch of user */
     bool stay_root;        /* run as invoked: a file written for the admin (store backup) */
+    long audit_count;      /* what an action changed, for the audit trail (-1: one thing) */
 };
 
 /* One option a subcommand accepts: a flag, or an option with a value.
@@ -211,6 +212,8 @@ void ctl_end_sessions(struct ctl *c, const char *user, const char *label, const 
 /* ctl_incident.c: incident */
 extern const char usage_incident[];
 extern const struct subcommand incident_subs[];
+extern const char usage_audit[];
+extern const struct subcommand audit_subs[];
 
 /* ctl_monitor.c: monitor */
 extern const char usage_monitor[];

@@ -195,6 +195,7 @@ static int ban_del_all(struct ctl *c, store_db *db)
         }
     }
     json_decref(list);
+    c->audit_count = (long)n;
     if (c->json)
         print_json_new(json_pack("{s:o}", "lifted", lifted));
     else

@@ -58,6 +58,7 @@ int user_expire(struct ctl *c, struct args *a, struct opt *o)
         return addr && !*addr ? rc : EXIT_FAIL;
     if (login_expire(db, addr, &n, err, sizeof err) < 0)
         return fail("%s", err);
+    c->audit_count = n;
     if (addr == NULL) {
         printf("passwords of %ld user(s) expired: each logs in again once "
                "'floodctl user passwd ADDRESS' sets a new one.\n"

@@ -43,6 +43,7 @@ static const struct group {
     {"admin", usage_admin, admin_subs},
     {"store", usage_store, store_subs},
     {"incident", usage_incident, incident_subs},
+    {"audit", usage_audit, audit_subs},
     {"monitor", usage_monitor, NULL},
     {"reload", usage_reload, NULL},
     {"doctor", usage_doctor, NULL},

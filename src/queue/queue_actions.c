@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "queue/quarantine_files.h"
+#include "store/audit.h"
 #include "store/queue.h"
 #include "store/queue_filter.h"
 #include "store/store.h"
@@ -235,6 +236,38 @@ static long batches_in_turn(store_db *db, enum queue_action act, const struct id
     return total;
 }
 
+/* audit_act - the audit trail of ACT on F: who, the selection as JSON,
+ * how many messages changed (TOTAL, -1 when it failed part way).  The
+ * daemon's own steps that changed nothing (a retention sweep with nothing
+ * to do) leave no row. */
+static void audit_act(store_db *db, enum queue_action act, const struct queue_filter *f,
+                      const struct queue_action_ctx *ctx, long total)
+{
+    const char *admin = ctx->admin ? ctx->admin : "floodgated";
+    if (total == 0 && strcmp(admin, "floodgated") == 0)
+        return;
+    char action[32];
+    if (act == QUEUE_UNQUARANTINE)
+        str_copy(action, "quarantine.release", sizeof action);
+    else
+        snprintf(action, sizeof action, "queue.%s", action_names[act]);
+    json_t *sel = queue_filter_to_json(f), *v;
+    const char *key;
+    void *tmp;
+    json_object_foreach_safe(sel, tmp, key, v)
+    {
+        /* only what the admin chose: no unset member */
+        if (json_is_false(v) || (json_is_integer(v) && json_integer_value(v) == 0) ||
+            (json_is_array(v) && json_array_size(v) == 0) ||
+            (json_is_string(v) && json_string_length(v) == 0) || json_is_null(v))
+            json_object_del(sel, key);
+    }
+    char *text = sel ? json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(sel);
+    audit_record(db, admin, action, text ? text : "", total);
+    free(text);
+}
+
 long queue_act(store_db *db, enum queue_action act, const struct queue_filter *f,
                const struct queue_action_ctx *ctx, char *err, size_t errlen)
 {
@@ -248,5 +281,6 @@ long queue_act(store_db *db, enum queue_action act, const struct queue_filter *f
     long total = act == QUEUE_QUARANTINE ? quarantine_batches(db, &l, ctx, err, errlen)
                                          : batches_in_turn(db, act, &l, ctx, err, errlen);
     free(l.ids);
+    audit_act(db, act, f, ctx, total);
     return total;
 }

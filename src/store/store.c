@@ -181,6 +181,15 @@ static const char schema_sql[] =
     "  totp_secret TEXT NOT NULL,"
     "  created INTEGER NOT NULL,"
     "  last_login INTEGER);"
+    /* who did what: floodctl, the web pages, the API (store/audit.h) */
+    "CREATE TABLE IF NOT EXISTS audit("
+    "  id INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL," /* unix seconds, UTC */
+    "  admin TEXT NOT NULL,"
+    "  action TEXT NOT NULL,"    /* "queue.hold", "ban.add", "user.suspend", ... */
+    "  selection TEXT NOT NULL," /* what it was applied to */
+    "  count INTEGER NOT NULL);" /* how many things it changed */
+    "CREATE INDEX IF NOT EXISTS audit_at ON audit(at);"
     "INSERT OR IGNORE INTO meta(key, value) VALUES('schema_version', '1');";
 
 /* Columns added after a table was first released: a store made by an older
