@@ -178,7 +178,6 @@ int message_export(struct ctl *c, const char *group, const char *id);
 /* ctl_quarantine.c: quarantine */
 extern const char usage_quarantine[];
 extern const struct subcommand quarantine_subs[];
-int quarantine_attach(store_db *db, json_t *list);
 
 /* ctl_flow.c: pause, resume */
 extern const char usage_pause[], usage_resume[], usage_reload[];

@@ -21,6 +21,7 @@
 #include "accounts/password.h"
 #include "accounts/password_policy.h"
 #include "cmd/ctl.h"
+#include "control/admin_ops.h"
 #include "cmd/ctl_users.h"
 #include "core/config.h"
 
@@ -302,8 +303,8 @@ static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
     /* A new password does not lift a lockout: the guessing goes on. */
     json_t *u = login_facts(db, &c->cfg->passwords, addr, err, sizeof err);
     if (json_is_true(json_object_get(u, "locked")))
-        printf("note: %s is locked after failed logins; 'floodctl user unlock %s' lifts it\n",
-               addr, addr);
+        printf("note: %s is locked after failed logins; 'floodctl user unlock %s' lifts it\n", addr,
+               addr);
     json_decref(u);
     return EXIT_OK;
 }
@@ -355,15 +356,13 @@ static int user_row(struct table *t, json_t *u, void *unused)
 /* user_list - floodctl user list [DOMAIN] */
 static int user_list(struct ctl *c, struct args *a, struct opt *o)
 {
-    static const char *const head[] = {"Address", "Created", "Suspended", "Password", "2FA",
-                                       "App passwords"};
+    static const char *const head[] = {"Address",  "Created", "Suspended",
+                                       "Password", "2FA",     "App passwords"};
     store_db *db = ctl_store(c);
-    json_t *list = db ? accounts_user_list(db, a->n ? a->pos[0] : NULL) : NULL, *u;
+    json_t *list = db ? admin_user_list(db, a->n ? a->pos[0] : NULL, &c->cfg->passwords) : NULL;
     struct table t = {.ncols = 6, .head = head};
-    size_t i;
     if (list == NULL)
         return db ? fail("cannot list users (details in the log)") : EXIT_FAIL;
-    json_array_foreach(list, i, u) login_annotate(u, &c->cfg->passwords, time(NULL));
     return print_list(c->json, list, &t, user_row, NULL,
                       "no users; add one with 'floodctl user add ADDRESS'");
 }

@@ -14,6 +14,7 @@
 
 #include "accounts/accounts.h"
 #include "cmd/ctl.h"
+#include "control/admin_ops.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -169,70 +170,6 @@ static int incident_show_cmd(struct ctl *c, struct args *a, struct opt *o)
     return rc;
 }
 
-/* What closing an incident undid. */
-struct undo {
-    long released;
-    bool unsuspended;
-    json_t *unbanned;
-};
-
-/* release_held - the messages the incident held go out: those of its
- * subject held since an hour before it opened (the window it saw). */
-static int release_held(struct ctl *c, store_db *db, json_t *inc, struct undo *u)
-{
-    const char *subject = str_of(inc, "subject");
-    struct queue_filter f = {.state = "held"};
-    if (strncmp(subject, "ip:", 3) == 0) {
-        f.ip = subject + 3;
-        f.unauthenticated = true;
-    } else {
-        f.auth_user = subject;
-    }
-    long long opened = json_integer_value(json_object_get(inc, "opened_unix"));
-    f.newer_than = (long long)time(NULL) - opened + 3600;
-    struct queue_action_ctx ctx = {.state_dir = c->cfg->state_dir,
-                                   .hostname = c->cfg->hostname,
-                                   .admin = c->admin,
-                                   .reason = "incident released"};
-    char err[512];
-    u->released = queue_act(db, QUEUE_RELEASE, &f, &ctx, err, sizeof err);
-    if (u->released < 0)
-        return fail("releasing the held messages stopped: %s (run the command again)", err);
-    return EXIT_OK;
-}
-
-/* undo_actions - lift the suspensions and the bans the incident's actions
- * name (every account a credential stuffer got into is suspended by one
- * incident).  A revoked app password is gone: the user needs a new one. */
-static int undo_actions(struct ctl *c, store_db *db, json_t *inc, struct undo *u)
-{
-    size_t i;
-    json_t *act;
-    char err[512];
-    json_array_foreach(json_object_get(inc, "actions"), i, act)
-    {
-        const char *what = str_of(act, "action"), *detail = str_of(act, "detail");
-        if (what == NULL || detail == NULL)
-            continue;
-        if (strcmp(what, "suspend") == 0) {
-            if (accounts_user_suspend(db, detail, false, err, sizeof err) < 0)
-                return fail("cannot unsuspend %s: %s", detail, err);
-            u->unsuspended = true;
-            log_info("event=unsuspend user=%s reason=incident admin=%s", log_quote(detail),
-                     log_quote(c->admin));
-        } else if (strcmp(what, "ban") == 0) {
-            int rc = ban_state_delete(db, detail);
-            if (rc < 0)
-                return fail("cannot lift the ban of %s (details in the log)", detail);
-            if (rc == 1) {
-                json_array_append_new(u->unbanned, json_string(detail));
-                log_info("event=unban ip=%s reason=incident admin=%s", detail, log_quote(c->admin));
-            }
-        }
-    }
-    return EXIT_OK;
-}
-
 /* tell_daemon - a running daemon forgets the episode (or learns it). */
 static void tell_daemon(struct ctl *c, long long id, const char *subject, const char *state)
 {
@@ -247,56 +184,32 @@ static void tell_daemon(struct ctl *c, long long id, const char *subject, const 
     ctl_kick(c);
 }
 
-/* close_incident - release or dismiss (STATE) incident A->raw[0]. */
+/* close_incident - release or dismiss (STATE) incident A->raw[0]
+ * (control/admin_ops: the API's implementation too). */
 static int close_incident(struct ctl *c, struct args *a, const char *state)
 {
     long long id;
-    int rc;
-    json_t *inc = load_arg(c, a, &id, &rc);
-    if (inc == NULL)
-        return rc;
+    char err[512];
+    int status;
+    if (parse_id(a->raw[0], &id) != EXIT_OK)
+        return EXIT_USAGE;
     store_db *db = ctl_store(c);
-    char now_state[16];
-    str_copy(now_state, str_of(inc, "state") ? str_of(inc, "state") : "", sizeof now_state);
-    if (strcmp(now_state, "released") == 0 || strcmp(now_state, "dismissed") == 0) {
-        json_decref(inc);
-        return fail("incident %lld is already %s: nothing to do", id, now_state);
-    }
-    struct undo u = {.unbanned = json_array()};
-    time_t now = time(NULL);
-    /* the opening time in seconds, for the selection of held messages */
-    struct tm tm = {0};
-    const char *opened = str_of(inc, "opened");
-    if (opened && strptime(opened, "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
-        json_object_set_new(inc, "opened_unix", json_integer((json_int_t)timegm(&tm)));
-    rc = release_held(c, db, inc, &u);
-    if (rc == EXIT_OK)
-        rc = undo_actions(c, db, inc, &u);
-    char detail[128];
-    snprintf(detail, sizeof detail, "%ld held messages released%s, %zu bans lifted", u.released,
-             u.unsuspended ? ", account unsuspended" : "", json_array_size(u.unbanned));
-    if (rc == EXIT_OK &&
-        (incident_close(db, id, state, c->admin, now) < 0 ||
-         incident_action(db, id, now, strcmp(state, "released") == 0 ? "release" : "dismiss",
-                         detail, c->admin) < 0))
-        rc = fail("cannot write to the store (details in the log)");
-    if (rc == EXIT_OK) {
-        log_info("event=incident id=%lld subject=%s state=%s admin=%s detail=%s", id,
-                 log_quote(str_of(inc, "subject")), state, log_quote(c->admin), log_quote(detail));
-        tell_daemon(c, id, str_of(inc, "subject"), state);
-        json_t *out = c->json
-                          ? json_pack("{s:I, s:s, s:I, s:b, s:O}", "id", (json_int_t)id, "state",
-                                      state, "released_messages", (json_int_t)u.released,
-                                      "unsuspended", u.unsuspended, "unbanned", u.unbanned)
-                          : NULL;
-        if (out)
-            print_json(out);
-        else
-            printf("incident %lld %s: %s\n", id, state, detail);
-        json_decref(out);
-    }
-    json_decref(u.unbanned);
-    json_decref(inc);
+    if (db == NULL)
+        return EXIT_FAIL;
+    json_t *out = admin_incident_close(db, id, state, c->admin, c->cfg->state_dir, c->cfg->hostname,
+                                       &status, err, sizeof err);
+    if (out == NULL)
+        return fail("%s", err);
+    tell_daemon(c, id, str_of(out, "subject"), state);
+    int rc = EXIT_OK;
+    if (c->json)
+        rc = print_json(out);
+    else
+        printf("incident %lld %s: %ld held messages released%s, %zu bans lifted\n", id, state,
+               (long)json_integer_value(json_object_get(out, "released_messages")),
+               json_is_true(json_object_get(out, "unsuspended")) ? ", account unsuspended" : "",
+               json_array_size(json_object_get(out, "unbanned")));
+    json_decref(out);
     return rc;
 }
 

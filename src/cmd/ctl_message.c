@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd/ctl.h"
+#include "control/admin_ops.h"
 #include "core/config.h"
 #include "queue/quarantine_files.h"
 #include "queue/queue_actions.h"
@@ -29,30 +30,6 @@ static const char *const show_keys[] = {
 };
 
 /* ------------------------------------------------------------- finding */
-
-/* message_find - the listing entry of ID (the queue_list object) into
- * *OUT: from the queue, else (when QUEUE_TOO is false, only) from
- * quarantine with its reason, quarantined_at and quarantined_by.  1 found, 0 not, -1 error. */
-static int message_find(store_db *db, const char *id, bool queue_too, json_t **out)
-{
-    const char *ids[1] = {id};
-    struct queue_filter f = {.ids = ids, .n_ids = 1, .state = queue_too ? NULL : "quarantined"};
-    json_t *list = store_queue_list(db, &f);
-    if (list != NULL && json_array_size(list) == 0 && queue_too) {
-        json_decref(list);
-        f.state = "quarantined";
-        list = store_queue_list(db, &f);
-    }
-    if (list != NULL && f.state != NULL && quarantine_attach(db, list) < 0) {
-        json_decref(list);
-        list = NULL;
-    }
-    if (list == NULL)
-        return -1;
-    *out = json_incref(json_array_get(list, 0));
-    json_decref(list);
-    return *out != NULL;
-}
 
 /* not_found - the error for an ID in neither place. */
 static int not_found(const char *group, const char *id)
@@ -168,7 +145,7 @@ int message_show(struct ctl *c, const char *group, const char *id)
     json_t *m = NULL;
     if (db == NULL)
         return EXIT_FAIL;
-    int found = message_find(db, id, strcmp(group, "queue") == 0, &m);
+    int found = admin_message_find(db, id, strcmp(group, "queue") == 0, &m);
     if (found < 0)
         return fail("cannot read the store (details in the log)");
     if (found == 0)
@@ -216,7 +193,7 @@ int message_export(struct ctl *c, const char *group, const char *id)
     json_t *m = NULL;
     if (db == NULL)
         return EXIT_FAIL;
-    int found = message_find(db, id, strcmp(group, "queue") == 0, &m);
+    int found = admin_message_find(db, id, strcmp(group, "queue") == 0, &m);
     json_decref(m);
     if (found < 0)
         return fail("cannot read the store (details in the log)");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd/ctl.h"
+#include "control/admin_ops.h"
 #include "queue/queue_actions.h"
 #include "store/queue_query.h"
 #include "store/queue.h"
@@ -28,40 +29,6 @@ const char usage_quarantine[] = "  floodctl quarantine list [SELECTION] [--limit
                                 "    (SELECTION as for queue, without --state)\n";
 
 /* ------------------------------------------------------ the records */
-
-/* page_ids - the ids of LIST as a JSON array text, and an object from
- * id to message in BY_ID; NULL when memory runs out. */
-static char *page_ids(json_t *list, json_t *by_id)
-{
-    json_t *ids = json_array(), *m;
-    size_t i;
-    int bad = ids == NULL;
-    json_array_foreach(list, i, m)
-    {
-        json_t *id = json_object_get(m, "id");
-        bad |= !json_is_string(id) || json_array_append(ids, id) < 0 ||
-               json_object_set(by_id, json_string_value(id), m) < 0 ||
-               json_object_set_new(m, "recipients", json_array()) < 0;
-    }
-    char *text = bad ? NULL : json_dumps(ids, JSON_COMPACT);
-    json_decref(ids);
-    return text;
-}
-
-/* quarantine_attach - to each message of LIST (store_queue_list's, selected
- * in state quarantined): its quarantined recipients, and its "reason",
- * "quarantined_at" and "quarantined_by".  -1 on a store error. */
-int quarantine_attach(store_db *db, json_t *list)
-{
-    json_t *by_id = json_object();
-    char *ids = by_id ? page_ids(list, by_id) : NULL;
-    int rc = ids ? 0 : -1;
-    if (rc == 0)
-        rc = store_quarantine_attach(db, ids, by_id);
-    free(ids);
-    json_decref(by_id);
-    return rc;
-}
 
 /* ----------------------------------------------------------------- list */
 

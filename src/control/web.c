@@ -32,6 +32,7 @@
 #include "control/control.h"
 #include "control/control_client.h"
 #include "control/web_admin.h"
+#include "control/web_internal.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
@@ -54,8 +55,9 @@ struct web_server {
     pthread_mutex_t lock; /* the tokens, swapped by a reload */
     char metrics_token[TOKEN_BUF];
     char api_token[TOKEN_BUF];
-    char hostname[256];      /* the reporting MTA of the DSNs an API bounce sends */
-    struct web_admin *admin; /* the login pages, the admin's pages, /account */
+    char hostname[256];                /* the reporting MTA of the DSNs an API bounce sends */
+    struct config_passwords passwords; /* the policy the API's user listing shows */
+    struct web_admin *admin;           /* the login pages, the admin's pages, /account */
 };
 
 /* read_pem - the whole of PATH (at most PEM_MAX), NUL-terminated. */
@@ -88,6 +90,7 @@ static void take_tokens(struct web_server *w, const struct config *cfg)
              sizeof w->metrics_token);
     str_copy(w->api_token, cfg->web.api_token ? cfg->web.api_token : "", sizeof w->api_token);
     str_copy(w->hostname, cfg->hostname, sizeof w->hostname);
+    w->passwords = cfg->passwords;
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -180,11 +183,40 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, 
     return respond_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
+enum MHD_Result web_respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
+{
+    return respond_json(c, status, j);
+}
+
+enum MHD_Result web_respond_error(struct MHD_Connection *c, unsigned status, const char *msg)
+{
+    return respond_error(c, status, msg);
+}
+
 /* ask - one control request (REQ, stolen); the result (new reference), or
  * NULL with ERR set. */
 static json_t *ask(struct web_server *w, json_t *req, char *err, size_t errlen)
 {
     return control_ask(w->control_path, req, err, errlen);
+}
+
+json_t *web_ask(struct web_server *w, json_t *req, char *err, size_t errlen)
+{
+    return ask(w, req, err, errlen);
+}
+
+void web_passwords(struct web_server *w, struct config_passwords *out)
+{
+    pthread_mutex_lock(&w->lock);
+    *out = w->passwords;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void web_hostname(struct web_server *w, char *buf, size_t len)
+{
+    pthread_mutex_lock(&w->lock);
+    str_copy(buf, w->hostname, len);
+    pthread_mutex_unlock(&w->lock);
 }
 
 /* ---- /metrics ---- */
@@ -390,6 +422,11 @@ static json_t *query_of(struct MHD_Connection *c, json_t *req, enum MHD_Result *
     return q.req;
 }
 
+json_t *web_query(struct MHD_Connection *c, json_t *req, enum MHD_Result *rc)
+{
+    return query_of(c, req, rc);
+}
+
 /* The actions of POST /api/v1/queue/ACTION: queue_act, the one
  * implementation floodctl's queue commands use too. */
 static const struct {
@@ -403,9 +440,9 @@ static const struct {
 /* Members of an action request that are not part of the selection. */
 static const char *const not_selection[] = {"reason", "confirm", "all", NULL};
 
-/* chosen - does REQ select anything (a filter, IDs, or all=1)?  Actions
+/* web_chosen - does REQ select anything (a filter, IDs, or all=1)?  Actions
  * refuse an empty selection, as floodctl's do. */
-static bool chosen(json_t *req)
+bool web_chosen(json_t *req)
 {
     const char *key;
     json_t *v;
@@ -426,7 +463,7 @@ static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection 
                                     enum queue_action act, json_t *req, const char *admin)
 {
     const char *confirm = json_string_value(json_object_get(req, "confirm"));
-    if (!chosen(req)) {
+    if (!web_chosen(req)) {
         json_decref(req);
         return respond_error(c, MHD_HTTP_BAD_REQUEST,
                              "select messages (ids, a filter such as auth_user=..., or all=1)");
@@ -470,9 +507,18 @@ static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection 
                                   "messages", (json_int_t)n));
 }
 
+enum MHD_Result web_queue_action(struct web_server *w, struct MHD_Connection *c,
+                                 enum queue_action act, json_t *req, const char *admin)
+{
+    return queue_action(w, c, act, req, admin);
+}
+
 static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c, const char *url,
                                  bool post, const char *admin)
 {
+    enum MHD_Result handled;
+    if (web_api_serve(w, c, url, post, admin, &handled))
+        return handled;
     if (post) {
         const char *name = strncmp(url, "/api/v1/queue/", 14) == 0 ? url + 14 : "";
         for (size_t i = 0; i < sizeof api_actions / sizeof api_actions[0]; i++) {
