@@ -44,7 +44,7 @@ BUILD = ROOT / os.environ.get("FLOODGATE_BUILD", "build")
 JACK = "jack@example.test"
 
 
-def write_config(base, port):
+def write_config(base, port, extra=""):
     state = base / "state"
     user = 'user = "nobody";' if os.geteuid() == 0 else ""
     conf = base / "floodgate.conf"
@@ -55,6 +55,7 @@ state_dir = "{state}";
 listeners = ( {{ name = "mx"; address = "127.0.0.1:{port}"; tls = "none"; auth = "off"; }} );
 limits = {{ max_connections = 1000; }};
 dns = {{ servers = [ "127.0.0.1:{free_port()}" ]; }};
+{extra}
 """)
     return conf, state
 
@@ -127,11 +128,12 @@ def fill(db_path, n, seed=7):
     db.close()
 
 
-def filled_daemon(base, n):
+def filled_daemon(base, n, extra=""):
     """A daemon on a free port whose store holds N queued messages (fill),
-    in BASE; returns (process, config, state dir, port, seconds to fill)."""
+    in BASE (EXTRA: more config, e.g. a web section); returns (process,
+    config, state dir, port, seconds to fill)."""
     port = free_port()
-    conf, state = write_config(base, port)
+    conf, state = write_config(base, port, extra)
     proc = run_daemon(conf)  # creates the store and its schema
     try:
         wait_socket(state)
