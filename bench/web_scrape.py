@@ -67,16 +67,13 @@ def fetch(port, path):
     return dt, len(body)
 
 
-def row(label, noop, t0, times, sizes, tail):
-    time.sleep(tail)
+def row(noop, label, t0, t1, times, sizes):
+    """The window's row: its HTTP answer times and the NOOPs sent in it."""
     extra = {"http_median_s": round(statistics.median(times), 3),
              "http_max_s": round(max(times), 3), "requests": len(times),
              "body_octets": max(sizes)}
     extra["http_met"] = extra["http_max_s"] < TARGET_HTTP_S
-    r = summary(label, noop.between(t0, time.perf_counter()), time.perf_counter() - t0, extra)
-    print(f"{label}: " + json.dumps({k: v for k, v in r.items() if k != "samples_ms"}),
-          file=sys.stderr, flush=True)
-    return r
+    return summary(label, noop.between(t0, t1), t1 - t0, extra)
 
 
 def table(rows, n):
@@ -123,11 +120,15 @@ def main():
         time.sleep(1)
         t0 = time.perf_counter()
         time.sleep(3)
-        rows = [summary("nothing", noop.between(t0, time.perf_counter()), 3.0)]
+        quiet = (t0, time.perf_counter())
+        windows = []  # (label, t0, t1, answer times, body sizes)
         for label, path in PAGES:
             t0 = time.perf_counter()
             got = [fetch(web_port, path) for _ in range(reps)]
-            rows.append(row(label, noop, t0, [g[0] for g in got], [g[1] for g in got], a.tail))
+            time.sleep(a.tail)
+            windows.append((label, t0, time.perf_counter(), [g[0] for g in got],
+                            [g[1] for g in got]))
+            print(f"{label}: {[round(g[0], 3) for g in got]} s", file=sys.stderr, flush=True)
         # Prometheus every second, an admin paging every 2 s
         t0 = time.perf_counter()
         times, sizes, k = [], [], 0
@@ -139,12 +140,14 @@ def main():
                 sizes.append(size)
             k += 1
             time.sleep(max(0.0, 1.0 - (time.perf_counter() - tick)))
-        rows.append(row(f"scraped every 1 s + first page every 2 s, {scrape:g} s", noop, t0,
-                        times, sizes, a.tail))
-        noop.stop.set()
-        noop.join(30)
+        time.sleep(a.tail)
+        windows.append((f"scraped every 1 s + first page every 2 s, {scrape:g} s", t0,
+                        time.perf_counter(), times, sizes))
+        noop.stop()
         if noop.error:
             raise SystemExit(f"the NOOP session failed: {noop.error}")
+        rows = [summary("nothing", noop.between(*quiet), quiet[1] - quiet[0])]
+        rows += [row(noop, *w) for w in windows]
         result = {"messages": n, "fill_seconds": round(fill_s, 1), "reconnects": noop.reconnects,
                   "rows": rows, "loadavg": os.getloadavg()}
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
@@ -152,8 +155,8 @@ def main():
         print(table(rows, n))
         print(f"(load average at the end: {os.getloadavg()[0]:.1f}; filling took {fill_s:.0f} s)")
     finally:
-        if noop and noop.is_alive():
-            noop.stop.set()
+        if noop and noop.alive():
+            noop.stop()
         stop_daemon(proc)
         shutil.rmtree(base, ignore_errors=True)
 

@@ -9,7 +9,6 @@
 
 #include "cmd/ctl.h"
 #include "control/admin_ops.h"
-#include "core/log.h"
 #include "core/util.h"
 #include "store/ban_state.h"
 

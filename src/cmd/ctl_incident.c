@@ -12,14 +12,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "accounts/accounts.h"
 #include "cmd/ctl.h"
 #include "control/admin_ops.h"
 #include "core/config.h"
-#include "core/log.h"
 #include "core/util.h"
-#include "queue/queue_actions.h"
-#include "store/ban_state.h"
 #include "store/incidents.h"
 
 const char usage_incident[] =
