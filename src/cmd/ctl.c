@@ -299,8 +299,9 @@ static char **lower_copies(char **raw, int n)
  * pauses or keys: each one that succeeds is recorded in the audit trail
  * (store/audit.h) by run_sub.  The queue's and quarantine's actions are
  * recorded by queue_act, with the number of messages. */
-static const char *const audited_groups[] = {"domain",   "user",  "alias",  "ban",  "session",
-                                             "incident", "pause", "resume", "dkim", NULL};
+static const char *const audited_groups[] = {"admin",  "domain",  "user",     "alias",
+                                             "ban",    "session", "incident", "pause",
+                                             "resume", "dkim",    NULL};
 /* Subcommands that only read. */
 static const char *const reading_subs[] = {"list",  "show", "export",   "lockouts",
                                            "check", "top",  "counters", NULL};
