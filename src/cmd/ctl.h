@@ -164,6 +164,9 @@ extern const struct subcommand queue_subs[];
 int status_cmd(struct ctl *c, struct args *a, struct opt *o);
 
 /* ctl_doctor.c */
+/* ctl_dovecot.c: dovecot config, dovecot checkpassword */
+extern const char usage_dovecot[];
+extern const struct subcommand dovecot_subs[];
 extern const char usage_doctor[];
 int doctor_cmd(struct ctl *c, int argc, char **argv);
 

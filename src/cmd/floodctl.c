@@ -4,7 +4,7 @@
  * each command word to its group: ctl_accounts.c (domain, user, alias),
  * ctl_queue.c (status, queue), ctl_quarantine.c (quarantine), ctl_flow.c
  * (pause, resume, reload), ctl_dkim.c (dkim), ctl_store.c (store),
- * ctl_doctor.c (doctor); ctl.c
+ * ctl_doctor.c (doctor), ctl_dovecot.c (dovecot); ctl.c
  * holds what they share, and ctl_select.c the selections of queued
  * messages and the actions on them.
  * Domains, users, aliases, queue actions and pauses are changed in the
@@ -47,6 +47,7 @@ static const struct group {
     {"monitor", usage_monitor, NULL},
     {"reload", usage_reload, NULL},
     {"doctor", usage_doctor, NULL},
+    {"dovecot", usage_dovecot, dovecot_subs},
 };
 
 /* usage_all - the whole synopsis to FP. */

@@ -37,6 +37,7 @@ struct control_cmd {
     void *ctx;
     bool off_loop;            /* runs on the reader thread (control_server_register_reader) */
     control_finish_fn finish; /* then this, on the loop; may be NULL */
+    control_async_fn async;   /* answers later (control_server_register_async) */
 };
 
 struct control_conn {
@@ -55,6 +56,8 @@ struct control_job {
     json_t *request;
     json_t *result; /* what the reader thread found; NULL with err set */
     char err[512];
+    bool starting; /* an async handler runs: an answer now is sent by run_request */
+    bool answered; /* control_answer came while starting */
 };
 
 struct control_server {
@@ -187,8 +190,51 @@ static int hand_to_reader(struct control_conn *c, struct control_cmd *cmd, json_
     return 0;
 }
 
+/* start_async - hand REQUEST to CMD's async handler; the client is not
+ * read until control_answer.  An answer given before the handler returns
+ * is the reply (returned here, the job freed); NULL with *QUEUED set when
+ * the answer comes later. */
+static json_t *start_async(struct control_conn *c, struct control_cmd *cmd, json_t *request,
+                           bool *queued)
+{
+    struct control_job *j = calloc(1, sizeof *j);
+    if (j == NULL)
+        return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
+    j->conn = c;
+    j->cmd = *cmd;
+    j->request = json_incref(request);
+    j->starting = true;
+    c->busy = true;
+    bufferevent_disable(c->bev, EV_READ);
+    cmd->async(cmd->ctx, j->request, j);
+    j->starting = false;
+    if (!j->answered) {
+        *queued = true;
+        return NULL;
+    }
+    c->busy = false;
+    bufferevent_enable(c->bev, EV_READ);
+    json_t *reply = reply_of(j->cmd.name, j->result, j->err, sizeof j->err);
+    json_decref(j->request);
+    free(j);
+    return reply;
+}
+
+void control_answer(struct control_job *j, json_t *result, const char *err)
+{
+    j->result = result;
+    if (result == NULL)
+        snprintf(j->err, sizeof j->err, "%s", err ? err : "");
+    if (j->starting) {
+        j->answered = true;
+        return;
+    }
+    j->cmd.finish = NULL;
+    reader_done(j);
+}
+
 /* run_request - dispatch one parsed REQUEST and build its reply; NULL with
- * *QUEUED set when it went to the reader thread. */
+ * *QUEUED set when it went to the reader thread or waits for an answer. */
 static json_t *run_request(struct control_conn *c, json_t *request, bool *queued)
 {
     char err[512] = "";
@@ -201,6 +247,8 @@ static json_t *run_request(struct control_conn *c, json_t *request, bool *queued
         snprintf(err, sizeof err, "unknown command %s", name);
         return json_pack("{s:b, s:s}", "ok", 0, "error", err);
     }
+    if (cmd->async)
+        return start_async(c, cmd, request, queued);
     if (cmd->off_loop) {
         if (hand_to_reader(c, cmd, request) == 0) {
             *queued = true;
@@ -463,6 +511,7 @@ static void add_cmd(struct control_server *srv, const char *cmd, control_handler
     c->ctx = ctx;
     c->off_loop = off_loop;
     c->finish = finish;
+    c->async = NULL;
 }
 
 void control_server_register(struct control_server *srv, const char *cmd, control_handler_fn fn,
@@ -491,6 +540,13 @@ void control_server_register_reader(struct control_server *srv, const char *cmd,
     add_cmd(srv, cmd, fn, ctx, true, finish);
 }
 
+void control_server_register_async(struct control_server *srv, const char *cmd,
+                                   control_async_fn fn, void *ctx)
+{
+    add_cmd(srv, cmd, NULL, ctx, false, NULL);
+    find_cmd(srv, cmd)->async = fn;
+}
+
 /* control_server_free - stop listening, drop clients, remove the socket. */
 void control_server_free(struct control_server *srv)
 {
@@ -501,8 +557,11 @@ void control_server_free(struct control_server *srv)
     srv->stopping = true;
     worker_pool_free(srv->reader);
     srv->reader = NULL;
-    while (srv->conns)
+    while (srv->conns) {
+        if (srv->conns->busy) /* an async handler's owner stopped without answering */
+            fatal("control: a request is still unanswered at shutdown");
         conn_free(srv->conns);
+    }
     evconnlistener_free(srv->listener);
     unlink(srv->addr.sun_path);
     free(srv->cmds);

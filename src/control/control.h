@@ -37,6 +37,20 @@ void control_server_register_reader(struct control_server *srv, const char *cmd,
  * R (the loop's figures), both taken; R, or NULL with ERR set when either
  * is NULL or memory runs out. */
 json_t *control_finish_merge(json_t *r, json_t *read, char *err, size_t errlen);
+
+/* An answer given later: FN starts the work on the loop and keeps JOB;
+ * whoever finishes it (on the loop; it may be FN itself) calls
+ * control_answer(JOB, ...) exactly once.  The client's next request waits
+ * for that answer.  Every job must be answered before
+ * control_server_free. */
+struct control_job;
+typedef void (*control_async_fn)(void *ctx, json_t *request, struct control_job *job);
+void control_server_register_async(struct control_server *srv, const char *cmd,
+                                   control_async_fn fn, void *ctx);
+/* control_answer - on the loop: JOB's result (RESULT, taken), or NULL and
+ * ERR (copied).  JOB is freed. */
+void control_answer(struct control_job *job, json_t *result, const char *err);
+
 void control_server_free(struct control_server *srv);
 
 #endif

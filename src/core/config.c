@@ -47,6 +47,7 @@ static const char *const auth_names[] = {"off", "optional", "required", NULL};
 static const char *const bare_lf_names[] = {"reject", "normalize", NULL};
 static const char *const nul_names[] = {"reject", "strip", NULL};
 static const char *const delivery_tls_names[] = {"opportunistic", "required", "off", NULL};
+static const char *const delivery_local_names[] = {"maildir", "lmtp", NULL};
 
 /* key_mark_cut - end a truncated key path with "..." so nobody takes it as whole. */
 static void key_mark_cut(char *buf, size_t len)
@@ -1038,16 +1039,34 @@ static int load_relayhost(struct loader *ld, const config_setting_t *g)
     return 0;
 }
 
+/* load_lmtp - delivery.lmtp_socket / delivery.lmtp_address: where the
+ * LMTP server of delivery.local = "lmtp" listens (one or the other). */
+static int load_lmtp(struct loader *ld, const config_setting_t *g)
+{
+    struct config_delivery *d = &ld->cfg->delivery;
+    const config_setting_t *sock = config_setting_get_member(g, "lmtp_socket");
+    if (cfg_get_string(ld, g, "delivery", "lmtp_socket", false, &d->lmtp_socket) < 0)
+        return -1;
+    if (config_setting_get_member(g, "lmtp_address") == NULL)
+        return 0;
+    if (sock != NULL)
+        return cfg_fail(ld, sock, "delivery.lmtp_socket",
+                        "give lmtp_socket or lmtp_address, not both");
+    return cfg_get_socket_address(ld, g, "delivery", "lmtp_address", &d->lmtp_address,
+                                  &d->lmtp_addr, &d->lmtp_addrlen);
+}
+
 /* load_delivery - delivery: the SMTP client toward other servers. */
 static int load_delivery(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {"mx_port",         "tls",          "tls_verify",
                                        "connect_timeout", "command_timeout", "data_timeout",
                                        "max_connections", "max_per_domain", "delay_warning",
-                                       "relayhost",       "initial_per_domain", NULL};
+                                       "relayhost",       "initial_per_domain", "local",
+                                       "lmtp_socket",     "lmtp_address",    NULL};
     struct config_delivery *d = &ld->cfg->delivery;
     const config_setting_t *g;
-    int tls = (int)d->tls;
+    int tls = (int)d->tls, local = (int)d->local;
     if (cfg_get_group(ld, root, "", "delivery", keys, &g) < 0)
         return -1;
     if (g == NULL)
@@ -1062,9 +1081,12 @@ static int load_delivery(struct loader *ld, const config_setting_t *root)
         cfg_get_unsigned(ld, g, "delivery", "max_per_domain", 1, 1000, &d->max_per_domain) < 0 ||
         cfg_get_unsigned(ld, g, "delivery", "initial_per_domain", 1, 1000,
                          &d->initial_per_domain) < 0 ||
-        cfg_get_unsigned(ld, g, "delivery", "delay_warning", 0, 30 * 86400, &d->delay_warning) < 0)
+        cfg_get_unsigned(ld, g, "delivery", "delay_warning", 0, 30 * 86400, &d->delay_warning) < 0 ||
+        cfg_get_choice(ld, g, "delivery", "local", delivery_local_names, &local) < 0 ||
+        load_lmtp(ld, g) < 0)
         return -1;
     d->tls = (enum delivery_tls)tls;
+    d->local = (enum delivery_local)local;
     return load_relayhost(ld, g);
 }
 
@@ -1482,6 +1504,8 @@ void config_free(struct config *cfg)
     config_free_reputation(cfg);
     config_free_inbound(cfg);
     free(cfg->delivery.relayhost);
+    free(cfg->delivery.lmtp_socket);
+    free(cfg->delivery.lmtp_address);
     free(cfg->delivery.relayhost_user);
     if (cfg->delivery.relayhost_password) {
         explicit_bzero(cfg->delivery.relayhost_password, strlen(cfg->delivery.relayhost_password));

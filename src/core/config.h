@@ -73,6 +73,11 @@ struct config_queue {
 /* How the SMTP client uses STARTTLS toward MX hosts (RFC 3207). */
 enum delivery_tls { DELIVERY_TLS_OPPORTUNISTIC, DELIVERY_TLS_REQUIRED, DELIVERY_TLS_OFF };
 
+/* Where local mail goes: written to the Maildir by Floodgate, or handed
+ * to an LMTP server (Dovecot's, for Sieve and quotas; RFC 2033). */
+enum delivery_local { DELIVERY_LOCAL_MAILDIR, DELIVERY_LOCAL_LMTP };
+#define DELIVERY_LMTP_SOCKET "dovecot-lmtp" /* delivery.lmtp_socket's default, in state_dir */
+
 struct config_delivery {
     unsigned mx_port;            /* 25; other values are for test setups */
     enum delivery_tls tls;       /* default opportunistic */
@@ -90,6 +95,11 @@ struct config_delivery {
     enum tls_mode relayhost_tls; /* default starttls */
     char *relayhost_user;        /* AUTH; NULL = none */
     char *relayhost_password;
+    enum delivery_local local; /* delivery.local; default maildir */
+    char *lmtp_socket;         /* UNIX socket of the LMTP server; relative: in state_dir */
+    char *lmtp_address;        /* "IPv4:PORT" / "[IPv6]:PORT" instead of the socket; NULL */
+    struct sockaddr_storage lmtp_addr; /* lmtp_address parsed */
+    socklen_t lmtp_addrlen;
 };
 
 /* passwords: what floodctl accepts as a new password (libpwquality), and

@@ -225,6 +225,8 @@ static void start_services(struct daemon *d)
                                .connections = &srv->connections};
     if ((d->monitor = monitor_start(d->control, &menv)) == NULL)
         fatal("event=start error=out_of_memory");
+    if ((d->logins = login_service_start(d->control, srv, d->workers)) == NULL)
+        fatal("event=start error=out_of_memory");
     if (d->web && web_start(d->web, CONTROL_SOCKET, err, sizeof err) < 0)
         fatal("event=start error=%s", log_quote(err));
     if (d->web)
@@ -243,6 +245,7 @@ static void stop(struct daemon *d)
     store_allow_thread(); /* the loop is over: what shutdown reads is no one's wait */
     reputation_watch_stop(d->reputation); /* it may be injecting an alert: before the store */
     auth_queue_stop(srv->auth_queue);
+    login_service_stop(d->logins); /* its checks not started: answered, none starts */
     worker_pool_drain(srv->lookups); /* their answers may hand messages to the committer */
     worker_pool_drain(srv->checks);
     worker_pool_drain(d->workers);
@@ -259,6 +262,7 @@ static void stop(struct daemon *d)
     policy_free(d->policy);
     dns_resolver_free(srv->dns);
     scheduler_free(d->scheduler);
+    login_service_free(d->logins); /* its last answers came with the workers' */
     web_stop(d->web); /* before the control socket it asks */
     control_server_free(d->control);
     monitor_free(d->monitor); /* after the engine and the control socket that call it */

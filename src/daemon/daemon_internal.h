@@ -13,6 +13,7 @@
 
 #include "control/control.h"
 #include "control/daemon_commands.h"
+#include "control/login_service.h"
 #include "control/monitor.h"
 #include "control/web.h"
 #include "core/config.h"
@@ -48,6 +49,7 @@ struct daemon {
     struct daemon_commands_env commands; /* what the control commands reach */
     struct web_server *web;              /* NULL unless the config has a web section */
     struct monitor *monitor;             /* floodctl monitor's figures */
+    struct login_service *logins;        /* login.check: IMAP logins through Dovecot */
     struct reputation_watch *reputation; /* the blocklist watch thread */
     bool stopping;                       /* SIGTERM seen: shutting down */
     struct event *sig_hup, *sig_usr1, *sig_term, *sig_int, *drain_timer;

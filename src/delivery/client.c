@@ -389,20 +389,16 @@ void smtp_client_send(struct smtp_client *c, struct client_txn *t, client_done_c
     }
 }
 
+/* emit_out - a piece of the stuffed body into the client's output. */
+static void emit_out(void *arg, const char *piece, size_t len)
+{
+    evbuffer_add(arg, piece, len);
+}
+
 /* add_stuffed - RFC 5321 4.5.2: a line that starts with "." gets one more. */
 static void add_stuffed(struct smtp_client *c, const char *p, size_t n)
 {
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (c->line_start && p[i] == '.') {
-            evbuffer_add(out, p + start, i - start);
-            evbuffer_add(out, ".", 1);
-            start = i;
-        }
-        c->line_start = p[i] == '\n';
-    }
-    evbuffer_add(out, p + start, n - start);
+    smtp_dot_stuff(p, n, &c->line_start, emit_out, bufferevent_get_output(c->bev));
 }
 
 static void pump_body(struct smtp_client *c)

@@ -95,3 +95,18 @@ enum reply_status reply_feed_line(struct smtp_reply *r, const char *line, size_t
         append_text(r, text, tlen);
     return len > 3 && line[3] == '-' ? REPLY_MORE : REPLY_DONE;
 }
+
+void smtp_dot_stuff(const char *p, size_t n, bool *line_start,
+                    void (*emit)(void *arg, const char *piece, size_t len), void *arg)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (*line_start && p[i] == '.') {
+            emit(arg, p + start, i - start);
+            emit(arg, ".", 1);
+            start = i;
+        }
+        *line_start = p[i] == '\n';
+    }
+    emit(arg, p + start, n - start);
+}

@@ -35,4 +35,11 @@ enum reply_status { REPLY_MORE, REPLY_DONE, REPLY_BAD };
 enum reply_status reply_feed_line(struct smtp_reply *r, const char *line, size_t len,
                                   const char **err);
 
+/* smtp_dot_stuff - RFC 5321 4.5.2 (and RFC 2033's LMTP): N octets of a
+ * message body at P, each line that starts with "." given one more, as
+ * pieces to EMIT(ARG, piece, len).  *LINE_START carries, between calls,
+ * whether the next octet starts a line (true before the first call). */
+void smtp_dot_stuff(const char *p, size_t n, bool *line_start,
+                    void (*emit)(void *arg, const char *piece, size_t len), void *arg);
+
 #endif

@@ -40,6 +40,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "delivery/lmtp.h"
 #include "delivery/maildir.h"
 #include "delivery/remote.h"
 #include "store/committer.h"
@@ -176,6 +177,13 @@ static void local_work(void *arg)
     struct delivery_job *j = arg;
     store_db *db = store_thread_db(STORE_FILE);
     struct store_body *body = db ? store_body_get(db, j->qid) : NULL;
+    if (body && j->cfg->delivery.local == DELIVERY_LOCAL_LMTP) {
+        /* Dovecot's LMTP writes the Maildir (Sieve, quotas): one
+         * transaction, an outcome per recipient (RFC 2033 4.2). */
+        lmtp_deliver(j->cfg, j->sender, j->rcpts, j->n, store_body_read, body);
+        store_body_close(body);
+        return;
+    }
     for (size_t i = 0; i < j->n; i++) {
         struct delivery_rcpt *d = &j->rcpts[i];
         if (body == NULL)
@@ -265,7 +273,9 @@ static int record_apply(store_db *db, void *arg, char *err, size_t errlen)
 static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt *d)
 {
     long delay = (long)(time(NULL) - j->created);
-    const char *mailer = j->remote ? "smtp" : "maildir";
+    const char *mailer = j->remote                                             ? "smtp"
+                         : j->cfg->delivery.local == DELIVERY_LOCAL_LMTP ? "lmtp"
+                                                                         : "maildir";
     if (d->outcome == OUTCOME_DELIVERED && j->remote)
         log_info("event=delivered qid=%s rcpt=%s mailer=%s mx=%s delay=%lds reply=%s", j->qid,
                  log_quote(d->address), mailer, log_quote(j->mx), delay, log_quote(d->error));
