@@ -228,7 +228,7 @@ static int dovecot_config(struct ctl *c, struct args *a, struct opt *opts)
 
 static struct opt *opts_config(void)
 {
-    static struct opt o[] = {{"--listen", true}, {"--base-dir", true}, {NULL}};
+    static struct opt o[] = {{"--listen", true, false, NULL}, {"--base-dir", true, false, NULL}, {0}};
     return o;
 }
 
