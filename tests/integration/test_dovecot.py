@@ -46,8 +46,15 @@ class Dovecot:
         r = s.ctl("dovecot", "config", "--listen", f"127.0.0.1:{self.port}",
                   "--base-dir", str(self.base))
         self.text = r.stdout
-        # the test reads Dovecot's log from a file, not from syslog
-        self.conf.write_text(self.text + f"\nlog_path = {self.logfile}\n")
+        # The test reads Dovecot's log from a file, not from syslog.  The
+        # sanitizer build's floodctl (the checkpassword program, a child of
+        # the auth process) maps terabytes of shadow memory, beyond
+        # Dovecot's default 256 MB limit, and reads its options from the
+        # environment Dovecot hands down.
+        self.conf.write_text(self.text + f"\nlog_path = {self.logfile}\n"
+                             "default_vsz_limit = 0\n"
+                             "import_environment = $import_environment ASAN_OPTIONS"
+                             " UBSAN_OPTIONS LSAN_OPTIONS\n")
         self.proc = None
 
     def start(self):
@@ -61,6 +68,7 @@ class Dovecot:
         return self
 
     def stop(self):
+        print(self.log()[-5000:])  # shown with a failing test's output
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
