@@ -64,8 +64,8 @@ static int mail_owner(const struct config *cfg, struct mail_owner *o)
         pw = getpwuid(st.st_uid);
         o->uid = st.st_uid, o->gid = st.st_gid;
     } else {
-        return fail("state_dir %s: %s (start floodgated once, or set 'user' in %s)",
-                    cfg->state_dir, strerror(errno), cfg->path);
+        return fail("state_dir %s: %s (start floodgated once, or set 'user' in %s)", cfg->state_dir,
+                    strerror(errno), cfg->path);
     }
     if (pw) {
         o->uid = pw->pw_uid, o->gid = pw->pw_gid;
@@ -150,7 +150,8 @@ static void print_config(const struct config *cfg, const struct mail_owner *o, c
     bool lmtp = cfg->delivery.local == DELIVERY_LOCAL_LMTP;
     printf("# dovecot.conf for Floodgate: IMAP on Floodgate's accounts.\n"
            "# Made by 'floodctl dovecot config' at %s from %s.\n"
-           "# Run it: dovecot -F -c THIS_FILE (see floodctl(8), admin guide \"IMAP with Dovecot\").\n\n",
+           "# Run it: dovecot -F -c THIS_FILE (see floodctl(8), admin guide \"IMAP with "
+           "Dovecot\").\n\n",
            iso8601_utc(time(NULL), now, sizeof now), conf);
     printf("base_dir = %s\nstate_dir = %s/state\ninstance_name = floodgate-dovecot\n"
            "protocols = imap%s\nlisten = %s\n"
@@ -228,7 +229,8 @@ static int dovecot_config(struct ctl *c, struct args *a, struct opt *opts)
 
 static struct opt *opts_config(void)
 {
-    static struct opt o[] = {{"--listen", true, false, NULL}, {"--base-dir", true, false, NULL}, {0}};
+    static struct opt o[] = {
+        {"--listen", true, false, NULL}, {"--base-dir", true, false, NULL}, {0}};
     return o;
 }
 

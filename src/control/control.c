@@ -540,8 +540,8 @@ void control_server_register_reader(struct control_server *srv, const char *cmd,
     add_cmd(srv, cmd, fn, ctx, true, finish);
 }
 
-void control_server_register_async(struct control_server *srv, const char *cmd,
-                                   control_async_fn fn, void *ctx)
+void control_server_register_async(struct control_server *srv, const char *cmd, control_async_fn fn,
+                                   void *ctx)
 {
     add_cmd(srv, cmd, NULL, ctx, false, NULL);
     find_cmd(srv, cmd)->async = fn;

@@ -45,8 +45,8 @@ json_t *control_finish_merge(json_t *r, json_t *read, char *err, size_t errlen);
  * control_server_free. */
 struct control_job;
 typedef void (*control_async_fn)(void *ctx, json_t *request, struct control_job *job);
-void control_server_register_async(struct control_server *srv, const char *cmd,
-                                   control_async_fn fn, void *ctx);
+void control_server_register_async(struct control_server *srv, const char *cmd, control_async_fn fn,
+                                   void *ctx);
 /* control_answer - on the loop: JOB's result (RESULT, taken), or NULL and
  * ERR (copied).  JOB is freed. */
 void control_answer(struct control_job *job, json_t *result, const char *err);

@@ -50,7 +50,7 @@ struct login_job {
     struct login_service *ls;
     struct control_job *job;
     struct config *cfg; /* the config the check started with (held) */
-    struct origin o; /* session 0: no SMTP session */
+    struct origin o;    /* session 0: no SMTP session */
     unsigned long serial;
     char user[LOGIN_USER_MAX];
     char key[LOGIN_USER_MAX]; /* USER lowercased: the account */
@@ -107,11 +107,10 @@ static void log_result(const struct login_job *j, bool ok, const char *why)
 {
     if (ok)
         log_info("event=auth result=ok check=%lu user=%s ip=%s listener=%s app_password=%s",
-                 j->serial, log_quote(j->user), j->o.ip, j->service,
-                 log_quote(j->o.app_password));
+                 j->serial, log_quote(j->user), j->o.ip, j->service, log_quote(j->o.app_password));
     else
-        log_info("event=auth result=fail check=%lu user=%s ip=%s listener=%s reason=%s",
-                 j->serial, log_quote(j->user), j->o.ip, j->service, why);
+        log_info("event=auth result=fail check=%lu user=%s ip=%s listener=%s reason=%s", j->serial,
+                 log_quote(j->user), j->o.ip, j->service, why);
 }
 
 /* check_done - on the loop: the engine's verdict on the facts; a refusal
@@ -123,8 +122,7 @@ static void check_done(void *arg)
     struct policy_decision d, f;
     if (j->v.main_ok || j->v.app >= 0) /* verified, whatever the account's state says */
         login_cache_remember(srv->logins, j->key, j->password,
-                             j->v.main_ok ? j->v.st.hash : j->v.st.app[j->v.app].hash,
-                             time(NULL));
+                             j->v.main_ok ? j->v.st.hash : j->v.st.app[j->v.app].hash, time(NULL));
     struct policy_login l = {.user = j->user,
                              .ticket = &j->ticket,
                              .found = j->v.found,
@@ -208,8 +206,7 @@ static struct login_job *new_job(struct login_service *ls, json_t *req, const ch
     str_copy(j->user, user, sizeof j->user);
     str_copy(j->key, user, sizeof j->key);
     str_lower(j->key);
-    service_name(json_string_value(json_object_get(req, "service")), j->service,
-                 sizeof j->service);
+    service_name(json_string_value(json_object_get(req, "service")), j->service, sizeof j->service);
     j->serial = ++ls->serial;
     origin_init(&j->o, 0, (struct sockaddr *)&ss, sslen, j->service, j->cfg);
     return j;

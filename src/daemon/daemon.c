@@ -245,7 +245,8 @@ static void stop(struct daemon *d)
     store_allow_thread(); /* the loop is over: what shutdown reads is no one's wait */
     reputation_watch_stop(d->reputation); /* it may be injecting an alert: before the store */
     auth_queue_stop(srv->auth_queue);
-    login_service_stop(d->logins); /* its checks not started: answered, none starts */
+    /* IMAP logins not checked yet: answered (temporary failure), none starts */
+    login_service_stop(d->logins);
     worker_pool_drain(srv->lookups); /* their answers may hand messages to the committer */
     worker_pool_drain(srv->checks);
     worker_pool_drain(d->workers);
@@ -262,7 +263,8 @@ static void stop(struct daemon *d)
     policy_free(d->policy);
     dns_resolver_free(srv->dns);
     scheduler_free(d->scheduler);
-    login_service_free(d->logins); /* its last answers came with the workers' */
+    /* after the workers: the last IMAP logins were answered with their results */
+    login_service_free(d->logins);
     web_stop(d->web); /* before the control socket it asks */
     control_server_free(d->control);
     monitor_free(d->monitor); /* after the engine and the control socket that call it */

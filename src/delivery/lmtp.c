@@ -34,7 +34,7 @@ struct lmtp_conn {
     size_t in_len;
     char out[LMTP_OUT_MAX + 2]; /* "+ 2": a stuffed "." may straddle a flush */
     size_t out_len;
-    int failed;           /* -1 once the connection failed: nothing more is sent */
+    int failed; /* -1 once the connection failed: nothing more is sent */
     char error[DELIVERY_ERROR_MAX];
 };
 
@@ -299,8 +299,7 @@ void lmtp_deliver(const struct config *cfg, const char *sender, struct delivery_
         r[i].outcome = OUTCOME_PENDING;
     if (connect_server(&c, &cfg->delivery) == 0) {
         c.timeout = cfg->delivery.command_timeout;
-        if (expect(&c, 220, "greeting") &&
-            transaction(&c, cfg, sender, r, n, read, ctx) > 0) {
+        if (expect(&c, 220, "greeting") && transaction(&c, cfg, sender, r, n, read, ctx) > 0) {
             /* RFC 2033 4.2: one reply per accepted recipient, in order. */
             for (size_t i = 0; i < n; i++) {
                 if (r[i].outcome != OUTCOME_PENDING)

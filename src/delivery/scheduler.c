@@ -273,7 +273,7 @@ static int record_apply(store_db *db, void *arg, char *err, size_t errlen)
 static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt *d)
 {
     long delay = (long)(time(NULL) - j->created);
-    const char *mailer = j->remote                                             ? "smtp"
+    const char *mailer = j->remote                                       ? "smtp"
                          : j->cfg->delivery.local == DELIVERY_LOCAL_LMTP ? "lmtp"
                                                                          : "maildir";
     if (d->outcome == OUTCOME_DELIVERED && j->remote)
