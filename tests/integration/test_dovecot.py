@@ -207,3 +207,17 @@ def test_lmtp_delivery_is_stored_by_dovecot(make_server, dovecot):
     typ, data = c.select("INBOX")
     assert typ == "OK" and int(data[0]) == 1
     c.logout()
+
+
+def test_lmtp_down_defers_then_delivers(make_server, dovecot):
+    """Dovecot stopped: the message waits in the queue (deferred, with the
+    reason), and goes in at a retry once Dovecot listens."""
+    s = make_server(extra='delivery = { local = "lmtp"; };').start().provision()
+    mark = token()
+    qid = smtp_send(s.ports["mx"], "sender@remote.test", [BOB], message(mark, to=BOB))
+    wait_log(s, rf"event=deferred qid={qid} rcpt=bob@example\.test mailer=lmtp .*"
+                r'error="lmtp: cannot connect to dovecot-lmtp: No such file or directory"')
+    assert not (s.maildir(BOB) / "new").exists() or not list((s.maildir(BOB) / "new").glob("*"))
+    dovecot(s)
+    wait_log(s, rf"event=delivered qid={qid} rcpt=bob@example\.test mailer=lmtp", timeout=30)
+    assert mark.encode() in s.wait_delivered(BOB, 1)[0].read_bytes()
