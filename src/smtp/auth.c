@@ -25,9 +25,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "accounts/app_passwords.h"
 #include "accounts/login_cache.h"
 #include "accounts/login_state.h"
+#include "accounts/login_verify.h"
 #include "accounts/password.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -41,11 +41,7 @@ struct auth_job {
     struct policy_login_ticket ticket; /* the network to read, the lockout's generation */
     char *password;
     char cached[PASSWORD_HASH_MAX]; /* the hash the login cache matched, or "" */
-    int found;                      /* the login state: 1 read, 0 no such account, -1 failed */
-    bool known;
-    struct login_state st; /* read on the worker, never on the loop */
-    bool main_ok;          /* the main password matched */
-    int app;               /* index of the matching app password, or -1 */
+    struct login_verified v;        /* the check's facts, found on the worker */
 };
 
 static void auth_fail_reply(struct smtp_session *s, const char *reply)
@@ -54,45 +50,14 @@ static void auth_fail_reply(struct smtp_session *s, const char *reply)
     smtp_reply(s, "%s", reply);
 }
 
-/* auth_recently_verified - the login cache matched this password of this
- * account a moment ago (J->cached) against a hash the account still has:
- * the verdict is known without argon2. */
-static bool auth_recently_verified(struct auth_job *j)
-{
-    j->app = -1;
-    if (!j->known || j->cached[0] == '\0')
-        return false;
-    j->main_ok = strcmp(j->cached, j->st.hash) == 0;
-    for (size_t i = 0; i < j->st.n_app && !j->main_ok && j->app < 0; i++)
-        if (strcmp(j->cached, j->st.app[i].hash) == 0)
-            j->app = (int)i;
-    return j->main_ok || j->app >= 0;
-}
-
 /* auth_verify_work - on a worker: the account's login state (its own
- * connection: the loop never reads the store), then the main password (or
- * the dummy hash) and, when the candidate has their shape, the app
- * passwords, unless the login cache already vouched for it. */
+ * connection: the loop never reads the store) and which of its passwords
+ * this is (accounts/login_verify, the check IMAP logins run too). */
 static void auth_verify_work(void *arg)
 {
     struct auth_job *j = arg;
-    char canon[APP_PASSWORD_SYMBOLS + 1];
-    store_db *db = store_thread_db(STORE_FILE);
-    j->found = db ? login_state_read(db, j->user, j->ticket.network, &j->st) : -1;
-    if (j->found < 0)
-        return;
-    j->known = j->found == 1;
-    if (auth_recently_verified(j))
-        return;
-    const char *hash = j->known ? j->st.hash : password_dummy_hash();
-    j->main_ok = password_verify(hash, j->password) && j->known;
-    j->app = -1;
-    if (j->main_ok || !j->known || !app_password_canonical(j->password, canon))
-        return;
-    for (size_t i = 0; i < j->st.n_app && j->app < 0; i++)
-        if (password_verify(j->st.app[i].hash, canon))
-            j->app = (int)i;
-    OPENSSL_cleanse(canon, sizeof canon);
+    login_verify(store_thread_db(STORE_FILE), j->user, j->ticket.network, j->password, j->cached,
+                 &j->v);
 }
 
 /* auth_verify_done - on the loop: the facts of the check go to the engine,
@@ -104,15 +69,15 @@ static void auth_verify_done(void *arg)
     struct policy_decision d;
     struct policy_login l = {.user = j->user,
                              .ticket = &j->ticket,
-                             .found = j->found,
-                             .st = &j->st,
-                             .main_ok = j->main_ok,
-                             .app = j->found == 1 ? j->app : -1};
-    const char *label = l.app >= 0 ? j->st.app[l.app].label : NULL;
+                             .found = j->v.found,
+                             .st = &j->v.st,
+                             .main_ok = j->v.main_ok,
+                             .app = j->v.app};
+    const char *label = l.app >= 0 ? j->v.st.app[l.app].label : NULL;
     s->state = SMTP_STATE_HELO;
-    if (j->main_ok || l.app >= 0) /* verified, whatever the account's state says */
+    if (j->v.main_ok || l.app >= 0) /* verified, whatever the account's state says */
         login_cache_remember(s->srv->logins, j->key, j->password,
-                             j->main_ok ? j->st.hash : j->st.app[j->app].hash, time(NULL));
+                             j->v.main_ok ? j->v.st.hash : j->v.st.app[j->v.app].hash, time(NULL));
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
     policy_auth_login(s->srv->policy, &s->origin, &l, &d);
@@ -132,7 +97,7 @@ static void auth_verify_done(void *arg)
         else
             smtp_session_note_failure(s, "auth");
     }
-    OPENSSL_cleanse(&j->st, sizeof j->st);
+    OPENSSL_cleanse(&j->v, sizeof j->v);
     free(j);
     smtp_session_resume(s);
 }
@@ -144,7 +109,7 @@ static struct smtp_session *auth_job_forget(struct auth_job *j)
     struct smtp_session *s = j->s;
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
-    OPENSSL_cleanse(&j->st, sizeof j->st);
+    OPENSSL_cleanse(&j->v, sizeof j->v);
     free(j);
     s->state = SMTP_STATE_HELO;
     return s;
