@@ -776,9 +776,32 @@ static void test_alert_hooks(void **state)
                  "4: alerts.webhook_url: ", "http:// or https://");
 }
 
+/* test_local_delivery - delivery.local and where the LMTP server is. */
+static void test_local_delivery(void **state)
+{
+    struct config *cfg = load_ok(BASE);
+    assert_int_equal(cfg->delivery.local, DELIVERY_LOCAL_MAILDIR);
+    assert_null(cfg->delivery.lmtp_socket);
+    config_free(cfg);
+    cfg = load_ok(BASE "delivery = { local = \"lmtp\"; lmtp_address = \"127.0.0.1:24\"; };\n");
+    assert_int_equal(cfg->delivery.local, DELIVERY_LOCAL_LMTP);
+    assert_string_equal(cfg->delivery.lmtp_address, "127.0.0.1:24");
+    assert_int_equal(((struct sockaddr_in *)&cfg->delivery.lmtp_addr)->sin_port, htons(24));
+    config_free(cfg);
+    cfg = load_ok(BASE "delivery = { local = \"lmtp\"; lmtp_socket = \"/run/d/lmtp\"; };\n");
+    assert_string_equal(cfg->delivery.lmtp_socket, "/run/d/lmtp");
+    config_free(cfg);
+    expect_error(BASE "delivery = { local = \"mbox\"; };\n", "3: delivery.local: ", "maildir");
+    expect_error(BASE "delivery = { lmtp_socket = \"a\";\n lmtp_address = \"127.0.0.1:24\"; };\n",
+                 "3: delivery.lmtp_socket: ", "not both");
+    expect_error(BASE "delivery = { lmtp_address = \"localhost:24\"; };\n",
+                 "3: delivery.lmtp_address: ", "is not");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_local_delivery),
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_defaults),
