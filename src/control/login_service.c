@@ -43,6 +43,7 @@ struct login_service {
     struct smtp_server *srv;
     struct auth_queue *queue; /* this service's checks, fair per IP */
     unsigned long serial;     /* numbers the checks in the log (check=) */
+    bool stopping;            /* shutdown: no check starts, each is answered at once */
 };
 
 /* One check, from the request to the answer. */
@@ -225,6 +226,10 @@ static void login_check(void *ctx, json_t *req, struct control_job *job)
         return;
     }
     j->job = job;
+    if (ls->stopping) { /* a request read while the daemon stops: no worker takes it */
+        answer(j, false, "shutting_down", true);
+        return;
+    }
     policy_auth_start(ls->srv->policy, &j->o, &d);
     if (d.action != POLICY_ACCEPT) { /* banned: no argon2 for it */
         log_result(j, false, d.reason);
@@ -254,6 +259,7 @@ void login_service_stop(struct login_service *ls)
 {
     if (ls == NULL)
         return;
+    ls->stopping = true;
     auth_queue_drop_all(ls->queue, check_dropped);
     auth_queue_stop(ls->queue);
 }
