@@ -176,10 +176,7 @@ static void print_config(const struct config *cfg, const struct mail_owner *o, c
            "service anvil {\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }\n}\n",
            o->name, o->name);
     printf("service imap-login {\n  inet_listener imap {\n    port = %u\n  }\n"
-           "  inet_listener imaps {\n    port = 0\n  }\n}\n"
-           "service pop3-login {\n  inet_listener pop3 {\n    port = 0\n  }\n"
-           "  inet_listener pop3s {\n    port = 0\n  }\n}\n"
-           "service submission-login {\n  inet_listener submission {\n    port = 0\n  }\n}\n",
+           "  inet_listener imaps {\n    port = 0\n  }\n}\n",
            port);
     if (cfg->tls_certificate && cfg->tls_key)
         printf("# Floodgate's certificate; passwords only under TLS (STARTTLS on port %u).\n"
