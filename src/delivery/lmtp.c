@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -32,6 +33,7 @@ struct lmtp_conn {
     unsigned timeout; /* seconds per wait */
     char in[LMTP_IN_MAX];
     size_t in_len;
+    char line[LMTP_IN_MAX];     /* the last line read, without CR LF */
     char out[LMTP_OUT_MAX + 2]; /* "+ 2": a stuffed "." may straddle a flush */
     size_t out_len;
     int failed; /* -1 once the connection failed: nothing more is sent */
@@ -122,14 +124,13 @@ static long read_line(struct lmtp_conn *c, const char **line)
         char *nl = memchr(c->in, '\n', c->in_len);
         if (nl) {
             size_t len = (size_t)(nl - c->in);
-            static __thread char copy[LMTP_IN_MAX];
-            memcpy(copy, c->in, len);
+            memcpy(c->line, c->in, len);
             memmove(c->in, nl + 1, c->in_len - len - 1);
             c->in_len -= len + 1;
-            if (len > 0 && copy[len - 1] == '\r')
+            if (len > 0 && c->line[len - 1] == '\r')
                 len--;
-            copy[len] = '\0';
-            *line = copy;
+            c->line[len] = '\0';
+            *line = c->line;
             return (long)len;
         }
         if (c->in_len == sizeof c->in) {
@@ -290,35 +291,40 @@ static size_t transaction(struct lmtp_conn *c, const struct config *cfg, const c
 void lmtp_deliver(const struct config *cfg, const char *sender, struct delivery_rcpt *r, size_t n,
                   maildir_read_fn read, void *ctx)
 {
-    static __thread struct lmtp_conn c; /* 80 KB: not on a worker's stack */
     struct smtp_reply rep;
-    memset(&c, 0, sizeof c);
-    c.fd = -1;
-    c.timeout = cfg->delivery.connect_timeout;
+    struct lmtp_conn *c = calloc(1, sizeof *c); /* 70 KB of buffers */
+    if (c == NULL) {
+        for (size_t i = 0; i < n; i++)
+            outcome(&r[i], 0, "lmtp: out of memory");
+        return;
+    }
+    c->fd = -1;
+    c->timeout = cfg->delivery.connect_timeout;
     for (size_t i = 0; i < n; i++)
         r[i].outcome = OUTCOME_PENDING;
-    if (connect_server(&c, &cfg->delivery) == 0) {
-        c.timeout = cfg->delivery.command_timeout;
-        if (expect(&c, 220, "greeting") && transaction(&c, cfg, sender, r, n, read, ctx) > 0) {
+    if (connect_server(c, &cfg->delivery) == 0) {
+        c->timeout = cfg->delivery.command_timeout;
+        if (expect(c, 220, "greeting") && transaction(c, cfg, sender, r, n, read, ctx) > 0) {
             /* RFC 2033 4.2: one reply per accepted recipient, in order. */
             for (size_t i = 0; i < n; i++) {
                 if (r[i].outcome != OUTCOME_PENDING)
                     continue;
-                int code = read_reply(&c, &rep);
+                int code = read_reply(c, &rep);
                 if (code == 0)
                     break;
                 outcome(&r[i], code, rep.text);
             }
         }
-        if (!c.failed) {
-            c.timeout = cfg->delivery.command_timeout;
-            command(&c, "QUIT");
-            read_reply(&c, &rep);
+        if (!c->failed) {
+            c->timeout = cfg->delivery.command_timeout;
+            command(c, "QUIT");
+            read_reply(c, &rep);
         }
     }
     for (size_t i = 0; i < n; i++) /* no answer for it: try again later */
         if (r[i].outcome == OUTCOME_PENDING)
-            outcome(&r[i], 0, c.error[0] ? c.error : "lmtp: no reply");
-    if (c.fd >= 0)
-        close(c.fd);
+            outcome(&r[i], 0, c->error[0] ? c->error : "lmtp: no reply");
+    if (c->fd >= 0)
+        close(c->fd);
+    free(c);
 }
