@@ -42,6 +42,17 @@ def browser():
     driver.quit()
 
 
+def submit(driver, css, title):
+    """Click the button CSS and wait until the page it leads to (its TITLE
+    starts so) is shown: click() returns once the click is dispatched, not
+    when the form's POST and the redirect after it have loaded."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    old = driver.find_element("tag name", "html")
+    by_css(driver, css).click()
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element("tag name", "html") != old and d.title.startswith(title))
+
+
 def by_css(driver, css):
     from selenium.webdriver.common.by import By
     return driver.find_element(By.CSS_SELECTOR, css)
@@ -77,8 +88,7 @@ def test_admin_in_a_browser(make_server, browser):
     by_css(browser, "input[name=name]").send_keys(ADMIN)
     by_css(browser, "input[name=password]").send_keys(ADMIN_PASSWORD)
     by_css(browser, "input[name=code]").send_keys(totp(s.admin_secret))
-    by_css(browser, "form[action='/login'] button").click()
-    assert browser.title.startswith("Dashboard")
+    submit(browser, "form[action='/login'] button", "Dashboard")
     cookie = browser.get_cookie("fg_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     # no script can read the session cookie
@@ -89,11 +99,11 @@ def test_admin_in_a_browser(make_server, browser):
     assert EVIL in by_css(browser, "table").text
     assert no_alert(browser)
     by_css(browser, f"input[name=id][value='{qid}']").click()
-    by_css(browser, "button[value=hold]").click()
+    submit(browser, "button[value=hold]", "Queue")
     assert "hold: 1 message" in by_css(browser, "p.ok").text
     assert held(s) == {qid}
     by_css(browser, f"input[name=id][value='{qid}']").click()
-    by_css(browser, "button[value=release]").click()
+    submit(browser, "button[value=release]", "Queue")
     assert "release: 1 message" in by_css(browser, "p.ok").text
     assert held(s) == set()
 
@@ -102,12 +112,10 @@ def test_admin_in_a_browser(make_server, browser):
     assert no_alert(browser)
 
     browser.get(base + "/admin/incidents")
-    by_css(browser, f"a[href='/admin/incident?id={iid}']").click()
-    assert browser.title.startswith(f"Incident {iid}")
+    submit(browser, f"a[href='/admin/incident?id={iid}']", f"Incident {iid}")
     assert "client_ips_per_hour" in browser.page_source
 
-    by_css(browser, "form[action='/logout'] button").click()
-    assert "Administrator login" in browser.title
+    submit(browser, "form[action='/logout'] button", "Administrator login")
     browser.get(base + "/admin/")
     assert "Administrator login" in browser.title
 
@@ -118,12 +126,11 @@ def test_mail_user_changes_password_in_a_browser(make_server, browser):
     browser.get(f"http://127.0.0.1:{s.web_port}/account")
     by_css(browser, "input[name=address]").send_keys(alice)
     by_css(browser, "input[name=password]").send_keys(PASSWORDS[alice])
-    by_css(browser, "form[action='/account/login'] button").click()
-    assert browser.title.startswith("Your account")
+    submit(browser, "form[action='/account/login'] button", "Your account")
     by_css(browser, "input[name=current]").send_keys(PASSWORDS[alice])
     by_css(browser, "input[name=new]").send_keys(new)
     by_css(browser, "input[name=again]").send_keys(new)
-    by_css(browser, "form[action='/account/password'] button").click()
+    submit(browser, "form[action='/account/password'] button", "Your account")
     assert "Password changed" in by_css(browser, "p.ok").text
     with smtplib.SMTP("127.0.0.1", s.ports["submission"], timeout=10) as smtp:
         smtp.starttls(context=tls_client_context())
