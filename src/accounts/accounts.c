@@ -263,10 +263,12 @@ static int write_delete(store_db *db, const char *a, const char *value)
     return store_accounts_user_delete(db, a);
 }
 
-/* write_password - VALUE is the new hash. */
+/* write_password - VALUE is the new hash; the replaced one is kept in
+ * the history (the current one and ACCOUNTS_PASSWORD_HISTORY - 1 more). */
 static int write_password(store_db *db, const char *a, const char *value)
 {
-    return store_accounts_user_set_password(db, a, value, (long long)time(NULL));
+    return store_accounts_user_set_password(db, a, value, (long long)time(NULL),
+                                            ACCOUNTS_PASSWORD_HISTORY - 1);
 }
 
 /* write_suspend / write_unsuspend - the suspension of A. */
@@ -318,6 +320,44 @@ int accounts_user_set_password(store_db *db, const char *address, const char *ha
     }
     return change_user(db, write_password, address, hash, "user passwd", "password_changed", err,
                        errlen);
+}
+
+/* accounts_password_reused - PASSWORD against the user's current hash and
+ * its history: one argon2id verification each (at most
+ * ACCOUNTS_PASSWORD_HISTORY), as AUTH would. */
+int accounts_password_reused(store_db *db, const char *address, const char *password, char *err,
+                             size_t errlen)
+{
+    char a[256], hashes[ACCOUNTS_PASSWORD_HISTORY][STORE_HASH_MAX];
+    if (norm_address(address, a, err, errlen) < 0)
+        return -1;
+    int n = store_accounts_recent_passwords(db, a, hashes, ACCOUNTS_PASSWORD_HISTORY);
+    if (n < 0)
+        return accounts_store_failed(db, "user passwd", err, errlen);
+    bool reused = false;
+    for (int i = 0; i < n && !reused; i++)
+        reused = password_verify(hashes[i], password);
+    if (reused)
+        set_err(err, errlen,
+                "the new password of %s repeats one of its last %d passwords, which is not "
+                "allowed: choose a password it has not had before",
+                a, ACCOUNTS_PASSWORD_HISTORY);
+    return reused ? 1 : 0;
+}
+
+/* accounts_user_change_password - the rule on repeats, then the hash and
+ * the write (see accounts.h). */
+int accounts_user_change_password(store_db *db, const char *address, const char *password,
+                                  char *err, size_t errlen)
+{
+    char hash[PASSWORD_HASH_MAX];
+    if (accounts_password_reused(db, address, password, err, errlen) != 0)
+        return -1;
+    if (password_hash(password, hash) < 0) {
+        set_err(err, errlen, "cannot hash the password (out of memory?)");
+        return -1;
+    }
+    return accounts_user_set_password(db, address, hash, err, errlen);
 }
 
 /* accounts_user_suspend - ON: the user can no longer log in or submit. */

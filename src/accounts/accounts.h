@@ -26,8 +26,28 @@ int accounts_domain_local(store_db *db, const char *domain);
 int accounts_user_add(store_db *db, const char *address, const char *hash, char *err,
                       size_t errlen);
 int accounts_user_del(store_db *db, const char *address, char *err, size_t errlen);
+/* accounts_user_set_password - store HASH as the new password of ADDRESS
+ * (the old one joins its history).  It cannot check the rule on repeats:
+ * a path that has the password in clear uses
+ * accounts_user_change_password. */
 int accounts_user_set_password(store_db *db, const char *address, const char *hash, char *err,
                                size_t errlen);
+
+/* A new password may not repeat the last ACCOUNTS_PASSWORD_HISTORY
+ * passwords of the user (the current one included). */
+#define ACCOUNTS_PASSWORD_HISTORY 5
+/* accounts_password_reused - 1 when PASSWORD is one of the last
+ * ACCOUNTS_PASSWORD_HISTORY passwords of ADDRESS (ERR says so, naming the
+ * rule), 0 when not, -1 on a store error (ERR). */
+int accounts_password_reused(store_db *db, const char *address, const char *password, char *err,
+                             size_t errlen);
+/* accounts_user_change_password - every path that sets a user's password
+ * from the password itself (floodctl user passwd, the web's /account):
+ * refuse a repeat of the last ACCOUNTS_PASSWORD_HISTORY, hash PASSWORD and
+ * store it.  Its quality (password_policy.h) is checked before by the
+ * caller, which has the config.  -1 with ERR. */
+int accounts_user_change_password(store_db *db, const char *address, const char *password,
+                                  char *err, size_t errlen);
 
 /* accounts_user_credentials - for AUTH: the stored hash of ADDRESS into
  * HASH (HASHLEN >= 128) and whether the account is suspended.  Returns 1

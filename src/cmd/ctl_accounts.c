@@ -286,19 +286,23 @@ static int user_del(struct ctl *c, struct args *a, struct opt *o)
     return EXIT_OK;
 }
 
-/* user_passwd - floodctl user passwd ADDRESS */
+/* user_passwd - floodctl user passwd ADDRESS: a password of good quality
+ * that is none of the user's last ACCOUNTS_PASSWORD_HISTORY. */
 static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
 {
-    char hash[PASSWORD_HASH_MAX], err[512];
+    char pw[PASSWORD_MAX + 2], err[512];
     const char *addr = a->pos[0];
     if (check_address(addr) != EXIT_OK)
         return EXIT_FAIL;
     store_db *db = ctl_store(c);
-    if (db == NULL || user_precheck(db, addr, true) != EXIT_OK ||
-        new_hash(c->cfg, addr, hash) != EXIT_OK)
+    if (db == NULL || user_precheck(db, addr, true) != EXIT_OK)
         return EXIT_FAIL;
-    if (accounts_user_set_password(db, addr, hash, err, sizeof err) < 0)
-        return fail("%s", err);
+    int rc = get_password(c->cfg, addr, pw, sizeof pw);
+    if (rc == EXIT_OK && accounts_user_change_password(db, addr, pw, err, sizeof err) < 0)
+        rc = fail("%s; nothing changed", err);
+    sodium_memzero(pw, sizeof pw);
+    if (rc != EXIT_OK)
+        return rc;
     printf("password of %s changed\n", addr);
     /* A new password does not lift a lockout: the guessing goes on. */
     json_t *u = login_facts(db, &c->cfg->passwords, addr, err, sizeof err);

@@ -212,6 +212,22 @@ static const char *login_verdict(struct policy *p, const struct origin *o,
     return "bad_password";
 }
 
+/* expired_text - the 535 of a right password that expired says so, and
+ * where to change it: the web's /account page when web.public_url says
+ * where users reach it, else the administrator.  Only the holder of the
+ * password reads it (it matched), so it tells a guesser nothing. */
+static void expired_text(struct policy *p, struct policy_decision *d)
+{
+    const char *url = p->cfg->web.public_url;
+    if (url != NULL)
+        policy_decide(d, POLICY_REJECT, "expired",
+                      "535 5.7.8 Your password has expired: change it at %s/account", url);
+    else
+        policy_decide(d, POLICY_REJECT, "expired",
+                      "535 5.7.8 Your password has expired: ask your administrator to set a "
+                      "new one");
+}
+
 void policy_auth_login(struct policy *p, struct origin *o, const struct policy_login *l,
                        struct policy_decision *d)
 {
@@ -227,6 +243,8 @@ void policy_auth_login(struct policy *p, struct origin *o, const struct policy_l
     str_lower(key);
     const char *why = login_verdict(p, o, l, key, &label);
     policy_auth_result(p, o, l->user, label, why == NULL, why, d);
+    if (d->action == POLICY_REJECT && strcmp(why, "expired") == 0)
+        expired_text(p, d);
     if (d->action != POLICY_ACCEPT)
         return;
     if (origin_set_auth(o, l->user, label) < 0) {

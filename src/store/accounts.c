@@ -172,14 +172,74 @@ int store_accounts_user_delete(sqlite3 *db, const char *a)
     return store_exec_text(db, "DELETE FROM users WHERE address = ?1", 1, args, 0);
 }
 
-/* store_accounts_user_set_password - replace the hash of user A. */
-int store_accounts_user_set_password(sqlite3 *db, const char *a, const char *hash, long long now)
+/* store_accounts_user_set_password - replace the hash of user A; the old
+ * one joins the history, trimmed to the newest KEEP.  A savepoint, not a
+ * transaction: a caller may hold one already. */
+int store_accounts_user_set_password(sqlite3 *db, const char *a, const char *hash, long long now,
+                                     unsigned keep)
 {
+    char err[256], limit[16];
     const char *args[] = {a, hash};
-    return store_exec_text(db,
-                           "UPDATE users SET password = ?2, password_changed = ?3,"
-                           " password_expired = 0 WHERE address = ?1",
-                           2, args, now);
+    const char *trim[] = {a, limit};
+    snprintf(limit, sizeof limit, "%u", keep);
+    if (store_exec(db, "SAVEPOINT set_password", err, sizeof err) < 0) {
+        log_warnx("event=store_error op=set_password error=%s", log_quote(err));
+        return -1;
+    }
+    int rc = store_exec_text(db,
+                             "INSERT INTO password_history(user, hash, replaced)"
+                             " SELECT address, password, ?2 FROM users WHERE address = ?1",
+                             1, args, now);
+    int changed = rc < 0 ? -1
+                         : store_exec_text(db,
+                                           "UPDATE users SET password = ?2, password_changed = ?3,"
+                                           " password_expired = 0 WHERE address = ?1",
+                                           2, args, now);
+    if (changed >= 0)
+        rc = store_exec_text(db,
+                             "DELETE FROM password_history WHERE user = ?1 AND rowid NOT IN"
+                             " (SELECT rowid FROM password_history WHERE user = ?1"
+                             "  ORDER BY replaced DESC, rowid DESC LIMIT CAST(?2 AS INTEGER))",
+                             2, trim, 0);
+    if (changed < 0 || rc < 0) {
+        store_exec(db, "ROLLBACK TO set_password", err, sizeof err);
+        store_exec(db, "RELEASE set_password", err, sizeof err);
+        return -1;
+    }
+    if (store_exec(db, "RELEASE set_password", err, sizeof err) < 0) {
+        log_warnx("event=store_error op=set_password error=%s", log_quote(err));
+        return -1;
+    }
+    return changed;
+}
+
+/* store_accounts_recent_passwords - the current hash of A, then its
+ * history, newest first. */
+int store_accounts_recent_passwords(sqlite3 *db, const char *a, char (*out)[STORE_HASH_MAX],
+                                    size_t max)
+{
+    sqlite3_stmt *st = store_prepare(
+        db, "SELECT password FROM users WHERE address = ?1"
+            " UNION ALL SELECT hash FROM (SELECT hash FROM password_history WHERE user = ?1"
+            "  ORDER BY replaced DESC, rowid DESC LIMIT ?2)");
+    if (st == NULL)
+        return -1;
+    size_t n = 0;
+    int rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(st, 2, max > 0 ? (sqlite3_int64)max - 1 : 0);
+    while (rc == SQLITE_OK && n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *h = (const char *)sqlite3_column_text(st, 0);
+        if (h != NULL && str_copy(out[n], h, STORE_HASH_MAX))
+            n++;
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+        log_warnx("event=store_error op=recent_passwords error=%s", log_quote(sqlite3_errmsg(db)));
+        return -1;
+    }
+    return (int)n;
 }
 
 /* store_accounts_user_set_suspended - suspend user A (ON) or lift it. */

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "store/logins.h"
 #include "store/store.h"
 
 /* store_accounts_is_domain / _is_user / _is_alias - 1 when the domain D,
@@ -35,8 +36,16 @@ int store_accounts_user_insert(store_db *db, const char *a, const char *d, const
                                long long now);
 int store_accounts_user_delete(store_db *db, const char *a);
 /* store_accounts_user_set_password - a fresh password: not expired, its
- * age counted from NOW. */
-int store_accounts_user_set_password(store_db *db, const char *a, const char *hash, long long now);
+ * age counted from NOW; the one it replaces joins A's password history,
+ * which keeps the newest KEEP (in one savepoint).  The users changed (0
+ * or 1), -1 on a store error. */
+int store_accounts_user_set_password(store_db *db, const char *a, const char *hash, long long now,
+                                     unsigned keep);
+/* store_accounts_recent_passwords - the current password hash of A and
+ * then up to MAX - 1 of its history, newest first, into OUT: how many, -1
+ * on a store error. */
+int store_accounts_recent_passwords(store_db *db, const char *a, char (*out)[STORE_HASH_MAX],
+                                    size_t max);
 int store_accounts_user_set_suspended(store_db *db, const char *a, bool on);
 /* store_accounts_user_credentials - the hash (into HASH, HASHLEN) and the
  * suspension of user A: 1 found, 0 no such user, -1 on a store error or a

@@ -45,6 +45,14 @@ static const char schema_sql[] =
     "  last_used INTEGER,"
     "  last_ip TEXT,"
     "  UNIQUE(user, label));"
+    /* The passwords a user had before the current one (their hashes),
+     * newest first by REPLACED: a new password may not repeat the last
+     * ACCOUNTS_PASSWORD_HISTORY (the current one and these). */
+    "CREATE TABLE IF NOT EXISTS password_history("
+    "  user TEXT NOT NULL REFERENCES users(address) ON DELETE CASCADE,"
+    "  hash TEXT NOT NULL," /* crypto_pwhash_str */
+    "  replaced INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS password_history_user ON password_history(user, replaced);"
     /* The networks (IPv4 /24, IPv6 /64 by default: lockout.ipv4_prefix)
      * an account logs in from: where it last succeeded, and where its
      * main password is locked after guessing (accounts/lockout.h). */

@@ -2,7 +2,9 @@
 
 floodctl refuses a weak new password and says exactly why; an expired
 password (forced with 'user expire', or older than passwords.max_age) no
-longer logs in over SMTP until 'user passwd' sets a new one."""
+longer logs in over SMTP until 'user passwd' sets a new one, and the 535
+says it expired and where to change it (issue 17, item 4).  A new password
+may not repeat the user's last 5."""
 import json
 import re
 import time
@@ -10,7 +12,7 @@ import time
 import pytest
 
 from authcheck import login
-from conftest import PASSWORDS, token, wait_log
+from conftest import PASSWORDS, check_config, conf_line, free_port, token, wait_log
 
 ALICE = "alice@example.test"
 BOB = "bob@example.test"
@@ -170,3 +172,82 @@ def test_max_age_warns_then_expires(make_server):
 def test_no_warning_without_max_age(server):
     assert login(server, ALICE, PASSWORDS[ALICE])[0] == 235
     assert "event=password_expiring" not in server.log()
+
+
+# ---- the 535 of an expired password (issue 17, item 4) ----
+
+def test_expired_535_says_where_to_change_it(make_server):
+    port = free_port()
+    s = make_server(extra=f'web = {{ address = "127.0.0.1:{port}"; '
+                          f'public_url = "https://mail.example.test:8443/"; }};').start().provision()
+    s.ctl("user", "expire", ALICE)
+    code, text = login(s, ALICE, PASSWORDS[ALICE])
+    assert (code, text) == (535, "5.7.8 Your password has expired: change it at "
+                                 "https://mail.example.test:8443/account")
+    # a wrong password learns nothing of the expiry
+    code, text = login(s, ALICE, "Wrong-Password-77")
+    assert (code, text) == (535, "5.7.8 Authentication credentials invalid")
+
+
+def test_expired_535_without_public_url_says_ask_the_administrator(make_server):
+    s = make_server().start().provision()
+    s.ctl("user", "expire", "--all")
+    for user, pw in PASSWORDS.items():
+        code, text = login(s, user, pw)
+        assert (code, text) == (535, "5.7.8 Your password has expired: ask your administrator "
+                                     "to set a new one")
+
+
+def test_public_url_must_be_a_web_url(make_server):
+    port = free_port()
+    s = make_server(extra=f'web = {{ address = "127.0.0.1:{port}"; public_url = "mail.test"; }};')
+    rc, _, err = check_config(s.conf)
+    assert rc != 0
+    assert (f":{conf_line(s, 'public_url')}: web.public_url: an http:// or https:// URL") in err, err
+
+
+# ---- no repeat of the last 5 passwords (issue 17, item 4) ----
+
+HISTORY = ["Amber-Lantern-61", "Cobalt-River-83", "Saffron-Meadow-27", "Indigo-Harbor-45",
+           "Copper-Thistle-19"]
+
+
+def passwd(s, addr, pw):
+    return s.ctl("user", "passwd", addr, input=pw + "\n", check=False)
+
+
+def test_passwd_refuses_the_last_five(make_server):
+    s = make_server().start().provision()
+    r = passwd(s, ALICE, PASSWORDS[ALICE])  # the current one
+    assert r.returncode == 1
+    assert (f"the new password of {ALICE} repeats one of its last 5 passwords, which is not "
+            "allowed") in r.stderr, r.stderr
+    assert "nothing changed" in r.stderr
+    for pw in HISTORY[:4]:
+        assert passwd(s, ALICE, pw).returncode == 0
+    # the current one and the 4 before it are the last 5
+    for pw in [PASSWORDS[ALICE]] + HISTORY[:4]:
+        r = passwd(s, ALICE, pw)
+        assert r.returncode == 1 and "last 5 passwords" in r.stderr, (pw, r.stderr)
+    code, _ = login(s, ALICE, HISTORY[3])  # still the password set last
+    assert code == 235
+    # one more change: the first one has left the last 5
+    assert passwd(s, ALICE, HISTORY[4]).returncode == 0
+    assert passwd(s, ALICE, PASSWORDS[ALICE]).returncode == 0
+    assert login(s, ALICE, PASSWORDS[ALICE])[0] == 235
+    with s.db() as db:  # the store keeps 4 former hashes beside the current one
+        n = db.execute("SELECT count(*) FROM password_history WHERE user = ?",
+                       (ALICE,)).fetchone()[0]
+    assert n == 4
+    # bob's history is his own
+    assert passwd(s, BOB, HISTORY[0]).returncode == 0
+
+
+def test_repeat_rule_also_ends_an_expiry_only_with_a_new_password(make_server):
+    s = make_server().start().provision()
+    s.ctl("user", "expire", ALICE)
+    r = passwd(s, ALICE, PASSWORDS[ALICE])
+    assert r.returncode == 1 and "last 5 passwords" in r.stderr
+    assert login(s, ALICE, PASSWORDS[ALICE])[0] == 535  # still expired
+    assert passwd(s, ALICE, HISTORY[0]).returncode == 0
+    assert login(s, ALICE, HISTORY[0])[0] == 235

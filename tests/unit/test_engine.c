@@ -807,8 +807,16 @@ static void test_login_refusals(void **state)
     st.totp_enabled = false;
     st.password_expired = true;
     login(f, &c, "alice@example.org", 1, &st, true, -1, &d);
-    expect(&d, POLICY_REJECT, "expired", NULL);
+    expect(&d, POLICY_REJECT, "expired",
+           "535 5.7.8 Your password has expired: ask your administrator to set a new one");
     assert_int_equal(d.code, 535);
+    use_lockout(f, "web = { address = \"127.0.0.1:8080\"; "
+                   "public_url = \"https://mail.example.org/\"; };\n");
+    login(f, &c, "alice@example.org", 1, &st, true, -1, &d);
+    expect(&d, POLICY_REJECT, "expired",
+           "535 5.7.8 Your password has expired: change it at https://mail.example.org/account");
+    login(f, &c, "alice@example.org", 1, &st, false, -1, &d); /* a guesser learns nothing */
+    expect(&d, POLICY_REJECT, "bad_password", INVALID);
     login(f, &c, "nobody@example.org", 0, &st, false, -1, &d);
     expect(&d, POLICY_REJECT, "unknown_user", INVALID);
     login(f, &c, "alice@example.org", -1, &st, false, -1, &d);
