@@ -31,6 +31,7 @@
 
 #include <opendkim/dkim.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "delivery/dkim.h"
 #include "store/dkim_keys.h"
@@ -403,13 +404,8 @@ static bool rel_path_ok(const char *rel)
 static int key_row_get(store_db *db, struct dkim_key *key, char *rel, size_t rellen, char *err,
                        size_t errlen)
 {
-    int rc = store_dkim_key_get(db, key->domain, key->selector, sizeof key->selector,
-                                key->algorithm, sizeof key->algorithm, rel, rellen, err, errlen);
-    if (rc == 1 && !rel_path_ok(rel)) {
-        snprintf(err, errlen, "%s: damaged row in the dkim_keys table", key->domain);
-        rc = -1;
-    }
-    return rc;
+    return store_dkim_key_get(db, key->domain, key->selector, sizeof key->selector, key->algorithm,
+                              sizeof key->algorithm, rel, rellen, err, errlen);
 }
 
 /* read_fd - all of regular file FD (at most KEY_FILE_MAX octets) into a
@@ -460,10 +456,30 @@ static int key_file_read(const char *path, struct dkim_key *key, char *err, size
     return 0;
 }
 
+/* key_file_load - the PEM of KEY (domain, selector and algorithm set) from
+ * REL under STATE_DIR.  A row without its file is an error, not "no key":
+ * mail for this domain is expected to be signed and its DNS record
+ * published. */
+static int key_file_load(const char *state_dir, const char *rel, struct dkim_key *key, char *err,
+                         size_t errlen)
+{
+    char path[PATH_MAX];
+    if (!rel_path_ok(rel)) {
+        snprintf(err, errlen, "%s: damaged row in the dkim_keys table", key->domain);
+        return -1;
+    }
+    if (path_join(path, sizeof path, state_dir, rel, NULL, err, errlen) < 0 ||
+        key_file_read(path, key, err, errlen) < 0) {
+        dkim_key_clear(key);
+        return -1;
+    }
+    return 0;
+}
+
 int dkim_key_load(store_db *db, const char *state_dir, const char *domain, struct dkim_key *key,
                   char *err, size_t errlen)
 {
-    char rel[PATH_MAX], path[PATH_MAX];
+    char rel[PATH_MAX];
     memset(key, 0, sizeof *key);
     if (!str_copy(key->domain, domain, sizeof key->domain))
         return 0; /* longer than any domain: none of ours */
@@ -471,13 +487,39 @@ int dkim_key_load(store_db *db, const char *state_dir, const char *domain, struc
     int found = key_row_get(db, key, rel, sizeof rel, err, errlen);
     if (found <= 0)
         return found;
-    /* A row without its file is an error, not "no key": mail for this
-     * domain is expected to be signed and its DNS record published. */
-    if (path_join(path, sizeof path, state_dir, rel, NULL, err, errlen) < 0 ||
-        key_file_read(path, key, err, errlen) < 0) {
-        dkim_key_clear(key);
+    return key_file_load(state_dir, rel, key, err, errlen) < 0 ? -1 : 1;
+}
+
+int dkim_key_load_row(const char *state_dir, json_t *row, struct dkim_key *key, char *err,
+                      size_t errlen)
+{
+    const char *d = json_string_value(json_object_get(row, "domain"));
+    const char *sel = json_string_value(json_object_get(row, "selector"));
+    const char *alg = json_string_value(json_object_get(row, "algorithm"));
+    const char *rel = json_string_value(json_object_get(row, "key_file"));
+    memset(key, 0, sizeof *key);
+    if (!d || !sel || !alg || !rel || !str_copy(key->domain, d, sizeof key->domain) ||
+        !str_copy(key->selector, sel, sizeof key->selector) ||
+        !str_copy(key->algorithm, alg, sizeof key->algorithm)) {
+        snprintf(err, errlen, "%s: damaged row in the DKIM key tables", d ? d : "?");
         return -1;
     }
+    return key_file_load(state_dir, rel, key, err, errlen);
+}
+
+int dkim_key_retire(store_db *db, const char *state_dir, const char *domain, const char *selector,
+                    char *err, size_t errlen)
+{
+    char rel[PATH_MAX], path[PATH_MAX];
+    int found = store_dkim_key_retire(db, domain, selector, rel, sizeof rel, err, errlen);
+    if (found <= 0)
+        return found;
+    /* The row is gone: a file left behind would only be clutter, but a
+     * private key lying about is worth a warning. */
+    if (!rel_path_ok(rel) || path_join(path, sizeof path, state_dir, rel, NULL, err, errlen) < 0 ||
+        (unlink(path) < 0 && errno != ENOENT))
+        log_warnx("event=dkim_key_file_left domain=%s selector=%s file=%s", log_quote(domain),
+                  log_quote(selector), log_quote(rel));
     return 1;
 }
 

@@ -4,6 +4,7 @@
 #define FLOODGATE_DELIVERY_DKIM_H
 
 #include "store/store.h"
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -24,7 +25,9 @@ struct dkim_key {
 typedef long (*dkim_read_fn)(void *ctx, size_t off, char *buf, size_t n);
 
 /* dkim_key_generate - make a key for DOMAIN (RSA 2048 or Ed25519) under
- * STATE_DIR/dkim/, record it in DB, replacing an older one.  -1 and ERR. */
+ * STATE_DIR/dkim/ and record it in DB as the one that signs from now on;
+ * an older one stays published, retiring, until dkim_key_retire (the
+ * admin's rotation: 'floodctl dkim generate --rotate').  -1 and ERR. */
 int dkim_key_generate(store_db *db, const char *state_dir, const char *domain, const char *selector,
                       const char *algorithm, char *err, size_t errlen);
 
@@ -32,6 +35,14 @@ int dkim_key_generate(store_db *db, const char *state_dir, const char *domain, c
 int dkim_key_load(store_db *db, const char *state_dir, const char *domain, struct dkim_key *key,
                   char *err, size_t errlen);
 void dkim_key_clear(struct dkim_key *key);
+/* dkim_key_load_row - the key of ROW (an object of store_dkim_keys_list:
+ * active or retiring) with its PEM: 0, or -1 and ERR. */
+int dkim_key_load_row(const char *state_dir, json_t *row, struct dkim_key *key, char *err,
+                      size_t errlen);
+/* dkim_key_retire - remove the retiring key SELECTOR of DOMAIN (its row and
+ * its file): 1 done, 0 no such retiring key, -1 and ERR. */
+int dkim_key_retire(store_db *db, const char *state_dir, const char *domain, const char *selector,
+                    char *err, size_t errlen);
 
 /* dkim_dns_name - "SELECTOR._domainkey.DOMAIN" (RFC 6376 3.6.2.1) into
  * BUF; -1 and ERR when it does not fit. */

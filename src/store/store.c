@@ -134,6 +134,17 @@ static const char schema_sql[] =
     "  algorithm TEXT NOT NULL," /* 'rsa' or 'ed25519' */
     "  key_file TEXT NOT NULL,"  /* PEM, mode 0600, relative to state_dir */
     "  created INTEGER NOT NULL);"
+    /* Keys a rotation replaced: no longer signing, but their records stay
+     * published (mail signed before may still be verified) until
+     * 'floodctl dkim retire' removes them. */
+    "CREATE TABLE IF NOT EXISTS dkim_retiring("
+    "  domain TEXT NOT NULL,"
+    "  selector TEXT NOT NULL,"
+    "  algorithm TEXT NOT NULL,"
+    "  key_file TEXT NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  replaced INTEGER NOT NULL," /* when the new key took over */
+    "  PRIMARY KEY(domain, selector));"
     "CREATE TABLE IF NOT EXISTS sender_stats("
     "  auth_user TEXT PRIMARY KEY," /* bounces charged to the account that sent */
     "  bounces INTEGER NOT NULL DEFAULT 0,"

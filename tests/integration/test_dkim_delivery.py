@@ -90,3 +90,26 @@ def test_domain_without_key_is_sent_unsigned(signing, net):
     assert t.data.endswith(msg)
     assert b"DKIM-Signature" not in t.data
     assert "event=dkim_error" not in s.log()
+
+
+def test_rotation_signs_new_mail_with_the_new_selector(signing, net):
+    """After 'dkim generate --rotate' new mail is signed with the new key;
+    the old record stays published (mail signed before still verifies)
+    until 'dkim retire'."""
+    s, sink = signing
+    publish_key(s, net, "example.test", "s1")
+    subject = token()
+    send_as_alice(s, subject)
+    [old] = sink.wait(1, subject)
+    assert signature_tags(old.data)["s"] == "s1"
+    s.ctl("dkim", "generate", "example.test", "--rotate", "--selector", "s2")
+    shown = json.loads(s.ctl("dkim", "show", "example.test", "--json").stdout)
+    assert shown["selector"] == "s2"
+    assert [r["selector"] for r in shown["retiring"]] == ["s1"]
+    net.dns.txt(shown["name"], shown["value"])
+    subject = token()
+    send_as_alice(s, subject)
+    [new] = sink.wait(1, subject)
+    assert signature_tags(new.data)["s"] == "s2"
+    assert dkim.verify(new.data, dnsfunc=dnsfunc(net)) is True
+    assert dkim.verify(old.data, dnsfunc=dnsfunc(net)) is True  # s1 still published

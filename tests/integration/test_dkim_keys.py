@@ -1,5 +1,8 @@
-"""floodctl dkim generate / show: keys under <state>/dkim/ with mode 0600,
-the DNS TXT record to publish, --json, and refusals with exit code 1."""
+"""floodctl dkim generate / show / list / retire: keys under <state>/dkim/
+with mode 0600, the DNS TXT record to publish, --json, refusals with exit
+code 1, and rotation: an active key is replaced only with --rotate, which
+keeps the old selector published beside the new one until 'dkim retire'
+(issue 17, item 4)."""
 import base64
 import json
 import re
@@ -64,7 +67,8 @@ def test_generate_rsa_prints_record_and_keeps_key_private(srv):
 def test_show_json(srv):
     srv.ctl("dkim", "generate", DOMAIN, "--selector", "s2026")
     out = json.loads(srv.ctl("dkim", "show", DOMAIN, "--json").stdout)
-    assert set(out) == {"domain", "selector", "algorithm", "name", "value"}
+    assert set(out) == {"domain", "selector", "algorithm", "name", "value", "retiring"}
+    assert out["retiring"] == []
     assert out["domain"] == DOMAIN and out["selector"] == "s2026"
     assert out["algorithm"] == "rsa"
     assert out["name"] == f"s2026._domainkey.{DOMAIN}"
@@ -84,13 +88,65 @@ def test_ed25519(srv):
     assert (out["algorithm"], out["value"]) == ("ed25519", value)
 
 
-def test_new_key_replaces_old_and_same_selector_is_refused(srv):
+def test_active_key_is_replaced_only_by_rotation(srv):
     srv.ctl("dkim", "generate", DOMAIN, "--selector", "one")
-    r = srv.ctl("dkim", "generate", DOMAIN, "--selector", "one", check=False)
+    r = srv.ctl("dkim", "generate", DOMAIN, "--selector", "two", check=False)
     assert r.returncode == 1
-    assert "--selector" in r.stderr
-    srv.ctl("dkim", "generate", DOMAIN, "--selector", "two")
-    assert json.loads(srv.ctl("dkim", "show", DOMAIN, "--json").stdout)["selector"] == "two"
+    assert (f"{DOMAIN} already has an active DKIM key (selector one)" in r.stderr and
+            f"floodctl dkim generate {DOMAIN} --rotate" in r.stderr), r.stderr
+    assert not (srv.state / "dkim" / f"{DOMAIN}.two.key").exists()
+    assert json.loads(srv.ctl("dkim", "show", DOMAIN, "--json").stdout)["selector"] == "one"
+    # the same selector is refused even when rotating
+    r = srv.ctl("dkim", "generate", DOMAIN, "--rotate", "--selector", "one", check=False)
+    assert r.returncode == 1 and "--selector" in r.stderr
+
+
+def test_rotate_publishes_beside_the_old_until_retired(srv):
+    first = record(srv.ctl("dkim", "generate", DOMAIN, "--selector", "one").stdout)
+    r = srv.ctl("dkim", "generate", DOMAIN, "--rotate", "--selector", "two")
+    second = record(r.stdout)
+    assert second[0] == f"two._domainkey.{DOMAIN}" and second[1] != first[1]
+    # the output says the old one stays published, with its record
+    assert "Still published: selector one" in r.stdout
+    assert f"floodctl dkim retire {DOMAIN} one" in r.stdout
+    assert RECORD_RE.findall(r.stdout)[1][0] == first[0]
+    shown = json.loads(srv.ctl("dkim", "show", DOMAIN, "--json").stdout)
+    assert (shown["selector"], shown["name"]) == ("two", second[0])
+    [old] = shown["retiring"]
+    assert (old["selector"], old["state"], old["name"], old["value"]) == \
+        ("one", "retiring", first[0], first[1])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", old["replaced"])
+    # list: both, with their records
+    listed = json.loads(srv.ctl("dkim", "list", "--json").stdout)
+    assert [(k["selector"], k["state"]) for k in listed] == [("two", "active"), ("one", "retiring")]
+    assert [(k["name"], k["value"]) for k in listed] == [second, first]
+    text = srv.ctl("dkim", "list").stdout
+    assert re.search(rf"(?m)^{DOMAIN}\s+two\s+rsa\s+active\s", text), text
+    assert re.search(rf"(?m)^{DOMAIN}\s+one\s+rsa\s+retiring\s", text), text
+    assert [m[0] for m in RECORD_RE.findall(text)] == [second[0], first[0]]
+    # the active key cannot be retired; the old one can
+    r = srv.ctl("dkim", "retire", DOMAIN, "two", check=False)
+    assert r.returncode == 1 and "is the active DKIM key" in r.stderr
+    r = srv.ctl("dkim", "retire", DOMAIN, "one")
+    assert f"remove the TXT record one._domainkey.{DOMAIN}" in r.stdout
+    assert not (srv.state / "dkim" / f"{DOMAIN}.one.key").exists()
+    assert (srv.state / "dkim" / f"{DOMAIN}.two.key").exists()
+    assert [k["selector"] for k in json.loads(srv.ctl("dkim", "list", "--json").stdout)] == ["two"]
+    r = srv.ctl("dkim", "retire", DOMAIN, "one", check=False)
+    assert r.returncode == 1 and f"floodctl dkim list {DOMAIN}" in r.stderr
+
+
+def test_rotate_without_selector_names_a_new_one(srv):
+    srv.ctl("dkim", "generate", DOMAIN)
+    srv.ctl("dkim", "generate", DOMAIN, "--rotate")
+    listed = json.loads(srv.ctl("dkim", "list", DOMAIN, "--json").stdout)
+    assert [k["selector"] for k in listed] == ["fg" + time.strftime("%Y%m%d"),
+                                               "fg" + time.strftime("%Y%m")]
+
+
+def test_list_without_keys(srv):
+    assert "no DKIM keys" in srv.ctl("dkim", "list").stdout
+    assert json.loads(srv.ctl("dkim", "list", "--json").stdout) == []
 
 
 def test_unknown_domain_refused(srv):
