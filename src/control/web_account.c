@@ -189,7 +189,11 @@ static enum MHD_Result password_post(struct web_req *r, store_db *db)
         return account_page(r, MHD_HTTP_BAD_REQUEST, "The new password is too long.", true, NULL);
     if (password_policy_check(&policy, r->who, pw, msg, sizeof msg) != 0)
         return account_page(r, MHD_HTTP_BAD_REQUEST, msg, true, NULL);
-    if (password_hash(pw, hash) < 0 ||
+    /* no repeat of the last ACCOUNTS_PASSWORD_HISTORY: ERR names the rule */
+    int reused = accounts_password_reused(db, r->who, pw, err, sizeof err);
+    if (reused > 0)
+        return account_page(r, MHD_HTTP_BAD_REQUEST, err, true, NULL);
+    if (reused < 0 || password_hash(pw, hash) < 0 ||
         accounts_user_set_password(db, r->who, hash, err, sizeof err) < 0)
         return account_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "The password could not be stored.",
                             true, NULL);

@@ -263,6 +263,10 @@ def test_account_self_service(make_server):
     r, page = c.post("/account/password", {"csrf": csrf, "current": PASSWORDS[ALICE],
                                             "new": "alice1", "again": "alice1"})
     assert r.status == 400 and "password refused" in page
+    # the current password again: one of the last 5, refused (issue 17 item 4)
+    r, page = c.post("/account/password", {"csrf": csrf, "current": PASSWORDS[ALICE],
+                                            "new": PASSWORDS[ALICE], "again": PASSWORDS[ALICE]})
+    assert r.status == 400 and "repeats one of its last 5 passwords" in page
     new = "Violet-Canyon-62"
     r, page = c.post("/account/password", {"csrf": csrf, "current": PASSWORDS[ALICE],
                                             "new": new, "again": new})
