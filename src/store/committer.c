@@ -61,6 +61,14 @@ static const char *const tx_sql[TX_N] = {
  * itself, between two transactions (after answering the last). */
 #define COMMITTER_CHECKPOINT_FRAMES 1000
 #define COMMITTER_WAL_MAX_FRAMES (4 * COMMITTER_CHECKPOINT_FRAMES)
+/* The committer's own checkpoint at COMMITTER_WAL_MAX_FRAMES waits at most
+ * this long for the readers still on old frames (a lookup, a delivery
+ * reading a body: milliseconds); one that reads longer (queue top over a
+ * million messages) makes the attempt give up, and it is tried again
+ * COMMITTER_RESTART_RETRY_FRAMES later. */
+#define COMMITTER_RESTART_WAIT_MS 100
+#define COMMITTER_RESTART_RETRY_FRAMES 250
+#define COMMITTER_BUSY_MS 10000 /* store_open's busy timeout, put back */
 
 struct checkpointer {
     sqlite3 *db;
@@ -75,6 +83,7 @@ struct committer {
     sqlite3_stmt *tx[TX_N]; /* NULL: run with store_exec */
     int wal_frames;         /* frames in the WAL after the last commit (wal hook) */
     int ckpt_mark;          /* wal_frames when the checkpointer was last asked */
+    int restart_mark;       /* no RESTART checkpoint before the WAL has this many frames */
     struct checkpointer ckpt;
     struct worker_pool *loop;
     unsigned max_batch;
@@ -389,6 +398,22 @@ static void checkpointer_stop(struct checkpointer *k)
     pthread_cond_destroy(&k->cond);
 }
 
+/* checkpoint_restart - copy the whole WAL into the database so that the
+ * next transaction starts it over.  A PASSIVE checkpoint stops at the
+ * oldest reader's snapshot, and with deliveries and lookups reading all
+ * the time it rarely completed on a loaded machine: the WAL then grew past
+ * 11,000 frames (test_durability).  RESTART waits, through the busy
+ * handler, for those readers to finish (COMMITTER_RESTART_WAIT_MS at
+ * most); new readers meanwhile read the database file, not the WAL. */
+static void checkpoint_restart(struct committer *c)
+{
+    sqlite3_busy_timeout(c->db, COMMITTER_RESTART_WAIT_MS);
+    int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+    sqlite3_busy_timeout(c->db, COMMITTER_BUSY_MS);
+    if (rc != SQLITE_OK) /* busy: a long reader, or the checkpointer's own pass */
+        c->restart_mark = c->wal_frames + COMMITTER_RESTART_RETRY_FRAMES;
+}
+
 /* checkpoint_after - after a commit whose jobs were answered: ask the
  * checkpointer for a checkpoint every COMMITTER_CHECKPOINT_FRAMES frames,
  * or checkpoint here when the WAL grew past COMMITTER_WAL_MAX_FRAMES (no
@@ -398,9 +423,14 @@ static void checkpoint_after(struct committer *c)
 {
     if (c->wal_frames < c->ckpt_mark)
         c->ckpt_mark = 0; /* the WAL started over */
+    if (c->wal_frames < c->restart_mark - COMMITTER_RESTART_RETRY_FRAMES)
+        c->restart_mark = 0;
     if (c->wal_frames >= COMMITTER_WAL_MAX_FRAMES || c->ckpt.db == NULL) {
-        if (c->wal_frames >= (c->ckpt.db ? COMMITTER_WAL_MAX_FRAMES : COMMITTER_CHECKPOINT_FRAMES))
+        if (c->ckpt.db == NULL && c->wal_frames >= COMMITTER_CHECKPOINT_FRAMES &&
+            c->wal_frames < COMMITTER_WAL_MAX_FRAMES)
             sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        else if (c->wal_frames >= COMMITTER_WAL_MAX_FRAMES && c->wal_frames >= c->restart_mark)
+            checkpoint_restart(c);
         return;
     }
     if (c->wal_frames < c->ckpt_mark + COMMITTER_CHECKPOINT_FRAMES)
