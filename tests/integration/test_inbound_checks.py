@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from conftest import PASSWORDS, RawClient, free_port, message, server_queue, smtp_send
-from netfixtures import DNSZone
+from test_blocklist_watch import rev, zone  # noqa: F401 (zone: a fixture)
 
 LISTED = "127.0.0.21"       # on bl.test (weight 5): at the threshold
 HALF = "127.0.0.22"         # on half.test only (weight 3): below it
@@ -22,17 +22,6 @@ TRUSTED = "127.0.0.3"       # the harness' relay.allow_groups
 SENDER = "127.0.0.31"       # the address the SPF records authorise
 
 ALICE = "alice@example.test"
-
-
-def rev(addr):
-    return ".".join(reversed(addr.split(".")))
-
-
-@pytest.fixture
-def zone():
-    z = DNSZone()
-    yield z
-    z.close()
 
 
 def inbound_server(make_server, zone, inbound):
