@@ -11,6 +11,7 @@
  * floodctl's (queue_act, accounts_user_suspend, session.kill) and carry
  * the administrator's name, so the log and the audit log say who acted. */
 #include <ctype.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,27 +151,50 @@ static int page_start(struct web_req *r, struct html *h, const char *title)
     return 0;
 }
 
-/* notice - the outcome of the last action (?done=TEXT from our redirect). */
+/* done_sig - in HEX, HMAC-SHA256 of TEXT keyed with this session's CSRF
+ * token (secret, one per session): the notice of an action is shown only
+ * when our own redirect signed it, so that a link from elsewhere cannot
+ * put words of its choosing in the "ok" box of an admin's page. */
+static void done_sig(const struct web_req *r, const char *text, char hex[WEB_ID_HEX])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)r->csrf, strlen(r->csrf));
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)text, strlen(text));
+    crypto_auth_hmacsha256_final(&st, mac);
+    sodium_bin2hex(hex, WEB_ID_HEX, mac, sizeof mac);
+}
+
+/* notice - the outcome of the last action (?done=TEXT&sig=HMAC from our
+ * redirect); nothing when the signature is missing or wrong. */
 static void notice(struct web_req *r, struct html *h)
 {
-    const char *done = web_arg(r, "done");
-    if (done == NULL)
+    const char *done = web_arg(r, "done"), *sig = web_arg(r, "sig");
+    char want[WEB_ID_HEX];
+    if (done == NULL || sig == NULL || r->csrf[0] == '\0' || strlen(sig) != WEB_ID_HEX - 1)
+        return;
+    done_sig(r, done, want);
+    if (sodium_memcmp(want, sig, WEB_ID_HEX - 1) != 0)
         return;
     html_raw(h, "<p class=\"ok\">");
     html_text(h, done);
     html_raw(h, "</p>");
 }
 
-/* redirect_done - 303 to PATH?done=TEXT. */
+/* redirect_done - 303 to PATH?done=TEXT&sig=HMAC (done_sig). */
 static enum MHD_Result redirect_done(struct web_req *r, const char *path, const char *text)
 {
     struct html h;
     size_t len = 0;
+    char sig[WEB_ID_HEX];
     if (html_open(&h) < 0)
         return MHD_NO;
+    done_sig(r, text, sig);
     html_raw(&h, path);
     html_raw(&h, "?done=");
     html_url(&h, text);
+    html_raw(&h, "&sig=");
+    html_raw(&h, sig);
     char *loc = html_close(&h, &len);
     if (loc == NULL)
         return MHD_NO;
@@ -620,9 +644,9 @@ static enum MHD_Result session_kill_post(struct web_req *r)
     if (!number_of(arg, &id))
         return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: a session number");
     json_t *res = page_ask(r,
-                          json_pack("{s:s, s:I, s:s}", "cmd", "session.kill", "id", (json_int_t)id,
-                                    "reason", "admin"),
-                          err, sizeof err);
+                           json_pack("{s:s, s:I, s:s}", "cmd", "session.kill", "id", (json_int_t)id,
+                                     "reason", "admin"),
+                           err, sizeof err);
     if (res == NULL)
         return unavailable(r, err);
     snprintf(done, sizeof done, "sessions ended: %lld",
@@ -704,9 +728,9 @@ static enum MHD_Result user_action_post(struct web_req *r)
              log_quote(addr));
     if (act[0] == 's') /* a suspended account's open sessions end, as floodctl's */
         json_decref(page_ask(r,
-                            json_pack("{s:s, s:s, s:s}", "cmd", "session.kill", "user", addr,
-                                      "reason", "suspended"),
-                            err, sizeof err));
+                             json_pack("{s:s, s:s, s:s}", "cmd", "session.kill", "user", addr,
+                                       "reason", "suspended"),
+                             err, sizeof err));
     snprintf(done, sizeof done, "%s: %s", act, addr);
     return redirect_done(r, "/admin/users", done);
 }

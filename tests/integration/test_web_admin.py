@@ -198,6 +198,11 @@ def test_queue_page_hold_release_and_escaped_message(make_server):
     wait_log(s, rf"admin=\"?ops\"?.*{evil_id}|{evil_id}.*admin=\"?ops")
     r, page = c.get(r.getheader("Location"))
     assert "hold: 1 message" in page
+    # a notice from a link made elsewhere (not signed for this session) is not shown
+    r, page = c.get("/admin/queue?done=Security+update%3A+all+clear")
+    assert r.status == 200 and "all clear" not in page
+    r, page = c.get("/admin/queue?done=Security+update%3A+all+clear&sig=" + "0" * 64)
+    assert r.status == 200 and "all clear" not in page
     r, _ = c.post("/admin/queue/action", {"csrf": csrf, "action": "release",
                                            "id": list(ids)})
     assert r.status == 303 and queue_ids(s, "--state", "held") == {}
