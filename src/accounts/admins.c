@@ -76,7 +76,13 @@ int admin_login(store_db *db, const char *name, const char *password, const char
     bool ok = password_verify(found ? hash : password_dummy_hash(), password) && found == 1 &&
               totp_check_hex(hex, code, now);
     sodium_memzero(hex, sizeof hex);
-    if (ok)
-        store_admins_logged_in(db, name, (long long)now);
     return ok ? 1 : 0;
+}
+
+/* admin_logged_in - NAME's last login is NOW: called once the login is
+ * let in (after the caller's own checks, a code's replay say), so that a
+ * refused attempt never moves it. */
+void admin_logged_in(store_db *db, const char *name, time_t now)
+{
+    store_admins_logged_in(db, name, (long long)now);
 }

@@ -30,5 +30,8 @@ int admin_del(store_db *db, const char *name, char *err, size_t errlen);
  * (an unknown name costs the same time as a wrong password), -1 when the
  * store cannot answer. */
 int admin_login(store_db *db, const char *name, const char *password, const char *code, time_t now);
+/* admin_logged_in - record NOW as NAME's last login (admin list), once the
+ * caller let the login in: admin_login itself writes nothing. */
+void admin_logged_in(store_db *db, const char *name, time_t now);
 
 #endif

@@ -441,7 +441,8 @@ static enum MHD_Result admin_login_post(struct web_req *r)
         return web_message(r, MHD_HTTP_FORBIDDEN, "Refused",
                            "Too many failed logins from your address: it is banned for now.");
     store_db *db = store_thread_db(STORE_FILE);
-    int ok = db && name && pw ? admin_login(db, name, pw, code, time(NULL)) : db ? 0 : -1;
+    time_t now = time(NULL);
+    int ok = db && name && pw ? admin_login(db, name, pw, code, now) : db ? 0 : -1;
     if (ok < 0)
         return web_message(r, MHD_HTTP_SERVICE_UNAVAILABLE, "Store unavailable",
                            "The store cannot answer now; try again in a moment.");
@@ -453,6 +454,7 @@ static enum MHD_Result admin_login_post(struct web_req *r)
         web_login_refused(r, name);
         return login_page(r, MHD_HTTP_UNAUTHORIZED, "Wrong name, password or code.");
     }
+    admin_logged_in(db, name, now);
     return web_session_start(r, true, name, "/admin/");
 }
 

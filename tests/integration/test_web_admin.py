@@ -3,6 +3,7 @@ login with password and TOTP, session cookies, CSRF, the API with a
 session, path traversal, login failures counted toward the bans, the
 queue's bulk actions, escaped message views and /account."""
 import json
+import sqlite3
 import re
 import smtplib
 
@@ -106,10 +107,15 @@ def test_login_session_cookie_csrf_logout(make_server):
     assert r.status == 303
     r, _ = stolen.get("/api/v1/status")
     assert r.status == 401
-    # the code that logged in does not log in a second time (RFC 6238 5.2)
+    # the code that logged in does not log in a second time (RFC 6238 5.2),
+    # nor does the refused attempt count as the admin's last login
+    with sqlite3.connect(s.state / "store.db", timeout=10) as db:
+        db.execute("UPDATE admins SET last_login = 1000 WHERE name = ?", (ADMIN,))
     r, page = c.login(code=code)
     assert r.status == 401 and "fg_session" not in c.cookies
     wait_log(s, r"event=web_login_code_replayed who=ops")
+    assert json.loads(s.ctl("admin", "list", "--json").stdout)[0]["last_login"] in (
+        1000, "1970-01-01T00:16:40Z"), s.ctl("admin", "list", "--json").stdout
 
 
 def test_deleted_admin_loses_its_session(make_server):
