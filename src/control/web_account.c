@@ -198,6 +198,7 @@ static enum MHD_Result password_post(struct web_req *r, store_db *db)
         return account_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "The password could not be stored.",
                             true, NULL);
     log_info("event=password_changed user=%s by=web ip=%s", log_quote(r->who), r->ip);
+    web_sessions_end_others(r);
     return account_page(r, MHD_HTTP_OK, "Password changed.", false, NULL);
 }
 

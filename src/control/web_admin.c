@@ -160,6 +160,28 @@ static struct web_session *session_find(struct web_admin *a, const char *id, tim
     return NULL;
 }
 
+/* web_sessions_end_others - end every session of the mail user R->who
+ * but R's own: after a password change, whoever logged in with the old
+ * password (a stolen one, say) is out at once. */
+void web_sessions_end_others(struct web_req *r)
+{
+    const char *mine = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, COOKIE_SESSION);
+    unsigned ended = 0;
+    pthread_mutex_lock(&r->a->lock);
+    for (size_t i = 0; i < SESSIONS_MAX; i++) {
+        struct web_session *s = &r->a->sessions[i];
+        if (s->used && !s->admin && strcmp(s->who, r->who) == 0 &&
+            !(mine && same_token(s->id, mine))) {
+            sodium_memzero(s, sizeof *s);
+            ended++;
+        }
+    }
+    pthread_mutex_unlock(&r->a->lock);
+    if (ended)
+        log_info("event=web_session_end who=%s reason=password_changed sessions=%u",
+                 log_quote(r->who), ended);
+}
+
 /* admin_exists - is NAME still an administrator (floodctl admin del ends
  * its sessions at their next request)?  A store that cannot answer says
  * no: refusing is the safe side. */

@@ -49,6 +49,8 @@ json_t *page_ask(struct web_req *r, json_t *req, char *err, size_t errlen);
 /* web_settings - the current settings (copied under the lock). */
 void web_settings(struct web_admin *a, struct config_passwords *pw, char *public_url, size_t ulen,
                   char *hostname, size_t hlen);
+/* web_sessions_end_others - end every other session of R's mail user. */
+void web_sessions_end_others(struct web_req *r);
 /* web_login_refused - count a failed login of R's client toward the bans. */
 void web_login_refused(struct web_req *r, const char *who);
 /* web_code_replayed - did CODE already log WHO in while it is still

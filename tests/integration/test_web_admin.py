@@ -278,10 +278,20 @@ def test_account_self_service(make_server):
     r, page = c.post("/account/password", {"csrf": csrf, "current": PASSWORDS[ALICE],
                                             "new": PASSWORDS[ALICE], "again": PASSWORDS[ALICE]})
     assert r.status == 400 and "repeats one of its last 5 passwords" in page
+    # a second session of alice (another browser; the thief's, say)
+    other = Client(s)
+    token = other.login_token("/account")
+    r, _ = other.post("/account/login", {"login_token": token, "address": ALICE,
+                                          "password": PASSWORDS[ALICE]})
+    assert r.status == 303 and 'action="/account/password"' in other.get("/account")[1]
     new = "Violet-Canyon-62"
     r, page = c.post("/account/password", {"csrf": csrf, "current": PASSWORDS[ALICE],
                                             "new": new, "again": new})
     assert r.status == 200 and "Password changed" in page
+    # the change ends alice's other sessions, not this one
+    r, page = other.get("/account")
+    assert 'action="/account/login"' in page and 'action="/account/password"' not in page
+    assert 'action="/account/password"' in c.get("/account")[1]
     with smtplib.SMTP("127.0.0.1", s.ports["submission"], timeout=10) as smtp:
         smtp.starttls(context=__import__("conftest").tls_client_context())
         assert smtp.login(ALICE, new)[0] == 235
