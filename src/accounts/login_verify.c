@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "accounts/app_passwords.h"
+#include "accounts/login_cache.h"
 #include "accounts/password.h"
 
 /* recently_verified - the login cache matched this password of this
@@ -42,4 +43,12 @@ void login_verify(store_db *db, const char *user, const char *network, const cha
         if (password_verify(out->st.app[i].hash, canon))
             out->app = (int)i;
     OPENSSL_cleanse(canon, sizeof canon);
+}
+
+void login_verified_remember(struct login_cache *cache, const char *key, const char *password,
+                             const struct login_verified *v, time_t now)
+{
+    if (v->main_ok || v->app >= 0)
+        login_cache_remember(cache, key, password, v->main_ok ? v->st.hash : v->st.app[v->app].hash,
+                             now);
 }

@@ -8,6 +8,7 @@
 #define FLOODGATE_ACCOUNTS_LOGIN_VERIFY_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "accounts/login_state.h"
 #include "store/store.h"
@@ -28,5 +29,13 @@ struct login_verified {
  * runs.  Wipe OUT (OPENSSL_cleanse) when done with it. */
 void login_verify(store_db *db, const char *user, const char *network, const char *password,
                   const char *cached, struct login_verified *out);
+
+struct login_cache;
+/* login_verified_remember - when V found PASSWORD right (the main or an
+ * app password), CACHE keeps it under KEY with the hash it matched, at
+ * NOW: whatever the account's state says, the next check of the same
+ * password skips argon2. */
+void login_verified_remember(struct login_cache *cache, const char *key, const char *password,
+                             const struct login_verified *v, time_t now);
 
 #endif

@@ -121,16 +121,8 @@ static void check_done(void *arg)
     struct login_job *j = arg;
     struct smtp_server *srv = j->ls->srv;
     struct policy_decision d, f;
-    if (j->v.main_ok || j->v.app >= 0) /* verified, whatever the account's state says */
-        login_cache_remember(srv->logins, j->key, j->password,
-                             j->v.main_ok ? j->v.st.hash : j->v.st.app[j->v.app].hash, time(NULL));
-    struct policy_login l = {.user = j->user,
-                             .ticket = &j->ticket,
-                             .found = j->v.found,
-                             .st = &j->v.st,
-                             .main_ok = j->v.main_ok,
-                             .app = j->v.app};
-    policy_auth_login(srv->policy, &j->o, &l, &d);
+    login_verified_remember(srv->logins, j->key, j->password, &j->v, time(NULL));
+    policy_auth_verified(srv->policy, &j->o, j->user, &j->ticket, &j->v, &d);
     bool ok = d.action == POLICY_ACCEPT;
     log_result(j, ok, d.reason);
     if (d.action == POLICY_REJECT) {

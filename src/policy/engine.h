@@ -277,6 +277,13 @@ struct policy_login {
  * as from policy_auth_result. */
 void policy_auth_login(struct policy *p, struct origin *o, const struct policy_login *l,
                        struct policy_decision *d);
+struct login_verified;
+/* policy_auth_verified - policy_auth_login on the facts V of
+ * login_verify (accounts/login_verify.h) for USER, read under TICKET: the
+ * one call of SMTP AUTH and of the other services' logins. */
+void policy_auth_verified(struct policy *p, struct origin *o, const char *user,
+                          const struct policy_login_ticket *ticket, const struct login_verified *v,
+                          struct policy_decision *d);
 /* policy_failure - a failed login or refused command of O (WHAT names it)
  * counts toward banning its IP; when it earns the ban, every other live
  * session of the IP is ended and *D says DISCONNECT. */

@@ -25,6 +25,7 @@
 
 #include "accounts/lockout.h"
 #include "accounts/login_state.h"
+#include "accounts/login_verify.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/committer.h"
@@ -254,4 +255,17 @@ void policy_auth_login(struct policy *p, struct origin *o, const struct policy_l
         return;
     }
     good_login(p, o, l, key, time(NULL));
+}
+
+void policy_auth_verified(struct policy *p, struct origin *o, const char *user,
+                          const struct policy_login_ticket *ticket, const struct login_verified *v,
+                          struct policy_decision *d)
+{
+    struct policy_login l = {.user = user,
+                             .ticket = ticket,
+                             .found = v->found,
+                             .st = &v->st,
+                             .main_ok = v->main_ok,
+                             .app = v->app};
+    policy_auth_login(p, o, &l, d);
 }

@@ -67,20 +67,12 @@ static void auth_verify_done(void *arg)
     struct auth_job *j = arg;
     struct smtp_session *s = j->s;
     struct policy_decision d;
-    struct policy_login l = {.user = j->user,
-                             .ticket = &j->ticket,
-                             .found = j->v.found,
-                             .st = &j->v.st,
-                             .main_ok = j->v.main_ok,
-                             .app = j->v.app};
-    const char *label = l.app >= 0 ? j->v.st.app[l.app].label : NULL;
+    const char *label = j->v.app >= 0 ? j->v.st.app[j->v.app].label : NULL;
     s->state = SMTP_STATE_HELO;
-    if (j->v.main_ok || l.app >= 0) /* verified, whatever the account's state says */
-        login_cache_remember(s->srv->logins, j->key, j->password,
-                             j->v.main_ok ? j->v.st.hash : j->v.st.app[j->v.app].hash, time(NULL));
+    login_verified_remember(s->srv->logins, j->key, j->password, &j->v, time(NULL));
     OPENSSL_cleanse(j->password, strlen(j->password));
     free(j->password);
-    policy_auth_login(s->srv->policy, &s->origin, &l, &d);
+    policy_auth_verified(s->srv->policy, &s->origin, j->user, &j->ticket, &j->v, &d);
     if (d.action == POLICY_ACCEPT) {
         log_info("event=auth result=ok session=%lu user=%s ip=%s listener=%s app_password=%s",
                  s->serial, log_quote(j->user), s->origin.ip, s->lc->name, log_quote(label));
