@@ -229,7 +229,7 @@ static enum MHD_Result dashboard(struct web_req *r)
         html_raw(&h, "</p>");
     }
     html_raw(&h, "<h2>Rates</h2>");
-    facts(&h, json_object_get(mon, "rates"), 0);
+    facts(&h, json_object_get(mon, "per_second"), 0);
     html_raw(&h, "<h2>Queue by state</h2>");
     facts(&h, json_object_get(st, "queue"), 0);
     html_raw(&h, "<h2>Open incidents</h2>");
@@ -241,7 +241,7 @@ static enum MHD_Result dashboard(struct web_req *r)
                                              {"score", "Score", false}};
     table(&h, json_is_array(inc) ? inc : NULL, inc_cols, 5, "No open incidents.");
     html_raw(&h, "<p><a href=\"/admin/incidents\">All incidents</a></p><h2>Blocklists</h2>");
-    json_t *bl = json_object_get(st, "reputation");
+    json_t *bl = json_object_get(st, "blocklists");
     if (bl)
         facts(&h, bl, 0);
     else

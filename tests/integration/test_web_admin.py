@@ -79,6 +79,8 @@ def test_login_session_cookie_csrf_logout(make_server):
 
     r, page = c.get("/admin/")
     assert r.status == 200 and "Dashboard" in page and "Queue by state" in page
+    # the rates are the monitor's per-second figures, shown, not an empty "null"
+    assert "<h2>Rates</h2><dl>" in page, page
     # the API with the session's cookie
     r, body = c.get("/api/v1/status")
     assert r.status == 200 and "messages_accepted" in json.loads(body)["result"]
