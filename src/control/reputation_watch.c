@@ -74,10 +74,7 @@ static void alert_mail(const struct config *cfg, const struct watch_result *now,
     if (cfg->alerts.mail_to == NULL)
         return;
     char date[64], text[2048], qid[17], err[256];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    rfc5322_date(time(NULL), date, sizeof date);
     int n = snprintf(
         text, sizeof text,
         "From: Floodgate <postmaster@%s>\nTo: <%s>\nDate: %s\n"
