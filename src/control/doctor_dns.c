@@ -463,7 +463,7 @@ static int check_blocklists(struct doctor *d, doctor_progress_fn progress, void 
                 snprintf(subject, sizeof subject, "%s on %s", addr, zone);
                 progress(subject, arg);
             }
-            blocklist_check(d->q, addr, zone, &r);
+            blocklist_check(d->q, addr, zone, true, &r);
             snprintf(subject, sizeof subject, "%s on %s", addr, zone);
             snprintf(fix, sizeof fix,
                      "find what sent the spam first (floodctl incident list, floodctl queue top "

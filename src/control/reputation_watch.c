@@ -199,7 +199,7 @@ static void round_once(struct reputation_watch *w, struct config *cfg)
             if (stop)
                 break;
             struct blocklist_result r;
-            blocklist_check(q, rep->public_addresses[i], rep->blocklists[j], &r);
+            blocklist_check(q, rep->public_addresses[i], rep->blocklists[j], true, &r);
             record(w, cfg, rep->public_addresses[i], rep->blocklists[j], &r);
         }
     dnsq_free(q);

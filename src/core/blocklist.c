@@ -91,7 +91,8 @@ static void read_code(const char *zone, const char *code, struct blocklist_resul
 }
 
 /* blocklist_check - the A question, then the TXT one for the reason. */
-void blocklist_check(struct dnsq *q, const char *addr, const char *zone, struct blocklist_result *r)
+void blocklist_check(struct dnsq *q, const char *addr, const char *zone, bool why,
+                     struct blocklist_result *r)
 {
     char name[512];
     *r = (struct blocklist_result){.state = BLOCKLIST_UNKNOWN};
@@ -121,7 +122,7 @@ void blocklist_check(struct dnsq *q, const char *addr, const char *zone, struct 
             if (other.state == BLOCKLIST_UNKNOWN)
                 *r = other, r->ttl = a->rec[0].ttl;
         }
-        if (r->state == BLOCKLIST_LISTED && dnsq_query(q, name, DNSQ_TXT, a) == DNSQ_OK)
+        if (why && r->state == BLOCKLIST_LISTED && dnsq_query(q, name, DNSQ_TXT, a) == DNSQ_OK)
             snprintf(r->reason, sizeof r->reason, "%.*s", (int)sizeof r->reason - 1,
                      a->rec[0].text);
     }

@@ -27,8 +27,11 @@ struct blocklist_result {
     bool dns_failed;   /* UNKNOWN because the DNS did not answer (SERVFAIL, timeout) */
 };
 
-/* blocklist_check - ADDR (IPv4 or IPv6 text) on the list at ZONE. */
-void blocklist_check(struct dnsq *q, const char *addr, const char *zone,
+/* blocklist_check - ADDR (IPv4 or IPv6 text) on the list at ZONE.  With
+ * WHY, a listing's TXT record (the list's own words) is asked too, into
+ * R->reason: for an admin reading it, not for the SMTP path, which would
+ * pay a second lookup per listed client for text nobody reads. */
+void blocklist_check(struct dnsq *q, const char *addr, const char *zone, bool why,
                      struct blocklist_result *r);
 
 /* blocklist_name - the question for ADDR at ZONE ("2.0.0.127.zen.example")

@@ -125,7 +125,7 @@ static enum blocklist_state dnsbl_one(struct dnsq *q, const char *ip, const char
     if (cache_get(key, &st))
         return st;
     struct blocklist_result r;
-    blocklist_check(q, ip, zone, &r);
+    blocklist_check(q, ip, zone, false, &r);
     if (r.state == BLOCKLIST_LISTED)
         cache_put(key, r.state, r.ttl);
     else if (r.state == BLOCKLIST_CLEAN)
