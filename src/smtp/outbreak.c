@@ -454,17 +454,21 @@ static void quarantine_done(void *arg)
 
 /* act - note action WHAT (DETAIL) for INC's next write, and log it (an
  * incident not written yet has no number: its first steps are logged
- * when the write that gives it one comes back, incident_written). */
-static void act(struct incident *inc, const char *what, const char *detail)
+ * when the write that gives it one comes back, incident_written).  The
+ * action noted, or NULL when ACTIONS_MAX wait already (logged all the
+ * same). */
+static struct action *act(struct incident *inc, const char *what, const char *detail)
 {
+    struct action *a = NULL;
     if (inc->n_actions < ACTIONS_MAX) {
-        struct action *a = &inc->actions[inc->n_actions++];
+        a = &inc->actions[inc->n_actions++];
         memset(a, 0, sizeof *a);
         str_copy(a->action, what, sizeof a->action);
         str_copy(a->detail, detail, sizeof a->detail);
     }
     if (inc->id != 0)
         log_action(inc, what, detail);
+    return a;
 }
 
 /* act_on_account - note the suspension of USER (LABEL NULL), or the
@@ -473,16 +477,16 @@ static void act_on_account(struct incident *inc, const char *user, const char *l
 {
     char detail[400];
     bool own = strcmp(user, inc->subject) == 0;
+    struct action *a;
     if (label == NULL)
-        act(inc, "suspend", user);
+        a = act(inc, "suspend", user);
     else if (own) /* the subject's own: the label, as it always was */
-        act(inc, "revoke_app_password", label);
+        a = act(inc, "revoke_app_password", label);
     else {
         snprintf(detail, sizeof detail, "%s: %s", user, label);
-        act(inc, "revoke_app_password", detail);
+        a = act(inc, "revoke_app_password", detail);
     }
-    if (inc->n_actions > 0) {
-        struct action *a = &inc->actions[inc->n_actions - 1];
+    if (a != NULL) { /* the one just noted, not an earlier one when the list is full */
         str_copy(a->user, user, sizeof a->user);
         str_copy(a->label, label ? label : "", sizeof a->label);
     }
