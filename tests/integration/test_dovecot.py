@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from authcheck import login, totp
-from conftest import (PASSWORDS, RawClient, free_port, message, smtp_send, token,
+from conftest import (FLOODCTL, PASSWORDS, RawClient, free_port, message, smtp_send, token,
                       tls_client_context, wait_log, wait_port)
 from netfixtures import wait_for
 from test_two_factor import add_app_password, enrol_pending
@@ -43,8 +43,17 @@ class Dovecot:
         self.base = s.dir / "dovecot"
         self.conf = s.dir / "dovecot.conf"
         self.logfile = s.dir / "dovecot.log"
-        r = s.ctl("dovecot", "config", "--listen", f"127.0.0.1:{self.port}",
-                  "--base-dir", str(self.base))
+        # Dovecot's auth process runs the checkpassword program (floodctl,
+        # named by its own path) as the mail owner, not root: a checkout in
+        # a private directory (a clean clone under `mktemp -d`, 0700) is out
+        # of its reach, so the test runs a copy beside its files (0755).
+        self.floodctl = s.dir / "floodctl"
+        shutil.copy2(FLOODCTL, self.floodctl)
+        r = subprocess.run([str(self.floodctl), "dovecot", "config", "--listen",
+                            f"127.0.0.1:{self.port}", "--base-dir", str(self.base)],
+                           env=dict(os.environ, FLOODGATE_CONFIG=str(s.conf)),
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
         self.text = r.stdout
         # The test reads Dovecot's log from a file, not from syslog.  The
         # sanitizer build's floodctl (the checkpassword program, a child of
