@@ -16,7 +16,8 @@
 
 int store_query_exists(sqlite3 *db, const char *sql, const char *arg, const char *arg2)
 {
-    sqlite3_stmt *st = store_prepare(db, sql);
+    bool kept; /* SQL is a literal: its statement is kept (store_stmt) */
+    sqlite3_stmt *st = store_stmt(db, sql, &kept);
     if (st == NULL)
         return -1;
     int rc = sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
@@ -27,7 +28,7 @@ int store_query_exists(sqlite3 *db, const char *sql, const char *arg, const char
     int found = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
     if (found < 0)
         log_warnx("event=store_error op=lookup error=%s", log_quote(sqlite3_errmsg(db)));
-    sqlite3_finalize(st);
+    store_stmt_done(st, kept);
     return found;
 }
 
