@@ -205,6 +205,16 @@ static bool has_bounces(const struct delivery_job *j)
     return false;
 }
 
+/* all_pending - are all of J's recipients (one at least) still to be
+ * delivered: deferred, or not tried? */
+static bool all_pending(const struct delivery_job *j)
+{
+    for (size_t i = 0; i < j->n; i++)
+        if (j->rcpts[i].outcome == OUTCOME_DELIVERED || j->rcpts[i].outcome == OUTCOME_BOUNCED)
+            return false;
+    return j->n > 0;
+}
+
 static const char *outcome_state(enum delivery_outcome o)
 {
     return o == OUTCOME_DELIVERED ? "delivered" : o == OUTCOME_BOUNCED ? "bounced" : "deferred";
@@ -262,7 +272,12 @@ static int record_apply(store_db *db, void *arg, char *err, size_t errlen)
          dsn_enqueue(db, j->cfg->hostname, ".", &orig, j->rcpts, j->n, err, errlen) < 0))
         return -1;
     /* A message leaves the queue when no recipient is left to deliver;
-     * if it was in quarantine meanwhile, its .eml goes after the commit. */
+     * if it was in quarantine meanwhile, its .eml goes after the commit.
+     * A job whose recipients were all deferred leaves them pending, so
+     * its message stays (the usual case of a dead destination's queue:
+     * no DELETE to try per deferral). */
+    if (all_pending(j))
+        return 0;
     bool quarantined;
     int finished = store_message_finish(db, j->qid, &quarantined);
     if (finished == 1)

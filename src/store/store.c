@@ -121,9 +121,14 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS recipients_message ON recipients(message, state, domain);"
     /* The scheduler's "what is due next": partial, so that it walks
      * next_try in order and stops at its LIMIT instead of sorting every
-     * pending recipient on each pass. */
+     * pending recipient on each pass.  Its order is the scheduler's whole
+     * cursor (next_try, message, id: the rowid ends every index), so no
+     * pass sorts even the recipients due in the same second (the index
+     * on (local, next_try) alone made SQLite build a temporary B-tree for
+     * the rest of the ORDER BY on every pass, about a third of a pass). */
     "DROP INDEX IF EXISTS recipients_due;"
-    "CREATE INDEX IF NOT EXISTS recipients_next_try ON recipients(local, next_try)"
+    "DROP INDEX IF EXISTS recipients_next_try;"
+    "CREATE INDEX IF NOT EXISTS recipients_due_order ON recipients(local, next_try, message)"
     "  WHERE state IN ('queued','deferred');"
     /* recipients an admin returned, waiting for their DSN (usually none) */
     "CREATE INDEX IF NOT EXISTS recipients_returning ON recipients(next_try)"
