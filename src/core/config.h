@@ -246,7 +246,8 @@ struct config_reputation {
 
 /* inbound: the checks of mail coming in from other servers (unauthenticated
  * clients outside relay.allow_groups): DNSBL scoring of the client address,
- * SPF of the envelope sender, DMARC of the header From (config_inbound.c). */
+ * SPF of the envelope sender, DKIM signatures, DMARC of the header From
+ * (config_inbound.c). */
 #define INBOUND_DNSBL_MAX 16
 enum inbound_action { INBOUND_MARK, INBOUND_REJECT };
 enum inbound_dns_failure { INBOUND_DNS_SKIP, INBOUND_DNS_DEFER };
@@ -262,6 +263,8 @@ struct config_inbound {
     enum inbound_action spf_fail;         /* default reject (550 5.7.23) */
     enum inbound_action spf_softfail;     /* default mark */
     bool dmarc;                           /* honour the From: domain's DMARC policy; default no */
+    bool dkim;                            /* verify DKIM signatures; default: as dmarc */
+    unsigned dkim_max_signatures;         /* signatures verified per message; default 5 */
     enum inbound_dns_failure dns_failure; /* SERVFAIL or timeout: default skip */
     unsigned dns_timeout;                 /* seconds per DNS try (two tries); default 2 */
     char *authserv_id;                    /* Authentication-Results: default the hostname */

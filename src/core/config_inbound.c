@@ -7,6 +7,8 @@
  *         dnsbl_threshold = 10;
  *         spf = true; spf_fail = "reject"; spf_softfail = "mark";
  *         dmarc = true;
+ *         dkim = true;             # default: as dmarc
+ *         dkim_max_signatures = 5;
  *         dns_failure = "skip";   # or "defer"
  *         dns_timeout = 2;
  *         authserv_id = "mx.example.org";
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "core/config_loader.h"
+#include "core/dkim_check.h"
 
 static const char *const action_names[] = {"mark", "reject", NULL};
 static const char *const dns_failure_names[] = {"skip", "defer", NULL};
@@ -69,13 +72,14 @@ static int load_dnsbl(struct loader *ld, const config_setting_t *g)
 int config_load_inbound(struct loader *ld, const config_setting_t *root)
 {
     static const char *const keys[] = {
-        "dnsbl", "dnsbl_threshold", "spf",         "spf_fail",    "spf_softfail",
-        "dmarc", "dns_failure",     "dns_timeout", "authserv_id", NULL};
+        "dnsbl",       "dnsbl_threshold", "spf",         "spf_fail", "spf_softfail",        "dmarc",
+        "dns_failure", "dns_timeout",     "authserv_id", "dkim",     "dkim_max_signatures", NULL};
     struct config_inbound *in = &ld->cfg->inbound;
     const config_setting_t *g;
     int fail = INBOUND_REJECT, softfail = INBOUND_MARK, dns = INBOUND_DNS_SKIP;
     in->dnsbl_threshold = 1;
     in->dns_timeout = 2;
+    in->dkim_max_signatures = 5;
     if (cfg_get_group(ld, root, "", "inbound", keys, &g) < 0)
         return -1;
     if (g && (load_dnsbl(ld, g) < 0 ||
@@ -85,9 +89,16 @@ int config_load_inbound(struct loader *ld, const config_setting_t *root)
               cfg_get_choice(ld, g, "inbound", "spf_fail", action_names, &fail) < 0 ||
               cfg_get_choice(ld, g, "inbound", "spf_softfail", action_names, &softfail) < 0 ||
               cfg_get_bool(ld, g, "inbound", "dmarc", &in->dmarc) < 0 ||
+              cfg_get_unsigned(ld, g, "inbound", "dkim_max_signatures", 1, DKIM_CHECK_SIGS_MAX,
+                               &in->dkim_max_signatures) < 0 ||
               cfg_get_choice(ld, g, "inbound", "dns_failure", dns_failure_names, &dns) < 0 ||
               cfg_get_unsigned(ld, g, "inbound", "dns_timeout", 1, 30, &in->dns_timeout) < 0 ||
               cfg_get_string(ld, g, "inbound", "authserv_id", false, &in->authserv_id) < 0))
+        return -1;
+    /* DMARC (RFC 7489 4.2) is SPF or DKIM aligned: DKIM is on with it
+     * unless turned off on its own */
+    in->dkim = in->dmarc;
+    if (g && cfg_get_bool(ld, g, "inbound", "dkim", &in->dkim) < 0)
         return -1;
     in->spf_fail = (enum inbound_action)fail;
     in->spf_softfail = (enum inbound_action)softfail;

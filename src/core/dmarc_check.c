@@ -108,11 +108,59 @@ static int spf_outcome(enum spf_verdict v)
     }
 }
 
+/* dkim_outcome - a DKIM verdict in libopendmarc's words. */
+static int dkim_outcome(enum dkim_verdict v)
+{
+    switch (v) {
+    case DKIM_VERDICT_PASS:
+        return DMARC_POLICY_DKIM_OUTCOME_PASS;
+    case DKIM_VERDICT_NONE:
+        return DMARC_POLICY_DKIM_OUTCOME_NONE;
+    case DKIM_VERDICT_TEMPERROR:
+        return DMARC_POLICY_DKIM_OUTCOME_TMPFAIL;
+    default:
+        return DMARC_POLICY_DKIM_OUTCOME_FAIL;
+    }
+}
+
+/* aligned - DOMAIN (a signature's d=) is aligned with FROM_DOMAIN (RFC
+ * 7489 3.1.1): the same name under adkim=s, the same organizational
+ * domain under relaxed alignment (the default). */
+static bool aligned(DMARC_POLICY_T *pctx, const char *domain, const char *from_domain)
+{
+    int adkim = DMARC_RECORD_A_RELAXED;
+    if (strcasecmp(domain, from_domain) == 0)
+        return true;
+    if (opendmarc_policy_fetch_adkim(pctx, &adkim) == DMARC_PARSE_OKAY &&
+        adkim == DMARC_RECORD_A_STRICT)
+        return false;
+    const char *a = org_domain(domain), *b = org_domain(from_domain);
+    return strcasecmp(a ? a : domain, b ? b : from_domain) == 0;
+}
+
+/* store_dkim - each DKIM outcome to PCTX; true when an aligned signature
+ * (or the whole check) met a temporary error. */
+static bool store_dkim(DMARC_POLICY_T *pctx, const char *from_domain,
+                       const struct dkim_results *dkim)
+{
+    bool temp = dkim && dkim->error[0];
+    for (size_t i = 0; dkim && i < dkim->n; i++) {
+        const struct dkim_signature *s = &dkim->sig[i];
+        if (s->domain[0] == '\0')
+            continue; /* no d=: nothing to align with */
+        opendmarc_policy_store_dkim(pctx, (u_char *)s->domain, (u_char *)s->selector,
+                                    dkim_outcome(s->verdict), (u_char *)s->reason);
+        if (s->verdict == DKIM_VERDICT_TEMPERROR && aligned(pctx, s->domain, from_domain))
+            temp = true;
+    }
+    return temp;
+}
+
 /* evaluate - the record REC of RECORD_DOMAIN (ORG: found at the
  * organizational domain) applied to the message, into R. */
 static void evaluate(const char *ip, const char *from_domain, const char *rec,
                      const char *record_domain, bool org, const char *spf_domain,
-                     enum spf_verdict spf, struct dmarc_result *r)
+                     enum spf_verdict spf, const struct dkim_results *dkim, struct dmarc_result *r)
 {
     DMARC_POLICY_T *pctx = opendmarc_policy_connect_init((u_char *)ip, strchr(ip, ':') != NULL);
     if (pctx == NULL) {
@@ -134,11 +182,13 @@ static void evaluate(const char *ip, const char *from_domain, const char *rec,
     if (spf_domain && spf_domain[0])
         opendmarc_policy_store_spf(pctx, (u_char *)spf_domain, spf_outcome(spf),
                                    DMARC_POLICY_SPF_ORIGIN_MAILFROM, NULL);
+    bool dkim_temp = store_dkim(pctx, from_domain, dkim);
     int policy = opendmarc_get_policy_to_enforce(pctx);
     if (policy == DMARC_POLICY_PASS) {
         r->verdict = DMARC_VERDICT_PASS;
-    } else if (spf == SPF_VERDICT_TEMPERROR) {
-        /* the only identifier could not be checked: not a failure */
+    } else if (spf == SPF_VERDICT_TEMPERROR || dkim_temp) {
+        /* an identifier could not be checked: not a failure (issue 15
+         * item 6; RFC 7489 6.6.2 evaluates the results it has) */
         r->verdict = DMARC_VERDICT_TEMPERROR;
     } else {
         r->verdict = DMARC_VERDICT_FAIL;
@@ -148,7 +198,7 @@ static void evaluate(const char *ip, const char *from_domain, const char *rec,
 }
 
 void dmarc_check(struct dnsq *q, const char *ip, const char *from_domain, const char *spf_domain,
-                 enum spf_verdict spf, struct dmarc_result *r)
+                 enum spf_verdict spf, const struct dkim_results *dkim, struct dmarc_result *r)
 {
     char rec[DNSQ_TEXT_MAX];
     *r = (struct dmarc_result){.verdict = DMARC_VERDICT_NONE};
@@ -168,7 +218,7 @@ void dmarc_check(struct dnsq *q, const char *ip, const char *from_domain, const 
     if (found == 0)
         return;
     snprintf(r->record_domain, sizeof r->record_domain, "%s", where);
-    evaluate(ip, from_domain, rec, where, where != from_domain, spf_domain, spf, r);
+    evaluate(ip, from_domain, rec, where, where != from_domain, spf_domain, spf, dkim, r);
 }
 
 const char *dmarc_verdict_text(enum dmarc_verdict v)

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "core/dkim_check.h"
 #include "core/dnsq.h"
 #include "core/spf_check.h"
 
@@ -36,10 +37,13 @@ struct dmarc_result {
 
 /* dmarc_check - the DMARC outcome of a message from client IP whose
  * From: domain is FROM_DOMAIN, with SPF VERDICT for SPF_DOMAIN (the MAIL
- * FROM domain, or the HELO name for the null sender).  No DKIM: Floodgate
- * verifies no DKIM signatures on mail coming in, so only SPF can align. */
+ * FROM domain, or the HELO name for the null sender) and the DKIM
+ * signatures' outcomes DKIM (NULL: not verified).  RFC 7489 4.2: an
+ * aligned SPF pass or an aligned DKIM pass passes; when neither does and
+ * an aligned identifier met a DNS failure, the outcome is temperror, never
+ * fail. */
 void dmarc_check(struct dnsq *q, const char *ip, const char *from_domain, const char *spf_domain,
-                 enum spf_verdict spf, struct dmarc_result *r);
+                 enum spf_verdict spf, const struct dkim_results *dkim, struct dmarc_result *r);
 
 /* dmarc_verdict_text - "pass", "fail", ... as RFC 8601 names them. */
 const char *dmarc_verdict_text(enum dmarc_verdict v);

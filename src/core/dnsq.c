@@ -20,11 +20,15 @@ struct dnsq {
     ares_channel channel;
 };
 
-/* One question in flight: what was asked and where the answer goes. */
+/* One question in flight: what was asked and where the answer goes
+ * (parsed into A, or for dnsq_query_raw copied whole into RAW). */
 struct pending {
     enum dnsq_type type;
     struct dnsq_answer *a;
     bool done;
+    unsigned char *raw;
+    size_t raw_cap, raw_len;
+    enum dnsq_status raw_status;
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -263,6 +267,38 @@ static void wait_done(struct dnsq *q, struct pending *p)
                                                                                 : ARES_SOCKET_BAD,
                                 (pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD);
     }
+}
+
+/* on_raw_answer - c-ares' callback for dnsq_query_raw: a message that
+ * answers (records, NODATA or NXDOMAIN: c-ares hands all three over) is
+ * copied whole; anything else is only its status. */
+static void on_raw_answer(void *arg, int status, int timeouts, unsigned char *buf, int len)
+{
+    (void)timeouts;
+    struct pending *p = arg;
+    p->done = true;
+    p->raw_status = status_of(status);
+    if (p->raw_status != DNSQ_OK && p->raw_status != DNSQ_NODATA && p->raw_status != DNSQ_NXDOMAIN)
+        return;
+    if (buf == NULL || len <= 0 || (size_t)len > p->raw_cap) {
+        p->raw_status = DNSQ_ERROR; /* no message, or one larger than the room given */
+        return;
+    }
+    memcpy(p->raw, buf, (size_t)len);
+    p->raw_len = (size_t)len;
+}
+
+enum dnsq_status dnsq_query_raw(struct dnsq *q, const char *name, int rrtype, unsigned char *buf,
+                                size_t *len)
+{
+    struct pending p = {.raw = buf, .raw_cap = *len, .raw_status = DNSQ_ERROR};
+    *len = 0;
+    if (name == NULL || *name == '\0' || strlen(name) > 253)
+        return DNSQ_ERROR;
+    ares_query(q->channel, name, ns_c_in, rrtype, on_raw_answer, &p);
+    wait_done(q, &p);
+    *len = p.raw_len;
+    return p.raw_status;
 }
 
 /* dnsq_reverse_name - 1.2.0.192.in-addr.arpa, or the ip6.arpa nibbles. */

@@ -52,6 +52,14 @@ void dnsq_free(struct dnsq *q);
 enum dnsq_status dnsq_query(struct dnsq *q, const char *name, enum dnsq_type type,
                             struct dnsq_answer *a);
 
+/* dnsq_query_raw - ask NAME's records of type RRTYPE (ns_t_txt, ...) and
+ * wait: the answer message as it came off the wire into BUF (room *LEN
+ * octets; *LEN set to its length) when the server answered it (OK,
+ * NODATA, NXDOMAIN), for a library that parses DNS messages itself
+ * (libopendkim, core/dkim_check.c).  Returns how the question ended. */
+enum dnsq_status dnsq_query_raw(struct dnsq *q, const char *name, int rrtype, unsigned char *buf,
+                                size_t *len);
+
 /* dnsq_parse - the records of TYPE in the DNS message BUF of LEN octets
  * (an answer off the wire) into *A.  Returns A->status. */
 enum dnsq_status dnsq_parse(enum dnsq_type type, const unsigned char *buf, int len,

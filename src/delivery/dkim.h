@@ -3,6 +3,7 @@
 #ifndef FLOODGATE_DELIVERY_DKIM_H
 #define FLOODGATE_DELIVERY_DKIM_H
 
+#include "core/dkim_check.h"
 #include "store/store.h"
 #include <jansson.h>
 #include <stdbool.h>
@@ -20,9 +21,7 @@ struct dkim_key {
     size_t pem_len;
 };
 
-/* A source of the message octets (header and body, CR LF line ends):
- * returns the count read at OFF (0 at the end), -1 on error. */
-typedef long (*dkim_read_fn)(void *ctx, size_t off, char *buf, size_t n);
+/* dkim_read_fn, the source of the message octets: core/dkim_check.h */
 
 /* dkim_key_generate - make a key for DOMAIN (RSA 2048 or Ed25519) under
  * STATE_DIR/dkim/ and record it in DB as the one that signs from now on;

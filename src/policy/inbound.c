@@ -52,7 +52,8 @@ static const struct config *cfg_of(const struct policy *p, const struct origin *
 bool policy_inbound_wanted(struct policy *p, const struct origin *o)
 {
     const struct config_inbound *in = &cfg_of(p, o)->inbound;
-    return o->auth_user == NULL && !o->trusted && (in->n_dnsbl > 0 || in->spf || in->dmarc);
+    return o->auth_user == NULL && !o->trusted &&
+           (in->n_dnsbl > 0 || in->spf || in->dmarc || in->dkim);
 }
 
 /* ---- the DNSBL cache ---- */
@@ -192,21 +193,30 @@ void inbound_facts_mail(const struct config *cfg, const char *ip, const char *he
 }
 
 void inbound_facts_data(const struct config *cfg, const char *ip, const char *header_from,
-                        struct inbound_facts *f)
+                        dkim_read_fn read, void *ctx, struct inbound_facts *f)
 {
+    const struct config_inbound *in = &cfg->inbound;
     const char *at = header_from ? strrchr(header_from, '@') : NULL;
     str_copy(f->from_domain, at ? at + 1 : "", sizeof f->from_domain);
     str_lower(f->from_domain);
-    if (!cfg->inbound.dmarc)
+    if (!in->dmarc && !in->dkim)
         return;
-    f->dmarc_checked = true;
     struct dnsq *q = resolver(cfg);
-    if (q == NULL) {
-        f->dmarc = (struct dmarc_result){.verdict = DMARC_VERDICT_TEMPERROR};
-        return;
+    if (in->dkim && q == NULL) {
+        f->dkim = (struct dkim_results){.checked = true};
+        str_copy(f->dkim.error, "no resolver", sizeof f->dkim.error);
+    } else if (in->dkim) {
+        dkim_check(q, in->dkim_max_signatures, read, ctx, &f->dkim);
     }
-    dmarc_check(q, ip, f->from_domain, f->spf_checked ? f->spf_domain : NULL,
-                f->spf_checked ? f->spf : SPF_VERDICT_NONE, &f->dmarc);
+    if (in->dmarc) {
+        f->dmarc_checked = true;
+        if (q == NULL)
+            f->dmarc = (struct dmarc_result){.verdict = DMARC_VERDICT_TEMPERROR};
+        else
+            dmarc_check(q, ip, f->from_domain, f->spf_checked ? f->spf_domain : NULL,
+                        f->spf_checked ? f->spf : SPF_VERDICT_NONE,
+                        f->dkim.checked ? &f->dkim : NULL, &f->dmarc);
+    }
     dnsq_free(q);
 }
 
@@ -215,7 +225,7 @@ void inbound_facts_data(const struct config *cfg, const char *ip, const char *he
 #define CHECKS_METRIC "floodgate_inbound_checks_total"
 
 /* count_check - one more outcome RESULT (a word of a small fixed set: an
- * SPF or DMARC result, "listed", "below_threshold", "clean",
+ * SPF, DKIM or DMARC result, "listed", "below_threshold", "clean",
  * "dns_failure") of CHECK.  The refusals themselves are counted where the
  * SMTP room writes them (floodgate_messages_rejected_total, by reason). */
 static void count_check(const char *check, const char *result)
@@ -224,7 +234,7 @@ static void count_check(const char *check, const char *result)
     if (!declared)
         declared = metrics_declare(CHECKS_METRIC, METRIC_COUNTER,
                                    "Inbound checks of clients from outside, by check "
-                                   "(dnsbl, spf, dmarc) and result.") == 0;
+                                   "(dnsbl, spf, dkim, dmarc) and result.") == 0;
     metrics_add(CHECKS_METRIC, 1, "check", check, "result", result, NULL);
 }
 
@@ -307,13 +317,44 @@ void policy_inbound_mail(struct policy *p, const struct origin *o, const char *f
     spf_refused(in, o, from, f, d);
 }
 
+/* count_dkim - the outcome of each DKIM signature in K, counted and
+ * logged (DKIM decides nothing by itself: DMARC reads it). */
+static void count_dkim(const struct origin *o, const struct dkim_results *k)
+{
+    if (!k->checked)
+        return;
+    if (k->error[0]) {
+        count_check("dkim", "temperror");
+        log_info("event=inbound check=dkim result=temperror session=%lu ip=%s error=%s", o->session,
+                 o->ip, log_quote(k->error));
+        return;
+    }
+    if (k->n == 0)
+        count_check("dkim", "none");
+    for (size_t i = 0; i < k->n; i++) {
+        const struct dkim_signature *g = &k->sig[i];
+        count_check("dkim", dkim_verdict_text(g->verdict));
+        log_info("event=inbound check=dkim result=%s session=%lu ip=%s domain=%s selector=%s "
+                 "reason=%s",
+                 dkim_verdict_text(g->verdict), o->session, o->ip, log_quote(g->domain),
+                 log_quote(g->selector), log_quote(g->reason));
+    }
+    if (k->extra > 0)
+        log_info("event=inbound check=dkim result=not_verified session=%lu ip=%s signatures=%u "
+                 "limit=inbound.dkim_max_signatures",
+                 o->session, o->ip, k->extra);
+}
+
 void policy_inbound_data(struct policy *p, const struct origin *o, const struct inbound_facts *f,
                          struct policy_decision *d)
 {
     const struct config *cfg = cfg_of(p, o);
     char what[300];
     policy_accept(d);
-    if (!f->wanted || !f->dmarc_checked)
+    if (!f->wanted)
+        return;
+    count_dkim(o, &f->dkim);
+    if (!f->dmarc_checked)
         return;
     const struct dmarc_result *r = &f->dmarc;
     count_check("dmarc", dmarc_verdict_text(r->verdict));
@@ -364,25 +405,69 @@ static bool safe_value(const char *v)
     return true;
 }
 
+/* safe_reason - R may go into the header as a quoted-string (RFC 8601
+ * 2.2 reasonspec; RFC 5322 3.2.4: no quote, backslash or control). */
+static bool safe_reason(const char *r)
+{
+    if (r == NULL || r[0] == '\0')
+        return false;
+    for (const char *c = r; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '"' || *c == '\\')
+            return false;
+    return true;
+}
+
+/* auth_results_dkim - the dkim= resinfo of each signature verified (RFC
+ * 8601 2.7.1: header.d and header.s name the signature) to OUT. */
+static void auth_results_dkim(FILE *out, const struct dkim_results *k)
+{
+    if (k->error[0]) {
+        fprintf(out, ";\r\n\tdkim=temperror%s%s%s", safe_reason(k->error) ? " reason=\"" : "",
+                safe_reason(k->error) ? k->error : "", safe_reason(k->error) ? "\"" : "");
+        return;
+    }
+    if (k->n == 0)
+        fputs(";\r\n\tdkim=none", out);
+    for (size_t i = 0; i < k->n; i++) {
+        const struct dkim_signature *g = &k->sig[i];
+        fprintf(out, ";\r\n\tdkim=%s", dkim_verdict_text(g->verdict));
+        if (g->verdict != DKIM_VERDICT_PASS && safe_reason(g->reason))
+            fprintf(out, " reason=\"%s\"", g->reason);
+        if (safe_value(g->domain))
+            fprintf(out, " header.d=%s", g->domain);
+        if (safe_value(g->selector))
+            fprintf(out, " header.s=%s", g->selector);
+    }
+}
+
 char *inbound_auth_results(const struct config *cfg, const struct inbound_facts *f)
 {
-    char spf[400] = "", dmarc[400] = "";
-    if (f->spf_checked)
-        snprintf(spf, sizeof spf, ";\r\n\tspf=%s%s%s", spf_verdict_text(f->spf),
-                 !safe_value(f->spf_domain) ? ""
-                 : f->spf_helo              ? " smtp.helo="
-                                            : " smtp.mailfrom=",
-                 safe_value(f->spf_domain) ? f->spf_domain : "");
-    if (f->dmarc_checked)
-        snprintf(dmarc, sizeof dmarc, ";\r\n\tdmarc=%s%s%s%s%s%s",
-                 dmarc_verdict_text(f->dmarc.verdict), f->dmarc.policy[0] ? " (p=" : "",
-                 f->dmarc.policy, f->dmarc.policy[0] ? ")" : "",
-                 safe_value(f->from_domain) ? " header.from=" : "",
-                 safe_value(f->from_domain) ? f->from_domain : "");
     char *h = NULL;
-    /* RFC 8601 2.2: "none" when no method ran; DKIM is not verified here */
-    if (asprintf(&h, "Authentication-Results: %s%s%s%s\r\n", cfg->inbound.authserv_id,
-                 spf[0] || dmarc[0] ? "" : "; none", spf, dmarc) < 0)
+    size_t len = 0;
+    FILE *out = open_memstream(&h, &len);
+    if (out == NULL)
         return NULL;
+    fprintf(out, "Authentication-Results: %s", cfg->inbound.authserv_id);
+    /* RFC 8601 2.2: "none" when no method ran */
+    if (!f->spf_checked && !f->dkim.checked && !f->dmarc_checked)
+        fputs("; none", out);
+    if (f->spf_checked)
+        fprintf(out, ";\r\n\tspf=%s%s%s", spf_verdict_text(f->spf),
+                !safe_value(f->spf_domain) ? ""
+                : f->spf_helo              ? " smtp.helo="
+                                           : " smtp.mailfrom=",
+                safe_value(f->spf_domain) ? f->spf_domain : "");
+    if (f->dkim.checked)
+        auth_results_dkim(out, &f->dkim);
+    if (f->dmarc_checked)
+        fprintf(out, ";\r\n\tdmarc=%s%s%s%s%s%s", dmarc_verdict_text(f->dmarc.verdict),
+                f->dmarc.policy[0] ? " (p=" : "", f->dmarc.policy, f->dmarc.policy[0] ? ")" : "",
+                safe_value(f->from_domain) ? " header.from=" : "",
+                safe_value(f->from_domain) ? f->from_domain : "");
+    fputs("\r\n", out);
+    if (fclose(out) != 0) {
+        free(h);
+        return NULL;
+    }
     return h;
 }

@@ -1,7 +1,8 @@
 /* policy/inbound - the checks of mail other servers send in (the config's
  * inbound section): DNSBL scoring of the client address and SPF of the
- * envelope sender at MAIL FROM, DMARC of the header From at the end of
- * DATA, and the Authentication-Results header (RFC 8601) of the message.
+ * envelope sender at MAIL FROM, DKIM signatures and DMARC of the header
+ * From at the end of DATA, and the Authentication-Results header (RFC
+ * 8601) of the message.
  *
  * Two halves, as with the store's facts (policy_store_facts_read): the
  * facts are gathered on a lookup thread (inbound_facts_mail,
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 
 #include "core/config.h"
+#include "core/dkim_check.h"
 #include "core/dmarc_check.h"
 #include "core/spf_check.h"
 #include "policy/engine.h"
@@ -33,6 +35,8 @@ struct inbound_facts {
     enum spf_verdict spf;
     char spf_domain[256]; /* the MAIL FROM domain, or the HELO name for <> */
     bool spf_helo;        /* SPF_DOMAIN is the HELO name */
+    /* DKIM, at the end of DATA (dkim.checked) */
+    struct dkim_results dkim;
     /* DMARC, at the end of DATA */
     bool dmarc_checked;
     struct dmarc_result dmarc;
@@ -51,11 +55,11 @@ bool policy_inbound_wanted(struct policy *p, const struct origin *o);
 void inbound_facts_mail(const struct config *cfg, const char *ip, const char *helo,
                         const char *from, struct inbound_facts *f);
 
-/* inbound_facts_data - on a lookup thread: the DMARC outcome of a message
- * whose From: is HEADER_FROM (NULL: none), with the SPF verdict already in
- * F. */
+/* inbound_facts_data - on a lookup thread: the DKIM signatures of the
+ * message READ gives (CTX its argument) and the DMARC outcome of it, whose
+ * From: is HEADER_FROM (NULL: none), with the SPF verdict already in F. */
 void inbound_facts_data(const struct config *cfg, const char *ip, const char *header_from,
-                        struct inbound_facts *f);
+                        dkim_read_fn read, void *ctx, struct inbound_facts *f);
 
 /* policy_inbound_mail - the engine's word on F at MAIL FROM:<FROM>: a
  * DNSBL score at the threshold (554 5.7.1 naming the lists), SPF fail

@@ -104,6 +104,23 @@ long spool_read(const struct spool *sp, size_t off, char *buf, size_t n)
     return (long)r;
 }
 
+int spool_copy(const struct spool *sp, struct spool *copy)
+{
+    spool_init(copy, sp->dir);
+    if (sp->mem_len > 0 && (copy->mem = malloc(sp->mem_len)) == NULL)
+        return -1;
+    if (sp->mem_len > 0)
+        memcpy(copy->mem, sp->mem, sp->mem_len);
+    copy->mem_len = copy->mem_cap = sp->mem_len;
+    if (sp->fd >= 0 && (copy->fd = fcntl(sp->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        spool_free(copy);
+        return -1;
+    }
+    copy->file_len = sp->file_len;
+    copy->failed = sp->failed;
+    return 0;
+}
+
 void spool_reset(struct spool *sp)
 {
     sp->mem_len = 0;

@@ -11,13 +11,13 @@
 #define SPOOL_MEM_LIMIT (256 * 1024)
 
 struct spool {
-    char *mem;        /* first part of the body */
+    char *mem; /* first part of the body */
     size_t mem_len;
     size_t mem_cap;
-    int fd;           /* spill file, -1 until needed */
+    int fd; /* spill file, -1 until needed */
     size_t file_len;
-    const char *dir;  /* where spill files are made */
-    bool failed;      /* an allocation or write failed: the body is incomplete */
+    const char *dir; /* where spill files are made */
+    bool failed;     /* an allocation or write failed: the body is incomplete */
 };
 
 void spool_init(struct spool *sp, const char *dir);
@@ -27,6 +27,11 @@ size_t spool_size(const struct spool *sp);
 /* spool_read - copy up to N octets from offset OFF into BUF; returns the
  * count (0 at the end) or -1 on an I/O error. */
 long spool_read(const struct spool *sp, size_t off, char *buf, size_t n);
+/* spool_copy - COPY becomes a copy of SP that another thread may
+ * spool_read while SP's owner goes on (or ends): the head copied, the
+ * spill file's descriptor duplicated.  spool_free(COPY) when done.  -1
+ * (COPY empty) when memory or descriptors run out. */
+int spool_copy(const struct spool *sp, struct spool *copy);
 /* spool_reset - empty it for the next message, keeping the memory. */
 void spool_reset(struct spool *sp);
 void spool_free(struct spool *sp);

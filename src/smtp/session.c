@@ -870,20 +870,28 @@ static void end_of_data_decide(struct smtp_session *s, const struct policy_store
     smtp_session_reset_transaction(s);
 }
 
-/* One message's DMARC lookup (policy/inbound.h): the session's config
- * (the job's own reference), the client's address, the From: address,
- * and the facts gathered at MAIL, completed on the lookup thread. */
+/* One message's DKIM and DMARC checks (policy/inbound.h): the session's
+ * config (the job's own reference), the client's address, the From:
+ * address, a copy of the message (the session may end meanwhile), and the
+ * facts gathered at MAIL, completed on the lookup thread. */
 struct dmarc_job {
     struct config *cfg;
     char ip[INET6_ADDRSTRLEN];
     char *from; /* NULL when the message has no From: */
+    struct spool body;
     struct inbound_facts in;
 };
+
+/* dmarc_read - the message's octets for the DKIM verifier. */
+static long dmarc_read(void *ctx, size_t off, char *buf, size_t n)
+{
+    return spool_read(ctx, off, buf, n);
+}
 
 static void dmarc_work(store_db *db, void *arg)
 {
     struct dmarc_job *j = arg;
-    inbound_facts_data(j->cfg, j->ip, j->from, &j->in);
+    inbound_facts_data(j->cfg, j->ip, j->from, dmarc_read, &j->body, &j->in);
 }
 
 static void dmarc_looked_up(struct smtp_session *s, void *arg)
@@ -899,15 +907,23 @@ static void dmarc_job_free(void *arg)
     struct dmarc_job *j = arg;
     config_unref(j->cfg);
     free(j->from);
+    spool_free(&j->body);
     free(j);
 }
 
-/* dmarc_start - look the From: domain's DMARC policy up off the loop;
- * false (the session answered 451) when memory runs out. */
+/* dmarc_start - verify the message's DKIM signatures and look the From:
+ * domain's DMARC policy up off the loop; false (the session answered 451)
+ * when memory runs out. */
 static bool dmarc_start(struct smtp_session *s)
 {
     struct dmarc_job *j = calloc(1, sizeof *j);
-    if (j == NULL || (s->txn.env.header_from && !(j->from = strdup(s->txn.env.header_from)))) {
+    if (j == NULL)
+        return false;
+    spool_init(&j->body, s->txn.spool.dir);
+    if ((s->txn.env.header_from && !(j->from = strdup(s->txn.env.header_from))) ||
+        (s->cfg->inbound.dkim && spool_copy(&s->txn.spool, &j->body) < 0)) {
+        free(j->from);
+        spool_free(&j->body);
         free(j);
         return false;
     }
@@ -951,7 +967,7 @@ static void end_of_data(struct smtp_session *s)
 {
     static const struct policy_store_facts none;
     fill_envelope(s);
-    if (s->txn.inbound.wanted && s->cfg->inbound.dmarc) {
+    if (s->txn.inbound.wanted && (s->cfg->inbound.dmarc || s->cfg->inbound.dkim)) {
         if (!dmarc_start(s)) {
             smtp_reply(s, "451 4.3.0 Out of memory, try again later");
             s->srv->messages_rejected++;

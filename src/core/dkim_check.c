@@ -1,0 +1,249 @@
+/* core/dkim_check - DKIM verification with libopendkim over our own DNS
+ * layer (room: core).
+ *
+ * libopendkim would ask the key records (RFC 6376 3.6.2) of the system
+ * resolver (res_query): it would ignore dns.servers, as libspf2 and
+ * libopendmarc would (core/spf_check.c, core/dmarc_check.c).  Its DNS
+ * hooks (dkim_dns_set_query_service/_start/_waitreply/_cancel) hand each
+ * question to core/dnsq instead, which returns the answer message whole;
+ * the parsing of the key, the canonicalization and the hashes stay
+ * libopendkim's.  A library handle per message: the DNS service handle
+ * is the library's, and each message has its own resolver and thread.
+ *
+ * Limits: the octets hashed are the message's, already bounded by the
+ * listener's size limit; at most MAX_SIGS signatures (the topmost: the
+ * ones nearest to us) are verified, each costing a DNS question and an
+ * RSA or Ed25519 verification; the rest are ignored (RFC 6376 6.1:
+ * "Verifiers MAY limit the number of signatures they tries to verify"). */
+#include "core/dkim_check.h"
+
+#include <arpa/nameser.h>
+#include <opendkim/dkim.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+
+#define READ_CHUNK 65536
+
+/* One key question, asked at once by dns_start (dnsq is synchronous) and
+ * collected by dns_waitreply. */
+struct question {
+    enum dnsq_status status;
+    size_t len;
+};
+
+/* dns_start - libopendkim's query start hook: ask QUERY's records of TYPE
+ * through the resolver SRV, the answer message into BUF. */
+static int dns_start(void *srv, int type, unsigned char *query, unsigned char *buf, size_t buflen,
+                     void **qh)
+{
+    struct question *q = malloc(sizeof *q);
+    if (q == NULL)
+        return -1;
+    q->len = buflen;
+    q->status = dnsq_query_raw(srv, (const char *)query, type, buf, &q->len);
+    *qh = q;
+    return 0;
+}
+
+/* dns_waitreply - libopendkim's wait hook: the answer dns_start got.  A
+ * server failure is an error, never "no answer records": libopendkim would
+ * read a SERVFAIL without records as "no key" (a permanent failure), and
+ * a DNS failure is not a verdict (RFC 6376 6.1.2: TEMPFAIL). */
+static int dns_waitreply(void *srv, void *qh, struct timeval *to, size_t *bytes, int *error,
+                         int *dnssec)
+{
+    (void)srv;
+    (void)to;
+    const struct question *q = qh;
+    if (error)
+        *error = 0;
+    if (dnssec)
+        *dnssec = DKIM_DNSSEC_UNKNOWN;
+    if (q->status == DNSQ_TIMEOUT)
+        return DKIM_DNS_EXPIRED;
+    if (q->status != DNSQ_OK && q->status != DNSQ_NODATA && q->status != DNSQ_NXDOMAIN)
+        return DKIM_DNS_ERROR;
+    if (bytes)
+        *bytes = q->len;
+    return DKIM_DNS_SUCCESS;
+}
+
+/* dns_cancel - libopendkim's cancel hook, called once a question is done
+ * with (answered or not): frees it. */
+static int dns_cancel(void *srv, void *qh)
+{
+    (void)srv;
+    free(qh);
+    return 0;
+}
+
+/* prescreen - libopendkim's look at the signatures before any is
+ * verified: the ones past the cap (the user context) are ignored. */
+static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
+{
+    const unsigned *max = dkim_get_user_context(dkim);
+    for (int i = max ? (int)*max : 0; i < nsigs; i++)
+        dkim_sig_ignore(sigs[i]);
+    return DKIM_CBSTAT_CONTINUE;
+}
+
+/* lib_new - a library handle whose key questions go to Q; NULL when memory
+ * runs out. */
+static DKIM_LIB *lib_new(struct dnsq *q)
+{
+    DKIM_LIB *lib = dkim_init(NULL, NULL);
+    if (lib == NULL)
+        return NULL;
+    /* keep the handles of malformed signatures, to report them
+     * (permerror) rather than treat the message as unsigned */
+    unsigned int flags = 0;
+    if (dkim_options(lib, DKIM_OP_GETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK)
+        flags = 0;
+    flags |= DKIM_LIBFLAGS_BADSIGHANDLES;
+    if (dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof flags) != DKIM_STAT_OK ||
+        dkim_set_prescreen(lib, prescreen) != DKIM_STAT_OK) {
+        dkim_close(lib);
+        return NULL;
+    }
+    /* the service is ours: nothing for libopendkim to open or close */
+    dkim_dns_set_init(lib, NULL);
+    dkim_dns_set_close(lib, NULL);
+    dkim_dns_set_query_service(lib, q);
+    dkim_dns_set_query_start(lib, dns_start);
+    dkim_dns_set_query_waitreply(lib, dns_waitreply);
+    dkim_dns_set_query_cancel(lib, dns_cancel);
+    return lib;
+}
+
+/* feed - every octet READ gives into DKIM, then the end of the message;
+ * the status of the first step that failed. */
+static DKIM_STAT feed(DKIM *dkim, dkim_read_fn read, void *ctx, bool *read_failed)
+{
+    char *buf = malloc(READ_CHUNK);
+    size_t off = 0;
+    long n = 0;
+    DKIM_STAT st = DKIM_STAT_OK;
+    *read_failed = false;
+    if (buf == NULL)
+        return DKIM_STAT_NORESOURCE;
+    while (st == DKIM_STAT_OK && (n = read(ctx, off, buf, READ_CHUNK)) > 0) {
+        st = dkim_chunk(dkim, (unsigned char *)buf, (size_t)n);
+        off += (size_t)n;
+    }
+    free(buf);
+    if (n < 0) {
+        *read_failed = true;
+        return DKIM_STAT_INTERNAL;
+    }
+    if (st == DKIM_STAT_OK)
+        st = dkim_chunk(dkim, NULL, 0);
+    if (st == DKIM_STAT_OK)
+        st = dkim_eom(dkim, NULL);
+    return st;
+}
+
+/* verdict_of - one signature's outcome after dkim_eom, its reason into
+ * WHY.  RFC 6376 6.1.2: a key that does not exist is PERMFAIL, a key
+ * question that failed is TEMPFAIL; RFC 8301 3.1: rsa-sha1 signatures are
+ * not valid. */
+static enum dkim_verdict verdict_of(DKIM_SIGINFO *sig, char *why, size_t len)
+{
+    int err = dkim_sig_geterror(sig);
+    unsigned int flags = dkim_sig_getflags(sig);
+    dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
+    why[0] = '\0';
+    if (err == DKIM_SIGERROR_KEYFAIL) {
+        str_copy(why, "the key could not be fetched from the DNS", len);
+        return DKIM_VERDICT_TEMPERROR;
+    }
+    if ((flags & DKIM_SIGFLAG_PASSED) && dkim_sig_getbh(sig) == DKIM_SIGBH_MATCH &&
+        (err == DKIM_SIGERROR_OK || err == DKIM_SIGERROR_UNKNOWN)) {
+        if (dkim_sig_getsignalg(sig, &alg) == DKIM_STAT_OK && alg == DKIM_SIGN_RSASHA1) {
+            str_copy(why, "rsa-sha1 is not accepted (RFC 8301)", len);
+            return DKIM_VERDICT_PERMERROR;
+        }
+        return DKIM_VERDICT_PASS;
+    }
+    if (dkim_sig_getbh(sig) == DKIM_SIGBH_MISMATCH) {
+        str_copy(why, "body hash did not verify", len);
+        return DKIM_VERDICT_FAIL;
+    }
+    const char *text = dkim_sig_geterrorstr(err);
+    str_copy(why, text ? text : "signature not verified", len);
+    if (err == DKIM_SIGERROR_BADSIG || err == DKIM_SIGERROR_OK || err == DKIM_SIGERROR_UNKNOWN) {
+        if (err != DKIM_SIGERROR_BADSIG)
+            str_copy(why, "signature did not verify", len);
+        return DKIM_VERDICT_FAIL;
+    }
+    return DKIM_VERDICT_PERMERROR;
+}
+
+/* collect - the outcome of each signature DKIM saw (up to the cap) into R;
+ * WHOLE, when not DKIM_VERDICT_NONE, is every one's verdict (the message
+ * could not be parsed) with reason WHY. */
+static void collect(DKIM *dkim, enum dkim_verdict whole, const char *why, struct dkim_results *r)
+{
+    DKIM_SIGINFO **sigs = NULL;
+    int nsigs = 0;
+    if (dkim_getsiglist(dkim, &sigs, &nsigs) != DKIM_STAT_OK || sigs == NULL)
+        return;
+    for (int i = 0; i < nsigs; i++) {
+        if (dkim_sig_getflags(sigs[i]) & DKIM_SIGFLAG_IGNORE || r->n >= DKIM_CHECK_SIGS_MAX) {
+            r->extra++;
+            continue;
+        }
+        struct dkim_signature *s = &r->sig[r->n++];
+        const unsigned char *d = dkim_sig_getdomain(sigs[i]);
+        const unsigned char *sel = dkim_sig_getselector(sigs[i]);
+        str_copy(s->domain, d ? (const char *)d : "", sizeof s->domain);
+        str_lower(s->domain);
+        if (!str_copy(s->selector, sel ? (const char *)sel : "", sizeof s->selector))
+            s->selector[0] = '\0'; /* a cut selector would name another one */
+        if (whole != DKIM_VERDICT_NONE) {
+            s->verdict = whole;
+            str_copy(s->reason, why, sizeof s->reason);
+        } else {
+            s->verdict = verdict_of(sigs[i], s->reason, sizeof s->reason);
+        }
+    }
+}
+
+void dkim_check(struct dnsq *q, unsigned max_sigs, dkim_read_fn read, void *ctx,
+                struct dkim_results *r)
+{
+    *r = (struct dkim_results){.checked = true};
+    if (max_sigs > DKIM_CHECK_SIGS_MAX)
+        max_sigs = DKIM_CHECK_SIGS_MAX;
+    DKIM_STAT st = DKIM_STAT_OK;
+    DKIM_LIB *lib = lib_new(q);
+    DKIM *dkim = lib ? dkim_verify(lib, (const unsigned char *)"inbound", NULL, &st) : NULL;
+    if (dkim == NULL) {
+        str_copy(r->error, "out of memory", sizeof r->error);
+        if (lib)
+            dkim_close(lib);
+        return;
+    }
+    dkim_set_user_context(dkim, &max_sigs);
+    bool read_failed;
+    st = feed(dkim, read, ctx, &read_failed);
+    if (st == DKIM_STAT_OK || st == DKIM_STAT_BADSIG || st == DKIM_STAT_NOKEY ||
+        st == DKIM_STAT_KEYFAIL || st == DKIM_STAT_CANTVRFY || st == DKIM_STAT_REVOKED ||
+        st == DKIM_STAT_NOSIG)
+        collect(dkim, DKIM_VERDICT_NONE, "", r); /* each signature has its own outcome */
+    else if (read_failed || st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL)
+        str_copy(r->error, read_failed ? "the message could not be read" : "out of memory",
+                 sizeof r->error);
+    else
+        collect(dkim, DKIM_VERDICT_PERMERROR, "the message could not be parsed", r);
+    dkim_free(dkim);
+    dkim_close(lib);
+}
+
+const char *dkim_verdict_text(enum dkim_verdict v)
+{
+    static const char *const words[] = {"none", "pass", "fail", "temperror", "permerror"};
+    return (unsigned)v < sizeof words / sizeof words[0] ? words[v] : "permerror";
+}
