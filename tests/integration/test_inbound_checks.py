@@ -273,7 +273,10 @@ def test_dns_failure_defers_when_configured(make_server, zone, failure):
 def test_config_errors_name_the_key(make_server, zone):
     for bad, expect in (('dnsbl = ( { zone = "bad zone"; } );', "inbound.dnsbl.[0]"),
                         ('dns_failure = "reject";', "inbound.dns_failure"),
-                        ('spf_fail = "drop";', "inbound.spf_fail")):
+                        ('spf_fail = "drop";', "inbound.spf_fail"),
+                        ("dkim_max_signatures = 0;", "inbound.dkim_max_signatures"),
+                        ("dkim_max_signatures = 9;", "inbound.dkim_max_signatures"),
+                        ('dkim = "yes";', "inbound.dkim")):
         s = make_server(extra=f"inbound = {{ {bad} }};")
         s.start(wait=False)
         assert s.proc.wait(30) != 0

@@ -152,12 +152,3 @@ def test_signatures_past_the_cap_are_not_verified(make_server, zone, key):
     assert re.search(r"event=inbound check=dkim result=not_verified .*signatures=1 ", s.log())
     assert not [q for q in zone.queries if q[0] == "sel._domainkey.signed.test"]
 
-
-def test_dkim_config_errors_name_the_key(make_server):
-    for bad, expect in (("dkim_max_signatures = 0;", "inbound.dkim_max_signatures"),
-                        ("dkim_max_signatures = 9;", "inbound.dkim_max_signatures"),
-                        ('dkim = "yes";', "inbound.dkim")):
-        s = make_server(extra=f"inbound = {{ {bad} }};")
-        s.start(wait=False)
-        assert s.proc.wait(30) != 0
-        assert expect in s.log(), s.log()
