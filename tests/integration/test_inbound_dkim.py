@@ -152,3 +152,17 @@ def test_signatures_past_the_cap_are_not_verified(make_server, zone, key):
     assert re.search(r"event=inbound check=dkim result=not_verified .*signatures=1 ", s.log())
     assert not [q for q in zone.queries if q[0] == "sel._domainkey.signed.test"]
 
+
+
+def test_malformed_signature_is_permerror(make_server, zone, key):
+    """A DKIM-Signature that cannot be a signature (no bh=, no h=, b= not
+    base64) is reported, not taken for an unsigned message."""
+    publish(zone, key, "signed.test")
+    s = inbound_server(make_server, zone, "dkim = true;")
+    broken = (b"DKIM-Signature: v=1; a=rsa-sha256; d=signed.test; s=sel; c=relaxed/relaxed;\r\n"
+              b"\tb=!!not-base64!!\r\n")
+    smtp_send(s.ports["mx"], "x@sender.test", ALICE,
+              broken + message("broken", sender="a@signed.test"), source=SENDER)
+    text = delivered_text(s, 1, "broken")
+    assert re.search(r'\tdkim=permerror reason="[^"]+" header.d=signed.test header.s=sel', text), \
+        text
