@@ -75,6 +75,30 @@ static void reset_reuses_the_spool(void **state)
     free(data);
 }
 
+/* A copy reads the whole message (head and spill file) after the
+ * original is freed: the DKIM verifier's job outlives a session that
+ * ends meanwhile. */
+static void copy_outlives_the_original(void **state)
+{
+    size_t n = SPOOL_MEM_LIMIT + 54321;
+    char *data = malloc(n);
+    fill(data, n, 5);
+    struct spool sp, copy;
+    spool_init(&sp, ".");
+    assert_int_equal(spool_append(&sp, data, n), 0);
+    assert_int_equal(spool_copy(&sp, &copy), 0);
+    assert_true(copy.fd >= 0 && copy.fd != sp.fd);
+    spool_free(&sp);
+    read_back_equals(&copy, data, n);
+    spool_free(&copy);
+    spool_init(&sp, ".");
+    assert_int_equal(spool_copy(&sp, &copy), 0); /* an empty one too */
+    assert_int_equal(spool_size(&copy), 0);
+    spool_free(&copy);
+    spool_free(&sp);
+    free(data);
+}
+
 static void unwritable_directory_marks_failure(void **state)
 {
     char *data = calloc(1, SPOOL_MEM_LIMIT + 1);
@@ -94,6 +118,7 @@ int main(void)
         cmocka_unit_test(small_message_stays_in_memory),
         cmocka_unit_test(large_message_spills_to_a_file),
         cmocka_unit_test(reset_reuses_the_spool),
+        cmocka_unit_test(copy_outlives_the_original),
         cmocka_unit_test(unwritable_directory_marks_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
