@@ -139,6 +139,16 @@ def test_key_dns_failure_is_temperror_never_a_rejection(make_server, zone, key, 
     assert "result=fail" not in log
 
 
+def test_key_dns_failure_defers_when_configured(make_server, zone, key):
+    zone.txt("sender.test", f"v=spf1 ip4:{SENDER} -all")
+    zone.txt("_dmarc.slow.test", "v=DMARC1; p=reject")
+    zone.servfail.add("sel._domainkey.slow.test")
+    s = inbound_server(make_server, zone, 'dmarc = true; dns_timeout = 1; dns_failure = "defer";')
+    msg = signed(key, "slow.test", message("later", sender="ceo@slow.test"))
+    code, text = send_raw(s, SENDER, "x@sender.test", msg)
+    assert code == 451 and text.startswith("4.4.3 ") and "DMARC" in text, (code, text)
+
+
 def test_signatures_past_the_cap_are_not_verified(make_server, zone, key):
     publish(zone, key, "signed.test")
     s = inbound_server(make_server, zone, "dkim = true; dkim_max_signatures = 1;")
