@@ -13,10 +13,10 @@ import subprocess
 import dkim
 import pytest
 
-from conftest import free_port, message, smtp_send
+from conftest import PASSWORDS, free_port, message, smtp_send
 from test_blocklist_watch import zone  # noqa: F401 (a fixture)
-from test_inbound_checks import (ALICE, SENDER, delivered_text, dmarc_zone, inbound_server,
-                                 metrics, send_raw)
+from test_inbound_checks import (ALICE, SENDER, TRUSTED, delivered_text, dmarc_zone,
+                                 inbound_server, metrics, send_raw)
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +176,17 @@ def test_malformed_signature_is_permerror(make_server, zone, key):
     text = delivered_text(s, 1, "broken")
     assert re.search(r'\tdkim=permerror reason="[^"]+" header.d=signed.test header.s=sel', text), \
         text
+
+
+def test_trusted_and_authenticated_clients_not_verified(make_server, zone, key):
+    publish(zone, key, "signed.test")
+    s = inbound_server(make_server, zone, "dkim = true;")
+    msg = signed(key, "signed.test", message("trusted", sender="a@signed.test"))
+    smtp_send(s.ports["mx"], "x@signed.test", ALICE, msg, source=TRUSTED)
+    msg = signed(key, "signed.test", message("auth", sender=ALICE))
+    smtp_send(s.ports["submission"], ALICE, ALICE, msg, starttls=True,
+              login=(ALICE, PASSWORDS[ALICE]))
+    for subject in ("trusted", "auth"):
+        assert "Authentication-Results" not in delivered_text(s, 2, subject)
+    assert not [q for q in zone.queries if "._domainkey." in q[0]]
+    assert "check=dkim" not in s.log()
