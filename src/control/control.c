@@ -535,7 +535,7 @@ json_t *control_finish_merge(json_t *r, json_t *read, char *err, size_t errlen)
 void control_server_register_reader(struct control_server *srv, const char *cmd,
                                     control_handler_fn fn, control_finish_fn finish, void *ctx)
 {
-    if (srv->reader == NULL && (srv->reader = worker_pool_new(srv->base, CONTROL_READERS)) == NULL)
+    if (srv->reader == NULL && (srv->reader = worker_pool_new(srv->base, CONTROL_READERS, "fg-ctl-reader")) == NULL)
         fatal("control: out of memory starting the reader thread");
     add_cmd(srv, cmd, fn, ctx, true, finish);
 }

@@ -121,3 +121,8 @@ char *rfc5322_date(time_t t, char *buf, size_t len)
     strftime(buf, len, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     return buf;
 }
+
+void thread_name(pthread_t t, const char *name)
+{
+    (void)pthread_setname_np(t, name);
+}

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -30,5 +31,8 @@ void queue_id_new(char out[17]);
 char *rfc5322_date(time_t t, char *buf, size_t len);
 /* iso8601_utc - "2026-11-25T08:30:00Z" for T into BUF. */
 char *iso8601_utc(time_t t, char *buf, size_t len);
+/* thread_name - name thread T NAME (15 octets at most), as top -H, ps -L
+ * and perf show it; a failure only costs the name. */
+void thread_name(pthread_t t, const char *name);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "core/log.h"
+#include "core/util.h"
 
 struct job {
     worker_fn work;
@@ -90,7 +91,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-struct worker_pool *worker_pool_new(struct event_base *base, int nthreads)
+struct worker_pool *worker_pool_new(struct event_base *base, int nthreads, const char *name)
 {
     struct worker_pool *pool = calloc(1, sizeof *pool);
     if (pool == NULL)
@@ -103,9 +104,11 @@ struct worker_pool *worker_pool_new(struct event_base *base, int nthreads)
     pool->threads = calloc((size_t)nthreads, sizeof *pool->threads);
     if (pool->wake == NULL || pool->threads == NULL)
         fatal("event=workers_init error=out_of_memory");
-    for (int i = 0; i < nthreads; i++)
+    for (int i = 0; i < nthreads; i++) {
         if (pthread_create(&pool->threads[i], NULL, worker_main, pool) != 0)
             fatal("event=workers_init error=pthread_create");
+        thread_name(pool->threads[i], name);
+    }
     return pool;
 }
 

@@ -11,7 +11,7 @@ struct worker_pool;
 typedef void (*worker_fn)(void *arg);
 
 /* worker_pool_new - start NTHREADS threads; done callbacks run on BASE. */
-struct worker_pool *worker_pool_new(struct event_base *base, int nthreads);
+struct worker_pool *worker_pool_new(struct event_base *base, int nthreads, const char *name);
 /* worker_pool_drain - finish queued work, join the threads, run the done
  * callbacks so far.  The pool stays usable for posts; work submitted
  * after it runs at once on the caller's thread (shutdown). */

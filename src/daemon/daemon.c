@@ -153,11 +153,11 @@ static void start_store(struct daemon *d)
     char err[1024];
     srv->db = d->db;
     write_pidfile();
-    d->workers = srv->workers = worker_pool_new(d->base, WORKER_THREADS);
+    d->workers = srv->workers = worker_pool_new(d->base, WORKER_THREADS, "fg-worker");
     /* the sessions' store reads have threads of their own: an RCPT never
      * waits behind a Maildir delivery or an argon2 check (docs/design.md) */
-    srv->lookups = worker_pool_new(d->base, LOOKUP_THREADS);
-    srv->checks = worker_pool_new(d->base, CHECK_THREADS);
+    srv->lookups = worker_pool_new(d->base, LOOKUP_THREADS, "fg-lookup");
+    srv->checks = worker_pool_new(d->base, CHECK_THREADS, "fg-checks");
     srv->auth_queue = auth_queue_new(d->workers, WORKER_THREADS);
     srv->logins = login_cache_new();
     if (srv->auth_queue == NULL || srv->logins == NULL)

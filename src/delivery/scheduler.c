@@ -901,7 +901,7 @@ struct scheduler *scheduler_new(const struct delivery_env *env)
     sch->settled = strmap_new();
     sch->open_jobs = strmap_new();
     sch->dests = dest_table_new(&sch->limits);
-    sch->reader = worker_pool_new(env->base, 1);
+    sch->reader = worker_pool_new(env->base, 1, "fg-due-reader");
     if (sch->timer == NULL || sch->unrecorded == NULL || sch->remote == NULL ||
         sch->inflight == NULL || sch->settled == NULL || sch->open_jobs == NULL ||
         sch->dests == NULL || sch->reader == NULL) {

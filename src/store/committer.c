@@ -31,6 +31,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util.h"
 #include "core/log.h"
 #include "store/store.h"
 
@@ -380,6 +381,7 @@ static bool checkpointer_start(struct checkpointer *k, const char *store_path)
         k->db = NULL;
         return false;
     }
+    thread_name(k->thread, "fg-checkpoint");
     return true;
 }
 
@@ -541,6 +543,7 @@ struct committer *committer_start(const char *store_path, struct worker_pool *lo
         free(c);
         return NULL;
     }
+    thread_name(c->thread, "fg-committer");
     return c;
 }
 

@@ -146,7 +146,7 @@ static int setup(void **state)
     f->tick = event_new(f->base, -1, EV_PERSIST, tick, NULL);
     if (f->base == NULL || f->tick == NULL || event_add(f->tick, &tv) < 0)
         return -1;
-    f->loop = worker_pool_new(f->base, 1);
+    f->loop = worker_pool_new(f->base, 1, "test-loop");
     f->loop_thread = pthread_self();
     sem_init(&f->started, 0, 0);
     sem_init(&f->go, 0, 0);
