@@ -351,8 +351,9 @@ int accounts_user_change_password(store_db *db, const char *address, const char 
                                   char *err, size_t errlen)
 {
     char hash[PASSWORD_HASH_MAX];
-    if (accounts_password_reused(db, address, password, err, errlen) != 0)
-        return -1;
+    int reused = accounts_password_reused(db, address, password, err, errlen);
+    if (reused != 0)
+        return reused;
     if (password_hash(password, hash) < 0) {
         set_err(err, errlen, "cannot hash the password (out of memory?)");
         return -1;

@@ -45,7 +45,8 @@ int accounts_password_reused(store_db *db, const char *address, const char *pass
  * from the password itself (floodctl user passwd, the web's /account):
  * refuse a repeat of the last ACCOUNTS_PASSWORD_HISTORY, hash PASSWORD and
  * store it.  Its quality (password_policy.h) is checked before by the
- * caller, which has the config.  -1 with ERR. */
+ * caller, which has the config.  0 changed; 1 refused as a repeat (ERR
+ * names the rule: the user's mistake); -1 with ERR on a failure. */
 int accounts_user_change_password(store_db *db, const char *address, const char *password,
                                   char *err, size_t errlen);
 

@@ -298,7 +298,7 @@ static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
     if (db == NULL || user_precheck(db, addr, true) != EXIT_OK)
         return EXIT_FAIL;
     int rc = get_password(c->cfg, addr, pw, sizeof pw);
-    if (rc == EXIT_OK && accounts_user_change_password(db, addr, pw, err, sizeof err) < 0)
+    if (rc == EXIT_OK && accounts_user_change_password(db, addr, pw, err, sizeof err) != 0)
         rc = fail("%s; nothing changed", err);
     sodium_memzero(pw, sizeof pw);
     if (rc != EXIT_OK)

@@ -43,9 +43,12 @@ static json_t *store_status(struct daemon_commands_env *env)
 /* status_read - on the control reader thread: the queue by state and the
  * pauses (and, when REQ asks "messages_by_state", the messages by state
  * for /metrics).  A store that cannot be read is no reason to hide the
- * rest: they are then left out. */
+ * rest: they are then left out.  REQ "store": false reads nothing (the
+ * web dashboard has the queue counts from the monitor's read). */
 static json_t *status_read(void *ctx, json_t *req, char *err, size_t errlen)
 {
+    if (json_is_false(json_object_get(req, "store")))
+        return json_object();
     store_db *db = store_thread_db(STORE_FILE);
     json_t *queue = db ? store_queue_counts(db) : NULL;
     json_t *paused = db ? pause_list(db) : NULL;

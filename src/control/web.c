@@ -12,12 +12,12 @@
  * off unless web.api_token is set, and then asks for it (RFC 6750 bearer
  * tokens, compared in constant time), or an administrator's session of
  * the web admin (control/web_admin.c; a POST with its CSRF token in
- * X-CSRF-Token).  GET and HEAD read; POST under /api/v1/queue/ acts,
- * through queue_act as floodctl does.  Every other path is the web
- * admin's: its login page, its pages and /account. */
+ * X-CSRF-Token).  GET and HEAD read; POST under /api/v1/ acts
+ * (control/web_api.c), through queue_act and control/admin_ops as
+ * floodctl does.  Every other path is the web admin's: its login page,
+ * its pages and /account. */
 #include "control/web.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
@@ -36,8 +36,6 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
-#include "queue/queue_actions.h"
-#include "queue/queue_filter.h"
 #include "store/store.h"
 
 #define WEB_CONNECTIONS_MAX 32 /* at once; a scraper needs one */
@@ -55,9 +53,7 @@ struct web_server {
     pthread_mutex_t lock; /* the tokens, swapped by a reload */
     char metrics_token[TOKEN_BUF];
     char api_token[TOKEN_BUF];
-    char hostname[256];                /* the reporting MTA of the DSNs an API bounce sends */
-    struct config_passwords passwords; /* the policy the API's user listing shows */
-    struct web_admin *admin;           /* the login pages, the admin's pages, /account */
+    struct web_admin *admin; /* the other settings, the login pages, the admin's pages, /account */
 };
 
 /* read_pem - the whole of PATH (at most PEM_MAX), NUL-terminated. */
@@ -89,8 +85,6 @@ static void take_tokens(struct web_server *w, const struct config *cfg)
     str_copy(w->metrics_token, cfg->web.metrics_token ? cfg->web.metrics_token : "",
              sizeof w->metrics_token);
     str_copy(w->api_token, cfg->web.api_token ? cfg->web.api_token : "", sizeof w->api_token);
-    str_copy(w->hostname, cfg->hostname, sizeof w->hostname);
-    w->passwords = cfg->passwords;
     pthread_mutex_unlock(&w->lock);
 }
 
@@ -164,8 +158,7 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const 
     return rc;
 }
 
-/* respond_json - J (stolen) as the body. */
-static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
+enum MHD_Result web_respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -178,19 +171,9 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, j
     return rc;
 }
 
-static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status, const char *msg)
-{
-    return respond_json(c, status, json_pack("{s:s}", "error", msg));
-}
-
-enum MHD_Result web_respond_json(struct MHD_Connection *c, unsigned status, json_t *j)
-{
-    return respond_json(c, status, j);
-}
-
 enum MHD_Result web_respond_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    return respond_error(c, status, msg);
+    return web_respond_json(c, status, json_pack("{s:s}", "error", msg));
 }
 
 /* ask - one control request (REQ, stolen); the result (new reference), or
@@ -198,25 +181,6 @@ enum MHD_Result web_respond_error(struct MHD_Connection *c, unsigned status, con
 static json_t *ask(struct web_server *w, json_t *req, char *err, size_t errlen)
 {
     return control_ask(w->control_path, req, err, errlen);
-}
-
-json_t *web_ask(struct web_server *w, json_t *req, char *err, size_t errlen)
-{
-    return ask(w, req, err, errlen);
-}
-
-void web_passwords(struct web_server *w, struct config_passwords *out)
-{
-    pthread_mutex_lock(&w->lock);
-    *out = w->passwords;
-    pthread_mutex_unlock(&w->lock);
-}
-
-void web_hostname(struct web_server *w, char *buf, size_t len)
-{
-    pthread_mutex_lock(&w->lock);
-    str_copy(buf, w->hostname, len);
-    pthread_mutex_unlock(&w->lock);
 }
 
 /* ---- /metrics ---- */
@@ -404,147 +368,43 @@ static enum MHD_Result add_param(void *arg, enum MHD_ValueKind kind, const char 
     return q->err[0] ? MHD_NO : MHD_YES;
 }
 
-/* query_of - REQ (taken) with the query parameters of C as members; NULL
- * when they do not fit, after answering C (400 or 500; *RC the result). */
-static json_t *query_of(struct MHD_Connection *c, json_t *req, enum MHD_Result *rc)
+json_t *web_query(struct MHD_Connection *c, json_t *req, enum MHD_Result *rc)
 {
     struct query q = {.req = req};
     if (q.req == NULL) {
-        *rc = respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        *rc = web_respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return NULL;
     }
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_param, &q);
     if (q.err[0]) {
         json_decref(q.req);
-        *rc = respond_error(c, MHD_HTTP_BAD_REQUEST, q.err);
+        *rc = web_respond_error(c, MHD_HTTP_BAD_REQUEST, q.err);
         return NULL;
     }
     return q.req;
-}
-
-json_t *web_query(struct MHD_Connection *c, json_t *req, enum MHD_Result *rc)
-{
-    return query_of(c, req, rc);
-}
-
-/* The actions of POST /api/v1/queue/ACTION: queue_act, the one
- * implementation floodctl's queue commands use too. */
-static const struct {
-    const char *name;
-    enum queue_action act;
-} api_actions[] = {
-    {"hold", QUEUE_HOLD},     {"release", QUEUE_RELEASE},       {"retry", QUEUE_RETRY},
-    {"bounce", QUEUE_BOUNCE}, {"quarantine", QUEUE_QUARANTINE}, {"purge", QUEUE_PURGE},
-};
-
-/* Members of an action request that are not part of the selection. */
-static const char *const not_selection[] = {"reason", "confirm", "all", NULL};
-
-/* web_chosen - does REQ select anything (a filter, IDs, or all=1)?  Actions
- * refuse an empty selection, as floodctl's do. */
-bool web_chosen(json_t *req)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(req, key, v)
-    {
-        if (!listed(not_selection, key))
-            return true;
-    }
-    const char *all = json_string_value(json_object_get(req, "all"));
-    return all && (strcmp(all, "1") == 0 || strcmp(all, "true") == 0);
-}
-
-/* queue_action - ACT on the selection of REQ (stolen), in the store, on
- * this HTTP thread (its own store connection), logged with ADMIN ("api"
- * for the bearer token, else the administrator logged in);
- * then the daemon is told to read the queue again, as after floodctl. */
-static enum MHD_Result queue_action(struct web_server *w, struct MHD_Connection *c,
-                                    enum queue_action act, json_t *req, const char *admin)
-{
-    const char *confirm = json_string_value(json_object_get(req, "confirm"));
-    if (!web_chosen(req)) {
-        json_decref(req);
-        return respond_error(c, MHD_HTTP_BAD_REQUEST,
-                             "select messages (ids, a filter such as auth_user=..., or all=1)");
-    }
-    if (act == QUEUE_PURGE && (confirm == NULL || strcmp(confirm, "yes") != 0)) {
-        json_decref(req);
-        return respond_error(c, MHD_HTTP_BAD_REQUEST, "purge deletes for good: add confirm=yes");
-    }
-    const char *ids[1];
-    struct queue_filter f;
-    memset(&f, 0, sizeof f);
-    queue_filter_from_json(req, &f, ids, 0);
-    char id[32];
-    const char *given = json_string_value(json_object_get(req, "id"));
-    if (given) { /* one queue id, in any case: id=0123456789abcdef */
-        str_copy(id, given, sizeof id);
-        for (char *p = id; *p; p++)
-            *p = (char)toupper((unsigned char)*p);
-        ids[0] = id;
-        f.ids = ids;
-        f.n_ids = 1;
-    }
-    char host[256], err[512] = "";
-    pthread_mutex_lock(&w->lock);
-    memcpy(host, w->hostname, sizeof host);
-    pthread_mutex_unlock(&w->lock);
-    struct queue_action_ctx ctx = {.state_dir = ".", /* the daemon runs in state_dir */
-                                   .hostname = host,
-                                   .admin = admin,
-                                   .reason = json_string_value(json_object_get(req, "reason"))};
-    store_db *db = store_thread_db(STORE_FILE);
-    long n = db ? queue_act(db, act, &f, &ctx, err, sizeof err) : -1;
-    json_decref(req);
-    if (n < 0)
-        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
-                             err[0] ? err : "cannot open the store");
-    json_t *kicked = ask(w, json_pack("{s:s}", "cmd", "queue.kick"), err, sizeof err);
-    json_decref(kicked);
-    return respond_json(c, MHD_HTTP_OK,
-                        json_pack("{s:{s:s, s:I}}", "result", "action", queue_action_name(act),
-                                  "messages", (json_int_t)n));
-}
-
-enum MHD_Result web_queue_action(struct web_server *w, struct MHD_Connection *c,
-                                 enum queue_action act, json_t *req, const char *admin)
-{
-    return queue_action(w, c, act, req, admin);
 }
 
 static enum MHD_Result serve_api(struct web_server *w, struct MHD_Connection *c, const char *url,
                                  bool post, const char *admin)
 {
     enum MHD_Result handled;
-    if (web_api_serve(w, c, url, post, admin, &handled))
+    if (web_api_serve(w->admin, c, url, post, admin, &handled))
         return handled;
-    if (post) {
-        const char *name = strncmp(url, "/api/v1/queue/", 14) == 0 ? url + 14 : "";
-        for (size_t i = 0; i < sizeof api_actions / sizeof api_actions[0]; i++) {
-            if (strcmp(name, api_actions[i].name) != 0)
-                continue;
-            enum MHD_Result rc;
-            json_t *req = query_of(c, json_object(), &rc);
-            return req ? queue_action(w, c, api_actions[i].act, req, admin) : rc;
-        }
-        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such action");
-    }
     const char *cmd = NULL;
     for (size_t i = 0; i < sizeof resources / sizeof resources[0]; i++)
         if (strcmp(url, resources[i].path) == 0)
             cmd = resources[i].cmd;
     if (cmd == NULL)
-        return respond_error(c, MHD_HTTP_NOT_FOUND, "no such resource");
+        return web_respond_error(c, MHD_HTTP_NOT_FOUND, "no such resource");
     enum MHD_Result rc;
-    json_t *req = query_of(c, json_pack("{s:s, s:s}", "cmd", cmd, "admin", admin), &rc);
+    json_t *req = web_query(c, json_pack("{s:s, s:s}", "cmd", cmd, "admin", admin), &rc);
     if (req == NULL)
         return rc;
     char err[512] = "";
     json_t *result = ask(w, req, err, sizeof err);
     if (result == NULL)
-        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err[0] ? err : "no answer");
-    return respond_json(c, MHD_HTTP_OK, json_pack("{s:o}", "result", result));
+        return web_respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, err[0] ? err : "no answer");
+    return web_respond_json(c, MHD_HTTP_OK, json_pack("{s:o}", "result", result));
 }
 
 /* ---- the server ---- */
@@ -562,7 +422,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
     if (!post && strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
         strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET, HEAD and POST");
+        return web_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET, HEAD and POST");
     if (post) {
         /* libmicrohttpd calls once with the headers, then with each piece
          * of the body, then once more with none: answer on that last. */
@@ -573,8 +433,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
             if ((len && strcmp(len, "0") != 0) ||
                 MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-                return respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
-                                     "send no body: the selection goes in the query");
+                return web_respond_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                                         "send no body: the selection goes in the query");
             *state = (void *)&seen_headers;
             return MHD_YES;
         }
@@ -587,10 +447,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     memcpy(api_token, w->api_token, sizeof api_token);
     pthread_mutex_unlock(&w->lock);
     if (post && strncmp(url, "/api/", 5) != 0)
-        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST is for /api/v1/ actions");
+        return web_respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST is for /api/v1/ actions");
     if (strcmp(url, "/metrics") == 0) {
         if (metrics_token[0] && !token_ok(c, metrics_token))
-            return respond_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed");
+            return web_respond_error(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed");
         return serve_metrics(w, c);
     }
     if (strncmp(url, "/api/", 5) == 0) {
@@ -603,13 +463,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (web_admin_api_session(w->admin, c, post, admin, sizeof admin, &csrf_bad))
             return serve_api(w, c, url, post, admin);
         if (csrf_bad)
-            return respond_error(c, MHD_HTTP_FORBIDDEN, "an X-CSRF-Token header is needed");
-        return respond_error(c, MHD_HTTP_UNAUTHORIZED,
-                             api_token[0] ? "a bearer token or an admin session is needed"
-                                          : "log in at / (the API without a session needs "
-                                            "web.api_token)");
+            return web_respond_error(c, MHD_HTTP_FORBIDDEN, "an X-CSRF-Token header is needed");
+        return web_respond_error(c, MHD_HTTP_UNAUTHORIZED,
+                                 api_token[0] ? "a bearer token or an admin session is needed"
+                                              : "log in at / (the API without a session needs "
+                                                "web.api_token)");
     }
-    return respond_error(c, MHD_HTTP_NOT_FOUND, "no such page");
+    return web_respond_error(c, MHD_HTTP_NOT_FOUND, "no such page");
 }
 
 /* on_completed - a request is done: free what the pages kept for it (the

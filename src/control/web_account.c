@@ -184,19 +184,17 @@ static enum MHD_Result password_post(struct web_req *r, store_db *db)
     if (strcmp(pw, again) != 0)
         return account_page(r, MHD_HTTP_BAD_REQUEST,
                             "The two new passwords differ; nothing changed.", true, NULL);
-    web_settings(r->a, &policy, NULL, 0, NULL, 0);
+    web_settings(r->a, &policy, NULL, 0);
     if (strlen(pw) > PASSWORD_MAX)
         return account_page(r, MHD_HTTP_BAD_REQUEST, "The new password is too long.", true, NULL);
     if (password_policy_check(&policy, r->who, pw, msg, sizeof msg) != 0)
         return account_page(r, MHD_HTTP_BAD_REQUEST, msg, true, NULL);
-    /* no repeat of the last ACCOUNTS_PASSWORD_HISTORY: ERR names the rule */
-    int reused = accounts_password_reused(db, r->who, pw, err, sizeof err);
-    if (reused > 0)
-        return account_page(r, MHD_HTTP_BAD_REQUEST, err, true, NULL);
-    if (reused < 0 || password_hash(pw, hash) < 0 ||
-        accounts_user_set_password(db, r->who, hash, err, sizeof err) < 0)
-        return account_page(r, MHD_HTTP_SERVICE_UNAVAILABLE, "The password could not be stored.",
-                            true, NULL);
+    /* as floodctl user passwd: a repeat of the last ACCOUNTS_PASSWORD_HISTORY
+     * is refused (1, ERR names the rule), else hashed and stored */
+    int rc = accounts_user_change_password(db, r->who, pw, err, sizeof err);
+    if (rc != 0)
+        return account_page(r, rc > 0 ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_SERVICE_UNAVAILABLE,
+                            rc > 0 ? err : "The password could not be stored.", true, NULL);
     log_info("event=password_changed user=%s by=web ip=%s", log_quote(r->who), r->ip);
     web_sessions_end_others(r);
     return account_page(r, MHD_HTTP_OK, "Password changed.", false, NULL);

@@ -29,6 +29,7 @@
 #include "accounts/totp.h"
 #include "control/control_client.h"
 #include "control/web_admin_internal.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/admins.h"
@@ -46,7 +47,7 @@ struct web_session {
     bool used, admin;
     char id[WEB_ID_HEX], csrf[WEB_ID_HEX];
     char who[WEB_WHO_MAX];
-    time_t last;
+    time_t started, last; /* clock_now(): a test moves it with floodgated -T */
 };
 
 /* A TOTP code that logged someone in, kept while it is still valid. */
@@ -64,9 +65,8 @@ struct web_admin {
     char control_path[256];
     /* the settings, swapped by a reload */
     struct config_passwords passwords;
-    unsigned idle;
+    unsigned idle, lifetime;
     bool tls;
-    char public_url[256];
     char hostname[256];
 };
 
@@ -95,9 +95,9 @@ void web_admin_config(struct web_admin *a, const struct config *cfg)
 {
     pthread_mutex_lock(&a->lock);
     a->passwords = cfg->passwords;
-    a->idle = cfg->web.session_idle ? cfg->web.session_idle : 1800;
+    a->idle = cfg->web.session_idle;
+    a->lifetime = cfg->web.session_lifetime;
     a->tls = cfg->web.tls == WEB_TLS_IMPLICIT;
-    str_copy(a->public_url, cfg->web.public_url ? cfg->web.public_url : "", sizeof a->public_url);
     str_copy(a->hostname, cfg->hostname ? cfg->hostname : "", sizeof a->hostname);
     pthread_mutex_unlock(&a->lock);
 }
@@ -111,14 +111,11 @@ void web_admin_free(struct web_admin *a)
     free(a);
 }
 
-void web_settings(struct web_admin *a, struct config_passwords *pw, char *public_url, size_t ulen,
-                  char *hostname, size_t hlen)
+void web_settings(struct web_admin *a, struct config_passwords *pw, char *hostname, size_t hlen)
 {
     pthread_mutex_lock(&a->lock);
     if (pw)
         *pw = a->passwords;
-    if (public_url)
-        str_copy(public_url, a->public_url, ulen);
     if (hostname)
         str_copy(hostname, a->hostname, hlen);
     pthread_mutex_unlock(&a->lock);
@@ -142,16 +139,30 @@ static bool same_token(const char *a, const char *b)
     return sodium_memcmp(a, b, WEB_ID_HEX - 1) == 0;
 }
 
+/* session_over - why session S ends at NOW: "idle" (web.session_idle
+ * without a request), "lifetime" (web.session_lifetime since the login:
+ * a stolen cookie kept busy does not last for ever), or NULL while it
+ * lasts.  The lock held. */
+static const char *session_over(const struct web_admin *a, const struct web_session *s, time_t now)
+{
+    if (now - s->last > (time_t)a->idle)
+        return "idle";
+    if (now - s->started > (time_t)a->lifetime)
+        return "lifetime";
+    return NULL;
+}
+
 /* session_find - the live session of ID (the lock held); NULL when none
- * or idle too long (then forgotten). */
+ * or over (then forgotten). */
 static struct web_session *session_find(struct web_admin *a, const char *id, time_t now)
 {
     for (size_t i = 0; id && i < SESSIONS_MAX; i++) {
         struct web_session *s = &a->sessions[i];
         if (!s->used || !same_token(s->id, id))
             continue;
-        if (now - s->last > (time_t)a->idle) {
-            log_info("event=web_session_end who=%s reason=idle", log_quote(s->who));
+        const char *over = session_over(a, s, now);
+        if (over) {
+            log_info("event=web_session_end who=%s reason=%s", log_quote(s->who), over);
             sodium_memzero(s, sizeof *s);
             return NULL;
         }
@@ -201,7 +212,7 @@ static void session_of(struct web_req *r)
     struct web_admin *a = r->a;
     r->who[0] = '\0';
     pthread_mutex_lock(&a->lock);
-    time_t now = time(NULL);
+    time_t now = clock_now();
     struct web_session *s = session_find(a, id, now);
     if (s) {
         s->last = now;
@@ -303,11 +314,16 @@ const char *web_arg(struct web_req *r, const char *key)
     return MHD_lookup_connection_value(r->c, MHD_GET_ARGUMENT_KIND, key);
 }
 
+json_t *web_admin_ask(struct web_admin *a, json_t *req, char *err, size_t errlen)
+{
+    return control_ask(a->control_path, req, err, errlen);
+}
+
 json_t *page_ask(struct web_req *r, json_t *req, char *err, size_t errlen)
 {
     if (req && r->admin && r->who[0])
         json_object_set_new(req, "admin", json_string(r->who));
-    return control_ask(r->a->control_path, req, err, errlen);
+    return web_admin_ask(r->a, req, err, errlen);
 }
 
 bool web_login_banned(struct web_req *r)
@@ -361,12 +377,12 @@ enum MHD_Result web_session_start(struct web_req *r, bool admin, const char *who
     struct web_admin *a = r->a;
     struct web_session *slot = NULL;
     char set[200], id[WEB_ID_HEX];
-    time_t now = time(NULL);
+    time_t now = clock_now();
     pthread_mutex_lock(&a->lock);
     /* a free slot, else the one idle longest */
     for (size_t i = 0; i < SESSIONS_MAX; i++) {
         struct web_session *s = &a->sessions[i];
-        if (s->used && now - s->last > (time_t)a->idle)
+        if (s->used && session_over(a, s, now))
             sodium_memzero(s, sizeof *s);
         if (!s->used) {
             slot = s;
@@ -378,7 +394,7 @@ enum MHD_Result web_session_start(struct web_req *r, bool admin, const char *who
     sodium_memzero(slot, sizeof *slot);
     slot->used = true;
     slot->admin = admin;
-    slot->last = now;
+    slot->started = slot->last = now;
     str_copy(slot->who, who, sizeof slot->who);
     random_hex(slot->id);
     random_hex(slot->csrf);
@@ -486,7 +502,7 @@ static enum MHD_Result logout_post(struct web_req *r)
     const char *id = MHD_lookup_connection_value(r->c, MHD_COOKIE_KIND, COOKIE_SESSION);
     char set[200];
     pthread_mutex_lock(&r->a->lock);
-    struct web_session *s = session_find(r->a, id, time(NULL));
+    struct web_session *s = session_find(r->a, id, clock_now());
     if (s)
         sodium_memzero(s, sizeof *s);
     pthread_mutex_unlock(&r->a->lock);

@@ -3,8 +3,9 @@
  * JSON API.  Administrators (floodctl admin) log in at / with a password
  * and a TOTP code; mail users at /account.  A login makes a session: a
  * random 256-bit id in an HttpOnly, SameSite=Strict cookie (Secure over
- * TLS), ended by logging out or web.session_idle without a request, and a
- * CSRF token every state-changing request must carry. */
+ * TLS), ended by logging out, web.session_idle without a request or
+ * web.session_lifetime after the login, and a CSRF token every
+ * state-changing request must carry. */
 #ifndef FLOODGATE_CONTROL_WEB_ADMIN_H
 #define FLOODGATE_CONTROL_WEB_ADMIN_H
 

@@ -46,9 +46,10 @@ enum MHD_Result web_message(struct web_req *r, unsigned status, const char *titl
  * administrator's name (the audit log records who acted); the result or
  * NULL with ERR. */
 json_t *page_ask(struct web_req *r, json_t *req, char *err, size_t errlen);
-/* web_settings - the current settings (copied under the lock). */
-void web_settings(struct web_admin *a, struct config_passwords *pw, char *public_url, size_t ulen,
-                  char *hostname, size_t hlen);
+/* web_settings - the current password policy into PW and hostname into
+ * HOSTNAME (either NULL when not wanted), copied under the lock: the one
+ * copy of the settings the web server's threads read (a reload swaps it). */
+void web_settings(struct web_admin *a, struct config_passwords *pw, char *hostname, size_t hlen);
 /* web_sessions_end_others - end every other session of R's mail user. */
 void web_sessions_end_others(struct web_req *r);
 /* web_login_refused - count a failed login of R's client toward the bans. */

@@ -1,15 +1,17 @@
 /* control/web_pages - the administrator's pages of the web admin:
  * dashboard, queue (with the Authenticated Sender and Sender IP columns,
- * filters and bulk hold/release on a selection), one message, quarantine,
- * incidents, bans, live sessions, users.
+ * filters, group-by and bulk hold/release/retry on a selection or on all
+ * a filter selects), one message, quarantine, incidents (release,
+ * dismiss), bans (add, lift), live sessions (kill), users.
  *
  * Room: control.  Server-rendered HTML; every value from a message, a
  * client or the store is escaped (html_text).  Reads come from the same
  * control commands floodctl reads (status, monitor, queue.list,
- * session.list) or the same typed store functions floodctl calls, on this
- * thread's own store connection; actions go through the same code as
- * floodctl's (queue_act, accounts_user_suspend, session.kill) and carry
- * the administrator's name, so the log and the audit log say who acted. */
+ * queue.top, session.list) or the same typed store functions floodctl
+ * calls, on this thread's own store connection; actions are the JSON
+ * API's operations (web_op_*: control/admin_ops and queue_act, as
+ * floodctl's) and carry the administrator's name, so the log and the
+ * audit trail say who acted. */
 #include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "accounts/accounts.h"
 #include "accounts/login_state.h"
 #include "control/web_admin_internal.h"
+#include "control/web_internal.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "queue/queue_actions.h"
@@ -30,6 +33,8 @@
 #include "store/store.h"
 
 #define SELECTION_MAX 500      /* messages in one bulk action from a page */
+#define MESSAGES_SHOWN 200     /* messages listed on the queue page */
+#define GROUPS_SHOWN 100       /* groups listed by the queue page's group-by */
 #define BODY_SHOWN (64 * 1024) /* octets of a message shown on its page */
 
 /* A column of a table: the member KEY under the heading HEAD; TIME: a
@@ -124,6 +129,26 @@ static void cells(struct html *h, json_t *row, const char *const *keys)
     }
 }
 
+/* row_action - a table row: the members KEYS (NULL-ended) of ROW and a
+ * button LABEL that posts NAME = ROW's member NAME to ACTION. */
+static void row_action(struct web_req *r, struct html *h, json_t *row, const char *const *keys,
+                       const char *action, const char *name, const char *label)
+{
+    html_raw(h, "<tr>");
+    cells(h, row, keys);
+    html_raw(h, "<td><form class=\"inline\" method=\"post\" action=\"");
+    html_raw(h, action);
+    html_raw(h, "\">");
+    html_csrf(h, r->csrf);
+    html_raw(h, "<input type=\"hidden\" name=\"");
+    html_raw(h, name);
+    html_raw(h, "\" value=\"");
+    html_json(h, json_object_get(row, name));
+    html_raw(h, "\"><button>");
+    html_raw(h, label);
+    html_raw(h, "</button></form></td></tr>\n");
+}
+
 /* page_done - close H's table when ROWS had any, end the page, send it
  * (200) and drop ROWS. */
 static enum MHD_Result page_done(struct web_req *r, struct html *h, json_t *rows)
@@ -181,7 +206,35 @@ static void notice(struct web_req *r, struct html *h)
     html_raw(h, "</p>");
 }
 
-/* redirect_done - 303 to PATH?done=TEXT&sig=HMAC (done_sig). */
+/* list_start - H opened as the page TITLE for the rows of LIST (dropped
+ * when memory runs out: -1), with the notice of the last action, what
+ * BEFORE adds (a form; NULL: nothing), and EMPTY when LIST has no rows,
+ * else the opening of their table: HEAD, its headings.  page_done ends it. */
+static int list_start(struct web_req *r, struct html *h, const char *title, json_t *list,
+                      void (*before)(struct web_req *r, struct html *h), const char *empty,
+                      const char *head)
+{
+    if (page_start(r, h, title) < 0) {
+        json_decref(list);
+        return -1;
+    }
+    notice(r, h);
+    if (before)
+        before(r, h);
+    if (json_array_size(list) == 0) {
+        html_raw(h, "<p>");
+        html_text(h, empty);
+        html_raw(h, "</p>");
+    } else {
+        html_raw(h, "<table><tr>");
+        html_raw(h, head);
+        html_raw(h, "</tr>");
+    }
+    return 0;
+}
+
+/* redirect_done - 303 to PATH?done=TEXT&sig=HMAC (done_sig); PATH may
+ * have a query of its own. */
 static enum MHD_Result redirect_done(struct web_req *r, const char *path, const char *text)
 {
     struct html h;
@@ -191,7 +244,7 @@ static enum MHD_Result redirect_done(struct web_req *r, const char *path, const 
         return MHD_NO;
     done_sig(r, text, sig);
     html_raw(&h, path);
-    html_raw(&h, "?done=");
+    html_raw(&h, strchr(path, '?') ? "&done=" : "?done=");
     html_url(&h, text);
     html_raw(&h, "&sig=");
     html_raw(&h, sig);
@@ -210,28 +263,67 @@ static enum MHD_Result unavailable(struct web_req *r, const char *err)
                        err && err[0] ? err : "floodgated did not answer");
 }
 
+/* form_op - OP (the API's operation) with the form fields KEYS
+ * (NULL-ended) as its parameters, by this administrator: only those
+ * reach the audit trail, never the CSRF token.  Its result, or NULL
+ * after answering R with the refusal, its status and words (*RC). */
+static json_t *form_op(struct web_req *r, json_t *(*op)(struct web_op *o), const char *const *keys,
+                       enum MHD_Result *rc)
+{
+    json_t *q = json_object(), *out = NULL;
+    struct web_op o;
+    for (; q && *keys; keys++) {
+        const char *v = web_field(r, *keys);
+        if (v && json_object_set_new(q, *keys, json_string(v)) < 0) {
+            json_decref(q);
+            q = NULL;
+        }
+    }
+    if (q == NULL) {
+        *rc = MHD_NO;
+        return NULL;
+    }
+    if (web_op_begin(&o, r->a, r->who, q))
+        out = op(&o);
+    json_decref(q);
+    if (out == NULL) {
+        unsigned status = o.status ? (unsigned)o.status : MHD_HTTP_INTERNAL_SERVER_ERROR;
+        *rc = web_message(r, status,
+                          status == MHD_HTTP_BAD_REQUEST ? "Bad request"
+                          : status == MHD_HTTP_NOT_FOUND ? "Not found"
+                                                         : "Refused",
+                          o.err[0] ? o.err : "failed");
+    }
+    return out;
+}
+
 /* ---- dashboard ---- */
 
+/* dashboard - the monitor's answer (its one store read: the open
+ * incidents and the queue by state; the rates from the loop) and the
+ * loop's figures of the status ("store": false, for the status would read
+ * the same queue counts again). */
 static enum MHD_Result dashboard(struct web_req *r)
 {
-    char err[512] = "";
+    char err[512] = "", err2[512] = "";
     struct html h;
-    json_t *st = page_ask(r, json_pack("{s:s}", "cmd", "status"), err, sizeof err);
     json_t *mon = page_ask(r, json_pack("{s:s}", "cmd", "monitor"), err, sizeof err);
+    json_t *st =
+        page_ask(r, json_pack("{s:s, s:b}", "cmd", "status", "store", 0), err2, sizeof err2);
     if (page_start(r, &h, "Dashboard") < 0) {
         json_decref(st);
         json_decref(mon);
         return MHD_NO;
     }
-    if (st == NULL) {
+    if (mon == NULL || st == NULL) {
         html_raw(&h, "<p class=\"err\">");
-        html_text(&h, err);
+        html_text(&h, mon ? err2 : err);
         html_raw(&h, "</p>");
     }
     html_raw(&h, "<h2>Rates</h2>");
     facts(&h, json_object_get(mon, "per_second"), 0);
     html_raw(&h, "<h2>Queue by state</h2>");
-    facts(&h, json_object_get(st, "queue"), 0);
+    facts(&h, json_object_get(mon, "queue"), 0);
     html_raw(&h, "<h2>Open incidents</h2>");
     json_t *inc = json_object_get(mon, "incidents");
     static const struct column inc_cols[] = {{"id", "ID", false},
@@ -261,25 +353,87 @@ static enum MHD_Result dashboard(struct web_req *r)
 
 /* ---- queue ---- */
 
-/* The filters of the queue page: query parameters as queue.list takes them. */
-static const char *const queue_filters[] = {"state", "auth_user", "ip",       "from",
-                                            "rcpt",  "subject",   "listener", NULL};
+/* The filters of the queue page: query parameters as queue.list takes
+ * them ("unauthenticated" is a tick: "1"). */
+static const char *const queue_filters[] = {
+    "state",    "auth_user",       "ip", "from", "rcpt", "rcpt_domain", "subject",
+    "listener", "unauthenticated", NULL};
 
-/* filter_form - the filter inputs, filled with the current values. */
+/* The page's group-by (queue.top's, as floodctl queue top --by): the
+ * grouping, its heading, the filter that selects one group. */
+static const struct {
+    const char *by, *head, *filter;
+} groupings[] = {
+    {"auth-user", "Authenticated sender", "auth_user"},
+    {"from", "Sender", "from"},
+    {"ip", "Client IP", "ip"},
+    {"rcpt-domain", "Recipient domain", "rcpt_domain"},
+};
+
+/* queue_request - CMD with the page's filters from the query of R (or,
+ * FROM_FORM, from the fields of its POST): NULL when out of memory. */
+static json_t *queue_request(struct web_req *r, const char *cmd, bool from_form)
+{
+    json_t *req = json_pack("{s:s}", "cmd", cmd);
+    for (const char *const *f = queue_filters; req && *f; f++) {
+        const char *v = from_form ? web_field(r, *f) : web_arg(r, *f);
+        bool tick = strcmp(*f, "unauthenticated") == 0;
+        if (v == NULL || v[0] == '\0' || (tick && strcmp(v, "1") != 0))
+            continue; /* an unticked box selects nothing */
+        json_object_set_new(req, *f, tick ? json_true() : json_string(v));
+    }
+    return req;
+}
+
+/* filter_link - the queue page's URL with R's filters and KEY=VALUE (which
+ * replaces KEY's own), escaped for an href. */
+static void filter_link(struct web_req *r, struct html *h, const char *key, const char *value)
+{
+    bool first = true;
+    html_raw(h, "/admin/queue");
+    for (const char *const *f = queue_filters; *f; f++) {
+        const char *v = strcmp(*f, key) == 0 ? value : web_arg(r, *f);
+        if (v == NULL || v[0] == '\0')
+            continue;
+        html_raw(h, first ? "?" : "&amp;");
+        html_raw(h, *f);
+        html_raw(h, "=");
+        html_url(h, v);
+        first = false;
+    }
+}
+
+/* filter_form - the filter inputs, filled with the current values, and
+ * the group-by choice. */
 static void filter_form(struct web_req *r, struct html *h)
 {
+    const char *group = web_arg(r, "group");
     html_raw(h, "<form method=\"get\" action=\"/admin/queue\">");
     for (const char *const *f = queue_filters; *f; f++) {
         const char *v = web_arg(r, *f);
         html_raw(h, "<label class=\"inline\">");
         html_text(h, *f);
+        if (strcmp(*f, "unauthenticated") == 0) {
+            html_raw(h, " <input type=\"checkbox\" name=\"unauthenticated\" value=\"1\"");
+            html_raw(h, v && strcmp(v, "1") == 0 ? " checked></label> " : "></label> ");
+            continue;
+        }
         html_raw(h, " <input name=\"");
         html_text(h, *f);
         html_raw(h, "\" value=\"");
         html_text(h, v ? v : "");
         html_raw(h, "\"></label> ");
     }
-    html_raw(h, "<button>Filter</button></form>");
+    html_raw(h, "<label class=\"inline\">group by <select name=\"group\">"
+                "<option value=\"\">(messages)</option>");
+    for (size_t i = 0; i < sizeof groupings / sizeof groupings[0]; i++) {
+        html_raw(h, "<option value=\"");
+        html_raw(h, groupings[i].by);
+        html_raw(h, group && strcmp(group, groupings[i].by) == 0 ? "\" selected>" : "\">");
+        html_text(h, groupings[i].head);
+        html_raw(h, "</option>");
+    }
+    html_raw(h, "</select></label> <button>Filter</button></form>");
 }
 
 /* recipients_cell - the recipients of message M, with their states. */
@@ -299,15 +453,81 @@ static void recipients_cell(struct html *h, json_t *m)
     html_raw(h, "</td>");
 }
 
-static enum MHD_Result queue_page(struct web_req *r)
+/* queue_groups - ?group=BY: the selection in groups (queue.top), the
+ * biggest first, each with its count and a link to the queue filtered to
+ * it (where the bulk actions act on the group). */
+static enum MHD_Result queue_groups(struct web_req *r, size_t g)
 {
     char err[512] = "";
-    json_t *req = json_pack("{s:s, s:i}", "cmd", "queue.list", "limit", 200);
-    for (const char *const *f = queue_filters; req && *f; f++) {
-        const char *v = web_arg(r, *f);
-        if (v && v[0])
-            json_object_set_new(req, *f, json_string(v));
+    json_t *req = queue_request(r, "queue.top", false);
+    if (req) {
+        json_object_set_new(req, "by", json_string(groupings[g].by));
+        json_object_set_new(req, "top", json_integer(GROUPS_SHOWN));
     }
+    json_t *top = page_ask(r, req, err, sizeof err);
+    if (top == NULL)
+        return unavailable(r, err);
+    struct html h;
+    char head[200];
+    snprintf(head, sizeof head, "<th>%s</th><th>Messages</th><th>Share</th><th>Oldest</th>",
+             groupings[g].head);
+    if (list_start(r, &h, "Queue", top, filter_form, "No messages match.", head) < 0)
+        return MHD_NO;
+    size_t i;
+    json_t *grp;
+    json_array_foreach(top, i, grp)
+    {
+        const char *key = json_string_value(json_object_get(grp, "key"));
+        bool none = key == NULL || key[0] == '\0';
+        html_raw(&h, "<tr><td><a href=\"");
+        /* no authenticated sender: the messages sent without AUTH */
+        if (none && strcmp(groupings[g].filter, "auth_user") == 0)
+            filter_link(r, &h, "unauthenticated", "1");
+        else
+            filter_link(r, &h, groupings[g].filter, none ? "" : key);
+        html_raw(&h, "\">");
+        html_text(&h, none ? "(none)" : key);
+        html_fmt(&h, "</a></td><td>%lld</td><td>%.1f%%</td><td>",
+                 (long long)json_integer_value(json_object_get(grp, "messages")),
+                 100 * json_number_value(json_object_get(grp, "share")));
+        html_time(&h, json_object_get(grp, "oldest"));
+        html_raw(&h, "</td></tr>\n");
+    }
+    return page_done(r, &h, top);
+}
+
+/* hidden_filters - R's filters as hidden fields of a form (the "all that
+ * match" actions); false when there is none. */
+static bool hidden_filters(struct web_req *r, struct html *h)
+{
+    bool any = false;
+    for (const char *const *f = queue_filters; *f; f++) {
+        const char *v = web_arg(r, *f);
+        if (v == NULL || v[0] == '\0')
+            continue;
+        html_raw(h, "<input type=\"hidden\" name=\"");
+        html_raw(h, *f);
+        html_raw(h, "\" value=\"");
+        html_text(h, v);
+        html_raw(h, "\">");
+        any = true;
+    }
+    return any;
+}
+
+static enum MHD_Result queue_page(struct web_req *r)
+{
+    const char *group = web_arg(r, "group");
+    for (size_t g = 0; group && group[0] && g < sizeof groupings / sizeof groupings[0]; g++)
+        if (strcmp(group, groupings[g].by) == 0)
+            return queue_groups(r, g);
+    if (group && group[0])
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
+                           "group: auth-user, from, ip or rcpt-domain");
+    char err[512] = "";
+    json_t *req = queue_request(r, "queue.list", false);
+    if (req)
+        json_object_set_new(req, "limit", json_integer(MESSAGES_SHOWN));
     json_t *list = page_ask(r, req, err, sizeof err);
     if (list == NULL)
         return unavailable(r, err);
@@ -358,6 +578,16 @@ static enum MHD_Result queue_page(struct web_req *r)
                      "<button name=\"action\" value=\"hold\">Hold</button> "
                      "<button name=\"action\" value=\"release\">Release</button> "
                      "<button name=\"action\" value=\"retry\">Retry now</button></p></form>");
+        /* the filter's whole selection, beyond the MESSAGES_SHOWN listed */
+        html_raw(&h, "<form method=\"post\" action=\"/admin/queue/action\">");
+        html_csrf(&h, r->csrf);
+        if (hidden_filters(r, &h))
+            html_raw(&h, "<input type=\"hidden\" name=\"match\" value=\"all\"><p>With every "
+                         "message the filter selects: "
+                         "<button name=\"action\" value=\"hold\">Hold all</button> "
+                         "<button name=\"action\" value=\"release\">Release all</button> "
+                         "<button name=\"action\" value=\"retry\">Retry all now</button></p>");
+        html_raw(&h, "</form>");
     }
     html_end(&h);
     json_decref(list);
@@ -375,14 +605,15 @@ static bool queue_id_ok(const char *id)
 }
 
 /* queue_action_post - POST /admin/queue/action: action=hold|release|retry
- * on the checked ids, through queue_act as floodctl's queue commands. */
+ * on the ticked ids, or (match=all) on every message the filter fields
+ * select: the API's queue operation (queue_act, as floodctl's). */
 static enum MHD_Result queue_action_post(struct web_req *r)
 {
     static const struct {
         const char *name;
         enum queue_action act;
     } acts[] = {{"hold", QUEUE_HOLD}, {"release", QUEUE_RELEASE}, {"retry", QUEUE_RETRY}};
-    const char *name = web_field(r, "action");
+    const char *name = web_field(r, "action"), *match = web_field(r, "match");
     json_t *ids_json = json_object_get(r->form, "id");
     const char *ids[SELECTION_MAX];
     char upper[SELECTION_MAX][17];
@@ -394,41 +625,52 @@ static enum MHD_Result queue_action_post(struct web_req *r)
     if (which < 0)
         return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
                            "action must be hold, release or retry");
-    json_t *one = json_is_string(ids_json) ? ids_json : NULL, *v;
-    json_t *list = one ? json_pack("[O]", one) : json_incref(ids_json);
-    json_array_foreach(list, i, v)
-    {
-        const char *id = json_string_value(v);
-        if (id == NULL || !queue_id_ok(id) || n == SELECTION_MAX) {
-            json_decref(list);
-            return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
-                               "select up to 500 messages by their queue ids");
-        }
-        for (size_t c = 0; c < 17; c++)
-            upper[n][c] = (char)toupper((unsigned char)id[c]);
-        ids[n] = upper[n];
-        n++;
-    }
-    json_decref(list);
-    if (n == 0)
-        return web_message(r, MHD_HTTP_BAD_REQUEST, "Nothing selected",
-                           "Tick the messages to act on first.");
     struct queue_filter f;
     memset(&f, 0, sizeof f);
-    f.ids = ids;
-    f.n_ids = n;
-    char host[256], err[512] = "", done[128];
-    web_settings(r->a, NULL, NULL, 0, host, sizeof host);
-    struct queue_action_ctx ctx = {.state_dir = ".", /* the daemon runs in state_dir */
-                                   .hostname = host,
-                                   .admin = r->who,
-                                   .reason = "web admin"};
-    store_db *db = store_thread_db(STORE_FILE);
-    long done_n = db ? queue_act(db, acts[which].act, &f, &ctx, err, sizeof err) : -1;
-    if (done_n < 0)
-        return unavailable(r, err[0] ? err : "cannot open the store");
-    json_decref(page_ask(r, json_pack("{s:s}", "cmd", "queue.kick"), err, sizeof err));
-    snprintf(done, sizeof done, "%s: %ld message%s", acts[which].name, done_n,
+    json_t *filter = NULL;
+    if (match && strcmp(match, "all") == 0) {
+        if ((filter = queue_request(r, "queue.act", true)) == NULL)
+            return MHD_NO;
+        if (json_object_size(filter) < 2) {
+            json_decref(filter);
+            return web_message(r, MHD_HTTP_BAD_REQUEST, "Nothing selected",
+                               "Filter the queue first: \"all\" acts on what a filter selects.");
+        }
+        queue_filter_from_json(filter, &f, ids, 0);
+    } else {
+        json_t *one = json_is_string(ids_json) ? ids_json : NULL, *v;
+        json_t *list = one ? json_pack("[O]", one) : json_incref(ids_json);
+        json_array_foreach(list, i, v)
+        {
+            const char *id = json_string_value(v);
+            if (id == NULL || !queue_id_ok(id) || n == SELECTION_MAX) {
+                json_decref(list);
+                return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
+                                   "select up to 500 messages by their queue ids");
+            }
+            for (size_t c = 0; c < 17; c++)
+                upper[n][c] = (char)toupper((unsigned char)id[c]);
+            ids[n] = upper[n];
+            n++;
+        }
+        json_decref(list);
+        if (n == 0)
+            return web_message(r, MHD_HTTP_BAD_REQUEST, "Nothing selected",
+                               "Tick the messages to act on first.");
+        f.ids = ids;
+        f.n_ids = n;
+    }
+    struct web_op o;
+    json_t *out = web_op_begin(&o, r->a, r->who, NULL)
+                      ? web_op_queue(&o, acts[which].act, &f, "web admin")
+                      : NULL;
+    json_decref(filter); /* F's strings were its */
+    if (out == NULL)
+        return unavailable(r, o.err);
+    long long done_n = (long long)json_integer_value(json_object_get(out, "messages"));
+    json_decref(out);
+    char done[128];
+    snprintf(done, sizeof done, "%s: %lld message%s", acts[which].name, done_n,
              done_n == 1 ? "" : "s");
     return redirect_done(r, "/admin/queue", done);
 }
@@ -536,17 +778,11 @@ static enum MHD_Result incidents_page(struct web_req *r)
     if (list == NULL)
         return unavailable(r, "cannot read the incidents from the store");
     struct html h;
-    if (page_start(r, &h, "Incidents") < 0) {
-        json_decref(list);
+    if (list_start(r, &h, "Incidents", list, NULL, "No incidents.",
+                   "<th>ID</th><th>Subject</th><th>State</th><th>Opened</th><th>Score</th>") < 0)
         return MHD_NO;
-    }
     size_t i;
     json_t *inc;
-    if (json_array_size(list) == 0)
-        html_raw(&h, "<p>No incidents.</p>");
-    else
-        html_raw(&h, "<table><tr><th>ID</th><th>Subject</th><th>State</th><th>Opened</th>"
-                     "<th>Score</th></tr>");
     json_array_foreach(list, i, inc)
     {
         json_t *id = json_object_get(inc, "id");
@@ -579,25 +815,114 @@ static enum MHD_Result incident_page(struct web_req *r)
         json_decref(inc);
         return MHD_NO;
     }
-    html_raw(&h, "<p>Release or dismiss it with <code>floodctl incident release|dismiss ");
-    html_fmt(&h, "%llu", (unsigned long long)id);
-    html_raw(&h, "</code>.</p><h2>Evidence</h2>");
+    notice(r, &h);
+    const char *state = json_string_value(json_object_get(inc, "state"));
+    if (state && strcmp(state, "released") != 0 && strcmp(state, "dismissed") != 0) {
+        /* as floodctl incident release|dismiss: release also sends what
+         * the incident held; both lift its suspension and bans */
+        html_raw(&h, "<form method=\"post\" action=\"/admin/incident/action\">");
+        html_csrf(&h, r->csrf);
+        html_fmt(&h, "<input type=\"hidden\" name=\"id\" value=\"%llu\">", (unsigned long long)id);
+        html_raw(&h, "<p><button name=\"action\" value=\"release\">Release</button> (a false "
+                     "alarm: its held messages go out, its suspension and bans are lifted) "
+                     "<button name=\"action\" value=\"dismiss\">Dismiss</button> (closed: the "
+                     "same undoing, recorded as dismissed)</p></form>");
+    }
+    html_raw(&h, "<h2>Evidence</h2>");
     facts(&h, inc, 0);
     html_end(&h);
     json_decref(inc);
     return web_send_page(r, MHD_HTTP_OK, &h);
 }
 
+/* incident_action_post - POST /admin/incident/action: id, action=release
+ * or dismiss: the API's operation, as floodctl incident release|dismiss. */
+static enum MHD_Result incident_action_post(struct web_req *r)
+{
+    static const char *const keys[] = {"id", NULL};
+    const char *act = web_field(r, "action");
+    bool release = act && strcmp(act, "release") == 0;
+    if (!release && !(act && strcmp(act, "dismiss") == 0))
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
+                           "action must be release or dismiss");
+    enum MHD_Result rc;
+    json_t *out =
+        form_op(r, release ? web_op_incident_release : web_op_incident_dismiss, keys, &rc);
+    if (out == NULL)
+        return rc;
+    char done[200], path[64];
+    long long id = (long long)json_integer_value(json_object_get(out, "id"));
+    snprintf(done, sizeof done, "incident %lld %s: %lld held messages released%s, %zu bans lifted",
+             id, release ? "released" : "dismissed",
+             (long long)json_integer_value(json_object_get(out, "released_messages")),
+             json_is_true(json_object_get(out, "unsuspended")) ? ", account unsuspended" : "",
+             json_array_size(json_object_get(out, "unbanned")));
+    snprintf(path, sizeof path, "/admin/incident?id=%lld", id);
+    json_decref(out);
+    return redirect_done(r, path, done);
+}
+
+/* ban_form - a new ban, as floodctl ban add IP|CIDR --duration D
+ * --reason R. */
+static void ban_form(struct web_req *r, struct html *h)
+{
+    html_raw(h, "<form method=\"post\" action=\"/admin/bans/add\">");
+    html_csrf(h, r->csrf);
+    html_raw(h, "<label class=\"inline\">Address or network <input name=\"ip\" required "
+                "placeholder=\"203.0.113.7 or 203.0.113.0/24\"></label> "
+                "<label class=\"inline\">Duration <input name=\"duration\" value=\"24h\" "
+                "placeholder=\"30m, 12h, 7d\"></label> "
+                "<label class=\"inline\">Reason <input name=\"reason\" maxlength=\"200\">"
+                "</label> <button>Ban</button></form>");
+}
+
 static enum MHD_Result bans_page(struct web_req *r)
 {
-    static const struct column cols[] = {{"ip", "IP", false},
-                                         {"until", "Until", false},
-                                         {"offenses", "Offenses", false},
-                                         {"reason", "Reason", false}};
     store_db *db = store_thread_db(STORE_FILE);
     json_t *list = db ? ban_state_list(db, time(NULL), 0) : NULL;
-    return listing(r, "Bans", list, cols, sizeof cols / sizeof cols[0], "No address is banned.",
-                   "cannot read the bans from the store");
+    if (list == NULL)
+        return unavailable(r, "cannot read the bans from the store");
+    struct html h;
+    if (list_start(r, &h, "Bans", list, ban_form, "No address is banned.",
+                   "<th>IP</th><th>Until</th><th>Offenses</th><th>Reason</th><th>By</th>"
+                   "<th></th>") < 0)
+        return MHD_NO;
+    size_t i;
+    json_t *b;
+    static const char *const keys[] = {"ip", "until", "offenses", "reason", "created_by", NULL};
+    json_array_foreach(list, i, b) row_action(r, &h, b, keys, "/admin/bans/del", "ip", "Lift");
+    return page_done(r, &h, list);
+}
+
+/* ban_add_post - POST /admin/bans/add: ip, duration, reason, as floodctl
+ * ban add (its words when the address or the duration is wrong). */
+static enum MHD_Result ban_add_post(struct web_req *r)
+{
+    static const char *const keys[] = {"ip", "duration", "reason", NULL};
+    enum MHD_Result rc;
+    json_t *out = form_op(r, web_op_ban_add, keys, &rc);
+    if (out == NULL)
+        return rc;
+    char done[200];
+    snprintf(done, sizeof done, "%s banned: connections from it get 421 4.7.0",
+             json_string_value(json_object_get(out, "ip")));
+    json_decref(out);
+    return redirect_done(r, "/admin/bans", done);
+}
+
+/* ban_del_post - POST /admin/bans/del: ip, as floodctl ban del. */
+static enum MHD_Result ban_del_post(struct web_req *r)
+{
+    static const char *const keys[] = {"ip", NULL};
+    enum MHD_Result rc;
+    json_t *out = form_op(r, web_op_ban_del, keys, &rc);
+    if (out == NULL)
+        return rc;
+    char done[200];
+    snprintf(done, sizeof done, "ban of %s lifted",
+             json_string_value(json_array_get(json_object_get(out, "lifted"), 0)));
+    json_decref(out);
+    return redirect_done(r, "/admin/bans", done);
 }
 
 static enum MHD_Result sessions_page(struct web_req *r)
@@ -607,53 +932,32 @@ static enum MHD_Result sessions_page(struct web_req *r)
     if (list == NULL)
         return unavailable(r, err);
     struct html h;
-    if (page_start(r, &h, "Sessions") < 0) {
-        json_decref(list);
+    if (list_start(r, &h, "Sessions", list, NULL, "No SMTP sessions are open.",
+                   "<th>ID</th><th>IP</th><th>Listener</th><th>User</th><th>State</th>"
+                   "<th></th>") < 0)
         return MHD_NO;
-    }
-    notice(r, &h);
     size_t i;
     json_t *s;
-    if (json_array_size(list) == 0)
-        html_raw(&h, "<p>No SMTP sessions are open.</p>");
-    else
-        html_raw(&h, "<table><tr><th>ID</th><th>IP</th><th>Listener</th><th>User</th>"
-                     "<th>State</th><th></th></tr>");
-    json_array_foreach(list, i, s)
-    {
-        static const char *const keys[] = {"id", "ip", "listener", "auth_user", "state", NULL};
-        html_raw(&h, "<tr>");
-        cells(&h, s, keys);
-        html_raw(&h, "<td><form class=\"inline\" method=\"post\" "
-                     "action=\"/admin/sessions/kill\">");
-        html_csrf(&h, r->csrf);
-        html_fmt(&h, "<input type=\"hidden\" name=\"id\" value=\"%lld\">",
-                 (long long)json_integer_value(json_object_get(s, "id")));
-        html_raw(&h, "<button>Kill</button></form></td></tr>\n");
-    }
+    static const char *const keys[] = {"id", "ip", "listener", "auth_user", "state", NULL};
+    json_array_foreach(list, i, s) row_action(r, &h, s, keys, "/admin/sessions/kill", "id", "Kill");
     return page_done(r, &h, list);
 }
 
 /* session_kill_post - POST /admin/sessions/kill: id=N, as floodctl
- * session kill N. */
+ * session kill N (the API's operation). */
 static enum MHD_Result session_kill_post(struct web_req *r)
 {
-    const char *arg = web_field(r, "id");
-    uint64_t id = 0;
-    char err[512] = "", done[64];
-    if (!number_of(arg, &id))
+    static const char *const keys[] = {"id", NULL};
+    enum MHD_Result rc;
+    char done[64];
+    if (web_field(r, "id") == NULL)
         return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "id: a session number");
-    json_t *res = page_ask(r,
-                           json_pack("{s:s, s:I, s:s}", "cmd", "session.kill", "id", (json_int_t)id,
-                                     "reason", "admin"),
-                           err, sizeof err);
-    if (res == NULL)
-        return unavailable(r, err);
+    json_t *out = form_op(r, web_op_session_kill, keys, &rc);
+    if (out == NULL)
+        return rc;
     snprintf(done, sizeof done, "sessions ended: %lld",
-             (long long)json_integer_value(json_object_get(res, "ended")));
-    json_decref(res);
-    log_info("event=web_action admin=%s action=session_kill id=%llu", log_quote(r->who),
-             (unsigned long long)id);
+             (long long)json_integer_value(json_object_get(out, "ended")));
+    json_decref(out);
     return redirect_done(r, "/admin/sessions", done);
 }
 
@@ -664,15 +968,12 @@ static enum MHD_Result users_page(struct web_req *r)
     if (list == NULL)
         return unavailable(r, "cannot read the users from the store");
     struct html h;
-    if (page_start(r, &h, "Users") < 0) {
-        json_decref(list);
+    if (list_start(r, &h, "Users", list, NULL, "No users (floodctl user add makes them).",
+                   "<th>Address</th><th>Suspended</th><th>Password expired</th><th>2FA</th>"
+                   "<th>App passwords</th><th>Actions</th>") < 0)
         return MHD_NO;
-    }
-    notice(r, &h);
     size_t i;
     json_t *u;
-    html_raw(&h, "<table><tr><th>Address</th><th>Suspended</th><th>Password expired</th>"
-                 "<th>2FA</th><th>App passwords</th><th>Actions</th></tr>");
     json_array_foreach(list, i, u)
     {
         const char *addr = json_string_value(json_object_get(u, "address"));
@@ -701,38 +1002,34 @@ static enum MHD_Result users_page(struct web_req *r)
 }
 
 /* user_action_post - POST /admin/users/action: suspend, unsuspend or
- * expire ADDRESS, as floodctl user suspend|unsuspend|expire. */
+ * expire ADDRESS: the API's operations, as floodctl user
+ * suspend|unsuspend|expire (a suspension ends the user's sessions). */
 static enum MHD_Result user_action_post(struct web_req *r)
 {
+    static const char *const keys[] = {"address", NULL};
+    static const struct {
+        const char *name;
+        json_t *(*op)(struct web_op *o);
+    } acts[] = {{"suspend", web_op_user_suspend},
+                {"unsuspend", web_op_user_unsuspend},
+                {"expire", web_op_user_expire}};
     const char *addr = web_field(r, "address"), *act = web_field(r, "action");
-    char err[512] = "", done[400];
-    store_db *db = store_thread_db(STORE_FILE);
-    int rc;
-    if (addr == NULL || act == NULL || strlen(addr) > 254)
-        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "address and action needed");
-    if (db == NULL)
-        return unavailable(r, "cannot open the store");
-    if (strcmp(act, "suspend") == 0 || strcmp(act, "unsuspend") == 0)
-        rc = accounts_user_suspend(db, addr, act[0] == 's', err, sizeof err);
-    else if (strcmp(act, "expire") == 0) {
-        long changed = 0;
-        rc = login_expire(db, addr, &changed, err, sizeof err);
-        if (rc == 0 && changed == 0)
-            rc = -1, snprintf(err, sizeof err, "no such user %.300s", addr);
-    } else
-        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
-                           "action must be suspend, unsuspend or expire");
-    if (rc < 0)
-        return web_message(r, MHD_HTTP_BAD_REQUEST, "Refused", err);
-    log_info("event=web_action admin=%s action=user_%s user=%s", log_quote(r->who), act,
-             log_quote(addr));
-    if (act[0] == 's') /* a suspended account's open sessions end, as floodctl's */
-        json_decref(page_ask(r,
-                             json_pack("{s:s, s:s, s:s}", "cmd", "session.kill", "user", addr,
-                                       "reason", "suspended"),
-                             err, sizeof err));
-    snprintf(done, sizeof done, "%s: %s", act, addr);
-    return redirect_done(r, "/admin/users", done);
+    char done[400];
+    enum MHD_Result rc;
+    if (addr == NULL || addr[0] == '\0' || strlen(addr) > 254)
+        return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request", "address: a user's address");
+    for (size_t i = 0; act && i < sizeof acts / sizeof acts[0]; i++) {
+        if (strcmp(act, acts[i].name) != 0)
+            continue;
+        json_t *out = form_op(r, acts[i].op, keys, &rc);
+        if (out == NULL)
+            return rc;
+        json_decref(out);
+        snprintf(done, sizeof done, "%s: %s", act, addr);
+        return redirect_done(r, "/admin/users", done);
+    }
+    return web_message(r, MHD_HTTP_BAD_REQUEST, "Bad request",
+                       "action must be suspend, unsuspend or expire");
 }
 
 /* The pages: path, POST or GET, handler. */
@@ -748,7 +1045,10 @@ static const struct {
     {"/admin/quarantine", false, quarantine_page},
     {"/admin/incidents", false, incidents_page},
     {"/admin/incident", false, incident_page},
+    {"/admin/incident/action", true, incident_action_post},
     {"/admin/bans", false, bans_page},
+    {"/admin/bans/add", true, ban_add_post},
+    {"/admin/bans/del", true, ban_del_post},
     {"/admin/sessions", false, sessions_page},
     {"/admin/sessions/kill", true, session_kill_post},
     {"/admin/users", false, users_page},

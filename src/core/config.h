@@ -224,11 +224,12 @@ struct config_web {
     char *address;                /* as written: "127.0.0.1:8080" */
     struct sockaddr_storage addr; /* parsed */
     socklen_t addrlen;
-    enum web_tls tls;      /* "implicit": HTTPS with tls.certificate */
-    char *metrics_token;   /* bearer token /metrics asks for; NULL: none */
-    char *api_token;       /* bearer token /api/v1/ asks for; NULL: API off */
-    char *public_url;      /* "https://mail.example.com:8443" as users reach it; NULL: unset */
-    unsigned session_idle; /* seconds a web login lasts without a request; default 1800 */
+    enum web_tls tls;          /* "implicit": HTTPS with tls.certificate */
+    char *metrics_token;       /* bearer token /metrics asks for; NULL: none */
+    char *api_token;           /* bearer token /api/v1/ asks for; NULL: API off */
+    char *public_url;          /* "https://mail.example.com:8443" as users reach it; NULL: unset */
+    unsigned session_idle;     /* seconds a web login lasts without a request; default 1800 */
+    unsigned session_lifetime; /* seconds a web login lasts at most; default 43200 (12 h) */
 };
 
 /* reputation: the server's own public addresses, which floodctl doctor

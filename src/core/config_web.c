@@ -4,7 +4,8 @@
  *
  *     web = { address = "127.0.0.1:8080"; tls = "none";
  *             metrics_token = "..."; api_token = "...";
- *             public_url = "https://mail.example.com:8443"; session_idle = 1800; };
+ *             public_url = "https://mail.example.com:8443"; session_idle = 1800;
+ *             session_lifetime = 43200; };
  *
  * Without the section there is no HTTP server at all. */
 #include <stdlib.h>
@@ -14,8 +15,9 @@
 
 #define TOKEN_MIN 16 /* a shorter bearer token is too easy to guess */
 #define TOKEN_MAX 256
-#define SESSION_IDLE_DEFAULT 1800 /* web.session_idle: half an hour */
-#define URL_MAX 200               /* web.public_url: it must fit in a 512-octet SMTP reply */
+#define SESSION_IDLE_DEFAULT 1800      /* web.session_idle: half an hour */
+#define SESSION_LIFETIME_DEFAULT 43200 /* web.session_lifetime: 12 hours, a working day */
+#define URL_MAX 200                    /* web.public_url: it must fit in a 512-octet SMTP reply */
 
 static const char *const web_tls_names[] = {"none", "implicit", NULL};
 
@@ -70,8 +72,9 @@ static int load_public_url(struct loader *ld, const config_setting_t *g, char **
 
 int config_load_web(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {
-        "address", "tls", "metrics_token", "api_token", "public_url", "session_idle", NULL};
+    static const char *const keys[] = {"address",          "tls",        "metrics_token",
+                                       "api_token",        "public_url", "session_idle",
+                                       "session_lifetime", NULL};
     struct config_web *w = &ld->cfg->web;
     const config_setting_t *g;
     int tls = WEB_TLS_NONE;
@@ -80,12 +83,15 @@ int config_load_web(struct loader *ld, const config_setting_t *root)
     if (g == NULL)
         return 0;
     w->session_idle = SESSION_IDLE_DEFAULT;
+    w->session_lifetime = SESSION_LIFETIME_DEFAULT;
     if (cfg_get_socket_address(ld, g, "web", "address", &w->address, &w->addr, &w->addrlen) < 0 ||
         cfg_get_choice(ld, g, "web", "tls", web_tls_names, &tls) < 0 ||
         load_token(ld, g, "metrics_token", &w->metrics_token) < 0 ||
         load_token(ld, g, "api_token", &w->api_token) < 0 ||
         load_public_url(ld, g, &w->public_url) < 0 ||
-        cfg_get_unsigned(ld, g, "web", "session_idle", 60, 7 * 86400, &w->session_idle) < 0)
+        cfg_get_unsigned(ld, g, "web", "session_idle", 60, 7 * 86400, &w->session_idle) < 0 ||
+        cfg_get_unsigned(ld, g, "web", "session_lifetime", 300, 30 * 86400, &w->session_lifetime) <
+            0)
         return -1;
     w->tls = (enum web_tls)tls;
     if (w->tls == WEB_TLS_IMPLICIT && ld->cfg->tls_certificate == NULL)

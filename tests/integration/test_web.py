@@ -177,6 +177,7 @@ def test_reload_takes_new_tokens(make_server):
     ('address = "127.0.0.1:8080"; metrics_token = "short";', "web.metrics_token"),
     ('tls = "none";', "web.address"),
     ('address = "127.0.0.1:8080"; colour = "red";', "web.colour"),
+    ('address = "127.0.0.1:8080"; session_lifetime = 10;', "web.session_lifetime"),
 ])
 def test_bad_web_config_names_the_key(make_server, keys, complaint):
     s = make_server(extra=f"web = {{ {keys} }};")

@@ -81,7 +81,7 @@ def test_admin_in_a_browser(make_server, browser):
     out = json.loads(s.ctl("queue", "list", "--json").stdout)
     rows = out["messages"] if isinstance(out, dict) else out
     qid = rows[0]["id"]
-    iid = seed_incident(s, "alice@example.test", actions=[("alert", "score 120")])
+    iid = seed_incident(s, "alice@example.test", actions=[("alert", "score 120 " + EVIL)])
 
     browser.get(base + "/admin/queue")  # no session: the login page
     assert "Administrator login" in browser.title
@@ -114,6 +114,17 @@ def test_admin_in_a_browser(make_server, browser):
     browser.get(base + "/admin/incidents")
     submit(browser, f"a[href='/admin/incident?id={iid}']", f"Incident {iid}")
     assert "client_ips_per_hour" in browser.page_source
+    # its evidence as text: the script in an action's detail did not run
+    assert "score 120 " + EVIL in by_css(browser, "main").text
+    assert no_alert(browser)
+    assert "contained" in by_css(browser, "main dl").text
+    # dismiss it with its button: the page shows the new state
+    submit(browser, "button[value=dismiss]", f"Incident {iid}")
+    assert f"incident {iid} dismissed" in by_css(browser, "p.ok").text
+    assert "dismissed" in by_css(browser, "main dl").text
+    assert not browser.find_elements("css selector", "button[value=release]")
+    shown = json.loads(s.ctl("incident", "show", str(iid), "--json").stdout)
+    assert shown["state"] == "dismissed" and shown["closed_by"] == ADMIN
 
     submit(browser, "form[action='/logout'] button", "Administrator login")
     browser.get(base + "/admin/")
