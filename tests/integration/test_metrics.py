@@ -6,7 +6,7 @@ reason), AUTH failures, the acceptance-latency histogram, the queue's
 messages by state, active bans and the blocklist watch's last round."""
 import base64
 
-from conftest import RawClient, message, smtp_send, smtp_send_many, PASSWORDS
+from conftest import RawClient, message, smtp_send, smtp_send_many, wait_log, PASSWORDS
 from netfixtures import wait_for
 from test_blocklist_watch import zone  # noqa: F401 (a fixture)
 import test_web as web
@@ -157,7 +157,9 @@ detector = {{ enabled = false; }};
 """).start().provision()
     s.web_port = port
     web.wait_port("127.0.0.1", port)
-    got = wait_for(lambda: family(s, "floodgate_blocklisted") or None, timeout=30,
-                   what="the first blocklist round")
+    # the watch records each address as its answer comes: read once the
+    # round is over (its log line), not at the first sample
+    wait_log(s, r"event=blocklist_round ", timeout=30)
+    got = family(s, "floodgate_blocklisted")
     assert got == {f'{{address="{listed}",zone="bl.test"}}': 1,
                    f'{{address="{clean}",zone="bl.test"}}': 0}
