@@ -258,3 +258,34 @@ def test_admin_session_ends_after_its_lifetime(make_server):
     r, _ = c.get("/admin/")
     assert r.status == 303 and r.getheader("Location") == "/"
     wait_log(s, r"event=web_session_end who=ops reason=lifetime")
+
+
+def test_session_kill_and_user_expire_from_the_pages(make_server):
+    """The sessions' Kill and the users' Expire buttons run the API's
+    operations (floodctl session kill, user expire), audited by name."""
+    s = web_admin_server(make_server)
+    smtp = RawClient(s.ports["mx"])
+    smtp.ehlo()
+    [mine] = [x for x in ctl_json(s, "session", "list") if x["listener"] == "mx"]
+    c = logged_in(s)
+    r, page = c.get("/admin/sessions")
+    assert r.status == 200
+    assert f'action="/admin/sessions/kill"><input type="hidden" name="csrf"' in page
+    assert f'name="id" value="{mine["id"]}"' in page
+    csrf = c.csrf("/admin/sessions")
+    r, page = c.post("/admin/sessions/kill", {"csrf": csrf, "id": "x"})
+    assert r.status == 400 and "session number" in page
+    r, _ = c.post("/admin/sessions/kill", {"csrf": csrf, "id": str(mine["id"])})
+    assert r.status == 303
+    assert "sessions ended: 1" in c.get(r.getheader("Location"))[1]
+    assert smtp.reply()[0] == 421
+    smtp.close()
+
+    r, page = c.post("/admin/users/action", {"csrf": csrf, "address": "nobody@example.test",
+                                              "action": "expire"})
+    assert r.status == 404 and "nobody@example.test" in page
+    r, _ = c.post("/admin/users/action", {"csrf": csrf, "address": ALICE, "action": "expire"})
+    assert r.status == 303
+    assert ctl_json(s, "user", "show", ALICE)["password_expired"] is True
+    actions = {(a["action"], a["admin"]) for a in audit(s)}
+    assert {("session.kill", "ops"), ("user.expire", "ops")} <= actions
