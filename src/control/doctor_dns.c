@@ -41,12 +41,6 @@ static bool same_name(const char *x, const char *y)
     return nx == ny && strncasecmp(x, y, nx) == 0;
 }
 
-/* dns_failed - ST is a failure of the DNS, not an answer. */
-static bool dns_failed(enum dnsq_status st)
-{
-    return st == DNSQ_SERVFAIL || st == DNSQ_TIMEOUT || st == DNSQ_ERROR;
-}
-
 /* is_public - ADDR is one of the server's public addresses. */
 static bool is_public(const struct doctor *d, const char *addr)
 {
@@ -81,8 +75,8 @@ static enum dnsq_status addresses_of(struct doctor *d, const char *name, struct 
         out->rec[out->n++] = d->b.rec[i];
     if (out->n)
         return out->status = DNSQ_OK;
-    if (dns_failed(st4) || dns_failed(st6))
-        return out->status = dns_failed(st4) ? st4 : st6;
+    if (dnsq_failed(st4) || dnsq_failed(st6))
+        return out->status = dnsq_failed(st4) ? st4 : st6;
     return out->status = st4 == DNSQ_NXDOMAIN ? DNSQ_NXDOMAIN : DNSQ_NODATA;
 }
 
@@ -119,7 +113,7 @@ static int check_hostname(struct doctor *d)
     enum dnsq_status st = addresses_of(d, host, &d->a);
     snprintf(fix, sizeof fix, "publish an A (or AAAA) record: %s. IN A %s", host,
              d->cfg->reputation.n_public ? d->cfg->reputation.public_addresses[0] : "<address>");
-    if (dns_failed(st))
+    if (dnsq_failed(st))
         return no_answer(d, "hostname", host, "", host, st);
     if (st != DNSQ_OK)
         return check_add(d->checks, "hostname", host, CHECK_FAIL, fix,
@@ -150,7 +144,7 @@ static int check_ptr(struct doctor *d, const char *addr)
              "%s. IN A %s",
              addr, addr, host, host, addr);
     enum dnsq_status st = dnsq_query(d->q, addr, DNSQ_PTR, &d->a);
-    if (dns_failed(st))
+    if (dnsq_failed(st))
         return no_answer(d, "ptr", addr, "PTR", addr, st);
     if (st != DNSQ_OK)
         return check_add(d->checks, "ptr", addr, CHECK_FAIL, fix,
@@ -167,7 +161,7 @@ static int check_ptr(struct doctor *d, const char *addr)
     for (size_t i = 0; bst == DNSQ_OK && i < back->n; i++)
         confirmed |= strcmp(back->rec[i].text, addr) == 0;
     free(back);
-    if (dns_failed(bst))
+    if (dnsq_failed(bst))
         return check_add(d->checks, "ptr", addr, CHECK_UNKNOWN,
                          "check dns.servers and run floodctl doctor again",
                          "%s has the PTR %s, whose addresses the DNS did not give: %s", addr, name,
@@ -193,7 +187,7 @@ static int check_mx(struct doctor *d, const char *domain)
     char fix[512], got[1024];
     snprintf(fix, sizeof fix, "publish: %s. IN MX 10 %s.", domain, host);
     enum dnsq_status st = dnsq_query(d->q, domain, DNSQ_MX, &d->a);
-    if (dns_failed(st))
+    if (dnsq_failed(st))
         return no_answer(d, "mx", domain, "MX", domain, st);
     if (st == DNSQ_NXDOMAIN)
         return check_add(d->checks, "mx", domain, CHECK_FAIL, fix,
@@ -220,30 +214,6 @@ static int check_mx(struct doctor *d, const char *domain)
                      host);
 }
 
-/* starts_with_tag - TEXT begins with TAG (case-insensitive), then a
- * space, a ';' or its end (RFC 7208 4.5: "v=spf1" then a space). */
-static bool starts_with_tag(const char *text, const char *tag)
-{
-    size_t n = strlen(tag);
-    return strncasecmp(text, tag, n) == 0 &&
-           (text[n] == '\0' || text[n] == ' ' || text[n] == ';' || text[n] == '\t');
-}
-
-/* txt_with - the TXT records of NAME that start with TAG: how many, the
- * first in FIRST; -1 (with *ST) when the DNS failed. */
-static int txt_with(struct doctor *d, const char *name, const char *tag, char *first, size_t len,
-                    enum dnsq_status *st)
-{
-    *st = dnsq_query(d->q, name, DNSQ_TXT, &d->a);
-    if (dns_failed(*st))
-        return -1;
-    int n = 0;
-    for (size_t i = 0; *st == DNSQ_OK && i < d->a.n; i++)
-        if (starts_with_tag(d->a.rec[i].text, tag) && n++ == 0 && first)
-            snprintf(first, len, "%s", d->a.rec[i].text);
-    return n;
-}
-
 /* check_spf - DOMAIN has one SPF record, and it passes each public
  * address (libspf2 evaluates it: include, redirect, a, mx, macros). */
 static int check_spf(struct doctor *d, const char *domain)
@@ -253,7 +223,7 @@ static int check_spf(struct doctor *d, const char *domain)
     const char *first = d->cfg->reputation.n_public ? d->cfg->reputation.public_addresses[0] : NULL;
     snprintf(fix, sizeof fix, "publish: %s. IN TXT \"v=spf1 %s%s -all\"", domain,
              first ? (strchr(first, ':') ? "ip6:" : "ip4:") : "mx", first ? first : "");
-    int n = txt_with(d, domain, "v=spf1", rec, sizeof rec, &st);
+    int n = dnsq_txt_with(d->q, domain, "v=spf1", &d->a, rec, sizeof rec, &st);
     if (n < 0)
         return no_answer(d, "spf", domain, "TXT", domain, st);
     if (n == 0)
@@ -367,7 +337,8 @@ static int check_dkim(struct doctor *d, const char *domain)
     char want[DNSQ_TEXT_MAX], got[DNSQ_TEXT_MAX], rec[DNSQ_TEXT_MAX];
     enum dnsq_status st;
     snprintf(fix, sizeof fix, "publish: %s", record ? record : "(see floodctl dkim show)");
-    int n = value && named == 0 ? txt_with(d, name, "v=DKIM1", rec, sizeof rec, &st) : -2;
+    int n = value && named == 0 ? dnsq_txt_with(d->q, name, "v=DKIM1", &d->a, rec, sizeof rec, &st)
+                                : -2;
     if (n == -2)
         rc = check_add(d->checks, "dkim", domain, CHECK_UNKNOWN, NULL, "its key: %s", err);
     else if (n < 0)
@@ -402,7 +373,7 @@ static int check_dmarc(struct doctor *d, const char *domain)
     snprintf(fix, sizeof fix,
              "publish: %s. IN TXT \"v=DMARC1; p=quarantine; rua=mailto:postmaster@%s\"", name,
              domain);
-    int n = txt_with(d, name, "v=DMARC1", rec, sizeof rec, &st);
+    int n = dnsq_txt_with(d->q, name, "v=DMARC1", &d->a, rec, sizeof rec, &st);
     if (n < 0)
         return no_answer(d, "dmarc", domain, "TXT", name, st);
     if (n == 0)
@@ -425,7 +396,7 @@ static int check_info(struct doctor *d, const char *domain, const char *check, c
     char name[300], rec[DNSQ_TEXT_MAX];
     enum dnsq_status st;
     snprintf(name, sizeof name, "%s.%s", prefix, domain);
-    int n = txt_with(d, name, tag, rec, sizeof rec, &st);
+    int n = dnsq_txt_with(d->q, name, tag, &d->a, rec, sizeof rec, &st);
     if (n < 0)
         return check_add(d->checks, check, domain, CHECK_UNKNOWN, NULL,
                          "the DNS did not answer for %s: %s", name, dnsq_status_text(st));

@@ -95,7 +95,7 @@ void blocklist_check(struct dnsq *q, const char *addr, const char *zone, bool wh
                      struct blocklist_result *r)
 {
     char name[512];
-    *r = (struct blocklist_result){.state = BLOCKLIST_UNKNOWN};
+    *r = (struct blocklist_result){.state = BLOCKLIST_UNKNOWN, .ttl = -1};
     if (blocklist_name(addr, zone, name, sizeof name) < 0) {
         snprintf(r->meaning, sizeof r->meaning, "not an address, or the name is too long");
         return;
@@ -108,6 +108,7 @@ void blocklist_check(struct dnsq *q, const char *addr, const char *zone, bool wh
     enum dnsq_status st = dnsq_query(q, name, DNSQ_A, a);
     if (st == DNSQ_NXDOMAIN || st == DNSQ_NODATA) {
         r->state = BLOCKLIST_CLEAN;
+        r->ttl = a->negative_ttl;
         snprintf(r->meaning, sizeof r->meaning, "not listed");
     } else if (st != DNSQ_OK) {
         r->dns_failed = st == DNSQ_SERVFAIL || st == DNSQ_TIMEOUT;
@@ -115,12 +116,12 @@ void blocklist_check(struct dnsq *q, const char *addr, const char *zone, bool wh
     } else {
         /* the worst code decides: a refusal beside a listing is unknown */
         read_code(zone, a->rec[0].text, r);
-        r->ttl = a->rec[0].ttl;
+        r->ttl = (long)a->rec[0].ttl;
         for (size_t i = 1; i < a->n && r->state == BLOCKLIST_LISTED; i++) {
             struct blocklist_result other = {.state = BLOCKLIST_UNKNOWN};
             read_code(zone, a->rec[i].text, &other);
             if (other.state == BLOCKLIST_UNKNOWN)
-                *r = other, r->ttl = a->rec[0].ttl;
+                *r = other, r->ttl = (long)a->rec[0].ttl;
         }
         if (why && r->state == BLOCKLIST_LISTED && dnsq_query(q, name, DNSQ_TXT, a) == DNSQ_OK)
             snprintf(r->reason, sizeof r->reason, "%.*s", (int)sizeof r->reason - 1,

@@ -23,8 +23,11 @@ struct blocklist_result {
     char code[48];     /* the A record answered, "127.0.0.2"; "" when none */
     char meaning[160]; /* what the code means, or why the result is unknown */
     char reason[256];  /* the list's TXT record (RFC 5782 2.1), if any */
-    unsigned ttl;      /* the A record's TTL when one was answered, else 0 */
-    bool dns_failed;   /* UNKNOWN because the DNS did not answer (SERVFAIL, timeout) */
+    /* how long the answer holds: a listing's A record TTL; for CLEAN the
+     * negative TTL of the SOA the NXDOMAIN carried (RFC 2308 5); -1 when
+     * the answer said nothing (no SOA) or there was no answer */
+    long ttl;
+    bool dns_failed; /* UNKNOWN because the DNS did not answer (SERVFAIL, timeout) */
 };
 
 /* blocklist_check - ADDR (IPv4 or IPv6 text) on the list at ZONE.  With

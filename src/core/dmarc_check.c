@@ -49,19 +49,8 @@ static int find_record(struct dnsq *q, const char *domain, char *buf, size_t len
     struct dnsq_answer *a = malloc(sizeof *a);
     if (a == NULL)
         return -1;
-    enum dnsq_status st = dnsq_query(q, name, DNSQ_TXT, a);
-    int found = 0;
-    if (st == DNSQ_SERVFAIL || st == DNSQ_TIMEOUT || st == DNSQ_ERROR)
-        found = -1;
-    for (size_t i = 0; st == DNSQ_OK && i < a->n; i++) {
-        const char *t = a->rec[i].text;
-        while (*t == ' ')
-            t++;
-        if (strncasecmp(t, "v=DMARC1", 8) != 0 || (t[8] != ';' && t[8] != ' ' && t[8] != '\0'))
-            continue;
-        if (found++ == 0)
-            snprintf(buf, len, "%s", t);
-    }
+    enum dnsq_status st;
+    int found = dnsq_txt_with(q, name, "v=DMARC1", a, buf, len, &st);
     free(a);
     return found > 1 ? 0 : found; /* two records: as if none (6.6.3 step 5) */
 }

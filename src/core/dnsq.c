@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct dnsq {
     ares_channel channel;
@@ -55,8 +56,15 @@ struct dnsq *dnsq_new(char *const *servers, size_t n, unsigned timeout_ms, char 
         return NULL;
     }
     struct ares_options opts = {.timeout = (int)timeout_ms, .tries = 2, .ndomains = 0};
-    int rc = ares_init_options(&q->channel, &opts,
-                               ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_DOMAINS);
+    int optmask = ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_DOMAINS;
+#ifdef ARES_OPT_QUERY_CACHE
+    /* c-ares 1.23 and later keep answers of their own; the callers keep
+     * what they need for as long as its TTL says (policy/inbound.c), and
+     * a channel lives as long as its thread: no second cache under ours */
+    opts.qcache_max_ttl = 0;
+    optmask |= ARES_OPT_QUERY_CACHE;
+#endif
+    int rc = ares_init_options(&q->channel, &opts, optmask);
     if (rc != ARES_SUCCESS) {
         snprintf(err, errlen, "c-ares: %s", ares_strerror(rc));
         free(q);
@@ -206,6 +214,7 @@ enum dnsq_status dnsq_parse(enum dnsq_type type, const unsigned char *buf, int l
 {
     int status = ARES_EBADRESP;
     a->n = 0;
+    a->negative_ttl = -1;
     switch (type) {
     case DNSQ_A:
     case DNSQ_AAAA:
@@ -234,6 +243,100 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *buf, i
         dnsq_parse(p->type, buf, len, p->a);
     else
         p->a->status = status_of(status);
+    /* c-ares hands NXDOMAIN and NODATA over with the message: its SOA
+     * says how long "no such name" holds */
+    if ((p->a->status == DNSQ_NXDOMAIN || p->a->status == DNSQ_NODATA) && buf != NULL)
+        p->a->negative_ttl = dnsq_negative_ttl(buf, len);
+}
+
+/* skip_name - past the (possibly compressed, RFC 1035 4.1.4) domain name
+ * at BUF[OFF]; -1 when it runs past LEN.  A pointer ends the name. */
+static int skip_name(const unsigned char *buf, int len, int off)
+{
+    for (int labels = 0; off < len && labels < 128; labels++) {
+        unsigned c = buf[off];
+        if (c == 0)
+            return off + 1;
+        if ((c & 0xc0) == 0xc0)
+            return off + 2 <= len ? off + 2 : -1;
+        if ((c & 0xc0) != 0)
+            return -1; /* RFC 6891's extended label types: not in answers we read */
+        off += 1 + (int)c;
+    }
+    return -1;
+}
+
+/* get32 - the big-endian 32-bit number at P. */
+static unsigned long get32(const unsigned char *p)
+{
+    return (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
+/* dnsq_negative_ttl - walk past the question and answer sections to the
+ * authority section's SOA (RFC 1035 4.1, RFC 2308 3: the SOA a negative
+ * answer carries); every step is checked against LEN. */
+long dnsq_negative_ttl(const unsigned char *buf, int len)
+{
+    if (buf == NULL || len < 12)
+        return -1;
+    unsigned qd = (unsigned)buf[4] << 8 | buf[5], an = (unsigned)buf[6] << 8 | buf[7],
+             ns = (unsigned)buf[8] << 8 | buf[9];
+    int off = 12;
+    for (unsigned i = 0; i < qd; i++) {
+        if ((off = skip_name(buf, len, off)) < 0 || off + 4 > len)
+            return -1;
+        off += 4; /* QTYPE, QCLASS */
+    }
+    for (unsigned i = 0; i < an + ns; i++) {
+        if ((off = skip_name(buf, len, off)) < 0 || off + 10 > len)
+            return -1;
+        unsigned type = (unsigned)buf[off] << 8 | buf[off + 1];
+        unsigned long ttl = get32(buf + off + 4);
+        int rdlen = buf[off + 8] << 8 | buf[off + 9], rdata = off + 10;
+        if (rdata + rdlen > len)
+            return -1;
+        off = rdata + rdlen;
+        if (i < an || type != ns_t_soa)
+            continue;
+        int p = skip_name(buf, rdata + rdlen, rdata); /* MNAME */
+        if (p < 0 || (p = skip_name(buf, rdata + rdlen, p)) < 0 || p + 20 > rdata + rdlen)
+            return -1; /* RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM */
+        unsigned long minimum = get32(buf + p + 16);
+        /* RFC 2181 8: a TTL with the top bit set is taken as zero */
+        if (ttl > 0x7fffffffUL)
+            ttl = 0;
+        if (minimum > 0x7fffffffUL)
+            minimum = 0;
+        return (long)(ttl < minimum ? ttl : minimum);
+    }
+    return -1;
+}
+
+bool dnsq_failed(enum dnsq_status st)
+{
+    return st == DNSQ_SERVFAIL || st == DNSQ_TIMEOUT || st == DNSQ_ERROR;
+}
+
+/* tag_at - TEXT begins with TAG (any case), then a space, a tab, a ';'
+ * or its end. */
+static bool tag_at(const char *text, const char *tag)
+{
+    size_t n = strlen(tag);
+    return strncasecmp(text, tag, n) == 0 &&
+           (text[n] == '\0' || text[n] == ' ' || text[n] == ';' || text[n] == '\t');
+}
+
+int dnsq_txt_with(struct dnsq *q, const char *name, const char *tag, struct dnsq_answer *a,
+                  char *first, size_t len, enum dnsq_status *st)
+{
+    *st = dnsq_query(q, name, DNSQ_TXT, a);
+    if (dnsq_failed(*st))
+        return -1;
+    int n = 0;
+    for (size_t i = 0; *st == DNSQ_OK && i < a->n; i++)
+        if (tag_at(a->rec[i].text, tag) && n++ == 0 && first)
+            snprintf(first, len, "%s", a->rec[i].text);
+    return n;
 }
 
 /* wait_done - run the channel until P is answered (c-ares' own timeouts
@@ -335,6 +438,7 @@ enum dnsq_status dnsq_query(struct dnsq *q, const char *name, enum dnsq_type typ
     char rev[128];
     a->n = 0;
     a->status = DNSQ_ERROR;
+    a->negative_ttl = -1;
     if (type == DNSQ_PTR && dnsq_reverse_name(name, rev, sizeof rev) == 0)
         name = rev;
     if (name == NULL || *name == '\0' || strlen(name) > 253)

@@ -8,6 +8,7 @@
 #ifndef FLOODGATE_CORE_DNSQ_H
 #define FLOODGATE_CORE_DNSQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Records kept per answer, and the text kept per record: a TXT record's
@@ -34,6 +35,10 @@ struct dnsq_record {
 
 struct dnsq_answer {
     enum dnsq_status status;
+    /* NXDOMAIN or NODATA: how long the answer may be kept, from the SOA
+     * record of the authority section (RFC 2308 5: the smaller of its TTL
+     * and its MINIMUM field); -1 when the answer carried no SOA */
+    long negative_ttl;
     size_t n;
     struct dnsq_record rec[DNSQ_RECORDS_MAX];
 };
@@ -64,6 +69,23 @@ enum dnsq_status dnsq_query_raw(struct dnsq *q, const char *name, int rrtype, un
  * (an answer off the wire) into *A.  Returns A->status. */
 enum dnsq_status dnsq_parse(enum dnsq_type type, const unsigned char *buf, int len,
                             struct dnsq_answer *a);
+
+/* dnsq_negative_ttl - the negative-caching TTL of the DNS message BUF
+ * of LEN octets (RFC 2308 5: min(SOA TTL, SOA MINIMUM) of the SOA in its
+ * authority section); -1 when it has none or is malformed. */
+long dnsq_negative_ttl(const unsigned char *buf, int len);
+
+/* dnsq_failed - ST is a failure of the DNS (SERVFAIL, timeout, error),
+ * not an answer: never to be read as "no record" (issue 15, item 6). */
+bool dnsq_failed(enum dnsq_status st);
+
+/* dnsq_txt_with - ask NAME's TXT records into *A and count those that
+ * begin with TAG ("v=spf1", "v=DMARC1") followed by a space, a tab, a ';'
+ * or their end (RFC 7208 4.5, RFC 7489 6.6.3); the first such record
+ * into FIRST (LEN octets) when FIRST is not NULL.  -1 when the DNS failed
+ * (*ST says how; NXDOMAIN and NODATA are answers: 0). */
+int dnsq_txt_with(struct dnsq *q, const char *name, const char *tag, struct dnsq_answer *a,
+                  char *first, size_t len, enum dnsq_status *st);
 
 /* dnsq_status_text - "NXDOMAIN", "timeout", ... for messages. */
 const char *dnsq_status_text(enum dnsq_status st);

@@ -9,14 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* One header field: [start, end) spans name, colon and the folded value,
- * without the final line end. */
-struct field {
-    size_t start;
-    size_t value; /* first octet after the colon */
-    size_t end;
-};
-
 /* An iterator over a folded value that yields it unfolded (RFC 5322
  * 2.2.3: unfolding removes the CR LF before the whitespace).  Tabs come
  * out as spaces and other control characters as '?', so nothing a sender
@@ -58,7 +50,7 @@ static bool is_empty_line(const char *s, size_t lim, size_t pos)
 /* field_name_end - the index of the colon ending the field name at F, or 0
  * when the line is not a field: ftext is %d33-57 / %d59-126 (RFC 5322
  * 3.6.8), and obsolete syntax allows WSP before the colon (4.5). */
-static size_t field_name_end(const char *s, const struct field *f)
+static size_t field_name_end(const char *s, const struct header_field *f)
 {
     size_t i = f->start;
     while (i < f->end && s[i] > 32 && s[i] < 127 && s[i] != ':')
@@ -70,9 +62,10 @@ static size_t field_name_end(const char *s, const struct field *f)
     return (i < f->end && s[i] == ':') ? i : 0;
 }
 
-/* next_field - the field at *POS, with its continuation lines; false at
- * the empty line or the end.  Lines that are not fields are skipped. */
-static bool next_field(const char *s, size_t lim, size_t *pos, struct field *f)
+/* header_next_field - the field at *POS, with its continuation lines;
+ * false at the empty line or the end.  Lines that are not fields are
+ * skipped. */
+bool header_next_field(const char *s, size_t lim, size_t *pos, struct header_field *f)
 {
     for (;;) {
         size_t lf;
@@ -359,8 +352,8 @@ static void scan_report_type(struct value_iter *it, char *out)
     }
 }
 
-/* name_is - the field's name is NAME, any case (RFC 5322 1.2.2). */
-static bool name_is(const char *s, const struct field *f, const char *name)
+/* header_field_is - the field's name is NAME, any case (RFC 5322 1.2.2). */
+bool header_field_is(const char *s, const struct header_field *f, const char *name)
 {
     size_t n = strlen(name);
     size_t i = f->start + n;
@@ -380,28 +373,28 @@ void header_scan(const char *msg, size_t len, struct header_facts *out)
     size_t pos = 0;
     bool have_from = false, have_subject = false, have_id = false, have_type = false,
          have_auto = false;
-    struct field f;
+    struct header_field f;
 
     memset(out, 0, sizeof(*out));
-    while (next_field(msg, lim, &pos, &f)) {
+    while (header_next_field(msg, lim, &pos, &f)) {
         struct value_iter it = {.s = msg, .pos = f.value, .end = f.end};
-        if (!have_from && name_is(msg, &f, "From")) {
+        if (!have_from && header_field_is(msg, &f, "From")) {
             scan_from(&it, out->from, out->from_name);
             have_from = true;
-        } else if (!have_subject && name_is(msg, &f, "Subject")) {
+        } else if (!have_subject && header_field_is(msg, &f, "Subject")) {
             scan_subject(&it, out->subject);
             have_subject = true;
-        } else if (!have_id && name_is(msg, &f, "Message-ID")) {
+        } else if (!have_id && header_field_is(msg, &f, "Message-ID")) {
             scan_message_id(&it, out->message_id);
             have_id = true;
-        } else if (!have_type && name_is(msg, &f, "Content-Type")) {
+        } else if (!have_type && header_field_is(msg, &f, "Content-Type")) {
             scan_report_type(&it, out->report_type);
             have_type = true;
-        } else if (!have_auto && name_is(msg, &f, "Auto-Submitted")) {
+        } else if (!have_auto && header_field_is(msg, &f, "Auto-Submitted")) {
             /* RFC 3834 5: a keyword, then optional parameters */
             mime_token(&it, out->auto_submitted, sizeof out->auto_submitted);
             have_auto = true;
-        } else if (name_is(msg, &f, "X-Failed-Recipients")) {
+        } else if (header_field_is(msg, &f, "X-Failed-Recipients")) {
             out->failed_recipients = true;
         }
     }

@@ -23,6 +23,24 @@ struct header_facts {
     bool failed_recipients;               /* an X-Failed-Recipients field (Exim's bounces) */
 };
 
+/* One header field of a message: [start, end) spans its name, the colon
+ * and the folded value, without the final line end. */
+struct header_field {
+    size_t start;
+    size_t value; /* the first octet after the colon */
+    size_t end;
+};
+
+/* header_next_field - the field of MSG (LIM octets read at most) that
+ * begins at *POS, with its folded lines (RFC 5322 2.2.3), into *F, and
+ * *POS past its last line end (LIM when that line does not end before
+ * LIM); false at the empty line ending the header section or at LIM.
+ * Lines that are no field (no name and colon) are skipped. */
+bool header_next_field(const char *msg, size_t lim, size_t *pos, struct header_field *f);
+
+/* header_field_is - the name of F in MSG is NAME, in any case. */
+bool header_field_is(const char *msg, const struct header_field *f, const char *name);
+
 /* header_scan - scan MSG (LEN octets, CR LF line ends; only the first
  * HEADER_SCAN_LIMIT are looked at) up to the empty line.  Control characters
  * in values are replaced by '?'. Missing headers give "". */

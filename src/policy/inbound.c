@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/blocklist.h"
+#include "core/clock.h"
 #include "core/dnsq.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -24,12 +25,16 @@
 #include "core/util.h"
 #include "policy/engine_internal.h"
 
-/* How long a "not listed" answer is kept: NXDOMAIN carries no TTL of its
- * own in what core/dnsq returns (RFC 2308's is the SOA minimum), so a
- * fixed five minutes.  A listing is kept for its A record's TTL, at most a
- * day; the cache holds at most DNSBL_CACHE_MAX answers. */
+/* How long a DNSBL answer is kept (issue 15, "answers cached per TTL"):
+ * a listing for its A record's TTL, a "not listed" for the negative TTL
+ * of the SOA its NXDOMAIN carried (RFC 2308 5: the smaller of the SOA's
+ * TTL and MINIMUM), or DNSBL_NEGATIVE_TTL when it carried none.  Either
+ * is cut to DNSBL_TTL_MAX, so that a delisted client waits at most an
+ * hour, whatever a list says; a TTL of 0 is not kept at all.  The cache
+ * holds at most DNSBL_CACHE_MAX answers and counts in clock_now() (the
+ * test clock of floodgated -T moves it). */
 #define DNSBL_NEGATIVE_TTL 300
-#define DNSBL_TTL_MAX 86400
+#define DNSBL_TTL_MAX 3600
 #define DNSBL_CACHE_MAX 20000
 
 /* One cached DNSBL answer. */
@@ -71,7 +76,7 @@ static bool cache_get(const char *key, enum blocklist_state *state)
     bool hit = false;
     pthread_mutex_lock(&cache_lock);
     struct cached *c = cache ? strmap_get(cache, key) : NULL;
-    if (c && c->expires > time(NULL)) {
+    if (c && c->expires > clock_now()) {
         *state = c->state;
         hit = true;
     }
@@ -81,11 +86,11 @@ static bool cache_get(const char *key, enum blocklist_state *state)
 
 /* cache_put - keep STATE for KEY for TTL seconds (a full cache first
  * drops what expired; still full, the answer is not kept). */
-static void cache_put(const char *key, enum blocklist_state state, unsigned ttl)
+static void cache_put(const char *key, enum blocklist_state state, long ttl)
 {
-    time_t now = time(NULL);
+    time_t now = clock_now();
     struct cached *c = malloc(sizeof *c), *old = NULL;
-    if (c == NULL || ttl == 0) {
+    if (c == NULL || ttl <= 0) {
         free(c);
         return;
     }
@@ -127,10 +132,9 @@ static enum blocklist_state dnsbl_one(struct dnsq *q, const char *ip, const char
         return st;
     struct blocklist_result r;
     blocklist_check(q, ip, zone, false, &r);
-    if (r.state == BLOCKLIST_LISTED)
-        cache_put(key, r.state, r.ttl);
-    else if (r.state == BLOCKLIST_CLEAN)
-        cache_put(key, r.state, DNSBL_NEGATIVE_TTL);
+    if (r.state == BLOCKLIST_LISTED || r.state == BLOCKLIST_CLEAN)
+        cache_put(key, r.state,
+                  r.ttl >= 0 || r.state == BLOCKLIST_LISTED ? r.ttl : DNSBL_NEGATIVE_TTL);
     if (r.state != BLOCKLIST_CLEAN)
         log_info("event=dnsbl ip=%s list=%s state=%s code=%s meaning=%s", ip, zone,
                  r.state == BLOCKLIST_LISTED ? "listed" : "unknown", r.code[0] ? r.code : "-",
@@ -155,16 +159,79 @@ static void dnsbl_score(struct dnsq *q, const struct config_inbound *in, const c
     }
 }
 
-/* resolver - a DNS resolver with the config's servers and inbound timeout;
- * NULL (logged) when none can be made. */
+/* A checks thread's resolver (issue 15: one per thread, not two per
+ * message): made at the thread's first question and kept for its life,
+ * since a c-ares channel is sockets and a parsed configuration; made
+ * anew when a reload changed dns.servers or inbound.dns_timeout (KEY
+ * says which it was made for).  Freed when the thread ends. */
+struct thread_resolver {
+    struct dnsq *q;
+    char key[1100];
+};
+
+static pthread_key_t resolver_key;
+static pthread_once_t resolver_once = PTHREAD_ONCE_INIT;
+static bool resolver_key_ok;
+
+/* resolver_free - the thread's resolver, as the thread ends. */
+static void resolver_free(void *arg)
+{
+    struct thread_resolver *r = arg;
+    dnsq_free(r->q);
+    free(r);
+}
+
+/* resolver_key_make - the thread-specific slot, once per process. */
+static void resolver_key_make(void)
+{
+    resolver_key_ok = pthread_key_create(&resolver_key, resolver_free) == 0;
+}
+
+/* resolver_key_of - what a resolver for CFG is made of, into BUF. */
+static void resolver_key_of(const struct config *cfg, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < cfg->n_dns_servers && o < len; i++) {
+        int n = snprintf(buf + o, len - o, "%s,", cfg->dns_servers[i]);
+        o += n > 0 ? (size_t)n : 0;
+    }
+    if (o < len)
+        snprintf(buf + o, len - o, "/%u", cfg->inbound.dns_timeout);
+}
+
+/* resolver - this thread's resolver for CFG's servers and inbound
+ * timeout (borrowed: the thread keeps it); NULL (logged) when none can
+ * be made. */
 static struct dnsq *resolver(const struct config *cfg)
 {
-    char err[256];
-    struct dnsq *q = dnsq_new(cfg->dns_servers, cfg->n_dns_servers, cfg->inbound.dns_timeout * 1000,
-                              err, sizeof err);
-    if (q == NULL)
+    char err[256], key[sizeof((struct thread_resolver *)0)->key];
+    pthread_once(&resolver_once, resolver_key_make);
+    if (!resolver_key_ok) {
+        log_warnx("event=inbound_error error=\"no thread-specific key for the resolver\"");
+        return NULL;
+    }
+    resolver_key_of(cfg, key, sizeof key);
+    struct thread_resolver *r = pthread_getspecific(resolver_key);
+    if (r && strcmp(r->key, key) == 0)
+        return r->q;
+    if (r == NULL &&
+        ((r = calloc(1, sizeof *r)) == NULL || pthread_setspecific(resolver_key, r) != 0)) {
+        free(r);
+        log_warnx("event=inbound_error error=\"out of memory\"");
+        return NULL;
+    }
+    dnsq_free(r->q);
+    r->key[0] = '\0';
+    r->q = dnsq_new(cfg->dns_servers, cfg->n_dns_servers, cfg->inbound.dns_timeout * 1000, err,
+                    sizeof err);
+    if (r->q == NULL) {
         log_warnx("event=inbound_error error=%s", log_quote(err));
-    return q;
+        return NULL;
+    }
+    str_copy(r->key, key, sizeof r->key);
+    log_info("event=inbound_resolver made_for=%s", log_quote(key));
+    return r->q;
 }
 
 void inbound_facts_mail(const struct config *cfg, const char *ip, const char *helo,
@@ -189,7 +256,6 @@ void inbound_facts_mail(const struct config *cfg, const char *ip, const char *he
             f->spf = q ? spf_check(q, ip, f->spf_helo ? helo : from, helo, NULL, 0)
                        : SPF_VERDICT_TEMPERROR;
     }
-    dnsq_free(q);
 }
 
 void inbound_facts_data(const struct config *cfg, const char *ip, const char *header_from,
@@ -217,7 +283,6 @@ void inbound_facts_data(const struct config *cfg, const char *ip, const char *he
                         f->spf_checked ? f->spf : SPF_VERDICT_NONE,
                         f->dkim.checked ? &f->dkim : NULL, &f->dmarc);
     }
-    dnsq_free(q);
 }
 
 /* ---- decisions, on the loop ---- */

@@ -2,7 +2,8 @@
  * reading of DNS answers (A, AAAA, MX, TXT, PTR) off the wire: the first
  * octet picks the type, the rest is the DNS message.  Every record kept
  * must be a terminated string within DNSQ_TEXT_MAX, and no more records
- * than DNSQ_RECORDS_MAX. */
+ * than DNSQ_RECORDS_MAX; the negative TTL read from an authority
+ * section's SOA (RFC 2308 5) is -1 or within 0 .. 2^31-1. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strnlen(answer.rec[i].text, DNSQ_TEXT_MAX) >= DNSQ_TEXT_MAX)
             abort();
     if (answer.status == DNSQ_OK && answer.n == 0)
+        abort();
+    long ttl = dnsq_negative_ttl(data + 1, (int)(size - 1));
+    if (ttl < -1 || ttl > 0x7fffffffL)
         abort();
     return 0;
 }

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
-from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSLabel, DNSRecord
+from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, SOA, TXT, A, DNSLabel, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 from conftest import free_port
@@ -76,6 +76,7 @@ class _ZoneResolver(BaseResolver):
         name = str(q.qname).rstrip(".").lower()
         qtype = QTYPE[q.qtype]
         self.zone.queries.append((name, qtype, handler.protocol))
+        self.zone.clients.append((name, handler.client_address))
         self.zone.answering.wait(30)
         if name in self.zone.silent:     # a resolver that times out: no answer in time
             self.zone.closing.wait(60)
@@ -85,10 +86,14 @@ class _ZoneResolver(BaseResolver):
         recs = self.zone.records.get(name)
         if recs is None:
             reply.header.rcode = RCODE.NXDOMAIN
+            self.zone._add_soa(reply, name)
             return reply
         for rtype, rdata in list(recs):
             if rtype == qtype or qtype == "ANY":
-                reply.add_answer(RR(q.qname, getattr(QTYPE, rtype), rdata=rdata, ttl=60))
+                reply.add_answer(RR(q.qname, getattr(QTYPE, rtype), rdata=rdata,
+                                    ttl=self.zone.ttls.get((name, rtype), 60)))
+        if not reply.rr:
+            self.zone._add_soa(reply, name)
         if handler.protocol == "udp" and len(reply.pack()) > 512:
             # RFC 1035 4.2.1: too long for UDP - the question, TC, no answer
             reply = request.reply()
@@ -107,6 +112,9 @@ class DNSZone:
         self.silent = set()      # names never answered while the test runs (timeouts)
         self.closing = threading.Event()
         self.queries = []        # (name, type, "udp"|"tcp")
+        self.clients = []        # (name, (client address, port)) of each question
+        self.ttls = {}           # (name, type) -> TTL of its answers (default 60)
+        self.soas = {}           # zone -> (SOA TTL, MINIMUM): added to its negative answers
         # cleared: questions are recorded but their answers wait until it is
         # set again (to deliver an answer at a moment the test chooses)
         self.answering = threading.Event()
@@ -137,15 +145,31 @@ class DNSZone:
     def config(self):
         return f'dns = {{ servers = [ "{self.server}" ]; }};'
 
-    def _add(self, name, rtype, rdata):
-        self.records.setdefault(name.rstrip(".").lower(), []).append((rtype, rdata))
+    def _add(self, name, rtype, rdata, ttl=None):
+        name = name.rstrip(".").lower()
+        self.records.setdefault(name, []).append((rtype, rdata))
+        if ttl is not None:
+            self.ttls[(name, rtype)] = ttl
+
+    def soa(self, zone, ttl, minimum):
+        """NXDOMAIN and NODATA answers under ZONE carry its SOA in the
+        authority section (RFC 2308 3), with TTL and MINIMUM as given."""
+        self.soas[zone.rstrip(".").lower()] = (ttl, minimum)
+
+    def _add_soa(self, reply, name):
+        for z, (ttl, minimum) in self.soas.items():
+            if name == z or name.endswith("." + z):
+                reply.add_auth(RR(z, QTYPE.SOA, ttl=ttl,
+                                  rdata=SOA(f"ns.{z}", f"hostmaster.{z}",
+                                            (1, 3600, 600, 86400, minimum))))
+                return
 
     def name(self, name):
         """Make NAME exist (NOERROR/NODATA for every type)."""
         self.records.setdefault(name.rstrip(".").lower(), [])
 
-    def a(self, name, address):
-        self._add(name, "A", A(address))
+    def a(self, name, address, ttl=None):
+        self._add(name, "A", A(address), ttl)
 
     def aaaa(self, name, address):
         self._add(name, "AAAA", AAAA(address))
