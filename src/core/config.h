@@ -95,9 +95,9 @@ struct config_delivery {
     enum tls_mode relayhost_tls; /* default starttls */
     char *relayhost_user;        /* AUTH; NULL = none */
     char *relayhost_password;
-    enum delivery_local local; /* delivery.local; default maildir */
-    char *lmtp_socket;         /* UNIX socket of the LMTP server; relative: in state_dir */
-    char *lmtp_address;        /* "IPv4:PORT" / "[IPv6]:PORT" instead of the socket; NULL */
+    enum delivery_local local;         /* delivery.local; default maildir */
+    char *lmtp_socket;                 /* UNIX socket of the LMTP server; relative: in state_dir */
+    char *lmtp_address;                /* "IPv4:PORT" / "[IPv6]:PORT" instead of the socket; NULL */
     struct sockaddr_storage lmtp_addr; /* lmtp_address parsed */
     socklen_t lmtp_addrlen;
 };
@@ -269,7 +269,11 @@ struct config_inbound {
     enum inbound_dns_failure dns_failure; /* SERVFAIL or timeout: default skip */
     unsigned dns_timeout;                 /* seconds per DNS try (two tries); default 2 */
     char *authserv_id;                    /* Authentication-Results: default the hostname */
+    /* the Public Suffix List, for DMARC's organizational domain (RFC 7489
+     * 3.2); default INBOUND_PSL_DEFAULT (Debian's package publicsuffix) */
+    char *public_suffix_list;
 };
+#define INBOUND_PSL_DEFAULT "/usr/share/publicsuffix/public_suffix_list.dat"
 
 /* policy: how the policy engine (src/policy/engine.h) decides when a
  * lookup it needs fails. */

@@ -12,6 +12,7 @@
  *         dns_failure = "skip";   # or "defer"
  *         dns_timeout = 2;
  *         authserv_id = "mx.example.org";
+ *         public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
  *     };
  *
  * Every check is off unless configured: a DNSBL answers only through a
@@ -71,9 +72,11 @@ static int load_dnsbl(struct loader *ld, const config_setting_t *g)
 
 int config_load_inbound(struct loader *ld, const config_setting_t *root)
 {
-    static const char *const keys[] = {
-        "dnsbl",       "dnsbl_threshold", "spf",         "spf_fail", "spf_softfail",        "dmarc",
-        "dns_failure", "dns_timeout",     "authserv_id", "dkim",     "dkim_max_signatures", NULL};
+    static const char *const keys[] = {"dnsbl",       "dnsbl_threshold",     "spf",
+                                       "spf_fail",    "spf_softfail",        "dmarc",
+                                       "dns_failure", "dns_timeout",         "authserv_id",
+                                       "dkim",        "dkim_max_signatures", "public_suffix_list",
+                                       NULL};
     struct config_inbound *in = &ld->cfg->inbound;
     const config_setting_t *g;
     int fail = INBOUND_REJECT, softfail = INBOUND_MARK, dns = INBOUND_DNS_SKIP;
@@ -93,13 +96,20 @@ int config_load_inbound(struct loader *ld, const config_setting_t *root)
                                &in->dkim_max_signatures) < 0 ||
               cfg_get_choice(ld, g, "inbound", "dns_failure", dns_failure_names, &dns) < 0 ||
               cfg_get_unsigned(ld, g, "inbound", "dns_timeout", 1, 30, &in->dns_timeout) < 0 ||
-              cfg_get_string(ld, g, "inbound", "authserv_id", false, &in->authserv_id) < 0))
+              cfg_get_string(ld, g, "inbound", "authserv_id", false, &in->authserv_id) < 0 ||
+              cfg_get_string(ld, g, "inbound", "public_suffix_list", false,
+                             &in->public_suffix_list) < 0))
         return -1;
     /* DMARC (RFC 7489 4.2) is SPF or DKIM aligned: DKIM is on with it
      * unless turned off on its own */
     in->dkim = in->dmarc;
     if (g && cfg_get_bool(ld, g, "inbound", "dkim", &in->dkim) < 0)
         return -1;
+    /* a missing file is not an error here: the daemon warns at start and
+     * on reload, and DMARC falls back (core/dmarc_check.c) */
+    if (in->public_suffix_list == NULL &&
+        (in->public_suffix_list = strdup(INBOUND_PSL_DEFAULT)) == NULL)
+        return cfg_fail_oom(ld, root, "inbound.public_suffix_list");
     in->spf_fail = (enum inbound_action)fail;
     in->spf_softfail = (enum inbound_action)softfail;
     in->dns_failure = (enum inbound_dns_failure)dns;
@@ -117,4 +127,5 @@ void config_free_inbound(struct config *cfg)
     for (size_t i = 0; i < cfg->inbound.n_dnsbl; i++)
         free(cfg->inbound.dnsbl[i].zone);
     free(cfg->inbound.authserv_id);
+    free(cfg->inbound.public_suffix_list);
 }

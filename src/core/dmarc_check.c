@@ -9,16 +9,21 @@
  * strict) and the choice between p= and sp= stay libopendmarc's.
  *
  * The organizational domain (RFC 7489 3.2): when the From: domain has no
- * record, the record of its last two labels is asked.  Without a public
- * suffix list that is exact for names under a one-label suffix (.org,
- * .de) and asks a suffix itself under a two-label one (_dmarc.co.uk),
- * which publishes nothing: the error is towards "no policy", never
- * towards rejecting mail the domain's owner did not ask to reject. */
+ * record, the record of its organizational domain is asked: the public
+ * suffix the Public Suffix List (inbound.public_suffix_list, loaded into
+ * libopendmarc at start and on reload) finds under it, plus one label
+ * (mail.example.co.uk -> example.co.uk).  libopendmarc's relaxed
+ * alignment uses the same list.  Without a list (the file missing), the
+ * last two labels: exact under a one-label suffix (.org, .de), and under
+ * a two-label one it asks the suffix itself (_dmarc.co.uk), which
+ * publishes nothing: the error is towards "no policy". */
 #include "core/dmarc_check.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <opendmarc/dmarc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,15 @@
 #include <strings.h>
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+
+/* A list is loaded into libopendmarc (set on the loop at start and
+ * reload, read on the checks threads). */
+static atomic_bool psl_loaded;
+
+/* libopendmarc 1.4 exports it but its dmarc.h does not declare it: the
+ * public suffix of DOMAIN plus one label, after the loaded list (DOMAIN
+ * itself without one) */
+int opendmarc_get_tld(u_char *domain, u_char *tld, size_t tld_len);
 
 /* lib_init - libopendmarc's one-time set-up, without a public suffix
  * list (tld_type NONE: it reads no file). */
@@ -55,8 +69,8 @@ static int find_record(struct dnsq *q, const char *domain, char *buf, size_t len
     return found > 1 ? 0 : found; /* two records: as if none (6.6.3 step 5) */
 }
 
-/* org_domain - the last two labels of DOMAIN, or NULL when it has no more. */
-static const char *org_domain(const char *domain)
+/* last_two - the last two labels of DOMAIN, or NULL when it has no more. */
+static const char *last_two(const char *domain)
 {
     const char *last = strrchr(domain, '.');
     if (last == NULL || last == domain)
@@ -65,6 +79,44 @@ static const char *org_domain(const char *domain)
     while (p > domain && *p != '.')
         p--;
     return *p == '.' ? p + 1 : NULL;
+}
+
+/* org_domain - the organizational domain of DOMAIN into BUF (LEN), from
+ * the Public Suffix List when one is loaded; false when there is none
+ * other than DOMAIN itself. */
+static bool org_domain(const char *domain, char *buf, size_t len)
+{
+    char copy[256];
+    buf[0] = '\0';
+    if (atomic_load(&psl_loaded)) {
+        snprintf(copy, sizeof copy, "%s", domain); /* it reads, never writes, but is not const */
+        if (opendmarc_get_tld((u_char *)copy, (u_char *)buf, len) != 0)
+            buf[0] = '\0';
+    } else {
+        const char *two = last_two(domain);
+        snprintf(buf, len, "%s", two ? two : "");
+    }
+    return buf[0] != '\0' && strcasecmp(buf, domain) != 0;
+}
+
+int dmarc_psl_load(const char *path, char *err, size_t errlen)
+{
+    pthread_once(&lib_once, lib_init);
+    if (path == NULL || path[0] == '\0') {
+        atomic_store(&psl_loaded, false);
+        return 0;
+    }
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    /* the list's own syntax: "//" comments, "*." wildcards, "!" exceptions */
+    errno = 0;
+    int rc = opendmarc_tld_read_file(copy, "//", "*.", "!");
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(rc > 1 ? rc : errno ? errno : EIO));
+        return -1;
+    }
+    atomic_store(&psl_loaded, true);
+    return 0;
 }
 
 /* disposition_of - libopendmarc's policy for a failing message, after
@@ -196,9 +248,10 @@ void dmarc_check(struct dnsq *q, const char *ip, const char *from_domain, const 
         r->verdict = DMARC_VERDICT_PERMERROR;
         return;
     }
-    const char *where = from_domain, *org = org_domain(from_domain);
+    char org[256];
+    const char *where = from_domain;
     int found = find_record(q, where, rec, sizeof rec);
-    if (found == 0 && org && strcasecmp(org, from_domain) != 0)
+    if (found == 0 && org_domain(from_domain, org, sizeof org))
         found = find_record(q, where = org, rec, sizeof rec);
     if (found < 0) {
         r->verdict = DMARC_VERDICT_TEMPERROR;

@@ -45,6 +45,14 @@ struct dmarc_result {
 void dmarc_check(struct dnsq *q, const char *ip, const char *from_domain, const char *spf_domain,
                  enum spf_verdict spf, const struct dkim_results *dkim, struct dmarc_result *r);
 
+/* dmarc_psl_load - read the Public Suffix List at PATH (publicsuffix.org
+ * format) into libopendmarc, for the organizational domain of RFC 7489
+ * 3.2 (the record looked up when the From: domain has none, and relaxed
+ * alignment).  0 when loaded; -1 with ERR when it cannot be read: the
+ * list loaded before stays in use, and with none, the organizational
+ * domain is the last two labels.  PATH "" forgets the list (0). */
+int dmarc_psl_load(const char *path, char *err, size_t errlen);
+
 /* dmarc_verdict_text - "pass", "fail", ... as RFC 8601 names them. */
 const char *dmarc_verdict_text(enum dmarc_verdict v);
 

@@ -20,6 +20,7 @@
 #include "control/web_auth.h"
 #include "daemon/daemon_internal.h"
 #include "delivery/dns.h"
+#include "policy/inbound.h"
 #include "queue/pause_state.h"
 #include "smtp/auth_queue.h"
 #include "smtp/session.h"
@@ -192,6 +193,7 @@ static void start_services(struct daemon *d)
     srv->dns = dns_resolver_new(d->base, cfg->dns_servers, cfg->n_dns_servers, err, sizeof err);
     if (srv->dns == NULL)
         fatal("event=start error=%s", log_quote(err));
+    inbound_configure(cfg); /* DMARC's Public Suffix List, before any mail */
     struct delivery_env denv = {.base = d->base,
                                 .cfg = &d->cfg,
                                 .committer = d->committer,

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "daemon/daemon_internal.h"
+#include "policy/inbound.h"
 #include "smtp/tls.h"
 
 static bool same_path(const char *a, const char *b)
@@ -64,6 +65,7 @@ static void config_use(struct daemon *d, struct config *cfg, SSL_CTX *ctx)
     d->cfg = cfg; /* the scheduler and the housekeeping read it through &d->cfg */
     d->smtp.cfg = cfg;
     policy_set_config(d->policy, cfg);
+    inbound_configure(cfg);                      /* DMARC's Public Suffix List, read again */
     outbreak_reload(d->outbreak);                /* the detector reads the new thresholds */
     reputation_watch_reload(d->reputation, cfg); /* and looks at the lists again now */
 }

@@ -234,6 +234,25 @@ static struct dnsq *resolver(const struct config *cfg)
     return r->q;
 }
 
+void inbound_configure(const struct config *cfg)
+{
+    const struct config_inbound *in = &cfg->inbound;
+    char err[512];
+    if (!in->dmarc)
+        return;
+    /* about 10,000 lines read once per start or reload, as the config
+     * file itself is: the checks threads see the new list at once */
+    if (dmarc_psl_load(in->public_suffix_list, err, sizeof err) == 0)
+        log_info("event=public_suffix_list result=%s path=%s",
+                 in->public_suffix_list[0] ? "loaded" : "off", log_quote(in->public_suffix_list));
+    else
+        log_warnx("event=public_suffix_list result=missing path=%s error=%s fix=%s",
+                  log_quote(in->public_suffix_list), log_quote(err),
+                  log_quote("install the package publicsuffix or set "
+                            "inbound.public_suffix_list; until then DMARC's organizational "
+                            "domain is the last two labels (or the list loaded before)"));
+}
+
 void inbound_facts_mail(const struct config *cfg, const char *ip, const char *helo,
                         const char *from, struct inbound_facts *f)
 {

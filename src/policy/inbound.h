@@ -48,6 +48,13 @@ struct inbound_facts {
  * session's config turns a check on. */
 bool policy_inbound_wanted(struct policy *p, const struct origin *o);
 
+/* inbound_configure - at start and on each reload, on the loop: with
+ * DMARC on, load the Public Suffix List of CFG (inbound.public_suffix_list)
+ * for the organizational domain; a file that cannot be read is a warning
+ * (event=public_suffix_list result=missing), and DMARC goes on with the
+ * list loaded before, or the last two labels without one. */
+void inbound_configure(const struct config *cfg);
+
 /* inbound_facts_mail - on a lookup thread: the DNSBL score of IP and the
  * SPF verdict of FROM ("" for <>: the HELO name's) under CFG, into F
  * (F->wanted set by the caller).  The DNSBL answers are cached for their

@@ -99,3 +99,51 @@ detector = {{ enabled = false; }};""")
         assert remade and all(other.server in m for m in remade), remade
     finally:
         other.close()
+
+
+def psl_server(make_server, zone, extra=""):
+    zone.txt("sender.test", f"v=spf1 ip4:{SENDER} -all")
+    zone.txt("bounce.example.co.uk", f"v=spf1 ip4:{SENDER} -all")
+    zone.txt("_dmarc.example.co.uk", "v=DMARC1; p=reject")
+    s = make_server(extra=f"""{zone.config()}
+inbound = {{ dmarc = true; {extra} }};
+detector = {{ enabled = false; }};""")
+    s.start()
+    s.provision()
+    return s
+
+
+def test_dmarc_organizational_domain_from_the_public_suffix_list(make_server, zone):
+    """co.uk is a public suffix of two labels: the organizational domain of
+    mail.example.co.uk is example.co.uk (RFC 7489 3.2), whose p=reject
+    applies to it; the last two labels (co.uk) would find no policy."""
+    s = psl_server(make_server, zone)
+    assert "event=public_suffix_list result=loaded" in s.log()
+    # not aligned: SPF passes for sender.test only
+    code, text = send_raw(s, SENDER, "x@sender.test", message("u", sender="ceo@mail.example.co.uk"))
+    assert code == 550 and "example.co.uk" in text and "DMARC" in text, (code, text)
+    assert [q for q in zone.queries if q[0] == "_dmarc.example.co.uk"]
+    assert not [q for q in zone.queries if q[0] == "_dmarc.co.uk"]
+    # aligned (relaxed): SPF passes for bounce.example.co.uk, a sibling under
+    # the same organizational domain
+    smtp_send(s.ports["mx"], "x@bounce.example.co.uk", ALICE,
+              message("a", sender="news@mail.example.co.uk"), source=SENDER)
+    text = delivered_text(s, 1, "a")
+    assert "dmarc=pass (p=reject) header.from=mail.example.co.uk" in text, text
+
+
+def test_missing_public_suffix_list_warns_and_falls_back(make_server, zone, tmp_path):
+    s = psl_server(make_server, zone, f'public_suffix_list = "{tmp_path}/none.dat";')
+    m = wait_log(s, r"event=public_suffix_list result=missing path=\S+none.dat.*")
+    assert "publicsuffix" in m.group(0), m.group(0)
+    # the fallback: the last two labels, _dmarc.co.uk, no policy
+    code, text = send_raw(s, SENDER, "x@sender.test", message("f", sender="ceo@mail.example.co.uk"))
+    assert code == 250, (code, text)
+    assert [q for q in zone.queries if q[0] == "_dmarc.co.uk"]
+    # the list appears and a reload loads it
+    s.conf.write_text(s.conf_text.replace(f"{tmp_path}/none.dat",
+                                          "/usr/share/publicsuffix/public_suffix_list.dat"))
+    s.proc.send_signal(signal.SIGHUP)
+    wait_log(s, r"event=public_suffix_list result=loaded")
+    code, text = send_raw(s, SENDER, "x@sender.test", message("g", sender="ceo@mail.example.co.uk"))
+    assert code == 550, (code, text)

@@ -54,6 +54,18 @@ def test_build_depends_name_every_library_setup_deps_installs():
     assert not missing, f"add to Build-Depends in debian/control: {missing}"
 
 
+def test_depends_name_every_runtime_package_setup_deps_installs():
+    """A package the daemon reads at run time (RUN_PKGS: the Public Suffix
+    List) must be in the package's Depends, or an installed Floodgate
+    warns at every start and falls back."""
+    text = (ROOT / "scripts/setup-deps").read_text()
+    run_pkgs = re.search(r'^RUN_PKGS="([^"]*)"', text, re.M)[1].split()
+    control = (ROOT / "debian/control").read_text()
+    deps = re.search(r"^Depends:(.*?)^\S", control, re.M | re.S)[1]
+    named = {d.strip().split()[0] for d in deps.split(",") if d.strip()}
+    assert run_pkgs and not [p for p in run_pkgs if p not in named], (run_pkgs, named)
+
+
 def run(*cmd, timeout=600, input=None, check=True):
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
                        input=input)
