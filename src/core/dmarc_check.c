@@ -92,7 +92,10 @@ static bool org_domain(const char *domain, char *buf, size_t len)
         snprintf(copy, sizeof copy, "%s", domain); /* it reads, never writes, but is not const */
         if (opendmarc_get_tld((u_char *)copy, (u_char *)buf, len) != 0)
             buf[0] = '\0';
-    } else {
+    }
+    if (buf[0] == '\0') {
+        /* no list, or no rule of it matches (a TLD it does not name):
+         * the list's default rule "*" makes the TLD the public suffix */
         const char *two = last_two(domain);
         snprintf(buf, len, "%s", two ? two : "");
     }
