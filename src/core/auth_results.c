@@ -53,10 +53,10 @@ static bool quoted_is(const char *msg, size_t p, size_t end, const char *authser
     return p < end && i > 0 && authserv_id[i] == '\0';
 }
 
-/* claims - does the field F of MSG name AUTHSERV_ID as its authserv-id
- * (RFC 8601 2.2: the value's first token, before ';'; a "value" of RFC
- * 2045 5.1, so a token or a quoted-string)? */
-static bool claims(const char *msg, const struct header_field *f, const char *authserv_id)
+/* auth_results_claims - the value's first token, before ';' (RFC 8601
+ * 2.2), is the authserv-id: a "value" of RFC 2045 5.1, so a token or a
+ * quoted-string. */
+bool auth_results_claims(const char *msg, const struct header_field *f, const char *authserv_id)
 {
     size_t end = f->end, idlen = strlen(authserv_id);
     if (!header_field_is(msg, f, FIELD))
@@ -78,7 +78,7 @@ size_t auth_results_strip(char *msg, size_t len, const char *authserv_id)
     while (header_next_field(msg, len, &next, &f)) {
         if (next >= len)
             break; /* a field that reaches LEN may go on past it: left alone */
-        if (!claims(msg, &f, authserv_id))
+        if (!auth_results_claims(msg, &f, authserv_id))
             continue;
         memmove(msg + f.start, msg + next, len - next);
         len -= next - f.start;

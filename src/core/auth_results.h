@@ -5,7 +5,10 @@
 #ifndef FLOODGATE_CORE_AUTH_RESULTS_H
 #define FLOODGATE_CORE_AUTH_RESULTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "core/header_scan.h"
 
 /* auth_results_strip - remove from the header section at the start of MSG
  * (LEN octets: the header up to its empty line, or all of MSG when the
@@ -13,5 +16,10 @@
  * authserv-id is AUTHSERV_ID (case-insensitive), with its folded lines.
  * Returns the new length; what follows the removed fields moves up. */
 size_t auth_results_strip(char *msg, size_t len, const char *authserv_id);
+
+/* auth_results_claims - is the field F of MSG an Authentication-Results
+ * field whose authserv-id is AUTHSERV_ID (case-insensitive; a token or a
+ * quoted-string, RFC 8601 2.2)? */
+bool auth_results_claims(const char *msg, const struct header_field *f, const char *authserv_id);
 
 #endif

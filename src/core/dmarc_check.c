@@ -178,8 +178,12 @@ static bool aligned(DMARC_POLICY_T *pctx, const char *domain, const char *from_d
     if (opendmarc_policy_fetch_adkim(pctx, &adkim) == DMARC_PARSE_OKAY &&
         adkim == DMARC_RECORD_A_STRICT)
         return false;
-    const char *a = org_domain(domain), *b = org_domain(from_domain);
-    return strcasecmp(a ? a : domain, b ? b : from_domain) == 0;
+    char a[256], b[256];
+    if (!org_domain(domain, a, sizeof a))
+        snprintf(a, sizeof a, "%s", domain);
+    if (!org_domain(from_domain, b, sizeof b))
+        snprintf(b, sizeof b, "%s", from_domain);
+    return strcasecmp(a, b) == 0;
 }
 
 /* store_dkim - each DKIM outcome to PCTX; true when an aligned signature

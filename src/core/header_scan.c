@@ -364,6 +364,49 @@ bool header_field_is(const char *s, const struct header_field *f, const char *na
     return i == f->value - 1;
 }
 
+/* note_domain - the domain of the addr-spec in FB (lowercased; "" when it
+ * has none or was cut) into OUT unless it is there: the count N after it. */
+static size_t note_domain(const struct fact_buf *fb, char (*out)[HEADER_FACT_MAX], size_t max,
+                          size_t n)
+{
+    char domain[HEADER_FACT_MAX];
+    const char *at = memchr(fb->buf, '@', fb->n) ? strrchr(fb->buf, '@') : NULL;
+    size_t len = at && !fb->truncated ? fb->n - (size_t)(at + 1 - fb->buf) : 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = at[1 + i];
+        domain[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+    }
+    domain[len] = '\0';
+    for (size_t i = 0; i < n && i < max; i++)
+        if (strcmp(out[i], domain) == 0)
+            return n;
+    if (n < max)
+        memcpy(out[n], domain, len + 1);
+    /* past MAX the domains are only counted: one seen again may be
+     * counted twice, which only makes a count past MAX larger */
+    return n + 1;
+}
+
+size_t header_from_domains(const char *msg, size_t len, char (*out)[HEADER_FACT_MAX], size_t max)
+{
+    char addr[HEADER_FACT_MAX], name[HEADER_FACT_MAX];
+    size_t pos = 0, n = 0;
+    struct header_field f;
+    while (header_next_field(msg, len, &pos, &f)) {
+        if (!header_field_is(msg, &f, "From"))
+            continue;
+        struct value_iter it = {.s = msg, .pos = f.value, .end = f.end};
+        for (;;) {
+            struct fact_buf fb = {.buf = addr, .n = 0, .truncated = false};
+            if (!first_mailbox(&it, &fb, name))
+                break;
+            addr[fb.n] = '\0';
+            n = note_domain(&fb, out, max, n);
+        }
+    }
+    return n;
+}
+
 /* header_scan - walk the fields up to the empty line; the first From,
  * Subject, Message-ID, Content-Type and Auto-Submitted win, as a reader
  * would see them. */

@@ -41,6 +41,14 @@ bool header_next_field(const char *msg, size_t lim, size_t *pos, struct header_f
 /* header_field_is - the name of F in MSG is NAME, in any case. */
 bool header_field_is(const char *msg, const struct header_field *f, const char *name);
 
+/* header_from_domains - the domains of every mailbox of every From: field
+ * (RFC 5322 3.6.2: a mailbox-list; several From: fields are read too) of
+ * MSG, LEN octets read at most, lowercased and each once, into OUT (MAX of
+ * them).  A mailbox without a domain (or too long to read) gives "".
+ * Returns how many distinct domains there are, which may be more than
+ * MAX (then only the first MAX are in OUT); 0 when there is no From:. */
+size_t header_from_domains(const char *msg, size_t len, char (*out)[HEADER_FACT_MAX], size_t max);
+
 /* header_scan - scan MSG (LEN octets, CR LF line ends; only the first
  * HEADER_SCAN_LIMIT are looked at) up to the empty line.  Control characters
  * in values are replaced by '?'. Missing headers give "". */

@@ -277,13 +277,43 @@ void inbound_facts_mail(const struct config *cfg, const char *ip, const char *he
     }
 }
 
-void inbound_facts_data(const struct config *cfg, const char *ip, const char *header_from,
-                        dkim_read_fn read, void *ctx, struct inbound_facts *f)
+void inbound_facts_header(const char *head, size_t len, size_t total, const struct header_watch *w,
+                          struct inbound_facts *f)
+{
+    char domains[INBOUND_AUTHORS_MAX][HEADER_FACT_MAX];
+    /* a field that reaches the end of what is in memory may go on past
+     * it; auth_results_strip leaves such a field, so it counts as past */
+    f->forged_past = w->forged_end > 0 && w->forged_end >= len;
+    f->from_past = w->from_end > len || (w->from_end == len && total > len && len > 0);
+    f->head_kb = (unsigned)(len / 1024);
+    f->n_authors = header_from_domains(head, len, domains, INBOUND_AUTHORS_MAX);
+    for (size_t i = 0; i < f->n_authors && i < INBOUND_AUTHORS_MAX; i++) {
+        str_copy(f->author[i].domain, domains[i], sizeof f->author[i].domain);
+        f->author[i].dmarc = (struct dmarc_result){.verdict = DMARC_VERDICT_NONE};
+    }
+    str_copy(f->from_domain, f->n_authors ? domains[0] : "", sizeof f->from_domain);
+}
+
+/* strictness - how hard R bears on a message (RFC 7489 6.6.1: of several
+ * author domains, the strictest policy among those that fail applies): a
+ * failure under p=reject, under p=quarantine, a temporary error (which
+ * may hide either), a failure under p=none, then the rest. */
+static int strictness(const struct dmarc_result *r)
+{
+    if (r->verdict == DMARC_VERDICT_FAIL)
+        return r->disposition == DMARC_DISPOSITION_REJECT       ? 6
+               : r->disposition == DMARC_DISPOSITION_QUARANTINE ? 5
+                                                                : 3;
+    return r->verdict == DMARC_VERDICT_TEMPERROR   ? 4
+           : r->verdict == DMARC_VERDICT_PERMERROR ? 2
+           : r->verdict == DMARC_VERDICT_NONE      ? 1
+                                                   : 0;
+}
+
+void inbound_facts_data(const struct config *cfg, const char *ip, dkim_read_fn read, void *ctx,
+                        struct inbound_facts *f)
 {
     const struct config_inbound *in = &cfg->inbound;
-    const char *at = header_from ? strrchr(header_from, '@') : NULL;
-    str_copy(f->from_domain, at ? at + 1 : "", sizeof f->from_domain);
-    str_lower(f->from_domain);
     if (!in->dmarc && !in->dkim)
         return;
     struct dnsq *q = resolver(cfg);
@@ -293,14 +323,24 @@ void inbound_facts_data(const struct config *cfg, const char *ip, const char *he
     } else if (in->dkim) {
         dkim_check(q, in->dkim_max_signatures, read, ctx, &f->dkim);
     }
-    if (in->dmarc) {
-        f->dmarc_checked = true;
+    if (!in->dmarc)
+        return;
+    f->dmarc_checked = true;
+    f->dmarc = (struct dmarc_result){.verdict = DMARC_VERDICT_PERMERROR};
+    if (f->n_authors == 0 || f->n_authors > INBOUND_AUTHORS_MAX)
+        return; /* refused by policy_inbound_data */
+    for (size_t i = 0; i < f->n_authors; i++) {
+        struct inbound_author *a = &f->author[i];
         if (q == NULL)
-            f->dmarc = (struct dmarc_result){.verdict = DMARC_VERDICT_TEMPERROR};
+            a->dmarc = (struct dmarc_result){.verdict = DMARC_VERDICT_TEMPERROR};
         else
-            dmarc_check(q, ip, f->from_domain, f->spf_checked ? f->spf_domain : NULL,
+            dmarc_check(q, ip, a->domain, f->spf_checked ? f->spf_domain : NULL,
                         f->spf_checked ? f->spf : SPF_VERDICT_NONE,
-                        f->dkim.checked ? &f->dkim : NULL, &f->dmarc);
+                        f->dkim.checked ? &f->dkim : NULL, &a->dmarc);
+        if (i == 0 || strictness(&a->dmarc) > strictness(&f->dmarc)) {
+            f->dmarc = a->dmarc;
+            str_copy(f->from_domain, a->domain, sizeof f->from_domain);
+        }
     }
 }
 
@@ -429,6 +469,46 @@ static void count_dkim(const struct origin *o, const struct dkim_results *k)
                  o->session, o->ip, k->extra);
 }
 
+/* no_author - F has no From: domain DMARC can be checked for (none, one
+ * without a domain, too many, or a From: past the part in memory): true
+ * with D a refusal.  RFC 7489 6.6.1: such a message is "typically
+ * rejected"; let on, it would dodge every p=reject. */
+static bool no_author(const struct origin *o, const struct inbound_facts *f,
+                      struct policy_decision *d)
+{
+    const char *why = NULL;
+    bool domainless = false;
+    for (size_t i = 0; i < f->n_authors && i < INBOUND_AUTHORS_MAX; i++)
+        domainless |= f->author[i].domain[0] == '\0';
+    if (f->from_past)
+        why = "a From: field lies past the part of the header this server reads";
+    else if (f->n_authors == 0)
+        why = "no From: address to check DMARC for (RFC 5322 3.6 requires one)";
+    else if (f->n_authors > INBOUND_AUTHORS_MAX)
+        why = "more From: domains than this server checks";
+    else if (domainless)
+        why = "a From: address without a domain cannot be checked for DMARC";
+    if (why == NULL)
+        return false;
+    count_check("dmarc", "permerror");
+    log_info("event=inbound check=dmarc result=permerror action=reject session=%lu ip=%s "
+             "from_domains=%zu why=%s",
+             o->session, o->ip, f->n_authors, log_quote(why));
+    if (f->n_authors > INBOUND_AUTHORS_MAX)
+        policy_decide(d, POLICY_REJECT, "dmarc",
+                      "550 5.7.1 Message rejected: more than %d From: domains; this server "
+                      "checks the DMARC policy of each (RFC 7489 6.6.1) up to %d",
+                      INBOUND_AUTHORS_MAX, INBOUND_AUTHORS_MAX);
+    else if (f->from_past)
+        policy_decide(d, POLICY_REJECT, "dmarc",
+                      "550 5.7.1 Message rejected: a From: field lies past the first %u KB of "
+                      "the header, where DMARC cannot be checked (RFC 7489 6.6.1)",
+                      f->head_kb);
+    else
+        policy_decide(d, POLICY_REJECT, "dmarc", "550 5.7.1 Message rejected: %s", why);
+    return true;
+}
+
 void policy_inbound_data(struct policy *p, const struct origin *o, const struct inbound_facts *f,
                          struct policy_decision *d)
 {
@@ -438,25 +518,28 @@ void policy_inbound_data(struct policy *p, const struct origin *o, const struct 
     if (!f->wanted)
         return;
     count_dkim(o, &f->dkim);
+    if (f->forged_past) {
+        /* RFC 8601 5: ours must be the only field with our authserv-id;
+         * one past the part in memory cannot be taken out, so the
+         * message is refused rather than passed on with it */
+        log_info("event=inbound check=auth_results result=forged action=reject session=%lu ip=%s",
+                 o->session, o->ip);
+        policy_decide(d, POLICY_REJECT, "auth_results",
+                      "550 5.7.1 Message rejected: an Authentication-Results field claiming %s "
+                      "lies past the first %u KB of the header, where this server cannot "
+                      "remove it (RFC 8601 5); remove that field",
+                      cfg->inbound.authserv_id, f->head_kb);
+        return;
+    }
     if (!f->dmarc_checked)
+        return;
+    if (no_author(o, f, d))
         return;
     const struct dmarc_result *r = &f->dmarc;
     count_check("dmarc", dmarc_verdict_text(r->verdict));
     if (r->verdict == DMARC_VERDICT_TEMPERROR) {
         snprintf(what, sizeof what, "the DMARC policy of %s", f->from_domain);
         dns_defer(cfg, o, "dmarc", what, d);
-        return;
-    }
-    if (f->from_domain[0] == '\0') {
-        /* RFC 7489 6.6.1: a message without a From: (or with none we can
-         * read: header_scan looks at the first 64 KB) is "typically
-         * rejected"; let on, it would dodge every p=reject */
-        log_info("event=inbound check=dmarc result=permerror action=reject session=%lu ip=%s "
-                 "from_domain=-",
-                 o->session, o->ip);
-        policy_decide(d, POLICY_REJECT, "dmarc",
-                      "550 5.7.1 Message rejected: no From: address to check DMARC for "
-                      "(RFC 5322 3.6 requires one)");
         return;
     }
     if (r->verdict != DMARC_VERDICT_FAIL)
@@ -543,11 +626,14 @@ char *inbound_auth_results(const struct config *cfg, const struct inbound_facts 
                 safe_value(f->spf_domain) ? f->spf_domain : "");
     if (f->dkim.checked)
         auth_results_dkim(out, &f->dkim);
-    if (f->dmarc_checked)
-        fprintf(out, ";\r\n\tdmarc=%s%s%s%s%s%s", dmarc_verdict_text(f->dmarc.verdict),
-                f->dmarc.policy[0] ? " (p=" : "", f->dmarc.policy, f->dmarc.policy[0] ? ")" : "",
-                safe_value(f->from_domain) ? " header.from=" : "",
-                safe_value(f->from_domain) ? f->from_domain : "");
+    /* one dmarc= per author domain (RFC 7489 6.6.1, RFC 8601 2.7.1) */
+    for (size_t i = 0; f->dmarc_checked && i < f->n_authors && i < INBOUND_AUTHORS_MAX; i++) {
+        const struct inbound_author *a = &f->author[i];
+        fprintf(out, ";\r\n\tdmarc=%s%s%s%s%s%s", dmarc_verdict_text(a->dmarc.verdict),
+                a->dmarc.policy[0] ? " (p=" : "", a->dmarc.policy, a->dmarc.policy[0] ? ")" : "",
+                safe_value(a->domain) ? " header.from=" : "",
+                safe_value(a->domain) ? a->domain : "");
+    }
     fputs("\r\n", out);
     if (fclose(out) != 0) {
         free(h);

@@ -18,10 +18,22 @@
 #include "core/config.h"
 #include "core/dkim_check.h"
 #include "core/dmarc_check.h"
+#include "core/header_scan.h"
+#include "core/header_watch.h"
 #include "core/spf_check.h"
 #include "policy/engine.h"
 
 #define INBOUND_ZONES_MAX 256 /* room for the names of the lists in a reply */
+
+/* The From: domains checked (RFC 7489 6.6.1: each author domain of a
+ * From: with several addresses); a message with more is refused. */
+#define INBOUND_AUTHORS_MAX 8
+
+/* One author domain of the header From and its DMARC outcome. */
+struct inbound_author {
+    char domain[HEADER_FACT_MAX]; /* lowercased; "" for an address without one */
+    struct dmarc_result dmarc;
+};
 
 /* What the checks found for one transaction. */
 struct inbound_facts {
@@ -37,7 +49,14 @@ struct inbound_facts {
     bool spf_helo;        /* SPF_DOMAIN is the HELO name */
     /* DKIM, at the end of DATA (dkim.checked) */
     struct dkim_results dkim;
-    /* DMARC, at the end of DATA */
+    /* the header, at the end of DATA (inbound_facts_header) */
+    bool forged_past; /* an A-R claiming our authserv-id past the part in memory */
+    bool from_past;   /* a From: field past the part in memory */
+    unsigned head_kb; /* the size of that part, in KB, for the replies */
+    size_t n_authors; /* distinct From: domains; more than INBOUND_AUTHORS_MAX: not checked */
+    struct inbound_author author[INBOUND_AUTHORS_MAX];
+    /* DMARC, at the end of DATA: the strictest outcome of the authors'
+     * (RFC 7489 6.6.1), and its domain */
     bool dmarc_checked;
     struct dmarc_result dmarc;
     char from_domain[256]; /* of the header From ("" when none) */
@@ -62,11 +81,20 @@ void inbound_configure(const struct config *cfg);
 void inbound_facts_mail(const struct config *cfg, const char *ip, const char *helo,
                         const char *from, struct inbound_facts *f);
 
+/* inbound_facts_header - on the loop, at the end of DATA: the author
+ * domains of every From: field in HEAD (the LEN octets of the message in
+ * memory; TOTAL octets in all), and from W (which saw the whole header go
+ * by) whether a forged Authentication-Results or a From: lies past them,
+ * into F. */
+void inbound_facts_header(const char *head, size_t len, size_t total, const struct header_watch *w,
+                          struct inbound_facts *f);
+
 /* inbound_facts_data - on a lookup thread: the DKIM signatures of the
- * message READ gives (CTX its argument) and the DMARC outcome of it, whose
- * From: is HEADER_FROM (NULL: none), with the SPF verdict already in F. */
-void inbound_facts_data(const struct config *cfg, const char *ip, const char *header_from,
-                        dkim_read_fn read, void *ctx, struct inbound_facts *f);
+ * message READ gives (CTX its argument), and the DMARC outcome of each
+ * author domain in F (inbound_facts_header), with the SPF verdict already
+ * in F; the strictest into F->dmarc and F->from_domain. */
+void inbound_facts_data(const struct config *cfg, const char *ip, dkim_read_fn read, void *ctx,
+                        struct inbound_facts *f);
 
 /* policy_inbound_mail - the engine's word on F at MAIL FROM:<FROM>: a
  * DNSBL score at the threshold (554 5.7.1 naming the lists), SPF fail
@@ -75,9 +103,10 @@ void inbound_facts_data(const struct config *cfg, const char *ip, const char *he
 void policy_inbound_mail(struct policy *p, const struct origin *o, const char *from,
                          const struct inbound_facts *f, struct policy_decision *d);
 
-/* policy_inbound_data - the engine's word on F at the end of DATA: the
- * From: domain's DMARC policy (reject: 550 5.7.1; quarantine: HOLD; none:
- * ACCEPT), a DNS failure as at MAIL. */
+/* policy_inbound_data - the engine's word on F at the end of DATA: a
+ * forged Authentication-Results past the header in memory (550 5.7.1),
+ * then the From: domains' DMARC policy, the strictest of them (reject:
+ * 550 5.7.1; quarantine: HOLD; none: ACCEPT), a DNS failure as at MAIL. */
 void policy_inbound_data(struct policy *p, const struct origin *o, const struct inbound_facts *f,
                          struct policy_decision *d);
 

@@ -554,12 +554,15 @@ static void spool_emit(void *ctx, const char *p, size_t n)
 {
     struct smtp_session *s = ctx;
     spool_append(&s->txn.spool, p, n);
+    if (s->txn.inbound.wanted)
+        header_watch_feed(&s->txn.hwatch, p, n);
 }
 
 void smtp_session_begin_data(struct smtp_session *s)
 {
     s->state = SMTP_STATE_BODY;
     spool_reset(&s->txn.spool);
+    header_watch_init(&s->txn.hwatch, s->cfg->inbound.authserv_id);
     data_reader_init(&s->txn.data, s->cfg->limits.bare_lf, s->cfg->limits.max_message_size,
                      spool_emit, s);
     uint64_t now = now_ms();
@@ -871,13 +874,13 @@ static void end_of_data_decide(struct smtp_session *s, const struct policy_store
 }
 
 /* One message's DKIM and DMARC checks (policy/inbound.h): the session's
- * config (the job's own reference), the client's address, the From:
- * address, a copy of the message (the session may end meanwhile), and the
- * facts gathered at MAIL, completed on the lookup thread. */
+ * config (the job's own reference), the client's address, a copy of the
+ * message (the session may end meanwhile), and the facts gathered at MAIL
+ * and from the header (the From: domains), completed on the lookup
+ * thread. */
 struct dmarc_job {
     struct config *cfg;
     char ip[INET6_ADDRSTRLEN];
-    char *from; /* NULL when the message has no From: */
     struct spool body;
     struct inbound_facts in;
 };
@@ -891,7 +894,7 @@ static long dmarc_read(void *ctx, size_t off, char *buf, size_t n)
 static void dmarc_work(store_db *db, void *arg)
 {
     struct dmarc_job *j = arg;
-    inbound_facts_data(j->cfg, j->ip, j->from, dmarc_read, &j->body, &j->in);
+    inbound_facts_data(j->cfg, j->ip, dmarc_read, &j->body, &j->in);
 }
 
 static void dmarc_looked_up(struct smtp_session *s, void *arg)
@@ -906,7 +909,6 @@ static void dmarc_job_free(void *arg)
 {
     struct dmarc_job *j = arg;
     config_unref(j->cfg);
-    free(j->from);
     spool_free(&j->body);
     free(j);
 }
@@ -920,9 +922,7 @@ static bool dmarc_start(struct smtp_session *s)
     if (j == NULL)
         return false;
     spool_init(&j->body, s->txn.spool.dir);
-    if ((s->txn.env.header_from && !(j->from = strdup(s->txn.env.header_from))) ||
-        (s->cfg->inbound.dkim && spool_copy(&s->txn.spool, &j->body) < 0)) {
-        free(j->from);
+    if (s->cfg->inbound.dkim && spool_copy(&s->txn.spool, &j->body) < 0) {
         spool_free(&j->body);
         free(j);
         return false;
@@ -967,6 +967,11 @@ static void end_of_data(struct smtp_session *s)
 {
     static const struct policy_store_facts none;
     fill_envelope(s);
+    if (s->txn.inbound.wanted) {
+        struct spool *sp = &s->txn.spool;
+        header_watch_finish(&s->txn.hwatch);
+        inbound_facts_header(sp->mem, sp->mem_len, spool_size(sp), &s->txn.hwatch, &s->txn.inbound);
+    }
     if (s->txn.inbound.wanted && (s->cfg->inbound.dmarc || s->cfg->inbound.dkim)) {
         if (!dmarc_start(s)) {
             smtp_reply(s, "451 4.3.0 Out of memory, try again later");

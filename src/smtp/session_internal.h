@@ -16,6 +16,7 @@
 #include "smtp/command.h"
 #include "smtp/data_reader.h"
 #include "policy/engine.h"
+#include "core/header_watch.h"
 #include "policy/inbound.h"
 #include "policy/origin.h"
 #include "smtp/server.h"
@@ -76,6 +77,9 @@ struct smtp_txn {
     char auto_submitted[32];
     bool failed_recipients;
     struct inbound_facts inbound; /* the inbound checks' findings (policy/inbound.h) */
+    /* the header as DATA streams in, for the inbound checks: fields they
+     * must see that lie past the part kept in memory (core/header_watch) */
+    struct header_watch hwatch;
 };
 
 /* One connection. */

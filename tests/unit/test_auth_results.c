@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/auth_results.h"
+#include "core/header_watch.h"
 
 #define ID "mx.example.test"
 
@@ -78,13 +79,51 @@ static void test_quoted_id_removed(void **state)
                         "Subject: x\r\n\r\n");
 }
 
+/* watch - MSG fed to a header watch in runs of STEP octets. */
+static struct header_watch *watch(const char *msg, size_t step)
+{
+    static struct header_watch w;
+    size_t len = strlen(msg);
+    header_watch_init(&w, ID);
+    for (size_t off = 0; off < len; off += step)
+        header_watch_feed(&w, msg + off, len - off < step ? len - off : step);
+    header_watch_finish(&w);
+    return &w;
+}
+
+/* test_watch_notes_field_ends - the streaming watch finds the end of the
+ * last field claiming our id and of the last From:, however the message
+ * is cut into runs, and nothing in the body. */
+static void test_watch_notes_field_ends(void **state)
+{
+    (void)state;
+    const char *m = "From: a@b.test\r\n"                                /* ends at 16 */
+                    "Authentication-Results: (x)\r\n \"" ID "\"; a\r\n" /* ends at 68 */
+                    "Authentication-Results: other.test; b\r\n"
+                    "\r\n"
+                    "From: c@d.test\r\nAuthentication-Results: " ID "; c\r\n";
+    for (size_t step = 1; step < 8; step++) {
+        struct header_watch *w = watch(m, step);
+        assert_int_equal(w->from_end, 16);
+        assert_int_equal(w->forged_end, 68);
+    }
+    /* no empty line: the last field ends with the message */
+    assert_int_equal(watch("X: y\r\nAuthentication-Results: " ID "; d", 3)->forged_end,
+                     strlen("X: y\r\nAuthentication-Results: " ID "; d"));
+    /* a claiming field too long to read its id counts as claiming */
+    char big[HEADER_WATCH_KEEP + 200];
+    int n = snprintf(big, sizeof big, "Authentication-Results: (");
+    memset(big + n, 'c', sizeof big - (size_t)n - 40);
+    snprintf(big + sizeof big - 40, 40, ") other.test; e\r\n\r\n");
+    assert_int_equal(watch(big, 100)->forged_end, strlen(big) - 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ours_removed_others_kept),
-        cmocka_unit_test(test_body_untouched),
-        cmocka_unit_test(test_cut_field_kept),
-        cmocka_unit_test(test_quoted_id_removed),
+        cmocka_unit_test(test_ours_removed_others_kept), cmocka_unit_test(test_body_untouched),
+        cmocka_unit_test(test_cut_field_kept),           cmocka_unit_test(test_quoted_id_removed),
+        cmocka_unit_test(test_watch_notes_field_ends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -376,6 +376,24 @@ static void test_bounds(void **state)
     free(msg);
 }
 
+/* test_from_domains - every mailbox of every From: field, each domain
+ * once, lowercased; "" for one without a domain; counted past MAX. */
+static void test_from_domains(void **state)
+{
+    (void)state;
+    char out[4][HEADER_FACT_MAX];
+    const char *m = "From: \"A, B\" <a@X.test>, b@y.test (c),\r\n\tgrp: c@x.TEST;\r\n"
+                    "Subject: s\r\nFrom: d@z.test, nodomain\r\n\r\nFrom: e@body.test\r\n";
+    assert_int_equal(header_from_domains(m, strlen(m), out, 4), 4);
+    assert_string_equal(out[0], "x.test");
+    assert_string_equal(out[1], "y.test");
+    assert_string_equal(out[2], "z.test");
+    assert_string_equal(out[3], "");
+    assert_int_equal(header_from_domains(m, strlen(m), out, 2), 4);
+    const char *none = "To: a@b.test\r\n\r\n";
+    assert_int_equal(header_from_domains(none, strlen(none), out, 4), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -387,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_end_of_header), cmocka_unit_test(test_junk_lines),
         cmocka_unit_test(test_truncation),    cmocka_unit_test(test_long_display_name),
         cmocka_unit_test(test_bounds),        cmocka_unit_test(test_bounce_fields),
+        cmocka_unit_test(test_from_domains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

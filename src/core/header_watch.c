@@ -1,0 +1,110 @@
+/* core/header_watch - the header section read as it streams in (room:
+ * core).
+ *
+ * A field begins at a line that does not begin with white space, and its
+ * folded lines (RFC 5322 2.2.3) follow; the first empty line (CR LF, or a
+ * bare LF) ends the header (2.1).  Each field is judged when the next one
+ * begins, from the octets of it kept, with the same readers as the rest
+ * of the checks: core/header_scan's field iterator and name test, and
+ * core/auth_results' authserv-id test.  Every octet is looked at once; a
+ * field of any length costs HEADER_WATCH_KEEP octets at most. */
+#include "core/header_watch.h"
+
+#include <string.h>
+
+#include "core/auth_results.h"
+#include "core/header_scan.h"
+
+void header_watch_init(struct header_watch *w, const char *authserv_id)
+{
+    w->authserv_id = authserv_id;
+    w->off = 0;
+    w->body = false;
+    w->line_start = true;
+    w->cr_at_start = false;
+    w->open = false;
+    w->kept = 0;
+    w->forged_end = 0;
+    w->from_end = 0;
+}
+
+/* claims_undecided - a field cut at HEADER_WATCH_KEEP whose authserv-id
+ * may go on past the cut: no ';' after the colon yet (RFC 8601 2.2: the
+ * authserv-id comes before the first ';'). */
+static bool claims_undecided(const struct header_watch *w, const struct header_field *f)
+{
+    return w->kept == HEADER_WATCH_KEEP && f->value <= w->kept &&
+           memchr(w->keep + f->value, ';', w->kept - f->value) == NULL;
+}
+
+/* close_field - the field being read ended just before offset END. */
+static void close_field(struct header_watch *w, size_t end)
+{
+    struct header_field f;
+    size_t pos = 0;
+    if (!w->open)
+        return;
+    w->open = false;
+    if (!header_next_field(w->keep, w->kept, &pos, &f))
+        return;
+    if (header_field_is(w->keep, &f, "From")) {
+        w->from_end = end;
+    } else if (w->authserv_id && header_field_is(w->keep, &f, "Authentication-Results") &&
+               (claims_undecided(w, &f) || auth_results_claims(w->keep, &f, w->authserv_id))) {
+        w->forged_end = end;
+    }
+}
+
+/* line_begins - the octet C at offset OFF begins a line: an empty one
+ * ends the header, one without white space begins a field. */
+static void line_begins(struct header_watch *w, char c, size_t off)
+{
+    if (c == '\n') {
+        close_field(w, off);
+        w->body = true;
+    } else if (c == '\r') {
+        w->cr_at_start = true; /* decided by the next octet */
+    } else if (c != ' ' && c != '\t') {
+        close_field(w, off);
+        w->open = true;
+        w->kept = 0;
+    }
+}
+
+void header_watch_feed(struct header_watch *w, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n && !w->body; i++) {
+        char c = p[i];
+        size_t off = w->off + i;
+        if (w->cr_at_start) {
+            w->cr_at_start = false;
+            if (c == '\n') { /* CR LF: the empty line */
+                close_field(w, off - 1);
+                w->body = true;
+                break;
+            }
+            /* a line that begins with a bare CR: no white space, a field
+             * (of no valid name) that begins at the CR */
+            close_field(w, off - 1);
+            w->open = true;
+            w->kept = 0;
+            w->keep[w->kept++] = '\r';
+        } else if (w->line_start) {
+            w->line_start = false;
+            line_begins(w, c, off);
+            if (w->body || w->cr_at_start)
+                continue;
+        }
+        if (w->open && w->kept < HEADER_WATCH_KEEP)
+            w->keep[w->kept++] = c;
+        if (c == '\n')
+            w->line_start = true;
+    }
+    w->off += n;
+}
+
+void header_watch_finish(struct header_watch *w)
+{
+    if (!w->body)
+        close_field(w, w->off);
+}
