@@ -17,15 +17,11 @@
 
 void header_watch_init(struct header_watch *w, const char *authserv_id)
 {
+    /* KEEP is written before it is read: only the state is reset */
     w->authserv_id = authserv_id;
-    w->off = 0;
-    w->body = false;
+    w->off = w->kept = w->forged_end = w->from_end = 0;
+    w->body = w->cr_at_start = w->open = false;
     w->line_start = true;
-    w->cr_at_start = false;
-    w->open = false;
-    w->kept = 0;
-    w->forged_end = 0;
-    w->from_end = 0;
 }
 
 /* claims_undecided - a field cut at HEADER_WATCH_KEEP whose authserv-id
