@@ -277,8 +277,8 @@ void inbound_facts_mail(const struct config *cfg, const char *ip, const char *he
     }
 }
 
-void inbound_facts_header(const char *head, size_t len, size_t total, const struct header_watch *w,
-                          struct inbound_facts *f)
+void inbound_facts_header(const struct config *cfg, const char *head, size_t len, size_t total,
+                          const struct header_watch *w, struct inbound_facts *f)
 {
     char domains[INBOUND_AUTHORS_MAX][HEADER_FACT_MAX];
     /* a field that reaches the end of what is in memory may go on past
@@ -286,6 +286,8 @@ void inbound_facts_header(const char *head, size_t len, size_t total, const stru
     f->forged_past = w->forged_end > 0 && w->forged_end >= len;
     f->from_past = w->from_end > len || (w->from_end == len && total > len && len > 0);
     f->head_kb = (unsigned)(len / 1024);
+    if (!cfg->inbound.dmarc)
+        return; /* the authors are DMARC's alone */
     f->n_authors = header_from_domains(head, len, domains, INBOUND_AUTHORS_MAX);
     for (size_t i = 0; i < f->n_authors && i < INBOUND_AUTHORS_MAX; i++) {
         str_copy(f->author[i].domain, domains[i], sizeof f->author[i].domain);

@@ -81,13 +81,13 @@ void inbound_configure(const struct config *cfg);
 void inbound_facts_mail(const struct config *cfg, const char *ip, const char *helo,
                         const char *from, struct inbound_facts *f);
 
-/* inbound_facts_header - on the loop, at the end of DATA: the author
- * domains of every From: field in HEAD (the LEN octets of the message in
- * memory; TOTAL octets in all), and from W (which saw the whole header go
- * by) whether a forged Authentication-Results or a From: lies past them,
- * into F. */
-void inbound_facts_header(const char *head, size_t len, size_t total, const struct header_watch *w,
-                          struct inbound_facts *f);
+/* inbound_facts_header - on the loop, at the end of DATA: with DMARC on
+ * in CFG, the author domains of every From: field in HEAD (the LEN octets
+ * of the message in memory; TOTAL octets in all), and from W (which saw
+ * the whole header go by) whether a forged Authentication-Results or a
+ * From: lies past them, into F. */
+void inbound_facts_header(const struct config *cfg, const char *head, size_t len, size_t total,
+                          const struct header_watch *w, struct inbound_facts *f);
 
 /* inbound_facts_data - on a lookup thread: the DKIM signatures of the
  * message READ gives (CTX its argument), and the DMARC outcome of each

@@ -970,7 +970,8 @@ static void end_of_data(struct smtp_session *s)
     if (s->txn.inbound.wanted) {
         struct spool *sp = &s->txn.spool;
         header_watch_finish(&s->txn.hwatch);
-        inbound_facts_header(sp->mem, sp->mem_len, spool_size(sp), &s->txn.hwatch, &s->txn.inbound);
+        inbound_facts_header(s->cfg, sp->mem, sp->mem_len, spool_size(sp), &s->txn.hwatch,
+                             &s->txn.inbound);
     }
     if (s->txn.inbound.wanted && (s->cfg->inbound.dmarc || s->cfg->inbound.dkim)) {
         if (!dmarc_start(s)) {
