@@ -9,7 +9,7 @@
  * inbound_facts_data: DNS, libspf2, libopendmarc — never on the event
  * loop), and the engine decides on the loop from them
  * (policy_inbound_mail, policy_inbound_data), each decision with its
- * reason word "dnsbl", "spf" or "dmarc" (room: policy). */
+ * reason word "dnsbl", "spf", "dmarc" or "auth_results" (room: policy). */
 #ifndef FLOODGATE_POLICY_INBOUND_H
 #define FLOODGATE_POLICY_INBOUND_H
 
