@@ -23,6 +23,7 @@
 #include "delivery/maildir.h"
 #include "queue/quarantine_files.h"
 #include "store/store.h"
+#include "store/queue_counts.h"
 #include "store/store_check.h"
 
 #define TMP_MAX_AGE (36 * 3600) /* the Maildir convention: tmp/ files older are junk */
@@ -49,10 +50,12 @@ struct check {
     struct ctl *c;
     store_db *db;
     bool repair;
-    json_t *swept;   /* paths of Maildir tmp files removed */
-    json_t *orphans; /* quarantine files without their record */
-    json_t *missing; /* quarantine records without their file */
-    size_t files;    /* quarantine files seen */
+    json_t *swept;             /* paths of Maildir tmp files removed */
+    json_t *orphans;           /* quarantine files without their record */
+    json_t *missing;           /* quarantine records without their file */
+    size_t files;              /* quarantine files seen */
+    json_t *counts;            /* states whose kept queue counts differ from a count */
+    const char *counts_action; /* "rebuilt", "error" or NULL */
     int errors;
 };
 
@@ -133,6 +136,48 @@ static int check_missing(struct check *k)
     return 0;
 }
 
+/* check_counts - the queue counts kept by the store against a full count
+ * (they only differ after a bug or a hand-edited store); with --repair
+ * they are counted again.  -1 when they cannot be read. */
+static int check_counts(struct check *k)
+{
+    char err[512];
+    k->counts = store_queue_counts_check(k->db);
+    if (k->counts == NULL)
+        return -1;
+    if (json_array_size(k->counts) == 0)
+        return 0;
+    k->errors++;
+    if (!k->repair)
+        return 0;
+    long long n = store_queue_counts_rebuild(k->db, err, sizeof err);
+    k->counts_action = n < 0 ? "error" : "rebuilt";
+    if (n < 0)
+        log_warnx("event=store_check what=queue_counts action=error error=%s", log_quote(err));
+    else
+        log_info("event=store_check what=queue_counts action=rebuilt recipients=%lld", n);
+    return 0;
+}
+
+/* check_print_counts - the states whose kept counts were wrong. */
+static void check_print_counts(struct check *k)
+{
+    json_t *v;
+    size_t i;
+    if (json_array_size(k->counts) == 0) {
+        puts("queue counts: exact");
+        return;
+    }
+    printf("queue counts: %zu states differ from a full count%s%s\n", json_array_size(k->counts),
+           k->counts_action ? ": " : "", k->counts_action ? k->counts_action : "");
+    json_array_foreach(k->counts, i, v) printf(
+        "  %s: %lld recipients kept, %lld counted; %lld messages kept, %lld counted\n",
+        str_of(v, "state"), (long long)json_integer_value(json_object_get(v, "recipients_kept")),
+        (long long)json_integer_value(json_object_get(v, "recipients_counted")),
+        (long long)json_integer_value(json_object_get(v, "messages_kept")),
+        (long long)json_integer_value(json_object_get(v, "messages_counted")));
+}
+
 /* check_print - the report of store check for a reader. */
 static void check_print(struct check *k, json_t *integrity)
 {
@@ -161,8 +206,10 @@ static void check_print(struct check *k, json_t *integrity)
     }
     json_array_foreach(k->missing, i, v)
         printf("  %s: file missing: %s\n", str_of(v, "id"), str_of(v, "action"));
+    check_print_counts(k);
     if (k->errors && !k->repair)
-        puts("run 'floodctl store check --repair' to fix the quarantine (nothing is deleted)");
+        puts("run 'floodctl store check --repair' to fix the quarantine and the queue counts "
+             "(nothing is deleted)");
     if (json_array_size(integrity))
         puts("the store is damaged: restore a backup (docs/admin-guide.md)");
 }
@@ -197,16 +244,18 @@ static int store_check_cmd(struct ctl *c, struct args *a, struct opt *o)
         rc = fail("cannot check the quarantine (details in the log)");
     if (rc == 0 && check_missing(&k) < 0)
         rc = fail("cannot read the quarantine records (details in the log)");
+    if (rc == 0 && check_counts(&k) < 0)
+        rc = fail("cannot compare the queue counts (details in the log)");
     if (integrity == NULL && rc == 0)
         rc = fail("cannot run the integrity check (details in the log)");
     if (rc == 0) {
         bool ok = json_array_size(integrity) == 0 && k.errors == 0;
         if (c->json) {
-            json_t *report =
-                json_pack("{s:s, s:O, s:O, s:{s:I, s:O, s:O}, s:b}", "store", c->store_file,
-                          "integrity", integrity, "maildir_tmp_removed", k.swept, "quarantine",
-                          "files", (json_int_t)k.files, "orphan_files", k.orphans, "missing_files",
-                          k.missing, "ok", ok);
+            json_t *report = json_pack(
+                "{s:s, s:O, s:O, s:{s:I, s:O, s:O}, s:{s:O, s:s?}, s:b}", "store", c->store_file,
+                "integrity", integrity, "maildir_tmp_removed", k.swept, "quarantine", "files",
+                (json_int_t)k.files, "orphan_files", k.orphans, "missing_files", k.missing,
+                "queue_counts", "differences", k.counts, "action", k.counts_action, "ok", ok);
             rc = report ? print_json(report) : fail("out of memory");
             json_decref(report);
         } else {
@@ -219,6 +268,7 @@ static int store_check_cmd(struct ctl *c, struct args *a, struct opt *o)
     json_decref(k.swept);
     json_decref(k.orphans);
     json_decref(k.missing);
+    json_decref(k.counts);
     return rc;
 }
 

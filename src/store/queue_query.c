@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "store/queue_counts.h"
 #include "store/queue_sql.h"
 #include "store/store.h"
 #include "store/store_sql.h"
@@ -25,7 +26,7 @@
 #define QUERY_CHUNK 256
 
 /* The recipient states that mean "still ours to deliver". */
-#define PENDING_STATES "'queued', 'deferred', 'held', 'returning'"
+#define PENDING_STATES STORE_PENDING_STATES
 
 /* The page of messages: the filter's condition and order are appended,
  * ?1 is the limit (-1: none). */
@@ -287,23 +288,8 @@ json_t *store_queue_list(store_db *db, const struct queue_filter *filter)
     return arr;
 }
 
-/* count_messages - messages with at least one undelivered recipient. */
-static int count_messages(store_db *db, json_t *out)
-{
-    sqlite3_stmt *st = store_prepare(db, "SELECT count(DISTINCT message) FROM recipients"
-                                         " WHERE state IN (" PENDING_STATES ")");
-    if (st == NULL)
-        return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && set_new(out, "messages", json_integer(sqlite3_column_int64(st, 0))) < 0)
-        rc = SQLITE_NOMEM;
-    sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
-}
-
 /* count_by_state - {"queued": n, "deferred": n, "held": n, ...} from SQL
- * (rows of state, count): the three pending states always appear, others
- * when present. */
+ * (rows of state, count): the three pending states always appear. */
 static json_t *count_by_state(store_db *db, const char *sql)
 {
     sqlite3_stmt *st = store_prepare(db, sql);
@@ -328,23 +314,33 @@ static json_t *count_by_state(store_db *db, const char *sql)
     return o;
 }
 
-/* count_recipients - the recipients by state. */
-static json_t *count_recipients(store_db *db)
-{
-    return count_by_state(db, "SELECT state, count(*) FROM recipients GROUP BY state");
-}
+/* The kept counts of one column by state (store/queue_counts: a few rows,
+ * never a scan of the queue). */
+#define COUNTS_OF(column)                                                                          \
+    "SELECT state, " column " FROM queue_counts WHERE state <> '" STORE_COUNTS_PENDING             \
+    "' AND (" column " <> 0 OR state IN ('queued', 'deferred', 'held'))"
 
 json_t *store_queue_messages_by_state(store_db *db)
 {
-    /* the covering index recipients_message (message, state, domain)
-     * gives the distinct pairs in order, without a sort */
-    json_t *o = count_by_state(db, "SELECT state, count(*) FROM"
-                                   " (SELECT DISTINCT message, state FROM recipients)"
-                                   " GROUP BY state");
+    json_t *o = count_by_state(db, COUNTS_OF("messages"));
     if (o == NULL)
         log_warnx("event=store_error op=queue_messages_by_state error=%s",
                   log_quote(sqlite3_errmsg(db)));
     return o;
+}
+
+/* count_messages - messages with at least one undelivered recipient. */
+static int count_messages(store_db *db, json_t *out)
+{
+    sqlite3_stmt *st = store_prepare(db, "SELECT coalesce(sum(messages), 0) FROM queue_counts"
+                                         " WHERE state = '" STORE_COUNTS_PENDING "'");
+    if (st == NULL)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && set_new(out, "messages", json_integer(sqlite3_column_int64(st, 0))) < 0)
+        rc = SQLITE_NOMEM;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : -1;
 }
 
 /* store_queue_counts - {"messages": n, "recipients": {"queued": n, ...}} */
@@ -353,12 +349,20 @@ json_t *store_queue_counts(store_db *db)
     json_t *out = json_object();
     if (out == NULL)
         return NULL;
+    /* one snapshot for both reads */
+    bool began = store_read_begin(db);
     /* set_new takes the reference of the counts even when it fails, so
      * OUT is the only thing left to free on every error path. */
-    if (count_messages(db, out) < 0 || set_new(out, "recipients", count_recipients(db)) < 0) {
+    if (count_messages(db, out) < 0 ||
+        set_new(out, "recipients", count_by_state(db, COUNTS_OF("recipients"))) < 0) {
         log_warnx("event=store_error op=queue_counts error=%s", log_quote(sqlite3_errmsg(db)));
         json_decref(out);
-        return NULL;
+        out = NULL;
+    }
+    if (began) {
+        char why[128];
+        if (store_commit(db, why, sizeof why) < 0)
+            store_rollback(db);
     }
     return out;
 }

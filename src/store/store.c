@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "store/queue_counts.h"
 
 /* The schema.  Message bodies live apart from envelopes so that listing a
  * million-message queue never touches the blobs. */
@@ -369,7 +370,8 @@ static sqlite3 *store_connect(const char *path, bool schema, char *err, size_t e
                    "PRAGMA foreign_keys=ON;",
                    why, sizeof why) < 0 ||
         (schema && (store_exec(db, schema_sql, why, sizeof why) < 0 ||
-                    add_missing_columns(db, why, sizeof why) < 0))) {
+                    add_missing_columns(db, why, sizeof why) < 0 ||
+                    store_queue_counts_ready(db, why, sizeof why) < 0))) {
         snprintf(err, errlen, "%s: cannot prepare store: %s", path, why);
         sqlite3_close(db);
         return NULL;
