@@ -2,9 +2,11 @@
  *
  * Room: cmd.  "check" asks the store for its integrity, sweeps the
  * Maildirs' tmp/ as the Maildir convention says, and compares the
- * quarantine files with the quarantine records; "--repair" fixes what can
- * be fixed without losing anything: an orphan file is re-indexed or moved
- * to lost+found, never deleted, and a record whose file is gone is marked.
+ * quarantine files with the quarantine records and the kept queue counts
+ * with a full count; "--repair" fixes what can be fixed without losing
+ * anything: an orphan file is re-indexed or moved to lost+found, never
+ * deleted, a record whose file is gone is marked, the counts are counted
+ * again.
  * "backup" is SQLite's online backup (consistent while floodgated runs);
  * "init" makes a new store, with --force moving a lost or broken one aside
  * - the one way out of a refused start besides a restore. */
