@@ -25,10 +25,12 @@ PENDING = ("queued", "deferred", "held", "returning")
 
 
 def counted_server(make_server, net):
-    """A started daemon routing with NET's DNS, with /metrics."""
+    """A started daemon routing with NET's DNS, with /metrics (the detector
+    off: it may hold a message of a burst, and the test counts the held)."""
     port = free_port()
     s = make_server(extra=net.config() + f'\nweb = {{ address = "127.0.0.1:{port}"; '
-                    f'metrics_token = "{web.METRICS_TOKEN}"; }};').start().provision()
+                    f'metrics_token = "{web.METRICS_TOKEN}"; }};\n'
+                    'detector = { enabled = false; };').start().provision()
     wait_port("127.0.0.1", port)
     s.web_port = port
     return s
