@@ -14,7 +14,14 @@
  * listener's size limit; at most MAX_SIGS signatures (the topmost: the
  * ones nearest to us) are verified, each costing a DNS question and an
  * RSA or Ed25519 verification; the rest are ignored (RFC 6376 6.1:
- * "Verifiers MAY limit the number of signatures they tries to verify"). */
+ * "Verifiers MAY limit the number of signatures they tries to verify").
+ *
+ * A signature whose l= (body length) signs only the start of the body is
+ * valid, but whatever follows was added by anyone (RFC 6376 8.2: a
+ * mailing list's footer, or a phisher's text): it is reported as
+ * "policy" (RFC 8601 2.7.1: valid, not acceptable to local policy) and
+ * DMARC never counts it as a pass.  An l= covering the whole body is a
+ * pass. */
 #include "core/dkim_check.h"
 
 #include <arpa/nameser.h>
@@ -119,8 +126,8 @@ static DKIM_LIB *lib_new(struct dnsq *q)
 }
 
 /* feed - every octet READ gives into DKIM, then the end of the message;
- * the status of the first step that failed. */
-static DKIM_STAT feed(DKIM *dkim, dkim_read_fn read, void *ctx, bool *read_failed)
+ * the status of the first step that failed.  *TOTAL: the octets fed. */
+static DKIM_STAT feed(DKIM *dkim, dkim_read_fn read, void *ctx, bool *read_failed, size_t *total)
 {
     char *buf = malloc(READ_CHUNK);
     size_t off = 0;
@@ -134,6 +141,7 @@ static DKIM_STAT feed(DKIM *dkim, dkim_read_fn read, void *ctx, bool *read_faile
         off += (size_t)n;
     }
     free(buf);
+    *total = off;
     if (n < 0) {
         *read_failed = true;
         return DKIM_STAT_INTERNAL;
@@ -181,10 +189,145 @@ static enum dkim_verdict verdict_of(DKIM_SIGINFO *sig, char *why, size_t len)
     return DKIM_VERDICT_PERMERROR;
 }
 
+/* The canonicalized length of a whole body (RFC 6376 3.4.3 simple, 3.4.4
+ * relaxed), counted as the octets stream by: what an l= is compared with.
+ * libopendkim hashes at most l= octets and counts no further
+ * (dkim_sig_getcanonlen's canonlen stops at l=), so the length of the
+ * whole body is ours to count.  Empty lines are held in EMPTY until a
+ * line with content follows: at the end of the body they are no part of
+ * it (3.4.3, 3.4.4). */
+struct body_len {
+    long long simple, relaxed;  /* octets committed */
+    long long s_empty, r_empty; /* empty lines held (simple, relaxed) */
+    long long s_line, r_line;   /* octets of the current line so far */
+    bool cr, wsp;               /* a CR just seen; WSP held (relaxed) */
+};
+
+/* line_end - the current line of B ends (CR LF). */
+static void line_end(struct body_len *b)
+{
+    if (b->s_line == 0) {
+        b->s_empty++;
+    } else {
+        b->simple += 2 * b->s_empty + b->s_line + 2;
+        b->s_empty = 0;
+    }
+    if (b->r_line == 0) { /* WSP alone on a line is no content (3.4.4) */
+        b->r_empty++;
+    } else {
+        b->relaxed += 2 * b->r_empty + b->r_line + 2;
+        b->r_empty = 0;
+    }
+    b->s_line = b->r_line = 0;
+    b->wsp = false;
+}
+
+/* octet - one octet C (not the LF of a CR LF) of a line of B. */
+static void octet(struct body_len *b, char c)
+{
+    b->s_line++;
+    if (c == ' ' || c == '\t') {
+        b->wsp = true; /* a run of WSP is one SP, none at the line's end */
+        return;
+    }
+    b->r_line += 1 + (b->wsp ? 1 : 0);
+    b->wsp = false;
+}
+
+/* body_len_feed - N octets of the body at P into B. */
+static void body_len_feed(struct body_len *b, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (b->cr && p[i] == '\n') {
+            b->cr = false;
+            line_end(b);
+            continue;
+        }
+        if (b->cr) /* a CR not before LF is an octet of the line */
+            octet(b, '\r');
+        b->cr = p[i] == '\r';
+        if (!b->cr)
+            octet(b, p[i]);
+    }
+}
+
+/* body_len_end - B's body ends: a last line without CR LF gets one (3.4.3,
+ * 3.4.4); an empty body is CR LF under simple, nothing under relaxed. */
+static void body_len_end(struct body_len *b)
+{
+    if (b->cr)
+        octet(b, '\r');
+    if (b->s_line > 0) /* (r_line is 0 when s_line is) */
+        line_end(b);
+    if (b->simple == 0)
+        b->simple = 2;
+}
+
+/* The message as collect reads it again: the body's canonical lengths,
+ * counted at the first signature with an l= (most have none). */
+struct source {
+    dkim_read_fn read;
+    void *ctx;
+    size_t total; /* octets of the message fed to libopendkim */
+    int counted;  /* 0 not yet, 1 counted into BODY, -1 could not be */
+    struct body_len body;
+};
+
+/* count_body - the canonical lengths of SRC's body, which is its last
+ * MSGLEN octets (libopendkim's count of what followed the header). */
+static void count_body(struct source *src, ssize_t msglen)
+{
+    char *buf = malloc(READ_CHUNK);
+    long n = 0;
+    src->counted = -1;
+    if (buf == NULL || msglen < 0 || (size_t)msglen > src->total) {
+        free(buf);
+        return;
+    }
+    src->body = (struct body_len){0};
+    for (size_t off = src->total - (size_t)msglen;
+         (n = src->read(src->ctx, off, buf, READ_CHUNK)) > 0; off += (size_t)n)
+        body_len_feed(&src->body, buf, (size_t)n);
+    free(buf);
+    if (n < 0)
+        return;
+    body_len_end(&src->body);
+    src->counted = 1;
+}
+
+/* length_policy - SIG verified; POLICY (reason into WHY) when its l= signs
+ * less than the whole body (RFC 6376 8.2: what follows the signed part
+ * could be anything, added by anyone), else PASS. */
+static enum dkim_verdict length_policy(DKIM *dkim, DKIM_SIGINFO *sig, struct source *src, char *why,
+                                       size_t len)
+{
+    ssize_t msglen = -1, signlen = -1;
+    dkim_canon_t hc = DKIM_CANON_UNKNOWN, bc = DKIM_CANON_UNKNOWN;
+    if (dkim_sig_getcanonlen(dkim, sig, &msglen, NULL, &signlen) != DKIM_STAT_OK || signlen < 0)
+        return DKIM_VERDICT_PASS; /* no l=: the whole body is signed */
+    if (src->counted == 0)
+        count_body(src, msglen);
+    if (src->counted < 0) {
+        str_copy(why, "body length l= could not be compared with the body", len);
+        return DKIM_VERDICT_POLICY;
+    }
+    long long whole = dkim_sig_getcanons(sig, &hc, &bc) == DKIM_STAT_OK && bc == DKIM_CANON_RELAXED
+                          ? src->body.relaxed
+                          : src->body.simple;
+    if ((long long)signlen >= whole)
+        return DKIM_VERDICT_PASS;
+    char text[128]; /* room for any three numbers */
+    snprintf(text, sizeof text, "l=%lld leaves the last %lld of %lld body octets unsigned",
+             (long long)signlen, whole - (long long)signlen, whole);
+    str_copy(why, text, len);
+    return DKIM_VERDICT_POLICY;
+}
+
 /* collect - the outcome of each signature DKIM saw (up to the cap) into R;
  * WHOLE, when not DKIM_VERDICT_NONE, is every one's verdict (the message
  * could not be parsed) with reason WHY. */
-static void collect(DKIM *dkim, enum dkim_verdict whole, const char *why, struct dkim_results *r)
+static void collect(DKIM *dkim, enum dkim_verdict whole, const char *why, struct source *src,
+                    struct dkim_results *r)
 {
     DKIM_SIGINFO **sigs = NULL;
     int nsigs = 0;
@@ -207,6 +350,8 @@ static void collect(DKIM *dkim, enum dkim_verdict whole, const char *why, struct
             str_copy(s->reason, why, sizeof s->reason);
         } else {
             s->verdict = verdict_of(sigs[i], s->reason, sizeof s->reason);
+            if (s->verdict == DKIM_VERDICT_PASS)
+                s->verdict = length_policy(dkim, sigs[i], src, s->reason, sizeof s->reason);
         }
     }
 }
@@ -228,22 +373,23 @@ void dkim_check(struct dnsq *q, unsigned max_sigs, dkim_read_fn read, void *ctx,
     }
     dkim_set_user_context(dkim, &max_sigs);
     bool read_failed;
-    st = feed(dkim, read, ctx, &read_failed);
+    struct source src = {.read = read, .ctx = ctx};
+    st = feed(dkim, read, ctx, &read_failed, &src.total);
     if (st == DKIM_STAT_OK || st == DKIM_STAT_BADSIG || st == DKIM_STAT_NOKEY ||
         st == DKIM_STAT_KEYFAIL || st == DKIM_STAT_CANTVRFY || st == DKIM_STAT_REVOKED ||
         st == DKIM_STAT_NOSIG)
-        collect(dkim, DKIM_VERDICT_NONE, "", r); /* each signature has its own outcome */
+        collect(dkim, DKIM_VERDICT_NONE, "", &src, r); /* each signature has its own outcome */
     else if (read_failed || st == DKIM_STAT_NORESOURCE || st == DKIM_STAT_INTERNAL)
         str_copy(r->error, read_failed ? "the message could not be read" : "out of memory",
                  sizeof r->error);
     else
-        collect(dkim, DKIM_VERDICT_PERMERROR, "the message could not be parsed", r);
+        collect(dkim, DKIM_VERDICT_PERMERROR, "the message could not be parsed", &src, r);
     dkim_free(dkim);
     dkim_close(lib);
 }
 
 const char *dkim_verdict_text(enum dkim_verdict v)
 {
-    static const char *const words[] = {"none", "pass", "fail", "temperror", "permerror"};
+    static const char *const words[] = {"none", "pass", "fail", "temperror", "permerror", "policy"};
     return (unsigned)v < sizeof words / sizeof words[0] ? words[v] : "permerror";
 }

@@ -28,7 +28,9 @@ enum dkim_verdict {
     DKIM_VERDICT_PASS,      /* the signature and the body hash verify */
     DKIM_VERDICT_FAIL,      /* they do not: the message was changed, or forged */
     DKIM_VERDICT_TEMPERROR, /* the key's DNS question failed (SERVFAIL, timeout) */
-    DKIM_VERDICT_PERMERROR  /* no key (RFC 6376 6.1.2), a broken signature or key */
+    DKIM_VERDICT_PERMERROR, /* no key (RFC 6376 6.1.2), a broken signature or key */
+    DKIM_VERDICT_POLICY     /* valid, but its l= leaves part of the body unsigned
+                               (RFC 6376 8.2): not acceptable, never a pass for DMARC */
 };
 
 struct dkim_signature {

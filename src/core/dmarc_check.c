@@ -162,6 +162,7 @@ static int dkim_outcome(enum dkim_verdict v)
         return DMARC_POLICY_DKIM_OUTCOME_NONE;
     case DKIM_VERDICT_TEMPERROR:
         return DMARC_POLICY_DKIM_OUTCOME_TMPFAIL;
+    case DKIM_VERDICT_POLICY: /* l= left the body's end unsigned: no pass */
     default:
         return DMARC_POLICY_DKIM_OUTCOME_FAIL;
     }

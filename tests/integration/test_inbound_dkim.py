@@ -34,12 +34,13 @@ def publish(zone, key, domain, selector="sel"):
     zone.txt(f"{selector}._domainkey.{domain}", f"v=DKIM1; k=rsa; p={key[1]}")
 
 
-def signed(key, domain, msg, selector="sel"):
-    """MSG with a DKIM-Signature of DOMAIN on top (relaxed/relaxed)."""
+def signed(key, domain, msg, selector="sel", canon=b"relaxed", length=False):
+    """MSG with a DKIM-Signature of DOMAIN on top (CANON/CANON; LENGTH:
+    with an l= of the whole body as it is now)."""
     sig = dkim.sign(msg, selector.encode(), domain.encode(), key[0],
-                    canonicalize=(b"relaxed", b"relaxed"),
+                    canonicalize=(canon, canon),
                     include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
-                    linesep=b"\r\n")
+                    linesep=b"\r\n", length=length)
     return sig + msg
 
 
@@ -163,7 +164,6 @@ def test_signatures_past_the_cap_are_not_verified(make_server, zone, key):
     assert not [q for q in zone.queries if q[0] == "sel._domainkey.signed.test"]
 
 
-
 def test_malformed_signature_is_permerror(make_server, zone, key):
     """A DKIM-Signature that cannot be a signature (no bh=, no h=, b= not
     base64) is reported, not taken for an unsigned message."""
@@ -190,3 +190,59 @@ def test_trusted_and_authenticated_clients_not_verified(make_server, zone, key):
         assert "Authentication-Results" not in delivered_text(s, 2, subject)
     assert not [q for q in zone.queries if "._domainkey." in q[0]]
     assert "check=dkim" not in s.log()
+
+
+# Runs of WSP, WSP at the ends of lines and empty lines at the end: the
+# canonical body (RFC 6376 3.4.3, 3.4.4) is shorter than the one sent, so
+# an l= of the whole canonical body is below the octets on the wire.
+ODD_BODY = b"Hello  there,\t \r\n\r\nthe  figures.\r\n-- \r\nBob\r\n\r\n\r\n"
+TAIL = b"P.S. the account number changed: pay to 666.\r\n"
+
+
+@pytest.mark.parametrize("canon", [b"relaxed", b"simple"])
+def test_body_length_signature(make_server, zone, key, canon):
+    """RFC 6376 8.2: a signature whose l= covers the whole body passes; the
+    same signature with text appended after the signed part is valid but
+    leaves that text unsigned: dkim=policy, and no DKIM pass for DMARC
+    (reject.test: SPF fails, p=reject, so the mail is refused)."""
+    dmarc_zone(zone)
+    publish(zone, key, "signed.test")
+    publish(zone, key, "reject.test")
+    web = free_port()
+    s = inbound_server(make_server, zone, f'dmarc = true; }};\nweb = {{ address = "127.0.0.1:{web}";')
+    s.web_port = web
+
+    whole = signed(key, "signed.test", message("whole", body=ODD_BODY, sender="a@signed.test"),
+                   canon=canon, length=True)
+    assert re.search(rb"\bl=\d+;", whole)
+    smtp_send(s.ports["mx"], "x@sender.test", ALICE, whole, source=SENDER)
+    text = delivered_text(s, 1, "whole")
+    assert "\tdkim=pass header.d=signed.test header.s=sel;" in text, text
+
+    grown = signed(key, "signed.test", message("grown", body=ODD_BODY, sender="a@signed.test"),
+                   canon=canon, length=True) + TAIL
+    smtp_send(s.ports["mx"], "x@sender.test", ALICE, grown, source=SENDER)
+    text = delivered_text(s, 2, "grown")
+    signed_len = int(re.search(rb"\bl=(\d+);", grown).group(1))
+    m = re.search(r'\tdkim=policy reason="l=(\d+) leaves the last (\d+) of (\d+) body octets '
+                  r'unsigned" header.d=signed.test header.s=sel;', text)
+    assert m, text
+    # ODD_BODY's two empty lines at its end are part of the body now that
+    # TAIL follows them: unsigned too
+    assert int(m.group(1)) == signed_len and int(m.group(2)) == 4 + len(TAIL)
+    assert int(m.group(3)) == signed_len + 4 + len(TAIL)
+    assert re.search(r"event=inbound check=dkim result=policy .*domain=signed.test", s.log())
+    counts = metrics(s)
+    assert counts['floodgate_inbound_checks_total{check="dkim",result="policy"}'] == 1, counts
+    assert counts['floodgate_inbound_checks_total{check="dkim",result="pass"}'] == 1, counts
+
+    # reject.test: SPF fails, so only an aligned DKIM pass gets the mail in
+    msg = signed(key, "reject.test", message("lwhole", body=ODD_BODY, sender="ceo@reject.test"),
+                 canon=canon, length=True)
+    code, reply = send_raw(s, SENDER, "x@reject.test", msg)
+    assert code == 250, (code, reply)
+    assert "dmarc=pass (p=reject) header.from=reject.test" in delivered_text(s, 3, "lwhole")
+    msg = signed(key, "reject.test", message("lgrown", body=ODD_BODY, sender="ceo@reject.test"),
+                 canon=canon, length=True) + TAIL
+    code, reply = send_raw(s, SENDER, "x@reject.test", msg)
+    assert code == 550 and reply.startswith("5.7.1 ") and "DMARC" in reply, (code, reply)
