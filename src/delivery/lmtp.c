@@ -23,6 +23,7 @@
 
 #include "core/util.h"
 #include "delivery/client_reply.h"
+#include "delivery/outcomes.h"
 
 #define LMTP_IN_MAX (SMTP_REPLY_LINE_MAX + 2) /* one reply line and its CR LF */
 #define LMTP_OUT_MAX 65536                    /* body octets gathered per write */
@@ -226,9 +227,7 @@ static int connect_server(struct lmtp_conn *c, const struct config_delivery *d)
 static void outcome(struct delivery_rcpt *d, int code, const char *text)
 {
     d->code = code;
-    d->outcome = code / 100 == 2   ? OUTCOME_DELIVERED
-                 : code / 100 == 5 ? OUTCOME_BOUNCED
-                                   : OUTCOME_DEFERRED;
+    d->outcome = outcome_of_reply(code);
     snprintf(d->error, sizeof d->error, "%s", text);
 }
 

@@ -128,3 +128,11 @@ void outcomes_free(struct outcomes *o, void (*free_job)(struct delivery_job *))
     event_free(o->timer);
     free(o);
 }
+
+/* outcome_of_reply - the reply's class decides (RFC 5321 4.2.1). */
+enum delivery_outcome outcome_of_reply(int code)
+{
+    return code / 100 == 2   ? OUTCOME_DELIVERED
+           : code / 100 == 5 ? OUTCOME_BOUNCED
+                             : OUTCOME_DEFERRED;
+}

@@ -39,6 +39,12 @@ void outcomes_recorded(struct outcomes *o, struct delivery_job *j);
 void outcomes_flush(struct outcomes *o);
 /* outcomes_count - outcomes waiting for the store. */
 size_t outcomes_count(const struct outcomes *o);
+/* outcome_of_reply - what a server's reply CODE to one recipient means
+ * for it, for SMTP and LMTP alike (RFC 5321 4.2.1, RFC 2033 4.2): 2yz
+ * delivered, 5yz bounced, anything else (4yz, or 0 when no reply came)
+ * deferred, to be tried again. */
+enum delivery_outcome outcome_of_reply(int code);
+
 /* outcomes_free - free O and, with FREE_JOB, the jobs still kept. */
 void outcomes_free(struct outcomes *o, void (*free_job)(struct delivery_job *));
 

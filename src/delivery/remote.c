@@ -17,6 +17,7 @@
 #include "core/util.h"
 #include "delivery/dkim.h"
 #include "delivery/dns.h"
+#include "delivery/outcomes.h"
 #include "store/body.h"
 #include "store/store.h"
 #include "delivery/client.h"
@@ -155,9 +156,7 @@ static void txn_done(struct smtp_client *c, void *arg, bool ok)
         struct delivery_rcpt *r = &j->rcpts[i];
         r->code = cr->code;
         snprintf(r->error, sizeof r->error, "%.200s said: %.300s", conn->peer, cr->text);
-        r->outcome = cr->code / 100 == 2   ? OUTCOME_DELIVERED
-                     : cr->code / 100 == 5 ? OUTCOME_BOUNCED
-                                           : OUTCOME_DEFERRED;
+        r->outcome = outcome_of_reply(cr->code);
     }
     if (ok)
         conn_park(conn);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "delivery/destinations.h"
+#include "delivery/outcomes.h"
 #include "delivery/scheduler.h"
 
 /* A unit of work as the scheduler's delivery job embeds the entry. */
@@ -517,6 +518,20 @@ static void revival_starts_over(void **state)
     dest_table_free(t, free_item);
 }
 
+/* a reply to a recipient, SMTP's or LMTP's, decides its outcome by class;
+ * no reply at all is tried again */
+static void a_reply_decides_the_outcome_by_its_class(void **state)
+{
+    (void)state;
+    assert_int_equal(outcome_of_reply(250), OUTCOME_DELIVERED);
+    assert_int_equal(outcome_of_reply(251), OUTCOME_DELIVERED);
+    assert_int_equal(outcome_of_reply(550), OUTCOME_BOUNCED);
+    assert_int_equal(outcome_of_reply(552), OUTCOME_BOUNCED);
+    assert_int_equal(outcome_of_reply(451), OUTCOME_DEFERRED);
+    assert_int_equal(outcome_of_reply(0), OUTCOME_DEFERRED);
+    assert_int_equal(outcome_of_reply(354), OUTCOME_DEFERRED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,6 +551,7 @@ int main(void)
         cmocka_unit_test(a_dead_destination_probes_once_for_every_sender),
         cmocka_unit_test(a_late_attempt_that_gets_through_revives),
         cmocka_unit_test(revival_starts_over),
+        cmocka_unit_test(a_reply_decides_the_outcome_by_its_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
