@@ -150,7 +150,6 @@ enum {
     "      [--header-from ADDR] [--rcpt ADDR] [--rcpt-domain DOMAIN] [--subject TEXT]\n"           \
     "      [--state queued|deferred|held] [--older-than DUR] [--newer-than DUR]\n"                 \
     "      [--listener NAME] [--unauthenticated]   (DUR: 90s, 15m, 2h, 3d, 1w or seconds)\n"
-char *qid_upper(char *s);
 int select_parse(const char *group, struct args *a, struct opt *o, const char *state,
                  struct queue_filter *f);
 int select_check(const char *group, const struct queue_filter *f);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd/ctl.h"
+#include "core/util.h"
 #include "control/admin_ops.h"
 #include "queue/queue_actions.h"
 #include "store/queue_query.h"

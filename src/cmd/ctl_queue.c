@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cmd/ctl.h"
+#include "core/util.h"
 #include "core/config.h"
 #include "queue/inject.h"
 #include "queue/pause_state.h"

@@ -9,7 +9,6 @@
  * so they work whether the daemon runs or not; they show their progress
  * on a terminal and nudge a running daemon when they are done. */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,15 +23,6 @@
 #define PROGRESS_MS 100 /* at most ten progress lines a second */
 
 /* ------------------------------------------------------------ selection */
-
-/* qid_upper - queue ids are 16 upper-case hex digits, and arguments
- * arrive lowercased: give them back their case, in place. */
-char *qid_upper(char *s)
-{
-    for (char *p = s; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-    return s;
-}
 
 /* select_state - the --state of the queue commands into F; quarantine
  * commands (FIXED "quarantined") select by their own state only. */

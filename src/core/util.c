@@ -32,6 +32,15 @@ char *str_lower(char *s)
     return s;
 }
 
+/* qid_upper - queue ids are 16 upper-case hex digits (queue_id_new), and
+ * an admin's arguments (floodctl, a URL) may arrive lowercased. */
+char *qid_upper(char *s)
+{
+    for (char *p = s; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+    return s;
+}
+
 int parse_u64(const char *s, size_t len, uint64_t *out)
 {
     uint64_t v = 0;

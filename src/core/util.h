@@ -27,6 +27,9 @@ char *xstrdup(const char *s);
 uint64_t now_ms(void);
 /* queue_id_new - a fresh queue id: 16 uppercase hex chars, time-ordered. */
 void queue_id_new(char out[17]);
+/* qid_upper - a queue id as typed (maybe lowercased) back to its upper
+ * case, in place (any ASCII string); returns S. */
+char *qid_upper(char *s);
 /* rfc5322_date - "Wed, 25 Nov 2026 08:30:00 +0000" for T into BUF. */
 char *rfc5322_date(time_t t, char *buf, size_t len);
 /* iso8601_utc - "2026-11-25T08:30:00Z" for T into BUF. */
