@@ -1198,6 +1198,18 @@ static int load_hostname(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
+/* cfg_printable - one octet at a time, as unsigned: a byte of UTF-8 is
+ * not printable ASCII. */
+bool cfg_printable(const char *s, size_t n, const char *except)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 0x20 || c >= 0x7f || (except && strchr(except, c)))
+            return false;
+    }
+    return true;
+}
+
 /* load_postmaster - postmaster: one address, local@domain (RFC 5321
  * 4.5.1), kept lowercased as the accounts keep addresses. */
 static int load_postmaster(struct loader *ld, const config_setting_t *root)
@@ -1209,9 +1221,8 @@ static int load_postmaster(struct loader *ld, const config_setting_t *root)
         return 0;
     const char *at = strrchr(*pm, '@');
     size_t local = at ? (size_t)(at - *pm) : 0;
-    bool ok = at && local > 0 && local <= 64 && valid_hostname(at + 1);
-    for (const char *p = *pm; ok && p < at; p++)
-        ok = *p > ' ' && *p < 0x7f && strchr("\"\\<>()[],;:@", *p) == NULL;
+    bool ok = at && local > 0 && local <= 64 && valid_hostname(at + 1) &&
+              cfg_printable(*pm, local, "\"\\<>()[],;:@");
     if (!ok)
         return cfg_fail(ld, config_setting_get_member(root, "postmaster"), "postmaster",
                         "\"%s\" is not an address (local@domain, no quotes or spaces)", *pm);

@@ -142,15 +142,6 @@ static int load_detector(struct loader *ld, const config_setting_t *root)
     return 0;
 }
 
-/* printable - is S printable ASCII without space (a token, a URL)? */
-static bool printable(const char *s)
-{
-    for (; *s; s++)
-        if (*s <= ' ' || *s > '~')
-            return false;
-    return true;
-}
-
 /* check_webhook_url - http:// or https://, a host, nothing a header or
  * the log could be split by: libcurl would take other schemes (file://,
  * ftp://...) that a webhook has no business with. */
@@ -159,9 +150,10 @@ static int check_webhook_url(struct loader *ld, const config_setting_t *g, const
     const char *rest = strncasecmp(url, "https://", 8) == 0  ? url + 8
                        : strncasecmp(url, "http://", 7) == 0 ? url + 7
                                                              : NULL;
+    size_t n = strlen(url);
     const char *why = rest == NULL                    ? "the scheme must be http:// or https://"
-                      : strlen(url) > 2048            ? "it is longer than 2048 characters"
-                      : !printable(url)               ? "it holds a space or a control character"
+                      : n > 2048                      ? "it is longer than 2048 characters"
+                      : !cfg_printable(url, n, NULL)  ? "it holds a space or a control character"
                       : strchr("/?#:", *rest) != NULL ? "it names no host"
                                                       : NULL;
     if (why == NULL)
@@ -182,7 +174,7 @@ static int check_command(struct loader *ld, const config_setting_t *g, const cha
                         "'%s' is not an absolute path: the command runs without a shell, "
                         "give its full path (e.g. /usr/local/bin/floodgate-alert)",
                         path);
-    if (strlen(path) > 1024 || !printable(path))
+    if (strlen(path) > 1024 || !cfg_printable(path, strlen(path), NULL))
         return cfg_fail(ld, s, "alerts.command",
                         "'%s': a path of at most 1024 characters without spaces (no "
                         "arguments: the command runs without a shell; write a wrapper script)",
@@ -220,7 +212,8 @@ static int load_alerts(struct loader *ld, const config_setting_t *root)
     if (a->webhook_url && check_webhook_url(ld, g, a->webhook_url) < 0)
         return -1;
     /* the token goes into a header line: nothing that could end it */
-    if (a->webhook_token && (strlen(a->webhook_token) > 1024 || !printable(a->webhook_token)))
+    size_t token_len = a->webhook_token ? strlen(a->webhook_token) : 0;
+    if (token_len > 1024 || (a->webhook_token && !cfg_printable(a->webhook_token, token_len, NULL)))
         return cfg_fail(ld, config_setting_get_member(g, "webhook_token"), "alerts.webhook_token",
                         "a token of at most 1024 printable characters without spaces");
     if (a->webhook_token && a->webhook_url == NULL)

@@ -94,6 +94,11 @@ int cfg_get_socket_address(struct loader *ld, const config_setting_t *g, const c
 /* config_load_reputation - the reputation section (config_reputation.c). */
 int config_load_reputation(struct loader *ld, const config_setting_t *root);
 void config_free_reputation(struct config *cfg);
+/* cfg_printable - are the N octets at S all printable ASCII, with no space
+ * and none of EXCEPT (NULL: none)?  For values that go as they are into a
+ * reply, a header, a URL, a command line or the log. */
+bool cfg_printable(const char *s, size_t n, const char *except);
+
 /* cfg_zone_ok - a DNS zone name as a blocklist: labels of letters, digits,
  * '-' and '_', dots between, no more than 200 octets. */
 bool cfg_zone_ok(const char *z);

@@ -38,9 +38,8 @@ static int load_token(struct loader *ld, const config_setting_t *g, const char *
                         "a token of %d to %d characters is needed (got %zu); "
                         "make one with: openssl rand -hex 24",
                         TOKEN_MIN, TOKEN_MAX, n);
-    for (const char *p = *out; *p; p++)
-        if (*p <= 0x20 || *p >= 0x7f)
-            return cfg_fail(ld, s, key, "only printable characters without spaces");
+    if (!cfg_printable(*out, n, NULL))
+        return cfg_fail(ld, s, key, "only printable characters without spaces");
     return 0;
 }
 
@@ -60,11 +59,10 @@ static int load_public_url(struct loader *ld, const config_setting_t *g, char **
                         "an http:// or https:// URL of at most %d characters is needed, e.g. "
                         "\"https://mail.example.com:8443\"",
                         URL_MAX);
-    for (const char *p = *out; *p; p++)
-        if (*p <= 0x20 || *p >= 0x7f || strchr("\"'<>\\", *p))
-            return cfg_fail(ld, s, "web.public_url",
-                            "only printable characters without spaces, "
-                            "quotes or angle brackets");
+    if (!cfg_printable(*out, n, "\"'<>\\"))
+        return cfg_fail(ld, s, "web.public_url",
+                        "only printable characters without spaces, "
+                        "quotes or angle brackets");
     while (n > 0 && (*out)[n - 1] == '/')
         (*out)[--n] = '\0';
     return 0;

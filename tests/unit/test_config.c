@@ -776,6 +776,40 @@ static void test_alert_hooks(void **state)
                  "4: alerts.webhook_url: ", "http:// or https://");
 }
 
+/* test_printable_values - the values that go out as they are (the
+ * postmaster's local part, web tokens and URL, the alert hooks) refuse a
+ * space, a control character, a byte of UTF-8 and their own specials. */
+static void test_printable_values(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok(BASE "postmaster = \"Post.Master+x@example.org\";\n"
+                                      "web = { address = \"127.0.0.1:8080\"; "
+                                      "api_token = \"0123456789abcdef!~\"; "
+                                      "public_url = \"https://mail.example.org/a?b=c&d\"; };\n");
+    assert_string_equal(cfg->postmaster, "post.master+x@example.org");
+    assert_string_equal(cfg->web.api_token, "0123456789abcdef!~");
+    config_free(cfg);
+    expect_error(BASE "postmaster = \"post master@example.org\";\n",
+                 "3: postmaster: ", "is not an address");
+    expect_error(BASE "postmaster = \"post<master@example.org\";\n",
+                 "3: postmaster: ", "is not an address");
+    expect_error(BASE "postmaster = \"p\xc3\xb6st@example.org\";\n",
+                 "3: postmaster: ", "is not an address");
+    expect_error(BASE "web = { address = \"127.0.0.1:8080\";\n"
+                      "  api_token = \"0123456789abcdef\\t\"; };\n",
+                 "4: web.api_token: ", "only printable characters");
+    expect_error(BASE "web = { address = \"127.0.0.1:8080\";\n"
+                      "  public_url = \"https://mail.example.org/'x\"; };\n",
+                 "4: web.public_url: ", "only printable characters");
+    expect_error(BASE "alerts = {\n  webhook_url = \"https://hooks.example.org/a b\"; };\n",
+                 "4: alerts.webhook_url: ", "a space or a control character");
+    expect_error(BASE "alerts = { webhook_url = \"https://hooks.example.org/\";\n"
+                      "  webhook_token = \"t0k\\r\\nX-Evil: 1\"; };\n",
+                 "4: alerts.webhook_token: ", "printable characters");
+    expect_error(BASE "alerts = {\n  command = \"/usr/bin/h\xc3\xa9\"; };\n",
+                 "4: alerts.command: ", "without spaces");
+}
+
 /* test_local_delivery - delivery.local and where the LMTP server is. */
 static void test_local_delivery(void **state)
 {
@@ -833,6 +867,7 @@ int main(void)
         cmocka_unit_test(test_unreadable),
         cmocka_unit_test(test_small_err_buffer),
         cmocka_unit_test(test_alert_hooks),
+        cmocka_unit_test(test_printable_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
