@@ -251,17 +251,7 @@ static void audit_act(store_db *db, enum queue_action act, const struct queue_fi
         str_copy(action, "quarantine.release", sizeof action);
     else
         snprintf(action, sizeof action, "queue.%s", action_names[act]);
-    json_t *sel = queue_filter_to_json(f), *v;
-    const char *key;
-    void *tmp;
-    json_object_foreach_safe(sel, tmp, key, v)
-    {
-        /* only what the admin chose: no unset member */
-        if (json_is_false(v) || (json_is_integer(v) && json_integer_value(v) == 0) ||
-            (json_is_array(v) && json_array_size(v) == 0) ||
-            (json_is_string(v) && json_string_length(v) == 0) || json_is_null(v))
-            json_object_del(sel, key);
-    }
+    json_t *sel = queue_filter_to_json(f);
     char *text = sel ? json_dumps(sel, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(sel);
     audit_record(db, admin, action, text ? text : "", total);

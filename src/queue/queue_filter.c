@@ -34,27 +34,39 @@ int queue_filter_from_json(json_t *obj, struct queue_filter *f, const char **ids
     return 0;
 }
 
-/* queue_filter_to_json - only the keys that are set, and the ids. */
+/* queue_filter_to_json - only what is set: a string member that is not
+ * NULL (an empty "from" is the null sender, a choice), a flag that is
+ * true, a number that is not 0, the ids when there are any.
+ * queue_filter_from_json reads a missing key as unset, and the audit
+ * trail records the object as the admin's selection. */
 json_t *queue_filter_to_json(const struct queue_filter *f)
 {
-    json_t *o = json_pack("{s:b, s:b, s:I, s:I, s:I}", "unauthenticated", f->unauthenticated,
-                          "descending", f->descending, "older_than", (json_int_t)f->older_than,
-                          "newer_than", (json_int_t)f->newer_than, "limit", (json_int_t)f->limit);
-    json_t *ids = json_array();
-    int bad = o == NULL || ids == NULL;
+    json_t *o = json_object();
+    int bad = o == NULL;
 #define PUT(k) bad |= f->k && json_object_set_new(o, #k, json_string(f->k)) < 0;
     if (!bad) {
         FILTER_STRINGS(PUT)
     }
 #undef PUT
+    if (!bad && f->unauthenticated)
+        bad |= json_object_set_new(o, "unauthenticated", json_true()) < 0;
+    if (!bad && f->descending)
+        bad |= json_object_set_new(o, "descending", json_true()) < 0;
+    if (!bad && f->older_than)
+        bad |= json_object_set_new(o, "older_than", json_integer((json_int_t)f->older_than)) < 0;
+    if (!bad && f->newer_than)
+        bad |= json_object_set_new(o, "newer_than", json_integer((json_int_t)f->newer_than)) < 0;
+    if (!bad && f->limit)
+        bad |= json_object_set_new(o, "limit", json_integer((json_int_t)f->limit)) < 0;
+    json_t *ids = !bad && f->n_ids > 0 ? json_array() : NULL;
+    bad |= f->n_ids > 0 && ids == NULL;
     for (size_t i = 0; !bad && i < f->n_ids; i++)
         bad |= json_array_append_new(ids, json_string(f->ids[i])) < 0;
-    if (bad) {
+    if (!bad && ids != NULL)
+        bad |= json_object_set_new(o, "ids", ids) < 0; /* takes IDS either way */
+    else
         json_decref(ids);
-        json_decref(o);
-        return NULL;
-    }
-    if (json_object_set_new(o, "ids", ids) < 0) { /* takes IDS either way */
+    if (bad) {
         json_decref(o);
         return NULL;
     }

@@ -56,3 +56,17 @@ def test_actions_are_recorded_with_who_what_and_how_many(make_server, monkeypatc
     assert "carol" in table and "queue.hold" in table and "Time (UTC)" in table
     r = s.ctl("audit", "list", "--since", "yesterday", check=False)
     assert r.returncode == 2 and "--since" in r.stderr
+
+
+def test_a_null_sender_selection_is_recorded_as_chosen(make_server):
+    """`queue hold --from '<>'` selects the bounces (the null sender): its
+    audit row says so, {"from": ""}, not an empty selection that reads as
+    "every message"."""
+    s = make_server().start().provision()
+    smtp_send(s.ports["mx"], "", ["v@far.test"], message("a bounce"), source="127.0.0.3")
+    smtp_send(s.ports["mx"], "bulk@remote.test", ["w@far.test"], message("not one"),
+              source="127.0.0.3")
+    s.ctl("queue", "hold", "--from", "<>")
+    [row] = [r for r in audit(s) if r["action"] == "queue.hold"]
+    assert row["count"] == 1, row
+    assert json.loads(row["selection"]) == {"from": ""}, row
