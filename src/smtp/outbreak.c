@@ -516,6 +516,21 @@ static bool banned_by(const struct incident *inc, const char *ip)
     return false;
 }
 
+/* contain_account - stop USER for INC: suspend it, or revoke the app
+ * password APP_PASSWORD it sent with ("": none, or detector.
+ * suspend_account: suspend all the same), and end its live sessions. */
+static void contain_account(struct outbreak *o, struct incident *inc, const char *user,
+                            const char *app_password)
+{
+    char detail[400];
+    bool suspend = o->srv->cfg->detector.suspend_account || app_password[0] == '\0';
+    act_on_account(inc, user, suspend ? NULL : app_password);
+    unsigned ended =
+        o->ops.end_sessions ? o->ops.end_sessions(o->ops.ctx, user, NULL, "incident") : 0;
+    snprintf(detail, sizeof detail, "%u live sessions of %s", ended, user);
+    act(inc, "end_sessions", detail);
+}
+
 /* stuffing_fired - did credential stuffing earn points in R? */
 static bool stuffing_fired(const struct detector_report *r)
 {
@@ -543,13 +558,7 @@ static void contain_stuffed(struct outbreak *o, struct incident *inc,
         struct incident *own = strmap_get(o->incidents, acc[i].subject);
         if (own != NULL && own->level >= DETECTOR_CONTAIN)
             continue; /* contained already, by its own incident */
-        bool suspend = o->srv->cfg->detector.suspend_account || acc[i].app_password[0] == '\0';
-        act_on_account(inc, acc[i].subject, suspend ? NULL : acc[i].app_password);
-        unsigned ended = o->ops.end_sessions
-                             ? o->ops.end_sessions(o->ops.ctx, acc[i].subject, NULL, "incident")
-                             : 0;
-        snprintf(detail, sizeof detail, "%u live sessions of %s", ended, acc[i].subject);
-        act(inc, "end_sessions", detail);
+        contain_account(o, inc, acc[i].subject, acc[i].app_password);
         if (!banned_by(inc, acc[i].ip))
             ban_ip(o, inc, acc[i].ip);
         if (own != NULL) {
@@ -566,18 +575,12 @@ static void contain_stuffed(struct outbreak *o, struct incident *inc,
     free(acc);
 }
 
-/* contain - suspend (or revoke the app password), end sessions, ban IPs,
- * quarantine the last hour's queued mail. */
+/* contain - stop INC's subject (contain_account), ban its IPs, contain
+ * the accounts a stuffer got into with it, quarantine the last hour's
+ * queued mail. */
 static void contain(struct outbreak *o, struct incident *inc, const struct detector_report *r)
 {
-    const struct config *cfg = o->srv->cfg;
-    char detail[400];
-    bool suspend = cfg->detector.suspend_account || inc->app_password[0] == '\0';
-    act_on_account(inc, inc->subject, suspend ? NULL : inc->app_password);
-    unsigned ended =
-        o->ops.end_sessions ? o->ops.end_sessions(o->ops.ctx, inc->subject, NULL, "incident") : 0;
-    snprintf(detail, sizeof detail, "%u live sessions of %s", ended, inc->subject);
-    act(inc, "end_sessions", detail);
+    contain_account(o, inc, inc->subject, inc->app_password);
     for (size_t i = 0; i < r->n_ips; i++)
         ban_ip(o, inc, r->ips[i].ip);
     contain_stuffed(o, inc, r);
