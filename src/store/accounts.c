@@ -183,7 +183,7 @@ int store_accounts_user_set_password(sqlite3 *db, const char *a, const char *has
     const char *args[] = {a, hash};
     const char *trim[] = {a, limit};
     snprintf(limit, sizeof limit, "%u", keep);
-    if (store_exec(db, "SAVEPOINT set_password", err, sizeof err) < 0) {
+    if (store_savepoint(db, "set_password", err, sizeof err) < 0) {
         log_warnx("event=store_error op=set_password error=%s", log_quote(err));
         return -1;
     }
@@ -202,13 +202,10 @@ int store_accounts_user_set_password(sqlite3 *db, const char *a, const char *has
                              " (SELECT rowid FROM password_history WHERE user = ?1"
                              "  ORDER BY replaced DESC, rowid DESC LIMIT CAST(?2 AS INTEGER))",
                              2, trim, 0);
-    if (changed < 0 || rc < 0) {
-        store_exec(db, "ROLLBACK TO set_password", err, sizeof err);
-        store_exec(db, "RELEASE set_password", err, sizeof err);
-        return -1;
-    }
-    if (store_exec(db, "RELEASE set_password", err, sizeof err) < 0) {
-        log_warnx("event=store_error op=set_password error=%s", log_quote(err));
+    bool ok = changed >= 0 && rc >= 0;
+    if (store_savepoint_end(db, "set_password", ok, err, sizeof err) < 0) {
+        if (ok) /* the steps went through, their release did not */
+            log_warnx("event=store_error op=set_password error=%s", log_quote(err));
         return -1;
     }
     return changed;

@@ -25,8 +25,7 @@ int store_dkim_key_put(store_db *db, const char *domain, const char *selector,
         " WHERE domain = ?1 AND selector <> ?2";
     static const char put[] = "INSERT OR REPLACE INTO dkim_keys(domain, selector, algorithm, "
                               "key_file, created) VALUES(?1, ?2, ?3, ?4, ?5)";
-    char ignored[128];
-    if (store_exec(db, "SAVEPOINT dkim_put", err, errlen) < 0)
+    if (store_savepoint(db, "dkim_put", err, errlen) < 0)
         return -1;
     const char *args[] = {domain, selector};
     int rc = store_exec_text(db, move, 2, args, (sqlite3_int64)created) < 0 ? -1 : 0;
@@ -48,14 +47,10 @@ int store_dkim_key_put(store_db *db, const char *domain, const char *selector,
     }
     if (st == NULL || rc < 0) {
         dkim_failed(db, "record the key", err, errlen);
-        store_exec(db, "ROLLBACK TO dkim_put", ignored, sizeof ignored);
         rc = -1;
     }
     sqlite3_finalize(st);
-    if (store_exec(db, "RELEASE dkim_put", rc < 0 ? ignored : err,
-                   rc < 0 ? sizeof ignored : errlen) < 0)
-        rc = -1;
-    return rc;
+    return store_savepoint_end(db, "dkim_put", rc == 0, err, errlen);
 }
 
 json_t *store_dkim_keys_list(store_db *db, const char *domain, char *err, size_t errlen)

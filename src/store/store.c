@@ -281,6 +281,26 @@ int store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return -1;
 }
 
+int store_savepoint(sqlite3 *db, const char *name, char *err, size_t errlen)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SAVEPOINT %s", name);
+    return store_exec(db, sql, err, errlen);
+}
+
+int store_savepoint_end(sqlite3 *db, const char *name, bool ok, char *err, size_t errlen)
+{
+    char sql[128], ignored[128];
+    if (!ok) {
+        snprintf(sql, sizeof sql, "ROLLBACK TO %s", name);
+        store_exec(db, sql, ignored, sizeof ignored);
+    }
+    snprintf(sql, sizeof sql, "RELEASE %s", name);
+    if (store_exec(db, sql, ok ? err : ignored, ok ? errlen : sizeof ignored) < 0)
+        return -1;
+    return ok ? 0 : -1;
+}
+
 int store_begin(sqlite3 *db, bool immediate, char *err, size_t errlen)
 {
     return store_exec(db, immediate ? "BEGIN IMMEDIATE" : "BEGIN", err, errlen);

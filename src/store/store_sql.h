@@ -39,6 +39,16 @@ int store_query_exists(sqlite3 *db, const char *sql, const char *arg, const char
 int store_exec_text(sqlite3 *db, const char *sql, int n, const char *const *args,
                     sqlite3_int64 when);
 
+/* store_savepoint - open the savepoint NAME (an identifier written in the
+ * code, never data): what follows is all or nothing, inside the caller's
+ * transaction or on its own.  -1 with ERR on failure. */
+int store_savepoint(sqlite3 *db, const char *name, char *err, size_t errlen);
+/* store_savepoint_end - close the savepoint NAME: with OK, release it (what
+ * it did stays; commits when no transaction was open); without, roll back
+ * to it first (all undone) and leave ERR alone.  0, or -1 when not OK or
+ * the release failed (ERR then says why). */
+int store_savepoint_end(sqlite3 *db, const char *name, bool ok, char *err, size_t errlen);
+
 /* store_rows_json - step ST (prepared and bound) to its end: each row an
  * object keyed by the column names, the columns named in BOOLS (each
  * followed by a space, NULL for none) as JSON booleans.  Finalises ST.
