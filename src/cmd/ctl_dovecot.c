@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -118,16 +119,19 @@ static const char *absolute(const char *path, char *buf)
     return realpath(path, buf);
 }
 
-/* lmtp_listener - the LMTP listener block, when delivery.local = "lmtp". */
+/* lmtp_listener - the LMTP listener block, when delivery.local = "lmtp":
+ * on delivery.lmtp_address as the config loader parsed it, else on the
+ * socket. */
 static void lmtp_listener(const struct config *cfg, const struct mail_owner *o)
 {
     const struct config_delivery *d = &cfg->delivery;
-    char host[INET6_ADDRSTRLEN + 2];
-    unsigned port;
+    char host[NI_MAXHOST], port[NI_MAXSERV];
     printf("# delivery.local = \"lmtp\": Floodgate hands local mail to this listener.\n"
            "service lmtp {\n");
-    if (d->lmtp_address && split_listen(d->lmtp_address, host, sizeof host, &port) == 0) {
-        printf("  inet_listener lmtp {\n    address = %s\n    port = %u\n  }\n", host, port);
+    if (d->lmtp_address &&
+        getnameinfo((const struct sockaddr *)&d->lmtp_addr, d->lmtp_addrlen, host, sizeof host,
+                    port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+        printf("  inet_listener lmtp {\n    address = %s\n    port = %s\n  }\n", host, port);
     } else {
         const char *sock = d->lmtp_socket ? d->lmtp_socket : DELIVERY_LMTP_SOCKET;
         printf("  unix_listener %s%s%s {\n    mode = 0600\n    user = %s\n  }\n",

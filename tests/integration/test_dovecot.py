@@ -230,3 +230,21 @@ def test_lmtp_down_defers_then_delivers(make_server, dovecot):
     dovecot(s)
     wait_log(s, rf"event=delivered qid={qid} rcpt=bob@example\.test mailer=lmtp", timeout=30)
     assert mark.encode() in s.wait_delivered(BOB, 1)[0].read_bytes()
+
+
+def test_lmtp_over_tcp_on_the_address_the_config_names(make_server, dovecot):
+    """delivery.lmtp_address: `dovecot config` opens Dovecot's LMTP on that
+    very address (as the config loader parsed it, brackets of IPv6 gone),
+    and Floodgate delivers there over TCP."""
+    port = free_port()
+    s = make_server(extra=f'delivery = {{ local = "lmtp"; lmtp_address = "[::1]:{port}"; }};')
+    s.start().provision()
+    d = dovecot(s)
+    assert f"inet_listener lmtp {{\n    address = ::1\n    port = {port}\n  }}" in d.text, d.text
+    assert "unix_listener dovecot-lmtp" not in d.text
+    wait_port("::1", port)
+    mark = token()
+    smtp_send(s.ports["mx"], "sender@remote.test", [BOB], message(mark, to=BOB))
+    wait_log(s, r"event=delivered qid=\w+ rcpt=bob@example\.test mailer=lmtp")
+    assert mark.encode() in s.wait_delivered(BOB, 1)[0].read_bytes()
+    assert "lmtp(bob@example.test" in d.log()
