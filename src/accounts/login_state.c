@@ -37,6 +37,12 @@ int login_state_read(store_db *db, const char *address, const char *network,
     return store_logins_read(db, a, network, out);
 }
 
+/* login_network_known - a login from there succeeded lately. */
+bool login_network_known(const struct login_state *s, time_t now, unsigned known_age)
+{
+    return known_age > 0 && s->network_last_ok > 0 && now - s->network_last_ok <= known_age;
+}
+
 /* login_main_locked - whether the main password is locked from this
  * network.  The valve spares a network the account logged in from within
  * KNOWN_AGE: a botnet spread over a thousand networks must not lock alice
@@ -47,7 +53,7 @@ bool login_main_locked(const struct login_state *s, time_t now, unsigned known_a
         return true;
     if (s->locked_until <= now)
         return false;
-    return !(known_age > 0 && s->network_last_ok > 0 && now - s->network_last_ok <= known_age);
+    return !login_network_known(s, now, known_age);
 }
 
 /* password_age_of - where a password stands. */

@@ -27,6 +27,10 @@ _Static_assert(STORE_HASH_MAX == PASSWORD_HASH_MAX, "a stored hash is a password
 int login_state_read(store_db *db, const char *address, const char *network,
                      struct login_state *out);
 
+/* login_network_known - whether the network S was read for is one the
+ * account logged in from within KNOWN_AGE seconds of NOW (0: none is). */
+bool login_network_known(const struct login_state *s, time_t now, unsigned known_age);
+
 /* login_main_locked - whether the main password of S is locked from the
  * network it was read for at NOW: that network is locked, or the account
  * is (the valve) and the network is not one it logged in from within

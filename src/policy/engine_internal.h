@@ -45,6 +45,11 @@ void policy_decide(struct policy_decision *d, enum policy_action action, const c
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* policy_accept - D says go on. */
 void policy_accept(struct policy_decision *d);
+/* policy_auth_outcome - policy_auth_result with the refusal's reply line
+ * TEXT (NULL: the 535 that tells a guesser nothing). */
+void policy_auth_outcome(struct policy *p, const struct origin *o, const char *user,
+                         const char *label, bool ok, const char *why, const char *text,
+                         struct policy_decision *d);
 /* policy_ban_ip - apply the ban B to IP: memory, store, log, and end the
  * live sessions of IP except SELF (NULL: all) with TEXT. */
 void policy_ban_ip(struct policy *p, const char *ip, const struct ban *b, const struct origin *self,

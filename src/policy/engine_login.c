@@ -158,10 +158,9 @@ static void good_login(struct policy *p, const struct origin *o, const struct po
 static bool locked(struct policy *p, const struct policy_login *l, const char *key, time_t now)
 {
     unsigned age = p->cfg->lockout.known_network_age;
-    const struct login_state *st = l->st;
-    bool known = age > 0 && st->network_last_ok > 0 && now - st->network_last_ok <= age;
-    return login_main_locked(st, now, age) ||
-           lockout_pending_locked(key, l->ticket->network, l->ticket->generation, now, known);
+    return login_main_locked(l->st, now, age) ||
+           lockout_pending_locked(key, l->ticket->network, l->ticket->generation, now,
+                                  login_network_known(l->st, now, age));
 }
 
 /* main_verdict - why a matching main password may still not log in: NULL
@@ -217,22 +216,22 @@ static const char *login_verdict(struct policy *p, const struct origin *o,
  * where to change it: the web's /account page when web.public_url says
  * where users reach it, else the administrator.  Only the holder of the
  * password reads it (it matched), so it tells a guesser nothing. */
-static void expired_text(struct policy *p, struct policy_decision *d)
+static const char *expired_text(struct policy *p, char *buf, size_t len)
 {
     const char *url = p->cfg->web.public_url;
     if (url != NULL)
-        policy_decide(d, POLICY_REJECT, "expired",
-                      "535 5.7.8 Your password has expired: change it at %s/account", url);
+        snprintf(buf, len, "535 5.7.8 Your password has expired: change it at %s/account", url);
     else
-        policy_decide(d, POLICY_REJECT, "expired",
-                      "535 5.7.8 Your password has expired: ask your administrator to set a "
-                      "new one");
+        snprintf(buf, len,
+                 "535 5.7.8 Your password has expired: ask your administrator to set a "
+                 "new one");
+    return buf;
 }
 
 void policy_auth_login(struct policy *p, struct origin *o, const struct policy_login *l,
                        struct policy_decision *d)
 {
-    char key[256];
+    char key[256], text[POLICY_TEXT_MAX];
     const char *label;
     if (l->found < 0) { /* the store could not say: our failure, not counted */
         log_warnx("event=store_error op=login_state session=%lu user=%s", o->session,
@@ -243,9 +242,9 @@ void policy_auth_login(struct policy *p, struct origin *o, const struct policy_l
     str_copy(key, l->user, sizeof key);
     str_lower(key);
     const char *why = login_verdict(p, o, l, key, &label);
-    policy_auth_result(p, o, l->user, label, why == NULL, why, d);
-    if (d->action == POLICY_REJECT && strcmp(why, "expired") == 0)
-        expired_text(p, d);
+    bool expired = why != NULL && strcmp(why, "expired") == 0;
+    policy_auth_outcome(p, o, l->user, label, why == NULL, why,
+                        expired ? expired_text(p, text, sizeof text) : NULL, d);
     if (d->action != POLICY_ACCEPT)
         return;
     if (origin_set_auth(o, l->user, label) < 0) {

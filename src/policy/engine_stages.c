@@ -185,6 +185,13 @@ void policy_auth_start(struct policy *p, const struct origin *o, struct policy_d
 void policy_auth_result(struct policy *p, const struct origin *o, const char *user,
                         const char *label, bool ok, const char *why, struct policy_decision *d)
 {
+    policy_auth_outcome(p, o, user, label, ok, why, NULL, d);
+}
+
+void policy_auth_outcome(struct policy *p, const struct origin *o, const char *user,
+                         const char *label, bool ok, const char *why, const char *text,
+                         struct policy_decision *d)
+{
     /* The IP was banned while the check ran on a worker: the client
      * learns nothing from it, not even a 535. */
     if (banned_now(p, o, d))
@@ -192,7 +199,8 @@ void policy_auth_result(struct policy *p, const struct origin *o, const char *us
     else if (ok)
         policy_accept(d);
     else
-        policy_decide(d, POLICY_REJECT, why, "535 5.7.8 Authentication credentials invalid");
+        policy_decide(d, POLICY_REJECT, why, "%s",
+                      text ? text : "535 5.7.8 Authentication credentials invalid");
     if (!ok)
         metrics_add("floodgate_auth_failures_total", 1, "listener", o->listener, NULL);
     for (size_t i = 0; i < p->n_observers; i++)

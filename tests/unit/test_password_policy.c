@@ -233,6 +233,13 @@ static void test_login_main_locked(void **state)
     assert_true(login_main_locked(&s, now, 3600));
     s.network_last_ok = now - 5; /* known_network_age 0: the valve spares none */
     assert_true(login_main_locked(&s, now, 0));
+    /* the valve's rule, which the engine's pending locks follow too */
+    assert_true(login_network_known(&s, now, 3600));
+    assert_false(login_network_known(&s, now, 0));
+    s.network_last_ok = now - 3601;
+    assert_false(login_network_known(&s, now, 3600));
+    s.network_last_ok = 0;
+    assert_false(login_network_known(&s, now, 3600));
 }
 
 static void test_password_age(void **state)
