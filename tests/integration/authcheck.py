@@ -11,13 +11,14 @@ import time
 from conftest import tls_client_context
 
 
-def login(s, user, password, source=None, mech="PLAIN"):
+def login(s, user, password, source=None, mech="PLAIN", timeout=30):
     """(code, text) of one AUTH (PLAIN or LOGIN) on the submission port after
     STARTTLS, optionally from SOURCE (127.0.0.2, 127.0.0.3: another client
     IP).  One attempt only: smtplib's login() would try every mechanism the
-    server offers, two failures per call, which skews failure counts."""
+    server offers, two failures per call, which skews failure counts.
+    TIMEOUT: how long the client waits for each reply."""
     src = (source, 0) if source else None
-    with smtplib.SMTP("127.0.0.1", s.ports["submission"], source_address=src, timeout=30) as c:
+    with smtplib.SMTP("127.0.0.1", s.ports["submission"], source_address=src, timeout=timeout) as c:
         c.ehlo("client.test")
         c.starttls(context=tls_client_context())
         c.ehlo("client.test")
