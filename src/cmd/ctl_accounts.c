@@ -71,6 +71,14 @@ int check_address(const char *a)
     return EXIT_OK;
 }
 
+/* user_store - the store for a command on the user ADDR, once ADDR has
+ * the shape of an address (check_address); NULL when not, or when the
+ * store does not open (either said). */
+store_db *user_store(struct ctl *c, const char *addr)
+{
+    return check_address(addr) == EXIT_OK ? ctl_store(c) : NULL;
+}
+
 /* ------------------------------------------------------------ passwords */
 
 static struct termios saved_tty;
@@ -261,9 +269,7 @@ static int user_add(struct ctl *c, struct args *a, struct opt *o)
 {
     char hash[PASSWORD_HASH_MAX], err[512];
     const char *addr = a->pos[0];
-    if (check_address(addr) != EXIT_OK)
-        return EXIT_FAIL;
-    store_db *db = ctl_store(c);
+    store_db *db = user_store(c, addr);
     if (db == NULL || user_precheck(db, addr, false) != EXIT_OK ||
         new_hash(c->cfg, addr, hash) != EXIT_OK)
         return EXIT_FAIL;
@@ -292,9 +298,7 @@ static int user_passwd(struct ctl *c, struct args *a, struct opt *o)
 {
     char pw[PASSWORD_MAX + 2], err[512];
     const char *addr = a->pos[0];
-    if (check_address(addr) != EXIT_OK)
-        return EXIT_FAIL;
-    store_db *db = ctl_store(c);
+    store_db *db = user_store(c, addr);
     if (db == NULL || user_precheck(db, addr, true) != EXIT_OK)
         return EXIT_FAIL;
     int rc = get_password(c->cfg, addr, pw, sizeof pw);
@@ -318,9 +322,7 @@ static int user_suspend_set(struct ctl *c, struct args *a, bool on)
 {
     char err[512];
     const char *addr = a->pos[0];
-    if (check_address(addr) != EXIT_OK)
-        return EXIT_FAIL;
-    store_db *db = ctl_store(c);
+    store_db *db = user_store(c, addr);
     if (db == NULL)
         return EXIT_FAIL;
     if (accounts_user_suspend(db, addr, on, err, sizeof err) < 0)

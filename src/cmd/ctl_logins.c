@@ -243,9 +243,7 @@ int user_show(struct ctl *c, struct args *a, struct opt *o)
 {
     char err[512];
     const char *addr = a->pos[0];
-    if (check_address(addr) != EXIT_OK)
-        return EXIT_FAIL;
-    store_db *db = ctl_store(c);
+    store_db *db = user_store(c, addr);
     if (db == NULL)
         return EXIT_FAIL;
     json_t *u = login_facts(db, &c->cfg->passwords, addr, err, sizeof err);

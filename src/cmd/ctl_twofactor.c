@@ -152,9 +152,7 @@ int user_2fa(struct ctl *c, struct args *a, struct opt *o)
         return usage_error("user", "2fa: expected enable or disable, not '%s'", verb);
     if (!enable && o[0].set)
         return usage_error("user", "%s", "2fa disable takes no --code");
-    if (check_address(addr) != EXIT_OK)
-        return EXIT_FAIL;
-    store_db *db = ctl_store(c);
+    store_db *db = user_store(c, addr);
     if (db == NULL)
         return EXIT_FAIL;
     if (enable)
@@ -223,9 +221,7 @@ int user_app_password(struct ctl *c, struct args *a, struct opt *o)
         return usage_error("user", "app-password: expected add, list or revoke, not '%s'", verb);
     if ((revoke && a->n != 3) || (!revoke && a->n != 2) || (!add && o[0].set))
         return usage_error("user", "wrong arguments for 'app-password %s'", verb);
-    if (check_address(addr) != EXIT_OK)
-        return EXIT_FAIL;
-    store_db *db = ctl_store(c);
+    store_db *db = user_store(c, addr);
     if (db == NULL)
         return EXIT_FAIL;
     if (add)

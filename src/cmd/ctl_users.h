@@ -12,6 +12,9 @@
 
 /* ctl_accounts.c */
 int check_address(const char *a);
+/* user_store - check_address(ADDR), then ctl_store(C); NULL (said why)
+ * when either fails. */
+store_db *user_store(struct ctl *c, const char *addr);
 /* new_hash - read a new password for NAME (terminal twice, or one line
  * of stdin), check it against the policy and hash it into HASH
  * (PASSWORD_HASH_MAX); EXIT_OK or EXIT_FAIL (said why). */
