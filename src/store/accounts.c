@@ -96,6 +96,27 @@ json_t *store_rows_json(sqlite3 *db, sqlite3_stmt *st, const char *bools)
     return arr;
 }
 
+json_t *store_strings(sqlite3 *db, const char *sql, const char *arg)
+{
+    sqlite3_stmt *st = store_prepare(db, sql);
+    if (st == NULL)
+        return NULL;
+    json_t *arr = json_array();
+    int rc = arg ? sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT) : SQLITE_OK;
+    while (arr != NULL && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        rc = json_array_append_new(arr, json_string(v ? v : "")) < 0 ? SQLITE_NOMEM : SQLITE_OK;
+    }
+    if (rc != SQLITE_DONE) {
+        if (arr != NULL && rc != SQLITE_NOMEM)
+            log_warnx("event=store_error op=list error=%s", log_quote(sqlite3_errmsg(db)));
+        json_decref(arr);
+        arr = NULL;
+    }
+    sqlite3_finalize(st);
+    return arr;
+}
+
 /* store_accounts_is_domain - is D one of ours? */
 int store_accounts_is_domain(sqlite3 *db, const char *d)
 {

@@ -338,17 +338,8 @@ bool store_meta_flag(sqlite3 *db, const char *key)
  * '_' would be LIKE's wildcards, so the range of keys is compared). */
 json_t *store_meta_flags(sqlite3 *db, const char *prefix)
 {
-    sqlite3_stmt *st = store_prepare(db, "SELECT substr(key, length(?1) + 1) FROM meta"
-                                         " WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key");
-    json_t *arr = json_array();
-    if (st == NULL || arr == NULL) {
-        sqlite3_finalize(st);
-        json_decref(arr);
-        return NULL;
-    }
-    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_TRANSIENT);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    return arr;
+    return store_strings(db,
+                         "SELECT substr(key, length(?1) + 1) FROM meta"
+                         " WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+                         prefix);
 }

@@ -36,19 +36,7 @@ int store_sending_revoke(sqlite3 *db, const char *user, const char *address)
 /* store_sending_grants - the grants of USER, sorted. */
 json_t *store_sending_grants(sqlite3 *db, const char *user)
 {
-    sqlite3_stmt *st =
-        store_prepare(db, "SELECT address FROM send_as WHERE user = ?1 ORDER BY address");
-    json_t *arr = json_array();
-    if (st == NULL || arr == NULL) {
-        sqlite3_finalize(st);
-        json_decref(arr);
-        return NULL;
-    }
-    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    return arr;
+    return store_strings(db, "SELECT address FROM send_as WHERE user = ?1 ORDER BY address", user);
 }
 
 /* store_sending_limits - the three limit columns of USER. */
@@ -117,15 +105,5 @@ int store_sending_set_bulk(sqlite3 *db, const char *user, bool bulk)
 /* store_sending_bulk_users - every bulk sender, sorted. */
 json_t *store_sending_bulk_users(sqlite3 *db)
 {
-    sqlite3_stmt *st = store_prepare(db, "SELECT address FROM users WHERE bulk ORDER BY address");
-    json_t *arr = json_array();
-    int rc = SQLITE_ERROR;
-    while (st && arr && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, json_string((const char *)sqlite3_column_text(st, 0)));
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    return store_strings(db, "SELECT address FROM users WHERE bulk ORDER BY address", NULL);
 }

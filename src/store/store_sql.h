@@ -55,6 +55,11 @@ int store_savepoint_end(sqlite3 *db, const char *name, bool ok, char *err, size_
  * NULL on a store error (logged) or when memory runs out. */
 json_t *store_rows_json(sqlite3 *db, sqlite3_stmt *st, const char *bools);
 
+/* store_strings - the first column of every row of SQL, with the text
+ * ARG bound to ?1 (when not NULL), as a JSON array of strings.  NULL on a
+ * store error (logged) or when memory runs out. */
+json_t *store_strings(sqlite3 *db, const char *sql, const char *arg);
+
 /* store_row_json - the current row of ST as such an object; NULL when
  * memory runs out. */
 json_t *store_row_json(sqlite3_stmt *st, const char *bools);
