@@ -31,41 +31,42 @@ static int print_grants(store_db *db, const char *user)
     return rc;
 }
 
-/* user_grant_send_as - floodctl user grant-send-as USER ADDRESS|@DOMAIN */
-int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
+/* send_as_change - grant (GRANT) or revoke the send-as of A: USER
+ * ADDRESS|@DOMAIN; log it, and print the grants (--json) or what changed. */
+static int send_as_change(struct ctl *c, struct args *a, bool grant)
 {
     char err[512], buf[300];
     store_db *db = ctl_store(c);
     const char *target = grant_target(a->pos[1], buf, sizeof buf);
     if (db == NULL)
         return EXIT_FAIL;
-    if (accounts_send_as_grant(db, a->pos[0], target, err, sizeof err) < 0)
+    if ((grant ? accounts_send_as_grant : accounts_send_as_revoke)(db, a->pos[0], target, err,
+                                                                   sizeof err) < 0)
         return fail("%s", err);
-    log_info("event=send_as_granted user=%s address=%s admin=%s", log_quote(a->pos[0]),
-             log_quote(target), log_quote(c->admin));
+    log_info("event=%s user=%s address=%s admin=%s", grant ? "send_as_granted" : "send_as_revoked",
+             log_quote(a->pos[0]), log_quote(target), log_quote(c->admin));
     if (c->json)
         return print_grants(db, a->pos[0]);
-    printf("%s may now send as %s%s\n", a->pos[0], target[0] == '@' ? "any address " : "",
-           target);
+    if (grant)
+        printf("%s may now send as %s%s\n", a->pos[0], target[0] == '@' ? "any address " : "",
+               target);
+    else
+        printf("%s may no longer send as %s\n", a->pos[0], target);
     return EXIT_OK;
+}
+
+/* user_grant_send_as - floodctl user grant-send-as USER ADDRESS|@DOMAIN */
+int user_grant_send_as(struct ctl *c, struct args *a, struct opt *o)
+{
+    (void)o;
+    return send_as_change(c, a, true);
 }
 
 /* user_revoke_send_as - floodctl user revoke-send-as USER ADDRESS|@DOMAIN */
 int user_revoke_send_as(struct ctl *c, struct args *a, struct opt *o)
 {
-    char err[512], buf[300];
-    store_db *db = ctl_store(c);
-    const char *target = grant_target(a->pos[1], buf, sizeof buf);
-    if (db == NULL)
-        return EXIT_FAIL;
-    if (accounts_send_as_revoke(db, a->pos[0], target, err, sizeof err) < 0)
-        return fail("%s", err);
-    log_info("event=send_as_revoked user=%s address=%s admin=%s", log_quote(a->pos[0]),
-             log_quote(target), log_quote(c->admin));
-    if (c->json)
-        return print_grants(db, a->pos[0]);
-    printf("%s may no longer send as %s\n", a->pos[0], target);
-    return EXIT_OK;
+    (void)o;
+    return send_as_change(c, a, false);
 }
 
 struct opt *user_limits_options(void)
