@@ -60,31 +60,13 @@ int ban_state_delete(sqlite3 *db, const char *ip)
 
 json_t *ban_state_list(sqlite3 *db, time_t now, int all)
 {
-    static const char *const keys[] = {"ip",       "until",   "reason",
-                                       "offenses", "created", "created_by"};
     sqlite3_stmt *st =
         store_prepare(db, "SELECT ip, until, reason, offenses, created, created_by FROM bans"
                           " WHERE until > ?1 - CASE WHEN ?2 THEN ?3 ELSE 0 END ORDER BY until, ip");
-    json_t *arr = json_array();
-    if (st == NULL || arr == NULL) {
-        sqlite3_finalize(st);
-        json_decref(arr);
+    if (st == NULL)
         return NULL;
-    }
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_int(st, 2, all);
     sqlite3_bind_int(st, 3, HISTORY);
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = json_object();
-        for (int i = 0; row && i < 6; i++)
-            json_object_set_new(row, keys[i], store_column_json(st, i));
-        json_array_append_new(arr, row);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
+    return store_rows_json(db, st, NULL);
 }

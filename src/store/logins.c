@@ -413,21 +413,8 @@ json_t *store_app_passwords_list(sqlite3 *db, const char *a)
     sqlite3_stmt *st =
         store_prepare(db, "SELECT label, created, last_used, last_ip"
                           " FROM app_passwords WHERE user = ?1 ORDER BY created, id");
-    json_t *arr = st ? json_array() : NULL;
-    int rc = st ? sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC) : SQLITE_ERROR;
-    while (arr && rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = json_object();
-        for (int i = 0; row && i < 4; i++)
-            json_object_set_new(row, sqlite3_column_name(st, i), store_column_json(st, i));
-        if (row == NULL || json_array_append_new(arr, row) < 0)
-            rc = SQLITE_NOMEM;
-        else
-            rc = SQLITE_OK;
-    }
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        arr = NULL;
-    }
-    sqlite3_finalize(st);
-    return arr;
+    if (st == NULL)
+        return NULL;
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    return store_rows_json(db, st, NULL);
 }
