@@ -136,22 +136,35 @@ static int show_text(json_t *m, const char *headers)
     return ferror(stdout) ? fail("cannot write to stdout") : EXIT_OK;
 }
 
+/* find_message - the store into *DB and message ID's listing object into
+ * *M (the caller's); GROUP "queue" also finds quarantined messages.
+ * EXIT_OK, or the failure (said). */
+static int find_message(struct ctl *c, const char *group, const char *id, store_db **db, json_t **m)
+{
+    *m = NULL;
+    if ((*db = ctl_store(c)) == NULL)
+        return EXIT_FAIL;
+    int found = admin_message_find(*db, id, strcmp(group, "queue") == 0, m);
+    if (found < 0)
+        return fail("cannot read the store (details in the log)");
+    if (found == 0)
+        return not_found(group, id);
+    return EXIT_OK;
+}
+
 /* message_show - floodctl queue|quarantine show ID: the envelope, each
  * recipient and the header section; --json: the listing object plus
  * "headers".  GROUP "queue" also finds quarantined messages. */
 int message_show(struct ctl *c, const char *group, const char *id)
 {
-    store_db *db = ctl_store(c);
-    json_t *m = NULL;
-    if (db == NULL)
-        return EXIT_FAIL;
-    int found = admin_message_find(db, id, strcmp(group, "queue") == 0, &m);
-    if (found < 0)
-        return fail("cannot read the store (details in the log)");
-    if (found == 0)
-        return not_found(group, id);
+    store_db *db;
+    json_t *m;
+    int rc = find_message(c, group, id, &db, &m);
+    if (rc != EXIT_OK) {
+        json_decref(m);
+        return rc;
+    }
     char *headers = header_text(db, c->cfg->state_dir, id);
-    int rc;
     if (c->json) {
         json_object_set_new(m, "headers", headers ? json_string(headers) : json_null());
         rc = print_json(m);
@@ -189,20 +202,16 @@ static int export_blob(store_db *db, const char *qid)
  * message, exactly, to stdout: from the store, or the quarantine file. */
 int message_export(struct ctl *c, const char *group, const char *id)
 {
-    store_db *db = ctl_store(c);
-    json_t *m = NULL;
-    if (db == NULL)
-        return EXIT_FAIL;
-    int found = admin_message_find(db, id, strcmp(group, "queue") == 0, &m);
+    store_db *db;
+    json_t *m;
+    int rc = find_message(c, group, id, &db, &m);
     json_decref(m);
-    if (found < 0)
-        return fail("cannot read the store (details in the log)");
-    if (found == 0)
-        return not_found(group, id);
+    if (rc != EXIT_OK)
+        return rc;
     /* wherever the message lives: the bodies table, or the quarantine
      * file (a quarantine whose file could not be written leaves the body
      * in the store) */
-    int rc = export_blob(db, id);
+    rc = export_blob(db, id);
     if (rc == -1)
         rc = quarantine_export(c->cfg->state_dir, id, stdout) < 0 && !ferror(stdout) ? -1 : 0;
     if (rc == -1)
