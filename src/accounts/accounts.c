@@ -47,6 +47,14 @@ int accounts_store_failed(store_db *db, const char *op, char *err, size_t errlen
     return -1;
 }
 
+/* accounts_no_such_user - one wording for every user command.  An address
+ * is at most 254 octets (RFC 5321 4.5.3.1.3); longer input is cut. */
+int accounts_no_such_user(const char *address, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "no such user %.254s: see 'floodctl user list'", address);
+    return -1;
+}
+
 /* domain_char_ok - letters, digits, '-', '_' and '.' make a host name. */
 static bool domain_char_ok(char c)
 {
@@ -295,10 +303,8 @@ static int change_user(store_db *db, user_write write, const char *address, cons
     int rc = write(db, a, value);
     if (rc < 0)
         return accounts_store_failed(db, op, err, errlen);
-    if (rc == 0) {
-        set_err(err, errlen, "no such user %s: see 'floodctl user list'", a);
-        return -1;
-    }
+    if (rc == 0)
+        return accounts_no_such_user(a, err, errlen);
     log_info("event=%s user=%s", event, log_quote(a));
     return 0;
 }

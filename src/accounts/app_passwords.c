@@ -6,6 +6,7 @@
  * typed on a phone still matches.  At most APP_PASSWORDS_MAX per user:
  * each one may cost an argon2id verification at AUTH. */
 #include "accounts/app_passwords.h"
+#include "accounts/accounts_internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -79,7 +80,7 @@ static int norm_user(store_db *db, const char *address, char *a, long long *coun
     str_lower(a);
     *count = store_app_passwords_count(db, a);
     if (*count == -1)
-        snprintf(err, errlen, "no such user %s: see 'floodctl user list'", a);
+        accounts_no_such_user(a, err, errlen);
     else if (*count < 0)
         snprintf(err, errlen, "store error: %s", store_errmsg(db));
     return *count < 0 ? -1 : 0;

@@ -6,6 +6,7 @@
  * 'app-password revoke' take effect at the very next login without any
  * message to the daemon: SQLite in WAL mode makes the read cheap. */
 #include "accounts/login_state.h"
+#include "accounts/accounts_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -68,23 +69,16 @@ enum password_age password_age_of(const struct config_passwords *p, bool forced,
     return PASSWORD_FRESH;
 }
 
-/* no_such_user - the admin's message for ADDRESS; always -1. */
-static int no_such_user(const char *address, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
-    return -1;
-}
-
 /* login_expire - force a new password on ADDRESS (NULL: every user). */
 int login_expire(store_db *db, const char *address, long *n, char *err, size_t errlen)
 {
     char a[256];
     if (address && !norm(address, a))
-        return no_such_user(address, err, errlen);
+        return accounts_no_such_user(address, err, errlen);
     if (store_logins_expire(db, address ? a : NULL, n, err, errlen) < 0)
         return -1;
     if (address && *n == 0)
-        return no_such_user(address, err, errlen);
+        return accounts_no_such_user(address, err, errlen);
     log_info("event=password_expired user=%s users=%ld", address ? log_quote(address) : "*", *n);
     return 0;
 }
@@ -100,7 +94,7 @@ int login_unlock(store_db *db, const char *address, long *n, char *err, size_t e
             if (e < 0)
                 snprintf(err, errlen, "store error: %s", store_errmsg(db));
             else
-                no_such_user(address, err, errlen);
+                accounts_no_such_user(address, err, errlen);
             return -1;
         }
     }
@@ -132,7 +126,7 @@ json_t *login_lockouts(store_db *db, const char *address, long long now, char *e
 {
     char a[256];
     if (address && !norm(address, a)) {
-        no_such_user(address, err, errlen);
+        accounts_no_such_user(address, err, errlen);
         return NULL;
     }
     return store_logins_lockouts(db, address ? a : NULL, now, err, errlen);
@@ -168,7 +162,7 @@ json_t *login_facts(store_db *db, const struct config_passwords *p, const char *
 {
     char a[256];
     if (!norm(address, a)) {
-        no_such_user(address, err, errlen);
+        accounts_no_such_user(address, err, errlen);
         return NULL;
     }
     json_t *o = store_logins_facts(db, a, err, errlen);

@@ -66,10 +66,8 @@ static int user_exists(store_db *db, const char *user, const char *op, char *err
     int found = store_accounts_is_user(db, user);
     if (found < 0)
         return accounts_store_failed(db, op, err, errlen);
-    if (found == 0) {
-        snprintf(err, errlen, "no such user %s: see 'floodctl user list'", user);
-        return -1;
-    }
+    if (found == 0)
+        return accounts_no_such_user(user, err, errlen);
     return 0;
 }
 

@@ -5,6 +5,7 @@
  * accepts app passwords only.  The secret is 20 bytes from libsodium's
  * randombytes, stored hex (users.totp_secret). */
 #include "accounts/totp.h"
+#include "accounts/accounts_internal.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -42,7 +43,7 @@ static int lookup(store_db *db, const char *address, char *a, bool *enabled, cha
     int found =
         str_copy(a, address, 256) ? store_logins_totp(db, str_lower(a), enabled, hex, hexlen) : 0;
     if (found == 0)
-        snprintf(err, errlen, "no such user %.200s: see 'floodctl user list'", address);
+        accounts_no_such_user(address, err, errlen);
     else if (found < 0)
         snprintf(err, errlen, "store error: %s", store_errmsg(db));
     return found == 1 ? 0 : -1;
