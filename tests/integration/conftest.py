@@ -47,9 +47,14 @@ def free_port(host="127.0.0.1"):
             return port
 
 
-def wait_port(host, port, timeout=10.0):
+def wait_port(host, port, timeout=10.0, proc=None):
+    """Wait until something listens on HOST:PORT.  With PROC (the process
+    that is to listen), stop at once if it exited."""
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process exited ({proc.returncode}) before "
+                               f"listening on {host}:{port}")
         try:
             with socket.create_connection((host, port), timeout=0.5):
                 return
@@ -161,10 +166,12 @@ queue = {{ retry_initial = 1; retry_max = 2; {queue} }};
                                       *self.daemon_args],
                                      stdout=self.stderr, stderr=self.stderr, env=env)
         if wait:
+            # A start is not timed: a sanitizer build on a loaded machine
+            # took over 10 s once; a daemon that exits is reported at once
             for name in self.ports:
                 if f"name = \"{name}\"" in self.conf.read_text():
-                    wait_port("127.0.0.1", self.ports[name])
-            deadline = time.time() + 10
+                    wait_port("127.0.0.1", self.ports[name], timeout=60, proc=self.proc)
+            deadline = time.time() + 60
             while not (self.state / "control.sock").exists() and time.time() < deadline:
                 time.sleep(0.02)
         return self
