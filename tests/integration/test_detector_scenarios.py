@@ -211,7 +211,21 @@ def test_stuffing_contains_every_account_broken_into(make_server, net, suspend_a
              what="one incident, contained")
     [inc] = ctl_json(s, "incident", "list")
     assert inc["subject"] == SPAMMED
-    shown = wait_actions(s, inc["id"], ("suspend", "end_sessions", "ban"))
+    # the incident records each account's containment as it is done, one
+    # account after the other: wait for the last of them (the stuffer's
+    # ban, every account's suspension or revocation and the end of its
+    # sessions), then look at what was recorded
+    want_suspended = {SPAMMED, IDLE, VIA_APP} if suspend_account else {SPAMMED, IDLE}
+
+    def recorded():
+        shown = ctl_json(s, "incident", "show", str(inc["id"]))
+        acts = [(x["action"], x["detail"]) for x in shown["actions"]]
+        ended = " ".join(d for a, d in acts if a == "end_sessions")
+        done = ({d for a, d in acts if a == "suspend"} >= want_suspended and
+                all(f"of {user}" in ended for user in secrets) and
+                any(a == "ban" for a, _ in acts))
+        return shown if done else None
+    shown = wait_for(recorded, 30, f"every containment step of incident {inc['id']}")
     acts = [(x["action"], x["detail"]) for x in shown["actions"]]
     suspended = {d for a, d in acts if a == "suspend"}
     revoked = {d for a, d in acts if a == "revoke_app_password"}
