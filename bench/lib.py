@@ -769,13 +769,15 @@ class DNSServer:
     """A tiny authoritative DNS server on 127.0.0.1:PORT (UDP and TCP, dnslib)
     serving RECORDS = {(name, type): [rdata, ...]}, e.g.
     {("relay.invalid.", "MX"): [(10, "mx.relay.invalid.")],
-     ("mx.relay.invalid.", "A"): ["127.0.0.1"]}.  A known name without the
+     ("mx.relay.invalid.", "A"): ["127.0.0.1"],
+     ("sel._domainkey.x.invalid.", "TXT"): ["v=DKIM1; p=..."]} (a TXT value
+    longer than 255 octets is split into strings).  A known name without the
     asked type answers NOERROR with no records; an unknown one NXDOMAIN.
     ADDRESS, PORT: where it listens (default a free port on 127.0.0.1);
     .endpoint is "ADDRESS:PORT"."""
 
     def __init__(self, records, address="127.0.0.1", port=None):
-        from dnslib import MX, QTYPE, RCODE, RR, A, DNSLabel
+        from dnslib import MX, QTYPE, RCODE, RR, TXT, A, DNSLabel
         from dnslib.server import BaseResolver, DNSLogger, DNSServer as _Srv
 
         zone = {}
@@ -785,6 +787,8 @@ class DNSServer:
                     rd = MX(DNSLabel(v[1]), v[0])
                 elif rtype == "A":
                     rd = A(v)
+                elif rtype == "TXT":
+                    rd = TXT([v[i:i + 255].encode() for i in range(0, len(v), 255)])
                 else:
                     raise ValueError(rtype)
                 zone.setdefault((DNSLabel(name), rtype), []).append(rd)

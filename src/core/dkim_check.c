@@ -7,8 +7,8 @@
  * hooks (dkim_dns_set_query_service/_start/_waitreply/_cancel) hand each
  * question to core/dnsq instead, which returns the answer message whole;
  * the parsing of the key, the canonicalization and the hashes stay
- * libopendkim's.  A library handle per message: the DNS service handle
- * is the library's, and each message has its own resolver and thread.
+ * libopendkim's.  A library handle per checks thread (thread_lib), its
+ * DNS service set to the caller's resolver for each message.
  *
  * Limits: the octets hashed are the message's, already bounded by the
  * listener's size limit; at most MAX_SIGS signatures (the topmost: the
@@ -26,6 +26,7 @@
 
 #include <arpa/nameser.h>
 #include <opendkim/dkim.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,9 +98,9 @@ static DKIM_CBSTAT prescreen(DKIM *dkim, DKIM_SIGINFO **sigs, int nsigs)
     return DKIM_CBSTAT_CONTINUE;
 }
 
-/* lib_new - a library handle whose key questions go to Q; NULL when memory
- * runs out. */
-static DKIM_LIB *lib_new(struct dnsq *q)
+/* lib_new - a library handle whose key questions go to our hooks; NULL
+ * when memory runs out. */
+static DKIM_LIB *lib_new(void)
 {
     DKIM_LIB *lib = dkim_init(NULL, NULL);
     if (lib == NULL)
@@ -118,10 +119,48 @@ static DKIM_LIB *lib_new(struct dnsq *q)
     /* the service is ours: nothing for libopendkim to open or close */
     dkim_dns_set_init(lib, NULL);
     dkim_dns_set_close(lib, NULL);
-    dkim_dns_set_query_service(lib, q);
     dkim_dns_set_query_start(lib, dns_start);
     dkim_dns_set_query_waitreply(lib, dns_waitreply);
     dkim_dns_set_query_cancel(lib, dns_cancel);
+    return lib;
+}
+
+/* A checks thread's library handle: made at the thread's first message
+ * and kept for its life rather than made per message (dkim_init
+ * allocates and sets up a handle each time; little next to a
+ * verification: bench/RESULTS.md), freed as the thread ends.  The handle
+ * keeps no resolver between messages: the caller's (policy/inbound.c
+ * keeps one per thread, made anew when a reload changes dns.servers) is
+ * set for each message and taken away after it, so a changed resolver is
+ * always the one used. */
+static pthread_key_t lib_key;
+static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
+static bool lib_key_ok;
+
+/* lib_free - the thread's handle, as the thread ends. */
+static void lib_free(void *lib)
+{
+    dkim_close(lib);
+}
+
+/* lib_key_make - the thread-specific slot, once per process. */
+static void lib_key_make(void)
+{
+    lib_key_ok = pthread_key_create(&lib_key, lib_free) == 0;
+}
+
+/* thread_lib - this thread's handle (made at its first call), asking its
+ * keys of Q; *OWNED when it could not be kept for the thread (the caller
+ * closes it after the message).  NULL when memory runs out. */
+static DKIM_LIB *thread_lib(struct dnsq *q, bool *owned)
+{
+    pthread_once(&lib_once, lib_key_make);
+    DKIM_LIB *lib = lib_key_ok ? pthread_getspecific(lib_key) : NULL;
+    *owned = false;
+    if (lib == NULL && (lib = lib_new()) != NULL)
+        *owned = !lib_key_ok || pthread_setspecific(lib_key, lib) != 0;
+    if (lib)
+        dkim_dns_set_query_service(lib, q);
     return lib;
 }
 
@@ -356,6 +395,17 @@ static void collect(DKIM *dkim, enum dkim_verdict whole, const char *why, struct
     }
 }
 
+/* lib_done - a message's use of LIB is over: its resolver is the caller's
+ * no more; OWNED: LIB was made for this message alone. */
+static void lib_done(DKIM_LIB *lib, bool owned)
+{
+    if (lib == NULL)
+        return;
+    dkim_dns_set_query_service(lib, NULL);
+    if (owned)
+        dkim_close(lib);
+}
+
 void dkim_check(struct dnsq *q, unsigned max_sigs, dkim_read_fn read, void *ctx,
                 struct dkim_results *r)
 {
@@ -363,12 +413,12 @@ void dkim_check(struct dnsq *q, unsigned max_sigs, dkim_read_fn read, void *ctx,
     if (max_sigs > DKIM_CHECK_SIGS_MAX)
         max_sigs = DKIM_CHECK_SIGS_MAX;
     DKIM_STAT st = DKIM_STAT_OK;
-    DKIM_LIB *lib = lib_new(q);
+    bool owned = false;
+    DKIM_LIB *lib = thread_lib(q, &owned);
     DKIM *dkim = lib ? dkim_verify(lib, (const unsigned char *)"inbound", NULL, &st) : NULL;
     if (dkim == NULL) {
         str_copy(r->error, "out of memory", sizeof r->error);
-        if (lib)
-            dkim_close(lib);
+        lib_done(lib, owned);
         return;
     }
     dkim_set_user_context(dkim, &max_sigs);
@@ -385,7 +435,7 @@ void dkim_check(struct dnsq *q, unsigned max_sigs, dkim_read_fn read, void *ctx,
     else
         collect(dkim, DKIM_VERDICT_PERMERROR, "the message could not be parsed", &src, r);
     dkim_free(dkim);
-    dkim_close(lib);
+    lib_done(lib, owned);
 }
 
 const char *dkim_verdict_text(enum dkim_verdict v)
