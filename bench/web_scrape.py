@@ -23,7 +23,12 @@ answer in < 1 s; the NOOPs stay in the "one house" bar of noop_latency.py
 (p99 < 10 ms, max < 50 ms).  Read by a person, never asserted; the script
 fails only when something cannot run.
 
-usage: bench/web_scrape.py [--messages N] [--quick] [--reps R] [--scrape S] [--out FILE]
+With --quiet S the NOOPs are also measured for S seconds with no request
+before the first request and after the last ("nothing" rows): the noise
+floor the machine gives at that moment, to read the windows against.
+
+usage: bench/web_scrape.py [--messages N] [--quick] [--reps R] [--scrape S] [--quiet S]
+                           [--out FILE]
        (--quick: 20,000 messages, 3 repetitions, 5 s of scraping: a smoke run)
 Do not run the 1,000,000 version on a shared machine while others test:
 filling and counting a million rows takes both cores for minutes."""
@@ -103,6 +108,9 @@ def main():
     ap.add_argument("--scrape", type=float, default=30.0,
                     help="seconds of the Prometheus-like load")
     ap.add_argument("--tail", type=float, default=2.0)
+    ap.add_argument("--quiet", type=float, default=3.0,
+                    help="seconds of NOOPs without requests before (and with more than the "
+                    "default, also after) the requests")
     ap.add_argument("--out", default=str(ROOT / "bench" / "out" / "web_scrape.json"))
     a = ap.parse_args()
     n, reps, scrape = (20_000, 3, 5.0) if a.quick else (a.messages, a.reps, a.scrape)
@@ -119,7 +127,7 @@ def main():
         noop.start()
         time.sleep(1)
         t0 = time.perf_counter()
-        time.sleep(3)
+        time.sleep(a.quiet)
         quiet = (t0, time.perf_counter())
         windows = []  # (label, t0, t1, answer times, body sizes)
         for label, path in PAGES:
@@ -143,11 +151,19 @@ def main():
         time.sleep(a.tail)
         windows.append((f"scraped every 1 s + first page every 2 s, {scrape:g} s", t0,
                         time.perf_counter(), times, sizes))
+        quiet_after = None
+        if a.quiet > 3.0:
+            t0 = time.perf_counter()
+            time.sleep(a.quiet)
+            quiet_after = (t0, time.perf_counter())
         noop.stop()
         if noop.error:
             raise SystemExit(f"the NOOP session failed: {noop.error}")
         rows = [summary("nothing", noop.between(*quiet), quiet[1] - quiet[0])]
         rows += [row(noop, *w) for w in windows]
+        if quiet_after:
+            rows.append(summary("nothing", noop.between(*quiet_after),
+                                quiet_after[1] - quiet_after[0]))
         result = {"messages": n, "fill_seconds": round(fill_s, 1), "reconnects": noop.reconnects,
                   "rows": rows, "loadavg": os.getloadavg()}
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
