@@ -8,12 +8,14 @@ The messages are signed by dkimpy (python3-dkim), a signer that is not
 the one under test."""
 import base64
 import re
+import signal
 import subprocess
 
 import dkim
 import pytest
 
-from conftest import PASSWORDS, free_port, message, smtp_send
+from conftest import PASSWORDS, free_port, message, smtp_send, wait_log
+from netfixtures import DNSZone
 from test_blocklist_watch import zone  # noqa: F401 (a fixture)
 from test_inbound_checks import (ALICE, SENDER, TRUSTED, delivered_text, dmarc_zone,
                                  inbound_server, metrics, send_raw)
@@ -246,3 +248,33 @@ def test_body_length_signature(make_server, zone, key, canon):
                  canon=canon, length=True) + TAIL
     code, reply = send_raw(s, SENDER, "x@reject.test", msg)
     assert code == 550 and reply.startswith("5.7.1 ") and "DMARC" in reply, (code, reply)
+
+
+def test_keys_asked_of_the_servers_after_a_reload(make_server, zone, key):
+    """Each checks thread keeps its libopendkim handle, but asks the keys
+    through the resolver of the message's config: after a reload that
+    changes dns.servers, the old server is asked nothing more."""
+    publish(zone, key, "signed.test")
+    s = inbound_server(make_server, zone, "dkim = true;")
+    for i in range(6):  # more messages than checks threads: each has its handle
+        smtp_send(s.ports["mx"], "x@sender.test", ALICE,
+                  signed(key, "signed.test", message(f"a{i}", sender="a@signed.test")),
+                  source=SENDER)
+    assert "\tdkim=pass header.d=signed.test" in delivered_text(s, 6, "a5")
+    other = DNSZone()
+    try:
+        publish(other, key, "signed.test")
+        s.conf.write_text(s.conf_text.replace(zone.server, other.server))
+        s.proc.send_signal(signal.SIGHUP)
+        wait_log(s, r"event=reload result=ok")
+        before = len(zone.queries)
+        for i in range(6):
+            smtp_send(s.ports["mx"], "x@sender.test", ALICE,
+                      signed(key, "signed.test", message(f"b{i}", sender="a@signed.test")),
+                      source=SENDER)
+        for i in range(6):
+            assert "\tdkim=pass header.d=signed.test" in delivered_text(s, 12, f"b{i}")
+        assert len(zone.queries) == before
+        assert len([q for q in other.queries if q[0] == "sel._domainkey.signed.test"]) >= 6
+    finally:
+        other.close()
