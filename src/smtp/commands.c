@@ -192,10 +192,11 @@ struct mail_job {
     char from[ADDRESS_PATH_MAX + 8]; /* the sender, when it parsed */
     char key[300];                   /* whose sending limits count, "" when none */
     struct policy_store_facts f;
-    /* the inbound checks, when they apply (IN.wanted): the session's
-     * config (a reference of the job's own: the session may end while the
-     * DNS answers), the client's address and HELO name */
-    struct inbound_facts in;
+    /* the inbound checks, when they apply (IN not NULL: a struct of some
+     * kilobytes, allocated only then): the session's config (a reference
+     * of the job's own: the session may end while the DNS answers), the
+     * client's address and HELO name */
+    struct inbound_facts *in;
     struct config *cfg;
     char ip[INET6_ADDRSTRLEN];
     char helo[ORIGIN_HELO_MAX];
@@ -207,14 +208,15 @@ static void mail_work(store_db *db, void *arg)
     struct mail_job *j = arg;
     policy_store_facts_read(db, j->user[0] ? j->user : NULL,
                             j->parsed == SMTP_PARAM_OK ? j->from : NULL, j->key, &j->f);
-    if (j->in.wanted && j->parsed == SMTP_PARAM_OK)
-        inbound_facts_mail(j->cfg, j->ip, j->helo, j->from, &j->in);
+    if (j->in && j->parsed == SMTP_PARAM_OK)
+        inbound_facts_mail(j->cfg, j->ip, j->helo, j->from, j->in);
 }
 
 static void mail_job_free(void *arg)
 {
     struct mail_job *j = arg;
     config_unref(j->cfg);
+    free(j->in);
     free(j);
 }
 
@@ -262,10 +264,12 @@ static void mail_looked_up(struct smtp_session *s, void *arg)
         return;
     }
     /* DNSBL and SPF of a client from outside (policy/inbound.h) */
-    policy_inbound_mail(s->srv->policy, &s->origin, j->from, &j->in, &d);
+    static const struct inbound_facts none; /* not wanted */
+    policy_inbound_mail(s->srv->policy, &s->origin, j->from, j->in ? j->in : &none, &d);
     if (!smtp_reply_decision(s, &d))
         return;
-    s->txn.inbound = j->in;
+    if (j->in)
+        s->txn.inbound = *j->in;
     s->txn.facts = j->f;
     if (!smtp_checks_sender_domain(s, s->txn.mail.from.domain))
         smtp_mail_accept(s);
@@ -293,12 +297,18 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
         address_format(&s->txn.mail.from, j->from, sizeof j->from);
     if (origin_sender_key(&s->origin, j->key, sizeof j->key) == NULL)
         j->key[0] = '\0';
-    if ((j->in.wanted = policy_inbound_wanted(s->srv->policy, &s->origin))) {
+    if (policy_inbound_wanted(s->srv->policy, &s->origin)) {
+        if ((j->in = calloc(1, sizeof *j->in)) == NULL) {
+            free(j);
+            smtp_reply(s, "451 4.3.0 Out of memory, try again later");
+            return;
+        }
+        j->in->wanted = true;
         j->cfg = config_ref((struct config *)s->cfg);
         str_copy(j->ip, s->origin.ip, sizeof j->ip);
         str_copy(j->helo, s->origin.helo, sizeof j->helo);
     }
-    if (j->in.wanted) /* the store read and the DNS, on the checks' threads */
+    if (j->in) /* the store read and the DNS, on the checks' threads */
         smtp_lookup_start_checks(s, mail_work, mail_looked_up, mail_job_free, j);
     else
         smtp_lookup_start(s, mail_work, mail_looked_up, mail_job_free, j);

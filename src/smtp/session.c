@@ -455,7 +455,8 @@ void smtp_session_reset_transaction(struct smtp_session *s)
     s->txn.report_type[0] = '\0';
     s->txn.auto_submitted[0] = '\0';
     s->txn.failed_recipients = false;
-    memset(&s->txn.inbound, 0, sizeof s->txn.inbound);
+    if (s->txn.inbound.wanted) /* else never written: zero (kilobytes) */
+        memset(&s->txn.inbound, 0, sizeof s->txn.inbound);
     if (s->state == SMTP_STATE_MAIL || s->state == SMTP_STATE_RCPT || s->state == SMTP_STATE_BODY)
         s->state = SMTP_STATE_HELO;
 }

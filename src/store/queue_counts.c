@@ -26,9 +26,11 @@
 
 /* Bump when the table or a trigger changes: an older store is recounted
  * once on open (meta key queue_counts). */
-#define COUNTS_VERSION "1"
+#define COUNTS_VERSION "2"
 
 #define P STORE_PENDING_STATES
+#define PENDING_NEW STORE_PENDING_EXPR("new.state")
+#define PENDING_OLD STORE_PENDING_EXPR("old.state")
 #define PENDING_ROW "'" STORE_COUNTS_PENDING "'"
 
 /* The triggers read as SQL. */
@@ -48,7 +50,7 @@
 #define ENTER_PENDING(when)                                                                        \
     "UPDATE queue_counts SET recipients = recipients + 1,"                                         \
     "  messages = messages + NOT EXISTS (SELECT 1 FROM recipients"                                 \
-    "    WHERE message = new.message AND state IN (" P ") AND id <> new.id)"                       \
+    "    WHERE message = new.message AND id <> new.id AND " STORE_PENDING_EXPR("state") ")"                       \
     "  WHERE state = " PENDING_ROW " AND " when ";"
 
 /* The recipient OLD left its state: so did the message if no recipient
@@ -62,7 +64,7 @@
 #define LEAVE_PENDING(when)                                                                        \
     "UPDATE queue_counts SET recipients = recipients - 1,"                                         \
     "  messages = messages - NOT EXISTS (SELECT 1 FROM recipients"                                 \
-    "    WHERE message = old.message AND state IN (" P "))"                                        \
+    "    WHERE message = old.message AND " STORE_PENDING_EXPR("state") ")"                                        \
     "  WHERE state = " PENDING_ROW " AND " when ";"
 
 /* The full count, as rows of (state, recipients, messages). */
@@ -84,18 +86,18 @@ static const char create_sql[] =
     "  messages INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TRIGGER queue_counts_insert AFTER INSERT ON recipients BEGIN "
     ENTER
-    ENTER_PENDING("new.state IN (" P ")")
+    ENTER_PENDING(PENDING_NEW)
     " END;"
     "CREATE TRIGGER queue_counts_update AFTER UPDATE OF state ON recipients"
     "  WHEN old.state IS NOT new.state BEGIN "
     LEAVE
     ENTER
-    LEAVE_PENDING("old.state IN (" P ") AND new.state NOT IN (" P ")")
-    ENTER_PENDING("new.state IN (" P ") AND old.state NOT IN (" P ")")
+    LEAVE_PENDING(PENDING_OLD " AND NOT " PENDING_NEW)
+    ENTER_PENDING(PENDING_NEW " AND NOT " PENDING_OLD)
     " END;"
     "CREATE TRIGGER queue_counts_delete AFTER DELETE ON recipients BEGIN "
     LEAVE
-    LEAVE_PENDING("old.state IN (" P ")")
+    LEAVE_PENDING(PENDING_OLD)
     " END;"
     "INSERT INTO queue_counts(state, recipients, messages) " FULL_COUNT ";"
     "INSERT OR REPLACE INTO meta(key, value) VALUES('queue_counts', '" COUNTS_VERSION "');";
