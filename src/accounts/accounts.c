@@ -158,6 +158,62 @@ int accounts_domain_local(store_db *db, const char *domain)
     return store_accounts_is_domain(db, d);
 }
 
+json_t *accounts_domain_names(store_db *db)
+{
+    return store_accounts_domain_names(db);
+}
+
+/* A set is a map of the normalized names (norm_domain) to a marker. */
+struct accounts_domain_set {
+    struct strmap *names;
+};
+
+struct accounts_domain_set *accounts_domain_set_new(json_t *names)
+{
+    struct accounts_domain_set *set = calloc(1, sizeof *set);
+    if (set == NULL || (set->names = strmap_new()) == NULL) {
+        free(set);
+        return NULL;
+    }
+    static char present; /* the value of every entry: only the key matters */
+    char d[256];
+    json_t *v;
+    size_t i;
+    json_array_foreach(names, i, v)
+    {
+        /* a name stored by other means than floodctl, and not valid: it
+         * could not match (accounts_domain_local neither) */
+        if (norm_domain(json_string_value(v), d, NULL, 0) < 0)
+            continue;
+        if (strmap_put(set->names, d, &present, NULL) < 0) {
+            accounts_domain_set_free(set);
+            return NULL;
+        }
+    }
+    return set;
+}
+
+int accounts_domain_set_has(const struct accounts_domain_set *set, const char *domain)
+{
+    char d[256];
+    if (norm_domain(domain, d, NULL, 0) < 0)
+        return 0;
+    return strmap_get(set->names, d) != NULL;
+}
+
+size_t accounts_domain_set_count(const struct accounts_domain_set *set)
+{
+    return strmap_count(set->names);
+}
+
+void accounts_domain_set_free(struct accounts_domain_set *set)
+{
+    if (set == NULL)
+        return;
+    strmap_free(set->names, NULL);
+    free(set);
+}
+
 /* accounts_domain_add - make DOMAIN local. */
 int accounts_domain_add(store_db *db, const char *domain, char *err, size_t errlen)
 {

@@ -112,6 +112,23 @@ int accounts_expansion_set(struct accounts_expansion *x, const char *address, bo
 int accounts_alias_add_many(store_db *db, const char *address, const char *const *targets, size_t n,
                             size_t *added, char *err, size_t errlen);
 
+/* The local domains as one read of the store found them, for the event
+ * loop: it answers "is this domain ours?" from memory, so that a MAIL or
+ * an RCPT of relayed mail needs no store read (docs/design.md, "The local
+ * domains").  Not thread-safe: the set belongs to the thread that made it. */
+struct accounts_domain_set;
+/* accounts_domain_names - ["example.org", ...], for
+ * accounts_domain_set_new; NULL when the store cannot say. */
+json_t *accounts_domain_names(store_db *db);
+/* accounts_domain_set_new - the set of NAMES (accounts_domain_names'
+ * array); NULL when memory runs out. */
+struct accounts_domain_set *accounts_domain_set_new(json_t *names);
+/* accounts_domain_set_has - accounts_domain_local's answer, from SET: 1
+ * when DOMAIN (any case) is one of ours, 0 when not (or not a domain). */
+int accounts_domain_set_has(const struct accounts_domain_set *set, const char *domain);
+size_t accounts_domain_set_count(const struct accounts_domain_set *set);
+void accounts_domain_set_free(struct accounts_domain_set *set);
+
 /* Listings for floodctl: arrays of objects. */
 json_t *accounts_domain_list(store_db *db); /* [{name, created, users, aliases}] */
 /* accounts_user_list - [{address, created, suspended, password_changed,

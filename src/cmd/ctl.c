@@ -198,6 +198,20 @@ json_t *ctl_call(struct ctl *c, json_t *request, int *not_running)
     return result;
 }
 
+/* ctl_state_reload - the daemon reads its state from the store again. */
+int ctl_state_reload(struct ctl *c)
+{
+    int not_running;
+    json_t *res = ctl_call(c, json_pack("{s:s}", "cmd", "state.reload"), &not_running);
+    json_decref(res);
+    if (res == NULL && !not_running)
+        return fail("the change is stored, but floodgated did not read it: restart it, or run "
+                    "this command again");
+    if (not_running && !c->json)
+        puts("(floodgated is not running: it applies this when it starts)");
+    return EXIT_OK;
+}
+
 /* ctl_kick - tell a running daemon that the queue changed in the store;
  * false when it is not running (the change waits for its start). */
 bool ctl_kick(struct ctl *c)

@@ -81,6 +81,10 @@ struct table {
 bool ctl_ready(struct ctl *c);
 store_db *ctl_store(struct ctl *c);
 json_t *ctl_call(struct ctl *c, json_t *request, int *not_running);
+/* ctl_state_reload - after a change in the store that the running daemon
+ * keeps in memory too (bans, local domains): it reads them again.
+ * EXIT_OK also when it is not running (it reads them when it starts). */
+int ctl_state_reload(struct ctl *c);
 bool ctl_ready(struct ctl *c);
 bool ctl_kick(struct ctl *c);
 void ctl_who(struct ctl *c);

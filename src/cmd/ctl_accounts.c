@@ -195,7 +195,7 @@ static int domain_add(struct ctl *c, struct args *a, struct opt *o)
     if (accounts_domain_add(db, a->pos[0], err, sizeof err) < 0)
         return fail("%s", err);
     printf("domain %s added\n", a->pos[0]);
-    return EXIT_OK;
+    return ctl_state_reload(c); /* the daemon answers MAIL and RCPT from its copy */
 }
 
 /* opts_force - the options of domain del. */
@@ -215,7 +215,7 @@ static int domain_del(struct ctl *c, struct args *a, struct opt *o)
     if (accounts_domain_del(db, a->pos[0], o[0].set, err, sizeof err) < 0)
         return fail("%s", err);
     printf("domain %s deleted\n", a->pos[0]);
-    return EXIT_OK;
+    return ctl_state_reload(c);
 }
 
 static int domain_row(struct table *t, json_t *d, void *unused)

@@ -17,20 +17,6 @@ const char usage_ban[] =
     "  floodctl ban add IP|CIDR [--duration DUR] [--reason TEXT]   (default 1d)\n"
     "  floodctl ban del IP|CIDR|--all        lift a ban\n";
 
-/* tell_daemon - a running daemon reads the bans again. */
-static int tell_daemon(struct ctl *c)
-{
-    int not_running;
-    json_t *res = ctl_call(c, json_pack("{s:s}", "cmd", "state.reload"), &not_running);
-    json_decref(res);
-    if (res == NULL && !not_running)
-        return fail("the change is stored, but floodgated did not read it: restart it, or run "
-                    "this command again");
-    if (not_running && !c->json)
-        puts("(floodgated is not running: it applies this when it starts)");
-    return EXIT_OK;
-}
-
 static const char *remaining(json_t *until, time_t now, char *buf, size_t len)
 {
     long long left = json_integer_value(until) - now;
@@ -111,7 +97,7 @@ static int ban_add(struct ctl *c, struct args *a, struct opt *o)
         printf("%s banned for %llds: connections from it get 421 4.7.0\n", str_of(out, "ip"),
                seconds);
     json_decref(out);
-    return tell_daemon(c);
+    return ctl_state_reload(c);
 }
 
 static struct opt *opts_del(void)
@@ -144,7 +130,7 @@ static int ban_del(struct ctl *c, struct args *a, struct opt *o)
         printf("ban of %s lifted\n",
                json_string_value(json_array_get(json_object_get(out, "lifted"), 0)));
     json_decref(out);
-    return tell_daemon(c);
+    return ctl_state_reload(c);
 }
 
 const struct subcommand ban_subs[] = {

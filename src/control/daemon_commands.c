@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accounts/accounts.h"
 #include "core/clock.h"
 #include "core/ipset.h"
 #include "core/log.h"
@@ -227,14 +228,17 @@ static json_t *cmd_session_kill(void *ctx, json_t *req, char *err, size_t errlen
                      (json_int_t)policy_end_sessions(env->policy, &m, NULL, reason));
 }
 
-/* state_read - on the control reader thread: the pauses and the bans as
- * the store has them now ({"paused": [...] or null, "bans": [...] or
- * null}: a read that failed leaves what the loop has). */
+/* state_read - on the control reader thread: the pauses, the bans and
+ * the local domains as the store has them now ({"paused": [...] or null,
+ * "bans": [...] or null, "domains": [...] or null}: a read that failed
+ * leaves the bans the loop has; without the domains the loop asks the
+ * store about each one). */
 static json_t *state_read(void *ctx, json_t *req, char *err, size_t errlen)
 {
     store_db *db = store_thread_db(STORE_FILE);
-    json_t *r = json_pack("{s:o*, s:o*}", "paused", db ? pause_list(db) : NULL, "bans",
-                          db ? ban_state_list(db, time(NULL), 1) : NULL);
+    json_t *r = json_pack("{s:o*, s:o*, s:o*}", "paused", db ? pause_list(db) : NULL, "bans",
+                          db ? ban_state_list(db, time(NULL), 1) : NULL, "domains",
+                          db ? accounts_domain_names(db) : NULL);
     if (r == NULL)
         snprintf(err, errlen, "out of memory");
     return r;
@@ -251,6 +255,8 @@ static void state_apply(struct daemon_commands_env *env, json_t *read)
         server_set_pauses(env->smtp, NULL);
     json_t *bans = json_object_get(read, "bans");
     policy_set_bans(env->policy, json_is_array(bans) ? bans : NULL);
+    json_t *domains = json_object_get(read, "domains");
+    policy_set_local_domains(env->policy, json_is_array(domains) ? domains : NULL);
     json_decref(read);
 }
 

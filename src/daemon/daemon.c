@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "accounts/accounts.h"
 #include "accounts/login_cache.h"
 #include "core/log.h"
 #include "core/private_state.h"
@@ -177,6 +178,10 @@ static void start_store(struct daemon *d)
     json_t *bans = ban_state_list(d->db, time(NULL), 1);
     policy_set_bans(d->policy, bans);
     json_decref(bans);
+    /* and the local domains, which MAIL and RCPT consult on the loop */
+    json_t *domains = accounts_domain_names(d->db);
+    policy_set_local_domains(d->policy, domains);
+    json_decref(domains);
     smtp_session_register(srv); /* the engine's hands on live sessions */
     /* and the detector's windows, baselines and open incidents */
     if ((d->outbreak = outbreak_new(srv)) == NULL || outbreak_plug(d->outbreak, srv) < 0)

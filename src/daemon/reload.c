@@ -6,11 +6,14 @@
  * delivery jobs already running keep a reference to the config they
  * started with, which is freed when the last of them ends. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "accounts/accounts.h"
 #include "core/log.h"
+#include "core/workers.h"
 #include "daemon/daemon_internal.h"
 #include "policy/inbound.h"
 #include "smtp/tls.h"
@@ -53,6 +56,39 @@ static bool same_dns_servers(const struct config *a, const struct config *b)
 
 /* config_use - CFG (checked, with its TLS context CTX or NULL to keep the
  * running one) becomes the current config of every part at once. */
+/* A reload also reads the local domains again (a domain added to the
+ * store by other means than floodctl, which tells the daemon itself). */
+struct domains_read {
+    struct daemon *d;
+    json_t *names;
+};
+
+static void domains_read_work(void *arg)
+{
+    struct domains_read *r = arg;
+    store_db *db = store_thread_db(STORE_FILE);
+    r->names = db ? accounts_domain_names(db) : NULL;
+}
+
+static void domains_read_done(void *arg)
+{
+    struct domains_read *r = arg;
+    policy_set_local_domains(r->d->policy, r->names);
+    json_decref(r->names);
+    free(r);
+}
+
+static void domains_reread(struct daemon *d)
+{
+    struct domains_read *r = calloc(1, sizeof *r);
+    if (r == NULL) { /* no memory to read them: ask the store each time */
+        policy_set_local_domains(d->policy, NULL);
+        return;
+    }
+    r->d = d;
+    worker_pool_submit(d->workers, domains_read_work, domains_read_done, r);
+}
+
 static void config_use(struct daemon *d, struct config *cfg, SSL_CTX *ctx)
 {
     web_reload(d->web, cfg);
@@ -68,6 +104,7 @@ static void config_use(struct daemon *d, struct config *cfg, SSL_CTX *ctx)
     inbound_configure(cfg);                      /* DMARC's Public Suffix List, read again */
     outbreak_reload(d->outbreak);                /* the detector reads the new thresholds */
     reputation_watch_reload(d->reputation, cfg); /* and looks at the lists again now */
+    domains_reread(d);
 }
 
 /* config_reload - read the config file again and switch to it, or keep the

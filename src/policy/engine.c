@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "accounts/accounts.h"
 #include "core/clock.h"
 #include "core/ipset.h"
 #include "core/log.h"
@@ -377,6 +378,22 @@ void policy_set_bans(struct policy *p, json_t *list)
     end_banned_sessions(p);
 }
 
+void policy_set_local_domains(struct policy *p, json_t *names)
+{
+    accounts_domain_set_free(p->local_domains);
+    p->local_domains = names ? accounts_domain_set_new(names) : NULL;
+    if (p->local_domains)
+        log_info("event=local_domains_loaded count=%zu",
+                 accounts_domain_set_count(p->local_domains));
+    else
+        log_warnx("event=store_error op=read_local_domains fallback=store_lookups");
+}
+
+int policy_domain_local(const struct policy *p, const char *domain)
+{
+    return p->local_domains ? accounts_domain_set_has(p->local_domains, domain) : -1;
+}
+
 /* ---- life ---- */
 
 struct policy *policy_new(const struct policy_env *env)
@@ -418,6 +435,7 @@ void policy_free(struct policy *p)
     while (p->live)
         live_remove(p, p->live->origin);
     bans_free(p->bans);
+    accounts_domain_set_free(p->local_domains);
     strmap_free(p->connections, NULL);
     counters_free(p->ip_messages);
     counters_free(p->unknown_rcpts);

@@ -82,6 +82,12 @@ struct policy_store_facts {
  * sender) and the limits of SENDER_KEY (NULL, "" or "ip:..." have none). */
 void policy_store_facts_read(store_db *db, const char *auth_user, const char *address,
                              const char *sender_key, struct policy_store_facts *f);
+/* policy_store_facts_known - the same facts from the engine's memory,
+ * when it has them all (true): no AUTH_USER, SENDER_KEY with no limits of
+ * its own, and ADDRESS's domain in the engine's copy of the local domains
+ * (policy_set_local_domains).  False: read them on a lookup thread. */
+bool policy_store_facts_known(const struct policy *p, const char *auth_user, const char *address,
+                              const char *sender_key, struct policy_store_facts *f);
 
 /* policy_txn_reset - forget the transaction (RSET, after the message). */
 void policy_txn_reset(struct policy_txn *t);
@@ -200,6 +206,16 @@ void policy_set_config(struct policy *p, struct config *cfg);
  * or on a control reader thread after floodctl ban); the live sessions of
  * an IP banned now are ended.  NULL: the read failed, the bans stay. */
 void policy_set_bans(struct policy *p, json_t *list);
+/* policy_set_local_domains - the local domains as the store has them now
+ * (NAMES: accounts_domain_names' array, read at start before the loop
+ * serves, or on a control reader thread after floodctl domain add/del).
+ * NULL (the read failed, or memory ran out): the engine forgets them, and
+ * every question goes to the store again. */
+void policy_set_local_domains(struct policy *p, json_t *names);
+/* policy_domain_local - 1 when DOMAIN is one of ours, 0 when not, as the
+ * engine's copy says; -1 when it has none (ask the store on a lookup
+ * thread: accounts_domain_local). */
+int policy_domain_local(const struct policy *p, const char *domain);
 /* policy_ban_add - ban IP (address or CIDR) for SECONDS with REASON, in
  * memory now and in the store soon, and end its live sessions. */
 int policy_ban_add(struct policy *p, const char *ip, unsigned seconds, const char *reason);

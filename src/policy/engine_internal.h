@@ -10,6 +10,7 @@
 #include "policy/counters.h"
 #include "policy/engine.h"
 
+struct accounts_domain_set;
 struct strmap;
 
 /* One live session in the registry. */
@@ -32,6 +33,7 @@ struct policy {
     struct counters *recipients;
     struct counters *domains;     /* new recipient domains per sender */
     struct counters *domain_seen; /* "sender\1domain" seen within the hour */
+    struct accounts_domain_set *local_domains; /* NULL: ask the store */
     struct event *sweep;
     struct policy_live *live, *live_tail; /* newest first; tail is the oldest */
     struct policy_session_ops ops;

@@ -85,6 +85,18 @@ void policy_store_facts_read(store_db *db, const char *auth_user, const char *ad
     }
 }
 
+bool policy_store_facts_known(const struct policy *p, const char *auth_user, const char *address,
+                              const char *sender_key, struct policy_store_facts *f)
+{
+    /* an account, and the limits of one, are only in the store */
+    if (auth_user || (sender_key && sender_key[0] && strncmp(sender_key, "ip:", 3) != 0))
+        return false;
+    *f = (struct policy_store_facts){.messages = -1, .recipients = -1, .domains = -1};
+    if (address && address[0] && (f->domain_local = policy_domain_local(p, domain_of(address))) < 0)
+        return false;
+    return true;
+}
+
 /* ---- the transaction ---- */
 
 void policy_txn_reset(struct policy_txn *t)

@@ -308,10 +308,17 @@ static void proceed_mail(struct smtp_session *s, const struct smtp_command *c)
         str_copy(j->ip, s->origin.ip, sizeof j->ip);
         str_copy(j->helo, s->origin.helo, sizeof j->helo);
     }
-    if (j->in) /* the store read and the DNS, on the checks' threads */
+    if (j->in) { /* the store read and the DNS, on the checks' threads */
         smtp_lookup_start_checks(s, mail_work, mail_looked_up, mail_job_free, j);
-    else
+    } else if (policy_store_facts_known(s->srv->policy, j->user[0] ? j->user : NULL, j->from,
+                                        j->key, &j->f)) {
+        /* a client that relays without logging in, and whose sender
+         * domain the engine knows: nothing to ask the store */
+        mail_looked_up(s, j);
+        mail_job_free(j);
+    } else {
         smtp_lookup_start(s, mail_work, mail_looked_up, mail_job_free, j);
+    }
 }
 
 void smtp_mail_accept(struct smtp_session *s)
@@ -449,6 +456,19 @@ static void rcpt_work(store_db *db, void *arg)
     j->kind = rcpt_lookup(db, j);
 }
 
+/* rcpt_known_remote - J is for a domain that is not ours, as the
+ * engine's copy of the local domains says (or an address literal), and
+ * not for a postmaster: rcpt_lookup's answer, without the store. */
+static bool rcpt_known_remote(struct smtp_session *s, struct rcpt_job *j)
+{
+    int local = j->to.literal ? 0 : policy_domain_local(s->srv->policy, j->to.domain);
+    if (local != 0 || is_postmaster(j, false))
+        return false;
+    j->r.domain_local = j->r.lookup_failed = j->r.known = false;
+    j->kind = ACCOUNTS_RCPT_UNKNOWN;
+    return true;
+}
+
 /* rcpt_decided - on the loop, with the lookup's answer: ask the engine,
  * add the targets, answer. */
 static void rcpt_decided(struct smtp_session *s, void *arg)
@@ -486,7 +506,8 @@ static void rcpt_decided(struct smtp_session *s, void *arg)
 
 /* rcpt_decide - RCPT TO:<TO>: look it up on a lookup thread (an alias of
  * 10,000 takes milliseconds the loop owes every other session), then
- * decide and answer (rcpt_decided). */
+ * decide and answer (rcpt_decided).  Mail to another domain is decided at
+ * once: the engine knows the local domains (rcpt_known_remote). */
 static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const char *orig)
 {
     struct rcpt_job *j = calloc(1, sizeof *j);
@@ -501,6 +522,11 @@ static void rcpt_decide(struct smtp_session *s, const struct mailbox *to, const 
     str_copy(j->hostname, s->cfg->hostname, sizeof j->hostname);
     j->x.max = s->cfg->limits.max_expanded_recipients;
     j->r = (struct policy_rcpt){.orig = j->orig, .domain = j->to.domain, .literal = to->literal};
+    if (rcpt_known_remote(s, j)) { /* relayed: nothing to ask the store */
+        rcpt_decided(s, j);
+        rcpt_job_free(j);
+        return;
+    }
     smtp_lookup_start(s, rcpt_work, rcpt_decided, rcpt_job_free, j);
 }
 

@@ -416,6 +416,12 @@ static json_t *list_by_domain(sqlite3 *db, const char *sql, const char *d, const
     return store_rows_json(db, st, bools);
 }
 
+/* store_accounts_domain_names - the names alone. */
+json_t *store_accounts_domain_names(sqlite3 *db)
+{
+    return store_strings(db, "SELECT name FROM domains", NULL);
+}
+
 /* store_accounts_domain_list - every domain with its counts. */
 json_t *store_accounts_domain_list(sqlite3 *db)
 {

@@ -86,6 +86,9 @@ int store_targets_read(struct store_targets *r, const char *alias,
                        void *arg);
 void store_targets_close(struct store_targets *r);
 
+/* store_accounts_domain_names - ["example.org", ...]: every local
+ * domain's name; NULL on a store error (logged). */
+json_t *store_accounts_domain_names(store_db *db);
 /* store_accounts_domain_list - [{name, created, users, aliases}]. */
 json_t *store_accounts_domain_list(store_db *db);
 /* store_accounts_user_list - the users of domain D (NULL: all):

@@ -115,6 +115,41 @@ static void test_domains(void **state)
 
 /* test_domain_del_force - a domain in use is kept unless forced, and a
  * forced delete takes its users and aliases along. */
+/* The engine's copy of the local domains answers as the store does. */
+static void test_domain_set(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    assert_int_equal(accounts_domain_add(f->db, "Example.ORG", err, sizeof err), 0);
+    assert_int_equal(accounts_domain_add(f->db, "mail.example.net", err, sizeof err), 0);
+    json_t *names = accounts_domain_names(f->db);
+    assert_int_equal(json_array_size(names), 2);
+    /* a row written by other means than floodctl, and not a domain */
+    json_array_append_new(names, json_string("bad..name"));
+    struct accounts_domain_set *set = accounts_domain_set_new(names);
+    json_decref(names);
+    assert_non_null(set);
+    assert_int_equal(accounts_domain_set_count(set), 2);
+    const char *asked[] = {"example.org", "EXAMPLE.org", "mail.example.net", "example.net",
+                           "org", "bad..name", "", "exam ple.org", "example.org."};
+    for (size_t i = 0; i < sizeof asked / sizeof asked[0]; i++)
+        assert_int_equal(accounts_domain_set_has(set, asked[i]),
+                         accounts_domain_local(f->db, asked[i]));
+    assert_int_equal(accounts_domain_set_has(set, "Example.Org"), 1);
+    assert_int_equal(accounts_domain_set_has(set, "example.net"), 0);
+    accounts_domain_set_free(set);
+    /* an empty table: an empty set, not "unknown" */
+    assert_int_equal(accounts_domain_del(f->db, "example.org", false, err, sizeof err), 0);
+    assert_int_equal(accounts_domain_del(f->db, "mail.example.net", false, err, sizeof err), 0);
+    names = accounts_domain_names(f->db);
+    assert_non_null(names);
+    set = accounts_domain_set_new(names);
+    json_decref(names);
+    assert_int_equal(accounts_domain_set_count(set), 0);
+    assert_int_equal(accounts_domain_set_has(set, "example.org"), 0);
+    accounts_domain_set_free(set);
+}
+
 static void test_domain_del_force(void **state)
 {
     struct fixture *f = *state;
@@ -471,6 +506,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_set, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_del_force, setup, teardown),
         cmocka_unit_test_setup_teardown(test_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
