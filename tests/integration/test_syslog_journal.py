@@ -11,6 +11,7 @@ in syslog_socket: the daemon speaks the same protocol to it as to
 arrives there is libsystemd's own native-protocol datagram, as journald
 would receive it; no journald runs."""
 import os
+import queue
 import re
 import shutil
 import signal
@@ -18,6 +19,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,7 +31,11 @@ from test_start_detach import daemon_pid, detach, detached, stop_detached  # noq
 
 class DatagramSink:
     """A unix datagram socket at DIR/NAME that anyone may write to (the
-    daemon has dropped to nobody when the tests run as root)."""
+    daemon has dropped to nobody when the tests run as root).  A thread
+    reads it all the time, as a syslog daemon or journald does: a socket
+    nobody reads holds 10 datagrams (net.unix.max_dgram_qlen), after which
+    the writer waits, as syslog(3) would, and how many lines a daemon logs
+    before the test looks is not what these tests are about."""
 
     def __init__(self, name="log"):
         self.dir = Path(tempfile.mkdtemp(prefix="fg-sock-"))
@@ -42,17 +48,35 @@ class DatagramSink:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(self.path))
         os.chmod(self.path, 0o666)
+        self.arrived = queue.Queue()
+        self.reading = True
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        self.sock.settimeout(0.2)
+        while self.reading:
+            try:
+                self.arrived.put(self.sock.recv(65536))
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def _stop(self):
+        self.reading = False
+        self.reader.join()
+        self.sock.close()
 
     def unbind(self):
-        self.sock.close()
+        self._stop()
         self.path.unlink()
 
     def recv(self, timeout=15):
         """The next datagram (bytes), or AssertionError after TIMEOUT s."""
-        self.sock.settimeout(timeout)
         try:
-            data = self.sock.recv(65536)
-        except socket.timeout:
+            data = self.arrived.get(timeout=timeout)
+        except queue.Empty:
             raise AssertionError(f"nothing on {self.path} for {timeout} s; seen:\n"
                                  + "\n".join(map(repr, self.seen[-20:])))
         self.seen.append(data)
@@ -70,7 +94,7 @@ class DatagramSink:
                 return m
 
     def close(self):
-        self.sock.close()
+        self._stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -93,9 +117,7 @@ def test_a_detached_daemon_without_log_file_logs_to_syslog(detached, sink):
     pid = daemon_pid(s)
     sink.wait(rf"^<22>{STAMP} floodgated\[{pid}\]: info event=start pid={pid} ")
     # floodctl logs its admin actions to the same syslog, and their audit
-    # lines.  Only what this test needs, read as it comes: a datagram
-    # socket nobody reads holds 10 datagrams (net.unix.max_dgram_qlen),
-    # then floodctl waits for syslog as syslog(3) would.
+    # lines.
     s.ctl("domain", "add", DOMAIN)
     s.ctl("user", "add", "alice@example.test", input=PASSWORDS["alice@example.test"] + "\n")
     sink.wait(r"^<22>" + STAMP + r" floodctl\[\d+\]: info event=user_added user=alice@example.test$")
