@@ -154,8 +154,7 @@ static void auth_verify(struct smtp_session *s, const char *user, const char *pa
     policy_login_begin(s->srv->policy, &s->origin, &j->ticket);
     const char *cached = login_cache_match(s->srv->logins, j->key, password, time(NULL));
     str_copy(j->cached, cached ? cached : "", sizeof j->cached);
-    s->wait = SMTP_WAIT_AUTH;
-    bufferevent_disable(s->bev, EV_READ);
+    s->wait = SMTP_WAIT_AUTH; /* its socket stays readable (session_internal.h) */
     if (cached) {
         worker_pool_submit(s->srv->lookups, auth_verify_work, auth_verify_done, j);
         return;

@@ -127,8 +127,7 @@ bool smtp_checks_sender_domain(struct smtp_session *s, const char *domain)
 {
     if (!policy_sender_domain_wanted(s->srv->policy, &s->origin, domain, s->srv->dns != NULL))
         return false;
-    s->wait = SMTP_WAIT_DNS;
-    bufferevent_disable(s->bev, EV_READ);
+    s->wait = SMTP_WAIT_DNS; /* its socket stays readable (session_internal.h) */
     dns_route(s->srv->dns, domain, on_sender_domain, s);
     return true;
 }

@@ -2,7 +2,7 @@
  * command (who a recipient is, what the store says about the sender or the
  * logged-in account) run on the lookup threads, each with its own read
  * connection (store_thread_db), never on the event loop (docs/design.md,
- * "The threads").  Meanwhile the session reads no command: what the client
+ * "The threads").  Meanwhile the session runs no command: what the client
  * pipelined waits in its input buffer and is read, in order, once the
  * answer is back (RFC 2920 3.1).  A session that ends while its lookup
  * runs (its client left, a timeout, floodctl session kill) cancels it: the
@@ -81,8 +81,7 @@ static void lookup_start(struct smtp_session *s, struct worker_pool *pool, smtp_
     }
     *l = (struct smtp_lookup){.s = s, .work = work, .done = done, .free_arg = free_arg, .arg = arg};
     s->lookup = l;
-    s->wait = SMTP_WAIT_LOOKUP;
-    bufferevent_disable(s->bev, EV_READ);
+    s->wait = SMTP_WAIT_LOOKUP; /* its socket stays readable (session_internal.h) */
     /* The clock runs while the store answers (a store that hangs must not
      * hold the connection forever), but from now: the client's idle time
      * before this command is not charged to our lookup. */

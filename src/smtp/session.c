@@ -72,6 +72,26 @@ static void drop_lookup(struct smtp_session *s)
  * replies in one write); only what the socket does not take is left to
  * the bufferevent. */
 
+/* session_bound_input - what a session keeps of its client's input is
+ * bounded (SMTP_INPUT_MAX): the socket stays readable while the session
+ * waits, and libevent stops reading by itself only when that much is
+ * waiting.  A TLS filter's own buffer counts: when it is full the filter
+ * stops reading the socket below it. */
+static void session_bound_input(struct bufferevent *bev)
+{
+    bufferevent_setwatermark(bev, EV_READ, 0, SMTP_INPUT_MAX);
+}
+
+/* session_write_later - the bufferevent of a plain-TCP session writes
+ * only when it has to: EV_WRITE is enabled the first time something is
+ * left to it (with data queued: enabling it on an empty output would cost
+ * an EPOLLOUT on and off for nothing, as it did for every connection). */
+static void session_write_later(struct smtp_session *s)
+{
+    if (!(bufferevent_get_enabled(s->bev) & EV_WRITE))
+        bufferevent_enable(s->bev, EV_WRITE);
+}
+
 void smtp_session_flush(struct smtp_session *s)
 {
     if (s->out == NULL || evbuffer_get_length(s->out) == 0)
@@ -82,8 +102,10 @@ void smtp_session_flush(struct smtp_session *s)
      * session_event_cb) leaves the rest to the bufferevent as well. */
     if (evbuffer_get_length(queued) == 0 && !s->peer_gone)
         (void)evbuffer_write(s->out, bufferevent_getfd(s->bev));
-    if (evbuffer_get_length(s->out) > 0)
+    if (evbuffer_get_length(s->out) > 0) {
         evbuffer_add_buffer(queued, s->out);
+        session_write_later(s);
+    }
 }
 
 static void session_drained(struct smtp_session *s);
@@ -105,6 +127,7 @@ struct evbuffer *smtp_session_output(struct smtp_session *s)
         return bufferevent_get_output(s->bev);
     if (s->closing) { /* the close path watches the bufferevent drain */
         evbuffer_add_buffer(bufferevent_get_output(s->bev), s->out);
+        session_write_later(s);
         return bufferevent_get_output(s->bev);
     }
     if (evbuffer_get_length(s->out) == 0)
@@ -590,12 +613,29 @@ static void read_data(struct smtp_session *s, struct evbuffer *in, uint64_t now)
     }
 }
 
+/* input_waits - S waits (for the store, a lookup, DNS, a worker) and its
+ * client sent more: it stays in the buffer, read once the wait ends.
+ * Once SMTP_INPUT_MAX is there libevent has stopped reading; reading is
+ * turned off too, or libevent would call us again and again for the full
+ * buffer (bufferevent_inbuf_wm_check), and back on when the wait ends. */
+static void input_waits(struct smtp_session *s, struct evbuffer *in)
+{
+    if (evbuffer_get_length(in) >= SMTP_INPUT_MAX && !s->input_full) {
+        s->input_full = true;
+        bufferevent_disable(s->bev, EV_READ);
+    }
+}
+
 static void session_read_cb(struct bufferevent *bev, void *arg)
 {
     struct smtp_session *s = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     if (s->wait == SMTP_WAIT_GREETING && evbuffer_get_length(in) > 0) {
         smtp_checks_early_talker(s);
+        return;
+    }
+    if (s->wait != SMTP_WAIT_NONE) {
+        input_waits(s, in);
         return;
     }
     uint64_t now = now_ms();
@@ -609,8 +649,20 @@ static void session_read_cb(struct bufferevent *bev, void *arg)
         if (evbuffer_get_length(in) == before && s->state == state)
             break; /* waiting for more input */
     }
-    if (s->closing || s->wait != SMTP_WAIT_NONE || s->state == SMTP_STATE_TLS)
-        return; /* their own deadlines (or none) */
+    if (s->closing)
+        return;
+    if (s->wait != SMTP_WAIT_NONE) {
+        input_waits(s, in);
+        return; /* its own deadline (or none) */
+    }
+    if (s->peer_eof) {
+        /* the client left during a wait, and all it sent before is
+         * answered: the replies go out, then the session ends */
+        smtp_session_close(s);
+        return;
+    }
+    if (s->state == SMTP_STATE_TLS)
+        return; /* the handshake's deadline */
     if (s->state == SMTP_STATE_BODY)
         deadline_in_data(s, now);
     else
@@ -634,7 +686,10 @@ void smtp_session_resume(struct smtp_session *s)
         smtp_session_close(s);
         return;
     }
-    bufferevent_enable(s->bev, EV_READ);
+    if (s->input_full && !s->peer_eof) { /* the flood's pause ends */
+        s->input_full = false;
+        bufferevent_enable(s->bev, EV_READ);
+    }
     session_read_cb(s->bev, s); /* sets the deadline for what comes next */
 }
 
@@ -865,7 +920,6 @@ static void end_of_data_decide(struct smtp_session *s, const struct policy_store
             log_info("event=hold qid=%s session=%lu ip=%s reason=%s", s->txn.env.id, s->serial,
                      s->origin.ip, log_quote(d.reason));
         s->wait = SMTP_WAIT_STORE;
-        bufferevent_disable(s->bev, EV_READ);
         committer_submit(s->srv->committer, store_apply, store_done, s);
         return;
     }
@@ -1064,6 +1118,7 @@ void smtp_session_starttls(struct smtp_session *s)
         return;
     }
     s->bev = tls;
+    session_bound_input(tls);
     s->state = SMTP_STATE_TLS;
     /* RFC 3207 4.2: the client starts over with EHLO. */
     s->esmtp = false;
@@ -1092,6 +1147,15 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
         if (e)
             log_info("event=tls_error session=%lu ip=%s error=%s", s->serial, s->origin.ip,
                      log_quote(ERR_reason_error_string(e)));
+    }
+    /* The client finished sending while its session waits (it reads
+     * during waits): what it pipelined before the EOF is answered when the
+     * wait ends, and the session closes after that (session_read_cb).
+     * Before the greeting there is nothing to answer. */
+    if (what == (BEV_EVENT_EOF | BEV_EVENT_READING) && s->wait != SMTP_WAIT_NONE &&
+        s->wait != SMTP_WAIT_GREETING && !s->closing) {
+        s->peer_eof = true; /* libevent has stopped reading */
+        return;
     }
     /* EOF, error, or a timeout while closing: the peer is gone. */
     drop_lookup(s);
@@ -1126,7 +1190,9 @@ static bool session_setup_io(struct smtp_session *s, evutil_socket_t fd)
     if (s->bev == NULL)
         return false;
     bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
-    bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+    session_bound_input(s->bev);
+    /* Our own writes need no EV_WRITE (session_write_later); TLS's do. */
+    bufferevent_enable(s->bev, s->out ? EV_READ : EV_READ | EV_WRITE);
     return true;
 }
 

@@ -36,7 +36,11 @@ enum smtp_state {
     SMTP_STATE_QUIT,      /* closing after the last reply is flushed */
 };
 
-/* What the session is waiting for; input is not read meanwhile. */
+/* What the session is waiting for.  Its socket stays readable meanwhile
+ * (turning EPOLLIN off and on again around every wait cost two epoll_ctl
+ * calls each time): what the client sends is kept in the input buffer, up
+ * to SMTP_INPUT_MAX, and read as commands, in order, once the wait ends
+ * (RFC 2920 3.1). */
 enum smtp_wait {
     SMTP_WAIT_NONE,
     SMTP_WAIT_STORE,
@@ -45,6 +49,17 @@ enum smtp_wait {
     SMTP_WAIT_DNS,      /* the sender domain's lookup */
     SMTP_WAIT_LOOKUP,   /* a store read on a lookup thread (smtp/lookup.c) */
 };
+
+/* SMTP_INPUT_MAX - the read high-watermark of a session's input buffer:
+ * libevent stops reading the socket once this much waits in it (the
+ * kernel's socket buffer and TCP flow control hold the rest), which bounds
+ * what a client that floods while its session waits can make us keep.
+ * More than the longest line (an AUTH line, SMTP_AUTH_LINE_MAX), so a
+ * whole line always fits, and at least one of libevent's reads (16 KB):
+ * the DATA reader, which empties the buffer at every read, reads as
+ * before.  About 60 pipelined commands of the usual length. */
+#define SMTP_INPUT_MAX 32768
+_Static_assert(SMTP_INPUT_MAX > SMTP_AUTH_LINE_MAX + 2, "a whole AUTH line must fit");
 
 /* What the session's one timer bounds now (session.c). */
 enum smtp_deadline {
@@ -116,7 +131,13 @@ struct smtp_session {
     unsigned errors;
     bool skipping; /* discarding the rest of an over-long line */
     bool closing;
-    bool peer_gone;       /* EOF or error seen while waiting: nothing more is written */
+    bool peer_gone; /* error seen while waiting: nothing more is written */
+    /* EOF seen while waiting: the client sends nothing more, but what it
+     * sent before is still answered, in order, when the wait ends (as
+     * before, when a waiting session read nothing and saw the EOF only
+     * afterwards); then the session closes. */
+    bool peer_eof;
+    bool input_full;      /* reading turned off while waiting: SMTP_INPUT_MAX reached */
     bool draining;        /* closed: freed once the last reply is written */
     unsigned close_polls; /* waits for the TLS stream to drain */
     /* The engine ended the session while it waited for an answer: its
@@ -143,7 +164,7 @@ struct smtp_session {
 /* lookup.c - store reads off the loop.  WORK runs on a lookup thread with
  * that thread's connection (NULL when the store cannot be opened) and
  * touches nothing but ARG; DONE runs on the loop with the session, which
- * meanwhile read no command; FREE_ARG(ARG) after DONE, or when the job
+ * meanwhile ran no command; FREE_ARG(ARG) after DONE, or when the job
  * comes back to a session that is gone. */
 struct smtp_lookup;
 typedef void (*smtp_lookup_work_fn)(store_db *db, void *arg);
