@@ -288,8 +288,19 @@ static json_t *cmd_fault_reader_hold(void *ctx, json_t *req, char *err, size_t e
 static json_t *cmd_fault_lookup_hold(void *ctx, json_t *req, char *err, size_t errlen)
 {
     json_int_t n = json_integer_value(json_object_get(req, "seconds"));
-    smtp_lookup_fault_hold((unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
+    smtp_fault_hold(SMTP_HOLD_LOOKUP, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
     log_warnx("event=fault_injection target=lookup seconds=%lld", (long long)n);
+    return json_object();
+}
+
+/* cmd_fault_commit_hold - test builds only: {"seconds": N} (at most 60, 0
+ * ends it) holds the store commits of accepted messages on the
+ * committer's thread, as a store that hangs would (smtp/session.h). */
+static json_t *cmd_fault_commit_hold(void *ctx, json_t *req, char *err, size_t errlen)
+{
+    json_int_t n = json_integer_value(json_object_get(req, "seconds"));
+    smtp_fault_hold(SMTP_HOLD_COMMIT, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
+    log_warnx("event=fault_injection target=commit seconds=%lld", (long long)n);
     return json_object();
 }
 
@@ -402,5 +413,6 @@ void daemon_commands_register(struct control_server *ctl, struct daemon_commands
     control_server_register_reader(ctl, "fault.reader_hold", cmd_fault_reader_hold, NULL, env);
     control_server_register(ctl, "fault.scheduler_hold", cmd_fault_scheduler_hold, env);
     control_server_register(ctl, "fault.lookup_hold", cmd_fault_lookup_hold, env);
+    control_server_register(ctl, "fault.commit_hold", cmd_fault_commit_hold, env);
 #endif
 }

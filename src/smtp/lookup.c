@@ -17,13 +17,20 @@
 #include "smtp/session_internal.h"
 
 #ifdef FLOODGATE_FAULT_INJECTION
-/* Test builds: until this monotonic millisecond every lookup waits on its
- * thread, as one would on a store that hangs (fault.lookup_hold). */
-static _Atomic uint64_t hold_until;
+/* Test builds: until these monotonic milliseconds every lookup (or store
+ * commit of a session) waits on its thread, as one would on a store that
+ * hangs (fault.lookup_hold, fault.commit_hold). */
+static _Atomic uint64_t hold_until[SMTP_HOLD_KINDS];
 
-void smtp_lookup_fault_hold(unsigned seconds)
+void smtp_fault_hold(enum smtp_fault_hold what, unsigned seconds)
 {
-    atomic_store(&hold_until, seconds ? now_ms() + (uint64_t)seconds * 1000 : 0);
+    atomic_store(&hold_until[what], seconds ? now_ms() + (uint64_t)seconds * 1000 : 0);
+}
+
+void smtp_fault_held(enum smtp_fault_hold what)
+{
+    while (now_ms() < atomic_load(&hold_until[what]))
+        usleep(10000);
 }
 #endif
 
@@ -41,8 +48,7 @@ static void lookup_work(void *arg)
 {
     struct smtp_lookup *l = arg;
 #ifdef FLOODGATE_FAULT_INJECTION
-    while (now_ms() < atomic_load(&hold_until))
-        usleep(10000);
+    smtp_fault_held(SMTP_HOLD_LOOKUP);
 #endif
     l->work(store_thread_db(STORE_FILE), l->arg);
 }

@@ -814,6 +814,9 @@ static void message_facts(struct smtp_session *s, struct policy_message *m)
 static int store_apply(store_db *db, void *arg, char *err, size_t errlen)
 {
     struct smtp_session *s = arg;
+#ifdef FLOODGATE_FAULT_INJECTION
+    smtp_fault_held(SMTP_HOLD_COMMIT);
+#endif
     return envelope_store(db, &s->txn.env, err, errlen);
 }
 

@@ -27,9 +27,15 @@ unsigned smtp_session_abort_all(struct smtp_server *srv);
 void smtp_session_register(struct smtp_server *srv);
 
 #ifdef FLOODGATE_FAULT_INJECTION
-/* smtp_lookup_fault_hold - test builds only: the sessions' store reads
- * wait SECONDS on their threads (0: go on now), as on a store that hangs. */
-void smtp_lookup_fault_hold(unsigned seconds);
+/* Test builds only: what a session waits for is held, as by a store that
+ * hangs.  SMTP_HOLD_LOOKUP: its store reads wait on their threads;
+ * SMTP_HOLD_COMMIT: the store commit of an accepted message waits on the
+ * committer's thread (its transaction open). */
+enum smtp_fault_hold { SMTP_HOLD_LOOKUP, SMTP_HOLD_COMMIT, SMTP_HOLD_KINDS };
+/* smtp_fault_hold - hold WHAT for SECONDS from now (0: go on now). */
+void smtp_fault_hold(enum smtp_fault_hold what, unsigned seconds);
+/* smtp_fault_held - on a worker thread: wait while WHAT is held. */
+void smtp_fault_held(enum smtp_fault_hold what);
 #endif
 
 #endif

@@ -32,13 +32,14 @@ def hold_lookups(s, seconds):
     assert r["ok"], r
 
 
-def waiting_session(s):
-    """The id of the one session waiting for a lookup (waits until there is one)."""
+def waiting_session(s, state="lookup"):
+    """The id of the one session in STATE (floodctl session list: "lookup",
+    "storing"...); waits until there is one."""
     def find():
         live = json.loads(s.ctl("session", "list", "--json").stdout)
-        ids = [x["id"] for x in live if x["state"] == "lookup"]
+        ids = [x["id"] for x in live if x["state"] == state]
         return ids[0] if len(ids) == 1 else None
-    return wait_for(find, what="a session waiting for its lookup")
+    return wait_for(find, what=f"a session in state {state}")
 
 
 def nothing_yet(c):

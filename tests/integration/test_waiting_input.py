@@ -1,0 +1,216 @@
+"""What a client sends while its session waits (for a store read on a
+lookup thread, the store's commit at the end of DATA): the session keeps
+its socket readable then (no epoll_ctl to turn reading off and on around
+each wait, docs/design.md "A session's waits"), so everything here arrives
+while the wait is on.  Pipelined commands are answered in order when it
+ends (RFC 2920 3.1); a client that stops sending is answered, then closed;
+one that leaves is freed once, when the job comes back, and its message is
+stored all the same; a flood is read only up to the input buffer's bound
+(SMTP_INPUT_MAX), the rest waits in the kernel; a client dripping octets
+does not hold the session past its deadline.
+
+The waits are held with the test-build control commands fault.lookup_hold
+and fault.commit_hold."""
+import socket
+import struct
+import select
+
+import pytest
+
+from conftest import RawClient, control, delivered_with, message, token, wait_log
+from test_deadlines import closed_by_server, drip
+from test_loop_lookups import ALICE, BOB, hold_lookups, nothing_yet, waiting_session
+
+SENDER = "sender@remote.test"
+
+
+def hold_commits(s, seconds):
+    """Keep the store commits of accepted messages waiting SECONDS (0: let them go)."""
+    r = control(s, {"cmd": "fault.commit_hold", "seconds": seconds})
+    if not r["ok"] and "unknown" in r["error"]:
+        pytest.skip("floodgated built without -Dfault_injection=true")
+    assert r["ok"], r
+
+
+def in_data(c, *rcpts):
+    c.ehlo()
+    assert c.cmd(f"MAIL FROM:<{SENDER}>")[0] == 250
+    for r in rcpts:
+        assert c.cmd(f"RCPT TO:<{r}>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+
+
+def test_a_transaction_pipelined_through_every_wait_is_answered_in_order(make_server):
+    s = make_server().start().provision()
+    first, second = token(), token()
+    with RawClient(s.ports["mx"]) as a, RawClient(s.ports["mx"]) as b:
+        a.ehlo()
+        b.ehlo()
+        hold_lookups(s, 60)
+        a.send(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\nRCPT TO:<{BOB}>\r\nDATA\r\n")
+        waiting_session(s)
+        assert nothing_yet(a)
+        hold_lookups(s, 0)
+        assert [a.reply()[0] for _ in range(4)] == [250, 250, 250, 354]
+        # the end of the message and the next transaction in one write,
+        # while the first one's commit is held
+        hold_commits(s, 60)
+        a.send(message(first, to=ALICE) + b"\r\n.\r\n" +
+               f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n".encode())
+        waiting_session(s, "storing")
+        assert nothing_yet(a)
+        assert b.cmd("NOOP")[0] == 250  # the loop answers everyone else
+        hold_commits(s, 0)
+        code, text = a.reply()
+        assert code == 250 and "queued as" in text, text
+        assert [a.reply()[0] for _ in range(3)] == [250, 250, 354]
+        a.send(message(second, to=ALICE) + b"\r\n.\r\n")
+        code, text = a.reply()
+        assert code == 250, text
+        assert a.cmd("QUIT")[0] == 221
+    delivered_with(s, ALICE, first)
+    delivered_with(s, BOB, first)
+    delivered_with(s, ALICE, second)
+
+
+def test_a_client_that_stops_sending_during_a_lookup_is_answered_then_closed(make_server):
+    s = make_server().start().provision()
+    hold_lookups(s, 60)
+    with RawClient(s.ports["mx"]) as a:
+        a.ehlo()
+        a.send(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\n")
+        a.sock.shutdown(socket.SHUT_WR)  # the EOF arrives while MAIL waits
+        gone = waiting_session(s)
+        assert nothing_yet(a)
+        hold_lookups(s, 0)
+        # what it sent before the EOF is answered, in order; then the end
+        assert [a.reply()[0] for _ in range(2)] == [250, 250]
+        assert closed_by_server(a.sock)
+    wait_log(s, rf"event=disconnect session={gone} ")
+
+
+def leave(c, how):
+    """The client goes: a FIN (close), or an RST (SO_LINGER 0)."""
+    if how == "rst":
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.close()
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_a_client_that_leaves_during_a_held_lookup(make_server, how):
+    s = make_server().start().provision()
+    hold_lookups(s, 60)
+    a = RawClient(s.ports["mx"])
+    a.ehlo()
+    a.send(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n")
+    gone = waiting_session(s)
+    leave(a, how)
+    with RawClient(s.ports["mx"]) as b:  # the others are served meanwhile
+        b.ehlo()
+        assert b.cmd("NOOP")[0] == 250
+    hold_lookups(s, 0)
+    wait_log(s, rf"event=disconnect session={gone} ")
+    mark = token()
+    with RawClient(s.ports["mx"]) as c:
+        in_data(c, ALICE)
+        c.send(message(mark, to=ALICE) + b"\r\n.\r\n")
+        assert c.reply()[0] == 250
+    delivered_with(s, ALICE, mark)
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
+def test_a_client_that_leaves_during_a_held_commit_still_has_its_message_stored(make_server, how):
+    s = make_server().start().provision()
+    mark, other = token(), token()
+    a = RawClient(s.ports["mx"])
+    in_data(a, ALICE)
+    hold_commits(s, 60)
+    a.send(message(mark, to=ALICE) + b"\r\n.\r\n")
+    gone = waiting_session(s, "storing")
+    leave(a, how)
+    with RawClient(s.ports["mx"]) as b:  # the others are served meanwhile
+        b.ehlo()
+        assert b.cmd("NOOP")[0] == 250
+    hold_commits(s, 0)
+    # the commit was under way: it completes, once, and the session ends
+    wait_log(s, rf"event=accepted qid=\S+ session={gone} ")
+    wait_log(s, rf"event=disconnect session={gone} ")
+    delivered_with(s, ALICE, mark)
+    with RawClient(s.ports["mx"]) as c:
+        in_data(c, ALICE)
+        c.send(message(other, to=ALICE) + b"\r\n.\r\n")
+        assert c.reply()[0] == 250
+    delivered_with(s, ALICE, other)
+    assert s.log().count(f"event=disconnect session={gone} ") == 1
+
+
+def vm_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+FLOOD_MAX = 96 << 20  # far more than the kernel's socket buffers hold
+
+
+def flood(sock):
+    """Send junk (one endless line) until the server stops taking it: the
+    socket stays unwritable (nothing read on the other side) for 2 s, or
+    FLOOD_MAX went.  Returns how much went."""
+    junk = b"X" * 65536
+    sent = 0
+    sock.setblocking(False)
+    try:
+        while sent < FLOOD_MAX:
+            try:
+                sent += sock.send(junk)
+            except BlockingIOError:
+                if not select.select([], [sock], [], 2.0)[1]:
+                    break
+    finally:
+        sock.setblocking(True)
+        sock.settimeout(60)
+    return sent
+
+
+def test_a_flood_while_the_lookup_is_held_is_read_only_up_to_the_bound(make_server):
+    s = make_server().start().provision()
+    hold_lookups(s, 60)
+    with RawClient(s.ports["mx"]) as a:
+        a.ehlo()
+        a.send(f"MAIL FROM:<{SENDER}>\r\n")
+        waiting_session(s)
+        before = vm_rss_kb(s.proc.pid)
+        sent = flood(a.sock)
+        grown = vm_rss_kb(s.proc.pid) - before
+        # the daemon stopped reading (the kernel's buffers and TCP flow
+        # control hold the rest): its memory did not take the flood
+        assert sent < FLOOD_MAX, "the daemon read the whole flood while it waited"
+        assert grown < 16 << 10, f"VmRSS grew {grown} kB during a {sent >> 10} kB flood"
+        hold_lookups(s, 0)
+        # then the session goes on: MAIL's answer, the endless line skipped
+        a.send("\r\nQUIT\r\n")
+        assert a.reply()[0] == 250
+        code, text = a.reply()
+        assert code == 500 and "too long" in text, text
+        assert a.reply()[0] == 221
+
+
+def test_octets_dripped_during_a_held_lookup_do_not_hold_the_session(make_server):
+    s = make_server()
+    s.conf_text = s.conf_text.replace("command_timeout = 30;", "command_timeout = 2;")
+    s.conf.write_text(s.conf_text)
+    s.start().provision()
+    hold_lookups(s, 60)
+    with RawClient(s.ports["mx"]) as a:
+        a.ehlo()
+        a.send(f"MAIL FROM:<{SENDER}>\r\n")
+        waiting_session(s)
+        # read while the lookup is held, the octets do not move its deadline
+        code, text = drip(a, f"RCPT TO:<{ALICE}>\r\nRCPT TO:<{BOB}>\r\n".encode())
+        assert code == 421 and "Timeout" in text, (code, text)
+        assert closed_by_server(a.sock)
+    hold_lookups(s, 0)
+    wait_log(s, r"event=timeout session=\d+ ip=127.0.0.1 reason=command")
