@@ -155,11 +155,16 @@ def test_a_ten_thousand_member_list_while_another_session_is_answered(make_serve
     wait_log(s, r"event=accepted .* nrcpt=10000 ")
 
 
-def test_a_hanging_lookup_does_not_hold_the_session_past_its_deadline(make_server):
+def short_command_timeout(make_server):
+    """A started, provisioned server whose commands have 2 s (command_timeout)."""
     s = make_server()
     s.conf_text = s.conf_text.replace("command_timeout = 30;", "command_timeout = 2;")
     s.conf.write_text(s.conf_text)
-    s.start().provision()
+    return s.start().provision()
+
+
+def test_a_hanging_lookup_does_not_hold_the_session_past_its_deadline(make_server):
+    s = short_command_timeout(make_server)
     hold_lookups(s, 60)
     with RawClient(s.ports["mx"]) as a:
         a.ehlo()

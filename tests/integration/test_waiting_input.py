@@ -19,7 +19,8 @@ import pytest
 
 from conftest import RawClient, control, delivered_with, message, token, wait_log
 from test_deadlines import closed_by_server, drip
-from test_loop_lookups import ALICE, BOB, hold_lookups, nothing_yet, waiting_session
+from test_loop_lookups import (ALICE, BOB, hold_lookups, nothing_yet, short_command_timeout,
+                               waiting_session)
 
 SENDER = "sender@remote.test"
 
@@ -30,6 +31,14 @@ def hold_commits(s, seconds):
     if not r["ok"] and "unknown" in r["error"]:
         pytest.skip("floodgated built without -Dfault_injection=true")
     assert r["ok"], r
+
+
+def held_at(s, c, commands):
+    """C greets and sends COMMANDS, the first of which waits for its held
+    lookup; the waiting session's id."""
+    c.ehlo()
+    c.send(commands)
+    return waiting_session(s)
 
 
 def in_data(c, *rcpts):
@@ -77,10 +86,8 @@ def test_a_client_that_stops_sending_during_a_lookup_is_answered_then_closed(mak
     s = make_server().start().provision()
     hold_lookups(s, 60)
     with RawClient(s.ports["mx"]) as a:
-        a.ehlo()
-        a.send(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\n")
+        gone = held_at(s, a, f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\n")
         a.sock.shutdown(socket.SHUT_WR)  # the EOF arrives while MAIL waits
-        gone = waiting_session(s)
         assert nothing_yet(a)
         hold_lookups(s, 0)
         # what it sent before the EOF is answered, in order; then the end
@@ -89,27 +96,19 @@ def test_a_client_that_stops_sending_during_a_lookup_is_answered_then_closed(mak
     wait_log(s, rf"event=disconnect session={gone} ")
 
 
-def leave(c, how):
-    """The client goes: a FIN (close), or an RST (SO_LINGER 0)."""
+def leave(s, c, how):
+    """Client C goes (a FIN: close, or an RST: SO_LINGER 0) while its
+    session waits; another client is answered meanwhile."""
     if how == "rst":
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     c.close()
-
-
-@pytest.mark.parametrize("how", ["fin", "rst"])
-def test_a_client_that_leaves_during_a_held_lookup(make_server, how):
-    s = make_server().start().provision()
-    hold_lookups(s, 60)
-    a = RawClient(s.ports["mx"])
-    a.ehlo()
-    a.send(f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n")
-    gone = waiting_session(s)
-    leave(a, how)
-    with RawClient(s.ports["mx"]) as b:  # the others are served meanwhile
+    with RawClient(s.ports["mx"]) as b:
         b.ehlo()
         assert b.cmd("NOOP")[0] == 250
-    hold_lookups(s, 0)
-    wait_log(s, rf"event=disconnect session={gone} ")
+
+
+def accept_one(s):
+    """One message to ALICE, answered 250 and delivered."""
     mark = token()
     with RawClient(s.ports["mx"]) as c:
         in_data(c, ALICE)
@@ -119,28 +118,33 @@ def test_a_client_that_leaves_during_a_held_lookup(make_server, how):
 
 
 @pytest.mark.parametrize("how", ["fin", "rst"])
+def test_a_client_that_leaves_during_a_held_lookup(make_server, how):
+    s = make_server().start().provision()
+    hold_lookups(s, 60)
+    a = RawClient(s.ports["mx"])
+    gone = held_at(s, a, f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{ALICE}>\r\nDATA\r\n")
+    leave(s, a, how)
+    hold_lookups(s, 0)
+    wait_log(s, rf"event=disconnect session={gone} ")
+    accept_one(s)
+
+
+@pytest.mark.parametrize("how", ["fin", "rst"])
 def test_a_client_that_leaves_during_a_held_commit_still_has_its_message_stored(make_server, how):
     s = make_server().start().provision()
-    mark, other = token(), token()
+    mark = token()
     a = RawClient(s.ports["mx"])
     in_data(a, ALICE)
     hold_commits(s, 60)
     a.send(message(mark, to=ALICE) + b"\r\n.\r\n")
     gone = waiting_session(s, "storing")
-    leave(a, how)
-    with RawClient(s.ports["mx"]) as b:  # the others are served meanwhile
-        b.ehlo()
-        assert b.cmd("NOOP")[0] == 250
+    leave(s, a, how)
     hold_commits(s, 0)
     # the commit was under way: it completes, once, and the session ends
     wait_log(s, rf"event=accepted qid=\S+ session={gone} ")
     wait_log(s, rf"event=disconnect session={gone} ")
     delivered_with(s, ALICE, mark)
-    with RawClient(s.ports["mx"]) as c:
-        in_data(c, ALICE)
-        c.send(message(other, to=ALICE) + b"\r\n.\r\n")
-        assert c.reply()[0] == 250
-    delivered_with(s, ALICE, other)
+    accept_one(s)
     assert s.log().count(f"event=disconnect session={gone} ") == 1
 
 
@@ -179,9 +183,7 @@ def test_a_flood_while_the_lookup_is_held_is_read_only_up_to_the_bound(make_serv
     s = make_server().start().provision()
     hold_lookups(s, 60)
     with RawClient(s.ports["mx"]) as a:
-        a.ehlo()
-        a.send(f"MAIL FROM:<{SENDER}>\r\n")
-        waiting_session(s)
+        held_at(s, a, f"MAIL FROM:<{SENDER}>\r\n")
         before = vm_rss_kb(s.proc.pid)
         sent = flood(a.sock)
         grown = vm_rss_kb(s.proc.pid) - before
@@ -199,15 +201,10 @@ def test_a_flood_while_the_lookup_is_held_is_read_only_up_to_the_bound(make_serv
 
 
 def test_octets_dripped_during_a_held_lookup_do_not_hold_the_session(make_server):
-    s = make_server()
-    s.conf_text = s.conf_text.replace("command_timeout = 30;", "command_timeout = 2;")
-    s.conf.write_text(s.conf_text)
-    s.start().provision()
+    s = short_command_timeout(make_server)
     hold_lookups(s, 60)
     with RawClient(s.ports["mx"]) as a:
-        a.ehlo()
-        a.send(f"MAIL FROM:<{SENDER}>\r\n")
-        waiting_session(s)
+        held_at(s, a, f"MAIL FROM:<{SENDER}>\r\n")
         # read while the lookup is held, the octets do not move its deadline
         code, text = drip(a, f"RCPT TO:<{ALICE}>\r\nRCPT TO:<{BOB}>\r\n".encode())
         assert code == 421 and "Timeout" in text, (code, text)
