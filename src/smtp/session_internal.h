@@ -131,7 +131,9 @@ struct smtp_session {
     unsigned errors;
     bool skipping; /* discarding the rest of an over-long line */
     bool closing;
-    bool peer_gone; /* error seen while waiting: nothing more is written */
+    /* The client is gone (an error on its socket, or an EOF before the
+     * greeting or while closing): nothing more is written. */
+    bool peer_gone;
     /* EOF seen while waiting: the client sends nothing more, but what it
      * sent before is still answered, in order, when the wait ends (as
      * before, when a waiting session read nothing and saw the EOF only
