@@ -512,7 +512,7 @@ struct committer *committer_start(const char *store_path, struct worker_pool *lo
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if ((c->db = store_open(store_path, err, errlen)) == NULL) {
+    if ((c->db = store_open_writer(store_path, err, errlen)) == NULL) {
         free(c);
         return NULL;
     }

@@ -15,6 +15,7 @@
 
 #include "core/log.h"
 #include "store/queue_counts.h"
+#include "store/walbuf.h"
 
 /* The schema.  Message bodies live apart from envelopes so that listing a
  * million-message queue never touches the blobs. */
@@ -367,15 +368,17 @@ static int on_statement(unsigned what, void *ctx, void *p, void *x)
     return 0;
 }
 
-/* store_connect - open PATH with the pragmas every connection needs; the
- * schema too when SCHEMA (its INSERT OR IGNORE takes the write lock: a
- * thread's reader connection, opened after the daemon's own open made the
- * schema, must not wait on a writer to exist). */
-static sqlite3 *store_connect(const char *path, bool schema, char *err, size_t errlen)
+/* store_connect - open PATH through the SQLite VFS named VFS (NULL: the
+ * default) with the pragmas every connection needs; the schema too when
+ * SCHEMA (its INSERT OR IGNORE takes the write lock: a thread's reader
+ * connection, opened after the daemon's own open made the schema, must not
+ * wait on a writer to exist). */
+static sqlite3 *store_connect(const char *path, bool schema, const char *vfs, char *err,
+                              size_t errlen)
 {
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open store: %s", path,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -401,7 +404,21 @@ static sqlite3 *store_connect(const char *path, bool schema, char *err, size_t e
 
 sqlite3 *store_open(const char *path, char *err, size_t errlen)
 {
-    return store_connect(path, true, err, errlen);
+    return store_connect(path, true, NULL, err, errlen);
+}
+
+sqlite3 *store_open_writer(const char *path, char *err, size_t errlen)
+{
+    const char *vfs = walbuf_vfs();
+    if (vfs == NULL)
+        log_warnx("event=store_error op=walbuf error=%s",
+                  log_quote("cannot register the WAL write buffer; writing unbuffered"));
+    sqlite3 *db = store_connect(path, true, vfs, err, errlen);
+    /* only now: the connection runs synchronous=FULL (store_connect) */
+    if (db != NULL && vfs != NULL && !walbuf_arm(db))
+        log_warnx("event=store_error op=walbuf error=%s",
+                  log_quote("the WAL write buffer refused the connection; writing unbuffered"));
+    return db;
 }
 
 /* Prepared statements kept per connection for the statements run once per
@@ -502,7 +519,7 @@ sqlite3 *store_thread_db(const char *path)
     char err[256];
     if (db == NULL) {
         /* the daemon's start-up open made the schema */
-        if ((db = store_connect(path, false, err, sizeof err)) == NULL)
+        if ((db = store_connect(path, false, NULL, err, sizeof err)) == NULL)
             log_warnx("event=store_error op=open error=%s", log_quote(err));
         else
             pthread_setspecific(thread_db_key, db);

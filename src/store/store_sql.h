@@ -8,6 +8,11 @@
 
 #include "store/store.h"
 
+/* store_open_writer - store_open for the store's single writer (the
+ * committer): its connection goes through the WAL write buffer
+ * (store/walbuf), which writes each commit's WAL frames with one write. */
+sqlite3 *store_open_writer(const char *path, char *err, size_t errlen);
+
 /* store_prepare - prepare SQL, logging the error; NULL on failure. */
 sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql);
 
