@@ -377,8 +377,8 @@ static sqlite3 *store_connect(const char *path, bool schema, const char *vfs, ch
                               size_t errlen)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
+    int rc = sqlite3_open_v2(path, &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open store: %s", path,
                  db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

@@ -78,8 +78,8 @@ struct wb_file {
     struct wb_file *db;  /* a WAL: its connection's database file (NULL: none of ours) */
     struct wb_file *wal; /* a database file: its open WAL */
     int is_wal;
-    int armed;   /* a database file: its WAL may buffer */
-    int pending; /* a WAL: a failed flush's code not yet returned */
+    int armed;          /* a database file: its WAL may buffer */
+    int pending;        /* a WAL: a failed flush's code not yet returned */
     unsigned char *buf; /* WALBUF_MAX octets, allocated at the first write */
     size_t len;
     sqlite3_int64 off; /* file offset of buf[0] */

@@ -5,7 +5,11 @@
  * commit; a failed COMMIT fails every job of the batch; every done callback
  * runs on the loop thread after the data is visible to another connection;
  * the WAL is checkpointed into the database and started over while the
- * commits go on (the checkpointer), so it stays bounded. */
+ * commits go on (the checkpointer), so it stays bounded.  The committer
+ * writes its WAL through store/walbuf (one write per commit): another
+ * connection reading all along sees whole transactions only, thousands of
+ * frames go through WAL restarts intact, and a write the kernel refuses
+ * still fails the commit and reports the fault. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,16 +22,20 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <sqlite3.h>
 
 #include "core/workers.h"
 #include "store/committer.h"
+#include "store/walbuf.h"
 #include "tmp_store.h"
 
 #define JOBS_MAX 8
@@ -291,9 +299,13 @@ static void test_stop_commits_queued(void **state)
 static int apply_blob(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "INSERT INTO big(data) VALUES(zeroblob(?1))", -1, &st, NULL);
+    /* row N holds "00000N|" repeated: a frame lost or misplaced shows */
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO big(data) VALUES(replace(hex(zeroblob(?1)), '00',"
+                                " printf('%06d|', (SELECT count(*) FROM big) + 1)))",
+                                -1, &st, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_int(st, 1, BIG_ROW);
+        sqlite3_bind_int(st, 1, BIG_ROW / 7);
         rc = sqlite3_step(st);
     }
     sqlite3_finalize(st);
@@ -322,11 +334,34 @@ static long long file_size(const char *path, const char *suffix)
     return stat(name, &st) == 0 ? (long long)st.st_size : 0;
 }
 
+/* assert_integrity - PRAGMA integrity_check on DB: it must say "ok". */
+static void assert_integrity(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+}
+
+/* query_int - the first column of SQL's first row on DB. */
+static long long query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* test_wal_is_checkpointed - some 10,000 pages (40 MiB) committed back to
  * back: the pages reach the database file (checkpoints ran beside the
  * commits) and the WAL does not grow past a few thousand frames (it was
  * started over: a checkpointer that never catches up would let it grow
- * with every commit).  Every row is there for another connection. */
+ * with every commit).  Every row is there for another connection, with
+ * its own content: the WAL write buffer lost no frame across the
+ * restarts. */
 static void test_wal_is_checkpointed(void **state)
 {
     struct fixture *f = *state;
@@ -348,10 +383,177 @@ static void test_wal_is_checkpointed(void **state)
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_int_equal(sqlite3_column_int(st, 0), BIG_JOBS);
     sqlite3_finalize(st);
+    assert_int_equal(query_int(f->reader, "SELECT count(*) FROM big WHERE data ="
+                                          " replace(hex(zeroblob(32768 / 7)), '00',"
+                                          " printf('%06d|', rowid))"),
+                     BIG_JOBS);
+    assert_integrity(f->reader);
     /* WAL frames are a page (4 KiB) and a 24-octet header */
     long long frame = 4096 + 24, total = (long long)BIG_JOBS * BIG_ROW;
     assert_true(file_size(f->path, "") > total / 2);
     assert_true(wal_max < 8000 * frame);
+}
+
+/* Rows of seq: row N holds "00000N|" 200 times (1,400 octets), so that
+ * a commit of a few rows is a few frames. */
+#define SEQ_ROWS 3000
+#define SEQ_DATA "replace(hex(zeroblob(200)), '00', printf('%06d|', n))"
+
+/* apply_seq - on the committer thread: the next row of seq, numbered by
+ * the job (ARG: its number cast to a pointer). */
+static int apply_seq(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(
+        db, "INSERT INTO seq(n, data) SELECT ?1, " SEQ_DATA " FROM (SELECT ?1 AS n)", -1, &st,
+        NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(st, 1, (int)(intptr_t)arg);
+        rc = sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+static struct fixture *seq_fixture; /* seq_done's: the job's ARG is its number */
+
+static void seq_done(void *arg, int status, const char *err)
+{
+    if (status != 0)
+        fprintf(stderr, "seq job %d failed: %s\n", (int)(intptr_t)arg, err);
+    seq_fixture->finished++;
+}
+
+/* A reader on a connection of its own (the default VFS), reading seq all
+ * along while the committer writes it. */
+struct seq_reader {
+    const char *path;
+    atomic_bool stop;
+    int reads;     /* snapshots read */
+    int torn;      /* snapshots that were not rows 1..K, each whole */
+    int errors;    /* reads that failed */
+    int last_seen; /* K of the last snapshot */
+};
+
+static void *seq_reader_main(void *arg)
+{
+    struct seq_reader *r = arg;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2(r->path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT count(*), coalesce(max(n), 0),"
+                           " coalesce(sum(data = " SEQ_DATA "), 0) FROM seq",
+                           -1, &st, NULL) != SQLITE_OK) {
+        r->errors++;
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    while (!atomic_load(&r->stop)) {
+        if (sqlite3_step(st) != SQLITE_ROW) {
+            r->errors++;
+        } else {
+            int count = sqlite3_column_int(st, 0), max = sqlite3_column_int(st, 1),
+                good = sqlite3_column_int(st, 2);
+            if (count != max || good != count || max < r->last_seen)
+                r->torn++;
+            r->last_seen = max;
+            r->reads++;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* test_wal_writes_gathered - 3,000 rows committed in waves of 64 while
+ * another connection reads them all along: each of its snapshots is rows
+ * 1..K, every one whole (a frame published before it was written would
+ * show as a torn or failed read); at the end all are there.  The WAL
+ * writes went through the buffer: several per write made, at least a
+ * frame (two writes) per commit.  Without the shim nothing is buffered. */
+static void test_wal_writes_gathered(void **state)
+{
+    struct fixture *f = *state;
+    char err[256];
+    assert_int_equal(store_exec(f->reader, "CREATE TABLE seq(n INTEGER PRIMARY KEY, data TEXT)",
+                                err, sizeof err),
+                     0);
+    unsigned long writes0, flushes0, writes1, flushes1;
+    walbuf_counts(&writes0, &flushes0);
+    unsigned long commits0 = committer_commits(f->c);
+    struct seq_reader r = {.path = f->path};
+    pthread_t reader;
+    assert_int_equal(pthread_create(&reader, NULL, seq_reader_main, &r), 0);
+    seq_fixture = f;
+    for (int n = 1; n <= SEQ_ROWS; n++) {
+        committer_submit(f->c, apply_seq, seq_done, (void *)(intptr_t)n);
+        if (n % 64 == 0 || n == SEQ_ROWS)
+            run_until(f, n);
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(reader, NULL);
+    assert_int_equal(committer_fault(f->c), STORE_FAULT_NONE);
+    assert_true(r.reads > 0);
+    assert_int_equal(r.errors, 0);
+    assert_int_equal(r.torn, 0);
+    assert_int_equal(query_int(f->reader, "SELECT count(*) FROM seq WHERE n BETWEEN 1 AND 3000"
+                                          " AND data = " SEQ_DATA),
+                     SEQ_ROWS);
+    assert_integrity(f->reader);
+    walbuf_counts(&writes1, &flushes1);
+    unsigned long commits = committer_commits(f->c) - commits0;
+    unsigned long writes = writes1 - writes0, flushes = flushes1 - flushes0;
+    fprintf(stderr, "%lu commits: %lu WAL writes buffered, %lu made\n", commits, writes, flushes);
+    assert_true(writes >= 2 * commits);
+    assert_true(flushes > 0);
+    assert_true(flushes * 4 <= writes);
+}
+
+/* test_refused_write_fails_the_commit - the kernel refuses the WAL's
+ * write (RLIMIT_FSIZE: EFBIG, the shim writes at xSync): the commit fails,
+ * its job is told and the store is reported failing; the row is not
+ * there.  Once writes succeed again, the next job commits and the store
+ * is well, nothing lost. */
+static void test_refused_write_fails_the_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct job before = {.f = f, .name = "before.test"}, refused = {.f = f, .name = "refused.test"},
+               after = {.f = f, .name = "after.test"};
+    committer_submit(f->c, apply_insert, job_done, &before);
+    run_until(f, 1);
+    assert_int_equal(before.status, 0);
+
+    struct rlimit was, limit;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    limit = was;
+    limit.rlim_cur = 1; /* every write past the first octet of any file: EFBIG */
+    void (*xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+    committer_submit(f->c, apply_insert, job_done, &refused);
+    run_until(f, 2);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, xfsz);
+
+    assert_int_equal(refused.apply_status, 0); /* the insert itself went well */
+    assert_int_equal(refused.status, STORE_FAULT_BROKEN);
+    assert_non_null(strstr(refused.err, "store commit failed"));
+    assert_int_equal(committer_fault(f->c), STORE_FAULT_BROKEN);
+    assert_int_equal(count_rows(f->reader, "refused.test"), 0);
+
+    committer_submit(f->c, apply_insert, job_done, &after);
+    run_until(f, 3);
+    assert_int_equal(after.status, 0);
+    assert_int_equal(committer_fault(f->c), STORE_FAULT_NONE);
+    assert_int_equal(count_rows(f->reader, "before.test"), 1);
+    assert_int_equal(count_rows(f->reader, "after.test"), 1);
+    assert_integrity(f->reader);
 }
 
 /* main - libevent's pthread locking first: threads wake the loop. */
@@ -364,6 +566,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_commits_queued, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_is_checkpointed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_writes_gathered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_write_fails_the_commit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
