@@ -18,7 +18,9 @@
  * creates and unlinks in /var/tmp); and the WAL is checkpointed by a thread
  * of its own, after the answers went out, instead of inside the COMMIT of
  * the batch that crossed SQLite's threshold (whose sessions then waited for
- * a whole checkpoint: WAL fsync, page copy, database fsync). */
+ * a whole checkpoint: WAL fsync, page copy, database fsync).  The writing
+ * connection is opened through the WAL write buffer (store/walbuf.c): a
+ * commit's frames reach the kernel in one write, not two per page. */
 #include "store/committer.h"
 #include "store/store_sql.h"
 
