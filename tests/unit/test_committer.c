@@ -293,19 +293,14 @@ static void test_stop_commits_queued(void **state)
     assert_int_equal(count_rows(f->reader, "late.test"), 1);
 }
 
-/* apply_blob - on the committer thread: one row of BIG_ROW octets. */
-#define BIG_ROW (32 * 1024)
-#define BIG_JOBS 1200
-static int apply_blob(sqlite3 *db, void *arg, char *err, size_t errlen)
+/* exec_int - run SQL on DB with the integer V bound to ?1: 0, or -1 with
+ * SQLite's words in ERR. */
+static int exec_int(sqlite3 *db, const char *sql, int v, char *err, size_t errlen)
 {
     sqlite3_stmt *st = NULL;
-    /* row N holds "00000N|" repeated: a frame lost or misplaced shows */
-    int rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO big(data) VALUES(replace(hex(zeroblob(?1)), '00',"
-                                " printf('%06d|', (SELECT count(*) FROM big) + 1)))",
-                                -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) {
-        sqlite3_bind_int(st, 1, BIG_ROW / 7);
+        sqlite3_bind_int(st, 1, v);
         rc = sqlite3_step(st);
     }
     sqlite3_finalize(st);
@@ -314,6 +309,18 @@ static int apply_blob(sqlite3 *db, void *arg, char *err, size_t errlen)
         return -1;
     }
     return 0;
+}
+
+/* apply_blob - on the committer thread: one row of BIG_ROW octets. */
+#define BIG_ROW (32 * 1024)
+#define BIG_JOBS 1200
+static int apply_blob(sqlite3 *db, void *arg, char *err, size_t errlen)
+{
+    /* row N holds "00000N|" repeated: a frame lost or misplaced shows */
+    return exec_int(db,
+                    "INSERT INTO big(data) VALUES(replace(hex(zeroblob(?1)), '00',"
+                    " printf('%06d|', (SELECT count(*) FROM big) + 1)))",
+                    BIG_ROW / 7, err, errlen);
 }
 
 static void blob_done(void *arg, int status, const char *err)
@@ -403,20 +410,8 @@ static void test_wal_is_checkpointed(void **state)
  * the job (ARG: its number cast to a pointer). */
 static int apply_seq(sqlite3 *db, void *arg, char *err, size_t errlen)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(
-        db, "INSERT INTO seq(n, data) SELECT ?1, " SEQ_DATA " FROM (SELECT ?1 AS n)", -1, &st,
-        NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int(st, 1, (int)(intptr_t)arg);
-        rc = sqlite3_step(st);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        snprintf(err, errlen, "%s", sqlite3_errmsg(db));
-        return -1;
-    }
-    return 0;
+    return exec_int(db, "INSERT INTO seq(n, data) SELECT ?1, " SEQ_DATA " FROM (SELECT ?1 AS n)",
+                    (int)(intptr_t)arg, err, errlen);
 }
 
 static struct fixture *seq_fixture; /* seq_done's: the job's ARG is its number */
