@@ -35,6 +35,7 @@
 
 #include "core/workers.h"
 #include "store/committer.h"
+#include "store/store_sql.h"
 #include "store/walbuf.h"
 #include "tmp_store.h"
 
@@ -551,6 +552,42 @@ static void test_refused_write_fails_the_commit(void **state)
     assert_integrity(f->reader);
 }
 
+/* wal_writes_of - the WAL writes the buffer took while SQL ran on DB. */
+static unsigned long wal_writes_of(sqlite3 *db, const char *sql)
+{
+    char err[256];
+    unsigned long writes0, writes1, flushes;
+    walbuf_counts(&writes0, &flushes);
+    assert_int_equal(store_exec(db, sql, err, sizeof err), 0);
+    walbuf_counts(&writes1, &flushes);
+    return writes1 - writes0;
+}
+
+/* test_buffers_only_at_full - the writer's connection buffers its WAL
+ * writes under synchronous=FULL; once set to NORMAL (whose COMMIT does not
+ * sync the WAL before publishing its frames) it writes through and cannot
+ * be armed again; a connection of store_open never buffers. */
+static void test_buffers_only_at_full(void **state)
+{
+    (void)state;
+    char dir[64], path[128], err[256];
+    sqlite3 *other = tmp_store_open("test_walbuf", dir, sizeof dir, path, sizeof path);
+    assert_non_null(other);
+    sqlite3 *writer = store_open_writer(path, err, sizeof err);
+    assert_non_null(writer);
+    assert_int_equal(store_exec(other, "CREATE TABLE t(x)", err, sizeof err), 0);
+    assert_true(wal_writes_of(writer, "INSERT INTO t VALUES(1)") >= 2);
+    assert_int_equal(wal_writes_of(other, "INSERT INTO t VALUES(2)"), 0);
+    assert_int_equal(store_exec(writer, "PRAGMA synchronous=NORMAL", err, sizeof err), 0);
+    assert_int_equal(wal_writes_of(writer, "INSERT INTO t VALUES(3)"), 0);
+    assert_false(walbuf_arm(writer));
+    assert_int_equal(wal_writes_of(writer, "INSERT INTO t VALUES(4)"), 0);
+    assert_int_equal(query_int(other, "SELECT sum(x) FROM t"), 10);
+    store_close(writer);
+    store_close(other);
+    assert_int_equal(tmp_store_remove(dir), 0);
+}
+
 /* main - libevent's pthread locking first: threads wake the loop. */
 int main(void)
 {
@@ -563,6 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wal_is_checkpointed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_writes_gathered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_fails_the_commit, setup, teardown),
+        cmocka_unit_test(test_buffers_only_at_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
