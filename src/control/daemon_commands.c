@@ -282,15 +282,22 @@ static json_t *cmd_fault_reader_hold(void *ctx, json_t *req, char *err, size_t e
     return json_object();
 }
 
+/* session_hold - {"seconds": N} (at most 60, 0 ends it) holds WHAT
+ * (smtp/session.h); logged as TARGET. */
+static json_t *session_hold(json_t *req, enum smtp_fault_hold what, const char *target)
+{
+    json_int_t n = json_integer_value(json_object_get(req, "seconds"));
+    smtp_fault_hold(what, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
+    log_warnx("event=fault_injection target=%s seconds=%lld", target, (long long)n);
+    return json_object();
+}
+
 /* cmd_fault_lookup_hold - test builds only: {"seconds": N} (at most 60,
  * 0 ends it) holds the sessions' store reads on their lookup threads, as a
  * store that hangs would (smtp/session.h). */
 static json_t *cmd_fault_lookup_hold(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    json_int_t n = json_integer_value(json_object_get(req, "seconds"));
-    smtp_fault_hold(SMTP_HOLD_LOOKUP, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
-    log_warnx("event=fault_injection target=lookup seconds=%lld", (long long)n);
-    return json_object();
+    return session_hold(req, SMTP_HOLD_LOOKUP, "lookup");
 }
 
 /* cmd_fault_commit_hold - test builds only: {"seconds": N} (at most 60, 0
@@ -298,10 +305,7 @@ static json_t *cmd_fault_lookup_hold(void *ctx, json_t *req, char *err, size_t e
  * committer's thread, as a store that hangs would (smtp/session.h). */
 static json_t *cmd_fault_commit_hold(void *ctx, json_t *req, char *err, size_t errlen)
 {
-    json_int_t n = json_integer_value(json_object_get(req, "seconds"));
-    smtp_fault_hold(SMTP_HOLD_COMMIT, (unsigned)(n < 0 ? 0 : n > 60 ? 60 : n));
-    log_warnx("event=fault_injection target=commit seconds=%lld", (long long)n);
-    return json_object();
+    return session_hold(req, SMTP_HOLD_COMMIT, "commit");
 }
 
 /* cmd_fault_scheduler_hold - test builds only: {"seconds": N} (at most 60)

@@ -54,8 +54,6 @@ static bool same_dns_servers(const struct config *a, const struct config *b)
     return true;
 }
 
-/* config_use - CFG (checked, with its TLS context CTX or NULL to keep the
- * running one) becomes the current config of every part at once. */
 /* A reload also reads the local domains again (a domain added to the
  * store by other means than floodctl, which tells the daemon itself). */
 struct domains_read {
@@ -89,6 +87,8 @@ static void domains_reread(struct daemon *d)
     worker_pool_submit(d->workers, domains_read_work, domains_read_done, r);
 }
 
+/* config_use - CFG (checked, with its TLS context CTX or NULL to keep the
+ * running one) becomes the current config of every part at once. */
 static void config_use(struct daemon *d, struct config *cfg, SSL_CTX *ctx)
 {
     web_reload(d->web, cfg);

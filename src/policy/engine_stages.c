@@ -58,6 +58,13 @@ static bool lookup_failed(struct policy *p, const struct origin *o, const char *
 
 /* ---- the store's facts, on a lookup thread ---- */
 
+/* key_has_limits - SENDER_KEY may have limits of its own in the store: an
+ * account's, not a client address's ("ip:...") nor none (NULL, ""). */
+static bool key_has_limits(const char *sender_key)
+{
+    return sender_key && sender_key[0] && strncmp(sender_key, "ip:", 3) != 0;
+}
+
 void policy_store_facts_read(store_db *db, const char *auth_user, const char *address,
                              const char *sender_key, struct policy_store_facts *f)
 {
@@ -77,7 +84,7 @@ void policy_store_facts_read(store_db *db, const char *auth_user, const char *ad
         if (auth_user)
             f->may_send_as = db ? accounts_may_send_as(db, user, addr) : -1;
     }
-    if (sender_key && sender_key[0] && strncmp(sender_key, "ip:", 3) != 0) {
+    if (key_has_limits(sender_key)) {
         f->limits = db ? accounts_user_limits(db, sender_key, &u) : -1;
         f->messages = u.messages;
         f->recipients = u.recipients;
@@ -89,7 +96,7 @@ bool policy_store_facts_known(const struct policy *p, const char *auth_user, con
                               const char *sender_key, struct policy_store_facts *f)
 {
     /* an account, and the limits of one, are only in the store */
-    if (auth_user || (sender_key && sender_key[0] && strncmp(sender_key, "ip:", 3) != 0))
+    if (auth_user || key_has_limits(sender_key))
         return false;
     *f = (struct policy_store_facts){.messages = -1, .recipients = -1, .domains = -1};
     if (address && address[0] && (f->domain_local = policy_domain_local(p, domain_of(address))) < 0)

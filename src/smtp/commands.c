@@ -419,15 +419,22 @@ static enum accounts_rcpt_kind postmaster_targets(store_db *db, struct rcpt_job 
     return accounts_expansion_set(x, pm, local) < 0 ? ACCOUNTS_RCPT_ERROR : ACCOUNTS_RCPT_USER;
 }
 
+/* rcpt_elsewhere - J's domain is ours (LOCAL 1), not (0) or the store
+ * could not say (-1): the engine's facts of it; true when nothing more is
+ * to be looked up (not ours, and not a postmaster). */
+static bool rcpt_elsewhere(struct rcpt_job *j, int local)
+{
+    j->r.domain_local = local == 1;
+    j->r.lookup_failed = local < 0;
+    return !j->r.domain_local && !is_postmaster(j, false);
+}
+
 /* rcpt_lookup - what J's address is here: the facts for the engine, and
  * the addresses it delivers to when it is local; the kind of address. */
 static enum accounts_rcpt_kind rcpt_lookup(store_db *db, struct rcpt_job *j)
 {
     struct policy_rcpt *r = &j->r;
-    int local = j->to.literal ? 0 : accounts_domain_local(db, j->to.domain);
-    r->domain_local = local == 1;
-    r->lookup_failed = local < 0;
-    if (!r->domain_local && !is_postmaster(j, false))
+    if (rcpt_elsewhere(j, j->to.literal ? 0 : accounts_domain_local(db, j->to.domain)))
         return ACCOUNTS_RCPT_UNKNOWN;
     char key[ADDRESS_PATH_MAX + 8];
     str_copy(key, j->addr, sizeof key);
@@ -462,9 +469,8 @@ static void rcpt_work(store_db *db, void *arg)
 static bool rcpt_known_remote(struct smtp_session *s, struct rcpt_job *j)
 {
     int local = j->to.literal ? 0 : policy_domain_local(s->srv->policy, j->to.domain);
-    if (local != 0 || is_postmaster(j, false))
-        return false;
-    j->r.domain_local = j->r.lookup_failed = j->r.known = false;
+    if (local < 0 || !rcpt_elsewhere(j, local))
+        return false; /* the lookup thread sets the facts again */
     j->kind = ACCOUNTS_RCPT_UNKNOWN;
     return true;
 }
