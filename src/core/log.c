@@ -222,24 +222,37 @@ static int own_pid(void)
  * BUF: the journal keeps its own time, pid and name; syslog wants RFC
  * 3164 4.1 as syslog(3) sends it (<PRI>, local time, the tag IDENT[PID]);
  * a file or stderr gets the UTC time and the tag.  Returns snprintf's. */
+/* stamp_of - the second SEC as a file line (UTC) or syslog (local time)
+ * writes it; each thread keeps the last one (a busy thread logs many
+ * lines a second). */
+static const char *stamp_of(time_t sec, bool local)
+{
+    static _Thread_local char stamp[2][32];
+    static _Thread_local time_t made[2] = {-1, -1};
+    int k = local ? 1 : 0;
+    if (made[k] != sec) {
+        struct tm tm;
+        if (local)
+            localtime_r(&sec, &tm);
+        else
+            gmtime_r(&sec, &tm);
+        strftime(stamp[k], sizeof stamp[k], local ? "%b %e %H:%M:%S" : "%Y-%m-%dT%H:%M:%S", &tm);
+        made[k] = sec;
+    }
+    return stamp[k];
+}
+
 static int line_head(char *buf, size_t len, int prio, const char *level)
 {
-    char stamp[32];
     struct timespec ts;
-    struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     if (log_to == LOG_TO_JOURNAL)
         return snprintf(buf, len, "%s ", level);
-    if (log_to == LOG_TO_SYSLOG) {
-        localtime_r(&ts.tv_sec, &tm);
-        strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
-        return snprintf(buf, len, "<%d>%s %s[%d]: %s ", LOG_MAIL | prio, stamp, log_ident,
-                        own_pid(), level);
-    }
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    return snprintf(buf, len, "%s.%03ldZ %s[%d]: %s ", stamp, ts.tv_nsec / 1000000, log_ident,
-                    own_pid(), level);
+    if (log_to == LOG_TO_SYSLOG)
+        return snprintf(buf, len, "<%d>%s %s[%d]: %s ", LOG_MAIL | prio,
+                        stamp_of(ts.tv_sec, true), log_ident, own_pid(), level);
+    return snprintf(buf, len, "%s.%03ldZ %s[%d]: %s ", stamp_of(ts.tv_sec, false),
+                    ts.tv_nsec / 1000000, log_ident, own_pid(), level);
 }
 
 /* syslog_try - LINE (LEN octets, no newline) to the syslog socket.  A

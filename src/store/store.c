@@ -334,6 +334,18 @@ sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql)
     return st;
 }
 
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+
+static void sqlite_setup(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+void store_sqlite_setup(void)
+{
+    pthread_once(&setup_once, sqlite_setup);
+}
+
 /* Set on the event-loop thread once it serves (store_deny_thread). */
 static _Thread_local bool thread_denied;
 
@@ -377,6 +389,7 @@ static sqlite3 *store_connect(const char *path, bool schema, const char *vfs, ch
                               size_t errlen)
 {
     sqlite3 *db = NULL;
+    store_sqlite_setup();
     int rc = sqlite3_open_v2(path, &db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
     if (rc != SQLITE_OK) {

@@ -43,6 +43,11 @@ bool store_read_begin(store_db *db);
  * NULL (logged) when the store cannot be opened. */
 store_db *store_thread_db(const char *path);
 
+/* store_sqlite_setup - SQLite's process-wide settings, once, before its
+ * first use: no memory statistics (each allocation would take a global
+ * mutex). */
+void store_sqlite_setup(void);
+
 /* store_deny_thread - the calling thread (the event loop) must never read
  * or write the store: from now on every statement any connection runs on
  * it is logged as event=store_on_loop with the first words of its SQL, and

@@ -50,6 +50,7 @@
  * A flush that fails outside xSync/xWrite/xRead (a call whose error
  * SQLite may ignore) is remembered and returned by the next xWrite, xRead,
  * xTruncate, xFileSize or xSync, so that the commit it belonged to fails. */
+#include "store/store.h"
 #include "store/walbuf.h"
 
 #include <pthread.h>
@@ -463,6 +464,7 @@ static void wb_register(void)
         .xGetLastError = wb_last_error,
         .xCurrentTimeInt64 = wb_current_time64,
     };
+    store_sqlite_setup();
     wb_registered = sqlite3_vfs_register(&wb_vfs, 0) == SQLITE_OK;
 }
 
