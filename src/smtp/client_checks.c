@@ -81,7 +81,7 @@ void smtp_checks_early_talker(struct smtp_session *s)
     smtp_reply(s, "554 5.5.0 %s SMTP protocol violation: you talked before the greeting",
                s->cfg->hostname);
     s->closing = true;
-    bufferevent_disable(s->bev, EV_READ);
+    smtp_session_reading(s, false);
     if (s->greet_timer && evtimer_pending(s->greet_timer, NULL)) {
         evtimer_del(s->greet_timer);
         greet_step_done(s);
@@ -94,7 +94,7 @@ void smtp_checks_shutdown(struct smtp_session *s)
         return;
     smtp_reply(s, "421 4.3.2 %s Service shutting down", s->cfg->hostname);
     s->closing = true;
-    bufferevent_disable(s->bev, EV_READ);
+    smtp_session_reading(s, false);
     if (s->greet_timer && evtimer_pending(s->greet_timer, NULL)) {
         evtimer_del(s->greet_timer);
         greet_step_done(s);

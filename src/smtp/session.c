@@ -4,6 +4,7 @@
 #include "smtp/session.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "core/auth_results.h"
@@ -27,6 +29,7 @@
 
 static void session_read_cb(struct bufferevent *bev, void *arg);
 static void session_event_cb(struct bufferevent *bev, short what, void *arg);
+static void session_sock_read_cb(evutil_socket_t fd, short what, void *arg);
 static void deadline_set(struct smtp_session *s, enum smtp_deadline why, uint64_t start,
                          unsigned seconds, uint64_t now);
 
@@ -80,6 +83,20 @@ static void drop_lookup(struct smtp_session *s)
 static void session_bound_input(struct bufferevent *bev)
 {
     bufferevent_setwatermark(bev, EV_READ, 0, SMTP_INPUT_MAX);
+}
+
+void smtp_session_reading(struct smtp_session *s, bool on)
+{
+    if (s->rd == NULL) {
+        if (on)
+            bufferevent_enable(s->bev, EV_READ);
+        else
+            bufferevent_disable(s->bev, EV_READ);
+    } else if (on) {
+        event_add(s->rd, NULL);
+    } else {
+        event_del(s->rd);
+    }
 }
 
 /* session_write_later - the bufferevent of a plain-TCP session writes
@@ -157,6 +174,8 @@ static void session_free(struct smtp_session *s)
     if (s->timer)
         event_free(s->timer);
     session_drop_output(s);
+    if (s->rd)
+        event_free(s->rd); /* before the descriptor closes */
     bufferevent_free(s->bev);
     envelope_clear(&s->txn.env);
     free(s->txn.env.rcpts);
@@ -210,7 +229,7 @@ void smtp_session_close(struct smtp_session *s)
 {
     s->closing = true;
     s->state = SMTP_STATE_QUIT;
-    bufferevent_disable(s->bev, EV_READ);
+    smtp_session_reading(s, false);
     drop_lookup(s);
     if (s->wait != SMTP_WAIT_NONE)
         return; /* freed when the store or auth answer comes back */
@@ -299,6 +318,7 @@ static void deadline_expired(struct smtp_session *s)
     drop_lookup(s);
     if (s->wait != SMTP_WAIT_NONE) { /* freed when the pending answer comes back */
         s->peer_gone = true;
+        smtp_session_reading(s, false);
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
         return;
     }
@@ -615,14 +635,16 @@ static void read_data(struct smtp_session *s, struct evbuffer *in, uint64_t now)
 
 /* input_waits - S waits (for the store, a lookup, DNS, a worker) and its
  * client sent more: it stays in the buffer, read once the wait ends.
- * Once SMTP_INPUT_MAX is there libevent has stopped reading; reading is
- * turned off too, or libevent would call us again and again for the full
- * buffer (bufferevent_inbuf_wm_check), and back on when the wait ends. */
+ * Once SMTP_INPUT_MAX is there, reading stops (a plain session's own read
+ * takes no more than that; libevent's watermark stops a TLS one) and is
+ * turned off too, or the socket (or, under TLS, libevent for the full
+ * buffer: bufferevent_inbuf_wm_check) would call us again and again; it
+ * is turned back on when the wait ends. */
 static void input_waits(struct smtp_session *s, struct evbuffer *in)
 {
     if (evbuffer_get_length(in) >= SMTP_INPUT_MAX && !s->input_full) {
         s->input_full = true;
-        bufferevent_disable(s->bev, EV_READ);
+        smtp_session_reading(s, false);
     }
 }
 
@@ -688,7 +710,7 @@ void smtp_session_resume(struct smtp_session *s)
     }
     if (s->input_full && !s->peer_eof) { /* the flood's pause ends */
         s->input_full = false;
-        bufferevent_enable(s->bev, EV_READ);
+        smtp_session_reading(s, true);
     }
     session_read_cb(s->bev, s); /* sets the deadline for what comes next */
 }
@@ -1110,6 +1132,10 @@ void smtp_session_starttls(struct smtp_session *s)
     smtp_reply(s, "220 2.0.0 Ready to start TLS");
     smtp_session_flush(s); /* in plaintext, before the TLS layer goes on */
     session_drop_output(s);
+    if (s->rd) { /* the TLS filter reads the socket through the bufferevent */
+        event_free(s->rd);
+        s->rd = NULL;
+    }
     struct evbuffer *in = bufferevent_get_input(s->bev);
     evbuffer_drain(in, evbuffer_get_length(in));
     struct bufferevent *tls =
@@ -1165,10 +1191,54 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
     if (s->wait != SMTP_WAIT_NONE) {
         s->closing = true; /* freed when the pending answer comes back */
         s->peer_gone = true;
+        smtp_session_reading(s, false);
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
         return;
     }
     session_free(s);
+}
+
+/* session_sock_read_cb - a plain-TCP session's socket is readable: one
+ * readv of all that fits under SMTP_INPUT_MAX into the bufferevent's
+ * input, then the session reads it as it would libevent's.  An EOF or an
+ * error is told to session_event_cb as libevent tells it, reading off. */
+static void session_sock_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct smtp_session *s = arg;
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t have = evbuffer_get_length(in);
+    if (have >= SMTP_INPUT_MAX) { /* a wait holds it: read on when it ends */
+        s->input_full = true;
+        smtp_session_reading(s, false);
+        return;
+    }
+    size_t want = SMTP_INPUT_MAX - have;
+    struct evbuffer_iovec v[2];
+    struct iovec iov[2];
+    int n = evbuffer_reserve_space(in, (ev_ssize_t)want, v, 2);
+    ssize_t r = -1;
+    if (n > 0) {
+        for (int i = 0; i < n; i++) {
+            iov[i].iov_base = v[i].iov_base;
+            iov[i].iov_len = v[i].iov_len < want ? v[i].iov_len : want;
+            want -= iov[i].iov_len;
+        }
+        r = readv(fd, iov, n);
+    }
+    if (r > 0) {
+        size_t got = (size_t)r;
+        for (int i = 0; i < n; i++) {
+            v[i].iov_len = iov[i].iov_len < got ? iov[i].iov_len : got;
+            got -= v[i].iov_len;
+        }
+        evbuffer_commit_space(in, v, n);
+        session_read_cb(s->bev, s);
+        return;
+    }
+    if (r < 0 && n > 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    smtp_session_reading(s, false);
+    session_event_cb(s->bev, BEV_EVENT_READING | (r == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR), s);
 }
 
 /* ---- start and shutdown ---- */
@@ -1189,10 +1259,19 @@ static bool session_setup_io(struct smtp_session *s, evutil_socket_t fd)
         if (s->bev && ((s->out = evbuffer_new()) == NULL ||
                        (s->flush = event_new(base, -1, 0, session_flush_cb, s)) == NULL))
             session_drop_output(s); /* no memory: libevent writes, as for TLS */
+        if (s->bev && s->out)   /* no memory: libevent reads */
+            s->rd = event_new(base, fd, EV_READ | EV_PERSIST, session_sock_read_cb, s);
     }
     if (s->bev == NULL)
         return false;
     bufferevent_setcb(s->bev, session_read_cb, NULL, session_event_cb, s);
+    if (s->rd) {
+        /* libevent keeps the end of a socket bufferevent's input frozen
+         * but while it reads; here we are the reader */
+        evbuffer_unfreeze(bufferevent_get_input(s->bev), 0);
+        event_add(s->rd, NULL);
+        return true;
+    }
     session_bound_input(s->bev);
     /* Our own writes need no EV_WRITE (session_write_later); TLS's do. */
     bufferevent_enable(s->bev, s->out ? EV_READ : EV_READ | EV_WRITE);
@@ -1321,6 +1400,7 @@ unsigned smtp_session_abort_all(struct smtp_server *srv)
             s->greet_timer = NULL;
         }
         s->closing = s->peer_gone = true;
+        smtp_session_reading(s, false);
         bufferevent_disable(s->bev, EV_READ | EV_WRITE);
         drop_lookup(s);
         if (s->wait == SMTP_WAIT_STORE || s->wait == SMTP_WAIT_AUTH)

@@ -112,6 +112,11 @@ struct smtp_session {
      * (the TLS bufferevent does the writing). */
     struct evbuffer *out;
     struct event *flush;
+    /* A plain-TCP session reads its socket itself (session_sock_read_cb),
+     * into the bufferevent's input: libevent's own read asks the kernel
+     * how much is waiting (ioctl FIONREAD) before every read and takes at
+     * most 4 KB at a time.  NULL under TLS (the bufferevents read). */
+    struct event *rd;
     struct smtp_session *next, *prev; /* srv->sessions */
     unsigned long serial;             /* session number for log lines */
 
@@ -201,6 +206,9 @@ void smtp_session_close(struct smtp_session *s);
 /* smtp_session_output - where a reply goes now (plain TCP: the session's
  * own buffer, flushed at the end of the loop's turn). */
 struct evbuffer *smtp_session_output(struct smtp_session *s);
+/* smtp_session_reading - turn the reading of the client's input on or
+ * off (our own read event for plain TCP, the bufferevent's under TLS). */
+void smtp_session_reading(struct smtp_session *s, bool on);
 /* smtp_session_flush - write the replies waiting in the session's buffer
  * now; what the socket does not take goes to the bufferevent. */
 void smtp_session_flush(struct smtp_session *s);
