@@ -587,6 +587,22 @@ static void fill(struct scheduler *sch, const struct due_rows *rows)
     }
 }
 
+/* suspended_why - the last error of a recipient deferred because its
+ * destination D is dead. */
+static void suspended_why(const struct dest *d, time_t now, char *buf, size_t len)
+{
+    char next_probe[64];
+    if (dest_probe_at(d) > now)
+        snprintf(next_probe, sizeof next_probe, "next probe in %lds",
+                 (long)(dest_probe_at(d) - now));
+    else
+        str_copy(next_probe, "a probe is under way", sizeof next_probe);
+    snprintf(buf, len,
+             "delivery to %s suspended: %u attempts in a row reached no server, %s;"
+             " last error: %.300s",
+             dest_name(d), dest_failures(d), next_probe, dest_last_error(d));
+}
+
 /* defer_suspended - the jobs queued for dead destinations are deferred
  * without a connection: a tarpit costs one probe, not every message. */
 static void defer_suspended(struct scheduler *sch, time_t now)
@@ -595,24 +611,46 @@ static void defer_suspended(struct scheduler *sch, time_t now)
     struct dest *d;
     while ((e = dest_next_suspended(sch->dests, now, &d)) != NULL) {
         struct delivery_job *j = job_of(e);
-        char next_probe[64];
-        if (dest_probe_at(d) > now)
-            snprintf(next_probe, sizeof next_probe, "next probe in %lds",
-                     (long)(dest_probe_at(d) - now));
-        else
-            str_copy(next_probe, "a probe is under way", sizeof next_probe);
         unqueue(sch, j);
         for (size_t i = 0; i < j->n; i++) {
             struct delivery_rcpt *r = &j->rcpts[i];
             r->outcome = OUTCOME_DEFERRED;
             r->code = 0;
-            snprintf(r->error, sizeof r->error,
-                     "delivery to %s suspended: %u attempts in a row reached no server, %s;"
-                     " last error: %.300s",
-                     dest_name(d), dest_failures(d), next_probe, dest_last_error(d));
+            suspended_why(d, now, r->error, sizeof r->error);
         }
         finish_job(j);
     }
+}
+
+static bool may_start(const struct scheduler *sch);
+static bool delivery_paused(const struct scheduler *sch);
+
+_Static_assert(SCHEDULER_WHY_MAX == DELIVERY_ERROR_MAX, "a deferral's last error fits");
+
+bool scheduler_suspended(struct scheduler *sch, const char *address, time_t *until, char *why,
+                         size_t whylen)
+{
+    /* paused (by the admin, or for shutdown): what comes waits queued, to go
+     * as soon as delivery resumes */
+    if (sch == NULL || !may_start(sch) || delivery_paused(sch))
+        return false;
+    struct dest *d = dest_find(sch->dests, sch->relayhost ? sch->relayhost : rcpt_domain(address));
+    time_t now = time(NULL);
+    if (d == NULL || !dest_dead(d) || dest_probe_at(d) <= now)
+        return false; /* alive, or a probe is due: the message joins the queue */
+    suspended_why(d, now, why, whylen);
+    *until = now + scheduler_backoff(&(*sch->env.cfg)->queue, 1);
+    return true;
+}
+
+void scheduler_suspended_stored(struct scheduler *sch, const char *qid, const char *address,
+                                const char *auth_user, const char *why)
+{
+    metrics_add("floodgate_deliveries_total", 1, "result", "deferred", "mailer", "smtp", NULL);
+    log_info("event=deferred qid=%s rcpt=%s mailer=smtp delay=0s attempts=1 code=0 error=%s", qid,
+             log_quote(address), log_quote(why));
+    if (sch && sch->outcome_hook && auth_user)
+        sch->outcome_hook(sch->outcome_arg, auth_user, 0, why, false);
 }
 
 /* remote_finished - feed the attempt back to its destination, then record. */

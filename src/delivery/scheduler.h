@@ -16,6 +16,21 @@ struct scheduler;
  * first pass soon.  NULL when memory or the remote agent's set-up fails
  * (logged). */
 struct scheduler *scheduler_new(const struct delivery_env *env);
+/* SCHEDULER_WHY_MAX - room for scheduler_suspended's reason (a deferral's
+ * last error). */
+#define SCHEDULER_WHY_MAX 512
+
+/* scheduler_suspended - the destination of remote recipient ADDRESS is
+ * dead and its next probe is not due: true, with the time the recipient
+ * is deferred until (UNTIL) and the reason (WHY), as the deferral of a
+ * queued message would record them.  A new message stores its recipient
+ * so, saving that second write and the scheduler's pass over it. */
+bool scheduler_suspended(struct scheduler *sch, const char *address, time_t *until, char *why,
+                         size_t whylen);
+/* scheduler_suspended_stored - such a recipient of message QID (sent by
+ * AUTH_USER, or NULL) is stored: logged and counted as a deferral. */
+void scheduler_suspended_stored(struct scheduler *sch, const char *qid, const char *address,
+                                const char *auth_user, const char *why);
 /* scheduler_kick - look for due work soon (after a message was queued). */
 void scheduler_kick(struct scheduler *sch);
 /* scheduler_refresh - floodctl changed the queue in the store: forget the

@@ -57,6 +57,8 @@ int envelope_add_rcpt(struct envelope *env, const char *address, const char *ori
     r->address = strdup(address);
     r->orig = strdup(orig);
     r->local = local;
+    r->deferred_why = NULL;
+    r->deferred_until = 0;
     if (r->address == NULL || r->orig == NULL ||
         (env->rcpt_index && strmap_put(env->rcpt_index, address, &indexed, NULL) < 0)) {
         free(r->address);
@@ -75,6 +77,7 @@ void envelope_truncate(struct envelope *env, size_t n)
             strmap_del(env->rcpt_index, r->address);
         free(r->address);
         free(r->orig);
+        free(r->deferred_why);
     }
 }
 
@@ -91,6 +94,7 @@ void envelope_clear(struct envelope *env)
     for (size_t i = 0; i < env->n_rcpts; i++) {
         free(env->rcpts[i].address);
         free(env->rcpts[i].orig);
+        free(env->rcpts[i].deferred_why);
     }
     env->n_rcpts = 0;
     strmap_free(env->rcpt_index, NULL);
@@ -133,11 +137,13 @@ int envelope_store(store_db *db, const struct envelope *env, char *err, size_t e
     };
     if (store_queue_insert_message(db, &m, err, errlen) < 0)
         return -1;
-    for (size_t i = 0; i < env->n_rcpts; i++)
-        if (store_queue_insert_recipient(db, env->id, env->rcpts[i].address, env->rcpts[i].orig,
-                                         env->rcpts[i].local, env->created, env->held, err,
-                                         errlen) < 0)
+    for (size_t i = 0; i < env->n_rcpts; i++) {
+        const struct envelope_rcpt *r = &env->rcpts[i];
+        if (store_queue_insert_recipient(db, env->id, r->address, r->orig, r->local, env->created,
+                                         env->held, (long long)r->deferred_until,
+                                         r->deferred_why, err, errlen) < 0)
             return -1;
+    }
     return store_queue_insert_body(
         db, env->id, size, env->trace, env->trace ? strlen(env->trace) : 0,
         env->body ? fill_from_spool : NULL, (void *)env->body, err, errlen);

@@ -16,6 +16,11 @@ struct envelope_rcpt {
     char *address; /* final destination, lowercased domain */
     char *orig;    /* as given in RCPT TO */
     bool local;    /* delivered to a Maildir here */
+    /* Its destination is suspended (dead, between probes): stored as
+     * deferred until DEFERRED_UNTIL, DEFERRED_WHY its last error; NULL:
+     * queued as usual. */
+    char *deferred_why;
+    time_t deferred_until;
 };
 
 struct envelope {

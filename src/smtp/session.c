@@ -864,6 +864,23 @@ static void log_accepted(struct smtp_session *s)
  * committed and fsync'd, do we take responsibility for the message: better
  * to deliver twice than to lose mail, so a failure is a 4xx and the client
  * keeps its copy. */
+/* defer_suspended_rcpts - a remote recipient whose destination is dead
+ * (between its probes) is stored deferred, as the scheduler would defer
+ * it a moment later: one write for it, not two, and no pass over it.  A
+ * spam run to dead domains (or a flood while the relayhost is down)
+ * otherwise costs every message a second transaction. */
+static void defer_suspended_rcpts(struct smtp_session *s)
+{
+    struct envelope *e = &s->txn.env;
+    for (size_t i = 0; i < e->n_rcpts; i++) {
+        struct envelope_rcpt *r = &e->rcpts[i];
+        char why[SCHEDULER_WHY_MAX];
+        if (!r->local && r->deferred_why == NULL &&
+            scheduler_suspended(s->srv->scheduler, r->address, &r->deferred_until, why, sizeof why))
+            r->deferred_why = strdup(why); /* no memory: queued as usual */
+    }
+}
+
 static void store_done(void *arg, int status, const char *err)
 {
     struct smtp_session *s = arg;
@@ -882,7 +899,17 @@ static void store_done(void *arg, int status, const char *err)
         message_facts(s, &m);
         policy_accepted(s->srv->policy, &s->origin, &s->txn.policy, &m);
         smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->txn.env.id);
-        scheduler_kick(s->srv->scheduler);
+        bool due = false; /* a recipient the scheduler must look at now */
+        for (size_t i = 0; i < s->txn.env.n_rcpts; i++) {
+            const struct envelope_rcpt *r = &s->txn.env.rcpts[i];
+            if (r->deferred_why)
+                scheduler_suspended_stored(s->srv->scheduler, s->txn.env.id, r->address,
+                                           s->origin.auth_user, r->deferred_why);
+            else
+                due = true;
+        }
+        if (due)
+            scheduler_kick(s->srv->scheduler);
     } else {
         log_warnx("event=store_error qid=%s session=%lu error=%s", s->txn.env.id, s->serial,
                   log_quote(err));
@@ -944,6 +971,8 @@ static void end_of_data_decide(struct smtp_session *s, const struct policy_store
         if (s->txn.env.held)
             log_info("event=hold qid=%s session=%lu ip=%s reason=%s", s->txn.env.id, s->serial,
                      s->origin.ip, log_quote(d.reason));
+        if (!s->txn.env.held)
+            defer_suspended_rcpts(s);
         s->wait = SMTP_WAIT_STORE;
         committer_submit(s->srv->committer, store_apply, store_done, s);
         return;

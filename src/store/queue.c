@@ -39,7 +39,8 @@ static const char insert_message_sql[] =
     " auth_app_password) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 static const char insert_recipient_sql[] =
     "INSERT INTO recipients(message, address, domain, orig, local, state,"
-    " next_try, updated) VALUES(?1,?2,lower(?7),?3,?4,?8,?5,?6)";
+    " next_try, updated, attempts, last_error)"
+    " VALUES(?1,?2,lower(?7),?3,?4,?8,?5,?6,?9,?10)";
 static const char insert_body_sql[] = "INSERT INTO bodies(message, data) VALUES(?, zeroblob(?))";
 
 /* store_queue_insert_message - one row of messages. */
@@ -73,8 +74,10 @@ int store_queue_insert_message(sqlite3 *db, const struct store_message *m, char 
  * lowercased for the scheduler's per-destination queues. */
 int store_queue_insert_recipient(sqlite3 *db, const char *qid, const char *address,
                                  const char *orig, bool local, long long created, bool held,
-                                 char *err, size_t errlen)
+                                 long long deferred_until, const char *deferred_why, char *err,
+                                 size_t errlen)
 {
+    bool deferred = deferred_why != NULL && !held;
     bool kept;
     sqlite3_stmt *st = store_stmt(db, insert_recipient_sql, &kept);
     if (st == NULL)
@@ -83,11 +86,13 @@ int store_queue_insert_recipient(sqlite3 *db, const char *qid, const char *addre
     bind_text(st, 2, address);
     bind_text(st, 3, orig);
     sqlite3_bind_int(st, 4, local);
-    sqlite3_bind_int64(st, 5, created);
+    sqlite3_bind_int64(st, 5, deferred ? deferred_until : created);
     sqlite3_bind_int64(st, 6, created);
     const char *at = strrchr(address, '@');
     bind_text(st, 7, at ? at + 1 : "");
-    bind_text(st, 8, held ? "held" : "queued");
+    bind_text(st, 8, held ? "held" : deferred ? "deferred" : "queued");
+    sqlite3_bind_int(st, 9, deferred ? 1 : 0);
+    bind_text(st, 10, deferred ? deferred_why : NULL);
     if (sqlite3_step(st) != SQLITE_DONE)
         return fail(db, st, kept, "insert recipient", err, errlen);
     store_stmt_done(st, kept);

@@ -37,10 +37,13 @@ int store_queue_insert_message(store_db *db, const struct store_message *m, char
                                size_t errlen);
 /* store_queue_insert_recipient - recipient ADDRESS (as written ORIG,
  * LOCAL or not) of message QID, due at CREATED, "held" when HELD else
- * "queued".  -1 with ERR. */
+ * "queued"; or, with DEFERRED_WHY, "deferred" until DEFERRED_UNTIL after
+ * one attempt, DEFERRED_WHY its last error (the row a deferral would
+ * leave).  -1 with ERR. */
 int store_queue_insert_recipient(store_db *db, const char *qid, const char *address,
                                  const char *orig, bool local, long long created, bool held,
-                                 char *err, size_t errlen);
+                                 long long deferred_until, const char *deferred_why, char *err,
+                                 size_t errlen);
 
 /* store_queue_fill - copy up to N octets from offset OFF of a body into
  * BUF: the count, 0 at the end, -1 on an I/O error (the shape of

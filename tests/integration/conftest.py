@@ -133,6 +133,8 @@ class Server:
         # file in the state dir; without log_file they would go to syslog.
         log = "" if re.search(r"^\s*(log_file|syslog_socket)\s*=", extra, re.M) else \
             f'log_file = "{self.state}/floodgate.log";'
+        # retries a second apart (at most two) unless the test names its own
+        retry = "" if "retry_" in queue else "retry_initial = 1; retry_max = 2; "
         self.conf_text = f"""
 hostname = "mail.example.test";
 state_dir = "{self.state}";
@@ -148,7 +150,7 @@ ip_groups = {{
 relay = {{ allow_groups = [ {allow} ]; }};
 limits = {{ max_message_size = 1048576; max_recipients = 20; max_errors = 10;
            command_timeout = 30; }};
-queue = {{ retry_initial = 1; retry_max = 2; {queue} }};
+queue = {{ {retry}{queue} }};
 {dns}
 {extra}
 """

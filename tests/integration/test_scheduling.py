@@ -7,7 +7,8 @@ message to the same provider.  Every assertion is about order or counts,
 never about time."""
 import re
 
-from conftest import PASSWORDS, message, server_queue, smtp_send_many, token
+from conftest import (PASSWORDS, delivered_with, message, queued_message, server_queue, smtp_send,
+                      smtp_send_many, token)
 from netfixtures import net, remote_server, wait_for  # noqa: F401
 
 TRUSTED = "127.0.0.3"   # relay.allow_groups = ["trusted"]
@@ -87,6 +88,39 @@ def test_a_dead_destination_costs_one_probe_not_a_connection_per_message(make_se
     assert 2 <= tarpit.connections <= 2 + probes, (tarpit.connections, probes)
     # ... while the messages were deferred many more times than that
     assert deferrals > tarpit.connections, (deferrals, tarpit.connections)
+
+
+def test_a_message_for_a_dead_destination_is_stored_deferred_at_once(make_server, net):
+    # A spam run to dead domains must not cost each message two writes: a
+    # message accepted while its destination is dead (and its probe not yet
+    # due) is stored deferred in the transaction that accepts it, with the
+    # row and log line the scheduler's deferral would write a moment later.
+    tarpit = net.raw("silent")
+    net.dns.mx("tarpit.test", 10, "mx.tarpit.test", tarpit.address)
+    # a probe only after 60 s: the destination stays dead for this test
+    s = remote_server(make_server, net, queue="retry_initial = 60; retry_max = 120;",
+                      command_timeout=2, connect_timeout=2, initial_per_domain=2)
+    flood(s, "tarpit.test", 2)
+    wait_for(lambda: re.search(r"event=destination_dead dest=\"?tarpit\.test", s.log()), 20,
+             "the tarpit marked dead")
+    seen = tarpit.connections
+    alice = ALICE[0]
+    mark = token()
+    qid = smtp_send(s.ports["mx"], "app@example.test", ["late@tarpit.test", alice],
+                    message(mark, sender="app@example.test", to="late@tarpit.test"),
+                    source=TRUSTED)
+    # logged before the 250 went out: no pass of the scheduler came between
+    assert re.search(rf"event=deferred qid={qid} rcpt=\"?late@tarpit\.test\"? mailer=smtp "
+                     r"delay=0s attempts=1 code=0 error=\"delivery to tarpit\.test suspended: "
+                     r"2 attempts in a row reached no server, next probe in \d+s", s.log())
+    m = queued_message(s, qid)
+    [far] = [r for r in m["recipients"] if r["address"] == "late@tarpit.test"]
+    assert far["state"] == "deferred" and far["attempts"] == 1, far
+    assert far["last_error"].startswith("delivery to tarpit.test suspended: "), far
+    assert far["next_try"] >= m["created"] + 60, (far, m["created"])
+    # the local recipient of the same message is delivered as usual
+    delivered_with(s, alice, mark)
+    assert tarpit.connections == seen
 
 
 def test_senders_take_turns_inside_one_destination(make_server, net):

@@ -96,9 +96,13 @@ static void add_message(struct fixture *f, const char *qid)
     bool held = rand_r(&f->seed) % 5 == 0;
     static const char *const rcpts[] = {"u@example.test", "x@far.test", "y@far.test",
                                         "z@other.test"};
+    /* a remote recipient of a suspended destination is stored deferred */
+    bool deferred = rand_r(&f->seed) % 5 == 0;
     for (int i = 0; i < n; i++)
-        assert_int_equal(store_queue_insert_recipient(f->db, qid, rcpts[i], rcpts[i], i == 0,
-                                                      1765000000, held, err, sizeof err),
+        assert_int_equal(store_queue_insert_recipient(
+                             f->db, qid, rcpts[i], rcpts[i], i == 0, 1765000000, held,
+                             1765000300, deferred && i > 0 ? "delivery to far.test suspended" : NULL,
+                             err, sizeof err),
                          0);
 }
 
