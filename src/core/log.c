@@ -218,10 +218,6 @@ static int own_pid(void)
     return pid;
 }
 
-/* line_head - what a line starts with before LEVEL and the event, into
- * BUF: the journal keeps its own time, pid and name; syslog wants RFC
- * 3164 4.1 as syslog(3) sends it (<PRI>, local time, the tag IDENT[PID]);
- * a file or stderr gets the UTC time and the tag.  Returns snprintf's. */
 /* stamp_of - the second SEC as a file line (UTC) or syslog (local time)
  * writes it; each thread keeps the last one (a busy thread logs many
  * lines a second). */
@@ -242,6 +238,10 @@ static const char *stamp_of(time_t sec, bool local)
     return stamp[k];
 }
 
+/* line_head - what a line starts with before LEVEL and the event, into
+ * BUF: the journal keeps its own time, pid and name; syslog wants RFC
+ * 3164 4.1 as syslog(3) sends it (<PRI>, local time, the tag IDENT[PID]);
+ * a file or stderr gets the UTC time and the tag.  Returns snprintf's. */
 static int line_head(char *buf, size_t len, int prio, const char *level)
 {
     struct timespec ts;

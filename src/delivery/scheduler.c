@@ -634,6 +634,11 @@ bool scheduler_suspended(struct scheduler *sch, const char *address, time_t *unt
      * as soon as delivery resumes */
     if (sch == NULL || !may_start(sch) || delivery_paused(sch))
         return false;
+    /* a reload changed the relayhost, and no pass has regrouped the queue
+     * yet: the destinations known are the old ones */
+    const char *rh = (*sch->env.cfg)->delivery.relayhost;
+    if ((rh == NULL) != (sch->relayhost == NULL) || (rh && strcmp(rh, sch->relayhost) != 0))
+        return false;
     struct dest *d = dest_find(sch->dests, sch->relayhost ? sch->relayhost : rcpt_domain(address));
     time_t now = time(NULL);
     if (d == NULL || !dest_dead(d) || dest_probe_at(d) <= now)

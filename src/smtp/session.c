@@ -860,10 +860,6 @@ static void log_accepted(struct smtp_session *s)
              log_quote(s->txn.env.message_id), log_quote(s->txn.env.subject));
 }
 
-/* store_done - the store has answered.  Only now, with the transaction
- * committed and fsync'd, do we take responsibility for the message: better
- * to deliver twice than to lose mail, so a failure is a 4xx and the client
- * keeps its copy. */
 /* defer_suspended_rcpts - a remote recipient whose destination is dead
  * (between its probes) is stored deferred, as the scheduler would defer
  * it a moment later: one write for it, not two, and no pass over it.  A
@@ -881,6 +877,10 @@ static void defer_suspended_rcpts(struct smtp_session *s)
     }
 }
 
+/* store_done - the store has answered.  Only now, with the transaction
+ * committed and fsync'd, do we take responsibility for the message: better
+ * to deliver twice than to lose mail, so a failure is a 4xx and the client
+ * keeps its copy. */
 static void store_done(void *arg, int status, const char *err)
 {
     struct smtp_session *s = arg;
@@ -1171,8 +1171,14 @@ void smtp_session_starttls(struct smtp_session *s)
         bufferevent_openssl_filter_new(s->srv->base, s->bev, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                        BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
     if (tls == NULL) {
+        /* No memory.  The session ends on its timer, at the next turn: its
+         * output is gone, so smtp_session_close would free it at once,
+         * under read_commands, which still holds it. */
         SSL_free(ssl);
-        smtp_session_close(s);
+        s->closing = true;
+        smtp_session_reading(s, false);
+        uint64_t now = now_ms();
+        deadline_set(s, SMTP_DEADLINE_CLOSE, now, 0, now);
         return;
     }
     s->bev = tls;

@@ -336,14 +336,18 @@ sqlite3_stmt *store_prepare(sqlite3 *db, const char *sql)
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
 
+static bool setup_done;
+
 static void sqlite_setup(void)
 {
-    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    /* SQLITE_MISUSE once SQLite has started: a call of ours came first */
+    setup_done = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
 }
 
-void store_sqlite_setup(void)
+bool store_sqlite_setup(void)
 {
     pthread_once(&setup_once, sqlite_setup);
+    return setup_done;
 }
 
 /* Set on the event-loop thread once it serves (store_deny_thread). */

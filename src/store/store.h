@@ -44,9 +44,10 @@ bool store_read_begin(store_db *db);
 store_db *store_thread_db(const char *path);
 
 /* store_sqlite_setup - SQLite's process-wide settings, once, before its
- * first use: no memory statistics (each allocation would take a global
- * mutex). */
-void store_sqlite_setup(void);
+ * first use (every function here that may be first calls it): no memory
+ * statistics (each allocation would take a global mutex).  False when
+ * SQLite had started before the first call. */
+bool store_sqlite_setup(void);
 
 /* store_deny_thread - the calling thread (the event loop) must never read
  * or write the store: from now on every statement any connection runs on

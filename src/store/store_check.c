@@ -126,6 +126,7 @@ static int quick_check(const char *path, char id[STORE_ID_MAX + 1], char *why, s
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
+    store_sqlite_setup();
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(db, 10000);
@@ -355,6 +356,7 @@ int store_backup(const char *src_path, const char *dst_path, store_backup_fn pro
     snprintf(partial, sizeof partial, "%s.partial", dst_path);
     unlink(partial); /* what an interrupted backup left */
     sqlite3 *src = NULL, *dst = NULL;
+    store_sqlite_setup();
     int rc = sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL);
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "%.300s: cannot open: %s", src_path,

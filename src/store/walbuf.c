@@ -441,6 +441,7 @@ static int wb_current_time64(sqlite3_vfs *vfs, sqlite3_int64 *t)
 /* wb_register - once: the shim over "unix", under its own name. */
 static void wb_register(void)
 {
+    store_sqlite_setup(); /* before sqlite3_vfs_find starts SQLite */
     sqlite3_vfs *u = sqlite3_vfs_find("unix");
     if (u == NULL || u->iVersion < 2)
         return;
@@ -464,7 +465,6 @@ static void wb_register(void)
         .xGetLastError = wb_last_error,
         .xCurrentTimeInt64 = wb_current_time64,
     };
-    store_sqlite_setup();
     wb_registered = sqlite3_vfs_register(&wb_vfs, 0) == SQLITE_OK;
 }
 
