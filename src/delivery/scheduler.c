@@ -285,6 +285,15 @@ static int record_apply(store_db *db, void *arg, char *err, size_t errlen)
     return finished < 0 ? -1 : 0;
 }
 
+/* log_not_delivered - the line of a recipient deferred or bounced (EVENT). */
+static void log_not_delivered(const char *event, const char *qid, const char *address,
+                              const char *mailer, long delay, unsigned attempts, int code,
+                              const char *error)
+{
+    log_info("event=%s qid=%s rcpt=%s mailer=%s delay=%lds attempts=%u code=%d error=%s", event,
+             qid, log_quote(address), mailer, delay, attempts, code, log_quote(error));
+}
+
 static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt *d)
 {
     long delay = (long)(time(NULL) - j->created);
@@ -298,10 +307,8 @@ static void log_outcome(const struct delivery_job *j, const struct delivery_rcpt
         log_info("event=delivered qid=%s rcpt=%s mailer=%s delay=%lds", j->qid,
                  log_quote(d->address), mailer, delay);
     else
-        log_info("event=%s qid=%s rcpt=%s mailer=%s delay=%lds attempts=%u code=%d error=%s",
-                 d->outcome == OUTCOME_BOUNCED ? "bounced" : "deferred", j->qid,
-                 log_quote(d->address), mailer, delay, d->attempts + 1, d->code,
-                 log_quote(d->error));
+        log_not_delivered(d->outcome == OUTCOME_BOUNCED ? "bounced" : "deferred", j->qid,
+                          d->address, mailer, delay, d->attempts + 1, d->code, d->error);
 }
 
 /* kick_in - a pass in USEC microseconds (sooner than one already due). */
@@ -625,6 +632,13 @@ static void defer_suspended(struct scheduler *sch, time_t now)
 static bool may_start(const struct scheduler *sch);
 static bool delivery_paused(const struct scheduler *sch);
 
+/* relayhost_changed - RH (the config's) is not the relayhost the active
+ * queue is grouped by. */
+static bool relayhost_changed(const struct scheduler *sch, const char *rh)
+{
+    return (rh == NULL) != (sch->relayhost == NULL) || (rh && strcmp(rh, sch->relayhost) != 0);
+}
+
 _Static_assert(SCHEDULER_WHY_MAX == DELIVERY_ERROR_MAX, "a deferral's last error fits");
 
 bool scheduler_suspended(struct scheduler *sch, const char *address, time_t *until, char *why,
@@ -636,8 +650,7 @@ bool scheduler_suspended(struct scheduler *sch, const char *address, time_t *unt
         return false;
     /* a reload changed the relayhost, and no pass has regrouped the queue
      * yet: the destinations known are the old ones */
-    const char *rh = (*sch->env.cfg)->delivery.relayhost;
-    if ((rh == NULL) != (sch->relayhost == NULL) || (rh && strcmp(rh, sch->relayhost) != 0))
+    if (relayhost_changed(sch, (*sch->env.cfg)->delivery.relayhost))
         return false;
     struct dest *d = dest_find(sch->dests, sch->relayhost ? sch->relayhost : rcpt_domain(address));
     time_t now = time(NULL);
@@ -652,8 +665,7 @@ void scheduler_suspended_stored(struct scheduler *sch, const char *qid, const ch
                                 const char *auth_user, const char *why)
 {
     metrics_add("floodgate_deliveries_total", 1, "result", "deferred", "mailer", "smtp", NULL);
-    log_info("event=deferred qid=%s rcpt=%s mailer=smtp delay=0s attempts=1 code=0 error=%s", qid,
-             log_quote(address), log_quote(why));
+    log_not_delivered("deferred", qid, address, "smtp", 0, 1, 0, why);
     if (sch && sch->outcome_hook && auth_user)
         sch->outcome_hook(sch->outcome_arg, auth_user, 0, why, false);
 }
@@ -718,7 +730,7 @@ static void apply_config(struct scheduler *sch)
         dest_table_limits(sch->dests, &lim);
     }
     const char *rh = cfg->delivery.relayhost;
-    if ((rh == NULL) != (sch->relayhost == NULL) || (rh && strcmp(rh, sch->relayhost) != 0)) {
+    if (relayhost_changed(sch, rh)) {
         free(sch->relayhost);
         sch->relayhost = rh ? strdup(rh) : NULL;
         forget_queue(sch);

@@ -253,7 +253,7 @@ uint64_t detector_fingerprint(const char *text, size_t len)
     for (; p < end && letters < FP_LETTERS; p++) {
         unsigned char c = fp_table[*p];
         if (c != 0) {
-            h = (h ^ c) * 0x100000001b3ULL; /* hash64 of one octet */
+            h = hash64(h, &c, 1);
             letters++;
         }
     }

@@ -99,6 +99,14 @@ void smtp_session_reading(struct smtp_session *s, bool on)
     }
 }
 
+/* session_io_off - nothing more is read or written: the client is gone, or
+ * the daemon is. */
+static void session_io_off(struct smtp_session *s)
+{
+    smtp_session_reading(s, false);
+    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+}
+
 /* session_write_later - the bufferevent of a plain-TCP session writes
  * only when it has to: EV_WRITE is enabled the first time something is
  * left to it (with data queued: enabling it on an empty output would cost
@@ -318,8 +326,7 @@ static void deadline_expired(struct smtp_session *s)
     drop_lookup(s);
     if (s->wait != SMTP_WAIT_NONE) { /* freed when the pending answer comes back */
         s->peer_gone = true;
-        smtp_session_reading(s, false);
-        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        session_io_off(s);
         return;
     }
     session_free(s);
@@ -1226,8 +1233,7 @@ static void session_event_cb(struct bufferevent *bev, short what, void *arg)
     if (s->wait != SMTP_WAIT_NONE) {
         s->closing = true; /* freed when the pending answer comes back */
         s->peer_gone = true;
-        smtp_session_reading(s, false);
-        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        session_io_off(s);
         return;
     }
     session_free(s);
@@ -1435,8 +1441,7 @@ unsigned smtp_session_abort_all(struct smtp_server *srv)
             s->greet_timer = NULL;
         }
         s->closing = s->peer_gone = true;
-        smtp_session_reading(s, false);
-        bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+        session_io_off(s);
         drop_lookup(s);
         if (s->wait == SMTP_WAIT_STORE || s->wait == SMTP_WAIT_AUTH)
             continue; /* its answer is still coming: freed then */
